@@ -1,0 +1,151 @@
+"""Command-line entry points: ``tcp-server``, ``tcp-client``, ``python -m tcpchat server|client``.
+
+Exit codes: 0 done (a clean stop on SIGINT/SIGTERM included), 1 runtime failure reported in one
+line (port in use, connection refused), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import (
+    CLIENT_OPTIONS,
+    SERVER_OPTIONS,
+    ClientConfig,
+    ServerConfig,
+    add_options,
+    client_config,
+    server_config,
+)
+from .errors import ChatError, ConfigError
+from .logs import LOGGER_NAME
+from .logs import setup as setup_logging
+
+SERVER_DESCRIPTION = (
+    "Run the tcp-chat server. People join with tcp-client, nc or telnet; see docs/PROTOCOL.md. "
+    "Settings come from flags, then TCPCHAT_* environment variables, then the [server] section "
+    "of the config file, then defaults."
+)
+CLIENT_DESCRIPTION = (
+    "Chat on a tcp-chat server. In a terminal it is interactive; with stdin from a pipe or file "
+    "it sends each line and prints events as plain lines (or JSON with --json)."
+)
+
+
+def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=SERVER_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_options(parser, SERVER_OPTIONS)
+    return parser
+
+
+def client_parser(prog: str = "tcp-client") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=CLIENT_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_options(parser, CLIENT_OPTIONS)
+    return parser
+
+
+def server_main(argv: Sequence[str] | None = None, prog: str = "tcp-server") -> int:
+    parser = server_parser(prog)
+    flags = vars(parser.parse_args(argv))
+    try:
+        config = server_config(flags, os.environ)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return run_server(config)
+
+
+def run_server(config: ServerConfig) -> int:
+    try:
+        path = setup_logging(config.log_level, config.log_dir, config.log_file)
+    except OSError as exc:
+        print(
+            f"tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}", file=sys.stderr
+        )
+        return 1
+    log = logging.getLogger(LOGGER_NAME)
+    if path:
+        log.info("logging to %s", path)
+    from .server import run
+
+    try:
+        _run(run(config), config.loop)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        return 1
+    except ChatError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+def client_main(argv: Sequence[str] | None = None, prog: str = "tcp-client") -> int:
+    parser = client_parser(prog)
+    flags = vars(parser.parse_args(argv))
+    try:
+        config = client_config(flags, os.environ)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    try:
+        return _run(_client(config), "asyncio")
+    except ChatError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _client(config: ClientConfig) -> int:
+    from . import client
+
+    if config.probe:
+        return await client.probe(config)
+    if sys.stdin.isatty() and sys.stdout.isatty() and not config.json:
+        try:
+            from . import ui
+        except ImportError:  # no terminal support on this platform: behave as in a pipe
+            return await client.run_pipe(config, sys.stdin, sys.stdout)
+        return await ui.run_interactive(config)
+    return await client.run_pipe(config, sys.stdin, sys.stdout)
+
+
+def _run(coro: object, loop: str) -> int:
+    """Run ``coro`` on the chosen event loop (uvloop only when asked for or available)."""
+    if loop in ("uvloop", "auto"):
+        try:
+            import uvloop  # type: ignore[import-not-found]
+        except ImportError:
+            if loop == "uvloop":
+                raise ConfigError(
+                    "--loop uvloop needs uvloop: pip install 'tcp-chat[fast]'"
+                ) from None
+        else:
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    result: object = asyncio.run(coro)  # type: ignore[arg-type]
+    return int(result) if isinstance(result, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tcpchat server|client [options]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("server", "client"):
+        which, rest = args[0], args[1:]
+        if which == "server":
+            return server_main(rest, prog="python -m tcpchat server")
+        return client_main(rest, prog="python -m tcpchat client")
+    if args and args[0] == "--version":
+        print(f"tcp-chat {__version__}")
+        return 0
+    print(
+        "usage: python -m tcpchat {server,client} [options]\n"
+        "       python -m tcpchat server --help | client --help",
+        file=sys.stderr,
+    )
+    return 0 if args and args[0] in ("-h", "--help") else 2

@@ -1,0 +1,301 @@
+"""The client's connection to a server, and pipe mode (stdin lines in, events out).
+
+``ServerLink`` speaks the JSON mode of the protocol over asyncio streams and hands back typed
+events (``protocol.parse_event``); ``join`` does the handshake up to the ``registered`` event.
+Pipe mode and the interactive terminal client (``ui.py``) are both built on these two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import sys
+import threading
+import time
+from typing import IO
+
+from . import events as ev
+from .config import ClientConfig
+from .errors import ConnectError
+from .protocol import parse_event, render_text
+
+# How long to wait for the server to answer the handshake or a /quit.
+HANDSHAKE_WAIT_S = 10.0
+# Commands that produce a "delivered" (or an error) for the sender.
+_MESSAGE_COMMANDS = ("/w ", "/msg ", "/whisper ", "/me ")
+
+
+class NameRefused(ConnectError):
+    """The server refused the name; ``event`` says why."""
+
+    def __init__(self, event: ev.Error) -> None:
+        super().__init__(event.text)
+        self.event = event
+
+
+class ServerLink:
+    """One connection to a tcp-chat server in JSON mode.
+
+    ``open`` connects; ``send`` queues a line; ``receive`` returns the next event, or None when the
+    connection is closed. ``raw`` keeps the last JSON line read, for ``--json`` output.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.raw = b""
+        self.welcome: ev.Welcome | None = None
+
+    @classmethod
+    async def open(cls, config: ClientConfig) -> ServerLink:
+        """Connect and switch to JSON mode. Raises ConnectError with a one-line reason."""
+        context = _tls_context(config) if config.tls else None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(config.host, config.port, ssl=context, limit=1 << 20),
+                HANDSHAKE_WAIT_S,
+            )
+        except asyncio.TimeoutError:
+            raise ConnectError(
+                f"cannot connect to {config.host}:{config.port}: timed out"
+            ) from None
+        except ssl.SSLError as exc:
+            raise ConnectError(
+                f"TLS handshake with {config.host}:{config.port} failed: {exc.reason or exc}"
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConnectError(f"cannot connect to {config.host}:{config.port}: {reason}") from None
+        link = cls(reader, writer)
+        link.send("/mode json")
+        return link
+
+    def send(self, line: str) -> None:
+        self.writer.write(line.encode("utf-8") + b"\n")
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def receive(self) -> ev.Event | None:
+        """The next event; JSON lines of unknown types are skipped, text lines too (the first
+        lines come in text mode, before the server saw our ``/mode json``)."""
+        while True:
+            try:
+                line = await self.reader.readline()
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                return None
+            if not line:
+                return None
+            if not line.startswith(b"{"):
+                continue
+            event = parse_event(line)
+            if event is None:
+                continue
+            self.raw = line
+            if isinstance(event, ev.Welcome):
+                self.welcome = event
+            return event
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            pass
+
+
+async def join(link: ServerLink, name: str, password: str = "") -> ev.Registered:
+    """Answer the prompts with ``password`` and ``name`` until registered.
+
+    Raises NameRefused if the name is refused (the caller may ask for another and call again),
+    ConnectError if the server closes or stops answering.
+    """
+    sent_name = False
+    deadline = time.monotonic() + HANDSHAKE_WAIT_S
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            event = await asyncio.wait_for(link.receive(), max(left, 0.01))
+        except asyncio.TimeoutError:
+            raise ConnectError("the server did not answer the handshake") from None
+        if event is None:
+            raise ConnectError("the server closed the connection")
+        if isinstance(event, ev.Registered):
+            return event
+        if isinstance(event, ev.Prompt) and event.field == "password":
+            if not password:
+                raise ConnectError("the server wants a password (--password-file)")
+            link.send(f"/pass {password}")
+        elif isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
+            sent_name = True
+            link.send(f"/nick {name}")
+        elif isinstance(event, ev.Error) and event.code.startswith("name_"):
+            raise NameRefused(event)
+        elif isinstance(event, ev.Error) and event.code == "bad_password":
+            raise ConnectError("wrong password")
+        elif isinstance(event, (ev.Bye, ev.Shutdown)):
+            raise ConnectError(render_text(event).lstrip("* "))
+
+
+def _tls_context(config: ClientConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=config.tls_ca or None)
+    if config.tls_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Pacer:
+    """A token bucket matching the server's flood limits, so a script never gets rate_limited."""
+
+    def __init__(self, burst: float, rate: float) -> None:
+        self.burst = max(1.0, burst - 1.0)  # keep one line of headroom for /quit
+        self.rate = rate
+        self.tokens = self.burst
+        self.at = time.monotonic()
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1.0:
+            await asyncio.sleep((1.0 - self.tokens) / self.rate)
+            self.at = time.monotonic()
+            self.tokens = 1.0
+        self.tokens -= 1.0
+
+
+def _stdin_lines(
+    stream: IO[str], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]
+) -> None:
+    """Read ``stream`` in a thread (works for pipes and regular files alike)."""
+    try:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    finally:
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+
+async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int:
+    """Send each stdin line, print each event; at end of input wait for the confirmations
+    (at most ``config.wait`` seconds), quit and return the exit code."""
+    if not config.name:
+        print("tcp-client: --name is needed when stdin is not a terminal", file=sys.stderr)
+        return 2
+    link = await ServerLink.open(config)
+    out = _Printer(stdout, config.json)
+    try:
+        registered = await join(link, config.name, _password(config))
+    except NameRefused as exc:
+        print(f"tcp-client: {exc.event.text}", file=sys.stderr)
+        await link.close()
+        return 1
+    out.show(registered, link.raw)
+    welcome = link.welcome
+    pacer = Pacer(welcome.flood_burst, welcome.flood_rate) if welcome else Pacer(10, 2)
+    pending = 0
+    settled = asyncio.Event()
+    settled.set()
+    closed = asyncio.Event()
+
+    async def read_events() -> None:
+        nonlocal pending
+        while True:
+            event = await link.receive()
+            if event is None:
+                break
+            if isinstance(event, ev.PingRequest):
+                link.send(f"/pong {event.token}")
+                continue
+            out.show(event, link.raw)
+            if isinstance(event, (ev.Delivered, ev.Error)) and pending:
+                pending -= 1
+                if not pending:
+                    settled.set()
+            if isinstance(event, (ev.Bye, ev.Shutdown)):
+                break
+        closed.set()
+
+    reader = asyncio.ensure_future(read_events())
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=_stdin_lines, args=(stdin, loop, queue), daemon=True).start()
+    while not closed.is_set():
+        line = await queue.get()
+        if line is None:
+            break
+        if not line.strip():
+            continue
+        await pacer.wait()
+        if closed.is_set():
+            break
+        link.send(line)
+        if not line.startswith("/") or line.startswith("//") or line.startswith(_MESSAGE_COMMANDS):
+            pending += 1
+            settled.clear()
+        await link.drain()
+    lost = closed.is_set()
+    if not lost:
+        await _wait_for(settled, config.wait)
+        link.send("/quit")
+        try:
+            await link.drain()
+        except OSError:
+            pass
+        await _wait_for(closed, HANDSHAKE_WAIT_S)
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    await link.close()
+    if pending:
+        print(f"tcp-client: {pending} messages not confirmed", file=sys.stderr)
+    # The server going away before our input ended is a failure, unless it said it was stopping.
+    return 1 if lost and not out.shutdown_seen else 0
+
+
+async def _wait_for(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+class _Printer:
+    def __init__(self, stream: IO[str], raw: bool) -> None:
+        self.stream = stream
+        self.raw = raw
+        self.shutdown_seen = False
+
+    def show(self, event: ev.Event, raw: bytes) -> None:
+        if isinstance(event, ev.Shutdown):
+            self.shutdown_seen = True
+        if self.raw:
+            self.stream.write(raw.decode("utf-8", "replace"))
+        else:
+            self.stream.write(render_text(event) + "\n")
+        self.stream.flush()
+
+
+def _password(config: ClientConfig) -> str:
+    return os.environ.get("TCPCHAT_PASSWORD", "")
+
+
+async def probe(config: ClientConfig) -> int:
+    """Health check: connect, ping, expect pong. Never joins, so nobody sees it."""
+    link = await ServerLink.open(config)
+    link.send("/ping probe")
+    try:
+        while True:
+            event = await asyncio.wait_for(link.receive(), HANDSHAKE_WAIT_S)
+            if event is None:
+                return 1
+            if isinstance(event, ev.PongReply):
+                link.send("/quit")
+                return 0
+    except asyncio.TimeoutError:
+        return 1
+    finally:
+        await link.close()

@@ -1,0 +1,178 @@
+"""What a client can ask for: one frozen dataclass per command, and the table of commands.
+
+The table is the one place that names every command, its aliases, usage and help line;
+``protocol.parse_line`` uses it to turn a line into a command and the hub uses it for ``/help``.
+Which commands are allowed in which session state is decided in ``hub.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class Say:
+    """A plain line: a public message, or the name/password while the session is not active."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Whisper:
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Action:
+    text: str
+
+
+@dataclass(frozen=True)
+class ListUsers:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Nick:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetMode:
+    mode: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Pong:
+    token: str
+
+
+@dataclass(frozen=True)
+class Password:
+    password: str
+
+
+@dataclass(frozen=True)
+class UnknownCommand:
+    name: str
+
+
+@dataclass(frozen=True)
+class BadUsage:
+    """A known command with missing or wrong arguments."""
+
+    usage: str
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line the framing refused (too long, not UTF-8); ``code`` is the protocol error code."""
+
+    code: str
+
+
+Command = Union[
+    Say,
+    Whisper,
+    Action,
+    ListUsers,
+    ShowHelp,
+    Quit,
+    Nick,
+    SetMode,
+    Ping,
+    Pong,
+    Password,
+    UnknownCommand,
+    BadUsage,
+    BadLine,
+]
+
+
+def _one_word(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
+    def build(rest: str) -> Command | None:
+        words = rest.split()
+        return make(words[0]) if len(words) == 1 else None
+
+    return build
+
+
+def _text(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
+    def build(rest: str) -> Command | None:
+        return make(rest) if rest else None
+
+    return build
+
+
+def _word_and_text(rest: str) -> Command | None:
+    parts = rest.split(None, 1)
+    if len(parts) < 2 or not parts[1].strip():
+        return None
+    return Whisper(parts[0], parts[1].strip())
+
+
+def _mode(rest: str) -> Command | None:
+    mode = rest.strip().lower()
+    return SetMode(mode) if mode in ("json", "text") else None
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    help: str
+    # Takes the text after the command word (stripped); None means the usage was wrong.
+    build: Callable[[str], Command | None]
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "w", ("msg", "whisper"), "/w NAME TEXT", "send a private message to NAME", _word_and_text
+    ),
+    CommandSpec("me", (), "/me ACTION", "tell everyone what you do (* you ACTION)", _text(Action)),
+    CommandSpec(
+        "users", ("who", "names"), "/users", "list who is online", lambda rest: ListUsers()
+    ),
+    CommandSpec("nick", ("name",), "/nick NAME", "choose or change your name", _one_word(Nick)),
+    CommandSpec("help", ("?",), "/help", "show this list of commands", lambda rest: ShowHelp()),
+    CommandSpec(
+        "quit", ("exit", "bye"), "/quit [REASON]", "leave the chat", lambda rest: Quit(rest)
+    ),
+    CommandSpec(
+        "mode", (), "/mode json|text", "switch to JSON events (for programs) or text", _mode
+    ),
+    CommandSpec(
+        "ping",
+        (),
+        "/ping [TOKEN]",
+        "check the server answers (it says pong)",
+        lambda rest: Ping(rest),
+    ),
+    CommandSpec("pong", (), "/pong TOKEN", "answer a ping from the server", _one_word(Pong)),
+    CommandSpec("pass", (), "/pass PASSWORD", "give the server password", _text(Password)),
+)
+
+COMMANDS_BY_NAME: dict[str, CommandSpec] = {
+    word: spec for spec in COMMANDS for word in (spec.name, *spec.aliases)
+}
+
+# Text that starts a message with a slash must be sent as "//text".
+LITERAL_SLASH = "//"

@@ -1,0 +1,166 @@
+"""What the hub tells clients: one frozen dataclass per event, and the Delivery that addresses it.
+
+Events are nouns; ``protocol.render`` turns each into a text or JSON line. Every event carries the
+server time (seconds since the epoch) that the hub was given when it made the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from .hub import Session
+
+
+@dataclass(frozen=True)
+class Welcome:
+    time: float
+    version: str
+    online: int
+    max_line: int  # the limits a well-behaved client paces itself by
+    flood_burst: float
+    flood_rate: float
+
+
+@dataclass(frozen=True)
+class Prompt:
+    time: float
+    field: str  # "name" or "password"
+
+
+@dataclass(frozen=True)
+class ModeChanged:
+    time: float
+    mode: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    time: float
+    name: str
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Joined:
+    time: float
+    name: str
+    online: int
+
+
+@dataclass(frozen=True)
+class Left:
+    time: float
+    name: str
+    reason: str
+    online: int
+
+
+@dataclass(frozen=True)
+class Renamed:
+    time: float
+    old: str
+    new: str
+    you: bool
+
+
+@dataclass(frozen=True)
+class Message:
+    time: float
+    id: int
+    sender: str
+    to: str | None  # the recipient's name for a private message
+    action: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    time: float
+    id: int
+    to: str | None  # None: everyone else
+    action: bool
+    text: str
+    recipients: int
+
+
+@dataclass(frozen=True)
+class UserList:
+    time: float
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Help:
+    time: float
+    commands: tuple[tuple[str, str], ...]  # (usage, help)
+
+
+@dataclass(frozen=True)
+class Error:
+    time: float
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    time: float
+    token: str
+
+
+@dataclass(frozen=True)
+class PongReply:
+    time: float
+    token: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    time: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The last event of a session: the transport sends it, flushes, then closes."""
+
+    time: float
+    reason: str  # short, as in a leave notice: "quit", "timed out", "flooding", ...
+    text: str  # the farewell a person reads
+
+
+Event = Union[
+    Welcome,
+    Prompt,
+    ModeChanged,
+    Registered,
+    Joined,
+    Left,
+    Renamed,
+    Message,
+    Delivered,
+    UserList,
+    Help,
+    Error,
+    PingRequest,
+    PongReply,
+    Shutdown,
+    Bye,
+]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Send ``event`` to every session in ``to`` except ``skip``.
+
+    ``to`` is often the hub's shared tuple of everyone online: the transport renders the event
+    once per mode and enqueues the same bytes to each recipient, so a broadcast allocates nothing
+    per user.
+    """
+
+    to: Sequence[Session]
+    event: Event
+    skip: Session | None = None

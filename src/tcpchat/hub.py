@@ -1,0 +1,460 @@
+"""The chat domain: sessions, names, delivery. Plain classes: no sockets, no asyncio, no clock.
+
+The transport calls ``connect`` for a new connection, ``handle`` for every command the session
+sends, ``sweep`` about once a second, ``disconnect`` when the connection is gone and ``shutdown``
+when the server stops. Each returns a list of ``Delivery``: which event goes to which sessions, in
+the order to enqueue them. A session that gets a ``Bye`` is finished: the transport flushes and
+closes it. Failures a user causes ("no such user") are ``Error`` events, never exceptions.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import __version__, limits
+from . import commands as cmd
+from . import events as ev
+from .names import display_form, name_key, name_problem
+from .protocol import JSON, TEXT
+
+
+class State(enum.Enum):
+    PASSWORD = "awaiting password"
+    NAME = "awaiting name"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Session:
+    """One connection as the hub sees it. The transport may keep its own object in ``link``."""
+
+    __slots__ = (
+        "id",
+        "peer",
+        "state",
+        "name",
+        "key",
+        "mode",
+        "link",
+        "last_seen",
+        "pinged_at",
+        "started",
+        "tokens",
+        "tokens_at",
+        "refused",
+        "overlong",
+        "unknown",
+        "name_tries",
+        "password_tries",
+    )
+
+    def __init__(self, session_id: int, peer: str, now: float, burst: float) -> None:
+        self.id = session_id
+        self.peer = peer
+        self.state = State.NAME
+        self.name = ""  # display form, set once registered
+        self.key = ""  # name_key(name)
+        self.mode = TEXT
+        self.link: Any = None  # the transport's connection object
+        self.started = now
+        self.last_seen = now
+        self.pinged_at: float | None = None
+        self.tokens = burst
+        self.tokens_at = now
+        self.refused = 0
+        self.overlong = 0
+        self.unknown = 0
+        self.name_tries = 0
+        self.password_tries = 0
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.name or '-'} {self.state.value}>"
+
+
+class Roster:
+    """Who is online: the one place that maps names to active sessions.
+
+    ``everyone`` is a tuple shared by all broadcasts until the next join or leave, so fanning a
+    message out to N users allocates nothing per user. A room, or the users of another node, would
+    be another roster.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Session] = {}
+        self._everyone: tuple[Session, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def find(self, name: str) -> Session | None:
+        return self._by_key.get(name_key(name))
+
+    def add(self, session: Session) -> None:
+        self._by_key[session.key] = session
+        self._everyone = None
+
+    def remove(self, session: Session) -> None:
+        if self._by_key.get(session.key) is session:
+            del self._by_key[session.key]
+            self._everyone = None
+
+    def everyone(self) -> tuple[Session, ...]:
+        if self._everyone is None:
+            self._everyone = tuple(self._by_key.values())
+        return self._everyone
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted((s.name for s in self._by_key.values()), key=name_key))
+
+
+@dataclass(frozen=True)
+class HubLimits:
+    """The hub's share of ``limits.py``; the server builds it from its configuration."""
+
+    password: str | None = None
+    max_line: int = limits.MAX_LINE_BYTES
+    flood_burst: float = limits.FLOOD_BURST
+    flood_rate: float = limits.FLOOD_RATE_PER_S
+    flood_max_refused: int = limits.FLOOD_MAX_REFUSED
+    max_overlong: int = limits.MAX_OVERLONG_LINES
+    max_unknown: int = limits.MAX_UNKNOWN_COMMANDS
+    max_name_tries: int = limits.MAX_NAME_ATTEMPTS
+    max_password_tries: int = limits.MAX_PASSWORD_ATTEMPTS
+    handshake_timeout: float = limits.HANDSHAKE_TIMEOUT_S
+    ping_interval: float = limits.PING_INTERVAL_S
+    ping_timeout: float = limits.PING_TIMEOUT_S
+
+
+Out = list[ev.Delivery]
+Handler = Callable[["Hub", Session, Any, float], Out]
+
+# Commands that do not count against the flood budget: they keep a quiet session alive.
+_FREE = (cmd.Ping, cmd.Pong)
+
+
+class Hub:
+    """Decides everything: who may say what, who receives it, and what the sender is told."""
+
+    def __init__(self, config: HubLimits | None = None) -> None:
+        self.config = config or HubLimits()
+        self.roster = Roster()
+        self.sessions: dict[int, Session] = {}
+        self._next_session = 1
+        self._next_message = 1
+
+    # --- life of a session ---------------------------------------------------------------------
+
+    def connect(self, peer: str, now: float) -> tuple[Session, Out]:
+        """A new connection: returns its session and the greeting to send."""
+        cfg = self.config
+        session = Session(self._next_session, peer, now, cfg.flood_burst)
+        self._next_session += 1
+        if cfg.password is not None:
+            session.state = State.PASSWORD
+        self.sessions[session.id] = session
+        only = (session,)
+        return session, [
+            ev.Delivery(
+                only,
+                ev.Welcome(
+                    now,
+                    __version__,
+                    len(self.roster),
+                    cfg.max_line,
+                    cfg.flood_burst,
+                    cfg.flood_rate,
+                ),
+            ),
+            ev.Delivery(only, ev.Prompt(now, self._prompt_field(session))),
+        ]
+
+    def handle(self, session: Session, command: cmd.Command, now: float) -> Out:
+        """One command from ``session``; returns what to send to whom."""
+        if session.state is State.CLOSED:
+            return []
+        session.last_seen = now
+        session.pinged_at = None
+        if not isinstance(command, _FREE) and not self._take_token(session, now):
+            session.refused += 1
+            if session.refused > self.config.flood_max_refused:
+                return self._close(
+                    session, now, "flooding", "You sent too many lines too fast. Goodbye."
+                )
+            return self._error(
+                session,
+                now,
+                "rate_limited",
+                "Slow down: you are sending too fast; that line was dropped.",
+            )
+        session.refused = 0
+        handler = _TABLE[session.state].get(type(command))
+        if handler is None:
+            return self._not_now(session, now)
+        return handler(self, session, command, now)
+
+    def disconnect(self, session: Session, reason: str, now: float) -> Out:
+        """The connection is gone (or is being dropped by the transport for ``reason``)."""
+        if session.state is State.CLOSED:
+            self.sessions.pop(session.id, None)
+            return []
+        return self._leave(session, now, reason)
+
+    def sweep(self, now: float) -> Out:
+        """Call about once a second: closes handshakes that took too long, pings quiet JSON
+        sessions and drops the ones that did not answer."""
+        cfg = self.config
+        out: Out = []
+        for session in list(self.sessions.values()):
+            idle = now - session.last_seen
+            if session.state in (State.NAME, State.PASSWORD):
+                if now - session.started >= cfg.handshake_timeout:
+                    out += self._close(
+                        session, now, "timed out", "You did not choose a name in time. Goodbye."
+                    )
+            elif session.state is State.ACTIVE and session.mode == JSON:
+                if session.pinged_at is not None:
+                    if now - session.pinged_at >= cfg.ping_timeout:
+                        out += self._close(session, now, "timed out", "No answer to ping. Goodbye.")
+                elif idle >= cfg.ping_interval:
+                    session.pinged_at = now
+                    out.append(ev.Delivery((session,), ev.PingRequest(now, f"{now:.0f}")))
+        return out
+
+    def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
+        """The server stops: tell every session, then forget them all."""
+        everyone = tuple(self.sessions.values())
+        for session in everyone:
+            session.state = State.CLOSED
+            self.roster.remove(session)
+        self.sessions.clear()
+        return [ev.Delivery(everyone, ev.Shutdown(now, text))] if everyone else []
+
+    # --- handlers: one per (state, command), wired in _TABLE below ----------------------------
+
+    def _public(self, session: Session, command: cmd.Say | cmd.Action, now: float) -> Out:
+        action = isinstance(command, cmd.Action)
+        message = ev.Message(now, self._message_id(), session.name, None, action, command.text)
+        everyone = self.roster.everyone()
+        count = len(everyone) - 1
+        delivered = ev.Delivered(now, message.id, None, action, command.text, count)
+        return [ev.Delivery(everyone, message, skip=session), ev.Delivery((session,), delivered)]
+
+    def _whisper(self, session: Session, command: cmd.Whisper, now: float) -> Out:
+        target = self.roster.find(command.name)
+        if target is None:
+            return self._error(
+                session,
+                now,
+                "no_such_user",
+                f"No such user: {command.name}. Type /users to see who is online.",
+            )
+        if target is session:
+            return self._error(
+                session, now, "self_whisper", "You cannot send a private message to yourself."
+            )
+        message = ev.Message(
+            now, self._message_id(), session.name, target.name, False, command.text
+        )
+        delivered = ev.Delivered(now, message.id, target.name, False, command.text, 1)
+        return [ev.Delivery((target,), message), ev.Delivery((session,), delivered)]
+
+    def _users(self, session: Session, command: cmd.ListUsers, now: float) -> Out:
+        return [ev.Delivery((session,), ev.UserList(now, self.roster.names()))]
+
+    def _help(self, session: Session, command: cmd.ShowHelp, now: float) -> Out:
+        rows = tuple(
+            (spec.usage, spec.help)
+            for spec in cmd.COMMANDS
+            if spec.name != "pass" or session.state is State.PASSWORD
+        )
+        return [ev.Delivery((session,), ev.Help(now, rows))]
+
+    def _quit(self, session: Session, command: cmd.Quit, now: float) -> Out:
+        reason = f"quit: {command.reason}" if command.reason else "quit"
+        farewell = f"Goodbye, {session.name}." if session.name else "Goodbye."
+        return self._close(session, now, reason, farewell)
+
+    def _mode(self, session: Session, command: cmd.SetMode, now: float) -> Out:
+        session.mode = command.mode
+        out = [ev.Delivery((session,), ev.ModeChanged(now, command.mode))]
+        if session.state is not State.ACTIVE:
+            out.append(ev.Delivery((session,), ev.Prompt(now, self._prompt_field(session))))
+        return out
+
+    def _ping(self, session: Session, command: cmd.Ping, now: float) -> Out:
+        return [ev.Delivery((session,), ev.PongReply(now, command.token))]
+
+    def _pong(self, session: Session, command: cmd.Pong, now: float) -> Out:
+        return []  # handle() already counted the line as a sign of life
+
+    def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
+        given = command.password if isinstance(command, cmd.Password) else command.text
+        expected = self.config.password or ""
+        if hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+            session.state = State.NAME
+            return [ev.Delivery((session,), ev.Prompt(now, "name"))]
+        session.password_tries += 1
+        if session.password_tries >= self.config.max_password_tries:
+            return self._close(session, now, "wrong password", "Wrong password. Goodbye.")
+        return self._error(session, now, "bad_password", "Wrong password. Try again.") + [
+            ev.Delivery((session,), ev.Prompt(now, "password"))
+        ]
+
+    def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
+        wanted = command.text if isinstance(command, cmd.Say) else command.name
+        refusal = self._name_refusal(session, wanted, now)
+        if refusal is not None:
+            session.name_tries += 1
+            if session.name_tries >= self.config.max_name_tries:
+                return self._close(
+                    session, now, "too many refused names", "Too many refused names. Goodbye."
+                )
+            return refusal + [ev.Delivery((session,), ev.Prompt(now, "name"))]
+        session.name = display_form(wanted)
+        session.key = name_key(wanted)
+        session.state = State.ACTIVE
+        self.roster.add(session)
+        online = len(self.roster)
+        return [
+            ev.Delivery((session,), ev.Registered(now, session.name, self.roster.names())),
+            ev.Delivery(self.roster.everyone(), ev.Joined(now, session.name, online), skip=session),
+        ]
+
+    def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
+        new = display_form(command.name)
+        if new == session.name:
+            return self._error(session, now, "usage", f"You are already {new}.")
+        refusal = self._name_refusal(session, command.name, now)
+        if refusal is not None:
+            return refusal
+        old = session.name
+        self.roster.remove(session)
+        session.name, session.key = new, name_key(new)
+        self.roster.add(session)
+        return [
+            ev.Delivery((session,), ev.Renamed(now, old, new, True)),
+            ev.Delivery(self.roster.everyone(), ev.Renamed(now, old, new, False), skip=session),
+        ]
+
+    def _bad_line(self, session: Session, command: cmd.BadLine, now: float) -> Out:
+        if command.code == "invalid_utf8":
+            return self._error(
+                session, now, "invalid_utf8", "That line was not valid UTF-8 and was dropped."
+            )
+        session.overlong += 1
+        if session.overlong >= self.config.max_overlong:
+            return self._close(
+                session, now, "too many over-long lines", "Too many over-long lines. Goodbye."
+            )
+        return self._error(
+            session,
+            now,
+            "line_too_long",
+            f"Line too long (the limit is {self.config.max_line} bytes); it was dropped.",
+        )
+
+    def _bad_usage(self, session: Session, command: cmd.BadUsage, now: float) -> Out:
+        return self._error(session, now, "usage", f"Usage: {command.usage}")
+
+    def _unknown(self, session: Session, command: cmd.UnknownCommand, now: float) -> Out:
+        session.unknown += 1
+        if session.unknown >= self.config.max_unknown:
+            return self._close(
+                session, now, "too many unknown commands", "Too many unknown commands. Goodbye."
+            )
+        return self._error(
+            session,
+            now,
+            "unknown_command",
+            f"Unknown command: /{command.name}. Type /help for the commands.",
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _not_now(self, session: Session, now: float) -> Out:
+        if session.state is State.PASSWORD:
+            return self._error(
+                session, now, "not_registered", "Enter the server password first (/pass PASSWORD)."
+            )
+        if session.state is State.NAME:
+            return self._error(session, now, "not_registered", "Choose a name first.")
+        return self._error(session, now, "usage", "No password is needed now.")
+
+    def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
+        problem = name_problem(wanted)
+        if problem is not None:
+            return self._error(session, now, *problem)
+        holder = self.roster.find(wanted)
+        if holder is not None and holder is not session:
+            return self._error(
+                session,
+                now,
+                "name_taken",
+                f'The name "{display_form(wanted)}" is taken. Choose another one.',
+            )
+        return None
+
+    def _take_token(self, session: Session, now: float) -> bool:
+        cfg = self.config
+        refill = (now - session.tokens_at) * cfg.flood_rate
+        session.tokens = min(cfg.flood_burst, session.tokens + refill)
+        session.tokens_at = now
+        if session.tokens >= 1.0:
+            session.tokens -= 1.0
+            return True
+        return False
+
+    def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
+        """End a session on the hub's decision: a last word to it, a leave notice to the rest."""
+        bye = ev.Bye(now, reason, farewell)
+        return [ev.Delivery((session,), bye)] + self._leave(session, now, reason)
+
+    def _leave(self, session: Session, now: float, reason: str) -> Out:
+        was_active = session.state is State.ACTIVE
+        session.state = State.CLOSED
+        self.sessions.pop(session.id, None)
+        if not was_active:
+            return []
+        self.roster.remove(session)
+        left = ev.Left(now, session.name, reason, len(self.roster))
+        return [ev.Delivery(self.roster.everyone(), left)] if len(self.roster) else []
+
+    def _error(self, session: Session, now: float, code: str, text: str) -> Out:
+        return [ev.Delivery((session,), ev.Error(now, code, text))]
+
+    def _message_id(self) -> int:
+        self._next_message += 1
+        return self._next_message - 1
+
+    def _prompt_field(self, session: Session) -> str:
+        return "password" if session.state is State.PASSWORD else "name"
+
+
+# Which command each state accepts, and who handles it: the session's whole state machine.
+# A command missing from a state's row is answered by Hub._not_now.
+_ALWAYS: dict[type, Handler] = {
+    cmd.ShowHelp: Hub._help,
+    cmd.Quit: Hub._quit,
+    cmd.SetMode: Hub._mode,
+    cmd.Ping: Hub._ping,
+    cmd.Pong: Hub._pong,
+    cmd.BadLine: Hub._bad_line,
+    cmd.BadUsage: Hub._bad_usage,
+    cmd.UnknownCommand: Hub._unknown,
+}
+_TABLE: dict[State, dict[type, Handler]] = {
+    State.PASSWORD: {**_ALWAYS, cmd.Password: Hub._password, cmd.Say: Hub._password},
+    State.NAME: {**_ALWAYS, cmd.Say: Hub._register, cmd.Nick: Hub._register},
+    State.ACTIVE: {
+        **_ALWAYS,
+        cmd.Say: Hub._public,
+        cmd.Action: Hub._public,
+        cmd.Whisper: Hub._whisper,
+        cmd.ListUsers: Hub._users,
+        cmd.Nick: Hub._rename,
+    },
+    State.CLOSED: {},
+}

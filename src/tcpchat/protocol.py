@@ -1,0 +1,447 @@
+"""The wire format, sans I/O: line framing, parsing lines into commands, rendering events to bytes.
+
+Nothing here touches a socket or an event loop. The transport calls ``LineDecoder.feed`` with the
+bytes it read, passes each item to ``parse_line`` and hands the command to the hub; it renders what
+the hub returns with ``render``. See docs/PROTOCOL.md for the contract these functions implement.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import time as _time
+from dataclasses import dataclass
+from typing import Union
+
+from . import events as ev
+from .commands import (
+    COMMANDS_BY_NAME,
+    LITERAL_SLASH,
+    BadLine,
+    BadUsage,
+    Command,
+    Say,
+    UnknownCommand,
+)
+from .limits import MAX_LINE_BYTES
+
+# --- neutralising control characters -------------------------------------------------------
+
+REPLACEMENT = "\ufffd"
+_NEUTRAL: dict[int, str] = {c: REPLACEMENT for c in range(0x00, 0x20)}
+_NEUTRAL[0x09] = " "
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x7F, 0xA0)})  # DEL and C1 (CSI is U+009B)
+_NEUTRAL.update({c: REPLACEMENT for c in (0x2028, 0x2029)})  # line and paragraph separators
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x202A, 0x202F)})  # bidi embeddings and overrides
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x2066, 0x206A)})  # bidi isolates
+
+
+def neutralise(text: str) -> str:
+    """Replace every character that could move a cursor, start a line or reorder text.
+
+    Applied once to every decoded line, so the hub, the logs and every renderer only ever see
+    clean text: one gate at the entrance rather than one at every exit.
+    """
+    return text.translate(_NEUTRAL)
+
+
+# --- framing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineTooLong:
+    """A line passed the limit; its bytes were dropped up to the next newline."""
+
+
+@dataclass(frozen=True)
+class InvalidUtf8:
+    """A complete line that was not UTF-8; it was dropped."""
+
+
+Frame = Union[str, LineTooLong, InvalidUtf8]
+
+
+class LineDecoder:
+    """Splits a byte stream into lines.
+
+    ``feed(data)`` returns the complete items found so far: a ``str`` for each line (terminator and
+    a trailing CR removed, control characters neutralised), ``LineTooLong`` once per over-long line
+    and ``InvalidUtf8`` for a line that does not decode. It never raises on input. The buffer never
+    holds more than ``max_line`` bytes plus one read, and each byte is scanned once.
+    """
+
+    __slots__ = ("_buf", "_max", "_discarding")
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self._buf = bytearray()
+        self._max = max_line
+        self._discarding = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the end of a line."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        out: list[Frame] = []
+        start = 0
+        end = len(data)
+        while start < end:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                self._keep(data, start, end, out)
+                break
+            if self._discarding:
+                self._discarding = False
+            elif len(self._buf) + (nl - start) > self._max + 1:  # +1: a CR before LF is allowed
+                self._buf.clear()
+                out.append(LineTooLong())
+            else:
+                if self._buf:
+                    self._buf += data[start:nl]
+                    raw = bytes(self._buf)
+                    self._buf.clear()
+                else:
+                    raw = data[start:nl]
+                out.append(_decode(raw, self._max))
+            start = nl + 1
+        return out
+
+    def _keep(self, data: bytes, start: int, end: int, out: list[Frame]) -> None:
+        if self._discarding:
+            return
+        if len(self._buf) + (end - start) > self._max + 1:
+            self._buf.clear()
+            self._discarding = True
+            out.append(LineTooLong())
+        else:
+            self._buf += data[start:end]
+
+    def feed_eof(self) -> list[Frame]:
+        """Call when the peer closed: a last line without a newline still counts."""
+        if self._discarding or not self._buf:
+            self._buf.clear()
+            return []
+        raw = bytes(self._buf)
+        self._buf.clear()
+        return [_decode(raw, self._max)]
+
+
+def _decode(raw: bytes, limit: int) -> Frame:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if len(raw) > limit:
+        return LineTooLong()
+    try:
+        return neutralise(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return InvalidUtf8()
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_line(frame: Frame) -> Command | None:
+    """Turn one decoded item into a command; None for a blank line (which is ignored)."""
+    if isinstance(frame, LineTooLong):
+        return BadLine("line_too_long")
+    if isinstance(frame, InvalidUtf8):
+        return BadLine("invalid_utf8")
+    line = frame.strip(" ")
+    if not line:
+        return None
+    if line.startswith(LITERAL_SLASH):
+        return Say(line[1:])
+    if not line.startswith("/"):
+        return Say(line)
+    word, _, rest = line[1:].partition(" ")
+    spec = COMMANDS_BY_NAME.get(word.lower())
+    if spec is None:
+        return UnknownCommand(word)
+    command = spec.build(rest.strip(" "))
+    return BadUsage(spec.usage) if command is None else command
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+TEXT = "text"
+JSON = "json"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def render_text(event: ev.Event) -> str:
+    """The line a person reads in nc or telnet, without its newline."""
+    if isinstance(event, ev.Message):
+        if event.to is not None:
+            return f"[PM from {event.sender}] {event.text}"
+        if event.action:
+            return f"* {event.sender} {event.text}"
+        return f"<{event.sender}> {event.text}"
+    if isinstance(event, ev.Delivered):
+        if event.to is not None:
+            return f"*** Delivered to {event.to}."
+        if event.recipients == 0:
+            return "*** Nobody else is online: your message reached no one."
+        return f"*** Delivered to ALL ({_plural(event.recipients, 'user')})."
+    if isinstance(event, ev.Joined):
+        return f"*** {event.name} joined. {_plural(event.online, 'user')} online."
+    if isinstance(event, ev.Left):
+        return f"*** {event.name} left ({event.reason}). {_plural(event.online, 'user')} online."
+    if isinstance(event, ev.Renamed):
+        if event.you:
+            return f"*** You are now known as {event.new}."
+        return f"*** {event.old} is now known as {event.new}."
+    if isinstance(event, ev.Error):
+        return f"!!! {event.text}"
+    if isinstance(event, ev.Welcome):
+        return (
+            f"*** Welcome to tcp-chat {event.version}. "
+            f"{_plural(event.online, 'user')} online. Type /help for commands."
+        )
+    if isinstance(event, ev.Prompt):
+        return f"*** Enter your {event.field}:"
+    if isinstance(event, ev.Registered):
+        return (
+            f"*** You are {event.name}. {_plural(len(event.users), 'user')} online: "
+            f"{', '.join(event.users)}."
+        )
+    if isinstance(event, ev.UserList):
+        return f"*** {_plural(len(event.users), 'user')} online: {', '.join(event.users)}."
+    if isinstance(event, ev.Help):
+        width = max(len(usage) for usage, _ in event.commands)
+        rows = [f"*** {usage.ljust(width)}  {text}" for usage, text in event.commands]
+        return "*** Commands (any other line is a public message; //text sends /text):\n" + (
+            "\n".join(rows)
+        )
+    if isinstance(event, ev.ModeChanged):
+        return f"*** Mode: {event.mode}."
+    if isinstance(event, ev.PingRequest):
+        return f"*** PING {event.token}"
+    if isinstance(event, ev.PongReply):
+        return f"*** PONG {event.token}".rstrip()
+    if isinstance(event, ev.Shutdown):
+        return f"*** {event.text}"
+    if isinstance(event, ev.Bye):
+        return f"*** {event.text}"
+    raise TypeError(f"no text rendering for {type(event).__name__}")
+
+
+def iso_time(ts: float) -> str:
+    """Seconds since the epoch as ISO 8601 UTC with milliseconds: 2026-11-25T12:34:56.789Z."""
+    whole = int(ts)
+    millis = int((ts - whole) * 1000)
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def event_fields(event: ev.Event) -> dict[str, object]:
+    """The JSON object for an event, as specified in docs/PROTOCOL.md section 5."""
+    t = iso_time(event.time)
+    if isinstance(event, ev.Message):
+        return {
+            "type": "message",
+            "time": t,
+            "id": event.id,
+            "from": event.sender,
+            "to": event.to,
+            "private": event.to is not None,
+            "action": event.action,
+            "text": event.text,
+        }
+    if isinstance(event, ev.Delivered):
+        return {
+            "type": "delivered",
+            "time": t,
+            "id": event.id,
+            "to": event.to,
+            "private": event.to is not None,
+            "action": event.action,
+            "text": event.text,
+            "recipients": event.recipients,
+        }
+    if isinstance(event, ev.Joined):
+        return {"type": "join", "time": t, "name": event.name, "online": event.online}
+    if isinstance(event, ev.Left):
+        return {
+            "type": "leave",
+            "time": t,
+            "name": event.name,
+            "reason": event.reason,
+            "online": event.online,
+        }
+    if isinstance(event, ev.Renamed):
+        return {"type": "rename", "time": t, "old": event.old, "new": event.new, "you": event.you}
+    if isinstance(event, ev.Error):
+        return {"type": "error", "time": t, "code": event.code, "text": event.text}
+    if isinstance(event, ev.Welcome):
+        return {
+            "type": "welcome",
+            "time": t,
+            "server": "tcp-chat",
+            "version": event.version,
+            "online": event.online,
+            "max_line": event.max_line,
+            "flood_burst": event.flood_burst,
+            "flood_rate": event.flood_rate,
+        }
+    if isinstance(event, ev.Prompt):
+        return {
+            "type": "prompt",
+            "time": t,
+            "field": event.field,
+            "text": f"Enter your {event.field}:",
+        }
+    if isinstance(event, ev.Registered):
+        return {"type": "registered", "time": t, "name": event.name, "users": list(event.users)}
+    if isinstance(event, ev.UserList):
+        return {"type": "users", "time": t, "users": list(event.users), "online": len(event.users)}
+    if isinstance(event, ev.Help):
+        return {
+            "type": "help",
+            "time": t,
+            "commands": [{"usage": u, "help": h} for u, h in event.commands],
+        }
+    if isinstance(event, ev.ModeChanged):
+        return {"type": "mode", "time": t, "mode": event.mode}
+    if isinstance(event, ev.PingRequest):
+        return {"type": "ping", "time": t, "token": event.token}
+    if isinstance(event, ev.PongReply):
+        return {"type": "pong", "time": t, "token": event.token}
+    if isinstance(event, ev.Shutdown):
+        return {"type": "shutdown", "time": t, "text": event.text}
+    if isinstance(event, ev.Bye):
+        return {"type": "bye", "time": t, "reason": event.reason, "text": event.text}
+    raise TypeError(f"no JSON rendering for {type(event).__name__}")
+
+
+def render(event: ev.Event, mode: str) -> bytes:
+    """The bytes to send for ``event`` to a session in ``mode`` (TEXT or JSON), newline included."""
+    if mode == JSON:
+        line = json.dumps(event_fields(event), ensure_ascii=False, separators=(",", ":"))
+    else:
+        line = render_text(event)
+    return (line + "\n").encode("utf-8")
+
+
+# --- reading events back (clients) -------------------------------------------------------------
+
+
+def parse_time(text: object) -> float:
+    """The inverse of ``iso_time``; 0.0 for anything else."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return 0.0
+    try:
+        whole, _, millis = text[:-1].partition(".")
+        base = calendar.timegm(_time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        return base + (int(millis) / 1000 if millis.isdigit() else 0.0)
+    except ValueError:
+        return 0.0
+
+
+def parse_event(line: str | bytes) -> ev.Event | None:
+    """A JSON-mode line from the server as an event; None for anything unknown or malformed.
+
+    Clients use this so that they share the server's event types (and ``render_text``). Text is
+    neutralised again: a client does not have to trust the server to keep its terminal safe.
+    """
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    try:
+        return _event_from(obj)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _s(obj: dict[str, object], key: str) -> str:
+    value = obj[key]
+    if not isinstance(value, str):
+        raise TypeError(key)
+    return neutralise(value)
+
+
+def _opt_s(obj: dict[str, object], key: str) -> str | None:
+    return None if obj.get(key) is None else _s(obj, key)
+
+
+def _i(obj: dict[str, object], key: str) -> int:
+    value = obj[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(key)
+    return value
+
+
+def _f(obj: dict[str, object], key: str) -> float:
+    value = obj[key]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(key)
+    return float(value)
+
+
+def _names(obj: dict[str, object], key: str) -> tuple[str, ...]:
+    value = obj[key]
+    if not isinstance(value, list):
+        raise TypeError(key)
+    return tuple(neutralise(str(v)) for v in value)
+
+
+def _event_from(o: dict[str, object]) -> ev.Event | None:
+    kind = o.get("type")
+    t = parse_time(o.get("time"))
+    if kind == "message":
+        return ev.Message(
+            t, _i(o, "id"), _s(o, "from"), _opt_s(o, "to"), bool(o.get("action")), _s(o, "text")
+        )
+    if kind == "delivered":
+        return ev.Delivered(
+            t,
+            _i(o, "id"),
+            _opt_s(o, "to"),
+            bool(o.get("action")),
+            _s(o, "text"),
+            _i(o, "recipients"),
+        )
+    if kind == "join":
+        return ev.Joined(t, _s(o, "name"), _i(o, "online"))
+    if kind == "leave":
+        return ev.Left(t, _s(o, "name"), _s(o, "reason"), _i(o, "online"))
+    if kind == "rename":
+        return ev.Renamed(t, _s(o, "old"), _s(o, "new"), bool(o.get("you")))
+    if kind == "error":
+        return ev.Error(t, _s(o, "code"), _s(o, "text"))
+    if kind == "welcome":
+        return ev.Welcome(
+            t,
+            _s(o, "version"),
+            _i(o, "online"),
+            _i(o, "max_line"),
+            _f(o, "flood_burst"),
+            _f(o, "flood_rate"),
+        )
+    if kind == "prompt":
+        return ev.Prompt(t, _s(o, "field"))
+    if kind == "registered":
+        return ev.Registered(t, _s(o, "name"), _names(o, "users"))
+    if kind == "users":
+        return ev.UserList(t, _names(o, "users"))
+    if kind == "help":
+        rows = o["commands"]
+        if not isinstance(rows, list):
+            raise TypeError("commands")
+        return ev.Help(t, tuple((_s(r, "usage"), _s(r, "help")) for r in rows))
+    if kind == "mode":
+        return ev.ModeChanged(t, _s(o, "mode"))
+    if kind == "ping":
+        return ev.PingRequest(t, _s(o, "token"))
+    if kind == "pong":
+        return ev.PongReply(t, _s(o, "token"))
+    if kind == "shutdown":
+        return ev.Shutdown(t, _s(o, "text"))
+    if kind == "bye":
+        return ev.Bye(t, _s(o, "reason"), _s(o, "text"))
+    return None

@@ -1,0 +1,426 @@
+"""The asyncio transport of the server: accept, read, route what the hub returns, write, stop.
+
+It only moves bytes and time. Each connection is an ``asyncio.Protocol``: bytes go through the
+``LineDecoder`` and ``parse_line`` to the hub, and every ``Delivery`` the hub returns is rendered
+once per mode and appended to each recipient's outbox. Outboxes are flushed together, one write
+per socket per loop iteration, so fan-out never awaits a peer; a session whose queued bytes pass
+``max_outbox`` is dropped instead of slowing anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import ssl
+import time
+
+from . import __version__
+from . import events as ev
+from .config import ServerConfig
+from .errors import ConfigError
+from .hub import Hub, HubLimits, Session
+from .limits import (
+    SHUTDOWN_FLUSH_S,
+    SWEEP_INTERVAL_S,
+    TCP_KEEPCNT,
+    TCP_KEEPIDLE_S,
+    TCP_KEEPINTVL_S,
+)
+from .logs import LOGGER_NAME, SessionLog
+from .protocol import Frame, LineDecoder, parse_line, render
+
+log = logging.getLogger(LOGGER_NAME)
+
+# Reasons for which a client is dropped by the server's decision (logged as WARNING).
+_QUIET_REASONS = ("quit", "connection closed")
+
+
+class Connection(asyncio.Protocol):
+    """One client socket. Reads lines into the hub; its outbox is a list of rendered lines."""
+
+    __slots__ = (
+        "server",
+        "transport",
+        "session",
+        "decoder",
+        "ip",
+        "log",
+        "outbox",
+        "outbox_bytes",
+        "closing",
+        "reason",
+        "refused",
+    )
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.decoder = LineDecoder(server.config.max_line)
+        self.ip = ""
+        self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
+        self.outbox: list[bytes] = []
+        self.outbox_bytes = 0
+        self.closing = False  # no more reading; close once the outbox is written
+        self.reason = ""
+        self.refused = False
+
+    # --- asyncio callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.ip = str(peer[0]) if peer else "?"
+        address = f"{peer[0]}:{peer[1]}" if peer else "?"
+        refusal = self.server.admit(self)
+        if refusal is not None:
+            self.refused = True
+            log.warning("[%s] refused: %s", address, refusal)
+            transport.write(f"!!! {refusal}\n".encode())
+            transport.close()
+            return
+        _keepalive(transport.get_extra_info("socket"))
+        session, out = self.server.hub.connect(address, time.time())
+        session.link = self
+        self.session = session
+        self.log = SessionLog(log, {"sid": session.id, "peer": address})
+        self.log.info("connected (%d connections)", len(self.server.connections))
+        self.server.route(out)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self._process(self.decoder.feed(data))
+
+    def eof_received(self) -> bool:
+        if not self.closing:
+            self._process(self.decoder.feed_eof())
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.forget(self)
+        if self.refused or self.session is None:
+            return
+        reason = self.reason or ("connection closed" if exc is None else "connection lost")
+        level = logging.INFO if reason.startswith(_QUIET_REASONS) else logging.WARNING
+        detail = f": {exc}" if exc is not None else ""
+        self.log.log(level, "disconnected (%s)%s", reason, detail)
+        self.server.route(self.server.hub.disconnect(self.session, reason, time.time()))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _process(self, frames: list[Frame]) -> None:
+        hub, session = self.server.hub, self.session
+        assert session is not None
+        debug = log.isEnabledFor(logging.DEBUG)
+        for frame in frames:
+            if debug:
+                self.log.debug("< %r", frame)
+            command = parse_line(frame)
+            if command is None:
+                continue
+            out = hub.handle(session, command, time.time())
+            self.server.journal(self, out)
+            self.server.route(out)
+            if self.closing:
+                break
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data``; never blocks. Drops this client if its outbox passes the limit."""
+        if self.closing and self.reason:
+            return
+        self.outbox.append(data)
+        self.outbox_bytes += len(data)
+        if self.outbox_bytes > self.server.config.max_outbox:
+            self.drop("send queue exceeded")
+        elif len(self.outbox) == 1:
+            self.server.mark_dirty(self)
+
+    def flush(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.outbox:
+            transport.write(b"".join(self.outbox) if len(self.outbox) > 1 else self.outbox[0])
+            self.outbox.clear()
+            buffered = transport.get_write_buffer_size()
+            self.outbox_bytes = buffered
+            if buffered > self.server.config.max_outbox:
+                self.drop("send queue exceeded")
+                return
+        if self.closing:
+            transport.close()
+
+    def close_after_flush(self, reason: str) -> None:
+        """Stop reading; close once what is queued is written (the transport keeps flushing)."""
+        self.closing = True
+        self.reason = self.reason or reason
+        self.server.mark_dirty(self)
+
+    def drop(self, reason: str) -> None:
+        """Close now, discarding what is queued: the client could not keep up or misbehaved."""
+        if self.transport is None or self.reason:
+            return
+        self.closing = True
+        self.reason = reason
+        self.outbox.clear()
+        self.log.warning("dropping client: %s (%d bytes queued)", reason, self.outbox_bytes)
+        self.transport.abort()
+
+
+def _keepalive(sock: socket.socket | None) -> None:
+    """Let the kernel find dead peers of text-mode sessions, which never answer pings."""
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPIDLE_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPINTVL_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPCNT)
+    except OSError:
+        pass  # not a TCP socket (tests may use others); keep-alive is a nicety
+
+
+class ChatServer:
+    """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.hub = Hub(
+            HubLimits(
+                password=_read_password(config.password_file),
+                max_line=config.max_line,
+                flood_burst=config.flood_burst,
+                flood_rate=config.flood_rate,
+                handshake_timeout=config.handshake_timeout,
+                ping_interval=config.ping_interval,
+                ping_timeout=config.ping_timeout,
+            )
+        )
+        self.connections: set[Connection] = set()
+        self.per_ip: dict[str, int] = {}
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
+        self._dirty: list[Connection] = []
+        self._flush_scheduled = False
+        self._stopping = False
+        self._stop = asyncio.Event()
+        self._all_closed = asyncio.Event()
+
+    # --- admission and bookkeeping -------------------------------------------------------------
+
+    def admit(self, conn: Connection) -> str | None:
+        """Count a new connection in, or say why it is refused."""
+        if self._stopping:
+            return "The server is shutting down."
+        if len(self.connections) >= self.config.max_connections:
+            return f"Server full ({self.config.max_connections} connections). Try again later."
+        if self.per_ip.get(conn.ip, 0) >= self.config.max_per_ip:
+            return f"Too many connections from your address (limit {self.config.max_per_ip})."
+        self.connections.add(conn)
+        self.per_ip[conn.ip] = self.per_ip.get(conn.ip, 0) + 1
+        return None
+
+    def forget(self, conn: Connection) -> None:
+        if conn in self.connections:
+            self.connections.remove(conn)
+            left = self.per_ip[conn.ip] - 1
+            if left:
+                self.per_ip[conn.ip] = left
+            else:
+                del self.per_ip[conn.ip]
+        if self._stopping and not self.connections:
+            self._all_closed.set()
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def route(self, deliveries: list[ev.Delivery]) -> None:
+        """Render each event once per mode and queue the bytes for every recipient."""
+        for delivery in deliveries:
+            event, skip = delivery.event, delivery.skip
+            text: bytes | None = None
+            json: bytes | None = None
+            closing = isinstance(event, (ev.Bye, ev.Shutdown))
+            for session in delivery.to:
+                if session is skip:
+                    continue
+                conn: Connection = session.link
+                if conn is None:
+                    continue
+                if session.mode == "json":
+                    if json is None:
+                        json = render(event, "json")
+                    conn.send(json)
+                else:
+                    if text is None:
+                        text = render(event, "text")
+                    conn.send(text)
+                if closing:
+                    reason = event.reason if isinstance(event, ev.Bye) else "server shutdown"
+                    conn.close_after_flush(reason)
+
+    def mark_dirty(self, conn: Connection) -> None:
+        self._dirty.append(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """One write per socket for everything queued during this loop iteration."""
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+    def journal(self, conn: Connection, out: list[ev.Delivery]) -> None:
+        """Log what a command from ``conn`` did, from the events the hub sent back to it."""
+        session = conn.session
+        if session is None:
+            return
+        for delivery in out:
+            if delivery.to != (session,):
+                continue
+            event = delivery.event
+            if isinstance(event, ev.Delivered):
+                target = event.to or f"ALL ({event.recipients} users)"
+                kind = " (action)" if event.action else ""
+                if self.config.log_text:
+                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, event.text)
+                else:
+                    conn.log.info(
+                        "%s -> %s%s: %d characters", session.name, target, kind, len(event.text)
+                    )
+            elif isinstance(event, ev.Registered):
+                conn.log.info("registered as %s (%d online)", event.name, len(event.users))
+            elif isinstance(event, ev.Renamed):
+                conn.log.info("renamed %s -> %s", event.old, event.new)
+            elif isinstance(event, ev.Error):
+                conn.log.info("user error %s: %s", event.code, event.text)
+            elif isinstance(event, ev.Bye):
+                level = logging.INFO if event.reason.startswith("quit") else logging.WARNING
+                conn.log.log(level, "closing session: %s", event.reason)
+
+    # --- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the listeners. Raises OSError (for example, port in use) or ConfigError."""
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        tls = _tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
+        plans: list[tuple[int, ssl.SSLContext | None]] = []
+        if tls is not None and cfg.tls_port:
+            plans = [(cfg.port, None), (cfg.tls_port, tls)]
+        else:
+            plans = [(cfg.port, tls)]
+        for port, context in plans:
+            listener = await loop.create_server(
+                lambda: Connection(self),
+                cfg.host,
+                port,
+                ssl=context,
+                backlog=4096,
+                reuse_address=True,
+            )
+            self.listeners.append(listener)
+            for sock in listener.sockets:
+                address = sock.getsockname()
+                self.addresses.append((str(address[0]), int(address[1]), context is not None))
+        for host, port, is_tls in self.addresses:
+            log.info(
+                "tcp-chat %s listening on %s:%d%s",
+                __version__,
+                host,
+                port,
+                " (TLS)" if is_tls else "",
+            )
+
+    async def serve(self) -> None:
+        """Run until ``stop`` is called, sweeping for timeouts once a second; then shut down."""
+        sweeper = asyncio.ensure_future(self._sweep())
+        try:
+            await self._stop.wait()
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            await self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                self.route(self.hub.sweep(time.time()))
+            except Exception:
+                log.exception("sweep failed")
+
+    async def _shutdown(self) -> None:
+        log.info("stopping: %d connections", len(self.connections))
+        self._stopping = True
+        for listener in self.listeners:
+            listener.close()
+        self.route(self.hub.shutdown(time.time()))
+        for conn in list(self.connections):
+            conn.close_after_flush("server shutdown")
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), SHUTDOWN_FLUSH_S)
+            except asyncio.TimeoutError:
+                log.warning(
+                    "%d connections did not flush in time; closing them", len(self.connections)
+                )
+                for conn in list(self.connections):
+                    if conn.transport is not None:
+                        conn.transport.abort()
+        for listener in self.listeners:
+            await listener.wait_closed()
+        log.info("stopped")
+
+
+def _read_password(path: str) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            password = f.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
+    if not password:
+        raise ConfigError(f"password file {path} is empty")
+    return password
+
+
+def _tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from None
+    return context
+
+
+async def run(config: ServerConfig) -> None:
+    """Start the server, serve until SIGINT or SIGTERM, then stop cleanly."""
+    server = ChatServer(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, server, signum)
+    try:
+        await server.serve()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _on_signal(server: ChatServer, signum: int) -> None:
+    log.info("received %s", signal.Signals(signum).name)
+    server.stop()
