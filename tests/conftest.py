@@ -1,0 +1,229 @@
+"""Shared test harness: start the real server on an ephemeral loopback port, talk over sockets.
+
+Every wait is bounded by ``WAIT`` (seconds); nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+WAIT = float(os.environ.get("TCPCHAT_TEST_WAIT", "10"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need_tool(name: str) -> str:
+    """The path of a tool a test needs: skipped locally if missing, a failure under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCPCHAT_")}
+    env["PYTHONPATH"] = str(SRC)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """The real ``python -m tcpchat server`` in a child process, on 127.0.0.1 and a free port.
+
+    A thread collects its stderr (the console log) so tests can wait for a log line.
+    """
+
+    def __init__(
+        self, tmp: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
+    ) -> None:
+        self.log_dir = tmp / "logs"
+        self.args = [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-dir",
+            str(self.log_dir),
+            "--config",
+            os.devnull,
+            *args,
+        ]
+        self.env = env or child_env()
+        self._lines: list[str] = []
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tcpchat", "server", *self.args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=self.env,
+            cwd=tmp,
+        )
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+        self.port = 0
+        self.tls_port = 0
+        self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)$").group(1))
+        tls = re.search(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)", self.stderr())
+        if tls:
+            self.tls_port = int(tls.group(1))
+
+    def _collect(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            with self._changed:
+                self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._lines.append("")  # EOF marker so waiters wake up
+            self._changed.notify_all()
+
+    def stderr(self) -> str:
+        with self._changed:
+            return "\n".join(self._lines)
+
+    def wait_log(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
+        """Wait until a line of the server's stderr matches ``pattern``; fail with the log if not."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self._lines:
+                    match = regex.search(line)
+                    if match:
+                        return match
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    break
+                self._changed.wait(min(left, 0.5))
+        raise AssertionError(
+            f"no {pattern!r} in the server log (exit {self.proc.poll()}):\n" + self.stderr()
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(WAIT)
+        self._reader.join(WAIT)
+        return self.proc.returncode
+
+
+class Peer:
+    """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=WAIT)
+        self.buf = b""
+        self.seen: list[str] = []
+
+    def send(self, text: str | bytes) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        self.sock.sendall(data)
+
+    def line(self, timeout: float = WAIT) -> str:
+        """The next line (without its newline); AssertionError if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line within {timeout}s; seen so far: {self.seen}")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise EOFError(f"connection closed; seen so far: {self.seen}")
+            self.buf += chunk
+        raw, self.buf = self.buf.split(b"\n", 1)
+        text = raw.decode("utf-8")
+        self.seen.append(text)
+        return text
+
+    def expect(self, pattern: str, timeout: float = WAIT) -> str:
+        """Read lines until one matches ``pattern`` (a regex, searched); return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.line(max(deadline - time.monotonic(), 0.001))
+            if re.search(pattern, text):
+                return text
+
+    def event(self, kind: str, timeout: float = WAIT) -> dict[str, Any]:
+        """JSON mode: read until an event of type ``kind``; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.line(max(deadline - time.monotonic(), 0.001))
+            if text.startswith("{"):
+                obj: dict[str, Any] = json.loads(text)
+                if obj["type"] == kind:
+                    return obj
+
+    def closed(self, timeout: float = WAIT) -> bool:
+        """Read until the server closes the connection; True if it did in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.line(max(deadline - time.monotonic(), 0.001))
+            except EOFError:
+                return True
+            except AssertionError:
+                return False
+            except OSError:
+                return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def connect(server: ServerProcess) -> Iterator[Any]:
+    """``connect(name)`` joins a text-mode user and returns its Peer (``connect()``: not joined)."""
+    peers: list[Peer] = []
+
+    def join(name: str | None = None, json_mode: bool = False) -> Peer:
+        peer = Peer(server.port)
+        peers.append(peer)
+        peer.expect(r"^\*\*\* Enter your name:")
+        if json_mode:
+            peer.send("/mode json\n")
+            peer.event("prompt")
+        if name is not None:
+            peer.send(f"{name}\n")
+            if json_mode:
+                peer.event("registered")
+            else:
+                peer.expect(r"^\*\*\* You are ")
+        return peer
+
+    yield join
+    for peer in peers:
+        peer.close()
