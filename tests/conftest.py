@@ -101,7 +101,7 @@ class ServerProcess:
             return "\n".join(self._lines)
 
     def wait_log(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
-        """Wait until a line of the server's stderr matches ``pattern``; fail with the log if not."""
+        """Wait until a line of the server's stderr matches ``pattern``; fail with the log."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._changed:
