@@ -407,8 +407,34 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
+def raise_file_limit(wanted: int) -> int:
+    """Lift the soft limit on open files towards ``wanted`` (up to the hard limit).
+
+    Each connection is a file; the usual soft limit of 1024 would refuse users long before
+    ``max_connections``. Returns the soft limit now in force.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft)
+
+
 async def run(config: ServerConfig) -> None:
     """Start the server, serve until SIGINT or SIGTERM, then stop cleanly."""
+    # Connections, listeners, log files and a margin for the interpreter itself.
+    files = raise_file_limit(config.max_connections + 64)
+    if files < config.max_connections + 16:
+        log.warning("open-file limit %d is below --max-connections %d; raise it (ulimit -n)",
+                    files, config.max_connections)
     server = ChatServer(config)
     await server.start()
     loop = asyncio.get_running_loop()

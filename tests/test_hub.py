@@ -1,0 +1,460 @@
+"""Unit tests of the chat domain: several fake sessions through one hub, no sockets, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from tcpchat import events as ev
+from tcpchat.hub import Hub, HubLimits, Session, State
+from tcpchat.protocol import parse_line
+
+
+class Chat:
+    """A hub plus an inbox per session: ``line(user, text)`` acts like typing, time is ours."""
+
+    def __init__(self, **limits: object) -> None:
+        self.hub = Hub(HubLimits(**limits))  # type: ignore[arg-type]
+        self.now = 1000.0
+        self.inbox: dict[int, list[ev.Event]] = {}
+        self.users: dict[str, Session] = {}
+
+    def route(self, out: Iterable[ev.Delivery]) -> None:
+        for delivery in out:
+            for session in delivery.to:
+                if session is not delivery.skip:
+                    self.inbox.setdefault(session.id, []).append(delivery.event)
+
+    def connect(self) -> Session:
+        session, out = self.hub.connect("127.0.0.1:1", self.now)
+        self.route(out)
+        return session
+
+    def join(self, name: str) -> Session:
+        session = self.connect()
+        self.line(session, name)
+        assert session.state is State.ACTIVE, self.take(session)
+        self.users[name] = session
+        self.take(session)
+        return session
+
+    def line(self, session: Session, text: str) -> None:
+        command = parse_line(text)
+        assert command is not None
+        self.route(self.hub.handle(session, command, self.now))
+
+    def take(self, session: Session) -> list[ev.Event]:
+        return self.inbox.pop(session.id, [])
+
+    def drain(self) -> None:
+        self.inbox.clear()
+
+
+def kinds(events: list[ev.Event]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def only(events: list[ev.Event], kind: type) -> list[ev.Event]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+
+def test_connect_greets_and_asks_for_a_name(chat: Chat) -> None:
+    s = chat.connect()
+    assert kinds(chat.take(s)) == ["Welcome", "Prompt"]
+    assert s.state is State.NAME
+
+
+def test_join_registers_and_announces_to_everyone_else(chat: Chat) -> None:
+    alice = chat.join("alice")
+    bob = chat.connect()
+    chat.take(bob)
+    chat.line(bob, "bob")
+    (registered,) = chat.take(bob)
+    assert registered == ev.Registered(chat.now, "bob", ("alice", "bob"))
+    assert chat.take(alice) == [ev.Joined(chat.now, "bob", 2)]
+
+
+def test_taken_name_is_an_error_with_a_new_prompt_not_a_disconnect(chat: Chat) -> None:
+    chat.join("Alice")
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "aLiCe")
+    error, prompt = chat.take(s)
+    assert isinstance(error, ev.Error) and error.code == "name_taken"
+    assert isinstance(prompt, ev.Prompt)
+    assert s.state is State.NAME
+    chat.line(s, "bob")
+    assert s.state is State.ACTIVE
+
+
+def test_names_are_unique_after_nfkc_case_folding(chat: Chat) -> None:
+    chat.join("alice")
+    s = chat.connect()
+    chat.line(s, "ＡＬＩＣＥ")  # full-width letters
+    assert only(chat.take(s), ev.Error)[0].code == "name_taken"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("two words", "name_invalid"),
+        ("x" * 33, "name_invalid"),
+        ("<bob>", "name_invalid"),
+        ("-dash", "name_invalid"),
+        ("аlice", "name_invalid"),  # Cyrillic a + Latin lice
+        ("Server", "name_reserved"),
+        ("ALL", "name_reserved"),
+    ],
+)
+def test_invalid_names_are_refused_with_the_reason(chat: Chat, name: str, code: str) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, name)
+    events = chat.take(s)
+    assert only(events, ev.Error)[0].code == code  # type: ignore[attr-defined]
+    assert s.state is State.NAME
+
+
+@pytest.mark.parametrize("name", ["Алиса", "李雷", "José", "o'k".replace("'", "_"), "a.b-c_9"])
+def test_names_in_any_script_are_accepted(chat: Chat, name: str) -> None:
+    assert chat.join(name).name == name
+
+
+def test_commands_that_need_a_name_are_refused_before_one(chat: Chat) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/users")
+    (error,) = chat.take(s)
+    assert isinstance(error, ev.Error) and error.code == "not_registered"
+
+
+def test_too_many_refused_names_end_the_session(chat: Chat) -> None:
+    s = chat.connect()
+    for _ in range(chat.hub.config.max_name_tries):
+        chat.line(s, "bad name")
+    assert isinstance(chat.take(s)[-1], ev.Bye)
+    assert s.state is State.CLOSED
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def test_public_message_goes_to_everyone_else_then_confirms(chat: Chat) -> None:
+    alice, bob, carol = chat.join("alice"), chat.join("bob"), chat.join("carol")
+    chat.drain()
+    chat.line(alice, "hello")
+    (msg,) = chat.take(bob)
+    assert isinstance(msg, ev.Message) and (msg.sender, msg.text, msg.to) == (
+        "alice",
+        "hello",
+        None,
+    )
+    assert chat.take(carol) == [msg]
+    (delivered,) = chat.take(alice)
+    assert delivered == ev.Delivered(chat.now, msg.id, None, False, "hello", 2)
+
+
+def test_delivery_comes_after_the_message_was_queued_for_all(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.join("bob")
+    out = chat.hub.handle(alice, parse_line("hi"), chat.now)  # type: ignore[arg-type]
+    assert [type(d.event) for d in out] == [ev.Message, ev.Delivered]
+
+
+def test_alone_the_sender_is_told_nobody_got_it(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "anyone?")
+    (delivered,) = chat.take(alice)
+    assert isinstance(delivered, ev.Delivered) and delivered.recipients == 0
+
+
+def test_message_ids_increase(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "one")
+    chat.line(alice, "two")
+    first, second = chat.take(alice)
+    assert isinstance(first, ev.Delivered) and isinstance(second, ev.Delivered)
+    assert second.id == first.id + 1
+
+
+def test_action_is_a_public_message_marked_as_action(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/me waves")
+    (msg,) = chat.take(bob)
+    assert isinstance(msg, ev.Message) and msg.action and msg.text == "waves"
+
+
+def test_whisper_reaches_only_its_recipient_and_confirms(chat: Chat) -> None:
+    alice, bob, carol = chat.join("alice"), chat.join("bob"), chat.join("carol")
+    chat.drain()
+    chat.line(alice, "/w BOB psst")
+    (msg,) = chat.take(bob)
+    assert isinstance(msg, ev.Message) and msg.to == "bob" and msg.text == "psst"
+    assert chat.take(carol) == []
+    (delivered,) = chat.take(alice)
+    assert isinstance(delivered, ev.Delivered) and delivered.to == "bob"
+
+
+def test_whisper_to_unknown_name_is_an_error_to_the_sender(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/w zed hi")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "no_such_user" and "zed" in error.text
+    assert chat.take(bob) == []
+
+
+def test_whisper_to_yourself_is_an_error(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "/w ALICE hi")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "self_whisper"
+
+
+def test_users_lists_everyone_sorted(chat: Chat) -> None:
+    chat.join("carol")
+    alice = chat.join("alice")
+    chat.join("Bob")
+    chat.drain()
+    chat.line(alice, "/users")
+    assert chat.take(alice) == [ev.UserList(chat.now, ("alice", "Bob", "carol"))]
+
+
+def test_help_lists_every_command_with_usage(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "/help")
+    (help_event,) = chat.take(alice)
+    assert isinstance(help_event, ev.Help)
+    usages = [u for u, _ in help_event.commands]
+    for usage in ("/w NAME TEXT", "/users", "/quit [REASON]", "/nick NAME", "/me ACTION"):
+        assert usage in usages
+
+
+def test_unknown_command_points_at_help(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "/dance")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "unknown_command"
+    assert "/help" in error.text
+
+
+def test_bad_usage_shows_the_usage(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "/w bob")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "usage" and "/w NAME TEXT" in error.text
+
+
+# --- rename, leave, modes ---------------------------------------------------------------------
+
+
+def test_rename_is_announced_and_frees_the_old_name(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/nick Алиса")
+    assert chat.take(alice) == [ev.Renamed(chat.now, "alice", "Алиса", True)]
+    assert chat.take(bob) == [ev.Renamed(chat.now, "alice", "Алиса", False)]
+    assert chat.hub.roster.find("alice") is None
+    assert chat.hub.roster.find("алиса") is alice
+
+
+def test_rename_to_a_taken_name_is_refused(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/nick Bob")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "name_taken"
+    assert alice.name == "alice"
+
+
+def test_changing_only_the_case_of_your_name_is_allowed(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "/nick Alice")
+    assert chat.take(alice) == [ev.Renamed(chat.now, "alice", "Alice", True)]
+
+
+def test_quit_says_goodbye_and_announces_the_reason(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/quit off to lunch")
+    assert chat.take(alice) == [ev.Bye(chat.now, "quit: off to lunch", "Goodbye, alice.")]
+    assert chat.take(bob) == [ev.Left(chat.now, "alice", "quit: off to lunch", 1)]
+    assert alice.state is State.CLOSED
+    assert chat.hub.disconnect(alice, "connection closed", chat.now) == []  # no second notice
+
+
+def test_abrupt_disconnect_is_announced(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.route(chat.hub.disconnect(alice, "connection closed", chat.now))
+    assert chat.take(bob) == [ev.Left(chat.now, "alice", "connection closed", 1)]
+    assert chat.hub.roster.find("alice") is None
+    assert alice.id not in chat.hub.sessions
+
+
+def test_disconnect_before_a_name_announces_nothing(chat: Chat) -> None:
+    alice = chat.join("alice")
+    s = chat.connect()
+    chat.drain()
+    chat.route(chat.hub.disconnect(s, "connection closed", chat.now))
+    assert chat.take(alice) == []
+
+
+def test_mode_switch_before_the_name_repeats_the_prompt(chat: Chat) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/mode json")
+    assert kinds(chat.take(s)) == ["ModeChanged", "Prompt"]
+    assert s.mode == "json"
+
+
+def test_ping_is_answered_with_the_same_token(chat: Chat) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/ping abc")
+    assert chat.take(s) == [ev.PongReply(chat.now, "abc")]
+
+
+def test_shutdown_tells_every_session_including_unnamed_ones(chat: Chat) -> None:
+    alice = chat.join("alice")
+    s = chat.connect()
+    chat.drain()
+    chat.route(chat.hub.shutdown(chat.now))
+    assert kinds(chat.take(alice)) == ["Shutdown"]
+    assert kinds(chat.take(s)) == ["Shutdown"]
+    assert len(chat.hub.roster) == 0 and not chat.hub.sessions
+
+
+# --- limits (hardening) ------------------------------------------------------------------------
+
+
+def test_flood_beyond_the_burst_is_refused_then_disconnected() -> None:
+    chat = Chat(flood_burst=3, flood_rate=1.0, flood_max_refused=2)
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.now += 10
+    chat.drain()
+    for i in range(3):
+        chat.line(alice, f"m{i}")
+    assert len(only(chat.take(bob), ev.Message)) == 3
+    assert kinds(chat.take(alice)) == ["Delivered"] * 3
+    chat.line(alice, "too fast")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == "rate_limited"
+    assert chat.take(bob) == []
+    chat.line(alice, "again")
+    chat.line(alice, "and again")
+    assert isinstance(chat.take(alice)[-1], ev.Bye)
+    assert only(chat.take(bob), ev.Left)[0].reason == "flooding"  # type: ignore[attr-defined]
+
+
+def test_flood_budget_refills_with_time() -> None:
+    chat = Chat(flood_burst=2, flood_rate=1.0)
+    alice = chat.join("alice")
+    chat.now += 10
+    chat.take(alice)
+    chat.line(alice, "a")
+    chat.line(alice, "b")
+    chat.line(alice, "c")
+    assert kinds(chat.take(alice)) == ["Delivered", "Delivered", "Error"]
+    chat.now += 1.0
+    chat.line(alice, "d")
+    assert kinds(chat.take(alice)) == ["Delivered"]
+
+
+def test_overlong_lines_are_errors_until_the_budget_then_disconnect() -> None:
+    chat = Chat(max_overlong=3)
+    alice = chat.join("alice")
+    from tcpchat.protocol import LineTooLong
+
+    for _ in range(2):
+        chat.route(chat.hub.handle(alice, parse_line(LineTooLong()), chat.now))  # type: ignore[arg-type]
+    assert [e.code for e in chat.take(alice)] == ["line_too_long"] * 2  # type: ignore[attr-defined]
+    chat.route(chat.hub.handle(alice, parse_line(LineTooLong()), chat.now))  # type: ignore[arg-type]
+    assert isinstance(chat.take(alice)[-1], ev.Bye)
+
+
+def test_unknown_command_budget_disconnects() -> None:
+    chat = Chat(max_unknown=3)
+    alice = chat.join("alice")
+    for _ in range(3):
+        chat.line(alice, "/nope")
+    assert isinstance(chat.take(alice)[-1], ev.Bye)
+    assert alice.state is State.CLOSED
+
+
+def test_handshake_timeout_closes_a_silent_connection() -> None:
+    chat = Chat(handshake_timeout=30.0)
+    s = chat.connect()
+    chat.take(s)
+    chat.now += 29
+    chat.route(chat.hub.sweep(chat.now))
+    assert chat.take(s) == []
+    chat.now += 1
+    chat.route(chat.hub.sweep(chat.now))
+    (bye,) = chat.take(s)
+    assert isinstance(bye, ev.Bye) and bye.reason == "timed out"
+
+
+def test_quiet_json_session_is_pinged_then_dropped_without_answer() -> None:
+    chat = Chat(ping_interval=60.0, ping_timeout=30.0)
+    alice = chat.join("alice")
+    bob = chat.join("bob")
+    chat.line(alice, "/mode json")
+    chat.drain()
+    chat.now += 60
+    chat.route(chat.hub.sweep(chat.now))
+    (ping,) = chat.take(alice)
+    assert isinstance(ping, ev.PingRequest)
+    assert chat.take(bob) == []  # text-mode sessions are never pinged
+    chat.now += 30
+    chat.route(chat.hub.sweep(chat.now))
+    assert isinstance(chat.take(alice)[-1], ev.Bye)
+    assert only(chat.take(bob), ev.Left)[0].reason == "timed out"  # type: ignore[attr-defined]
+
+
+def test_answering_the_ping_keeps_the_session() -> None:
+    chat = Chat(ping_interval=60.0, ping_timeout=30.0)
+    alice = chat.join("alice")
+    chat.line(alice, "/mode json")
+    chat.now += 60
+    chat.route(chat.hub.sweep(chat.now))
+    (ping,) = [e for e in chat.take(alice) if isinstance(e, ev.PingRequest)]
+    chat.now += 5
+    chat.line(alice, f"/pong {ping.token}")
+    chat.now += 40
+    chat.route(chat.hub.sweep(chat.now))
+    assert alice.state is State.ACTIVE
+
+
+def test_password_is_asked_before_the_name() -> None:
+    chat = Chat(password="sesame", max_password_tries=2)
+    s = chat.connect()
+    assert chat.take(s)[-1] == ev.Prompt(chat.now, "password")
+    chat.line(s, "/users")
+    assert only(chat.take(s), ev.Error)[0].code == "not_registered"  # type: ignore[attr-defined]
+    chat.line(s, "/pass sesame")
+    assert chat.take(s) == [ev.Prompt(chat.now, "name")]
+    chat.line(s, "alice")
+    assert s.state is State.ACTIVE
+
+
+def test_wrong_passwords_disconnect_after_the_budget() -> None:
+    chat = Chat(password="sesame", max_password_tries=2)
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/pass nope")
+    assert [type(e) for e in chat.take(s)] == [ev.Error, ev.Prompt]
+    chat.line(s, "guess")
+    assert isinstance(chat.take(s)[-1], ev.Bye)
+    assert s.state is State.CLOSED

@@ -1,0 +1,237 @@
+"""Unit tests of the sans-I/O wire format: framing, parsing, rendering, with byte literals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tcpchat import commands as cmd
+from tcpchat import events as ev
+from tcpchat.protocol import (
+    InvalidUtf8,
+    LineDecoder,
+    LineTooLong,
+    event_fields,
+    neutralise,
+    parse_event,
+    parse_line,
+    render,
+    render_text,
+)
+
+T = 1764000000.25  # 2025-11-24T16:00:00.250Z
+
+
+# --- framing ---------------------------------------------------------------------------------
+
+
+def test_lines_split_across_packets_are_joined() -> None:
+    d = LineDecoder()
+    assert d.feed(b"hel") == []
+    assert d.feed(b"lo wor") == []
+    assert d.feed(b"ld\n") == ["hello world"]
+
+
+def test_several_lines_in_one_packet_come_out_in_order() -> None:
+    assert LineDecoder().feed(b"one\ntwo\nthree\npart") == ["one", "two", "three"]
+
+
+def test_crlf_and_lf_both_end_a_line() -> None:
+    assert LineDecoder().feed(b"a\r\nb\nc\r\n") == ["a", "b", "c"]
+
+
+def test_a_cr_split_from_its_lf_is_still_removed() -> None:
+    d = LineDecoder()
+    assert d.feed(b"abc\r") == []
+    assert d.feed(b"\n") == ["abc"]
+
+
+def test_line_exactly_at_the_limit_is_accepted() -> None:
+    d = LineDecoder(max_line=8)
+    assert d.feed(b"12345678\r\n") == ["12345678"]
+    assert d.feed(b"12345678\n") == ["12345678"]
+
+
+def test_overlong_line_with_newline_is_one_error_and_the_next_line_works() -> None:
+    d = LineDecoder(max_line=8)
+    assert d.feed(b"123456789\nok\n") == [LineTooLong(), "ok"]
+
+
+def test_overlong_line_without_newline_is_discarded_up_to_the_next_newline() -> None:
+    d = LineDecoder(max_line=8)
+    assert d.feed(b"x" * 20) == [LineTooLong()]
+    assert d.buffered == 0
+    assert d.feed(b"y" * 1000) == []  # still the same line: no second error, nothing kept
+    assert d.buffered == 0
+    assert d.feed(b"zz\nnext\n") == ["next"]
+
+
+def test_overlong_line_arriving_byte_by_byte_reports_once() -> None:
+    d = LineDecoder(max_line=4)
+    out = []
+    for byte in b"abcdefghij\nok\n":
+        out += d.feed(bytes([byte]))
+    assert out == [LineTooLong(), "ok"]
+
+
+def test_invalid_utf8_is_an_error_item_not_an_exception() -> None:
+    assert LineDecoder().feed(b"\xff\xfe\nfine\n") == [InvalidUtf8(), "fine"]
+
+
+def test_multibyte_character_split_across_packets_decodes() -> None:
+    data = "Привет\n".encode()
+    d = LineDecoder()
+    assert d.feed(data[:3]) == []
+    assert d.feed(data[3:]) == ["Привет"]
+
+
+def test_eof_flushes_a_last_line_without_newline() -> None:
+    d = LineDecoder()
+    assert d.feed(b"bye") == []
+    assert d.feed_eof() == ["bye"]
+    assert d.feed_eof() == []
+
+
+def test_control_characters_are_neutralised_at_the_entrance() -> None:
+    (line,) = LineDecoder().feed(b"a\x1b[2Jb\x07c\x00d\te\xc2\x9bf\n")
+    assert line == "a\ufffd[2Jb\ufffdc\ufffdd e\ufffdf"
+
+
+def test_bidi_overrides_and_line_separators_are_neutralised() -> None:
+    assert neutralise("x\u202ey\u2028z\u2066") == "x\ufffdy\ufffdz\ufffd"
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("hello", cmd.Say("hello")),
+        ("  padded  ", cmd.Say("padded")),
+        ("//help me", cmd.Say("/help me")),
+        ("/w bob hi there", cmd.Whisper("bob", "hi there")),
+        ("/msg bob  hi", cmd.Whisper("bob", "hi")),
+        ("/W Bob hi", cmd.Whisper("Bob", "hi")),
+        ("/me waves", cmd.Action("waves")),
+        ("/users", cmd.ListUsers()),
+        ("/who", cmd.ListUsers()),
+        ("/nick Алиса", cmd.Nick("Алиса")),
+        ("/help", cmd.ShowHelp()),
+        ("/quit", cmd.Quit("")),
+        ("/quit gone fishing", cmd.Quit("gone fishing")),
+        ("/mode json", cmd.SetMode("json")),
+        ("/mode TEXT", cmd.SetMode("text")),
+        ("/ping 42", cmd.Ping("42")),
+        ("/pong 42", cmd.Pong("42")),
+        ("/pass s3cret words", cmd.Password("s3cret words")),
+        ("/frobnicate x", cmd.UnknownCommand("frobnicate")),
+        ("/w bob", cmd.BadUsage("/w NAME TEXT")),
+        ("/w", cmd.BadUsage("/w NAME TEXT")),
+        ("/me", cmd.BadUsage("/me ACTION")),
+        ("/nick two words", cmd.BadUsage("/nick NAME")),
+        ("/mode xml", cmd.BadUsage("/mode json|text")),
+    ],
+)
+def test_lines_parse_into_commands(line: str, expected: cmd.Command) -> None:
+    assert parse_line(line) == expected
+
+
+def test_blank_lines_are_ignored() -> None:
+    assert parse_line("") is None
+    assert parse_line("   ") is None
+
+
+def test_framing_errors_become_bad_line_commands() -> None:
+    assert parse_line(LineTooLong()) == cmd.BadLine("line_too_long")
+    assert parse_line(InvalidUtf8()) == cmd.BadLine("invalid_utf8")
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def test_text_mode_marks_every_kind_of_line_distinctly() -> None:
+    assert render_text(ev.Message(T, 1, "alice", None, False, "hi")) == "<alice> hi"
+    assert render_text(ev.Message(T, 1, "alice", None, True, "waves")) == "* alice waves"
+    assert render_text(ev.Message(T, 1, "alice", "bob", False, "psst")) == "[PM from alice] psst"
+    assert (
+        render_text(ev.Delivered(T, 1, None, False, "hi", 3)) == "*** Delivered to ALL (3 users)."
+    )
+    assert render_text(ev.Delivered(T, 1, None, False, "hi", 1)) == "*** Delivered to ALL (1 user)."
+    assert render_text(ev.Delivered(T, 1, "bob", False, "hi", 1)) == "*** Delivered to bob."
+    assert "reached no one" in render_text(ev.Delivered(T, 1, None, False, "hi", 0))
+    assert (
+        render_text(ev.Error(T, "no_such_user", "No such user: zed.")) == "!!! No such user: zed."
+    )
+    assert render_text(ev.Joined(T, "carol", 3)) == "*** carol joined. 3 users online."
+    assert render_text(ev.Left(T, "carol", "quit", 2)) == "*** carol left (quit). 2 users online."
+
+
+def test_render_ends_every_line_with_a_single_newline() -> None:
+    data = render(ev.Help(T, (("/help", "show help"), ("/quit", "leave"))), "text")
+    assert data.endswith(b"\n") and not data.endswith(b"\n\n")
+    assert all(line.startswith(b"*** ") for line in data.splitlines())
+
+
+def test_json_mode_is_one_object_per_line_with_type_and_time() -> None:
+    data = render(ev.Message(T, 7, "Алиса", None, False, "привет\ufffd"), "json")
+    assert data.count(b"\n") == 1
+    obj = json.loads(data)
+    assert obj == {
+        "type": "message",
+        "time": "2025-11-24T16:00:00.250Z",
+        "id": 7,
+        "from": "Алиса",
+        "to": None,
+        "private": False,
+        "action": False,
+        "text": "привет\ufffd",
+    }
+
+
+def test_delivered_in_json_references_the_message_id_and_count() -> None:
+    obj = json.loads(render(ev.Delivered(T, 7, None, False, "hi", 2), "json"))
+    assert (obj["type"], obj["id"], obj["recipients"], obj["to"]) == ("delivered", 7, 2, None)
+
+
+ALL_EVENTS: list[ev.Event] = [
+    ev.Welcome(T, "0.1.0", 2, 4096, 10.0, 2.0),
+    ev.Prompt(T, "name"),
+    ev.ModeChanged(T, "json"),
+    ev.Registered(T, "bob", ("alice", "bob")),
+    ev.Joined(T, "carol", 3),
+    ev.Left(T, "carol", "quit: bye", 2),
+    ev.Renamed(T, "a", "b", True),
+    ev.Message(T, 1, "alice", "bob", False, "x"),
+    ev.Delivered(T, 1, "bob", False, "x", 1),
+    ev.UserList(T, ("alice", "bob")),
+    ev.Help(T, (("/help", "show"),)),
+    ev.Error(T, "usage", "Usage: /w NAME TEXT"),
+    ev.PingRequest(T, "5"),
+    ev.PongReply(T, "5"),
+    ev.Shutdown(T, "Server is shutting down."),
+    ev.Bye(T, "quit", "Goodbye, bob."),
+]
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: type(e).__name__)
+def test_every_event_renders_in_both_modes_and_json_parses_back(event: ev.Event) -> None:
+    assert render(event, "text").endswith(b"\n")
+    line = render(event, "json")
+    assert parse_event(line) == event
+    assert event_fields(event)["type"]
+
+
+def test_parse_event_ignores_unknown_and_malformed_lines() -> None:
+    assert parse_event(b'{"type":"future-thing","time":"x"}') is None
+    assert parse_event(b"not json") is None
+    assert parse_event(b'{"type":"message"}') is None
+    assert parse_event(b"[1,2]") is None
+
+
+def test_parse_event_neutralises_what_a_hostile_server_sends() -> None:
+    event = parse_event(
+        b'{"type":"message","id":1,"from":"x","to":null,"action":false,"text":"a\\u001b[2J"}'
+    )
+    assert isinstance(event, ev.Message) and event.text == "a\ufffd[2J"
