@@ -311,11 +311,11 @@ def test_disconnect_before_a_name_announces_nothing(chat: Chat) -> None:
     assert chat.take(alice) == []
 
 
-def test_mode_switch_before_the_name_repeats_the_prompt(chat: Chat) -> None:
+def test_mode_switch_before_the_name_repeats_the_greeting(chat: Chat) -> None:
     s = chat.connect()
     chat.take(s)
     chat.line(s, "/mode json")
-    assert kinds(chat.take(s)) == ["ModeChanged", "Prompt"]
+    assert kinds(chat.take(s)) == ["ModeChanged", "Welcome", "Prompt"]
     assert s.mode == "json"
 
 

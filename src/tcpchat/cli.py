@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -120,7 +121,7 @@ def _run(coro: object, loop: str) -> int:
     """Run ``coro`` on the chosen event loop (uvloop only when asked for or available)."""
     if loop in ("uvloop", "auto"):
         try:
-            import uvloop  # type: ignore[import-not-found]
+            uvloop = importlib.import_module("uvloop")  # optional: tcp-chat[fast]
         except ImportError:
             if loop == "uvloop":
                 raise ConfigError(

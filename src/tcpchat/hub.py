@@ -155,21 +155,7 @@ class Hub:
         if cfg.password is not None:
             session.state = State.PASSWORD
         self.sessions[session.id] = session
-        only = (session,)
-        return session, [
-            ev.Delivery(
-                only,
-                ev.Welcome(
-                    now,
-                    __version__,
-                    len(self.roster),
-                    cfg.max_line,
-                    cfg.flood_burst,
-                    cfg.flood_rate,
-                ),
-            ),
-            ev.Delivery(only, ev.Prompt(now, self._prompt_field(session))),
-        ]
+        return session, self._greeting(session, now)
 
     def handle(self, session: Session, command: cmd.Command, now: float) -> Out:
         """One command from ``session``; returns what to send to whom."""
@@ -281,7 +267,7 @@ class Hub:
         session.mode = command.mode
         out = [ev.Delivery((session,), ev.ModeChanged(now, command.mode))]
         if session.state is not State.ACTIVE:
-            out.append(ev.Delivery((session,), ev.Prompt(now, self._prompt_field(session))))
+            out += self._greeting(session, now)  # again, in the mode the client can read
         return out
 
     def _ping(self, session: Session, command: cmd.Ping, now: float) -> Out:
@@ -428,6 +414,14 @@ class Hub:
     def _message_id(self) -> int:
         self._next_message += 1
         return self._next_message - 1
+
+    def _greeting(self, session: Session, now: float) -> Out:
+        cfg = self.config
+        welcome = ev.Welcome(
+            now, __version__, len(self.roster), cfg.max_line, cfg.flood_burst, cfg.flood_rate
+        )
+        prompt = ev.Prompt(now, self._prompt_field(session))
+        return [ev.Delivery((session,), welcome), ev.Delivery((session,), prompt)]
 
     def _prompt_field(self, session: Session) -> str:
         return "password" if session.state is State.PASSWORD else "name"

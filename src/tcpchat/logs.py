@@ -59,14 +59,15 @@ def setup(level: str, log_dir: str, log_file: bool) -> str | None:
         logger.removeHandler(handler)
         handler.close()
     formatter = SafeFormatter(FORMAT)
+    path = None
+    if log_file and log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        path = os.path.join(log_dir, log_file_name())
+        # The file first: once a record is on the console, it is in the file too.
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
     console = logging.StreamHandler()
     console.setFormatter(formatter)
     logger.addHandler(console)
-    if not (log_file and log_dir):
-        return None
-    os.makedirs(log_dir, exist_ok=True)
-    path = os.path.join(log_dir, log_file_name())
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(formatter)
-    logger.addHandler(handler)
     return path

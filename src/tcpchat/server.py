@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import time
+from typing import Any, cast
 
 from . import __version__
 from . import events as ev
@@ -70,7 +71,8 @@ class Connection(asyncio.Protocol):
     # --- asyncio callbacks -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses but offer the same methods.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
@@ -433,11 +435,15 @@ async def run(config: ServerConfig) -> None:
     # Connections, listeners, log files and a margin for the interpreter itself.
     files = raise_file_limit(config.max_connections + 64)
     if files < config.max_connections + 16:
-        log.warning("open-file limit %d is below --max-connections %d; raise it (ulimit -n)",
-                    files, config.max_connections)
+        log.warning(
+            "open-file limit %d is below --max-connections %d; raise it (ulimit -n)",
+            files,
+            config.max_connections,
+        )
     server = ChatServer(config)
-    await server.start()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_log_loop_error)
+    await server.start()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _on_signal, server, signum)
     try:
@@ -445,6 +451,13 @@ async def run(config: ServerConfig) -> None:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception escaped a callback: that is our bug. Log it with its traceback, go on."""
+    exc = context.get("exception")
+    message = context.get("message", "unhandled error in the event loop")
+    log.error("%s", message, exc_info=exc if isinstance(exc, BaseException) else None)
 
 
 def _on_signal(server: ChatServer, signum: int) -> None:

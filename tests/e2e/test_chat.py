@@ -1,10 +1,16 @@
-"""End-to-end: the real server process, real sockets, users as nc would be."""
+"""End-to-end: the real server process on an ephemeral port, users on raw sockets as with nc."""
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import Peer, ServerProcess
+from tests.conftest import WAIT, Peer, ServerProcess, child_env
 
 
 def test_broadcast_reaches_everyone_else_and_confirms_to_sender(connect: Any) -> None:
@@ -15,8 +21,267 @@ def test_broadcast_reaches_everyone_else_and_confirms_to_sender(connect: Any) ->
     assert carol.expect(r"^<") == "<alice> hello everyone"
 
 
-def test_smoke(server: ServerProcess, connect: Any) -> None:
+def test_alone_the_sender_is_told_nobody_received_it(connect: Any) -> None:
+    alice = connect("alice")
+    alice.send("anyone here?\n")
+    assert alice.line() == "*** Nobody else is online: your message reached no one."
+
+
+def test_private_message_and_its_confirmation(connect: Any) -> None:
+    alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
+    alice.send("/w bob see you at 5\n")
+    assert alice.expect(r"Delivered") == "*** Delivered to bob."
+    assert bob.expect(r"^\[PM") == "[PM from alice] see you at 5"
+    carol.send("/users\n")  # carol's next line is the answer: she saw no private message
+    assert carol.expect(r"online").startswith("*** 3 users online")
+    assert not any("see you" in line for line in carol.seen)
+
+
+def test_private_message_to_unknown_name_is_an_error(connect: Any) -> None:
+    alice = connect("alice")
+    alice.send("/w zed hello\n")
+    assert alice.line() == "!!! No such user: zed. Type /users to see who is online."
+
+
+def test_private_message_to_yourself_is_an_error(connect: Any) -> None:
+    alice = connect("alice")
+    alice.send("/msg Alice hello\n")
+    assert alice.line() == "!!! You cannot send a private message to yourself."
+
+
+def test_taken_name_is_refused_then_another_is_accepted(connect: Any) -> None:
+    connect("alice")
+    peer = connect()
+    peer.send("ALICE\n")
+    assert peer.line() == '!!! The name "ALICE" is taken. Choose another one.'
+    assert peer.line() == "*** Enter your name:"
+    peer.send("alice2\n")
+    assert peer.line() == "*** You are alice2. 2 users online: alice, alice2."
+
+
+def test_cyrillic_names_and_text_travel_intact(connect: Any) -> None:
+    anna, boris = connect("Анна"), connect("Борис")
+    anna.send("Привет, Борис! Как дела?\n")
+    assert boris.expect(r"^<") == "<Анна> Привет, Борис! Как дела?"
+    boris.send("/w анна всё хорошо\n")
+    assert anna.expect(r"^\[PM") == "[PM from Борис] всё хорошо"
+    assert boris.expect("Delivered") == "*** Delivered to Анна."
+
+
+def test_users_lists_who_is_online_with_the_count(connect: Any) -> None:
+    connect("bob")
     alice = connect("alice")
     alice.send("/users\n")
-    assert alice.expect("online:") == "*** 1 user online: alice."
-    assert isinstance(alice, Peer)
+    assert alice.line() == "*** 2 users online: alice, bob."
+
+
+def test_join_and_rename_are_announced(connect: Any) -> None:
+    alice = connect("alice")
+    connect("bob")
+    assert alice.expect("joined") == "*** bob joined. 2 users online."
+    alice.send("/nick alicia\n")
+    assert alice.line() == "*** You are now known as alicia."
+
+
+def test_rename_is_announced_to_others(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    bob.send("/nick robert\n")
+    assert alice.expect("known as") == "*** bob is now known as robert."
+    alice.send("/w robert hi\n")
+    assert bob.expect(r"^\[PM") == "[PM from alice] hi"
+
+
+def test_leave_is_announced_on_quit_with_the_reason(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    bob.send("/quit see you\n")
+    assert bob.line() == "*** Goodbye, bob."
+    assert bob.closed()
+    assert alice.expect("left") == "*** bob left (quit: see you). 1 user online."
+
+
+def test_leave_is_announced_on_an_abrupt_close(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    bob.close()  # linger 0: a reset, as when a laptop loses its network
+    assert alice.expect("left").startswith("*** bob left (connection")
+
+
+def test_unknown_command_points_at_help(connect: Any) -> None:
+    alice = connect("alice")
+    alice.send("/dance\n")
+    assert alice.line() == "!!! Unknown command: /dance. Type /help for the commands."
+    alice.send("/help\n")
+    assert alice.line().startswith("*** Commands")
+    assert alice.expect(r"/w NAME TEXT").startswith("*** /w NAME TEXT")
+
+
+def test_double_slash_sends_a_literal_slash(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    alice.send("//etc/hosts is a file\n")
+    assert bob.expect("^<") == "<alice> /etc/hosts is a file"
+
+
+def test_telnet_crlf_line_endings_work(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    alice.send("over telnet\r\n")
+    assert bob.expect("^<") == "<alice> over telnet"
+
+
+def test_messages_from_one_sender_arrive_in_order(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    alice.send("".join(f"line {i}\n" for i in range(8)))
+    got = [bob.expect("^<") for _ in range(8)]
+    assert got == [f"<alice> line {i}" for i in range(8)]
+
+
+def test_json_mode_events_for_programs(connect: Any) -> None:
+    bot = connect("bot", json_mode=True)
+    alice = connect("alice")
+    joined = bot.event("join")
+    assert (joined["name"], joined["online"]) == ("alice", 2)
+    alice.send("hi bot\n")
+    msg = bot.event("message")
+    assert msg["from"] == "alice" and msg["text"] == "hi bot" and msg["private"] is False
+    assert isinstance(msg["id"], int) and msg["time"].endswith("Z")
+    bot.send("/w alice hello alice\n")
+    delivered = bot.event("delivered")
+    assert delivered["to"] == "alice" and delivered["recipients"] == 1
+    assert delivered["id"] > msg["id"] and delivered["text"] == "hello alice"
+    assert alice.expect(r"^\[PM") == "[PM from bot] hello alice"
+    bot.send("/w nobody x\n")
+    assert bot.event("error")["code"] == "no_such_user"
+    bot.send("/users\n")
+    assert bot.event("users")["users"] == ["alice", "bot"]
+
+
+def test_json_and_text_users_see_the_same_message(connect: Any) -> None:
+    bot, alice, carol = connect("bot", json_mode=True), connect("alice"), connect("carol")
+    carol.send("hello both\n")
+    assert bot.event("message")["text"] == "hello both"
+    assert alice.expect("^<") == "<carol> hello both"
+    delivered = carol.expect("Delivered")
+    assert delivered == "*** Delivered to ALL (2 users)."
+
+
+def test_every_connection_action_and_disconnect_is_logged(
+    server: ServerProcess, connect: Any
+) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    alice.send("public words\n")
+    alice.send("/w bob secret words\n")
+    alice.send("/w ghost boo\n")
+    alice.expect("No such user")
+    bob.send("/quit bye\n")
+    server.wait_log(r"disconnected \(quit: bye\)")
+    (log_file,) = server.log_dir.glob("chat-*.log")
+    assert re.fullmatch(r"chat-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.log", log_file.name)
+    text = log_file.read_text(encoding="utf-8")
+    for expected in (
+        "listening on 127.0.0.1:",
+        "connected (1 connections)",
+        "registered as alice",
+        "alice -> ALL (1 users): public words",
+        "alice -> bob: secret words",
+        "user error no_such_user",
+        "disconnected (quit: bye)",
+    ):
+        assert expected in text, expected
+    assert "public words" in server.stderr()  # the console gets the same records
+
+
+def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path, "--no-log-text")
+    try:
+        alice, bob = Peer(srv.port), Peer(srv.port)
+        for peer, name in ((alice, "alice"), (bob, "bob")):
+            peer.expect("Enter your name")
+            peer.send(f"{name}\n")
+            peer.expect("You are")
+        alice.send("top secret\n")
+        alice.expect("Delivered")
+        srv.wait_log(r"alice -> ALL \(1 users\): 10 characters")
+        assert "top secret" not in srv.stderr()
+    finally:
+        srv.stop()
+
+
+def test_sigterm_tells_everyone_and_exits_zero_quickly(server: ServerProcess, connect: Any) -> None:
+    alice, bot = connect("alice"), connect("bot", json_mode=True)
+    server.proc.send_signal(signal.SIGTERM)
+    assert alice.expect("shutting down") == "*** Server is shutting down."
+    assert bot.event("shutdown")["text"] == "Server is shutting down."
+    assert alice.closed() and bot.closed()
+    assert server.proc.wait(2.0) == 0
+    assert "stopped" in server.stderr()
+
+
+def test_sigint_stops_cleanly_too(server: ServerProcess, connect: Any) -> None:
+    connect("alice")
+    assert server.stop(signal.SIGINT) == 0
+    assert "Traceback" not in server.stderr()
+
+
+def test_port_in_use_is_one_clear_line_and_exit_1(server: ServerProcess, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tcpchat",
+            "server",
+            "--port",
+            str(server.port),
+            "--log-dir",
+            "",
+            "--config",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=WAIT,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "cannot listen on 127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_flag_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "server", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=WAIT,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "not a TCP port" in result.stderr
+
+
+def test_flags_beat_environment_beat_config_file(tmp_path: Path) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("[server]\nmax_line = 100\nlog_file = no\nflood_rate = 7\n", "utf-8")
+    env = child_env(TCPCHAT_MAX_LINE="50", TCPCHAT_FLOOD_RATE="5")
+    srv = ServerProcess(tmp_path, "--config", str(conf), "--flood-rate", "3", env=env)
+    try:
+        peer = Peer(srv.port)
+        peer.send("/mode json\n")
+        welcome = peer.event("welcome")
+        assert welcome["type"] == "welcome"
+        assert welcome["max_line"] == 50  # environment over file
+        assert welcome["flood_rate"] == 3  # flag over environment
+        assert not srv.log_dir.exists()  # log_file = no, from the file
+        peer.close()
+    finally:
+        srv.stop()
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "server", "--version"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=WAIT,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("python -m tcpchat server 0.")
