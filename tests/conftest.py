@@ -81,10 +81,9 @@ class ServerProcess:
         self._reader.start()
         self.port = 0
         self.tls_port = 0
-        self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)$").group(1))
-        tls = re.search(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)", self.stderr())
-        if tls:
-            self.tls_port = int(tls.group(1))
+        self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)( \(TLS\))?$").group(1))
+        if "--tls-port" in args:
+            self.tls_port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)").group(1))
 
     def _collect(self) -> None:
         assert self.proc.stderr is not None
@@ -133,8 +132,9 @@ class ServerProcess:
 class Peer:
     """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_connection((host, port), timeout=WAIT)
+    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
+        source_address = (source, 0) if source else None
+        self.sock = socket.create_connection((host, port), WAIT, source_address)
         self.buf = b""
         self.seen: list[str] = []
 
@@ -227,3 +227,66 @@ def connect(server: ServerProcess) -> Iterator[Any]:
     yield join
     for peer in peers:
         peer.close()
+
+
+class Pump:
+    """Reads a peer's lines in a background thread, so a test can push traffic at the server
+    without the peer's socket filling up; ``wait_for`` then waits on what arrived."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.lines: list[str] = []
+        self.closed = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sock = self.peer.sock
+        sock.settimeout(None)
+        buf = self.peer.buf
+        self.peer.buf = b""
+        while True:
+            try:
+                chunk = sock.recv(1 << 16)
+            except OSError:
+                chunk = b""
+            with self._changed:
+                if not chunk:
+                    self.closed = True
+                    self._changed.notify_all()
+                    return
+                buf += chunk
+                *complete, buf = buf.split(b"\n")
+                self.lines.extend(raw.decode("utf-8") for raw in complete)
+                self._changed.notify_all()
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = WAIT) -> list[str]:
+        """Wait until ``count`` lines match ``pattern``; return all matching lines so far."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines if regex.search(line)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise AssertionError(
+                        f"{len(found)}/{count} lines match {pattern!r} (closed={self.closed});"
+                        f" last lines: {self.lines[-5:]}"
+                    )
+                self._changed.wait(left)
+
+    def wait_closed(self, timeout: float = WAIT) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.closed, timeout)
+
+
+def join_peer(port: int, name: str, host: str = "127.0.0.1") -> Peer:
+    """A text-mode user named ``name`` on a server at ``port``."""
+    peer = Peer(port, host)
+    peer.expect(r"^\*\*\* Enter your name:")
+    peer.send(f"{name}\n")
+    peer.expect(r"^\*\*\* You are ")
+    return peer

@@ -373,7 +373,7 @@ def test_flood_budget_refills_with_time() -> None:
 
 
 def test_overlong_lines_are_errors_until_the_budget_then_disconnect() -> None:
-    chat = Chat(max_overlong=3)
+    chat = Chat(max_bad_lines=3)
     alice = chat.join("alice")
     from tcpchat.protocol import LineTooLong
 

@@ -60,17 +60,24 @@ def test_overlong_line_with_newline_is_one_error_and_the_next_line_works() -> No
 
 def test_overlong_line_without_newline_is_discarded_up_to_the_next_newline() -> None:
     d = LineDecoder(max_line=8)
-    assert d.feed(b"x" * 20) == [LineTooLong()]
+    assert d.feed(b"x" * 12) == [LineTooLong()]
     assert d.buffered == 0
-    assert d.feed(b"y" * 1000) == []  # still the same line: no second error, nothing kept
+    assert d.feed(b"y" * 5) == []  # the same line goes on: nothing kept, no new error yet
     assert d.buffered == 0
     assert d.feed(b"zz\nnext\n") == ["next"]
+
+
+def test_an_endless_line_counts_again_for_every_max_line_bytes() -> None:
+    d = LineDecoder(max_line=8)
+    assert d.feed(b"x" * 10) == [LineTooLong()]  # 1 byte past the limit (9 with a CR)
+    assert d.feed(b"y" * 80) == [LineTooLong()] * 10  # 81 bytes dropped: 10 more
+    assert d.buffered == 0
 
 
 def test_overlong_line_arriving_byte_by_byte_reports_once() -> None:
     d = LineDecoder(max_line=4)
     out = []
-    for byte in b"abcdefghij\nok\n":
+    for byte in b"abcdefg\nok\n":
         out += d.feed(bytes([byte]))
     assert out == [LineTooLong(), "ok"]
 

@@ -45,7 +45,7 @@ class Session:
         "tokens",
         "tokens_at",
         "refused",
-        "overlong",
+        "bad_lines",
         "unknown",
         "name_tries",
         "password_tries",
@@ -65,7 +65,7 @@ class Session:
         self.tokens = burst
         self.tokens_at = now
         self.refused = 0
-        self.overlong = 0
+        self.bad_lines = 0
         self.unknown = 0
         self.name_tries = 0
         self.password_tries = 0
@@ -119,7 +119,7 @@ class HubLimits:
     flood_burst: float = limits.FLOOD_BURST
     flood_rate: float = limits.FLOOD_RATE_PER_S
     flood_max_refused: int = limits.FLOOD_MAX_REFUSED
-    max_overlong: int = limits.MAX_OVERLONG_LINES
+    max_bad_lines: int = limits.MAX_BAD_LINES
     max_unknown: int = limits.MAX_UNKNOWN_COMMANDS
     max_name_tries: int = limits.MAX_NAME_ATTEMPTS
     max_password_tries: int = limits.MAX_PASSWORD_ATTEMPTS
@@ -131,8 +131,9 @@ class HubLimits:
 Out = list[ev.Delivery]
 Handler = Callable[["Hub", Session, Any, float], Out]
 
-# Commands that do not count against the flood budget: they keep a quiet session alive.
-_FREE = (cmd.Ping, cmd.Pong)
+# Lines that do not count against the flood budget: pings keep a quiet session alive, and
+# broken lines have a budget of their own.
+_FREE = (cmd.Ping, cmd.Pong, cmd.BadLine)
 
 
 class Hub:
@@ -326,21 +327,17 @@ class Hub:
         ]
 
     def _bad_line(self, session: Session, command: cmd.BadLine, now: float) -> Out:
-        if command.code == "invalid_utf8":
-            return self._error(
-                session, now, "invalid_utf8", "That line was not valid UTF-8 and was dropped."
-            )
-        session.overlong += 1
-        if session.overlong >= self.config.max_overlong:
+        # Over-long and undecodable lines share one budget: both mean a broken or hostile client.
+        session.bad_lines += 1
+        if session.bad_lines >= self.config.max_bad_lines:
             return self._close(
-                session, now, "too many over-long lines", "Too many over-long lines. Goodbye."
+                session, now, "too many bad lines", "Too many over-long or invalid lines. Goodbye."
             )
-        return self._error(
-            session,
-            now,
-            "line_too_long",
-            f"Line too long (the limit is {self.config.max_line} bytes); it was dropped.",
-        )
+        if command.code == "invalid_utf8":
+            text = "That line was not valid UTF-8 and was dropped."
+        else:
+            text = f"Line too long (the limit is {self.config.max_line} bytes); it was dropped."
+        return self._error(session, now, command.code, text)
 
     def _bad_usage(self, session: Session, command: cmd.BadUsage, now: float) -> Out:
         return self._error(session, now, "usage", f"Usage: {command.usage}")

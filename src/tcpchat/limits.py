@@ -14,8 +14,9 @@ DEFAULT_LOG_DIR = "logs"
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.
 MAX_LINE_BYTES = 4096
-# A client that keeps sending over-long lines is broken or hostile: ten chances, then goodbye.
-MAX_OVERLONG_LINES = 10
+# A client that keeps sending over-long or non-UTF-8 lines is broken or hostile: ten chances,
+# then goodbye. A line that never ends counts once more for every MAX_LINE_BYTES.
+MAX_BAD_LINES = 10
 
 NAME_MIN_CHARS = 1
 # RFC 2812 allowed 9, ergo allows 32, ssh-chat 16: 32 fits real names in any script.

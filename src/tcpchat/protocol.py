@@ -66,16 +66,18 @@ class LineDecoder:
 
     ``feed(data)`` returns the complete items found so far: a ``str`` for each line (terminator and
     a trailing CR removed, control characters neutralised), ``LineTooLong`` once per over-long line
-    and ``InvalidUtf8`` for a line that does not decode. It never raises on input. The buffer never
+    (and once more per ``max_line`` bytes of a line that goes on and on) and ``InvalidUtf8`` for a
+    line that does not decode. It never raises on input. The buffer never
     holds more than ``max_line`` bytes plus one read, and each byte is scanned once.
     """
 
-    __slots__ = ("_buf", "_max", "_discarding")
+    __slots__ = ("_buf", "_max", "_discarding", "_discarded")
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self._buf = bytearray()
         self._max = max_line
         self._discarding = False
+        self._discarded = 0  # bytes dropped since the last LineTooLong of an endless line
 
     @property
     def buffered(self) -> int:
@@ -108,14 +110,23 @@ class LineDecoder:
         return out
 
     def _keep(self, data: bytes, start: int, end: int, out: list[Frame]) -> None:
+        """Hold the start of a line that has no newline yet, or drop it once it is too long."""
         if self._discarding:
-            return
-        if len(self._buf) + (end - start) > self._max + 1:
+            self._discarded += end - start
+        else:
+            total = len(self._buf) + (end - start)
+            if total <= self._max + 1:
+                self._buf += data[start:end]
+                return
             self._buf.clear()
             self._discarding = True
+            self._discarded = total - (self._max + 1)
             out.append(LineTooLong())
-        else:
-            self._buf += data[start:end]
+        # A line that never ends counts as one more over-long line for every ``max_line`` bytes,
+        # so the session's budget of over-long lines also ends an endless stream.
+        while self._discarded > self._max:
+            self._discarded -= self._max
+            out.append(LineTooLong())
 
     def feed_eof(self) -> list[Frame]:
         """Call when the peer closed: a last line without a newline still counts."""

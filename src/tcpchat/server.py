@@ -34,8 +34,13 @@ from .protocol import Frame, LineDecoder, parse_line, render
 
 log = logging.getLogger(LOGGER_NAME)
 
-# Reasons for which a client is dropped by the server's decision (logged as WARNING).
+# Disconnect reasons that are ordinary (INFO); any other means the server dropped the client
+# (WARNING).
 _QUIET_REASONS = ("quit", "connection closed")
+# Errors that mean a client broke a limit (WARNING); other user errors are typos (INFO).
+_ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited", "bad_password"})
+# At most one "refused" WARNING per this many seconds, so a connection storm cannot flood the log.
+_REFUSAL_LOG_INTERVAL_S = 1.0
 
 
 class Connection(asyncio.Protocol):
@@ -80,7 +85,7 @@ class Connection(asyncio.Protocol):
         refusal = self.server.admit(self)
         if refusal is not None:
             self.refused = True
-            log.warning("[%s] refused: %s", address, refusal)
+            self.server.log_refusal(address, refusal)
             transport.write(f"!!! {refusal}\n".encode())
             transport.close()
             return
@@ -212,6 +217,8 @@ class ChatServer:
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
         self._stopping = False
+        self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL_S
+        self._refusals_unlogged = 0
         self._stop = asyncio.Event()
         self._all_closed = asyncio.Event()
 
@@ -228,6 +235,18 @@ class ChatServer:
         self.connections.add(conn)
         self.per_ip[conn.ip] = self.per_ip.get(conn.ip, 0) + 1
         return None
+
+    def log_refusal(self, address: str, reason: str) -> None:
+        """Log a refused connection; during a storm, one line a second with a count."""
+        now = time.monotonic()
+        if now - self._refusal_logged_at < _REFUSAL_LOG_INTERVAL_S:
+            self._refusals_unlogged += 1
+            return
+        more = self._refusals_unlogged
+        suffix = f" ({more} more refused since the last report)" if more else ""
+        log.warning("[%s] refused: %s%s", address, reason, suffix)
+        self._refusal_logged_at = now
+        self._refusals_unlogged = 0
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
@@ -303,7 +322,8 @@ class ChatServer:
             elif isinstance(event, ev.Renamed):
                 conn.log.info("renamed %s -> %s", event.old, event.new)
             elif isinstance(event, ev.Error):
-                conn.log.info("user error %s: %s", event.code, event.text)
+                level = logging.WARNING if event.code in _ABUSE_ERRORS else logging.INFO
+                conn.log.log(level, "user error %s: %s", event.code, event.text)
             elif isinstance(event, ev.Bye):
                 level = logging.INFO if event.reason.startswith("quit") else logging.WARNING
                 conn.log.log(level, "closing session: %s", event.reason)

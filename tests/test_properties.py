@@ -1,0 +1,111 @@
+"""Property tests: random byte streams through framing, parsing, the hub and rendering.
+
+Whatever clients send, split wherever TCP splits it: nothing raises, every line that leaves the
+server is valid UTF-8 with no raw control character, and nothing grows without bound.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import zip_longest
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tcpchat import events as ev
+from tcpchat.hub import Hub, HubLimits, State
+from tcpchat.protocol import LineDecoder, parse_line, render
+
+MAX_LINE = 64
+# Help is the longest answer to one line; everything else is one or two short lines.
+MAX_REPLY_BYTES = 4096
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+FRAGMENTS = [
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"alice",
+    b"bob",
+    "Борис".encode(),
+    b"/w ",
+    b"/msg ",
+    b"/me ",
+    b"/nick ",
+    b"/users",
+    b"/help",
+    b"/quit",
+    b"/mode json",
+    b"/mode text",
+    b"/ping ",
+    b"/pong ",
+    b"/pass ",
+    b"//",
+    b"/",
+    b" ",
+    b"\x1b[2J",
+    b"\x00",
+    b"\x07",
+    b"\xc2\x9b",
+    b"\xe2\x80\xae",
+    b"\xff",
+    b"\xc3",
+    b"x" * 70,
+    "ＡＬＩＣＥ".encode(),
+]
+chunks = st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=20))
+stream = st.lists(chunks, max_size=60).map(b"".join)
+cuts = st.lists(st.integers(min_value=0, max_value=2000), max_size=10)
+
+
+def split(data: bytes, points: list[int]) -> list[bytes]:
+    edges = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
+    return [data[a:b] for a, b in zip(edges, edges[1:])]
+
+
+def check_output(out: list[ev.Delivery]) -> None:
+    per_session: dict[int, int] = {}
+    for delivery in out:
+        for mode in ("text", "json"):
+            data = render(delivery.event, mode)
+            text = data.decode("utf-8")  # raises if not UTF-8
+            assert text.endswith("\n")
+            assert not RAW_CONTROL.search(text[:-1]), text
+        size = len(render(delivery.event, "text"))
+        for session in delivery.to:
+            per_session[session.id] = per_session.get(session.id, 0) + size
+    assert all(size <= MAX_REPLY_BYTES for size in per_session.values()), per_session
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams=st.lists(st.tuples(stream, cuts), min_size=1, max_size=3))
+def test_random_input_never_breaks_the_server_core(streams: list[tuple[bytes, list[int]]]) -> None:
+    hub = Hub(HubLimits(max_line=MAX_LINE))
+    now = 1000.0
+    clients = []
+    for _ in streams:
+        session, out = hub.connect("127.0.0.1:1", now)
+        check_output(out)
+        clients.append((session, LineDecoder(MAX_LINE)))
+    # Interleave the clients' chunks the way a server would read them.
+    pieces = [
+        [(i, part) for part in split(data, points)] for i, (data, points) in enumerate(streams)
+    ]
+    order = [item for group in zip_longest(*pieces) for item in group if item is not None]
+    for index, part in order:
+        session, decoder = clients[index]
+        now += 0.01
+        for frame in decoder.feed(part):
+            command = parse_line(frame)
+            if command is not None:
+                check_output(hub.handle(session, command, now))
+        assert decoder.buffered <= MAX_LINE + 1
+    check_output(hub.sweep(now + 3600))
+    for session, decoder in clients:
+        for frame in decoder.feed_eof():
+            command = parse_line(frame)
+            if command is not None:
+                check_output(hub.handle(session, command, now))
+        check_output(hub.disconnect(session, "connection closed", now))
+    assert len(hub.roster) == 0 and not hub.sessions
+    assert all(session.state is State.CLOSED for session, _ in clients)
