@@ -51,10 +51,14 @@ FLOOD_RATE_PER_S = 2.0
 # Lines refused in a row (without the bucket refilling) before the flooder is disconnected.
 FLOOD_MAX_REFUSED = 20
 
-# Outbox (send queue) per session in bytes, counting what asyncio has not yet handed to the kernel.
-# ergo drops clients over 96 KiB; 256 KiB is about 1000 ordinary lines, room for a client that
-# stalls for a second under a burst, while 10,000 stuck readers still cost at most 2.5 GiB.
+# Outbox (send queue) per session in bytes: what the kernel would not take because the client
+# does not read. ergo drops clients over 96 KiB; 256 KiB is about 1000 ordinary lines, room for a
+# client that stalls for a second under a burst, while 10,000 stuck readers cost at most 2.5 GiB.
 MAX_OUTBOX_BYTES = 256 * 1024
+# Within one loop iteration lines are queued before the kernel is offered any; a burst (many
+# senders at once) may queue this many times MAX_OUTBOX_BYTES for one client before it is
+# dropped. The queued lines are shared between recipients, so this costs little memory.
+OUTBOX_BURST_FACTOR = 4
 
 # A connection must choose a name within this long (ssh-chat and IRC servers use 30-60 s).
 HANDSHAKE_TIMEOUT_S = 30.0

@@ -23,6 +23,7 @@ from .config import ServerConfig
 from .errors import ConfigError
 from .hub import Hub, HubLimits, Session
 from .limits import (
+    OUTBOX_BURST_FACTOR,
     SHUTDOWN_FLUSH_S,
     SWEEP_INTERVAL_S,
     TCP_KEEPCNT,
@@ -138,12 +139,13 @@ class Connection(asyncio.Protocol):
     # --- writing -------------------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Queue ``data``; never blocks. Drops this client if its outbox passes the limit."""
+        """Queue ``data``; never blocks. It is written at the end of this loop iteration."""
         if self.closing and self.reason:
             return
-        self.outbox.append(data)
+        self.outbox.append(data)  # often the same bytes object as for every other recipient
         self.outbox_bytes += len(data)
-        if self.outbox_bytes > self.server.config.max_outbox:
+        if self.outbox_bytes > self.server.burst_cap:
+            # Even before the kernel had a chance to take it: a runaway burst, not a slow reader.
             self.drop("send queue exceeded")
         elif len(self.outbox) == 1:
             self.server.mark_dirty(self)
@@ -155,6 +157,7 @@ class Connection(asyncio.Protocol):
         if self.outbox:
             transport.write(b"".join(self.outbox) if len(self.outbox) > 1 else self.outbox[0])
             self.outbox.clear()
+            # What the kernel would not take is what this client failed to read.
             buffered = transport.get_write_buffer_size()
             self.outbox_bytes = buffered
             if buffered > self.server.config.max_outbox:
@@ -210,6 +213,9 @@ class ChatServer:
                 ping_timeout=config.ping_timeout,
             )
         )
+        # What one loop iteration may queue for one client before it is written; a reader that
+        # keeps up never holds more than a moment's traffic, whatever the size of a burst.
+        self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
         self.connections: set[Connection] = set()
         self.per_ip: dict[str, int] = {}
         self.listeners: list[asyncio.AbstractServer] = []
