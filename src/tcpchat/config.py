@@ -204,6 +204,13 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
         False,
         "connect, check the server answers a ping, exit 0 or 1 (health checks)",
     ),
+    Option(
+        "password_file",
+        str,
+        "",
+        "file holding the server password, if the server has one (first line)",
+        "FILE",
+    ),
 )
 
 
@@ -347,6 +354,7 @@ class ClientConfig:
     tls_insecure: bool = False
     wait: float = 5.0
     probe: bool = False
+    password_file: str = ""
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:
