@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 54321
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: run test lint typecheck unit bench rpm clean
+.PHONY: run test lint typecheck unit bench rpm dist man clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ run: | $(VPY)
 	$(VPY) -m tcpchat server --host $(HOST) --port $(PORT) --log-dir logs
 
 lint: $(TOOLS)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests packaging
+	$(VENV)/bin/ruff format --check src tests packaging
 
 typecheck: $(TOOLS)
 	$(VENV)/bin/mypy --strict src
@@ -31,10 +31,23 @@ test: lint typecheck
 	$(VPY) -m pytest
 
 unit: $(TOOLS)
-	$(VPY) -m pytest tests --ignore=tests/e2e
+	$(VPY) -m pytest tests --ignore=tests/e2e --ignore=tests/packaging
 
 bench: | $(VPY)
 	$(VPY) -m tcpchat.bench --suite standard --write docs/BENCHMARKS.md
+
+# The noarch RPM, copied to dist/. DIST=el8 or el9 builds and names it as on that release
+# (on EL itself the dist tag comes from the system). See packaging/build-rpm.sh --help.
+rpm:
+	packaging/build-rpm.sh $(if $(DIST),--dist $(DIST))
+
+# Wheel and sdist in dist/.
+dist: $(TOOLS)
+	$(VPY) -m build --outdir dist .
+
+# The man pages in build/man, from the argument parsers (the RPM build makes its own).
+man:
+	$(PYTHON) packaging/manpages.py build/man
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
