@@ -8,7 +8,9 @@ Pipe mode and the interactive terminal client (``ui.py``) are both built on thes
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -65,8 +67,9 @@ class ServerLink:
                 f"TLS handshake with {config.host}:{config.port} failed: {exc.reason or exc}"
             ) from None
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise ConnectError(f"cannot connect to {config.host}:{config.port}: {reason}") from None
+            raise ConnectError(
+                f"cannot connect to {config.host}:{config.port}: {connect_failure(exc)}"
+            ) from None
         link = cls(reader, writer)
         link.send("/mode json")
         return link
@@ -105,13 +108,47 @@ class ServerLink:
             pass
 
 
-async def join(link: ServerLink, name: str, password: str = "") -> ev.Registered:
+def connect_failure(exc: OSError) -> str:
+    """Why a connection failed, in a few words a person understands."""
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running?)"
+    codes = {getattr(e, "errno", None) for e in _causes(exc)}
+    if codes == {errno.ECONNREFUSED}:
+        return "connection refused (is the server running?)"
+    if exc.errno is not None:
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+def _causes(exc: OSError) -> list[BaseException]:
+    """asyncio reports every address it tried (IPv6 and IPv4) as one 'Multiple exceptions'."""
+    found: list[BaseException] = []
+    for arg in exc.args:
+        if isinstance(arg, BaseException):
+            found.append(arg)
+    return found or [exc]
+
+
+def is_message(line: str) -> bool:
+    """True if sending ``line`` makes the server answer with ``delivered`` (or an error)."""
+    return not line.startswith("/") or line.startswith("//") or line.startswith(_MESSAGE_COMMANDS)
+
+
+async def join(
+    link: ServerLink, name: str, password: str = "", prompted: bool = False
+) -> ev.Registered:
     """Answer the prompts with ``password`` and ``name`` until registered.
 
-    Raises NameRefused if the name is refused (the caller may ask for another and call again),
-    ConnectError if the server closes or stops answering.
+    ``prompted``: the caller already read the name prompt, so the name goes out at once.
+    Raises NameRefused if the name is refused (the caller may ask for another and call again
+    with ``prompted=True``: the server prompts again right after the error), ConnectError if
+    the server closes or stops answering.
     """
-    sent_name = False
+    sent_name = prompted
+    if prompted:
+        link.send(f"/nick {name}")
     deadline = time.monotonic() + HANDSHAKE_WAIT_S
     while True:
         left = deadline - time.monotonic()
@@ -125,13 +162,38 @@ async def join(link: ServerLink, name: str, password: str = "") -> ev.Registered
             return event
         if isinstance(event, ev.Prompt) and event.field == "password":
             if not password:
-                raise ConnectError("the server wants a password (--password-file)")
+                raise ConnectError("the server wants a password (TCPCHAT_PASSWORD)")
             link.send(f"/pass {password}")
         elif isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
             sent_name = True
             link.send(f"/nick {name}")
         elif isinstance(event, ev.Error) and event.code.startswith("name_"):
             raise NameRefused(event)
+        elif isinstance(event, ev.Error) and event.code == "bad_password":
+            raise ConnectError("wrong password")
+        elif isinstance(event, (ev.Bye, ev.Shutdown)):
+            raise ConnectError(render_text(event).lstrip("* "))
+
+
+async def await_name_prompt(link: ServerLink, password: str = "") -> None:
+    """Read the start of a session up to the name prompt (answering a password prompt), so
+    the caller can show the welcome (``link.welcome``) and ask for a name before ``join``
+    (with ``prompted=True``). Raises ConnectError like ``join``."""
+    deadline = time.monotonic() + HANDSHAKE_WAIT_S
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            event = await asyncio.wait_for(link.receive(), max(left, 0.01))
+        except asyncio.TimeoutError:
+            raise ConnectError("the server did not answer the handshake") from None
+        if event is None:
+            raise ConnectError("the server closed the connection")
+        if isinstance(event, ev.Prompt) and event.field == "name":
+            return
+        if isinstance(event, ev.Prompt) and event.field == "password":
+            if not password:
+                raise ConnectError("the server wants a password (TCPCHAT_PASSWORD)")
+            link.send(f"/pass {password}")
         elif isinstance(event, ev.Error) and event.code == "bad_password":
             raise ConnectError("wrong password")
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
@@ -233,7 +295,7 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
         if closed.is_set():
             break
         link.send(line)
-        if not line.startswith("/") or line.startswith("//") or line.startswith(_MESSAGE_COMMANDS):
+        if is_message(line):
             pending += 1
             settled.clear()
         await link.drain()

@@ -1,0 +1,480 @@
+"""The input line, sans I/O: terminal bytes to keys, keys to edits, the line to a screen row.
+
+Python's ``readline`` module cannot be driven from an event loop (it has no callback interface),
+so the client keeps its own small line editor with readline's Emacs key bindings. Because it
+owns the buffer and the cursor, it can redraw the line you are typing, cursor included, after
+every incoming message. ``KeyDecoder.feed`` turns bytes into keys, ``LineEditor.press`` applies a
+key and says what the caller should do next, ``LineEditor.view`` says what to draw.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Callable, Union
+
+HISTORY_LIMIT = 1000  # entries kept in memory and in the history file
+
+
+@dataclass(frozen=True)
+class Paste:
+    """Text that arrived as one paste (bracketed paste, or many lines in one read)."""
+
+    text: str
+
+
+# A key is one printable character, or the name of a special key ("enter", "ctrl-a", "up" ...).
+Key = Union[str, Paste]
+
+_CONTROL = {
+    "\x01": "ctrl-a",
+    "\x02": "ctrl-b",
+    "\x03": "ctrl-c",
+    "\x04": "ctrl-d",
+    "\x05": "ctrl-e",
+    "\x06": "ctrl-f",
+    "\x07": "ctrl-g",
+    "\x08": "backspace",
+    "\x09": "tab",
+    "\x0a": "enter",
+    "\x0b": "ctrl-k",
+    "\x0c": "ctrl-l",
+    "\x0d": "enter",
+    "\x0e": "down",
+    "\x10": "up",
+    "\x12": "ctrl-r",
+    "\x14": "ctrl-t",
+    "\x15": "ctrl-u",
+    "\x17": "ctrl-w",
+    "\x19": "ctrl-y",
+    "\x1a": "ctrl-z",
+    "\x7f": "backspace",
+}
+_CSI_FINAL = {"A": "up", "B": "down", "C": "right", "D": "left", "H": "home", "F": "end"}
+_CSI_TILDE = {"1": "home", "7": "home", "4": "end", "8": "end", "3": "delete"}
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
+
+
+class KeyDecoder:
+    """Splits what a terminal sends into keys.
+
+    ``feed(data)`` returns the keys complete so far; an escape sequence or UTF-8 character split
+    across reads is kept for the next call. ``flush()`` gives up on a lone ESC (the Esc key).
+    Bracketed paste (``ESC [200~ ... ESC [201~``) becomes one ``Paste``.
+    """
+
+    def __init__(self, encoding: str = "utf-8") -> None:
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._pending = ""
+        self._paste: list[str] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """True when an incomplete escape sequence is held back."""
+        return bool(self._pending) and self._paste is None
+
+    def feed(self, data: bytes) -> list[Key]:
+        text = self._pending + self._decoder.decode(data)
+        self._pending = ""
+        keys: list[Key] = []
+        i = 0
+        n = len(text)
+        while i < n:
+            if self._paste is not None:
+                end = text.find(PASTE_END, i)
+                if end < 0:
+                    # Keep a possible start of the end marker for the next read.
+                    keep = _partial_suffix(text, PASTE_END, i)
+                    self._paste.append(text[i : n - keep])
+                    self._pending = text[n - keep :]
+                    return keys
+                self._paste.append(text[i:end])
+                keys.append(Paste("".join(self._paste)))
+                self._paste = None
+                i = end + len(PASTE_END)
+                continue
+            c = text[i]
+            if c != "\x1b":
+                name = _CONTROL.get(c)
+                if name is not None:
+                    keys.append(name)
+                elif c >= " " and not ("\x80" <= c <= "\x9f"):
+                    keys.append(c)
+                i += 1
+                continue
+            size, key = _escape(text, i)
+            if size == 0:  # incomplete: wait for the rest
+                self._pending = text[i:]
+                return keys
+            if key == PASTE_START:
+                self._paste = []
+            elif key:
+                keys.append(key)
+            i += size
+        return keys
+
+    def flush(self) -> list[Key]:
+        """The Esc key alone (or a sequence that never completed): dropped."""
+        if self._paste is None:
+            self._pending = ""
+        return []
+
+
+def _partial_suffix(text: str, marker: str, start: int) -> int:
+    """How many characters at the end of ``text`` could begin ``marker``."""
+    for size in range(min(len(marker) - 1, len(text) - start), 0, -1):
+        if marker.startswith(text[len(text) - size :]):
+            return size
+    return 0
+
+
+def _escape(text: str, i: int) -> tuple[int, str]:
+    """Decode the escape sequence at ``text[i]``: (characters used, key name or ""). Size 0:
+    the sequence is not complete yet."""
+    n = len(text)
+    if i + 1 >= n:
+        return 0, ""
+    second = text[i + 1]
+    if second == "[":
+        j = i + 2
+        while j < n and "\x20" <= text[j] <= "\x3f":
+            j += 1
+        if j >= n:
+            return 0, ""
+        params, final = text[i + 2 : j], text[j]
+        size = j - i + 1
+        if final == "~":
+            if params == "200":
+                return size, PASTE_START
+            return size, _CSI_TILDE.get(params.split(";")[0], "")
+        name = _CSI_FINAL.get(final, "")
+        if name and ";" in params:
+            modifier = params.split(";")[-1]
+            if modifier in ("3", "5") and name in ("left", "right"):
+                return size, ("ctrl-" if modifier == "5" else "alt-") + name
+        return size, name
+    if second == "O":
+        if i + 2 >= n:
+            return 0, ""
+        return 3, _CSI_FINAL.get(text[i + 2], "")
+    if second == "\x7f" or second == "\x08":
+        return 2, "alt-backspace"
+    if second == "\x1b":
+        return 1, ""  # ESC ESC: drop the first
+    if second.isprintable():
+        return 2, "alt-" + second.lower()
+    return 1, ""
+
+
+def char_width(c: str) -> int:
+    """Columns a character takes on a terminal: 0 for combining marks, 2 for wide (CJK)."""
+    if unicodedata.combining(c) or c in "\u200b\u200c\u200d\ufeff":
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    return sum(char_width(c) for c in text)
+
+
+def clean(text: str) -> str:
+    """Typed or pasted text without control characters (a tab becomes a space)."""
+    return "".join(
+        " " if c == "\t" else c for c in text if c == "\t" or (c >= " " and c != "\x7f")
+    ).translate({c: None for c in range(0x80, 0xA0)})
+
+
+# What ``LineEditor.press`` asks the caller to do.
+CHANGED = "changed"  # redraw the line
+SUBMIT = "submit"  # take the line with ``take()``
+EOF = "eof"  # Ctrl+D on an empty line
+INTERRUPT = "interrupt"  # Ctrl+C
+CLEAR = "clear"  # Ctrl+L: clear the screen, then redraw
+SUSPEND = "suspend"  # Ctrl+Z
+PASTE = "paste"  # a paste of several lines: take them with ``take_paste()``
+
+# Completion: given the line and the cursor, where the word starts and the candidates.
+Completer = Callable[[str, int], tuple[int, Sequence[str]]]
+
+
+class LineEditor:
+    """One line of input with readline's Emacs bindings, history and Tab completion.
+
+    ``press(key)`` applies a key and returns one of the constants above, or None when nothing
+    changed. After SUBMIT call ``take()``; after PASTE call ``take_paste()``.
+    """
+
+    def __init__(self, history: Sequence[str] = (), completer: Completer | None = None) -> None:
+        self.text = ""
+        self.cursor = 0  # index into text (characters)
+        self.history = list(history)[-HISTORY_LIMIT:]
+        self.completer = completer
+        self._browse = len(self.history)  # index in history; len() means the draft
+        self._draft = ""
+        self._kill = ""
+        self._scroll = 0
+        self._cycle: tuple[int, int, list[str], int] | None = None  # start, end, words, index
+        self._search: str | None = None  # Ctrl+R query while searching
+        self._paste: list[str] = []
+
+    # --- editing -----------------------------------------------------------------------
+
+    def insert(self, text: str) -> None:
+        text = clean(text)
+        self.text = self.text[: self.cursor] + text + self.text[self.cursor :]
+        self.cursor += len(text)
+
+    def set(self, text: str, cursor: int | None = None) -> None:
+        self.text = text
+        self.cursor = len(text) if cursor is None else max(0, min(cursor, len(text)))
+
+    def take(self) -> str:
+        """The submitted line; the editor is empty afterwards and the line is in history."""
+        line = self.text
+        self.set("")
+        self._scroll = 0
+        self.remember(line)
+        return line
+
+    def take_paste(self) -> list[str]:
+        lines, self._paste = self._paste, []
+        return lines
+
+    def remember(self, line: str) -> None:
+        if (
+            line.strip()
+            and not line.startswith(" ")
+            and (not self.history or self.history[-1] != line)
+        ):
+            self.history.append(line)
+            del self.history[:-HISTORY_LIMIT]
+        self._browse = len(self.history)
+        self._draft = ""
+
+    def press(self, key: Key) -> str | None:
+        if isinstance(key, Paste):
+            return self._pasted(key.text)
+        if key != "tab":
+            self._cycle = None
+        if self._search is not None:
+            return self._searching(key)
+        handler = _BINDINGS.get(key)
+        if handler is not None:
+            return handler(self)
+        if len(key) == 1:
+            self.insert(key)
+            return CHANGED
+        return None
+
+    def _pasted(self, text: str) -> str:
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if len(lines) == 1:
+            self.insert(lines[0])
+            return CHANGED
+        head = self.text[: self.cursor] + clean(lines[0])
+        tail = self.text[self.cursor :]
+        last = clean(lines[-1])
+        self._paste = [head] + [clean(line) for line in lines[1:-1]]
+        self.set(last + tail, len(last))
+        return PASTE
+
+    def _move(self, to: int) -> str:
+        self.cursor = max(0, min(to, len(self.text)))
+        return CHANGED
+
+    def _word_left(self, alnum: bool = True) -> int:
+        i = self.cursor
+        while i > 0 and not _is_word(self.text[i - 1], alnum):
+            i -= 1
+        while i > 0 and _is_word(self.text[i - 1], alnum):
+            i -= 1
+        return i
+
+    def _word_right(self) -> int:
+        i, n = self.cursor, len(self.text)
+        while i < n and not _is_word(self.text[i], True):
+            i += 1
+        while i < n and _is_word(self.text[i], True):
+            i += 1
+        return i
+
+    def _kill_range(self, start: int, end: int) -> str:
+        if start == end:
+            return CHANGED
+        self._kill = self.text[start:end]
+        self.text = self.text[:start] + self.text[end:]
+        self.cursor = start
+        return CHANGED
+
+    def _delete_back(self) -> str | None:
+        if self.cursor == 0:
+            return None
+        self.text = self.text[: self.cursor - 1] + self.text[self.cursor :]
+        self.cursor -= 1
+        return CHANGED
+
+    def _delete_or_eof(self) -> str | None:
+        if not self.text:
+            return EOF
+        if self.cursor < len(self.text):
+            self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
+            return CHANGED
+        return None
+
+    def _delete(self) -> str | None:
+        if self.cursor < len(self.text):
+            self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
+            return CHANGED
+        return None
+
+    def _transpose(self) -> str | None:
+        i = self.cursor
+        if len(self.text) < 2 or i == 0:
+            return None
+        if i == len(self.text):
+            i -= 1
+        t = self.text
+        self.text = t[: i - 1] + t[i] + t[i - 1] + t[i + 1 :]
+        self.cursor = i + 1
+        return CHANGED
+
+    def _yank(self) -> str:
+        self.insert(self._kill)
+        return CHANGED
+
+    # --- history -----------------------------------------------------------------------
+
+    def _history(self, step: int) -> str | None:
+        to = self._browse + step
+        if not 0 <= to <= len(self.history):
+            return None
+        if self._browse == len(self.history):
+            self._draft = self.text
+        self._browse = to
+        self.set(self._draft if to == len(self.history) else self.history[to])
+        return CHANGED
+
+    def _start_search(self) -> str:
+        self._search = ""
+        self._draft = self.text
+        return CHANGED
+
+    @property
+    def searching(self) -> str | None:
+        """The Ctrl+R query while a reverse history search is on, else None."""
+        return self._search
+
+    def _searching(self, key: Key) -> str | None:
+        assert self._search is not None and isinstance(key, str)
+        if key == "ctrl-r":  # the next older match
+            self._find(self._search, self._browse - 1)
+            return CHANGED
+        if key == "backspace":
+            self._search = self._search[:-1]
+            self._find(self._search, len(self.history) - 1)
+            return CHANGED
+        if len(key) == 1:
+            self._search += clean(key)
+            self._find(self._search, min(self._browse, len(self.history) - 1))
+            return CHANGED
+        self._search = None
+        if key in ("ctrl-c", "ctrl-g"):
+            self.set(self._draft)
+            self._browse = len(self.history)
+            return CHANGED
+        return self.press(key) or CHANGED
+
+    def _find(self, query: str, start: int) -> None:
+        for i in range(start, -1, -1):
+            if query.casefold() in self.history[i].casefold():
+                self._browse = i
+                self.set(self.history[i], self.history[i].casefold().find(query.casefold()))
+                return
+
+    # --- completion --------------------------------------------------------------------
+
+    def _complete(self) -> str | None:
+        """Tab: complete the word before the cursor; Tab again cycles through the matches."""
+        if self._cycle is not None:
+            start, end, words, index = self._cycle
+            index = (index + 1) % len(words)
+        else:
+            if self.completer is None:
+                return None
+            start, words_seq = self.completer(self.text, self.cursor)
+            words = list(words_seq)
+            if not words:
+                return None
+            end, index = self.cursor, 0
+        word = words[index]
+        self.text = self.text[:start] + word + self.text[end:]
+        self.cursor = start + len(word)
+        self._cycle = (start, self.cursor, words, index) if len(words) > 1 else None
+        return CHANGED
+
+    # --- display -----------------------------------------------------------------------
+
+    def view(self, width: int) -> tuple[str, int]:
+        """The part of the line that fits in ``width`` columns, scrolled so the cursor shows,
+        and the cursor's column within it. The line never wraps, so one row is always enough."""
+        width = max(width, 2)
+        if text_width(self.text) < width:
+            self._scroll = 0
+        elif self.cursor < self._scroll:
+            self._scroll = max(0, self.cursor - width // 3)  # jump back, keeping some context
+        while text_width(self.text[self._scroll : self.cursor]) > width - 1:
+            self._scroll += 1
+        shown = []
+        used = 0
+        for c in self.text[self._scroll :]:
+            w = char_width(c)
+            if used + w > width:
+                break
+            shown.append(c)
+            used += w
+        return "".join(shown), text_width(self.text[self._scroll : self.cursor])
+
+
+def _is_word(c: str, alnum: bool) -> bool:
+    if alnum:
+        return c.isalnum() or c in "_-."
+    return not c.isspace()
+
+
+_BINDINGS: dict[str, Callable[[LineEditor], str | None]] = {
+    "enter": lambda e: SUBMIT,
+    "ctrl-c": lambda e: INTERRUPT,
+    "ctrl-d": LineEditor._delete_or_eof,
+    "ctrl-l": lambda e: CLEAR,
+    "ctrl-z": lambda e: SUSPEND,
+    "left": lambda e: e._move(e.cursor - 1),
+    "ctrl-b": lambda e: e._move(e.cursor - 1),
+    "right": lambda e: e._move(e.cursor + 1),
+    "ctrl-f": lambda e: e._move(e.cursor + 1),
+    "home": lambda e: e._move(0),
+    "ctrl-a": lambda e: e._move(0),
+    "end": lambda e: e._move(len(e.text)),
+    "ctrl-e": lambda e: e._move(len(e.text)),
+    "alt-b": lambda e: e._move(e._word_left()),
+    "ctrl-left": lambda e: e._move(e._word_left()),
+    "alt-left": lambda e: e._move(e._word_left()),
+    "alt-f": lambda e: e._move(e._word_right()),
+    "ctrl-right": lambda e: e._move(e._word_right()),
+    "alt-right": lambda e: e._move(e._word_right()),
+    "backspace": LineEditor._delete_back,
+    "delete": LineEditor._delete,
+    "ctrl-k": lambda e: e._kill_range(e.cursor, len(e.text)),
+    "ctrl-u": lambda e: e._kill_range(0, e.cursor),
+    "ctrl-w": lambda e: e._kill_range(e._word_left(alnum=False), e.cursor),
+    "alt-backspace": lambda e: e._kill_range(e._word_left(), e.cursor),
+    "alt-d": lambda e: e._kill_range(e.cursor, e._word_right()),
+    "ctrl-y": LineEditor._yank,
+    "ctrl-t": LineEditor._transpose,
+    "up": lambda e: e._history(-1),
+    "down": lambda e: e._history(+1),
+    "ctrl-r": LineEditor._start_search,
+    "tab": LineEditor._complete,
+}

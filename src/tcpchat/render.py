@@ -1,0 +1,222 @@
+"""How the interactive client shows events: pure functions from an event to a line of text.
+
+Nothing here writes to a terminal. ``Style`` decides whether colours (SGR sequences) are used;
+``render_event`` turns one server event into the line to print (or None for events a person
+does not need to see); ``wants_bell`` says whether it deserves the terminal bell. Every piece of
+text from the network was neutralised by ``protocol.parse_event`` and is neutralised again
+here, so nothing that reaches the screen can carry an escape sequence of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import unicodedata
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+from . import events as ev
+from .protocol import neutralise
+
+# Colours that read well on dark and light backgrounds; a name always gets the same one.
+NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
+DIM = "2"
+BOLD = "1"
+RED = "31"
+GREEN = "32"
+YELLOW = "33"
+MAGENTA = "35"
+CYAN = "36"
+MENTION = "1;93"
+
+
+def colour_wanted(enabled: bool, environ: Mapping[str, str], stream: TextIO) -> bool:
+    """Colours unless --no-color, NO_COLOR (any non-empty value), TERM=dumb or not a terminal."""
+    if not enabled or environ.get("NO_COLOR") or environ.get("TERM", "") in ("", "dumb"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def can_encode(text: str, encoding: str | None) -> bool:
+    try:
+        text.encode(encoding or "ascii")
+        return True
+    except (LookupError, UnicodeEncodeError):
+        return False
+
+
+@dataclass(frozen=True)
+class Style:
+    """Colour on or off, and whether the terminal can show a check mark."""
+
+    colour: bool = True
+    unicode: bool = True
+
+    def paint(self, text: str, sgr: str) -> str:
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.colour and sgr and text else text
+
+    def name(self, name: str, bold: bool = False) -> str:
+        sgr = name_colour(name)
+        return self.paint(name, f"{BOLD};{sgr}" if bold else sgr)
+
+    @property
+    def check(self) -> str:
+        return "\u2713" if self.unicode else "ok"
+
+    @property
+    def cross(self) -> str:
+        return "\u2717" if self.unicode else "x"
+
+
+def fold(name: str) -> str:
+    """The form in which the server compares names (NFKC, case-folded)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def name_colour(name: str) -> str:
+    """A stable colour for a name: the same in every session and on every machine."""
+    return NAME_COLOURS[zlib.crc32(fold(name).encode("utf-8")) % len(NAME_COLOURS)]
+
+
+def clock(ts: float, localtime: Callable[[float], time.struct_time] = time.localtime) -> str:
+    """HH:MM in local time for a server timestamp (the local clock if the server sent none)."""
+    return time.strftime("%H:%M", localtime(ts if ts > 0 else time.time()))
+
+
+def mentions(text: str, name: str) -> bool:
+    """True if ``text`` names ``name`` as a word (any case), as in "bob: hi" or "hi @bob"."""
+    if not name:
+        return False
+    pattern = r"(?<![\w.-])" + re.escape(name) + r"(?![\w-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def wants_bell(event: ev.Event, me: str) -> bool:
+    """A private message, or a public one that mentions you."""
+    if not isinstance(event, ev.Message) or fold(event.sender) == fold(me):
+        return False
+    return event.to is not None or mentions(event.text, me)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _names(names: Iterable[str], style: Style, me: str) -> str:
+    return ", ".join(style.name(n, bold=fold(n) == fold(me)) for n in names)
+
+
+def notice(text: str, style: Style, ts: float = 0.0, sgr: str = DIM) -> str:
+    """A line from the client or the server about the chat itself: ``12:01 *** text``."""
+    return f"{style.paint(clock(ts), DIM)} {style.paint('*** ' + neutralise(text), sgr)}"
+
+
+def error(text: str, style: Style, ts: float = 0.0) -> str:
+    """A line saying something went wrong: ``12:01 !!! text`` in red."""
+    return f"{style.paint(clock(ts), DIM)} {style.paint('!!! ' + neutralise(text), RED)}"
+
+
+def delivered(event: ev.Delivered, me: str, style: Style) -> str:
+    """Your own message, shown once the server confirmed it, with who got it."""
+    stamp = style.paint(clock(event.time), DIM)
+    text = neutralise(event.text)
+    if event.recipients == 0:
+        mark = style.paint(f"{style.cross} nobody else is online", YELLOW)
+    elif event.to is not None:
+        mark = style.paint(style.check, GREEN)
+    else:
+        mark = style.paint(f"{style.check}{event.recipients}", GREEN)
+    if event.to is not None:
+        head = style.paint("[PM to ", MAGENTA) + style.name(event.to) + style.paint("]", MAGENTA)
+        return f"{stamp} {head} {text} {mark}"
+    if event.action:
+        return f"{stamp} * {style.name(me, bold=True)} {text} {mark}"
+    return f"{stamp} <{style.name(me, bold=True)}> {text} {mark}"
+
+
+def message(event: ev.Message, me: str, style: Style) -> str:
+    """A message for you: public, action or private; a mention of your name stands out."""
+    stamp = style.paint(clock(event.time), DIM)
+    text = neutralise(event.text)
+    who = style.name(neutralise(event.sender))
+    if event.to is not None:
+        head = style.paint("[PM from ", f"{BOLD};{MAGENTA}") + who + style.paint("]", MAGENTA)
+        return f"{stamp} {head} {style.paint(text, BOLD)}"
+    if mentions(text, me):
+        text = style.paint(text, MENTION)
+    if event.action:
+        return f"{stamp} * {who} {text}"
+    return f"{stamp} <{who}> {text}"
+
+
+def help_table(
+    client_rows: Iterable[tuple[str, str]], server_rows: Iterable[tuple[str, str]], style: Style
+) -> list[str]:
+    """The /help answer: the client's own commands, then the server's."""
+    rows = list(client_rows) + list(server_rows)
+    width = max((len(usage) for usage, _ in rows), default=0)
+    lines = [notice("Commands (any other line is a public message; //text sends /text):", style)]
+    for usage, text in rows:
+        lines.append(notice(f"  {neutralise(usage).ljust(width)}  {neutralise(text)}", style))
+    return lines
+
+
+def render_event(event: ev.Event, me: str, style: Style) -> str | None:
+    """The line to show for ``event``; None for what a person need not see (pings, modes,
+    prompts, help: the UI merges help with its own commands)."""
+    if isinstance(event, ev.Message):
+        return message(event, me, style)
+    if isinstance(event, ev.Delivered):
+        return delivered(event, me, style)
+    t = event.time
+    if isinstance(event, ev.Joined):
+        return (
+            f"{style.paint(clock(t), DIM)} {style.paint('-->', GREEN)} {style.name(event.name)}"
+            + style.paint(f" joined ({event.online} online)", DIM)
+        )
+    if isinstance(event, ev.Left):
+        return (
+            f"{style.paint(clock(t), DIM)} {style.paint('<--', DIM)} {style.name(event.name)}"
+            + style.paint(f" left: {event.reason} ({event.online} online)", DIM)
+        )
+    if isinstance(event, ev.Renamed):
+        if event.you:
+            return notice(f"You are now known as {event.new}.", style, t, CYAN)
+        return notice(f"{event.old} is now known as {event.new}.", style, t)
+    if isinstance(event, ev.Error):
+        return error(event.text, style, t)
+    if isinstance(event, ev.Welcome):
+        return notice(
+            f"Welcome to tcp-chat {event.version}. {_plural(event.online, 'user')} online. "
+            "Type /help for commands.",
+            style,
+            t,
+            CYAN,
+        )
+    if isinstance(event, ev.Registered):
+        return notice(
+            f"You are {event.name}. {_plural(len(event.users), 'user')} online: ", style, t
+        ) + _names(event.users, style, me)
+    if isinstance(event, ev.UserList):
+        head = notice(f"{_plural(len(event.users), 'user')} online: ", style, t)
+        return head + _names(event.users, style, me)
+    if isinstance(event, ev.PongReply):
+        return notice(f"pong {event.token}".rstrip(), style, t)
+    if isinstance(event, (ev.Shutdown, ev.Bye)):
+        return notice(event.text, style, t, YELLOW)
+    return None  # Prompt, ModeChanged, PingRequest, Help
+
+
+def use_unicode(stream: TextIO) -> bool:
+    return can_encode("\u2713\u2717", getattr(stream, "encoding", None))
+
+
+def style_for(enabled: bool, stream: TextIO, environ: Mapping[str, str] = os.environ) -> Style:
+    """The style for ``stream`` given --color/--no-color and the environment."""
+    return Style(colour=colour_wanted(enabled, environ, stream), unicode=use_unicode(stream))

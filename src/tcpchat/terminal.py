@@ -1,0 +1,201 @@
+"""The terminal under an event loop: raw input, lines printed above the input line, redraw.
+
+``Terminal.start`` puts the terminal in a raw-ish mode (no echo, no line buffering, Ctrl+C as
+a key) and reads keys with ``loop.add_reader``; ``stop`` restores it exactly as it was, and is
+safe to call twice. ``show`` prints lines above the input line and redraws the prompt, the
+text being typed and the cursor, so incoming messages never garble what you type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import termios
+from collections.abc import Iterable, Mapping
+from typing import Any, BinaryIO, Callable
+
+from .lineedit import Key, KeyDecoder, Paste, text_width
+
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
+CLEAR_LINE = "\r\x1b[K"
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+# A lone ESC is the Esc key unless the rest of a sequence follows this quickly.
+ESC_WAIT_S = 0.05
+# More lines than this in one read without bracketed paste is taken as a paste, not typing.
+TYPED_LINES_PER_READ = 2
+
+
+def visible_width(text: str) -> int:
+    """Columns ``text`` takes, colour sequences excluded."""
+    return text_width(_SGR.sub("", text))
+
+
+class Terminal:
+    """Owns the tty: ``on_key`` is called with each key; ``view`` gives (prompt, line,
+    cursor column within line) for the input row, called on every redraw."""
+
+    def __init__(
+        self,
+        on_key: Callable[[Key], None],
+        view: Callable[[int], tuple[str, str, int]],
+        fd: int | None = None,
+        out: BinaryIO | None = None,
+        encoding: str | None = None,
+    ) -> None:
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.out = sys.stdout.buffer if out is None else out
+        self.encoding = encoding or sys.stdout.encoding or "utf-8"
+        self.on_key = on_key
+        self.view = view
+        self.decoder = KeyDecoder(sys.stdin.encoding or "utf-8")
+        self._saved: list[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._esc_timer: asyncio.TimerHandle | None = None
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+        self._signals: list[int] = []
+
+    # --- mode --------------------------------------------------------------------------
+
+    def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None:
+        """Raw mode, bracketed paste, key reader, SIGWINCH redraw and the given handlers."""
+        self._loop = asyncio.get_running_loop()
+        self._saved = termios.tcgetattr(self.fd)
+        self._raw()
+        self._write(BRACKETED_PASTE_ON)
+        self._loop.add_reader(self.fd, self._readable)
+        handlers = {signal.SIGWINCH: self.redraw, **(signals or {})}
+        for sig, handler in handlers.items():
+            self._loop.add_signal_handler(sig, handler)
+            self._signals.append(sig)
+        self.redraw()
+
+    def _raw(self) -> None:
+        mode = termios.tcgetattr(self.fd)
+        mode[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON)
+        mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+        mode[6][termios.VMIN] = 1
+        mode[6][termios.VTIME] = 0
+        termios.tcsetattr(self.fd, termios.TCSANOW, mode)
+
+    def stop(self) -> None:
+        """Leave the input row empty, the cursor at the start of a fresh line, and the terminal
+        as it was before ``start``. Idempotent."""
+        if self._loop is not None:
+            self._flush()
+            self._loop.remove_reader(self.fd)
+            for sig in self._signals:
+                self._loop.remove_signal_handler(sig)
+            self._signals.clear()
+            if self._esc_timer is not None:
+                self._esc_timer.cancel()
+            self._loop = None
+        if self._saved is not None:
+            self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)
+            try:
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            except termios.error:
+                pass
+            self._saved = None
+
+    def suspend(self) -> None:
+        """Ctrl+Z: give the terminal back, stop until resumed (fg), then take it again."""
+        if self._saved is None:
+            return
+        self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        self._raw()
+        self._write(BRACKETED_PASTE_ON)
+        self.redraw()
+
+    # --- input -------------------------------------------------------------------------
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the terminal went away (hang-up)
+            self.on_key("ctrl-d")
+            return
+        keys = self.decoder.feed(data)
+        if self._esc_timer is not None:
+            self._esc_timer.cancel()
+            self._esc_timer = None
+        if self.decoder.waiting and self._loop is not None:
+            self._esc_timer = self._loop.call_later(ESC_WAIT_S, self.decoder.flush)
+        for key in _as_paste(keys):
+            self.on_key(key)
+
+    # --- output ------------------------------------------------------------------------
+
+    def columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.fd).columns
+        except OSError:
+            return 80
+
+    def show(self, lines: Iterable[str]) -> None:
+        """Print ``lines`` above the input line (soon, in one write with the redraw)."""
+        self._pending.extend(lines)
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        elif self._loop is None:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending:
+            return
+        text = "".join(line + "\r\n" for line in self._pending)
+        self._pending.clear()
+        if self._saved is None:
+            self._write(text)
+        else:
+            self._write(CLEAR_LINE + text + self._input_row())
+
+    def bell(self) -> None:
+        self._write("\a")
+
+    def clear_screen(self) -> None:
+        self._write("\x1b[H\x1b[2J" + self._input_row())
+
+    def redraw(self) -> None:
+        if self._saved is not None:
+            self._write(self._input_row())
+
+    def _input_row(self) -> str:
+        columns = self.columns()
+        prompt, line, cursor = self.view(columns)
+        back = visible_width(prompt) + text_width(line) - (visible_width(prompt) + cursor)
+        row = CLEAR_LINE + prompt + line
+        return row + (f"\x1b[{back}D" if back > 0 else "")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(text.encode(self.encoding, "replace"))
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _as_paste(keys: list[Key]) -> list[Key]:
+    """Many lines in one read, without bracketed paste, are a paste too (the paste guard
+    must see them): printable keys and Enters become one Paste."""
+    enters = sum(1 for k in keys if k == "enter")
+    if enters <= TYPED_LINES_PER_READ:
+        return keys
+    if not all(isinstance(k, str) and (len(k) == 1 or k in ("enter", "tab")) for k in keys):
+        return keys
+    text = "".join("\n" if k == "enter" else " " if k == "tab" else str(k) for k in keys)
+    return [Paste(text.rstrip("\n") if text.endswith("\n") else text)] + (
+        ["enter"] if text.endswith("\n") else []
+    )
