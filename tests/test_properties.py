@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from itertools import zip_longest
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tcpchat import events as ev
@@ -19,6 +19,8 @@ from tcpchat.protocol import LineDecoder, parse_line, render
 MAX_LINE = 64
 # Help is the longest answer to one line; everything else is one or two short lines.
 MAX_REPLY_BYTES = 4096
+# Every line a person reads starts with one of these, which no user can produce (PROTOCOL.md §4).
+TEXT_MARKERS = ("*** ", "!!! ", "<", "* ", "[PM from ")
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 FRAGMENTS = [
@@ -70,7 +72,9 @@ def check_output(out: list[ev.Delivery]) -> None:
             data = render(delivery.event, mode)
             text = data.decode("utf-8")  # raises if not UTF-8
             assert text.endswith("\n")
-            assert not RAW_CONTROL.search(text[:-1]), text
+            for line in text[:-1].split("\n"):
+                assert not RAW_CONTROL.search(line), line
+                assert mode == "json" or line.startswith(TEXT_MARKERS), line
         size = len(render(delivery.event, "text"))
         for session in delivery.to:
             per_session[session.id] = per_session.get(session.id, 0) + size
@@ -79,6 +83,8 @@ def check_output(out: list[ev.Delivery]) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams=st.lists(st.tuples(stream, cuts), min_size=1, max_size=3))
+@example(streams=[(b"/help\nalice\n/help\n/mode json\n/help\n", [3, 9])])
+@example(streams=[(b"alice\n\x1b[2J\xc2\x9b\n", []), (b"bob\n/w alice \x07hi\n", [5])])
 def test_random_input_never_breaks_the_server_core(streams: list[tuple[bytes, list[int]]]) -> None:
     hub = Hub(HubLimits(max_line=MAX_LINE))
     now = 1000.0
