@@ -1,3 +1,3 @@
 """tcp-chat: a console chat over TCP (asyncio server, terminal client, standard library only)."""
 
-__version__ = "0.1.0"
+__version__ = "2.0.0"
