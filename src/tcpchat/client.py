@@ -48,6 +48,7 @@ class ServerLink:
         self.writer = writer
         self.raw = b""
         self.welcome: ev.Welcome | None = None
+        self.sent = 0  # lines sent: the handshake counts against the flood limit too
 
     @classmethod
     async def open(cls, config: ClientConfig) -> ServerLink:
@@ -75,6 +76,7 @@ class ServerLink:
         return link
 
     def send(self, line: str) -> None:
+        self.sent += 1
         self.writer.write(line.encode("utf-8") + b"\n")
 
     async def drain(self) -> None:
@@ -217,6 +219,15 @@ class Pacer:
         self.tokens = self.burst
         self.at = time.monotonic()
 
+    @classmethod
+    def for_link(cls, link: ServerLink) -> Pacer:
+        """A pacer for the server's limits (from its welcome), counting the lines the
+        handshake already used."""
+        welcome = link.welcome
+        pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls(10, 2)
+        pacer.tokens = max(0.0, pacer.burst - link.sent)
+        return pacer
+
     async def wait(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
@@ -256,8 +267,7 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
         await link.close()
         return 1
     out.show(registered, link.raw)
-    welcome = link.welcome
-    pacer = Pacer(welcome.flood_burst, welcome.flood_rate) if welcome else Pacer(10, 2)
+    pacer = Pacer.for_link(link)
     pending = 0
     settled = asyncio.Event()
     settled.set()

@@ -175,9 +175,8 @@ class Terminal:
     def _input_row(self) -> str:
         columns = self.columns()
         prompt, line, cursor = self.view(columns)
-        back = visible_width(prompt) + text_width(line) - (visible_width(prompt) + cursor)
-        row = CLEAR_LINE + prompt + line
-        return row + (f"\x1b[{back}D" if back > 0 else "")
+        back = text_width(line) - cursor
+        return CLEAR_LINE + prompt + line + (f"\x1b[{back}D" if back > 0 else "")
 
     def _write(self, text: str) -> None:
         try:
@@ -195,7 +194,4 @@ def _as_paste(keys: list[Key]) -> list[Key]:
         return keys
     if not all(isinstance(k, str) and (len(k) == 1 or k in ("enter", "tab")) for k in keys):
         return keys
-    text = "".join("\n" if k == "enter" else " " if k == "tab" else str(k) for k in keys)
-    return [Paste(text.rstrip("\n") if text.endswith("\n") else text)] + (
-        ["enter"] if text.endswith("\n") else []
-    )
+    return [Paste("".join("\n" if k == "enter" else " " if k == "tab" else str(k) for k in keys))]

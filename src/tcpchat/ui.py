@@ -196,7 +196,9 @@ class ChatApp:
             if not name:
                 name = await self.ask("Your name: ")
             try:
-                return link, await join(link, name, password, prompted=prompted)
+                registered = await join(link, name, password, prompted=prompted)
+                self._welcome(link)
+                return link, registered
             except NameRefused as exc:
                 self._welcome(link)
                 self.show(render.error(exc.event.text, self.style))
@@ -218,9 +220,8 @@ class ChatApp:
         self.me = registered.name
         self.registered = True
         self.users = {render.fold(n): n for n in registered.users}
-        if self.link is not None and self.link.welcome is not None:
-            w = self.link.welcome
-            self.pacer = Pacer(w.flood_burst, w.flood_rate)
+        if self.link is not None:
+            self.pacer = Pacer.for_link(self.link)
         self.show(render.render_event(registered, self.me, self.style))
         self.term.redraw()
 

@@ -1,0 +1,128 @@
+"""End-to-end: ``tcp-client`` with stdin from a pipe, against the real server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from tests.conftest import WAIT, ServerProcess, child_env
+
+CLIENT = [
+    sys.executable,
+    "-c",
+    "from tcpchat.cli import client_main; raise SystemExit(client_main())",
+]
+
+
+def run_client(
+    port: int, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLIENT, "--host", "127.0.0.1", "--port", str(port), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=child_env(**env),
+        timeout=WAIT * 3,
+    )
+
+
+def test_echo_hello_delivers_and_exits_0(server: ServerProcess, connect: Any) -> None:
+    bob = connect("bob")
+    done = run_client(server.port, "--name", "bot", stdin="hello\n")
+    assert done.returncode == 0, done.stderr
+    assert bob.expect(r"^<bot>") == "<bot> hello"
+    assert "*** Delivered to ALL (1 user)." in done.stdout.splitlines()
+    assert bob.expect(r"bot left") == "*** bot left (quit). 1 user online."
+    assert done.stderr == ""
+
+
+def test_events_are_plain_lines_and_cyrillic_works(server: ServerProcess, connect: Any) -> None:
+    connect("Борис")
+    done = run_client(server.port, "--name", "Бот", stdin="/w Борис привет\n/users\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "*** You are Бот. 2 users online: Борис, Бот." in lines
+    assert "*** Delivered to Борис." in lines
+    assert "*** 2 users online: Борис, Бот." in lines
+    assert not any("\x1b" in line for line in lines)
+
+
+def test_json_prints_the_server_events(server: ServerProcess) -> None:
+    done = run_client(server.port, "--name", "bot", "--json", stdin="hi\n/w nobody x\n")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "registered"
+    assert "delivered" in kinds and "error" in kinds
+    assert events[-1]["type"] == "bye"
+
+
+def test_many_lines_are_paced_under_the_flood_limit(server: ServerProcess, connect: Any) -> None:
+    bob = connect("bob")
+    lines = [f"line {i}" for i in range(1, 16)]
+    done = run_client(server.port, "--name", "bot", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    for line in lines:
+        assert bob.expect(r"^<bot>") == f"<bot> {line}"
+    assert "rate" not in done.stdout
+    assert done.stdout.count("*** Delivered to ALL") == 15
+
+
+def test_a_taken_name_fails_in_a_pipe(server: ServerProcess, connect: Any) -> None:
+    connect("bot")
+    done = run_client(server.port, "--name", "bot", stdin="hello\n")
+    assert done.returncode == 1
+    assert "taken" in done.stderr
+
+
+def test_without_a_name_a_pipe_is_a_usage_error(server: ServerProcess) -> None:
+    done = run_client(server.port, stdin="hello\n")
+    assert done.returncode == 2
+    assert "--name" in done.stderr
+
+
+def test_refused_connection_is_one_line_and_exit_1() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = run_client(port, "--name", "bot", stdin="hello\n")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"tcp-client: cannot connect to 127.0.0.1:{port}: "
+        "connection refused (is the server running?)\n"
+    )
+
+
+def test_unknown_host_is_one_line_and_exit_1() -> None:
+    done = subprocess.run(
+        [*CLIENT, "--host", "no-such-host.invalid", "--name", "bot"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=WAIT * 3,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("tcp-client: cannot connect to no-such-host.invalid:")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_environment_variables_set_the_options(server: ServerProcess, connect: Any) -> None:
+    bob = connect("bob")
+    done = subprocess.run(
+        CLIENT,
+        input="from the environment\n",
+        capture_output=True,
+        text=True,
+        env=child_env(
+            TCPCHAT_HOST="127.0.0.1", TCPCHAT_PORT=str(server.port), TCPCHAT_NAME="envbot"
+        ),
+        timeout=WAIT * 3,
+    )
+    assert done.returncode == 0, done.stderr
+    assert bob.expect(r"^<envbot>") == "<envbot> from the environment"

@@ -1,0 +1,439 @@
+"""End-to-end: the real ``tcp-client`` in a real terminal (tmux) against the real server.
+
+Each test starts its own tmux server on a private socket with a fixed window size, types with
+``send-keys`` and asserts on what ``capture-pane`` shows, as a person would see it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+
+COLUMNS, ROWS = 100, 30
+POLL_S = 0.05
+
+
+class Screen:
+    """``tcp-client`` running in a detached tmux session of its own."""
+
+    def __init__(self, tmp: Path, args: list[str], **env: str) -> None:
+        self.tmux = need_tool("tmux")
+        self.socket = f"tcpchat-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        self.env.pop("NO_COLOR", None)
+        self.env.pop("TERM", None)
+        conf = tmp / f"{self.socket}.conf"
+        # The pane stays after the client exits, so a test can read its last words.
+        conf.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
+        # tmux sets TERM in the pane itself, so the client's environment goes on its command
+        # line; the client runs as the installed ``tcp-client`` script does.
+        settings = {
+            "XDG_STATE_HOME": str(tmp / "state"),
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            **env,
+        }
+        client = " ".join(
+            shlex.quote(a)
+            for a in [
+                "env",
+                *(f"{k}={v}" for k, v in settings.items()),
+                sys.executable,
+                "-c",
+                "from tcpchat.cli import client_main; raise SystemExit(client_main())",
+                *args,
+            ]
+        )
+        # The shell prints the exit status: tmux's own pane_dead_status proved unreliable.
+        self.run(
+            "-f",
+            str(conf),
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            str(COLUMNS),
+            "-y",
+            str(ROWS),
+            f"{client}; echo [exit $?]",
+        )
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.tmux, "-u", "-L", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            timeout=WAIT,
+            check=True,
+        )
+        return done.stdout.decode("utf-8", "replace")
+
+    def keys(self, *keys: str) -> None:
+        """Press keys by tmux name: "Enter", "C-c", "Left", "Tab" ..."""
+        self.run("send-keys", "-t", "t", *keys)
+
+    def type(self, text: str) -> None:
+        """Type ``text`` literally."""
+        self.run("send-keys", "-t", "t", "-l", text)
+
+    def text(self, escapes: bool = False) -> str:
+        """The screen and its scrollback, as lines with trailing blanks removed."""
+        flags = ["-p", "-J", "-S", "-200"] + (["-e"] if escapes else [])
+        return self.run("capture-pane", "-t", "t", *flags)
+
+    def cursor(self) -> tuple[int, int]:
+        x, y = self.run("display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}").split()
+        return int(x), int(y)
+
+    def input_row(self) -> str:
+        """The row the cursor is on: the prompt and what is being typed."""
+        _, y = self.cursor()
+        rows = self.run("capture-pane", "-t", "t", "-p").split("\n")
+        return rows[y].rstrip() if y < len(rows) else ""
+
+    def status(self) -> int | None:
+        """The client's exit status once it has exited, else None."""
+        found = re.findall(r"^\[exit (\d+)\]$", self.text(), re.MULTILINE)
+        return int(found[-1]) if found else None
+
+    def wait(self, what: str | Callable[[], bool], timeout: float = WAIT) -> str:
+        """Wait until the screen shows ``what`` (a regex) or until ``what()`` is true."""
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while True:
+            screen = self.text()
+            if callable(what) and what():
+                return screen
+            if isinstance(what, str) and re.search(what, screen, re.MULTILINE):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed {what!r}:\n{screen}")
+            pause.wait(POLL_S)
+
+    def wait_exit(self, timeout: float = WAIT) -> int:
+        self.wait(lambda: self.status() is not None, timeout)
+        status = self.status()
+        assert status is not None
+        return status
+
+    def close(self) -> None:
+        subprocess.run(
+            [self.tmux, "-L", self.socket, "kill-server"],
+            env=self.env,
+            capture_output=True,
+            timeout=WAIT,
+            check=False,
+        )
+
+
+@pytest.fixture
+def screen(tmp_path: Path) -> Iterator[Callable[..., Screen]]:
+    """``screen(port, "--name", "alice", NO_COLOR="1")`` starts a client in tmux."""
+    screens: list[Screen] = []
+
+    def start(port: int, *args: str, **env: str) -> Screen:
+        s = Screen(tmp_path, ["--host", "127.0.0.1", "--port", str(port), *args], **env)
+        screens.append(s)
+        return s
+
+    yield start
+    for s in screens:
+        s.close()
+
+
+def joined(scr: Screen, name: str) -> Screen:
+    scr.wait(rf"You are {re.escape(name)}\.")
+    scr.wait(lambda: scr.input_row() == f"{name}>")
+    return scr
+
+
+def test_half_typed_line_and_cursor_survive_ten_incoming_messages(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob, carol = connect("bob"), connect("carol")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("half-typed text")
+    alice.keys("Left", "Left", "Left", "Left", "Left")
+    alice.wait(lambda: alice.cursor()[0] == len("alice> half-typed text") - 5)
+    # Two senders, so that neither passes the server's flood limit.
+    for i in range(1, 11):
+        (bob if i % 2 else carol).send(f"incoming message {i}\n")
+    alice.wait(r"<carol> incoming message 10$")
+    screen_text = alice.text()
+    for i in range(1, 11):
+        assert f"<{'bob' if i % 2 else 'carol'}> incoming message {i}" in screen_text
+    assert alice.input_row() == "alice> half-typed text"
+    assert alice.cursor()[0] == len("alice> half-typed text") - 5
+    # Typing goes on where the cursor was.
+    alice.type("X")
+    alice.keys("Enter")
+    assert bob.expect(r"^<alice>") == "<alice> half-typedX text"
+    alice.wait(r"<alice> half-typedX text \u27132$")
+    assert alice.input_row() == "alice>"
+
+
+def test_tab_completes_names_and_commands(server: ServerProcess, connect: Any, screen: Any) -> None:
+    connect("bob")
+    connect("Борислав")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("Бо")
+    alice.keys("Tab")
+    alice.wait(lambda: alice.input_row() == "alice> Борислав:")
+    alice.keys("C-u")
+    alice.type("/wh")
+    alice.keys("Tab")
+    alice.wait(lambda: alice.input_row() == "alice> /whisper")
+    alice.keys("C-u")
+    alice.type("/w b")
+    alice.keys("Tab")
+    alice.wait(lambda: alice.input_row() == "alice> /w bob")
+
+
+def test_cyrillic_name_and_messages_typed_and_received(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    boris = connect("Борис")
+    scr = screen(server.port)
+    scr.wait(r"Your name:")
+    scr.type("Алиса")
+    scr.keys("Enter")
+    joined(scr, "Алиса")
+    boris.send("Привет, Алиса! Как дела?\n")
+    scr.wait(r"<Борис> Привет, Алиса! Как дела\?$")
+    scr.type("Отлично, Борис")
+    scr.keys("Left", "BSpace")
+    scr.type("и")
+    scr.keys("Enter")
+    assert boris.expect(r"^<Алиса>") == "<Алиса> Отлично, Борис"
+    scr.wait(r"<Алиса> Отлично, Борис \u27131$")
+
+
+def test_no_color_means_no_escape_sequences(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    coloured = joined(screen(server.port, "--name", "alice"), "alice")
+    plain = joined(screen(server.port, "--name", "carol", NO_COLOR="1"), "carol")
+    bob.send("/w carol psst\n")
+    bob.send("hello alice and carol\n")
+    plain.wait(r"<bob> hello alice and carol$")
+    coloured.wait(r"<bob> hello alice and carol$")
+    assert "\x1b[" in coloured.text(escapes=True)  # so the check below means something
+    assert "\x1b" not in plain.text(escapes=True)
+
+
+@pytest.mark.parametrize("how", [["--no-color"], ["TERM=dumb"]])
+def test_no_color_flag_and_dumb_terminal(
+    server: ServerProcess, screen: Any, how: list[str]
+) -> None:
+    if how[0].startswith("TERM="):
+        scr = screen(server.port, "--name", "alice", TERM="dumb")
+    else:
+        scr = screen(server.port, "--name", "alice", *how)
+    joined(scr, "alice")
+    assert "\x1b" not in scr.text(escapes=True)
+
+
+def test_r_replies_to_the_last_private_sender(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob, carol = connect("bob"), connect("carol")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    bob.send("/w alice first\n")
+    carol.send("/w alice psst, it is carol\n")
+    alice.wait(r"\[PM from carol\] psst, it is carol$")
+    alice.type("/r got it")
+    alice.keys("Enter")
+    assert carol.expect(r"^\[PM") == "[PM from alice] got it"
+    alice.wait(r"\[PM to carol\] got it \u2713$")
+
+
+def test_r_without_a_private_message_says_so(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("/r hello?")
+    alice.keys("Enter")
+    alice.wait(r"!!! Nobody has sent you a private message yet\.$")
+
+
+def test_own_message_alone_says_nobody_got_it(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("anyone here?")
+    alice.keys("Enter")
+    alice.wait(r"<alice> anyone here\? \u2717 nobody else is online$")
+
+
+def test_error_from_the_server_shows_what_was_not_sent(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("/w nobody are you there")
+    alice.keys("Enter")
+    alice.wait(r"!!! No such user: nobody\..*\(not sent: /w nobody are you there\)$")
+
+
+def test_reconnects_after_the_server_restarts_on_the_same_port(tmp_path: Path, screen: Any) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = ServerProcess(tmp_path / "first")
+    port = first.port
+    alice = joined(screen(port, "--name", "alice"), "alice")
+    try:
+        first.stop()
+        alice.wait(r"Connection to 127\.0\.0\.1:\d+ lost\. Reconnecting in 1 s")
+        alice.wait(lambda: "[reconnecting" in alice.input_row())
+        second = ServerProcess(tmp_path / "second", port=port)
+    finally:
+        first.stop()
+    try:
+        alice.wait(r"Reconnected to 127\.0\.0\.1:\d+\.$", timeout=WAIT * 2)
+        alice.wait(r"You are alice\. 1 user online")
+        alice.wait(lambda: alice.input_row() == "alice>")
+        bob = Peer(second.port)
+        bob.expect(r"Enter your name")
+        bob.send("bob\n")
+        bob.expect(r"^\*\*\* You are bob")
+        alice.type("back again")
+        alice.keys("Enter")
+        assert bob.expect(r"^<alice>") == "<alice> back again"
+        bob.close()
+    finally:
+        second.stop()
+
+
+def test_no_reconnect_exits_when_the_connection_drops(tmp_path: Path, screen: Any) -> None:
+    srv = ServerProcess(tmp_path)
+    alice = joined(screen(srv.port, "--name", "alice", "--no-reconnect"), "alice")
+    srv.stop()
+    assert alice.wait_exit() == 0  # the server said it was shutting down
+    assert "Disconnected from the server." in alice.text()
+    assert "Traceback" not in alice.text()
+
+
+def test_ctrl_c_leaves_cleanly_without_a_traceback(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("something half typed")
+    alice.keys("C-c")
+    assert alice.wait_exit() == 130
+    assert "Traceback" not in alice.text()
+    assert bob.expect(r"alice left") == "*** alice left (quit). 1 user online."
+
+
+def test_ctrl_d_and_quit_leave_and_the_server_announces_it(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.keys("C-d")
+    assert alice.wait_exit() == 0
+    assert bob.expect(r"alice left") == "*** alice left (quit). 1 user online."
+    carol = joined(screen(server.port, "--name", "carol"), "carol")
+    carol.type("/quit see you")
+    carol.keys("Enter")
+    assert carol.wait_exit() == 0
+    assert bob.expect(r"carol left") == "*** carol left (quit: see you). 1 user online."
+    assert "Goodbye, carol." in carol.text()
+
+
+def test_refused_connection_is_one_line_and_exit_code_1(screen: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scr = screen(port, "--name", "alice")
+    assert scr.wait_exit() == 1
+    lines = [line for line in scr.text().splitlines() if line.strip()]
+    assert lines[0] == (
+        f"tcp-client: cannot connect to 127.0.0.1:{port}: "
+        "connection refused (is the server running?)"
+    )
+    assert not any("Traceback" in line for line in lines)
+
+
+def test_a_taken_name_is_asked_again(server: ServerProcess, connect: Any, screen: Any) -> None:
+    connect("alice")
+    scr = screen(server.port, "--name", "alice")
+    scr.wait(r'!!! The name "alice" is taken\. Choose another one\.$')
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("alice2")
+    scr.keys("Enter")
+    joined(scr, "alice2")
+
+
+def test_paste_guard_asks_before_sending_many_lines(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    lines = [f"pasted line {i}" for i in range(1, 7)]
+    alice.run("set-buffer", "-b", "p", "\n".join(lines) + "\n")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
+    alice.keys("n")
+    alice.wait(r"Paste of 6 lines not sent\.$")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
+    alice.keys("y")
+    for line in lines:
+        assert bob.expect(r"^<alice>") == f"<alice> {line}"
+    alice.wait(r"<alice> pasted line 6 \u27131$")
+    assert "rate" not in alice.text()
+
+
+def test_a_short_paste_is_sent_without_asking(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "one\ntwo\nthree (still typing")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    assert bob.expect(r"^<alice>") == "<alice> one"
+    assert bob.expect(r"^<alice>") == "<alice> two"
+    alice.wait(lambda: alice.input_row() == "alice> three (still typing")
+
+
+def test_history_is_kept_between_sessions(
+    tmp_path: Path, server: ServerProcess, screen: Any
+) -> None:
+    first = joined(screen(server.port, "--name", "alice"), "alice")
+    first.type("remember me")
+    first.keys("Enter")
+    first.wait(r"<alice> remember me")
+    first.keys("C-d")
+    assert first.wait_exit() == 0
+    history = tmp_path / "state" / "tcp-chat" / "history"
+    assert history.read_text(encoding="utf-8").splitlines() == ["remember me"]
+    second = joined(screen(server.port, "--name", "alice"), "alice")
+    second.keys("Up")
+    second.wait(lambda: second.input_row() == "alice> remember me")
+
+
+def test_help_lists_client_and_server_commands(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("/help")
+    alice.keys("Enter")
+    text = alice.wait(r"\*\*\*\s+/ping")
+    assert re.search(r"\*\*\*\s+/r TEXT\s+reply privately", text)
+    assert re.search(r"\*\*\*\s+/w NAME TEXT\s+send a private message", text)
+    assert "/mode" not in text
+
+
+def test_nick_change_updates_the_prompt(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("/nick alicia")
+    alice.keys("Enter")
+    alice.wait(r"You are now known as alicia\.$")
+    alice.wait(lambda: alice.input_row() == "alicia>")

@@ -1,0 +1,161 @@
+"""The input line without a terminal: bytes to keys, keys to edits, the line to a row."""
+
+from __future__ import annotations
+
+from tcpchat.lineedit import (
+    CHANGED,
+    EOF,
+    INTERRUPT,
+    PASTE,
+    SUBMIT,
+    KeyDecoder,
+    LineEditor,
+    Paste,
+    text_width,
+)
+
+
+def test_decoder_splits_keys_and_utf8_across_reads() -> None:
+    d = KeyDecoder()
+    assert d.feed(b"hi\x1b[") == ["h", "i"]
+    assert d.feed(b"D") == ["left"]
+    data = "Жж".encode()
+    assert d.feed(data[:1]) == []
+    assert d.feed(data[1:]) == ["Ж", "ж"]
+    assert d.feed(b"\x1bOA\x1b[3~\x1b[1;5C\x1bb\x7f\r\x03\x04") == [
+        "up",
+        "delete",
+        "ctrl-right",
+        "alt-b",
+        "backspace",
+        "enter",
+        "ctrl-c",
+        "ctrl-d",
+    ]
+
+
+def test_decoder_turns_bracketed_paste_into_one_paste_even_across_reads() -> None:
+    d = KeyDecoder()
+    assert d.feed(b"x\x1b[200~one\ntwo\x1b[20") == ["x"]
+    assert d.feed(b"1~y") == [Paste("one\ntwo"), "y"]
+
+
+def test_decoder_drops_unknown_sequences_and_control_characters() -> None:
+    d = KeyDecoder()
+    assert d.feed(b"\x1b[99za\x00\x1cb") == ["a", "b"]
+
+
+def test_editing_keys_work_like_readline() -> None:
+    e = LineEditor()
+    for c in "hello world":
+        e.press(c)
+    assert (e.text, e.cursor) == ("hello world", 11)
+    e.press("ctrl-w")
+    assert (e.text, e.cursor) == ("hello ", 6)
+    e.press("ctrl-y")
+    e.press("ctrl-a")
+    e.press("alt-f")
+    assert e.cursor == 5
+    e.press("ctrl-k")
+    assert e.text == "hello"
+    e.press("ctrl-u")
+    assert e.text == ""
+    e.press("ctrl-y")
+    assert e.text == "hello"
+    e.press("left")
+    e.press("backspace")
+    assert (e.text, e.cursor) == ("helo", 3)
+    e.press("ctrl-t")
+    assert e.text == "heol"
+
+
+def test_enter_submits_and_remembers_and_ctrl_d_on_empty_is_eof() -> None:
+    e = LineEditor()
+    for c in "hi":
+        e.press(c)
+    assert e.press("enter") == SUBMIT
+    assert e.take() == "hi"
+    assert e.text == ""
+    assert e.history == ["hi"]
+    assert e.press("ctrl-d") == EOF
+    assert e.press("ctrl-c") == INTERRUPT
+
+
+def test_history_up_and_down_keeps_the_draft() -> None:
+    e = LineEditor(["first", "second"])
+    for c in "dra":
+        e.press(c)
+    e.press("up")
+    assert e.text == "second"
+    e.press("up")
+    assert e.text == "first"
+    assert e.press("up") is None
+    e.press("down")
+    e.press("down")
+    assert e.text == "dra"
+
+
+def test_lines_starting_with_a_space_and_repeats_stay_out_of_history() -> None:
+    e = LineEditor()
+    for line in ["a", "a", " secret", "b"]:
+        e.set(line)
+        e.take()
+    assert e.history == ["a", "b"]
+
+
+def test_reverse_search_finds_older_lines() -> None:
+    e = LineEditor(["/w bob hello", "something else", "/w carol hi"])
+    e.press("ctrl-r")
+    for c in "/w":
+        e.press(c)
+    assert e.text == "/w carol hi"
+    e.press("ctrl-r")
+    assert e.text == "/w bob hello"
+    assert e.press("enter") == SUBMIT
+    assert e.searching is None
+
+
+def test_tab_completes_and_cycles() -> None:
+    e = LineEditor(completer=lambda line, cursor: (0, ["bob: ", "bobby: "]))
+    e.press("b")
+    e.press("tab")
+    assert e.text == "bob: "
+    e.press("tab")
+    assert e.text == "bobby: "
+    e.press("tab")
+    assert e.text == "bob: "
+
+
+def test_a_paste_of_lines_keeps_the_last_unfinished_one_in_the_line() -> None:
+    e = LineEditor()
+    e.press("x")
+    assert e.press(Paste("one\ntwo\nthree")) == PASTE
+    assert e.take_paste() == ["xone", "two"]
+    assert (e.text, e.cursor) == ("three", 5)
+    assert e.press(Paste("no newline")) == CHANGED
+    assert e.text == "threeno newline"
+
+
+def test_pasted_control_characters_are_dropped() -> None:
+    e = LineEditor()
+    e.press(Paste("a\x1b[2Jb\tc"))
+    assert e.text == "a[2Jb c"
+
+
+def test_view_scrolls_to_keep_the_cursor_visible_with_wide_characters() -> None:
+    e = LineEditor()
+    e.set("中文" * 20)  # 80 columns
+    shown, col = e.view(20)
+    assert text_width(shown) <= 20
+    assert col <= 19
+    assert e.text.endswith(shown)
+    e.press("home")
+    shown, col = e.view(20)
+    assert (shown[:2], col) == ("中文", 0)
+
+
+def test_text_width_counts_wide_and_combining_characters() -> None:
+    assert text_width("abc") == 3
+    assert text_width("中文") == 4
+    assert text_width("e\u0301") == 1
+    assert text_width("Привет") == 6
