@@ -174,6 +174,10 @@ class ChatApp:
             await self._pump(link)
             self.registered = False
             self.link = None
+            for line in self.pending:
+                self.show(
+                    render.error(f"Not confirmed before the connection closed: {line}", self.style)
+                )
             self.pending.clear()
             await link.close()
             if self.quitting:
@@ -260,7 +264,7 @@ class ChatApp:
             except NameRefused as exc:
                 why = f"{exc.event.text} (the server may still hold the old connection)"
             except ConnectError as exc:
-                why = str(exc)
+                why = str(exc)[:1].upper() + str(exc)[1:]
             else:
                 self._set_status("")
                 self.shutdown_seen = False
@@ -302,16 +306,7 @@ class ChatApp:
         unsent = ""
         if isinstance(event, ev.Delivered) and self.pending:
             self.pending.popleft()
-        elif (
-            isinstance(event, ev.Error)
-            and self.pending
-            and event.code
-            in (
-                "no_such_user",
-                "self_whisper",
-                "usage",
-            )
-        ):
+        elif isinstance(event, ev.Error) and self.pending and _refuses(event, self.pending[0]):
             unsent = self.pending.popleft()
         line = render.render_event(event, self.me, self.style)
         if line is not None:
@@ -489,6 +484,13 @@ class ChatApp:
     def _abort(self) -> None:
         if self.session is not None and not self.session.done():
             self.session.cancel()
+
+
+def _refuses(error: ev.Error, line: str) -> bool:
+    """Whether ``error`` answers the message ``line`` (rather than some other command)."""
+    if error.code in ("no_such_user", "self_whisper"):
+        return True
+    return error.code == "usage" and line.startswith("/")
 
 
 async def run_interactive(config: ClientConfig) -> int:

@@ -312,6 +312,34 @@ def test_reconnects_after_the_server_restarts_on_the_same_port(tmp_path: Path, s
         second.stop()
 
 
+def test_reconnect_keeps_trying_while_the_name_is_still_taken(tmp_path: Path, screen: Any) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = ServerProcess(tmp_path / "first")
+    port = first.port
+    alice = joined(screen(port, "--name", "alice"), "alice")
+    first.stop()
+    # Start the new server only after a failed try: the next one is 2 s away.
+    alice.wait(r"connection refused \(is the server running\?\)\. Next try in 2 s\.$")
+    second = ServerProcess(tmp_path / "second", port=port)
+    try:
+        ghost = Peer(port)
+        ghost.expect(r"Enter your name")
+        ghost.send("alice\n")
+        ghost.expect(r"^\*\*\* You are alice")
+        alice.wait(
+            r'The name "alice" is taken.*\(the server may still hold the old connection\)\. '
+            r"Next try in 4 s\.$",
+            timeout=WAIT * 2,
+        )
+        ghost.send("/quit\n")
+        ghost.close()
+        alice.wait(r"Reconnected to 127\.0\.0\.1:\d+\.$", timeout=WAIT * 2)
+        alice.wait(lambda: alice.input_row() == "alice>")
+    finally:
+        second.stop()
+
+
 def test_no_reconnect_exits_when_the_connection_drops(tmp_path: Path, screen: Any) -> None:
     srv = ServerProcess(tmp_path)
     alice = joined(screen(srv.port, "--name", "alice", "--no-reconnect"), "alice")
