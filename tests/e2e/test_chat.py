@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tcpchat import __version__
 from tests.conftest import WAIT, Peer, ServerProcess, child_env
 
 
@@ -284,4 +285,4 @@ def test_version_flag(tmp_path: Path) -> None:
         env=child_env(),
         timeout=WAIT,
     )
-    assert result.returncode == 0 and result.stdout.startswith("python -m tcpchat server 0.")
+    assert result.returncode == 0 and result.stdout == f"python -m tcpchat server {__version__}\n"
