@@ -155,7 +155,7 @@ class Terminal:
         self._flush_scheduled = False
         if not self._pending:
             return
-        text = "".join(line + "\r\n" for line in self._pending)
+        text = "".join(line if line == "\a" else line + "\r\n" for line in self._pending)
         self._pending.clear()
         if self._saved is None:
             self._write(text)
@@ -163,7 +163,8 @@ class Terminal:
             self._write(CLEAR_LINE + text + self._input_row())
 
     def bell(self) -> None:
-        self._write("\a")
+        """Ring after the lines being shown (so the bell comes with its message)."""
+        self.show(["\a"])
 
     def clear_screen(self) -> None:
         self._write("\x1b[H\x1b[2J" + self._input_row())

@@ -128,6 +128,7 @@ class ChatApp:
         self.paste: list[str] = []
         self.shutdown_seen = False
         self.welcomed = False
+        self.failure: Exception | None = None
         self.quitting = False
         self.exit_code = 0
         self.session: asyncio.Future[int] | None = None
@@ -153,6 +154,8 @@ class ChatApp:
         try:
             return await self.session
         except asyncio.CancelledError:
+            if self.failure is not None:
+                raise self.failure from None
             return self.exit_code
         except ConnectError as exc:
             self.term.show([render.error(str(exc), self.style)])
@@ -341,6 +344,13 @@ class ChatApp:
         return prompt, line, cursor
 
     def on_key(self, key: Key) -> None:
+        try:
+            self._on_key(key)
+        except Exception as exc:  # a bug: end the session; run() re-raises it after cleanup
+            self.failure = exc
+            self._abort()
+
+    def _on_key(self, key: Key) -> None:
         if self.paste and isinstance(key, str):
             self._confirm_paste(key)
             return

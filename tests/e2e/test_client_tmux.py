@@ -33,6 +33,7 @@ class Screen:
     def __init__(self, tmp: Path, args: list[str], **env: str) -> None:
         self.tmux = need_tool("tmux")
         self.socket = f"tcpchat-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.stty = tmp / f"{self.socket}.stty"  # terminal settings before and after
         self.env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
         self.env.pop("NO_COLOR", None)
         self.env.pop("TERM", None)
@@ -69,7 +70,7 @@ class Screen:
             str(COLUMNS),
             "-y",
             str(ROWS),
-            f"{client}; echo [exit $?]",
+            f"stty -g > {self.stty}.before; {client}; echo [exit $?]; stty -g > {self.stty}.after",
         )
 
     def run(self, *args: str) -> str:
@@ -110,6 +111,10 @@ class Screen:
         found = re.findall(r"^\[exit (\d+)\]$", self.text(), re.MULTILINE)
         return int(found[-1]) if found else None
 
+    def bell_rang(self) -> bool:
+        """Whether the client rang the terminal bell (tmux flags the window)."""
+        return self.run("display-message", "-p", "-t", "t", "#{window_bell_flag}").strip() == "1"
+
     def wait(self, what: str | Callable[[], bool], timeout: float = WAIT) -> str:
         """Wait until the screen shows ``what`` (a regex) or until ``what()`` is true."""
         deadline = time.monotonic() + timeout
@@ -125,7 +130,11 @@ class Screen:
             pause.wait(POLL_S)
 
     def wait_exit(self, timeout: float = WAIT) -> int:
-        self.wait(lambda: self.status() is not None, timeout)
+        """Wait for the client to exit; check it left the terminal settings as it found them."""
+        after = Path(f"{self.stty}.after")
+        self.wait(lambda: self.status() is not None and after.exists(), timeout)
+        self.wait(lambda: after.read_text().strip() != "", timeout)
+        assert after.read_text() == Path(f"{self.stty}.before").read_text()
         status = self.status()
         assert status is not None
         return status
@@ -465,3 +474,20 @@ def test_nick_change_updates_the_prompt(server: ServerProcess, screen: Any) -> N
     alice.keys("Enter")
     alice.wait(r"You are now known as alicia\.$")
     alice.wait(lambda: alice.input_row() == "alicia>")
+
+
+def test_bell_rings_on_private_messages_and_mentions_only_with_bell(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    bob = connect("bob")
+    quiet = joined(screen(server.port, "--name", "alice"), "alice")
+    loud = joined(screen(server.port, "--name", "carol", "--bell"), "carol")
+    bob.send("hello everyone\n")
+    loud.wait(r"<bob> hello everyone$")
+    assert not loud.bell_rang()
+    bob.send("carol: are you there?\n")
+    loud.wait(r"<bob> carol: are you there\?$")
+    assert loud.bell_rang()
+    bob.send("/w alice psst\n")
+    quiet.wait(r"\[PM from bob\] psst$")
+    assert not quiet.bell_rang()
