@@ -30,6 +30,7 @@ from .client import (
 from .commands import COMMANDS
 from .config import ClientConfig
 from .errors import ConnectError
+from .history import history_path, load_history, save_history
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEditor
 from .protocol import neutralise
 from .terminal import Terminal, visible_width
@@ -48,33 +49,6 @@ CLIENT_HELP = (
 )
 # Server commands that make no sense in this client (it speaks JSON mode itself).
 _HIDDEN = ("mode", "pong", "pass")
-
-
-def history_path(environ: dict[str, str] | None = None) -> Path:
-    """$XDG_STATE_HOME/tcp-chat/history (default ~/.local/state/tcp-chat/history)."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "tcp-chat" / "history"
-
-
-def load_history(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-def save_history(path: Path, lines: list[str]) -> None:
-    """Best effort: a read-only home must not stop anyone chatting."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(line + "\n" for line in lines)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def command_words() -> list[str]:
@@ -445,6 +419,19 @@ class ChatApp:
         if self.link is None or not self.registered:
             # Keep what was typed, so it can be sent once we are back.
             self.show(render.error("Not connected: nothing was sent.", self.style))
+            self.editor.set(line)
+            self.term.redraw()
+            return
+        limit = self.link.welcome.max_line if self.link.welcome else 0
+        if limit and len(text.encode("utf-8")) > limit:
+            size = len(text.encode("utf-8"))
+            self.show(
+                render.error(
+                    f"Too long to send ({size} bytes; the server takes {limit}). "
+                    "Your line was kept.",
+                    self.style,
+                )
+            )
             self.editor.set(line)
             self.term.redraw()
             return

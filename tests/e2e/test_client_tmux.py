@@ -491,3 +491,15 @@ def test_bell_rings_on_private_messages_and_mentions_only_with_bell(
     bob.send("/w alice psst\n")
     quiet.wait(r"\[PM from bob\] psst$")
     assert not quiet.bell_rang()
+
+
+def test_a_line_over_the_server_limit_is_kept_not_sent(server: ServerProcess, screen: Any) -> None:
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "x" * 5000)
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    alice.wait(lambda: alice.input_row().endswith("x" * 40))
+    alice.keys("Enter")
+    alice.wait(
+        r"!!! Too long to send \(5000 bytes; the server takes 4096\)\. Your line was kept\.$"
+    )
+    assert alice.input_row().endswith("x" * 40)
