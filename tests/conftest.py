@@ -81,9 +81,14 @@ class ServerProcess:
         self._reader.start()
         self.port = 0
         self.tls_port = 0
-        self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)( \(TLS\))?$").group(1))
-        if "--tls-port" in args:
-            self.tls_port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)").group(1))
+        try:
+            self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)( \(TLS\))?$").group(1))
+            if "--tls-port" in args:
+                tls = self.wait_log(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)")
+                self.tls_port = int(tls.group(1))
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never leave a server behind when a test cannot use it
+            raise
 
     def _collect(self) -> None:
         assert self.proc.stderr is not None

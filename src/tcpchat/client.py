@@ -15,6 +15,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import IO
 
 from . import events as ev
@@ -151,36 +152,30 @@ async def join(
     sent_name = prompted
     if prompted:
         link.send(f"/nick {name}")
-    deadline = time.monotonic() + HANDSHAKE_WAIT_S
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            event = await asyncio.wait_for(link.receive(), max(left, 0.01))
-        except asyncio.TimeoutError:
-            raise ConnectError("the server did not answer the handshake") from None
-        if event is None:
-            raise ConnectError("the server closed the connection")
+    async for event in _handshake(link, password):
         if isinstance(event, ev.Registered):
             return event
-        if isinstance(event, ev.Prompt) and event.field == "password":
-            if not password:
-                raise ConnectError("the server wants a password (TCPCHAT_PASSWORD)")
-            link.send(f"/pass {password}")
-        elif isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
+        if isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
             sent_name = True
             link.send(f"/nick {name}")
         elif isinstance(event, ev.Error) and event.code.startswith("name_"):
             raise NameRefused(event)
-        elif isinstance(event, ev.Error) and event.code == "bad_password":
-            raise ConnectError("wrong password")
-        elif isinstance(event, (ev.Bye, ev.Shutdown)):
-            raise ConnectError(render_text(event).lstrip("* "))
+    raise ConnectError("the server closed the connection")
 
 
 async def await_name_prompt(link: ServerLink, password: str = "") -> None:
     """Read the start of a session up to the name prompt (answering a password prompt), so
     the caller can show the welcome (``link.welcome``) and ask for a name before ``join``
     (with ``prompted=True``). Raises ConnectError like ``join``."""
+    async for event in _handshake(link, password):
+        if isinstance(event, ev.Prompt) and event.field == "name":
+            return
+    raise ConnectError("the server closed the connection")
+
+
+async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]:
+    """The events before registration, with the password prompt answered here; ends in
+    ConnectError when the server refuses, closes or stops answering."""
     deadline = time.monotonic() + HANDSHAKE_WAIT_S
     while True:
         left = deadline - time.monotonic()
@@ -190,16 +185,31 @@ async def await_name_prompt(link: ServerLink, password: str = "") -> None:
             raise ConnectError("the server did not answer the handshake") from None
         if event is None:
             raise ConnectError("the server closed the connection")
-        if isinstance(event, ev.Prompt) and event.field == "name":
-            return
         if isinstance(event, ev.Prompt) and event.field == "password":
             if not password:
-                raise ConnectError("the server wants a password (TCPCHAT_PASSWORD)")
+                raise ConnectError(
+                    "the server wants a password (--password-file or TCPCHAT_PASSWORD)"
+                )
             link.send(f"/pass {password}")
         elif isinstance(event, ev.Error) and event.code == "bad_password":
             raise ConnectError("wrong password")
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
             raise ConnectError(render_text(event).lstrip("* "))
+        else:
+            yield event
+
+
+def read_password(config: ClientConfig) -> str:
+    """The server password: the first line of ``--password-file``, else ``TCPCHAT_PASSWORD``."""
+    if not config.password_file:
+        return os.environ.get("TCPCHAT_PASSWORD", "")
+    try:
+        with open(config.password_file, encoding="utf-8") as f:
+            return f.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConnectError(
+            f"cannot read password file {config.password_file}: {exc.strerror}"
+        ) from None
 
 
 def _tls_context(config: ClientConfig) -> ssl.SSLContext:
@@ -261,7 +271,7 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
     link = await ServerLink.open(config)
     out = _Printer(stdout, config.json)
     try:
-        registered = await join(link, config.name, _password(config))
+        registered = await join(link, config.name, read_password(config))
     except NameRefused as exc:
         print(f"tcp-client: {exc.event.text}", file=sys.stderr)
         await link.close()
@@ -349,10 +359,6 @@ class _Printer:
         else:
             self.stream.write(render_text(event) + "\n")
         self.stream.flush()
-
-
-def _password(config: ClientConfig) -> str:
-    return os.environ.get("TCPCHAT_PASSWORD", "")
 
 
 async def probe(config: ClientConfig) -> int:

@@ -10,7 +10,6 @@ backoff when the connection drops. The terminal is restored on every way out.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections import deque
@@ -26,6 +25,7 @@ from .client import (
     await_name_prompt,
     is_message,
     join,
+    read_password,
 )
 from .commands import COMMANDS
 from .config import ClientConfig
@@ -166,7 +166,7 @@ class ChatApp:
             self.link = link
 
     async def _first_join(self, link: ServerLink) -> tuple[ServerLink, ev.Registered]:
-        password = os.environ.get("TCPCHAT_PASSWORD", "")
+        password = read_password(self.config)
         name = self.config.name
         prompted = False
         if not name:
@@ -220,7 +220,7 @@ class ChatApp:
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
         where = f"{self.config.host}:{self.config.port}"
-        password = os.environ.get("TCPCHAT_PASSWORD", "")
+        password = read_password(self.config)
         delay = 1.0
         self.show(
             render.notice(

@@ -358,3 +358,24 @@ def test_wrong_passwords_end_the_session(make_server: Any, tmp_path: Path) -> No
     assert peer.expect("Goodbye") == "*** Wrong password. Goodbye."
     assert peer.closed()
     srv.wait_log(r"WARNING .*closing session: wrong password")
+
+
+def test_client_gives_the_password_from_its_password_file(make_server: Any, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n", encoding="utf-8")
+    srv = make_server("--password-file", str(secret))
+    watcher = Peer(srv.port)
+    watcher.send("open sesame\nwatcher\n")
+    watcher.expect("You are watcher")
+    base = [sys.executable, "-m", "tcpchat", "client", "--port", str(srv.port), "--name", "bot"]
+    ok = subprocess.run(
+        [*base, "--password-file", str(secret)], input="hi\n", capture_output=True,
+        text=True, env=child_env(), timeout=WAIT * 2,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert watcher.expect("^<") == "<bot> hi"
+    missing = subprocess.run(
+        base, input="hi\n", capture_output=True, text=True, env=child_env(), timeout=WAIT * 2
+    )
+    assert missing.returncode == 1
+    assert "wants a password" in missing.stderr and "Traceback" not in missing.stderr
