@@ -179,7 +179,7 @@ TEXT = "text"
 JSON = "json"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -196,11 +196,11 @@ def render_text(event: ev.Event) -> str:
             return f"*** Delivered to {event.to}."
         if event.recipients == 0:
             return "*** Nobody else is online: your message reached no one."
-        return f"*** Delivered to ALL ({_plural(event.recipients, 'user')})."
+        return f"*** Delivered to ALL ({plural(event.recipients, 'user')})."
     if isinstance(event, ev.Joined):
-        return f"*** {event.name} joined. {_plural(event.online, 'user')} online."
+        return f"*** {event.name} joined. {plural(event.online, 'user')} online."
     if isinstance(event, ev.Left):
-        return f"*** {event.name} left ({event.reason}). {_plural(event.online, 'user')} online."
+        return f"*** {event.name} left ({event.reason}). {plural(event.online, 'user')} online."
     if isinstance(event, ev.Renamed):
         if event.you:
             return f"*** You are now known as {event.new}."
@@ -210,17 +210,17 @@ def render_text(event: ev.Event) -> str:
     if isinstance(event, ev.Welcome):
         return (
             f"*** Welcome to tcp-chat {event.version}. "
-            f"{_plural(event.online, 'user')} online. Type /help for commands."
+            f"{plural(event.online, 'user')} online. Type /help for commands."
         )
     if isinstance(event, ev.Prompt):
         return f"*** Enter your {event.field}:"
     if isinstance(event, ev.Registered):
         return (
-            f"*** You are {event.name}. {_plural(len(event.users), 'user')} online: "
+            f"*** You are {event.name}. {plural(len(event.users), 'user')} online: "
             f"{', '.join(event.users)}."
         )
     if isinstance(event, ev.UserList):
-        return f"*** {_plural(len(event.users), 'user')} online: {', '.join(event.users)}."
+        return f"*** {plural(len(event.users), 'user')} online: {', '.join(event.users)}."
     if isinstance(event, ev.Help):
         width = max(len(usage) for usage, _ in event.commands)
         rows = [f"*** {usage.ljust(width)}  {text}" for usage, text in event.commands]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from . import events as ev
-from .protocol import neutralise
+from .protocol import neutralise, plural
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
@@ -102,10 +102,6 @@ def wants_bell(event: ev.Event, me: str) -> bool:
     if not isinstance(event, ev.Message) or fold(event.sender) == fold(me):
         return False
     return event.to is not None or mentions(event.text, me)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _names(names: Iterable[str], style: Style, me: str) -> str:
@@ -193,7 +189,7 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
         return error(event.text, style, t)
     if isinstance(event, ev.Welcome):
         return notice(
-            f"Welcome to tcp-chat {event.version}. {_plural(event.online, 'user')} online. "
+            f"Welcome to tcp-chat {event.version}. {plural(event.online, 'user')} online. "
             "Type /help for commands.",
             style,
             t,
@@ -201,10 +197,10 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
         )
     if isinstance(event, ev.Registered):
         return notice(
-            f"You are {event.name}. {_plural(len(event.users), 'user')} online: ", style, t
+            f"You are {event.name}. {plural(len(event.users), 'user')} online: ", style, t
         ) + _names(event.users, style, me)
     if isinstance(event, ev.UserList):
-        head = notice(f"{_plural(len(event.users), 'user')} online: ", style, t)
+        head = notice(f"{plural(len(event.users), 'user')} online: ", style, t)
         return head + _names(event.users, style, me)
     if isinstance(event, ev.PongReply):
         return notice(f"pong {event.token}".rstrip(), style, t)

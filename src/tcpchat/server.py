@@ -31,7 +31,7 @@ from .limits import (
     TCP_KEEPINTVL_S,
 )
 from .logs import LOGGER_NAME, SessionLog
-from .protocol import Frame, LineDecoder, parse_line, render
+from .protocol import Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -315,7 +315,7 @@ class ChatServer:
                 continue
             event = delivery.event
             if isinstance(event, ev.Delivered):
-                target = event.to or f"ALL ({event.recipients} users)"
+                target = event.to or f"ALL ({plural(event.recipients, 'user')})"
                 kind = " (action)" if event.action else ""
                 if self.config.log_text:
                     conn.log.info("%s -> %s%s: %s", session.name, target, kind, event.text)

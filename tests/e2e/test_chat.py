@@ -181,7 +181,7 @@ def test_every_connection_action_and_disconnect_is_logged(
         "listening on 127.0.0.1:",
         "connected (1 connections)",
         "registered as alice",
-        "alice -> ALL (1 users): public words",
+        "alice -> ALL (1 user): public words",
         "alice -> bob: secret words",
         "user error no_such_user",
         "disconnected (quit: bye)",
@@ -200,7 +200,7 @@ def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
             peer.expect("You are")
         alice.send("top secret\n")
         alice.expect("Delivered")
-        srv.wait_log(r"alice -> ALL \(1 users\): 10 characters")
+        srv.wait_log(r"alice -> ALL \(1 user\): 10 characters")
         assert "top secret" not in srv.stderr()
     finally:
         srv.stop()
