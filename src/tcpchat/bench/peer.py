@@ -1,0 +1,251 @@
+"""One benchmark client connection, and opening many of them from several loopback addresses.
+
+A ``Peer`` is an ``asyncio.Protocol``: it sends its dialect's hello on connect, scans what arrives
+for the joined marker, then cuts the stream at newlines and hands whole lines to its ``Tally``
+(receiving) and counts acknowledgements (sending with a bounded window). It never parses a line
+it does not have to: a chunk of ten thousand join notices costs one regular-expression scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import cast
+
+from .dialects import Dialect
+from .stats import Tally
+
+# Clients connect from 127.0.0.2 ... so that 10,000 connections per server, several servers per
+# run and the sockets left in TIME_WAIT never exhaust one address's ephemeral ports.
+SOURCE_ADDRESSES = 16
+# Connections not yet answered by the server, at most: the kernel drops SYNs past a listener's
+# backlog (ngircd's is 10, hard-coded) and the client then waits 1 s, 3 s, 7 s... to retry.
+UNANSWERED = 8
+# Linux: take the local port at connect() time, so one port serves several destinations.
+_IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+class Progress:
+    """Counts down the markers still expected by all receivers; ``done`` is set at zero, or as
+    soon as a peer is lost (the count would never reach zero then). The count is a stopping rule
+    only: ``Tally.check`` finds out afterwards what was lost, duplicated or out of order."""
+
+    __slots__ = ("remaining", "done", "finished_at", "failure")
+
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        self.done = asyncio.Event()
+        self.finished_at = 0.0
+        self.failure = ""
+        if remaining <= 0:
+            self.done.set()
+
+    def add(self, count: int) -> None:
+        self.remaining -= count
+        if self.remaining <= 0 and not self.done.is_set():
+            self.finished_at = time.monotonic()
+            self.done.set()
+
+    def fail(self, why: str) -> None:
+        if not self.done.is_set():
+            self.failure = why
+            self.finished_at = time.monotonic()
+            self.done.set()
+
+
+class Sender:
+    """A sender's window: at most ``window`` messages written and not yet acknowledged."""
+
+    __slots__ = ("index", "total", "window", "size", "sent", "acked")
+
+    def __init__(self, index: int, total: int, window: int, size: int) -> None:
+        self.index = index
+        self.total = total
+        self.window = window
+        self.size = size
+        self.sent = 0
+        self.acked = 0
+
+
+class Peer(asyncio.Protocol):
+    """One client: joins, then receives (with a ``Tally``) and may send (with a ``Sender``)."""
+
+    def __init__(
+        self,
+        index: int,
+        dialect: Dialect,
+        tally: Tally | None = None,
+        progress: Progress | None = None,
+        sender: Sender | None = None,
+    ) -> None:
+        self.index = index
+        self.dialect = dialect
+        self.tally = tally
+        self.progress = progress
+        self.sender = sender
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self.answered: asyncio.Future[None] = loop.create_future()  # the first bytes came
+        self.joined: asyncio.Future[None] = loop.create_future()
+        self.windowed = False  # the sender pumps on acknowledgements (fan-out), not on a clock
+        self.buf = b""  # before joining: everything so far
+        self.tail = b""  # after joining: the incomplete last line
+        self.bytes_in = 0
+        self.gone = False
+
+    # --- asyncio callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not subclasses of asyncio.Transport, so no isinstance here.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.dialect.hello(self.index, self.sender is not None))
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if not self.answered.done():
+            self.answered.set_result(None)
+        if not self.joined.done():
+            data = self._joining(data)
+            if not self.joined.done():
+                return
+        data = self.tail + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            self.tail = data
+            return
+        if cut == len(data):
+            body, self.tail = data, b""
+        else:
+            body, self.tail = data[:cut], data[cut:]
+        tally = self.tally
+        if tally is not None:
+            found = tally.feed(body, time.monotonic_ns() // 1000)
+            if found and self.progress is not None:
+                self.progress.add(found)
+        sender = self.sender
+        if sender is not None:
+            acks = body.count(self.dialect.ack)
+            if acks:
+                sender.acked += acks
+                if self.windowed:
+                    self.pump()
+        if self.dialect.ping in body and self.transport is not None:
+            answer = self.dialect.pongs(body)
+            if answer:
+                self.transport.write(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
+        if not self.joined.done():
+            why = f"closed before joining: {self.buf[-200:]!r}"
+            self.joined.set_exception(ConnectionError(why))
+            if not self.answered.done():
+                self.answered.set_exception(ConnectionError(why))
+        if self.progress is not None:
+            self.progress.fail(f"client {self.index} was disconnected")
+
+    # --- joining and sending ------------------------------------------------------------------
+
+    def _joining(self, data: bytes) -> bytes:
+        """Look for the joined marker; once its line is complete, return what follows it."""
+        self.buf += data
+        at = self.buf.find(self.dialect.joined)
+        if at < 0:
+            return b""
+        end = self.buf.find(b"\n", at)
+        if end < 0:
+            return b""
+        rest, self.buf = self.buf[end + 1 :], b""
+        self.joined.set_result(None)
+        return rest
+
+    def pump(self) -> None:
+        """Fill the window: write as many messages as it allows, in one write."""
+        sender, transport = self.sender, self.transport
+        if sender is None or transport is None or transport.is_closing():
+            return
+        room = min(sender.window - (sender.sent - sender.acked), sender.total - sender.sent)
+        if room <= 0:
+            return
+        now = time.monotonic_ns() // 1000
+        first = sender.sent
+        message = self.dialect.message
+        lines = [message(sender.index, seq, now, sender.size) for seq in range(first, first + room)]
+        transport.write(b"".join(lines))
+        sender.sent += room
+
+    def send_one(self) -> None:
+        """Write the next message now, window or not (the latency scenario paces by the clock)."""
+        sender, transport = self.sender, self.transport
+        if sender is None or transport is None or transport.is_closing():
+            return
+        if sender.sent >= sender.total:
+            return
+        now = time.monotonic_ns() // 1000
+        transport.write(self.dialect.message(sender.index, sender.sent, now, sender.size))
+        sender.sent += 1
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def open_peer(host: str, port: int, peer: Peer) -> Peer:
+    """Connect ``peer`` to ``host:port`` from one of the loopback source addresses."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
+        except OSError:
+            pass
+        sock.bind((f"127.0.0.{2 + peer.index % SOURCE_ADDRESSES}", 0))
+        await loop.sock_connect(sock, (host, port))
+        await loop.create_connection(lambda: peer, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return peer
+
+
+async def join_all(
+    host: str, port: int, peers: list[Peer], concurrency: int, timeout: float, total_timeout: float
+) -> tuple[list[float], list[str]]:
+    """Connect and join every peer, at most ``concurrency`` at a time, each within ``timeout``
+    and all within ``total_timeout`` (peers not started by then fail at once). At most
+    ``UNANSWERED`` connections wait for the server's first bytes at any moment.
+
+    Returns the seconds each successful join took (connect to joined) and the failures.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    accepting = asyncio.Semaphore(UNANSWERED)
+    took: list[float] = []
+    failures: list[str] = []
+    deadline = time.monotonic() + total_timeout
+
+    async def one(peer: Peer) -> None:
+        async with gate:
+            start = time.monotonic()
+            left = min(timeout, deadline - start)
+            if left <= 0:
+                failures.append(f"client {peer.index}: not started within {total_timeout:.0f}s")
+                return
+            try:
+                await asyncio.wait_for(_join(host, port, peer, accepting), left)
+            except (OSError, asyncio.TimeoutError) as exc:
+                failures.append(f"client {peer.index}: {type(exc).__name__}: {exc}")
+                peer.close()
+                return
+            took.append(time.monotonic() - start)
+
+    await asyncio.gather(*(one(peer) for peer in peers))
+    return took, failures
+
+
+async def _join(host: str, port: int, peer: Peer, accepting: asyncio.Semaphore) -> None:
+    async with accepting:
+        await open_peer(host, port, peer)
+        await peer.answered
+    await peer.joined
