@@ -85,7 +85,8 @@ class ServerLink:
 
     async def receive(self) -> ev.Event | None:
         """The next event; JSON lines of unknown types are skipped, text lines too (the first
-        lines come in text mode, before the server saw our ``/mode json``)."""
+        lines come in text mode, before the server saw our ``/mode json``). Pings are answered
+        here and not returned, so every caller stays alive by reading."""
         while True:
             try:
                 line = await self.reader.readline()
@@ -97,6 +98,9 @@ class ServerLink:
                 continue
             event = parse_event(line)
             if event is None:
+                continue
+            if isinstance(event, ev.PingRequest):
+                self.send(f"/pong {event.token}")
                 continue
             self.raw = line
             if isinstance(event, ev.Welcome):
@@ -289,9 +293,6 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
             event = await link.receive()
             if event is None:
                 break
-            if isinstance(event, ev.PingRequest):
-                link.send(f"/pong {event.token}")
-                continue
             out.show(event, link.raw)
             if isinstance(event, (ev.Delivered, ev.Error)) and pending:
                 pending -= 1

@@ -212,9 +212,6 @@ class ChatApp:
             event = await link.receive()
             if event is None:
                 return
-            if isinstance(event, ev.PingRequest):
-                link.send(f"/pong {event.token}")
-                continue
             self.on_event(event)
 
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.conftest import WAIT, ServerProcess, child_env
+import pytest
+
+from tests.conftest import WAIT, Peer, ServerProcess, child_env
 
 CLIENT = [
     sys.executable,
@@ -126,3 +128,27 @@ def test_environment_variables_set_the_options(server: ServerProcess, connect: A
     )
     assert done.returncode == 0, done.stderr
     assert bob.expect(r"^<envbot>") == "<envbot> from the environment"
+
+
+def test_a_quiet_client_answers_pings_and_stays(tmp_path: Any) -> None:
+    srv = ServerProcess(tmp_path, "--ping-interval", "1", "--ping-timeout", "1")
+    proc = subprocess.Popen(
+        [*CLIENT, "--port", str(srv.port), "--name", "bot"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(),
+    )  # fmt: skip
+    try:
+        srv.wait_log(r"registered as bot")
+        watcher = Peer(srv.port)
+        watcher.send("watcher\n")
+        watcher.expect("You are watcher")
+        # Three ping rounds pass; a client that did not answer would be dropped in two.
+        with pytest.raises(AssertionError):
+            watcher.expect(r"bot left", timeout=3.5)
+        assert proc.stdin is not None
+        proc.stdin.write("still here\n")
+        proc.stdin.close()
+        assert watcher.expect(r"^<bot>") == "<bot> still here"
+        assert proc.wait(WAIT) == 0
+    finally:
+        proc.kill()
+        srv.stop()
