@@ -19,9 +19,6 @@ from .stats import Tally
 # Clients connect from 127.0.0.2 ... so that 10,000 connections per server, several servers per
 # run and the sockets left in TIME_WAIT never exhaust one address's ephemeral ports.
 SOURCE_ADDRESSES = 16
-# Connections not yet answered by the server, at most: the kernel drops SYNs past a listener's
-# backlog (ngircd's is 10, hard-coded) and the client then waits 1 s, 3 s, 7 s... to retry.
-UNANSWERED = 8
 # Linux: take the local port at connect() time, so one port serves several destinations.
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
@@ -137,11 +134,11 @@ class Peer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gone = True
-        if not self.joined.done():
-            why = f"closed before joining: {self.buf[-200:]!r}"
-            self.joined.set_exception(ConnectionError(why))
-            if not self.answered.done():
-                self.answered.set_exception(ConnectionError(why))
+        why = f"closed before joining: {self.buf[-200:]!r}"
+        for future in (self.answered, self.joined):
+            if not future.done():
+                future.set_exception(ConnectionError(why))
+                future.exception()  # retrieved: nobody may be waiting any more
         if self.progress is not None:
             self.progress.fail(f"client {self.index} was disconnected")
 
@@ -211,16 +208,22 @@ async def open_peer(host: str, port: int, peer: Peer) -> Peer:
 
 
 async def join_all(
-    host: str, port: int, peers: list[Peer], concurrency: int, timeout: float, total_timeout: float
+    host: str,
+    port: int,
+    peers: list[Peer],
+    concurrency: int,
+    unanswered: int,
+    timeout: float,
+    total_timeout: float,
 ) -> tuple[list[float], list[str]]:
     """Connect and join every peer, at most ``concurrency`` at a time, each within ``timeout``
     and all within ``total_timeout`` (peers not started by then fail at once). At most
-    ``UNANSWERED`` connections wait for the server's first bytes at any moment.
+    ``unanswered`` connections wait for the server's first bytes at any moment.
 
     Returns the seconds each successful join took (connect to joined) and the failures.
     """
     gate = asyncio.Semaphore(concurrency)
-    accepting = asyncio.Semaphore(UNANSWERED)
+    accepting = asyncio.Semaphore(unanswered)
     took: list[float] = []
     failures: list[str] = []
     deadline = time.monotonic() + total_timeout

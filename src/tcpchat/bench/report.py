@@ -52,6 +52,7 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("duplicates", "dup", 0),
         ("disorder", "order", 0),
         ("server_cpu_pct", "server CPU %", 0),
+        ("server_sys_share_pct", "of it kernel %", 0),
         ("deliveries_per_cpu_s", "per server CPU-s", 0),
         ("generator_cpu_pct", "gen CPU %", 0),
         ("rss_mib", "RSS MiB", 1),

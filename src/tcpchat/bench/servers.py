@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,11 @@ class Target:
     loop: str = ""
 
     @property
+    def backlog(self) -> int:
+        """The listen backlog the server asks for (ngircd's is hard-coded, ours in server.py)."""
+        return 10 if self.kind == "ngircd" else 4096
+
+    @property
     def dialect(self) -> Dialect:
         return IrcDialect() if self.kind == "ngircd" else ChatDialect()
 
@@ -149,7 +155,10 @@ class RunningServer:
         pin: bool,
         log_level: str = "WARNING",
         profile: str = "",
+        server_args: Sequence[str] = (),
     ) -> None:
+        """Start ``target``; ``server_args`` go last on our server's command line, so they
+        override the benchmark's own flags (argparse keeps the last value)."""
         self.target = target
         self.port = free_port()
         self.log_path = workdir / f"{target.name}-{self.port}.log"
@@ -189,6 +198,7 @@ class RunningServer:
                 str(MAX_CONNECTIONS),
                 "--loop",
                 target.loop,
+                *server_args,
             ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
@@ -234,15 +244,16 @@ class RunningServer:
             pass
         return rss, hwm
 
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the server has used so far."""
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(user, system) CPU time the server has used so far, in seconds."""
         try:
             with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
-            return 0.0
+            return 0.0, 0.0
         # After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
 
     def log_tail(self, lines: int = 20) -> str:
         try:
