@@ -59,6 +59,11 @@ MAX_OUTBOX_BYTES = 256 * 1024
 # senders at once) may queue this many times MAX_OUTBOX_BYTES for one client before it is
 # dropped. The queued lines are shared between recipients, so this costs little memory.
 OUTBOX_BURST_FACTOR = 4
+# The kernel's send buffer per client socket (Linux doubles the value set). Left alone, Linux
+# grows it up to tcp_wmem's maximum (4 MiB by default) for a client that does not read, so the
+# outbox limit would only start counting after 4 MiB of kernel memory per stuck client. 256 KiB
+# still holds about a thousand chat lines in flight to a client that does read.
+SOCKET_SNDBUF_BYTES = 256 * 1024
 
 # A connection must choose a name within this long (ssh-chat and IRC servers use 30-60 s).
 HANDSHAKE_TIMEOUT_S = 30.0

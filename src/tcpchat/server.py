@@ -25,6 +25,7 @@ from .hub import Hub, HubLimits, Session
 from .limits import (
     OUTBOX_BURST_FACTOR,
     SHUTDOWN_FLUSH_S,
+    SOCKET_SNDBUF_BYTES,
     SWEEP_INTERVAL_S,
     TCP_KEEPCNT,
     TCP_KEEPIDLE_S,
@@ -90,7 +91,7 @@ class Connection(asyncio.Protocol):
             transport.write(f"!!! {refusal}\n".encode())
             transport.close()
             return
-        _keepalive(transport.get_extra_info("socket"))
+        _tune_socket(transport.get_extra_info("socket"))
         session, out = self.server.hub.connect(address, time.time())
         session.link = self
         self.session = session
@@ -183,18 +184,20 @@ class Connection(asyncio.Protocol):
         self.transport.abort()
 
 
-def _keepalive(sock: socket.socket | None) -> None:
-    """Let the kernel find dead peers of text-mode sessions, which never answer pings."""
+def _tune_socket(sock: socket.socket | None) -> None:
+    """Let the kernel find dead peers of text-mode sessions (which never answer pings), and cap
+    what it buffers for a client that does not read."""
     if sock is None:
         return
     try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF_BYTES)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPIDLE_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPINTVL_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPCNT)
     except OSError:
-        pass  # not a TCP socket (tests may use others); keep-alive is a nicety
+        pass  # not a TCP socket; both are niceties
 
 
 class ChatServer:
