@@ -9,6 +9,7 @@ closes it. Failures a user causes ("no such user") are ``Error`` events, never e
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hmac
 from dataclasses import dataclass
@@ -78,13 +79,16 @@ class Roster:
     """Who is online: the one place that maps names to active sessions.
 
     ``everyone`` is a tuple shared by all broadcasts until the next join or leave, so fanning a
-    message out to N users allocates nothing per user. A room, or the users of another node, would
-    be another roster.
+    message out to N users allocates nothing per user. ``names`` is kept sorted as users come
+    and go (a bisect, not a sort per join). A room, or the users of another node, would be
+    another roster.
     """
 
     def __init__(self) -> None:
         self._by_key: dict[str, Session] = {}
+        self._sorted: list[tuple[str, str]] = []  # (key, display name), in key order
         self._everyone: tuple[Session, ...] | None = None
+        self._names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -94,12 +98,17 @@ class Roster:
 
     def add(self, session: Session) -> None:
         self._by_key[session.key] = session
-        self._everyone = None
+        bisect.insort(self._sorted, (session.key, session.name))
+        self._everyone = self._names = None
 
     def remove(self, session: Session) -> None:
         if self._by_key.get(session.key) is session:
             del self._by_key[session.key]
-            self._everyone = None
+            entry = (session.key, session.name)
+            index = bisect.bisect_left(self._sorted, entry)
+            if index < len(self._sorted) and self._sorted[index] == entry:
+                del self._sorted[index]
+            self._everyone = self._names = None
 
     def everyone(self) -> tuple[Session, ...]:
         if self._everyone is None:
@@ -107,7 +116,10 @@ class Roster:
         return self._everyone
 
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted((s.name for s in self._by_key.values()), key=name_key))
+        """Display names of everyone online, sorted case-insensitively."""
+        if self._names is None:
+            self._names = tuple(name for _, name in self._sorted)
+        return self._names
 
 
 @dataclass(frozen=True)

@@ -240,11 +240,19 @@ def render_text(event: ev.Event) -> str:
     raise TypeError(f"no text rendering for {type(event).__name__}")
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def iso_time(ts: float) -> str:
     """Seconds since the epoch as ISO 8601 UTC with milliseconds: 2026-11-25T12:34:56.789Z."""
+    global _second_cache
     whole = int(ts)
     millis = int((ts - whole) * 1000)
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole)) + f".{millis:03d}Z"
+    cached_second, prefix = _second_cache
+    if whole != cached_second:  # strftime once a second, not once an event
+        prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+        _second_cache = (whole, prefix)
+    return f"{prefix}.{millis:03d}Z"
 
 
 def event_fields(event: ev.Event) -> dict[str, object]:

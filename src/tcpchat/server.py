@@ -274,26 +274,32 @@ class ChatServer:
         """Render each event once per mode and queue the bytes for every recipient."""
         for delivery in deliveries:
             event, skip = delivery.event, delivery.skip
-            text: bytes | None = None
-            json: bytes | None = None
-            closing = isinstance(event, (ev.Bye, ev.Shutdown))
+            rendered: dict[str, bytes] = {}
+            if isinstance(event, (ev.Bye, ev.Shutdown)):
+                self._route_last_words(delivery, rendered)
+                continue
             for session in delivery.to:
-                if session is skip:
+                # The fan-out loop: once per recipient of every message, so it stays this short.
+                if session is skip or session.link is None:
                     continue
-                conn: Connection = session.link
-                if conn is None:
-                    continue
-                if session.mode == "json":
-                    if json is None:
-                        json = render(event, "json")
-                    conn.send(json)
-                else:
-                    if text is None:
-                        text = render(event, "text")
-                    conn.send(text)
-                if closing:
-                    reason = event.reason if isinstance(event, ev.Bye) else "server shutdown"
-                    conn.close_after_flush(reason)
+                data = rendered.get(session.mode)
+                if data is None:
+                    data = rendered[session.mode] = render(event, session.mode)
+                session.link.send(data)
+
+    def _route_last_words(self, delivery: ev.Delivery, rendered: dict[str, bytes]) -> None:
+        """A ``Bye`` or ``Shutdown``: send it, then close each recipient once it is written."""
+        event = delivery.event
+        reason = event.reason if isinstance(event, ev.Bye) else "server shutdown"
+        for session in delivery.to:
+            conn: Connection | None = session.link
+            if conn is None or session is delivery.skip:
+                continue
+            data = rendered.get(session.mode)
+            if data is None:
+                data = rendered[session.mode] = render(event, session.mode)
+            conn.send(data)
+            conn.close_after_flush(reason)
 
     def mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)
