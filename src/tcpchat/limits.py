@@ -84,5 +84,9 @@ SWEEP_INTERVAL_S = 1.0
 MAX_CONNECTIONS = 5000
 MAX_CONNECTIONS_PER_IP = 20
 
+# Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
+# a connection storm or a crowd joining at once waits there instead of being refused.
+LISTEN_BACKLOG = 4096
+
 # On SIGINT/SIGTERM queued lines are flushed for at most this long, so the stop stays under 2 s.
 SHUTDOWN_FLUSH_S = 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import signal
 import socket
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tcpchat import __version__
-from tests.conftest import WAIT, Peer, ServerProcess, child_env
+from tests.conftest import IN_CI, WAIT, Peer, ServerProcess, child_env, join_peer
 
 
 def test_broadcast_reaches_everyone_else_and_confirms_to_sender(connect: Any) -> None:
@@ -286,3 +289,23 @@ def test_version_flag(tmp_path: Path) -> None:
         timeout=WAIT,
     )
     assert result.returncode == 0 and result.stdout == f"python -m tcpchat server {__version__}\n"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_chat_works_on_both_event_loops(tmp_path: Path, loop: str) -> None:
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        if IN_CI:
+            pytest.fail("uvloop is not installed (requirements-dev.txt installs it)")
+        pytest.skip("uvloop is not installed")
+    srv = ServerProcess(tmp_path, "--loop", loop, "--max-per-ip", "50")
+    try:
+        peers = [join_peer(srv.port, f"user{i}") for i in range(30)]  # a crowd joining at once
+        peers[0].send("hello crowd\n/w user29 just you\n")
+        assert peers[0].expect("Delivered") == "*** Delivered to ALL (29 users)."
+        assert peers[29].expect("^<") == "<user0> hello crowd"
+        assert peers[29].expect(r"^\[PM") == "[PM from user0] just you"
+        peers[1].send("/quit\n")
+        assert peers[2].expect("left") == "*** user1 left (quit). 29 users online."
+    finally:
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
