@@ -39,7 +39,7 @@ log = logging.getLogger(LOGGER_NAME)
 
 # Disconnect reasons that are ordinary (INFO); any other means the server dropped the client
 # (WARNING).
-_QUIET_REASONS = ("quit", "connection closed")
+_QUIET_REASONS = ("quit", "connection closed", "connection lost", "server shutdown")
 # Errors that mean a client broke a limit (WARNING); other user errors are typos (INFO).
 _ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited", "bad_password"})
 # At most one "refused" WARNING per this many seconds, so a connection storm cannot flood the log.
