@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,15 @@ class ServerProcess:
     """
 
     def __init__(
-        self, tmp: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
+        self,
+        tmp: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int = 0,
+        command: Sequence[str | Path] = (sys.executable, "-m", "tcpchat", "server"),
     ) -> None:
+        """``command`` is the server to run: the checkout's by default, or an installed
+        ``tcp-server`` (packaging tests)."""
         self.log_dir = tmp / "logs"
         self.args = [
             "--host",
@@ -71,7 +78,7 @@ class ServerProcess:
         self._lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tcpchat", "server", *self.args],
+            [*map(str, command), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=self.env,

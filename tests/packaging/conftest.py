@@ -9,22 +9,18 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT, WAIT, child_env, need_tool
+from tests.conftest import IN_CI, ROOT, WAIT, ServerProcess, child_env, need_tool
 
 PACKAGING = ROOT / "packaging"
 BUILD_TIMEOUT = 600.0  # seconds for one build (sdist + wheel, or one rpmbuild with %check)
@@ -222,66 +218,10 @@ def installed(el9_rpm: Path, tmp_path_factory: pytest.TempPathFactory) -> Instal
 # --- processes -----------------------------------------------------------------------------
 
 
-class Program:
-    """A long-running child whose stderr lines are collected for ``wait_line``."""
-
-    def __init__(self, cmd: Sequence[str | Path], env: dict[str, str], cwd: Path) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._eof = False
-        self.proc = subprocess.Popen(
-            [str(c) for c in cmd],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-        )
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self._queue.put(raw.decode("utf-8", "replace").rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_line(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while not self._eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                self._eof = True
-                break
-            self.lines.append(line)
-            match = regex.search(line)
-            if match:
-                return match
-        raise AssertionError(
-            f"no {pattern!r} on stderr (exit {self.proc.poll()}):\n" + "\n".join(self.lines)
-        )
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
-        return self.proc.returncode
-
-
 @pytest.fixture
-def programs() -> Iterator[list[Program]]:
-    """Children started by a test; whatever is still running at the end is stopped."""
-    started: list[Program] = []
+def programs() -> Iterator[list[ServerProcess]]:
+    """Servers started by a test; whatever is still running at the end is stopped."""
+    started: list[ServerProcess] = []
     yield started
     for program in started:
         program.stop()

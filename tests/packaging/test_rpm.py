@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Peer, need_tool
+from tests.conftest import ServerProcess, join_peer, need_tool
 from tests.packaging.conftest import (
     PACKAGING,
     ROOT,
     VERSION,
     Installed,
-    Program,
     build_rpm,
     find_interpreter,
     run,
@@ -104,31 +103,19 @@ def test_installed_commands_report_the_version(installed: Installed, tmp_path: P
 
 
 def test_installed_server_and_client_chat_in_pipe_mode(
-    installed: Installed, tmp_path: Path, programs: list[Program]
+    installed: Installed, tmp_path: Path, programs: list[ServerProcess]
 ) -> None:
     """The RPM's tcp-server, with the RPM's server.conf, serves the RPM's tcp-client."""
     env = installed.env(tmp_path)
-    server = Program(
-        [
-            installed.bin("tcp-server"),
-            "--config",
-            installed.root / "etc/tcp-chat/server.conf",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ],
-        env=env,
-        cwd=tmp_path,
+    conf = installed.root / "etc/tcp-chat/server.conf"
+    server = ServerProcess(
+        tmp_path, "--config", str(conf), env=env, command=[installed.bin("tcp-server")]
     )
     programs.append(server)
-    port = int(server.wait_line(r"listening on 127\.0\.0\.1:(\d+)$").group(1))
+    port = server.port
 
-    alice = Peer(port)
+    alice = join_peer(port, "alice")
     try:
-        alice.expect(r"^\*\*\* Enter your name:")
-        alice.send("alice\n")
-        alice.expect(r"^\*\*\* You are alice")
         client = run(
             [installed.bin("tcp-client"), "--host", "127.0.0.1", "--port", str(port)]
             + ["--name", "bot"],
@@ -148,7 +135,7 @@ def test_installed_server_and_client_chat_in_pipe_mode(
         ok=False,
     )
     assert probe.returncode == 0, probe.stderr
-    assert server.stop() == 0, "\n".join(server.lines)
+    assert server.stop() == 0, server.stderr()
     # The shipped server.conf keeps the log on stderr only: no log directory appears.
     assert not (tmp_path / "logs").exists()
 

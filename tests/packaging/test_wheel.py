@@ -7,8 +7,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tests.conftest import Peer
-from tests.packaging.conftest import VERSION, Dists, Program, isolated_env, run
+from tests.conftest import ServerProcess, join_peer
+from tests.packaging.conftest import VERSION, Dists, isolated_env, run
 
 
 def test_sdist_carries_what_the_rpm_build_needs(dists: Dists) -> None:
@@ -42,7 +42,7 @@ def test_wheel_declares_both_console_scripts(dists: Dists) -> None:
 
 
 def test_wheel_installs_into_a_fresh_venv_and_its_commands_run(
-    dists: Dists, tmp_path: Path, programs: list[Program]
+    dists: Dists, tmp_path: Path, programs: list[ServerProcess]
 ) -> None:
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], timeout=300)
@@ -56,19 +56,11 @@ def test_wheel_installs_into_a_fresh_venv_and_its_commands_run(
     where = run([vbin / "python", "-c", "import tcpchat; print(tcpchat.__file__)"], env=env)
     assert where.stdout.startswith(str(venv)), where.stdout
 
-    server = Program(
-        [vbin / "tcp-server", "--host", "127.0.0.1", "--port", "0", "--no-log-file"]
-        + ["--config", "/dev/null"],
-        env=env,
-        cwd=tmp_path,
-    )
+    server = ServerProcess(tmp_path, "--no-log-file", env=env, command=[vbin / "tcp-server"])
     programs.append(server)
-    port = int(server.wait_line(r"listening on 127\.0\.0\.1:(\d+)$").group(1))
-    watcher = Peer(port)
+    port = server.port
+    watcher = join_peer(port, "watcher")
     try:
-        watcher.expect(r"^\*\*\* Enter your name:")
-        watcher.send("watcher\n")
-        watcher.expect(r"^\*\*\* You are watcher")
         client = run(
             [vbin / "tcp-client", "--host", "127.0.0.1", "--port", str(port), "--name", "bot"],
             input="hello from the wheel\n",
