@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import resource
 import signal
 import subprocess
 import sys
@@ -23,8 +22,17 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from ..server import raise_file_limit
 from . import report, scenarios
-from .servers import GENERATOR_CPU, TARGETS, RunningServer, Target, can_pin, unavailable
+from .servers import (
+    GENERATOR_CPU,
+    MAX_CONNECTIONS,
+    TARGETS,
+    RunningServer,
+    Target,
+    can_pin,
+    unavailable,
+)
 
 SUITES: dict[str, tuple[str, ...]] = {
     "standard": (
@@ -108,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pin = can_pin() and not args.no_pin
     if pin:
         os.sched_setaffinity(0, {GENERATOR_CPU})
-    files = _raise_file_limit()
+    # 10,000 connections need 10,000 files here and in the servers, which inherit this limit.
+    files = raise_file_limit(2 * MAX_CONNECTIONS)
     gen_loop = _generator_loop(args.gen_loop)
     started = datetime.datetime.now(datetime.timezone.utc)
     # SIGTERM unwinds like Ctrl+C, so that every started server is stopped on the way out.
@@ -185,15 +194,6 @@ def _one_line(result: scenarios.Result) -> str:
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def _raise_file_limit() -> int:
-    """10,000 connections need 10,000 files here and in the server (which inherits this)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
-    return int(soft)
 
 
 def _generator_loop(wanted: str) -> str:
