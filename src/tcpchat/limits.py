@@ -59,6 +59,11 @@ MAX_OUTBOX_BYTES = 256 * 1024
 # senders at once) may queue this many times MAX_OUTBOX_BYTES for one client before it is
 # dropped. The queued lines are shared between recipients, so this costs little memory.
 OUTBOX_BURST_FACTOR = 4
+# Broadcasts queued for everyone online before they are written out even within one loop
+# iteration. The queue is shared, but each client's write joins its share into one buffer: 256
+# lines of at most about 8 KiB rendered (a 4 KiB line with JSON escapes) bound that to 2 MiB,
+# while a busy room still gets a few hundred lines per write.
+BROADCASTS_PER_FLUSH = 256
 # The kernel's send buffer per client socket (Linux doubles the value set). Left alone, Linux
 # grows it up to tcp_wmem's maximum (4 MiB by default) for a client that does not read, so the
 # outbox limit would only start counting after 4 MiB of kernel memory per stuck client. 256 KiB

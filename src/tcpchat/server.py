@@ -1,10 +1,12 @@
 """The asyncio transport of the server: accept, read, route what the hub returns, write, stop.
 
 It only moves bytes and time. Each connection is an ``asyncio.Protocol``: bytes go through the
-``LineDecoder`` and ``parse_line`` to the hub, and every ``Delivery`` the hub returns is rendered
-once per mode and appended to each recipient's outbox. Outboxes are flushed together, one write
-per socket per loop iteration, so fan-out never awaits a peer; a session whose queued bytes pass
-``max_outbox`` is dropped instead of slowing anyone else.
+``LineDecoder`` and ``parse_line`` to the hub. A ``Delivery`` to everyone online is queued once in
+the shared ``Broadcasts`` of this loop iteration (``fanout.py``); any other is rendered once per
+mode and appended to each recipient's outbox. At the end of the iteration every client takes the
+broadcasts it has not seen and its outbox is written: one write per socket per loop iteration,
+so fan-out never awaits a peer; a session whose queued bytes pass ``max_outbox`` is dropped
+instead of slowing anyone else.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from . import __version__
 from . import events as ev
 from .config import ServerConfig
 from .errors import ConfigError
+from .fanout import Broadcasts
 from .hub import Hub, HubLimits, Session
 from .limits import (
+    BROADCASTS_PER_FLUSH,
     LISTEN_BACKLOG,
     OUTBOX_BURST_FACTOR,
     SHUTDOWN_FLUSH_S,
@@ -33,7 +37,7 @@ from .limits import (
     TCP_KEEPINTVL_S,
 )
 from .logs import LOGGER_NAME, SessionLog
-from .protocol import Frame, LineDecoder, parse_line, plural, render
+from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -47,7 +51,12 @@ _REFUSAL_LOG_INTERVAL_S = 1.0
 
 
 class Connection(asyncio.Protocol):
-    """One client socket. Reads lines into the hub; its outbox is a list of rendered lines."""
+    """One client socket. Reads lines into the hub; its outbox is a list of rendered lines.
+
+    Once its session is online it also reads the server's shared ``Broadcasts``: ``cursor`` is
+    how many of them are already in its outbox (-1: not online), ``mode`` the mode they were
+    rendered in so far.
+    """
 
     __slots__ = (
         "server",
@@ -61,6 +70,8 @@ class Connection(asyncio.Protocol):
         "closing",
         "reason",
         "refused",
+        "cursor",
+        "mode",
     )
 
     def __init__(self, server: ChatServer) -> None:
@@ -75,6 +86,8 @@ class Connection(asyncio.Protocol):
         self.closing = False  # no more reading; close once the outbox is written
         self.reason = ""
         self.refused = False
+        self.cursor = -1
+        self.mode = TEXT
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -140,16 +153,35 @@ class Connection(asyncio.Protocol):
 
     # --- writing -------------------------------------------------------------------------------
 
+    def go_online(self, mode: str) -> None:
+        """The session joined the roster: from now on it gets the broadcasts made after this."""
+        self.cursor = len(self.server.broadcasts)
+        self.mode = mode
+
+    def catch_up(self) -> None:
+        """Queue the broadcasts this client has not seen yet, before anything queued after."""
+        shared = self.server.broadcasts
+        if 0 <= self.cursor < len(shared):
+            if not self.reason:
+                self.outbox.extend(shared.since(self.cursor, self.mode, self.session))
+            self.cursor = len(shared)
+
     def send(self, data: bytes) -> None:
         """Queue ``data``; never blocks. It is written at the end of this loop iteration."""
         if self.closing and self.reason:
             return
+        idle = not self.outbox
+        if self.cursor >= 0:
+            # Broadcasts made before this event go first; a mode change applies from here on.
+            self.catch_up()
+            if self.session is not None:
+                self.mode = self.session.mode
         self.outbox.append(data)  # often the same bytes object as for every other recipient
         self.outbox_bytes += len(data)
         if self.outbox_bytes > self.server.burst_cap:
             # Even before the kernel had a chance to take it: a runaway burst, not a slow reader.
             self.drop("send queue exceeded")
-        elif len(self.outbox) == 1:
+        elif idle:
             self.server.mark_dirty(self)
 
     def flush(self) -> None:
@@ -172,6 +204,7 @@ class Connection(asyncio.Protocol):
         """Stop reading; close once what is queued is written (the transport keeps flushing)."""
         self.closing = True
         self.reason = self.reason or reason
+        self.cursor = -1
         self.server.mark_dirty(self)
 
     def drop(self, reason: str) -> None:
@@ -285,6 +318,7 @@ class ChatServer:
         self.per_ip: dict[str, int] = {}
         self.listeners: list[asyncio.AbstractServer | DrainingListener] = []
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
+        self.broadcasts = Broadcasts()  # to everyone online, this loop iteration
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
         self._stopping = False
@@ -333,12 +367,22 @@ class ChatServer:
     # --- routing -------------------------------------------------------------------------------
 
     def route(self, deliveries: list[ev.Delivery]) -> None:
-        """Render each event once per mode and queue the bytes for every recipient."""
+        """Queue each event once for everyone online, or render it once per mode and queue the
+        bytes for each recipient."""
+        everyone = self.hub.roster.everyone()
         for delivery in deliveries:
             event, skip = delivery.event, delivery.skip
             rendered: dict[str, bytes] = {}
             if isinstance(event, (ev.Bye, ev.Shutdown)):
                 self._route_last_words(delivery, rendered)
+                continue
+            if delivery.to is everyone:
+                # Exactly the sessions online now, which are the connections reading broadcasts.
+                queued = self.broadcasts.add(event, skip)
+                if queued >= BROADCASTS_PER_FLUSH:
+                    self._flush()  # bounds the shared queue and each client's share of it
+                elif queued == 1:
+                    self._schedule_flush()
                 continue
             for session in delivery.to:
                 # The fan-out loop: once per recipient of every message, so it stays this short.
@@ -348,6 +392,10 @@ class ChatServer:
                 if data is None:
                     data = rendered[session.mode] = render(event, session.mode)
                 session.link.send(data)
+            if isinstance(event, ev.Registered):
+                for session in delivery.to:
+                    if session.link is not None:
+                        session.link.go_online(session.mode)
 
     def _route_last_words(self, delivery: ev.Delivery, rendered: dict[str, bytes]) -> None:
         """A ``Bye`` or ``Shutdown``: send it, then close each recipient once it is written."""
@@ -365,6 +413,9 @@ class ChatServer:
 
     def mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -372,6 +423,14 @@ class ChatServer:
     def _flush(self) -> None:
         """One write per socket for everything queued during this loop iteration."""
         self._flush_scheduled = False
+        if self.broadcasts:
+            for session in self.hub.roster.everyone():
+                conn: Connection | None = session.link
+                if conn is not None:
+                    conn.catch_up()
+                    conn.flush()
+                    conn.cursor = 0 if conn.cursor >= 0 else -1
+            self.broadcasts.clear()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()

@@ -1,0 +1,66 @@
+"""The broadcasts of one loop iteration, shared by every recipient instead of copied to each.
+
+A message to everyone online is one entry here, however many users there are: the transport
+appends the event once, and at the end of the loop iteration each online connection takes the
+entries it has not seen yet with one slice (``since``). Rendering happens once per mode, for the
+modes some recipient actually uses. Entries carry the session they skip (the sender, who gets a
+``delivered`` confirmation instead), so only the senders of this iteration pay for a filter.
+
+A connection that gets an event of its own (a whisper, an error) first takes the broadcasts
+queued before it, so every client sees events in the order the hub made them.
+
+Plain data, no sockets: ``server.py`` owns one ``Broadcasts`` for everyone online; a room or the
+users of another node would each get their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .protocol import render
+
+if TYPE_CHECKING:
+    from .hub import Session
+
+
+class Broadcasts:
+    """Events for everyone online made since the last flush, in order."""
+
+    __slots__ = ("_events", "_skips", "_skipped", "_rendered")
+
+    def __init__(self) -> None:
+        self._events: list[ev.Event] = []
+        self._skips: list[Session | None] = []
+        self._skipped: set[Session] = set()
+        self._rendered: dict[str, list[bytes]] = {}  # mode -> the first N events as bytes
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def add(self, event: ev.Event, skip: Session | None = None) -> int:
+        """Queue ``event`` for everyone online except ``skip``; returns how many are queued."""
+        self._events.append(event)
+        self._skips.append(skip)
+        if skip is not None:
+            self._skipped.add(skip)
+        return len(self._events)
+
+    def since(self, start: int, mode: str, session: Session | None) -> list[bytes]:
+        """The lines from entry ``start`` on, rendered for ``mode``, without those that skip
+        ``session``."""
+        lines = self._rendered.get(mode)
+        if lines is None:
+            lines = self._rendered[mode] = []
+        if len(lines) < len(self._events):
+            lines.extend(render(event, mode) for event in self._events[len(lines) :])
+        if session in self._skipped:
+            skips = self._skips
+            return [lines[i] for i in range(start, len(lines)) if skips[i] is not session]
+        return lines[start:]
+
+    def clear(self) -> None:
+        self._events.clear()
+        self._skips.clear()
+        self._skipped.clear()
+        self._rendered.clear()

@@ -1,0 +1,72 @@
+"""The shared broadcast queue, driven directly: order, skips, modes, rendering once per mode."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from tcpchat import events as ev
+from tcpchat import fanout
+from tcpchat.fanout import Broadcasts
+from tcpchat.hub import Session
+from tcpchat.protocol import JSON, TEXT
+
+
+def session(number: int) -> Session:
+    return Session(number, f"127.0.0.1:{number}", 0.0, 10)
+
+
+def say(sender: str, text: str, message_id: int = 1) -> ev.Message:
+    return ev.Message(0.0, message_id, sender, None, False, text)
+
+
+def test_entries_come_back_in_order_from_any_position() -> None:
+    shared = Broadcasts()
+    assert shared.add(say("ann", "one")) == 1
+    assert shared.add(ev.Joined(0.0, "bob", 2)) == 2
+    assert shared.add(say("ann", "two")) == 3
+    assert shared.since(0, TEXT, None) == [
+        b"<ann> one\n",
+        b"*** bob joined. 2 users online.\n",
+        b"<ann> two\n",
+    ]
+    assert shared.since(2, TEXT, None) == [b"<ann> two\n"]
+    assert shared.since(3, TEXT, None) == []
+
+
+def test_the_skipped_session_does_not_get_its_own_entries() -> None:
+    ann, bob = session(1), session(2)
+    shared = Broadcasts()
+    shared.add(say("ann", "hello"), skip=ann)
+    shared.add(say("bob", "hi"), skip=bob)
+    shared.add(ev.Joined(0.0, "cid", 3))
+    assert shared.since(0, TEXT, ann) == [b"<bob> hi\n", b"*** cid joined. 3 users online.\n"]
+    assert shared.since(0, TEXT, bob) == [b"<ann> hello\n", b"*** cid joined. 3 users online.\n"]
+    assert shared.since(1, TEXT, ann) == [b"<bob> hi\n", b"*** cid joined. 3 users online.\n"]
+    assert len(shared.since(0, TEXT, session(3))) == 3
+
+
+def test_each_mode_gets_its_own_rendering_made_once() -> None:
+    shared = Broadcasts()
+    shared.add(say("ann", "hello"))
+    with mock.patch.object(fanout, "render", wraps=fanout.render) as render:
+        text = shared.since(0, TEXT, None)
+        assert shared.since(0, TEXT, None) == text
+        json_lines = shared.since(0, JSON, None)
+        assert shared.since(0, JSON, None) == json_lines
+        assert render.call_count == 2  # once per mode, however many recipients
+        shared.add(say("ann", "again", 2))
+        assert len(shared.since(0, JSON, None)) == 2
+        assert render.call_count == 3  # only the new entry
+    assert text == [b"<ann> hello\n"]
+    assert json_lines[0].startswith(b'{"type":"message",')
+
+
+def test_clear_starts_a_new_round() -> None:
+    ann = session(1)
+    shared = Broadcasts()
+    shared.add(say("ann", "hello"), skip=ann)
+    shared.since(0, TEXT, None)
+    shared.clear()
+    assert len(shared) == 0 and not shared
+    shared.add(say("bob", "hi"))
+    assert shared.since(0, TEXT, ann) == [b"<bob> hi\n"]

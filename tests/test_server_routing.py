@@ -1,0 +1,183 @@
+"""The server's routing and flushing with fake transports: one loop iteration, byte for byte.
+
+The end-to-end tests cannot choose what lands in one loop iteration; here every client's lines are
+fed before a single flush, so broadcasts, private events and mode changes interleave for certain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tcpchat.config import ServerConfig
+from tcpchat.limits import BROADCASTS_PER_FLUSH
+from tcpchat.server import ChatServer, Connection
+
+
+class FakeTransport:
+    """What a Connection uses of an asyncio transport; keeps every write."""
+
+    def __init__(self, port: int) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.peer = ("127.0.0.1", port)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.peer if name == "peername" else default
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def lines(self) -> list[str]:
+        return b"".join(self.writes).decode().splitlines()
+
+
+class Client:
+    def __init__(self, server: ChatServer, port: int) -> None:
+        self.transport = FakeTransport(port)
+        self.conn = Connection(server)
+        self.conn.connection_made(self.transport)  # type: ignore[arg-type]
+
+    def type(self, *lines: str) -> None:
+        self.conn.data_received("".join(line + "\n" for line in lines).encode())
+
+    def take(self) -> list[str]:
+        lines = self.transport.lines()
+        self.transport.writes.clear()
+        return lines
+
+
+def run(test: Callable[[ChatServer], Awaitable[None]]) -> None:
+    async def main() -> None:
+        server = ChatServer(ServerConfig(log_file=False, flood_burst=1e6, flood_rate=1e6))
+        await test(server)
+
+    asyncio.run(main())
+
+
+async def joined(server: ChatServer, *names: str) -> list[Client]:
+    clients = []
+    for port, name in enumerate(names, 40000):
+        client = Client(server, port)
+        client.type(name)
+        clients.append(client)
+    server._flush()
+    for client in clients:
+        client.take()
+    return clients
+
+
+def test_private_events_keep_their_place_among_broadcasts() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob, cid = await joined(server, "ann", "bob", "cid")
+        bob.type("one", "/w ann secret", "two")
+        cid.type("three")
+        server._flush()
+        assert ann.take() == ["<bob> one", "[PM from bob] secret", "<bob> two", "<cid> three"]
+        assert bob.take() == [
+            "*** Delivered to ALL (2 users).",
+            "*** Delivered to ann.",
+            "*** Delivered to ALL (2 users).",
+            "<cid> three",
+        ]
+        assert cid.take() == ["<bob> one", "<bob> two", "*** Delivered to ALL (2 users)."]
+        assert all(len(c.transport.writes) == 0 for c in (ann, bob, cid))
+
+    run(check)
+
+
+def test_one_write_per_client_per_iteration() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob, cid = await joined(server, "ann", "bob", "cid")
+        for n in range(20):
+            bob.type(f"line {n}")
+            cid.type(f"reply {n}")
+        server._flush()
+        assert len(ann.transport.writes) == 1
+        assert len(ann.take()) == 40
+
+    run(check)
+
+
+def test_a_mode_change_applies_to_what_comes_after_it() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        bob.type("before")
+        ann.type("/mode json")
+        bob.type("after")
+        server._flush()
+        lines = ann.take()
+        assert lines[0] == "<bob> before"  # said while ann was still in text mode
+        assert json.loads(lines[1])["type"] == "mode"
+        event = json.loads(lines[2])
+        assert (event["type"], event["from"], event["text"]) == ("message", "bob", "after")
+        assert len(lines) == 3
+
+    run(check)
+
+
+def test_someone_who_joins_gets_only_what_was_said_after() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        ann.type("before you came")
+        dan = Client(server, 40100)
+        dan.type("dan")
+        ann.type("welcome dan")
+        server._flush()
+        lines = dan.take()
+        assert lines[-2].startswith("*** You are dan. 3 users online")
+        assert lines[-1] == "<ann> welcome dan"
+        assert bob.take() == [
+            "<ann> before you came",
+            "*** dan joined. 3 users online.",
+            "<ann> welcome dan",
+        ]
+
+    run(check)
+
+
+def test_someone_who_quits_gets_nothing_after_the_goodbye() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob, cid = await joined(server, "ann", "bob", "cid")
+        ann.type("first")
+        bob.type("/quit bye")
+        ann.type("second")
+        server._flush()
+        lines = bob.take()
+        assert lines[0] == "<ann> first"
+        assert lines[-1].startswith("*** ")  # the farewell, and nothing after it
+        assert "second" not in " ".join(lines)
+        assert bob.transport.closed
+        assert cid.take() == [
+            "<ann> first",
+            "*** bob left (quit: bye). 2 users online.",
+            "<ann> second",
+        ]
+
+    run(check)
+
+
+def test_a_long_burst_is_written_out_before_the_iteration_ends() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        bob.type(*(f"line {n}" for n in range(BROADCASTS_PER_FLUSH + 10)))
+        assert len(ann.transport.writes) == 1  # the shared queue reached its bound mid-iteration
+        server._flush()
+        lines = ann.take()
+        assert lines == [f"<bob> line {n}" for n in range(BROADCASTS_PER_FLUSH + 10)]
+
+    run(check)
