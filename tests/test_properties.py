@@ -6,6 +6,7 @@ server is valid UTF-8 with no raw control character, and nothing grows without b
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import zip_longest
 
@@ -13,8 +14,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tcpchat import events as ev
+from tcpchat import protocol
 from tcpchat.hub import Hub, HubLimits, State
-from tcpchat.protocol import LineDecoder, parse_line, render
+from tcpchat.protocol import (
+    JSON,
+    LineDecoder,
+    event_fields,
+    neutralise,
+    parse_line,
+    render,
+)
 
 MAX_LINE = 64
 # Help is the longest answer to one line; everything else is one or two short lines.
@@ -115,3 +124,32 @@ def test_random_input_never_breaks_the_server_core(streams: list[tuple[bytes, li
         check_output(hub.disconnect(session, "connection closed", now))
     assert len(hub.roster) == 0 and not hub.sessions
     assert all(session.state is State.CLOSED for session, _ in clients)
+
+
+any_text = st.text(max_size=40)  # every code point, quotes, backslashes and controls included
+maybe_name = st.one_of(st.none(), any_text)
+seconds = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+ids = st.integers(min_value=0, max_value=2**53)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    message=st.builds(ev.Message, seconds, ids, any_text, maybe_name, st.booleans(), any_text),
+    delivered=st.builds(
+        ev.Delivered, seconds, ids, maybe_name, st.booleans(), any_text, st.integers(0, 10**6)
+    ),
+)
+def test_fast_json_of_messages_is_the_generic_encoding(
+    message: ev.Message, delivered: ev.Delivered
+) -> None:
+    # Messages and confirmations skip json.dumps on the hot path; they must not differ from it.
+    for event in (message, delivered):
+        generic = json.dumps(event_fields(event), ensure_ascii=False, separators=(",", ":"))
+        assert render(event, JSON) == (generic + "\n").encode()
+        assert json.loads(render(event, JSON)) == event_fields(event)
+
+
+@given(text=st.text(max_size=60))
+@example(text="\u200dok\u00ad")  # printable-looking but not str.isprintable()
+def test_neutralise_fast_path_agrees_with_the_full_table(text: str) -> None:
+    assert neutralise(text) == text.translate(protocol._NEUTRAL)

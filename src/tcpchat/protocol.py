@@ -11,7 +11,8 @@ import calendar
 import json
 import time as _time
 from dataclasses import dataclass
-from typing import Union
+from json.encoder import encode_basestring
+from typing import Callable, Union
 
 from . import events as ev
 from .commands import (
@@ -42,6 +43,8 @@ def neutralise(text: str) -> str:
     Applied once to every decoded line, so the hub, the logs and every renderer only ever see
     clean text: one gate at the entrance rather than one at every exit.
     """
+    if text.isprintable():  # nothing to replace: every character above is non-printable
+        return text
     return text.translate(_NEUTRAL)
 
 
@@ -335,12 +338,43 @@ def event_fields(event: ev.Event) -> dict[str, object]:
     raise TypeError(f"no JSON rendering for {type(event).__name__}")
 
 
+# A str as a JSON string literal with non-ASCII characters kept (what json.dumps(...,
+# ensure_ascii=False) writes for a str), in C where the interpreter has it.
+_json_str: Callable[[str], str] = encode_basestring
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_JSON_BOOL = ("false", "true")
+
+
+def _message_json(event: ev.Message) -> str:
+    to = "null" if event.to is None else _json_str(event.to)
+    return (
+        f'{{"type":"message","time":"{iso_time(event.time)}","id":{event.id},'
+        f'"from":{_json_str(event.sender)},"to":{to},"private":{_JSON_BOOL[event.to is not None]},'
+        f'"action":{_JSON_BOOL[event.action]},"text":{_json_str(event.text)}}}'
+    )
+
+
+def _delivered_json(event: ev.Delivered) -> str:
+    to = "null" if event.to is None else _json_str(event.to)
+    return (
+        f'{{"type":"delivered","time":"{iso_time(event.time)}","id":{event.id},"to":{to},'
+        f'"private":{_JSON_BOOL[event.to is not None]},"action":{_JSON_BOOL[event.action]},'
+        f'"text":{_json_str(event.text)},"recipients":{event.recipients}}}'
+    )
+
+
 def render(event: ev.Event, mode: str) -> bytes:
     """The bytes to send for ``event`` to a session in ``mode`` (TEXT or JSON), newline included."""
-    if mode == JSON:
-        line = json.dumps(event_fields(event), ensure_ascii=False, separators=(",", ":"))
-    else:
+    if mode != JSON:
         line = render_text(event)
+    # The events of every message are written out directly: the same JSON as ``event_fields``
+    # gives (a test holds them equal), at a tenth of the cost.
+    elif type(event) is ev.Message:
+        line = _message_json(event)
+    elif type(event) is ev.Delivered:
+        line = _delivered_json(event)
+    else:
+        line = _JSON_ENCODER.encode(event_fields(event))
     return (line + "\n").encode("utf-8")
 
 
