@@ -22,25 +22,27 @@ def marker(sender: int, seq: int, micros: int) -> str:
 
 
 class Tally:
-    """What one receiver got: the markers of every chunk, with the time the chunk arrived.
+    """What one receiver got: every chunk that holds a marker, with the time the chunk arrived.
 
-    ``feed`` takes complete lines (a chunk cut at a newline) and only collects (one regular
-    expression scan, no Python work per message), so that the generator stays cheaper than the
-    server it measures; ``check`` does the accounting after the clock has stopped.
+    ``feed`` takes complete lines (a chunk cut at a newline) and only counts the marker's ``%``
+    signs (a C loop over the bytes, about three times as fast as a regular expression) and keeps a
+    reference to the chunk, so that the generator stays cheaper than the server it measures;
+    ``check`` finds the markers and does the accounting after the clock has stopped. Chunks
+    without a marker (join notices) are not kept.
     """
 
     __slots__ = ("chunks", "count")
 
     def __init__(self) -> None:
-        self.chunks: list[tuple[int, list[bytes]]] = []
+        self.chunks: list[tuple[int, bytes]] = []
         self.count = 0  # markers seen, duplicates and echoes included
 
     def feed(self, body: bytes, now_us: int) -> int:
-        found = MARKER.findall(body)
-        if found:
-            self.chunks.append((now_us, found))
-            self.count += len(found)
-        return len(found)
+        signs = body.count(b"%")  # two per marker; nothing else either server sends has one
+        if signs:
+            self.chunks.append((now_us, body))
+            self.count += signs >> 1
+        return signs >> 1
 
     def check(
         self, senders: int, messages: int, own: int = -1, latencies: array[int] | None = None
@@ -55,8 +57,8 @@ class Tally:
         last = [-1] * senders
         seen = bytearray(senders * messages)
         received = duplicates = disorder = strangers = 0
-        for now_us, found in self.chunks:
-            for token in found:
+        for now_us, body in self.chunks:
+            for token in MARKER.findall(body):
                 raw_sender, raw_seq, raw_sent = token.split(b".")
                 sender = int(raw_sender)
                 if sender == own:
