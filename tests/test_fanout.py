@@ -24,11 +24,10 @@ def test_entries_come_back_in_order_from_any_position() -> None:
     assert shared.add(say("ann", "one")) == 1
     assert shared.add(ev.Joined(0.0, "bob", 2)) == 2
     assert shared.add(say("ann", "two")) == 3
-    assert shared.since(0, TEXT, None) == [
-        b"<ann> one\n",
-        b"*** bob joined. 2 users online.\n",
-        b"<ann> two\n",
-    ]
+    assert b"".join(shared.since(0, TEXT, None)) == (
+        b"<ann> one\n*** bob joined. 2 users online.\n<ann> two\n"
+    )
+    assert shared.since(1, TEXT, None) == [b"*** bob joined. 2 users online.\n", b"<ann> two\n"]
     assert shared.since(2, TEXT, None) == [b"<ann> two\n"]
     assert shared.since(3, TEXT, None) == []
 
@@ -42,7 +41,7 @@ def test_the_skipped_session_does_not_get_its_own_entries() -> None:
     assert shared.since(0, TEXT, ann) == [b"<bob> hi\n", b"*** cid joined. 3 users online.\n"]
     assert shared.since(0, TEXT, bob) == [b"<ann> hello\n", b"*** cid joined. 3 users online.\n"]
     assert shared.since(1, TEXT, ann) == [b"<bob> hi\n", b"*** cid joined. 3 users online.\n"]
-    assert len(shared.since(0, TEXT, session(3))) == 3
+    assert b"".join(shared.since(0, TEXT, session(3))).count(b"\n") == 3
 
 
 def test_each_mode_gets_its_own_rendering_made_once() -> None:
@@ -55,7 +54,7 @@ def test_each_mode_gets_its_own_rendering_made_once() -> None:
         assert shared.since(0, JSON, None) == json_lines
         assert render.call_count == 2  # once per mode, however many recipients
         shared.add(say("ann", "again", 2))
-        assert len(shared.since(0, JSON, None)) == 2
+        assert b"".join(shared.since(0, JSON, None)).count(b"\n") == 2
         assert render.call_count == 3  # only the new entry
     assert text == [b"<ann> hello\n"]
     assert json_lines[0].startswith(b'{"type":"message",')
@@ -70,3 +69,16 @@ def test_clear_starts_a_new_round() -> None:
     assert len(shared) == 0 and not shared
     shared.add(say("bob", "hi"))
     assert shared.since(0, TEXT, ann) == [b"<bob> hi\n"]
+
+
+def test_recipients_of_everything_share_one_joined_buffer() -> None:
+    ann = session(1)
+    shared = Broadcasts()
+    shared.add(say("ann", "one"), skip=ann)
+    shared.add(say("bob", "two"))
+    first = shared.since(0, TEXT, session(2))
+    assert first == [b"<ann> one\n<bob> two\n"]
+    assert shared.since(0, TEXT, session(3))[0] is first[0]
+    shared.add(say("bob", "three"))
+    assert shared.since(0, TEXT, session(2)) == [b"<ann> one\n<bob> two\n<bob> three\n"]
+    assert shared.since(0, TEXT, ann) == [b"<bob> two\n", b"<bob> three\n"]

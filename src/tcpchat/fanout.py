@@ -1,10 +1,12 @@
-"""The broadcasts of one loop iteration, shared by every recipient instead of copied to each.
+"""The broadcasts made since the last write to clients, shared by every recipient instead of
+copied to each.
 
 A message to everyone online is one entry here, however many users there are: the transport
-appends the event once, and at the end of the loop iteration each online connection takes the
-entries it has not seen yet with one slice (``since``). Rendering happens once per mode, for the
-modes some recipient actually uses. Entries carry the session they skip (the sender, who gets a
-``delivered`` confirmation instead), so only the senders of this iteration pay for a filter.
+appends the event once, and when it flushes each online connection takes the entries it has not
+seen yet (``since``): most take all of them as one bytes object joined once per mode. Rendering
+happens once per mode, for the modes some recipient actually uses. Entries carry the session they
+skip (the sender, who gets a ``delivered`` confirmation instead), so only the senders of this
+round pay for a filter.
 
 A connection that gets an event of its own (a whisper, an error) first takes the broadcasts
 queued before it, so every client sees events in the order the hub made them.
@@ -27,13 +29,14 @@ if TYPE_CHECKING:
 class Broadcasts:
     """Events for everyone online made since the last flush, in order."""
 
-    __slots__ = ("_events", "_skips", "_skipped", "_rendered")
+    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole")
 
     def __init__(self) -> None:
         self._events: list[ev.Event] = []
         self._skips: list[Session | None] = []
         self._skipped: set[Session] = set()
         self._rendered: dict[str, list[bytes]] = {}  # mode -> the first N events as bytes
+        self._whole: dict[str, bytes] = {}  # mode -> all of self._rendered[mode] joined
 
     def __len__(self) -> int:
         return len(self._events)
@@ -48,15 +51,25 @@ class Broadcasts:
 
     def since(self, start: int, mode: str, session: Session | None) -> list[bytes]:
         """The lines from entry ``start`` on, rendered for ``mode``, without those that skip
-        ``session``."""
+        ``session``.
+
+        Most recipients take everything: they get one bytes object, joined once per mode and
+        shared, so that each of their writes needs no copy of its own.
+        """
         lines = self._rendered.get(mode)
         if lines is None:
             lines = self._rendered[mode] = []
         if len(lines) < len(self._events):
             lines.extend(render(event, mode) for event in self._events[len(lines) :])
+            self._whole.pop(mode, None)
         if session in self._skipped:
             skips = self._skips
             return [lines[i] for i in range(start, len(lines)) if skips[i] is not session]
+        if start == 0 and len(lines) > 1:
+            whole = self._whole.get(mode)
+            if whole is None:
+                whole = self._whole[mode] = b"".join(lines)
+            return [whole]
         return lines[start:]
 
     def clear(self) -> None:
@@ -64,3 +77,4 @@ class Broadcasts:
         self._skips.clear()
         self._skipped.clear()
         self._rendered.clear()
+        self._whole.clear()

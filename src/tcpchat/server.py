@@ -2,11 +2,11 @@
 
 It only moves bytes and time. Each connection is an ``asyncio.Protocol``: bytes go through the
 ``LineDecoder`` and ``parse_line`` to the hub. A ``Delivery`` to everyone online is queued once in
-the shared ``Broadcasts`` of this loop iteration (``fanout.py``); any other is rendered once per
-mode and appended to each recipient's outbox. At the end of the iteration every client takes the
-broadcasts it has not seen and its outbox is written: one write per socket per loop iteration,
-so fan-out never awaits a peer; a session whose queued bytes pass ``max_outbox`` is dropped
-instead of slowing anyone else.
+the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per mode and appended to each
+recipient's outbox. At the flush (the end of the loop iteration, or ``FLUSH_INTERVAL_S`` after the
+previous flush while messages keep coming) every client takes the broadcasts it has not seen and
+its outbox is written in one write, so fan-out never awaits a peer; a session whose queued bytes
+pass ``max_outbox`` is dropped instead of slowing anyone else.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .fanout import Broadcasts
 from .hub import Hub, HubLimits, Session
 from .limits import (
     BROADCASTS_PER_FLUSH,
+    FLUSH_INTERVAL_S,
     LISTEN_BACKLOG,
     OUTBOX_BURST_FACTOR,
     SHUTDOWN_FLUSH_S,
@@ -167,7 +168,7 @@ class Connection(asyncio.Protocol):
             self.cursor = len(shared)
 
     def send(self, data: bytes) -> None:
-        """Queue ``data``; never blocks. It is written at the end of this loop iteration."""
+        """Queue ``data``; never blocks. It is written at the next flush."""
         if self.closing and self.reason:
             return
         idle = not self.outbox
@@ -185,19 +186,27 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
 
     def flush(self) -> None:
+        """Write the outbox in one write; close if this connection is closing."""
+        outbox = self.outbox
+        if outbox:
+            self.write(outbox)
+            outbox.clear()
+        elif self.closing and self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def write(self, lines: list[bytes]) -> None:
+        """Write ``lines`` in one write, then drop this client if the kernel would not take
+        enough of what it was sent before, or close it if it is closing."""
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport is None or transport.is_closing() or not lines:
             return
-        if self.outbox:
-            transport.write(b"".join(self.outbox) if len(self.outbox) > 1 else self.outbox[0])
-            self.outbox.clear()
-            # What the kernel would not take is what this client failed to read.
-            buffered = transport.get_write_buffer_size()
-            self.outbox_bytes = buffered
-            if buffered > self.server.config.max_outbox:
-                self.drop("send queue exceeded")
-                return
-        if self.closing:
+        transport.write(b"".join(lines) if len(lines) > 1 else lines[0])
+        # What the kernel would not take is what this client failed to read.
+        buffered = transport.get_write_buffer_size()
+        self.outbox_bytes = buffered
+        if buffered > self.server.config.max_outbox:
+            self.drop("send queue exceeded")
+        elif self.closing:
             transport.close()
 
     def close_after_flush(self, reason: str) -> None:
@@ -311,16 +320,17 @@ class ChatServer:
                 ping_timeout=config.ping_timeout,
             )
         )
-        # What one loop iteration may queue for one client before it is written; a reader that
-        # keeps up never holds more than a moment's traffic, whatever the size of a burst.
+        # What may be queued for one client between two flushes; a reader that keeps up never
+        # holds more than a moment's traffic, whatever the size of a burst.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
         self.connections: set[Connection] = set()
         self.per_ip: dict[str, int] = {}
         self.listeners: list[asyncio.AbstractServer | DrainingListener] = []
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
-        self.broadcasts = Broadcasts()  # to everyone online, this loop iteration
+        self.broadcasts = Broadcasts()  # to everyone online, since the last flush
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
+        self._flushed_at = 0.0
         self._stopping = False
         self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL_S
         self._refusals_unlogged = 0
@@ -416,21 +426,35 @@ class ChatServer:
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
+        """Flush at the end of this loop iteration, or FLUSH_INTERVAL_S after the last flush if
+        that is later: under a steady stream of messages each write then carries several."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            wait = self._flushed_at + FLUSH_INTERVAL_S - time.monotonic()
+            loop = asyncio.get_running_loop()
+            if wait > 0:
+                loop.call_later(wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """One write per socket for everything queued during this loop iteration."""
+        """One write per socket for everything queued since the last flush."""
         self._flush_scheduled = False
-        if self.broadcasts:
+        self._flushed_at = time.monotonic()
+        shared = self.broadcasts
+        if shared:
             for session in self.hub.roster.everyone():
                 conn: Connection | None = session.link
-                if conn is not None:
+                if conn is None:
+                    continue
+                if conn.cursor == 0 and not conn.outbox:
+                    # The usual case, kept to one call: nothing else queued for this client.
+                    conn.write(shared.since(0, conn.mode, session))
+                elif conn.cursor >= 0:
                     conn.catch_up()
                     conn.flush()
-                    conn.cursor = 0 if conn.cursor >= 0 else -1
-            self.broadcasts.clear()
+                conn.cursor = 0 if conn.cursor >= 0 else -1
+            shared.clear()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
