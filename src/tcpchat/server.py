@@ -329,7 +329,7 @@ class ChatServer:
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
         self.broadcasts = Broadcasts()  # to everyone online, since the last flush
         self._dirty: list[Connection] = []
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None  # the flush to come, if any
         self._flushed_at = 0.0
         self._stopping = False
         self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL_S
@@ -428,18 +428,19 @@ class ChatServer:
     def _schedule_flush(self) -> None:
         """Flush at the end of this loop iteration, or FLUSH_INTERVAL_S after the last flush if
         that is later: under a steady stream of messages each write then carries several."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        if self._flush_handle is None:
             wait = self._flushed_at + FLUSH_INTERVAL_S - time.monotonic()
             loop = asyncio.get_running_loop()
             if wait > 0:
-                loop.call_later(wait, self._flush)
+                self._flush_handle = loop.call_later(wait, self._flush)
             else:
-                loop.call_soon(self._flush)
+                self._flush_handle = loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """One write per socket for everything queued since the last flush."""
-        self._flush_scheduled = False
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()  # when called directly, before its time
+            self._flush_handle = None
         self._flushed_at = time.monotonic()
         shared = self.broadcasts
         if shared:
