@@ -122,6 +122,10 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if not self.closing:
             self._process(self.decoder.feed_eof())
+        # The transport closes once this returns (after writing what it holds), so what is queued
+        # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
+        self.catch_up()
+        self.flush()
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:

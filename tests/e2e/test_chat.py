@@ -110,6 +110,26 @@ def test_leave_is_announced_on_an_abrupt_close(connect: Any) -> None:
     assert alice.expect("left").startswith("*** bob left (connection")
 
 
+@pytest.mark.parametrize("last", ["/users\n", "/quit done\n"])
+def test_a_script_that_half_closes_gets_every_answer(connect: Any, last: str) -> None:
+    # printf 'carol\nhello\n/users\n' | nc -N: all lines, then end of input at once. Several
+    # rounds, so that the end of input often arrives while the answers wait for the next flush.
+    alice = connect("alice")
+    for n in range(5):
+        script = connect()
+        script.send(f"carol{n}\nhello {n}\n{last}")
+        script.sock.shutdown(socket.SHUT_WR)
+        assert (
+            script.expect(r"^\*\*\* You are ")
+            == f"*** You are carol{n}. 2 users online: alice, carol{n}."
+        )
+        assert script.expect(r"^\*\*\* (Delivered|Nobody)") == "*** Delivered to ALL (1 user)."
+        final = "*** 2 users online" if last == "/users\n" else f"*** Goodbye, carol{n}."
+        assert script.expect(r"^\*\*\* (2 users|Goodbye)").startswith(final)
+        assert script.closed()
+        assert alice.expect(f"carol{n}>") == f"<carol{n}> hello {n}"
+
+
 def test_unknown_command_points_at_help(connect: Any) -> None:
     alice = connect("alice")
     alice.send("/dance\n")
