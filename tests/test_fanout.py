@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from unittest import mock
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tcpchat import events as ev
 from tcpchat import fanout
-from tcpchat.fanout import Broadcasts
+from tcpchat.fanout import Broadcasts, size_bound
 from tcpchat.hub import Session
-from tcpchat.protocol import JSON, TEXT
+from tcpchat.limits import NAME_MAX_CHARS
+from tcpchat.protocol import JSON, TEXT, neutralise, render
 
 
 def session(number: int) -> Session:
@@ -21,9 +25,9 @@ def say(sender: str, text: str, message_id: int = 1) -> ev.Message:
 
 def test_entries_come_back_in_order_from_any_position() -> None:
     shared = Broadcasts()
-    assert shared.add(say("ann", "one")) == 1
-    assert shared.add(ev.Joined(0.0, "bob", 2)) == 2
-    assert shared.add(say("ann", "two")) == 3
+    for event in (say("ann", "one"), ev.Joined(0.0, "bob", 2), say("ann", "two")):
+        shared.add(event)
+    assert len(shared) == 3
     assert b"".join(shared.since(0, TEXT, None)) == (
         b"<ann> one\n*** bob joined. 2 users online.\n<ann> two\n"
     )
@@ -82,3 +86,19 @@ def test_recipients_of_everything_share_one_joined_buffer() -> None:
     shared.add(say("bob", "three"))
     assert shared.since(0, TEXT, session(2)) == [b"<ann> one\n<bob> two\n<bob> three\n"]
     assert shared.since(0, TEXT, ann) == [b"<bob> two\n", b"<bob> three\n"]
+
+
+@given(
+    text=st.text(max_size=200),
+    name=st.text(min_size=1, max_size=NAME_MAX_CHARS),
+    mode=st.sampled_from([TEXT, JSON]),
+)
+def test_the_size_bound_is_never_below_the_rendered_size(text: str, name: str, mode: str) -> None:
+    text = neutralise(text)  # what the hub gets from the decoder
+    for event in (
+        ev.Message(1e9, 2**53, name, None, True, text),
+        ev.Left(1e9, name, text, 10**6),
+        ev.Joined(1e9, name, 10**6),
+        ev.Renamed(1e9, name, name, False),
+    ):
+        assert len(render(event, mode)) <= size_bound(event)

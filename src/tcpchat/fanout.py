@@ -20,16 +20,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .limits import NAME_MAX_CHARS
 from .protocol import render
 
 if TYPE_CHECKING:
     from .hub import Session
 
 
-class Broadcasts:
-    """Events for everyone online made since the last flush, in order."""
+# Everything in a rendered event but its free text: two names, the time, the id, JSON keys.
+_FIXED_BYTES = 8 * NAME_MAX_CHARS + 256
 
-    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole")
+
+def size_bound(event: ev.Event) -> int:
+    """At least as many bytes as ``render`` makes of ``event`` in any mode. A character is at
+    most 4 bytes in UTF-8 and at most 2 as a JSON escape (controls never get this far)."""
+    free = len(getattr(event, "text", "")) + len(getattr(event, "reason", ""))
+    return _FIXED_BYTES + 4 * free
+
+
+class Broadcasts:
+    """Events for everyone online made since the last flush, in order.
+
+    ``size_bound`` is at least the bytes of all of them in any one mode, counted as they are
+    added (before anything is rendered), so the transport can bound what a flush writes.
+    """
+
+    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole", "size_bound")
 
     def __init__(self) -> None:
         self._events: list[ev.Event] = []
@@ -37,17 +53,18 @@ class Broadcasts:
         self._skipped: set[Session] = set()
         self._rendered: dict[str, list[bytes]] = {}  # mode -> the first N events as bytes
         self._whole: dict[str, bytes] = {}  # mode -> all of self._rendered[mode] joined
+        self.size_bound = 0
 
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, event: ev.Event, skip: Session | None = None) -> int:
-        """Queue ``event`` for everyone online except ``skip``; returns how many are queued."""
+    def add(self, event: ev.Event, skip: Session | None = None) -> None:
+        """Queue ``event`` for everyone online except ``skip``."""
         self._events.append(event)
         self._skips.append(skip)
         if skip is not None:
             self._skipped.add(skip)
-        return len(self._events)
+        self.size_bound += size_bound(event)
 
     def since(self, start: int, mode: str, session: Session | None) -> list[bytes]:
         """The lines from entry ``start`` on, rendered for ``mode``, without those that skip
@@ -78,3 +95,4 @@ class Broadcasts:
         self._skipped.clear()
         self._rendered.clear()
         self._whole.clear()
+        self.size_bound = 0

@@ -56,14 +56,10 @@ FLOOD_MAX_REFUSED = 20
 # client that stalls for a second under a burst, while 10,000 stuck readers cost at most 2.5 GiB.
 MAX_OUTBOX_BYTES = 256 * 1024
 # Between two flushes lines are queued before the kernel is offered any; a burst (many senders at
-# once) may queue this many times MAX_OUTBOX_BYTES for one client before it is dropped. The queued
-# lines are shared between recipients, so this costs little memory.
+# once) may queue this many times MAX_OUTBOX_BYTES for one client before it is dropped, and the
+# shared queue of broadcasts is written out early once it could hold that much. Queued lines are
+# shared between recipients until the write, so this costs little memory.
 OUTBOX_BURST_FACTOR = 4
-# Broadcasts queued for everyone online before they are written out, flush interval or not. The
-# queue is shared, but a client's write may join its share into one buffer: 256 lines of at most
-# about 8 KiB rendered (a 4 KiB line with JSON escapes) bound that to 2 MiB, while a busy room
-# still gets a few hundred lines per write.
-BROADCASTS_PER_FLUSH = 256
 # Writes to clients happen at most this often while messages keep coming (the first one after a
 # quiet spell goes out at once). Every write is a system call per recipient: at 1,000 messages a
 # second to 100 users, writing each message on its own is 100,000 calls a second and took 80-90 %

@@ -26,7 +26,6 @@ from .errors import ConfigError
 from .fanout import Broadcasts
 from .hub import Hub, HubLimits, Session
 from .limits import (
-    BROADCASTS_PER_FLUSH,
     FLUSH_INTERVAL_S,
     LISTEN_BACKLOG,
     OUTBOX_BURST_FACTOR,
@@ -324,8 +323,9 @@ class ChatServer:
                 ping_timeout=config.ping_timeout,
             )
         )
-        # What may be queued for one client between two flushes; a reader that keeps up never
-        # holds more than a moment's traffic, whatever the size of a burst.
+        # What may be queued for one client between two flushes (its own outbox, and the shared
+        # queue of broadcasts); a reader that keeps up never holds more than a moment's traffic,
+        # whatever the size of a burst.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
         self.connections: set[Connection] = set()
         self.per_ip: dict[str, int] = {}
@@ -392,10 +392,11 @@ class ChatServer:
                 continue
             if delivery.to is everyone:
                 # Exactly the sessions online now, which are the connections reading broadcasts.
-                queued = self.broadcasts.add(event, skip)
-                if queued >= BROADCASTS_PER_FLUSH:
+                shared = self.broadcasts
+                shared.add(event, skip)
+                if shared.size_bound > self.burst_cap:
                     self._flush()  # bounds the shared queue and each client's share of it
-                elif queued == 1:
+                elif len(shared) == 1:
                     self._schedule_flush()
                 continue
             for session in delivery.to:
