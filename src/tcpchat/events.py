@@ -156,9 +156,10 @@ Event = Union[
 class Delivery:
     """Send ``event`` to every session in ``to`` except ``skip``.
 
-    ``to`` is often the hub's shared tuple of everyone online: the transport renders the event
-    once per mode and enqueues the same bytes to each recipient, so a broadcast allocates nothing
-    per user.
+    ``to`` is often the hub's shared tuple of everyone online (``Roster.everyone``): the transport
+    recognises it by identity and queues the event once for all of them (``fanout.py``), so a
+    broadcast costs nothing per user until the write. Any other ``to`` is rendered once per mode
+    and the same bytes are queued for each recipient.
     """
 
     to: Sequence[Session]

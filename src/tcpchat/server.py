@@ -400,7 +400,8 @@ class ChatServer:
                     self._schedule_flush()
                 continue
             for session in delivery.to:
-                # The fan-out loop: once per recipient of every message, so it stays this short.
+                # Private events, and the rare broadcast to an older roster (several leaves in one
+                # sweep): once per recipient.
                 if session is skip or session.link is None:
                     continue
                 data = rendered.get(session.mode)
