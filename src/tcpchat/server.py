@@ -123,7 +123,6 @@ class Connection(asyncio.Protocol):
             self._process(self.decoder.feed_eof())
         # The transport closes once this returns (after writing what it holds), so what is queued
         # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
-        self.catch_up()
         self.flush()
         return False  # close our side too
 
@@ -189,7 +188,9 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
 
     def flush(self) -> None:
-        """Write the outbox in one write; close if this connection is closing."""
+        """Write everything queued for this client (its share of the broadcasts included) in one
+        write; close if this connection is closing."""
+        self.catch_up()
         outbox = self.outbox
         if outbox:
             self.write(outbox)
@@ -214,6 +215,7 @@ class Connection(asyncio.Protocol):
 
     def close_after_flush(self, reason: str) -> None:
         """Stop reading; close once what is queued is written (the transport keeps flushing)."""
+        self.catch_up()  # what was broadcast before it still goes out; nothing after
         self.closing = True
         self.reason = self.reason or reason
         self.cursor = -1
@@ -458,7 +460,6 @@ class ChatServer:
                     # The usual case, kept to one call: nothing else queued for this client.
                     conn.write(shared.since(0, conn.mode, session))
                 elif conn.cursor >= 0:
-                    conn.catch_up()
                     conn.flush()
                 conn.cursor = 0 if conn.cursor >= 0 else -1
             shared.clear()
