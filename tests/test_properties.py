@@ -111,16 +111,12 @@ def test_random_input_never_breaks_the_server_core(streams: list[tuple[bytes, li
         session, decoder = clients[index]
         now += 0.01
         for frame in decoder.feed(part):
-            command = parse_line(frame)
-            if command is not None:
-                check_output(hub.handle(session, command, now))
+            check_output(hub.handle(session, parse_line(frame), now))
         assert decoder.buffered <= MAX_LINE + 1
     check_output(hub.sweep(now + 3600))
     for session, decoder in clients:
         for frame in decoder.feed_eof():
-            command = parse_line(frame)
-            if command is not None:
-                check_output(hub.handle(session, command, now))
+            check_output(hub.handle(session, parse_line(frame), now))
         check_output(hub.disconnect(session, "connection closed", now))
     assert len(hub.roster) == 0 and not hub.sessions
     assert all(session.state is State.CLOSED for session, _ in clients)

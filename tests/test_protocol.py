@@ -145,9 +145,15 @@ def test_lines_parse_into_commands(line: str, expected: cmd.Command) -> None:
     assert parse_line(line) == expected
 
 
-def test_blank_lines_are_ignored() -> None:
-    assert parse_line("") is None
-    assert parse_line("   ") is None
+def test_blank_lines_are_blank_commands_that_the_hub_charges() -> None:
+    assert parse_line("") == cmd.Blank()
+    assert parse_line("   ") == cmd.Blank()
+
+
+def test_a_password_keeps_its_spaces_and_a_plain_line_keeps_the_line_as_sent() -> None:
+    assert parse_line("/pass  two words ") == cmd.Password(" two words ")
+    said = parse_line("  hello  ")
+    assert said == cmd.Say("hello") and isinstance(said, cmd.Say) and said.line == "  hello  "
 
 
 def test_framing_errors_become_bad_line_commands() -> None:

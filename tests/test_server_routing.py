@@ -22,7 +22,9 @@ class FakeTransport:
     def __init__(self, port: int) -> None:
         self.writes: list[bytes] = []
         self.closed = False
+        self.aborted = False
         self.peer = ("127.0.0.1", port)
+        self.held = 0  # bytes the "kernel" did not take: what get_write_buffer_size reports
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.peer if name == "peername" else default
@@ -37,10 +39,13 @@ class FakeTransport:
         self.closed = True
 
     def abort(self) -> None:
-        self.closed = True
+        self.closed = self.aborted = True
 
     def get_write_buffer_size(self) -> int:
-        return 0
+        return self.held
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
 
     def lines(self) -> list[str]:
         return b"".join(self.writes).decode().splitlines()

@@ -7,15 +7,19 @@ Which commands are allowed in which session state is decided in ``hub.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Union
 
 
 @dataclass(frozen=True)
 class Say:
-    """A plain line: a public message, or the name/password while the session is not active."""
+    """A plain line: a public message, or the name/password while the session is not active.
+
+    ``text`` has the spaces around it stripped; ``line`` is the line exactly as sent (a password
+    is compared with that)."""
 
     text: str
+    line: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,11 @@ class Password:
 
 
 @dataclass(frozen=True)
+class Blank:
+    """An empty or all-space line: nothing to do, but it was sent and costs its share."""
+
+
+@dataclass(frozen=True)
 class UnknownCommand:
     name: str
 
@@ -100,6 +109,7 @@ Command = Union[
     Ping,
     Pong,
     Password,
+    Blank,
     UnknownCommand,
     BadUsage,
     BadLine,
@@ -141,6 +151,8 @@ class CommandSpec:
     help: str
     # Takes the text after the command word (stripped); None means the usage was wrong.
     build: Callable[[str], Command | None]
+    # Takes that text exactly as sent instead, spaces included (a password).
+    exact: bool = False
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -167,7 +179,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         lambda rest: Ping(rest),
     ),
     CommandSpec("pong", (), "/pong TOKEN", "answer a ping from the server", _one_word(Pong)),
-    CommandSpec("pass", (), "/pass PASSWORD", "give the server password", _text(Password)),
+    CommandSpec(
+        "pass", (), "/pass PASSWORD", "give the server password", _text(Password), exact=True
+    ),
 )
 
 COMMANDS_BY_NAME: dict[str, CommandSpec] = {

@@ -51,6 +51,13 @@ def _positive_float(text: str) -> float:
     return number
 
 
+def _ipv6_prefix(text: str) -> int:
+    bits = int(text)
+    if not 1 <= bits <= 128:
+        raise ValueError(f"not an IPv6 prefix length (1-128): {text!r}")
+    return bits
+
+
 def _level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -129,6 +136,14 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "ipv6_prefix",
+        _ipv6_prefix,
+        limits.IPV6_ORIGIN_PREFIX,
+        "IPv6 connections count per network of this prefix length for --max-per-ip "
+        "(128: per address)",
+        "BITS",
+    ),
+    Option(
         "flood_burst",
         _positive_float,
         float(limits.FLOOD_BURST),
@@ -162,6 +177,13 @@ SERVER_OPTIONS: tuple[Option, ...] = (
     Option("tls_key", str, "", "PEM private key for --tls-cert", "FILE"),
     Option(
         "tls_port", _port, 0, "port for TLS; 0 (default): TLS replaces plain text on --port", "PORT"
+    ),
+    Option(
+        "tls_handshake_timeout",
+        _positive_float,
+        limits.TLS_HANDSHAKE_TIMEOUT_S,
+        "seconds a client has to finish the TLS handshake",
+        "S",
     ),
     Option(
         "loop",
@@ -327,9 +349,11 @@ class ServerConfig:
     max_outbox: int = limits.MAX_OUTBOX_BYTES
     max_connections: int = limits.MAX_CONNECTIONS
     max_per_ip: int = limits.MAX_CONNECTIONS_PER_IP
+    ipv6_prefix: int = limits.IPV6_ORIGIN_PREFIX
     flood_burst: float = float(limits.FLOOD_BURST)
     flood_rate: float = limits.FLOOD_RATE_PER_S
     handshake_timeout: float = limits.HANDSHAKE_TIMEOUT_S
+    tls_handshake_timeout: float = limits.TLS_HANDSHAKE_TIMEOUT_S
     ping_interval: float = limits.PING_INTERVAL_S
     ping_timeout: float = limits.PING_TIMEOUT_S
     password_file: str = ""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Welcome:
     time: float
     version: str
-    online: int
+    online: int | None  # None before the server password: nothing about the chat until then
     max_line: int  # the limits a well-behaved client paces itself by
     flood_burst: float
     flood_rate: float
@@ -87,6 +87,17 @@ class Delivered:
 
 
 @dataclass(frozen=True)
+class Undelivered:
+    """A private message the sender was told was delivered never left the server: its recipient
+    was disconnected first."""
+
+    time: float
+    id: int  # the message's id, as in its ``Delivered``
+    to: str
+    reason: str  # why the recipient was disconnected
+
+
+@dataclass(frozen=True)
 class UserList:
     time: float
     users: tuple[str, ...]
@@ -142,6 +153,7 @@ Event = Union[
     Renamed,
     Message,
     Delivered,
+    Undelivered,
     UserList,
     Help,
     Error,
@@ -165,3 +177,6 @@ class Delivery:
     to: Sequence[Session]
     event: Event
     skip: Session | None = None
+    # The session that was told this event was delivered (a private message's sender): if the
+    # transport discards the event unsent, it hands the delivery back to ``Hub.undelivered``.
+    confirmed: Session | None = None

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from . import __version__, limits
 from . import commands as cmd
 from . import events as ev
+from .guard import PasswordGuard
 from .names import display_form, name_key, name_problem
 from .protocol import JSON, TEXT
 
@@ -35,6 +36,7 @@ class Session:
     __slots__ = (
         "id",
         "peer",
+        "origin",
         "state",
         "name",
         "key",
@@ -52,9 +54,12 @@ class Session:
         "password_tries",
     )
 
-    def __init__(self, session_id: int, peer: str, now: float, burst: float) -> None:
+    def __init__(
+        self, session_id: int, peer: str, now: float, burst: float, origin: str = ""
+    ) -> None:
         self.id = session_id
         self.peer = peer
+        self.origin = origin or peer  # what its address counts under (admission.origin_of)
         self.state = State.NAME
         self.name = ""  # display form, set once registered
         self.key = ""  # name_key(name)
@@ -144,9 +149,15 @@ class HubLimits:
 Out = list[ev.Delivery]
 Handler = Callable[["Hub", Session, Any, float], Out]
 
-# Lines that do not count against the flood budget: pings keep a quiet session alive, and
-# broken lines have a budget of their own.
-_FREE = (cmd.Ping, cmd.Pong, cmd.BadLine)
+# What a line costs in flood tokens when it is not one token: every line costs something. A
+# broken line (too long, not UTF-8) spends the session's budget of bad lines instead, which ends
+# the session after MAX_BAD_LINES, so it never waits for tokens and is never let off that count.
+_COST: dict[type, float] = {
+    cmd.Ping: limits.FLOOD_CHEAP_LINE_COST,
+    cmd.Pong: limits.FLOOD_CHEAP_LINE_COST,
+    cmd.Blank: limits.FLOOD_CHEAP_LINE_COST,
+    cmd.BadLine: 0.0,
+}
 
 
 class Hub:
@@ -155,16 +166,18 @@ class Hub:
     def __init__(self, config: HubLimits | None = None) -> None:
         self.config = config or HubLimits()
         self.roster = Roster()
+        self.guard = PasswordGuard()
         self.sessions: dict[int, Session] = {}
         self._next_session = 1
         self._next_message = 1
 
     # --- life of a session ---------------------------------------------------------------------
 
-    def connect(self, peer: str, now: float) -> tuple[Session, Out]:
-        """A new connection: returns its session and the greeting to send."""
+    def connect(self, peer: str, now: float, origin: str = "") -> tuple[Session, Out]:
+        """A new connection from ``peer`` (its address counts under ``origin``, by default the
+        address itself): returns its session and the greeting to send."""
         cfg = self.config
-        session = Session(self._next_session, peer, now, cfg.flood_burst)
+        session = Session(self._next_session, peer, now, cfg.flood_burst, origin)
         self._next_session += 1
         if cfg.password is not None:
             session.state = State.PASSWORD
@@ -177,7 +190,7 @@ class Hub:
             return []
         session.last_seen = now
         session.pinged_at = None
-        if not isinstance(command, _FREE) and not self._take_token(session, now):
+        if not self._take_token(session, now, _COST.get(type(command), 1.0)):
             session.refused += 1
             if session.refused > self.config.flood_max_refused:
                 return self._close(
@@ -223,6 +236,16 @@ class Hub:
                     out.append(ev.Delivery((session,), ev.PingRequest(now, f"{now:.0f}")))
         return out
 
+    def undelivered(self, delivery: ev.Delivery, reason: str, now: float) -> Out:
+        """The transport discarded ``delivery`` (a private message) unsent because its recipient
+        was disconnected for ``reason``: tell the sender, who was told it was delivered."""
+        sender, message = delivery.confirmed, delivery.event
+        if sender is None or sender.state is not State.ACTIVE:
+            return []
+        if not isinstance(message, ev.Message) or message.to is None:
+            return []
+        return [ev.Delivery((sender,), ev.Undelivered(now, message.id, message.to, reason))]
+
     def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
         """The server stops: tell every session, then forget them all."""
         everyone = tuple(self.sessions.values())
@@ -259,7 +282,10 @@ class Hub:
             now, self._message_id(), session.name, target.name, False, command.text
         )
         delivered = ev.Delivered(now, message.id, target.name, False, command.text, 1)
-        return [ev.Delivery((target,), message), ev.Delivery((session,), delivered)]
+        return [
+            ev.Delivery((target,), message, confirmed=session),
+            ev.Delivery((session,), delivered),
+        ]
 
     def _users(self, session: Session, command: cmd.ListUsers, now: float) -> Out:
         return [ev.Delivery((session,), ev.UserList(now, self.roster.names()))]
@@ -290,16 +316,42 @@ class Hub:
     def _pong(self, session: Session, command: cmd.Pong, now: float) -> Out:
         return []  # handle() already counted the line as a sign of life
 
+    def _blank(self, session: Session, command: cmd.Blank, now: float) -> Out:
+        return []  # handle() already charged it
+
     def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
-        given = command.password if isinstance(command, cmd.Password) else command.text
-        expected = self.config.password or ""
-        if hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        # Compared exactly as sent: a password may begin or end with a space.
+        given = command.password if isinstance(command, cmd.Password) else command.line
+        guard, origin = self.guard, session.origin
+        wait = guard.wait(origin, now)
+        session.password_tries += 1
+        if wait > 0:
+            # Not compared at all: guessing from this address has to slow down.
+            code, text = (
+                "password_wait",
+                (
+                    "Too many wrong passwords from your address: "
+                    f"wait {wait:.0f} s before the next try."
+                ),
+            )
+        elif hmac.compare_digest(
+            given.encode("utf-8"), (self.config.password or "").encode("utf-8")
+        ):
+            guard.succeeded(origin)
             session.state = State.NAME
             return [ev.Delivery((session,), ev.Prompt(now, "name"))]
-        session.password_tries += 1
+        elif guard.failed(origin, now):
+            return self._close(
+                session,
+                now,
+                "too many wrong passwords",
+                "Too many wrong passwords from your address. Goodbye.",
+            )
+        else:
+            code, text = "bad_password", "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
             return self._close(session, now, "wrong password", "Wrong password. Goodbye.")
-        return self._error(session, now, "bad_password", "Wrong password. Try again.") + [
+        return self._error(session, now, code, text) + [
             ev.Delivery((session,), ev.Prompt(now, "password"))
         ]
 
@@ -393,13 +445,13 @@ class Hub:
             )
         return None
 
-    def _take_token(self, session: Session, now: float) -> bool:
+    def _take_token(self, session: Session, now: float, cost: float) -> bool:
         cfg = self.config
         refill = (now - session.tokens_at) * cfg.flood_rate
         session.tokens = min(cfg.flood_burst, session.tokens + refill)
         session.tokens_at = now
-        if session.tokens >= 1.0:
-            session.tokens -= 1.0
+        if session.tokens >= cost:
+            session.tokens -= cost
             return True
         return False
 
@@ -427,8 +479,10 @@ class Hub:
 
     def _greeting(self, session: Session, now: float) -> Out:
         cfg = self.config
+        # Before the server password nobody learns anything about the chat, not even its size.
+        online = None if session.state is State.PASSWORD else len(self.roster)
         welcome = ev.Welcome(
-            now, __version__, len(self.roster), cfg.max_line, cfg.flood_burst, cfg.flood_rate
+            now, __version__, online, cfg.max_line, cfg.flood_burst, cfg.flood_rate
         )
         prompt = ev.Prompt(now, self._prompt_field(session))
         return [ev.Delivery((session,), welcome), ev.Delivery((session,), prompt)]
@@ -445,6 +499,7 @@ _ALWAYS: dict[type, Handler] = {
     cmd.SetMode: Hub._mode,
     cmd.Ping: Hub._ping,
     cmd.Pong: Hub._pong,
+    cmd.Blank: Hub._blank,
     cmd.BadLine: Hub._bad_line,
     cmd.BadUsage: Hub._bad_usage,
     cmd.UnknownCommand: Hub._unknown,

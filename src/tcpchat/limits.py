@@ -44,22 +44,51 @@ MAX_UNKNOWN_COMMANDS = 20
 # Wrong passwords before disconnect, as sshd's default of a few tries.
 MAX_PASSWORD_ATTEMPTS = 3
 
+# Password guessing, counted per origin (an IPv4 address or an IPv6 /64) across reconnects: the
+# first 3 wrong passwords in a row are a person's typos; after the n-th one beyond those the next
+# is not compared for 2**(n-1) s (at most 60 s), and after 10 the origin's new connections are
+# refused for 15 minutes; records of origins quiet for an hour are forgotten. A guesser gets ten
+# tries in about 20 minutes instead of thousands a second (fail2ban: 5 tries, a 10-minute ban).
+PASSWORD_FREE_TRIES = 3
+PASSWORD_BACKOFF_S = 1.0
+PASSWORD_BACKOFF_MAX_S = 60.0
+PASSWORD_BAN_AFTER = 10
+PASSWORD_BAN_S = 900.0
+PASSWORD_FORGET_S = 3600.0
+# Origins remembered at most (about 200 bytes each): an attacker with many addresses makes the
+# oldest records be forgotten, not memory grow.
+PASSWORD_GUARD_ORIGINS = 10000
+
 # Flood control, a token bucket per session. ergo lets 5 lines through, then 2 per second;
 # ssh-chat 3 lines per 3 s. A burst of 10 lets a person paste a short snippet.
 FLOOD_BURST = 10
 FLOOD_RATE_PER_S = 2.0
 # Lines refused in a row (without the bucket refilling) before the flooder is disconnected.
 FLOOD_MAX_REFUSED = 20
+# What a line costs in tokens of that bucket. Every line costs something, so no kind of line can
+# be sent in a loop for free; lines that are cheap to answer (a ping, a pong, a blank line) cost a
+# quarter: 40 of them in a burst, 8 a second sustained.
+FLOOD_CHEAP_LINE_COST = 0.25
 
 # Outbox (send queue) per session in bytes: what the kernel would not take because the client
 # does not read. ergo drops clients over 96 KiB; 256 KiB is about 1000 ordinary lines, room for a
 # client that stalls for a second under a burst, while 10,000 stuck readers cost at most 2.5 GiB.
 MAX_OUTBOX_BYTES = 256 * 1024
-# Between two flushes lines are queued before the kernel is offered any; a burst (many senders at
-# once) may queue this many times MAX_OUTBOX_BYTES for one client before it is dropped, and the
-# shared queue of broadcasts is written out early once it could hold that much. Queued lines are
-# shared between recipients until the write, so this costs little memory.
+# Between two flushes lines are queued before the kernel is offered any; once a burst (many
+# senders at once) queues this many times MAX_OUTBOX_BYTES for one client, or the shared queue of
+# broadcasts could hold that much, it is written out early instead of waiting for the flush.
 OUTBOX_BURST_FACTOR = 4
+# A client is dropped for "send queue exceeded" only when it stays behind: its transport has held
+# more than MAX_OUTBOX_BYTES that the kernel would not take for this long without draining. A
+# reader that reads empties even a burst of megabytes within milliseconds on a LAN, and a link
+# that cannot take 256 KiB + the kernel's buffer in 2 s cannot follow a busy chat anyway; a
+# client that does not read at all is gone 2 s after it filled its buffers.
+SEND_STALL_S = 2.0
+# While a client's transport is paused its lines wait in its outbox (the lines of broadcasts are
+# bytes shared with every other recipient, so this costs little). Past this many times
+# MAX_OUTBOX_BYTES waiting, it is dropped at once instead of after SEND_STALL_S: that much in 2 s
+# is more than a chat produces, so memory stays bounded whatever the traffic.
+OUTBOX_HOLD_FACTOR = 16
 # Writes to clients happen at most this often while messages keep coming (the first one after a
 # quiet spell goes out at once). Every write is a system call per recipient: at 1,000 messages a
 # second to 100 users, writing each message on its own is 100,000 calls a second and took 80-90 %
@@ -90,6 +119,26 @@ SWEEP_INTERVAL_S = 1.0
 # stays well under the default 1024-soft / 524288-hard file limit raised at start (see server.py).
 MAX_CONNECTIONS = 5000
 MAX_CONNECTIONS_PER_IP = 20
+
+# Connections from one IPv6 host count together by this prefix: a host, or a customer of a
+# provider, usually gets a whole /64, so one attacker could otherwise pick a new address for every
+# connection (ergo and Synapse group IPv6 by /64 the same way).
+IPV6_ORIGIN_PREFIX = 64
+# A TLS handshake must be done within this long. It is counted in at accept (before the
+# handshake) against the connection limits; a few seconds are plenty even over a slow link, while
+# asyncio's default of 60 s let each silent connection hold about 256 KiB for a minute.
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+# Open files kept free for the log, TLS files and the interpreter: when the connections come this
+# close to the open-file limit the listeners pause and new connections wait in the kernel's
+# backlog, instead of failing accept() in a loop.
+FD_RESERVE = 32
+# After a failed accept() (out of files or memory) the listener rests this long; such failures
+# are logged at most once per ACCEPT_ERROR_LOG_INTERVAL_S, with a count.
+ACCEPT_PAUSE_S = 1.0
+ACCEPT_ERROR_LOG_INTERVAL_S = 10.0
+# Refused connections are logged at most once a second, with a count: a storm costs the log one
+# line a second.
+REFUSAL_LOG_INTERVAL_S = 1.0
 
 # Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
 # a connection storm or a crowd joining at once waits there instead of being refused.

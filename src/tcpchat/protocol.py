@@ -20,6 +20,7 @@ from .commands import (
     LITERAL_SLASH,
     BadLine,
     BadUsage,
+    Blank,
     Command,
     Say,
     UnknownCommand,
@@ -155,24 +156,24 @@ def _decode(raw: bytes, limit: int) -> Frame:
 # --- parsing ---------------------------------------------------------------------------------
 
 
-def parse_line(frame: Frame) -> Command | None:
-    """Turn one decoded item into a command; None for a blank line (which is ignored)."""
+def parse_line(frame: Frame) -> Command:
+    """Turn one decoded item into a command (``Blank`` for an empty or all-space line)."""
     if isinstance(frame, LineTooLong):
         return BadLine("line_too_long")
     if isinstance(frame, InvalidUtf8):
         return BadLine("invalid_utf8")
     line = frame.strip(" ")
     if not line:
-        return None
+        return Blank()
     if line.startswith(LITERAL_SLASH):
-        return Say(line[1:])
+        return Say(line[1:], frame)
     if not line.startswith("/"):
-        return Say(line)
-    word, _, rest = line[1:].partition(" ")
+        return Say(line, frame)
+    word, _, rest = frame.lstrip(" ")[1:].partition(" ")
     spec = COMMANDS_BY_NAME.get(word.lower())
     if spec is None:
         return UnknownCommand(word)
-    command = spec.build(rest.strip(" "))
+    command = spec.build(rest if spec.exact else rest.strip(" "))
     return BadUsage(spec.usage) if command is None else command
 
 
@@ -210,11 +211,14 @@ def render_text(event: ev.Event) -> str:
         return f"*** {event.old} is now known as {event.new}."
     if isinstance(event, ev.Error):
         return f"!!! {event.text}"
-    if isinstance(event, ev.Welcome):
+    if isinstance(event, ev.Undelivered):
         return (
-            f"*** Welcome to tcp-chat {event.version}. "
-            f"{plural(event.online, 'user')} online. Type /help for commands."
+            f"!!! Not delivered to {event.to}: {event.to} was disconnected ({event.reason}) "
+            "before your message could be sent."
         )
+    if isinstance(event, ev.Welcome):
+        online = "" if event.online is None else f"{plural(event.online, 'user')} online. "
+        return f"*** Welcome to tcp-chat {event.version}. {online}Type /help for commands."
     if isinstance(event, ev.Prompt):
         return f"*** Enter your {event.field}:"
     if isinstance(event, ev.Registered):
@@ -297,6 +301,14 @@ def event_fields(event: ev.Event) -> dict[str, object]:
         return {"type": "rename", "time": t, "old": event.old, "new": event.new, "you": event.you}
     if isinstance(event, ev.Error):
         return {"type": "error", "time": t, "code": event.code, "text": event.text}
+    if isinstance(event, ev.Undelivered):
+        return {
+            "type": "undelivered",
+            "time": t,
+            "id": event.id,
+            "to": event.to,
+            "reason": event.reason,
+        }
     if isinstance(event, ev.Welcome):
         return {
             "type": "welcome",
@@ -467,11 +479,13 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
         return ev.Renamed(t, _s(o, "old"), _s(o, "new"), bool(o.get("you")))
     if kind == "error":
         return ev.Error(t, _s(o, "code"), _s(o, "text"))
+    if kind == "undelivered":
+        return ev.Undelivered(t, _i(o, "id"), _s(o, "to"), _s(o, "reason"))
     if kind == "welcome":
         return ev.Welcome(
             t,
             _s(o, "version"),
-            _i(o, "online"),
+            None if o.get("online") is None else _i(o, "online"),
             _i(o, "max_line"),
             _f(o, "flood_burst"),
             _f(o, "flood_rate"),

@@ -187,10 +187,17 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
         return notice(f"{event.old} is now known as {event.new}.", style, t)
     if isinstance(event, ev.Error):
         return error(event.text, style, t)
+    if isinstance(event, ev.Undelivered):
+        return error(
+            f"Not delivered to {event.to}: {event.to} was disconnected ({event.reason}) "
+            "before your message could be sent.",
+            style,
+            t,
+        )
     if isinstance(event, ev.Welcome):
+        online = "" if event.online is None else f"{plural(event.online, 'user')} online. "
         return notice(
-            f"Welcome to tcp-chat {event.version}. {plural(event.online, 'user')} online. "
-            "Type /help for commands.",
+            f"Welcome to tcp-chat {event.version}. {online}Type /help for commands.",
             style,
             t,
             CYAN,

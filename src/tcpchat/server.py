@@ -21,14 +21,18 @@ from typing import Any, Callable, cast
 
 from . import __version__
 from . import events as ev
+from .admission import Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
 from .errors import ConfigError
 from .fanout import Broadcasts
 from .hub import Hub, HubLimits, Session
 from .limits import (
+    FD_RESERVE,
     FLUSH_INTERVAL_S,
-    LISTEN_BACKLOG,
     OUTBOX_BURST_FACTOR,
+    OUTBOX_HOLD_FACTOR,
+    REFUSAL_LOG_INTERVAL_S,
+    SEND_STALL_S,
     SHUTDOWN_FLUSH_S,
     SOCKET_SNDBUF_BYTES,
     SWEEP_INTERVAL_S,
@@ -36,6 +40,7 @@ from .limits import (
     TCP_KEEPIDLE_S,
     TCP_KEEPINTVL_S,
 )
+from .listeners import Listener, bind
 from .logs import LOGGER_NAME, SessionLog
 from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
@@ -46,8 +51,6 @@ log = logging.getLogger(LOGGER_NAME)
 _QUIET_REASONS = ("quit", "connection closed", "connection lost", "server shutdown")
 # Errors that mean a client broke a limit (WARNING); other user errors are typos (INFO).
 _ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited", "bad_password"})
-# At most one "refused" WARNING per this many seconds, so a connection storm cannot flood the log.
-_REFUSAL_LOG_INTERVAL_S = 1.0
 
 
 class Connection(asyncio.Protocol):
@@ -56,6 +59,12 @@ class Connection(asyncio.Protocol):
     Once its session is online it also reads the server's shared ``Broadcasts``: ``cursor`` is
     how many of them are already in its outbox (-1: not online), ``mode`` the mode they were
     rendered in so far.
+
+    Lines go to the transport only while it is willing (asyncio's flow control: above
+    ``max_outbox`` bytes not yet taken by the kernel it calls ``pause_writing``); meanwhile they
+    wait in the outbox, where the lines of a broadcast are the same bytes objects for every
+    recipient. A client whose transport stays paused for ``SEND_STALL_S`` is not reading and is
+    dropped; a client that reads is never dropped for a burst the server itself queued.
     """
 
     __slots__ = (
@@ -63,31 +72,44 @@ class Connection(asyncio.Protocol):
         "transport",
         "session",
         "decoder",
-        "ip",
+        "origin",
         "log",
         "outbox",
         "outbox_bytes",
         "closing",
         "reason",
-        "refused",
+        "ending",
+        "left",
         "cursor",
         "mode",
+        "paused",
+        "stall",
+        "sent_total",
+        "receipts",
     )
 
-    def __init__(self, server: ChatServer) -> None:
+    def __init__(self, server: ChatServer, origin: str | None = None) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder(server.config.max_line)
-        self.ip = ""
+        self.origin = origin  # counted in by the listener; None: not counted yet
         self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
         self.outbox: list[bytes] = []
         self.outbox_bytes = 0
         self.closing = False  # no more reading; close once the outbox is written
-        self.reason = ""
-        self.refused = False
+        self.reason = ""  # why it was dropped; set only by drop()
+        self.ending = ""  # why it is closing after its last words (quit, timeout, shutdown)
+        self.left = False  # the hub has been told this session is gone
         self.cursor = -1
         self.mode = TEXT
+        self.paused = False  # the transport holds max_outbox bytes the kernel did not take
+        self.stall: asyncio.TimerHandle | None = None
+        # Private messages queued for this client whose sender was told "Delivered": (where the
+        # message ends in the stream of bytes for this client, its delivery). Once the kernel has
+        # taken that many (sent_total minus what the transport still holds), it has left us.
+        self.sent_total = 0
+        self.receipts: list[tuple[int, ev.Delivery]] = []
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -96,17 +118,14 @@ class Connection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.ip = str(peer[0]) if peer else "?"
-        address = f"{peer[0]}:{peer[1]}" if peer else "?"
-        refusal = self.server.admit(self)
-        if refusal is not None:
-            self.refused = True
-            self.server.log_refusal(address, refusal)
-            transport.write(f"!!! {refusal}\n".encode())
-            transport.close()
-            return
+        address = format_peer(peer)
+        if self.origin is None:  # not accepted by our listener (tests): count it in now
+            self.origin = origin_of(str(peer[0]) if peer else "?", self.server.config.ipv6_prefix)
+            self.server.admission.enter(self.origin)
+        self.server.connections.add(self)
         _tune_socket(transport.get_extra_info("socket"))
-        session, out = self.server.hub.connect(address, time.time())
+        transport.set_write_buffer_limits(high=self.server.config.max_outbox)
+        session, out = self.server.hub.connect(address, time.time(), self.origin)
         session.link = self
         self.session = session
         self.log = SessionLog(log, {"sid": session.id, "peer": address})
@@ -126,15 +145,34 @@ class Connection(asyncio.Protocol):
         self.flush()
         return False  # close our side too
 
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.stall is None and not self.reason:
+            self.stall = asyncio.get_running_loop().call_later(
+                SEND_STALL_S, self.drop, "send queue exceeded"
+            )
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.stall is not None:
+            self.stall.cancel()
+            self.stall = None
+        self.flush()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.stall is not None:
+            self.stall.cancel()
+            self.stall = None
         self.server.forget(self)
-        if self.refused or self.session is None:
+        if self.session is None or self.left:
             return
-        reason = self.reason or ("connection closed" if exc is None else "connection lost")
+        reason = self.ending or ("connection closed" if exc is None else "connection lost")
         level = logging.INFO if reason.startswith(_QUIET_REASONS) else logging.WARNING
         detail = f": {exc}" if exc is not None else ""
         self.log.log(level, "disconnected (%s)%s", reason, detail)
-        self.server.route(self.server.hub.disconnect(self.session, reason, time.time()))
+        # What the transport still held is gone with it, but how much that was is no longer known:
+        # only the messages never handed to it count as not delivered.
+        self._leave(reason, self.sent_total)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -145,10 +183,7 @@ class Connection(asyncio.Protocol):
         for frame in frames:
             if debug:
                 self.log.debug("< %r", frame)
-            command = parse_line(frame)
-            if command is None:
-                continue
-            out = hub.handle(session, command, time.time())
+            out = hub.handle(session, parse_line(frame), time.time())
             self.server.journal(self, out)
             self.server.route(out)
             if self.closing:
@@ -166,13 +201,16 @@ class Connection(asyncio.Protocol):
         shared = self.server.broadcasts
         if 0 <= self.cursor < len(shared):
             if not self.reason:
-                self.outbox.extend(shared.since(self.cursor, self.mode, self.session))
+                for data in shared.since(self.cursor, self.mode, self.session):
+                    self.outbox.append(data)
+                    self.outbox_bytes += len(data)
             self.cursor = len(shared)
 
-    def send(self, data: bytes) -> None:
-        """Queue ``data``; never blocks. It is written at the next flush."""
-        if self.closing and self.reason:
-            return
+    def send(self, data: bytes, receipt: ev.Delivery | None = None) -> None:
+        """Queue ``data``; never blocks. It is written at the next flush. ``receipt``: the
+        delivery of a private message whose sender was told it was delivered."""
+        if self.closing:
+            return  # dropped, or its last words are queued
         idle = not self.outbox
         if self.cursor >= 0:
             # Broadcasts made before this event go first; a mode change applies from here on.
@@ -181,55 +219,84 @@ class Connection(asyncio.Protocol):
                 self.mode = self.session.mode
         self.outbox.append(data)  # often the same bytes object as for every other recipient
         self.outbox_bytes += len(data)
+        if receipt is not None:
+            self.receipts.append((self.sent_total + self.outbox_bytes, receipt))
         if self.outbox_bytes > self.server.burst_cap:
-            # Even before the kernel had a chance to take it: a runaway burst, not a slow reader.
-            self.drop("send queue exceeded")
+            self.flush()  # a burst: give the kernel what it takes now rather than hold it all
         elif idle:
             self.server.mark_dirty(self)
 
     def flush(self) -> None:
         """Write everything queued for this client (its share of the broadcasts included) in one
-        write; close if this connection is closing."""
+        write, unless its transport is paused; close if this connection is closing and all is
+        written."""
         self.catch_up()
-        outbox = self.outbox
-        if outbox:
-            self.write(outbox)
-            outbox.clear()
+        if self.outbox:
+            if not self.paused:
+                self.write(self.outbox)
+                self.outbox = []
+                self.outbox_bytes = 0
+            elif self.outbox_bytes > self.server.hard_cap:
+                self.drop("send queue exceeded")  # not reading, and queued a lot meanwhile
         elif self.closing and self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     def write(self, lines: list[bytes]) -> None:
-        """Write ``lines`` in one write, then drop this client if the kernel would not take
-        enough of what it was sent before, or close it if it is closing."""
+        """Hand ``lines`` to the transport in one write (the caller has taken them from, or never
+        put them in, the outbox); close if this connection is closing and nothing is left."""
         transport = self.transport
         if transport is None or transport.is_closing() or not lines:
             return
-        transport.write(b"".join(lines) if len(lines) > 1 else lines[0])
-        # What the kernel would not take is what this client failed to read.
-        buffered = transport.get_write_buffer_size()
-        self.outbox_bytes = buffered
-        if buffered > self.server.config.max_outbox:
-            self.drop("send queue exceeded")
-        elif self.closing:
+        data = b"".join(lines) if len(lines) > 1 else lines[0]
+        self.sent_total += len(data)
+        transport.write(data)
+        if self.receipts:
+            taken = self.sent_total - transport.get_write_buffer_size()
+            self.receipts = [(end, d) for end, d in self.receipts if end > taken]
+        if self.closing and not self.outbox:
             transport.close()
 
     def close_after_flush(self, reason: str) -> None:
         """Stop reading; close once what is queued is written (the transport keeps flushing)."""
         self.catch_up()  # what was broadcast before it still goes out; nothing after
         self.closing = True
-        self.reason = self.reason or reason
+        self.ending = self.ending or reason
         self.cursor = -1
         self.server.mark_dirty(self)
 
     def drop(self, reason: str) -> None:
-        """Close now, discarding what is queued: the client could not keep up or misbehaved."""
-        if self.transport is None or self.reason:
+        """Close now, discarding what is queued: the client could not keep up or misbehaved.
+        Its session leaves the chat at once, and the senders of private messages it never got
+        are told."""
+        transport = self.transport
+        if transport is None or self.reason:
             return
         self.closing = True
         self.reason = reason
-        self.outbox.clear()
-        self.log.warning("dropping client: %s (%d bytes queued)", reason, self.outbox_bytes)
-        self.transport.abort()
+        if self.stall is not None:
+            self.stall.cancel()
+            self.stall = None
+        unsent = self.outbox_bytes + transport.get_write_buffer_size()
+        taken = self.sent_total - transport.get_write_buffer_size()
+        self.outbox = []
+        self.outbox_bytes = 0
+        self.cursor = -1
+        self.log.warning("dropping client: %s (%d bytes queued)", reason, unsent)
+        transport.abort()
+        self.server.after_route(lambda: self._leave(reason, taken))
+
+    def _leave(self, reason: str, taken: int) -> None:
+        """Tell the hub this session is gone (once), with the private messages it never got:
+        those that ended past ``taken`` bytes."""
+        if self.left or self.session is None:
+            return
+        self.left = True
+        server, now = self.server, time.time()
+        for end, delivery in self.receipts:
+            if end > taken:
+                server.route(server.hub.undelivered(delivery, reason, now))
+        self.receipts = []
+        server.route(server.hub.disconnect(self.session, reason, now))
 
 
 def _tune_socket(sock: socket.socket | None) -> None:
@@ -248,67 +315,6 @@ def _tune_socket(sock: socket.socket | None) -> None:
         pass  # not a TCP socket; both are niceties
 
 
-class DrainingListener:
-    """A listening socket that accepts every waiting connection at once (used under uvloop).
-
-    uvloop accepts one connection per loop iteration, so in a storm of joins each join is its
-    own iteration with its own write to every member: 1,000 joins took 5.8 s against 0.8 s on
-    the standard loop (docs/BENCHMARKS.md). This accepts until the backlog is empty, then hands
-    each socket to the loop as an ordinary connection.
-    """
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
-        context: ssl.SSLContext | None,
-    ) -> None:
-        self.sockets = [sock]
-        self._sock = sock
-        self._factory = factory
-        self._context = context
-        self._loop = asyncio.get_running_loop()
-        self._adopting: set[asyncio.Future[Any]] = set()
-        sock.setblocking(False)
-        self._loop.add_reader(sock.fileno(), self._accept)
-
-    def _accept(self) -> None:
-        for _ in range(LISTEN_BACKLOG):
-            try:
-                conn, _ = self._sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                # Out of files or memory: stop listening for a moment instead of spinning.
-                log.warning("cannot accept connections: %s; pausing for 1 s", exc)
-                self._loop.remove_reader(self._sock.fileno())
-                self._loop.call_later(1.0, self._resume)
-                return
-            conn.setblocking(False)
-            task = asyncio.ensure_future(self._adopt(conn))
-            self._adopting.add(task)
-            task.add_done_callback(self._adopting.discard)
-
-    def _resume(self) -> None:
-        if self._sock.fileno() >= 0:
-            self._loop.add_reader(self._sock.fileno(), self._accept)
-
-    async def _adopt(self, conn: socket.socket) -> None:
-        try:
-            await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._context)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError):
-            conn.close()  # a TLS handshake that failed, or a peer already gone
-
-    def close(self) -> None:
-        if self._sock.fileno() >= 0:
-            self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-
-    async def wait_closed(self) -> None:
-        if self._adopting:
-            await asyncio.gather(*self._adopting, return_exceptions=True)
-
-
 class ChatServer:
     """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
 
@@ -325,66 +331,114 @@ class ChatServer:
                 ping_timeout=config.ping_timeout,
             )
         )
-        # What may be queued for one client between two flushes (its own outbox, and the shared
-        # queue of broadcasts); a reader that keeps up never holds more than a moment's traffic,
-        # whatever the size of a burst.
+        # What may be queued for one client before it is offered to the kernel (its own outbox,
+        # and the shared queue of broadcasts): past this a flush starts early.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
+        # What may wait for a client whose transport is paused before it is dropped at once
+        # instead of after SEND_STALL_S (mostly broadcast bytes shared with everyone else).
+        self.hard_cap = config.max_outbox * OUTBOX_HOLD_FACTOR
+        self.admission = Admission(config.max_connections, config.max_per_ip)
+        # Open files the connections may use before the listeners pause (0: no limit known).
+        self.fd_budget = 0
         self.connections: set[Connection] = set()
-        self.per_ip: dict[str, int] = {}
-        self.listeners: list[asyncio.AbstractServer | DrainingListener] = []
+        self.listeners: list[Listener] = []
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
         self.broadcasts = Broadcasts()  # to everyone online, since the last flush
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None  # the flush to come, if any
         self._flushed_at = 0.0
-        self._stopping = False
-        self._refusal_logged_at = -_REFUSAL_LOG_INTERVAL_S
-        self._refusals_unlogged = 0
+        self._routing = 0  # depth of route() calls in progress
+        self._after_route: list[Callable[[], None]] = []
+        self._listening = True
+        self._refusals = Tally(REFUSAL_LOG_INTERVAL_S)
         self._stop = asyncio.Event()
         self._all_closed = asyncio.Event()
 
-    # --- admission and bookkeeping -------------------------------------------------------------
+    # --- admission (the listeners' Gate) -------------------------------------------------------
 
-    def admit(self, conn: Connection) -> str | None:
-        """Count a new connection in, or say why it is refused."""
-        if self._stopping:
-            return "The server is shutting down."
-        if len(self.connections) >= self.config.max_connections:
-            return f"Server full ({self.config.max_connections} connections). Try again later."
-        if self.per_ip.get(conn.ip, 0) >= self.config.max_per_ip:
-            return f"Too many connections from your address (limit {self.config.max_per_ip})."
-        self.connections.add(conn)
-        self.per_ip[conn.ip] = self.per_ip.get(conn.ip, 0) + 1
-        return None
+    def admit_socket(self, sock: socket.socket, tls: bool) -> str | None:
+        """Count an accepted socket in before anything is done for it, or refuse it: the peer of
+        a plain listener is told why in one line. Returns the origin it counts under."""
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            return None  # gone already
+        origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
+        refusal = self.admission.admit(origin) or self.hub.guard.refusal(origin, time.time())
+        if refusal is not None and origin in self.admission.per_origin:
+            self.admission.release(origin)  # admitted, then refused by the password guard
+        if refusal is not None:
+            self._log_refusal(format_peer(peer), refusal)
+            if not tls:
+                try:
+                    sock.send(f"!!! {refusal}\n".encode())
+                except OSError:
+                    pass
+            return None
+        if self.fd_budget and self.admission.total >= self.fd_budget:
+            self._pause_listeners()
+        return origin
 
-    def log_refusal(self, address: str, reason: str) -> None:
+    def make_protocol(self, origin: str) -> Connection:
+        return Connection(self, origin)
+
+    def abandon(self, protocol: asyncio.Protocol) -> None:
+        if isinstance(protocol, Connection) and protocol.transport is None and protocol.origin:
+            self._release(protocol.origin)
+
+    def _log_refusal(self, address: str, reason: str) -> None:
         """Log a refused connection; during a storm, one line a second with a count."""
-        now = time.monotonic()
-        if now - self._refusal_logged_at < _REFUSAL_LOG_INTERVAL_S:
-            self._refusals_unlogged += 1
-            return
-        more = self._refusals_unlogged
-        suffix = f" ({more} more refused since the last report)" if more else ""
-        log.warning("[%s] refused: %s%s", address, reason, suffix)
-        self._refusal_logged_at = now
-        self._refusals_unlogged = 0
+        skipped = self._refusals.tick(time.monotonic())
+        if skipped is not None:
+            more = f" ({skipped} more refused since the last report)" if skipped else ""
+            log.warning("[%s] refused: %s%s", address, reason, more)
+
+    def _release(self, origin: str) -> None:
+        self.admission.release(origin)
+        if not self._listening and self.admission.total < self.fd_budget:
+            self._listening = True
+            for listener in self.listeners:
+                listener.resume()
+
+    def _pause_listeners(self) -> None:
+        if self._listening:
+            log.warning(
+                "%d connections: near the open-file limit; new connections wait until some close",
+                self.admission.total,
+            )
+            self._listening = False
+            for listener in self.listeners:
+                listener.pause()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.remove(conn)
-            left = self.per_ip[conn.ip] - 1
-            if left:
-                self.per_ip[conn.ip] = left
-            else:
-                del self.per_ip[conn.ip]
-        if self._stopping and not self.connections:
+            if conn.origin is not None:
+                self._release(conn.origin)
+        if self.admission.closed and not self.connections:
             self._all_closed.set()
 
     # --- routing -------------------------------------------------------------------------------
 
     def route(self, deliveries: list[ev.Delivery]) -> None:
         """Queue each event once for everyone online, or render it once per mode and queue the
-        bytes for each recipient."""
+        bytes for each recipient. What a drop during routing sets off (the dropped session
+        leaving) runs once this is done, so the hub's answers are routed in the order it gave."""
+        self._routing += 1
+        try:
+            self._route(deliveries)
+        finally:
+            self._routing -= 1
+        while self._after_route and not self._routing:
+            self._after_route.pop(0)()
+
+    def after_route(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the routing in progress is done (now, if there is none)."""
+        self._after_route.append(action)
+        if not self._routing:
+            self.route([])
+
+    def _route(self, deliveries: list[ev.Delivery]) -> None:
         everyone = self.hub.roster.everyone()
         for delivery in deliveries:
             event, skip = delivery.event, delivery.skip
@@ -409,7 +463,7 @@ class ChatServer:
                 data = rendered.get(session.mode)
                 if data is None:
                     data = rendered[session.mode] = render(event, session.mode)
-                session.link.send(data)
+                session.link.send(data, delivery if delivery.confirmed is not None else None)
             if isinstance(event, ev.Registered):
                 for session in delivery.to:
                     if session.link is not None:
@@ -456,7 +510,7 @@ class ChatServer:
                 conn: Connection | None = session.link
                 if conn is None:
                     continue
-                if conn.cursor == 0 and not conn.outbox:
+                if conn.cursor == 0 and not conn.outbox and not conn.paused:
                     # The usual case, kept to one call: nothing else queued for this client.
                     conn.write(shared.since(0, conn.mode, session))
                 elif conn.cursor >= 0:
@@ -500,7 +554,6 @@ class ChatServer:
 
     async def start(self) -> None:
         """Open the listeners. Raises OSError (for example, port in use) or ConfigError."""
-        loop = asyncio.get_running_loop()
         cfg = self.config
         tls = _tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
         plans: list[tuple[int, ssl.SSLContext | None]] = []
@@ -508,31 +561,17 @@ class ChatServer:
             plans = [(cfg.port, None), (cfg.tls_port, tls)]
         else:
             plans = [(cfg.port, tls)]
-        draining = type(loop).__module__.startswith("uvloop")
         for port, context in plans:
-            listener: asyncio.AbstractServer | DrainingListener
-            if draining:
-                sock = socket.create_server((cfg.host, port), backlog=LISTEN_BACKLOG)
-                listener = DrainingListener(sock, lambda: Connection(self), context)
-            else:
-                listener = await loop.create_server(
-                    lambda: Connection(self),
-                    cfg.host,
-                    port,
-                    ssl=context,
-                    backlog=LISTEN_BACKLOG,
-                    reuse_address=True,
-                )
-            self.listeners.append(listener)
-            for sock in listener.sockets:
+            for sock in bind(cfg.host, port):
+                listener = Listener(sock, self, context, cfg.tls_handshake_timeout)
+                self.listeners.append(listener)
                 address = sock.getsockname()
                 self.addresses.append((str(address[0]), int(address[1]), context is not None))
         for host, port, is_tls in self.addresses:
             log.info(
-                "tcp-chat %s listening on %s:%d%s",
+                "tcp-chat %s listening on %s%s",
                 __version__,
-                host,
-                port,
+                format_peer((host, port)),
                 " (TLS)" if is_tls else "",
             )
 
@@ -559,7 +598,7 @@ class ChatServer:
 
     async def _shutdown(self) -> None:
         log.info("stopping: %d connections", len(self.connections))
-        self._stopping = True
+        self.admission.closed = True
         for listener in self.listeners:
             listener.close()
         self.route(self.hub.shutdown(time.time()))
@@ -635,6 +674,7 @@ async def run(config: ServerConfig) -> None:
             config.max_connections,
         )
     server = ChatServer(config)
+    server.fd_budget = max(files - FD_RESERVE, 1)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_error)
     await server.start()

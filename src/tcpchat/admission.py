@@ -1,0 +1,118 @@
+"""Who may connect: connections counted per origin and in all, before any work is done for them.
+
+The listener (``listeners.py``) asks ``Admission.admit`` right after ``accept()``, before a TLS
+handshake or a session exists, and ``release`` gives the place back when the connection ends,
+however it ends. An *origin* is what one attacker cannot easily multiply: an IPv4 address, or the
+/64 network of an IPv6 address (one host usually gets a whole /64, so counting single IPv6
+addresses would not limit it at all). Plain data and no clock: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import limits
+
+
+def origin_of(ip: str, v6_prefix: int = limits.IPV6_ORIGIN_PREFIX) -> str:
+    """The origin an address counts under: the IPv4 address itself (also when it arrives as
+    ``::ffff:a.b.c.d``), the ``/v6_prefix`` network of an IPv6 address, or ``ip`` unchanged when
+    it is not an address (a Unix socket, a test)."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        if v6_prefix < 128:
+            network = ipaddress.IPv6Network((address, v6_prefix), strict=False)
+            return str(network)
+    return str(address)
+
+
+def format_peer(peer: object) -> str:
+    """A peer address for the log: ``127.0.0.1:5000``, ``[::1]:5000``, or ``?``."""
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        return "?"
+    host, port = str(peer[0]), peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Admission:
+    """Counts connections from the moment they are accepted until they are gone.
+
+    ``total`` includes connections still in their TLS handshake, so a flood of silent handshakes
+    meets the same limits as a flood of silent plain connections.
+    """
+
+    __slots__ = ("max_total", "max_per_origin", "total", "per_origin", "closed")
+
+    def __init__(self, max_total: int, max_per_origin: int) -> None:
+        self.max_total = max_total
+        self.max_per_origin = max_per_origin
+        self.total = 0
+        self.per_origin: dict[str, int] = {}
+        self.closed = False  # the server is stopping: nobody new
+
+    def refusal(self, origin: str) -> str | None:
+        """Why a connection from ``origin`` cannot be taken now (a sentence for the peer), or
+        None if it can."""
+        if self.closed:
+            return "The server is shutting down."
+        if self.total >= self.max_total:
+            return f"Server full ({self.max_total} connections). Try again later."
+        if self.per_origin.get(origin, 0) >= self.max_per_origin:
+            return f"Too many connections from your address (limit {self.max_per_origin})."
+        return None
+
+    def admit(self, origin: str) -> str | None:
+        """Count a connection from ``origin`` in, or say why it is refused (then nothing is
+        counted)."""
+        refusal = self.refusal(origin)
+        if refusal is None:
+            self.enter(origin)
+        return refusal
+
+    def enter(self, origin: str) -> None:
+        """Count a connection in without checking the limits (one already accepted elsewhere)."""
+        self.total += 1
+        self.per_origin[origin] = self.per_origin.get(origin, 0) + 1
+
+    def release(self, origin: str) -> None:
+        """A connection counted in by ``admit`` or ``enter`` is gone."""
+        count = self.per_origin.get(origin, 0)
+        if count <= 0:
+            return
+        self.total -= 1
+        if count == 1:
+            del self.per_origin[origin]
+        else:
+            self.per_origin[origin] = count - 1
+
+
+class Tally:
+    """Counts occurrences of something worth a log line, and says when to write one: the first
+    at once, then at most one per ``interval`` seconds, carrying the count of those in between.
+
+    A storm of refusals or failed accepts then costs the log one line per interval, not one per
+    event.
+    """
+
+    __slots__ = ("interval", "_logged_at", "_unlogged")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._logged_at: float | None = None
+        self._unlogged = 0
+
+    def tick(self, now: float) -> int | None:
+        """Count one. Returns None when this one should not be logged, else how many were not
+        logged since the last line (the caller writes one line that mentions them)."""
+        if self._logged_at is not None and now - self._logged_at < self.interval:
+            self._unlogged += 1
+            return None
+        skipped, self._unlogged = self._unlogged, 0
+        self._logged_at = now
+        return skipped

@@ -1,0 +1,178 @@
+"""Listening sockets that count a connection in before any work is done for it.
+
+asyncio's own ``create_server`` calls the protocol only after the TLS handshake, so silent TLS
+connections were held (about 256 KiB each in ``sslproto``) outside every connection limit, and at
+the open-file limit its accept loop logged one traceback per failed ``accept()`` (tens of thousands
+a second). Here the server accepts itself: each accepted socket is first counted in by the
+``Gate`` (refused and closed at once if a limit is reached), then handed to the loop with
+``connect_accepted_socket``, with a TLS handshake deadline of its own. A failed accept pauses the
+listener for a moment and is logged once per interval with a count. Accepting drains the kernel's
+queue in one go, which also keeps joins fast under uvloop (one accept per loop turn there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from typing import Callable, Protocol
+
+from .admission import Tally
+from .limits import ACCEPT_ERROR_LOG_INTERVAL_S, ACCEPT_PAUSE_S, LISTEN_BACKLOG
+from .logs import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+class Gate(Protocol):
+    """What a listener needs from the server for each accepted socket."""
+
+    def admit_socket(self, sock: socket.socket, tls: bool) -> str | None:
+        """Count the connection in; returns the origin it counts under, or None if it was
+        refused (the gate has told the peer and logged it; the listener closes it)."""
+
+    def make_protocol(self, origin: str) -> asyncio.Protocol:
+        """The protocol object for an admitted connection."""
+
+    def abandon(self, protocol: asyncio.Protocol) -> None:
+        """``protocol``'s connection failed before or while starting (a TLS handshake that
+        failed or timed out, a peer already gone); give its place back unless the protocol
+        started and will do so itself."""
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for ``host`` as asyncio's ``create_server`` makes them: one per address
+    it resolves to ('' or '0.0.0.0'-style wildcards included), IPv6 ones with IPV6_V6ONLY.
+
+    Raises OSError (port in use, unknown host)."""
+    infos = socket.getaddrinfo(
+        host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+    )
+    socks: list[socket.socket] = []
+    seen: set[tuple[int, object]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+class Listener:
+    """Accepts on ``sock``, admits through ``gate``, and starts each admitted connection (with a
+    TLS handshake of at most ``handshake_timeout`` seconds when ``context`` is set)."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        gate: Gate,
+        context: ssl.SSLContext | None,
+        handshake_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sock = sock
+        self.tls = context is not None
+        self._gate = gate
+        self._context = context
+        self._handshake_timeout = handshake_timeout
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
+        self._starting: set[asyncio.Future[None]] = set()
+        self._reading = False
+        self._paused_until = 0.0
+        self._errors = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
+        self.resume()
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        return [self.sock]
+
+    def pause(self) -> None:
+        """Stop accepting: new connections wait in the kernel's backlog."""
+        if self._reading:
+            self._loop.remove_reader(self.sock.fileno())
+            self._reading = False
+
+    def resume(self) -> None:
+        """Accept again (unless closed, or pausing after a failed accept)."""
+        if self._reading or self.sock.fileno() < 0 or self._clock() < self._paused_until:
+            return
+        self._loop.add_reader(self.sock.fileno(), self._accept)
+        self._reading = True
+
+    def _accept(self) -> None:
+        for _ in range(LISTEN_BACKLOG):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                self._accept_failed(exc)
+                return
+            origin = self._gate.admit_socket(conn, self.tls)
+            if origin is None:
+                conn.close()
+            else:
+                self._start(conn, origin)
+            if not self._reading:
+                return  # the gate paused us: the rest waits in the backlog
+
+    def _accept_failed(self, exc: OSError) -> None:
+        """Out of files, memory or buffers: stop for a moment instead of failing in a loop."""
+        skipped = self._errors.tick(self._clock())
+        if skipped is not None:
+            more = f" ({skipped} more since the last report)" if skipped else ""
+            log.warning("cannot accept connections: %s; pausing%s", exc.strerror or exc, more)
+        self.pause()
+        self._paused_until = self._clock() + ACCEPT_PAUSE_S
+        self._loop.call_later(ACCEPT_PAUSE_S, self.resume)
+
+    def _start(self, conn: socket.socket, origin: str) -> None:
+        conn.setblocking(False)
+        task = asyncio.ensure_future(self._adopt(conn, origin))
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _adopt(self, conn: socket.socket, origin: str) -> None:
+        protocol = self._gate.make_protocol(origin)
+        try:
+            if self._context is None:
+                await self._loop.connect_accepted_socket(lambda: protocol, conn)
+            else:
+                await self._loop.connect_accepted_socket(
+                    lambda: protocol,
+                    conn,
+                    ssl=self._context,
+                    ssl_handshake_timeout=self._handshake_timeout,
+                )
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, asyncio.CancelledError):
+            # A handshake that failed, timed out or was cut short by the shutdown, or a peer
+            # already gone.
+            conn.close()
+            self._gate.abandon(protocol)
+
+    def close(self) -> None:
+        """Stop listening and cut short the connections still starting."""
+        self.pause()
+        if self.sock.fileno() >= 0:
+            self.sock.close()
+        for task in self._starting:
+            task.cancel()
+
+    async def wait_closed(self) -> None:
+        if self._starting:
+            await asyncio.gather(*self._starting, return_exceptions=True)
