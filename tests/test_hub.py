@@ -458,3 +458,81 @@ def test_wrong_passwords_disconnect_after_the_budget() -> None:
     chat.line(s, "guess")
     assert isinstance(chat.take(s)[-1], ev.Bye)
     assert s.state is State.CLOSED
+
+
+def test_before_the_password_the_greeting_says_nothing_about_the_chat() -> None:
+    chat = Chat(password="sesame")
+    welcome = only(chat.take(chat.connect()), ev.Welcome)[0]
+    assert welcome.online is None  # type: ignore[attr-defined]
+
+
+def test_the_password_is_compared_exactly_as_sent_spaces_included() -> None:
+    chat = Chat(password=" two words ")
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "two words")
+    assert only(chat.take(s), ev.Error)[0].code == "bad_password"  # type: ignore[attr-defined]
+    chat.line(s, " two words ")
+    assert chat.take(s) == [ev.Prompt(chat.now, "name")]
+
+
+def test_wrong_passwords_from_one_address_slow_down_across_reconnects_then_ban() -> None:
+    chat = Chat(password="sesame", max_password_tries=100)
+    guard = chat.hub.guard
+    sessions = [chat.connect() for _ in range(3)]  # same origin: 127.0.0.1:1
+    for s in sessions:
+        chat.take(s)
+    compared = 0
+    for attempt in range(200):  # bounded: every try either compared or told to wait
+        s = sessions[attempt % 3]
+        chat.line(s, "/pass guess")
+        codes = [e.code for e in only(chat.take(s), ev.Error)]  # type: ignore[attr-defined]
+        if codes == ["bad_password"]:
+            compared += 1
+        elif codes == ["password_wait"]:
+            chat.now += 0.5  # a guesser hammering twice a second
+        else:
+            break  # the ban closed the session
+    # 10 wrong tries, 3 of them free, the rest 1, 2, 4 ... s apart: about 2 minutes, then a ban.
+    assert compared == 9
+    assert guard.refusal("127.0.0.1:1", chat.now) is not None
+    assert guard.refusal("127.0.0.1:1", chat.now + 3600) is None
+
+
+def test_cheap_lines_cost_tokens_too_so_a_ping_flood_is_refused_then_dropped() -> None:
+    chat = Chat()
+    flooder = chat.join("mallory")
+    codes = []
+    for n in range(500):  # all at one instant: the bucket never refills
+        chat.line(flooder, "/ping" if n % 2 else "")
+        events = chat.take(flooder)
+        codes += [getattr(e, "code", type(e).__name__) for e in events]
+        if flooder.state is State.CLOSED:
+            break
+    assert flooder.state is State.CLOSED
+    assert "rate_limited" in codes and codes[-1] == "Bye"
+    # The burst of 10 tokens less the name line, a quarter each: 36 cheap lines (half of them
+    # pings), then refusals until the limit.
+    assert codes.count("PongReply") == 18
+    assert codes.count("rate_limited") == HubLimits().flood_max_refused
+
+
+def test_a_discarded_private_message_is_reported_to_its_sender(chat: Chat) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.take(alice)
+    out = chat.hub.handle(alice, parse_line("/w bob hi"), chat.now)
+    to_bob = next(d for d in out if d.to == (bob,))
+    assert to_bob.confirmed is alice
+    notice = chat.hub.undelivered(to_bob, "send queue exceeded", chat.now)
+    assert [d.event for d in notice] == [
+        ev.Undelivered(chat.now, to_bob.event.id, "bob", "send queue exceeded")  # type: ignore[union-attr]
+    ]
+    assert notice[0].to == (alice,)
+    chat.line(alice, "/quit")
+    assert chat.hub.undelivered(to_bob, "send queue exceeded", chat.now) == []
+
+
+def test_a_public_message_asks_for_no_receipt(chat: Chat) -> None:
+    alice, _ = chat.join("alice"), chat.join("bob")
+    out = chat.hub.handle(alice, parse_line("hello"), chat.now)
+    assert all(d.confirmed is None for d in out)

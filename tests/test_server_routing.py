@@ -189,3 +189,67 @@ def test_a_long_burst_is_written_out_before_the_flush_is_due() -> None:
         assert ann.take() == [f"<bob> {line}" for line in long_lines]
 
     run(check)
+
+
+def test_a_client_whose_transport_is_paused_keeps_its_lines_until_it_drains() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        ann.conn.pause_writing()  # the kernel and the transport hold max_outbox already
+        long_lines = [f"{n:03d} " + "ы" * (MAX_LINE_BYTES // 2 - 4) for n in range(300)]
+        bob.type(*long_lines)  # about 2.4 MB: more than the burst cap, written early to others
+        server._flush()
+        assert ann.transport.writes == [] and not ann.transport.closed
+        assert bob.conn.outbox == []  # bob reads: his confirmations went out
+        ann.conn.resume_writing()
+        assert ann.take() == [f"<bob> {line}" for line in long_lines]
+        assert ann.conn.stall is None
+
+    run(check)
+
+
+def test_a_client_that_stays_paused_is_dropped_and_leaves_at_once() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob, cid = await joined(server, "ann", "bob", "cid")
+        ann.conn.pause_writing()
+        assert ann.conn.stall is not None  # the drop after SEND_STALL_S, if it stays paused
+        cid.type("/w ann are you there?")
+        server._flush()
+        ann.conn.stall._run()  # type: ignore[attr-defined]  # SEND_STALL_S later
+        assert ann.transport.aborted
+        # Gone from the chat at once: the next message counts one user fewer, the whisper that
+        # never left the server is reported to its sender.
+        bob.type("still here?")
+        server._flush()
+        assert cid.take() == [
+            "*** Delivered to ann.",
+            "!!! Not delivered to ann: ann was disconnected (send queue exceeded) before your "
+            "message could be sent.",
+            "*** ann left (send queue exceeded). 2 users online.",
+            "<bob> still here?",
+        ]
+        assert bob.take()[-1] == "*** Delivered to ALL (1 user)."
+        ann.conn.connection_lost(None)  # the transport's own report changes nothing more
+        server._flush()
+        assert cid.take() == [] and len(server.hub.roster) == 2
+
+    run(check)
+
+
+def test_a_private_message_the_kernel_took_is_not_reported_as_undelivered() -> None:
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        bob.type("/w ann one")
+        server._flush()  # written and taken by the "kernel"
+        ann.transport.held = 10_000  # from now on the transport holds what it is given
+        bob.type("/w ann two")
+        server._flush()
+        ann.conn.drop("send queue exceeded")
+        server._flush()
+        lines = bob.take()
+        assert [line for line in lines if line.startswith("!!!")] == [
+            "!!! Not delivered to ann: ann was disconnected (send queue exceeded) before your "
+            "message could be sent."
+        ]
+        assert lines.count("*** Delivered to ann.") == 2
+
+    run(check)

@@ -4,8 +4,9 @@ Plain data, no clock: the hub passes ``now`` with every call. An origin is an IP
 IPv6 /64 (``admission.origin_of``); reconnecting does not reset anything, since the count is kept
 per origin rather than per connection. The first ``PASSWORD_FREE_TRIES`` wrong passwords in a row
 are typos; after the n-th one beyond those, the next try from that origin is not even compared
-before ``PASSWORD_BACKOFF_S * 2**(n-1)`` seconds (at most ``PASSWORD_BACKOFF_MAX_S``); after ``PASSWORD_BAN_AFTER`` wrong tries new connections
-from it are refused for ``PASSWORD_BAN_S``. A right password clears the origin's record.
+before ``PASSWORD_BACKOFF_S * 2**(n-1)`` seconds (at most ``PASSWORD_BACKOFF_MAX_S``); after
+``PASSWORD_BAN_AFTER`` wrong tries new connections from it are refused for ``PASSWORD_BAN_S``. A
+right password clears the origin's record.
 """
 
 from __future__ import annotations
