@@ -73,6 +73,8 @@ IMPOSTORS = [
     ("alice\u2800", "name_invalid"),
     ("alicé\u0301", "name_invalid"),  # a second acute accent on the same e
     ("ali\u0307ce", "name_invalid"),  # a dot on the i's dot
+    ("alı\u0307ce", "name_invalid"),  # a dot on a dotless i
+    ("alice\u0301\u0341", "name_invalid"),  # acute accent and acute tone mark, one on the other
     # mixes with other scripts
     ("аlice", "name_invalid"),  # Cyrillic a
     ("bօb", "name_invalid"),  # Armenian oh

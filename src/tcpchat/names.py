@@ -192,12 +192,14 @@ def _mixes_scripts(name: str) -> bool:
 def _mark_problem(name: str) -> str | None:
     """What is wrong with the combining marks of ``name`` (UTS #39 5.4), if anything.
 
-    Checked in NFD, where marks are in canonical order, so a repeated accent sits next to itself.
+    Checked on the skeleton, which is in NFD (marks in canonical order, so a repeated accent sits
+    next to itself) and maps look-alikes on to one prototype: the dotless "ı" is an "i" there, and
+    a dot above it would make it one.
     """
     run = 0
     base = ""
     previous = ""
-    for ch in unicodedata.normalize("NFD", name):
+    for ch in skeleton(name):
         if unicodedata.category(ch) != "Mn":
             run, base, previous = 0, ch, ""
             continue
@@ -207,7 +209,7 @@ def _mark_problem(name: str) -> str | None:
         if ch == previous:
             return "A name may not repeat a mark on one letter: it would not show."
         if ch == _DOT_ABOVE and base and _in(base, _SOFT_DOTTED):
-            return f'A name may not put a dot on "{base}": it has one already.'
+            return 'A name may not put a dot above "i", "j" or a letter that looks like them.'
         previous = ch
     return None
 
