@@ -39,7 +39,7 @@ _PUNCTUATION = frozenset("_-.")
 # tables list): braille blank, Egyptian blanks, Khitan filler, musical null notehead.
 _BLANK = frozenset("\u2800\U00013441\U00013442\U00016fe4\U0001d159")
 # UTS #39 5.4: more marks than this on one letter is a pile, not a word.
-MAX_MARKS_IN_A_ROW = 4
+_MAX_MARKS_ON_A_LETTER = 4
 _DOT_ABOVE = "\u0307"
 # UTS #39 5.1: Han is written with Hiragana and Katakana (Japanese), Bopomofo (Chinese) and Hangul
 # (Korean); these virtual scripts let one name hold the mix a language uses.
@@ -204,8 +204,8 @@ def _mark_problem(name: str) -> str | None:
             run, base, previous = 0, ch, ""
             continue
         run += 1
-        if run > MAX_MARKS_IN_A_ROW:
-            return f"A letter in a name may carry at most {MAX_MARKS_IN_A_ROW} marks."
+        if run > _MAX_MARKS_ON_A_LETTER:
+            return f"A letter in a name may carry at most {_MAX_MARKS_ON_A_LETTER} marks."
         if ch == previous:
             return "A name may not repeat a mark on one letter: it would not show."
         if ch == _DOT_ABOVE and base and _in(base, _SOFT_DOTTED):
