@@ -21,8 +21,8 @@ run: | $(VPY)
 	$(VPY) -m tcpchat server --host $(HOST) --port $(PORT) --log-dir logs
 
 lint: $(TOOLS)
-	$(VENV)/bin/ruff check src tests packaging
-	$(VENV)/bin/ruff format --check src tests packaging
+	$(VENV)/bin/ruff check src tests packaging tools
+	$(VENV)/bin/ruff format --check src tests packaging tools
 
 typecheck: $(TOOLS)
 	$(VENV)/bin/mypy --strict src

@@ -19,7 +19,7 @@ from . import __version__, limits
 from . import commands as cmd
 from . import events as ev
 from .guard import PasswordGuard
-from .names import display_form, name_key, name_problem
+from .names import display_form, fold, look_keys, name_key, name_problem
 from .protocol import JSON, TEXT
 
 
@@ -92,7 +92,9 @@ class Roster:
 
     def __init__(self) -> None:
         self._by_key: dict[str, Session] = {}
-        self._sorted: list[tuple[str, str]] = []  # (key, display name), in key order
+        # Every look key of everyone online (names.look_keys): no two people share one.
+        self._by_look: dict[str, Session] = {}
+        self._sorted: list[tuple[str, str]] = []  # (fold(name), display name), in that order
         self._everyone: tuple[Session, ...] | None = None
         self._names: tuple[str, ...] | None = None
 
@@ -102,15 +104,27 @@ class Roster:
     def find(self, name: str) -> Session | None:
         return self._by_key.get(name_key(name))
 
+    def look_alike(self, name: str, other_than: Session) -> Session | None:
+        """Someone online, besides ``other_than``, whose name cannot be told apart from ``name``."""
+        for key in look_keys(name):
+            holder = self._by_look.get(key)
+            if holder is not None and holder is not other_than:
+                return holder
+        return None
+
     def add(self, session: Session) -> None:
         self._by_key[session.key] = session
-        bisect.insort(self._sorted, (session.key, session.name))
+        self._by_look.update(dict.fromkeys(look_keys(session.name), session))
+        bisect.insort(self._sorted, (fold(session.name), session.name))
         self._everyone = self._names = None
 
     def remove(self, session: Session) -> None:
         if self._by_key.get(session.key) is session:
             del self._by_key[session.key]
-            entry = (session.key, session.name)
+            for key in look_keys(session.name):
+                if self._by_look.get(key) is session:
+                    del self._by_look[key]
+            entry = (fold(session.name), session.name)
             index = bisect.bisect_left(self._sorted, entry)
             if index < len(self._sorted) and self._sorted[index] == entry:
                 del self._sorted[index]
@@ -435,15 +449,18 @@ class Hub:
         problem = name_problem(wanted)
         if problem is not None:
             return self._error(session, now, *problem)
-        holder = self.roster.find(wanted)
-        if holder is not None and holder is not session:
-            return self._error(
-                session,
-                now,
-                "name_taken",
-                f'The name "{display_form(wanted)}" is taken. Choose another one.',
+        holder = self.roster.look_alike(wanted, other_than=session)
+        if holder is None:
+            return None
+        name = display_form(wanted)
+        if fold(name) == fold(holder.name):
+            text = f'The name "{name}" is taken. Choose another one.'
+        else:
+            text = (
+                f'The name "{name}" looks too much like "{holder.name}", who is online. '
+                "Choose another one."
             )
-        return None
+        return self._error(session, now, "name_taken", text)
 
     def _take_token(self, session: Session, now: float, cost: float) -> bool:
         cfg = self.config
