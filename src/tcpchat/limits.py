@@ -18,6 +18,11 @@ MAX_LINE_BYTES = 4096
 # then goodbye. A line that never ends counts once more for every MAX_LINE_BYTES.
 MAX_BAD_LINES = 10
 
+# A quit reason is cut to this many characters where /quit is parsed: it is shown to everyone in
+# the leave notice and written to the log. ergo caps quit and kick reasons at 390 bytes (QUITLEN,
+# KICKLEN); the same number here means a reason that fits IRC fits tcp-chat unchanged.
+MAX_QUIT_REASON_CHARS = 390
+
 NAME_MIN_CHARS = 1
 # RFC 2812 allowed 9, ergo allows 32, ssh-chat 16: 32 fits real names in any script.
 NAME_MAX_CHARS = 32
