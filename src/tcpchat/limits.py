@@ -10,6 +10,14 @@ DEFAULT_HOST = "127.0.0.1"
 # The original chat listened on 54321; keeping it lets old habits and firewall rules work.
 DEFAULT_PORT = 54321
 DEFAULT_LOG_DIR = "logs"
+# What one log record may quote of a user's text (a message with --log-text): an ordinary message
+# whole (most are under 200 characters), a 4 KB paste cut, so one record costs at most about 1 KB
+# of log. Raw lines at DEBUG are not cut: that level is for debugging and the budget bounds it.
+LOG_TEXT_MAX_CHARS = 1000
+# What a record may quote of a string that merely echoes a user's input (an error text such as
+# "Unknown command: /NAME"): the fixed part of every error and a 32-character name fit; anything
+# longer is junk worth no more disk.
+LOG_ECHO_MAX_CHARS = 200
 
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.

@@ -13,6 +13,8 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from .limits import LOG_ECHO_MAX_CHARS, LOG_TEXT_MAX_CHARS
+
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 
@@ -40,6 +42,19 @@ class SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         extra = self.extra or {}
         return f"[#{extra['sid']} {extra['peer']}] {msg}", kwargs
+
+
+def clip(text: str, echo: bool = False) -> str:
+    """``text`` as a log record may quote it: at most ``LOG_TEXT_MAX_CHARS`` characters (with
+    ``echo``, for a string that merely echoes what a user typed, such as an error text,
+    ``LOG_ECHO_MAX_CHARS``), then a marker of how many were cut: ``… (+3712 characters)``.
+
+    Every user string on its way to a record goes through here, so one record stays small
+    whatever a client sends."""
+    limit = LOG_ECHO_MAX_CHARS if echo else LOG_TEXT_MAX_CHARS
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit} characters)"
 
 
 def log_file_name(now: float | None = None) -> str:

@@ -36,7 +36,7 @@ from .limits import (
     TCP_KEEPIDLE_S,
     TCP_KEEPINTVL_S,
 )
-from .logs import LOGGER_NAME, SessionLog
+from .logs import LOGGER_NAME, SessionLog, clip
 from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
@@ -480,7 +480,8 @@ class ChatServer:
                 target = event.to or f"ALL ({plural(event.recipients, 'user')})"
                 kind = " (action)" if event.action else ""
                 if self.config.log_text:
-                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, event.text)
+                    text = clip(event.text)
+                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, text)
                 else:
                     conn.log.info(
                         "%s -> %s%s: %d characters", session.name, target, kind, len(event.text)
@@ -491,10 +492,8 @@ class ChatServer:
                 conn.log.info("renamed %s -> %s", event.old, event.new)
             elif isinstance(event, ev.Error):
                 level = logging.WARNING if event.code in _ABUSE_ERRORS else logging.INFO
-                conn.log.log(level, "user error %s: %s", event.code, event.text)
-            elif isinstance(event, ev.Bye):
-                level = logging.INFO if event.reason.startswith("quit") else logging.WARNING
-                conn.log.log(level, "closing session: %s", event.reason)
+                text = clip(event.text, echo=True)  # may echo what the user typed
+                conn.log.log(level, "user error %s: %s", event.code, text)
 
     # --- life ----------------------------------------------------------------------------------
 

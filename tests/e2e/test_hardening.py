@@ -52,7 +52,7 @@ def test_endless_line_without_newline_ends_in_a_disconnect(
     assert alice.expect("Goodbye") == "*** Too many over-long or invalid lines. Goodbye."
     assert alice.closed()
     assert bob.expect("left") == "*** alice left (too many bad lines). 1 user online."
-    server.wait_log(r"WARNING .*closing session: too many bad lines")
+    server.wait_log(r"WARNING .*disconnected \(too many bad lines\)")
 
 
 def test_invalid_utf8_is_refused_and_nothing_else_breaks(connect: Any) -> None:
@@ -106,7 +106,7 @@ def test_unknown_command_budget_disconnects(make_server: Any) -> None:
     alice.send("/nope\n" * 20)
     assert alice.expect("Goodbye") == "*** Too many unknown commands. Goodbye."
     assert alice.closed()
-    server.wait_log(r"WARNING .*closing session: too many unknown commands")
+    server.wait_log(r"WARNING .*disconnected \(too many unknown commands\)")
 
 
 def test_name_attempt_budget_disconnects(connect: Any) -> None:
@@ -357,7 +357,7 @@ def test_wrong_passwords_end_the_session(make_server: Any, tmp_path: Path) -> No
     peer.send("a\nb\nc\n")
     assert peer.expect("Goodbye") == "*** Wrong password. Goodbye."
     assert peer.closed()
-    srv.wait_log(r"WARNING .*closing session: wrong password")
+    srv.wait_log(r"WARNING .*disconnected \(wrong password\)")
 
 
 def test_client_gives_the_password_from_its_password_file(make_server: Any, tmp_path: Path) -> None:
