@@ -18,6 +18,16 @@ LOG_TEXT_MAX_CHARS = 1000
 # "Unknown command: /NAME"): the fixed part of every error and a 32-character name fit; anything
 # longer is junk worth no more disk.
 LOG_ECHO_MAX_CHARS = 200
+# Log volume budget per client address, a token bucket in bytes of log: an attacker has one
+# address, up to MAX_CONNECTIONS_PER_IP connections and may reconnect in a loop. The burst lets a
+# crowd behind one NAT join at once (64 KiB is about 600 ordinary records); the rate, about 80
+# ordinary records a second, logs 20 people behind one address talking fast, and keeps one address
+# under 20 KB/s of log (the target of issue 11) with room for the summary lines. Past it, that
+# address's records are counted instead of written, and one summary line per
+# LOG_SUPPRESSED_REPORT_S says how many.
+LOG_BUDGET_BURST_BYTES = 64 * 1024
+LOG_BUDGET_RATE_BYTES_PER_S = 8 * 1024
+LOG_SUPPRESSED_REPORT_S = 10.0
 
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.

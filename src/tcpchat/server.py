@@ -36,7 +36,7 @@ from .limits import (
     TCP_KEEPIDLE_S,
     TCP_KEEPINTVL_S,
 )
-from .logs import LOGGER_NAME, SessionLog, clip
+from .logs import LOGGER_NAME, SessionLog, clip, report_suppressed
 from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
@@ -109,7 +109,7 @@ class Connection(asyncio.Protocol):
         session, out = self.server.hub.connect(address, time.time())
         session.link = self
         self.session = session
-        self.log = SessionLog(log, {"sid": session.id, "peer": address})
+        self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.ip})
         self.log.info("connected (%d connections)", len(self.server.connections))
         self.server.route(out)
 
@@ -553,6 +553,7 @@ class ChatServer:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
                 self.route(self.hub.sweep(time.time()))
+                report_suppressed()
             except Exception:
                 log.exception("sweep failed")
 
@@ -576,6 +577,7 @@ class ChatServer:
                         conn.transport.abort()
         for listener in self.listeners:
             await listener.wait_closed()
+        report_suppressed(everything=True)
         log.info("stopped")
 
 

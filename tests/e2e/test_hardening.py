@@ -205,6 +205,9 @@ def test_client_that_never_reads_is_dropped_and_others_are_not_slowed(make_serve
     srv = make_server("--max-outbox", "65536", "--flood-burst", "100000", "--flood-rate", "100000")
     sleeper = socket.socket()
     sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # An address of its own: alice's megabytes of messages spend 127.0.0.1's log budget, and the
+    # drop of the sleeper is to be logged.
+    sleeper.bind(("127.0.0.2", 0))
     sleeper.connect(("127.0.0.1", srv.port))
     sleeper.sendall(b"sleeper\n")  # joins, then never reads a byte
     alice, bob = join_peer(srv.port, "alice"), join_peer(srv.port, "bob")
