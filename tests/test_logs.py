@@ -1,4 +1,4 @@
-"""Unit tests of the log's defences: quoting caps and the budget per client address.
+"""Unit tests of the log's defences: quoting caps, the budget per client address, rotation.
 
 The budget runs on an injected clock: no test sleeps.
 """
@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tcpchat import limits
+from tcpchat.config import server_config
+from tcpchat.errors import ConfigError
 from tcpchat.logs import (
     FORMAT,
     LOGGER_NAME,
     AddressBudget,
     SafeFormatter,
     SessionLog,
+    SizeCappedFileHandler,
     clip,
     report_suppressed,
+    setup,
 )
 
 
@@ -253,3 +259,67 @@ def test_one_address_attacking_stays_under_20_kb_a_second() -> None:
     assert re.search(
         r"suppressed \d+ log records \(\d+ KiB\) from 127\.1\.0\.1", log.summaries()[0]
     )
+
+
+# --- rotation ------------------------------------------------------------------------------------
+
+
+def test_rotation_counts_bytes_and_keeps_the_backups(tmp_path: Path) -> None:
+    path = tmp_path / "chat.log"
+    handler = SizeCappedFileHandler(path, maxBytes=1000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    logger = logging.getLogger("test_logs.rotation")
+    logger.propagate = False
+    logger.handlers = [handler]
+    try:
+        for n in range(40):
+            # 100 replacement characters: 100 characters, but 300 bytes in UTF-8.
+            logger.warning("%02d %s", n, "\ufffd" * 100)
+    finally:
+        handler.close()
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["chat.log", "chat.log.1", "chat.log.2"]
+    assert all(0 < f.stat().st_size <= 1000 for f in files)
+    assert path.read_text(encoding="utf-8").splitlines()[-1].startswith("39 ")
+
+
+@pytest.fixture
+def tcpchat_logger() -> Iterator[logging.Logger]:
+    """The ``tcpchat`` logger, put back as it was after the test configured it."""
+    logger = logging.getLogger(LOGGER_NAME)
+    saved = (logger.handlers[:], logger.filters[:], logger.propagate, logger.level)
+    yield logger
+    for handler in logger.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    logger.handlers, logger.filters, logger.propagate = saved[:3]
+    logger.setLevel(saved[3])
+
+
+def test_setup_rotates_the_file_and_installs_one_budget(
+    tmp_path: Path, tcpchat_logger: logging.Logger
+) -> None:
+    setup("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
+    path = setup("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
+    assert path is not None and re.search(r"chat-[\d_-]+\.log$", path)
+    assert sum(isinstance(f, AddressBudget) for f in tcpchat_logger.filters) == 1
+    (rotating,) = [h for h in tcpchat_logger.handlers if isinstance(h, SizeCappedFileHandler)]
+    assert (rotating.maxBytes, rotating.backupCount) == (5000, 3)
+
+
+def test_log_size_cap_and_backups_come_from_flags_env_and_file(tmp_path: Path) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("[server]\nlog_max_bytes = 1000\nlog_backups = 2\n", encoding="utf-8")
+    defaults = server_config({"config": "/dev/null"}, {})
+    assert (defaults.log_max_bytes, defaults.log_backups) == (10 * 1024 * 1024, 5)
+    from_file = server_config({"config": str(conf)}, {})
+    assert (from_file.log_max_bytes, from_file.log_backups) == (1000, 2)
+    env = {"TCPCHAT_LOG_MAX_BYTES": "0", "TCPCHAT_LOG_BACKUPS": "7"}
+    from_env = server_config({"config": str(conf)}, env)
+    assert (from_env.log_max_bytes, from_env.log_backups) == (0, 7)
+    flags = {"config": str(conf), "log_max_bytes": 3, "log_backups": 1}
+    assert server_config(flags, env).log_max_bytes == 3
+    with pytest.raises(ConfigError, match="TCPCHAT_LOG_BACKUPS"):
+        server_config({"config": "/dev/null"}, {"TCPCHAT_LOG_BACKUPS": "0"})
+    with pytest.raises(ConfigError, match="TCPCHAT_LOG_MAX_BYTES"):
+        server_config({"config": "/dev/null"}, {"TCPCHAT_LOG_MAX_BYTES": "-1"})

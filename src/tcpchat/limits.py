@@ -28,6 +28,11 @@ LOG_ECHO_MAX_CHARS = 200
 LOG_BUDGET_BURST_BYTES = 64 * 1024
 LOG_BUDGET_RATE_BYTES_PER_S = 8 * 1024
 LOG_SUPPRESSED_REPORT_S = 10.0
+# The log file rotates within a run at this size, keeping LOG_BACKUPS older files, so a run can
+# never hold more than (LOG_BACKUPS + 1) x LOG_MAX_BYTES of disk: 60 MiB by default, a few days
+# of a busy chat at INFO, well within the smallest /var/log partitions.
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
 
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.

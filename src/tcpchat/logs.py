@@ -6,7 +6,7 @@ called from ``main`` only; importing this module configures nothing.
 
 Nobody can fill the disk through the log: a record quotes user text through ``clip``; the records
 of each client address share a budget (``AddressBudget``), past which they are counted instead of
-written.
+written; and the file rotates at a size cap, keeping a few older files.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import os
 import time
 from collections import deque
 from collections.abc import MutableMapping
+from logging.handlers import RotatingFileHandler
 from typing import Any, Callable
 
 from .limits import (
+    LOG_BACKUPS,
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,
     LOG_ECHO_MAX_CHARS,
+    LOG_MAX_BYTES,
     LOG_SUPPRESSED_REPORT_S,
     LOG_TEXT_MAX_CHARS,
 )
@@ -192,14 +195,40 @@ def _kib(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size >= 10 * 1024 else f"{size / 1024:.1f} KiB"
 
 
+class SizeCappedFileHandler(RotatingFileHandler):
+    """``RotatingFileHandler`` that counts the bytes a record takes in the file.
+
+    The standard one compares the file's size in bytes with the record's length in characters,
+    so a record full of U+FFFD (3 bytes each in UTF-8) could overshoot the cap threefold. A
+    record is never split; one larger than the cap gets a file of its own.
+    """
+
+    def shouldRollover(self, record: logging.LogRecord) -> int:  # noqa: N802 (logging's name)
+        if self.maxBytes <= 0:
+            return False
+        if self.stream is None:  # delay=True, or just rotated
+            self.stream = self._open()
+        size = len(f"{self.format(record)}\n".encode(self.encoding or "utf-8", "backslashreplace"))
+        self.stream.seek(0, 2)  # the end, wherever the last write left the position
+        written = self.stream.tell()
+        return written > 0 and written + size > self.maxBytes
+
+
 def log_file_name(now: float | None = None) -> str:
     """``chat-YYYY-MM-DD_HH-MM-SS.log`` in local time."""
     return time.strftime("chat-%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
 
 
-def setup(level: str, log_dir: str, log_file: bool) -> str | None:
-    """Send the ``tcpchat`` logger to stderr and, if wanted, to a new file in ``log_dir``. Each
-    client address gets a log budget (``AddressBudget``).
+def setup(
+    level: str,
+    log_dir: str,
+    log_file: bool,
+    max_bytes: int = LOG_MAX_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> str | None:
+    """Send the ``tcpchat`` logger to stderr and, if wanted, to a new file in ``log_dir`` that
+    rotates at ``max_bytes`` (0: never), keeping ``backups`` older files (``.1`` the newest).
+    Each client address gets a log budget (``AddressBudget``).
 
     Returns the file's path (None without a file). Raises OSError if the directory cannot be made.
     """
@@ -219,7 +248,9 @@ def setup(level: str, log_dir: str, log_file: bool) -> str | None:
         os.makedirs(log_dir, exist_ok=True)
         path = os.path.join(log_dir, log_file_name())
         # The file first: once a record is on the console, it is in the file too.
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = SizeCappedFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     console = logging.StreamHandler()
