@@ -180,9 +180,15 @@ def server_page() -> str:
         + bold("log_file = yes")
         + " the server also writes one file per start into "
         + bold("log_dir")
-        + "; the systemd unit provides "
+        + ", rotated at "
+        + bold("log_max_bytes")
+        + " with "
+        + bold("log_backups")
+        + " older files kept; the systemd unit provides "
         + italic("/var/log/tcp-chat")
-        + " for that.",
+        + " for that. Each client address may cause only so much log (a burst, then 8 KiB a "
+        "second); past that its records are counted, and a WARNING every 10 seconds says how "
+        "many were left out.",
     ]
     lines += environment_section(opts, [])
     lines += [

@@ -65,7 +65,13 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcp-server") -> 
 
 def run_server(config: ServerConfig) -> int:
     try:
-        path = setup_logging(config.log_level, config.log_dir, config.log_file)
+        path = setup_logging(
+            config.log_level,
+            config.log_dir,
+            config.log_file,
+            config.log_max_bytes,
+            config.log_backups,
+        )
     except OSError as exc:
         print(
             f"tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}", file=sys.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
+from .limits import MAX_QUIT_REASON_CHARS
+
 
 @dataclass(frozen=True)
 class Say:
@@ -138,6 +140,14 @@ def _word_and_text(rest: str) -> Command | None:
     return Whisper(parts[0], parts[1].strip())
 
 
+def _quit(rest: str) -> Command:
+    # Everyone sees the reason in the leave notice and the log keeps it: cut it here, where it
+    # enters, as IRC servers do, so every later use of it is bounded.
+    if len(rest) > MAX_QUIT_REASON_CHARS:
+        rest = rest[: MAX_QUIT_REASON_CHARS - 1].rstrip(" ") + "…"
+    return Quit(rest)
+
+
 def _mode(rest: str) -> Command | None:
     mode = rest.strip().lower()
     return SetMode(mode) if mode in ("json", "text") else None
@@ -165,9 +175,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("nick", ("name",), "/nick NAME", "choose or change your name", _one_word(Nick)),
     CommandSpec("help", ("?",), "/help", "show this list of commands", lambda rest: ShowHelp()),
-    CommandSpec(
-        "quit", ("exit", "bye"), "/quit [REASON]", "leave the chat", lambda rest: Quit(rest)
-    ),
+    CommandSpec("quit", ("exit", "bye"), "/quit [REASON]", "leave the chat", _quit),
     CommandSpec(
         "mode", (), "/mode json|text", "switch to JSON events (for programs) or text", _mode
     ),

@@ -44,6 +44,13 @@ def _positive_int(text: str) -> int:
     return number
 
 
+def _size(text: str) -> int:
+    number = int(text)
+    if number < 0:
+        raise ValueError(f"must be 0 or more: {text!r}")
+    return number
+
+
 def _positive_float(text: str) -> float:
     number = float(text)
     if not number > 0:
@@ -115,6 +122,20 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "DIR",
     ),
     Option("log_file", parse_bool, True, "write a log file in --log-dir"),
+    Option(
+        "log_max_bytes",
+        _size,
+        limits.LOG_MAX_BYTES,
+        "size at which the log file is rotated (0: never)",
+        "BYTES",
+    ),
+    Option(
+        "log_backups",
+        _positive_int,
+        limits.LOG_BACKUPS,
+        "rotated log files kept (FILE.1 the newest)",
+        "N",
+    ),
     Option("log_level", _level, "INFO", "DEBUG, INFO, WARNING or ERROR", "LEVEL"),
     Option("log_text", parse_bool, True, "log the text of messages (--no-log-text keeps it out)"),
     Option("max_line", _positive_int, limits.MAX_LINE_BYTES, "longest line in bytes", "BYTES"),
@@ -343,6 +364,8 @@ class ServerConfig:
     port: int = limits.DEFAULT_PORT
     log_dir: str = limits.DEFAULT_LOG_DIR
     log_file: bool = True
+    log_max_bytes: int = limits.LOG_MAX_BYTES
+    log_backups: int = limits.LOG_BACKUPS
     log_level: str = "INFO"
     log_text: bool = True
     max_line: int = limits.MAX_LINE_BYTES

@@ -10,6 +10,29 @@ DEFAULT_HOST = "127.0.0.1"
 # The original chat listened on 54321; keeping it lets old habits and firewall rules work.
 DEFAULT_PORT = 54321
 DEFAULT_LOG_DIR = "logs"
+# What one log record may quote of a user's text (a message with --log-text): an ordinary message
+# whole (most are under 200 characters), a 4 KB paste cut, so one record costs at most about 1 KB
+# of log. Raw lines at DEBUG are not cut: that level is for debugging and the budget bounds it.
+LOG_TEXT_MAX_CHARS = 1000
+# What a record may quote of a string that merely echoes a user's input (an error text such as
+# "Unknown command: /NAME"): the fixed part of every error and a 32-character name fit; anything
+# longer is junk worth no more disk.
+LOG_ECHO_MAX_CHARS = 200
+# Log volume budget per client address, a token bucket in bytes of log: an attacker has one
+# address, up to MAX_CONNECTIONS_PER_IP connections and may reconnect in a loop. The burst lets a
+# crowd behind one NAT join at once (64 KiB is about 600 ordinary records); the rate, about 80
+# ordinary records a second, logs 20 people behind one address talking fast, and keeps one address
+# under 20 KB/s of log (the target of issue 11) with room for the summary lines. Past it, that
+# address's records are counted instead of written, and one summary line per
+# LOG_SUPPRESSED_REPORT_S says how many.
+LOG_BUDGET_BURST_BYTES = 64 * 1024
+LOG_BUDGET_RATE_BYTES_PER_S = 8 * 1024
+LOG_SUPPRESSED_REPORT_S = 10.0
+# The log file rotates within a run at this size, keeping LOG_BACKUPS older files, so a run can
+# never hold more than (LOG_BACKUPS + 1) x LOG_MAX_BYTES of disk: 60 MiB by default, a few days
+# of a busy chat at INFO, well within the smallest /var/log partitions.
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
 
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.
@@ -17,6 +40,11 @@ MAX_LINE_BYTES = 4096
 # A client that keeps sending over-long or non-UTF-8 lines is broken or hostile: ten chances,
 # then goodbye. A line that never ends counts once more for every MAX_LINE_BYTES.
 MAX_BAD_LINES = 10
+
+# A quit reason is cut to this many characters where /quit is parsed: it is shown to everyone in
+# the leave notice and written to the log. ergo caps quit and kick reasons at 390 bytes (QUITLEN,
+# KICKLEN); the same number here means a reason that fits IRC fits tcp-chat unchanged.
+MAX_QUIT_REASON_CHARS = 390
 
 NAME_MIN_CHARS = 1
 # RFC 2812 allowed 9, ergo allows 32, ssh-chat 16: 32 fits real names in any script.

@@ -3,6 +3,10 @@
 Levels: ERROR for our own bugs (with traceback), WARNING for clients dropped or refused, INFO for
 start, stop, connections, names, messages and disconnects, DEBUG for raw lines. ``setup`` is
 called from ``main`` only; importing this module configures nothing.
+
+Nobody can fill the disk through the log: a record quotes user text through ``clip``; the records
+of each client address share a budget (``AddressBudget``), past which they are counted instead of
+written; and the file rotates at a size cap, keeping a few older files.
 """
 
 from __future__ import annotations
@@ -10,11 +14,28 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import MutableMapping
-from typing import Any
+from logging.handlers import RotatingFileHandler
+from typing import Any, Callable
+
+from .limits import (
+    LOG_BACKUPS,
+    LOG_BUDGET_BURST_BYTES,
+    LOG_BUDGET_RATE_BYTES_PER_S,
+    LOG_ECHO_MAX_CHARS,
+    LOG_MAX_BYTES,
+    LOG_SUPPRESSED_REPORT_S,
+    LOG_TEXT_MAX_CHARS,
+)
 
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+# What FORMAT adds to a message: "2026-11-25 12:00:00,101 INFO    " and the newline.
+_RECORD_OVERHEAD = 33
+# The attribute of a record that names the client address it is about; records without one are
+# the server's own (start, stop, listening) and never count against a budget.
+ADDRESS_ATTR = "ip"
 
 # Escape what could fake a new record or drive the operator's terminal. User text reaching the
 # log is already neutralised by the protocol; this also covers peer addresses, paths and
@@ -33,13 +54,164 @@ class SafeFormatter(logging.Formatter):
 
 
 class SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Prefixes each record with the session id and peer address: ``[#12 127.0.0.1:5000]``."""
+    """Prefixes each record with the session id and peer address: ``[#12 127.0.0.1:5000]``.
+
+    ``extra`` holds ``sid``, ``peer`` and ``ip`` (the client address); they become attributes of
+    the record, so ``AddressBudget`` knows whose budget a record spends.
+    """
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         extra = self.extra or {}
+        kwargs["extra"] = extra
         return f"[#{extra['sid']} {extra['peer']}] {msg}", kwargs
+
+
+def clip(text: str, echo: bool = False) -> str:
+    """``text`` as a log record may quote it: at most ``LOG_TEXT_MAX_CHARS`` characters (with
+    ``echo``, for a string that merely echoes what a user typed, such as an error text,
+    ``LOG_ECHO_MAX_CHARS``), then a marker of how many were cut: ``… (+3712 characters)``.
+
+    Every user string on its way to a record goes through here, so one record stays small
+    whatever a client sends."""
+    limit = LOG_ECHO_MAX_CHARS if echo else LOG_TEXT_MAX_CHARS
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit} characters)"
+
+
+class _Budget:
+    """One address's share of the log: a token bucket in bytes, and what it kept out lately."""
+
+    __slots__ = ("tokens", "at", "suppressed", "suppressed_bytes", "since")
+
+    def __init__(self, tokens: float, now: float) -> None:
+        self.tokens = tokens
+        self.at = now
+        self.suppressed = 0  # records kept out since ``since``, not yet reported
+        self.suppressed_bytes = 0
+        self.since = now
+
+
+class AddressBudget(logging.Filter):
+    """A filter for the ``tcpchat`` logger that bounds how much of the log one client address
+    can cause.
+
+    Each address may write a burst of ``burst`` bytes of records, then ``rate`` bytes a second.
+    Past that its records are counted instead of written, and ``report_every`` seconds after the
+    first one kept out a single WARNING says how many there were. ERROR records (our own bugs)
+    and records about no address (the server's start, stop, listeners) always pass. ``clock``
+    gives the time (``time.monotonic``; tests pass their own). Used from the event loop's thread
+    only. The server calls ``report`` about once a second, so a summary is written on time even
+    when the address has gone quiet.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        burst: float = LOG_BUDGET_BURST_BYTES,
+        rate: float = LOG_BUDGET_RATE_BYTES_PER_S,
+        report_every: float = LOG_SUPPRESSED_REPORT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.logger = logger
+        self.burst = burst
+        self.rate = rate
+        self.report_every = report_every
+        self.clock = clock
+        self._budgets: dict[str, _Budget] = {}
+        # (when its summary is due, address), in the order the clock gave them: the head is
+        # always the next one due, so checking costs nothing while nothing is.
+        self._due: deque[tuple[float, str]] = deque()
+        self._pruned_at = clock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        address = getattr(record, ADDRESS_ATTR, None)
+        if address is None or record.levelno >= logging.ERROR:
+            return True
+        now = self.clock()
+        self.report(now)
+        budget = self._budgets.get(address)
+        if budget is None:
+            budget = self._budgets[address] = _Budget(self.burst, now)
+        else:
+            budget.tokens = min(self.burst, budget.tokens + (now - budget.at) * self.rate)
+            budget.at = now
+        size = _RECORD_OVERHEAD + len(record.getMessage().encode("utf-8", "backslashreplace"))
+        if budget.tokens > 0:
+            budget.tokens -= size
+            return True
+        if not budget.suppressed:
+            budget.since = now
+            self._due.append((now + self.report_every, address))
+        budget.suppressed += 1
+        budget.suppressed_bytes += size
+        return False
+
+    def report(self, now: float | None = None, everything: bool = False) -> None:
+        """Write the summaries that are due (all of them with ``everything``, at shutdown)."""
+        now = self.clock() if now is None else now
+        due = self._due
+        while due and (everything or due[0][0] <= now):
+            _, address = due.popleft()
+            budget = self._budgets.get(address)
+            if budget is None or not budget.suppressed:
+                continue
+            self.logger.warning(
+                "suppressed %d log records (%s) from %s in the last %.0f s",
+                budget.suppressed,
+                _kib(budget.suppressed_bytes),
+                address,
+                now - budget.since,
+            )
+            budget.suppressed = budget.suppressed_bytes = 0
+        if now - self._pruned_at >= self.report_every:
+            self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Forget the addresses whose bucket is full again and that owe no summary, so the table
+        holds only addresses active in the last few seconds."""
+        self._pruned_at = now
+        idle = [
+            address
+            for address, budget in self._budgets.items()
+            if not budget.suppressed and budget.tokens + (now - budget.at) * self.rate >= self.burst
+        ]
+        for address in idle:
+            del self._budgets[address]
+
+
+def report_suppressed(everything: bool = False) -> None:
+    """Write the due summaries of every ``AddressBudget`` on the ``tcpchat`` logger (the server
+    calls this once a second, and with ``everything`` when it stops)."""
+    for budget in logging.getLogger(LOGGER_NAME).filters:
+        if isinstance(budget, AddressBudget):
+            budget.report(everything=everything)
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size >= 10 * 1024 else f"{size / 1024:.1f} KiB"
+
+
+class SizeCappedFileHandler(RotatingFileHandler):
+    """``RotatingFileHandler`` that counts the bytes a record takes in the file.
+
+    The standard one compares the file's size in bytes with the record's length in characters,
+    so a record full of U+FFFD (3 bytes each in UTF-8) could overshoot the cap threefold. A
+    record is never split; one larger than the cap gets a file of its own.
+    """
+
+    def shouldRollover(self, record: logging.LogRecord) -> int:  # noqa: N802 (logging's name)
+        if self.maxBytes <= 0:
+            return False
+        if self.stream is None:  # delay=True, or just rotated
+            self.stream = self._open()
+        size = len(f"{self.format(record)}\n".encode(self.encoding or "utf-8", "backslashreplace"))
+        self.stream.seek(0, 2)  # the end, wherever the last write left the position
+        written = self.stream.tell()
+        return written > 0 and written + size > self.maxBytes
 
 
 def log_file_name(now: float | None = None) -> str:
@@ -47,8 +219,16 @@ def log_file_name(now: float | None = None) -> str:
     return time.strftime("chat-%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
 
 
-def setup(level: str, log_dir: str, log_file: bool) -> str | None:
-    """Send the ``tcpchat`` logger to stderr and, if wanted, to a new file in ``log_dir``.
+def setup(
+    level: str,
+    log_dir: str,
+    log_file: bool,
+    max_bytes: int = LOG_MAX_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> str | None:
+    """Send the ``tcpchat`` logger to stderr and, if wanted, to a new file in ``log_dir`` that
+    rotates at ``max_bytes`` (0: never), keeping ``backups`` older files (``.1`` the newest).
+    Each client address gets a log budget (``AddressBudget``).
 
     Returns the file's path (None without a file). Raises OSError if the directory cannot be made.
     """
@@ -58,13 +238,19 @@ def setup(level: str, log_dir: str, log_file: bool) -> str | None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+    for old in list(logger.filters):
+        if isinstance(old, AddressBudget):
+            logger.removeFilter(old)
+    logger.addFilter(AddressBudget(logger))
     formatter = SafeFormatter(FORMAT)
     path = None
     if log_file and log_dir:
         os.makedirs(log_dir, exist_ok=True)
         path = os.path.join(log_dir, log_file_name())
         # The file first: once a record is on the console, it is in the file too.
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = SizeCappedFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     console = logging.StreamHandler()

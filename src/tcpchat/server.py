@@ -41,7 +41,7 @@ from .limits import (
     TCP_KEEPINTVL_S,
 )
 from .listeners import Listener, bind
-from .logs import LOGGER_NAME, SessionLog
+from .logs import LOGGER_NAME, SessionLog, clip, report_suppressed
 from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
@@ -50,7 +50,9 @@ log = logging.getLogger(LOGGER_NAME)
 # (WARNING).
 _QUIET_REASONS = ("quit", "connection closed", "connection lost", "server shutdown")
 # Errors that mean a client broke a limit (WARNING); other user errors are typos (INFO).
-_ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited", "bad_password"})
+# A wrong password is INFO: guessing is slowed per address (guard.py), and the WARNING that
+# matters is the disconnect when an address is banned ("too many wrong passwords").
+_ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited"})
 
 
 class Connection(asyncio.Protocol):
@@ -128,7 +130,7 @@ class Connection(asyncio.Protocol):
         session, out = self.server.hub.connect(address, time.time(), self.origin)
         session.link = self
         self.session = session
-        self.log = SessionLog(log, {"sid": session.id, "peer": address})
+        self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
         self.log.info("connected (%d connections)", len(self.server.connections))
         self.server.route(out)
 
@@ -534,7 +536,8 @@ class ChatServer:
                 target = event.to or f"ALL ({plural(event.recipients, 'user')})"
                 kind = " (action)" if event.action else ""
                 if self.config.log_text:
-                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, event.text)
+                    text = clip(event.text)
+                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, text)
                 else:
                     conn.log.info(
                         "%s -> %s%s: %d characters", session.name, target, kind, len(event.text)
@@ -545,10 +548,8 @@ class ChatServer:
                 conn.log.info("renamed %s -> %s", event.old, event.new)
             elif isinstance(event, ev.Error):
                 level = logging.WARNING if event.code in _ABUSE_ERRORS else logging.INFO
-                conn.log.log(level, "user error %s: %s", event.code, event.text)
-            elif isinstance(event, ev.Bye):
-                level = logging.INFO if event.reason.startswith("quit") else logging.WARNING
-                conn.log.log(level, "closing session: %s", event.reason)
+                text = clip(event.text, echo=True)  # may echo what the user typed
+                conn.log.log(level, "user error %s: %s", event.code, text)
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -593,6 +594,7 @@ class ChatServer:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
                 self.route(self.hub.sweep(time.time()))
+                report_suppressed()
             except Exception:
                 log.exception("sweep failed")
 
@@ -616,6 +618,7 @@ class ChatServer:
                         conn.transport.abort()
         for listener in self.listeners:
             await listener.wait_closed()
+        report_suppressed(everything=True)
         log.info("stopped")
 
 

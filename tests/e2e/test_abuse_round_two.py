@@ -124,6 +124,7 @@ def test_a_private_message_to_a_reader_who_stops_reading_is_reported_undelivered
     loud_pump = Pump(loud)
     sleeper = socket.socket()
     sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sleeper.bind(("127.0.0.2", 0))  # its own address: the loud user's log budget is not its
     sleeper.connect(("127.0.0.1", srv.port))
     sleeper.sendall(b"sleeper\n")  # joins, then never reads again
     loud_pump.wait_for("sleeper joined")

@@ -1,0 +1,93 @@
+"""End-to-end: nobody can fill the disk through the log (issue 11, finding 5).
+
+The real server, real sockets: one address quits with a 4,000-byte reason in a loop, before the
+server password; the log stays within its budget while an ordinary user is logged in full. And the
+log file rotates at its size cap.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from tcpchat.limits import (
+    LOG_BUDGET_BURST_BYTES,
+    LOG_BUDGET_RATE_BYTES_PER_S,
+    MAX_QUIT_REASON_CHARS,
+)
+from tests.conftest import Peer, ServerProcess
+
+ATTACKER = "127.1.0.1"  # a loopback address of its own, so it has a budget of its own
+
+
+def quit_at_once(port: int, reason: str, source: str | None = None) -> None:
+    """Connect, leave with ``reason`` without waiting for any prompt, read until closed."""
+    peer = Peer(port, source=source)
+    try:
+        peer.send(f"/quit {reason}\n")
+        assert peer.closed()
+    finally:
+        peer.close()
+
+
+def test_an_address_quitting_in_a_loop_before_the_password_cannot_fill_the_log(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n", encoding="utf-8")
+    started = time.monotonic()
+    srv = ServerProcess(tmp_path, "--password-file", str(secret))
+    try:
+        alice = Peer(srv.port)
+        alice.expect("password")
+        alice.send("/pass open sesame\n")
+        alice.expect("name")
+        alice.send("alice\n")
+        alice.expect("^\\*\\*\\* You are alice")
+        for n in range(300):
+            quit_at_once(srv.port, "x" * 4000, source=ATTACKER)
+            if n % 40 == 0:  # an ordinary user goes on talking through the attack (8 lines)
+                alice.send(f"ordinary line {n // 40}\n")
+                alice.expect("reached no one|Delivered")
+        assert srv.stop() == 0
+    finally:
+        srv.stop()
+    elapsed = time.monotonic() - started
+    (log_file,) = srv.log_dir.glob("chat-*.log")
+    text = log_file.read_text(encoding="utf-8")
+    # The attacker's share is its budget; the server's own lines and alice's fit in 8 KiB.
+    bound = LOG_BUDGET_BURST_BYTES + LOG_BUDGET_RATE_BYTES_PER_S * elapsed + 8 * 1024
+    size = log_file.stat().st_size
+    assert size < bound, f"{size} bytes of log in {elapsed:.1f} s (bound {bound:.0f})"
+    # Without the budget the 300 quits alone would have written 300 records of the reason.
+    assert size < 300 * MAX_QUIT_REASON_CHARS
+    cut = "x" * (MAX_QUIT_REASON_CHARS - 1) + "…"
+    quits = re.findall(r"\[#\d+ 127\.1\.0\.1:\d+\] disconnected \(quit: (x*…?)\)$", text, re.M)
+    assert quits and set(quits) == {cut}
+    assert "closing session" not in text and "x" * MAX_QUIT_REASON_CHARS not in text
+    (summary,) = re.findall(r"WARNING suppressed (\d+) log records \(.*\) from 127\.1\.0\.1", text)
+    # Every attacking connection writes two records (connected, disconnected); the rest were
+    # counted instead.
+    assert len(quits) + int(summary) <= 600
+    for n in range(8):
+        assert f"alice -> ALL (0 users): ordinary line {n}" in text
+
+
+def test_the_log_file_rotates_at_its_size_cap_and_keeps_its_backups(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path, "--log-max-bytes", "4000", "--log-backups", "2")
+    try:
+        for n in range(100):  # about 33 KB of records: more than three files' worth
+            quit_at_once(srv.port, f"{n:03d} " + "r" * 100)
+        srv.wait_log(r"disconnected \(quit: 099 r+\)$")
+        assert srv.stop() == 0
+    finally:
+        srv.stop()
+    files = sorted(srv.log_dir.iterdir(), key=lambda f: f.name)
+    (current,) = [f for f in files if f.name.endswith(".log")]
+    assert [f.name for f in files] == [current.name, current.name + ".1", current.name + ".2"]
+    assert all(f.stat().st_size <= 4000 for f in files)
+    assert current.read_text(encoding="utf-8").rstrip("\n").endswith("INFO    stopped")
+    kept = "".join(f.read_text(encoding="utf-8") for f in files)
+    assert "listening on" not in kept  # the oldest records went with the oldest file
+    assert "listening on" in srv.stderr()  # the console had everything

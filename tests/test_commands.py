@@ -1,0 +1,38 @@
+"""Unit tests of the command parsing that bounds what a user makes the server repeat."""
+
+from __future__ import annotations
+
+from tcpchat import commands as cmd
+from tcpchat import events as ev
+from tcpchat.hub import Hub
+from tcpchat.limits import MAX_QUIT_REASON_CHARS
+from tcpchat.protocol import parse_line
+
+
+def test_a_quit_reason_within_the_limit_is_kept_whole() -> None:
+    reason = "r" * MAX_QUIT_REASON_CHARS
+    assert parse_line(f"/quit {reason}") == cmd.Quit(reason)
+
+
+def test_a_long_quit_reason_is_cut_to_the_limit_with_an_ellipsis() -> None:
+    command = parse_line("/quit " + "x" * 4000)
+    assert isinstance(command, cmd.Quit)
+    assert len(command.reason) == MAX_QUIT_REASON_CHARS
+    assert command.reason == "x" * (MAX_QUIT_REASON_CHARS - 1) + "…"
+
+
+def test_others_see_the_cut_reason_in_the_leave_notice() -> None:
+    hub = Hub()
+    alice, _ = hub.connect("127.0.0.1:1", 1.0)
+    bob, _ = hub.connect("127.0.0.1:2", 1.0)
+    for session, name in ((alice, "alice"), (bob, "bob")):
+        command = parse_line(name)
+        assert command is not None
+        hub.handle(session, command, 1.0)
+    quit_command = parse_line("/quit " + "gone " * 1000)
+    assert quit_command is not None
+    out = hub.handle(alice, quit_command, 2.0)
+    (left,) = [d.event for d in out if isinstance(d.event, ev.Left)]
+    assert left.reason == "quit: " + ("gone " * 100)[: MAX_QUIT_REASON_CHARS - 1].rstrip() + "…"
+    (bye,) = [d.event for d in out if isinstance(d.event, ev.Bye)]
+    assert bye.reason == left.reason
