@@ -235,9 +235,8 @@ class Connection(asyncio.Protocol):
         self.catch_up()
         if self.outbox:
             if not self.paused:
-                self.write(self.outbox)
-                self.outbox = []
-                self.outbox_bytes = 0
+                lines, self.outbox, self.outbox_bytes = self.outbox, [], 0
+                self.write(lines)
             elif self.outbox_bytes > self.server.hard_cap:
                 self.drop("send queue exceeded")  # not reading, and queued a lot meanwhile
         elif self.closing and self.transport is not None and not self.transport.is_closing():
@@ -366,9 +365,7 @@ class ChatServer:
         except OSError:
             return None  # gone already
         origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
-        refusal = self.admission.admit(origin) or self.hub.guard.refusal(origin, time.time())
-        if refusal is not None and origin in self.admission.per_origin:
-            self.admission.release(origin)  # admitted, then refused by the password guard
+        refusal = self.hub.guard.refusal(origin, time.time()) or self.admission.admit(origin)
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
