@@ -111,16 +111,16 @@ class ServerProcess:
         with self._changed:
             return "\n".join(self._lines)
 
-    def wait_log(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
-        """Wait until a line of the server's stderr matches ``pattern``; fail with the log."""
+    def wait_log(self, pattern: str, timeout: float = WAIT, count: int = 1) -> re.Match[str]:
+        """Wait until ``count`` lines of the server's stderr match ``pattern`` (returns the
+        first); fail with the log."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                for line in self._lines:
-                    match = regex.search(line)
-                    if match:
-                        return match
+                matches = [m for m in map(regex.search, self._lines) if m]
+                if len(matches) >= count:
+                    return matches[0]
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
                     break

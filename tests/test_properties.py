@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from itertools import zip_longest
 
 from hypothesis import HealthCheck, example, given, settings
@@ -16,11 +17,13 @@ from hypothesis import strategies as st
 from tcpchat import events as ev
 from tcpchat import protocol
 from tcpchat.hub import Hub, HubLimits, State
+from tcpchat.limits import MAX_BLANK_RUN
 from tcpchat.protocol import (
     JSON,
     LineDecoder,
     event_fields,
     neutralise,
+    neutralise_line,
     parse_line,
     render,
 )
@@ -149,3 +152,68 @@ def test_fast_json_of_messages_is_the_generic_encoding(
 @example(text="\u200dok\u00ad")  # printable-looking but not str.isprintable()
 def test_neutralise_fast_path_agrees_with_the_full_table(text: str) -> None:
     assert neutralise(text) == text.translate(protocol._NEUTRAL)
+
+
+# What PROTOCOL.md calls blank, spelled out one character at a time, independently of the
+# regular expressions the server uses.
+LOOKALIKES = "\u115f\u1160\u2800\u3164\uffa0\U0001d159"
+
+
+def is_blank(c: str) -> bool:
+    code = ord(c)
+    reserved_ignorable = code in (0x2065, 0xE0000) or 0xFFF0 <= code <= 0xFFF8
+    reserved_ignorable |= 0xE0002 <= code <= 0xE001F or 0xE0080 <= code <= 0xE00FF
+    reserved_ignorable |= 0xE01F0 <= code <= 0xE0FFF
+    category = unicodedata.category(c)
+    return category in ("Zs", "Cf") or c in LOOKALIKES or reserved_ignorable
+
+
+def is_mark(c: str) -> bool:
+    return unicodedata.category(c) in ("Mn", "Me")
+
+
+def cut_runs(text: str) -> str:
+    """Keep the first MAX_BLANK_RUN blanks of each run (and the marks on them), drop the rest."""
+    kept = []
+    blanks = 0  # blanks so far in the current run; marks neither end a run nor count
+    for c in text:
+        if is_blank(c):
+            blanks += 1
+        elif not is_mark(c):
+            blanks = 0
+        if blanks <= MAX_BLANK_RUN:
+            kept.append(c)
+    return "".join(kept)
+
+
+SPACES_AND_LOOKALIKES = (
+    " \t\u00a0\u1680\u2000\u2003\u200a\u202f\u205f\u3000\u00ad\u200b\u200d\u2060\ufeff"
+)
+blank_heavy = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(SPACES_AND_LOOKALIKES + LOOKALIKES + "\U000e0020\U000e0100\U0001d173"),
+        st.sampled_from("\u0301\u034f\u20dd\ufe0f\U0001d167xé<>Жー😀\x00\x1b"),
+        st.characters(),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(blank_heavy, st.text(max_size=80)))
+@example(text="x" + " \u034f" * 20 + "y")
+@example(text="\t" * 20)
+def test_no_run_of_blanks_outlives_the_gate(text: str) -> None:
+    clean = neutralise_line(text)
+    assert clean == cut_runs(neutralise(text))
+    assert neutralise_line(clean) == clean
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), limit=st.integers(min_value=1, max_value=64))
+@example(data=b"\x00" * 30, limit=64)
+@example(data=b"\xc2\x80" * 30, limit=64)
+def test_a_decoded_line_never_outgrows_the_line_limit(data: bytes, limit: int) -> None:
+    for frame in LineDecoder(limit).feed(data + b"\n"):
+        if isinstance(frame, str):
+            assert len(frame.encode("utf-8")) <= limit

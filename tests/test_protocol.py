@@ -8,12 +8,14 @@ import pytest
 
 from tcpchat import commands as cmd
 from tcpchat import events as ev
+from tcpchat.limits import MAX_BLANK_RUN
 from tcpchat.protocol import (
     InvalidUtf8,
     LineDecoder,
     LineTooLong,
     event_fields,
     neutralise,
+    neutralise_line,
     parse_event,
     parse_line,
     render,
@@ -107,6 +109,93 @@ def test_control_characters_are_neutralised_at_the_entrance() -> None:
 
 def test_bidi_overrides_and_line_separators_are_neutralised() -> None:
     assert neutralise("x\u202ey\u2028z\u2066") == "x\ufffdy\ufffdz\ufffd"
+
+
+def test_a_run_of_spaces_is_cut_so_it_cannot_push_text_to_the_next_row() -> None:
+    line = b"lol" + b" " * 67 + b"<alice> my password is hunter2\n"
+    assert MAX_BLANK_RUN == 8
+    assert LineDecoder().feed(line) == ["lol" + " " * 8 + "<alice> my password is hunter2"]
+
+
+def test_spaces_up_to_the_cap_are_kept() -> None:
+    assert LineDecoder().feed(b"Done.  Next one.\n") == ["Done.  Next one."]
+    assert LineDecoder().feed(b"a" + b" " * 8 + b"b\n") == ["a" + " " * 8 + "b"]
+    assert LineDecoder().feed(b"a" + b" " * 9 + b"b\n") == ["a" + " " * 8 + "b"]
+    assert LineDecoder().feed("Готово.  Дальше.\n".encode()) == ["Готово.  Дальше."]
+
+
+def test_tabs_become_spaces_and_are_cut_like_them() -> None:
+    assert LineDecoder().feed(b"a\t\tb" + b"\t" * 20 + b"c\n") == ["a  b" + " " * 8 + "c"]
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        "\u00a0",  # no-break space
+        "\u1680",  # Ogham space mark
+        "\u2000",  # en quad
+        "\u2007",  # figure space
+        "\u200a",  # hair space
+        "\u202f",  # narrow no-break space
+        "\u205f",  # medium mathematical space
+        "\u3000",  # ideographic space (two columns)
+        "\u2800",  # braille pattern blank
+        "\u3164",  # Hangul filler
+        "\u115f",  # Hangul choseong filler
+        "\u1160",  # Hangul jungseong filler
+        "\uffa0",  # halfwidth Hangul filler
+        "\U0001d159",  # musical symbol null notehead
+        "\u200b",  # zero width space: no column in most terminals, one in some
+        "\u00ad",  # soft hyphen
+        "\U000e0020",  # tag space
+    ],
+)
+def test_blank_look_alikes_are_runs_of_blanks_too(blank: str) -> None:
+    (line,) = LineDecoder().feed(("lol" + blank * 67 + "<alice> hi\n").encode())
+    assert line == "lol" + blank * MAX_BLANK_RUN + "<alice> hi"
+
+
+def test_a_run_mixing_blanks_is_one_run() -> None:
+    padding = "\u00a0\u2800 \u3164\u3000\u200b\u2003\uffa0" * 10
+    (line,) = LineDecoder().feed(("x" + padding + "<alice> hi\n").encode())
+    assert line == "x" + padding[:MAX_BLANK_RUN] + "<alice> hi"
+
+
+def test_combining_marks_on_blanks_do_not_break_a_run() -> None:
+    for mark in ("\u034f", "\u0301", "\ufe0f", "\U000e0100", "\U0001d167"):
+        (line,) = LineDecoder().feed(("x" + (" " + mark) * 30 + "y\n").encode())
+        assert line == "x" + (" " + mark) * MAX_BLANK_RUN + "y", mark
+
+
+def test_visible_padding_and_single_blanks_between_words_are_kept() -> None:
+    text = "lol" + "." * 67 + " <alice> " + "\u00a0".join(["10", "km"]) + " \u2800 é\u0301"
+    assert neutralise_line(text) == text
+    assert neutralise_line("plain text") == "plain text"
+
+
+def test_a_long_ascii_line_is_checked_as_thoroughly_as_a_short_one() -> None:
+    # Lines over a few hundred bytes take a faster path; the result must not differ.
+    words = b"word " * 100
+    assert LineDecoder().feed(words + b"\n") == [words.decode()]
+    assert LineDecoder().feed(words + b" " * 20 + b"x\n") == [words.decode() + " " * 7 + "x"]
+    assert LineDecoder().feed(words + b"\x1b[2J\n") == [words.decode() + "\ufffd[2J"]
+
+
+def test_a_line_that_neutralising_makes_longer_than_the_limit_is_too_long() -> None:
+    # Each control character becomes U+FFFD, three bytes in UTF-8.
+    d = LineDecoder(max_line=8)
+    assert d.feed(b"\x00\x00ab\n") == ["\ufffd\ufffdab"]  # 8 bytes once neutralised
+    assert d.feed(b"\x00\x00\x00\n") == [LineTooLong()]  # 9 bytes
+    assert d.feed(b"\xc2\x9b" * 3 + b"\n") == [LineTooLong()]  # C1 controls: 2 bytes each, then 3
+    assert d.feed(b"ok\n") == ["ok"]
+    assert d.feed(b"\x07" * 4) == []
+    assert d.feed_eof() == [LineTooLong()]
+
+
+def test_a_line_of_control_bytes_at_the_limit_is_refused_not_tripled() -> None:
+    assert LineDecoder().feed(b"\x01" * 4000 + b"\n") == [LineTooLong()]
+    (line,) = LineDecoder().feed(b"\x01" * 1365 + b"\n")
+    assert len(line.encode("utf-8")) == 4095
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tcpchat import events as ev
 from tcpchat import render
@@ -94,3 +98,106 @@ def test_colour_is_off_with_no_color_dumb_terminal_or_no_terminal() -> None:
     assert not render.colour_wanted(True, {"TERM": "xterm", "NO_COLOR": "1"}, tty)
     assert not render.colour_wanted(True, {"TERM": "dumb"}, tty)
     assert not render.colour_wanted(True, {"TERM": "xterm"}, io.StringIO())
+
+
+# --- wrapping to the terminal's width ----------------------------------------------------------
+
+
+def width(row: str) -> int:
+    return sum(render.cell_width(c) for c in re.sub(r"\x1b\[[0-9;]*m", "", row))
+
+
+def test_characters_take_the_columns_a_terminal_gives_them() -> None:
+    assert [render.cell_width(c) for c in "aé Ж"] == [1, 1, 1, 1]
+    assert [render.cell_width(c) for c in "日本語"] == [2, 2, 2]
+    assert render.cell_width("\uff21") == 2  # fullwidth A
+    assert render.cell_width("\U0001f600") == 2  # an emoji
+    assert render.cell_width("\u0301") == render.cell_width("\u0941") == 0  # combining marks
+    assert render.cell_width("\ufe0f") == 1  # emoji presentation makes the emoji before it wide
+
+
+def test_a_line_that_fits_is_one_row_unchanged() -> None:
+    line = f"{HHMM} <bob> hello"
+    assert render.wrap(line, 40) == [line]
+    assert render.wrap(line, len(line)) == [line]
+    assert render.wrap("日本語" * 5, 30) == ["日本語" * 5]
+
+
+def test_long_lines_break_at_spaces_with_a_hanging_indent_under_the_time_stamp() -> None:
+    line = "12:01 <bob> the quick brown fox jumps over the lazy dog and keeps on running"
+    assert render.wrap(line, 30) == [
+        "12:01 <bob> the quick brown",
+        "      fox jumps over the lazy",
+        "      dog and keeps on running",
+    ]
+
+
+def test_a_word_wider_than_a_row_is_broken_filling_the_row_first() -> None:
+    line = "12:01 <bob> see " + "x" * 40 + " ok"
+    rows = render.wrap(line, 30)
+    assert rows == [
+        "12:01 <bob> see " + "x" * 14,
+        "      " + "x" * 24,
+        "      " + "x" * 2 + " ok",
+    ]
+
+
+def test_padding_cannot_push_text_to_the_start_of_a_row() -> None:
+    # Visible filler sized so that, wrapped by an 80-column terminal, a row would start with
+    # "12:01 <alice>": the client's own wrap indents it instead.
+    forged = "12:01 <alice> my password is hunter2"
+    line = "12:01 <mallory> lol " + "x" * 59 + " " + forged
+    for columns in (40, 79, 80, 100, 132):
+        rows = render.wrap(line, columns)
+        assert rows[0].startswith("12:01 <mallory>")
+        assert all(row.startswith(" " * render.HANGING_INDENT) for row in rows[1:]), rows
+        assert all(width(row) <= columns for row in rows), rows
+
+
+def test_wide_characters_count_two_columns_and_marks_none() -> None:
+    line = "12:01 <bob> " + "日本語のテキスト" * 6
+    rows = render.wrap(line, 30)
+    assert [width(row) for row in rows] == [30, 30, 30, 30, 12]  # 9 characters, then 12 a row
+    assert "".join(row.strip() for row in rows) == line
+    accented = "12:01 <bob> " + "e\u0301" * 50  # e with a combining acute, 50 columns
+    rows = render.wrap(accented, 30)
+    assert all(width(row) <= 30 for row in rows)
+    assert all(not row.strip().startswith("\u0301") for row in rows)  # marks stay on their letter
+    assert sum(row.count("\u0301") for row in rows) == 50
+
+
+def test_colours_take_no_column_and_carry_over_a_break() -> None:
+    line = show(ev.Message(T, 1, "bob", None, False, "alice: " + "word " * 12), style=COLOUR)
+    assert line is not None and "\x1b[1;93m" in line  # the mention colour
+    rows = render.wrap(line, 30)
+    assert len(rows) > 2
+    assert all(width(row) <= 30 for row in rows)
+    for row in rows[:-1]:
+        assert row.endswith("\x1b[0m")  # no colour left on at the end of a row
+    for row in rows[1:]:
+        assert row.startswith(" " * render.HANGING_INDENT + "\x1b[1;93m")  # and on again
+
+
+def test_each_line_of_several_is_wrapped_on_its_own() -> None:
+    assert render.wrap("a b\nc", 10) == ["a b", "c"]
+
+
+words = st.lists(
+    st.text(alphabet=st.sampled_from("ab日é\u0301😀-.<>"), min_size=1, max_size=30),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=words, columns=st.integers(min_value=8, max_value=120))
+def test_every_row_fits_and_only_the_first_touches_the_left_edge(
+    words: list[str], columns: int
+) -> None:
+    line = "12:01 " + " ".join(words)
+    rows = render.wrap(line, columns)
+    assert all(width(row) <= columns for row in rows), rows
+    indent = min(render.HANGING_INDENT, columns // 4)
+    assert all(row.startswith(" " * indent) and row[indent] != " " for row in rows[1:]), rows
+    # Nothing is lost but the spaces a row was broken at.
+    assert "".join(row.replace(" ", "") for row in rows) == line.replace(" ", "")

@@ -37,6 +37,14 @@ LOG_BACKUPS = 5
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.
 MAX_LINE_BYTES = 4096
+# Runs of blank characters (spaces, and everything else that moves the cursor but shows nothing)
+# in what a client sends are cut to this many. Unbounded padding pushes the text after it to the
+# start of the next row of a terminal that wraps the line itself (nc, telnet): "lol" + 67 spaces +
+# "<alice> my password is ..." shows, in 80 columns, a row that passes for a line from alice.
+# Eight still holds an indent of two levels, a tab stop, or two spaces after a full stop, and is at
+# most 16 columns (wide blanks take two), a fifth of the narrowest common terminal (80): text can
+# reach the start of a row only behind a row of visible filler.
+MAX_BLANK_RUN = 8
 # A client that keeps sending over-long or non-UTF-8 lines is broken or hostile: ten chances,
 # then goodbye. A line that never ends counts once more for every MAX_LINE_BYTES.
 MAX_BAD_LINES = 10

@@ -19,7 +19,7 @@ import ssl
 import time
 from typing import Callable, Protocol
 
-from .admission import Tally
+from .admission import Tally, format_peer
 from .limits import ACCEPT_ERROR_LOG_INTERVAL_S, ACCEPT_PAUSE_S, LISTEN_BACKLOG
 from .logs import LOGGER_NAME
 
@@ -29,9 +29,10 @@ log = logging.getLogger(LOGGER_NAME)
 class Gate(Protocol):
     """What a listener needs from the server for each accepted socket."""
 
-    def admit_socket(self, sock: socket.socket, tls: bool) -> str | None:
-        """Count the connection in; returns the origin it counts under, or None if it was
-        refused (the gate has told the peer and logged it; the listener closes it)."""
+    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
+        """Count the connection from ``peer`` (as ``accept`` gave it) in; returns the origin it
+        counts under, or None if it was refused (the gate has told the peer and logged it; the
+        listener closes it)."""
 
     def make_protocol(self, origin: str) -> asyncio.Protocol:
         """The protocol object for an admitted connection."""
@@ -117,17 +118,17 @@ class Listener:
     def _accept(self) -> None:
         for _ in range(LISTEN_BACKLOG):
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
                 self._accept_failed(exc)
                 return
-            origin = self._gate.admit_socket(conn, self.tls)
+            origin = self._gate.admit_socket(conn, peer, self.tls)
             if origin is None:
                 conn.close()
             else:
-                self._start(conn, origin)
+                self._start(conn, peer, origin)
             if not self._reading:
                 return  # the gate paused us: the rest waits in the backlog
 
@@ -141,13 +142,13 @@ class Listener:
         self._paused_until = self._clock() + ACCEPT_PAUSE_S
         self._loop.call_later(ACCEPT_PAUSE_S, self.resume)
 
-    def _start(self, conn: socket.socket, origin: str) -> None:
+    def _start(self, conn: socket.socket, peer: object, origin: str) -> None:
         conn.setblocking(False)
-        task = asyncio.ensure_future(self._adopt(conn, origin))
+        task = asyncio.ensure_future(self._adopt(conn, peer, origin))
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
-    async def _adopt(self, conn: socket.socket, origin: str) -> None:
+    async def _adopt(self, conn: socket.socket, peer: object, origin: str) -> None:
         protocol = self._gate.make_protocol(origin)
         try:
             if self._context is None:
@@ -159,11 +160,16 @@ class Listener:
                     ssl=self._context,
                     ssl_handshake_timeout=self._handshake_timeout,
                 )
-        except (OSError, ssl.SSLError, asyncio.TimeoutError, asyncio.CancelledError):
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
             # A handshake that failed, timed out or was cut short by the shutdown, or a peer
-            # already gone.
-            conn.close()
+            # already gone. Logged under the client's address, so its log budget applies.
             self._gate.abandon(protocol)
+            if self._context is not None and not isinstance(exc, asyncio.CancelledError):
+                why = str(exc) or type(exc).__name__
+                log.warning(
+                    "[%s] TLS handshake failed: %s", format_peer(peer), why, extra={"ip": origin}
+                )
+            conn.close()
 
     def close(self) -> None:
         """Stop listening and cut short the connections still starting."""

@@ -223,3 +223,108 @@ def use_unicode(stream: TextIO) -> bool:
 def style_for(enabled: bool, stream: TextIO, environ: Mapping[str, str] = os.environ) -> Style:
     """The style for ``stream`` given --color/--no-color and the environment."""
     return Style(colour=colour_wanted(enabled, environ, stream), unicode=use_unicode(stream))
+
+
+# Rows after the first of a wrapped line start this far in, under what follows the time stamp
+# ("12:01 "): only the first row of an event touches the left edge, so no text inside an event
+# can pass for an event of its own, however it is padded.
+HANGING_INDENT = 6
+_SGR = re.compile(r"(\x1b\[[0-9;]*m)")
+RESET = "\x1b[0m"
+
+
+def cell_width(c: str) -> int:
+    """Columns a terminal gives ``c``: 2 for East Asian wide and fullwidth characters (CJK, most
+    emoji), 0 for combining marks, else 1.
+
+    Where terminals disagree it errs wide: a row wrapped a column early is harmless, but a row
+    wider than counted is wrapped by the terminal itself, at its left edge.
+    """
+    if c < "\u0300":  # ASCII and Latin-1 (neutralised text holds no control character)
+        return 1
+    if c == "\ufe0f":  # emoji presentation: many terminals then draw the character before it wide
+        return 1
+    category = unicodedata.category(c)
+    if category in ("Mn", "Me") or unicodedata.combining(c):
+        return 0
+    if category == "Cn":  # unassigned in this Python's Unicode: most likely a newer emoji
+        return 2
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def wrap(line: str, columns: int, indent: int = HANGING_INDENT) -> list[str]:
+    """``line`` (as ``render_event`` makes it, colours included) as the rows to print on a
+    terminal ``columns`` wide: broken at spaces, inside a word only when the word is wider than a
+    row, and every row after the first starting with ``indent`` spaces. Colour sequences take no
+    column; a colour that spans a break ends with its row and starts again on the next. The caller
+    prints each row on a line of its own.
+    """
+    return [row for part in line.split("\n") for row in _wrap_one(part, columns, indent)]
+
+
+def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
+    plain = _SGR.sub("", line) if "\x1b" in line else line
+    if plain.isascii() and len(plain) <= columns or columns < 2:
+        return [line]
+    widths = {c: cell_width(c) for c in set(plain)}
+    if sum(widths[c] for c in plain) <= columns:
+        return [line]
+    indent = min(indent, columns // 4)
+    # The line as words and gaps (runs of spaces), each a list of (text, columns); a colour
+    # sequence is part of a word and takes -1 columns, which marks it.
+    pieces: list[tuple[bool, list[tuple[str, int]]]] = []
+    for i, text in enumerate(_SGR.split(line)):
+        tokens = [(text, -1)] if i % 2 else [(c, widths[c]) for c in text]
+        for token in tokens:
+            space = token[0] == " "
+            if pieces and pieces[-1][0] == space:
+                pieces[-1][1].append(token)
+            else:
+                pieces.append((space, [token]))
+
+    rows: list[str] = []
+    row: list[str] = []
+    used = 0  # columns taken on this row
+    filled = False  # whether this row holds any text yet (beyond the indent)
+    active: list[str] = []  # colour sequences in force
+
+    def new_row() -> None:
+        nonlocal row, used, filled
+        rows.append("".join(row) + (RESET if active else ""))
+        row = [" " * indent, *active]
+        used, filled = indent, False
+
+    def put(tokens: list[tuple[str, int]], breaking: bool = False) -> None:
+        nonlocal used, filled, active
+        for text, width in tokens:
+            if width < 0:
+                active = [] if text == RESET else [*active, text]
+            elif breaking and filled and used + width > columns:
+                new_row()
+            if width > 0:
+                filled = True
+            row.append(text)
+            used += max(width, 0)
+
+    gap: list[tuple[str, int]] = []
+    for is_gap, tokens in pieces:
+        if is_gap:
+            gap = tokens
+            continue
+        if not filled and rows:  # a row after the first never starts with spaces
+            gap = []
+        width = sum(w for _, w in tokens if w > 0)
+        if used + len(gap) + width <= columns:
+            put(gap + tokens)
+        elif width <= columns - indent:
+            new_row()
+            put(tokens)
+        else:  # wider than any row: break it, starting on this row if there is room
+            if used + len(gap) < columns:
+                put(gap)
+            else:
+                new_row()
+            put(tokens, breaking=True)
+        gap = []
+    rows.append("".join(row))
+    return rows

@@ -357,13 +357,11 @@ class ChatServer:
 
     # --- admission (the listeners' Gate) -------------------------------------------------------
 
-    def admit_socket(self, sock: socket.socket, tls: bool) -> str | None:
+    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
         """Count an accepted socket in before anything is done for it, or refuse it: the peer of
         a plain listener is told why in one line. Returns the origin it counts under."""
-        try:
-            peer = sock.getpeername()
-        except OSError:
-            return None  # gone already
+        if not isinstance(peer, tuple) or not peer:
+            return None  # not an internet socket
         origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
         refusal = self.hub.guard.refusal(origin, time.time()) or self.admission.admit(origin)
         if refusal is not None:

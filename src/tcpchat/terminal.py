@@ -2,8 +2,9 @@
 
 ``Terminal.start`` puts the terminal in a raw-ish mode (no echo, no line buffering, Ctrl+C as
 a key) and reads keys with ``loop.add_reader``; ``stop`` restores it exactly as it was, and is
-safe to call twice. ``show`` prints lines above the input line and redraws the prompt, the
-text being typed and the cursor, so incoming messages never garble what you type.
+safe to call twice. ``show`` prints lines above the input line, wrapped to the terminal's width
+with a hanging indent, and redraws the prompt, the text being typed and the cursor, so incoming
+messages never garble what you type.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Callable
 
 from .lineedit import Key, KeyDecoder, Paste, text_width
+from .render import HANGING_INDENT, wrap
 
 BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
@@ -36,7 +38,8 @@ def visible_width(text: str) -> int:
 
 class Terminal:
     """Owns the tty: ``on_key`` is called with each key; ``view`` gives (prompt, line,
-    cursor column within line) for the input row, called on every redraw."""
+    cursor column within line) for the input row, called on every redraw. Rows after the first
+    of a line that needs several start with ``indent`` spaces."""
 
     def __init__(
         self,
@@ -45,12 +48,14 @@ class Terminal:
         fd: int | None = None,
         out: BinaryIO | None = None,
         encoding: str | None = None,
+        indent: int = HANGING_INDENT,
     ) -> None:
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.out = sys.stdout.buffer if out is None else out
         self.encoding = encoding or sys.stdout.encoding or "utf-8"
         self.on_key = on_key
         self.view = view
+        self.indent = indent
         self.decoder = KeyDecoder(sys.stdin.encoding or "utf-8")
         self._saved: list[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,7 +148,8 @@ class Terminal:
             return 80
 
     def show(self, lines: Iterable[str]) -> None:
-        """Print ``lines`` above the input line (soon, in one write with the redraw)."""
+        """Print ``lines`` above the input line (soon, in one write with the redraw), each wrapped
+        to the width the terminal has then."""
         self._pending.extend(lines)
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
@@ -155,7 +161,13 @@ class Terminal:
         self._flush_scheduled = False
         if not self._pending:
             return
-        text = "".join(line if line == "\a" else line + "\r\n" for line in self._pending)
+        # The client wraps lines itself rather than leave it to the terminal, which breaks words
+        # and starts each row at the left edge, where padded text would pass for a line of its
+        # own. The last column stays free: a character a terminal draws wider than counted
+        # then still does not make it wrap.
+        columns = self.columns() - 1
+        rows = [row for line in self._pending for row in wrap(line, columns, self.indent)]
+        text = "".join(row if row == "\a" else row + "\r\n" for row in rows)
         self._pending.clear()
         if self._saved is None:
             self._write(text)

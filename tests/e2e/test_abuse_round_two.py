@@ -58,6 +58,7 @@ def test_silent_tls_handshakes_count_against_the_limits_and_time_out(
     join_peer(srv.port, "alice").close()
     # The silent ones lose their place when the handshake deadline passes...
     assert all(_is_closed_by_server(sock) for sock in held)
+    srv.wait_log(r"\[127\.0\.0\.9:\d+\] TLS handshake failed: SSL handshake is taking", count=3)
     # ...and the address may connect again.
     again = Peer(srv.port, source="127.0.0.9")
     assert again.expect("Enter your name")
@@ -108,7 +109,8 @@ def test_a_burst_within_the_limits_never_drops_a_reader(make_server: Any) -> Non
     # Nine users each paste four lines of control bytes and whisper five long lines to one
     # target, all at once and within the burst of ten lines each (the name took one).
     for i, sender in enumerate(senders):
-        sender.send(b"".join(b"\x01" * 4000 + b"\n" for _ in range(4)))
+        # 1300 control bytes: 3900 bytes once each is U+FFFD, just within the line limit.
+        sender.send(b"".join(b"\x01" * 1300 + b"\n" for _ in range(4)))
         sender.send(b"".join(f"/w target {i} ".encode() + b"y" * 3900 + b"\n" for _ in range(5)))
     assert len(reader.wait_for(r"^<paster", count=36)) == 36
     assert len(target.wait_for(r"^\[PM from paster", count=45)) == 45

@@ -79,6 +79,32 @@ def test_users_lists_who_is_online_with_the_count(connect: Any) -> None:
     assert alice.line() == "*** 2 users online: alice, bob."
 
 
+def test_padding_is_cut_so_a_wrapped_line_cannot_pass_for_someone_elses(connect: Any) -> None:
+    # In an 80-column nc, 67 spaces would push "<alice> ..." to the start of a row of its own.
+    mallory, bob = connect("mallory"), connect("bob")
+    mallory.send("lol" + " " * 67 + "<alice> my password is hunter2\n")
+    assert bob.expect("^<") == "<mallory> lol" + " " * 8 + "<alice> my password is hunter2"
+    # Blank look-alikes are padding too, and the sender is shown what the others got.
+    mallory.send("/w bob psst" + "\u3164\u2800\u00a0" * 20 + "<alice> hi\n")
+    expected = "psst" + ("\u3164\u2800\u00a0" * 3)[:8] + "<alice> hi"
+    assert bob.expect(r"^\[PM") == f"[PM from mallory] {expected}"
+    mallory.send("/mode json\n")
+    mallory.send("hello" + " " * 30 + "there\n")
+    assert mallory.event("delivered")["text"] == "hello" + " " * 8 + "there"
+    assert bob.expect("^<") == "<mallory> hello" + " " * 8 + "there"
+    mallory.send("/quit bye" + " " * 70 + "*** alice is an admin\n")
+    left = "*** mallory left (quit: bye" + " " * 8 + "*** alice is an admin). 1 user online."
+    assert bob.expect("left") == left
+
+
+def test_a_line_of_control_bytes_is_not_passed_on_three_times_larger(connect: Any) -> None:
+    alice, bob = connect("alice"), connect("bob")
+    alice.send(b"\x01" * 4000 + b"\n")  # 4000 bytes, 12000 once each is U+FFFD
+    assert alice.expect("^!!!") == "!!! Line too long (the limit is 4096 bytes); it was dropped."
+    alice.send(b"\x01" * 1000 + b"\n")
+    assert bob.expect("^<") == "<alice> " + "\ufffd" * 1000
+
+
 def test_join_and_rename_are_announced(connect: Any) -> None:
     alice = connect("alice")
     connect("bob")

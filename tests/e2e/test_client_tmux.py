@@ -21,10 +21,12 @@ from typing import Any, Callable
 
 import pytest
 
+from tcpchat.render import HANGING_INDENT
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
 
 COLUMNS, ROWS = 100, 30
 POLL_S = 0.05
+INDENT = " " * HANGING_INDENT
 
 
 class Screen:
@@ -91,10 +93,22 @@ class Screen:
         """Type ``text`` literally."""
         self.run("send-keys", "-t", "t", "-l", text)
 
+    def rows(self, escapes: bool = False) -> list[str]:
+        """The screen and its scrollback row by row, as a person sees them."""
+        flags = ["-p", "-S", "-200"] + (["-e"] if escapes else [])
+        return self.run("capture-pane", "-t", "t", *flags).split("\n")
+
     def text(self, escapes: bool = False) -> str:
-        """The screen and its scrollback, as lines with trailing blanks removed."""
+        """The screen and its scrollback, as lines with trailing blanks removed: the rows of a line
+        the client wrapped (each after the first starts with its hanging indent) joined again."""
         flags = ["-p", "-J", "-S", "-200"] + (["-e"] if escapes else [])
-        return self.run("capture-pane", "-t", "t", *flags)
+        lines: list[str] = []
+        for row in self.run("capture-pane", "-t", "t", *flags).split("\n"):
+            if lines and lines[-1].strip() and row.startswith(INDENT) and row.strip():
+                lines[-1] += " " + row[len(INDENT) :]
+            else:
+                lines.append(row)
+        return "\n".join(lines)
 
     def cursor(self) -> tuple[int, int]:
         x, y = self.run("display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}").split()
@@ -193,6 +207,58 @@ def test_half_typed_line_and_cursor_survive_ten_incoming_messages(
     assert bob.expect(r"^<alice>") == "<alice> half-typedX text"
     alice.wait(r"<alice> half-typedX text \u27132$")
     assert alice.input_row() == "alice>"
+
+
+def test_padding_cannot_make_a_row_that_passes_for_another_users_line(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    mallory = connect("mallory")
+    bob = joined(screen(server.port, "--name", "bob"), "bob")
+    # The attack as found: in an 80-column nc, 67 spaces put "<alice> ..." at the start of a row.
+    mallory.send("lol" + " " * 67 + "<alice> my password is hunter2\n")
+    bob.wait(r"<mallory> lol {8}<alice> my password is hunter2$")
+    # Visible filler sized so that a terminal wrapping by itself would start a row with the time
+    # stamp and "<alice>"; the client breaks at the space instead and indents the rest.
+    filler = "x" * (COLUMNS - len("12:34 <mallory> lol ") - 1)
+    mallory.send(f"lol {filler} 12:34 <alice> I am the real alice\n")
+    bob.wait(r"I am the real alice$")
+    rows = bob.rows()
+    assert not [row for row in rows if re.match(r"(\d\d:\d\d )?<alice>", row)], rows
+    forged = rows.index(INDENT + "12:34 <alice> I am the real alice")
+    assert rows[forged - 1].endswith(filler)
+    assert all(len(row) < COLUMNS for row in rows)
+
+
+def test_a_long_message_wraps_at_word_boundaries_under_the_time_stamp(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    carol = connect("carol")
+    bob = joined(screen(server.port, "--name", "bob"), "bob")
+    bob.type("half typed")
+    words = [f"word{i}" for i in range(60)]
+    carol.send(" ".join(words) + "\n")
+    bob.wait(r"word59$")
+    rows = bob.rows()
+    first = next(i for i, row in enumerate(rows) if "<carol> word0 " in row)
+    assert re.match(r"\d\d:\d\d <carol> word0 ", rows[first])
+    wrapped = [rows[first]]
+    for row in rows[first + 1 :]:
+        if not row.startswith(INDENT):
+            break
+        wrapped.append(row)
+    assert len(wrapped) > 2
+    assert all(row.startswith(INDENT) and row[len(INDENT)] != " " for row in wrapped[1:])
+    assert all(len(row) < COLUMNS for row in wrapped)
+    assert " ".join(wrapped).split()[2:] == words  # every word whole, none cut at the edge
+    assert bob.input_row() == "bob> half typed"
+    # Once the window is narrower, the next message is wrapped to its new width.
+    bob.run("resize-window", "-t", "t", "-x", "60")
+    carol.send("narrow " + " ".join(words) + " done\n")
+    bob.wait(r"word59 done$")
+    rows = bob.rows()
+    first = next(i for i, row in enumerate(rows) if "<carol> narrow " in row)
+    assert all(len(row) < 60 for row in rows[first:])
+    assert bob.input_row() == "bob> half typed"
 
 
 def test_tab_completes_names_and_commands(server: ServerProcess, connect: Any, screen: Any) -> None:
