@@ -24,9 +24,9 @@ from .config import (
     client_config,
     server_config,
 )
-from .errors import ChatError, ConfigError
-from .logs import LOGGER_NAME
-from .logs import setup as setup_logging
+from .core.errors import ChatError, ConfigError
+from .server.logs import LOGGER_NAME
+from .server.logs import setup as setup_logging
 
 SERVER_DESCRIPTION = (
     "Run the tcp-chat server. People join with tcp-client, nc or telnet; see docs/PROTOCOL.md. "
@@ -80,7 +80,7 @@ def run_server(config: ServerConfig) -> int:
     log = logging.getLogger(LOGGER_NAME)
     if path:
         log.info("logging to %s", path)
-    from .server import run
+    from .server.app import run
 
     try:
         _run(run(config), config.loop)
@@ -110,13 +110,13 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcp-client") -> 
 
 
 async def _client(config: ClientConfig) -> int:
-    from . import client
+    from .client import link as client
 
     if config.probe:
         return await client.probe(config)
     if sys.stdin.isatty() and sys.stdout.isatty() and not config.json:
         try:
-            from . import ui
+            from .client import ui
         except ImportError:  # no terminal support on this platform: behave as in a pipe
             return await client.run_pipe(config, sys.stdin, sys.stdout)
         return await ui.run_interactive(config)

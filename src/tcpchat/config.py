@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-from . import limits
-from .errors import ConfigError
+from .core import limits
+from .core.errors import ConfigError
 
 ENV_PREFIX = "TCPCHAT_"
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tcpchat.render import HANGING_INDENT
+from tcpchat.client.render import HANGING_INDENT
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
 
 COLUMNS, ROWS = 100, 30

@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from tcpchat.limits import (
+from tcpchat.core.limits import (
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,
     MAX_QUIT_REASON_CHARS,

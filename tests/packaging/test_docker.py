@@ -42,7 +42,7 @@ def test_image_builds_the_rpm_then_installs_only_it_on_oracle_linux_8() -> None:
 
 
 def test_runtime_is_non_root_exposes_the_port_and_checks_health() -> None:
-    from tcpchat import limits
+    from tcpchat.core import limits
 
     steps = dict(instructions()[::-1])  # the last of each instruction wins
     user = steps["USER"]

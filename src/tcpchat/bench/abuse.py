@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import limits
+from ..core import limits
 from .report import table
 from .servers import TARGETS, RunningServer, can_pin
 from .stats import percentile

@@ -14,19 +14,14 @@ from itertools import zip_longest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tcpchat import events as ev
-from tcpchat import protocol
-from tcpchat.hub import Hub, HubLimits, State
-from tcpchat.limits import MAX_BLANK_RUN
-from tcpchat.protocol import (
-    JSON,
-    LineDecoder,
-    event_fields,
-    neutralise,
-    neutralise_line,
-    parse_line,
-    render,
-)
+from tcpchat.core import events as ev
+from tcpchat.core import text as text_module
+from tcpchat.core.framing import LineDecoder
+from tcpchat.core.hub import Hub, HubLimits, State
+from tcpchat.core.limits import MAX_BLANK_RUN
+from tcpchat.core.parse import parse_line
+from tcpchat.core.text import neutralise, neutralise_line
+from tcpchat.core.wire import JSON, event_fields, render
 
 MAX_LINE = 64
 # Help is the longest answer to one line; everything else is one or two short lines.
@@ -151,7 +146,7 @@ def test_fast_json_of_messages_is_the_generic_encoding(
 @given(text=st.text(max_size=60))
 @example(text="\u200dok\u00ad")  # printable-looking but not str.isprintable()
 def test_neutralise_fast_path_agrees_with_the_full_table(text: str) -> None:
-    assert neutralise(text) == text.translate(protocol._NEUTRAL)
+    assert neutralise(text) == text.translate(text_module._NEUTRAL)
 
 
 # What PROTOCOL.md calls blank, spelled out one character at a time, independently of the

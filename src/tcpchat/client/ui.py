@@ -16,23 +16,15 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from . import events as ev
+from ..config import ClientConfig
+from ..core import events as ev
+from ..core.commands import COMMANDS
+from ..core.errors import ConnectError
+from ..core.text import neutralise
 from . import render
-from .client import (
-    NameRefused,
-    Pacer,
-    ServerLink,
-    await_name_prompt,
-    is_message,
-    join,
-    read_password,
-)
-from .commands import COMMANDS
-from .config import ClientConfig
-from .errors import ConnectError
 from .history import history_path, load_history, save_history
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEditor
-from .protocol import neutralise
+from .link import NameRefused, Pacer, ServerLink, await_name_prompt, is_message, join, read_password
 from .terminal import Terminal, visible_width
 
 # A paste of more lines than this asks before sending.

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from tcpchat import events as ev
-from tcpchat.hub import Hub, HubLimits, Session, State
-from tcpchat.protocol import parse_line
+from tcpchat.core import events as ev
+from tcpchat.core.hub import Hub, HubLimits, Session, State
+from tcpchat.core.parse import parse_line
 
 
 class Chat:
@@ -375,7 +375,7 @@ def test_flood_budget_refills_with_time() -> None:
 def test_overlong_lines_are_errors_until_the_budget_then_disconnect() -> None:
     chat = Chat(max_bad_lines=3)
     alice = chat.join("alice")
-    from tcpchat.protocol import LineTooLong
+    from tcpchat.core.framing import LineTooLong
 
     for _ in range(2):
         chat.route(chat.hub.handle(alice, parse_line(LineTooLong()), chat.now))  # type: ignore[arg-type]

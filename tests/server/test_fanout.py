@@ -7,12 +7,13 @@ from unittest import mock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpchat import events as ev
-from tcpchat import fanout
-from tcpchat.fanout import Broadcasts, size_bound
-from tcpchat.hub import Session
-from tcpchat.limits import NAME_MAX_CHARS
-from tcpchat.protocol import JSON, TEXT, neutralise, render
+from tcpchat.core import events as ev
+from tcpchat.core.hub import Session
+from tcpchat.core.limits import NAME_MAX_CHARS
+from tcpchat.core.text import neutralise
+from tcpchat.core.wire import JSON, TEXT, render
+from tcpchat.server import fanout
+from tcpchat.server.fanout import Broadcasts, size_bound
 
 
 def session(number: int) -> Session:

@@ -9,9 +9,9 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpchat import events as ev
-from tcpchat import render
-from tcpchat.render import Style
+from tcpchat.client import render
+from tcpchat.client.render import Style
+from tcpchat.core import events as ev
 
 PLAIN = Style(colour=False)
 COLOUR = Style(colour=True)

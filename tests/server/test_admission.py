@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcpchat.admission import Admission, Tally, format_peer, origin_of
+from tcpchat.server.admission import Admission, Tally, format_peer, origin_of
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tcpchat import commands as cmd
-from tcpchat import events as ev
-from tcpchat.hub import Hub
-from tcpchat.limits import MAX_QUIT_REASON_CHARS
-from tcpchat.protocol import parse_line
+from tcpchat.core import commands as cmd
+from tcpchat.core import events as ev
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import MAX_QUIT_REASON_CHARS
+from tcpchat.core.parse import parse_line
 
 
 def test_a_quit_reason_within_the_limit_is_kept_whole() -> None:

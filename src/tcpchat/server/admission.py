@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import limits
+from ..core import limits
 
 
 def origin_of(ip: str, v6_prefix: int = limits.IPV6_ORIGIN_PREFIX) -> str:

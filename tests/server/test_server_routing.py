@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tcpchat.config import ServerConfig
-from tcpchat.limits import MAX_LINE_BYTES
-from tcpchat.server import ChatServer, Connection
+from tcpchat.core.limits import MAX_LINE_BYTES
+from tcpchat.server.app import ChatServer, Connection
 
 
 class FakeTransport:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpchat.guard import PasswordGuard
+from tcpchat.core.guard import PasswordGuard
 
 
 def test_a_few_typos_cost_nothing() -> None:

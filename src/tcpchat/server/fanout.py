@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import events as ev
-from .limits import NAME_MAX_CHARS
-from .protocol import render
+from ..core import events as ev
+from ..core.limits import NAME_MAX_CHARS
+from ..core.wire import render
 
 if TYPE_CHECKING:
-    from .hub import Session
+    from ..core.hub import Session
 
 
 # Everything in a rendered event but its free text: two names, the time, the id, JSON keys.

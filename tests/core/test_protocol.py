@@ -6,21 +6,13 @@ import json
 
 import pytest
 
-from tcpchat import commands as cmd
-from tcpchat import events as ev
-from tcpchat.limits import MAX_BLANK_RUN
-from tcpchat.protocol import (
-    InvalidUtf8,
-    LineDecoder,
-    LineTooLong,
-    event_fields,
-    neutralise,
-    neutralise_line,
-    parse_event,
-    parse_line,
-    render,
-    render_text,
-)
+from tcpchat.core import commands as cmd
+from tcpchat.core import events as ev
+from tcpchat.core.framing import InvalidUtf8, LineDecoder, LineTooLong
+from tcpchat.core.limits import MAX_BLANK_RUN
+from tcpchat.core.parse import parse_line
+from tcpchat.core.text import neutralise, neutralise_line
+from tcpchat.core.wire import event_fields, parse_event, render, render_text
 
 T = 1764000000.25  # 2025-11-24T16:00:00.250Z
 

@@ -7,11 +7,11 @@ import unicodedata
 
 import pytest
 
-from tcpchat import events as ev
-from tcpchat import unicode_tables
-from tcpchat.hub import State
-from tcpchat.limits import RESERVED_NAMES
-from tcpchat.names import (
+from tcpchat.core import events as ev
+from tcpchat.core import unicode_tables
+from tcpchat.core.hub import State
+from tcpchat.core.limits import RESERVED_NAMES
+from tcpchat.core.names import (
     fold,
     is_invisible,
     look_keys,
@@ -20,7 +20,7 @@ from tcpchat.names import (
     scripts_of,
     skeleton,
 )
-from tests.test_hub import Chat, only
+from tests.core.test_hub import Chat, only
 
 
 @pytest.fixture

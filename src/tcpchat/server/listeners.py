@@ -19,8 +19,8 @@ import ssl
 import time
 from typing import Callable, Protocol
 
+from ..core.limits import ACCEPT_ERROR_LOG_INTERVAL_S, ACCEPT_PAUSE_S, LISTEN_BACKLOG
 from .admission import Tally, format_peer
-from .limits import ACCEPT_ERROR_LOG_INTERVAL_S, ACCEPT_PAUSE_S, LISTEN_BACKLOG
 from .logs import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpchat.lineedit import (
+from tcpchat.client.lineedit import (
     CHANGED,
     EOF,
     INTERRUPT,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tcpchat import limits
 from tcpchat.config import server_config
-from tcpchat.errors import ConfigError
-from tcpchat.logs import (
+from tcpchat.core import limits
+from tcpchat.core.errors import ConfigError
+from tcpchat.server.logs import (
     FORMAT,
     LOGGER_NAME,
     AddressBudget,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tcpchat import history as ui
+from tcpchat.client import history as ui
 
 
 def test_history_lives_under_xdg_state_home(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from . import events as ev
-from .protocol import neutralise, plural
+from ..core import events as ev
+from ..core.text import neutralise
+from ..core.wire import plural
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")

@@ -15,12 +15,13 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import __version__, limits
+from .. import __version__
 from . import commands as cmd
 from . import events as ev
+from . import limits
 from .guard import PasswordGuard
 from .names import display_form, fold, look_keys, name_key, name_problem
-from .protocol import JSON, TEXT
+from .wire import JSON, TEXT
 
 
 class State(enum.Enum):

@@ -19,14 +19,13 @@ import ssl
 import time
 from typing import Any, Callable, cast
 
-from . import __version__
-from . import events as ev
-from .admission import Admission, Tally, format_peer, origin_of
-from .config import ServerConfig
-from .errors import ConfigError
-from .fanout import Broadcasts
-from .hub import Hub, HubLimits, Session
-from .limits import (
+from .. import __version__
+from ..config import ServerConfig
+from ..core import events as ev
+from ..core.errors import ConfigError
+from ..core.framing import Frame, LineDecoder
+from ..core.hub import Hub, HubLimits, Session
+from ..core.limits import (
     FD_RESERVE,
     FLUSH_INTERVAL_S,
     OUTBOX_BURST_FACTOR,
@@ -40,9 +39,12 @@ from .limits import (
     TCP_KEEPIDLE_S,
     TCP_KEEPINTVL_S,
 )
+from ..core.parse import parse_line
+from ..core.wire import TEXT, plural, render
+from .admission import Admission, Tally, format_peer, origin_of
+from .fanout import Broadcasts
 from .listeners import Listener, bind
 from .logs import LOGGER_NAME, SessionLog, clip, report_suppressed
-from .protocol import TEXT, Frame, LineDecoder, parse_line, plural, render
 
 log = logging.getLogger(LOGGER_NAME)
 

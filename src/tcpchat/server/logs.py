@@ -19,7 +19,7 @@ from collections.abc import MutableMapping
 from logging.handlers import RotatingFileHandler
 from typing import Any, Callable
 
-from .limits import (
+from ..core.limits import (
     LOG_BACKUPS,
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,

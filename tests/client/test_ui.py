@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpchat import ui
+from tcpchat.client import ui
 
 
 def test_tab_completes_commands_at_the_start_of_the_line() -> None:

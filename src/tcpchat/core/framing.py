@@ -1,0 +1,142 @@
+"""Line framing, sans I/O: bytes in, decoded lines (or one error item per broken line) out.
+
+The transport calls ``LineDecoder.feed`` with the bytes it read and ``feed_eof`` when the peer
+closed; each item goes to ``parse.parse_line``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .limits import MAX_LINE_BYTES
+from .text import (
+    ASCII_CONTROLS,
+    ASCII_RUN,
+    ASCII_RUN_BYTES,
+    CHECK_BYTES_FROM,
+    neutralise_line,
+)
+
+# --- framing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineTooLong:
+    """A line passed the limit; its bytes were dropped up to the next newline."""
+
+
+@dataclass(frozen=True)
+class InvalidUtf8:
+    """A complete line that was not UTF-8; it was dropped."""
+
+
+Frame = Union[str, LineTooLong, InvalidUtf8]
+
+
+class LineDecoder:
+    """Splits a byte stream into lines.
+
+    ``feed(data)`` returns the complete items found so far: a ``str`` for each line (terminator and
+    a trailing CR removed, control characters neutralised, blank runs capped), ``LineTooLong`` once
+    per over-long line (and once more per ``max_line`` bytes of a line that goes on and on, or for a
+    line that neutralising would make longer than ``max_line`` bytes) and ``InvalidUtf8`` for a
+    line that does not decode. It never raises on input. The buffer never
+    holds more than ``max_line`` bytes plus one read, and each byte is scanned once.
+    """
+
+    __slots__ = ("_buf", "_max", "_discarding", "_discarded")
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self._buf = bytearray()
+        self._max = max_line
+        self._discarding = False
+        self._discarded = 0  # bytes dropped since the last LineTooLong of an endless line
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the end of a line."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        out: list[Frame] = []
+        start = 0
+        end = len(data)
+        while start < end:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                self._keep(data, start, end, out)
+                break
+            if self._discarding:
+                self._discarding = False
+            elif len(self._buf) + (nl - start) > self._max + 1:  # +1: a CR before LF is allowed
+                self._buf.clear()
+                out.append(LineTooLong())
+            else:
+                if self._buf:
+                    self._buf += data[start:nl]
+                    raw = bytes(self._buf)
+                    self._buf.clear()
+                else:
+                    raw = data[start:nl]
+                out.append(_decode(raw, self._max))
+            start = nl + 1
+        return out
+
+    def _keep(self, data: bytes, start: int, end: int, out: list[Frame]) -> None:
+        """Hold the start of a line that has no newline yet, or drop it once it is too long."""
+        if self._discarding:
+            self._discarded += end - start
+        else:
+            total = len(self._buf) + (end - start)
+            if total <= self._max + 1:
+                self._buf += data[start:end]
+                return
+            self._buf.clear()
+            self._discarding = True
+            self._discarded = total - (self._max + 1)
+            out.append(LineTooLong())
+        # A line that never ends counts as one more over-long line for every ``max_line`` bytes,
+        # so the session's budget of over-long lines also ends an endless stream.
+        while self._discarded > self._max:
+            self._discarded -= self._max
+            out.append(LineTooLong())
+
+    def feed_eof(self) -> list[Frame]:
+        """Call when the peer closed: a last line without a newline still counts."""
+        if self._discarding or not self._buf:
+            self._buf.clear()
+            return []
+        raw = bytes(self._buf)
+        self._buf.clear()
+        return [_decode(raw, self._max)]
+
+
+def _decode(raw: bytes, limit: int) -> Frame:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    size = len(raw)
+    if size > limit:
+        return LineTooLong()
+    # Most lines are printable ASCII with no run of spaces to cut, and are let through at once,
+    # so that looking for padding costs them nothing: a long line is told apart on its bytes (a
+    # table lookup per byte, three times as fast as ``str.isprintable``), a short one as a str.
+    if (
+        size >= CHECK_BYTES_FROM
+        and raw.isascii()
+        and len(raw.translate(None, ASCII_CONTROLS)) == size
+        and ASCII_RUN_BYTES not in raw
+    ):
+        return raw.decode("ascii")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return InvalidUtf8()
+    if len(text) == size and text.isprintable() and ASCII_RUN not in text:  # ASCII: a byte each
+        return text
+    clean = neutralise_line(text)
+    # A control character becomes U+FFFD, three bytes: what the server passes on is held to the
+    # limit too, or a line of control bytes would travel to everyone at three times its size.
+    if clean is not text and len(clean.encode("utf-8")) > limit:
+        return LineTooLong()
+    return clean

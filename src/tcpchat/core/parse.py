@@ -1,0 +1,38 @@
+"""A decoded line to a command: plain text, ``//text``, or a ``/command`` from the table."""
+
+from __future__ import annotations
+
+from .commands import (
+    COMMANDS_BY_NAME,
+    LITERAL_SLASH,
+    BadLine,
+    BadUsage,
+    Blank,
+    Command,
+    Say,
+    UnknownCommand,
+)
+from .framing import Frame, InvalidUtf8, LineTooLong
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_line(frame: Frame) -> Command:
+    """Turn one decoded item into a command (``Blank`` for an empty or all-space line)."""
+    if isinstance(frame, LineTooLong):
+        return BadLine("line_too_long")
+    if isinstance(frame, InvalidUtf8):
+        return BadLine("invalid_utf8")
+    line = frame.strip(" ")
+    if not line:
+        return Blank()
+    if line.startswith(LITERAL_SLASH):
+        return Say(line[1:], frame)
+    if not line.startswith("/"):
+        return Say(line, frame)
+    word, _, rest = frame.lstrip(" ")[1:].partition(" ")
+    spec = COMMANDS_BY_NAME.get(word.lower())
+    if spec is None:
+        return UnknownCommand(word)
+    command = spec.build(rest if spec.exact else rest.strip(" "))
+    return BadUsage(spec.usage) if command is None else command

@@ -1,0 +1,151 @@
+"""User text made safe, once, at the entrance: control characters neutralised, blank padding cut.
+
+``neutralise`` replaces every character that could move a cursor, start a line or reorder text;
+``neutralise_line`` also cuts runs of blank characters (docs/PROTOCOL.md section 1). The decoder
+applies them to every line a client sends; clients apply ``neutralise`` again to what they show.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from .limits import MAX_BLANK_RUN
+
+# --- neutralising control characters and blank padding ---------------------------------------
+
+REPLACEMENT = "\ufffd"
+_NEUTRAL: dict[int, str] = {c: REPLACEMENT for c in range(0x00, 0x20)}
+_NEUTRAL[0x09] = " "
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x7F, 0xA0)})  # DEL and C1 (CSI is U+009B)
+_NEUTRAL.update({c: REPLACEMENT for c in (0x2028, 0x2029)})  # line and paragraph separators
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x202A, 0x202F)})  # bidi embeddings and overrides
+_NEUTRAL.update({c: REPLACEMENT for c in range(0x2066, 0x206A)})  # bidi isolates
+
+
+def neutralise(text: str) -> str:
+    """Replace every character that could move a cursor, start a line or reorder text.
+
+    Applied once to every decoded line (by ``neutralise_line``), so the hub, the logs and every
+    renderer only ever see clean text: one gate at the entrance rather than one at every exit.
+    """
+    if text.isprintable():  # nothing to replace: every character above is non-printable
+        return text
+    return text.translate(_NEUTRAL)
+
+
+# Characters that move the cursor but show nothing, besides the space separators (Zs, which
+# ``\s`` covers): letters and symbols that fonts draw empty. Format characters (Cf) and the
+# unassigned code points reserved as default-ignorable are blank too: most terminals draw them as
+# nothing, but some give them a column, and a run of them must not become padding there.
+_BLANK_LOOKALIKES = (
+    "\u115f\u1160"  # Hangul choseong and jungseong fillers
+    "\u2800"  # braille pattern blank
+    "\u3164\uffa0"  # Hangul filler, halfwidth Hangul filler
+    "\U0001d159"  # musical symbol null notehead
+)
+_RESERVED_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x2065, 0x2065),
+    (0xFFF0, 0xFFF8),
+    (0xE0000, 0xE0000),
+    (0xE0002, 0xE001F),
+    (0xE0080, 0xE00FF),
+    (0xE01F0, 0xE0FFF),
+)
+# Outside these planes no character is a mark or a format character.
+_MARK_PLANES = (range(0x20000), range(0xE0000, 0xE1000))
+_ASCII_CAP = " " * MAX_BLANK_RUN
+# framing.py's fast path lets a line through untouched when it holds none of these: a run of
+# spaces one longer than allowed, and the ASCII controls.
+ASCII_RUN = " " * (MAX_BLANK_RUN + 1)
+_ASCII_RUNS_RE = re.compile(f" {{{MAX_BLANK_RUN + 1},}}")
+ASCII_RUN_BYTES = ASCII_RUN.encode()
+ASCII_CONTROLS = bytes([*range(0x20), 0x7F])
+# A line shorter than this is checked as a str: on bytes, the calls cost more than they save.
+CHECK_BYTES_FROM = 256
+
+
+def _char_class(codes: list[int]) -> str:
+    """A regular-expression character set body for ``codes`` (sorted), as ranges."""
+    parts: list[str] = []
+    start = end = -2
+    for code in [*codes, -2]:
+        if code == end + 1:
+            end = code
+            continue
+        if start >= 0:
+            low, high = re.escape(chr(start)), re.escape(chr(end))
+            parts.append(low if start == end else f"{low}-{high}")
+        start = end = code
+    return "".join(parts)
+
+
+@functools.cache
+def _padding() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Two patterns over neutralised text: a space followed by what may be a combining mark (the
+    quick test), and a run of more than MAX_BLANK_RUN blanks with the first MAX_BLANK_RUN as
+    group 1.
+
+    Combining marks (Mn, Me) take no column: between blanks they neither end a run nor count, so
+    a space with a mark on it, repeated, is a run too. The sets come from the interpreter's own
+    Unicode tables, scanned on first use (about 10 ms, which a process that never meets text
+    other than ASCII need not pay).
+    """
+    blanks: list[int] = []
+    marks: list[int] = []
+    for plane in _MARK_PLANES:
+        for code in plane:
+            category = unicodedata.category(chr(code))
+            if category == "Cf":
+                blanks.append(code)
+            elif category in ("Mn", "Me"):
+                marks.append(code)
+    blanks += [ord(c) for c in _BLANK_LOOKALIKES]
+    blanks += [c for low, high in _RESERVED_IGNORABLE for c in range(low, high + 1)]
+    bmp_marks = _char_class([c for c in marks if c <= 0xFFFF])
+    # Outside the BMP the quick test takes the span of each plane's marks whole: a long list of
+    # ranges is slow to test, and it would be tested after every space.
+    planes = ([c for c in marks if 0xFFFF < c < 0xE0000], [c for c in marks if c >= 0xE0000])
+    spans = "".join(f"{chr(min(found))}-{chr(max(found))}" for found in planes)
+    space_mark = re.compile(f" [{bmp_marks}{spans}]")
+    blank = f"[\\s{_char_class(sorted(set(blanks)))}]"
+    # The exact test tries the marks outside the BMP only for characters outside it, for the
+    # same reason.
+    astral_marks = _char_class([c for c in marks if c > 0xFFFF])
+    mark = f"(?:[{bmp_marks}]|(?=[^\\x00-\\uffff])[{astral_marks}])*"
+    one = f"{blank}{mark}"
+    runs = re.compile(f"({one * MAX_BLANK_RUN}){one}(?:{one})*")
+    return space_mark, runs
+
+
+def _has_blank_lookalike(text: str) -> bool:
+    """Whether ``text`` holds a letter or symbol that fonts draw empty (six substring searches,
+    faster than a regular expression)."""
+    for c in _BLANK_LOOKALIKES:
+        if c in text:
+            return True
+    return False
+
+
+def neutralise_line(text: str) -> str:
+    """What the server does to every line a client sends: ``neutralise``, then cut every run of
+    more than MAX_BLANK_RUN blank characters to its first MAX_BLANK_RUN.
+
+    Blank is everything that moves the cursor but shows nothing (see ``_BLANK_LOOKALIKES``), so
+    no padding can push a user's text to the start of a row on a terminal that wraps the line:
+    padding made of visible characters stays visible. Returns ``text`` itself when nothing changed.
+    """
+    printable = text.isprintable()
+    if not printable:
+        text = text.translate(_NEUTRAL)
+        printable = text.isprintable()  # unless there was more than control characters
+    # Every blank but the space and the look-alikes is unprintable; without those and without a
+    # mark on a space, a run of blanks is a run of spaces: a substring, found as fast as
+    # ``isprintable`` runs.
+    only_spaces = text.isascii() or (
+        printable and not _has_blank_lookalike(text) and _padding()[0].search(text) is None
+    )
+    if only_spaces:
+        return text if ASCII_RUN not in text else _ASCII_RUNS_RE.sub(_ASCII_CAP, text)
+    return _padding()[1].sub(r"\1", text)
