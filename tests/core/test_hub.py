@@ -160,7 +160,8 @@ def test_public_message_goes_to_everyone_else_then_confirms(chat: Chat) -> None:
     )
     assert chat.take(carol) == [msg]
     (delivered,) = chat.take(alice)
-    assert delivered == ev.Delivered(chat.now, msg.id, None, False, "hello", 2)
+    # Alice's second line (her name was the first): the confirmation says which line it answers.
+    assert delivered == ev.Delivered(chat.now, msg.id, None, False, "hello", 2, line=2)
 
 
 def test_delivery_comes_after_the_message_was_queued_for_all(chat: Chat) -> None:
@@ -536,3 +537,17 @@ def test_a_public_message_asks_for_no_receipt(chat: Chat) -> None:
     alice, _ = chat.join("alice"), chat.join("bob")
     out = chat.hub.handle(alice, parse_line("hello"), chat.now)
     assert all(d.confirmed is None for d in out)
+
+
+def test_every_answer_names_the_line_it_answers_counting_every_line(chat: Chat) -> None:
+    alice, _ = chat.join("alice"), chat.join("bob")
+    chat.take(alice)
+    for text in ("/nick alice", "", "/w bob hi", "/ping", "/w nobody hi"):
+        chat.line(alice, text)
+    answers = [e for e in chat.take(alice) if isinstance(e, (ev.Error, ev.Delivered))]
+    # The name was line 1; "/nick alice" (already yours) line 2, the blank line 3, and so on.
+    assert [(type(e).__name__, e.line) for e in answers] == [
+        ("Error", 2),
+        ("Delivered", 4),
+        ("Error", 6),
+    ]

@@ -84,6 +84,7 @@ class Delivered:
     action: bool
     text: str
     recipients: int
+    line: int = 0  # the number of the sender's line this answers (its lines count from 1)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Error:
     time: float
     code: str
     text: str
+    line: int = 0  # the number of the line this answers (the client's lines count from 1)
 
 
 @dataclass(frozen=True)

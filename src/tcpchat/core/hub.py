@@ -53,6 +53,7 @@ class Session:
         "unknown",
         "name_tries",
         "password_tries",
+        "lines",
     )
 
     def __init__(
@@ -76,6 +77,7 @@ class Session:
         self.unknown = 0
         self.name_tries = 0
         self.password_tries = 0
+        self.lines = 0  # lines received; answers name the line they answer by this number
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.name or '-'} {self.state.value}>"
@@ -205,6 +207,7 @@ class Hub:
             return []
         session.last_seen = now
         session.pinged_at = None
+        session.lines += 1
         if not self._take_token(session, now, _COST.get(type(command), 1.0)):
             session.refused += 1
             if session.refused > self.config.flood_max_refused:
@@ -277,7 +280,7 @@ class Hub:
         message = ev.Message(now, self._message_id(), session.name, None, action, command.text)
         everyone = self.roster.everyone()
         count = len(everyone) - 1
-        delivered = ev.Delivered(now, message.id, None, action, command.text, count)
+        delivered = ev.Delivered(now, message.id, None, action, command.text, count, session.lines)
         return [ev.Delivery(everyone, message, skip=session), ev.Delivery((session,), delivered)]
 
     def _whisper(self, session: Session, command: cmd.Whisper, now: float) -> Out:
@@ -296,7 +299,9 @@ class Hub:
         message = ev.Message(
             now, self._message_id(), session.name, target.name, False, command.text
         )
-        delivered = ev.Delivered(now, message.id, target.name, False, command.text, 1)
+        delivered = ev.Delivered(
+            now, message.id, target.name, False, command.text, 1, session.lines
+        )
         return [
             ev.Delivery((target,), message, confirmed=session),
             ev.Delivery((session,), delivered),
@@ -489,7 +494,7 @@ class Hub:
         return [ev.Delivery(self.roster.everyone(), left)] if len(self.roster) else []
 
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
-        return [ev.Delivery((session,), ev.Error(now, code, text))]
+        return [ev.Delivery((session,), ev.Error(now, code, text, session.lines))]
 
     def _message_id(self) -> int:
         self._next_message += 1

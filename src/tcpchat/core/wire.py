@@ -124,6 +124,7 @@ def event_fields(event: ev.Event) -> dict[str, object]:
             "action": event.action,
             "text": event.text,
             "recipients": event.recipients,
+            "line": event.line,
         }
     if isinstance(event, ev.Joined):
         return {"type": "join", "time": t, "name": event.name, "online": event.online}
@@ -138,7 +139,13 @@ def event_fields(event: ev.Event) -> dict[str, object]:
     if isinstance(event, ev.Renamed):
         return {"type": "rename", "time": t, "old": event.old, "new": event.new, "you": event.you}
     if isinstance(event, ev.Error):
-        return {"type": "error", "time": t, "code": event.code, "text": event.text}
+        return {
+            "type": "error",
+            "time": t,
+            "code": event.code,
+            "text": event.text,
+            "line": event.line,
+        }
     if isinstance(event, ev.Undelivered):
         return {
             "type": "undelivered",
@@ -209,7 +216,7 @@ def _delivered_json(event: ev.Delivered) -> str:
     return (
         f'{{"type":"delivered","time":"{iso_time(event.time)}","id":{event.id},"to":{to},'
         f'"private":{_JSON_BOOL[event.to is not None]},"action":{_JSON_BOOL[event.action]},'
-        f'"text":{_json_str(event.text)},"recipients":{event.recipients}}}'
+        f'"text":{_json_str(event.text)},"recipients":{event.recipients},"line":{event.line}}}'
     )
 
 
@@ -286,6 +293,11 @@ def _f(obj: dict[str, object], key: str) -> float:
     return float(value)
 
 
+def _line(obj: dict[str, object]) -> int:
+    """The ``line`` an answer names; 0 from a server that does not say (before 2.1)."""
+    return _i(obj, "line") if obj.get("line") is not None else 0
+
+
 def _names(obj: dict[str, object], key: str) -> tuple[str, ...]:
     value = obj[key]
     if not isinstance(value, list):
@@ -308,6 +320,7 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
             bool(o.get("action")),
             _s(o, "text"),
             _i(o, "recipients"),
+            _line(o),
         )
     if kind == "join":
         return ev.Joined(t, _s(o, "name"), _i(o, "online"))
@@ -316,7 +329,7 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
     if kind == "rename":
         return ev.Renamed(t, _s(o, "old"), _s(o, "new"), bool(o.get("you")))
     if kind == "error":
-        return ev.Error(t, _s(o, "code"), _s(o, "text"))
+        return ev.Error(t, _s(o, "code"), _s(o, "text"), _line(o))
     if kind == "undelivered":
         return ev.Undelivered(t, _i(o, "id"), _s(o, "to"), _s(o, "reason"))
     if kind == "welcome":
