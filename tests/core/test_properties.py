@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from tcpchat.core import events as ev
 from tcpchat.core import text as text_module
+from tcpchat.core.codes import JSON
 from tcpchat.core.framing import LineDecoder
 from tcpchat.core.hub import Hub, HubLimits, State
 from tcpchat.core.limits import MAX_BLANK_RUN
 from tcpchat.core.parse import parse_line
 from tcpchat.core.text import neutralise, neutralise_line
-from tcpchat.core.wire import JSON, event_fields, render
+from tcpchat.core.wire import event_fields, render
 
 MAX_LINE = 64
 # Help is the longest answer to one line; everything else is one or two short lines.

@@ -8,10 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcpchat.core import events as ev
+from tcpchat.core.codes import JSON, TEXT
 from tcpchat.core.hub import Session
 from tcpchat.core.limits import NAME_MAX_CHARS
 from tcpchat.core.text import neutralise
-from tcpchat.core.wire import JSON, TEXT, render
+from tcpchat.core.wire import render
 from tcpchat.server import fanout
 from tcpchat.server.fanout import Broadcasts, size_bound
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .. import __version__
+from . import codes, limits
 from . import commands as cmd
 from . import events as ev
-from . import limits
+from .codes import JSON, TEXT
 from .guard import PasswordGuard
 from .names import display_form, fold, look_keys, name_key, name_problem
-from .wire import JSON, TEXT
 
 
 class State(enum.Enum):
@@ -212,12 +212,12 @@ class Hub:
             session.refused += 1
             if session.refused > self.config.flood_max_refused:
                 return self._close(
-                    session, now, "flooding", "You sent too many lines too fast. Goodbye."
+                    session, now, codes.FLOODING, "You sent too many lines too fast. Goodbye."
                 )
             return self._error(
                 session,
                 now,
-                "rate_limited",
+                codes.RATE_LIMITED,
                 "Slow down: you are sending too fast; that line was dropped.",
             )
         session.refused = 0
@@ -243,12 +243,14 @@ class Hub:
             if session.state in (State.NAME, State.PASSWORD):
                 if now - session.started >= cfg.handshake_timeout:
                     out += self._close(
-                        session, now, "timed out", "You did not choose a name in time. Goodbye."
+                        session, now, codes.TIMED_OUT, "You did not choose a name in time. Goodbye."
                     )
             elif session.state is State.ACTIVE and session.mode == JSON:
                 if session.pinged_at is not None:
                     if now - session.pinged_at >= cfg.ping_timeout:
-                        out += self._close(session, now, "timed out", "No answer to ping. Goodbye.")
+                        out += self._close(
+                            session, now, codes.TIMED_OUT, "No answer to ping. Goodbye."
+                        )
                 elif idle >= cfg.ping_interval:
                     session.pinged_at = now
                     out.append(ev.Delivery((session,), ev.PingRequest(now, f"{now:.0f}")))
@@ -289,12 +291,12 @@ class Hub:
             return self._error(
                 session,
                 now,
-                "no_such_user",
+                codes.NO_SUCH_USER,
                 f"No such user: {command.name}. Type /users to see who is online.",
             )
         if target is session:
             return self._error(
-                session, now, "self_whisper", "You cannot send a private message to yourself."
+                session, now, codes.SELF_WHISPER, "You cannot send a private message to yourself."
             )
         message = ev.Message(
             now, self._message_id(), session.name, target.name, False, command.text
@@ -319,7 +321,7 @@ class Hub:
         return [ev.Delivery((session,), ev.Help(now, rows))]
 
     def _quit(self, session: Session, command: cmd.Quit, now: float) -> Out:
-        reason = f"quit: {command.reason}" if command.reason else "quit"
+        reason = codes.quit_reason(command.reason)
         farewell = f"Goodbye, {session.name}." if session.name else "Goodbye."
         return self._close(session, now, reason, farewell)
 
@@ -348,7 +350,7 @@ class Hub:
         if wait > 0:
             # Not compared at all: guessing from this address has to slow down.
             code, text = (
-                "password_wait",
+                codes.PASSWORD_WAIT,
                 (
                     "Too many wrong passwords from your address: "
                     f"wait {wait:.0f} s before the next try."
@@ -364,13 +366,13 @@ class Hub:
             return self._close(
                 session,
                 now,
-                "too many wrong passwords",
+                codes.PASSWORD_BANNED,
                 "Too many wrong passwords from your address. Goodbye.",
             )
         else:
-            code, text = "bad_password", "Wrong password. Try again."
+            code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
-            return self._close(session, now, "wrong password", "Wrong password. Goodbye.")
+            return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
         return self._error(session, now, code, text) + [
             ev.Delivery((session,), ev.Prompt(now, "password"))
         ]
@@ -382,7 +384,7 @@ class Hub:
             session.name_tries += 1
             if session.name_tries >= self.config.max_name_tries:
                 return self._close(
-                    session, now, "too many refused names", "Too many refused names. Goodbye."
+                    session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
                 )
             return refusal + [ev.Delivery((session,), ev.Prompt(now, "name"))]
         session.name = display_form(wanted)
@@ -398,7 +400,7 @@ class Hub:
     def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
         new = display_form(command.name)
         if new == session.name:
-            return self._error(session, now, "usage", f"You are already {new}.")
+            return self._error(session, now, codes.USAGE, f"You are already {new}.")
         refusal = self._name_refusal(session, command.name, now)
         if refusal is not None:
             return refusal
@@ -416,27 +418,30 @@ class Hub:
         session.bad_lines += 1
         if session.bad_lines >= self.config.max_bad_lines:
             return self._close(
-                session, now, "too many bad lines", "Too many over-long or invalid lines. Goodbye."
+                session,
+                now,
+                codes.TOO_MANY_BAD_LINES,
+                "Too many over-long or invalid lines. Goodbye.",
             )
-        if command.code == "invalid_utf8":
+        if command.code == codes.INVALID_UTF8:
             text = "That line was not valid UTF-8 and was dropped."
         else:
             text = f"Line too long (the limit is {self.config.max_line} bytes); it was dropped."
         return self._error(session, now, command.code, text)
 
     def _bad_usage(self, session: Session, command: cmd.BadUsage, now: float) -> Out:
-        return self._error(session, now, "usage", f"Usage: {command.usage}")
+        return self._error(session, now, codes.USAGE, f"Usage: {command.usage}")
 
     def _unknown(self, session: Session, command: cmd.UnknownCommand, now: float) -> Out:
         session.unknown += 1
         if session.unknown >= self.config.max_unknown:
             return self._close(
-                session, now, "too many unknown commands", "Too many unknown commands. Goodbye."
+                session, now, codes.TOO_MANY_UNKNOWN, "Too many unknown commands. Goodbye."
             )
         return self._error(
             session,
             now,
-            "unknown_command",
+            codes.UNKNOWN_COMMAND,
             f"Unknown command: /{command.name}. Type /help for the commands.",
         )
 
@@ -445,11 +450,14 @@ class Hub:
     def _not_now(self, session: Session, now: float) -> Out:
         if session.state is State.PASSWORD:
             return self._error(
-                session, now, "not_registered", "Enter the server password first (/pass PASSWORD)."
+                session,
+                now,
+                codes.NOT_REGISTERED,
+                "Enter the server password first (/pass PASSWORD).",
             )
         if session.state is State.NAME:
-            return self._error(session, now, "not_registered", "Choose a name first.")
-        return self._error(session, now, "usage", "No password is needed now.")
+            return self._error(session, now, codes.NOT_REGISTERED, "Choose a name first.")
+        return self._error(session, now, codes.USAGE, "No password is needed now.")
 
     def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
         problem = name_problem(wanted)
@@ -466,7 +474,7 @@ class Hub:
                 f'The name "{name}" looks too much like "{holder.name}", who is online. '
                 "Choose another one."
             )
-        return self._error(session, now, "name_taken", text)
+        return self._error(session, now, codes.NAME_TAKEN, text)
 
     def _take_token(self, session: Session, now: float, cost: float) -> bool:
         cfg = self.config

@@ -31,7 +31,7 @@ import bisect
 import unicodedata
 from collections.abc import Iterable
 
-from . import unicode_tables
+from . import codes, unicode_tables
 from .limits import NAME_MAX_CHARS, NAME_MIN_CHARS, RESERVED_NAMES
 
 _PUNCTUATION = frozenset("_-.")
@@ -222,9 +222,9 @@ def name_problem(name: str) -> tuple[str, str] | None:
     """
     name = display_form(name)
     if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
-        return "name_invalid", f"A name has {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters."
+        return codes.NAME_INVALID, f"A name has {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters."
     if any(is_invisible(ch) for ch in name):
-        return "name_invalid", "A name may not contain invisible characters."
+        return codes.NAME_INVALID, "A name may not contain invisible characters."
     zeros: set[int] = set()
     for i, ch in enumerate(name):
         category = unicodedata.category(ch)
@@ -237,30 +237,30 @@ def name_problem(name: str) -> tuple[str, str] | None:
         elif ch in _PUNCTUATION and i > 0:
             pass
         else:
-            return "name_invalid", (
+            return codes.NAME_INVALID, (
                 "A name holds letters, digits, '_', '-' and '.', and starts with a letter, "
                 "a digit or '_'."
             )
         if scripts_of(ch) == _UNKNOWN:
-            return "name_invalid", (
+            return codes.NAME_INVALID, (
                 f"A name may not use U+{ord(ch):04X}: this server does not know that character."
             )
     marks = _mark_problem(name)
     if marks is not None:
-        return "name_invalid", marks
+        return codes.NAME_INVALID, marks
     if _mixes_scripts(name):
-        return "name_invalid", (
+        return codes.NAME_INVALID, (
             "A name uses the letters of one script (Latin, Cyrillic, Greek, Arabic, ...), not "
             "several; Chinese, Japanese and Korean names may add Latin letters."
         )
     if len(zeros) > 1:
         # UTS #39 5.3: digits of two systems in one name are a known disguise ("৪" and "8").
-        return "name_invalid", "A name uses digits of one kind only."
+        return codes.NAME_INVALID, "A name uses digits of one kind only."
     reserved = _reserved(name)
     if reserved is not None:
         if fold(name) == reserved:
-            return "name_reserved", f'The name "{name}" is reserved. Choose another one.'
-        return "name_reserved", (
+            return codes.NAME_RESERVED, f'The name "{name}" is reserved. Choose another one.'
+        return codes.NAME_RESERVED, (
             f'The name "{name}" looks like the reserved name "{reserved}". Choose another one.'
         )
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import codes
 from .commands import (
     COMMANDS_BY_NAME,
     LITERAL_SLASH,
@@ -20,9 +21,9 @@ from .framing import Frame, InvalidUtf8, LineTooLong
 def parse_line(frame: Frame) -> Command:
     """Turn one decoded item into a command (``Blank`` for an empty or all-space line)."""
     if isinstance(frame, LineTooLong):
-        return BadLine("line_too_long")
+        return BadLine(codes.LINE_TOO_LONG)
     if isinstance(frame, InvalidUtf8):
-        return BadLine("invalid_utf8")
+        return BadLine(codes.INVALID_UTF8)
     line = frame.strip(" ")
     if not line:
         return Blank()

@@ -13,12 +13,10 @@ from json.encoder import encode_basestring
 from typing import Callable
 
 from . import events as ev
+from .codes import JSON
 from .text import neutralise
 
 # --- rendering -------------------------------------------------------------------------------
-
-TEXT = "text"
-JSON = "json"
 
 
 def plural(n: int, word: str) -> str:

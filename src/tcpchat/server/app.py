@@ -21,7 +21,9 @@ from typing import Any, Callable, cast
 
 from .. import __version__
 from ..config import ServerConfig
+from ..core import codes
 from ..core import events as ev
+from ..core.codes import TEXT
 from ..core.errors import ConfigError
 from ..core.framing import Frame, LineDecoder
 from ..core.hub import Hub, HubLimits, Session
@@ -40,21 +42,13 @@ from ..core.limits import (
     TCP_KEEPINTVL_S,
 )
 from ..core.parse import parse_line
-from ..core.wire import TEXT, plural, render
+from ..core.wire import plural, render
 from .admission import Admission, Tally, format_peer, origin_of
 from .fanout import Broadcasts
 from .listeners import Listener, bind
 from .logs import LOGGER_NAME, SessionLog, clip, report_suppressed
 
 log = logging.getLogger(LOGGER_NAME)
-
-# Disconnect reasons that are ordinary (INFO); any other means the server dropped the client
-# (WARNING).
-_QUIET_REASONS = ("quit", "connection closed", "connection lost", "server shutdown")
-# Errors that mean a client broke a limit (WARNING); other user errors are typos (INFO).
-# A wrong password is INFO: guessing is slowed per address (guard.py), and the WARNING that
-# matters is the disconnect when an address is banned ("too many wrong passwords").
-_ABUSE_ERRORS = frozenset({"line_too_long", "invalid_utf8", "rate_limited"})
 
 
 class Connection(asyncio.Protocol):
@@ -153,7 +147,7 @@ class Connection(asyncio.Protocol):
         self.paused = True
         if self.stall is None and not self.reason:
             self.stall = asyncio.get_running_loop().call_later(
-                SEND_STALL_S, self.drop, "send queue exceeded"
+                SEND_STALL_S, self.drop, codes.SEND_QUEUE_EXCEEDED
             )
 
     def resume_writing(self) -> None:
@@ -170,8 +164,8 @@ class Connection(asyncio.Protocol):
         self.server.forget(self)
         if self.session is None or self.left:
             return
-        reason = self.ending or ("connection closed" if exc is None else "connection lost")
-        level = logging.INFO if reason.startswith(_QUIET_REASONS) else logging.WARNING
+        reason = self.ending or (codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST)
+        level = logging.INFO if codes.is_ordinary(reason) else logging.WARNING
         detail = f": {exc}" if exc is not None else ""
         self.log.log(level, "disconnected (%s)%s", reason, detail)
         # What the transport still held is gone with it, but how much that was is no longer known:
@@ -240,7 +234,7 @@ class Connection(asyncio.Protocol):
                 lines, self.outbox, self.outbox_bytes = self.outbox, [], 0
                 self.write(lines)
             elif self.outbox_bytes > self.server.hard_cap:
-                self.drop("send queue exceeded")  # not reading, and queued a lot meanwhile
+                self.drop(codes.SEND_QUEUE_EXCEEDED)  # not reading, and queued a lot meanwhile
         elif self.closing and self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -471,7 +465,7 @@ class ChatServer:
     def _route_last_words(self, delivery: ev.Delivery, rendered: dict[str, bytes]) -> None:
         """A ``Bye`` or ``Shutdown``: send it, then close each recipient once it is written."""
         event = delivery.event
-        reason = event.reason if isinstance(event, ev.Bye) else "server shutdown"
+        reason = event.reason if isinstance(event, ev.Bye) else codes.SERVER_SHUTDOWN
         for session in delivery.to:
             conn: Connection | None = session.link
             if conn is None or session is delivery.skip:
@@ -544,7 +538,9 @@ class ChatServer:
             elif isinstance(event, ev.Renamed):
                 conn.log.info("renamed %s -> %s", event.old, event.new)
             elif isinstance(event, ev.Error):
-                level = logging.WARNING if event.code in _ABUSE_ERRORS else logging.INFO
+                # A wrong password is INFO: guessing is slowed per address (guard.py); what
+                # matters is the disconnect when an address is banned.
+                level = logging.WARNING if event.code in codes.LIMIT_ERRORS else logging.INFO
                 text = clip(event.text, echo=True)  # may echo what the user typed
                 conn.log.log(level, "user error %s: %s", event.code, text)
 
@@ -602,7 +598,7 @@ class ChatServer:
             listener.close()
         self.route(self.hub.shutdown(time.time()))
         for conn in list(self.connections):
-            conn.close_after_flush("server shutdown")
+            conn.close_after_flush(codes.SERVER_SHUTDOWN)
         if self.connections:
             try:
                 await asyncio.wait_for(self._all_closed.wait(), SHUTDOWN_FLUSH_S)

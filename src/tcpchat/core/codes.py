@@ -1,0 +1,61 @@
+"""The protocol's names for things, as constants: error codes, why a session ended, modes.
+
+Like IRC's numerics, these are what programs match on; the hub, the server, the log and the clients
+all use these constants, never their own copies of the strings (docs/PROTOCOL.md sections 3 and 5
+list them for people writing clients).
+"""
+
+from __future__ import annotations
+
+# --- modes a session reads the server in (``/mode``) ---------------------------------------------
+TEXT = "text"
+JSON = "json"
+MODES = (TEXT, JSON)
+
+# --- error codes (``Error.code``) -----------------------------------------------------------------
+LINE_TOO_LONG = "line_too_long"
+INVALID_UTF8 = "invalid_utf8"
+NAME_INVALID = "name_invalid"
+NAME_TAKEN = "name_taken"
+NAME_RESERVED = "name_reserved"
+NO_SUCH_USER = "no_such_user"
+SELF_WHISPER = "self_whisper"
+UNKNOWN_COMMAND = "unknown_command"
+USAGE = "usage"
+NOT_REGISTERED = "not_registered"
+RATE_LIMITED = "rate_limited"
+BAD_PASSWORD = "bad_password"
+PASSWORD_WAIT = "password_wait"
+
+# The errors that refuse a name: after one, the server asks for a name again.
+NAME_ERRORS = frozenset({NAME_INVALID, NAME_TAKEN, NAME_RESERVED})
+# Errors that mean a client broke a limit rather than made a typo (the log says WARNING).
+LIMIT_ERRORS = frozenset({LINE_TOO_LONG, INVALID_UTF8, RATE_LIMITED})
+
+# --- why a session ended (``Bye.reason``, ``Left.reason``, ``Undelivered.reason``) ---------------
+QUIT = "quit"  # "quit: TEXT" when the user gave a reason (``quit_reason``)
+CONNECTION_CLOSED = "connection closed"
+CONNECTION_LOST = "connection lost"
+SERVER_SHUTDOWN = "server shutdown"
+TIMED_OUT = "timed out"
+FLOODING = "flooding"
+SEND_QUEUE_EXCEEDED = "send queue exceeded"
+TOO_MANY_BAD_LINES = "too many bad lines"
+TOO_MANY_UNKNOWN = "too many unknown commands"
+TOO_MANY_NAMES = "too many refused names"
+WRONG_PASSWORD = "wrong password"
+PASSWORD_BANNED = "too many wrong passwords"
+
+# Endings that are nobody's fault (the log says INFO); any other means the server ended a session
+# because of what the client did or failed to do (WARNING).
+ORDINARY_ENDINGS = frozenset({QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN})
+
+
+def quit_reason(text: str) -> str:
+    """The reason of a ``/quit`` with ``text`` (which may be empty)."""
+    return f"{QUIT}: {text}" if text else QUIT
+
+
+def is_ordinary(reason: str) -> bool:
+    """True if a session that ended for ``reason`` ended in the ordinary way (quit included)."""
+    return reason in ORDINARY_ENDINGS or reason.startswith(QUIT + ":")
