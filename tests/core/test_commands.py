@@ -6,6 +6,7 @@ from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import MAX_QUIT_REASON_CHARS
+from tcpchat.core.output import ToAll, ToSessions
 from tcpchat.core.parse import parse_line
 
 
@@ -32,7 +33,8 @@ def test_others_see_the_cut_reason_in_the_leave_notice() -> None:
     quit_command = parse_line("/quit " + "gone " * 1000)
     assert quit_command is not None
     out = hub.handle(alice, quit_command, 2.0)
-    (left,) = [d.event for d in out if isinstance(d.event, ev.Left)]
+    events = [d.event for d in out if isinstance(d, (ToAll, ToSessions))]
+    (left,) = [e for e in events if isinstance(e, ev.Left)]
     assert left.reason == "quit: " + ("gone " * 100)[: MAX_QUIT_REASON_CHARS - 1].rstrip() + "…"
-    (bye,) = [d.event for d in out if isinstance(d.event, ev.Bye)]
+    (bye,) = [e for e in events if isinstance(e, ev.Bye)]
     assert bye.reason == left.reason

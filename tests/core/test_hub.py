@@ -7,8 +7,10 @@ from collections.abc import Iterable
 import pytest
 
 from tcpchat.core import events as ev
-from tcpchat.core.hub import Hub, HubLimits, Session, State
+from tcpchat.core.hub import Hub, HubLimits
+from tcpchat.core.output import Close, Instruction, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
+from tcpchat.core.session import Session, State
 
 
 class Chat:
@@ -19,12 +21,20 @@ class Chat:
         self.now = 1000.0
         self.inbox: dict[int, list[ev.Event]] = {}
         self.users: dict[str, Session] = {}
+        self.closed: list[Session] = []  # sessions the hub said to close
 
-    def route(self, out: Iterable[ev.Delivery]) -> None:
-        for delivery in out:
-            for session in delivery.to:
-                if session is not delivery.skip:
-                    self.inbox.setdefault(session.id, []).append(delivery.event)
+    def route(self, out: Iterable[Instruction]) -> None:
+        """Carry out the hub's instructions as a transport would, right away."""
+        for item in out:
+            if isinstance(item, ToAll):
+                recipients = [s for s in self.hub.roster.everyone() if s is not item.skip]
+            elif isinstance(item, ToSessions):
+                recipients = list(item.to)
+            else:
+                self.closed += [item.session] if isinstance(item, Close) else []
+                continue
+            for session in recipients:
+                self.inbox.setdefault(session.id, []).append(item.event)
 
     def connect(self) -> Session:
         session, out = self.hub.connect("127.0.0.1:1", self.now)
@@ -522,13 +532,13 @@ def test_a_discarded_private_message_is_reported_to_its_sender(chat: Chat) -> No
     alice, bob = chat.join("alice"), chat.join("bob")
     chat.take(alice)
     out = chat.hub.handle(alice, parse_line("/w bob hi"), chat.now)
-    to_bob = next(d for d in out if d.to == (bob,))
+    to_bob = next(d for d in out if isinstance(d, ToSessions) and d.to == (bob,))
     assert to_bob.confirmed is alice
     notice = chat.hub.undelivered(to_bob, "send queue exceeded", chat.now)
     assert [d.event for d in notice] == [
         ev.Undelivered(chat.now, to_bob.event.id, "bob", "send queue exceeded")  # type: ignore[union-attr]
     ]
-    assert notice[0].to == (alice,)
+    assert notice[0] == ToSessions((alice,), notice[0].event)
     chat.line(alice, "/quit")
     assert chat.hub.undelivered(to_bob, "send queue exceeded", chat.now) == []
 
@@ -536,7 +546,8 @@ def test_a_discarded_private_message_is_reported_to_its_sender(chat: Chat) -> No
 def test_a_public_message_asks_for_no_receipt(chat: Chat) -> None:
     alice, _ = chat.join("alice"), chat.join("bob")
     out = chat.hub.handle(alice, parse_line("hello"), chat.now)
-    assert all(d.confirmed is None for d in out)
+    assert all(getattr(d, "confirmed", None) is None for d in out)
+    assert [type(d) for d in out] == [ToAll, ToSessions]
 
 
 def test_every_answer_names_the_line_it_answers_counting_every_line(chat: Chat) -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from tcpchat.core import events as ev
 from tcpchat.core import unicode_tables
-from tcpchat.core.hub import State
 from tcpchat.core.limits import RESERVED_NAMES
 from tcpchat.core.names import (
     fold,
@@ -20,6 +19,7 @@ from tcpchat.core.names import (
     scripts_of,
     skeleton,
 )
+from tcpchat.core.session import State
 from tests.core.test_hub import Chat, only
 
 

@@ -18,9 +18,11 @@ from tcpchat.core import events as ev
 from tcpchat.core import text as text_module
 from tcpchat.core.codes import JSON
 from tcpchat.core.framing import LineDecoder
-from tcpchat.core.hub import Hub, HubLimits, State
+from tcpchat.core.hub import Hub, HubLimits
 from tcpchat.core.limits import MAX_BLANK_RUN
+from tcpchat.core.output import Out, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
+from tcpchat.core.session import State
 from tcpchat.core.text import neutralise, neutralise_line
 from tcpchat.core.wire import event_fields, render
 
@@ -73,19 +75,21 @@ def split(data: bytes, points: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:])]
 
 
-def check_output(out: list[ev.Delivery]) -> None:
+def check_output(out: Out) -> None:
     per_session: dict[int, int] = {}
-    for delivery in out:
+    for item in out:
+        if not isinstance(item, (ToAll, ToSessions)):
+            continue
         for mode in ("text", "json"):
-            data = render(delivery.event, mode)
+            data = render(item.event, mode)
             text = data.decode("utf-8")  # raises if not UTF-8
             assert text.endswith("\n")
             for line in text[:-1].split("\n"):
                 assert not RAW_CONTROL.search(line), line
                 assert mode == "json" or line.startswith(TEXT_MARKERS), line
-        size = len(render(delivery.event, "text"))
-        for session in delivery.to:
-            per_session[session.id] = per_session.get(session.id, 0) + size
+        size = len(render(item.event, "text"))
+        for key in [s.id for s in item.to] if isinstance(item, ToSessions) else [0]:  # 0: all
+            per_session[key] = per_session.get(key, 0) + size
     assert all(size <= MAX_REPLY_BYTES for size in per_session.values()), per_session
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from tcpchat.config import ServerConfig
 from tcpchat.core.limits import MAX_LINE_BYTES
-from tcpchat.server.app import ChatServer, Connection
+from tcpchat.server.app import ChatServer
+from tcpchat.server.connection import Connection
 
 
 class FakeTransport:
@@ -199,7 +200,7 @@ def test_a_client_whose_transport_is_paused_keeps_its_lines_until_it_drains() ->
         bob.type(*long_lines)  # about 2.4 MB: more than the burst cap, written early to others
         server._flush()
         assert ann.transport.writes == [] and not ann.transport.closed
-        assert bob.conn.outbox == []  # bob reads: his confirmations went out
+        assert bob.conn.outbox.lines == []  # bob reads: his confirmations went out
         ann.conn.resume_writing()
         assert ann.take() == [f"<bob> {line}" for line in long_lines]
         assert ann.conn.stall is None

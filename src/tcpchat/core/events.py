@@ -1,17 +1,13 @@
-"""What the hub tells clients: one frozen dataclass per event, and the Delivery that addresses it.
+"""What the hub tells clients: one frozen dataclass per event (``output.py`` says to whom).
 
-Events are nouns; ``protocol.render`` turns each into a text or JSON line. Every event carries the
+Events are nouns; ``wire.render`` turns each into a text or JSON line. Every event carries the
 server time (seconds since the epoch) that the hub was given when it made the event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
-
-if TYPE_CHECKING:
-    from .hub import Session
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -164,21 +160,3 @@ Event = Union[
     Shutdown,
     Bye,
 ]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Send ``event`` to every session in ``to`` except ``skip``.
-
-    ``to`` is often the hub's shared tuple of everyone online (``Roster.everyone``): the transport
-    recognises it by identity and queues the event once for all of them (``fanout.py``), so a
-    broadcast costs nothing per user until the write. Any other ``to`` is rendered once per mode
-    and the same bytes are queued for each recipient.
-    """
-
-    to: Sequence[Session]
-    event: Event
-    skip: Session | None = None
-    # The session that was told this event was delivered (a private message's sender): if the
-    # transport discards the event unsent, it hands the delivery back to ``Hub.undelivered``.
-    confirmed: Session | None = None

@@ -2,15 +2,13 @@
 
 The transport calls ``connect`` for a new connection, ``handle`` for every command the session
 sends, ``sweep`` about once a second, ``disconnect`` when the connection is gone and ``shutdown``
-when the server stops. Each returns a list of ``Delivery``: which event goes to which sessions, in
-the order to enqueue them. A session that gets a ``Bye`` is finished: the transport flushes and
-closes it. Failures a user causes ("no such user") are ``Error`` events, never exceptions.
+when the server stops. Each returns a list of explicit instructions (``output.py``): which event
+goes to whom, who is now online, whose connection to close, in the order to carry them out.
+Failures a user causes ("no such user") are ``Error`` events, never exceptions.
 """
 
 from __future__ import annotations
 
-import bisect
-import enum
 import hmac
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,130 +17,12 @@ from .. import __version__
 from . import codes, limits
 from . import commands as cmd
 from . import events as ev
-from .codes import JSON, TEXT
+from .codes import JSON
 from .guard import PasswordGuard
-from .names import display_form, fold, look_keys, name_key, name_problem
-
-
-class State(enum.Enum):
-    PASSWORD = "awaiting password"
-    NAME = "awaiting name"
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class Session:
-    """One connection as the hub sees it. The transport may keep its own object in ``link``."""
-
-    __slots__ = (
-        "id",
-        "peer",
-        "origin",
-        "state",
-        "name",
-        "key",
-        "mode",
-        "link",
-        "last_seen",
-        "pinged_at",
-        "started",
-        "tokens",
-        "tokens_at",
-        "refused",
-        "bad_lines",
-        "unknown",
-        "name_tries",
-        "password_tries",
-        "lines",
-    )
-
-    def __init__(
-        self, session_id: int, peer: str, now: float, burst: float, origin: str = ""
-    ) -> None:
-        self.id = session_id
-        self.peer = peer
-        self.origin = origin or peer  # what its address counts under (admission.origin_of)
-        self.state = State.NAME
-        self.name = ""  # display form, set once registered
-        self.key = ""  # name_key(name)
-        self.mode = TEXT
-        self.link: Any = None  # the transport's connection object
-        self.started = now
-        self.last_seen = now
-        self.pinged_at: float | None = None
-        self.tokens = burst
-        self.tokens_at = now
-        self.refused = 0
-        self.bad_lines = 0
-        self.unknown = 0
-        self.name_tries = 0
-        self.password_tries = 0
-        self.lines = 0  # lines received; answers name the line they answer by this number
-
-    def __repr__(self) -> str:
-        return f"<Session {self.id} {self.name or '-'} {self.state.value}>"
-
-
-class Roster:
-    """Who is online: the one place that maps names to active sessions.
-
-    ``everyone`` is a tuple shared by all broadcasts until the next join or leave, so fanning a
-    message out to N users allocates nothing per user; the transport recognises a delivery to
-    everyone online by this tuple's identity. ``names`` is kept sorted as users come
-    and go (a bisect, not a sort per join). A room, or the users of another node, would be
-    another roster.
-    """
-
-    def __init__(self) -> None:
-        self._by_key: dict[str, Session] = {}
-        # Every look key of everyone online (names.look_keys): no two people share one.
-        self._by_look: dict[str, Session] = {}
-        self._sorted: list[tuple[str, str]] = []  # (fold(name), display name), in that order
-        self._everyone: tuple[Session, ...] | None = None
-        self._names: tuple[str, ...] | None = None
-
-    def __len__(self) -> int:
-        return len(self._by_key)
-
-    def find(self, name: str) -> Session | None:
-        return self._by_key.get(name_key(name))
-
-    def look_alike(self, name: str, other_than: Session) -> Session | None:
-        """Someone online, besides ``other_than``, whose name cannot be told apart from ``name``."""
-        for key in look_keys(name):
-            holder = self._by_look.get(key)
-            if holder is not None and holder is not other_than:
-                return holder
-        return None
-
-    def add(self, session: Session) -> None:
-        self._by_key[session.key] = session
-        self._by_look.update(dict.fromkeys(look_keys(session.name), session))
-        bisect.insort(self._sorted, (fold(session.name), session.name))
-        self._everyone = self._names = None
-
-    def remove(self, session: Session) -> None:
-        if self._by_key.get(session.key) is session:
-            del self._by_key[session.key]
-            for key in look_keys(session.name):
-                if self._by_look.get(key) is session:
-                    del self._by_look[key]
-            entry = (fold(session.name), session.name)
-            index = bisect.bisect_left(self._sorted, entry)
-            if index < len(self._sorted) and self._sorted[index] == entry:
-                del self._sorted[index]
-            self._everyone = self._names = None
-
-    def everyone(self) -> tuple[Session, ...]:
-        if self._everyone is None:
-            self._everyone = tuple(self._by_key.values())
-        return self._everyone
-
-    def names(self) -> tuple[str, ...]:
-        """Display names of everyone online, sorted case-insensitively."""
-        if self._names is None:
-            self._names = tuple(name for _, name in self._sorted)
-        return self._names
+from .names import display_form, fold, name_key, name_problem
+from .output import Close, Online, Out, ToAll, ToSessions, to
+from .roster import Roster
+from .session import Session, State
 
 
 @dataclass(frozen=True)
@@ -163,7 +43,6 @@ class HubLimits:
     ping_timeout: float = limits.PING_TIMEOUT_S
 
 
-Out = list[ev.Delivery]
 Handler = Callable[["Hub", Session, Any, float], Out]
 
 # What a line costs in flood tokens when it is not one token: every line costs something. A
@@ -253,10 +132,10 @@ class Hub:
                         )
                 elif idle >= cfg.ping_interval:
                     session.pinged_at = now
-                    out.append(ev.Delivery((session,), ev.PingRequest(now, f"{now:.0f}")))
+                    out.append(to(session, ev.PingRequest(now, f"{now:.0f}")))
         return out
 
-    def undelivered(self, delivery: ev.Delivery, reason: str, now: float) -> Out:
+    def undelivered(self, delivery: ToSessions, reason: str, now: float) -> Out:
         """The transport discarded ``delivery`` (a private message) unsent because its recipient
         was disconnected for ``reason``: tell the sender, who was told it was delivered."""
         sender, message = delivery.confirmed, delivery.event
@@ -264,7 +143,7 @@ class Hub:
             return []
         if not isinstance(message, ev.Message) or message.to is None:
             return []
-        return [ev.Delivery((sender,), ev.Undelivered(now, message.id, message.to, reason))]
+        return [to(sender, ev.Undelivered(now, message.id, message.to, reason))]
 
     def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
         """The server stops: tell every session, then forget them all."""
@@ -273,17 +152,19 @@ class Hub:
             session.state = State.CLOSED
             self.roster.remove(session)
         self.sessions.clear()
-        return [ev.Delivery(everyone, ev.Shutdown(now, text))] if everyone else []
+        if not everyone:
+            return []
+        closes: Out = [Close(session, codes.SERVER_SHUTDOWN) for session in everyone]
+        return [ToSessions(everyone, ev.Shutdown(now, text)), *closes]
 
     # --- handlers: one per (state, command), wired in _TABLE below ----------------------------
 
     def _public(self, session: Session, command: cmd.Say | cmd.Action, now: float) -> Out:
         action = isinstance(command, cmd.Action)
         message = ev.Message(now, self._message_id(), session.name, None, action, command.text)
-        everyone = self.roster.everyone()
-        count = len(everyone) - 1
+        count = len(self.roster) - 1
         delivered = ev.Delivered(now, message.id, None, action, command.text, count, session.lines)
-        return [ev.Delivery(everyone, message, skip=session), ev.Delivery((session,), delivered)]
+        return [ToAll(message, skip=session), to(session, delivered)]
 
     def _whisper(self, session: Session, command: cmd.Whisper, now: float) -> Out:
         target = self.roster.find(command.name)
@@ -305,12 +186,12 @@ class Hub:
             now, message.id, target.name, False, command.text, 1, session.lines
         )
         return [
-            ev.Delivery((target,), message, confirmed=session),
-            ev.Delivery((session,), delivered),
+            ToSessions((target,), message, confirmed=session),
+            to(session, delivered),
         ]
 
     def _users(self, session: Session, command: cmd.ListUsers, now: float) -> Out:
-        return [ev.Delivery((session,), ev.UserList(now, self.roster.names()))]
+        return [to(session, ev.UserList(now, self.roster.names()))]
 
     def _help(self, session: Session, command: cmd.ShowHelp, now: float) -> Out:
         rows = tuple(
@@ -318,7 +199,7 @@ class Hub:
             for spec in cmd.COMMANDS
             if spec.name != "pass" or session.state is State.PASSWORD
         )
-        return [ev.Delivery((session,), ev.Help(now, rows))]
+        return [to(session, ev.Help(now, rows))]
 
     def _quit(self, session: Session, command: cmd.Quit, now: float) -> Out:
         reason = codes.quit_reason(command.reason)
@@ -327,13 +208,13 @@ class Hub:
 
     def _mode(self, session: Session, command: cmd.SetMode, now: float) -> Out:
         session.mode = command.mode
-        out = [ev.Delivery((session,), ev.ModeChanged(now, command.mode))]
+        out: Out = [to(session, ev.ModeChanged(now, command.mode))]
         if session.state is not State.ACTIVE:
             out += self._greeting(session, now)  # again, in the mode the client can read
         return out
 
     def _ping(self, session: Session, command: cmd.Ping, now: float) -> Out:
-        return [ev.Delivery((session,), ev.PongReply(now, command.token))]
+        return [to(session, ev.PongReply(now, command.token))]
 
     def _pong(self, session: Session, command: cmd.Pong, now: float) -> Out:
         return []  # handle() already counted the line as a sign of life
@@ -361,7 +242,7 @@ class Hub:
         ):
             guard.succeeded(origin)
             session.state = State.NAME
-            return [ev.Delivery((session,), ev.Prompt(now, "name"))]
+            return [to(session, ev.Prompt(now, "name"))]
         elif guard.failed(origin, now):
             return self._close(
                 session,
@@ -373,9 +254,7 @@ class Hub:
             code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
             return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
-        return self._error(session, now, code, text) + [
-            ev.Delivery((session,), ev.Prompt(now, "password"))
-        ]
+        return self._error(session, now, code, text) + [to(session, ev.Prompt(now, "password"))]
 
     def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
         wanted = command.text if isinstance(command, cmd.Say) else command.name
@@ -386,15 +265,16 @@ class Hub:
                 return self._close(
                     session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
                 )
-            return refusal + [ev.Delivery((session,), ev.Prompt(now, "name"))]
+            return refusal + [to(session, ev.Prompt(now, "name"))]
         session.name = display_form(wanted)
         session.key = name_key(wanted)
         session.state = State.ACTIVE
         self.roster.add(session)
         online = len(self.roster)
         return [
-            ev.Delivery((session,), ev.Registered(now, session.name, self.roster.names())),
-            ev.Delivery(self.roster.everyone(), ev.Joined(now, session.name, online), skip=session),
+            to(session, ev.Registered(now, session.name, self.roster.names())),
+            Online(session),
+            ToAll(ev.Joined(now, session.name, online), skip=session),
         ]
 
     def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
@@ -409,8 +289,8 @@ class Hub:
         session.name, session.key = new, name_key(new)
         self.roster.add(session)
         return [
-            ev.Delivery((session,), ev.Renamed(now, old, new, True)),
-            ev.Delivery(self.roster.everyone(), ev.Renamed(now, old, new, False), skip=session),
+            to(session, ev.Renamed(now, old, new, True)),
+            ToAll(ev.Renamed(now, old, new, False), skip=session),
         ]
 
     def _bad_line(self, session: Session, command: cmd.BadLine, now: float) -> Out:
@@ -489,7 +369,7 @@ class Hub:
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
         """End a session on the hub's decision: a last word to it, a leave notice to the rest."""
         bye = ev.Bye(now, reason, farewell)
-        return [ev.Delivery((session,), bye)] + self._leave(session, now, reason)
+        return [to(session, bye), Close(session, reason), *self._leave(session, now, reason)]
 
     def _leave(self, session: Session, now: float, reason: str) -> Out:
         was_active = session.state is State.ACTIVE
@@ -499,10 +379,10 @@ class Hub:
             return []
         self.roster.remove(session)
         left = ev.Left(now, session.name, reason, len(self.roster))
-        return [ev.Delivery(self.roster.everyone(), left)] if len(self.roster) else []
+        return [ToAll(left)] if len(self.roster) else []
 
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
-        return [ev.Delivery((session,), ev.Error(now, code, text, session.lines))]
+        return [to(session, ev.Error(now, code, text, session.lines))]
 
     def _message_id(self) -> int:
         self._next_message += 1
@@ -516,7 +396,7 @@ class Hub:
             now, __version__, online, cfg.max_line, cfg.flood_burst, cfg.flood_rate
         )
         prompt = ev.Prompt(now, self._prompt_field(session))
-        return [ev.Delivery((session,), welcome), ev.Delivery((session,), prompt)]
+        return [to(session, welcome), to(session, prompt)]
 
     def _prompt_field(self, session: Session) -> str:
         return "password" if session.state is State.PASSWORD else "name"

@@ -1,12 +1,12 @@
-"""The asyncio transport of the server: accept, read, route what the hub returns, write, stop.
+"""The server: listeners, the hub, routing its instructions to connections, flushing, stopping.
 
-It only moves bytes and time. Each connection is an ``asyncio.Protocol``: bytes go through the
-``LineDecoder`` and ``parse_line`` to the hub. A ``Delivery`` to everyone online is queued once in
-the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per mode and appended to each
-recipient's outbox. At the flush (the end of the loop iteration, or ``FLUSH_INTERVAL_S`` after the
-previous flush while messages keep coming) every client takes the broadcasts it has not seen and
-its outbox is written in one write, so fan-out never awaits a peer; a session whose queued bytes
-pass ``max_outbox`` is dropped instead of slowing anyone else.
+``ChatServer`` owns everything. Its listeners (``listeners.py``) count each connection in at
+accept (``admission.py``); each connection (``connection.py``) reads lines into the hub and
+passes the hub's instructions (``core/output.py``) to ``route``. An event for everyone online is
+queued once in the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per mode and
+added to each recipient's ``Outbox``. At the flush (the end of the loop iteration, or
+``FLUSH_INTERVAL_S`` after the previous one while messages keep coming) every client takes the
+broadcasts it has not seen and its outbox goes out in one write, so fan-out never awaits a peer.
 """
 
 from __future__ import annotations
@@ -17,299 +17,32 @@ import signal
 import socket
 import ssl
 import time
-from typing import Any, Callable, cast
+from typing import Any, Callable
 
 from .. import __version__
 from ..config import ServerConfig
 from ..core import codes
-from ..core import events as ev
-from ..core.codes import TEXT
 from ..core.errors import ConfigError
-from ..core.framing import Frame, LineDecoder
-from ..core.hub import Hub, HubLimits, Session
+from ..core.hub import Hub, HubLimits
 from ..core.limits import (
     FD_RESERVE,
-    FLUSH_INTERVAL_S,
     OUTBOX_BURST_FACTOR,
     OUTBOX_HOLD_FACTOR,
     REFUSAL_LOG_INTERVAL_S,
-    SEND_STALL_S,
     SHUTDOWN_FLUSH_S,
-    SOCKET_SNDBUF_BYTES,
     SWEEP_INTERVAL_S,
-    TCP_KEEPCNT,
-    TCP_KEEPIDLE_S,
-    TCP_KEEPINTVL_S,
 )
-from ..core.parse import parse_line
-from ..core.wire import plural, render
+from ..core.output import Online, Out, ToAll, ToSessions
+from ..core.wire import render
 from .admission import Admission, Tally, format_peer, origin_of
+from .connection import Connection
 from .fanout import Broadcasts
+from .journal import journal
 from .listeners import Listener, bind
-from .logs import LOGGER_NAME, SessionLog, clip, report_suppressed
+from .logs import LOGGER_NAME, report_suppressed
+from .outbox import flush_delay
 
 log = logging.getLogger(LOGGER_NAME)
-
-
-class Connection(asyncio.Protocol):
-    """One client socket. Reads lines into the hub; its outbox is a list of rendered lines.
-
-    Once its session is online it also reads the server's shared ``Broadcasts``: ``cursor`` is
-    how many of them are already in its outbox (-1: not online), ``mode`` the mode they were
-    rendered in so far.
-
-    Lines go to the transport only while it is willing (asyncio's flow control: above
-    ``max_outbox`` bytes not yet taken by the kernel it calls ``pause_writing``); meanwhile they
-    wait in the outbox, where the lines of a broadcast are the same bytes objects for every
-    recipient. A client whose transport stays paused for ``SEND_STALL_S`` is not reading and is
-    dropped; a client that reads is never dropped for a burst the server itself queued.
-    """
-
-    __slots__ = (
-        "server",
-        "transport",
-        "session",
-        "decoder",
-        "origin",
-        "log",
-        "outbox",
-        "outbox_bytes",
-        "closing",
-        "reason",
-        "ending",
-        "left",
-        "cursor",
-        "mode",
-        "paused",
-        "stall",
-        "sent_total",
-        "receipts",
-    )
-
-    def __init__(self, server: ChatServer, origin: str | None = None) -> None:
-        self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.session: Session | None = None
-        self.decoder = LineDecoder(server.config.max_line)
-        self.origin = origin  # counted in by the listener; None: not counted yet
-        self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
-        self.outbox: list[bytes] = []
-        self.outbox_bytes = 0
-        self.closing = False  # no more reading; close once the outbox is written
-        self.reason = ""  # why it was dropped; set only by drop()
-        self.ending = ""  # why it is closing after its last words (quit, timeout, shutdown)
-        self.left = False  # the hub has been told this session is gone
-        self.cursor = -1
-        self.mode = TEXT
-        self.paused = False  # the transport holds max_outbox bytes the kernel did not take
-        self.stall: asyncio.TimerHandle | None = None
-        # Private messages queued for this client whose sender was told "Delivered": (where the
-        # message ends in the stream of bytes for this client, its delivery). Once the kernel has
-        # taken that many (sent_total minus what the transport still holds), it has left us.
-        self.sent_total = 0
-        self.receipts: list[tuple[int, ev.Delivery]] = []
-
-    # --- asyncio callbacks -------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses but offer the same methods.
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        address = format_peer(peer)
-        if self.origin is None:  # not accepted by our listener (tests): count it in now
-            self.origin = origin_of(str(peer[0]) if peer else "?", self.server.config.ipv6_prefix)
-            self.server.admission.enter(self.origin)
-        self.server.connections.add(self)
-        _tune_socket(transport.get_extra_info("socket"))
-        transport.set_write_buffer_limits(high=self.server.config.max_outbox)
-        session, out = self.server.hub.connect(address, time.time(), self.origin)
-        session.link = self
-        self.session = session
-        self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
-        self.log.info("connected (%d connections)", len(self.server.connections))
-        self.server.route(out)
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        self._process(self.decoder.feed(data))
-
-    def eof_received(self) -> bool:
-        if not self.closing:
-            self._process(self.decoder.feed_eof())
-        # The transport closes once this returns (after writing what it holds), so what is queued
-        # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
-        self.flush()
-        return False  # close our side too
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.stall is None and not self.reason:
-            self.stall = asyncio.get_running_loop().call_later(
-                SEND_STALL_S, self.drop, codes.SEND_QUEUE_EXCEEDED
-            )
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.stall is not None:
-            self.stall.cancel()
-            self.stall = None
-        self.flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.stall is not None:
-            self.stall.cancel()
-            self.stall = None
-        self.server.forget(self)
-        if self.session is None or self.left:
-            return
-        reason = self.ending or (codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST)
-        level = logging.INFO if codes.is_ordinary(reason) else logging.WARNING
-        detail = f": {exc}" if exc is not None else ""
-        self.log.log(level, "disconnected (%s)%s", reason, detail)
-        # What the transport still held is gone with it, but how much that was is no longer known:
-        # only the messages never handed to it count as not delivered.
-        self._leave(reason, self.sent_total)
-
-    # --- reading -------------------------------------------------------------------------------
-
-    def _process(self, frames: list[Frame]) -> None:
-        hub, session = self.server.hub, self.session
-        assert session is not None
-        debug = log.isEnabledFor(logging.DEBUG)
-        for frame in frames:
-            if debug:
-                self.log.debug("< %r", frame)
-            out = hub.handle(session, parse_line(frame), time.time())
-            self.server.journal(self, out)
-            self.server.route(out)
-            if self.closing:
-                break
-
-    # --- writing -------------------------------------------------------------------------------
-
-    def go_online(self, mode: str) -> None:
-        """The session joined the roster: from now on it gets the broadcasts made after this."""
-        self.cursor = len(self.server.broadcasts)
-        self.mode = mode
-
-    def catch_up(self) -> None:
-        """Queue the broadcasts this client has not seen yet, before anything queued after."""
-        shared = self.server.broadcasts
-        if 0 <= self.cursor < len(shared):
-            if not self.reason:
-                for data in shared.since(self.cursor, self.mode, self.session):
-                    self.outbox.append(data)
-                    self.outbox_bytes += len(data)
-            self.cursor = len(shared)
-
-    def send(self, data: bytes, receipt: ev.Delivery | None = None) -> None:
-        """Queue ``data``; never blocks. It is written at the next flush. ``receipt``: the
-        delivery of a private message whose sender was told it was delivered."""
-        if self.closing:
-            return  # dropped, or its last words are queued
-        idle = not self.outbox
-        if self.cursor >= 0:
-            # Broadcasts made before this event go first; a mode change applies from here on.
-            self.catch_up()
-            if self.session is not None:
-                self.mode = self.session.mode
-        self.outbox.append(data)  # often the same bytes object as for every other recipient
-        self.outbox_bytes += len(data)
-        if receipt is not None:
-            self.receipts.append((self.sent_total + self.outbox_bytes, receipt))
-        if self.outbox_bytes > self.server.burst_cap:
-            self.flush()  # a burst: give the kernel what it takes now rather than hold it all
-        elif idle:
-            self.server.mark_dirty(self)
-
-    def flush(self) -> None:
-        """Write everything queued for this client (its share of the broadcasts included) in one
-        write, unless its transport is paused; close if this connection is closing and all is
-        written."""
-        self.catch_up()
-        if self.outbox:
-            if not self.paused:
-                lines, self.outbox, self.outbox_bytes = self.outbox, [], 0
-                self.write(lines)
-            elif self.outbox_bytes > self.server.hard_cap:
-                self.drop(codes.SEND_QUEUE_EXCEEDED)  # not reading, and queued a lot meanwhile
-        elif self.closing and self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-    def write(self, lines: list[bytes]) -> None:
-        """Hand ``lines`` to the transport in one write (the caller has taken them from, or never
-        put them in, the outbox); close if this connection is closing and nothing is left."""
-        transport = self.transport
-        if transport is None or transport.is_closing() or not lines:
-            return
-        data = b"".join(lines) if len(lines) > 1 else lines[0]
-        self.sent_total += len(data)
-        transport.write(data)
-        if self.receipts:
-            taken = self.sent_total - transport.get_write_buffer_size()
-            self.receipts = [(end, d) for end, d in self.receipts if end > taken]
-        if self.closing and not self.outbox:
-            transport.close()
-
-    def close_after_flush(self, reason: str) -> None:
-        """Stop reading; close once what is queued is written (the transport keeps flushing)."""
-        self.catch_up()  # what was broadcast before it still goes out; nothing after
-        self.closing = True
-        self.ending = self.ending or reason
-        self.cursor = -1
-        self.server.mark_dirty(self)
-
-    def drop(self, reason: str) -> None:
-        """Close now, discarding what is queued: the client could not keep up or misbehaved.
-        Its session leaves the chat at once, and the senders of private messages it never got
-        are told."""
-        transport = self.transport
-        if transport is None or self.reason:
-            return
-        self.closing = True
-        self.reason = reason
-        if self.stall is not None:
-            self.stall.cancel()
-            self.stall = None
-        unsent = self.outbox_bytes + transport.get_write_buffer_size()
-        taken = self.sent_total - transport.get_write_buffer_size()
-        self.outbox = []
-        self.outbox_bytes = 0
-        self.cursor = -1
-        self.log.warning("dropping client: %s (%d bytes queued)", reason, unsent)
-        transport.abort()
-        self.server.after_route(lambda: self._leave(reason, taken))
-
-    def _leave(self, reason: str, taken: int) -> None:
-        """Tell the hub this session is gone (once), with the private messages it never got:
-        those that ended past ``taken`` bytes."""
-        if self.left or self.session is None:
-            return
-        self.left = True
-        server, now = self.server, time.time()
-        for end, delivery in self.receipts:
-            if end > taken:
-                server.route(server.hub.undelivered(delivery, reason, now))
-        self.receipts = []
-        server.route(server.hub.disconnect(self.session, reason, now))
-
-
-def _tune_socket(sock: socket.socket | None) -> None:
-    """Let the kernel find dead peers of text-mode sessions (which never answer pings), and cap
-    what it buffers for a client that does not read."""
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF_BYTES)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPIDLE_S)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPINTVL_S)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPCNT)
-    except OSError:
-        pass  # not a TCP socket; both are niceties
 
 
 class ChatServer:
@@ -413,13 +146,13 @@ class ChatServer:
 
     # --- routing -------------------------------------------------------------------------------
 
-    def route(self, deliveries: list[ev.Delivery]) -> None:
+    def route(self, out: Out) -> None:
         """Queue each event once for everyone online, or render it once per mode and queue the
         bytes for each recipient. What a drop during routing sets off (the dropped session
         leaving) runs once this is done, so the hub's answers are routed in the order it gave."""
         self._routing += 1
         try:
-            self._route(deliveries)
+            self._route(out)
         finally:
             self._routing -= 1
         while self._after_route and not self._routing:
@@ -431,50 +164,36 @@ class ChatServer:
         if not self._routing:
             self.route([])
 
-    def _route(self, deliveries: list[ev.Delivery]) -> None:
-        everyone = self.hub.roster.everyone()
-        for delivery in deliveries:
-            event, skip = delivery.event, delivery.skip
-            rendered: dict[str, bytes] = {}
-            if isinstance(event, (ev.Bye, ev.Shutdown)):
-                self._route_last_words(delivery, rendered)
-                continue
-            if delivery.to is everyone:
-                # Exactly the sessions online now, which are the connections reading broadcasts.
+    def _route(self, out: Out) -> None:
+        for item in out:
+            if isinstance(item, ToAll):
+                # Queued once for everyone online; each takes its share at the flush.
                 shared = self.broadcasts
-                shared.add(event, skip)
+                shared.add(item.event, item.skip)
                 if shared.size_bound > self.burst_cap:
                     self._flush()  # bounds the shared queue and each client's share of it
                 elif len(shared) == 1:
                     self._schedule_flush()
-                continue
-            for session in delivery.to:
-                # Private events, and the rare broadcast to an older roster (several leaves in one
-                # sweep): once per recipient.
-                if session is skip or session.link is None:
-                    continue
-                data = rendered.get(session.mode)
-                if data is None:
-                    data = rendered[session.mode] = render(event, session.mode)
-                session.link.send(data, delivery if delivery.confirmed is not None else None)
-            if isinstance(event, ev.Registered):
-                for session in delivery.to:
-                    if session.link is not None:
-                        session.link.go_online(session.mode)
+            elif isinstance(item, ToSessions):
+                self._send(item)
+            elif item.session.link is not None:
+                if isinstance(item, Online):
+                    item.session.link.go_online()
+                else:
+                    item.session.link.close_after_flush(item.reason)
 
-    def _route_last_words(self, delivery: ev.Delivery, rendered: dict[str, bytes]) -> None:
-        """A ``Bye`` or ``Shutdown``: send it, then close each recipient once it is written."""
-        event = delivery.event
-        reason = event.reason if isinstance(event, ev.Bye) else codes.SERVER_SHUTDOWN
-        for session in delivery.to:
+    def _send(self, item: ToSessions) -> None:
+        """Render ``item``'s event once per mode and queue the same bytes for each recipient."""
+        rendered: dict[str, bytes] = {}
+        receipt = item if item.confirmed is not None else None
+        for session in item.to:
             conn: Connection | None = session.link
-            if conn is None or session is delivery.skip:
+            if conn is None:
                 continue
             data = rendered.get(session.mode)
             if data is None:
-                data = rendered[session.mode] = render(event, session.mode)
-            conn.send(data)
-            conn.close_after_flush(reason)
+                data = rendered[session.mode] = render(item.event, session.mode)
+            conn.send(data, receipt)
 
     def mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)
@@ -482,9 +201,9 @@ class ChatServer:
 
     def _schedule_flush(self) -> None:
         """Flush at the end of this loop iteration, or FLUSH_INTERVAL_S after the last flush if
-        that is later: under a steady stream of messages each write then carries several."""
+        that is later (``outbox.flush_delay``)."""
         if self._flush_handle is None:
-            wait = self._flushed_at + FLUSH_INTERVAL_S - time.monotonic()
+            wait = flush_delay(self._flushed_at, time.monotonic())
             loop = asyncio.get_running_loop()
             if wait > 0:
                 self._flush_handle = loop.call_later(wait, self._flush)
@@ -501,48 +220,18 @@ class ChatServer:
         if shared:
             for session in self.hub.roster.everyone():
                 conn: Connection | None = session.link
-                if conn is None:
-                    continue
-                if conn.cursor == 0 and not conn.outbox and not conn.paused:
-                    # The usual case, kept to one call: nothing else queued for this client.
-                    conn.write(shared.since(0, conn.mode, session))
-                elif conn.cursor >= 0:
+                if conn is not None:
                     conn.flush()
-                conn.cursor = 0 if conn.cursor >= 0 else -1
+                    conn.outbox.rewind()
             shared.clear()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
 
-    def journal(self, conn: Connection, out: list[ev.Delivery]) -> None:
-        """Log what a command from ``conn`` did, from the events the hub sent back to it."""
-        session = conn.session
-        if session is None:
-            return
-        for delivery in out:
-            if delivery.to != (session,):
-                continue
-            event = delivery.event
-            if isinstance(event, ev.Delivered):
-                target = event.to or f"ALL ({plural(event.recipients, 'user')})"
-                kind = " (action)" if event.action else ""
-                if self.config.log_text:
-                    text = clip(event.text)
-                    conn.log.info("%s -> %s%s: %s", session.name, target, kind, text)
-                else:
-                    conn.log.info(
-                        "%s -> %s%s: %d characters", session.name, target, kind, len(event.text)
-                    )
-            elif isinstance(event, ev.Registered):
-                conn.log.info("registered as %s (%d online)", event.name, len(event.users))
-            elif isinstance(event, ev.Renamed):
-                conn.log.info("renamed %s -> %s", event.old, event.new)
-            elif isinstance(event, ev.Error):
-                # A wrong password is INFO: guessing is slowed per address (guard.py); what
-                # matters is the disconnect when an address is banned.
-                level = logging.WARNING if event.code in codes.LIMIT_ERRORS else logging.INFO
-                text = clip(event.text, echo=True)  # may echo what the user typed
-                conn.log.log(level, "user error %s: %s", event.code, text)
+    def journal(self, conn: Connection, out: Out) -> None:
+        """Log what a command from ``conn`` did (``journal.py``)."""
+        if conn.session is not None:
+            journal(conn.log, conn.session, out, self.config.log_text)
 
     # --- life ----------------------------------------------------------------------------------
 

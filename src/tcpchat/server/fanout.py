@@ -17,15 +17,10 @@ users of another node would each get their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..core import events as ev
 from ..core.limits import NAME_MAX_CHARS
+from ..core.session import Session
 from ..core.wire import render
-
-if TYPE_CHECKING:
-    from ..core.hub import Session
-
 
 # Everything in a rendered event but its free text: two names, the time, the id, JSON keys.
 _FIXED_BYTES = 8 * NAME_MAX_CHARS + 256

@@ -1,0 +1,70 @@
+"""Who is online: the one place that maps names to active sessions."""
+
+from __future__ import annotations
+
+import bisect
+
+from .names import fold, look_keys, name_key
+from .session import Session
+
+
+class Roster:
+    """Who is online: the one place that maps names to active sessions.
+
+    ``everyone`` is a tuple shared by all broadcasts until the next join or leave, so fanning a
+    message out to N users allocates nothing per user; the transport recognises a delivery to
+    everyone online by this tuple's identity. ``names`` is kept sorted as users come
+    and go (a bisect, not a sort per join). A room, or the users of another node, would be
+    another roster.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Session] = {}
+        # Every look key of everyone online (names.look_keys): no two people share one.
+        self._by_look: dict[str, Session] = {}
+        self._sorted: list[tuple[str, str]] = []  # (fold(name), display name), in that order
+        self._everyone: tuple[Session, ...] | None = None
+        self._names: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def find(self, name: str) -> Session | None:
+        return self._by_key.get(name_key(name))
+
+    def look_alike(self, name: str, other_than: Session) -> Session | None:
+        """Someone online, besides ``other_than``, whose name cannot be told apart from ``name``."""
+        for key in look_keys(name):
+            holder = self._by_look.get(key)
+            if holder is not None and holder is not other_than:
+                return holder
+        return None
+
+    def add(self, session: Session) -> None:
+        self._by_key[session.key] = session
+        self._by_look.update(dict.fromkeys(look_keys(session.name), session))
+        bisect.insort(self._sorted, (fold(session.name), session.name))
+        self._everyone = self._names = None
+
+    def remove(self, session: Session) -> None:
+        if self._by_key.get(session.key) is session:
+            del self._by_key[session.key]
+            for key in look_keys(session.name):
+                if self._by_look.get(key) is session:
+                    del self._by_look[key]
+            entry = (fold(session.name), session.name)
+            index = bisect.bisect_left(self._sorted, entry)
+            if index < len(self._sorted) and self._sorted[index] == entry:
+                del self._sorted[index]
+            self._everyone = self._names = None
+
+    def everyone(self) -> tuple[Session, ...]:
+        if self._everyone is None:
+            self._everyone = tuple(self._by_key.values())
+        return self._everyone
+
+    def names(self) -> tuple[str, ...]:
+        """Display names of everyone online, sorted case-insensitively."""
+        if self._names is None:
+            self._names = tuple(name for _, name in self._sorted)
+        return self._names

@@ -1,0 +1,263 @@
+"""One client socket: bytes in to the hub, the outbox out to the socket, and its timers.
+
+Each connection is an ``asyncio.Protocol``. Bytes read go through the ``LineDecoder`` and
+``parse_line`` to the hub, and what the hub answers goes to the server's ``route``. Lines for the
+client wait in its ``Outbox`` and go to the transport only while the transport is willing
+(asyncio's flow control: above ``max_outbox`` bytes the kernel would not take it calls
+``pause_writing``). A client whose transport stays paused for ``SEND_STALL_S`` is not reading and
+is dropped; a client that reads is never dropped for a burst the server itself queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Callable, Protocol, cast
+
+from ..config import ServerConfig
+from ..core import codes
+from ..core.framing import Frame, LineDecoder
+from ..core.hub import Hub
+from ..core.limits import (
+    SEND_STALL_S,
+    SOCKET_SNDBUF_BYTES,
+    TCP_KEEPCNT,
+    TCP_KEEPIDLE_S,
+    TCP_KEEPINTVL_S,
+)
+from ..core.output import Out, ToSessions
+from ..core.parse import parse_line
+from ..core.session import Session
+from .admission import Admission, format_peer, origin_of
+from .fanout import Broadcasts
+from .logs import LOGGER_NAME, SessionLog
+from .outbox import Outbox, Phase
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+class Host(Protocol):
+    """What a connection needs from the server that owns it (``app.ChatServer``)."""
+
+    config: ServerConfig
+    hub: Hub
+    admission: Admission
+    broadcasts: Broadcasts
+    connections: set[Connection]
+    burst_cap: int
+    hard_cap: int
+
+    def route(self, out: Out) -> None: ...
+    def after_route(self, action: Callable[[], None]) -> None: ...
+    def mark_dirty(self, conn: Connection) -> None: ...
+    def forget(self, conn: Connection) -> None: ...
+    def journal(self, conn: Connection, out: Out) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    """One client socket and its session."""
+
+    __slots__ = (
+        "server",
+        "transport",
+        "session",
+        "decoder",
+        "origin",
+        "log",
+        "outbox",
+        "ending",
+        "dropped",
+        "left",
+        "stall",
+    )
+
+    def __init__(self, server: Host, origin: str | None = None) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.decoder = LineDecoder(server.config.max_line)
+        self.origin = origin  # counted in by the listener; None: not counted yet
+        self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
+        self.outbox = Outbox()
+        self.ending = ""  # why it closes after its last words (quit, timeout, shutdown)
+        self.dropped = ""  # why it was dropped, discarding what was queued
+        self.left = False  # the hub has been told this session is gone
+        self.stall: asyncio.TimerHandle | None = None
+
+    # --- asyncio callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses but offer the same methods.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        server = self.server
+        peer = transport.get_extra_info("peername")
+        address = format_peer(peer)
+        if self.origin is None:  # not accepted by our listener (tests): count it in now
+            self.origin = origin_of(str(peer[0]) if peer else "?", server.config.ipv6_prefix)
+            server.admission.enter(self.origin)
+        server.connections.add(self)
+        _tune_socket(transport.get_extra_info("socket"))
+        transport.set_write_buffer_limits(high=server.config.max_outbox)
+        session, out = server.hub.connect(address, time.time(), self.origin)
+        session.link = self
+        self.session = session
+        self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
+        self.log.info("connected (%d connections)", len(server.connections))
+        server.route(out)
+
+    def data_received(self, data: bytes) -> None:
+        if self.outbox.open:
+            self._process(self.decoder.feed(data))
+
+    def eof_received(self) -> bool:
+        if self.outbox.open:
+            self._process(self.decoder.feed_eof())
+        # The transport closes once this returns (after writing what it holds), so what is queued
+        # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
+        self.flush()
+        return False  # close our side too
+
+    def pause_writing(self) -> None:
+        self.outbox.paused = True
+        if self.stall is None and not self.dropped:
+            loop = asyncio.get_running_loop()
+            self.stall = loop.call_later(SEND_STALL_S, self.drop, codes.SEND_QUEUE_EXCEEDED)
+
+    def resume_writing(self) -> None:
+        self.outbox.paused = False
+        self._cancel_stall()
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        self.server.forget(self)
+        if self.session is None or self.left:
+            return
+        ending = codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST
+        reason = self.ending or ending
+        level = logging.INFO if codes.is_ordinary(reason) else logging.WARNING
+        detail = f": {exc}" if exc is not None else ""
+        self.log.log(level, "disconnected (%s)%s", reason, detail)
+        # What the transport still held is gone with it, but how much that was is no longer known:
+        # only the messages never handed to it count as not delivered.
+        self._leave(reason, self.outbox.discard(0))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _process(self, frames: list[Frame]) -> None:
+        server, hub, session = self.server, self.server.hub, self.session
+        assert session is not None
+        debug = log.isEnabledFor(logging.DEBUG)
+        for frame in frames:
+            if debug:
+                self.log.debug("< %r", frame)
+            out = hub.handle(session, parse_line(frame), time.time())
+            server.journal(self, out)
+            server.route(out)
+            if not self.outbox.open:
+                break
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def go_online(self) -> None:
+        """The session joined: from now on it gets the broadcasts made after this."""
+        assert self.session is not None
+        self.outbox.go_online(len(self.server.broadcasts), self.session.mode)
+
+    def send(self, data: bytes, receipt: ToSessions | None = None) -> None:
+        """Queue ``data`` (``receipt``: the private message it carries); never blocks. It is
+        written at the next flush, or now if a burst has queued a lot."""
+        outbox = self.outbox
+        if not outbox.open:
+            return  # dropped, or its last words are queued
+        # Broadcasts made before this event go first; a mode change applies from here on.
+        outbox.catch_up(self.server.broadcasts, self.session)
+        if self.session is not None:
+            outbox.mode = self.session.mode
+        if outbox.add(data, receipt):
+            self.server.mark_dirty(self)
+        elif outbox.size > self.server.burst_cap:
+            self.flush()  # a burst: give the kernel what it takes now rather than hold it all
+
+    def flush(self) -> None:
+        """Write everything queued (its share of the broadcasts included) in one write, unless the
+        transport is paused; close once all is written if the connection is closing."""
+        lines = self.outbox.take(self.server.broadcasts, self.session)
+        if lines:
+            self.write(lines)
+        elif self.outbox.paused and self.outbox.size > self.server.hard_cap:
+            self.drop(codes.SEND_QUEUE_EXCEEDED)  # not reading, and much is waiting meanwhile
+        elif self.outbox.phase is Phase.CLOSING and not self.outbox.lines:
+            self._close_transport()
+
+    def write(self, lines: list[bytes]) -> None:
+        """Hand ``lines`` (taken from the outbox) to the transport in one write."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        data = b"".join(lines) if len(lines) > 1 else lines[0]
+        transport.write(data)
+        self.outbox.written(len(data), transport.get_write_buffer_size())
+        if self.outbox.phase is Phase.CLOSING and not self.outbox.lines:
+            transport.close()
+
+    def close_after_flush(self, reason: str) -> None:
+        """Stop reading; close once what is queued is written (the transport keeps flushing)."""
+        self.outbox.catch_up(self.server.broadcasts, self.session)  # what came before still goes
+        self.outbox.close()
+        self.ending = self.ending or reason
+        self.server.mark_dirty(self)
+
+    def drop(self, reason: str) -> None:
+        """Close now, discarding what is queued: the client could not keep up or misbehaved.
+        Its session leaves the chat at once, and the senders of private messages it never got
+        are told."""
+        transport = self.transport
+        if transport is None or self.dropped:
+            return
+        self.dropped = reason
+        self._cancel_stall()
+        buffered = transport.get_write_buffer_size()
+        unsent = self.outbox.size + buffered
+        lost = self.outbox.discard(buffered)
+        self.log.warning("dropping client: %s (%d bytes queued)", reason, unsent)
+        transport.abort()
+        self.server.after_route(lambda: self._leave(reason, lost))
+
+    def _leave(self, reason: str, lost: list[ToSessions]) -> None:
+        """Tell the hub this session is gone (once), and which private messages it never got."""
+        if self.left or self.session is None:
+            return
+        self.left = True
+        server, now = self.server, time.time()
+        for item in lost:
+            server.route(server.hub.undelivered(item, reason, now))
+        server.route(server.hub.disconnect(self.session, reason, now))
+
+    def _close_transport(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _cancel_stall(self) -> None:
+        if self.stall is not None:
+            self.stall.cancel()
+            self.stall = None
+
+
+def _tune_socket(sock: socket.socket | None) -> None:
+    """Let the kernel find dead peers of text-mode sessions (which never answer pings), and cap
+    what it buffers for a client that does not read."""
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF_BYTES)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPIDLE_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, TCP_KEEPINTVL_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, TCP_KEEPCNT)
+    except OSError:
+        pass  # not a TCP socket; both are niceties
