@@ -16,23 +16,34 @@ from .limits import MAX_BLANK_RUN
 # --- neutralising control characters and blank padding ---------------------------------------
 
 REPLACEMENT = "\ufffd"
-_NEUTRAL: dict[int, str] = {c: REPLACEMENT for c in range(0x00, 0x20)}
+# Every character that could move a cursor, start a line or reorder text.
+UNSAFE: tuple[int, ...] = (
+    *range(0x00, 0x20),  # C0 controls, ESC among them
+    *range(0x7F, 0xA0),  # DEL and C1 (CSI is U+009B)
+    0x2028,  # line separator
+    0x2029,  # paragraph separator
+    *range(0x202A, 0x202F),  # bidi embeddings and overrides
+    *range(0x2066, 0x206A),  # bidi isolates
+)
+# For people: each becomes U+FFFD, a TAB a space.
+_NEUTRAL: dict[int, str] = {c: REPLACEMENT for c in UNSAFE}
 _NEUTRAL[0x09] = " "
-_NEUTRAL.update({c: REPLACEMENT for c in range(0x7F, 0xA0)})  # DEL and C1 (CSI is U+009B)
-_NEUTRAL.update({c: REPLACEMENT for c in (0x2028, 0x2029)})  # line and paragraph separators
-_NEUTRAL.update({c: REPLACEMENT for c in range(0x202A, 0x202F)})  # bidi embeddings and overrides
-_NEUTRAL.update({c: REPLACEMENT for c in range(0x2066, 0x206A)})  # bidi isolates
+# For the log: each is escaped (\x1b, \u202e), so the record keeps the evidence.
+_ESCAPED: dict[int, str] = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in UNSAFE}
 
 
-def neutralise(text: str) -> str:
-    """Replace every character that could move a cursor, start a line or reorder text.
+def neutralise(text: str, escape: bool = False) -> str:
+    """Replace every character that could move a cursor, start a line or reorder text: with
+    U+FFFD (a TAB with a space), or with its escape (``\\x1b``) when ``escape`` is true.
 
-    Applied once to every decoded line (by ``neutralise_line``), so the hub, the logs and every
-    renderer only ever see clean text: one gate at the entrance rather than one at every exit.
+    Applied once to every decoded line (by ``neutralise_line``), so the hub and every renderer
+    only ever see clean text: one gate at the entrance rather than one at every exit. The log's
+    formatter escapes every record again (addresses, paths, exception text), and clients
+    neutralise again what they show.
     """
     if text.isprintable():  # nothing to replace: every character above is non-printable
         return text
-    return text.translate(_NEUTRAL)
+    return text.translate(_ESCAPED if escape else _NEUTRAL)
 
 
 # Characters that move the cursor but show nothing, besides the space separators (Zs, which

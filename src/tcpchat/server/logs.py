@@ -28,6 +28,7 @@ from ..core.limits import (
     LOG_SUPPRESSED_REPORT_S,
     LOG_TEXT_MAX_CHARS,
 )
+from ..core.text import neutralise
 
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -37,19 +38,15 @@ _RECORD_OVERHEAD = 33
 # the server's own (start, stop, listening) and never count against a budget.
 ADDRESS_ATTR = "ip"
 
-# Escape what could fake a new record or drive the operator's terminal. User text reaching the
-# log is already neutralised by the protocol; this also covers peer addresses, paths and
-# exception text.
-_ESCAPES = {c: f"\\x{c:02x}" for c in range(0x20)}
-_ESCAPES.update({c: f"\\x{c:02x}" for c in range(0x7F, 0xA0)})
-_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
-
 
 class SafeFormatter(logging.Formatter):
     """Formats the message part with control characters escaped; tracebacks keep their lines."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        record.message = record.message.translate(_ESCAPES)
+        # What could fake a new record or drive the operator's terminal. User text reaching the
+        # log is already neutralised at the decoder; this also covers addresses, paths and
+        # exception text.
+        record.message = neutralise(record.message, escape=True)
         return super().formatMessage(record)
 
 
