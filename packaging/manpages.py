@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from tcpchat import __version__, cli, config  # noqa: E402
+from tcpchat.client.config import CLIENT_OPTIONS  # noqa: E402
+from tcpchat.server.config import SERVER_CONFIG_FILE, SERVER_OPTIONS  # noqa: E402
 
 
 def roff(text: str) -> str:
@@ -126,7 +128,7 @@ def header(name: str, summary: str) -> list[str]:
 
 def server_page() -> str:
     parser = cli.server_parser("tcp-server")
-    opts = config.SERVER_OPTIONS
+    opts = SERVER_OPTIONS
     lines = header("tcp-server", "console chat server over TCP")
     lines += [
         ".SH DESCRIPTION",
@@ -161,7 +163,7 @@ def server_page() -> str:
         "Without "
         + bold("--config")
         + " the server reads "
-        + italic(config.SERVER_CONFIG_FILE)
+        + italic(SERVER_CONFIG_FILE)
         + " if it exists. A file named with "
         + bold("--config")
         + " or "
@@ -194,7 +196,7 @@ def server_page() -> str:
     lines += [
         ".SH FILES",
         ".TP",
-        italic(config.SERVER_CONFIG_FILE),
+        italic(SERVER_CONFIG_FILE),
         "Server settings, " + bold("[server]") + " section.",
         ".TP",
         italic("/usr/lib/systemd/system/tcp-server.service"),
@@ -236,7 +238,7 @@ def server_page() -> str:
 
 def client_page() -> str:
     parser = cli.client_parser("tcp-client")
-    opts = config.CLIENT_OPTIONS
+    opts = CLIENT_OPTIONS
     lines = header("tcp-client", "terminal client for the tcp-chat server")
     lines += [
         ".SH DESCRIPTION",

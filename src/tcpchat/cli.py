@@ -15,16 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import (
-    CLIENT_OPTIONS,
-    SERVER_OPTIONS,
-    ClientConfig,
-    ServerConfig,
-    add_options,
-    client_config,
-    server_config,
-)
+from .client.config import CLIENT_OPTIONS, ClientConfig, client_config
+from .config import add_options
 from .core.errors import ChatError, ConfigError
+from .server.config import SERVER_OPTIONS, ServerConfig, server_config
 from .server.logs import LOGGER_NAME
 from .server.logs import setup as setup_logging
 

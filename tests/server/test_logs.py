@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tcpchat.config import server_config
 from tcpchat.core import limits
 from tcpchat.core.errors import ConfigError
+from tcpchat.server.config import server_config
 from tcpchat.server.logs import (
     FORMAT,
     LOGGER_NAME,

@@ -11,9 +11,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tcpchat.config import ServerConfig
 from tcpchat.core.limits import MAX_LINE_BYTES
 from tcpchat.server.app import ChatServer
+from tcpchat.server.config import ServerConfig
 from tcpchat.server.connection import Connection
 
 

@@ -18,10 +18,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import IO
 
-from ..config import ClientConfig
 from ..core import events as ev
 from ..core.errors import ConnectError
 from ..core.wire import parse_event, render_text
+from .config import ClientConfig
 
 # How long to wait for the server to answer the handshake or a /quit.
 HANDSHAKE_WAIT_S = 10.0

@@ -16,12 +16,12 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from ..config import ClientConfig
 from ..core import events as ev
 from ..core.commands import COMMANDS
 from ..core.errors import ConnectError
 from ..core.text import neutralise
 from . import render
+from .config import ClientConfig
 from .history import history_path, load_history, save_history
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEditor
 from .link import NameRefused, Pacer, ServerLink, await_name_prompt, is_message, join, read_password

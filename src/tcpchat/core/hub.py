@@ -18,6 +18,7 @@ from . import codes, limits
 from . import commands as cmd
 from . import events as ev
 from .codes import JSON
+from .flood import charge
 from .guard import PasswordGuard
 from .names import display_form, fold, name_key, name_problem
 from .output import Close, Online, Out, ToAll, ToSessions, to
@@ -44,16 +45,6 @@ class HubLimits:
 
 
 Handler = Callable[["Hub", Session, Any, float], Out]
-
-# What a line costs in flood tokens when it is not one token: every line costs something. A
-# broken line (too long, not UTF-8) spends the session's budget of bad lines instead, which ends
-# the session after MAX_BAD_LINES, so it never waits for tokens and is never let off that count.
-_COST: dict[type, float] = {
-    cmd.Ping: limits.FLOOD_CHEAP_LINE_COST,
-    cmd.Pong: limits.FLOOD_CHEAP_LINE_COST,
-    cmd.Blank: limits.FLOOD_CHEAP_LINE_COST,
-    cmd.BadLine: 0.0,
-}
 
 
 class Hub:
@@ -87,9 +78,10 @@ class Hub:
         session.last_seen = now
         session.pinged_at = None
         session.lines += 1
-        if not self._take_token(session, now, _COST.get(type(command), 1.0)):
+        cfg = self.config
+        if not charge(session, command, now, cfg.flood_burst, cfg.flood_rate):
             session.refused += 1
-            if session.refused > self.config.flood_max_refused:
+            if session.refused > cfg.flood_max_refused:
                 return self._close(
                     session, now, codes.FLOODING, "You sent too many lines too fast. Goodbye."
                 )
@@ -355,16 +347,6 @@ class Hub:
                 "Choose another one."
             )
         return self._error(session, now, codes.NAME_TAKEN, text)
-
-    def _take_token(self, session: Session, now: float, cost: float) -> bool:
-        cfg = self.config
-        refill = (now - session.tokens_at) * cfg.flood_rate
-        session.tokens = min(cfg.flood_burst, session.tokens + refill)
-        session.tokens_at = now
-        if session.tokens >= cost:
-            session.tokens -= cost
-            return True
-        return False
 
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
         """End a session on the hub's decision: a last word to it, a leave notice to the rest."""

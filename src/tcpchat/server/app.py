@@ -20,7 +20,6 @@ import time
 from typing import Any, Callable
 
 from .. import __version__
-from ..config import ServerConfig
 from ..core import codes
 from ..core.errors import ConfigError
 from ..core.hub import Hub, HubLimits
@@ -35,6 +34,7 @@ from ..core.limits import (
 from ..core.output import Online, Out, ToAll, ToSessions
 from ..core.wire import render
 from .admission import Admission, Tally, format_peer, origin_of
+from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
 from .journal import journal

@@ -16,7 +16,6 @@ import socket
 import time
 from typing import Callable, Protocol, cast
 
-from ..config import ServerConfig
 from ..core import codes
 from ..core.framing import Frame, LineDecoder
 from ..core.hub import Hub
@@ -31,6 +30,7 @@ from ..core.output import Out, ToSessions
 from ..core.parse import parse_line
 from ..core.session import Session
 from .admission import Admission, format_peer, origin_of
+from .config import ServerConfig
 from .fanout import Broadcasts
 from .logs import LOGGER_NAME, SessionLog
 from .outbox import Outbox, Phase

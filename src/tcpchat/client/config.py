@@ -1,0 +1,85 @@
+"""The client's options (one table: flags, ``TCPCHAT_*`` variables and the INI file's
+``[client]`` keys all come from it) and the frozen configuration the client runs with."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..config import (
+    Option,
+    parse_bool,
+    parse_port,
+    parse_positive_float,
+    resolve,
+)
+from ..core import limits
+
+CLIENT_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "config",
+        str,
+        "",
+        "INI file with a [client] section "
+        "(default: $XDG_CONFIG_HOME/tcp-chat/client.conf if it exists)",
+        "FILE",
+    ),
+    Option("host", str, limits.DEFAULT_HOST, "server address", "ADDR"),
+    Option("port", parse_port, limits.DEFAULT_PORT, "server port", "PORT"),
+    Option("name", str, "", "your name (asked for if not given)", "NAME"),
+    Option("json", parse_bool, False, "print the server's JSON events as they come (for programs)"),
+    Option("color", parse_bool, True, "colours (off with --no-color, NO_COLOR or TERM=dumb)"),
+    Option("bell", parse_bool, False, "ring the terminal bell on private messages and mentions"),
+    Option("reconnect", parse_bool, True, "reconnect with backoff when the connection drops"),
+    Option("tls", parse_bool, False, "connect with TLS"),
+    Option("tls_ca", str, "", "CA file to verify the server (default: the system's)", "FILE"),
+    Option("tls_insecure", parse_bool, False, "do not verify the server certificate (testing)"),
+    Option(
+        "wait",
+        parse_positive_float,
+        5.0,
+        "pipe mode: seconds to wait for delivery confirmations at end of input",
+        "S",
+    ),
+    Option(
+        "probe",
+        parse_bool,
+        False,
+        "connect, check the server answers a ping, exit 0 or 1 (health checks)",
+    ),
+    Option(
+        "password_file",
+        str,
+        "",
+        "file holding the server password, if the server has one (first line)",
+        "FILE",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    config: str = ""
+    host: str = limits.DEFAULT_HOST
+    port: int = limits.DEFAULT_PORT
+    name: str = ""
+    json: bool = False
+    color: bool = True
+    bell: bool = False
+    reconnect: bool = True
+    tls: bool = False
+    tls_ca: str = ""
+    tls_insecure: bool = False
+    wait: float = 5.0
+    probe: bool = False
+    password_file: str = ""
+
+
+def client_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ClientConfig:
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    default_file = os.path.join(base, "tcp-chat", "client.conf")
+    values = resolve(CLIENT_OPTIONS, flags, environ, "client", default_file)
+    names = {f.name for f in fields(ClientConfig)}
+    return ClientConfig(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,186 @@
+"""The server's options (one table: flags, ``TCPCHAT_*`` variables and the INI file's
+``[server]`` keys all come from it) and the frozen configuration the server runs with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..config import (
+    Option,
+    parse_bool,
+    parse_choice,
+    parse_ipv6_prefix,
+    parse_level,
+    parse_port,
+    parse_positive_float,
+    parse_positive_int,
+    parse_size,
+    resolve,
+)
+from ..core import limits
+from ..core.errors import ConfigError
+
+SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"
+
+SERVER_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "config",
+        str,
+        SERVER_CONFIG_FILE,
+        "INI file with a [server] section (read only if it exists, unless given)",
+        "FILE",
+    ),
+    Option("host", str, limits.DEFAULT_HOST, "address to listen on", "ADDR"),
+    Option(
+        "port", parse_port, limits.DEFAULT_PORT, "TCP port to listen on (0: any free port)", "PORT"
+    ),
+    Option(
+        "log_dir",
+        str,
+        limits.DEFAULT_LOG_DIR,
+        "directory for the log file, one per start ('' for none)",
+        "DIR",
+    ),
+    Option("log_file", parse_bool, True, "write a log file in --log-dir"),
+    Option(
+        "log_max_bytes",
+        parse_size,
+        limits.LOG_MAX_BYTES,
+        "size at which the log file is rotated (0: never)",
+        "BYTES",
+    ),
+    Option(
+        "log_backups",
+        parse_positive_int,
+        limits.LOG_BACKUPS,
+        "rotated log files kept (FILE.1 the newest)",
+        "N",
+    ),
+    Option("log_level", parse_level, "INFO", "DEBUG, INFO, WARNING or ERROR", "LEVEL"),
+    Option("log_text", parse_bool, True, "log the text of messages (--no-log-text keeps it out)"),
+    Option("max_line", parse_positive_int, limits.MAX_LINE_BYTES, "longest line in bytes", "BYTES"),
+    Option(
+        "max_outbox",
+        parse_positive_int,
+        limits.MAX_OUTBOX_BYTES,
+        "bytes queued for one client before it is dropped",
+        "BYTES",
+    ),
+    Option(
+        "max_connections",
+        parse_positive_int,
+        limits.MAX_CONNECTIONS,
+        "connections at once in all",
+        "N",
+    ),
+    Option(
+        "max_per_ip",
+        parse_positive_int,
+        limits.MAX_CONNECTIONS_PER_IP,
+        "connections at once from one IP address",
+        "N",
+    ),
+    Option(
+        "ipv6_prefix",
+        parse_ipv6_prefix,
+        limits.IPV6_ORIGIN_PREFIX,
+        "IPv6 connections count per network of this prefix length for --max-per-ip "
+        "(128: per address)",
+        "BITS",
+    ),
+    Option(
+        "flood_burst",
+        parse_positive_float,
+        float(limits.FLOOD_BURST),
+        "lines a client may send at once before flood control",
+        "N",
+    ),
+    Option(
+        "flood_rate",
+        parse_positive_float,
+        limits.FLOOD_RATE_PER_S,
+        "lines per second a client may keep sending",
+        "N",
+    ),
+    Option(
+        "handshake_timeout",
+        parse_positive_float,
+        limits.HANDSHAKE_TIMEOUT_S,
+        "seconds to choose a name",
+        "S",
+    ),
+    Option(
+        "ping_interval",
+        parse_positive_float,
+        limits.PING_INTERVAL_S,
+        "seconds of silence before a JSON-mode client is pinged",
+        "S",
+    ),
+    Option(
+        "ping_timeout", parse_positive_float, limits.PING_TIMEOUT_S, "seconds to answer a ping", "S"
+    ),
+    Option("password_file", str, "", "file holding the server password (first line)", "FILE"),
+    Option("tls_cert", str, "", "PEM certificate chain; with --tls-key enables TLS", "FILE"),
+    Option("tls_key", str, "", "PEM private key for --tls-cert", "FILE"),
+    Option(
+        "tls_port",
+        parse_port,
+        0,
+        "port for TLS; 0 (default): TLS replaces plain text on --port",
+        "PORT",
+    ),
+    Option(
+        "tls_handshake_timeout",
+        parse_positive_float,
+        limits.TLS_HANDSHAKE_TIMEOUT_S,
+        "seconds a client has to finish the TLS handshake",
+        "S",
+    ),
+    Option(
+        "loop",
+        parse_choice("auto", "asyncio", "uvloop"),
+        "auto",
+        "event loop: asyncio, uvloop (needs tcp-chat[fast]) or auto",
+        "LOOP",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    config: str = ""
+    host: str = limits.DEFAULT_HOST
+    port: int = limits.DEFAULT_PORT
+    log_dir: str = limits.DEFAULT_LOG_DIR
+    log_file: bool = True
+    log_max_bytes: int = limits.LOG_MAX_BYTES
+    log_backups: int = limits.LOG_BACKUPS
+    log_level: str = "INFO"
+    log_text: bool = True
+    max_line: int = limits.MAX_LINE_BYTES
+    max_outbox: int = limits.MAX_OUTBOX_BYTES
+    max_connections: int = limits.MAX_CONNECTIONS
+    max_per_ip: int = limits.MAX_CONNECTIONS_PER_IP
+    ipv6_prefix: int = limits.IPV6_ORIGIN_PREFIX
+    flood_burst: float = float(limits.FLOOD_BURST)
+    flood_rate: float = limits.FLOOD_RATE_PER_S
+    handshake_timeout: float = limits.HANDSHAKE_TIMEOUT_S
+    tls_handshake_timeout: float = limits.TLS_HANDSHAKE_TIMEOUT_S
+    ping_interval: float = limits.PING_INTERVAL_S
+    ping_timeout: float = limits.PING_TIMEOUT_S
+    password_file: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_port: int = 0
+    loop: str = "auto"
+
+
+def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:
+    values = resolve(SERVER_OPTIONS, flags, environ, "server", SERVER_CONFIG_FILE)
+    names = {f.name for f in fields(ServerConfig)}
+    config = ServerConfig(**{k: v for k, v in values.items() if k in names})
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    return config
