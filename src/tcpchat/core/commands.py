@@ -1,7 +1,7 @@
 """What a client can ask for: one frozen dataclass per command, and the table of commands.
 
 The table is the one place that names every command, its aliases, usage and help line;
-``protocol.parse_line`` uses it to turn a line into a command and the hub uses it for ``/help``.
+``parse.parse_line`` uses it to turn a line into a command and the hub uses it for ``/help``.
 Which commands are allowed in which session state is decided in ``hub.py``.
 """
 

@@ -11,9 +11,8 @@ from .session import Session
 class Roster:
     """Who is online: the one place that maps names to active sessions.
 
-    ``everyone`` is a tuple shared by all broadcasts until the next join or leave, so fanning a
-    message out to N users allocates nothing per user; the transport recognises a delivery to
-    everyone online by this tuple's identity. ``names`` is kept sorted as users come
+    ``everyone`` is a tuple cached until the next join or leave, so the transport's flush walks
+    everyone online without building a list per message. ``names`` is kept sorted as users come
     and go (a bisect, not a sort per join). A room, or the users of another node, would be
     another roster.
     """
