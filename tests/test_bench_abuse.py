@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from tcpchat.bench.abuse import USERS, Phase, _sources, render
+from tcpchat.bench.abuse.net import sources as _sources
+from tcpchat.bench.abuse.phase import USERS, Phase
+from tcpchat.bench.abuse.table import render
 
 
 def test_attackers_use_distinct_loopback_addresses() -> None:
