@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from .phase import Attack, Phase
 from .round_one import flooders, never_readers, slowloris, storm
+from .silent import SILENT_CONNECTIONS, silent
+
+ROUND_TWO = "INFO"  # issue 11's phases run at the server's default log level
+_ONE_ADDRESS = ("users", "attacker", "silent", "log-rate")
+_MANY = ("users", "attacker", "silent")
+# Enough addresses that the per-address limit lets the silent connections reach the total one.
+_SPREAD = SILENT_CONNECTIONS // 20
+# A host whose file limit is below --max-connections (a container's 1024, say).
+_LOW_FILES = 1024
 
 # The first review ran with --max-connections 20000 and logged warnings only; its phases keep
 # that, so that their figures stay comparable with the first table.
@@ -34,5 +43,65 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
                 [*_ROUND_ONE, "--handshake-timeout", "5"],
             ),
             slowloris,
+        ),
+        (
+            Phase(
+                "silent-tls",
+                f"{SILENT_CONNECTIONS} silent TCP connections to the TLS port, one address",
+                log_level=ROUND_TWO,
+                tls=True,
+                targets=_ONE_ADDRESS,
+            ),
+            silent(tls=True),
+        ),
+        (
+            Phase(
+                "silent-tls-many",
+                f"{SILENT_CONNECTIONS} silent TCP connections to the TLS port, {_SPREAD} addresses",
+                log_level=ROUND_TWO,
+                tls=True,
+                targets=_MANY,
+            ),
+            silent(addresses=_SPREAD, tls=True),
+        ),
+        (
+            Phase(
+                "silent-plain",
+                f"{SILENT_CONNECTIONS} silent connections to the plain port, one address",
+                log_level=ROUND_TWO,
+                targets=_ONE_ADDRESS,
+            ),
+            silent(),
+        ),
+        (
+            Phase(
+                "silent-plain-many",
+                f"{SILENT_CONNECTIONS} silent connections to the plain port, {_SPREAD} addresses",
+                log_level=ROUND_TWO,
+                targets=_MANY,
+            ),
+            silent(addresses=_SPREAD),
+        ),
+        (
+            Phase(
+                "silent-plain-fdlimit",
+                f"as silent-plain-many, the server's file limit {_LOW_FILES} "
+                "(below --max-connections)",
+                log_level=ROUND_TWO,
+                max_files=_LOW_FILES,
+                targets=_MANY,
+            ),
+            silent(addresses=_SPREAD),
+        ),
+        (
+            Phase(
+                "silent-tls-fdlimit",
+                f"as silent-tls, the server's file limit {_LOW_FILES} (below --max-connections)",
+                log_level=ROUND_TWO,
+                tls=True,
+                max_files=_LOW_FILES,
+                targets=_ONE_ADDRESS,
+            ),
+            silent(tls=True),
         ),
     ]
