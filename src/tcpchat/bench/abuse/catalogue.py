@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .bursts import burst
+from .cheap_flood import cheap_flood
 from .phase import Attack, Phase
 from .round_one import flooders, never_readers, slowloris, storm
 from .silent import SILENT_CONNECTIONS, silent
@@ -9,6 +11,8 @@ from .silent import SILENT_CONNECTIONS, silent
 ROUND_TWO = "INFO"  # issue 11's phases run at the server's default log level
 _ONE_ADDRESS = ("users", "attacker", "silent", "log-rate")
 _MANY = ("users", "attacker", "silent")
+_FLOOD = ("users", "attacker", "log-rate")
+_BURST = ("users", "senders", "log-rate")
 # Enough addresses that the per-address limit lets the silent connections reach the total one.
 _SPREAD = SILENT_CONNECTIONS // 20
 # A host whose file limit is below --max-connections (a container's 1024, say).
@@ -103,5 +107,41 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
                 targets=_ONE_ADDRESS,
             ),
             silent(tls=True),
+        ),
+        (
+            Phase(
+                "ping-flood",
+                "one connection sends /ping and blank lines as fast as it can",
+                log_level=ROUND_TWO,
+                targets=_FLOOD,
+            ),
+            cheap_flood(1),
+        ),
+        (
+            Phase(
+                "ping-flood-20",
+                "20 connections from one address send /ping and blank lines as fast as they can",
+                log_level=ROUND_TWO,
+                targets=_FLOOD,
+            ),
+            cheap_flood(20),
+        ),
+        (
+            Phase(
+                "burst-public",
+                "10 users from one address each paste 10 lines of 4,000 control bytes at once",
+                log_level=ROUND_TWO,
+                targets=_BURST,
+            ),
+            burst(10),
+        ),
+        (
+            Phase(
+                "burst-whisper",
+                "9 users from one address each whisper 10 lines of 4,000 control bytes to user0",
+                log_level=ROUND_TWO,
+                targets=_BURST,
+            ),
+            burst(9, to="user0"),
         ),
     ]

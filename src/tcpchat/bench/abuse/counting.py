@@ -4,6 +4,7 @@ rates, and deciding what a line on a terminal looks like. No I/O, no clock."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -141,3 +142,19 @@ def forged_rows(line: str, width: int) -> list[str]:
     """The rows after the first that a reader would take for a line of their own: another
     user's message, a private message, or a server notice starting at the left edge."""
     return [row for row in visual_lines(line, width)[1:] if _LINE_START.match(row)]
+
+
+def worst_stop(spans: list[tuple[float, bool]], target: float) -> float:
+    """The longest time an attacker went on before it was refused or dropped; inf if one went
+    on for longer than ``target`` and was never stopped; nan if no connection lived long
+    enough to tell (a phase shorter than ``target``). ``spans`` as ``Attacker.stopped_after``
+    gives them; no spans at all (every join refused) is 0.0."""
+    if not spans:
+        return 0.0
+    worst = math.nan
+    for seconds, stopped in spans:
+        if stopped:
+            worst = seconds if math.isnan(worst) else max(worst, seconds)
+        elif seconds >= target:
+            return math.inf
+    return worst

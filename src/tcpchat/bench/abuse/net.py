@@ -82,16 +82,18 @@ async def join(
     password: str = "",
     tls: ssl.SSLContext | None = None,
     timeout: float = CONNECT_TIMEOUT_S,
+    text: bool = False,
 ) -> Stream:
-    """Connect, switch to JSON, give the password if any and ``name``; return once registered.
+    """Connect, switch to JSON (unless ``text``: as in nc), give the password if any and
+    ``name``; return once registered.
 
     Raises Refused with what the server answered (a refused name, a full server, a closed
     connection), or OSError / asyncio.TimeoutError. The caller closes the writer.
     """
     reader, writer = await open_stream(port, source, tls=tls)
     try:
-        hello = "/mode json\n" + (f"/pass {password}\n" if password else "") + f"{name}\n"
-        writer.write(hello.encode())
+        hello = ("" if text else "/mode json\n") + (f"/pass {password}\n" if password else "")
+        writer.write(f"{hello}{name}\n".encode())
         last = ""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -102,6 +104,10 @@ async def join(
             event = parse_json_line(line)
             if event is None:
                 last = line.decode("utf-8", "replace").strip()  # a refusal comes before JSON
+                if text and last.startswith("*** You are "):
+                    return reader, writer
+                if text and last.startswith("!!! "):
+                    raise Refused(last)
                 continue
             kind = str(event.get("type", ""))
             if kind == "registered":

@@ -43,6 +43,7 @@ class Phase:
     # --- measured ---
     latencies_ms: list[float] = field(default_factory=list)
     sent: int = 0
+    unsent: int = 0  # lines that ordinary users who were dropped could not send any more
     joined: int = 0
     received: int = 0
     peak_rss_kib: int = 0
@@ -58,6 +59,12 @@ class Phase:
     server_sockets: int = -1  # peak of all the server's sockets
     facts: dict[str, float] = field(default_factory=dict)
     measured: str = ""  # date and phase length, for the table
+
+    @property
+    def expected(self) -> int:
+        """Lines the ordinary users should have received: every line each would have sent, to
+        each of the others (a dropped user's later lines count as lost too)."""
+        return (self.sent + self.unsent) * (USERS - 1)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n

@@ -37,7 +37,7 @@ def figures_row(p: Phase) -> list[str]:
     """One phase as a row of the figures table."""
     if p.users:
         ordered = sorted(p.latencies_ms)
-        expected = p.sent * (USERS - 1)
+        expected = p.expected
         latency = (
             f"{percentile(ordered, 0.5):.1f} / {percentile(ordered, 0.99):.1f} / "
             f"{(ordered[-1] if ordered else 0):.1f}"
@@ -49,6 +49,7 @@ def figures_row(p: Phase) -> list[str]:
     if p.log_bytes >= 0:
         log = f"{p.log_bytes / 1000:.1f} KB, {p.log_rate / 1000:.1f} KB/s ({p.log_level})"
         extra = [f"{n} {level}" for level, n in sorted(p.log_levels.items()) if level != "INFO"]
+        extra += [f"{n} 'dropping client: {why}'" for why, n in sorted(p.log_drops.items())]
         if extra:
             log += "; " + ", ".join(extra)
     else:

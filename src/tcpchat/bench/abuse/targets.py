@@ -48,7 +48,7 @@ def _seconds(value: float) -> str:
 def _users(p: Phase) -> list[Row]:
     if not p.users:
         return []
-    expected = p.sent * (USERS - 1)
+    expected = p.expected
     lost = expected - p.received
     p99 = percentile(sorted(p.latencies_ms), 0.99)
     dropped = ", ".join(f"{u} ({why})" for u, why in sorted(p.users_dropped.items()))
@@ -66,7 +66,7 @@ def _users(p: Phase) -> list[Row]:
 
 def _attacker(p: Phase) -> list[Row]:
     worst = p.facts.get(ATTACKER_STOPPED_S)
-    if worst is None:
+    if worst is None or math.isnan(worst):
         return [(f"attacker refused or dropped within {STOPPED_S:.0f} s", "not measured", "n/a")]
     return [
         (

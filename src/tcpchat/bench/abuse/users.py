@@ -62,8 +62,11 @@ async def chat(arena: Arena, index: int, stream: Stream) -> None:
     listener = asyncio.ensure_future(listen())
     try:
         start = arena.started
-        for seq in range(int(phase.seconds * USER_RATE) + 1):
+        planned = int(phase.seconds * USER_RATE) + 1
+        for seq in range(planned):
             if arena.over() or gone.is_set():
+                if gone.is_set():
+                    phase.unsent += planned - seq
                 break
             writer.write(f"hello {index}.{seq} @{time.monotonic():.6f}\n".encode())
             phase.sent += 1

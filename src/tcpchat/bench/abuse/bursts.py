@@ -1,0 +1,79 @@
+"""Bursts within the limits (issue 11, finding 3): several users from one address each paste the
+flood burst's worth of lines (10) of 4,000 control bytes at once, to everyone or as whispers to
+one ordinary user. Every connection involved reads promptly; none should be dropped. The burst
+repeats each time the senders' token buckets are full again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ... import limits
+from .attacker import Attacker
+from .net import Refused, join, sources
+from .phase import Arena, Attack
+from .targets import SENDERS_DROPPED
+
+# Each control byte is replaced by U+FFFD (3 bytes in UTF-8) before anyone sees it.
+CONTROL_TEXT = b"\x01" * 4000
+LINES = limits.FLOOD_BURST  # the whole burst, at once
+# The bucket refills the burst in this long; the next paste waits a little more.
+ROUND_S = limits.FLOOD_BURST / limits.FLOOD_RATE_PER_S + 0.2
+
+
+def burst(senders: int, to: str = "") -> Attack:
+    """``senders`` users from 127.1.0.1 paste LINES lines of control bytes each at once; with
+    ``to``, as whispers to that (ordinary) user."""
+    line = (f"/w {to} ".encode() if to else b"") + CONTROL_TEXT + b"\n"
+
+    async def attack(arena: Arena) -> None:
+        phase = arena.phase
+        source = sources(1)[0]
+        conns: list[Attacker | None] = [None] * senders
+        dropped: dict[str, int] = {}
+        joins = rounds = 0
+
+        def note_drop(conn: Attacker) -> None:
+            why = conn.reason or "closed without a word"
+            dropped[why] = dropped.get(why, 0) + 1
+
+        async def ready(k: int) -> None:
+            nonlocal joins
+            conn = conns[k]
+            if conn is not None and not conn.ended:
+                return
+            if conn is not None:
+                note_drop(conn)
+                conn.close()
+            joins += 1
+            try:
+                conns[k] = Attacker(await join(arena.port, f"paster{k}x{joins}", source=source))
+            except (Refused, OSError, asyncio.TimeoutError):
+                conns[k] = None
+                phase.count("sender joins refused")
+
+        try:
+            while not arena.over():
+                await asyncio.gather(*(ready(k) for k in range(senders)))
+                for conn in conns:
+                    if conn is not None:
+                        conn.writer.write(line * LINES)
+                rounds += 1
+                await arena.pause(ROUND_S)
+            await asyncio.sleep(0.1)  # a drop at the very end still counts
+            for conn in conns:
+                if conn is not None and conn.ended:
+                    note_drop(conn)
+        finally:
+            for conn in conns:
+                if conn is not None:
+                    conn.close()
+        kind = "whispers to " + to if to else "lines to everyone"
+        phase.counters = {
+            f"bursts ({senders} x {LINES} {kind})": rounds,
+            **phase.counters,
+        }
+        for why, n in sorted(dropped.items()):
+            phase.count(f"senders dropped: {why}", n)
+        phase.fact(SENDERS_DROPPED, sum(dropped.values()))
+
+    return attack
