@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from .bursts import burst
 from .cheap_flood import cheap_flood
+from .forging import forging
+from .guessing import SPACED, guessing, spaced_password
+from .logfill import quit_flood
+from .lookalikes import lookalikes
 from .phase import Attack, Phase
 from .round_one import flooders, never_readers, slowloris, storm
 from .silent import SILENT_CONNECTIONS, silent
+from .undelivered import undelivered
 
 ROUND_TWO = "INFO"  # issue 11's phases run at the server's default log level
 _ONE_ADDRESS = ("users", "attacker", "silent", "log-rate")
 _MANY = ("users", "attacker", "silent")
 _FLOOD = ("users", "attacker", "log-rate")
 _BURST = ("users", "senders", "log-rate")
+_LOG = ("users", "log-rate")
+PASSWORD = "correct horse battery staple"
 # Enough addresses that the per-address limit lets the silent connections reach the total one.
 _SPREAD = SILENT_CONNECTIONS // 20
 # A host whose file limit is below --max-connections (a container's 1024, say).
@@ -47,6 +54,15 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
                 [*_ROUND_ONE, "--handshake-timeout", "5"],
             ),
             slowloris,
+        ),
+        (
+            Phase(
+                "baseline-2",
+                "none (default limits, the server logging at INFO as in round two)",
+                log_level=ROUND_TWO,
+                targets=_LOG,
+            ),
+            None,
         ),
         (
             Phase(
@@ -143,5 +159,75 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
                 targets=_BURST,
             ),
             burst(9, to="user0"),
+        ),
+        (
+            Phase(
+                "lookalikes",
+                "names that pass for alice, bob or a reserved name; real names in other scripts",
+                log_level=ROUND_TWO,
+                users=False,
+                targets=("lookalikes",),
+            ),
+            lookalikes,
+        ),
+        (
+            Phase(
+                "log-quit",
+                "20 connections from one address: connect, /quit with a 4,000-byte reason, again",
+                log_level=ROUND_TWO,
+                targets=_LOG,
+            ),
+            quit_flood(),
+        ),
+        (
+            Phase(
+                "log-quit-no-text",
+                "as log-quit, the server started with --no-log-text",
+                ["--no-log-text"],
+                log_level=ROUND_TWO,
+                targets=_LOG,
+            ),
+            quit_flood(),
+        ),
+        (
+            Phase(
+                "undelivered",
+                "alice whispers to bob, who never reads, at 1.9/s until he is dropped; "
+                "16 others post 4 KB lines at 1.9/s",
+                log_level=ROUND_TWO,
+                targets=("users", "undelivered", "log-rate"),
+            ),
+            undelivered,
+        ),
+        (
+            Phase(
+                "password-guess",
+                "--password-file; 20 connections from one address try 3 wrong passwords, again",
+                log_level=ROUND_TWO,
+                password=PASSWORD,
+                targets=("users", "tries", "password", "log-rate"),
+            ),
+            guessing,
+        ),
+        (
+            Phase(
+                "password-spaces",
+                f"the password is {SPACED!r}: can it be entered?",
+                log_level=ROUND_TWO,
+                users=False,
+                password=SPACED,
+                targets=("password",),
+            ),
+            spaced_password,
+        ),
+        (
+            Phase(
+                "forging",
+                "messages and quit reasons padded to forge '<alice> ...' rows at 80-132 columns",
+                log_level=ROUND_TWO,
+                users=False,
+                targets=("forging",),
+            ),
+            forging,
         ),
     ]
