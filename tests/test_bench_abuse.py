@@ -16,6 +16,7 @@ from tcpchat.bench.abuse.counting import (
     is_undelivered,
     log_levels,
     online_leak,
+    password_answers,
     proc_net_tcp,
     visual_lines,
     worst_stop,
@@ -106,6 +107,33 @@ def test_the_online_count_is_found_in_text_and_json_greetings() -> None:
     assert online_leak(text) == "3 users online"
     assert online_leak(b'{"type":"welcome","online":1}\n') == '"online": 1'
     assert online_leak(b"*** Welcome to tcp-chat.\n*** Enter your password:\n") == ""
+    assert online_leak(b'{"type":"welcome","online":null}\n') == ""
+
+
+WELCOME = b"*** Welcome to tcp-chat 2.0.\n*** Enter your password:\n"
+
+
+def test_every_wrong_password_the_server_compared_counts_as_a_try() -> None:
+    answer = WELCOME + (
+        b'{"type":"error","code":"bad_password","text":"Wrong password. Try again."}\n'
+        b'{"type":"prompt","field":"password"}\n'
+        b'{"type":"error","code":"bad_password","text":"Wrong password. Try again."}\n'
+        b'{"type":"bye","reason":"wrong password","text":"Wrong password. Goodbye."}\n'
+    )
+    assert password_answers(answer) == (3, 0)
+
+
+def test_tries_held_off_by_a_backoff_or_a_ban_are_no_tries() -> None:
+    waited = WELCOME + (
+        b'{"type":"error","code":"password_wait","text":"Too many wrong passwords: wait 2 s"}\n'
+        b'{"type":"error","code":"password_wait","text":"Too many wrong passwords: wait 2 s"}\n'
+        b'{"type":"bye","reason":"wrong password","text":"Wrong password. Goodbye."}\n'
+    )
+    assert password_answers(waited) == (0, 2)  # that last bye came after no comparison
+    banned = b"!!! Too many wrong passwords from your address. Try again in 15 minutes.\n"
+    assert password_answers(banned) == (0, 1)
+    bye = b'{"type":"bye","reason":"too many wrong passwords","text":"Goodbye."}\n'
+    assert password_answers(WELCOME + bye) == (0, 1)
 
 
 def test_rates_are_taken_over_the_second_half() -> None:

@@ -16,7 +16,6 @@ from .targets import ATTACKER_STOPPED_S, STOPPED_S
 
 # 4,000 lines, half of them /ping and half blank, in one write.
 PAYLOAD = b"/ping\n\n" * 2000
-LINES_PER_WRITE = 4000
 
 
 def cheap_flood(connections: int) -> Attack:
@@ -27,10 +26,10 @@ def cheap_flood(connections: int) -> Attack:
         source = sources(1)[0]
         spans: list[tuple[float, bool]] = []
         reasons: dict[str, int] = {}
-        sent = answered = 0
+        answered = 0
 
         async def one(k: int) -> None:
-            nonlocal sent, answered
+            nonlocal answered
             n = 0
             while not arena.over():
                 n += 1
@@ -44,7 +43,6 @@ def cheap_flood(connections: int) -> Attack:
                 try:
                     while not arena.over() and not conn.ended:
                         conn.writer.write(PAYLOAD)
-                        sent += LINES_PER_WRITE
                         left = arena.until - time.monotonic()
                         await asyncio.wait_for(conn.writer.drain(), max(left, 0.01))
                 except (OSError, asyncio.TimeoutError):
@@ -60,11 +58,9 @@ def cheap_flood(connections: int) -> Attack:
                 conn.close()
 
         await asyncio.gather(*(one(k) for k in range(connections)))
-        phase.counters = {
-            "lines written (/ping and blank)": sent,
-            "pings the server answered": answered,
-            **phase.counters,
-        }
+        # What the flooders wrote says little (the kernel buffers megabytes on loopback);
+        # the pongs say how many pings the server worked through.
+        phase.counters = {"pings the server answered": answered, **phase.counters}
         phase.count("flooder connections", len(spans))
         for why, n in sorted(reasons.items()):
             phase.count(f"dropped: {why}", n)

@@ -70,9 +70,42 @@ def online_leak(greeting: bytes) -> str:
         return found.group(0).decode()
     for line in greeting.splitlines():
         event = parse_json_line(line)
-        if event is not None and "online" in event:
+        if event is not None and isinstance(event.get("online"), int):  # null says nothing
             return f'"online": {event["online"]}'
     return ""
+
+
+def password_answers(answer: bytes) -> tuple[int, int]:
+    """(passwords compared and found wrong, tries held off) in what one connection of a guesser
+    got back in JSON mode.
+
+    A compared wrong password is an error ``bad_password``, or the ``bye`` "wrong password"
+    that ends the session at its last try. Anything else held the guesser off: another error
+    code on a password (a backoff), another bye (a ban), a refusal before the greeting. Since a
+    server may end the session with "wrong password" after a try it did not compare, that bye
+    counts as compared only if no earlier answer on the connection held the guesser off.
+    """
+    compared = held = 0
+    greeted = False
+    for line in answer.splitlines():
+        event = parse_json_line(line)
+        if event is None:
+            if not greeted and line.startswith(b"!!!"):
+                held += 1  # refused at the door
+            greeted = greeted or line.startswith(b"***")
+            continue
+        greeted = True
+        kind, code = event.get("type"), str(event.get("code", ""))
+        if kind == "error" and code == "bad_password":
+            compared += 1
+        elif kind == "error" and "password" in code:
+            held += 1
+        elif kind == "bye":
+            if event.get("reason") == "wrong password" and not held:
+                compared += 1
+            elif event.get("reason") != "wrong password":
+                held += 1
+    return compared, held
 
 
 def growth_rate(samples: Sequence[tuple[float, float]], start: float, end: float) -> float:

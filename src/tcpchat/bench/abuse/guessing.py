@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .counting import event_rate, online_leak
+from .counting import event_rate, online_leak, password_answers
 from .net import open_stream, sources
 from .phase import Arena
-from .targets import ONLINE_LEAK, QUIT_LOGGED, SPACED_PASSWORD_OK, TRIES_PER_S
+from .targets import ONLINE_LEAK, SPACED_PASSWORD_OK, TRIES_PER_S
 
 WORKERS = 20  # the per-address limit
-GUESSES = b"guess-1\nguess-2\nguess-3\n"
+# JSON mode, whose error codes tell a compared password from a try held off.
+GUESSES = b"/mode json\nguess-1\nguess-2\nguess-3\n"
 GREETING_TIMEOUT_S = 2.0
 QUIT_MARK = "reason-before-password-7f3a"
 SPACED = " open sesame "  # a password with a space at each end
@@ -42,8 +43,8 @@ async def _greeting(arena: Arena, source: str, hello: bytes, until: bytes) -> by
 
 
 async def _before_password(arena: Arena, source: str) -> None:
-    """Does the greeting tell who is online, and does a quit reason reach the log, before the
-    password?"""
+    """Does the greeting tell who is online before the password? And does a quit reason then
+    reach the log (a figure only: the issue names it, its targets do not)?"""
     phase = arena.phase
     text = await _greeting(arena, source, b"", b"Enter your password")
     json = await _greeting(arena, source, b"/mode json\n", b'"type":"prompt"')
@@ -63,7 +64,6 @@ async def _before_password(arena: Arena, source: str) -> None:
     await asyncio.sleep(0.2)  # for the server to log the disconnect
     logged = QUIT_MARK.encode() in arena.server.log_path.read_bytes()
     phase.note(f"quit reason before the password {'reaches' if logged else 'stays out of'} the log")
-    phase.fact(QUIT_LOGGED, 1.0 if logged else 0.0)
 
 
 async def guessing(arena: Arena) -> None:
@@ -72,11 +72,11 @@ async def guessing(arena: Arena) -> None:
     source = sources(1)[0]
     await _before_password(arena, source)
     start = time.monotonic()
-    tries: list[float] = []  # when each wrong password was answered
-    others = 0
+    tries: list[float] = []  # when each compared wrong password was answered
+    held = 0
 
     async def one() -> None:
-        nonlocal others
+        nonlocal held
         while not arena.over():
             try:
                 reader, writer = await open_stream(arena.port, source)
@@ -86,11 +86,10 @@ async def guessing(arena: Arena) -> None:
             try:
                 writer.write(GUESSES)
                 left = max(arena.until - time.monotonic(), 0.01)
-                answer = (await asyncio.wait_for(reader.read(), left)).lower()
-                now = time.monotonic()
-                wrong = answer.count(b"wrong password")
-                tries.extend([now] * wrong)
-                others += wrong == 0
+                answer = await asyncio.wait_for(reader.read(), left)
+                compared, held_off = password_answers(answer)
+                tries.extend([time.monotonic()] * compared)
+                held += held_off
             except (OSError, asyncio.TimeoutError):
                 pass
             finally:
@@ -98,9 +97,9 @@ async def guessing(arena: Arena) -> None:
 
     await asyncio.gather(*(one() for _ in range(WORKERS)))
     rate = event_rate(tries, start, arena.until)
-    phase.count("wrong passwords answered", len(tries))
-    phase.count("connections answered otherwise (refused, banned)", others)
-    phase.note(f"{rate:.0f} tries/s in the second half")
+    phase.count("wrong passwords compared", len(tries))
+    phase.count("tries held off (backoff, ban)", held)
+    phase.note(f"{rate:.1f} tries/s in the second half")
     phase.fact(TRIES_PER_S, rate)
 
 

@@ -23,7 +23,6 @@ NOTICES = "undelivered_notices"
 CONFIRMED_AFTER_DROP = "confirmed_after_drop"
 FORGED, FORGE_TRIES = "forged", "forge_tries"
 ONLINE_LEAK = "online_leak"  # 1 if the greeting before the password tells who is online
-QUIT_LOGGED = "quit_logged_before_password"
 SPACED_PASSWORD_OK = "spaced_password_ok"
 
 P99_MS = 50.0
@@ -201,14 +200,6 @@ def _password(p: Phase) -> list[Row]:
                 "nothing about the chat before the password",
                 "online count shown" if f[ONLINE_LEAK] else "nothing shown",
                 _verdict(not f[ONLINE_LEAK]),
-            )
-        )
-    if QUIT_LOGGED in f:
-        rows.append(
-            (
-                "no quit reason logged before the password",
-                "logged" if f[QUIT_LOGGED] else "not logged",
-                _verdict(not f[QUIT_LOGGED]),
             )
         )
     if SPACED_PASSWORD_OK in f:
