@@ -202,7 +202,8 @@ def test_confirmations_are_matched_against_what_the_reader_could_read() -> None:
 
 
 def test_targets_are_judged_from_the_figures() -> None:
-    phase = Phase("silent-tls", "", targets=("users", "attacker", "silent", "tries"))
+    targets = ("users", "attacker", "held", "silent", "tries", "accept-errors")
+    phase = Phase("silent-tls", "", targets=targets)
     phase.latencies_ms = [1.0] * 90 + [80.0] * 10
     phase.sent, phase.received = 10, 10 * (USERS - 1)
     phase.attacker_sockets, phase.peak_rss_kib, phase.log_bytes = 5000, 200 * 1024, 10
@@ -218,6 +219,9 @@ def test_targets_are_judged_from_the_figures() -> None:
     assert verdicts["a new ordinary user gets in within 1 s"] == "yes"
     assert verdicts["log grows by less than 100 KB"] == "yes"
     assert verdicts["password guessing under 1 try/s per address sustained"] == "n/a"
+    assert verdicts["accept errors logged once per interval, not per failure"] == "yes"
+    phase.log_levels = {"ERROR": 180_000}
+    assert judge(phase)[-1][2] == "NO"
     phase.fact(TRIES_PER_S, 0.5)
     assert ("password guessing under 1 try/s per address sustained", "0.5 tries/s", "yes") in (
         judge(phase)

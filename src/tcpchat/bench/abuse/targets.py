@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 
 from ..stats import percentile
-from .phase import USERS, Phase
+from .phase import GRACE_S, USERS, Phase
 
 # Keys of Phase.facts that the attacks fill in and the targets read.
 ATTACKER_STOPPED_S = "attacker_stopped_s"  # worst time until refused or dropped (inf: never)
@@ -32,6 +32,8 @@ SILENT_LOG = 100_000  # bytes in all
 SILENT_RSS_KIB = 100 * 1024
 JOIN_MS = 1000.0
 TRIES = 1.0
+# At the file limit: a record a second for failed accepts and one for refusals, at most.
+ACCEPT_RECORDS_PER_S = 2
 
 Row = tuple[str, str, str]  # (target, measured, verdict)
 
@@ -88,15 +90,21 @@ def _log_rate(p: Phase) -> list[Row]:
     ]
 
 
-def _silent(p: Phase) -> list[Row]:
+def _held(p: Phase) -> list[Row]:
     allowed = p.facts.get(HELD_ALLOWED, -1.0)
-    join = p.facts.get(JOIN_WORST_MS)
     return [
         (
             "server sockets held stay within the limits",
             f"attackers' peak {p.attacker_sockets} (limits allow {allowed:.0f})",
             _verdict(None if allowed < 0 else p.attacker_sockets <= allowed),
-        ),
+        )
+    ]
+
+
+def _silent(p: Phase) -> list[Row]:
+    """The targets of 5,000 silent connections from one address, besides the sockets held."""
+    join = p.facts.get(JOIN_WORST_MS)
+    return [
         (
             "server RSS under 100 MiB",
             f"{p.peak_rss_kib / 1024:.1f} MiB",
@@ -114,6 +122,19 @@ def _silent(p: Phase) -> list[Row]:
             f"{p.log_bytes / 1000:.1f} KB",
             _verdict(None if p.log_bytes < 0 else p.log_bytes < SILENT_LOG),
         ),
+    ]
+
+
+def _accept_errors(p: Phase) -> list[Row]:
+    loud = p.log_levels.get("ERROR", 0) + p.log_levels.get("WARNING", 0)
+    allowed = ACCEPT_RECORDS_PER_S * (p.seconds + GRACE_S) + 2
+    return [
+        (
+            "accept errors logged once per interval, not per failure",
+            f"{p.log_levels.get('ERROR', 0)} ERROR, {p.log_levels.get('WARNING', 0)} WARNING "
+            "records",
+            _verdict(None if p.log_bytes < 0 else loud <= allowed),
+        )
     ]
 
 
@@ -217,7 +238,9 @@ JUDGES: dict[str, Callable[[Phase], list[Row]]] = {
     "users": _users,
     "attacker": _attacker,
     "log-rate": _log_rate,
+    "held": _held,
     "silent": _silent,
+    "accept-errors": _accept_errors,
     "senders": _senders,
     "tries": _tries,
     "lookalikes": _lookalikes,
