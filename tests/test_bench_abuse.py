@@ -29,10 +29,16 @@ from tcpchat.bench.abuse.targets import (
     ATTACKER_STOPPED_S,
     CONFIRMED_AFTER_DROP,
     CONFIRMED_UNREAD,
+    FILLER_TRIES,
+    FORGE_TRIES,
+    FORGED,
+    FORGED_FILLER,
     HELD_ALLOWED,
     JOIN_WORST_MS,
     NOTICES,
     RECIPIENT_DROPPED,
+    SENDERS_DROPPED,
+    SENDERS_STOPPED,
     TRIES_PER_S,
     judge,
 )
@@ -270,3 +276,28 @@ def test_writing_a_section_keeps_the_rows_of_phases_not_run_again() -> None:
 def test_writing_to_a_missing_section_is_refused() -> None:
     with pytest.raises(ValueError):
         write_section("no markers here", "abuse-after", [], [])
+
+
+def test_senders_stopped_for_what_they_sent_are_no_dropped_readers() -> None:
+    phase = Phase("burst-public", "", targets=("senders",))
+    phase.fact(SENDERS_DROPPED, 0)
+    phase.fact(SENDERS_STOPPED, 30)
+    assert judge(phase) == [
+        (
+            "no fast reader dropped (the senders, who read too)",
+            "0 dropped as slow readers (30 for what they sent)",
+            "yes",
+        )
+    ]
+
+
+def test_forging_is_judged_for_space_and_visible_padding_apart() -> None:
+    phase = Phase("forging", "", targets=("forging",))
+    phase.fact(FORGED, 0)
+    phase.fact(FORGE_TRIES, 8)
+    phase.fact(FORGED_FILLER, 8)
+    phase.fact(FILLER_TRIES, 8)
+    assert [(measured, met) for _, measured, met in judge(phase)] == [
+        ("0 of 8 tries forged a row", "yes"),
+        ("8 of 8 tries forged a row", "NO"),
+    ]

@@ -11,13 +11,14 @@ from ... import limits
 from .attacker import Attacker
 from .net import Refused, join, sources
 from .phase import Arena, Attack
-from .targets import SENDERS_DROPPED
+from .targets import SENDERS_DROPPED, SENDERS_STOPPED
 
 # Each control byte is replaced by U+FFFD (3 bytes in UTF-8) before anyone sees it.
 CONTROL_TEXT = b"\x01" * 4000
 LINES = limits.FLOOD_BURST  # the whole burst, at once
 # The bucket refills the burst in this long; the next paste waits a little more.
 ROUND_S = limits.FLOOD_BURST / limits.FLOOD_RATE_PER_S + 0.2
+_READER_DROPS = ("closed without a word", "send queue exceeded")
 
 
 def burst(senders: int, to: str = "") -> Attack:
@@ -74,6 +75,10 @@ def burst(senders: int, to: str = "") -> Attack:
         }
         for why, n in sorted(dropped.items()):
             phase.count(f"senders dropped: {why}", n)
-        phase.fact(SENDERS_DROPPED, sum(dropped.values()))
+        # Dropped without a word (an abort) is a reader's drop ("send queue exceeded"); with a
+        # farewell, the server stopped the sender for what it sent (over-long lines, say).
+        as_readers = sum(n for why, n in dropped.items() if why in _READER_DROPS)
+        phase.fact(SENDERS_DROPPED, as_readers)
+        phase.fact(SENDERS_STOPPED, sum(dropped.values()) - as_readers)
 
     return attack

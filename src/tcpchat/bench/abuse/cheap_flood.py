@@ -6,6 +6,7 @@ slow reader); when dropped it reconnects."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from .attacker import Attacker
@@ -25,6 +26,8 @@ def cheap_flood(connections: int) -> Attack:
         phase = arena.phase
         source = sources(1)[0]
         spans: list[tuple[float, bool]] = []
+        first_refusals: list[float] = []  # seconds from joining, per connection refused
+        drops: list[float] = []  # seconds from joining, per connection dropped
         reasons: dict[str, int] = {}
         answered = 0
 
@@ -50,7 +53,10 @@ def cheap_flood(connections: int) -> Attack:
                 await asyncio.sleep(0.05)  # the server's last words, if it dropped us
                 span = conn.stopped_after(min(time.monotonic(), arena.until))
                 spans.append(span)
+                if not math.isinf(conn.refused_at):
+                    first_refusals.append(conn.refused_at - conn.joined)
                 if conn.ended:
+                    drops.append(conn.ended_at - conn.joined)
                     why = conn.reason or "closed without a word"
                     reasons[why] = reasons.get(why, 0) + 1
                 phase.count("lines refused", conn.refusals)
@@ -64,9 +70,9 @@ def cheap_flood(connections: int) -> Attack:
         phase.count("flooder connections", len(spans))
         for why, n in sorted(reasons.items()):
             phase.count(f"dropped: {why}", n)
-        refused = [s for s, stopped in spans if stopped]
-        if refused:
-            phase.note(f"refused or dropped after {min(refused):.2f} to {max(refused):.2f} s")
+        for what, times in (("first refusal", first_refusals), ("dropped", drops)):
+            if times:
+                phase.note(f"{what} after {min(times):.2f} to {max(times):.2f} s")
         kept = sum(1 for _, stopped in spans if not stopped)
         if kept:
             phase.note(f"{kept} flooders neither refused nor dropped by the end")

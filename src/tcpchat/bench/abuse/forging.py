@@ -11,7 +11,7 @@ import asyncio
 from .counting import forged_rows
 from .net import Stream, join, sources
 from .phase import Arena
-from .targets import FORGE_TRIES, FORGED
+from .targets import FILLER_TRIES, FORGE_TRIES, FORGED, FORGED_FILLER
 
 WIDTHS = (80, 100, 120, 132)
 FILLERS = (" ", ".")
@@ -46,45 +46,46 @@ async def forging(arena: Arena) -> None:
     source = sources(1)[0]
     reader = await join(arena.port, "reader", text=True)
     mallory = await join(arena.port, "mallory", source=source, text=True)
-    tries = forged = 0
+    forged = {filler: 0 for filler in FILLERS}
+    tries = {filler: 0 for filler in FILLERS}
     found: dict[str, list[str]] = {}  # "message, spaces" -> widths where a row was forged
     quitters: list[Stream] = []
+
+    async def judge(kind: str, width: int, filler: str, marker: str) -> None:
+        rows = forged_rows(await _line_with(reader, f"lol{marker}"), width)
+        tries[filler] += 1
+        if rows:
+            forged[filler] += 1
+            found.setdefault(f"{kind}, {_NAMES[filler]}", []).append(str(width))
+
     try:
         mallory[1].write(b"calibrate\n")
-        line = await _line_with(reader, "calibrate")
-        offset = line.index("calibrate")
-        for width in WIDTHS:
-            for filler in FILLERS:
-                marker = f"#{tries}"
-                mallory[1].write((_padded(offset, width, filler, marker) + "\n").encode())
-                rows = forged_rows(await _line_with(reader, f"lol{marker}"), width)
-                tries += 1
-                if rows:
-                    forged += 1
-                    found.setdefault(f"message, {_NAMES[filler]}", []).append(str(width))
-        # The same through a quit reason: "*** quitter left (quit: REASON). N users online."
-        quitter = await join(arena.port, "quitter", source=source, text=True)
-        quitters.append(quitter)
-        quitter[1].write(b"/quit calibrate\n")
         offset = (await _line_with(reader, "calibrate")).index("calibrate")
         for width in WIDTHS:
             for filler in FILLERS:
-                marker = f"#{tries}"
-                quitter = await join(arena.port, "quitter", source=source, text=True)
-                quitters.append(quitter)
+                marker = f"#{sum(tries.values())}"
+                mallory[1].write((_padded(offset, width, filler, marker) + "\n").encode())
+                await judge("message", width, filler, marker)
+        # The same through a quit reason: "*** quitter left (quit: REASON). N users online."
+        quitters.append(await join(arena.port, "quitter", source=source, text=True))
+        quitters[-1][1].write(b"/quit calibrate\n")
+        offset = (await _line_with(reader, "calibrate")).index("calibrate")
+        for width in WIDTHS:
+            for filler in FILLERS:
+                marker = f"#{sum(tries.values())}"
+                quitters.append(await join(arena.port, "quitter", source=source, text=True))
                 reason = _padded(offset, width, filler, marker)
-                quitter[1].write(f"/quit {reason}\n".encode())
-                rows = forged_rows(await _line_with(reader, f"lol{marker}"), width)
-                tries += 1
-                if rows:
-                    forged += 1
-                    found.setdefault(f"quit reason, {_NAMES[filler]}", []).append(str(width))
+                quitters[-1][1].write(f"/quit {reason}\n".encode())
+                await judge("quit reason", width, filler, marker)
     finally:
         for _, writer in [reader, mallory, *quitters]:
             writer.close()
-    phase.count("forged rows", forged)
-    phase.count("tries", tries)
+    for filler in FILLERS:
+        phase.count(f"rows forged with {_NAMES[filler]}", forged[filler])
+        phase.count(f"tries with {_NAMES[filler]}", tries[filler])
     for how, widths in found.items():
         phase.note(f"forged ({how}) at {'/'.join(widths)} columns")
-    phase.fact(FORGED, forged)
-    phase.fact(FORGE_TRIES, tries)
+    phase.fact(FORGED, forged[" "])
+    phase.fact(FORGE_TRIES, tries[" "])
+    phase.fact(FORGED_FILLER, forged["."])
+    phase.fact(FILLER_TRIES, tries["."])

@@ -46,6 +46,11 @@ def figures_row(p: Phase) -> list[str]:
     else:
         latency = lost = "-"
     counters = [f"{k}: {v}" for k, v in p.counters.items()] + p.notes
+    if "held" in p.targets and p.server_sockets >= 0:
+        counters.append(
+            f"server's sockets at the peak: {p.server_sockets}, "
+            f"{p.attacker_sockets} of them attackers'"
+        )
     if p.log_bytes >= 0:
         log = f"{p.log_bytes / 1000:.1f} KB, {p.log_rate / 1000:.1f} KB/s ({p.log_level})"
         extra = [f"{n} {level}" for level, n in sorted(p.log_levels.items()) if level != "INFO"]

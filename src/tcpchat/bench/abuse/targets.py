@@ -13,7 +13,8 @@ from .phase import GRACE_S, USERS, Phase
 ATTACKER_STOPPED_S = "attacker_stopped_s"  # worst time until refused or dropped (inf: never)
 HELD_ALLOWED = "held_allowed"  # attackers' sockets the limits let the server hold
 JOIN_WORST_MS = "join_worst_ms"  # slowest newcomer's join (inf: one did not get in)
-SENDERS_DROPPED = "senders_dropped"  # attackers who read promptly and were dropped anyway
+SENDERS_DROPPED = "senders_dropped"  # senders who read promptly, dropped as slow readers
+SENDERS_STOPPED = "senders_stopped"  # senders dropped for what they sent (not a reader's drop)
 TRIES_PER_S = "tries_per_s"
 LOOKALIKES_ACCEPTED, LOOKALIKES_TRIED = "lookalikes_accepted", "lookalikes_tried"
 REAL_ACCEPTED, REAL_TRIED = "real_accepted", "real_tried"
@@ -21,7 +22,8 @@ RECIPIENT_DROPPED = "recipient_dropped"  # 1 if the reader that stopped reading 
 CONFIRMED_UNREAD = "confirmed_unread"  # confirmed to the sender, never readable by the reader
 NOTICES = "undelivered_notices"
 CONFIRMED_AFTER_DROP = "confirmed_after_drop"
-FORGED, FORGE_TRIES = "forged", "forge_tries"
+FORGED, FORGE_TRIES = "forged", "forge_tries"  # padded with spaces, as in the finding
+FORGED_FILLER, FILLER_TRIES = "forged_filler", "filler_tries"  # padded with visible dots
 ONLINE_LEAK = "online_leak"  # 1 if the greeting before the password tells who is online
 SPACED_PASSWORD_OK = "spaced_password_ok"
 
@@ -140,10 +142,13 @@ def _accept_errors(p: Phase) -> list[Row]:
 
 def _senders(p: Phase) -> list[Row]:
     dropped = p.facts.get(SENDERS_DROPPED)
+    stopped = p.facts.get(SENDERS_STOPPED, 0.0)
     return [
         (
             "no fast reader dropped (the senders, who read too)",
-            "not measured" if dropped is None else f"{dropped:.0f} dropped",
+            "not measured"
+            if dropped is None
+            else f"{dropped:.0f} dropped as slow readers ({stopped:.0f} for what they sent)",
             _verdict(None if dropped is None else dropped == 0),
         )
     ]
@@ -201,15 +206,18 @@ def _undelivered(p: Phase) -> list[Row]:
 
 def _forging(p: Phase) -> list[Row]:
     f = p.facts
-    if FORGE_TRIES not in f:
-        return [("no user text starts a visual line", "not measured", "n/a")]
-    return [
-        (
-            "no user text starts a visual line that looks like another's",
-            f"{f[FORGED]:.0f} of {f[FORGE_TRIES]:.0f} tries forged a line",
-            _verdict(f[FORGED] == 0),
-        )
-    ]
+    rows: list[Row] = []
+    for forged, tries, how in (
+        (FORGED, FORGE_TRIES, "padded with spaces, as in the finding"),
+        (FORGED_FILLER, FILLER_TRIES, "padded with visible dots"),
+    ):
+        target = f"no user text starts a row that looks like another's ({how})"
+        if tries not in f:
+            rows.append((target, "not measured", "n/a"))
+        else:
+            measured = f"{f[forged]:.0f} of {f[tries]:.0f} tries forged a row"
+            rows.append((target, measured, _verdict(f[forged] == 0)))
+    return rows
 
 
 def _password(p: Phase) -> list[Row]:
