@@ -55,7 +55,8 @@ class Phase:
     log_rate: float = -1.0  # bytes a second in the second half of the attack
     log_levels: dict[str, int] = field(default_factory=dict)
     log_drops: dict[str, int] = field(default_factory=dict)  # "dropping client" per reason
-    attacker_sockets: int = -1  # peak of the server's sockets whose peer is not 127.0.0.1
+    # Peak of the server's sockets whose peer is not 127.0.0.1, held for 0.5 s or more.
+    attacker_sockets: int = -1
     server_sockets: int = -1  # peak of all the server's sockets
     facts: dict[str, float] = field(default_factory=dict)
     measured: str = ""  # date and phase length, for the table

@@ -48,8 +48,8 @@ def figures_row(p: Phase) -> list[str]:
     counters = [f"{k}: {v}" for k, v in p.counters.items()] + p.notes
     if "held" in p.targets and p.server_sockets >= 0:
         counters.append(
-            f"server's sockets at the peak: {p.server_sockets}, "
-            f"{p.attacker_sockets} of them attackers'"
+            f"server's sockets at the peak: {p.server_sockets}; "
+            f"attackers' held: {p.attacker_sockets}"
         )
     if p.log_bytes >= 0:
         log = f"{p.log_bytes / 1000:.1f} KB, {p.log_rate / 1000:.1f} KB/s ({p.log_level})"

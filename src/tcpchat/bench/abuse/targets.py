@@ -97,7 +97,7 @@ def _held(p: Phase) -> list[Row]:
     return [
         (
             "server sockets held stay within the limits",
-            f"attackers' peak {p.attacker_sockets} (limits allow {allowed:.0f})",
+            f"attackers' held, at the peak: {p.attacker_sockets} (limits allow {allowed:.0f})",
             _verdict(None if allowed < 0 else p.attacker_sockets <= allowed),
         )
     ]

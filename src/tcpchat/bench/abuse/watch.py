@@ -22,6 +22,7 @@ class Watch:
         self.peak_rss_kib = 0
         self.peak_sockets = 0
         self.peak_attacker_sockets = 0
+        self._attackers: set[int] = set()  # inodes of attackers' sockets at the last look
         self.log_samples: list[tuple[float, float]] = []  # (monotonic time, log size)
         self._ticks = 0
 
@@ -31,7 +32,11 @@ class Watch:
         if self._ticks % SOCKETS_EVERY == 0:
             total, attackers = self.sockets()
             self.peak_sockets = max(self.peak_sockets, total)
-            self.peak_attacker_sockets = max(self.peak_attacker_sockets, attackers)
+            # Held: there at two looks in a row. A refused connection lives for a moment
+            # between accept and close; catching it then is no socket held.
+            held = len(attackers & self._attackers)
+            self.peak_attacker_sockets = max(self.peak_attacker_sockets, held)
+            self._attackers = attackers
         self._ticks += 1
 
     def log_size(self) -> int:
@@ -49,8 +54,9 @@ class Watch:
         except OSError:
             return b""
 
-    def sockets(self) -> tuple[int, int]:
-        """(all sockets the server process holds, those whose peer is not an ordinary user).
+    def sockets(self) -> tuple[int, set[int]]:
+        """(how many sockets the server process holds, the inodes of those whose peer is not an
+        ordinary user).
 
         Listening sockets have no peer (0.0.0.0) and count in the first figure only. Sockets
         the kernel holds in the listen backlog are not the process's and count in neither.
@@ -66,7 +72,7 @@ class Watch:
                 if target.startswith("socket:["):
                     inodes.append(int(target[8:-1]))
         except OSError:
-            return 0, 0
+            return 0, set()
         peers: dict[int, str] = {}
         for table in ("tcp", "tcp6"):
             try:
@@ -74,7 +80,5 @@ class Watch:
                     peers.update(proc_net_tcp(f.read()))
             except OSError:
                 pass
-        attackers = sum(
-            1 for i in inodes if peers.get(i, USER_ADDRESS) not in (USER_ADDRESS, "0.0.0.0", "::")
-        )
-        return len(inodes), attackers
+        ours = (USER_ADDRESS, "0.0.0.0", "::")
+        return len(inodes), {i for i in inodes if peers.get(i, USER_ADDRESS) not in ours}
