@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ... import limits
+from . import defaults
 from .attacker import Attacker
 from .net import Refused, join, sources
 from .phase import Arena, Attack
@@ -15,9 +15,9 @@ from .targets import SENDERS_DROPPED, SENDERS_STOPPED
 
 # Each control byte is replaced by U+FFFD (3 bytes in UTF-8) before anyone sees it.
 CONTROL_TEXT = b"\x01" * 4000
-LINES = limits.FLOOD_BURST  # the whole burst, at once
+LINES = defaults.FLOOD_BURST  # the whole burst, at once
 # The bucket refills the burst in this long; the next paste waits a little more.
-ROUND_S = limits.FLOOD_BURST / limits.FLOOD_RATE_PER_S + 0.2
+ROUND_S = defaults.FLOOD_BURST / defaults.FLOOD_RATE_PER_S + 0.2
 _READER_DROPS = ("closed without a word", "send queue exceeded")
 
 

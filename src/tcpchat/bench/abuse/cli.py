@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...server import raise_file_limit
 from ..servers import can_pin
 from . import __doc__ as about
 from .catalogue import catalogue
+from .defaults import raise_file_limit
 from .phase import PHASE_S, Phase
 from .runner import run_phase
 from .table import render, render_targets, write_section

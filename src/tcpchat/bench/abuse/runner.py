@@ -7,8 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from ... import limits
 from ..servers import TARGETS, RunningServer, free_port
+from . import defaults
 from .counting import drop_reasons, growth_rate, log_levels
 from .net import client_tls, make_certificate
 from .phase import Arena, Attack, Phase
@@ -30,9 +30,9 @@ def server_args(phase: Phase, workdir: Path) -> tuple[list[str], int]:
     last and win.
     """
     args = [
-        "--flood-burst", str(limits.FLOOD_BURST), "--flood-rate", str(limits.FLOOD_RATE_PER_S),
-        "--max-per-ip", str(limits.MAX_CONNECTIONS_PER_IP),
-        "--max-connections", str(limits.MAX_CONNECTIONS),
+        "--flood-burst", str(defaults.FLOOD_BURST), "--flood-rate", str(defaults.FLOOD_RATE_PER_S),
+        "--max-per-ip", str(defaults.MAX_CONNECTIONS_PER_IP),
+        "--max-connections", str(defaults.MAX_CONNECTIONS),
     ]  # fmt: skip
     tls_port = 0
     if phase.tls:

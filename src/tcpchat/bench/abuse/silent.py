@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 
-from ... import limits
+from . import defaults
 from .net import Refused, connect_socket, join, sources
 from .phase import USERS, Arena, Attack
 from .targets import ATTACKER_STOPPED_S, HELD_ALLOWED, JOIN_WORST_MS
@@ -68,8 +68,8 @@ def silent(
     count: int = SILENT_CONNECTIONS,
     addresses: int = 1,
     tls: bool = False,
-    max_per_ip: int = limits.MAX_CONNECTIONS_PER_IP,
-    max_connections: int = limits.MAX_CONNECTIONS,
+    max_per_ip: int = defaults.MAX_CONNECTIONS_PER_IP,
+    max_connections: int = defaults.MAX_CONNECTIONS,
 ) -> Attack:
     """``count`` silent connections from ``addresses`` loopback addresses to the TLS port (or
     the plain one), under the server's ``max_per_ip`` and ``max_connections``."""
