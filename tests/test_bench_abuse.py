@@ -21,6 +21,7 @@ from tcpchat.bench.abuse.counting import (
     visual_lines,
     worst_stop,
 )
+from tcpchat.bench.abuse.net import LINE_LIMIT, fitting_control_bytes
 from tcpchat.bench.abuse.net import sources as _sources
 from tcpchat.bench.abuse.phase import USERS, Phase
 from tcpchat.bench.abuse.silent import excess_refused_after
@@ -50,6 +51,12 @@ def test_attackers_use_distinct_loopback_addresses() -> None:
     assert len(set(sources)) == 600
     assert all(ipaddress.ip_address(s).is_loopback for s in sources)
     assert "127.0.0.1" not in sources  # the ordinary users' address stays theirs
+
+
+@pytest.mark.parametrize("prefix", [b"", b"/w user0 ", b"/quit "])
+def test_fitting_control_bytes_stay_within_the_line_limit_once_neutralised(prefix: bytes) -> None:
+    n = fitting_control_bytes(prefix)
+    assert len(prefix) + 3 * n <= LINE_LIMIT < len(prefix) + 3 * (n + 1)
 
 
 def test_table_reports_latency_loss_memory_and_counters() -> None:

@@ -1,7 +1,9 @@
 """Bursts within the limits (issue 11, finding 3): several users from one address each paste the
-flood burst's worth of lines (10) of 4,000 control bytes at once, to everyone or as whispers to
-one ordinary user. Every connection involved reads promptly; none should be dropped. The burst
-repeats each time the senders' token buckets are full again."""
+flood burst's worth of lines (10) of control bytes at once, to everyone or as whispers to one
+ordinary user: 4,000 of them a line as in the finding, or as many as stay within the line limit
+once neutralised (a server that holds neutralised lines to the limit refuses the former). Every
+connection involved reads promptly; none should be dropped. The burst repeats each time the
+senders' token buckets are full again."""
 
 from __future__ import annotations
 
@@ -9,22 +11,22 @@ import asyncio
 
 from . import defaults
 from .attacker import Attacker
-from .net import Refused, join, sources
+from .net import CONTROL_BYTES, Refused, fitting_control_bytes, join, sources
 from .phase import Arena, Attack
 from .targets import SENDERS_DROPPED, SENDERS_STOPPED
 
-# Each control byte is replaced by U+FFFD (3 bytes in UTF-8) before anyone sees it.
-CONTROL_TEXT = b"\x01" * 4000
 LINES = defaults.FLOOD_BURST  # the whole burst, at once
 # The bucket refills the burst in this long; the next paste waits a little more.
 ROUND_S = defaults.FLOOD_BURST / defaults.FLOOD_RATE_PER_S + 0.2
 _READER_DROPS = ("closed without a word", "send queue exceeded")
 
 
-def burst(senders: int, to: str = "") -> Attack:
+def burst(senders: int, to: str = "", fit: bool = False) -> Attack:
     """``senders`` users from 127.1.0.1 paste LINES lines of control bytes each at once; with
-    ``to``, as whispers to that (ordinary) user."""
-    line = (f"/w {to} ".encode() if to else b"") + CONTROL_TEXT + b"\n"
+    ``to``, as whispers to that (ordinary) user; with ``fit``, lines within the line limit."""
+    prefix = f"/w {to} ".encode() if to else b""
+    control = fitting_control_bytes(prefix) if fit else CONTROL_BYTES
+    line = prefix + b"\x01" * control + b"\n"
 
     async def attack(arena: Arena) -> None:
         phase = arena.phase
@@ -70,7 +72,7 @@ def burst(senders: int, to: str = "") -> Attack:
                     conn.close()
         kind = "whispers to " + to if to else "lines to everyone"
         phase.counters = {
-            f"bursts ({senders} x {LINES} {kind})": rounds,
+            f"bursts ({senders} x {LINES} {kind}, {control} control bytes each)": rounds,
             **phase.counters,
         }
         for why, n in sorted(dropped.items()):

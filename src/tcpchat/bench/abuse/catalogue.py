@@ -165,6 +165,26 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
         ),
         (
             Phase(
+                "burst-public-fit",
+                "as burst-public, each line as many control bytes as fit the line limit once "
+                "neutralised (1,365)",
+                log_level=ROUND_TWO,
+                targets=_BURST,
+            ),
+            burst(10, fit=True),
+        ),
+        (
+            Phase(
+                "burst-whisper-fit",
+                "as burst-whisper, each line as many control bytes as fit the line limit once "
+                "neutralised (1,362)",
+                log_level=ROUND_TWO,
+                targets=_BURST,
+            ),
+            burst(9, to="user0", fit=True),
+        ),
+        (
+            Phase(
                 "lookalikes",
                 "names that pass for alice, bob or a reserved name; real names in other scripts",
                 log_level=ROUND_TWO,
@@ -191,6 +211,16 @@ def catalogue() -> list[tuple[Phase, Attack | None]]:
                 targets=_LOG,
             ),
             quit_flood(),
+        ),
+        (
+            Phase(
+                "log-quit-fit",
+                "as log-quit, each reason as many control bytes as fit the line limit once "
+                "neutralised (1,363)",
+                log_level=ROUND_TWO,
+                targets=_LOG,
+            ),
+            quit_flood(fit=True),
         ),
         (
             Phase(

@@ -22,6 +22,17 @@ _REFUSING_CODES = ("name_", "bad_password", "not_registered")
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
+LINE_LIMIT = 4096  # the server's default --max-line
+# What the finding pasted: each control byte becomes U+FFFD, 3 bytes, once neutralised.
+CONTROL_BYTES = 4000
+
+
+def fitting_control_bytes(prefix: bytes) -> int:
+    """The most control bytes a line starting with ``prefix`` can carry and still be within the
+    line limit once each has become U+FFFD (3 bytes): an attacker's answer to a server that holds
+    neutralised lines to the limit."""
+    return (LINE_LIMIT - len(prefix)) // 3
+
 
 def sources(count: int) -> list[str]:
     """Attackers' loopback addresses (127.1.0.1, ...), so the per-IP limit does not stop them
