@@ -19,6 +19,7 @@ LINES = defaults.FLOOD_BURST  # the whole burst, at once
 # The bucket refills the burst in this long; the next paste waits a little more.
 ROUND_S = defaults.FLOOD_BURST / defaults.FLOOD_RATE_PER_S + 0.2
 _READER_DROPS = ("closed without a word", "send queue exceeded")
+JOIN_LINES = 2
 
 
 def burst(senders: int, to: str = "", fit: bool = False) -> Attack:
@@ -39,11 +40,12 @@ def burst(senders: int, to: str = "", fit: bool = False) -> Attack:
             why = conn.reason or "closed without a word"
             dropped[why] = dropped.get(why, 0) + 1
 
-        async def ready(k: int) -> None:
+        async def ready(k: int) -> bool:
+            """Join sender ``k`` again if it is gone; True if it (re)joined now."""
             nonlocal joins
             conn = conns[k]
             if conn is not None and not conn.ended:
-                return
+                return False
             if conn is not None:
                 note_drop(conn)
                 conn.close()
@@ -53,10 +55,14 @@ def burst(senders: int, to: str = "", fit: bool = False) -> Attack:
             except (Refused, OSError, asyncio.TimeoutError):
                 conns[k] = None
                 phase.count("sender joins refused")
+            return True
 
         try:
             while not arena.over():
-                await asyncio.gather(*(ready(k) for k in range(senders)))
+                if any(await asyncio.gather(*(ready(k) for k in range(senders)))):
+                    # Joining took two lines of the burst (/mode, the name): a paste of the
+                    # whole burst waits until they are back.
+                    await arena.pause(JOIN_LINES / defaults.FLOOD_RATE_PER_S + 0.1)
                 for conn in conns:
                     if conn is not None:
                         conn.writer.write(line * LINES)
