@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .dialects import ChatDialect, Dialect, IrcDialect
 
@@ -131,6 +132,20 @@ def _die_with_parent() -> None:
         pass
 
 
+def _child_setup(max_files: int) -> Callable[[], None]:
+    """What the child runs before exec: die with the parent and, if ``max_files``, cap its
+    open-file limit (soft and hard), as a host with a low ``ulimit -n`` would."""
+
+    def setup() -> None:
+        _die_with_parent()
+        if max_files:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
+    return setup
+
+
 def can_pin() -> bool:
     return shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) > 1
 
@@ -156,9 +171,11 @@ class RunningServer:
         log_level: str = "WARNING",
         profile: str = "",
         server_args: Sequence[str] = (),
+        max_files: int = 0,
     ) -> None:
         """Start ``target``; ``server_args`` go last on our server's command line, so they
-        override the benchmark's own flags (argparse keeps the last value)."""
+        override the benchmark's own flags (argparse keeps the last value). ``max_files`` > 0
+        caps the server's open-file limit (hard and soft) to that many."""
         self.target = target
         self.port = free_port()
         self.log_path = workdir / f"{target.name}-{self.port}.log"
@@ -208,7 +225,7 @@ class RunningServer:
             stderr=subprocess.STDOUT,
             env=env,
             cwd=str(workdir),
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(max_files),
         )
         self.pid = self.proc.pid  # taskset execs the server: same process
 

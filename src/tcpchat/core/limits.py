@@ -152,7 +152,8 @@ TCP_KEEPCNT = 4
 SWEEP_INTERVAL_S = 1.0
 
 # Connection limits: ergo allows 16 per IP; 20 covers a small office behind one NAT. 5000 in all
-# stays well under the default 1024-soft / 524288-hard file limit raised at start (see server/app.py).
+# stays well under the default 1024-soft / 524288-hard file limit raised at start
+# (server/app.py).
 MAX_CONNECTIONS = 5000
 MAX_CONNECTIONS_PER_IP = 20
 

@@ -11,8 +11,8 @@ round pay for a filter.
 A connection that gets an event of its own (a whisper, an error) first takes the broadcasts
 queued before it, so every client sees events in the order the hub made them.
 
-Plain data, no sockets: ``app.ChatServer`` owns one ``Broadcasts`` for everyone online; a room or the
-users of another node would each get their own.
+Plain data, no sockets: ``app.ChatServer`` owns one ``Broadcasts`` for everyone online; a room
+or the users of another node would each get their own.
 """
 
 from __future__ import annotations
