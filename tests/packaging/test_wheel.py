@@ -37,7 +37,7 @@ def test_wheel_declares_both_console_scripts(dists: Dists) -> None:
         names = whl.namelist()
     assert "tcp-server = tcpchat.cli:server_main" in entry_points
     assert "tcp-client = tcpchat.cli:client_main" in entry_points
-    assert "tcpchat/server.py" in names
+    assert {"tcpchat/server/app.py", "tcpchat/core/hub.py", "tcpchat/client/ui.py"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "packaging/"))]
 
 
