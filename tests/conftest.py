@@ -295,9 +295,10 @@ class Pump:
             return self._changed.wait_for(lambda: self.closed, timeout)
 
 
-def join_peer(port: int, name: str, host: str = "127.0.0.1") -> Peer:
-    """A text-mode user named ``name`` on a server at ``port``."""
-    peer = Peer(port, host)
+def join_peer(port: int, name: str, host: str = "127.0.0.1", source: str | None = None) -> Peer:
+    """A text-mode user named ``name`` on a server at ``port`` (from ``source``, a loopback
+    address, if given)."""
+    peer = Peer(port, host, source)
     peer.expect(r"^\*\*\* Enter your name:")
     peer.send(f"{name}\n")
     peer.expect(r"^\*\*\* You are ")

@@ -489,7 +489,6 @@ def test_the_password_is_compared_exactly_as_sent_spaces_included() -> None:
 
 def test_wrong_passwords_from_one_address_slow_down_across_reconnects_then_ban() -> None:
     chat = Chat(password="sesame", max_password_tries=100)
-    guard = chat.hub.guard
     sessions = [chat.connect() for _ in range(3)]  # same origin: 127.0.0.1:1
     for s in sessions:
         chat.take(s)
@@ -506,8 +505,8 @@ def test_wrong_passwords_from_one_address_slow_down_across_reconnects_then_ban()
             break  # the ban closed the session
     # 10 wrong tries, 3 of them free, the rest 1, 2, 4 ... s apart: about 2 minutes, then a ban.
     assert compared == 9
-    assert guard.refusal("127.0.0.1:1", chat.now) is not None
-    assert guard.refusal("127.0.0.1:1", chat.now + 3600) is None
+    assert chat.hub.refusal("127.0.0.1:1", chat.now) is not None
+    assert chat.hub.refusal("127.0.0.1:1", chat.now + 3600) is None
 
 
 def test_cheap_lines_cost_tokens_too_so_a_ping_flood_is_refused_then_dropped() -> None:

@@ -182,3 +182,17 @@ def test_cheap_lines_alone_also_end_in_a_drop(connect: Any, line: bytes) -> None
     mallory = connect("mallory")
     mallory.send(line)
     assert mallory.expect("Goodbye") == "*** You sent too many lines too fast. Goodbye."
+
+
+def test_a_flooder_that_reconnects_waits_longer_each_time(make_server: Any) -> None:  # noqa: F811
+    srv = make_server()
+    bob = join_peer(srv.port, "bob")
+    flooder = join_peer(srv.port, "mallory", source="127.0.0.6")
+    flooder.send(b"/ping\n" * 200)
+    assert flooder.expect("Goodbye") == "*** You sent too many lines too fast. Goodbye."
+    # Its address may not come straight back; everyone else may.
+    again = Peer(srv.port, source="127.0.0.6")
+    assert again.line().startswith("!!! Disconnected for abuse from your address: try again in")
+    assert again.closed()
+    join_peer(srv.port, "carol").close()
+    assert bob.expect("left") == "*** mallory left (flooding). 1 user online."

@@ -55,3 +55,13 @@ def test_a_tally_logs_the_first_then_one_line_per_interval_with_the_count() -> N
     assert [tally.tick(t) for t in (1.0, 2.0, 9.9)] == [None, None, None]
     assert tally.tick(10.0) == 3
     assert tally.tick(10.5) is None
+
+
+def test_tls_handshakes_in_progress_are_capped_and_given_back() -> None:
+    gate = Admission(max_total=100, max_per_origin=100, max_handshakes=2)
+    assert gate.admit("a", tls=True) is None and gate.admit("b", tls=True) is None
+    assert "TLS handshakes" in (gate.admit("c", tls=True) or "")
+    assert gate.admit("c") is None  # a plain connection has no handshake to wait for
+    gate.handshake_over()
+    assert gate.admit("c", tls=True) is None
+    assert gate.handshakes == 2 and gate.total == 4

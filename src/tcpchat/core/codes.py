@@ -46,6 +46,11 @@ TOO_MANY_NAMES = "too many refused names"
 WRONG_PASSWORD = "wrong password"
 PASSWORD_BANNED = "too many wrong passwords"
 
+# Endings the server chose because of what the client did: each costs the client's address a
+# pause before its next connection is taken (limits.ABUSE_PENALTY_S).
+ABUSE_ENDINGS = frozenset(
+    {FLOODING, SEND_QUEUE_EXCEEDED, TOO_MANY_BAD_LINES, TOO_MANY_UNKNOWN, TOO_MANY_NAMES}
+)
 # Endings that are nobody's fault (the log says INFO); any other means the server ended a session
 # because of what the client did or failed to do (WARNING).
 ORDINARY_ENDINGS = frozenset({QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN})

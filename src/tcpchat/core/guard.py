@@ -1,12 +1,15 @@
-"""Password guessing: wrong tries slow down per origin, then the origin is banned for a while.
+"""Strikes per origin: wrong passwords (and sessions ended for abuse) slow down, then ban.
 
-Plain data, no clock: the hub passes ``now`` with every call. An origin is an IPv4 address or an
-IPv6 /64 (``admission.origin_of``); reconnecting does not reset anything, since the count is kept
-per origin rather than per connection. The first ``PASSWORD_FREE_TRIES`` wrong passwords in a row
-are typos; after the n-th one beyond those, the next try from that origin is not even compared
-before ``PASSWORD_BACKOFF_S * 2**(n-1)`` seconds (at most ``PASSWORD_BACKOFF_MAX_S``); after
-``PASSWORD_BAN_AFTER`` wrong tries new connections from it are refused for ``PASSWORD_BAN_S``. A
-right password clears the origin's record.
+Plain data, no clock: callers pass ``now``. An origin is an IPv4 address or an IPv6 /64
+(``admission.origin_of``); reconnecting does not reset anything, since strikes are kept per origin
+rather than per connection.
+
+The hub keeps one ``Strikes`` for wrong passwords (``password_guard``): the first
+``PASSWORD_FREE_TRIES`` in a row are typos; after the n-th one beyond those the next try from that
+origin is not even compared before ``PASSWORD_BACKOFF_S * 2**(n-1)`` seconds (at most
+``PASSWORD_BACKOFF_MAX_S``); after ``PASSWORD_BAN_AFTER`` new connections from it are refused for
+``PASSWORD_BAN_S``; the right password clears the record. The server keeps another for sessions it
+ended for abuse (flooding, a send queue never read...): each delays the origin's next connection.
 """
 
 from __future__ import annotations
@@ -24,17 +27,22 @@ class _Record:
     last_failure: float = 0.0
 
 
-class PasswordGuard:
-    """Remembers wrong passwords per origin (at most ``max_origins`` of them, the oldest record
-    forgotten first, so an attacker with many addresses cannot grow it without bound)."""
+class Strikes:
+    """Strikes against origins (wrong passwords, sessions ended for abuse): each one past
+    ``free_tries`` delays the next try from that origin, doubling from ``backoff`` up to
+    ``backoff_max`` seconds, and ``ban_after`` of them (0: never) ban it for ``ban`` seconds.
+
+    At most ``max_origins`` are remembered, the oldest record forgotten first, so an attacker with
+    many addresses cannot grow it without bound; an origin quiet for ``forget_after`` is forgiven.
+    """
 
     def __init__(
         self,
-        free_tries: int = limits.PASSWORD_FREE_TRIES,
-        backoff: float = limits.PASSWORD_BACKOFF_S,
-        backoff_max: float = limits.PASSWORD_BACKOFF_MAX_S,
-        ban_after: int = limits.PASSWORD_BAN_AFTER,
-        ban: float = limits.PASSWORD_BAN_S,
+        free_tries: int,
+        backoff: float,
+        backoff_max: float,
+        ban_after: int = 0,
+        ban: float = 0.0,
         forget_after: float = limits.PASSWORD_FORGET_S,
         max_origins: int = limits.PASSWORD_GUARD_ORIGINS,
     ) -> None:
@@ -51,23 +59,20 @@ class PasswordGuard:
         return len(self._records)
 
     def wait(self, origin: str, now: float) -> float:
-        """Seconds before a password from ``origin`` may be compared; 0 if it may be now."""
+        """Seconds before the next try from ``origin`` counts (a password may be compared, a
+        connection taken); 0 if it may be now."""
         record = self._live(origin, now)
         if record is None:
             return 0.0
         return max(record.next_try - now, record.banned_until - now, 0.0)
 
-    def refusal(self, origin: str, now: float) -> str | None:
-        """Why a new connection from ``origin`` is refused (it is banned), or None."""
+    def banned_for(self, origin: str, now: float) -> float:
+        """Seconds ``origin`` stays banned; 0 if it is not."""
         record = self._live(origin, now)
-        if record is None or record.banned_until <= now:
-            return None
-        minutes = max(1, round((record.banned_until - now) / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"Too many wrong passwords from your address. Try again in {minutes} {unit}."
+        return 0.0 if record is None else max(record.banned_until - now, 0.0)
 
     def failed(self, origin: str, now: float) -> bool:
-        """Count a wrong password from ``origin``; True if that got the origin banned."""
+        """Count a strike against ``origin``; True if that got the origin banned."""
         record = self._live(origin, now)
         if record is None:
             if len(self._records) >= self.max_origins:
@@ -81,14 +86,14 @@ class PasswordGuard:
         beyond = record.failures - self.free_tries
         if beyond > 0:
             record.next_try = now + min(self.backoff * 2 ** min(beyond - 1, 32), self.backoff_max)
-        if record.failures >= self.ban_after:
+        if self.ban_after and record.failures >= self.ban_after:
             record.banned_until = now + self.ban
             record.failures = 0  # after the ban, the backoff starts again from the beginning
             return True
         return False
 
     def succeeded(self, origin: str) -> None:
-        """The right password came from ``origin``: its wrong tries are forgiven."""
+        """``origin`` did right (the right password): its strikes are forgiven."""
         self._records.pop(origin, None)
 
     def _live(self, origin: str, now: float) -> _Record | None:
@@ -100,3 +105,14 @@ class PasswordGuard:
             del self._records[origin]
             return None
         return record
+
+
+def password_guard() -> Strikes:
+    """Strikes for wrong server passwords, with the numbers of ``limits.py``."""
+    return Strikes(
+        limits.PASSWORD_FREE_TRIES,
+        limits.PASSWORD_BACKOFF_S,
+        limits.PASSWORD_BACKOFF_MAX_S,
+        limits.PASSWORD_BAN_AFTER,
+        limits.PASSWORD_BAN_S,
+    )

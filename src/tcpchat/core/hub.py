@@ -19,7 +19,7 @@ from . import commands as cmd
 from . import events as ev
 from .codes import JSON
 from .flood import charge
-from .guard import PasswordGuard
+from .guard import password_guard
 from .names import display_form, fold, name_key, name_problem
 from .output import Close, Online, Out, ToAll, ToSessions, to
 from .roster import Roster
@@ -53,7 +53,7 @@ class Hub:
     def __init__(self, config: HubLimits | None = None) -> None:
         self.config = config or HubLimits()
         self.roster = Roster()
-        self.guard = PasswordGuard()
+        self.guard = password_guard()
         self.sessions: dict[int, Session] = {}
         self._next_session = 1
         self._next_message = 1
@@ -136,6 +136,16 @@ class Hub:
         if not isinstance(message, ev.Message) or message.to is None:
             return []
         return [to(sender, ev.Undelivered(now, message.id, message.to, reason))]
+
+    def refusal(self, origin: str, now: float) -> str | None:
+        """Why a new connection from ``origin`` is refused (banned for guessing passwords), or
+        None: the transport asks before it counts a connection in."""
+        banned = self.guard.banned_for(origin, now)
+        if not banned:
+            return None
+        minutes = max(1, round(banned / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many wrong passwords from your address. Try again in {minutes} {unit}."
 
     def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
         """The server stops: tell every session, then forget them all."""

@@ -95,6 +95,19 @@ PASSWORD_FORGET_S = 3600.0
 # oldest records be forgotten, not memory grow.
 PASSWORD_GUARD_ORIGINS = 10000
 
+# A session the server ends for abuse (flooding, bad lines, unknown commands, refused names, a
+# send queue it never read) costs its address a pause before the next connection is taken: 1 s,
+# doubling with each such end up to 60 s, forgiven after 10 quiet minutes. A flooder that
+# reconnects in a loop is then refused at accept, which costs almost nothing, instead of being
+# served a greeting and read until it floods again (ergo throttles connections per IP alike).
+ABUSE_PENALTY_S = 1.0
+ABUSE_PENALTY_MAX_S = 60.0
+ABUSE_FORGET_S = 600.0
+# TLS handshakes in progress at once, from everyone: asyncio holds about 256 KiB for each, so
+# this bounds their memory to 64 MiB whatever the number of attacking addresses. A client that
+# finds them all taken is closed at once and may try again; a handshake lasts milliseconds.
+MAX_TLS_HANDSHAKES = 256
+
 # Flood control, a token bucket per session. ergo lets 5 lines through, then 2 per second;
 # ssh-chat 3 lines per 3 s. A burst of 10 lets a person paste a short snippet.
 FLOOD_BURST = 10

@@ -44,36 +44,56 @@ class Admission:
     """Counts connections from the moment they are accepted until they are gone.
 
     ``total`` includes connections still in their TLS handshake, so a flood of silent handshakes
-    meets the same limits as a flood of silent plain connections.
+    meets the same limits as a flood of silent plain connections; ``handshakes`` counts those,
+    whose memory is bounded by ``max_handshakes`` whatever the number of attacking addresses.
     """
 
-    __slots__ = ("max_total", "max_per_origin", "total", "per_origin", "closed")
+    __slots__ = (
+        "max_total",
+        "max_per_origin",
+        "max_handshakes",
+        "total",
+        "per_origin",
+        "handshakes",
+        "closed",
+    )
 
-    def __init__(self, max_total: int, max_per_origin: int) -> None:
+    def __init__(
+        self, max_total: int, max_per_origin: int, max_handshakes: int = limits.MAX_TLS_HANDSHAKES
+    ) -> None:
         self.max_total = max_total
         self.max_per_origin = max_per_origin
+        self.max_handshakes = max_handshakes
         self.total = 0
         self.per_origin: dict[str, int] = {}
+        self.handshakes = 0
         self.closed = False  # the server is stopping: nobody new
 
-    def refusal(self, origin: str) -> str | None:
-        """Why a connection from ``origin`` cannot be taken now (a sentence for the peer), or
-        None if it can."""
+    def refusal(self, origin: str, tls: bool = False) -> str | None:
+        """Why a connection from ``origin`` (``tls``: one that starts with a TLS handshake)
+        cannot be taken now, a sentence for the peer; None if it can."""
         if self.closed:
             return "The server is shutting down."
         if self.total >= self.max_total:
             return f"Server full ({self.max_total} connections). Try again later."
         if self.per_origin.get(origin, 0) >= self.max_per_origin:
             return f"Too many connections from your address (limit {self.max_per_origin})."
+        if tls and self.handshakes >= self.max_handshakes:
+            return f"Too many TLS handshakes in progress ({self.max_handshakes}). Try again."
         return None
 
-    def admit(self, origin: str) -> str | None:
-        """Count a connection from ``origin`` in, or say why it is refused (then nothing is
-        counted)."""
-        refusal = self.refusal(origin)
+    def admit(self, origin: str, tls: bool = False) -> str | None:
+        """Count a connection from ``origin`` in (and its TLS handshake), or say why it is
+        refused (then nothing is counted)."""
+        refusal = self.refusal(origin, tls)
         if refusal is None:
             self.enter(origin)
+            self.handshakes += tls
         return refusal
+
+    def handshake_over(self) -> None:
+        """A TLS handshake counted by ``admit`` finished, or failed."""
+        self.handshakes = max(self.handshakes - 1, 0)
 
     def enter(self, origin: str) -> None:
         """Count a connection in without checking the limits (one already accepted elsewhere)."""

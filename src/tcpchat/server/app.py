@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import socket
 import ssl
@@ -22,8 +23,12 @@ from typing import Any, Callable
 from .. import __version__
 from ..core import codes
 from ..core.errors import ConfigError
+from ..core.guard import Strikes
 from ..core.hub import Hub, HubLimits
 from ..core.limits import (
+    ABUSE_FORGET_S,
+    ABUSE_PENALTY_MAX_S,
+    ABUSE_PENALTY_S,
     FD_RESERVE,
     OUTBOX_BURST_FACTOR,
     OUTBOX_HOLD_FACTOR,
@@ -68,6 +73,10 @@ class ChatServer:
         # instead of after SEND_STALL_S (mostly broadcast bytes shared with everyone else).
         self.hard_cap = config.max_outbox * OUTBOX_HOLD_FACTOR
         self.admission = Admission(config.max_connections, config.max_per_ip)
+        # Sessions ended for abuse, per origin: each delays the origin's next connection.
+        self.penalties = Strikes(
+            0, ABUSE_PENALTY_S, ABUSE_PENALTY_MAX_S, forget_after=ABUSE_FORGET_S
+        )
         # Open files the connections may use before the listeners pause (0: no limit known).
         self.fd_budget = 0
         self.connections: set[Connection] = set()
@@ -92,7 +101,12 @@ class ChatServer:
         if not isinstance(peer, tuple) or not peer:
             return None  # not an internet socket
         origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
-        refusal = self.hub.guard.refusal(origin, time.time()) or self.admission.admit(origin)
+        now = time.time()
+        refusal = (
+            self.hub.refusal(origin, now)
+            or self._penalty(origin, now)
+            or self.admission.admit(origin, tls)
+        )
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
@@ -105,12 +119,24 @@ class ChatServer:
             self._pause_listeners()
         return origin
 
-    def make_protocol(self, origin: str) -> Connection:
-        return Connection(self, origin)
+    def make_protocol(self, origin: str, tls: bool) -> Connection:
+        return Connection(self, origin, tls)
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         if isinstance(protocol, Connection) and protocol.transport is None and protocol.origin:
+            if protocol.tls:
+                self.admission.handshake_over()
             self._release(protocol.origin)
+
+    def penalise(self, origin: str) -> None:
+        """A session from ``origin`` was ended for abuse: its next connection waits."""
+        self.penalties.failed(origin, time.time())
+
+    def _penalty(self, origin: str, now: float) -> str | None:
+        wait = self.penalties.wait(origin, now)
+        if not wait:
+            return None
+        return f"Disconnected for abuse from your address: try again in {math.ceil(wait)} s."
 
     def _log_refusal(self, address: str, reason: str) -> None:
         """Log a refused connection; during a storm, one line a second with a count."""

@@ -53,6 +53,7 @@ class Host(Protocol):
     def after_route(self, action: Callable[[], None]) -> None: ...
     def mark_dirty(self, conn: Connection) -> None: ...
     def forget(self, conn: Connection) -> None: ...
+    def penalise(self, origin: str) -> None: ...
     def journal(self, conn: Connection, out: Out) -> None: ...
 
 
@@ -65,6 +66,7 @@ class Connection(asyncio.Protocol):
         "session",
         "decoder",
         "origin",
+        "tls",
         "log",
         "outbox",
         "ending",
@@ -73,12 +75,13 @@ class Connection(asyncio.Protocol):
         "stall",
     )
 
-    def __init__(self, server: Host, origin: str | None = None) -> None:
+    def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder(server.config.max_line)
         self.origin = origin  # counted in by the listener; None: not counted yet
+        self.tls = tls  # it began with a TLS handshake, counted in by the listener too
         self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
         self.outbox = Outbox()
         self.ending = ""  # why it closes after its last words (quit, timeout, shutdown)
@@ -99,6 +102,8 @@ class Connection(asyncio.Protocol):
             self.origin = origin_of(str(peer[0]) if peer else "?", server.config.ipv6_prefix)
             server.admission.enter(self.origin)
         server.connections.add(self)
+        if self.tls:
+            server.admission.handshake_over()
         _tune_socket(transport.get_extra_info("socket"))
         transport.set_write_buffer_limits(high=server.config.max_outbox)
         session, out = server.hub.connect(address, time.time(), self.origin)
@@ -233,6 +238,8 @@ class Connection(asyncio.Protocol):
             return
         self.left = True
         server, now = self.server, time.time()
+        if reason in codes.ABUSE_ENDINGS and self.origin is not None:
+            server.penalise(self.origin)
         for item in lost:
             server.route(server.hub.undelivered(item, reason, now))
         server.route(server.hub.disconnect(self.session, reason, now))

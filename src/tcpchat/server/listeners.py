@@ -34,8 +34,8 @@ class Gate(Protocol):
         counts under, or None if it was refused (the gate has told the peer and logged it; the
         listener closes it)."""
 
-    def make_protocol(self, origin: str) -> asyncio.Protocol:
-        """The protocol object for an admitted connection."""
+    def make_protocol(self, origin: str, tls: bool) -> asyncio.Protocol:
+        """The protocol object for an admitted connection (``tls``: after its handshake)."""
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         """``protocol``'s connection failed before or while starting (a TLS handshake that
@@ -149,7 +149,7 @@ class Listener:
         task.add_done_callback(self._starting.discard)
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str) -> None:
-        protocol = self._gate.make_protocol(origin)
+        protocol = self._gate.make_protocol(origin, self.tls)
         try:
             if self._context is None:
                 await self._loop.connect_accepted_socket(lambda: protocol, conn)
