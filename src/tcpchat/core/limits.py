@@ -119,25 +119,27 @@ FLOOD_MAX_REFUSED = 20
 # quarter: 40 of them in a burst, 8 a second sustained.
 FLOOD_CHEAP_LINE_COST = 0.25
 
-# Outbox (send queue) per session in bytes: what the kernel would not take because the client
-# does not read. ergo drops clients over 96 KiB; 256 KiB is about 1000 ordinary lines, room for a
-# client that stalls for a second under a burst, while 10,000 stuck readers cost at most 2.5 GiB.
-MAX_OUTBOX_BYTES = 256 * 1024
+# What the transport may hold for one client beyond what the kernel took (its high-water mark):
+# past this the connection is paused and its lines wait in its outbox instead, where the lines of
+# a broadcast are one bytes object shared by every recipient, while the transport keeps a copy of
+# its own for each. ergo drops clients over 96 KiB; 64 KiB is asyncio's own default, about 250
+# ordinary lines on top of the kernel's 512 KiB, and 200 clients that never read cost 13 MiB.
+MAX_OUTBOX_BYTES = 64 * 1024
 # Between two flushes lines are queued before the kernel is offered any; once a burst (many
 # senders at once) queues this many times MAX_OUTBOX_BYTES for one client, or the shared queue of
 # broadcasts could hold that much, it is written out early instead of waiting for the flush.
 OUTBOX_BURST_FACTOR = 4
-# A client is dropped for "send queue exceeded" only when it stays behind: its transport has held
-# more than MAX_OUTBOX_BYTES that the kernel would not take for this long without draining. A
-# reader that reads empties even a burst of megabytes within milliseconds on a LAN, and a link
-# that cannot take 256 KiB + the kernel's buffer in 2 s cannot follow a busy chat anyway; a
-# client that does not read at all is gone 2 s after it filled its buffers.
+# A client is dropped for "send queue exceeded" only when it stays behind: its connection stays
+# paused (the kernel and the transport full) this long without draining. A reader that reads
+# empties even a burst of megabytes within milliseconds on a LAN, and a link that cannot take the
+# kernel's buffer in 2 s cannot follow a busy chat anyway; a client that does not read at all is
+# gone 2 s after it filled its buffers.
 SEND_STALL_S = 2.0
-# While a client's transport is paused its lines wait in its outbox (the lines of broadcasts are
-# bytes shared with every other recipient, so this costs little). Past this many times
-# MAX_OUTBOX_BYTES waiting, it is dropped at once instead of after SEND_STALL_S: that much in 2 s
-# is more than a chat produces, so memory stays bounded whatever the traffic.
-OUTBOX_HOLD_FACTOR = 16
+# While a client is paused its lines wait in its outbox (mostly bytes shared with every other
+# recipient, so this costs little). Past this many times MAX_OUTBOX_BYTES (4 MiB) waiting, it is
+# dropped at once instead of after SEND_STALL_S: more than a chat produces in 2 s, so memory stays
+# bounded whatever the traffic.
+OUTBOX_HOLD_FACTOR = 64
 # Writes to clients happen at most this often while messages keep coming (the first one after a
 # quiet spell goes out at once). Every write is a system call per recipient: at 1,000 messages a
 # second to 100 users, writing each message on its own is 100,000 calls a second and took 80-90 %
@@ -189,6 +191,12 @@ ACCEPT_ERROR_LOG_INTERVAL_S = 10.0
 # Refused connections are logged at most once a second, with a count: a storm costs the log one
 # line a second.
 REFUSAL_LOG_INTERVAL_S = 1.0
+
+# Connections accepted (or refused) in one turn of the event loop before the others get theirs:
+# draining the whole backlog of 4096 at once held every chat line back for 60 ms in a storm of
+# silent connections; 128 a turn still takes a crowd of joins in a few turns (asyncio itself
+# takes 100, uvloop one).
+ACCEPT_BATCH = 128
 
 # Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
 # a connection storm or a crowd joining at once waits there instead of being refused.

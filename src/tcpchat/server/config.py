@@ -65,7 +65,8 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "max_outbox",
         parse_positive_int,
         limits.MAX_OUTBOX_BYTES,
-        "bytes queued for one client before it is dropped",
+        "bytes a client may leave unread beyond the kernel's buffer before its lines wait "
+        "(dropped if it stays so for 2 s)",
         "BYTES",
     ),
     Option(

@@ -6,8 +6,9 @@ the open-file limit its accept loop logged one traceback per failed ``accept()``
 a second). Here the server accepts itself: each accepted socket is first counted in by the
 ``Gate`` (refused and closed at once if a limit is reached), then handed to the loop with
 ``connect_accepted_socket``, with a TLS handshake deadline of its own. A failed accept pauses the
-listener for a moment and is logged once per interval with a count. Accepting drains the kernel's
-queue in one go, which also keeps joins fast under uvloop (one accept per loop turn there).
+listener for a moment and is logged once per interval with a count. Each loop turn accepts up to
+``ACCEPT_BATCH`` connections, which keeps joins fast under uvloop (one accept per loop turn
+there) without holding everyone else's lines back during a storm.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import ssl
 import time
 from typing import Callable, Protocol
 
-from ..core.limits import ACCEPT_ERROR_LOG_INTERVAL_S, ACCEPT_PAUSE_S, LISTEN_BACKLOG
+from ..core.limits import (
+    ACCEPT_BATCH,
+    ACCEPT_ERROR_LOG_INTERVAL_S,
+    ACCEPT_PAUSE_S,
+    LISTEN_BACKLOG,
+)
 from .admission import Tally, format_peer
 from .logs import LOGGER_NAME
 
@@ -116,7 +122,7 @@ class Listener:
         self._reading = True
 
     def _accept(self) -> None:
-        for _ in range(LISTEN_BACKLOG):
+        for _ in range(ACCEPT_BATCH):  # the rest at the next turn: the loop stays responsive
             try:
                 conn, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
