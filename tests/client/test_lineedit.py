@@ -142,6 +142,14 @@ def test_pasted_control_characters_are_dropped() -> None:
     assert e.text == "a[2Jb c"
 
 
+def test_typed_text_loses_what_the_server_would_neutralise() -> None:
+    """The editor drops the characters the server replaces (core.text.neutralise): C1 controls,
+    bidi overrides and line separators, not only C0."""
+    e = LineEditor()
+    e.press(Paste("a\x9b2Jb\u202ec\u2028d"))
+    assert e.text == "a2Jbcd"
+
+
 def test_view_scrolls_to_keep_the_cursor_visible_with_wide_characters() -> None:
     e = LineEditor()
     e.set("中文" * 20)  # 80 columns

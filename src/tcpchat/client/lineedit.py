@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable, Union
 
-HISTORY_LIMIT = 1000  # entries kept in memory and in the history file
+from ..core.limits import HISTORY_LIMIT
+from ..core.text import neutralise
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,7 @@ def text_width(text: str) -> int:
 
 def clean(text: str) -> str:
     """Typed or pasted text without control characters (a tab becomes a space)."""
-    return "".join(
-        " " if c == "\t" else c for c in text if c == "\t" or (c >= " " and c != "\x7f")
-    ).translate({c: None for c in range(0x80, 0xA0)})
+    return neutralise(text, drop=True)
 
 
 # What ``LineEditor.press`` asks the caller to do.

@@ -19,12 +19,19 @@ from collections.abc import AsyncIterator
 from typing import IO
 
 from ..config import ClientConfig
+from ..core import codes
 from ..core import events as ev
 from ..core.errors import ConnectError
+from ..core.limits import (
+    CLIENT_READ_LIMIT_BYTES,
+    CLOSE_WAIT_S,
+    FLOOD_BURST,
+    FLOOD_RATE_PER_S,
+    HANDSHAKE_WAIT_S,
+    PACER_HEADROOM_LINES,
+)
 from ..core.wire import parse_event, render_text
 
-# How long to wait for the server to answer the handshake or a /quit.
-HANDSHAKE_WAIT_S = 10.0
 # Commands that produce a "delivered" (or an error) for the sender.
 _MESSAGE_COMMANDS = ("/w ", "/msg ", "/whisper ", "/me ")
 
@@ -57,7 +64,9 @@ class ServerLink:
         context = _tls_context(config) if config.tls else None
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(config.host, config.port, ssl=context, limit=1 << 20),
+                asyncio.open_connection(
+                    config.host, config.port, ssl=context, limit=CLIENT_READ_LIMIT_BYTES
+                ),
                 HANDSHAKE_WAIT_S,
             )
         except asyncio.TimeoutError:
@@ -110,7 +119,7 @@ class ServerLink:
     async def close(self) -> None:
         self.writer.close()
         try:
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            await asyncio.wait_for(self.writer.wait_closed(), CLOSE_WAIT_S)
         except (OSError, asyncio.TimeoutError, ssl.SSLError):
             pass
 
@@ -162,7 +171,7 @@ async def join(
         if isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
             sent_name = True
             link.send(f"/nick {name}")
-        elif isinstance(event, ev.Error) and event.code.startswith("name_"):
+        elif isinstance(event, ev.Error) and event.code in codes.NAME_ERRORS:
             raise NameRefused(event)
     raise ConnectError("the server closed the connection")
 
@@ -195,7 +204,7 @@ async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]
                     "the server wants a password (--password-file or TCPCHAT_PASSWORD)"
                 )
             link.send(f"/pass {password}")
-        elif isinstance(event, ev.Error) and event.code == "bad_password":
+        elif isinstance(event, ev.Error) and event.code == codes.BAD_PASSWORD:
             raise ConnectError("wrong password")
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
             raise ConnectError(render_text(event).lstrip("* "))
@@ -228,17 +237,22 @@ class Pacer:
     """A token bucket matching the server's flood limits, so a script never gets rate_limited."""
 
     def __init__(self, burst: float, rate: float) -> None:
-        self.burst = max(1.0, burst - 1.0)  # keep one line of headroom for /quit
+        self.burst = max(1.0, burst - PACER_HEADROOM_LINES)
         self.rate = rate
         self.tokens = self.burst
         self.at = time.monotonic()
+
+    @classmethod
+    def default(cls) -> Pacer:
+        """A pacer for the default flood limits, until the server's welcome says its own."""
+        return cls(FLOOD_BURST, FLOOD_RATE_PER_S)
 
     @classmethod
     def for_link(cls, link: ServerLink) -> Pacer:
         """A pacer for the server's limits (from its welcome), counting the lines the
         handshake already used."""
         welcome = link.welcome
-        pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls(10, 2)
+        pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls.default()
         pacer.tokens = max(0.0, pacer.burst - link.sent)
         return pacer
 

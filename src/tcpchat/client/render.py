@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from ..core import events as ev
+from ..core.names import fold, name_key
 from ..core.text import neutralise
 from ..core.wire import plural
 
@@ -75,13 +76,9 @@ class Style:
         return "\u2717" if self.unicode else "x"
 
 
-def fold(name: str) -> str:
-    """The form in which the server compares names (NFKC, case-folded)."""
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
 def name_colour(name: str) -> str:
-    """A stable colour for a name: the same in every session and on every machine."""
+    """A stable colour for a name: the same in every session and on every machine, and the same
+    for every way of writing it in another case."""
     return NAME_COLOURS[zlib.crc32(fold(name).encode("utf-8")) % len(NAME_COLOURS)]
 
 
@@ -100,13 +97,14 @@ def mentions(text: str, name: str) -> bool:
 
 def wants_bell(event: ev.Event, me: str) -> bool:
     """A private message, or a public one that mentions you."""
-    if not isinstance(event, ev.Message) or fold(event.sender) == fold(me):
+    if not isinstance(event, ev.Message) or name_key(event.sender) == name_key(me):
         return False
     return event.to is not None or mentions(event.text, me)
 
 
 def _names(names: Iterable[str], style: Style, me: str) -> str:
-    return ", ".join(style.name(n, bold=fold(n) == fold(me)) for n in names)
+    mine = name_key(me)
+    return ", ".join(style.name(n, bold=name_key(n) == mine) for n in names)
 
 
 def notice(text: str, style: Style, ts: float = 0.0, sgr: str = DIM) -> str:

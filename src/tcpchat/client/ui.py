@@ -20,6 +20,8 @@ from ..config import ClientConfig
 from ..core import events as ev
 from ..core.commands import COMMANDS
 from ..core.errors import ConnectError
+from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
+from ..core.names import fold
 from ..core.text import neutralise
 from . import render
 from .history import history_path, load_history, save_history
@@ -27,12 +29,6 @@ from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEd
 from .link import NameRefused, Pacer, ServerLink, await_name_prompt, is_message, join, read_password
 from .terminal import Terminal, visible_width
 
-# A paste of more lines than this asks before sending.
-PASTE_ASK_LINES = 3
-# Reconnect delays: 1, 2, 4 ... seconds, never more than this.
-BACKOFF_MAX_S = 30.0
-# How long /quit waits for the server's goodbye before closing anyway.
-QUIT_WAIT_S = 3.0
 CLIENT_HELP = (
     ("/r TEXT", "reply privately to whoever last sent you a private message"),
     ("Tab", "complete a command or a name (again: the next match)"),
@@ -64,10 +60,10 @@ def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, li
     before = line[:start]
     if not before.strip() and word.startswith("/"):
         return start, [w + " " for w in command_words() if w.startswith(word.lower())]
-    prefix = render.fold(word.lstrip("@"))
+    prefix = fold(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
-    others = [n for n in names if render.fold(n) != render.fold(me)]
-    matches = sorted((n for n in others if render.fold(n).startswith(prefix)), key=render.fold)
+    others = [n for n in names if fold(n) != fold(me)]
+    matches = sorted((n for n in others if fold(n).startswith(prefix)), key=fold)
     suffix = ": " if not before.strip() and not at else " "
     return start, [at + n + suffix for n in matches]
 
@@ -84,7 +80,7 @@ class ChatApp:
         self.last_private = ""
         self.link: ServerLink | None = None
         self.registered = False
-        self.pacer = Pacer(10, 2)
+        self.pacer = Pacer.default()
         self.outbox: deque[str] = deque()
         self.outbox_ready = asyncio.Event()
         self.pending: deque[str] = deque()  # message lines waiting for delivered or an error
@@ -192,7 +188,7 @@ class ChatApp:
     def _joined(self, registered: ev.Registered) -> None:
         self.me = registered.name
         self.registered = True
-        self.users = {render.fold(n): n for n in registered.users}
+        self.users = {fold(n): n for n in registered.users}
         if self.link is not None:
             self.pacer = Pacer.for_link(self.link)
         self.show(render.render_event(registered, self.me, self.style))
@@ -210,7 +206,7 @@ class ChatApp:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
         where = f"{self.config.host}:{self.config.port}"
         password = read_password(self.config)
-        delay = 1.0
+        delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
                 f"Connection to {where} lost. Reconnecting in {delay:.0f} s (Ctrl+D to quit).",
@@ -250,18 +246,18 @@ class ChatApp:
 
     def on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.Joined):
-            self.users[render.fold(event.name)] = event.name
+            self.users[fold(event.name)] = event.name
         elif isinstance(event, ev.Left):
-            self.users.pop(render.fold(event.name), None)
+            self.users.pop(fold(event.name), None)
         elif isinstance(event, ev.Renamed):
-            self.users.pop(render.fold(event.old), None)
-            self.users[render.fold(event.new)] = event.new
+            self.users.pop(fold(event.old), None)
+            self.users[fold(event.new)] = event.new
             if event.you:
                 self.me = event.new
-            if render.fold(self.last_private) == render.fold(event.old):
+            if fold(self.last_private) == fold(event.old):
                 self.last_private = event.new
         elif isinstance(event, ev.UserList):
-            self.users = {render.fold(n): n for n in event.users}
+            self.users = {fold(n): n for n in event.users}
         elif isinstance(event, ev.Message) and event.to is not None:
             self.last_private = event.sender
         elif isinstance(event, ev.Shutdown):

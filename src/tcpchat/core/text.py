@@ -24,15 +24,23 @@ _NEUTRAL.update({c: REPLACEMENT for c in range(0x202A, 0x202F)})  # bidi embeddi
 _NEUTRAL.update({c: REPLACEMENT for c in range(0x2066, 0x206A)})  # bidi isolates
 
 
-def neutralise(text: str) -> str:
+# The same characters dropped instead (a tab still becomes a space).
+_DROPPED: dict[int, str | None] = {c: None for c in _NEUTRAL}
+_DROPPED[0x09] = " "
+
+
+def neutralise(text: str, drop: bool = False) -> str:
     """Replace every character that could move a cursor, start a line or reorder text.
 
     Applied once to every decoded line (by ``neutralise_line``), so the hub, the logs and every
     renderer only ever see clean text: one gate at the entrance rather than one at every exit.
+    ``drop`` removes those characters instead of showing U+FFFD in their place: for text being
+    typed or pasted into the client's line editor, where a stray control byte is noise to
+    discard, not evidence to show.
     """
     if text.isprintable():  # nothing to replace: every character above is non-printable
         return text
-    return text.translate(_NEUTRAL)
+    return text.translate(_DROPPED if drop else _NEUTRAL)
 
 
 # Characters that move the cursor but show nothing, besides the space separators (Zs, which
