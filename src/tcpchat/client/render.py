@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from ..core import events as ev
+from ..core import sentences
 from ..core.names import fold, name_key
 from ..core.text import neutralise
-from ..core.wire import plural
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
@@ -119,46 +119,47 @@ def error(text: str, style: Style, ts: float = 0.0) -> str:
 
 def delivered(event: ev.Delivered, me: str, style: Style) -> str:
     """Your own message, shown once the server confirmed it, with who got it."""
-    stamp = style.paint(clock(event.time), DIM)
-    text = neutralise(event.text)
     if event.recipients == 0:
-        mark = style.paint(f"{style.cross} nobody else is online", YELLOW)
+        mark = style.paint(f"{style.cross} {sentences.NOBODY_ELSE}", YELLOW)
     elif event.to is not None:
         mark = style.paint(style.check, GREEN)
     else:
         mark = style.paint(f"{style.check}{event.recipients}", GREEN)
-    if event.to is not None:
-        head = style.paint("[PM to ", MAGENTA) + style.name(event.to) + style.paint("]", MAGENTA)
-        return f"{stamp} {head} {text} {mark}"
-    if event.action:
-        return f"{stamp} * {style.name(me, bold=True)} {text} {mark}"
-    return f"{stamp} <{style.name(me, bold=True)}> {text} {mark}"
+    said = sentences.own_message(
+        event,
+        me,
+        name=lambda n: style.name(n, bold=n == me),
+        words=lambda w: style.paint(w, MAGENTA),
+        text=neutralise,
+    )
+    return f"{style.paint(clock(event.time), DIM)} {said} {mark}"
 
 
 def message(event: ev.Message, me: str, style: Style) -> str:
     """A message for you: public, action or private; a mention of your name stands out."""
-    stamp = style.paint(clock(event.time), DIM)
-    text = neutralise(event.text)
-    who = style.name(neutralise(event.sender))
-    if event.to is not None:
-        head = style.paint("[PM from ", f"{BOLD};{MAGENTA}") + who + style.paint("]", MAGENTA)
-        return f"{stamp} {head} {style.paint(text, BOLD)}"
-    if mentions(text, me):
-        text = style.paint(text, MENTION)
-    if event.action:
-        return f"{stamp} * {who} {text}"
-    return f"{stamp} <{who}> {text}"
+
+    def text(said: str) -> str:
+        said = neutralise(said)
+        if event.to is not None:
+            return style.paint(said, BOLD)
+        return style.paint(said, MENTION) if mentions(said, me) else said
+
+    said = sentences.message(
+        event,
+        name=lambda n: style.name(neutralise(n)),
+        words=lambda w: style.paint(w, f"{BOLD};{MAGENTA}"),
+        text=text,
+    )
+    return f"{style.paint(clock(event.time), DIM)} {said}"
 
 
 def help_table(
     client_rows: Iterable[tuple[str, str]], server_rows: Iterable[tuple[str, str]], style: Style
 ) -> list[str]:
     """The /help answer: the client's own commands, then the server's."""
-    rows = list(client_rows) + list(server_rows)
-    width = max((len(usage) for usage, _ in rows), default=0)
-    lines = [notice("Commands (any other line is a public message; //text sends /text):", style)]
-    for usage, text in rows:
-        lines.append(notice(f"  {neutralise(usage).ljust(width)}  {neutralise(text)}", style))
+    rows = [(neutralise(u), neutralise(h)) for u, h in [*client_rows, *server_rows]]
+    lines = [notice(sentences.HELP_INTRO, style)]
+    lines += [notice(f"  {row}", style) for row in sentences.help_rows(rows)]
     return lines
 
 
@@ -170,46 +171,33 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
     if isinstance(event, ev.Delivered):
         return delivered(event, me, style)
     t = event.time
+    stamp = style.paint(clock(t), DIM)
+
+    def dim(words: str) -> str:
+        return style.paint(words, DIM)
+
     if isinstance(event, ev.Joined):
-        return (
-            f"{style.paint(clock(t), DIM)} {style.paint('-->', GREEN)} {style.name(event.name)}"
-            + style.paint(f" joined ({event.online} online)", DIM)
+        return f"{stamp} {style.paint('-->', GREEN)} " + sentences.joined_brief(
+            event, style.name, dim
         )
     if isinstance(event, ev.Left):
-        return (
-            f"{style.paint(clock(t), DIM)} {style.paint('<--', DIM)} {style.name(event.name)}"
-            + style.paint(f" left: {event.reason} ({event.online} online)", DIM)
-        )
+        return f"{stamp} {dim('<--')} " + sentences.left_brief(event, style.name, dim)
     if isinstance(event, ev.Renamed):
-        if event.you:
-            return notice(f"You are now known as {event.new}.", style, t, CYAN)
-        return notice(f"{event.old} is now known as {event.new}.", style, t)
+        return notice(sentences.renamed(event), style, t, CYAN if event.you else DIM)
     if isinstance(event, ev.Error):
         return error(event.text, style, t)
     if isinstance(event, ev.Undelivered):
-        return error(
-            f"Not delivered to {event.to}: {event.to} was disconnected ({event.reason}) "
-            "before your message could be sent.",
-            style,
-            t,
-        )
+        return error(sentences.undelivered(event), style, t)
     if isinstance(event, ev.Welcome):
-        online = "" if event.online is None else f"{plural(event.online, 'user')} online. "
-        return notice(
-            f"Welcome to tcp-chat {event.version}. {online}Type /help for commands.",
-            style,
-            t,
-            CYAN,
-        )
+        return notice(sentences.welcome(event), style, t, CYAN)
     if isinstance(event, ev.Registered):
-        return notice(
-            f"You are {event.name}. {plural(len(event.users), 'user')} online: ", style, t
-        ) + _names(event.users, style, me)
+        head = notice(sentences.registered_intro(event), style, t)
+        return head + _names(event.users, style, me)
     if isinstance(event, ev.UserList):
-        head = notice(f"{plural(len(event.users), 'user')} online: ", style, t)
+        head = notice(sentences.user_list_intro(event), style, t)
         return head + _names(event.users, style, me)
     if isinstance(event, ev.PongReply):
-        return notice(f"pong {event.token}".rstrip(), style, t)
+        return notice(sentences.pong_brief(event), style, t)
     if isinstance(event, (ev.Shutdown, ev.Bye)):
         return notice(event.text, style, t, YELLOW)
     return None  # Prompt, ModeChanged, PingRequest, Help
