@@ -78,18 +78,6 @@ def test_text_from_the_network_is_neutralised_again() -> None:
     assert line is not None and "\x1b[2J" not in line
 
 
-def test_mentions_and_bell() -> None:
-    assert render.mentions("alice: hi", "alice")
-    assert render.mentions("hi @Alice!", "alice")
-    assert render.mentions("привет, Алиса", "алиса")
-    assert not render.mentions("malice", "alice")
-    assert not render.mentions("alice_2 hi", "alice")
-    assert render.wants_bell(ev.Message(T, 1, "bob", "alice", False, "psst"), "alice")
-    assert render.wants_bell(ev.Message(T, 1, "bob", None, False, "alice?"), "alice")
-    assert not render.wants_bell(ev.Message(T, 1, "bob", None, False, "hi all"), "alice")
-    assert not render.wants_bell(ev.Joined(T, "alice2", 2), "alice")
-
-
 def test_colour_is_off_with_no_color_dumb_terminal_or_no_terminal() -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:

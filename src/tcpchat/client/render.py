@@ -2,9 +2,10 @@
 
 Nothing here writes to a terminal. ``Style`` decides whether colours (SGR sequences) are used;
 ``render_event`` turns one server event into the line to print (or None for events a person
-does not need to see); ``wants_bell`` says whether it deserves the terminal bell. Every piece of
-text from the network was neutralised by ``protocol.parse_event`` and is neutralised again
-here, so nothing that reaches the screen can carry an escape sequence of its own.
+does not need to see), with the words of ``core/sentences.py`` and the client's decoration (time
+stamps, colours, check marks); ``wrap`` breaks a line into the rows of a terminal. Every piece of
+text from the network was neutralised by ``wire.parse_event`` and is neutralised again here, so
+nothing that reaches the screen can carry an escape sequence of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..core import events as ev
 from ..core import sentences
 from ..core.names import fold, name_key
 from ..core.text import neutralise
+from .core import Seen, mentions
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
@@ -85,21 +87,6 @@ def name_colour(name: str) -> str:
 def clock(ts: float, localtime: Callable[[float], time.struct_time] = time.localtime) -> str:
     """HH:MM in local time for a server timestamp (the local clock if the server sent none)."""
     return time.strftime("%H:%M", localtime(ts if ts > 0 else time.time()))
-
-
-def mentions(text: str, name: str) -> bool:
-    """True if ``text`` names ``name`` as a word (any case), as in "bob: hi" or "hi @bob"."""
-    if not name:
-        return False
-    pattern = r"(?<![\w.-])" + re.escape(name) + r"(?![\w-])"
-    return re.search(pattern, text, re.IGNORECASE) is not None
-
-
-def wants_bell(event: ev.Event, me: str) -> bool:
-    """A private message, or a public one that mentions you."""
-    if not isinstance(event, ev.Message) or name_key(event.sender) == name_key(me):
-        return False
-    return event.to is not None or mentions(event.text, me)
 
 
 def _names(names: Iterable[str], style: Style, me: str) -> str:
@@ -201,6 +188,17 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
     if isinstance(event, (ev.Shutdown, ev.Bye)):
         return notice(event.text, style, t, YELLOW)
     return None  # Prompt, ModeChanged, PingRequest, Help
+
+
+def render_seen(seen: Seen, me: str, style: Style) -> str | None:
+    """The line for an event as the client core took it (``ClientCore.receive``): as
+    ``render_event``, followed, when it refused one of your lines or reports a message of yours
+    undelivered, by that line: ``(not sent: /w dave hi)``."""
+    line = render_event(seen.event, me, style)
+    if line is None or not seen.failed or seen.answers is None:
+        return line
+    what = "not delivered" if isinstance(seen.event, ev.Undelivered) else "not sent"
+    return f"{line} {style.paint(f'({what}: {neutralise(seen.answers.text)})', DIM)}"
 
 
 def use_unicode(stream: TextIO) -> bool:
