@@ -247,16 +247,9 @@ def wrap(line: str, columns: int, indent: int = HANGING_INDENT) -> list[str]:
     return [row for part in line.split("\n") for row in _wrap_one(part, columns, indent)]
 
 
-def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
-    plain = _SGR.sub("", line) if "\x1b" in line else line
-    if plain.isascii() and len(plain) <= columns or columns < 2:
-        return [line]
-    widths = {c: cell_width(c) for c in set(plain)}
-    if sum(widths[c] for c in plain) <= columns:
-        return [line]
-    indent = min(indent, columns // 4)
-    # The line as words and gaps (runs of spaces), each a list of (text, columns); a colour
-    # sequence is part of a word and takes -1 columns, which marks it.
+def _pieces(line: str, widths: dict[str, int]) -> list[tuple[bool, list[tuple[str, int]]]]:
+    """The line as words and gaps (runs of spaces: True), each a list of (text, columns); a
+    colour sequence is part of a word and takes -1 columns, which marks it."""
     pieces: list[tuple[bool, list[tuple[str, int]]]] = []
     for i, text in enumerate(_SGR.split(line)):
         tokens = [(text, -1)] if i % 2 else [(c, widths[c]) for c in text]
@@ -266,7 +259,18 @@ def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
                 pieces[-1][1].append(token)
             else:
                 pieces.append((space, [token]))
+    return pieces
 
+
+def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
+    plain = _SGR.sub("", line) if "\x1b" in line else line
+    if plain.isascii() and len(plain) <= columns or columns < 2:
+        return [line]
+    widths = {c: cell_width(c) for c in set(plain)}
+    if sum(widths[c] for c in plain) <= columns:
+        return [line]
+    indent = min(indent, columns // 4)
+    pieces = _pieces(line, widths)
     rows: list[str] = []
     row: list[str] = []
     used = 0  # columns taken on this row

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Callable
 
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
-from .lineedit import Key, KeyDecoder, Paste, text_width
+from .keys import Key, KeyDecoder, Paste
+from .lineedit import text_width
 from .render import HANGING_INDENT, wrap
 
 BRACKETED_PASTE_ON = "\x1b[?2004h"

@@ -24,7 +24,8 @@ from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_
 from . import render
 from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete
 from .history import history_path, load_history, save_history
-from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEditor
+from .keys import Key
+from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
 from .terminal import Terminal, visible_width
 
