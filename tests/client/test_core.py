@@ -160,7 +160,7 @@ def test_help_before_joining_is_answered_here_without_the_plumbing() -> None:
 
 def test_the_servers_help_is_shown_without_the_plumbing() -> None:
     rows = (("/w NAME TEXT", "whisper"), ("/mode json|text", "m"), ("/pong TOKEN", "p"))
-    assert joined().help_rows(rows) == (("/w NAME TEXT", "whisper"),)
+    assert core.for_people(rows) == (("/w NAME TEXT", "whisper"),)
 
 
 def test_plumbing_commands_are_not_for_people() -> None:
@@ -185,8 +185,12 @@ def test_refusals_count_as_failures_of_the_run_and_blank_lines_are_nothing() -> 
     assert c.refused == 1
 
 
-def test_lines_are_sent_stripped() -> None:
+def test_lines_are_sent_stripped_and_read_as_the_server_reads_them() -> None:
     assert joined().typed("  hello there  ") == Send("hello there")
+    assert joined().typed("/mode\ttext") == Refuse(
+        "/mode is not for people; this client handles it."
+    )
+    assert joined().typed("a\x1b[2Jb") == Send("a\ufffd[2Jb")
 
 
 # --- events -------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -207,4 +209,24 @@ def test_a_quiet_client_answers_pings_and_stays(tmp_path: Any) -> None:
         assert proc.wait(WAIT) == 0
     finally:
         proc.kill()
+        srv.stop()
+
+
+def test_a_lost_connection_ends_the_client_while_its_input_is_quiet(tmp_path: Any) -> None:
+    """No waiting for the next input line: the server went away without a word, exit 1."""
+    srv = ServerProcess(tmp_path)
+    proc = subprocess.Popen(
+        [*CLIENT, "--port", str(srv.port), "--name", "bot"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env(),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], WAIT)
+        assert ready and proc.stdout.readline().startswith("*** You are bot.")  # joined
+        srv.stop(signal.SIGKILL)
+        assert proc.wait(WAIT) == 1  # stdin is still open
+    finally:
+        proc.kill()
+        proc.communicate()
         srv.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Union
 
@@ -152,7 +153,9 @@ class ClientCore:
         return answer
 
     def _typed(self, line: str) -> Typed:
-        text = line.strip()
+        # As the server will read it (a tab is a space, a control character U+FFFD), so that
+        # what is decided here holds there.
+        text = neutralise(line).strip()
         if not text:
             return None
         word, _, rest = text.partition(" ")
@@ -164,11 +167,11 @@ class ClientCore:
                 return Refuse("Usage: /r TEXT")
             text = f"/w {self.last_private} {rest}"
         else:
-            command = parse_line(neutralise(text))
+            command = parse_line(text)
             if isinstance(command, cmd.Quit):
                 return Leave(f"/quit {command.reason}".rstrip())
             if isinstance(command, cmd.ShowHelp) and not self.registered:
-                return LocalHelp(people_commands(cmd.COMMANDS))
+                return LocalHelp(for_people((s.usage, s.help) for s in cmd.COMMANDS))
             spec = _spec(text)
             if spec is not None and spec.plumbing:
                 return Refuse(f"{word} is not for people; this client handles it.")
@@ -186,10 +189,6 @@ class ClientCore:
         ``delivered`` or ``error``; the server answers other lines otherwise (or not at all)."""
         if is_message(text):
             self.pending[number] = Sent(number, text)
-
-    def help_rows(self, server: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-        """The rows of a ``/help`` answer that a person uses (the caller adds the client's)."""
-        return tuple((u, h) for u, h in server if not _is_plumbing(u))
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -268,14 +267,15 @@ def _spec(text: str) -> cmd.CommandSpec | None:
     return cmd.COMMANDS_BY_NAME.get(text[1:].partition(" ")[0].lower())
 
 
+def for_people(rows: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The (usage, help) rows of a list of commands (the table's, or a ``help`` event's) without
+    the plumbing: the commands a person types."""
+    return tuple((usage, text) for usage, text in rows if not _is_plumbing(usage))
+
+
 def _is_plumbing(usage: str) -> bool:
     spec = _spec(usage.split(" ", 1)[0])
     return spec is not None and spec.plumbing
-
-
-def people_commands(table: tuple[cmd.CommandSpec, ...]) -> tuple[tuple[str, str], ...]:
-    """(usage, help) of the server's commands a person uses: all but the plumbing."""
-    return tuple((s.usage, s.help) for s in table if not s.plumbing)
 
 
 # --- Tab completion -----------------------------------------------------------------------------

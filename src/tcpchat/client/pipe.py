@@ -126,8 +126,8 @@ class _Pipe:
         """Send each input line until the input ends, a ``/quit`` or the connection closes;
         returns the ``/quit`` line to end with."""
         pacer = Pacer.for_link(self.link)
-        while not self.closed.is_set():
-            line = await lines.get()
+        while True:
+            line = await self._next_line(lines)
             if line is None:
                 break
             todo = self.core.typed(line)
@@ -148,6 +148,18 @@ class _Pipe:
             except OSError:
                 break  # the reader sees the connection end
         return "/quit"
+
+    async def _next_line(self, lines: asyncio.Queue[str | None]) -> str | None:
+        """The next input line; None at the end of input or as soon as the connection is gone
+        (a quiet input must not keep a dead session waiting)."""
+        getter = asyncio.ensure_future(lines.get())
+        closed = asyncio.ensure_future(self.closed.wait())
+        await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+        closed.cancel()
+        if getter.done() and not self.closed.is_set():
+            return getter.result()
+        getter.cancel()
+        return None
 
 
 def _stdin_lines(

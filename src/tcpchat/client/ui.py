@@ -22,7 +22,7 @@ from ..core import events as ev
 from ..core.errors import ConnectError
 from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
 from . import render
-from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete
+from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete, for_people
 from .history import history_path, load_history, save_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
@@ -131,9 +131,11 @@ class ChatApp:
                 self._welcome(link)
                 return link, registered
             except NameRefused as exc:
+                # The server awaits a name again (whether or not it prompts again, which it
+                # does not after a usage error): the next one goes out as soon as it is typed.
                 self._welcome(link)
                 self.show(render.error(exc.event.text, self.style))
-                name, prompted = "", False
+                name, prompted = "", True
             except ConnectError:
                 if not prompted:
                     raise
@@ -206,7 +208,7 @@ class ChatApp:
         """Show ``event`` as the core understands it; ring, redraw as it says."""
         seen = self.core.receive(event)
         if isinstance(event, ev.Help):
-            self.show(*self._help(self.core.help_rows(event.commands)))
+            self.show(*self._help(for_people(event.commands)))
             return
         self.show(render.render_seen(seen, self.core.me, self.style))
         if self.config.bell and seen.bell:
