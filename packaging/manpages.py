@@ -294,7 +294,7 @@ def client_page() -> str:
         ".SH EXIT STATUS",
         ".TP",
         bold("0"),
-        "Done: the user quit, or in pipe mode the input ended; with "
+        "Done: the user quit, or in pipe mode the input ended and every line was delivered; with "
         + bold("--probe")
         + ", the server answered.",
         ".TP",
@@ -303,6 +303,10 @@ def client_page() -> str:
         ".TP",
         bold("2"),
         "Bad usage or configuration.",
+        ".TP",
+        bold("3"),
+        "Pipe mode: some line was refused (by the server, or too long to send), or a message was "
+        "not delivered or not confirmed within " + bold("--wait") + ".",
         ".TP",
         bold("130"),
         "Interrupted with Ctrl-C.",

@@ -1,7 +1,8 @@
 """Command-line entry points: ``tcp-server``, ``tcp-client``, ``python -m tcpchat server|client``.
 
 Exit codes: 0 done (a clean stop on SIGINT/SIGTERM included), 1 runtime failure reported in one
-line (port in use, connection refused), 2 bad usage.
+line (port in use, connection refused), 2 bad usage; the client's pipe mode adds 3, some line
+refused or not delivered (``client/pipe.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ CLIENT_DESCRIPTION = (
     "Chat on a tcp-chat server. In a terminal it is interactive; with stdin from a pipe or file "
     "it sends each line and prints events as plain lines (or JSON with --json)."
 )
+CLIENT_EPILOG = (
+    "Exit status: 0 done (in pipe mode: every line sent was delivered or answered without an "
+    "error); 1 no connection, name refused or connection lost; 2 bad usage; 3 pipe mode: some "
+    "line was refused (by the server, or too long to send) or a message was not delivered or "
+    "not confirmed within --wait; 130 interrupted (Ctrl+C)."
+)
 
 
 def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
@@ -41,7 +48,9 @@ def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
 
 
 def client_parser(prog: str = "tcp-client") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=CLIENT_DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=CLIENT_DESCRIPTION, epilog=CLIENT_EPILOG
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_options(parser, CLIENT_OPTIONS)
     return parser
@@ -104,17 +113,18 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcp-client") -> 
 
 
 async def _client(config: ClientConfig) -> int:
-    from .client import link as client
+    from .client.link import probe
+    from .client.pipe import run_pipe
 
     if config.probe:
-        return await client.probe(config)
+        return await probe(config)
     if sys.stdin.isatty() and sys.stdout.isatty() and not config.json:
         try:
             from .client import ui
         except ImportError:  # no terminal support on this platform: behave as in a pipe
-            return await client.run_pipe(config, sys.stdin, sys.stdout)
+            return await run_pipe(config, sys.stdin, sys.stdout)
         return await ui.run_interactive(config)
-    return await client.run_pipe(config, sys.stdin, sys.stdout)
+    return await run_pipe(config, sys.stdin, sys.stdout)
 
 
 def _run(coro: object, loop: str) -> int:

@@ -1,48 +1,17 @@
-"""The input line without a terminal: bytes to keys, keys to edits, the line to a row."""
+"""The input line without a terminal: keys to edits, the line to a row."""
 
 from __future__ import annotations
 
+from tcpchat.client.keys import Paste
 from tcpchat.client.lineedit import (
     CHANGED,
     EOF,
     INTERRUPT,
     PASTE,
     SUBMIT,
-    KeyDecoder,
     LineEditor,
-    Paste,
     text_width,
 )
-
-
-def test_decoder_splits_keys_and_utf8_across_reads() -> None:
-    d = KeyDecoder()
-    assert d.feed(b"hi\x1b[") == ["h", "i"]
-    assert d.feed(b"D") == ["left"]
-    data = "Жж".encode()
-    assert d.feed(data[:1]) == []
-    assert d.feed(data[1:]) == ["Ж", "ж"]
-    assert d.feed(b"\x1bOA\x1b[3~\x1b[1;5C\x1bb\x7f\r\x03\x04") == [
-        "up",
-        "delete",
-        "ctrl-right",
-        "alt-b",
-        "backspace",
-        "enter",
-        "ctrl-c",
-        "ctrl-d",
-    ]
-
-
-def test_decoder_turns_bracketed_paste_into_one_paste_even_across_reads() -> None:
-    d = KeyDecoder()
-    assert d.feed(b"x\x1b[200~one\ntwo\x1b[20") == ["x"]
-    assert d.feed(b"1~y") == [Paste("one\ntwo"), "y"]
-
-
-def test_decoder_drops_unknown_sequences_and_control_characters() -> None:
-    d = KeyDecoder()
-    assert d.feed(b"\x1b[99za\x00\x1cb") == ["a", "b"]
 
 
 def test_editing_keys_work_like_readline() -> None:
@@ -140,6 +109,14 @@ def test_pasted_control_characters_are_dropped() -> None:
     e = LineEditor()
     e.press(Paste("a\x1b[2Jb\tc"))
     assert e.text == "a[2Jb c"
+
+
+def test_typed_text_loses_what_the_server_would_neutralise() -> None:
+    """The editor drops the characters the server replaces (core.text.neutralise): C1 controls,
+    bidi overrides and line separators, not only C0."""
+    e = LineEditor()
+    e.press(Paste("a\x9b2Jb\u202ec\u2028d"))
+    assert e.text == "a2Jbcd"
 
 
 def test_view_scrolls_to_keep_the_cursor_visible_with_wide_characters() -> None:

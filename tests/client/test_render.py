@@ -6,12 +6,15 @@ import io
 import re
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpchat.client import render
 from tcpchat.client.render import Style
 from tcpchat.core import events as ev
+from tcpchat.core import sentences
+from tcpchat.core.wire import render_text
 
 PLAIN = Style(colour=False)
 COLOUR = Style(colour=True)
@@ -73,18 +76,6 @@ def test_names_have_stable_colours_and_colour_can_be_off() -> None:
 def test_text_from_the_network_is_neutralised_again() -> None:
     line = show(ev.Message(T, 1, "bob", None, False, "\x1b[2Jgotcha"), style=COLOUR)
     assert line is not None and "\x1b[2J" not in line
-
-
-def test_mentions_and_bell() -> None:
-    assert render.mentions("alice: hi", "alice")
-    assert render.mentions("hi @Alice!", "alice")
-    assert render.mentions("привет, Алиса", "алиса")
-    assert not render.mentions("malice", "alice")
-    assert not render.mentions("alice_2 hi", "alice")
-    assert render.wants_bell(ev.Message(T, 1, "bob", "alice", False, "psst"), "alice")
-    assert render.wants_bell(ev.Message(T, 1, "bob", None, False, "alice?"), "alice")
-    assert not render.wants_bell(ev.Message(T, 1, "bob", None, False, "hi all"), "alice")
-    assert not render.wants_bell(ev.Joined(T, "alice2", 2), "alice")
 
 
 def test_colour_is_off_with_no_color_dumb_terminal_or_no_terminal() -> None:
@@ -201,3 +192,35 @@ def test_every_row_fits_and_only_the_first_touches_the_left_edge(
     assert all(row.startswith(" " * indent) and row[indent] != " " for row in rows[1:]), rows
     # Nothing is lost but the spaces a row was broken at.
     assert "".join(row.replace(" ", "") for row in rows) == line.replace(" ", "")
+
+
+# --- the words come from core.sentences, as in the server's text mode --------------------------
+
+SAME_WORDS: list[ev.Event] = [
+    ev.Renamed(T, "bob", "robert", False),
+    ev.Renamed(T, "alice", "alicia", True),
+    ev.Welcome(T, "2.1.0", 3, 4096, 10.0, 2.0),
+    ev.Welcome(T, "2.1.0", None, 4096, 10.0, 2.0),
+    ev.Undelivered(T, 7, "bob", "timed out"),
+    ev.Error(T, "usage", "Usage: /w NAME TEXT"),
+    ev.Shutdown(T, "Server is shutting down."),
+]
+
+
+@pytest.mark.parametrize("event", SAME_WORDS, ids=lambda e: type(e).__name__)
+def test_text_mode_and_the_client_say_the_same_words(event: ev.Event) -> None:
+    """Only the decoration differs: ``*** ``/``!!! `` in nc, a time stamp and colours here."""
+    shown = show(event)
+    assert shown is not None
+    assert shown == f"{HHMM} {render_text(event)}"
+
+
+def test_names_online_follow_the_same_intro_as_in_text_mode() -> None:
+    event = ev.Registered(T, "bob", ("alice", "bob"))
+    assert show(event, me="bob") == f"{HHMM} {render_text(event)}".rstrip(".")
+
+
+def test_a_confirmation_to_nobody_says_so_in_both_forms() -> None:
+    event = ev.Delivered(T, 1, None, False, "anyone?", 0)
+    assert (show(event) or "").endswith(sentences.NOBODY_ELSE)
+    assert render_text(event) == "*** Nobody else is online: your message reached no one."

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
 
+from tcpchat.core.limits import HANDSHAKE_WAIT_S
 from tests.conftest import WAIT, Peer, ServerProcess, child_env
 
 CLIENT = [
@@ -56,12 +60,66 @@ def test_events_are_plain_lines_and_cyrillic_works(server: ServerProcess, connec
 
 def test_json_prints_the_server_events(server: ServerProcess) -> None:
     done = run_client(server.port, "--name", "bot", "--json", stdin="hi\n/w nobody x\n")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # the whisper was refused
     events = [json.loads(line) for line in done.stdout.splitlines()]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "registered"
     assert "delivered" in kinds and "error" in kinds
     assert events[-1]["type"] == "bye"
+    # Lines 1 and 2 were "/mode json" and "/nick bot"; the answers name the line they answer.
+    answers = {e["type"]: e["line"] for e in events if e["type"] in ("delivered", "error")}
+    assert answers == {"delivered": 3, "error": 4}
+
+
+def test_own_name_nick_then_whisper_waits_for_and_counts_the_whisper_delivered(
+    server: ServerProcess, connect: Any
+) -> None:
+    """Issue 12's bug: the error answering /nick is not taken for the whisper's."""
+    bob = connect("bob")
+    done = run_client(server.port, "--name", "bot", stdin="/nick bot\n/w bob hi\n")
+    assert bob.expect(r"^\[PM") == "[PM from bot] hi"
+    lines = done.stdout.splitlines()
+    assert "*** Delivered to bob." in lines
+    assert lines.index("*** Delivered to bob.") < lines.index("*** Goodbye, bot.")
+    # The /nick was refused (usage: already your name), the whisper was not: only one failure.
+    assert done.stderr == "tcp-client: 1 line refused\n"
+    assert done.returncode == 3
+
+
+def test_a_refused_line_is_exit_3_and_said_on_stderr(server: ServerProcess) -> None:
+    done = run_client(server.port, "--name", "bot", stdin="hello\n/w nobody hi\nbye\n")
+    assert done.returncode == 3
+    assert "!!! No such user: nobody." in done.stdout
+    assert done.stdout.count("*** Nobody else is online") == 2
+    assert done.stderr == "tcp-client: 1 line refused\n"
+
+
+def test_a_line_too_long_to_send_is_refused_by_the_client(server: ServerProcess) -> None:
+    done = run_client(server.port, "--name", "bot", stdin="x" * 5000 + "\nok\n")
+    assert done.returncode == 3
+    assert done.stderr.splitlines() == [
+        "tcp-client: Too long to send (5000 bytes; the server takes 4096).",
+        "tcp-client: 1 line refused",
+    ]
+    assert "*** Nobody else is online: your message reached no one." in done.stdout
+
+
+def test_quit_in_the_input_ends_it_with_the_reason(server: ServerProcess, connect: Any) -> None:
+    bob = connect("bob")
+    done = run_client(server.port, "--name", "bot", stdin="hello\n/quit done here\nnot sent\n")
+    assert done.returncode == 0, done.stderr
+    assert bob.expect(r"^<bot>") == "<bot> hello"
+    assert bob.expect(r"bot left") == "*** bot left (quit: done here). 1 user online."
+    assert "not sent" not in done.stdout
+
+
+def test_a_name_refused_for_any_reason_fails_at_once(server: ServerProcess) -> None:
+    """The error answering the name's line refuses it, whatever its code (issue 13, item 1)."""
+    started = time.monotonic()
+    done = run_client(server.port, "--name", "john smith", stdin="hello\n")
+    assert done.returncode == 1
+    assert done.stderr.startswith("tcp-client: ") and "did not answer" not in done.stderr
+    assert time.monotonic() - started < HANDSHAKE_WAIT_S
 
 
 def test_many_lines_are_paced_under_the_flood_limit(server: ServerProcess, connect: Any) -> None:
@@ -151,4 +209,24 @@ def test_a_quiet_client_answers_pings_and_stays(tmp_path: Any) -> None:
         assert proc.wait(WAIT) == 0
     finally:
         proc.kill()
+        srv.stop()
+
+
+def test_a_lost_connection_ends_the_client_while_its_input_is_quiet(tmp_path: Any) -> None:
+    """No waiting for the next input line: the server went away without a word, exit 1."""
+    srv = ServerProcess(tmp_path)
+    proc = subprocess.Popen(
+        [*CLIENT, "--port", str(srv.port), "--name", "bot"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env(),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], WAIT)
+        assert ready and proc.stdout.readline().startswith("*** You are bot.")  # joined
+        srv.stop(signal.SIGKILL)
+        assert proc.wait(WAIT) == 1  # stdin is still open
+    finally:
+        proc.kill()
+        proc.communicate()
         srv.stop()

@@ -358,6 +358,22 @@ def test_error_from_the_server_shows_what_was_not_sent(server: ServerProcess, sc
     alice.wait(r"!!! No such user: nobody\..*\(not sent: /w nobody are you there\)$")
 
 
+def test_own_name_nick_then_whisper_shows_the_whisper_delivered(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """Issue 12's bug: both lines go out before the first answer (a paste), and the error that
+    answers the /nick is not taken for the whisper's."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "/nick alice\n/w bob hi\n")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    assert bob.expect(r"^\[PM") == "[PM from alice] hi"
+    alice.wait(r"\[PM to bob\] hi \u2713$")
+    text = alice.text()
+    assert "!!! " in text  # the /nick was refused ...
+    assert "not sent" not in text  # ... and said so without blaming the whisper
+
+
 def test_reconnects_after_the_server_restarts_on_the_same_port(tmp_path: Path, screen: Any) -> None:
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
@@ -474,6 +490,22 @@ def test_a_taken_name_is_asked_again(server: ServerProcess, connect: Any, screen
     scr.type("alice2")
     scr.keys("Enter")
     joined(scr, "alice2")
+
+
+def test_a_name_refused_for_any_reason_is_asked_again_at_once(
+    server: ServerProcess, screen: Any
+) -> None:
+    """The error answering the name's line is a refusal whatever its code: a usage error too,
+    after which the server sends no new prompt (issue 13, item 1)."""
+    scr = screen(server.port)
+    scr.wait(r"Your name:")
+    scr.type("john smith")
+    scr.keys("Enter")
+    scr.wait(r"!!! Usage: /nick NAME$", timeout=WAIT / 2)
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("john")
+    scr.keys("Enter")
+    joined(scr, "john")
 
 
 def test_paste_guard_asks_before_sending_many_lines(

@@ -1,8 +1,10 @@
-"""The client's connection to a server, and pipe mode (stdin lines in, events out).
+"""The client's connection to a server: connect, number the lines sent, read events, handshake.
 
-``ServerLink`` speaks the JSON mode of the protocol over asyncio streams and hands back typed
-events (``protocol.parse_event``); ``join`` does the handshake up to the ``registered`` event.
-Pipe mode and the interactive terminal client (``ui.py``) are both built on these two.
+``ServerLink`` speaks the JSON mode of the protocol over asyncio streams, numbers every line it
+sends as the server counts them (so an answer's ``line`` names one), and hands back typed events
+(``wire.parse_event``); ``join`` does the handshake up to the ``registered`` event; ``Pacer``
+keeps a script under the server's flood limits; ``probe`` is the health check. Pipe mode
+(``pipe.py``) and the interactive terminal client (``ui.py``) are both built on these.
 """
 
 from __future__ import annotations
@@ -12,21 +14,22 @@ import errno
 import os
 import socket
 import ssl
-import sys
-import threading
 import time
 from collections.abc import AsyncIterator
-from typing import IO
 
+from ..core import codes
 from ..core import events as ev
 from ..core.errors import ConnectError
-from ..core.wire import parse_event, render_text
+from ..core.limits import (
+    CLIENT_READ_LIMIT_BYTES,
+    CLOSE_WAIT_S,
+    FLOOD_BURST,
+    FLOOD_RATE_PER_S,
+    HANDSHAKE_WAIT_S,
+    PACER_HEADROOM_LINES,
+)
+from ..core.wire import parse_event
 from .config import ClientConfig
-
-# How long to wait for the server to answer the handshake or a /quit.
-HANDSHAKE_WAIT_S = 10.0
-# Commands that produce a "delivered" (or an error) for the sender.
-_MESSAGE_COMMANDS = ("/w ", "/msg ", "/whisper ", "/me ")
 
 
 class NameRefused(ConnectError):
@@ -40,8 +43,9 @@ class NameRefused(ConnectError):
 class ServerLink:
     """One connection to a tcp-chat server in JSON mode.
 
-    ``open`` connects; ``send`` queues a line; ``receive`` returns the next event, or None when the
-    connection is closed. ``raw`` keeps the last JSON line read, for ``--json`` output.
+    ``open`` connects; ``send`` queues a line and returns its number; ``receive`` returns the next
+    event, or None when the connection is closed. ``raw`` keeps the last JSON line read, for
+    ``--json`` output.
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -49,7 +53,10 @@ class ServerLink:
         self.writer = writer
         self.raw = b""
         self.welcome: ev.Welcome | None = None
-        self.sent = 0  # lines sent: the handshake counts against the flood limit too
+        # Lines sent, every one counted as the server counts them (docs/PROTOCOL.md section 5):
+        # the number of the last one is what an answer to it names in ``line``. The handshake's
+        # lines count against the flood limit too.
+        self.sent = 0
 
     @classmethod
     async def open(cls, config: ClientConfig) -> ServerLink:
@@ -57,7 +64,9 @@ class ServerLink:
         context = _tls_context(config) if config.tls else None
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(config.host, config.port, ssl=context, limit=1 << 20),
+                asyncio.open_connection(
+                    config.host, config.port, ssl=context, limit=CLIENT_READ_LIMIT_BYTES
+                ),
                 HANDSHAKE_WAIT_S,
             )
         except asyncio.TimeoutError:
@@ -76,9 +85,13 @@ class ServerLink:
         link.send("/mode json")
         return link
 
-    def send(self, line: str) -> None:
+    def send(self, line: str) -> int:
+        """Queue ``line`` (one line: the caller never passes a newline) and return its number on
+        this connection, which a ``delivered`` or ``error`` answering it names. Call ``drain``
+        after a batch."""
         self.sent += 1
         self.writer.write(line.encode("utf-8") + b"\n")
+        return self.sent
 
     async def drain(self) -> None:
         await self.writer.drain()
@@ -110,7 +123,7 @@ class ServerLink:
     async def close(self) -> None:
         self.writer.close()
         try:
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            await asyncio.wait_for(self.writer.wait_closed(), CLOSE_WAIT_S)
         except (OSError, asyncio.TimeoutError, ssl.SSLError):
             pass
 
@@ -121,8 +134,8 @@ def connect_failure(exc: OSError) -> str:
         return "unknown host"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the server running?)"
-    codes = {getattr(e, "errno", None) for e in _causes(exc)}
-    if codes == {errno.ECONNREFUSED}:
+    found = {getattr(e, "errno", None) for e in _causes(exc)}
+    if found == {errno.ECONNREFUSED}:
         return "connection refused (is the server running?)"
     if exc.errno is not None:
         return os.strerror(exc.errno).lower()
@@ -138,31 +151,23 @@ def _causes(exc: OSError) -> list[BaseException]:
     return found or [exc]
 
 
-def is_message(line: str) -> bool:
-    """True if sending ``line`` makes the server answer with ``delivered`` (or an error)."""
-    return not line.startswith("/") or line.startswith("//") or line.startswith(_MESSAGE_COMMANDS)
-
-
 async def join(
     link: ServerLink, name: str, password: str = "", prompted: bool = False
 ) -> ev.Registered:
     """Answer the prompts with ``password`` and ``name`` until registered.
 
     ``prompted``: the caller already read the name prompt, so the name goes out at once.
-    Raises NameRefused if the name is refused (the caller may ask for another and call again
-    with ``prompted=True``: the server prompts again right after the error), ConnectError if
-    the server closes or stops answering.
+    Raises NameRefused if the server answers the name's line with an error, whatever its code
+    (the caller may ask for another and call again with ``prompted=True``), ConnectError if the
+    server closes or stops answering.
     """
-    sent_name = prompted
-    if prompted:
-        link.send(f"/nick {name}")
+    name_line = link.send(f"/nick {name}") if prompted else 0
     async for event in _handshake(link, password):
         if isinstance(event, ev.Registered):
             return event
-        if isinstance(event, ev.Prompt) and event.field == "name" and not sent_name:
-            sent_name = True
-            link.send(f"/nick {name}")
-        elif isinstance(event, ev.Error) and event.code.startswith("name_"):
+        if isinstance(event, ev.Prompt) and event.field == "name" and not name_line:
+            name_line = link.send(f"/nick {name}")
+        elif isinstance(event, ev.Error) and name_line and event.line == name_line:
             raise NameRefused(event)
     raise ConnectError("the server closed the connection")
 
@@ -195,10 +200,10 @@ async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]
                     "the server wants a password (--password-file or TCPCHAT_PASSWORD)"
                 )
             link.send(f"/pass {password}")
-        elif isinstance(event, ev.Error) and event.code == "bad_password":
+        elif isinstance(event, ev.Error) and event.code == codes.BAD_PASSWORD:
             raise ConnectError("wrong password")
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
-            raise ConnectError(render_text(event).lstrip("* "))
+            raise ConnectError(event.text)
         else:
             yield event
 
@@ -228,17 +233,22 @@ class Pacer:
     """A token bucket matching the server's flood limits, so a script never gets rate_limited."""
 
     def __init__(self, burst: float, rate: float) -> None:
-        self.burst = max(1.0, burst - 1.0)  # keep one line of headroom for /quit
+        self.burst = max(1.0, burst - PACER_HEADROOM_LINES)
         self.rate = rate
         self.tokens = self.burst
         self.at = time.monotonic()
+
+    @classmethod
+    def default(cls) -> Pacer:
+        """A pacer for the default flood limits, until the server's welcome says its own."""
+        return cls(FLOOD_BURST, FLOOD_RATE_PER_S)
 
     @classmethod
     def for_link(cls, link: ServerLink) -> Pacer:
         """A pacer for the server's limits (from its welcome), counting the lines the
         handshake already used."""
         welcome = link.welcome
-        pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls(10, 2)
+        pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls.default()
         pacer.tokens = max(0.0, pacer.burst - link.sent)
         return pacer
 
@@ -251,115 +261,6 @@ class Pacer:
             self.at = time.monotonic()
             self.tokens = 1.0
         self.tokens -= 1.0
-
-
-def _stdin_lines(
-    stream: IO[str], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]
-) -> None:
-    """Read ``stream`` in a thread (works for pipes and regular files alike)."""
-    try:
-        for line in stream:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        pass
-    finally:
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-
-async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int:
-    """Send each stdin line, print each event; at end of input wait for the confirmations
-    (at most ``config.wait`` seconds), quit and return the exit code."""
-    if not config.name:
-        print("tcp-client: --name is needed when stdin is not a terminal", file=sys.stderr)
-        return 2
-    link = await ServerLink.open(config)
-    out = _Printer(stdout, config.json)
-    try:
-        registered = await join(link, config.name, read_password(config))
-    except NameRefused as exc:
-        print(f"tcp-client: {exc.event.text}", file=sys.stderr)
-        await link.close()
-        return 1
-    out.show(registered, link.raw)
-    pacer = Pacer.for_link(link)
-    pending = 0
-    settled = asyncio.Event()
-    settled.set()
-    closed = asyncio.Event()
-
-    async def read_events() -> None:
-        nonlocal pending
-        while True:
-            event = await link.receive()
-            if event is None:
-                break
-            out.show(event, link.raw)
-            if isinstance(event, (ev.Delivered, ev.Error)) and pending:
-                pending -= 1
-                if not pending:
-                    settled.set()
-            if isinstance(event, (ev.Bye, ev.Shutdown)):
-                break
-        closed.set()
-
-    reader = asyncio.ensure_future(read_events())
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    threading.Thread(target=_stdin_lines, args=(stdin, loop, queue), daemon=True).start()
-    while not closed.is_set():
-        line = await queue.get()
-        if line is None:
-            break
-        if not line.strip():
-            continue
-        await pacer.wait()
-        if closed.is_set():
-            break
-        link.send(line)
-        if is_message(line):
-            pending += 1
-            settled.clear()
-        await link.drain()
-    lost = closed.is_set()
-    if not lost:
-        await _wait_for(settled, config.wait)
-        link.send("/quit")
-        try:
-            await link.drain()
-        except OSError:
-            pass
-        await _wait_for(closed, HANDSHAKE_WAIT_S)
-    reader.cancel()
-    await asyncio.gather(reader, return_exceptions=True)
-    await link.close()
-    if pending:
-        print(f"tcp-client: {pending} messages not confirmed", file=sys.stderr)
-    # The server going away before our input ended is a failure, unless it said it was stopping.
-    return 1 if lost and not out.shutdown_seen else 0
-
-
-async def _wait_for(event: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-        return True
-    except asyncio.TimeoutError:
-        return False
-
-
-class _Printer:
-    def __init__(self, stream: IO[str], raw: bool) -> None:
-        self.stream = stream
-        self.raw = raw
-        self.shutdown_seen = False
-
-    def show(self, event: ev.Event, raw: bytes) -> None:
-        if isinstance(event, ev.Shutdown):
-            self.shutdown_seen = True
-        if self.raw:
-            self.stream.write(raw.decode("utf-8", "replace"))
-        else:
-            self.stream.write(render_text(event) + "\n")
-        self.stream.flush()
 
 
 async def probe(config: ClientConfig) -> int:

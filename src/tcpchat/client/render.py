@@ -2,9 +2,10 @@
 
 Nothing here writes to a terminal. ``Style`` decides whether colours (SGR sequences) are used;
 ``render_event`` turns one server event into the line to print (or None for events a person
-does not need to see); ``wants_bell`` says whether it deserves the terminal bell. Every piece of
-text from the network was neutralised by ``protocol.parse_event`` and is neutralised again
-here, so nothing that reaches the screen can carry an escape sequence of its own.
+does not need to see), with the words of ``core/sentences.py`` and the client's decoration (time
+stamps, colours, check marks); ``wrap`` breaks a line into the rows of a terminal. Every piece of
+text from the network was neutralised by ``wire.parse_event`` and is neutralised again here, so
+nothing that reaches the screen can carry an escape sequence of its own.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from ..core import events as ev
+from ..core import sentences
+from ..core.names import fold, name_key
 from ..core.text import neutralise
-from ..core.wire import plural
+from .core import Seen, mentions
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
@@ -75,13 +78,9 @@ class Style:
         return "\u2717" if self.unicode else "x"
 
 
-def fold(name: str) -> str:
-    """The form in which the server compares names (NFKC, case-folded)."""
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
 def name_colour(name: str) -> str:
-    """A stable colour for a name: the same in every session and on every machine."""
+    """A stable colour for a name: the same in every session and on every machine, and the same
+    for every way of writing it in another case."""
     return NAME_COLOURS[zlib.crc32(fold(name).encode("utf-8")) % len(NAME_COLOURS)]
 
 
@@ -90,23 +89,9 @@ def clock(ts: float, localtime: Callable[[float], time.struct_time] = time.local
     return time.strftime("%H:%M", localtime(ts if ts > 0 else time.time()))
 
 
-def mentions(text: str, name: str) -> bool:
-    """True if ``text`` names ``name`` as a word (any case), as in "bob: hi" or "hi @bob"."""
-    if not name:
-        return False
-    pattern = r"(?<![\w.-])" + re.escape(name) + r"(?![\w-])"
-    return re.search(pattern, text, re.IGNORECASE) is not None
-
-
-def wants_bell(event: ev.Event, me: str) -> bool:
-    """A private message, or a public one that mentions you."""
-    if not isinstance(event, ev.Message) or fold(event.sender) == fold(me):
-        return False
-    return event.to is not None or mentions(event.text, me)
-
-
 def _names(names: Iterable[str], style: Style, me: str) -> str:
-    return ", ".join(style.name(n, bold=fold(n) == fold(me)) for n in names)
+    mine = name_key(me)
+    return ", ".join(style.name(n, bold=name_key(n) == mine) for n in names)
 
 
 def notice(text: str, style: Style, ts: float = 0.0, sgr: str = DIM) -> str:
@@ -121,46 +106,47 @@ def error(text: str, style: Style, ts: float = 0.0) -> str:
 
 def delivered(event: ev.Delivered, me: str, style: Style) -> str:
     """Your own message, shown once the server confirmed it, with who got it."""
-    stamp = style.paint(clock(event.time), DIM)
-    text = neutralise(event.text)
     if event.recipients == 0:
-        mark = style.paint(f"{style.cross} nobody else is online", YELLOW)
+        mark = style.paint(f"{style.cross} {sentences.NOBODY_ELSE}", YELLOW)
     elif event.to is not None:
         mark = style.paint(style.check, GREEN)
     else:
         mark = style.paint(f"{style.check}{event.recipients}", GREEN)
-    if event.to is not None:
-        head = style.paint("[PM to ", MAGENTA) + style.name(event.to) + style.paint("]", MAGENTA)
-        return f"{stamp} {head} {text} {mark}"
-    if event.action:
-        return f"{stamp} * {style.name(me, bold=True)} {text} {mark}"
-    return f"{stamp} <{style.name(me, bold=True)}> {text} {mark}"
+    said = sentences.own_message(
+        event,
+        me,
+        name=lambda n: style.name(n, bold=n == me),
+        words=lambda w: style.paint(w, MAGENTA),
+        text=neutralise,
+    )
+    return f"{style.paint(clock(event.time), DIM)} {said} {mark}"
 
 
 def message(event: ev.Message, me: str, style: Style) -> str:
     """A message for you: public, action or private; a mention of your name stands out."""
-    stamp = style.paint(clock(event.time), DIM)
-    text = neutralise(event.text)
-    who = style.name(neutralise(event.sender))
-    if event.to is not None:
-        head = style.paint("[PM from ", f"{BOLD};{MAGENTA}") + who + style.paint("]", MAGENTA)
-        return f"{stamp} {head} {style.paint(text, BOLD)}"
-    if mentions(text, me):
-        text = style.paint(text, MENTION)
-    if event.action:
-        return f"{stamp} * {who} {text}"
-    return f"{stamp} <{who}> {text}"
+
+    def text(said: str) -> str:
+        said = neutralise(said)
+        if event.to is not None:
+            return style.paint(said, BOLD)
+        return style.paint(said, MENTION) if mentions(said, me) else said
+
+    said = sentences.message(
+        event,
+        name=lambda n: style.name(neutralise(n)),
+        words=lambda w: style.paint(w, f"{BOLD};{MAGENTA}"),
+        text=text,
+    )
+    return f"{style.paint(clock(event.time), DIM)} {said}"
 
 
 def help_table(
     client_rows: Iterable[tuple[str, str]], server_rows: Iterable[tuple[str, str]], style: Style
 ) -> list[str]:
     """The /help answer: the client's own commands, then the server's."""
-    rows = list(client_rows) + list(server_rows)
-    width = max((len(usage) for usage, _ in rows), default=0)
-    lines = [notice("Commands (any other line is a public message; //text sends /text):", style)]
-    for usage, text in rows:
-        lines.append(notice(f"  {neutralise(usage).ljust(width)}  {neutralise(text)}", style))
+    rows = [(neutralise(u), neutralise(h)) for u, h in [*client_rows, *server_rows]]
+    lines = [notice(sentences.HELP_INTRO, style)]
+    lines += [notice(f"  {row}", style) for row in sentences.help_rows(rows)]
     return lines
 
 
@@ -172,49 +158,47 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
     if isinstance(event, ev.Delivered):
         return delivered(event, me, style)
     t = event.time
+    stamp = style.paint(clock(t), DIM)
+
+    def dim(words: str) -> str:
+        return style.paint(words, DIM)
+
     if isinstance(event, ev.Joined):
-        return (
-            f"{style.paint(clock(t), DIM)} {style.paint('-->', GREEN)} {style.name(event.name)}"
-            + style.paint(f" joined ({event.online} online)", DIM)
+        return f"{stamp} {style.paint('-->', GREEN)} " + sentences.joined_brief(
+            event, style.name, dim
         )
     if isinstance(event, ev.Left):
-        return (
-            f"{style.paint(clock(t), DIM)} {style.paint('<--', DIM)} {style.name(event.name)}"
-            + style.paint(f" left: {event.reason} ({event.online} online)", DIM)
-        )
+        return f"{stamp} {dim('<--')} " + sentences.left_brief(event, style.name, dim)
     if isinstance(event, ev.Renamed):
-        if event.you:
-            return notice(f"You are now known as {event.new}.", style, t, CYAN)
-        return notice(f"{event.old} is now known as {event.new}.", style, t)
+        return notice(sentences.renamed(event), style, t, CYAN if event.you else DIM)
     if isinstance(event, ev.Error):
         return error(event.text, style, t)
     if isinstance(event, ev.Undelivered):
-        return error(
-            f"Not delivered to {event.to}: {event.to} was disconnected ({event.reason}) "
-            "before your message could be sent.",
-            style,
-            t,
-        )
+        return error(sentences.undelivered(event), style, t)
     if isinstance(event, ev.Welcome):
-        online = "" if event.online is None else f"{plural(event.online, 'user')} online. "
-        return notice(
-            f"Welcome to tcp-chat {event.version}. {online}Type /help for commands.",
-            style,
-            t,
-            CYAN,
-        )
+        return notice(sentences.welcome(event), style, t, CYAN)
     if isinstance(event, ev.Registered):
-        return notice(
-            f"You are {event.name}. {plural(len(event.users), 'user')} online: ", style, t
-        ) + _names(event.users, style, me)
+        head = notice(sentences.registered_intro(event), style, t)
+        return head + _names(event.users, style, me)
     if isinstance(event, ev.UserList):
-        head = notice(f"{plural(len(event.users), 'user')} online: ", style, t)
+        head = notice(sentences.user_list_intro(event), style, t)
         return head + _names(event.users, style, me)
     if isinstance(event, ev.PongReply):
-        return notice(f"pong {event.token}".rstrip(), style, t)
+        return notice(sentences.pong_brief(event), style, t)
     if isinstance(event, (ev.Shutdown, ev.Bye)):
         return notice(event.text, style, t, YELLOW)
     return None  # Prompt, ModeChanged, PingRequest, Help
+
+
+def render_seen(seen: Seen, me: str, style: Style) -> str | None:
+    """The line for an event as the client core took it (``ClientCore.receive``): as
+    ``render_event``, followed, when it refused one of your lines or reports a message of yours
+    undelivered, by that line: ``(not sent: /w dave hi)``."""
+    line = render_event(seen.event, me, style)
+    if line is None or not seen.failed or seen.answers is None:
+        return line
+    what = "not delivered" if isinstance(seen.event, ev.Undelivered) else "not sent"
+    return f"{line} {style.paint(f'({what}: {neutralise(seen.answers.text)})', DIM)}"
 
 
 def use_unicode(stream: TextIO) -> bool:
@@ -263,16 +247,9 @@ def wrap(line: str, columns: int, indent: int = HANGING_INDENT) -> list[str]:
     return [row for part in line.split("\n") for row in _wrap_one(part, columns, indent)]
 
 
-def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
-    plain = _SGR.sub("", line) if "\x1b" in line else line
-    if plain.isascii() and len(plain) <= columns or columns < 2:
-        return [line]
-    widths = {c: cell_width(c) for c in set(plain)}
-    if sum(widths[c] for c in plain) <= columns:
-        return [line]
-    indent = min(indent, columns // 4)
-    # The line as words and gaps (runs of spaces), each a list of (text, columns); a colour
-    # sequence is part of a word and takes -1 columns, which marks it.
+def _pieces(line: str, widths: dict[str, int]) -> list[tuple[bool, list[tuple[str, int]]]]:
+    """The line as words and gaps (runs of spaces: True), each a list of (text, columns); a
+    colour sequence is part of a word and takes -1 columns, which marks it."""
     pieces: list[tuple[bool, list[tuple[str, int]]]] = []
     for i, text in enumerate(_SGR.split(line)):
         tokens = [(text, -1)] if i % 2 else [(c, widths[c]) for c in text]
@@ -282,7 +259,18 @@ def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
                 pieces[-1][1].append(token)
             else:
                 pieces.append((space, [token]))
+    return pieces
 
+
+def _wrap_one(line: str, columns: int, indent: int) -> list[str]:
+    plain = _SGR.sub("", line) if "\x1b" in line else line
+    if plain.isascii() and len(plain) <= columns or columns < 2:
+        return [line]
+    widths = {c: cell_width(c) for c in set(plain)}
+    if sum(widths[c] for c in plain) <= columns:
+        return [line]
+    indent = min(indent, columns // 4)
+    pieces = _pieces(line, widths)
     rows: list[str] = []
     row: list[str] = []
     used = 0  # columns taken on this row

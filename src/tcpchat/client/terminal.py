@@ -18,17 +18,15 @@ import termios
 from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Callable
 
-from .lineedit import Key, KeyDecoder, Paste, text_width
+from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
+from .keys import Key, KeyDecoder, Paste
+from .lineedit import text_width
 from .render import HANGING_INDENT, wrap
 
 BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
 CLEAR_LINE = "\r\x1b[K"
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
-# A lone ESC is the Esc key unless the rest of a sequence follows this quickly.
-ESC_WAIT_S = 0.05
-# More lines than this in one read without bracketed paste is taken as a paste, not typing.
-TYPED_LINES_PER_READ = 2
 
 
 def visible_width(text: str) -> int:

@@ -1,10 +1,11 @@
-"""The interactive terminal client: a chat session between the server link and the terminal.
+"""The interactive terminal client: the asyncio and terminal glue around the client core.
 
 ``run_interactive`` connects (a refused connection is one line from the caller and exit 1),
 takes over the terminal, asks for a name if needed, then shows events above the input line and
-sends what you type, paced to the server's flood limits. It answers pings, handles the client's
-own commands (``/r``, ``/help``, ``/quit``), guards against large pastes, and reconnects with
-backoff when the connection drops. The terminal is restored on every way out.
+sends what you type, paced to the server's flood limits. What a typed line means and what an
+event means (the roster, ``/r``, which line an answer confirms) is decided by ``ClientCore``;
+here are the terminal, the paste guard, the name prompt and reconnecting with backoff. The
+terminal is restored on every way out.
 """
 
 from __future__ import annotations
@@ -17,59 +18,23 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import events as ev
-from ..core.commands import COMMANDS
 from ..core.errors import ConnectError
-from ..core.text import neutralise
+from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
 from . import render
 from .config import ClientConfig
+from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete, for_people
 from .history import history_path, load_history, save_history
-from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, Key, LineEditor
-from .link import NameRefused, Pacer, ServerLink, await_name_prompt, is_message, join, read_password
+from .keys import Key
+from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
+from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
 from .terminal import Terminal, visible_width
 
-# A paste of more lines than this asks before sending.
-PASTE_ASK_LINES = 3
-# Reconnect delays: 1, 2, 4 ... seconds, never more than this.
-BACKOFF_MAX_S = 30.0
-# How long /quit waits for the server's goodbye before closing anyway.
-QUIT_WAIT_S = 3.0
-CLIENT_HELP = (
-    ("/r TEXT", "reply privately to whoever last sent you a private message"),
+# The terminal's own keys, listed by /help after the client's commands.
+KEY_HELP = (
     ("Tab", "complete a command or a name (again: the next match)"),
     ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
     ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
 )
-# Server commands that make no sense in this client (it speaks JSON mode itself).
-_HIDDEN = ("mode", "pong", "pass")
-
-
-def command_words() -> list[str]:
-    """Every command the client knows, for Tab: its own and the server's."""
-    words = {"/r"}
-    for spec in COMMANDS:
-        if spec.name not in _HIDDEN:
-            words.update("/" + w for w in (spec.name, *spec.aliases) if w != "?")
-    return sorted(words)
-
-
-def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, list[str]]:
-    """Tab completion: a command at the start of the line, else a name online.
-
-    A name that starts the line gets ": " after it (the way to address someone in a chat);
-    a name after /w or /msg, or elsewhere, gets a space."""
-    start = cursor
-    while start > 0 and not line[start - 1].isspace():
-        start -= 1
-    word = line[start:cursor]
-    before = line[:start]
-    if not before.strip() and word.startswith("/"):
-        return start, [w + " " for w in command_words() if w.startswith(word.lower())]
-    prefix = render.fold(word.lstrip("@"))
-    at = "@" if word.startswith("@") else ""
-    others = [n for n in names if render.fold(n) != render.fold(me)]
-    matches = sorted((n for n in others if render.fold(n).startswith(prefix)), key=render.fold)
-    suffix = ": " if not before.strip() and not at else " "
-    return start, [at + n + suffix for n in matches]
 
 
 class ChatApp:
@@ -79,20 +44,15 @@ class ChatApp:
         self.config = config
         self.style = style
         self.history_file = history
-        self.me = config.name
-        self.users: dict[str, str] = {}  # folded name -> name as shown
-        self.last_private = ""
+        self.core = ClientCore(config.name)
         self.link: ServerLink | None = None
-        self.registered = False
-        self.pacer = Pacer(10, 2)
-        self.outbox: deque[str] = deque()
+        self.pacer = Pacer.default()
+        self.outbox: deque[str] = deque()  # typed lines waiting for the pacer
         self.outbox_ready = asyncio.Event()
-        self.pending: deque[str] = deque()  # message lines waiting for delivered or an error
         self.status = ""
         self.question = ""  # a prompt that replaces the name prompt (name, paste guard)
         self.answer: asyncio.Future[str] | None = None
         self.paste: list[str] = []
-        self.shutdown_seen = False
         self.welcomed = False
         self.failure: Exception | None = None
         self.quitting = False
@@ -100,9 +60,7 @@ class ChatApp:
         self.session: asyncio.Future[int] | None = None
         self.editor = LineEditor(
             load_history(history) if history else [],
-            completer=lambda line, cursor: complete(
-                line, cursor, list(self.users.values()), self.me
-            ),
+            completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
         )
         self.term = Terminal(self.on_key, self.view)
 
@@ -139,21 +97,21 @@ class ChatApp:
         self.link = link
         link, registered = await self._first_join(link)
         while True:
-            self._joined(registered)
+            self._joined(link, registered)
             await self._pump(link)
-            self.registered = False
             self.link = None
-            for line in self.pending:
+            for sent in self.core.disconnected():
                 self.show(
-                    render.error(f"Not confirmed before the connection closed: {line}", self.style)
+                    render.error(
+                        f"Not confirmed before the connection closed: {sent.text}", self.style
+                    )
                 )
-            self.pending.clear()
             await link.close()
             if self.quitting:
                 return self.exit_code
             if not self.config.reconnect:
                 self.show(render.notice("Disconnected from the server.", self.style))
-                return 0 if self.shutdown_seen else 1
+                return 0 if self.core.shutdown_seen else 1
             link, registered = await self._reconnect()
             self.link = link
 
@@ -173,9 +131,11 @@ class ChatApp:
                 self._welcome(link)
                 return link, registered
             except NameRefused as exc:
+                # The server awaits a name again (whether or not it prompts again, which it
+                # does not after a usage error): the next one goes out as soon as it is typed.
                 self._welcome(link)
                 self.show(render.error(exc.event.text, self.style))
-                name, prompted = "", False
+                name, prompted = "", True
             except ConnectError:
                 if not prompted:
                     raise
@@ -187,15 +147,12 @@ class ChatApp:
         """The server's welcome, once per run, as soon as it has arrived."""
         if link.welcome is not None and not self.welcomed:
             self.welcomed = True
-            self.show(render.render_event(link.welcome, self.me, self.style))
+            self.show(render.render_event(link.welcome, self.core.me, self.style))
 
-    def _joined(self, registered: ev.Registered) -> None:
-        self.me = registered.name
-        self.registered = True
-        self.users = {render.fold(n): n for n in registered.users}
-        if self.link is not None:
-            self.pacer = Pacer.for_link(self.link)
-        self.show(render.render_event(registered, self.me, self.style))
+    def _joined(self, link: ServerLink, registered: ev.Registered) -> None:
+        seen = self.core.joined(registered, link.welcome)
+        self.pacer = Pacer.for_link(link)
+        self.show(render.render_seen(seen, self.core.me, self.style))
         self.term.redraw()
 
     async def _pump(self, link: ServerLink) -> None:
@@ -210,7 +167,7 @@ class ChatApp:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
         where = f"{self.config.host}:{self.config.port}"
         password = read_password(self.config)
-        delay = 1.0
+        delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
                 f"Connection to {where} lost. Reconnecting in {delay:.0f} s (Ctrl+D to quit).",
@@ -226,14 +183,13 @@ class ChatApp:
             link: ServerLink | None = None
             try:
                 link = await ServerLink.open(self.config)
-                registered = await join(link, self.me, password)
+                registered = await join(link, self.core.me, password)
             except NameRefused as exc:
                 why = f"{exc.event.text} (the server may still hold the old connection)"
             except ConnectError as exc:
                 why = str(exc)[:1].upper() + str(exc)[1:]
             else:
                 self._set_status("")
-                self.shutdown_seen = False
                 self.show(render.notice(f"Reconnected to {where}.", self.style, sgr=render.GREEN))
                 return link, registered
             if link is not None:
@@ -249,44 +205,19 @@ class ChatApp:
     # --- events ------------------------------------------------------------------------
 
     def on_event(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Joined):
-            self.users[render.fold(event.name)] = event.name
-        elif isinstance(event, ev.Left):
-            self.users.pop(render.fold(event.name), None)
-        elif isinstance(event, ev.Renamed):
-            self.users.pop(render.fold(event.old), None)
-            self.users[render.fold(event.new)] = event.new
-            if event.you:
-                self.me = event.new
-            if render.fold(self.last_private) == render.fold(event.old):
-                self.last_private = event.new
-        elif isinstance(event, ev.UserList):
-            self.users = {render.fold(n): n for n in event.users}
-        elif isinstance(event, ev.Message) and event.to is not None:
-            self.last_private = event.sender
-        elif isinstance(event, ev.Shutdown):
-            self.shutdown_seen = True
-        elif isinstance(event, ev.Help):
-            self.show(*self._help(event.commands))
+        """Show ``event`` as the core understands it; ring, redraw as it says."""
+        seen = self.core.receive(event)
+        if isinstance(event, ev.Help):
+            self.show(*self._help(for_people(event.commands)))
             return
-        unsent = ""
-        if isinstance(event, ev.Delivered) and self.pending:
-            self.pending.popleft()
-        elif isinstance(event, ev.Error) and self.pending and _refuses(event, self.pending[0]):
-            unsent = self.pending.popleft()
-        line = render.render_event(event, self.me, self.style)
-        if line is not None:
-            if unsent:
-                line += " " + self.style.paint(f"(not sent: {neutralise(unsent)})", render.DIM)
-            self.show(line)
-        if self.config.bell and render.wants_bell(event, self.me):
+        self.show(render.render_seen(seen, self.core.me, self.style))
+        if self.config.bell and seen.bell:
             self.term.bell()
-        if isinstance(event, ev.Renamed):
+        if seen.renamed_me:
             self.term.redraw()
 
     def _help(self, server: tuple[tuple[str, str], ...]) -> list[str]:
-        rows = [(u, h) for u, h in server if u.split()[0].lstrip("/") not in _HIDDEN]
-        return render.help_table(CLIENT_HELP, rows, self.style)
+        return render.help_table(CLIENT_COMMANDS + KEY_HELP, server, self.style)
 
     def show(self, *lines: str | None) -> None:
         self.term.show(line for line in lines if line is not None)
@@ -300,7 +231,8 @@ class ChatApp:
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
-            who = self.style.name(self.me, bold=True) if self.me else ""
+            me = self.core.me
+            who = self.style.name(me, bold=True) if me else ""
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
             prompt = f"{status}{who}> "
         line, cursor = self.editor.view(columns - visible_width(prompt) - 1)
@@ -372,7 +304,7 @@ class ChatApp:
                 return text
 
     def submit(self, line: str) -> None:
-        """A line typed (or pasted): the client's own commands, or off to the server."""
+        """A line typed (or pasted): the answer to a question, or what the core makes of it."""
         if self.answer is not None:
             if not self.answer.done():
                 self.answer.set_result(line)
@@ -380,52 +312,20 @@ class ChatApp:
                 if self.editor.history and self.editor.history[-1] == line:
                     self.editor.history.pop()
             return
-        text = line.strip()
-        if not text:
-            return
-        word, _, rest = text.partition(" ")
-        word = word.lower()
-        if word in ("/quit", "/exit", "/bye"):
-            self.leave(0, rest.strip())
-            return
-        if word in ("/r", "/reply"):
-            if not self.last_private:
-                self.show(render.error("Nobody has sent you a private message yet.", self.style))
-                return
-            if not rest.strip():
-                self.show(render.error("Usage: /r TEXT", self.style))
-                return
-            text = f"/w {self.last_private} {rest.strip()}"
-        elif word in ("/help", "/?") and not self.registered:
-            rows = [(s.usage, s.help) for s in COMMANDS]
-            self.show(*self._help(tuple(rows)))
-            return
-        elif word in ("/mode", "/pass", "/pong"):
-            self.show(
-                render.error(f"{word} is not for people; this client handles it.", self.style)
-            )
-            return
-        if self.link is None or not self.registered:
-            # Keep what was typed, so it can be sent once we are back.
-            self.show(render.error("Not connected: nothing was sent.", self.style))
-            self.editor.set(line)
-            self.term.redraw()
-            return
-        limit = self.link.welcome.max_line if self.link.welcome else 0
-        if limit and len(text.encode("utf-8")) > limit:
-            size = len(text.encode("utf-8"))
-            self.show(
-                render.error(
-                    f"Too long to send ({size} bytes; the server takes {limit}). "
-                    "Your line was kept.",
-                    self.style,
-                )
-            )
-            self.editor.set(line)
-            self.term.redraw()
-            return
-        self.outbox.append(text)
-        self.outbox_ready.set()
+        todo = self.core.typed(line)
+        if isinstance(todo, Leave):
+            self.leave(0, todo.line)
+        elif isinstance(todo, LocalHelp):
+            self.show(*self._help(todo.rows))
+        elif isinstance(todo, Refuse):
+            kept = " Your line was kept." if todo.keep else ""
+            self.show(render.error(todo.reason + kept, self.style))
+            if todo.keep:
+                self.editor.set(line)
+                self.term.redraw()
+        elif isinstance(todo, Send):
+            self.outbox.append(todo.text)
+            self.outbox_ready.set()
 
     async def _send_loop(self) -> None:
         """Send queued lines in order, no faster than the server's flood limits allow."""
@@ -437,19 +337,17 @@ class ChatApp:
                     break
                 line = self.outbox.popleft()
                 link = self.link
-                if link is None or not self.registered:
+                if link is None or not self.core.registered:
                     self.show(render.error(f"Not connected: not sent: {line}", self.style))
                     continue
-                if is_message(line):
-                    self.pending.append(line)
-                link.send(line)
+                self.core.sent(link.send(line), line)
                 try:
                     await link.drain()
                 except (OSError, RuntimeError):
                     pass
             self.outbox_ready.clear()
 
-    def leave(self, code: int, reason: str = "") -> None:
+    def leave(self, code: int, quit_line: str = "/quit") -> None:
         """Quit: tell the server (it announces it), wait briefly for its goodbye, close."""
         loop = asyncio.get_running_loop()
         if self.quitting:  # a second Ctrl+C: go now
@@ -461,8 +359,8 @@ class ChatApp:
         if self.answer is not None and not self.answer.done():
             self._abort()
             return
-        if self.link is not None and self.registered:
-            self.link.send(f"/quit {neutralise(reason)}".rstrip())
+        if self.link is not None and self.core.registered:
+            self.link.send(quit_line)
             loop.call_later(QUIT_WAIT_S, self._abort)
         else:
             self._abort()
@@ -470,13 +368,6 @@ class ChatApp:
     def _abort(self) -> None:
         if self.session is not None and not self.session.done():
             self.session.cancel()
-
-
-def _refuses(error: ev.Error, line: str) -> bool:
-    """Whether ``error`` answers the message ``line`` (rather than some other command)."""
-    if error.code in ("no_such_user", "self_whisper"):
-        return True
-    return error.code == "usage" and line.startswith("/")
 
 
 async def run_interactive(config: ClientConfig) -> int:

@@ -163,13 +163,31 @@ class CommandSpec:
     build: Callable[[str], Command | None]
     # Takes that text exactly as sent instead, spaces included (a password).
     exact: bool = False
+    # Sends a message: the server answers the line with ``delivered`` or an ``error`` naming it
+    # (as it answers every plain line), so a client can wait for one (docs/PROTOCOL.md section 5).
+    confirmed: bool = False
+    # Runs the session rather than the chat (the mode, the answer to a ping, the password): a
+    # client program sends it itself for its user, and keeps it out of its help and completion.
+    plumbing: bool = False
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
-        "w", ("msg", "whisper"), "/w NAME TEXT", "send a private message to NAME", _word_and_text
+        "w",
+        ("msg", "whisper"),
+        "/w NAME TEXT",
+        "send a private message to NAME",
+        _word_and_text,
+        confirmed=True,
     ),
-    CommandSpec("me", (), "/me ACTION", "tell everyone what you do (* you ACTION)", _text(Action)),
+    CommandSpec(
+        "me",
+        (),
+        "/me ACTION",
+        "tell everyone what you do (* you ACTION)",
+        _text(Action),
+        confirmed=True,
+    ),
     CommandSpec(
         "users", ("who", "names"), "/users", "list who is online", lambda rest: ListUsers()
     ),
@@ -177,7 +195,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", ("?",), "/help", "show this list of commands", lambda rest: ShowHelp()),
     CommandSpec("quit", ("exit", "bye"), "/quit [REASON]", "leave the chat", _quit),
     CommandSpec(
-        "mode", (), "/mode json|text", "switch to JSON events (for programs) or text", _mode
+        "mode",
+        (),
+        "/mode json|text",
+        "switch to JSON events (for programs) or text",
+        _mode,
+        plumbing=True,
     ),
     CommandSpec(
         "ping",
@@ -186,9 +209,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "check the server answers (it says pong)",
         lambda rest: Ping(rest),
     ),
-    CommandSpec("pong", (), "/pong TOKEN", "answer a ping from the server", _one_word(Pong)),
     CommandSpec(
-        "pass", (), "/pass PASSWORD", "give the server password", _text(Password), exact=True
+        "pong",
+        (),
+        "/pong TOKEN",
+        "answer a ping from the server",
+        _one_word(Pong),
+        plumbing=True,
+    ),
+    CommandSpec(
+        "pass",
+        (),
+        "/pass PASSWORD",
+        "give the server password",
+        _text(Password),
+        exact=True,
+        plumbing=True,
     ),
 )
 

@@ -204,3 +204,49 @@ LISTEN_BACKLOG = 4096
 
 # On SIGINT/SIGTERM queued lines are flushed for at most this long, so the stop stays under 2 s.
 SHUTDOWN_FLUSH_S = 1.0
+
+# --- the client (tcp-client) -----------------------------------------------------------------
+
+# How long the client waits for the server to accept the connection, to answer the handshake, or
+# to say goodbye after a /quit in pipe mode: a server on a LAN answers in milliseconds, one across
+# the world in well under a second; 10 s leaves room for a loaded server without hanging a script.
+HANDSHAKE_WAIT_S = 10.0
+# How long the interactive client waits for the server's goodbye after /quit before closing
+# anyway: the goodbye is one line, and a person who asked to leave should not wait for long.
+QUIT_WAIT_S = 3.0
+# How long closing a connection may wait for the transport (a TLS close_notify): never worth more
+# than a second of the user's time, the connection is done either way.
+CLOSE_WAIT_S = 1.0
+# The client's read buffer for one line from the server: an event holds at most a line of
+# MAX_LINE_BYTES of user text, which JSON escaping can make six times longer (\u0000 for each
+# byte), plus the fields around it; 1 MiB is well above that, and a line beyond it ends the
+# connection instead of growing memory.
+CLIENT_READ_LIMIT_BYTES = 1 << 20
+# Reconnect delays: the first try after this long, then doubling (1, 2, 4 ... s), never more than
+# BACKOFF_MAX_S, so a server that restarts is found again at once and one that stays down costs
+# a try every half minute.
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+# A paste of more lines than this asks before sending: a few lines are a person's multi-line
+# message, more are likely a mistake (the wrong clipboard), and they would all go to everyone.
+PASTE_ASK_LINES = 3
+# Lines of input history kept in memory and in the history file: months of a person's typing at
+# about 100 bytes a line, 100 KB of file.
+HISTORY_LIMIT = 1000
+# A lone ESC byte from the terminal is the Esc key unless the rest of a sequence follows within
+# this long: terminals send a sequence in one write, so even over ssh the rest arrives within a
+# few milliseconds, while 50 ms is too short for a person to notice.
+ESC_WAIT_S = 0.05
+# More line ends than this in one read from a terminal that does not bracket pastes is taken as a
+# paste (and may ask before sending), not as typing: a person cannot press Enter three times
+# between two reads.
+TYPED_LINES_PER_READ = 2
+# Private messages whose ``delivered`` the client remembers, to name the one an ``undelivered``
+# event reports: the server reports it within SEND_STALL_S of the delivered, when the client has
+# sent at most FLOOD_BURST + SEND_STALL_S * FLOOD_RATE_PER_S (14) lines more; 1000 leaves room for
+# a server with much higher flood limits and costs about 100 KB.
+UNDELIVERED_MEMORY = 1000
+# Pipe mode paces its lines by the server's flood limits (from its welcome; these defaults, the
+# server's own, for a server that does not say), keeping this many lines of the burst in hand so
+# that /quit is never the line that is refused.
+PACER_HEADROOM_LINES = 1

@@ -32,18 +32,25 @@ _NEUTRAL[0x09] = " "
 _ESCAPED: dict[int, str] = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in UNSAFE}
 
 
-def neutralise(text: str, escape: bool = False) -> str:
+# The same characters dropped instead (a tab still becomes a space).
+_DROPPED: dict[int, str | None] = {c: None for c in _NEUTRAL}
+_DROPPED[0x09] = " "
+
+
+def neutralise(text: str, escape: bool = False, drop: bool = False) -> str:
     """Replace every character that could move a cursor, start a line or reorder text: with
-    U+FFFD (a TAB with a space), or with its escape (``\\x1b``) when ``escape`` is true.
+    U+FFFD (a TAB with a space), with its escape (``\\x1b``) when ``escape`` is true, or with
+    nothing when ``drop`` is true.
 
     Applied once to every decoded line (by ``neutralise_line``), so the hub and every renderer
     only ever see clean text: one gate at the entrance rather than one at every exit. The log's
-    formatter escapes every record again (addresses, paths, exception text), and clients
-    neutralise again what they show.
+    formatter escapes every record again (addresses, paths, exception text: the record keeps the
+    evidence), clients neutralise again what they show, and the client's line editor drops them
+    from what is typed or pasted (a stray control byte there is noise, not evidence).
     """
     if text.isprintable():  # nothing to replace: every character above is non-printable
         return text
-    return text.translate(_ESCAPED if escape else _NEUTRAL)
+    return text.translate(_ESCAPED if escape else _DROPPED if drop else _NEUTRAL)
 
 
 # Characters that move the cursor but show nothing, besides the space separators (Zs, which

@@ -14,72 +14,49 @@ from json.encoder import encode_basestring
 from typing import Callable
 
 from . import events as ev
+from . import sentences
 from .codes import JSON
+from .sentences import plural as plural  # where the server found it before sentences.py
 from .text import neutralise
 
 # --- rendering -------------------------------------------------------------------------------
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def render_text(event: ev.Event) -> str:
-    """The line a person reads in nc or telnet, without its newline."""
+    """The line a person reads in nc or telnet, without its newline: the words of
+    ``sentences``, marked ``***`` (about the chat) or ``!!!`` (something went wrong)."""
     if isinstance(event, ev.Message):
-        if event.to is not None:
-            return f"[PM from {event.sender}] {event.text}"
-        if event.action:
-            return f"* {event.sender} {event.text}"
-        return f"<{event.sender}> {event.text}"
+        return sentences.message(event)
     if isinstance(event, ev.Delivered):
-        if event.to is not None:
-            return f"*** Delivered to {event.to}."
-        if event.recipients == 0:
-            return "*** Nobody else is online: your message reached no one."
-        return f"*** Delivered to ALL ({plural(event.recipients, 'user')})."
+        return f"*** {sentences.delivered(event)}"
     if isinstance(event, ev.Joined):
-        return f"*** {event.name} joined. {plural(event.online, 'user')} online."
+        return f"*** {sentences.joined(event)}"
     if isinstance(event, ev.Left):
-        return f"*** {event.name} left ({event.reason}). {plural(event.online, 'user')} online."
+        return f"*** {sentences.left(event)}"
     if isinstance(event, ev.Renamed):
-        if event.you:
-            return f"*** You are now known as {event.new}."
-        return f"*** {event.old} is now known as {event.new}."
+        return f"*** {sentences.renamed(event)}"
     if isinstance(event, ev.Error):
         return f"!!! {event.text}"
     if isinstance(event, ev.Undelivered):
-        return (
-            f"!!! Not delivered to {event.to}: {event.to} was disconnected ({event.reason}) "
-            "before your message could be sent."
-        )
+        return f"!!! {sentences.undelivered(event)}"
     if isinstance(event, ev.Welcome):
-        online = "" if event.online is None else f"{plural(event.online, 'user')} online. "
-        return f"*** Welcome to tcp-chat {event.version}. {online}Type /help for commands."
+        return f"*** {sentences.welcome(event)}"
     if isinstance(event, ev.Prompt):
-        return f"*** Enter your {event.field}:"
+        return f"*** {sentences.prompt(event)}"
     if isinstance(event, ev.Registered):
-        return (
-            f"*** You are {event.name}. {plural(len(event.users), 'user')} online: "
-            f"{', '.join(event.users)}."
-        )
+        return f"*** {sentences.registered_intro(event)}{sentences.listed(event.users)}"
     if isinstance(event, ev.UserList):
-        return f"*** {plural(len(event.users), 'user')} online: {', '.join(event.users)}."
+        return f"*** {sentences.user_list_intro(event)}{sentences.listed(event.users)}"
     if isinstance(event, ev.Help):
-        width = max(len(usage) for usage, _ in event.commands)
-        rows = [f"*** {usage.ljust(width)}  {text}" for usage, text in event.commands]
-        return "*** Commands (any other line is a public message; //text sends /text):\n" + (
-            "\n".join(rows)
-        )
+        rows = [sentences.HELP_INTRO, *sentences.help_rows(event.commands)]
+        return "\n".join(f"*** {row}" for row in rows)
     if isinstance(event, ev.ModeChanged):
-        return f"*** Mode: {event.mode}."
+        return f"*** {sentences.mode(event)}"
     if isinstance(event, ev.PingRequest):
-        return f"*** PING {event.token}"
+        return f"*** {sentences.ping(event)}"
     if isinstance(event, ev.PongReply):
-        return f"*** PONG {event.token}".rstrip()
-    if isinstance(event, ev.Shutdown):
-        return f"*** {event.text}"
-    if isinstance(event, ev.Bye):
+        return f"*** {sentences.pong(event)}"
+    if isinstance(event, (ev.Shutdown, ev.Bye)):
         return f"*** {event.text}"
     raise TypeError(f"no text rendering for {type(event).__name__}")
 
@@ -242,7 +219,7 @@ def _f(obj: dict[str, object], key: str) -> float:
 
 
 def _line(obj: dict[str, object]) -> int:
-    """The ``line`` an answer names; 0 from a server that does not say (before 2.1)."""
+    """The ``line`` an answer names; 0 from a server that does not say (tcp-chat 2.0 did not)."""
     return _i(obj, "line") if obj.get("line") is not None else 0
 
 

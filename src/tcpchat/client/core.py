@@ -1,0 +1,312 @@
+"""The client's core, sans I/O: what the chat means at this end, and what to do with a typed line.
+
+The interactive client (``ui.py``) and pipe mode (``pipe.py``) each keep one ``ClientCore`` and
+drive it from both sides:
+
+* ``typed(line)`` says what to do with a line the user typed: ``Send`` it (maybe rewritten:
+  ``/r hi`` becomes ``/w carol hi``), ``Leave`` (``/quit``), or answer here (``Refuse`` with a
+  reason, ``LocalHelp``). After sending, the caller reports the line's number on the connection
+  (``ServerLink.send`` returns it) with ``sent(number, line)``.
+* ``receive(event)`` gives a ``Seen``: the event and what it means here (the line it answers and
+  whether that line failed, whether it deserves the bell). The core keeps the roster, your name and
+  who last wrote to you privately.
+
+An answer is tied to its line by the number the server puts in it (``line``, docs/PROTOCOL.md
+section 5), never by order or by error code; an ``undelivered`` names the message by its id. No
+sockets, no clock, no terminal: tests drive it with event objects and lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Union
+
+from ..core import commands as cmd
+from ..core import events as ev
+from ..core.limits import UNDELIVERED_MEMORY
+from ..core.names import fold, name_key
+from ..core.parse import parse_line
+from ..core.text import neutralise
+
+# The client's own command: /r TEXT answers whoever last sent you a private message.
+REPLY_WORDS = ("/r", "/reply")
+CLIENT_COMMANDS = (("/r TEXT", "reply privately to whoever last sent you a private message"),)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A line sent on this connection: its number there (what the server's ``line`` names)."""
+
+    number: int
+    text: str
+
+
+# --- what to do with a typed line ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``text`` (paced), then report its number with ``ClientCore.sent``."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    """The user quits: send ``line`` (``/quit`` and the reason), wait briefly for the goodbye."""
+
+    line: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Nothing is sent; show ``reason`` as an error. ``keep``: the line is still wanted, so an
+    editor gives it back to the user to send later."""
+
+    reason: str
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class LocalHelp:
+    """Show the commands: the client's own, then ``rows`` (the server's a person uses)."""
+
+    rows: tuple[tuple[str, str], ...]
+
+
+Typed = Union[Send, Leave, Refuse, LocalHelp, None]
+
+
+# --- what an event means here -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An event and what it means at this end; the caller shows it, then acts on the rest."""
+
+    event: ev.Event
+    # The line a ``delivered``, ``error`` or ``undelivered`` answers, if it was one of ours.
+    answers: Sent | None = None
+    # ``answers`` was refused (an error) or never reached its recipient (undelivered).
+    failed: bool = False
+    # A private message, or a public one naming you, from someone else.
+    bell: bool = False
+    # Your own name changed: a prompt that shows it needs redrawing.
+    renamed_me: bool = False
+
+
+class ClientCore:
+    """The state of one run of the client: who you are, who is online, what awaits an answer.
+
+    ``joined`` starts a connection's session (after the handshake), ``disconnected`` ends it.
+    ``refused`` and ``undelivered`` count the failures of the run, for an exit status.
+    """
+
+    def __init__(self, name: str = "") -> None:
+        self.me = name
+        self.registered = False
+        self.max_line = 0  # the server's line limit in bytes; 0 until its welcome says
+        self.users: dict[str, str] = {}  # name_key -> the name as shown
+        self.last_private = ""  # who /r answers
+        self.pending: dict[int, Sent] = {}  # lines awaiting delivered or an error, by number
+        # Private messages the server confirmed, by message id: an undelivered names one.
+        self._confirmed: OrderedDict[int, Sent] = OrderedDict()
+        self.refused = 0  # lines the server refused with an error, or the client would not send
+        self.undelivered = 0  # messages confirmed, then reported undelivered
+        self.shutdown_seen = False  # the server said it was stopping: its going away is no failure
+
+    # --- the session ----------------------------------------------------------------------------
+
+    def joined(self, registered: ev.Registered, welcome: ev.Welcome | None) -> Seen:
+        """The handshake is done (``join`` returned ``registered``): chat from here on. Show the
+        returned ``Seen`` as any other."""
+        if welcome is not None:
+            self.max_line = welcome.max_line
+        self.shutdown_seen = False
+        return self.receive(registered)
+
+    def disconnected(self) -> list[Sent]:
+        """The connection is gone: the lines still awaiting an answer, which the caller reports as
+        not confirmed (they may or may not have been delivered). A new connection numbers its
+        lines afresh, so nothing of this one is kept."""
+        lost = sorted(self.pending.values(), key=lambda s: s.number)
+        self.registered = False
+        self.pending.clear()
+        self._confirmed.clear()
+        return lost
+
+    def names(self) -> list[str]:
+        """Everyone online, as shown, sorted case-insensitively."""
+        return sorted(self.users.values(), key=fold)
+
+    # --- typed lines ----------------------------------------------------------------------------
+
+    def typed(self, line: str) -> Typed:
+        """What to do with ``line`` as typed (or read from stdin); None for a blank line. A
+        ``Refuse`` counts as a failure of the run (``refused``)."""
+        answer = self._typed(line)
+        if isinstance(answer, Refuse):
+            self.refused += 1
+        return answer
+
+    def _typed(self, line: str) -> Typed:
+        # As the server will read it (a tab is a space, a control character U+FFFD), so that
+        # what is decided here holds there.
+        text = neutralise(line).strip()
+        if not text:
+            return None
+        word, _, rest = text.partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word in REPLY_WORDS:
+            if not self.last_private:
+                return Refuse("Nobody has sent you a private message yet.")
+            if not rest:
+                return Refuse("Usage: /r TEXT")
+            text = f"/w {self.last_private} {rest}"
+        else:
+            command = parse_line(text)
+            if isinstance(command, cmd.Quit):
+                return Leave(f"/quit {command.reason}".rstrip())
+            if isinstance(command, cmd.ShowHelp) and not self.registered:
+                return LocalHelp(for_people((s.usage, s.help) for s in cmd.COMMANDS))
+            spec = _spec(text)
+            if spec is not None and spec.plumbing:
+                return Refuse(f"{word} is not for people; this client handles it.")
+        if not self.registered:
+            return Refuse("Not connected: nothing was sent.", keep=True)
+        size = len(text.encode("utf-8"))
+        if self.max_line and size > self.max_line:
+            return Refuse(
+                f"Too long to send ({size} bytes; the server takes {self.max_line}).", keep=True
+            )
+        return Send(text)
+
+    def sent(self, number: int, text: str) -> None:
+        """``text`` went out as line ``number`` of this connection. A message waits for its
+        ``delivered`` or ``error``; the server answers other lines otherwise (or not at all)."""
+        if is_message(text):
+            self.pending[number] = Sent(number, text)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def receive(self, event: ev.Event) -> Seen:
+        """Take in ``event``; the returned ``Seen`` says what it means here."""
+        if isinstance(event, (ev.Delivered, ev.Error, ev.Undelivered)):
+            return self._answer(event)
+        renamed_me = False
+        if isinstance(event, ev.Registered):
+            self.me, self.registered = event.name, True
+            self.users = {name_key(n): n for n in event.users}
+        elif isinstance(event, ev.UserList):
+            self.users = {name_key(n): n for n in event.users}
+        elif isinstance(event, ev.Joined):
+            self.users[name_key(event.name)] = event.name
+        elif isinstance(event, ev.Left):
+            self.users.pop(name_key(event.name), None)
+        elif isinstance(event, ev.Renamed):
+            self.users.pop(name_key(event.old), None)
+            self.users[name_key(event.new)] = event.new
+            if event.you:
+                self.me, renamed_me = event.new, True
+            if self.last_private and name_key(self.last_private) == name_key(event.old):
+                self.last_private = event.new
+        elif isinstance(event, ev.Message):
+            return Seen(event, bell=self._rings(event))
+        elif isinstance(event, ev.Shutdown):
+            self.shutdown_seen = True
+        return Seen(event, renamed_me=renamed_me)
+
+    def _answer(self, event: ev.Delivered | ev.Error | ev.Undelivered) -> Seen:
+        if isinstance(event, ev.Undelivered):
+            self.undelivered += 1
+            return Seen(event, self._confirmed.pop(event.id, None), failed=True)
+        sent = self.pending.pop(event.line, None) if event.line else None
+        if isinstance(event, ev.Error):
+            self.refused += 1
+            return Seen(event, sent, failed=sent is not None)
+        if sent is not None and event.to is not None:
+            self._confirmed[event.id] = sent
+            while len(self._confirmed) > UNDELIVERED_MEMORY:
+                self._confirmed.popitem(last=False)
+        return Seen(event, sent)
+
+    def _rings(self, message: ev.Message) -> bool:
+        if name_key(message.sender) == name_key(self.me):
+            return False
+        if message.to is not None:
+            self.last_private = message.sender
+            return True
+        return mentions(message.text, self.me)
+
+
+def mentions(text: str, name: str) -> bool:
+    """True if ``text`` names ``name`` as a word (any case), as in "bob: hi" or "hi @bob"."""
+    if not name:
+        return False
+    pattern = r"(?<![\w.-])" + re.escape(name) + r"(?![\w-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def is_message(line: str) -> bool:
+    """True if the server answers ``line`` with ``delivered`` or an error naming it: a plain line
+    or ``//text`` (a public message), or a command marked ``confirmed`` in the table."""
+    text = neutralise(line).strip(" ")
+    if not text.startswith("/") or text.startswith(cmd.LITERAL_SLASH):
+        return bool(text)
+    spec = _spec(text)
+    return spec is not None and spec.confirmed
+
+
+def _spec(text: str) -> cmd.CommandSpec | None:
+    """The table's entry for the command ``text`` starts with, if it is one."""
+    if not text.startswith("/") or text.startswith(cmd.LITERAL_SLASH):
+        return None
+    return cmd.COMMANDS_BY_NAME.get(text[1:].partition(" ")[0].lower())
+
+
+def for_people(rows: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The (usage, help) rows of a list of commands (the table's, or a ``help`` event's) without
+    the plumbing: the commands a person types."""
+    return tuple((usage, text) for usage, text in rows if not _is_plumbing(usage))
+
+
+def _is_plumbing(usage: str) -> bool:
+    spec = _spec(usage.split(" ", 1)[0])
+    return spec is not None and spec.plumbing
+
+
+# --- Tab completion -----------------------------------------------------------------------------
+
+
+def command_words() -> list[str]:
+    """Every command a person types, for Tab: the client's own and the server's."""
+    words = {REPLY_WORDS[0]}
+    for spec in cmd.COMMANDS:
+        if not spec.plumbing:
+            words.update("/" + w for w in (spec.name, *spec.aliases) if w.isalpha())
+    return sorted(words)
+
+
+def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, list[str]]:
+    """Tab completion: a command at the start of the line, else a name online.
+
+    Returns where the word being completed starts and the candidates. A name that starts the
+    line gets ": " after it (the way to address someone in a chat); a name after /w or /msg, or
+    elsewhere, gets a space."""
+    start = cursor
+    while start > 0 and not line[start - 1].isspace():
+        start -= 1
+    word = line[start:cursor]
+    before = line[:start]
+    if not before.strip() and word.startswith("/"):
+        return start, [w + " " for w in command_words() if w.startswith(word.lower())]
+    prefix = fold(word.lstrip("@"))
+    at = "@" if word.startswith("@") else ""
+    mine = name_key(me)
+    others = [n for n in names if name_key(n) != mine]
+    matches = sorted((n for n in others if fold(n).startswith(prefix)), key=fold)
+    suffix = ": " if not before.strip() and not at else " "
+    return start, [at + n + suffix for n in matches]

@@ -1,0 +1,198 @@
+"""Pipe mode: each stdin line sent, each event printed, an exit status that says how it went.
+
+``run_pipe`` joins under ``--name``, sends every line of stdin (paced to the server's flood
+limits, ``/r`` and ``/quit`` understood as in the terminal), prints each event as the text-mode
+line (or the server's JSON with ``--json``), and at the end of input waits (at most ``--wait``
+seconds) until every message it sent is answered, then quits. A line is answered when the server
+names it in a ``delivered`` or an ``error`` (``ClientCore`` ties them by line number).
+
+The exit status tells a script how it went (as ``curl --fail`` does for HTTP errors): 0 every
+line sent was delivered or, for a command, answered without an error; 1 no connection, the name
+was refused, or the connection was lost before the end (unless the server said it was stopping);
+2 bad usage (no ``--name``); 3 some line was refused (an ``error`` from the server, or too long to
+send), or a message was not delivered or not confirmed in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import IO
+
+from ..core import events as ev
+from ..core.limits import HANDSHAKE_WAIT_S
+from ..core.sentences import plural
+from ..core.wire import render_text
+from .config import ClientConfig
+from .core import ClientCore, Leave, Refuse, Seen, Send
+from .link import NameRefused, Pacer, ServerLink, join, read_password
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+PROG = "tcp-client"
+
+
+async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int:
+    """Run pipe mode from ``stdin`` to ``stdout``; returns the exit status (see above).
+    ConnectError (no connection, no answer) reaches the caller, which prints it: exit 1."""
+    if not config.name:
+        print(f"{PROG}: --name is needed when stdin is not a terminal", file=sys.stderr)
+        return EXIT_USAGE
+    link = await ServerLink.open(config)
+    core = ClientCore(config.name)
+    try:
+        try:
+            registered = await join(link, config.name, read_password(config))
+        except NameRefused as exc:
+            print(f"{PROG}: {exc.event.text}", file=sys.stderr)
+            return EXIT_FAILURE
+        out = _Printer(stdout, config.json)
+        out.show(core.joined(registered, link.welcome), link.raw)
+        lost = await _Pipe(link, core, out).run(stdin, config.wait)
+    finally:
+        await link.close()
+    return _outcome(core, lost)
+
+
+def _outcome(core: ClientCore, lost: bool) -> int:
+    """The exit status, with one line on stderr saying what went wrong."""
+    unconfirmed = len(core.disconnected())
+    failures = []
+    if core.refused:
+        failures.append(f"{plural(core.refused, 'line')} refused")
+    if core.undelivered:
+        failures.append(f"{plural(core.undelivered, 'message')} not delivered")
+    if unconfirmed:
+        failures.append(f"{plural(unconfirmed, 'message')} not confirmed")
+    if failures:
+        print(f"{PROG}: {', '.join(failures)}", file=sys.stderr)
+    # The server going away before our input ended is a failure, unless it said it was stopping.
+    if lost and not core.shutdown_seen:
+        return EXIT_FAILURE
+    return EXIT_REFUSED if failures else EXIT_OK
+
+
+class _Pipe:
+    """One pipe-mode session on a joined link: reads events while it sends the input."""
+
+    def __init__(self, link: ServerLink, core: ClientCore, out: _Printer) -> None:
+        self.link = link
+        self.core = core
+        self.out = out
+        self.answered = asyncio.Event()  # no message awaits its answer
+        self.answered.set()
+        self.closed = asyncio.Event()  # the connection is gone, or the server said goodbye
+
+    async def run(self, stdin: IO[str], wait: float) -> bool:
+        """Send the input, wait up to ``wait`` seconds for the answers, quit; returns whether
+        the connection was lost before the input ended."""
+        reader = asyncio.ensure_future(self._read_events())
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=_stdin_lines, args=(stdin, loop, lines), daemon=True).start()
+        try:
+            quit_line = await self._send_input(lines)
+            lost = self.closed.is_set()
+            if not lost:
+                await _wait_for(self.answered, wait)
+                self.link.send(quit_line)
+                try:
+                    await self.link.drain()
+                except OSError:
+                    pass
+                await _wait_for(self.closed, HANDSHAKE_WAIT_S)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        return lost
+
+    async def _read_events(self) -> None:
+        while True:
+            event = await self.link.receive()
+            if event is None:
+                break
+            self.out.show(self.core.receive(event), self.link.raw)
+            if not self.core.pending:
+                self.answered.set()
+            if isinstance(event, (ev.Bye, ev.Shutdown)):
+                break
+        self.closed.set()
+
+    async def _send_input(self, lines: asyncio.Queue[str | None]) -> str:
+        """Send each input line until the input ends, a ``/quit`` or the connection closes;
+        returns the ``/quit`` line to end with."""
+        pacer = Pacer.for_link(self.link)
+        while True:
+            line = await self._next_line(lines)
+            if line is None:
+                break
+            todo = self.core.typed(line)
+            if isinstance(todo, Leave):
+                return todo.line
+            if isinstance(todo, Refuse):
+                print(f"{PROG}: {todo.reason}", file=sys.stderr)
+            if not isinstance(todo, Send):
+                continue  # a blank line, or help (only asked for before joining)
+            await pacer.wait()
+            if self.closed.is_set():
+                break
+            self.core.sent(self.link.send(todo.text), todo.text)
+            if self.core.pending:
+                self.answered.clear()
+            try:
+                await self.link.drain()
+            except OSError:
+                break  # the reader sees the connection end
+        return "/quit"
+
+    async def _next_line(self, lines: asyncio.Queue[str | None]) -> str | None:
+        """The next input line; None at the end of input or as soon as the connection is gone
+        (a quiet input must not keep a dead session waiting)."""
+        getter = asyncio.ensure_future(lines.get())
+        closed = asyncio.ensure_future(self.closed.wait())
+        await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+        closed.cancel()
+        if getter.done() and not self.closed.is_set():
+            return getter.result()
+        getter.cancel()
+        return None
+
+
+def _stdin_lines(
+    stream: IO[str], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]
+) -> None:
+    """Read ``stream`` in a thread (works for pipes and regular files alike)."""
+    try:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    finally:
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+
+async def _wait_for(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+class _Printer:
+    """Writes each event to stdout: the text-mode line, or the server's JSON line as it came."""
+
+    def __init__(self, stream: IO[str], raw: bool) -> None:
+        self.stream = stream
+        self.raw = raw
+
+    def show(self, seen: Seen, raw: bytes) -> None:
+        if self.raw:
+            self.stream.write(raw.decode("utf-8", "replace"))
+        else:
+            self.stream.write(render_text(seen.event) + "\n")
+        self.stream.flush()
