@@ -83,7 +83,7 @@ def run_server(config: ServerConfig) -> int:
     log = logging.getLogger(LOGGER_NAME)
     if path:
         log.info("logging to %s", path)
-    from .server.app import run
+    from .server.main import run
 
     try:
         _run(run(config), config.loop)

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import pytest
 
 from tcpchat.core import events as ev
-from tcpchat.core.hub import Hub, HubLimits
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Close, Instruction, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
 from tcpchat.core.session import Session, State

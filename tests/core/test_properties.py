@@ -18,8 +18,8 @@ from tcpchat.core import events as ev
 from tcpchat.core import text as text_module
 from tcpchat.core.codes import JSON
 from tcpchat.core.framing import LineDecoder
-from tcpchat.core.hub import Hub, HubLimits
-from tcpchat.core.limits import MAX_BLANK_RUN
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import MAX_BLANK_RUN, HubLimits
 from tcpchat.core.output import Out, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
 from tcpchat.core.session import State

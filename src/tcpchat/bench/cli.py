@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from ..server.app import raise_file_limit
+from ..server.main import raise_file_limit
 from . import report, scenarios
 from .servers import (
     GENERATOR_CPU,

@@ -10,39 +10,20 @@ Failures a user causes ("no such user") are ``Error`` events, never exceptions.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .. import __version__
-from . import codes, limits
+from . import codes
 from . import commands as cmd
 from . import events as ev
 from .codes import JSON
 from .flood import charge
 from .guard import password_guard
+from .limits import HubLimits
 from .names import display_form, fold, name_key, name_problem
 from .output import Close, Online, Out, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
-
-
-@dataclass(frozen=True)
-class HubLimits:
-    """The hub's share of ``limits.py``; the server builds it from its configuration."""
-
-    password: str | None = None
-    max_line: int = limits.MAX_LINE_BYTES
-    flood_burst: float = limits.FLOOD_BURST
-    flood_rate: float = limits.FLOOD_RATE_PER_S
-    flood_max_refused: int = limits.FLOOD_MAX_REFUSED
-    max_bad_lines: int = limits.MAX_BAD_LINES
-    max_unknown: int = limits.MAX_UNKNOWN_COMMANDS
-    max_name_tries: int = limits.MAX_NAME_ATTEMPTS
-    max_password_tries: int = limits.MAX_PASSWORD_ATTEMPTS
-    handshake_timeout: float = limits.HANDSHAKE_TIMEOUT_S
-    ping_interval: float = limits.PING_INTERVAL_S
-    ping_timeout: float = limits.PING_TIMEOUT_S
-
 
 Handler = Callable[["Hub", Session, Any, float], Out]
 

@@ -6,6 +6,8 @@ The server reads these as defaults; the ones an operator may want to change have
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 DEFAULT_HOST = "127.0.0.1"
 # The original chat listened on 54321; keeping it lets old habits and firewall rules work.
 DEFAULT_PORT = 54321
@@ -250,3 +252,22 @@ UNDELIVERED_MEMORY = 1000
 # server's own, for a server that does not say), keeping this many lines of the burst in hand so
 # that /quit is never the line that is refused.
 PACER_HEADROOM_LINES = 1
+
+
+@dataclass(frozen=True)
+class HubLimits:
+    """The hub's share of these limits, as one value: the server builds it from its
+    configuration (which an operator may have changed), tests from whatever they check."""
+
+    password: str | None = None
+    max_line: int = MAX_LINE_BYTES
+    flood_burst: float = FLOOD_BURST
+    flood_rate: float = FLOOD_RATE_PER_S
+    flood_max_refused: int = FLOOD_MAX_REFUSED
+    max_bad_lines: int = MAX_BAD_LINES
+    max_unknown: int = MAX_UNKNOWN_COMMANDS
+    max_name_tries: int = MAX_NAME_ATTEMPTS
+    max_password_tries: int = MAX_PASSWORD_ATTEMPTS
+    handshake_timeout: float = HANDSHAKE_TIMEOUT_S
+    ping_interval: float = PING_INTERVAL_S
+    ping_timeout: float = PING_TIMEOUT_S

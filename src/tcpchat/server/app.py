@@ -14,27 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import signal
 import socket
 import ssl
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from .. import __version__
 from ..core import codes
 from ..core.errors import ConfigError
 from ..core.guard import Strikes
-from ..core.hub import Hub, HubLimits
+from ..core.hub import Hub
 from ..core.limits import (
     ABUSE_FORGET_S,
     ABUSE_PENALTY_MAX_S,
     ABUSE_PENALTY_S,
-    FD_RESERVE,
     OUTBOX_BURST_FACTOR,
     OUTBOX_HOLD_FACTOR,
     REFUSAL_LOG_INTERVAL_S,
     SHUTDOWN_FLUSH_S,
     SWEEP_INTERVAL_S,
+    HubLimits,
 )
 from ..core.output import Online, Out, ToAll, ToSessions
 from ..core.wire import render
@@ -43,7 +42,7 @@ from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
 from .journal import journal
-from .listeners import Listener, bind
+from .listeners import Listener, bind, tls_context
 from .logs import LOGGER_NAME, report_suppressed
 from .outbox import flush_delay
 
@@ -264,7 +263,7 @@ class ChatServer:
     async def start(self) -> None:
         """Open the listeners. Raises OSError (for example, port in use) or ConfigError."""
         cfg = self.config
-        tls = _tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
+        tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
         plans: list[tuple[int, ssl.SSLContext | None]] = []
         if tls is not None and cfg.tls_port:
             plans = [(cfg.port, None), (cfg.tls_port, tls)]
@@ -341,70 +340,3 @@ def _read_password(path: str) -> str | None:
     if not password:
         raise ConfigError(f"password file {path} is empty")
     return password
-
-
-def _tls_context(cert: str, key: str) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from None
-    return context
-
-
-def raise_file_limit(wanted: int) -> int:
-    """Lift the soft limit on open files towards ``wanted`` (up to the hard limit).
-
-    Each connection is a file; the usual soft limit of 1024 would refuse users long before
-    ``max_connections``. Returns the soft limit now in force.
-    """
-    try:
-        import resource
-    except ImportError:  # not on POSIX
-        return wanted
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return int(soft)
-
-
-async def run(config: ServerConfig) -> None:
-    """Start the server, serve until SIGINT or SIGTERM, then stop cleanly."""
-    # Connections, listeners, log files and a margin for the interpreter itself.
-    files = raise_file_limit(config.max_connections + 64)
-    if files < config.max_connections + 16:
-        log.warning(
-            "open-file limit %d is below --max-connections %d; raise it (ulimit -n)",
-            files,
-            config.max_connections,
-        )
-    server = ChatServer(config)
-    server.fd_budget = max(files - FD_RESERVE, 1)
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_log_loop_error)
-    await server.start()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _on_signal, server, signum)
-    try:
-        await server.serve()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-
-
-def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """An exception escaped a callback: that is our bug. Log it with its traceback, go on."""
-    exc = context.get("exception")
-    message = context.get("message", "unhandled error in the event loop")
-    log.error("%s", message, exc_info=exc if isinstance(exc, BaseException) else None)
-
-
-def _on_signal(server: ChatServer, signum: int) -> None:
-    log.info("received %s", signal.Signals(signum).name)
-    server.stop()

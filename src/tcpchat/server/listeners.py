@@ -20,6 +20,7 @@ import ssl
 import time
 from typing import Callable, Protocol
 
+from ..core.errors import ConfigError
 from ..core.limits import (
     ACCEPT_BATCH,
     ACCEPT_ERROR_LOG_INTERVAL_S,
@@ -188,3 +189,13 @@ class Listener:
     async def wait_closed(self) -> None:
         if self._starting:
             await asyncio.gather(*self._starting, return_exceptions=True)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from None
+    return context

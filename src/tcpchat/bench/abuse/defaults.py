@@ -9,7 +9,7 @@ from ...core.limits import (
     MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP,
 )
-from ...server.app import raise_file_limit
+from ...server.main import raise_file_limit
 
 __all__ = [
     "FLOOD_BURST",

@@ -1,0 +1,72 @@
+"""Running the server: the open-file limit, the event loop's error handler, the signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from ..core.limits import FD_RESERVE
+from .app import ChatServer
+from .config import ServerConfig
+from .logs import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def raise_file_limit(wanted: int) -> int:
+    """Lift the soft limit on open files towards ``wanted`` (up to the hard limit).
+
+    Each connection is a file; the usual soft limit of 1024 would refuse users long before
+    ``max_connections``. Returns the soft limit now in force.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft)
+
+
+async def run(config: ServerConfig) -> None:
+    """Start the server, serve until SIGINT or SIGTERM, then stop cleanly."""
+    # Connections, listeners, log files and a margin for the interpreter itself.
+    files = raise_file_limit(config.max_connections + 64)
+    if files < config.max_connections + 16:
+        log.warning(
+            "open-file limit %d is below --max-connections %d; raise it (ulimit -n)",
+            files,
+            config.max_connections,
+        )
+    server = ChatServer(config)
+    server.fd_budget = max(files - FD_RESERVE, 1)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_log_loop_error)
+    await server.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, server, signum)
+    try:
+        await server.serve()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception escaped a callback: that is our bug. Log it with its traceback, go on."""
+    exc = context.get("exception")
+    message = context.get("message", "unhandled error in the event loop")
+    log.error("%s", message, exc_info=exc if isinstance(exc, BaseException) else None)
+
+
+def _on_signal(server: ChatServer, signum: int) -> None:
+    log.info("received %s", signal.Signals(signum).name)
+    server.stop()
