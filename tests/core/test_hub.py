@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from tcpchat.core import events as ev
+from tcpchat.core.framing import LineDecoder
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Close, Instruction, ToAll, ToSessions
@@ -562,3 +563,18 @@ def test_every_answer_names_the_line_it_answers_counting_every_line(chat: Chat) 
         ("Delivered", 4),
         ("Error", 6),
     ]
+
+
+def test_a_line_that_goes_on_and_on_is_still_one_line_for_the_numbering() -> None:
+    chat = Chat(max_line=100)
+    alice, _ = chat.join("alice"), chat.join("bob")
+    chat.take(alice)
+    decoder = LineDecoder(100)
+    frames = decoder.feed(b"x" * 450) + decoder.feed(b"\n/w bob hi\n")
+    assert [type(f).__name__ for f in frames][:4] == ["LineTooLong"] * 4  # one line, four parts
+    for frame in frames:
+        chat.route(chat.hub.handle(alice, parse_line(frame), chat.now))
+    answers = [e for e in chat.take(alice) if isinstance(e, (ev.Error, ev.Delivered))]
+    # The name was line 1, the endless line 2 (each of its parts answered as line 2), the
+    # whisper line 3.
+    assert [e.line for e in answers] == [2, 2, 2, 2, 3]

@@ -94,9 +94,11 @@ class BadUsage:
 
 @dataclass(frozen=True)
 class BadLine:
-    """A line the framing refused (too long, not UTF-8); ``code`` is the protocol error code."""
+    """A line the framing refused (too long, not UTF-8); ``code`` is the protocol error code.
+    ``more``: another part of a line that goes on and on, not a line of its own."""
 
     code: str
+    more: bool = False
 
 
 Command = Union[

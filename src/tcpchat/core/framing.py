@@ -23,7 +23,11 @@ from .text import (
 
 @dataclass(frozen=True)
 class LineTooLong:
-    """A line passed the limit; its bytes were dropped up to the next newline."""
+    """A line passed the limit; its bytes were dropped up to the next newline. ``more``: not a new
+    line but another ``max_line`` bytes of one that goes on and on (it counts against the budget
+    of bad lines again, but it is still the same line)."""
+
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class LineDecoder:
         # so the session's budget of over-long lines also ends an endless stream.
         while self._discarded > self._max:
             self._discarded -= self._max
-            out.append(LineTooLong())
+            out.append(LineTooLong(more=True))
 
     def feed_eof(self) -> list[Frame]:
         """Call when the peer closed: a last line without a newline still counts."""

@@ -58,7 +58,8 @@ class Hub:
             return []
         session.last_seen = now
         session.pinged_at = None
-        session.lines += 1
+        if not (type(command) is cmd.BadLine and command.more):
+            session.lines += 1  # a line that goes on and on is still one line
         cfg = self.config
         if not charge(session, command, now, cfg.flood_burst, cfg.flood_rate):
             session.refused += 1

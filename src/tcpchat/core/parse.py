@@ -21,7 +21,7 @@ from .framing import Frame, InvalidUtf8, LineTooLong
 def parse_line(frame: Frame) -> Command:
     """Turn one decoded item into a command (``Blank`` for an empty or all-space line)."""
     if isinstance(frame, LineTooLong):
-        return BadLine(codes.LINE_TOO_LONG)
+        return BadLine(codes.LINE_TOO_LONG, frame.more)
     if isinstance(frame, InvalidUtf8):
         return BadLine(codes.INVALID_UTF8)
     line = frame.strip(" ")
