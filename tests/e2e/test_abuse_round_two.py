@@ -7,6 +7,7 @@ readers, private messages confirmed and then discarded, and password guessing.
 from __future__ import annotations
 
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tests.conftest import WAIT, Peer, Pump, ServerProcess, join_peer
 from tests.e2e.test_hardening import certificate, make_server  # noqa: F401 (fixtures)
 
@@ -196,3 +198,27 @@ def test_a_flooder_that_reconnects_waits_longer_each_time(make_server: Any) -> N
     assert again.closed()
     join_peer(srv.port, "carol").close()
     assert bob.expect("left") == "*** mallory left (flooding). 1 user online."
+
+
+def test_silent_tls_handshakes_from_many_addresses_cannot_keep_a_new_client_out(
+    make_server: Any,  # noqa: F811
+    certificate: tuple[Path, Path],  # noqa: F811
+) -> None:
+    cert, key = certificate
+    srv = make_server("--tls-cert", str(cert), "--tls-key", str(key))
+    count = MAX_TLS_HANDSHAKES + 40  # from 15 addresses, within the per-address limit
+    silent = [_silent(srv.port, f"127.0.4.{i % 15 + 1}") for i in range(count)]
+    # The oldest silent handshakes make room: a real client still gets in, over TLS.
+    context = ssl.create_default_context(cafile=str(cert))
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT)
+    tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall(b"alice\n")
+    data = b""
+    while b"You are alice" not in data:
+        chunk = tls.recv(4096)
+        assert chunk, data
+        data += chunk
+    tls.close()
+    assert sum(_is_closed_by_server(sock) for sock in silent[:40]) == 40  # the oldest went
+    for sock in silent:
+        sock.close()

@@ -57,11 +57,11 @@ def test_a_tally_logs_the_first_then_one_line_per_interval_with_the_count() -> N
     assert tally.tick(10.5) is None
 
 
-def test_tls_handshakes_in_progress_are_capped_and_given_back() -> None:
+def test_tls_handshakes_in_progress_are_counted_and_given_back() -> None:
     gate = Admission(max_total=100, max_per_origin=100, max_handshakes=2)
-    assert gate.admit("a", tls=True) is None and gate.admit("b", tls=True) is None
-    assert "TLS handshakes" in (gate.admit("c", tls=True) or "")
-    assert gate.admit("c") is None  # a plain connection has no handshake to wait for
+    assert gate.admit("a", tls=True) is None and not gate.handshakes_full
+    assert gate.admit("b", tls=True) is None and gate.handshakes_full
+    assert gate.admit("c") is None  # a plain connection has no handshake
     gate.handshake_over()
-    assert gate.admit("c", tls=True) is None
-    assert gate.handshakes == 2 and gate.total == 4
+    assert not gate.handshakes_full
+    assert gate.handshakes == 1 and gate.total == 3

@@ -106,8 +106,9 @@ ABUSE_PENALTY_S = 1.0
 ABUSE_PENALTY_MAX_S = 60.0
 ABUSE_FORGET_S = 600.0
 # TLS handshakes in progress at once, from everyone: asyncio holds about 256 KiB for each, so
-# this bounds their memory to 64 MiB whatever the number of attacking addresses. A client that
-# finds them all taken is closed at once and may try again; a handshake lasts milliseconds.
+# this bounds their memory to 64 MiB whatever the number of attacking addresses. When all are
+# taken the oldest is cut short for the new one: a real handshake lasts milliseconds, so the
+# oldest is a silent one.
 MAX_TLS_HANDSHAKES = 256
 
 # Flood control, a token bucket per session. ergo lets 5 lines through, then 2 per second;

@@ -45,7 +45,8 @@ class Admission:
 
     ``total`` includes connections still in their TLS handshake, so a flood of silent handshakes
     meets the same limits as a flood of silent plain connections; ``handshakes`` counts those,
-    whose memory is bounded by ``max_handshakes`` whatever the number of attacking addresses.
+    whose memory the server bounds by ``max_handshakes`` whatever the number of attacking
+    addresses (the oldest is cut short to make room for a new one).
     """
 
     __slots__ = (
@@ -78,9 +79,13 @@ class Admission:
             return f"Server full ({self.max_total} connections). Try again later."
         if self.per_origin.get(origin, 0) >= self.max_per_origin:
             return f"Too many connections from your address (limit {self.max_per_origin})."
-        if tls and self.handshakes >= self.max_handshakes:
-            return f"Too many TLS handshakes in progress ({self.max_handshakes}). Try again."
         return None
+
+    @property
+    def handshakes_full(self) -> bool:
+        """True when ``max_handshakes`` TLS handshakes are in progress: before another is
+        admitted, the oldest must go (``Listener.evict_oldest``)."""
+        return self.handshakes >= self.max_handshakes
 
     def admit(self, origin: str, tls: bool = False) -> str | None:
         """Count a connection from ``origin`` in (and its TLS handshake), or say why it is

@@ -101,6 +101,8 @@ class ChatServer:
             return None  # not an internet socket
         origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
         now = time.time()
+        if tls and self.admission.handshakes_full:
+            self._evict_handshake()
         refusal = (
             self.hub.refusal(origin, now)
             or self._penalty(origin, now)
@@ -126,6 +128,12 @@ class ChatServer:
             if protocol.tls:
                 self.admission.handshake_over()
             self._release(protocol.origin)
+
+    def _evict_handshake(self) -> None:
+        """Make room for a TLS handshake by cutting short the oldest one in progress."""
+        for listener in self.listeners:
+            if listener.evict_oldest():
+                return
 
     def penalise(self, origin: str) -> None:
         """A session from ``origin`` was ended for abuse: its next connection waits."""

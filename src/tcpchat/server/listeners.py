@@ -99,7 +99,8 @@ class Listener:
         self._handshake_timeout = handshake_timeout
         self._clock = clock
         self._loop = asyncio.get_running_loop()
-        self._starting: set[asyncio.Future[None]] = set()
+        # Connections still starting (for TLS: in their handshake), oldest first.
+        self._starting: dict[asyncio.Future[None], None] = {}
         self._reading = False
         self._paused_until = 0.0
         self._errors = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
@@ -152,8 +153,25 @@ class Listener:
     def _start(self, conn: socket.socket, peer: object, origin: str) -> None:
         conn.setblocking(False)
         task = asyncio.ensure_future(self._adopt(conn, peer, origin))
-        self._starting.add(task)
-        task.add_done_callback(self._starting.discard)
+        self._starting[task] = None
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._starting.pop(task, None)
+
+    def evict_oldest(self) -> bool:
+        """Cut short the oldest connection still in its TLS handshake, to make room for a new
+        one; False if there is none. A real client finishes its handshake in milliseconds, so
+        what is oldest is what is silent, and a flood of silent handshakes cannot keep a new
+        client out."""
+        if not self.tls:
+            return False
+        for task in self._starting:
+            if not task.done() and not task.cancelled():
+                task.cancel()
+                self._starting.pop(task, None)
+                return True
+        return False
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str) -> None:
         protocol = self._gate.make_protocol(origin, self.tls)
