@@ -24,7 +24,9 @@ from tcpchat.server.logs import (
     SizeCappedFileHandler,
     clip,
     report_suppressed,
-    setup,
+)
+from tcpchat.server.logs import (
+    setup as setup_logging,
 )
 
 
@@ -299,8 +301,8 @@ def tcpchat_logger() -> Iterator[logging.Logger]:
 def test_setup_rotates_the_file_and_installs_one_budget(
     tmp_path: Path, tcpchat_logger: logging.Logger
 ) -> None:
-    setup("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
-    path = setup("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
+    setup_logging("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
+    path = setup_logging("INFO", str(tmp_path), True, max_bytes=5000, backups=3)
     assert path is not None and re.search(r"chat-[\d_-]+\.log$", path)
     assert sum(isinstance(f, AddressBudget) for f in tcpchat_logger.filters) == 1
     (rotating,) = [h for h in tcpchat_logger.handlers if isinstance(h, SizeCappedFileHandler)]
