@@ -106,6 +106,12 @@ class LineDecoder:
             self._discarded -= self._max
             out.append(LineTooLong(more=True))
 
+    def discard(self) -> None:
+        """Forget the line held so far (the user interrupted it): the next byte starts a line."""
+        self._buf.clear()
+        self._discarding = False
+        self._discarded = 0
+
     def feed_eof(self) -> list[Frame]:
         """Call when the peer closed: a last line without a newline still counts."""
         if self._discarding or not self._buf:

@@ -166,6 +166,18 @@ PING_TIMEOUT_S = 30.0
 TCP_KEEPIDLE_S = 60
 TCP_KEEPINTVL_S = 15
 TCP_KEEPCNT = 4
+# A telnet subnegotiation (SB ... SE) is skipped whole; we refuse every option, so a client has
+# no reason to send one at all, and the ones telnets send unasked (terminal type, window size,
+# environment) are under a few hundred bytes. Past this many bytes with no SE the peer is not
+# speaking telnet, and what follows is taken as data again (and refused as a line if it is junk).
+TELNET_SUBNEGOTIATION_MAX_BYTES = 1024
+# The 1.0 client sends a line with no line end. A connection that never sent a line end and has
+# sent bytes without one is taken for a 1.0 client after this much silence. A line-framed client
+# never pauses mid-line that long: nc and telnet write a line and its end at once, and a line the
+# network splits is completed within a round trip, or a retransmission after Linux's minimum
+# retransmission timeout of 200 ms. Under a second, so the 1.0 user's name is answered about as
+# fast as a person notices; after that each of its reads is a line at once.
+LEGACY_SILENCE_S = 0.8
 # How often the server looks for timed-out sessions; the timeouts above are precise to this.
 SWEEP_INTERVAL_S = 1.0
 

@@ -140,6 +140,13 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "S",
     ),
     Option(
+        "legacy",
+        parse_bool,
+        True,
+        "serve original 1.0 clients (lines without a line end, ASCII only) in a legacy mode "
+        "(--no-legacy: never)",
+    ),
+    Option(
         "loop",
         parse_choice("auto", "asyncio", "uvloop"),
         "auto",
@@ -176,6 +183,7 @@ class ServerConfig:
     tls_key: str = ""
     tls_port: int = 0
     loop: str = "auto"
+    legacy: bool = True
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:

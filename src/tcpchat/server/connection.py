@@ -6,6 +6,11 @@ client wait in its ``Outbox`` and go to the transport only while the transport i
 (asyncio's flow control: above ``max_outbox`` bytes the kernel would not take it calls
 ``pause_writing``). A client whose transport stays paused for ``SEND_STALL_S`` is not reading and
 is dropped; a client that reads is never dropped for a burst the server itself queued.
+
+Bytes read pass the connection's ``TelnetFilter`` before the decoder: its answers to telnet go
+out through the outbox as they are. Until a connection sends a line end, its ``LegacyWatch`` may
+ask for a silence timer, which turns a 1.0 client's connection to legacy mode (each read is a line,
+what is written is made ASCII).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Callable, Protocol, cast
 from ..core import codes
 from ..core.framing import Frame, LineDecoder
 from ..core.hub import Hub
+from ..core.legacy import LegacyWatch, ascii_safe_bytes
 from ..core.limits import (
+    LEGACY_SILENCE_S,
     SEND_STALL_S,
     SOCKET_SNDBUF_BYTES,
     TCP_KEEPCNT,
@@ -29,6 +36,7 @@ from ..core.limits import (
 from ..core.output import Out, ToSessions
 from ..core.parse import parse_line
 from ..core.session import Session
+from ..core.telnet import TelnetFilter
 from .admission import Admission, format_peer, origin_of
 from .config import ServerConfig
 from .fanout import Broadcasts
@@ -73,6 +81,9 @@ class Connection(asyncio.Protocol):
         "dropped",
         "left",
         "stall",
+        "telnet",
+        "legacy",
+        "silence",
     )
 
     def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
@@ -88,6 +99,9 @@ class Connection(asyncio.Protocol):
         self.dropped = ""  # why it was dropped, discarding what was queued
         self.left = False  # the hub has been told this session is gone
         self.stall: asyncio.TimerHandle | None = None
+        self.telnet = TelnetFilter()
+        self.legacy = LegacyWatch(server.config.legacy)
+        self.silence: asyncio.TimerHandle | None = None  # the 1.0 client's signature, awaited
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -114,8 +128,45 @@ class Connection(asyncio.Protocol):
         server.route(out)
 
     def data_received(self, data: bytes) -> None:
-        if self.outbox.open:
-            self._process(self.decoder.feed(data))
+        if not self.outbox.open:
+            return
+        telnet = self.telnet
+        clean = telnet.feed(data)
+        if telnet.pending:
+            replies, discard = telnet.take()
+            if replies:
+                self.send(replies)  # raw telnet, in order with the lines before it
+            if discard:
+                self.decoder.discard()
+        legacy = self.legacy
+        if legacy.legacy:
+            # A 1.0 client: each read is one line (it sends one per typed line, with no end).
+            if clean and not clean.endswith(b"\n"):
+                clean += b"\n"
+        elif legacy.watching:
+            frames = self.decoder.feed(clean)
+            self._watch(b"\n" in clean)
+            self._process(frames)
+            return
+        self._process(self.decoder.feed(clean))
+
+    def _watch(self, line_end: bool) -> None:
+        """(Re)start or stop the timer that tells a 1.0 client by its silence after a line
+        with no end."""
+        if self.silence is not None:
+            self.silence.cancel()
+            self.silence = None
+        if self.legacy.after_read(line_end, self.decoder.buffered, self.telnet.seen):
+            loop = asyncio.get_running_loop()
+            self.silence = loop.call_later(LEGACY_SILENCE_S, self._silent)
+
+    def _silent(self) -> None:
+        """Bytes with no line end, then silence: a 1.0 client. Its held bytes are its line."""
+        self.silence = None
+        if not self.outbox.open or not self.legacy.silence(self.decoder.buffered):
+            return
+        self.log.info("legacy 1.0 client: each read is a line, output made ASCII")
+        self._process(self.decoder.feed(b"\n"))
 
     def eof_received(self) -> bool:
         if self.outbox.open:
@@ -138,6 +189,9 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
+        if self.silence is not None:
+            self.silence.cancel()
+            self.silence = None
         self.server.forget(self)
         if self.session is None or self.left:
             return
@@ -204,7 +258,12 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         data = b"".join(lines) if len(lines) > 1 else lines[0]
-        transport.write(data)
+        if self.legacy.legacy:
+            # Its decode('ascii') would raise on anything else. The outbox counts the bytes as
+            # queued, so it is told of those; a receipt may be placed a few bytes off.
+            transport.write(ascii_safe_bytes(data))
+        else:
+            transport.write(data)
         self.outbox.written(len(data), transport.get_write_buffer_size())
         if self.outbox.phase is Phase.CLOSING and not self.outbox.lines:
             transport.close()

@@ -1,0 +1,190 @@
+"""Telnet, sans I/O: what a telnet client adds to the text stream is taken out and answered.
+
+A ``TelnetFilter`` sits before the ``LineDecoder`` of every connection. The transport feeds it
+the bytes it read and gives what ``feed`` returns to the decoder; when ``pending`` is set it calls
+``take()`` for the bytes to send back as they are (never rendered as events) and whether the line
+the decoder holds must be dropped (the user pressed Ctrl+C). It also turns the line ends telnet
+sends besides LF (CR NUL, a lone CR) into LF. No telnet command byte ever reaches the decoder, so
+negotiation never reaches the hub or another user.
+
+Applied to every connection, not only text mode: IAC is 0xFF, a byte that never occurs in UTF-8,
+so a client that speaks the protocol (JSON included) never sends it, and the filter costs such a
+client two byte scans per read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .limits import TELNET_SUBNEGOTIATION_MAX_BYTES
+
+# RFC 854 command codes, and the one option we agree to (RFC 860).
+IAC = 255
+DONT = 254
+DO = 253
+WONT = 252
+WILL = 251
+SB = 250
+EL = 248
+EC = 247
+AYT = 246
+AO = 245
+IP = 244
+BRK = 243
+SE = 240
+TIMING_MARK = 6
+
+# What "Are You There" gets: a line in the text mode's server voice, so a person sees it as the
+# server's and no user can produce it (every user line starts with "<", "*" or "[PM").
+AYT_REPLY = b"*** tcp-chat: yes, I am here.\n"
+
+# Commands that mean "forget what I was typing": interrupt (Ctrl+C), break, abort output, erase
+# line, erase character. We keep no editing buffer of our own, so erasing a character is taken
+# as starting the line over, the safe reading: nothing half-edited is ever sent.
+_DISCARDING = frozenset({IP, BRK, AO, EL, EC})
+
+_DATA, _COMMAND, _OPTION, _SUB, _SUB_IAC = range(5)
+_IAC_BYTE = b"\xff"
+# A CR that ends a line without an LF: CR NUL (RFC 854's bare carriage return, which character
+# mode sends for Enter) or a CR followed by anything but LF. CR LF is left to the decoder.
+_LONE_CR = re.compile(rb"\r(?:\x00|(?!\n))")
+
+
+class TelnetFilter:
+    """Strips telnet commands from a byte stream, answers them, and normalises line ends.
+
+    ``feed(data)`` returns the bytes for the ``LineDecoder``. Option negotiation is refused
+    (``DO x`` gets ``WONT x``, ``WILL x`` gets ``DONT x``; ``WONT``/``DONT`` confirm what we
+    already do and get nothing, so no loop can start) except ``DO TIMING-MARK``, answered with
+    ``WILL TIMING-MARK`` once everything before it is processed: telnet discards all output after
+    Ctrl+C until that answer comes. Subnegotiation (``SB ... SE``) is skipped whole, up to
+    ``TELNET_SUBNEGOTIATION_MAX_BYTES``. ``IAC IAC`` is a literal 0xFF byte (RFC 854), which
+    the decoder then refuses as invalid UTF-8. Sequences split across reads are handled.
+    """
+
+    __slots__ = ("_state", "_verb", "_sub", "_after_cr", "_replies", "_discard", "pending", "seen")
+
+    def __init__(self) -> None:
+        self._state = _DATA
+        self._verb = 0
+        self._sub = 0  # bytes skipped in the current subnegotiation
+        self._after_cr = False  # the last read ended with a CR taken as a line end
+        self._replies = bytearray()
+        self._discard = False
+        self.pending = False  # take() has something
+        self.seen = False  # a telnet command came on this connection
+
+    def feed(self, data: bytes) -> bytes:
+        """The clean bytes of ``data``; then, if ``pending``, call ``take()``."""
+        if self._state == _DATA and not self._after_cr and _IAC_BYTE not in data:
+            if b"\r" not in data:
+                return data  # what nearly every read is: no scan but the two above
+            return self._line_ends(data)
+        if self._state != _DATA or _IAC_BYTE in data:
+            data = self._commands(data)
+        return self._line_ends(data)
+
+    def take(self) -> tuple[bytes, bool]:
+        """The bytes to send back as they are, and whether to drop the line the decoder holds
+        (before feeding it what ``feed`` returned)."""
+        replies, discard = bytes(self._replies), self._discard
+        self._replies.clear()
+        self._discard = False
+        self.pending = False
+        return replies, discard
+
+    def _line_ends(self, data: bytes) -> bytes:
+        if self._after_cr and data:
+            # The CR that ended the last read was a line end already: its LF or NUL is not a
+            # second one.
+            self._after_cr = False
+            if data[0] in (0x0A, 0x00):
+                data = data[1:]
+        if b"\r" not in data or (
+            data.count(b"\r") == data.count(b"\r\n")  # all CR LF: the decoder's business
+        ):
+            return data
+        if data.endswith(b"\r"):
+            # An LF may follow in the next read; waiting for it would leave a client that ends
+            # lines with a lone CR a line behind, so the line ends now and that LF is skipped.
+            self._after_cr = True
+            data = data[:-1] + b"\n"
+        return _LONE_CR.sub(b"\n", data)
+
+    def _commands(self, data: bytes) -> bytes:
+        out = bytearray()
+        i, end = 0, len(data)
+        while i < end:
+            state = self._state
+            if state == _DATA:
+                j = data.find(_IAC_BYTE, i)
+                if j < 0:
+                    out += data[i:]
+                    break
+                out += data[i:j]
+                i = j + 1
+                self._state = _COMMAND
+                self.seen = True
+                continue
+            if state == _SUB:
+                j = data.find(_IAC_BYTE, i)
+                stop = end if j < 0 else j
+                self._sub += stop - i
+                i = stop
+                if self._sub > TELNET_SUBNEGOTIATION_MAX_BYTES:
+                    self._state = _DATA  # no SE in sight: what follows is data again
+                    continue
+                if j >= 0:
+                    i = j + 1
+                    self._state = _SUB_IAC
+                continue
+            byte = data[i]
+            i += 1
+            if state == _SUB_IAC:
+                if byte == IAC:  # an escaped 0xFF inside the subnegotiation
+                    self._sub += 1
+                    self._state = _SUB
+                    continue
+                if byte == SE:
+                    self._state = _DATA
+                    continue
+                state = _COMMAND  # SB cut short by another command (RFC 854 calls it an error)
+            if state == _COMMAND:
+                self._state = _DATA
+                if byte == IAC:
+                    out.append(IAC)
+                elif byte in (WILL, WONT, DO, DONT):
+                    self._verb = byte
+                    self._state = _OPTION
+                elif byte == SB:
+                    self._sub = 0
+                    self._state = _SUB
+                elif byte == AYT:
+                    self._reply(AYT_REPLY)
+                elif byte in _DISCARDING:
+                    self._drop_partial_line(out)
+                # NOP, DM, GA, a stray SE and unknown commands mean nothing to a chat.
+                continue
+            # _OPTION: the option byte of WILL/WONT/DO/DONT
+            self._state = _DATA
+            if self._verb == DO:
+                verb = WILL if byte == TIMING_MARK else WONT
+                self._reply(bytes((IAC, verb, byte)))
+            elif self._verb == WILL:
+                self._reply(bytes((IAC, DONT, byte)))
+        return bytes(out)
+
+    def _reply(self, data: bytes) -> None:
+        self._replies += data
+        self.pending = True
+
+    def _drop_partial_line(self, out: bytearray) -> None:
+        """Forget the line being typed: what this read holds after its last line end, and, if it
+        holds no line end, what the decoder holds too."""
+        last = max(out.rfind(b"\n"), out.rfind(b"\r"))
+        if last >= 0:
+            del out[last + 1 :]
+        else:
+            out.clear()
+            self._discard = True
+            self.pending = True

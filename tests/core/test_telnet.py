@@ -1,0 +1,116 @@
+"""The telnet filter, fed byte literals: what reaches the decoder, what is answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcpchat.core.framing import LineDecoder
+from tcpchat.core.limits import TELNET_SUBNEGOTIATION_MAX_BYTES
+from tcpchat.core.telnet import AYT_REPLY, TelnetFilter
+
+IAC, DONT, DO, WONT, WILL, SB, SE = b"\xff", b"\xfe", b"\xfd", b"\xfc", b"\xfb", b"\xfa", b"\xf0"
+IP, AYT, EL, EC, AO, NOP = b"\xf4", b"\xf6", b"\xf8", b"\xf7", b"\xf5", b"\xf1"
+TM, ECHO, SGA, NAWS, TTYPE = b"\x06", b"\x01", b"\x03", b"\x1f", b"\x18"
+
+
+def run(*reads: bytes) -> tuple[list[object], bytes, TelnetFilter]:
+    """Feed ``reads`` through a filter and a decoder as the server does: the lines, the replies."""
+    telnet, decoder = TelnetFilter(), LineDecoder()
+    lines: list[object] = []
+    replies = b""
+    for data in reads:
+        clean = telnet.feed(data)
+        if telnet.pending:
+            answer, discard = telnet.take()
+            replies += answer
+            if discard:
+                decoder.discard()
+        lines += decoder.feed(clean)
+    return lines, replies, telnet
+
+
+def test_plain_bytes_pass_through_untouched_and_as_the_same_object() -> None:
+    data = b"hello\n"
+    assert TelnetFilter().feed(data) is data
+
+
+def test_crlf_stays_one_line_end() -> None:
+    data = b"a\r\nb\r\n"
+    assert TelnetFilter().feed(data) is data  # left to the decoder, with no copy
+    assert run(data)[:2] == (["a", "b"], b"")
+
+
+def test_cr_nul_and_lone_cr_end_lines() -> None:
+    assert run(b"one\r\x00two\rthree\r\n")[0] == ["one", "two", "three"]
+
+
+def test_cr_at_the_end_of_a_read_ends_the_line_now_and_its_lf_is_not_a_second_end() -> None:
+    lines, _, _ = run(b"abc\r", b"\ndef\r", b"\x00ghi\n")
+    assert lines == ["abc", "def", "ghi"]
+
+
+def test_cr_at_the_end_of_a_read_then_text_is_a_line_end_too() -> None:
+    assert run(b"abc\r", b"def\n")[0] == ["abc", "def"]
+
+
+def test_options_are_refused_and_never_reach_the_line() -> None:
+    lines, replies, telnet = run(
+        IAC + DO + ECHO + IAC + WILL + NAWS + b"ann" + IAC + DO + SGA + b"\n"
+    )
+    assert lines == ["ann"]
+    assert replies == IAC + WONT + ECHO + IAC + DONT + NAWS + IAC + WONT + SGA
+    assert telnet.seen
+
+
+def test_wont_and_dont_are_not_answered_so_no_loop_starts() -> None:
+    assert run(IAC + WONT + ECHO + IAC + DONT + SGA + b"x\n")[:2] == (["x"], b"")
+
+
+def test_do_timing_mark_is_answered_with_will() -> None:
+    assert run(IAC + DO + TM)[1] == IAC + WILL + TM
+
+
+def test_interrupt_discards_the_line_being_typed_across_reads() -> None:
+    """Ctrl+C in telnet: IAC IP IAC DO TIMING-MARK; the line typed so far is dropped."""
+    lines, replies, _ = run(b"done\nhalf a li", b"ne" + IAC + IP + IAC + DO + TM, b"next\n")
+    assert lines == ["done", "next"]
+    assert replies == IAC + WILL + TM
+
+
+@pytest.mark.parametrize("command", [IP, AO, EL, EC])
+def test_erase_and_abort_commands_drop_the_partial_line(command: bytes) -> None:
+    assert run(b"typo" + IAC + command + b"fixed\n")[0] == ["fixed"]
+
+
+def test_are_you_there_is_answered_in_the_servers_voice() -> None:
+    lines, replies, _ = run(b"hel" + IAC + AYT + b"lo\n")
+    assert (lines, replies) == (["hello"], AYT_REPLY)
+    assert AYT_REPLY.startswith(b"*** ") and AYT_REPLY.endswith(b"\n")
+
+
+def test_sequences_split_across_reads_are_handled() -> None:
+    lines, replies, _ = run(b"a" + IAC, DO, ECHO + b"b" + IAC, IAC + b"\n")
+    assert replies == IAC + WONT + ECHO
+    # IAC IAC is a literal 0xFF (RFC 854), which is not UTF-8: the line is refused, not mangled.
+    assert [type(x).__name__ for x in lines] == ["InvalidUtf8"]
+
+
+def test_subnegotiation_is_skipped_whole_even_split() -> None:
+    sub = IAC + SB + TTYPE + b"\x00XTERM" + IAC + IAC + b"more"
+    lines, replies, _ = run(b"bo" + sub[:5], sub[5:] + IAC, SE + b"b\n")
+    assert (lines, replies) == (["bob"], b"")
+
+
+def test_a_subnegotiation_without_end_is_cut_at_the_limit() -> None:
+    junk = b"x" * (TELNET_SUBNEGOTIATION_MAX_BYTES + 1)
+    lines, _, _ = run(IAC + SB + TTYPE + junk, b"after\n")
+    assert lines == ["after"]
+
+
+def test_nop_and_unknown_commands_are_dropped() -> None:
+    assert run(b"a" + IAC + NOP + b"b" + IAC + b"\x10" + b"c\n")[:2] == (["abc"], b"")
+
+
+def test_utf8_text_is_never_touched() -> None:
+    text = "Привет, мир — ☃\n".encode()
+    assert TelnetFilter().feed(text) is text

@@ -1,0 +1,211 @@
+"""End-to-end: telnet against the real server, over a raw socket and with the real ``telnet``
+program in tmux, as a person would use it (issue 13, item 3)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tcpchat.core.telnet import AYT_REPLY
+from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+
+IAC, DO, WILL, WONT, DONT, SB, SE = b"\xff", b"\xfd", b"\xfb", b"\xfc", b"\xfe", b"\xfa", b"\xf0"
+IP, AYT = b"\xf4", b"\xf6"
+TM, ECHO, SGA, NAWS, TTYPE = b"\x06", b"\x01", b"\x03", b"\x1f", b"\x18"
+POLL_S = 0.05
+
+
+def read_until(peer: Peer, wanted: bytes) -> bytes:
+    """Raw bytes from ``peer`` until ``wanted`` has come (telnet replies are not lines)."""
+    deadline = time.monotonic() + WAIT
+    while wanted not in peer.buf:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {wanted!r}; got {peer.buf!r}"
+        peer.sock.settimeout(left)
+        chunk = peer.sock.recv(65536)
+        assert chunk, f"closed before {wanted!r}; got {peer.buf!r}"
+        peer.buf += chunk
+    head, _, peer.buf = peer.buf.partition(wanted)
+    return head + wanted
+
+
+def test_a_telnet_that_negotiates_on_connect_chooses_its_name(connect: Any) -> None:
+    """As PuTTY does: options and a terminal type before the name; all refused, name accepted."""
+    bob = connect("bob")
+    ann = connect()
+    ann.send(IAC + WILL + NAWS + IAC + WILL + TTYPE + IAC + DO + ECHO + IAC + DO + SGA)
+    ann.send(IAC + SB + NAWS + b"\x00\x64\x00\x1e" + IAC + SE + b"ann\r\n")
+    read_until(ann, IAC + DONT + NAWS + IAC + DONT + TTYPE + IAC + WONT + ECHO + IAC + WONT + SGA)
+    assert ann.expect("^\\*\\*\\* You are") == "*** You are ann. 2 users online: ann, bob."
+    assert bob.expect("joined") == "*** ann joined. 2 users online."
+
+
+def test_ctrl_c_is_answered_and_the_user_keeps_chatting(connect: Any) -> None:
+    """telnet's Ctrl+C: IAC IP IAC DO TIMING-MARK. The half-typed line is dropped, the mark is
+    answered (telnet shows nothing until it is), and chat goes on both ways."""
+    ann, bob = connect("ann"), connect("bob")
+    ann.send(b"half a li" + IAC + IP + IAC + DO + TM)
+    read_until(ann, IAC + WILL + TM)
+    bob.send("still there?\n")
+    assert ann.expect("^<") == "<bob> still there?"
+    ann.send(b"yes\r\n")
+    assert bob.expect("^<") == "<ann> yes"  # nothing of the half line, no invalid UTF-8
+    ann.send(IAC + AYT)
+    assert read_until(ann, AYT_REPLY).endswith(AYT_REPLY)
+    ann.send(b"/quit\r\n")
+    assert ann.expect("Goodbye") == "*** Goodbye, ann."
+
+
+def test_character_mode_line_ends_cr_nul_and_lone_cr(connect: Any) -> None:
+    ann, bob = connect("ann"), connect("bob")
+    for byte in b"one\r\x00":  # character mode: a byte per write, Enter is CR NUL
+        ann.send(bytes((byte,)))
+    assert bob.expect("^<") == "<ann> one"
+    ann.send(b"two\r")
+    assert bob.expect("^<") == "<ann> two"
+    ann.send(b"\nthree\n")  # the LF of that CR is not one more (blank) line
+    assert bob.expect("^<") == "<ann> three"
+
+
+def test_json_mode_is_untouched_by_the_filter(connect: Any) -> None:
+    ann, bob = connect("ann", json_mode=True), connect("bob")
+    ann.send("hello from json\r\n")
+    assert bob.expect("^<") == "<ann> hello from json"
+
+
+# --- the real telnet program ---------------------------------------------------------------
+
+
+class TelnetScreen:
+    """The real ``telnet`` in a detached tmux session of its own."""
+
+    def __init__(self, tmp: Path, port: int) -> None:
+        self.tmux = need_tool("tmux")
+        telnet = need_tool("telnet")
+        self.socket = f"tcpchat-telnet-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        conf = tmp / f"{self.socket}.conf"
+        conf.write_text("set -g remain-on-exit on\n")  # telnet's last words stay readable
+        self.run(
+            "-f",
+            str(conf),
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            f"{telnet} 127.0.0.1 {port}",
+        )
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.tmux, "-u", "-L", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            timeout=WAIT,
+            check=True,
+        )
+        return done.stdout.decode("utf-8", "replace")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "t", *keys)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "t", "-l", text)
+
+    def text(self) -> str:
+        return self.run("capture-pane", "-p", "-J", "-t", "t", "-S", "-200")
+
+    def wait(self, pattern: str, count: int = 1) -> str:
+        """Wait until the screen shows ``pattern`` (a regex) ``count`` times."""
+        deadline = time.monotonic() + WAIT
+        pause = threading.Event()
+        while True:
+            screen = self.text()
+            if len(re.findall(pattern, screen, re.MULTILINE)) >= count:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed {pattern!r}:\n{screen}")
+            pause.wait(POLL_S)
+
+    def command(self, line: str) -> None:
+        """A command at telnet's own prompt, through its escape character (Ctrl+])."""
+        self.keys("C-]")
+        self.wait(r"^telnet> ")
+        self.type(line)
+        self.keys("Enter")
+
+    def close(self) -> None:
+        subprocess.run(
+            [self.tmux, "-L", self.socket, "kill-server"],
+            env=self.env,
+            capture_output=True,
+            timeout=WAIT,
+            check=False,
+        )
+
+
+@pytest.fixture
+def telnet_screen(tmp_path: Path) -> Iterator[Callable[[int], TelnetScreen]]:
+    screens: list[TelnetScreen] = []
+
+    def start(port: int) -> TelnetScreen:
+        screen = TelnetScreen(tmp_path, port)
+        screens.append(screen)
+        return screen
+
+    yield start
+    for screen in screens:
+        screen.close()
+
+
+def test_real_telnet_survives_ctrl_c_ayt_and_character_mode(
+    server: ServerProcess, connect: Any, telnet_screen: Callable[[int], TelnetScreen]
+) -> None:
+    bob = connect("bob")
+    ann = telnet_screen(server.port)
+    ann.wait(r"^\*\*\* Enter your name:")
+    ann.type("ann")
+    ann.keys("Enter")
+    ann.wait(r"^\*\*\* You are ann\.")
+    bob.expect("ann joined")
+
+    # Ctrl+C: telnet sends IAC IP and IAC DO TIMING-MARK, then shows nothing until answered.
+    ann.type("never sent")
+    ann.keys("C-c")
+    bob.send("after ctrl-c\n")
+    ann.wait(r"<bob> after ctrl-c$")  # after the ^C telnet echoed
+    ann.command("send ip")
+    bob.send("after send ip\n")
+    ann.wait(r"^<bob> after send ip$")
+    ann.command("send ayt")
+    ann.wait(r"tcp-chat: yes, I am here\.")
+    ann.type("still here")
+    ann.keys("Enter")
+    assert bob.expect("^<") == "<ann> still here"
+
+    # Character mode: telnet negotiates, sends a byte per key and CR NUL (or CR LF) for Enter.
+    ann.command("mode character")
+    ann.type("one key at a time")
+    ann.keys("Enter")
+    assert bob.expect("^<") == "<ann> one key at a time"
+    bob.send("seen\n")
+    ann.wait(r"^<bob> seen$")
+
+    ann.type("/quit")
+    ann.keys("Enter")
+    ann.wait(r"\*\*\* Goodbye, ann\.")
+    assert bob.expect("left") == "*** ann left (quit). 1 user online."
+    assert "invalid" not in server.stderr()
