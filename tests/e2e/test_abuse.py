@@ -37,7 +37,9 @@ def test_ordinary_users_are_unharmed_by_four_attacks_at_once(tmp_path: Path) -> 
         alice_in, bob_in = Pump(alice), Pump(bob)
 
         # 1. Slowloris: one byte of a name every 0.1 s, never a newline.
-        loris = Peer(srv.port)
+        # Each attacker from an address of its own: a session ended for abuse makes its address
+        # wait before connecting again, which would turn the storm's refusals into that.
+        loris = Peer(srv.port, source="127.0.0.2")
 
         def drip() -> None:
             for _ in range(int(WAIT * 10)):
@@ -48,11 +50,12 @@ def test_ordinary_users_are_unharmed_by_four_attacks_at_once(tmp_path: Path) -> 
         # 2. Never-reader: joins with a tiny receive buffer and never reads.
         sleeper = socket.socket()
         sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper.bind(("127.0.0.4", 0))
         sleeper.connect(("127.0.0.1", srv.port))
         sleeper.sendall(b"sleeper\n")
 
         # 3. Flooder: as many 3 KB lines as it can until the server drops it.
-        flooder = join_peer(srv.port, "flooder")
+        flooder = join_peer(srv.port, "flooder", source="127.0.0.3")
         flood_line = b"f" * 3000 + b"\n"
 
         def flood() -> None:
@@ -67,7 +70,8 @@ def test_ordinary_users_are_unharmed_by_four_attacks_at_once(tmp_path: Path) -> 
                 wave = []
                 for _ in range(100):
                     try:
-                        wave.append(socket.create_connection(("127.0.0.1", srv.port), WAIT))
+                        address = ("127.0.0.1", srv.port)
+                        wave.append(socket.create_connection(address, WAIT, ("127.0.0.5", 0)))
                     except OSError:
                         pass
                 if wave:  # hold the wave until the server has seen it
