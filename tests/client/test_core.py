@@ -259,3 +259,12 @@ def test_tab_completes_names_but_not_your_own() -> None:
     assert core.complete("hi @bo", 6, names, "alice") == (3, ["@bob ", "@Bobby "])
     assert core.complete("a", 1, names, "alice") == (0, [])
     assert core.complete("a", 1, names, "ALICE") == (0, [])
+
+
+def test_the_first_line_tells_a_tcp_chat_2_server_from_another() -> None:
+    assert core.greeting_kind("*** Welcome to tcp-chat 2.0.0. Type /help.") == core.GREETED
+    assert core.greeting_kind("*** Welcome to tcp-chat 3.1.0. 2 users online.") == core.GREETED
+    assert core.greeting_kind("!!! Server full (10 connections).") == core.REFUSED
+    assert core.greeting_kind("Welcome! Enter your name:") == core.FOREIGN
+    assert core.greeting_kind("*** Welcome to tcp-chat 1.0.") == core.FOREIGN
+    assert core.greeting_kind("SSH-2.0-OpenSSH_9.6") == core.FOREIGN

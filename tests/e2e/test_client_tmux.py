@@ -23,6 +23,7 @@ import pytest
 
 from tcpchat.client.render import HANGING_INDENT
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+from tests.e2e.old_server import OldServer
 
 COLUMNS, ROWS = 100, 30
 POLL_S = 0.05
@@ -601,3 +602,20 @@ def test_a_line_over_the_server_limit_is_kept_not_sent(server: ServerProcess, sc
         r"!!! Too long to send \(5000 bytes; the server takes 4096\)\. Your line was kept\.$"
     )
     assert alice.input_row().endswith("x" * 40)
+
+
+def test_a_server_that_is_not_tcp_chat_2_is_one_line_and_exit_1(screen: Any) -> None:
+    """Against the 1.0 server the terminal client says so and exits, having sent nothing the
+    old server would show its users (issue 13, item 7)."""
+    old = OldServer(b"Welcome! Enter your name: ")
+    try:
+        scr = screen(old.port)
+        assert scr.wait_exit() == 1
+        lines = [line for line in scr.text().splitlines() if line.strip()]
+        assert lines[0] == (
+            f"tcp-client: 127.0.0.1:{old.port} does not speak tcp-chat 2 "
+            "(it said: 'Welcome! Enter your name:')"
+        )
+        assert old.wait_sessions() == [b""]
+    finally:
+        old.close()

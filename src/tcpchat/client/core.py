@@ -278,6 +278,28 @@ def _is_plumbing(usage: str) -> bool:
     return spec is not None and spec.plumbing
 
 
+# --- the server's first line -------------------------------------------------------------------
+
+GREETED = "greeted"  # a tcp-chat 2 (or later) server: switch to JSON mode and go on
+REFUSED = "refused"  # a tcp-chat server that refused the connection ("!!! Server full ...")
+FOREIGN = "foreign"  # anything else: another program, or the 1.0 server
+
+# The first line of every tcp-chat 2 session, in text mode (core/sentences.welcome), whatever the
+# server's options: "*** Welcome to tcp-chat 2.0.0. ..."; a later major version keeps it.
+_GREETING = re.compile(r"\*\*\* Welcome to tcp-chat (\d+)\.")
+
+
+def greeting_kind(first_line: str) -> str:
+    """What the server's first line (stripped) says about it: GREETED, REFUSED or FOREIGN. The
+    client sends nothing before it knows, so that another server never sees our lines."""
+    found = _GREETING.match(first_line)
+    if found and int(found.group(1)) >= 2:
+        return GREETED
+    if first_line.startswith("!!! "):
+        return REFUSED
+    return FOREIGN
+
+
 # --- Tab completion -----------------------------------------------------------------------------
 
 

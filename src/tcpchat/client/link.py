@@ -25,11 +25,16 @@ from ..core.limits import (
     CLOSE_WAIT_S,
     FLOOD_BURST,
     FLOOD_RATE_PER_S,
+    GREETING_WAIT_S,
     HANDSHAKE_WAIT_S,
     PACER_HEADROOM_LINES,
 )
 from ..core.wire import parse_event
 from .config import ClientConfig
+from .core import GREETED, REFUSED, greeting_kind
+
+# How much of a foreign server's first words the one-line message quotes.
+GREETING_QUOTE_CHARS = 60
 
 
 class NameRefused(ConnectError):
@@ -82,8 +87,46 @@ class ServerLink:
                 f"cannot connect to {config.host}:{config.port}: {connect_failure(exc)}"
             ) from None
         link = cls(reader, writer)
+        try:
+            await link._greeted(f"{config.host}:{config.port}")
+        except BaseException:
+            await link.close()
+            raise
         link.send("/mode json")
         return link
+
+    async def _greeted(self, where: str) -> None:
+        """Read the server's first line and check it is a tcp-chat 2 greeting, before anything
+        is sent: another server (the 1.0 one takes the first line it gets as a user's name and
+        shows it to everyone) must not see a byte from us. Raises ConnectError saying what the
+        server said instead."""
+        said = b""
+        closed = False
+        try:
+            said = await asyncio.wait_for(self.reader.readuntil(b"\n"), GREETING_WAIT_S)
+        except asyncio.TimeoutError:
+            # Whatever came without a line end (the 1.0 server's prompt has none) is still in
+            # the buffer: read it, without waiting, for the message.
+            try:
+                said = await asyncio.wait_for(self.reader.read(GREETING_QUOTE_CHARS * 4), 0.01)
+            except (asyncio.TimeoutError, OSError):
+                said = b""
+        except asyncio.IncompleteReadError as exc:
+            said, closed = exc.partial, True
+        except (OSError, asyncio.LimitOverrunError, ValueError):
+            said, closed = b"", True
+        text = said.decode("utf-8", "replace").strip()
+        kind = greeting_kind(text)
+        if kind == GREETED:
+            return
+        if kind == REFUSED:
+            raise ConnectError(f"{where} refused the connection: {text[4:]}")
+        if not text:
+            if closed:
+                raise ConnectError(f"{where} closed the connection without a word")
+            raise ConnectError(f"{where} does not speak tcp-chat 2 (it said nothing)")
+        quote = text if len(text) <= GREETING_QUOTE_CHARS else text[:GREETING_QUOTE_CHARS] + "..."
+        raise ConnectError(f"{where} does not speak tcp-chat 2 (it said: {quote!r})")
 
     def send(self, line: str) -> int:
         """Queue ``line`` (one line: the caller never passes a newline) and return its number on

@@ -214,6 +214,10 @@ SHUTDOWN_FLUSH_S = 1.0
 # to say goodbye after a /quit in pipe mode: a server on a LAN answers in milliseconds, one across
 # the world in well under a second; 10 s leaves room for a loaded server without hanging a script.
 HANDSHAKE_WAIT_S = 10.0
+# How long the client waits for the server's first line (a tcp-chat 2 server sends its welcome at
+# once, before reading anything) before deciding it is not talking to tcp-chat 2: a server that
+# answers at all answers within milliseconds, and a person should learn of a wrong port at once.
+GREETING_WAIT_S = 2.0
 # How long the interactive client waits for the server's goodbye after /quit before closing
 # anyway: the goodbye is one line, and a person who asked to leave should not wait for long.
 QUIT_WAIT_S = 3.0
