@@ -268,3 +268,16 @@ def test_the_first_line_tells_a_tcp_chat_2_server_from_another() -> None:
     assert core.greeting_kind("Welcome! Enter your name:") == core.FOREIGN
     assert core.greeting_kind("*** Welcome to tcp-chat 1.0.") == core.FOREIGN
     assert core.greeting_kind("SSH-2.0-OpenSSH_9.6") == core.FOREIGN
+
+
+def test_at_the_name_prompt_help_and_quit_are_commands_and_an_empty_name_is_asked_again() -> None:
+    c = ClientCore()
+    assert c.named("  alice ") == core.UseName("alice")
+    assert c.named("john smith") == core.UseName("john smith")  # the server says what is wrong
+    assert c.named("/nick bob") == core.UseName("bob")
+    assert isinstance(c.named("/help"), LocalHelp)
+    assert c.named("/quit") == Leave("/quit")
+    assert c.named("   ") == Refuse(core.NAME_NEEDED)
+    assert c.named("/nick") == Refuse(core.NAME_NEEDED)
+    refused = c.named("/users")
+    assert isinstance(refused, Refuse) and refused.reason.startswith("/users works once")

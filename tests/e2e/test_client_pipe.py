@@ -253,3 +253,25 @@ def test_a_server_that_is_not_tcp_chat_2_is_said_in_one_line_and_sees_nothing(
         assert old.wait_sessions() == [b""]
     finally:
         old.close()
+
+
+def test_a_pipe_takes_the_password_from_a_file_or_the_environment(tmp_path: Any) -> None:
+    """--password-file and TCPCHAT_PASSWORD answer the server's password prompt; without one
+    the client says where to put it (issue 13, item 9)."""
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n")
+    server = ServerProcess(tmp_path, "--password-file", str(secret))
+    try:
+        done = run_client(server.port, "--name", "a", "--password-file", str(secret), stdin="hi\n")
+        assert done.returncode == 0, done.stderr
+        done = run_client(server.port, "--name", "b", stdin="hi\n", TCPCHAT_PASSWORD="open sesame")
+        assert done.returncode == 0, done.stderr
+        done = run_client(server.port, "--name", "c", stdin="hi\n", TCPCHAT_PASSWORD="guess")
+        assert (done.returncode, done.stderr) == (1, "tcp-client: wrong password\n")
+        done = run_client(server.port, "--name", "d", stdin="hi\n")
+        assert done.returncode == 1
+        assert done.stderr == (
+            "tcp-client: the server wants a password (--password-file or TCPCHAT_PASSWORD)\n"
+        )
+    finally:
+        server.stop()

@@ -619,3 +619,56 @@ def test_a_server_that_is_not_tcp_chat_2_is_one_line_and_exit_1(screen: Any) -> 
         assert old.wait_sessions() == [b""]
     finally:
         old.close()
+
+
+def test_help_quit_and_an_empty_name_at_the_name_prompt(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """At "Your name:" /help shows the help, an empty name is asked again with a reason, and
+    /quit leaves: none is taken for a name (issue 13, item 2)."""
+    bob = connect("bob")
+    scr = screen(server.port)
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("/help")
+    scr.keys("Enter")
+    scr.wait(r"/r TEXT")
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.keys("Enter")
+    scr.wait(r"!!! A name is needed: type one and press Enter \(/help for help, /quit to leave")
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("/quit")
+    scr.keys("Enter")
+    assert scr.wait_exit() == 0
+    bob.send("/users\n")
+    assert "1 user online: bob" in bob.expect(r"online")
+    assert "joined" not in scr.text()
+
+
+def test_the_password_is_asked_without_echo_and_again_when_wrong(
+    tmp_path: Path, screen: Any
+) -> None:
+    """Against a server with a password the terminal client asks for it, shows nothing of what
+    is typed, and asks again after a wrong one (issue 13, item 9)."""
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n")
+    server = ServerProcess(tmp_path, "--password-file", str(secret))
+    try:
+        scr = screen(server.port, "--name", "alice")
+        scr.wait(lambda: scr.input_row() == "Password:")
+        scr.type("wrong guess")
+        scr.wait(lambda: scr.cursor()[0] == len("Password: "))
+        assert scr.input_row() == "Password:"
+        scr.keys("Enter")
+        scr.wait(r"!!! Wrong password\. Try again\.$")
+        scr.wait(lambda: scr.input_row() == "Password:")
+        scr.type("open sesame")
+        scr.keys("Enter")
+        joined(scr, "alice")
+        text = scr.text()
+        assert "wrong guess" not in text and "open sesame" not in text
+        scr.keys("C-d")
+        assert scr.wait_exit() == 0
+        history = tmp_path / "state" / "tcp-chat" / "history"
+        assert not history.exists() or "sesame" not in history.read_text()
+    finally:
+        server.stop()

@@ -77,7 +77,18 @@ class LocalHelp:
     rows: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class UseName:
+    """Ask the server for ``name`` (the answer typed at the name prompt)."""
+
+    name: str
+
+
 Typed = Union[Send, Leave, Refuse, LocalHelp, None]
+NameTyped = Union[UseName, Leave, Refuse, LocalHelp]
+
+# What an empty answer at the name prompt is told.
+NAME_NEEDED = "A name is needed: type one and press Enter (/help for help, /quit to leave)."
 
 
 # --- what an event means here -------------------------------------------------------------------
@@ -183,6 +194,25 @@ class ClientCore:
                 f"Too long to send ({size} bytes; the server takes {self.max_line}).", keep=True
             )
         return Send(text)
+
+    def named(self, line: str) -> NameTyped:
+        """What to do with ``line`` typed at the name prompt, before joining: a name to ask
+        for, or ``/help``, ``/quit`` and ``/nick NAME`` as they say; another command (or
+        nothing) is refused here, so it is never taken for a name."""
+        text = neutralise(line).strip()
+        if not text:
+            return Refuse(NAME_NEEDED)
+        if not text.startswith("/") or text.startswith(cmd.LITERAL_SLASH):
+            return UseName(text)
+        command = parse_line(text)
+        if isinstance(command, cmd.Quit):
+            return Leave(f"/quit {command.reason}".rstrip())
+        if isinstance(command, cmd.ShowHelp):
+            return LocalHelp(for_people((s.usage, s.help) for s in cmd.COMMANDS))
+        word, _, rest = text.partition(" ")
+        if word.lower() in ("/nick", "/name"):
+            return UseName(rest.strip()) if rest.strip() else Refuse(NAME_NEEDED)
+        return Refuse(f"{word} works once you have a name. Type a name first (or /quit).")
 
     def sent(self, number: int, text: str) -> None:
         """``text`` went out as line ``number`` of this connection. A message waits for its

@@ -78,12 +78,14 @@ class LineEditor:
         self.text = text
         self.cursor = len(text) if cursor is None else max(0, min(cursor, len(text)))
 
-    def take(self) -> str:
-        """The submitted line; the editor is empty afterwards and the line is in history."""
+    def take(self, remember: bool = True) -> str:
+        """The submitted line; the editor is empty afterwards and the line is in history
+        (unless ``remember`` is false: an answer to a question, a name or a password)."""
         line = self.text
         self.set("")
         self._scroll = 0
-        self.remember(line)
+        if remember:
+            self.remember(line)
         return line
 
     def take_paste(self) -> list[str]:

@@ -15,7 +15,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Callable
 
 from ..core import codes
 from ..core import events as ev
@@ -32,6 +33,10 @@ from ..core.limits import (
 from ..core.wire import parse_event
 from .config import ClientConfig
 from .core import GREETED, REFUSED, greeting_kind
+
+# Asks a person for the server password; its argument is why it is asked again ("" the first
+# time), the server's own words.
+PasswordAsker = Callable[[str], Awaitable[str]]
 
 # How much of a foreign server's first words the one-line message quotes.
 GREETING_QUOTE_CHARS = 60
@@ -195,17 +200,22 @@ def _causes(exc: OSError) -> list[BaseException]:
 
 
 async def join(
-    link: ServerLink, name: str, password: str = "", prompted: bool = False
+    link: ServerLink,
+    name: str,
+    password: str = "",
+    prompted: bool = False,
+    ask: PasswordAsker | None = None,
 ) -> ev.Registered:
     """Answer the prompts with ``password`` and ``name`` until registered.
 
     ``prompted``: the caller already read the name prompt, so the name goes out at once.
+    ``ask``: how to ask a person for the password when ``password`` is empty or wrong.
     Raises NameRefused if the server answers the name's line with an error, whatever its code
     (the caller may ask for another and call again with ``prompted=True``), ConnectError if the
     server closes or stops answering.
     """
     name_line = link.send(f"/nick {name}") if prompted else 0
-    async for event in _handshake(link, password):
+    async for event in _handshake(link, password, ask):
         if isinstance(event, ev.Registered):
             return event
         if isinstance(event, ev.Prompt) and event.field == "name" and not name_line:
@@ -215,20 +225,26 @@ async def join(
     raise ConnectError("the server closed the connection")
 
 
-async def await_name_prompt(link: ServerLink, password: str = "") -> None:
+async def await_name_prompt(
+    link: ServerLink, password: str = "", ask: PasswordAsker | None = None
+) -> None:
     """Read the start of a session up to the name prompt (answering a password prompt), so
     the caller can show the welcome (``link.welcome``) and ask for a name before ``join``
     (with ``prompted=True``). Raises ConnectError like ``join``."""
-    async for event in _handshake(link, password):
+    async for event in _handshake(link, password, ask):
         if isinstance(event, ev.Prompt) and event.field == "name":
             return
     raise ConnectError("the server closed the connection")
 
 
-async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]:
-    """The events before registration, with the password prompt answered here; ends in
-    ConnectError when the server refuses, closes or stops answering."""
+async def _handshake(
+    link: ServerLink, password: str, ask: PasswordAsker | None = None
+) -> AsyncIterator[ev.Event]:
+    """The events before registration, with the password prompt answered here (from
+    ``password``, else from ``ask``, again after a wrong one as long as the server asks); ends
+    in ConnectError when the server refuses, closes or stops answering."""
     deadline = time.monotonic() + HANDSHAKE_WAIT_S
+    why = ""  # the server's reason to ask for the password again
     while True:
         left = deadline - time.monotonic()
         try:
@@ -238,13 +254,19 @@ async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]
         if event is None:
             raise ConnectError("the server closed the connection")
         if isinstance(event, ev.Prompt) and event.field == "password":
-            if not password:
+            if ask is not None and (why or not password):
+                password = await ask(why)
+                # A person took their time: the server's own deadline is what counts now.
+                deadline = time.monotonic() + HANDSHAKE_WAIT_S
+            elif not password:
                 raise ConnectError(
                     "the server wants a password (--password-file or TCPCHAT_PASSWORD)"
                 )
             link.send(f"/pass {password}")
         elif isinstance(event, ev.Error) and event.code == codes.BAD_PASSWORD:
-            raise ConnectError("wrong password")
+            if ask is None:
+                raise ConnectError("wrong password")
+            why = event.text
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
             raise ConnectError(event.text)
         else:

@@ -22,7 +22,17 @@ from ..core.errors import ConnectError
 from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
 from . import render
 from .config import ClientConfig
-from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete, for_people
+from .core import (
+    CLIENT_COMMANDS,
+    ClientCore,
+    Leave,
+    LocalHelp,
+    Refuse,
+    Send,
+    UseName,
+    complete,
+    for_people,
+)
 from .history import history_path, load_history, save_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
@@ -51,7 +61,9 @@ class ChatApp:
         self.outbox_ready = asyncio.Event()
         self.status = ""
         self.question = ""  # a prompt that replaces the name prompt (name, paste guard)
+        self.secret = False  # the answer to the question is not shown (a password)
         self.answer: asyncio.Future[str] | None = None
+        self.password = ""  # the server password, once known: a reconnect uses it again
         self.paste: list[str] = []
         self.welcomed = False
         self.failure: Exception | None = None
@@ -116,18 +128,20 @@ class ChatApp:
             self.link = link
 
     async def _first_join(self, link: ServerLink) -> tuple[ServerLink, ev.Registered]:
-        password = read_password(self.config)
+        self.password = read_password(self.config)
         name = self.config.name
         prompted = False
         if not name:
-            await await_name_prompt(link, password)
+            await await_name_prompt(link, self.password, self._ask_password)
             prompted = True
         while True:
             self._welcome(link)
             if not name:
-                name = await self.ask("Your name: ")
+                name = await self._ask_name()
             try:
-                registered = await join(link, name, password, prompted=prompted)
+                registered = await join(
+                    link, name, self.password, prompted=prompted, ask=self._ask_password
+                )
                 self._welcome(link)
                 return link, registered
             except NameRefused as exc:
@@ -142,6 +156,31 @@ class ChatApp:
                 # Choosing a name took longer than the server waits: connect again.
                 link = self.link = await ServerLink.open(self.config)
                 prompted = False
+
+    async def _ask_name(self) -> str:
+        """Ask for a name until one is typed; ``/help`` and ``/quit`` work here too."""
+        while True:
+            todo = self.core.named(await self.ask("Your name: "))
+            if isinstance(todo, UseName):
+                return todo.name
+            if isinstance(todo, Leave):
+                self.leave(0)
+                # leave() cancels this session: the next wait ends it.
+                await asyncio.sleep(0)
+            elif isinstance(todo, LocalHelp):
+                self.show(*self._help(todo.rows))
+            else:
+                self.show(render.error(todo.reason, self.style))
+
+    async def _ask_password(self, why: str) -> str:
+        """Ask for the server password without showing what is typed; ``why`` (the server's
+        words after a wrong one) is shown first."""
+        if why:
+            self.show(render.error(why, self.style))
+        if self.link is not None:
+            self._welcome(self.link)
+        self.password = await self.ask("Password: ", secret=True)
+        return self.password
 
     def _welcome(self, link: ServerLink) -> None:
         """The server's welcome, once per run, as soon as it has arrived."""
@@ -166,7 +205,6 @@ class ChatApp:
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
         where = f"{self.config.host}:{self.config.port}"
-        password = read_password(self.config)
         delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
@@ -183,7 +221,7 @@ class ChatApp:
             link: ServerLink | None = None
             try:
                 link = await ServerLink.open(self.config)
-                registered = await join(link, self.core.me, password)
+                registered = await join(link, self.core.me, self.password)
             except NameRefused as exc:
                 why = f"{exc.event.text} (the server may still hold the old connection)"
             except ConnectError as exc:
@@ -228,6 +266,8 @@ class ChatApp:
         """What the input row shows: prompt, the visible part of the line, cursor column."""
         if self.question:
             prompt = self.style.paint(self.question, render.BOLD)
+            if self.secret:  # nothing of a password shows, not even its length
+                return prompt, "", 0
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
@@ -251,7 +291,7 @@ class ChatApp:
             return
         outcome = self.editor.press(key)
         if outcome == SUBMIT:
-            self.submit(self.editor.take())
+            self.submit(self.editor.take(remember=self.answer is None))
         elif outcome == PASTE:
             self._pasted(self.editor.take_paste())
         elif outcome == EOF:
@@ -288,29 +328,24 @@ class ChatApp:
             self.show(render.notice(f"Paste of {len(lines)} lines not sent.", self.style))
         self.term.redraw()
 
-    async def ask(self, question: str) -> str:
-        """Ask for one line (the name) in the input row; returns it stripped and non-empty."""
-        while True:
-            self.question = question
-            self.answer = asyncio.get_running_loop().create_future()
+    async def ask(self, question: str, secret: bool = False) -> str:
+        """Ask for one line in the input row (a name, a password: ``secret`` hides what is
+        typed); returns it stripped, maybe empty, for the caller to judge."""
+        self.question, self.secret = question, secret
+        self.answer = asyncio.get_running_loop().create_future()
+        self.term.redraw()
+        try:
+            return (await self.answer).strip()
+        finally:
+            self.answer = None
+            self.question, self.secret = "", False
             self.term.redraw()
-            try:
-                text = (await self.answer).strip()
-            finally:
-                self.answer = None
-                self.question = ""
-            if text:
-                self.term.redraw()
-                return text
 
     def submit(self, line: str) -> None:
         """A line typed (or pasted): the answer to a question, or what the core makes of it."""
         if self.answer is not None:
             if not self.answer.done():
                 self.answer.set_result(line)
-                # The name is not chat history.
-                if self.editor.history and self.editor.history[-1] == line:
-                    self.editor.history.pop()
             return
         todo = self.core.typed(line)
         if isinstance(todo, Leave):
