@@ -519,7 +519,13 @@ def test_paste_guard_asks_before_sending_many_lines(
     alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
     alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
     alice.keys("n")
-    alice.wait(r"Paste of 6 lines not sent\.$")
+    # Declined is not thrown away: it is in the input, as one line (issue 13, item 13).
+    alice.wait(
+        r"Paste of 6 lines not sent: it is in the input as one line \(Ctrl\+U clears it\)\.$"
+    )
+    alice.wait(lambda: alice.input_row() == "alice> " + " ".join(lines))
+    alice.keys("C-u")
+    alice.wait(lambda: alice.input_row() == "alice>")
     alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
     alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
     alice.keys("y")
@@ -548,10 +554,11 @@ def test_history_is_kept_between_sessions(
     first.type("remember me")
     first.keys("Enter")
     first.wait(r"<alice> remember me")
-    first.keys("C-d")
-    assert first.wait_exit() == 0
+    # Written as entered, not at exit: a crash keeps it (issue 13, item 13).
     history = tmp_path / "state" / "tcp-chat" / "history"
     assert history.read_text(encoding="utf-8").splitlines() == ["remember me"]
+    first.keys("C-d")
+    assert first.wait_exit() == 0
     second = joined(screen(server.port, "--name", "alice"), "alice")
     second.keys("Up")
     second.wait(lambda: second.input_row() == "alice> remember me")
@@ -672,3 +679,55 @@ def test_the_password_is_asked_without_echo_and_again_when_wrong(
         assert not history.exists() or "sesame" not in history.read_text()
     finally:
         server.stop()
+
+
+def test_a_sent_two_line_paste_is_in_the_history(
+    tmp_path: Path, server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """The lines of a bracketed paste that is sent are kept as typed lines are (issue 13)."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "first pasted\nsecond pasted\n")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    assert bob.expect(r"^<alice>") == "<alice> first pasted"
+    assert bob.expect(r"^<alice>") == "<alice> second pasted"
+    alice.keys("Up")
+    alice.wait(lambda: alice.input_row() == "alice> second pasted")
+    alice.keys("Up")
+    alice.wait(lambda: alice.input_row() == "alice> first pasted")
+    history = tmp_path / "state" / "tcp-chat" / "history"
+    assert history.read_text(encoding="utf-8").splitlines() == ["first pasted", "second pasted"]
+
+
+def test_two_clients_at_once_keep_both_histories(
+    tmp_path: Path, server: ServerProcess, screen: Any
+) -> None:
+    """Two clients sharing a history file each add their lines; neither overwrites the other's
+    when it exits (issue 13, item 13)."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    bob = joined(screen(server.port, "--name", "bob"), "bob")
+    alice.type("from alice")
+    alice.keys("Enter")
+    alice.wait(r"<alice> from alice")
+    bob.type("from bob")
+    bob.keys("Enter")
+    bob.wait(r"<bob> from bob")
+    bob.keys("C-d")
+    assert bob.wait_exit() == 0
+    alice.keys("C-d")
+    assert alice.wait_exit() == 0
+    history = tmp_path / "state" / "tcp-chat" / "history"
+    assert history.read_text(encoding="utf-8").splitlines() == ["from alice", "from bob"]
+
+
+def test_the_reconnect_status_counts_down(tmp_path: Path, screen: Any) -> None:
+    """While the server is away the input row says how long until the next try, second by
+    second (issue 13, item 13)."""
+    srv = ServerProcess(tmp_path)
+    alice = joined(screen(srv.port, "--name", "alice"), "alice")
+    srv.stop()
+    alice.wait(r"Next try in 2 s\.$")
+    alice.wait(lambda: alice.input_row() == "[reconnecting in 2 s] alice>")
+    alice.wait(lambda: alice.input_row() == "[reconnecting in 1 s] alice>")
+    alice.keys("C-d")
+    assert alice.wait_exit() == 0

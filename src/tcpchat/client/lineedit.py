@@ -54,11 +54,18 @@ class LineEditor:
     changed. After SUBMIT call ``take()``; after PASTE call ``take_paste()``.
     """
 
-    def __init__(self, history: Sequence[str] = (), completer: Completer | None = None) -> None:
+    def __init__(
+        self,
+        history: Sequence[str] = (),
+        completer: Completer | None = None,
+        on_remember: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_remember`` is told each line added to the history, to keep it (a file)."""
         self.text = ""
         self.cursor = 0  # index into text (characters)
         self.history = list(history)[-HISTORY_LIMIT:]
         self.completer = completer
+        self.on_remember = on_remember
         self._browse = len(self.history)  # index in history; len() means the draft
         self._draft = ""
         self._kill = ""
@@ -100,6 +107,8 @@ class LineEditor:
         ):
             self.history.append(line)
             del self.history[:-HISTORY_LIMIT]
+            if self.on_remember is not None:
+                self.on_remember(line)
         self._browse = len(self.history)
         self._draft = ""
 

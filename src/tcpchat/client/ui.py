@@ -11,6 +11,7 @@ terminal is restored on every way out.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sys
 from collections import deque
@@ -33,7 +34,7 @@ from .core import (
     complete,
     for_people,
 )
-from .history import history_path, load_history, save_history
+from .history import append_history, history_path, load_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
@@ -73,6 +74,7 @@ class ChatApp:
         self.editor = LineEditor(
             load_history(history) if history else [],
             completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
+            on_remember=self._keep,
         )
         self.term = Terminal(self.on_key, self.view)
 
@@ -102,8 +104,6 @@ class ChatApp:
             if self.link is not None:
                 await self.link.close()
             self.term.stop()
-            if self.history_file is not None:
-                save_history(self.history_file, self.editor.history)
 
     async def _session(self, link: ServerLink) -> int:
         self.link = link
@@ -214,8 +214,7 @@ class ChatApp:
             )
         )
         while True:
-            self._set_status(f"reconnecting in {delay:.0f} s")
-            await asyncio.sleep(delay)
+            await self._count_down(delay)
             self._set_status("reconnecting")
             delay = min(delay * 2, BACKOFF_MAX_S)
             link: ServerLink | None = None
@@ -236,9 +235,25 @@ class ChatApp:
                 render.notice(f"{why}. Next try in {delay:.0f} s.".replace("..", "."), self.style)
             )
 
+    async def _count_down(self, delay: float) -> None:
+        """Wait ``delay`` seconds, the status saying how many are left, second by second."""
+        end = asyncio.get_running_loop().time() + delay
+        while True:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._set_status(f"reconnecting in {math.ceil(left)} s")
+            # Wake at the next whole second left, so the count changes as a clock's does.
+            await asyncio.sleep(left - math.ceil(left) + 1 if left % 1 else 1.0)
+
     def _set_status(self, status: str) -> None:
         self.status = status
         self.term.redraw()
+
+    def _keep(self, line: str) -> None:
+        """A line entered into the history: into the file at once, so a crash keeps it."""
+        if self.history_file is not None:
+            append_history(self.history_file, line)
 
     # --- events ------------------------------------------------------------------------
 
@@ -309,8 +324,13 @@ class ChatApp:
 
     def _pasted(self, lines: list[str]) -> None:
         lines = [line for line in lines if line.strip()]
-        if len(lines) <= PASTE_ASK_LINES or self.answer is not None:
+        if self.answer is not None:
             for line in lines:
+                self.submit(line)
+            return
+        if len(lines) <= PASTE_ASK_LINES:
+            for line in lines:
+                self.editor.remember(line)  # sent as if typed, so kept as if typed
                 self.submit(line)
             return
         self.paste = lines
@@ -325,7 +345,17 @@ class ChatApp:
                 self.editor.remember(line)
                 self.submit(line)
         else:
-            self.show(render.notice(f"Paste of {len(lines)} lines not sent.", self.style))
+            # Not thrown away: back in the input as one line, to edit and send or clear.
+            joined = " ".join(line.strip() for line in lines)
+            rest = self.editor.text
+            self.editor.set(f"{joined} {rest}" if rest else joined, len(joined))
+            self.show(
+                render.notice(
+                    f"Paste of {len(lines)} lines not sent: it is in the input as one line "
+                    "(Ctrl+U clears it).",
+                    self.style,
+                )
+            )
         self.term.redraw()
 
     async def ask(self, question: str, secret: bool = False) -> str:

@@ -240,6 +240,10 @@ PASTE_ASK_LINES = 3
 # Lines of input history kept in memory and in the history file: months of a person's typing at
 # about 100 bytes a line, 100 KB of file.
 HISTORY_LIMIT = 1000
+# The history file grows by appends (each line as it is entered) up to this size, then is cut back
+# to its last HISTORY_LIMIT lines: twice the 100 KB those lines take, so the file is rewritten
+# about once every thousand lines, not on every one.
+HISTORY_FILE_MAX_BYTES = 200_000
 # A lone ESC byte from the terminal is the Esc key unless the rest of a sequence follows within
 # this long: terminals send a sequence in one write, so even over ssh the rest arrives within a
 # few milliseconds, while 50 ms is too short for a person to notice.
