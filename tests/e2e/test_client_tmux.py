@@ -731,3 +731,28 @@ def test_the_reconnect_status_counts_down(tmp_path: Path, screen: Any) -> None:
     alice.wait(lambda: alice.input_row() == "[reconnecting in 1 s] alice>")
     alice.keys("C-d")
     assert alice.wait_exit() == 0
+
+
+def test_the_clients_own_notices_wrap_at_word_boundaries(
+    server: ServerProcess, screen: Any
+) -> None:
+    """A notice of the client's own, wider than the window, wraps between words under the time
+    stamp (issue 13, item 13)."""
+    scr = screen(server.port)
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.run("resize-window", "-t", "t", "-x", "40")
+    scr.keys("Enter")
+    scr.wait(r"!!! A name is needed")
+    rows = scr.rows()
+    first = next(i for i, row in enumerate(rows) if "!!! A name is needed" in row)
+    wrapped = [rows[first]]
+    for row in rows[first + 1 :]:
+        if not row.startswith(INDENT) or not row.strip():
+            break
+        wrapped.append(row)
+    assert len(wrapped) > 1
+    assert all(len(row.rstrip()) < 40 for row in wrapped)
+    words = " ".join(wrapped).split()
+    assert " ".join(words[1:]) == (
+        "!!! A name is needed: type one and press Enter (/help for help, /quit to leave)."
+    )
