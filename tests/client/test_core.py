@@ -259,3 +259,25 @@ def test_tab_completes_names_but_not_your_own() -> None:
     assert core.complete("hi @bo", 6, names, "alice") == (3, ["@bob ", "@Bobby "])
     assert core.complete("a", 1, names, "alice") == (0, [])
     assert core.complete("a", 1, names, "ALICE") == (0, [])
+
+
+def test_the_first_line_tells_a_tcp_chat_2_server_from_another() -> None:
+    assert core.greeting_kind("*** Welcome to tcp-chat 2.0.0. Type /help.") == core.GREETED
+    assert core.greeting_kind("*** Welcome to tcp-chat 3.1.0. 2 users online.") == core.GREETED
+    assert core.greeting_kind("!!! Server full (10 connections).") == core.REFUSED
+    assert core.greeting_kind("Welcome! Enter your name:") == core.FOREIGN
+    assert core.greeting_kind("*** Welcome to tcp-chat 1.0.") == core.FOREIGN
+    assert core.greeting_kind("SSH-2.0-OpenSSH_9.6") == core.FOREIGN
+
+
+def test_at_the_name_prompt_help_and_quit_are_commands_and_an_empty_name_is_asked_again() -> None:
+    c = ClientCore()
+    assert c.named("  alice ") == core.UseName("alice")
+    assert c.named("john smith") == core.UseName("john smith")  # the server says what is wrong
+    assert c.named("/nick bob") == core.UseName("bob")
+    assert isinstance(c.named("/help"), LocalHelp)
+    assert c.named("/quit") == Leave("/quit")
+    assert c.named("   ") == Refuse(core.NAME_NEEDED)
+    assert c.named("/nick") == Refuse(core.NAME_NEEDED)
+    refused = c.named("/users")
+    assert isinstance(refused, Refuse) and refused.reason.startswith("/users works once")

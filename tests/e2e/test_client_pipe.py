@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tcpchat.core.limits import HANDSHAKE_WAIT_S
+from tcpchat.core.limits import GREETING_WAIT_S, HANDSHAKE_WAIT_S
 from tests.conftest import WAIT, Peer, ServerProcess, child_env
+from tests.e2e.old_server import OldServer
 
 CLIENT = [
     sys.executable,
@@ -230,3 +231,47 @@ def test_a_lost_connection_ends_the_client_while_its_input_is_quiet(tmp_path: An
         proc.kill()
         proc.communicate()
         srv.stop()
+
+
+@pytest.mark.parametrize("greeting", [b"Welcome! Enter your name: ", b"Welcome!\n"])
+def test_a_server_that_is_not_tcp_chat_2_is_said_in_one_line_and_sees_nothing(
+    greeting: bytes,
+) -> None:
+    """The 1.0 server takes the first line it gets as a name: the client sends nothing before
+    the server's greeting shows it is tcp-chat 2 (issue 13, item 7)."""
+    old = OldServer(greeting)
+    try:
+        started = time.monotonic()
+        done = run_client(old.port, "--name", "bot", stdin="hello\n")
+        took = time.monotonic() - started
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"tcp-client: 127.0.0.1:{old.port} does not speak tcp-chat 2 "
+            f"(it said: {greeting.decode().strip()!r})\n"
+        )
+        assert took < GREETING_WAIT_S + WAIT / 2
+        assert old.wait_sessions() == [b""]
+    finally:
+        old.close()
+
+
+def test_a_pipe_takes_the_password_from_a_file_or_the_environment(tmp_path: Any) -> None:
+    """--password-file and TCPCHAT_PASSWORD answer the server's password prompt; without one
+    the client says where to put it (issue 13, item 9)."""
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n")
+    server = ServerProcess(tmp_path, "--password-file", str(secret))
+    try:
+        done = run_client(server.port, "--name", "a", "--password-file", str(secret), stdin="hi\n")
+        assert done.returncode == 0, done.stderr
+        done = run_client(server.port, "--name", "b", stdin="hi\n", TCPCHAT_PASSWORD="open sesame")
+        assert done.returncode == 0, done.stderr
+        done = run_client(server.port, "--name", "c", stdin="hi\n", TCPCHAT_PASSWORD="guess")
+        assert (done.returncode, done.stderr) == (1, "tcp-client: wrong password\n")
+        done = run_client(server.port, "--name", "d", stdin="hi\n")
+        assert done.returncode == 1
+        assert done.stderr == (
+            "tcp-client: the server wants a password (--password-file or TCPCHAT_PASSWORD)\n"
+        )
+    finally:
+        server.stop()

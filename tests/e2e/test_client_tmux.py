@@ -23,6 +23,7 @@ import pytest
 
 from tcpchat.client.render import HANGING_INDENT
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+from tests.e2e.old_server import OldServer
 
 COLUMNS, ROWS = 100, 30
 POLL_S = 0.05
@@ -518,7 +519,13 @@ def test_paste_guard_asks_before_sending_many_lines(
     alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
     alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
     alice.keys("n")
-    alice.wait(r"Paste of 6 lines not sent\.$")
+    # Declined is not thrown away: it is in the input, as one line (issue 13, item 13).
+    alice.wait(
+        r"Paste of 6 lines not sent: it is in the input as one line \(Ctrl\+U clears it\)\.$"
+    )
+    alice.wait(lambda: alice.input_row() == "alice> " + " ".join(lines))
+    alice.keys("C-u")
+    alice.wait(lambda: alice.input_row() == "alice>")
     alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
     alice.wait(lambda: alice.input_row() == "Send 6 pasted lines? [y/N]")
     alice.keys("y")
@@ -547,10 +554,11 @@ def test_history_is_kept_between_sessions(
     first.type("remember me")
     first.keys("Enter")
     first.wait(r"<alice> remember me")
-    first.keys("C-d")
-    assert first.wait_exit() == 0
+    # Written as entered, not at exit: a crash keeps it (issue 13, item 13).
     history = tmp_path / "state" / "tcp-chat" / "history"
     assert history.read_text(encoding="utf-8").splitlines() == ["remember me"]
+    first.keys("C-d")
+    assert first.wait_exit() == 0
     second = joined(screen(server.port, "--name", "alice"), "alice")
     second.keys("Up")
     second.wait(lambda: second.input_row() == "alice> remember me")
@@ -601,3 +609,150 @@ def test_a_line_over_the_server_limit_is_kept_not_sent(server: ServerProcess, sc
         r"!!! Too long to send \(5000 bytes; the server takes 4096\)\. Your line was kept\.$"
     )
     assert alice.input_row().endswith("x" * 40)
+
+
+def test_a_server_that_is_not_tcp_chat_2_is_one_line_and_exit_1(screen: Any) -> None:
+    """Against the 1.0 server the terminal client says so and exits, having sent nothing the
+    old server would show its users (issue 13, item 7)."""
+    old = OldServer(b"Welcome! Enter your name: ")
+    try:
+        scr = screen(old.port)
+        assert scr.wait_exit() == 1
+        lines = [line for line in scr.text().splitlines() if line.strip()]
+        assert lines[0] == (
+            f"tcp-client: 127.0.0.1:{old.port} does not speak tcp-chat 2 "
+            "(it said: 'Welcome! Enter your name:')"
+        )
+        assert old.wait_sessions() == [b""]
+    finally:
+        old.close()
+
+
+def test_help_quit_and_an_empty_name_at_the_name_prompt(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """At "Your name:" /help shows the help, an empty name is asked again with a reason, and
+    /quit leaves: none is taken for a name (issue 13, item 2)."""
+    bob = connect("bob")
+    scr = screen(server.port)
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("/help")
+    scr.keys("Enter")
+    scr.wait(r"/r TEXT")
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.keys("Enter")
+    scr.wait(r"!!! A name is needed: type one and press Enter \(/help for help, /quit to leave")
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.type("/quit")
+    scr.keys("Enter")
+    assert scr.wait_exit() == 0
+    bob.send("/users\n")
+    assert "1 user online: bob" in bob.expect(r"online")
+    assert "joined" not in scr.text()
+
+
+def test_the_password_is_asked_without_echo_and_again_when_wrong(
+    tmp_path: Path, screen: Any
+) -> None:
+    """Against a server with a password the terminal client asks for it, shows nothing of what
+    is typed, and asks again after a wrong one (issue 13, item 9)."""
+    secret = tmp_path / "password"
+    secret.write_text("open sesame\n")
+    server = ServerProcess(tmp_path, "--password-file", str(secret))
+    try:
+        scr = screen(server.port, "--name", "alice")
+        scr.wait(lambda: scr.input_row() == "Password:")
+        scr.type("wrong guess")
+        scr.wait(lambda: scr.cursor()[0] == len("Password: "))
+        assert scr.input_row() == "Password:"
+        scr.keys("Enter")
+        scr.wait(r"!!! Wrong password\. Try again\.$")
+        scr.wait(lambda: scr.input_row() == "Password:")
+        scr.type("open sesame")
+        scr.keys("Enter")
+        joined(scr, "alice")
+        text = scr.text()
+        assert "wrong guess" not in text and "open sesame" not in text
+        scr.keys("C-d")
+        assert scr.wait_exit() == 0
+        history = tmp_path / "state" / "tcp-chat" / "history"
+        assert not history.exists() or "sesame" not in history.read_text()
+    finally:
+        server.stop()
+
+
+def test_a_sent_two_line_paste_is_in_the_history(
+    tmp_path: Path, server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """The lines of a bracketed paste that is sent are kept as typed lines are (issue 13)."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "first pasted\nsecond pasted\n")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    assert bob.expect(r"^<alice>") == "<alice> first pasted"
+    assert bob.expect(r"^<alice>") == "<alice> second pasted"
+    alice.keys("Up")
+    alice.wait(lambda: alice.input_row() == "alice> second pasted")
+    alice.keys("Up")
+    alice.wait(lambda: alice.input_row() == "alice> first pasted")
+    history = tmp_path / "state" / "tcp-chat" / "history"
+    assert history.read_text(encoding="utf-8").splitlines() == ["first pasted", "second pasted"]
+
+
+def test_two_clients_at_once_keep_both_histories(
+    tmp_path: Path, server: ServerProcess, screen: Any
+) -> None:
+    """Two clients sharing a history file each add their lines; neither overwrites the other's
+    when it exits (issue 13, item 13)."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    bob = joined(screen(server.port, "--name", "bob"), "bob")
+    alice.type("from alice")
+    alice.keys("Enter")
+    alice.wait(r"<alice> from alice")
+    bob.type("from bob")
+    bob.keys("Enter")
+    bob.wait(r"<bob> from bob")
+    bob.keys("C-d")
+    assert bob.wait_exit() == 0
+    alice.keys("C-d")
+    assert alice.wait_exit() == 0
+    history = tmp_path / "state" / "tcp-chat" / "history"
+    assert history.read_text(encoding="utf-8").splitlines() == ["from alice", "from bob"]
+
+
+def test_the_reconnect_status_counts_down(tmp_path: Path, screen: Any) -> None:
+    """While the server is away the input row says how long until the next try, second by
+    second (issue 13, item 13)."""
+    srv = ServerProcess(tmp_path)
+    alice = joined(screen(srv.port, "--name", "alice"), "alice")
+    srv.stop()
+    alice.wait(r"Next try in 2 s\.$")
+    alice.wait(lambda: alice.input_row() == "[reconnecting in 2 s] alice>")
+    alice.wait(lambda: alice.input_row() == "[reconnecting in 1 s] alice>")
+    alice.keys("C-d")
+    assert alice.wait_exit() == 0
+
+
+def test_the_clients_own_notices_wrap_at_word_boundaries(
+    server: ServerProcess, screen: Any
+) -> None:
+    """A notice of the client's own, wider than the window, wraps between words under the time
+    stamp (issue 13, item 13)."""
+    scr = screen(server.port)
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    scr.run("resize-window", "-t", "t", "-x", "40")
+    scr.keys("Enter")
+    scr.wait(r"!!! A name is needed")
+    rows = scr.rows()
+    first = next(i for i, row in enumerate(rows) if "!!! A name is needed" in row)
+    wrapped = [rows[first]]
+    for row in rows[first + 1 :]:
+        if not row.startswith(INDENT) or not row.strip():
+            break
+        wrapped.append(row)
+    assert len(wrapped) > 1
+    assert all(len(row.rstrip()) < 40 for row in wrapped)
+    words = " ".join(wrapped).split()
+    assert " ".join(words[1:]) == (
+        "!!! A name is needed: type one and press Enter (/help for help, /quit to leave)."
+    )

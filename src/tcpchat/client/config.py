@@ -53,7 +53,8 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
         "password_file",
         str,
         "",
-        "file holding the server password, if the server has one (first line)",
+        "file holding the server password, if the server has one (first line); else "
+        "TCPCHAT_PASSWORD; else the terminal client asks for it (not shown as typed)",
         "FILE",
     ),
 )

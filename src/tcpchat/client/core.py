@@ -77,7 +77,18 @@ class LocalHelp:
     rows: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class UseName:
+    """Ask the server for ``name`` (the answer typed at the name prompt)."""
+
+    name: str
+
+
 Typed = Union[Send, Leave, Refuse, LocalHelp, None]
+NameTyped = Union[UseName, Leave, Refuse, LocalHelp]
+
+# What an empty answer at the name prompt is told.
+NAME_NEEDED = "A name is needed: type one and press Enter (/help for help, /quit to leave)."
 
 
 # --- what an event means here -------------------------------------------------------------------
@@ -184,6 +195,25 @@ class ClientCore:
             )
         return Send(text)
 
+    def named(self, line: str) -> NameTyped:
+        """What to do with ``line`` typed at the name prompt, before joining: a name to ask
+        for, or ``/help``, ``/quit`` and ``/nick NAME`` as they say; another command (or
+        nothing) is refused here, so it is never taken for a name."""
+        text = neutralise(line).strip()
+        if not text:
+            return Refuse(NAME_NEEDED)
+        if not text.startswith("/") or text.startswith(cmd.LITERAL_SLASH):
+            return UseName(text)
+        command = parse_line(text)
+        if isinstance(command, cmd.Quit):
+            return Leave(f"/quit {command.reason}".rstrip())
+        if isinstance(command, cmd.ShowHelp):
+            return LocalHelp(for_people((s.usage, s.help) for s in cmd.COMMANDS))
+        word, _, rest = text.partition(" ")
+        if word.lower() in ("/nick", "/name"):
+            return UseName(rest.strip()) if rest.strip() else Refuse(NAME_NEEDED)
+        return Refuse(f"{word} works once you have a name. Type a name first (or /quit).")
+
     def sent(self, number: int, text: str) -> None:
         """``text`` went out as line ``number`` of this connection. A message waits for its
         ``delivered`` or ``error``; the server answers other lines otherwise (or not at all)."""
@@ -276,6 +306,28 @@ def for_people(rows: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
 def _is_plumbing(usage: str) -> bool:
     spec = _spec(usage.split(" ", 1)[0])
     return spec is not None and spec.plumbing
+
+
+# --- the server's first line -------------------------------------------------------------------
+
+GREETED = "greeted"  # a tcp-chat 2 (or later) server: switch to JSON mode and go on
+REFUSED = "refused"  # a tcp-chat server that refused the connection ("!!! Server full ...")
+FOREIGN = "foreign"  # anything else: another program, or the 1.0 server
+
+# The first line of every tcp-chat 2 session, in text mode (core/sentences.welcome), whatever the
+# server's options: "*** Welcome to tcp-chat 2.0.0. ..."; a later major version keeps it.
+_GREETING = re.compile(r"\*\*\* Welcome to tcp-chat (\d+)\.")
+
+
+def greeting_kind(first_line: str) -> str:
+    """What the server's first line (stripped) says about it: GREETED, REFUSED or FOREIGN. The
+    client sends nothing before it knows, so that another server never sees our lines."""
+    found = _GREETING.match(first_line)
+    if found and int(found.group(1)) >= 2:
+        return GREETED
+    if first_line.startswith("!!! "):
+        return REFUSED
+    return FOREIGN
 
 
 # --- Tab completion -----------------------------------------------------------------------------

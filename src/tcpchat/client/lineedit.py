@@ -54,11 +54,18 @@ class LineEditor:
     changed. After SUBMIT call ``take()``; after PASTE call ``take_paste()``.
     """
 
-    def __init__(self, history: Sequence[str] = (), completer: Completer | None = None) -> None:
+    def __init__(
+        self,
+        history: Sequence[str] = (),
+        completer: Completer | None = None,
+        on_remember: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_remember`` is told each line added to the history, to keep it (a file)."""
         self.text = ""
         self.cursor = 0  # index into text (characters)
         self.history = list(history)[-HISTORY_LIMIT:]
         self.completer = completer
+        self.on_remember = on_remember
         self._browse = len(self.history)  # index in history; len() means the draft
         self._draft = ""
         self._kill = ""
@@ -78,12 +85,14 @@ class LineEditor:
         self.text = text
         self.cursor = len(text) if cursor is None else max(0, min(cursor, len(text)))
 
-    def take(self) -> str:
-        """The submitted line; the editor is empty afterwards and the line is in history."""
+    def take(self, remember: bool = True) -> str:
+        """The submitted line; the editor is empty afterwards and the line is in history
+        (unless ``remember`` is false: an answer to a question, a name or a password)."""
         line = self.text
         self.set("")
         self._scroll = 0
-        self.remember(line)
+        if remember:
+            self.remember(line)
         return line
 
     def take_paste(self) -> list[str]:
@@ -98,6 +107,8 @@ class LineEditor:
         ):
             self.history.append(line)
             del self.history[:-HISTORY_LIMIT]
+            if self.on_remember is not None:
+                self.on_remember(line)
         self._browse = len(self.history)
         self._draft = ""
 

@@ -15,7 +15,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Callable
 
 from ..core import codes
 from ..core import events as ev
@@ -25,11 +26,20 @@ from ..core.limits import (
     CLOSE_WAIT_S,
     FLOOD_BURST,
     FLOOD_RATE_PER_S,
+    GREETING_WAIT_S,
     HANDSHAKE_WAIT_S,
     PACER_HEADROOM_LINES,
 )
 from ..core.wire import parse_event
 from .config import ClientConfig
+from .core import GREETED, REFUSED, greeting_kind
+
+# Asks a person for the server password; its argument is why it is asked again ("" the first
+# time), the server's own words.
+PasswordAsker = Callable[[str], Awaitable[str]]
+
+# How much of a foreign server's first words the one-line message quotes.
+GREETING_QUOTE_CHARS = 60
 
 
 class NameRefused(ConnectError):
@@ -82,8 +92,46 @@ class ServerLink:
                 f"cannot connect to {config.host}:{config.port}: {connect_failure(exc)}"
             ) from None
         link = cls(reader, writer)
+        try:
+            await link._greeted(f"{config.host}:{config.port}")
+        except BaseException:
+            await link.close()
+            raise
         link.send("/mode json")
         return link
+
+    async def _greeted(self, where: str) -> None:
+        """Read the server's first line and check it is a tcp-chat 2 greeting, before anything
+        is sent: another server (the 1.0 one takes the first line it gets as a user's name and
+        shows it to everyone) must not see a byte from us. Raises ConnectError saying what the
+        server said instead."""
+        said = b""
+        closed = False
+        try:
+            said = await asyncio.wait_for(self.reader.readuntil(b"\n"), GREETING_WAIT_S)
+        except asyncio.TimeoutError:
+            # Whatever came without a line end (the 1.0 server's prompt has none) is still in
+            # the buffer: read it, without waiting, for the message.
+            try:
+                said = await asyncio.wait_for(self.reader.read(GREETING_QUOTE_CHARS * 4), 0.01)
+            except (asyncio.TimeoutError, OSError):
+                said = b""
+        except asyncio.IncompleteReadError as exc:
+            said, closed = exc.partial, True
+        except (OSError, asyncio.LimitOverrunError, ValueError):
+            said, closed = b"", True
+        text = said.decode("utf-8", "replace").strip()
+        kind = greeting_kind(text)
+        if kind == GREETED:
+            return
+        if kind == REFUSED:
+            raise ConnectError(f"{where} refused the connection: {text[4:]}")
+        if not text:
+            if closed:
+                raise ConnectError(f"{where} closed the connection without a word")
+            raise ConnectError(f"{where} does not speak tcp-chat 2 (it said nothing)")
+        quote = text if len(text) <= GREETING_QUOTE_CHARS else text[:GREETING_QUOTE_CHARS] + "..."
+        raise ConnectError(f"{where} does not speak tcp-chat 2 (it said: {quote!r})")
 
     def send(self, line: str) -> int:
         """Queue ``line`` (one line: the caller never passes a newline) and return its number on
@@ -152,17 +200,22 @@ def _causes(exc: OSError) -> list[BaseException]:
 
 
 async def join(
-    link: ServerLink, name: str, password: str = "", prompted: bool = False
+    link: ServerLink,
+    name: str,
+    password: str = "",
+    prompted: bool = False,
+    ask: PasswordAsker | None = None,
 ) -> ev.Registered:
     """Answer the prompts with ``password`` and ``name`` until registered.
 
     ``prompted``: the caller already read the name prompt, so the name goes out at once.
+    ``ask``: how to ask a person for the password when ``password`` is empty or wrong.
     Raises NameRefused if the server answers the name's line with an error, whatever its code
     (the caller may ask for another and call again with ``prompted=True``), ConnectError if the
     server closes or stops answering.
     """
     name_line = link.send(f"/nick {name}") if prompted else 0
-    async for event in _handshake(link, password):
+    async for event in _handshake(link, password, ask):
         if isinstance(event, ev.Registered):
             return event
         if isinstance(event, ev.Prompt) and event.field == "name" and not name_line:
@@ -172,20 +225,26 @@ async def join(
     raise ConnectError("the server closed the connection")
 
 
-async def await_name_prompt(link: ServerLink, password: str = "") -> None:
+async def await_name_prompt(
+    link: ServerLink, password: str = "", ask: PasswordAsker | None = None
+) -> None:
     """Read the start of a session up to the name prompt (answering a password prompt), so
     the caller can show the welcome (``link.welcome``) and ask for a name before ``join``
     (with ``prompted=True``). Raises ConnectError like ``join``."""
-    async for event in _handshake(link, password):
+    async for event in _handshake(link, password, ask):
         if isinstance(event, ev.Prompt) and event.field == "name":
             return
     raise ConnectError("the server closed the connection")
 
 
-async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]:
-    """The events before registration, with the password prompt answered here; ends in
-    ConnectError when the server refuses, closes or stops answering."""
+async def _handshake(
+    link: ServerLink, password: str, ask: PasswordAsker | None = None
+) -> AsyncIterator[ev.Event]:
+    """The events before registration, with the password prompt answered here (from
+    ``password``, else from ``ask``, again after a wrong one as long as the server asks); ends
+    in ConnectError when the server refuses, closes or stops answering."""
     deadline = time.monotonic() + HANDSHAKE_WAIT_S
+    why = ""  # the server's reason to ask for the password again
     while True:
         left = deadline - time.monotonic()
         try:
@@ -195,13 +254,19 @@ async def _handshake(link: ServerLink, password: str) -> AsyncIterator[ev.Event]
         if event is None:
             raise ConnectError("the server closed the connection")
         if isinstance(event, ev.Prompt) and event.field == "password":
-            if not password:
+            if ask is not None and (why or not password):
+                password = await ask(why)
+                # A person took their time: the server's own deadline is what counts now.
+                deadline = time.monotonic() + HANDSHAKE_WAIT_S
+            elif not password:
                 raise ConnectError(
                     "the server wants a password (--password-file or TCPCHAT_PASSWORD)"
                 )
             link.send(f"/pass {password}")
         elif isinstance(event, ev.Error) and event.code == codes.BAD_PASSWORD:
-            raise ConnectError("wrong password")
+            if ask is None:
+                raise ConnectError("wrong password")
+            why = event.text
         elif isinstance(event, (ev.Bye, ev.Shutdown)):
             raise ConnectError(event.text)
         else:

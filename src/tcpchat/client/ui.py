@@ -11,6 +11,7 @@ terminal is restored on every way out.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sys
 from collections import deque
@@ -22,8 +23,18 @@ from ..core.errors import ConnectError
 from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
 from . import render
 from .config import ClientConfig
-from .core import CLIENT_COMMANDS, ClientCore, Leave, LocalHelp, Refuse, Send, complete, for_people
-from .history import history_path, load_history, save_history
+from .core import (
+    CLIENT_COMMANDS,
+    ClientCore,
+    Leave,
+    LocalHelp,
+    Refuse,
+    Send,
+    UseName,
+    complete,
+    for_people,
+)
+from .history import append_history, history_path, load_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
@@ -51,7 +62,9 @@ class ChatApp:
         self.outbox_ready = asyncio.Event()
         self.status = ""
         self.question = ""  # a prompt that replaces the name prompt (name, paste guard)
+        self.secret = False  # the answer to the question is not shown (a password)
         self.answer: asyncio.Future[str] | None = None
+        self.password = ""  # the server password, once known: a reconnect uses it again
         self.paste: list[str] = []
         self.welcomed = False
         self.failure: Exception | None = None
@@ -61,6 +74,7 @@ class ChatApp:
         self.editor = LineEditor(
             load_history(history) if history else [],
             completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
+            on_remember=self._keep,
         )
         self.term = Terminal(self.on_key, self.view)
 
@@ -90,8 +104,6 @@ class ChatApp:
             if self.link is not None:
                 await self.link.close()
             self.term.stop()
-            if self.history_file is not None:
-                save_history(self.history_file, self.editor.history)
 
     async def _session(self, link: ServerLink) -> int:
         self.link = link
@@ -116,18 +128,20 @@ class ChatApp:
             self.link = link
 
     async def _first_join(self, link: ServerLink) -> tuple[ServerLink, ev.Registered]:
-        password = read_password(self.config)
+        self.password = read_password(self.config)
         name = self.config.name
         prompted = False
         if not name:
-            await await_name_prompt(link, password)
+            await await_name_prompt(link, self.password, self._ask_password)
             prompted = True
         while True:
             self._welcome(link)
             if not name:
-                name = await self.ask("Your name: ")
+                name = await self._ask_name()
             try:
-                registered = await join(link, name, password, prompted=prompted)
+                registered = await join(
+                    link, name, self.password, prompted=prompted, ask=self._ask_password
+                )
                 self._welcome(link)
                 return link, registered
             except NameRefused as exc:
@@ -142,6 +156,31 @@ class ChatApp:
                 # Choosing a name took longer than the server waits: connect again.
                 link = self.link = await ServerLink.open(self.config)
                 prompted = False
+
+    async def _ask_name(self) -> str:
+        """Ask for a name until one is typed; ``/help`` and ``/quit`` work here too."""
+        while True:
+            todo = self.core.named(await self.ask("Your name: "))
+            if isinstance(todo, UseName):
+                return todo.name
+            if isinstance(todo, Leave):
+                self.leave(0)
+                # leave() cancels this session: the next wait ends it.
+                await asyncio.sleep(0)
+            elif isinstance(todo, LocalHelp):
+                self.show(*self._help(todo.rows))
+            else:
+                self.show(render.error(todo.reason, self.style))
+
+    async def _ask_password(self, why: str) -> str:
+        """Ask for the server password without showing what is typed; ``why`` (the server's
+        words after a wrong one) is shown first."""
+        if why:
+            self.show(render.error(why, self.style))
+        if self.link is not None:
+            self._welcome(self.link)
+        self.password = await self.ask("Password: ", secret=True)
+        return self.password
 
     def _welcome(self, link: ServerLink) -> None:
         """The server's welcome, once per run, as soon as it has arrived."""
@@ -166,7 +205,6 @@ class ChatApp:
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
         where = f"{self.config.host}:{self.config.port}"
-        password = read_password(self.config)
         delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
@@ -176,14 +214,13 @@ class ChatApp:
             )
         )
         while True:
-            self._set_status(f"reconnecting in {delay:.0f} s")
-            await asyncio.sleep(delay)
+            await self._count_down(delay)
             self._set_status("reconnecting")
             delay = min(delay * 2, BACKOFF_MAX_S)
             link: ServerLink | None = None
             try:
                 link = await ServerLink.open(self.config)
-                registered = await join(link, self.core.me, password)
+                registered = await join(link, self.core.me, self.password)
             except NameRefused as exc:
                 why = f"{exc.event.text} (the server may still hold the old connection)"
             except ConnectError as exc:
@@ -198,9 +235,25 @@ class ChatApp:
                 render.notice(f"{why}. Next try in {delay:.0f} s.".replace("..", "."), self.style)
             )
 
+    async def _count_down(self, delay: float) -> None:
+        """Wait ``delay`` seconds, the status saying how many are left, second by second."""
+        end = asyncio.get_running_loop().time() + delay
+        while True:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._set_status(f"reconnecting in {math.ceil(left)} s")
+            # Wake at the next whole second left, so the count changes as a clock's does.
+            await asyncio.sleep(left - math.ceil(left) + 1 if left % 1 else 1.0)
+
     def _set_status(self, status: str) -> None:
         self.status = status
         self.term.redraw()
+
+    def _keep(self, line: str) -> None:
+        """A line entered into the history: into the file at once, so a crash keeps it."""
+        if self.history_file is not None:
+            append_history(self.history_file, line)
 
     # --- events ------------------------------------------------------------------------
 
@@ -228,6 +281,8 @@ class ChatApp:
         """What the input row shows: prompt, the visible part of the line, cursor column."""
         if self.question:
             prompt = self.style.paint(self.question, render.BOLD)
+            if self.secret:  # nothing of a password shows, not even its length
+                return prompt, "", 0
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
@@ -251,7 +306,7 @@ class ChatApp:
             return
         outcome = self.editor.press(key)
         if outcome == SUBMIT:
-            self.submit(self.editor.take())
+            self.submit(self.editor.take(remember=self.answer is None))
         elif outcome == PASTE:
             self._pasted(self.editor.take_paste())
         elif outcome == EOF:
@@ -269,8 +324,13 @@ class ChatApp:
 
     def _pasted(self, lines: list[str]) -> None:
         lines = [line for line in lines if line.strip()]
-        if len(lines) <= PASTE_ASK_LINES or self.answer is not None:
+        if self.answer is not None:
             for line in lines:
+                self.submit(line)
+            return
+        if len(lines) <= PASTE_ASK_LINES:
+            for line in lines:
+                self.editor.remember(line)  # sent as if typed, so kept as if typed
                 self.submit(line)
             return
         self.paste = lines
@@ -285,32 +345,37 @@ class ChatApp:
                 self.editor.remember(line)
                 self.submit(line)
         else:
-            self.show(render.notice(f"Paste of {len(lines)} lines not sent.", self.style))
+            # Not thrown away: back in the input as one line, to edit and send or clear.
+            joined = " ".join(line.strip() for line in lines)
+            rest = self.editor.text
+            self.editor.set(f"{joined} {rest}" if rest else joined, len(joined))
+            self.show(
+                render.notice(
+                    f"Paste of {len(lines)} lines not sent: it is in the input as one line "
+                    "(Ctrl+U clears it).",
+                    self.style,
+                )
+            )
         self.term.redraw()
 
-    async def ask(self, question: str) -> str:
-        """Ask for one line (the name) in the input row; returns it stripped and non-empty."""
-        while True:
-            self.question = question
-            self.answer = asyncio.get_running_loop().create_future()
+    async def ask(self, question: str, secret: bool = False) -> str:
+        """Ask for one line in the input row (a name, a password: ``secret`` hides what is
+        typed); returns it stripped, maybe empty, for the caller to judge."""
+        self.question, self.secret = question, secret
+        self.answer = asyncio.get_running_loop().create_future()
+        self.term.redraw()
+        try:
+            return (await self.answer).strip()
+        finally:
+            self.answer = None
+            self.question, self.secret = "", False
             self.term.redraw()
-            try:
-                text = (await self.answer).strip()
-            finally:
-                self.answer = None
-                self.question = ""
-            if text:
-                self.term.redraw()
-                return text
 
     def submit(self, line: str) -> None:
         """A line typed (or pasted): the answer to a question, or what the core makes of it."""
         if self.answer is not None:
             if not self.answer.done():
                 self.answer.set_result(line)
-                # The name is not chat history.
-                if self.editor.history and self.editor.history[-1] == line:
-                    self.editor.history.pop()
             return
         todo = self.core.typed(line)
         if isinstance(todo, Leave):

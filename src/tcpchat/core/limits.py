@@ -226,6 +226,10 @@ SHUTDOWN_FLUSH_S = 1.0
 # to say goodbye after a /quit in pipe mode: a server on a LAN answers in milliseconds, one across
 # the world in well under a second; 10 s leaves room for a loaded server without hanging a script.
 HANDSHAKE_WAIT_S = 10.0
+# How long the client waits for the server's first line (a tcp-chat 2 server sends its welcome at
+# once, before reading anything) before deciding it is not talking to tcp-chat 2: a server that
+# answers at all answers within milliseconds, and a person should learn of a wrong port at once.
+GREETING_WAIT_S = 2.0
 # How long the interactive client waits for the server's goodbye after /quit before closing
 # anyway: the goodbye is one line, and a person who asked to leave should not wait for long.
 QUIT_WAIT_S = 3.0
@@ -248,6 +252,10 @@ PASTE_ASK_LINES = 3
 # Lines of input history kept in memory and in the history file: months of a person's typing at
 # about 100 bytes a line, 100 KB of file.
 HISTORY_LIMIT = 1000
+# The history file grows by appends (each line as it is entered) up to this size, then is cut back
+# to its last HISTORY_LIMIT lines: twice the 100 KB those lines take, so the file is rewritten
+# about once every thousand lines, not on every one.
+HISTORY_FILE_MAX_BYTES = 200_000
 # A lone ESC byte from the terminal is the Esc key unless the rest of a sequence follows within
 # this long: terminals send a sequence in one write, so even over ssh the rest arrives within a
 # few milliseconds, while 50 ms is too short for a person to notice.
