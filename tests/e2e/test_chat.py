@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import signal
 import socket
@@ -61,6 +62,23 @@ def test_taken_name_is_refused_then_another_is_accepted(connect: Any) -> None:
     assert peer.line() == "*** Enter your name:"
     peer.send("alice2\n")
     assert peer.line() == "*** You are alice2. 2 users online: alice, alice2."
+
+
+@pytest.mark.parametrize("line", [b"\n", b"   \n", b"/nick\n", b"\xff\n", b"/users\n"])
+def test_a_refused_name_line_gets_one_error_and_a_fresh_prompt(connect: Any, line: bytes) -> None:
+    peer = connect()
+    peer.send(line)
+    assert peer.line().startswith("!!! ")
+    assert peer.line() == "*** Enter your name:"
+    peer.send("alice\n")
+    assert peer.line().startswith("*** You are alice.")
+
+
+def test_in_json_mode_an_empty_name_gets_an_error_and_a_prompt(connect: Any) -> None:
+    peer = connect(json_mode=True)
+    peer.send("\n")
+    assert json.loads(peer.line())["code"] == "name_invalid"
+    assert json.loads(peer.line())["type"] == "prompt"
 
 
 def test_cyrillic_names_and_text_travel_intact(connect: Any) -> None:
