@@ -273,6 +273,31 @@ def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
         srv.stop()
 
 
+@pytest.mark.parametrize("where", ["flags", "config file"])
+def test_no_log_text_keeps_message_bodies_out_of_debug_records_too(
+    tmp_path: Path, where: str
+) -> None:
+    if where == "flags":
+        srv = ServerProcess(tmp_path, "--no-log-text", "--log-level", "DEBUG")
+    else:
+        conf = tmp_path / "server.conf"
+        conf.write_text("[server]\nlog_text = no\nlog_level = DEBUG\n", encoding="utf-8")
+        srv = ServerProcess(tmp_path, "--config", str(conf))
+    try:
+        alice, bob = Peer(srv.port), Peer(srv.port)
+        for peer, name in ((alice, "alice"), (bob, "bob")):
+            peer.expect("Enter your name")
+            peer.send(f"{name}\n")
+            peer.expect("You are")
+        alice.send("my password is hunter2\n/w bob psst hunter3\n/me hides hunter4\n")
+        assert bob.expect("hunter4")
+        srv.wait_log(r"alice -> ALL \(1 user\) \(action\): 13 characters")
+        srv.wait_log(r"< /w \(19 characters\)")
+        assert "hunter" not in srv.stderr()
+    finally:
+        srv.stop()
+
+
 def test_sigterm_tells_everyone_and_exits_zero_quickly(server: ServerProcess, connect: Any) -> None:
     alice, bot = connect("alice"), connect("bot", json_mode=True)
     server.proc.send_signal(signal.SIGTERM)

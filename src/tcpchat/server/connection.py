@@ -28,11 +28,11 @@ from ..core.limits import (
 )
 from ..core.output import Out, ToSessions
 from ..core.parse import parse_line
-from ..core.session import Session
+from ..core.session import Session, State
 from .admission import Admission, format_peer, origin_of
 from .config import ServerConfig
 from .fanout import Broadcasts
-from .logs import LOGGER_NAME, SessionLog
+from .logs import LOGGER_NAME, SessionLog, received
 from .outbox import Outbox, Phase
 
 log = logging.getLogger(LOGGER_NAME)
@@ -157,8 +157,9 @@ class Connection(asyncio.Protocol):
         assert session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for frame in frames:
-            if debug:
-                self.log.debug("< %r", frame)
+            if debug:  # the text only where --log-text allows it, never a password
+                secret = session.state is State.PASSWORD
+                self.log.debug("< %s", received(frame, server.config.log_text, secret))
             out = hub.handle(session, parse_line(frame), time.time())
             server.journal(self, out)
             server.route(out)
