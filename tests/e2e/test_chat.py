@@ -240,18 +240,18 @@ def test_every_connection_action_and_disconnect_is_logged(
     alice.send("/w ghost boo\n")
     alice.expect("No such user")
     bob.send("/quit bye\n")
-    server.wait_log(r"disconnected \(quit: bye\)")
+    server.wait_log(r"bob disconnected \(quit: bye\)")
     (log_file,) = server.log_dir.glob("chat-*.log")
     assert re.fullmatch(r"chat-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.log", log_file.name)
     text = log_file.read_text(encoding="utf-8")
     for expected in (
         "listening on 127.0.0.1:",
-        "connected (1 connections)",
+        "connected (1 connection)",
         "registered as alice",
         "alice -> ALL (1 user): public words",
         "alice -> bob: secret words",
         "user error no_such_user",
-        "disconnected (quit: bye)",
+        "bob disconnected (quit: bye)",
     ):
         assert expected in text, expected
     assert "public words" in server.stderr()  # the console gets the same records

@@ -32,6 +32,7 @@ from ..core.session import Session, State
 from .admission import Admission, format_peer, origin_of
 from .config import ServerConfig
 from .fanout import Broadcasts
+from .journal import Visit
 from .logs import LOGGER_NAME, SessionLog, received
 from .outbox import Outbox, Phase
 
@@ -54,7 +55,7 @@ class Host(Protocol):
     def mark_dirty(self, conn: Connection) -> None: ...
     def forget(self, conn: Connection) -> None: ...
     def penalise(self, origin: str) -> None: ...
-    def journal(self, conn: Connection, out: Out) -> None: ...
+    def journal(self, conn: Connection, out: Out, command: object = None) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -73,6 +74,7 @@ class Connection(asyncio.Protocol):
         "dropped",
         "left",
         "stall",
+        "visit",
     )
 
     def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
@@ -88,6 +90,7 @@ class Connection(asyncio.Protocol):
         self.dropped = ""  # why it was dropped, discarding what was queued
         self.left = False  # the hub has been told this session is gone
         self.stall: asyncio.TimerHandle | None = None
+        self.visit = Visit(self.log, 0)  # replaced when the connection is made
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -110,7 +113,7 @@ class Connection(asyncio.Protocol):
         session.link = self
         self.session = session
         self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
-        self.log.info("connected (%d connections)", len(server.connections))
+        self.visit = Visit(self.log, len(server.connections))
         server.route(out)
 
     def data_received(self, data: bytes) -> None:
@@ -143,9 +146,8 @@ class Connection(asyncio.Protocol):
             return
         ending = codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST
         reason = self.ending or ending
-        level = logging.INFO if codes.is_ordinary(reason) else logging.WARNING
         detail = f": {exc}" if exc is not None else ""
-        self.log.log(level, "disconnected (%s)%s", reason, detail)
+        self.visit.ended(self.session.name, reason, detail)
         # What the transport still held is gone with it, but how much that was is no longer known:
         # only the messages never handed to it count as not delivered.
         self._leave(reason, self.outbox.discard(0))
@@ -157,11 +159,13 @@ class Connection(asyncio.Protocol):
         assert session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for frame in frames:
+            command = parse_line(frame)
+            self.visit.line(command)
             if debug:  # the text only where --log-text allows it, never a password
                 secret = session.state is State.PASSWORD
                 self.log.debug("< %s", received(frame, server.config.log_text, secret))
-            out = hub.handle(session, parse_line(frame), time.time())
-            server.journal(self, out)
+            out = hub.handle(session, command, time.time())
+            server.journal(self, out, command)
             server.route(out)
             if not self.outbox.open:
                 break
@@ -229,6 +233,7 @@ class Connection(asyncio.Protocol):
         buffered = transport.get_write_buffer_size()
         unsent = self.outbox.size + buffered
         lost = self.outbox.discard(buffered)
+        self.visit.announce()
         self.log.warning("dropping client: %s (%d bytes queued)", reason, unsent)
         transport.abort()
         self.server.after_route(lambda: self._leave(reason, lost))
