@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tcpchat import __version__
-from tests.conftest import IN_CI, WAIT, Peer, ServerProcess, child_env, join_peer
+from tests.conftest import IN_CI, ROOT, WAIT, Peer, ServerProcess, child_env, join_peer
 
 
 def test_broadcast_reaches_everyone_else_and_confirms_to_sender(connect: Any) -> None:
@@ -398,3 +399,46 @@ def test_chat_works_on_both_event_loops(tmp_path: Path, loop: str) -> None:
     finally:
         assert srv.stop() == 0
     assert "Traceback" not in srv.stderr()
+
+
+# --- from a checkout ----------------------------------------------------------------------------
+
+
+def test_make_client_joins_the_server_from_a_checkout(server: ServerProcess, connect: Any) -> None:
+    """What the README's Quick start says: `make run` in one terminal, `make client` in another
+    (here in pipe mode; VPY: this interpreter instead of creating .venv)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    alice = connect("alice")
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "client",
+            f"PORT={server.port}",
+            "HOST=127.0.0.1",
+            "NAME=bob",
+            f"VPY={sys.executable}",
+        ],
+        input="hello from make\n",
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert alice.expect("^<bob>") == "<bob> hello from make"
+
+
+def test_make_run_takes_host_and_port() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "run", "HOST=0.0.0.0", "PORT=6000", "VPY=python3"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert "-m tcpchat server --host 0.0.0.0 --port 6000 " in done.stdout
