@@ -1,5 +1,6 @@
-# tcp-chat developer commands. `make run` needs no network; `make test` installs the test tools
-# (requirements-dev.txt) into .venv the first time.
+# tcp-chat developer commands. `make run` and `make client` need no network; `make test` installs
+# the test tools (requirements-dev.txt) into .venv the first time. HOST and PORT choose the server
+# for both (`make run PORT=6000`, `make client PORT=6000`); NAME the client's name.
 PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
@@ -8,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 54321
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: run test lint typecheck unit bench rpm dist man clean
+.PHONY: run client test lint typecheck unit bench rpm dist man clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(TOOLS): requirements-dev.txt | $(VPY)
 
 run: | $(VPY)
 	$(VPY) -m tcpchat server --host $(HOST) --port $(PORT) --log-dir logs
+
+# The client from this checkout (no install: PYTHONPATH above), against the server of `make run`.
+client: | $(VPY)
+	$(VPY) -m tcpchat client --host $(HOST) --port $(PORT) $(if $(NAME),--name '$(NAME)')
 
 lint: $(TOOLS)
 	$(VENV)/bin/ruff check src tests packaging tools

@@ -154,9 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "--version":
         print(f"tcp-chat {__version__}")
         return 0
+    asked = bool(args) and args[0] in ("-h", "--help")
+    # Asked for, the usage is the answer (stdout, as argparse does); otherwise a usage error.
     print(
         "usage: python -m tcpchat {server,client} [options]\n"
         "       python -m tcpchat server --help | client --help",
-        file=sys.stderr,
+        file=sys.stdout if asked else sys.stderr,
     )
-    return 0 if args and args[0] in ("-h", "--help") else 2
+    return 0 if asked else 2

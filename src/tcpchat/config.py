@@ -106,14 +106,9 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
     """Declare ``options`` as flags. Unset flags stay absent so lower layers can fill them."""
     for opt in options:
         names = [opt.flag] + ([opt.short] if opt.short else [])
-        default_text = (
-            "yes"
-            if opt.default is True
-            else "no"
-            if opt.default is False
-            else (repr(opt.default) if opt.default == "" else str(opt.default))
-        )
-        help_text = f"{opt.help} (default: {default_text}; env {opt.env})"
+        default = help_default(opt)
+        said = f"default: {default}; " if default is not None else ""
+        help_text = f"{opt.help} ({said}env {opt.env})"
         if opt.is_bool:
             parser.add_argument(
                 *names,
@@ -131,6 +126,18 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
                 metavar=opt.metavar,
                 help=help_text,
             )
+
+
+def help_default(opt: Option) -> str | None:
+    """The default as ``--help`` shows it, or None when there is nothing to add: the help text
+    already says it (in its own words, which know better than the value) or there is none."""
+    if "default" in opt.help or opt.default in ("", None):
+        return None
+    if isinstance(opt.default, bool):
+        return "yes" if opt.default else "no"
+    if isinstance(opt.default, float) and opt.default.is_integer():
+        return str(int(opt.default))  # a count of lines or seconds: "10", not "10.0"
+    return str(opt.default)
 
 
 def _argparse_type(opt: Option) -> Callable[[str], Any]:

@@ -145,8 +145,9 @@ def test_commands_that_need_a_name_are_refused_before_one(chat: Chat) -> None:
     s = chat.connect()
     chat.take(s)
     chat.line(s, "/users")
-    (error,) = chat.take(s)
+    error, prompt = chat.take(s)
     assert isinstance(error, ev.Error) and error.code == "not_registered"
+    assert isinstance(prompt, ev.Prompt)
 
 
 def test_too_many_refused_names_end_the_session(chat: Chat) -> None:
@@ -578,3 +579,101 @@ def test_a_line_that_goes_on_and_on_is_still_one_line_for_the_numbering() -> Non
     # The name was line 1, the endless line 2 (each of its parts answered as line 2), the
     # whisper line 3.
     assert [e.line for e in answers] == [2, 2, 2, 2, 3]
+
+
+# --- refusals before registration: one error, then a fresh prompt ------------------------------
+
+
+def _refused(events: list[ev.Event], prompt: str = "name") -> str:
+    """The code of the one error in ``events``, which must be followed by a fresh prompt."""
+    assert [type(e) for e in events] == [ev.Error, ev.Prompt], events
+    assert events[1] == ev.Prompt(events[1].time, prompt)
+    return events[0].code  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.parametrize("line", ["", "   "])
+def test_an_empty_name_is_refused_with_a_fresh_prompt(chat: Chat, line: str) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, line)
+    assert _refused(chat.take(s)) == "name_invalid"
+
+
+def test_empty_names_do_not_use_up_the_refused_name_budget() -> None:
+    chat = Chat(max_name_tries=2)
+    s = chat.connect()
+    for _ in range(5):
+        chat.line(s, "")
+    assert s.state is State.NAME
+    chat.line(s, "alice")
+    assert s.state is State.ACTIVE
+
+
+def test_blank_lines_stay_harmless_once_active(chat: Chat) -> None:
+    alice = chat.join("alice")
+    chat.line(alice, "  ")
+    assert chat.take(alice) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("/nick", "usage"),
+        ("/nick   ", "usage"),
+        ("/users", "not_registered"),
+        ("/w bob hi", "not_registered"),
+        ("/frobnicate", "unknown_command"),
+        ("a b", "name_invalid"),
+    ],
+)
+def test_every_refusal_at_the_name_prompt_is_followed_by_a_prompt(
+    chat: Chat, line: str, code: str
+) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, line)
+    assert _refused(chat.take(s)) == code
+
+
+@pytest.mark.parametrize(
+    ("data", "code"), [(b"\xff\xfe\n", "invalid_utf8"), (b"x" * 5000 + b"\n", "line_too_long")]
+)
+def test_a_bad_name_line_is_refused_with_a_fresh_prompt(chat: Chat, data: bytes, code: str) -> None:
+    s = chat.connect()
+    chat.take(s)
+    for frame in LineDecoder(chat.hub.config.max_line).feed(data):
+        chat.route(chat.hub.handle(s, parse_line(frame), chat.now))
+    assert _refused(chat.take(s)) == code
+
+
+def test_help_and_quit_work_before_a_name(chat: Chat) -> None:
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/help")
+    assert kinds(chat.take(s)) == ["Help"]
+    chat.line(s, "/quit")
+    assert kinds(chat.take(s)) == ["Bye"]
+    assert s.state is State.CLOSED
+
+
+@pytest.mark.parametrize(("line", "code"), [("", "not_registered"), ("/users", "not_registered")])
+def test_every_refusal_at_the_password_prompt_is_followed_by_a_prompt(line: str, code: str) -> None:
+    chat = Chat(password="sesame", max_password_tries=2)
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, line)
+    assert _refused(chat.take(s), "password") == code
+    assert s.password_tries == 0  # an empty line is not a guess
+
+
+def test_a_line_refused_as_too_fast_before_the_name_gets_a_prompt() -> None:
+    chat = Chat(flood_burst=1, flood_rate=0.001)
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/ping")
+    chat.line(s, "/ping")
+    chat.line(s, "/ping")
+    chat.line(s, "/ping")
+    chat.take(s)
+    chat.line(s, "alice")
+    assert _refused(chat.take(s)) == "rate_limited"

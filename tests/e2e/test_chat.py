@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from tcpchat import __version__
-from tests.conftest import IN_CI, WAIT, Peer, ServerProcess, child_env, join_peer
+from tests.conftest import IN_CI, ROOT, WAIT, Peer, ServerProcess, child_env, join_peer
 
 
 def test_broadcast_reaches_everyone_else_and_confirms_to_sender(connect: Any) -> None:
@@ -61,6 +63,23 @@ def test_taken_name_is_refused_then_another_is_accepted(connect: Any) -> None:
     assert peer.line() == "*** Enter your name:"
     peer.send("alice2\n")
     assert peer.line() == "*** You are alice2. 2 users online: alice, alice2."
+
+
+@pytest.mark.parametrize("line", [b"\n", b"   \n", b"/nick\n", b"\x80\xfe\n", b"/users\n"])
+def test_a_refused_name_line_gets_one_error_and_a_fresh_prompt(connect: Any, line: bytes) -> None:
+    peer = connect()
+    peer.send(line)
+    assert peer.line().startswith("!!! ")
+    assert peer.line() == "*** Enter your name:"
+    peer.send("alice\n")
+    assert peer.line().startswith("*** You are alice.")
+
+
+def test_in_json_mode_an_empty_name_gets_an_error_and_a_prompt(connect: Any) -> None:
+    peer = connect(json_mode=True)
+    peer.send("\n")
+    assert json.loads(peer.line())["code"] == "name_invalid"
+    assert json.loads(peer.line())["type"] == "prompt"
 
 
 def test_cyrillic_names_and_text_travel_intact(connect: Any) -> None:
@@ -222,18 +241,18 @@ def test_every_connection_action_and_disconnect_is_logged(
     alice.send("/w ghost boo\n")
     alice.expect("No such user")
     bob.send("/quit bye\n")
-    server.wait_log(r"disconnected \(quit: bye\)")
+    server.wait_log(r"bob disconnected \(quit: bye\)")
     (log_file,) = server.log_dir.glob("chat-*.log")
     assert re.fullmatch(r"chat-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.log", log_file.name)
     text = log_file.read_text(encoding="utf-8")
     for expected in (
         "listening on 127.0.0.1:",
-        "connected (1 connections)",
+        "connected (1 connection)",
         "registered as alice",
         "alice -> ALL (1 user): public words",
         "alice -> bob: secret words",
         "user error no_such_user",
-        "disconnected (quit: bye)",
+        "bob disconnected (quit: bye)",
     ):
         assert expected in text, expected
     assert "public words" in server.stderr()  # the console gets the same records
@@ -251,6 +270,31 @@ def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
         alice.expect("Delivered")
         srv.wait_log(r"alice -> ALL \(1 user\): 10 characters")
         assert "top secret" not in srv.stderr()
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("where", ["flags", "config file"])
+def test_no_log_text_keeps_message_bodies_out_of_debug_records_too(
+    tmp_path: Path, where: str
+) -> None:
+    if where == "flags":
+        srv = ServerProcess(tmp_path, "--no-log-text", "--log-level", "DEBUG")
+    else:
+        conf = tmp_path / "server.conf"
+        conf.write_text("[server]\nlog_text = no\nlog_level = DEBUG\n", encoding="utf-8")
+        srv = ServerProcess(tmp_path, "--config", str(conf))
+    try:
+        alice, bob = Peer(srv.port), Peer(srv.port)
+        for peer, name in ((alice, "alice"), (bob, "bob")):
+            peer.expect("Enter your name")
+            peer.send(f"{name}\n")
+            peer.expect("You are")
+        alice.send("my password is hunter2\n/w bob psst hunter3\n/me hides hunter4\n")
+        assert bob.expect("hunter4")
+        srv.wait_log(r"alice -> ALL \(1 user\) \(action\): 13 characters")
+        srv.wait_log(r"< /w \(19 characters\)")
+        assert "hunter" not in srv.stderr()
     finally:
         srv.stop()
 
@@ -355,3 +399,46 @@ def test_chat_works_on_both_event_loops(tmp_path: Path, loop: str) -> None:
     finally:
         assert srv.stop() == 0
     assert "Traceback" not in srv.stderr()
+
+
+# --- from a checkout ----------------------------------------------------------------------------
+
+
+def test_make_client_joins_the_server_from_a_checkout(server: ServerProcess, connect: Any) -> None:
+    """What the README's Quick start says: `make run` in one terminal, `make client` in another
+    (here in pipe mode; VPY: this interpreter instead of creating .venv)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    alice = connect("alice")
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "client",
+            f"PORT={server.port}",
+            "HOST=127.0.0.1",
+            "NAME=bob",
+            f"VPY={sys.executable}",
+        ],
+        input="hello from make\n",
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert alice.expect("^<bob>") == "<bob> hello from make"
+
+
+def test_make_run_takes_host_and_port() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "run", "HOST=0.0.0.0", "PORT=6000", "VPY=python3"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert "-m tcpchat server --host 0.0.0.0 --port 6000 " in done.stdout

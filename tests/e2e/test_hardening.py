@@ -260,8 +260,9 @@ def test_connections_beyond_the_total_limit_are_refused(make_server: Any) -> Non
     second.expect("Enter your name")
     third = Peer(srv.port)
     assert third.line() == "!!! Server full (2 connections). Try again later."
-    first.close()
-    srv.wait_log(r"disconnected \(connection closed\)")
+    first.send("first\n/quit\n")
+    assert first.closed()
+    srv.wait_log(r"first disconnected \(quit\)")
     fourth = Peer(srv.port)
     assert fourth.expect("Enter your name")
 

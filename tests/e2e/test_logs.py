@@ -8,6 +8,8 @@ log file rotates at its size cap.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from tcpchat.core.limits import (
     LOG_BUDGET_RATE_BYTES_PER_S,
     MAX_QUIT_REASON_CHARS,
 )
-from tests.conftest import Peer, ServerProcess
+from tests.conftest import WAIT, Peer, ServerProcess, child_env
 
 ATTACKER = "127.1.0.1"  # a loopback address of its own, so it has a budget of its own
 
@@ -91,3 +93,71 @@ def test_the_log_file_rotates_at_its_size_cap_and_keeps_its_backups(tmp_path: Pa
     kept = "".join(f.read_text(encoding="utf-8") for f in files)
     assert "listening on" not in kept  # the oldest records went with the oldest file
     assert "listening on" in srv.stderr()  # the console had everything
+
+
+# --- what a record says -------------------------------------------------------------------------
+
+
+def test_a_refused_name_is_logged_with_the_name_tried(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path)
+    try:
+        peer = Peer(srv.port)
+        peer.send("john smith\n\n/nick " + "n" * 400 + "\n")
+        srv.wait_log(r'INFO .*name "john smith" refused: name_invalid: ')
+        srv.wait_log(r'INFO .*name "" refused: name_invalid: A name cannot be empty')
+        clipped = srv.wait_log(r'name "(n+)… \(\+\d+ characters\)" refused')
+        assert len(clipped.group(1)) < 400
+        peer.close()
+    finally:
+        srv.stop()
+
+
+def test_disconnects_name_the_user_and_connections_are_counted_in_english(
+    tmp_path: Path,
+) -> None:
+    srv = ServerProcess(tmp_path)
+    try:
+        alice = Peer(srv.port)
+        alice.send("alice\n")
+        alice.expect("You are alice")
+        srv.wait_log(r"\] connected \(1 connection\)$")
+        bob = Peer(srv.port)
+        bob.send("bob\n")
+        bob.expect("You are bob")
+        srv.wait_log(r"\] connected \(2 connections\)$")
+        alice.send("one\x1b[2Jtwo\n")  # the log records what bob saw: ESC replaced, not run
+        assert bob.expect("^<alice>") == "<alice> one\ufffd[2Jtwo"
+        srv.wait_log("alice -> ALL \\(1 user\\): one\ufffd\\[2Jtwo$")
+        bob.send("/quit lunch\n")
+        srv.wait_log(r"INFO .*\] bob disconnected \(quit: lunch\)$")
+        alice.close()
+        srv.wait_log(r"INFO .*\] alice disconnected \(connection (closed|lost)\)")
+    finally:
+        srv.stop()
+
+
+def test_health_checks_are_logged_at_debug_only(tmp_path: Path) -> None:
+    """``tcp-client --probe`` every 30 s, or a port check that connects and closes, writes no INFO
+    record; a visitor who only asks for /help is a visitor."""
+    srv = ServerProcess(tmp_path, "--log-level", "DEBUG")
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-m", "tcpchat", "client", "--probe", "--port", str(srv.port)],
+            env=child_env(),
+            capture_output=True,
+            timeout=WAIT,
+        )
+        assert probe.returncode == 0, probe.stderr
+        srv.wait_log(r"DEBUG   \[#1 .*\] disconnected \(quit\)$")
+        Peer(srv.port).close()  # a port check
+        srv.wait_log(r"DEBUG   \[#2 .*\] disconnected \(connection (closed|lost)\)")
+        visitor = Peer(srv.port)
+        visitor.send("/help\n/quit\n")
+        assert visitor.closed()
+        srv.wait_log(r"INFO    \[#3 .*\] disconnected \(quit\)$")
+        records = srv.stderr()
+        assert not re.search(r"(INFO|WARNING) +\[#[12] ", records), records
+        assert re.search(r"DEBUG   \[#1 .*\] connected \(1 connection\)", records)
+        assert re.search(r"INFO    \[#3 .*\] connected \(1 connection\)", records)
+    finally:
+        srv.stop()

@@ -23,6 +23,7 @@ from tcpchat.server.logs import (
     SessionLog,
     SizeCappedFileHandler,
     clip,
+    received,
     report_suppressed,
 )
 from tcpchat.server.logs import (
@@ -325,3 +326,16 @@ def test_log_size_cap_and_backups_come_from_flags_env_and_file(tmp_path: Path) -
         server_config({"config": "/dev/null"}, {"TCPCHAT_LOG_BACKUPS": "0"})
     with pytest.raises(ConfigError, match="TCPCHAT_LOG_MAX_BYTES"):
         server_config({"config": "/dev/null"}, {"TCPCHAT_LOG_MAX_BYTES": "-1"})
+
+
+def test_raw_lines_at_debug_show_the_text_only_where_log_text_allows() -> None:
+    assert received("hello there", log_text=True) == "'hello there'"
+    assert received("hello there", log_text=False) == "11 characters"
+    assert received("/w bob hunter2", log_text=False) == "/w (14 characters)"
+    assert received("  /me waves", log_text=False) == "/me (11 characters)"
+    assert received("//not a command", log_text=False) == "15 characters"
+
+
+def test_a_line_that_may_be_the_password_is_never_quoted() -> None:
+    assert received("sesame", log_text=True, secret=True) == "6 characters"
+    assert received("/pass sesame", log_text=True, secret=True) == "/pass (12 characters)"

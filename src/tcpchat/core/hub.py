@@ -206,6 +206,15 @@ class Hub:
     def _blank(self, session: Session, command: cmd.Blank, now: float) -> Out:
         return []  # handle() already charged it
 
+    def _blank_answer(self, session: Session, command: cmd.Blank, now: float) -> Out:
+        # Before registration the client is waiting for an answer: silence would hang it.
+        # Not counted as a refused name or a wrong password: pressing Enter is not guessing.
+        if session.state is State.PASSWORD:
+            return self._error(
+                session, now, codes.NOT_REGISTERED, "Enter the server password: it cannot be empty."
+            )
+        return self._error(session, now, codes.NAME_INVALID, "A name cannot be empty.")
+
     def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
         # Compared exactly as sent: a password may begin or end with a space.
         given = command.password if isinstance(command, cmd.Password) else command.line
@@ -238,7 +247,7 @@ class Hub:
             code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
             return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
-        return self._error(session, now, code, text) + [to(session, ev.Prompt(now, "password"))]
+        return self._error(session, now, code, text)
 
     def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
         wanted = command.text if isinstance(command, cmd.Say) else command.name
@@ -249,7 +258,7 @@ class Hub:
                 return self._close(
                     session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
                 )
-            return refusal + [to(session, ev.Prompt(now, "name"))]
+            return refusal
         session.name = display_form(wanted)
         session.key = name_key(wanted)
         session.state = State.ACTIVE
@@ -356,7 +365,13 @@ class Hub:
         return [ToAll(left)] if len(self.roster) else []
 
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
-        return [to(session, ev.Error(now, code, text, session.lines))]
+        """An error to the sender. Before registration it is followed by a fresh prompt: the
+        client is still waiting to be asked for a name or the password (PROTOCOL.md section 2),
+        whatever the refusal was (a bad name, a command, an invalid line, a flood)."""
+        error = to(session, ev.Error(now, code, text, session.lines))
+        if session.state in (State.NAME, State.PASSWORD):
+            return [error, to(session, ev.Prompt(now, self._prompt_field(session)))]
+        return [error]
 
     def _message_id(self) -> int:
         self._next_message += 1
@@ -390,8 +405,18 @@ _ALWAYS: dict[type, Handler] = {
     cmd.UnknownCommand: Hub._unknown,
 }
 _TABLE: dict[State, dict[type, Handler]] = {
-    State.PASSWORD: {**_ALWAYS, cmd.Password: Hub._password, cmd.Say: Hub._password},
-    State.NAME: {**_ALWAYS, cmd.Say: Hub._register, cmd.Nick: Hub._register},
+    State.PASSWORD: {
+        **_ALWAYS,
+        cmd.Blank: Hub._blank_answer,
+        cmd.Password: Hub._password,
+        cmd.Say: Hub._password,
+    },
+    State.NAME: {
+        **_ALWAYS,
+        cmd.Blank: Hub._blank_answer,
+        cmd.Say: Hub._register,
+        cmd.Nick: Hub._register,
+    },
     State.ACTIVE: {
         **_ALWAYS,
         cmd.Say: Hub._public,

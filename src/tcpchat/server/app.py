@@ -261,10 +261,10 @@ class ChatServer:
         for conn in dirty:
             conn.flush()
 
-    def journal(self, conn: Connection, out: Out) -> None:
-        """Log what a command from ``conn`` did (``journal.py``)."""
+    def journal(self, conn: Connection, out: Out, command: object = None) -> None:
+        """Log what ``command`` from ``conn`` did (``journal.py``)."""
         if conn.session is not None:
-            journal(conn.log, conn.session, out, self.config.log_text)
+            journal(conn.log, conn.session, out, self.config.log_text, command)
 
     # --- life ----------------------------------------------------------------------------------
 

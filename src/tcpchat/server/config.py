@@ -59,7 +59,12 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option("log_level", parse_level, "INFO", "DEBUG, INFO, WARNING or ERROR", "LEVEL"),
-    Option("log_text", parse_bool, True, "log the text of messages (--no-log-text keeps it out)"),
+    Option(
+        "log_text",
+        parse_bool,
+        True,
+        "log the text of messages (--no-log-text: at no level, DEBUG included)",
+    ),
     Option("max_line", parse_positive_int, limits.MAX_LINE_BYTES, "longest line in bytes", "BYTES"),
     Option(
         "max_outbox",

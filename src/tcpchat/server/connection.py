@@ -35,12 +35,13 @@ from ..core.limits import (
 )
 from ..core.output import Out, ToSessions
 from ..core.parse import parse_line
-from ..core.session import Session
+from ..core.session import Session, State
 from ..core.telnet import TelnetFilter
 from .admission import Admission, format_peer, origin_of
 from .config import ServerConfig
 from .fanout import Broadcasts
-from .logs import LOGGER_NAME, SessionLog
+from .journal import Visit
+from .logs import LOGGER_NAME, SessionLog, received
 from .outbox import Outbox, Phase
 
 log = logging.getLogger(LOGGER_NAME)
@@ -62,7 +63,7 @@ class Host(Protocol):
     def mark_dirty(self, conn: Connection) -> None: ...
     def forget(self, conn: Connection) -> None: ...
     def penalise(self, origin: str) -> None: ...
-    def journal(self, conn: Connection, out: Out) -> None: ...
+    def journal(self, conn: Connection, out: Out, command: object = None) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -84,6 +85,7 @@ class Connection(asyncio.Protocol):
         "telnet",
         "legacy",
         "silence",
+        "visit",
     )
 
     def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
@@ -102,6 +104,7 @@ class Connection(asyncio.Protocol):
         self.telnet = TelnetFilter()
         self.legacy = LegacyWatch(server.config.legacy)
         self.silence: asyncio.TimerHandle | None = None  # the 1.0 client's signature, awaited
+        self.visit = Visit(self.log, 0)  # replaced when the connection is made
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class Connection(asyncio.Protocol):
         session.link = self
         self.session = session
         self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
-        self.log.info("connected (%d connections)", len(server.connections))
+        self.visit = Visit(self.log, len(server.connections))
         server.route(out)
 
     def data_received(self, data: bytes) -> None:
@@ -197,9 +200,8 @@ class Connection(asyncio.Protocol):
             return
         ending = codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST
         reason = self.ending or ending
-        level = logging.INFO if codes.is_ordinary(reason) else logging.WARNING
         detail = f": {exc}" if exc is not None else ""
-        self.log.log(level, "disconnected (%s)%s", reason, detail)
+        self.visit.ended(self.session.name, reason, detail)
         # What the transport still held is gone with it, but how much that was is no longer known:
         # only the messages never handed to it count as not delivered.
         self._leave(reason, self.outbox.discard(0))
@@ -211,10 +213,13 @@ class Connection(asyncio.Protocol):
         assert session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for frame in frames:
-            if debug:
-                self.log.debug("< %r", frame)
-            out = hub.handle(session, parse_line(frame), time.time())
-            server.journal(self, out)
+            command = parse_line(frame)
+            self.visit.line(command)
+            if debug:  # the text only where --log-text allows it, never a password
+                secret = session.state is State.PASSWORD
+                self.log.debug("< %s", received(frame, server.config.log_text, secret))
+            out = hub.handle(session, command, time.time())
+            server.journal(self, out, command)
             server.route(out)
             if not self.outbox.open:
                 break
@@ -287,6 +292,7 @@ class Connection(asyncio.Protocol):
         buffered = transport.get_write_buffer_size()
         unsent = self.outbox.size + buffered
         lost = self.outbox.discard(buffered)
+        self.visit.announce()
         self.log.warning("dropping client: %s (%d bytes queued)", reason, unsent)
         transport.abort()
         self.server.after_route(lambda: self._leave(reason, lost))

@@ -1,7 +1,7 @@
 """The log's account of what each command did, read from the hub's answers to its sender.
 
-Levels as in ``logs.py``: INFO for names, messages and typos; WARNING for a client breaking a
-limit. Message text is logged only with ``--log-text`` and always through ``logs.clip``.
+Levels as in ``logs.py``: INFO for connections, names, messages and typos; WARNING for a client
+breaking a limit. Message text is logged only with ``--log-text`` and always through ``logs.clip``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from ..core import codes
+from ..core import commands as cmd
 from ..core import events as ev
 from ..core.output import Out, ToSessions
 from ..core.session import Session
@@ -16,8 +17,14 @@ from ..core.wire import plural
 from .logs import clip
 
 
-def journal(log: logging.LoggerAdapter, session: Session, out: Out, log_text: bool) -> None:  # type: ignore[type-arg]
-    """Log what a command from ``session`` did, from the events the hub sent back to it."""
+def journal(
+    log: logging.LoggerAdapter,  # type: ignore[type-arg]
+    session: Session,
+    out: Out,
+    log_text: bool,
+    command: object = None,
+) -> None:
+    """Log what ``command`` from ``session`` did, from the events the hub sent back to it."""
     for item in out:
         if type(item) is not ToSessions or item.to != (session,):
             continue
@@ -38,4 +45,65 @@ def journal(log: logging.LoggerAdapter, session: Session, out: Out, log_text: bo
             # is the disconnect when an address is banned.
             level = logging.WARNING if event.code in codes.LIMIT_ERRORS else logging.INFO
             text = clip(event.text, echo=True)  # may echo what the user typed
-            log.log(level, "user error %s: %s", event.code, text)
+            if event.code in codes.NAME_ERRORS:
+                # Which name: the error's sentence does not always say (too long, a bad character).
+                tried = clip(_name_tried(command), echo=True)
+                log.log(level, 'name "%s" refused: %s: %s', tried, event.code, text)
+            else:
+                log.log(level, "user error %s: %s", event.code, text)
+
+
+def _name_tried(command: object) -> str:
+    """The name a refused line asked for (empty for a blank line)."""
+    if isinstance(command, cmd.Nick):
+        return command.name
+    if isinstance(command, cmd.Say):
+        return command.text
+    return ""
+
+
+# What a health check sends (``tcp-client --probe``: ``/mode json``, ``/ping probe``, ``/quit``):
+# a connection that sends nothing more is not a visitor.
+_CHECK_COMMANDS = (cmd.SetMode, cmd.Ping, cmd.Pong)
+
+
+class Visit:
+    """The log's account of one connection coming and going: ``connected (N connections)`` and
+    ``NAME disconnected (REASON)``.
+
+    A health check must not write two INFO records every 30 s, so the connect record waits for
+    the first line that is more than a check. A connection that sends nothing but ``/mode``,
+    ``/ping``, ``/pong`` and a ``/quit`` without a reason (or nothing at all: a port check) and
+    ends in the ordinary way is logged at DEBUG only. Any other line, a refusal or a drop logs
+    the connect at INFO first, with the number of connections counted when it was made."""
+
+    __slots__ = ("log", "connections", "announced")
+
+    def __init__(self, log: logging.LoggerAdapter, connections: int) -> None:  # type: ignore[type-arg]
+        self.log = log
+        self.connections = connections
+        self.announced = False
+
+    def line(self, command: object) -> None:
+        """A line arrived (before the hub handles it): a visitor's line announces the visit."""
+        if self.announced or isinstance(command, _CHECK_COMMANDS):
+            return
+        if type(command) is cmd.Quit and not command.reason:
+            return
+        self.announce()
+
+    def announce(self, level: int = logging.INFO) -> None:
+        """Write the connect record (once) at ``level``."""
+        if not self.announced:
+            self.announced = True
+            self.log.log(level, "connected (%s)", plural(self.connections, "connection"))
+
+    def ended(self, name: str, reason: str, detail: str = "") -> None:
+        """The connection is gone for ``reason``; ``name``: the session's name, if it had one."""
+        if codes.is_ordinary(reason):
+            level = logging.INFO if self.announced else logging.DEBUG
+        else:
+            level = logging.WARNING
+        self.announce(level)
+        who = f"{name} " if name else ""
+        self.log.log(level, "%sdisconnected (%s)%s", who, reason, detail)

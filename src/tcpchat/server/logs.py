@@ -78,6 +78,22 @@ def clip(text: str, echo: bool = False) -> str:
     return f"{text[:limit]}… (+{len(text) - limit} characters)"
 
 
+def received(frame: object, log_text: bool, secret: bool = False) -> str:
+    """How the DEBUG record of a line received shows it (after ``<``): the line itself, clipped;
+    but with ``--no-log-text`` (``log_text`` false), or when the line may be the server password
+    (``secret``), only its command word, if it is a command, and its length. The arguments of a
+    command can be message text (``/w bob ...``, ``/me ...``) or the password (``/pass ...``)."""
+    if not isinstance(frame, str):
+        return repr(frame)  # a framing item (too long, not UTF-8): it holds no text
+    if log_text and not secret:
+        return repr(clip(frame))
+    size = f"{len(frame)} characters"
+    command = frame.lstrip(" ")
+    if command.startswith("/") and not command.startswith("//"):
+        return f"{clip(command.split(' ', 1)[0], echo=True)} ({size})"
+    return size
+
+
 class _Budget:
     """One address's share of the log: a token bucket in bytes, and what it kept out lately."""
 
