@@ -12,6 +12,7 @@ from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Close, Instruction, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
+from tcpchat.core.roster import Roster
 from tcpchat.core.session import Session, State
 
 
@@ -677,3 +678,25 @@ def test_a_line_refused_as_too_fast_before_the_name_gets_a_prompt() -> None:
     chat.take(s)
     chat.line(s, "alice")
     assert _refused(chat.take(s)) == "rate_limited"
+
+
+def test_a_sweep_that_drops_many_sessions_does_not_rebuild_the_roster_per_leave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chat = Chat()
+    sessions = [chat.join(f"user{n}") for n in range(200)]
+    for session in sessions:
+        chat.line(session, "/mode json")
+        session.pinged_at = chat.now  # pinged, and silent since
+    built = []
+    original = Roster.everyone
+
+    def counting(self: Roster) -> tuple[Session, ...]:
+        built.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Roster, "everyone", counting)
+    out = chat.hub.sweep(chat.now + HubLimits().ping_timeout)
+    assert len(chat.hub.roster) == 0
+    assert sum(isinstance(item, ToAll) for item in out) == 199  # one leave notice each
+    assert built == []  # the leaves go to all as they are routed: no tuple per leave
