@@ -125,9 +125,9 @@ def test_disconnects_name_the_user_and_connections_are_counted_in_english(
         bob.send("bob\n")
         bob.expect("You are bob")
         srv.wait_log(r"\] connected \(2 connections\)$")
-        alice.send("one\x1b[2Jtwo\n")  # the log records what bob saw: ESC replaced, not run
+        alice.send("one\x1b[2Jtwo\n")  # bob sees ESC replaced; the log keeps it, escaped
         assert bob.expect("^<alice>") == "<alice> one\ufffd[2Jtwo"
-        srv.wait_log("alice -> ALL \\(1 user\\): one\ufffd\\[2Jtwo$")
+        srv.wait_log(r"alice -> ALL \(1 user\): one\\x1b\[2Jtwo$")
         bob.send("/quit lunch\n")
         srv.wait_log(r"INFO .*\] bob disconnected \(quit: lunch\)$")
         alice.close()

@@ -35,6 +35,18 @@ class InvalidUtf8:
     """A complete line that was not UTF-8; it was dropped."""
 
 
+class Neutralised(str):
+    """A line the gate changed (controls replaced, blank padding cut); ``raw`` is the line as
+    it was sent, kept as evidence for the log, which escapes it instead (``\\x1b``)."""
+
+    raw: str
+
+    def __new__(cls, clean: str, raw: str) -> Neutralised:
+        line = super().__new__(cls, clean)
+        line.raw = raw
+        return line
+
+
 Frame = Union[str, LineTooLong, InvalidUtf8]
 
 
@@ -147,6 +159,8 @@ def _decode(raw: bytes, limit: int) -> Frame:
     clean = neutralise_line(text)
     # A control character becomes U+FFFD, three bytes: what the server passes on is held to the
     # limit too, or a line of control bytes would travel to everyone at three times its size.
-    if clean is not text and len(clean.encode("utf-8")) > limit:
+    if clean is text:
+        return clean
+    if len(clean.encode("utf-8")) > limit:
         return LineTooLong()
-    return clean
+    return Neutralised(clean, text)

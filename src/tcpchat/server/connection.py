@@ -22,7 +22,7 @@ import time
 from typing import Callable, Protocol, cast
 
 from ..core import codes
-from ..core.framing import Frame, LineDecoder
+from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
 from ..core.legacy import LegacyWatch, ascii_safe_bytes
 from ..core.limits import (
@@ -219,7 +219,9 @@ class Connection(asyncio.Protocol):
                 secret = session.state is State.PASSWORD
                 self.log.debug("< %s", received(frame, server.config.log_text, secret))
             out = hub.handle(session, command, time.time())
-            server.journal(self, out, command)
+            # The log keeps what was really sent (escaped there), not what others were shown.
+            sent = parse_line(frame.raw) if type(frame) is Neutralised else command
+            server.journal(self, out, sent)
             server.route(out)
             if not self.outbox.open:
                 break

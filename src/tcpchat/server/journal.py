@@ -33,7 +33,10 @@ def journal(
             target = event.to or f"ALL ({plural(event.recipients, 'user')})"
             kind = " (action)" if event.action else ""
             if log_text:
-                log.info("%s -> %s%s: %s", session.name, target, kind, clip(event.text))
+                # As sent: the formatter escapes its control characters (\x1b), which keeps the
+                # evidence that others saw as U+FFFD.
+                text = getattr(command, "text", event.text)
+                log.info("%s -> %s%s: %s", session.name, target, kind, clip(text))
             else:
                 log.info("%s -> %s%s: %d characters", session.name, target, kind, len(event.text))
         elif isinstance(event, ev.Registered):
