@@ -261,11 +261,7 @@ def test_every_connection_action_and_disconnect_is_logged(
 def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path, "--no-log-text")
     try:
-        alice, bob = Peer(srv.port), Peer(srv.port)
-        for peer, name in ((alice, "alice"), (bob, "bob")):
-            peer.expect("Enter your name")
-            peer.send(f"{name}\n")
-            peer.expect("You are")
+        alice, bob = join_peer(srv.port, "alice"), join_peer(srv.port, "bob")
         alice.send("top secret\n")
         alice.expect("Delivered")
         srv.wait_log(r"alice -> ALL \(1 user\): 10 characters")
@@ -285,11 +281,7 @@ def test_no_log_text_keeps_message_bodies_out_of_debug_records_too(
         conf.write_text("[server]\nlog_text = no\nlog_level = DEBUG\n", encoding="utf-8")
         srv = ServerProcess(tmp_path, "--config", str(conf))
     try:
-        alice, bob = Peer(srv.port), Peer(srv.port)
-        for peer, name in ((alice, "alice"), (bob, "bob")):
-            peer.expect("Enter your name")
-            peer.send(f"{name}\n")
-            peer.expect("You are")
+        alice, bob = join_peer(srv.port, "alice"), join_peer(srv.port, "bob")
         alice.send("my password is hunter2\n/w bob psst hunter3\n/me hides hunter4\n")
         assert bob.expect("hunter4")
         srv.wait_log(r"alice -> ALL \(1 user\) \(action\): 13 characters")

@@ -6,11 +6,9 @@ Each test starts its own tmux server on a private socket with a fixed window siz
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -22,27 +20,24 @@ from typing import Any, Callable
 import pytest
 
 from tcpchat.client.render import HANGING_INDENT
-from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+from tests.conftest import WAIT, Peer, ServerProcess, child_env
 from tests.e2e.old_server import OldServer
+from tests.e2e.tmux import TmuxPane
 
 COLUMNS, ROWS = 100, 30
 POLL_S = 0.05
 INDENT = " " * HANGING_INDENT
 
 
-class Screen:
+class Screen(TmuxPane):
     """``tcp-client`` running in a detached tmux session of its own."""
 
     def __init__(self, tmp: Path, args: list[str], **env: str) -> None:
-        self.tmux = need_tool("tmux")
-        self.socket = f"tcpchat-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.stty = tmp / f"{self.socket}.stty"  # terminal settings before and after
-        self.env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
-        self.env.pop("NO_COLOR", None)
-        self.env.pop("TERM", None)
-        conf = tmp / f"{self.socket}.conf"
-        # The pane stays after the client exits, so a test can read its last words.
-        conf.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
+        pane_env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        pane_env.pop("NO_COLOR", None)
+        pane_env.pop("TERM", None)
+        # Terminal settings before and after, to check the client restored them.
+        self.stty = tmp / f"tcpchat-stty-{uuid.uuid4().hex[:8]}"
         # tmux sets TERM in the pane itself, so the client's environment goes on its command
         # line; the client runs as the installed ``tcp-client`` script does.
         settings = {
@@ -62,37 +57,13 @@ class Screen:
             ]
         )
         # The shell prints the exit status: tmux's own pane_dead_status proved unreliable.
-        self.run(
-            "-f",
-            str(conf),
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            str(COLUMNS),
-            "-y",
-            str(ROWS),
+        super().__init__(
+            tmp,
             f"stty -g > {self.stty}.before; {client}; echo [exit $?]; stty -g > {self.stty}.after",
+            COLUMNS,
+            ROWS,
+            pane_env,
         )
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [self.tmux, "-u", "-L", self.socket, *args],
-            env=self.env,
-            capture_output=True,
-            timeout=WAIT,
-            check=True,
-        )
-        return done.stdout.decode("utf-8", "replace")
-
-    def keys(self, *keys: str) -> None:
-        """Press keys by tmux name: "Enter", "C-c", "Left", "Tab" ..."""
-        self.run("send-keys", "-t", "t", *keys)
-
-    def type(self, text: str) -> None:
-        """Type ``text`` literally."""
-        self.run("send-keys", "-t", "t", "-l", text)
 
     def rows(self, escapes: bool = False) -> list[str]:
         """The screen and its scrollback row by row, as a person sees them."""
@@ -153,15 +124,6 @@ class Screen:
         status = self.status()
         assert status is not None
         return status
-
-    def close(self) -> None:
-        subprocess.run(
-            [self.tmux, "-L", self.socket, "kill-server"],
-            env=self.env,
-            capture_output=True,
-            timeout=WAIT,
-            check=False,
-        )
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@ program in tmux, as a person would use it (issue 13, item 3)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -16,7 +13,8 @@ from typing import Any, Callable
 import pytest
 
 from tcpchat.core.telnet import AYT_REPLY
-from tests.conftest import WAIT, Peer, ServerProcess, child_env, need_tool
+from tests.conftest import WAIT, Peer, ServerProcess, need_tool
+from tests.e2e.tmux import TmuxPane
 
 IAC, DO, WILL, WONT, DONT, SB, SE = b"\xff", b"\xfd", b"\xfb", b"\xfc", b"\xfe", b"\xfa", b"\xf0"
 IP, AYT = b"\xf4", b"\xf6"
@@ -85,45 +83,12 @@ def test_json_mode_is_untouched_by_the_filter(connect: Any) -> None:
 # --- the real telnet program ---------------------------------------------------------------
 
 
-class TelnetScreen:
+class TelnetScreen(TmuxPane):
     """The real ``telnet`` in a detached tmux session of its own."""
 
     def __init__(self, tmp: Path, port: int) -> None:
-        self.tmux = need_tool("tmux")
         telnet = need_tool("telnet")
-        self.socket = f"tcpchat-telnet-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.env = child_env(LANG="C.UTF-8", LC_ALL="C.UTF-8")
-        conf = tmp / f"{self.socket}.conf"
-        conf.write_text("set -g remain-on-exit on\n")  # telnet's last words stay readable
-        self.run(
-            "-f",
-            str(conf),
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            f"{telnet} 127.0.0.1 {port}",
-        )
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [self.tmux, "-u", "-L", self.socket, *args],
-            env=self.env,
-            capture_output=True,
-            timeout=WAIT,
-            check=True,
-        )
-        return done.stdout.decode("utf-8", "replace")
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "t", *keys)
-
-    def type(self, text: str) -> None:
-        self.run("send-keys", "-t", "t", "-l", text)
+        super().__init__(tmp, f"{telnet} 127.0.0.1 {port}", 100, 30)
 
     def text(self) -> str:
         return self.run("capture-pane", "-p", "-J", "-t", "t", "-S", "-200")
@@ -146,15 +111,6 @@ class TelnetScreen:
         self.wait(r"^telnet> ")
         self.type(line)
         self.keys("Enter")
-
-    def close(self) -> None:
-        subprocess.run(
-            [self.tmux, "-L", self.socket, "kill-server"],
-            env=self.env,
-            capture_output=True,
-            timeout=WAIT,
-            check=False,
-        )
 
 
 @pytest.fixture
