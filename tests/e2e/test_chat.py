@@ -261,7 +261,7 @@ def test_every_connection_action_and_disconnect_is_logged(
 def test_no_log_text_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path, "--no-log-text")
     try:
-        alice, bob = join_peer(srv.port, "alice"), join_peer(srv.port, "bob")
+        alice, _ = join_peer(srv.port, "alice"), join_peer(srv.port, "bob")
         alice.send("top secret\n")
         alice.expect("Delivered")
         srv.wait_log(r"alice -> ALL \(1 user\): 10 characters")
