@@ -70,6 +70,8 @@ class Message:
     to: str | None  # the recipient's name for a private message
     action: bool
     text: str
+    room: str | None = None  # the room it was said in (display name); None for a private one
+    history: bool = False  # sent again from the history (a replay, /history, /search)
 
 
 @dataclass(frozen=True)

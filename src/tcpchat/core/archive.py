@@ -1,0 +1,79 @@
+"""The seam between the hub and a history store: what the hub asks of one, and the store that
+keeps nothing.
+
+The hub is sans-I/O: it hands every message it makes to ``Archive.keep`` and asks for earlier
+ones with ``recent`` and ``search`` as plain calls. A store behind this seam must answer those
+calls quickly and without waiting on a disk write (``server/store.py`` keeps SQLite writes in a
+thread and answers reads from its own connection, merged with what is not written yet), and it
+must never raise for a disk that fills up while the chat runs: it logs that and goes on.
+
+Rooms are named by their key (``rooms.room_key``: NFKC, case-folded), messages are
+``events.Message`` events as the hub made them (``room`` set for a room message, ``to`` for a
+private one). Results come oldest first.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .events import Message
+
+
+class Archive(Protocol):
+    """Where the hub keeps messages and finds them again."""
+
+    # How ``search`` matches ("fts5" or "like"), or "" when nothing is kept: for --version and
+    # the log.
+    search_kind: str
+
+    def last_id(self) -> int:
+        """The highest message id ever kept (0 for none): the hub numbers on from there, so ids
+        keep increasing across restarts."""
+        ...
+
+    def keep(self, room_key: str | None, message: Message) -> None:
+        """Store ``message`` (``room_key``: its room's key; None for a private message).
+        Returns at once: the write happens later, off the event loop."""
+        ...
+
+    def recent(self, room_key: str, limit: int, before_id: int | None = None) -> list[Message]:
+        """The last ``limit`` messages of the room (only those with an id below ``before_id``
+        if given), oldest first, including messages kept but not yet written."""
+        ...
+
+    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+        """The newest ``limit`` messages of the room whose text contains every word of ``text``
+        (case-insensitively), oldest first."""
+        ...
+
+    def topic(self, room_key: str) -> tuple[str, str] | None:
+        """The room's display name and topic as last kept, or None for a room never seen."""
+        ...
+
+    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
+        """Remember a room's display name and topic ("" for none). Returns at once."""
+        ...
+
+
+class NoArchive:
+    """History is off (``--no-history``): nothing is kept, nothing is found."""
+
+    search_kind = ""
+
+    def last_id(self) -> int:
+        return 0
+
+    def keep(self, room_key: str | None, message: Message) -> None:
+        pass
+
+    def recent(self, room_key: str, limit: int, before_id: int | None = None) -> list[Message]:
+        return []
+
+    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+        return []
+
+    def topic(self, room_key: str) -> tuple[str, str] | None:
+        return None
+
+    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
+        pass
