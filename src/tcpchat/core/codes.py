@@ -26,6 +26,11 @@ NOT_REGISTERED = "not_registered"
 RATE_LIMITED = "rate_limited"
 BAD_PASSWORD = "bad_password"
 PASSWORD_WAIT = "password_wait"
+ROOM_INVALID = "room_invalid"  # not a room name, or one too like a room that exists
+NO_SUCH_ROOM = "no_such_room"
+NOT_IN_ROOM = "not_in_room"  # a room you are not in, or no current room for a plain line
+TOO_MANY_ROOMS = "too_many_rooms"  # yours (limits.MAX_ROOMS_PER_USER) or the server's
+HISTORY_OFF = "history_off"  # /history or /search on a server started with --no-history
 
 # The errors that refuse a name: after one, the server asks for a name again.
 NAME_ERRORS = frozenset({NAME_INVALID, NAME_TAKEN, NAME_RESERVED})
@@ -54,6 +59,14 @@ ABUSE_ENDINGS = frozenset(
 # Endings that are nobody's fault (the log says INFO); any other means the server ended a session
 # because of what the client did or failed to do (WARNING).
 ORDINARY_ENDINGS = frozenset({QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN})
+
+
+PART = "part"  # a /part's reason in its leave notice; "part: TEXT" with the user's reason
+
+
+def part_reason(text: str) -> str:
+    """The reason of a ``/part`` with ``text`` (which may be empty)."""
+    return f"{PART}: {text}" if text else PART
 
 
 def quit_reason(text: str) -> str:

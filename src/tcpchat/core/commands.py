@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from .limits import MAX_QUIT_REASON_CHARS
+from .limits import (
+    HISTORY_PAGE_MAX,
+    HISTORY_REPLAY,
+    MAX_QUIT_REASON_CHARS,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,39 @@ class Action:
 
 @dataclass(frozen=True)
 class ListUsers:
+    room: str = ""  # "": everyone online
+
+
+@dataclass(frozen=True)
+class Join:
+    room: str  # as typed: "ops" means "#ops"
+
+
+@dataclass(frozen=True)
+class Part:
+    room: str = ""  # "": the current room
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ListRooms:
     pass
+
+
+@dataclass(frozen=True)
+class SetTopic:
+    topic: str | None  # None: show the topic; "": clear it
+
+
+@dataclass(frozen=True)
+class ShowHistory:
+    count: int
+    before: int | None = None  # only messages with a smaller id
+
+
+@dataclass(frozen=True)
+class Search:
+    text: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +142,12 @@ Command = Union[
     Whisper,
     Action,
     ListUsers,
+    Join,
+    Part,
+    ListRooms,
+    SetTopic,
+    ShowHistory,
+    Search,
     ShowHelp,
     Quit,
     Nick,
@@ -135,6 +177,13 @@ def _text(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
     return build
 
 
+def _none(make: Callable[[], Command]) -> Callable[[str], Command | None]:
+    def build(rest: str) -> Command | None:
+        return make()
+
+    return build
+
+
 def _word_and_text(rest: str) -> Command | None:
     parts = rest.split(None, 1)
     if len(parts) < 2 or not parts[1].strip():
@@ -142,12 +191,52 @@ def _word_and_text(rest: str) -> Command | None:
     return Whisper(parts[0], parts[1].strip())
 
 
-def _quit(rest: str) -> Command:
-    # Everyone sees the reason in the leave notice and the log keeps it: cut it here, where it
+def _clip(text: str, limit: int) -> str:
+    # Everyone sees a reason in the leave notice and the log keeps it: cut it here, where it
     # enters, as IRC servers do, so every later use of it is bounded.
-    if len(rest) > MAX_QUIT_REASON_CHARS:
-        rest = rest[: MAX_QUIT_REASON_CHARS - 1].rstrip(" ") + "…"
-    return Quit(rest)
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ") + "…"
+
+
+def _quit(rest: str) -> Command:
+    return Quit(_clip(rest, MAX_QUIT_REASON_CHARS))
+
+
+def _users(rest: str) -> Command | None:
+    words = rest.split()
+    return ListUsers(words[0] if words else "") if len(words) <= 1 else None
+
+
+def _part(rest: str) -> Command:
+    room, _, reason = rest.partition(" ")
+    if not room.startswith("#"):
+        room, reason = "", rest
+    return Part(room, _clip(reason.strip(), MAX_QUIT_REASON_CHARS))
+
+
+def _topic(rest: str) -> Command | None:
+    if not rest:
+        return SetTopic(None)
+    return SetTopic("" if rest == "-" else rest)
+
+
+def _history(rest: str) -> Command | None:
+    words = rest.split()
+    before: int | None = None
+    if words and words[0].lower() == "before":
+        if len(words) < 2 or not words[1].isdigit():
+            return None
+        before = int(words[1])
+        words = words[2:]
+    if len(words) > 1 or (words and not words[0].isdigit()):
+        return None
+    count = int(words[0]) if words else HISTORY_REPLAY
+    if not 1 <= count <= HISTORY_PAGE_MAX:
+        return None
+    return ShowHistory(count, before)
+
+
+def _search(rest: str) -> Command | None:
+    return Search(rest) if rest else None
 
 
 def _mode(rest: str) -> Command | None:
@@ -191,7 +280,49 @@ COMMANDS: tuple[CommandSpec, ...] = (
         confirmed=True,
     ),
     CommandSpec(
-        "users", ("who", "names"), "/users", "list who is online", lambda rest: ListUsers()
+        "users",
+        ("who", "names"),
+        "/users",
+        "list who is online (/users ROOM: who is in ROOM)",
+        _users,
+    ),
+    CommandSpec(
+        "join",
+        ("j",),
+        "/join ROOM",
+        "join ROOM (#name; made if new) and talk there; or talk in a room you are in",
+        _one_word(Join),
+    ),
+    CommandSpec(
+        "part",
+        ("leave",),
+        "/part [ROOM] [REASON]",
+        "leave ROOM (by default the room you talk in)",
+        _part,
+    ),
+    CommandSpec(
+        "rooms", ("list",), "/rooms", "list the rooms: members and topic", _none(ListRooms)
+    ),
+    CommandSpec(
+        "topic",
+        (),
+        "/topic [TEXT|-]",
+        "show or set the topic of your room (- clears it)",
+        _topic,
+    ),
+    CommandSpec(
+        "history",
+        (),
+        "/history [N] | /history before ID [N]",
+        f"show earlier messages of your room (N up to {HISTORY_PAGE_MAX})",
+        _history,
+    ),
+    CommandSpec(
+        "search",
+        (),
+        "/search TEXT",
+        "find the newest messages of your room with every word of TEXT",
+        _search,
     ),
     CommandSpec("nick", ("name",), "/nick NAME", "choose or change your name", _one_word(Nick)),
     CommandSpec("help", ("?",), "/help", "show this list of commands", lambda rest: ShowHelp()),

@@ -43,15 +43,17 @@ class Registered:
 class Joined:
     time: float
     name: str
-    online: int
+    online: int  # members of the room now (of #lobby: users online, as before rooms)
+    room: str | None = None  # None: #lobby (as in a chat without rooms)
 
 
 @dataclass(frozen=True)
 class Left:
     time: float
     name: str
-    reason: str
-    online: int
+    reason: str  # why the session ended, or codes.part_reason for a /part
+    online: int  # members left in the room
+    room: str | None = None  # None: #lobby (as in a chat without rooms)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class Message:
     to: str | None  # the recipient's name for a private message
     action: bool
     text: str
-    room: str | None = None  # the room it was said in (display name); None for a private one
+    # The room it was said in; None for #lobby (as in a chat without rooms) and private messages.
+    room: str | None = None
     history: bool = False  # sent again from the history (a replay, /history, /search)
 
 
@@ -83,6 +86,7 @@ class Delivered:
     text: str
     recipients: int
     line: int = 0  # the number of the sender's line this answers (its lines count from 1)
+    room: str | None = None  # the room of a public message; None: #lobby
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,74 @@ class Undelivered:
 class UserList:
     time: float
     users: tuple[str, ...]
+    room: str | None = None  # None: everyone online (or #lobby); else the members of this room
+
+
+@dataclass(frozen=True)
+class InRoom:
+    """Your answer to ``/join``: you are in ``room`` and your plain lines go there now."""
+
+    time: float
+    room: str
+    online: int  # members, you included
+    users: tuple[str, ...]  # the first limits.ROOM_NAMES_SHOWN of them, sorted
+    topic: str
+    joined: bool  # False: you were in it already and only made it your current room
+
+
+@dataclass(frozen=True)
+class Parted:
+    """Your answer to ``/part``: you left ``room``; ``current`` is where your lines go now."""
+
+    time: float
+    room: str
+    current: str | None  # None: you are in no room
+
+
+@dataclass(frozen=True)
+class RoomList:
+    time: float
+    rooms: tuple[tuple[str, int, str], ...]  # (name, members, topic), sorted by name
+
+
+@dataclass(frozen=True)
+class Topic:
+    time: float
+    room: str
+    topic: str  # "" for none
+    by: str | None  # who set it just now; None when you asked what it is
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """The joins or leaves of a big room in the last second, as one notice."""
+
+    time: float
+    room: str
+    joined: bool  # True: these joined; False: these left
+    names: tuple[str, ...]  # the first few (limits.CROWD_NAMES_*)
+    count: int  # how many in all
+    online: int  # members of the room now
+
+
+@dataclass(frozen=True)
+class HistoryBegin:
+    """Earlier messages of ``room`` follow (``count`` ``Message`` events with ``history`` set),
+    then a ``HistoryEnd``: a replay on joining, a page of ``/history`` or ``/search`` results."""
+
+    time: float
+    room: str
+    kind: str  # "replay", "page" or "search"
+    count: int
+    query: str = ""  # what was searched for
+
+
+@dataclass(frozen=True)
+class HistoryEnd:
+    time: float
+    room: str
+    kind: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +227,13 @@ Event = Union[
     Delivered,
     Undelivered,
     UserList,
+    InRoom,
+    Parted,
+    RoomList,
+    Topic,
+    Crowd,
+    HistoryBegin,
+    HistoryEnd,
     Help,
     Error,
     PingRequest,

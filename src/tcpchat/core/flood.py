@@ -18,6 +18,9 @@ _COST: dict[type, float] = {
     cmd.Pong: limits.FLOOD_CHEAP_LINE_COST,
     cmd.Blank: limits.FLOOD_CHEAP_LINE_COST,
     cmd.BadLine: 0.0,
+    cmd.ShowHistory: limits.FLOOD_LOOKUP_COST,
+    cmd.Search: limits.FLOOD_LOOKUP_COST,
+    cmd.ListRooms: limits.FLOOD_LOOKUP_COST,
 }
 
 

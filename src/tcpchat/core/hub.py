@@ -16,28 +16,38 @@ from .. import __version__
 from . import codes
 from . import commands as cmd
 from . import events as ev
+from .archive import Archive, NoArchive
 from .codes import JSON
 from .flood import charge
 from .guard import password_guard
+from .hub_rooms import RoomHandlers
 from .limits import HubLimits
 from .names import display_form, fold, name_key, name_problem
-from .output import Close, Online, Out, ToAll, ToSessions, to
+from .output import Close, Out, ToAll, ToSessions, to
+from .rooms import Room, Rooms, room_name
 from .roster import Roster
 from .session import Session, State
 
 Handler = Callable[["Hub", Session, Any, float], Out]
 
 
-class Hub:
-    """Decides everything: who may say what, who receives it, and what the sender is told."""
+class Hub(RoomHandlers):
+    """Decides everything: who may say what, who receives it, and what the sender is told.
 
-    def __init__(self, config: HubLimits | None = None) -> None:
+    ``archive`` keeps room messages and finds them again (``archive.py``); without one nothing
+    is kept. Message ids go on from the highest it holds, so they keep increasing across restarts.
+    """
+
+    def __init__(self, config: HubLimits | None = None, archive: Archive | None = None) -> None:
         self.config = config or HubLimits()
         self.roster = Roster()
+        self.rooms: Rooms[Session] = Rooms()
+        self.archive = archive if archive is not None else NoArchive()
         self.guard = password_guard()
         self.sessions: dict[int, Session] = {}
+        self._crowded: dict[Room[Session], None] = {}
         self._next_session = 1
-        self._next_message = 1
+        self._next_message = self.archive.last_id() + 1
 
     # --- life of a session ---------------------------------------------------------------------
 
@@ -87,10 +97,11 @@ class Hub:
         return self._leave(session, now, reason)
 
     def sweep(self, now: float) -> Out:
-        """Call about once a second: closes handshakes that took too long, pings quiet JSON
-        sessions and drops the ones that did not answer."""
+        """Call about once a second: announces the joins and leaves big rooms gathered, closes
+        handshakes that took too long, pings quiet JSON sessions and drops the ones that did not
+        answer."""
         cfg = self.config
-        out: Out = []
+        out: Out = self._crowd_notices(now) if self._crowded else []
         for session in list(self.sessions.values()):
             idle = now - session.last_seen
             if session.state in (State.NAME, State.PASSWORD):
@@ -144,11 +155,18 @@ class Hub:
     # --- handlers: one per (state, command), wired in _TABLE below ----------------------------
 
     def _public(self, session: Session, command: cmd.Say | cmd.Action, now: float) -> Out:
+        room = session.current
+        if room is None:
+            return self._no_room(session, now)
         action = isinstance(command, cmd.Action)
-        message = ev.Message(now, self._message_id(), session.name, None, action, command.text)
-        count = len(self.roster) - 1
-        delivered = ev.Delivered(now, message.id, None, action, command.text, count, session.lines)
-        return [ToAll(message, skip=session), to(session, delivered)]
+        text = command.text
+        message = ev.Message(now, self._message_id(), session.name, None, action, text, room.label)
+        self.archive.keep(room.key, message)
+        others = len(room) - 1
+        delivered = ev.Delivered(
+            now, message.id, None, action, text, others, session.lines, room.label
+        )
+        return [self._to_room(room, message, skip=session), to(session, delivered)]
 
     def _whisper(self, session: Session, command: cmd.Whisper, now: float) -> Out:
         target = self.roster.find(command.name)
@@ -166,6 +184,7 @@ class Hub:
         message = ev.Message(
             now, self._message_id(), session.name, target.name, False, command.text
         )
+        self.archive.keep(None, message)  # the archive keeps it only if told to (--store-private)
         delivered = ev.Delivered(
             now, message.id, target.name, False, command.text, 1, session.lines
         )
@@ -175,7 +194,17 @@ class Hub:
         ]
 
     def _users(self, session: Session, command: cmd.ListUsers, now: float) -> Out:
-        return [to(session, ev.UserList(now, self.roster.names()))]
+        if not command.room:
+            return [to(session, ev.UserList(now, self.roster.names()))]
+        room = self.rooms.find(room_name(command.room))
+        if room is None:
+            return self._error(
+                session,
+                now,
+                codes.NO_SUCH_ROOM,
+                f"No such room: {command.room}. Type /rooms to see the rooms.",
+            )
+        return [to(session, ev.UserList(now, room.names(), room.label))]
 
     def _help(self, session: Session, command: cmd.ShowHelp, now: float) -> Out:
         rows = tuple(
@@ -263,11 +292,9 @@ class Hub:
         session.key = name_key(wanted)
         session.state = State.ACTIVE
         self.roster.add(session)
-        online = len(self.roster)
         return [
             to(session, ev.Registered(now, session.name, self.roster.names())),
-            Online(session),
-            ToAll(ev.Joined(now, session.name, online), skip=session),
+            *self._enter_lobby(session, now),
         ]
 
     def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
@@ -281,10 +308,20 @@ class Hub:
         self.roster.remove(session)
         session.name, session.key = new, name_key(new)
         self.roster.add(session)
-        return [
-            to(session, ev.Renamed(now, old, new, True)),
-            ToAll(ev.Renamed(now, old, new, False), skip=session),
-        ]
+        notice = ev.Renamed(now, old, new, False)
+        out: Out = [to(session, ev.Renamed(now, old, new, True)), ToAll(notice, skip=session)]
+        # Those who share a room with the renamed but are not in #lobby learn it too.
+        lobby = self.rooms.lobby
+        outside = {
+            member: None
+            for room in session.rooms
+            if not room.is_lobby
+            for member in room.everyone()
+            if member not in lobby and member is not session
+        }
+        if outside:
+            out.append(ToSessions(tuple(outside), notice))
+        return out
 
     def _bad_line(self, session: Session, command: cmd.BadLine, now: float) -> Out:
         # Over-long and undecodable lines share one budget: both mean a broken or hostile client.
@@ -361,8 +398,7 @@ class Hub:
         if not was_active:
             return []
         self.roster.remove(session)
-        left = ev.Left(now, session.name, reason, len(self.roster))
-        return [ToAll(left)] if len(self.roster) else []
+        return self._leave_rooms(session, now, reason)
 
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
         """An error to the sender. Before registration it is followed by a fresh prompt: the
@@ -424,6 +460,12 @@ _TABLE: dict[State, dict[type, Handler]] = {
         cmd.Whisper: Hub._whisper,
         cmd.ListUsers: Hub._users,
         cmd.Nick: Hub._rename,
+        cmd.Join: Hub._join,
+        cmd.Part: Hub._part,
+        cmd.ListRooms: Hub._rooms,
+        cmd.SetTopic: Hub._topic,
+        cmd.ShowHistory: Hub._page,
+        cmd.Search: Hub._search,
     },
     State.CLOSED: {},
 }

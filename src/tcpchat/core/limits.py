@@ -75,6 +75,44 @@ RESERVED_NAMES = frozenset(
         "you",
     }
 )
+# --- rooms -------------------------------------------------------------------------------------
+# The room everyone joins on registration: a client that knows no rooms lives there, as before.
+LOBBY = "#lobby"
+# "#" and 31 more: IRC's CHANNELLEN is 50 on most networks, ergo's 64; a room name is typed and
+# shown in every prompt, so it gets the same length as a chat name.
+ROOM_NAME_MAX_CHARS = 32
+# ergo's CHANLIMIT default is 100, Libera's 250 for bouncers; a person in a terminal follows a
+# handful, and each room a user is in is one more notice per quit: 20 is plenty and bounded.
+MAX_ROOMS_PER_USER = 20
+# Rooms that exist at once (a room is forgotten when its last member leaves). Each costs a few
+# hundred bytes and a line of /rooms; 1,000 covers a big company, and one address holds at most
+# MAX_CONNECTIONS_PER_IP * MAX_ROOMS_PER_USER = 400 of them.
+MAX_ROOMS = 1000
+# ergo's TOPICLEN is 390 like its QUITLEN: a topic fits one line of every client.
+MAX_TOPIC_CHARS = 390
+# Above this many members a room's join and leave notices are gathered into one line a second:
+# below it one line per join is what people read; above it they are what makes a join storm
+# quadratic (ngircd took 120 s for 3,830 joins into one channel here). They are gathered until the
+# hub's next sweep (SWEEP_INTERVAL_S): one line a second per room.
+BIG_ROOM_MEMBERS = 200
+# Names listed in one gathered notice in text mode ("... and 34 more"), and in JSON, where a bot
+# that needs every member asks with /users ROOM.
+CROWD_NAMES_TEXT = 10
+CROWD_NAMES_JSON = 100
+# Names listed to someone who joins a room ("12 users here: ..."): the rest are counted. The
+# first to join are listed, so a join costs the same in a room of 10 or 10,000.
+ROOM_NAMES_SHOWN = 50
+
+# --- history (what the hub asks of the store) ----------------------------------------------------
+# Messages replayed on /join (``--history-replay``): ssh-chat and devzat show 16-20 lines.
+HISTORY_REPLAY = 20
+# Most messages one /history or a replay returns: a screenful or three, one write of a few KB.
+HISTORY_PAGE_MAX = 100
+# What /search returns at most: the newest matches, a screenful.
+SEARCH_RESULTS_MAX = 20
+# A search is a few words, not a paragraph; longer queries cost the store more and find nothing.
+SEARCH_QUERY_MAX_CHARS = 100
+
 # Refused names before the server gives up: enough for a person, too few for a name scanner.
 MAX_NAME_ATTEMPTS = 10
 # A few typos are human; a stream of unknown commands is a confused bot.
@@ -121,6 +159,9 @@ FLOOD_MAX_REFUSED = 20
 # be sent in a loop for free; lines that are cheap to answer (a ping, a pong, a blank line) cost a
 # quarter: 40 of them in a burst, 8 a second sustained.
 FLOOD_CHEAP_LINE_COST = 0.25
+# What a line costs that reads the history store or lists every room (/history, /search, /rooms):
+# each does more work and sends more lines than a message, so a loop of them runs out sooner.
+FLOOD_LOOKUP_COST = 2.0
 
 # What the transport may hold for one client beyond what the kernel took (its high-water mark):
 # past this the connection is paused and its lines wait in its outbox instead, where the lines of
@@ -292,3 +333,7 @@ class HubLimits:
     handshake_timeout: float = HANDSHAKE_TIMEOUT_S
     ping_interval: float = PING_INTERVAL_S
     ping_timeout: float = PING_TIMEOUT_S
+    big_room: int = BIG_ROOM_MEMBERS
+    history_replay: int = HISTORY_REPLAY
+    max_rooms: int = MAX_ROOMS
+    max_rooms_per_user: int = MAX_ROOMS_PER_USER

@@ -189,6 +189,11 @@ def _mixes_scripts(name: str) -> bool:
     return not (rest and rest & _WITH_LATIN)
 
 
+def mixes_scripts(text: str) -> bool:
+    """True if ``text`` is not in one script (room names follow the rule of chat names)."""
+    return _mixes_scripts(text)
+
+
 def _mark_problem(name: str) -> str | None:
     """What is wrong with the combining marks of ``name`` (UTS #39 5.4), if anything.
 

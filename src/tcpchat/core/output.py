@@ -3,12 +3,14 @@
 Every call into the hub returns a list of these. The transport acts on each by its type and never
 has to infer the hub's intent from an event's type or an object's identity:
 
-- ``ToAll``: send an event to everyone online when the transport routes it (but ``skip``);
-- ``ToSessions``: send an event to these sessions;
-- ``Online``: a session joined: from now on it gets what goes to all;
+- ``ToAll``: send an event to everyone in ``#lobby`` when the transport routes it (but ``skip``):
+  the room everyone joins on registration, so the transport shares one rendering among them all;
+- ``ToSessions``: send an event to these sessions (the members of another room, one person);
+- ``Online``: a session entered ``#lobby``: from now on it gets what goes to all;
+- ``Offline``: a session left ``#lobby`` (``/part``): from now on it does not;
 - ``Close``: close a session's connection once what is queued for it has been written.
 
-A room, or the users of another node, would be one more kind of recipient here.
+The users of another node would be one more kind of recipient here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .session import Session
 
 @dataclass(frozen=True)
 class ToAll:
-    """``event`` for every session online, except ``skip`` (a sender, who gets a confirmation)."""
+    """``event`` for every session in ``#lobby``, except ``skip`` (a sender, who gets a
+    confirmation). Who is in ``#lobby`` is what ``Online`` and ``Offline`` said, in order."""
 
     event: Event
     skip: Session | None = None
@@ -40,11 +43,19 @@ class ToSessions:
     to: tuple[Session, ...]
     event: Event
     confirmed: Session | None = None
+    skip: Session | None = None  # one of ``to`` that does not get it (the sender in a room)
 
 
 @dataclass(frozen=True)
 class Online:
     """``session`` is online: events to all reach it from here on (after its ``Registered``)."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class Offline:
+    """``session`` left ``#lobby``: events to all no longer reach it (after those before this)."""
 
     session: Session
 
@@ -58,7 +69,7 @@ class Close:
     reason: str
 
 
-Instruction = Union[ToAll, ToSessions, Online, Close]
+Instruction = Union[ToAll, ToSessions, Online, Offline, Close]
 Out = list[Instruction]
 
 

@@ -14,10 +14,13 @@ confirmation), the short form is here too, as ``*_brief``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Callable
 
 from . import events as ev
+from .codes import PART
+from .limits import LOBBY
 
 Paint = Callable[[str], str]
 
@@ -54,6 +57,18 @@ def own_message(
     return _said(me, event.to, True, event.action, event.text, name, words, text)
 
 
+def history_mark(event: ev.Message) -> str:
+    """What goes before a message sent again from the history: ``[2026-12-01 12:00:01 UTC #412]``,
+    its original time and id (``/history before 412`` pages back from it)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event.time))
+    return f"[{stamp} UTC #{event.id}]"
+
+
+def elsewhere_mark(room: str) -> str:
+    """What goes before a message said in a room other than the one you talk in: ``[#ops]``."""
+    return f"[{room}]"
+
+
 def _said(
     sender: str,
     to: str | None,
@@ -76,13 +91,25 @@ def _said(
 NOBODY_ELSE = "nobody else is online"
 
 
+def in_lobby(room: str | None) -> bool:
+    """True for #lobby (or no room named, as a 2.0 server sends): its words stay those of a chat
+    with one room ("Delivered to ALL", "3 users online")."""
+    return room is None or room == LOBBY
+
+
+def nobody_else(room: str | None) -> str:
+    """What the client shows after your message when nobody got it."""
+    return NOBODY_ELSE if in_lobby(room) else f"nobody else is in {room}"
+
+
 def delivered(event: ev.Delivered) -> str:
     """The confirmation of your message: who got it."""
     if event.to is not None:
         return f"Delivered to {event.to}."
     if event.recipients == 0:
-        return f"{NOBODY_ELSE.capitalize()}: your message reached no one."
-    return f"Delivered to ALL ({plural(event.recipients, 'user')})."
+        return f"{nobody_else(event.room).capitalize()}: your message reached no one."
+    where = "ALL" if in_lobby(event.room) else event.room
+    return f"Delivered to {where} ({plural(event.recipients, 'user')})."
 
 
 def undelivered(event: ev.Undelivered) -> str:
@@ -95,20 +122,116 @@ def undelivered(event: ev.Undelivered) -> str:
 # --- who is online -----------------------------------------------------------------------------
 
 
+def users_in(n: int, room: str | None) -> str:
+    """``3 users online`` in #lobby, ``3 users in #ops`` elsewhere."""
+    return users_online(n) if in_lobby(room) else f"{plural(n, 'user')} in {room}"
+
+
+def _where(room: str | None) -> str:
+    return "" if in_lobby(room) else f" {room}"
+
+
+def _why(reason: str) -> str:
+    """A leave's reason in brackets; a /part without one has none."""
+    if reason == PART:
+        return ""
+    if reason.startswith(PART + ": "):
+        reason = reason[len(PART) + 2 :]
+    return f" ({reason})"
+
+
 def joined(event: ev.Joined) -> str:
-    return f"{event.name} joined. {users_online(event.online)}."
+    return f"{event.name} joined{_where(event.room)}. {users_in(event.online, event.room)}."
 
 
 def joined_brief(event: ev.Joined, name: Paint = _as_is, words: Paint = _as_is) -> str:
-    return name(event.name) + words(f" joined ({event.online} online)")
+    return name(event.name) + words(f" joined{_where(event.room)} ({event.online} online)")
 
 
 def left(event: ev.Left) -> str:
-    return f"{event.name} left ({event.reason}). {users_online(event.online)}."
+    return (
+        f"{event.name} left{_where(event.room)}{_why(event.reason)}. "
+        f"{users_in(event.online, event.room)}."
+    )
 
 
 def left_brief(event: ev.Left, name: Paint = _as_is, words: Paint = _as_is) -> str:
-    return name(event.name) + words(f" left: {event.reason} ({event.online} online)")
+    reason = _why(event.reason)[2:-1]
+    said = f": {reason}" if reason else ""
+    return name(event.name) + words(f" left{_where(event.room)}{said} ({event.online} online)")
+
+
+def crowd(event: ev.Crowd) -> str:
+    """``37 joined #ops: ana, bob, ... and 34 more. 250 users in #ops.``"""
+    verb = "joined" if event.joined else "left"
+    names = ", ".join(event.names)
+    more = event.count - len(event.names)
+    if more > 0:
+        names += f" and {more} more"
+    online = users_in(event.online, event.room)
+    return f"{event.count} {verb}{_where(event.room)}: {names}. {online}."
+
+
+def in_room(event: ev.InRoom) -> str:
+    """Your answer to /join: the room, who is there, its topic."""
+    head = f"You joined {event.room}." if event.joined else f"You are talking in {event.room} now."
+    names = ", ".join(event.users)
+    more = event.online - len(event.users)
+    if more > 0:
+        names += f" and {more} more"
+    topic = f" Topic: {event.topic}" if event.topic else ""
+    return f"{head} {plural(event.online, 'user')} here: {names}.{topic}"
+
+
+def parted(event: ev.Parted) -> str:
+    if event.current is None:
+        return f"You left {event.room}. You are in no room now: /join a room to talk."
+    return f"You left {event.room}. You are talking in {event.current}."
+
+
+ROOMS_NONE = "No rooms."
+
+
+def room_list_intro(event: ev.RoomList) -> str:
+    return f"{plural(len(event.rooms), 'room')}:"
+
+
+def room_rows(rooms: Sequence[tuple[str, int, str]]) -> list[str]:
+    """One row per room, columns aligned: ``#ops     3 users  deploys only``."""
+    width = max((len(name) for name, _, _ in rooms), default=0)
+    count = max((len(plural(n, "user")) for _, n, _ in rooms), default=0)
+    return [
+        f"{name.ljust(width)}  {plural(n, 'user').rjust(count)}{'  ' + topic if topic else ''}"
+        for name, n, topic in rooms
+    ]
+
+
+def topic(event: ev.Topic) -> str:
+    if event.by is None:
+        if event.topic:
+            return f"Topic of {event.room}: {event.topic}"
+        return f"{event.room} has no topic."
+    if event.topic:
+        return f"{event.by} set the topic of {event.room}: {event.topic}"
+    return f"{event.by} cleared the topic of {event.room}."
+
+
+def history_begin(event: ev.HistoryBegin) -> str:
+    n = plural(event.count, "message")
+    if event.kind == "search":
+        found = f"{n}, oldest first" if event.count else "nothing found"
+        return f'Search in {event.room} for "{event.query}": {found}.'
+    if event.kind == "replay":
+        return f"History of {event.room}: the last {n}, oldest first."
+    if event.count == 0:
+        return f"History of {event.room}: no earlier messages."
+    return f"History of {event.room}: {n}, oldest first."
+
+
+def history_end(event: ev.HistoryEnd) -> str:
+    if event.kind == "search":
+        return "End of search results."
+    return f"End of history of {event.room}."
 
 
 def renamed(event: ev.Renamed) -> str:
@@ -123,8 +246,8 @@ def registered_intro(event: ev.Registered) -> str:
 
 
 def user_list_intro(event: ev.UserList) -> str:
-    """``2 users online: ``; the caller lists ``event.users`` after it."""
-    return f"{users_online(len(event.users))}: "
+    """``2 users online: ``, ``2 users in #ops: ``; the caller lists ``event.users`` after it."""
+    return f"{users_in(len(event.users), event.room)}: "
 
 
 def listed(names: Sequence[str]) -> str:

@@ -10,6 +10,7 @@ import enum
 from typing import Any
 
 from .codes import TEXT
+from .rooms import Room
 
 
 class State(enum.Enum):
@@ -42,6 +43,8 @@ class Session:
         "name_tries",
         "password_tries",
         "lines",
+        "rooms",
+        "current",
     )
 
     def __init__(
@@ -66,6 +69,8 @@ class Session:
         self.name_tries = 0
         self.password_tries = 0
         self.lines = 0  # lines received; answers name the line they answer by this number
+        self.rooms: list[Room[Session]] = []  # the rooms it is in, in the order it joined them
+        self.current: Room[Session] | None = None  # where its plain lines go
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.name or '-'} {self.state.value}>"

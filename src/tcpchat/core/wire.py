@@ -16,16 +16,25 @@ from typing import Callable
 from . import events as ev
 from . import sentences
 from .codes import JSON
+from .limits import LOBBY
 from .sentences import plural as plural  # where the server found it before sentences.py
 from .text import neutralise
 
 # --- rendering -------------------------------------------------------------------------------
 
 
-def render_text(event: ev.Event) -> str:
+def render_text(event: ev.Event, elsewhere: bool = False) -> str:
     """The line a person reads in nc or telnet, without its newline: the words of
-    ``sentences``, marked ``***`` (about the chat) or ``!!!`` (something went wrong)."""
+    ``sentences``, marked ``***`` (about the chat) or ``!!!`` (something went wrong).
+
+    ``elsewhere``: the reader talks in another room than the event's, so a message says its room
+    first (``[#ops] <alice> hi``). A message from the history says its time and id first."""
     if isinstance(event, ev.Message):
+        if event.history:
+            return f"{sentences.history_mark(event)} {sentences.message(event)}"
+        if elsewhere and event.to is None:
+            room = event.room or LOBBY
+            return f"{sentences.elsewhere_mark(room)} {sentences.message(event)}"
         return sentences.message(event)
     if isinstance(event, ev.Delivered):
         return f"*** {sentences.delivered(event)}"
@@ -49,6 +58,21 @@ def render_text(event: ev.Event) -> str:
         return f"*** {sentences.user_list_intro(event)}{sentences.listed(event.users)}"
     if isinstance(event, ev.Help):
         rows = [sentences.HELP_INTRO, *sentences.help_rows(event.commands)]
+        return "\n".join(f"*** {row}" for row in rows)
+    if isinstance(event, ev.Crowd):
+        return f"*** {sentences.crowd(event)}"
+    if isinstance(event, ev.InRoom):
+        return f"*** {sentences.in_room(event)}"
+    if isinstance(event, ev.Parted):
+        return f"*** {sentences.parted(event)}"
+    if isinstance(event, ev.Topic):
+        return f"*** {sentences.topic(event)}"
+    if isinstance(event, ev.HistoryBegin):
+        return f"*** {sentences.history_begin(event)}"
+    if isinstance(event, ev.HistoryEnd):
+        return f"*** {sentences.history_end(event)}"
+    if isinstance(event, ev.RoomList):
+        rows = [sentences.room_list_intro(event), *sentences.room_rows(event.rooms)]
         return "\n".join(f"*** {row}" for row in rows)
     if isinstance(event, ev.ModeChanged):
         return f"*** {sentences.mode(event)}"
@@ -89,6 +113,13 @@ TYPE_NAMES: dict[type, str] = {
     ev.Delivered: "delivered",
     ev.Undelivered: "undelivered",
     ev.UserList: "users",
+    ev.InRoom: "room",
+    ev.Parted: "part",
+    ev.RoomList: "rooms",
+    ev.Topic: "topic",
+    ev.Crowd: "crowd",
+    ev.HistoryBegin: "history",
+    ev.HistoryEnd: "history_end",
     ev.Help: "help",
     ev.Error: "error",
     ev.PingRequest: "ping",
@@ -98,6 +129,9 @@ TYPE_NAMES: dict[type, str] = {
 }
 # Fields whose JSON key is not the field's name.
 _KEYS = {"sender": "from"}
+# Fields left out of the JSON object when they have this value: a message of a private chat has
+# no room, a live message is not history (and a 2.0 reader sees what it always saw).
+_LEFT_OUT: dict[str, object] = {"room": None, "history": False}
 
 
 def event_fields(event: ev.Event) -> dict[str, object]:
@@ -108,6 +142,8 @@ def event_fields(event: ev.Event) -> dict[str, object]:
         obj["server"] = "tcp-chat"
     for field in dataclasses.fields(event)[1:]:
         value = getattr(event, field.name)
+        if field.name in _LEFT_OUT and value == _LEFT_OUT[field.name]:
+            continue
         obj[_KEYS.get(field.name, field.name)] = list(value) if type(value) is tuple else value
         if field.name == "to" and isinstance(event, (ev.Message, ev.Delivered)):
             obj["private"] = value is not None
@@ -117,6 +153,8 @@ def event_fields(event: ev.Event) -> dict[str, object]:
         obj["online"] = len(event.users)
     elif isinstance(event, ev.Help):
         obj["commands"] = [{"usage": u, "help": h} for u, h in event.commands]
+    elif isinstance(event, ev.RoomList):
+        obj["rooms"] = [{"room": r, "users": n, "topic": t} for r, n, t in event.rooms]
     return obj
 
 
@@ -127,12 +165,18 @@ _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), chec
 _JSON_BOOL = ("false", "true")
 
 
+def _room_json(room: str | None) -> str:
+    return "" if room is None else f',"room":{_json_str(room)}'
+
+
 def _message_json(event: ev.Message) -> str:
     to = "null" if event.to is None else _json_str(event.to)
+    history = ',"history":true' if event.history else ""
     return (
         f'{{"type":"message","time":"{iso_time(event.time)}","id":{event.id},'
         f'"from":{_json_str(event.sender)},"to":{to},"private":{_JSON_BOOL[event.to is not None]},'
-        f'"action":{_JSON_BOOL[event.action]},"text":{_json_str(event.text)}}}'
+        f'"action":{_JSON_BOOL[event.action]},"text":{_json_str(event.text)}'
+        f"{_room_json(event.room)}{history}}}"
     )
 
 
@@ -141,14 +185,16 @@ def _delivered_json(event: ev.Delivered) -> str:
     return (
         f'{{"type":"delivered","time":"{iso_time(event.time)}","id":{event.id},"to":{to},'
         f'"private":{_JSON_BOOL[event.to is not None]},"action":{_JSON_BOOL[event.action]},'
-        f'"text":{_json_str(event.text)},"recipients":{event.recipients},"line":{event.line}}}'
+        f'"text":{_json_str(event.text)},"recipients":{event.recipients},"line":{event.line}'
+        f"{_room_json(event.room)}}}"
     )
 
 
-def render(event: ev.Event, mode: str) -> bytes:
-    """The bytes to send for ``event`` to a session in ``mode`` (TEXT or JSON), newline included."""
+def render(event: ev.Event, mode: str, elsewhere: bool = False) -> bytes:
+    """The bytes to send for ``event`` to a session in ``mode`` (TEXT or JSON), newline included.
+    ``elsewhere``: the reader talks in another room than the event's (``render_text``)."""
     if mode != JSON:
-        line = render_text(event)
+        line = render_text(event, elsewhere)
     # The events of every message are written out directly: the same JSON as ``event_fields``
     # gives (a test holds them equal), at a tenth of the cost.
     elif type(event) is ev.Message:
@@ -235,7 +281,14 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
     t = parse_time(o.get("time"))
     if kind == "message":
         return ev.Message(
-            t, _i(o, "id"), _s(o, "from"), _opt_s(o, "to"), bool(o.get("action")), _s(o, "text")
+            t,
+            _i(o, "id"),
+            _s(o, "from"),
+            _opt_s(o, "to"),
+            bool(o.get("action")),
+            _s(o, "text"),
+            _opt_s(o, "room"),
+            bool(o.get("history")),
         )
     if kind == "delivered":
         return ev.Delivered(
@@ -246,11 +299,44 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
             _s(o, "text"),
             _i(o, "recipients"),
             _line(o),
+            _opt_s(o, "room"),
         )
     if kind == "join":
-        return ev.Joined(t, _s(o, "name"), _i(o, "online"))
+        return ev.Joined(t, _s(o, "name"), _i(o, "online"), _opt_s(o, "room"))
     if kind == "leave":
-        return ev.Left(t, _s(o, "name"), _s(o, "reason"), _i(o, "online"))
+        return ev.Left(t, _s(o, "name"), _s(o, "reason"), _i(o, "online"), _opt_s(o, "room"))
+    if kind == "crowd":
+        return ev.Crowd(
+            t,
+            _s(o, "room"),
+            bool(o.get("joined")),
+            _names(o, "names"),
+            _i(o, "count"),
+            _i(o, "online"),
+        )
+    if kind == "room":
+        return ev.InRoom(
+            t,
+            _s(o, "room"),
+            _i(o, "online"),
+            _names(o, "users"),
+            _s(o, "topic"),
+            bool(o.get("joined")),
+        )
+    if kind == "part":
+        return ev.Parted(t, _s(o, "room"), _opt_s(o, "current"))
+    if kind == "rooms":
+        rooms = o["rooms"]
+        if not isinstance(rooms, list):
+            raise TypeError("rooms")
+        return ev.RoomList(t, tuple((_s(r, "room"), _i(r, "users"), _s(r, "topic")) for r in rooms))
+    if kind == "topic":
+        return ev.Topic(t, _s(o, "room"), _s(o, "topic"), _opt_s(o, "by"))
+    if kind == "history":
+        query = _s(o, "query") if o.get("query") is not None else ""
+        return ev.HistoryBegin(t, _s(o, "room"), _s(o, "kind"), _i(o, "count"), query)
+    if kind == "history_end":
+        return ev.HistoryEnd(t, _s(o, "room"), _s(o, "kind"), _i(o, "count"))
     if kind == "rename":
         return ev.Renamed(t, _s(o, "old"), _s(o, "new"), bool(o.get("you")))
     if kind == "error":
@@ -271,7 +357,7 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
     if kind == "registered":
         return ev.Registered(t, _s(o, "name"), _names(o, "users"))
     if kind == "users":
-        return ev.UserList(t, _names(o, "users"))
+        return ev.UserList(t, _names(o, "users"), _opt_s(o, "room"))
     if kind == "help":
         rows = o["commands"]
         if not isinstance(rows, list):

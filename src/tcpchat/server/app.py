@@ -21,6 +21,8 @@ from typing import Callable
 
 from .. import __version__
 from ..core import codes
+from ..core import events as ev
+from ..core.codes import TEXT
 from ..core.errors import ConfigError
 from ..core.guard import Strikes
 from ..core.hub import Hub
@@ -35,7 +37,7 @@ from ..core.limits import (
     SWEEP_INTERVAL_S,
     HubLimits,
 )
-from ..core.output import Online, Out, ToAll, ToSessions
+from ..core.output import Offline, Online, Out, ToAll, ToSessions
 from ..core.wire import render
 from .admission import Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
@@ -212,20 +214,30 @@ class ChatServer:
             elif item.session.link is not None:
                 if isinstance(item, Online):
                     item.session.link.go_online()
+                elif isinstance(item, Offline):
+                    item.session.link.go_outside()
                 else:
                     item.session.link.close_after_flush(item.reason)
 
     def _send(self, item: ToSessions) -> None:
-        """Render ``item``'s event once per mode and queue the same bytes for each recipient."""
-        rendered: dict[str, bytes] = {}
+        """Render ``item``'s event once per mode and queue the same bytes for each recipient.
+        A room's message in text mode is rendered a second way, with its room first, for those
+        who talk in another room."""
+        rendered: dict[tuple[str, bool], bytes] = {}
         receipt = item if item.confirmed is not None else None
+        event, skip = item.event, item.skip
+        said = isinstance(event, ev.Message) and event.to is None  # said in a room
+        room = event.room if isinstance(event, ev.Message) else None
         for session in item.to:
             conn: Connection | None = session.link
-            if conn is None:
+            if conn is None or session is skip:
                 continue
-            data = rendered.get(session.mode)
+            mode, current = session.mode, session.current
+            elsewhere = said and mode == TEXT and current is not None and current.label != room
+            view = (mode, elsewhere)
+            data = rendered.get(view)
             if data is None:
-                data = rendered[session.mode] = render(item.event, session.mode)
+                data = rendered[view] = render(event, *view)
             conn.send(data, receipt)
 
     def mark_dirty(self, conn: Connection) -> None:

@@ -233,6 +233,14 @@ class Connection(asyncio.Protocol):
         assert self.session is not None
         self.outbox.go_online(len(self.server.broadcasts), self.session.mode)
 
+    def go_outside(self) -> None:
+        """The session left #lobby: it gets the broadcasts made before this, and no more."""
+        outbox = self.outbox
+        had = outbox.size
+        outbox.go_outside(self.server.broadcasts, self.session)
+        if outbox.size > had:
+            self.server.mark_dirty(self)
+
     def send(self, data: bytes, receipt: ToSessions | None = None) -> None:
         """Queue ``data`` (``receipt``: the private message it carries); never blocks. It is
         written at the next flush, or now if a burst has queued a lot."""

@@ -18,6 +18,7 @@ or the users of another node would each get their own.
 from __future__ import annotations
 
 from ..core import events as ev
+from ..core.codes import JSON
 from ..core.limits import NAME_MAX_CHARS
 from ..core.session import Session
 from ..core.wire import render
@@ -30,7 +31,19 @@ def size_bound(event: ev.Event) -> int:
     """At least as many bytes as ``render`` makes of ``event`` in any mode. A character is at
     most 4 bytes in UTF-8 and at most 2 as a JSON escape (controls never get this far)."""
     free = len(getattr(event, "text", "")) + len(getattr(event, "reason", ""))
+    free += len(getattr(event, "topic", ""))
+    if isinstance(event, ev.Crowd):
+        free += sum(len(name) for name in event.names)
     return _FIXED_BYTES + 4 * free
+
+
+def elsewhere(session: Session | None, mode: str) -> bool:
+    """True if ``session`` reads the text mode and talks in another room than #lobby: messages
+    of #lobby then say their room first (``wire.render_text``)."""
+    if session is None or mode == JSON:
+        return False
+    current = session.current
+    return current is not None and current.label is not None
 
 
 class Broadcasts:
@@ -46,8 +59,9 @@ class Broadcasts:
         self._events: list[ev.Event] = []
         self._skips: list[Session | None] = []
         self._skipped: set[Session] = set()
-        self._rendered: dict[str, list[bytes]] = {}  # mode -> the first N events as bytes
-        self._whole: dict[str, bytes] = {}  # mode -> all of self._rendered[mode] joined
+        # (mode, elsewhere) -> the first N events as bytes, and all of them joined
+        self._rendered: dict[tuple[str, bool], list[bytes]] = {}
+        self._whole: dict[tuple[str, bool], bytes] = {}
         self.size_bound = 0
 
     def __len__(self) -> int:
@@ -68,19 +82,20 @@ class Broadcasts:
         Most recipients take everything: they get one bytes object, joined once per mode and
         shared, so that each of their writes needs no copy of its own.
         """
-        lines = self._rendered.get(mode)
+        view = (mode, elsewhere(session, mode))
+        lines = self._rendered.get(view)
         if lines is None:
-            lines = self._rendered[mode] = []
+            lines = self._rendered[view] = []
         if len(lines) < len(self._events):
-            lines.extend(render(event, mode) for event in self._events[len(lines) :])
-            self._whole.pop(mode, None)
+            lines.extend(render(event, *view) for event in self._events[len(lines) :])
+            self._whole.pop(view, None)
         if session in self._skipped:
             skips = self._skips
             return [lines[i] for i in range(start, len(lines)) if skips[i] is not session]
         if start == 0 and len(lines) > 1:
-            whole = self._whole.get(mode)
+            whole = self._whole.get(view)
             if whole is None:
-                whole = self._whole[mode] = b"".join(lines)
+                whole = self._whole[view] = b"".join(lines)
             return [whole]
         return lines[start:]
 

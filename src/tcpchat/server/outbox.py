@@ -3,8 +3,9 @@
 An ``Outbox`` holds a connection's queued lines (its own events and its share of the broadcasts,
 which are bytes shared with every other recipient), counts every byte queued, remembers which
 private messages it carries (so their senders can be told if they are discarded), and goes through
-one lifecycle: ``HANDSHAKE`` (no name yet: only its own events), ``ONLINE`` (reads the broadcasts
-too), ``CLOSING`` (its last words are queued, nothing is added), ``CLOSED`` (dropped or gone).
+one lifecycle: ``HANDSHAKE`` (no name yet: only its own events), ``ONLINE`` (in ``#lobby``: reads
+the broadcasts too), ``OUTSIDE`` (registered but out of ``#lobby``: only its own events again),
+``CLOSING`` (its last words are queued, nothing is added), ``CLOSED`` (dropped or gone).
 The transport (``connection.py``) moves the bytes: it asks ``take`` for what to write, reports
 what the kernel took with ``written``, and says when the socket is full (``paused``).
 """
@@ -23,8 +24,12 @@ from .fanout import Broadcasts
 class Phase(enum.Enum):
     HANDSHAKE = "handshake"
     ONLINE = "online"
+    OUTSIDE = "outside"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+_OPEN = frozenset({Phase.HANDSHAKE, Phase.ONLINE, Phase.OUTSIDE})
 
 
 def flush_delay(flushed_at: float, now: float, interval: float = FLUSH_INTERVAL_S) -> float:
@@ -59,14 +64,21 @@ class Outbox:
     @property
     def open(self) -> bool:
         """True while events may still be added (not closing, not closed)."""
-        return self.phase is Phase.HANDSHAKE or self.phase is Phase.ONLINE
+        return self.phase in _OPEN
 
     def go_online(self, cursor: int, mode: str) -> None:
-        """The session joined: it gets the broadcasts from entry ``cursor`` of the shared queue."""
-        if self.phase is Phase.HANDSHAKE:
+        """The session entered #lobby: it gets the broadcasts from entry ``cursor`` of the shared
+        queue."""
+        if self.phase is Phase.HANDSHAKE or self.phase is Phase.OUTSIDE:
             self.phase = Phase.ONLINE
             self.cursor = cursor
             self.mode = mode
+
+    def go_outside(self, shared: Broadcasts, session: Session | None) -> None:
+        """The session left #lobby: it keeps the broadcasts made before, and gets no more."""
+        if self.phase is Phase.ONLINE:
+            self.catch_up(shared, session)
+            self.phase = Phase.OUTSIDE
 
     def catch_up(self, shared: Broadcasts, session: Session | None) -> None:
         """Queue the broadcasts not taken yet, so that what comes next stays after them."""

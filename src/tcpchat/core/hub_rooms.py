@@ -1,0 +1,265 @@
+"""The hub's rooms: joining, leaving, topics, the notices of big rooms, history and search.
+
+``Hub`` (``hub.py``) inherits these handlers; its state table wires them to commands. What goes to
+a room goes to ``#lobby`` as ``ToAll`` (the transport shares one rendering among everyone there)
+and to any other room as ``ToSessions`` with its members, so the order of instructions is the
+order of membership: nobody gets what was said in a room before they joined it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+from . import codes
+from . import commands as cmd
+from . import events as ev
+from .archive import Archive
+from .limits import (
+    CROWD_NAMES_JSON,
+    MAX_TOPIC_CHARS,
+    ROOM_NAMES_SHOWN,
+    SEARCH_QUERY_MAX_CHARS,
+    SEARCH_RESULTS_MAX,
+    HubLimits,
+)
+from .output import Instruction, Offline, Online, Out, ToAll, ToSessions, to
+from .rooms import Room, Rooms, room_key, room_name, room_problem
+from .session import Session
+
+
+class RoomHandlers:
+    """Handlers for the room commands; the hub supplies the state and ``_error``."""
+
+    config: HubLimits
+    rooms: Rooms[Session]
+    archive: Archive
+    _crowded: dict[Room[Session], None]  # big rooms with gathered joins or leaves, in order
+
+    def _error(self, session: Session, now: float, code: str, text: str) -> Out:
+        raise NotImplementedError  # Hub._error
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _join(self, session: Session, command: cmd.Join, now: float) -> Out:
+        name = room_name(command.room)
+        problem = room_problem(name)
+        if problem is not None:
+            return self._error(session, now, *problem)
+        room = self.rooms.find(name)
+        if room is not None and session in room:
+            session.current = room
+            return [to(session, self._in_room(room, now, joined=False))]
+        if room is not None and room.key != room_key(name):
+            return self._error(
+                session,
+                now,
+                codes.ROOM_INVALID,
+                f"{name} looks too much like {room.name}: join {room.name} or choose another name.",
+            )
+        cfg = self.config
+        if len(session.rooms) >= cfg.max_rooms_per_user:
+            return self._error(
+                session,
+                now,
+                codes.TOO_MANY_ROOMS,
+                f"You are in {len(session.rooms)} rooms, the most one user may be in: "
+                "/part one first.",
+            )
+        if room is None:
+            if len(self.rooms) >= cfg.max_rooms:
+                return self._error(
+                    session,
+                    now,
+                    codes.TOO_MANY_ROOMS,
+                    f"This server has {len(self.rooms)} rooms, the most it holds: "
+                    "join one of them (/rooms).",
+                )
+            kept = self.archive.topic(room_key(name))
+            room = Room[Session](*kept) if kept is not None else Room[Session](name)
+            self.rooms.add(room)
+        room.add(session)
+        session.rooms.append(room)
+        session.current = room
+        out: Out = [Online(session)] if room.is_lobby else []
+        out.append(to(session, self._in_room(room, now, joined=True)))
+        if cfg.history_replay:
+            out += self._history(session, room, now, "replay", cfg.history_replay)
+        out += self._arrived(room, session, now)
+        return out
+
+    def _part(self, session: Session, command: cmd.Part, now: float) -> Out:
+        if command.room:
+            name = room_name(command.room)
+            room = self.rooms.find(name)
+            if room is None or session not in room:
+                return self._error(session, now, codes.NOT_IN_ROOM, f"You are not in {name}.")
+        elif session.current is None:
+            return self._error(session, now, codes.NOT_IN_ROOM, "You are in no room.")
+        else:
+            room = session.current
+        out: Out = [Offline(session)] if room.is_lobby else []
+        session.rooms.remove(room)
+        if session.current is room:
+            session.current = session.rooms[-1] if session.rooms else None
+        current = session.current.name if session.current is not None else None
+        out.append(to(session, ev.Parted(now, room.name, current)))
+        out += self._departed(room, session, now, codes.part_reason(command.reason))
+        return out
+
+    def _rooms(self, session: Session, command: cmd.ListRooms, now: float) -> Out:
+        rooms = tuple((room.name, len(room), room.topic) for room in self.rooms.all())
+        return [to(session, ev.RoomList(now, rooms))]
+
+    def _topic(self, session: Session, command: cmd.SetTopic, now: float) -> Out:
+        room = session.current
+        if room is None:
+            return self._no_room(session, now)
+        if command.topic is None:
+            return [to(session, ev.Topic(now, room.name, room.topic, None))]
+        if len(command.topic) > MAX_TOPIC_CHARS:
+            return self._error(
+                session, now, codes.USAGE, f"A topic has at most {MAX_TOPIC_CHARS} characters."
+            )
+        room.topic = command.topic
+        self.archive.keep_topic(room.key, room.name, room.topic)
+        return [self._to_room(room, ev.Topic(now, room.name, room.topic, session.name))]
+
+    def _page(self, session: Session, command: cmd.ShowHistory, now: float) -> Out:
+        room = session.current
+        if room is None:
+            return self._no_room(session, now)
+        if not self.archive.search_kind:
+            return self._history_off(session, now)
+        return self._history(session, room, now, "page", command.count, command.before)
+
+    def _search(self, session: Session, command: cmd.Search, now: float) -> Out:
+        room = session.current
+        if room is None:
+            return self._no_room(session, now)
+        if not self.archive.search_kind:
+            return self._history_off(session, now)
+        if len(command.text) > SEARCH_QUERY_MAX_CHARS:
+            return self._error(
+                session,
+                now,
+                codes.USAGE,
+                f"Search for at most {SEARCH_QUERY_MAX_CHARS} characters.",
+            )
+        found = self.archive.search(room.key, command.text, SEARCH_RESULTS_MAX)
+        return self._bracket(session, room, now, "search", found, command.text)
+
+    # --- what the other handlers use ------------------------------------------------------------
+
+    def _to_room(
+        self, room: Room[Session], event: ev.Event, skip: Session | None = None
+    ) -> Instruction:
+        """``event`` for every member of ``room`` (but ``skip``)."""
+        if room.is_lobby:
+            return ToAll(event, skip)
+        return ToSessions(room.everyone(), event, skip=skip)
+
+    def _enter_lobby(self, session: Session, now: float) -> Out:
+        """A session just registered: it is in #lobby and talks there."""
+        lobby = self.rooms.lobby
+        lobby.add(session)
+        session.rooms.append(lobby)
+        session.current = lobby
+        return [Online(session), *self._arrived(lobby, session, now)]
+
+    def _leave_rooms(self, session: Session, now: float, reason: str) -> Out:
+        """A session is gone: it leaves every room it was in, each told why."""
+        out: Out = []
+        for room in session.rooms:
+            out += self._departed(room, session, now, reason)
+        session.rooms = []
+        session.current = None
+        return out
+
+    def _arrived(self, room: Room[Session], session: Session, now: float) -> Out:
+        """Tell the room that ``session`` joined it (a big room: at the next sweep)."""
+        if len(room) > self.config.big_room:
+            self._gather(room, session.name, joined=True)
+            return []
+        return [self._to_room(room, ev.Joined(now, session.name, len(room), room.label), session)]
+
+    def _departed(self, room: Room[Session], session: Session, now: float, reason: str) -> Out:
+        """``session`` is out of ``room``: tell the rest (a big room: at the next sweep); an empty
+        room is forgotten."""
+        room.remove(session)
+        if not len(room):
+            self.rooms.forget(room)
+            self._crowded.pop(room, None)
+            return []
+        if len(room) > self.config.big_room:
+            self._gather(room, session.name, joined=False)
+            return []
+        return [self._to_room(room, ev.Left(now, session.name, reason, len(room), room.label))]
+
+    def _gather(self, room: Room[Session], name: str, joined: bool) -> None:
+        names = room.joins if joined else room.leaves
+        if len(names) < CROWD_NAMES_JSON:
+            names.append(name)
+        room.crowd[0 if joined else 1] += 1
+        self._crowded[room] = None
+
+    def _crowd_notices(self, now: float) -> Out:
+        """One notice per big room for the joins, one for the leaves, gathered since last time."""
+        out: Out = []
+        for room in self._crowded:
+            for joined, names in ((True, room.joins), (False, room.leaves)):
+                count = room.crowd[0 if joined else 1]
+                if count:
+                    crowd = ev.Crowd(now, room.name, joined, tuple(names), count, len(room))
+                    out.append(self._to_room(room, crowd))
+            room.joins, room.leaves, room.crowd = [], [], [0, 0]
+        self._crowded.clear()
+        return out
+
+    def _in_room(self, room: Room[Session], now: float, joined: bool) -> ev.InRoom:
+        # The first members to join are listed, so a join costs the same in any room size.
+        first = sorted(s.name for s in itertools.islice(room.everyone(), ROOM_NAMES_SHOWN))
+        return ev.InRoom(now, room.name, len(room), tuple(first), room.topic, joined)
+
+    def _history(
+        self,
+        session: Session,
+        room: Room[Session],
+        now: float,
+        kind: str,
+        count: int,
+        before: int | None = None,
+    ) -> Out:
+        found = self.archive.recent(room.key, count, before)
+        if kind == "replay" and not found:
+            return []  # a room without history says nothing about it on joining
+        return self._bracket(session, room, now, kind, found)
+
+    def _bracket(
+        self,
+        session: Session,
+        room: Room[Session],
+        now: float,
+        kind: str,
+        found: list[ev.Message],
+        query: str = "",
+    ) -> Out:
+        """Earlier messages for ``session``, between a ``HistoryBegin`` and a ``HistoryEnd``."""
+        out: Out = [to(session, ev.HistoryBegin(now, room.name, kind, len(found), query))]
+        out += [to(session, dataclasses.replace(m, history=True)) for m in found]
+        out.append(to(session, ev.HistoryEnd(now, room.name, kind, len(found))))
+        return out
+
+    def _no_room(self, session: Session, now: float) -> Out:
+        return self._error(
+            session,
+            now,
+            codes.NOT_IN_ROOM,
+            "You are in no room: /join a room to talk there (/rooms lists them), "
+            "or /w NAME TEXT to one person.",
+        )
+
+    def _history_off(self, session: Session, now: float) -> Out:
+        return self._error(
+            session, now, codes.HISTORY_OFF, "This server keeps no history (--no-history)."
+        )
