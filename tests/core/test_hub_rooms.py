@@ -377,7 +377,7 @@ def test_joins_and_leaves_of_a_big_room_come_as_one_notice_a_sweep() -> None:
     users = [chat.join(f"u{n}") for n in range(8)]
     chat.drain()
     chat.route(chat.hub.sweep(chat.now))  # #lobby is big too: its joins were gathered
-    assert text(chat.take(users[0])) == ["*** 4 joined: u4, u5, u6, u7. 8 users online."]
+    assert text(chat.take(users[0])) == ["*** 5 joined: u3, u4, u5, u6, u7. 8 users online."]
     chat.drain()
     for user in users:
         chat.line(user, "/join #big")
