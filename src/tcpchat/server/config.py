@@ -152,6 +152,20 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "(--no-legacy: never)",
     ),
     Option(
+        "big_room",
+        parse_positive_int,
+        limits.BIG_ROOM_MEMBERS,
+        "members above which a room's join and leave notices come as one line a second",
+        "N",
+    ),
+    Option(
+        "max_rooms",
+        parse_positive_int,
+        limits.MAX_ROOMS,
+        "rooms that may exist at once",
+        "N",
+    ),
+    Option(
         "loop",
         parse_choice("auto", "asyncio", "uvloop"),
         "auto",
@@ -189,6 +203,8 @@ class ServerConfig:
     tls_port: int = 0
     loop: str = "auto"
     legacy: bool = True
+    big_room: int = limits.BIG_ROOM_MEMBERS
+    max_rooms: int = limits.MAX_ROOMS
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:
