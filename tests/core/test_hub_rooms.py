@@ -10,7 +10,7 @@ import pytest
 from tcpchat.core import codes
 from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
-from tcpchat.core.limits import MAX_ROOMS_PER_USER, HubLimits
+from tcpchat.core.limits import MAX_ROOMS_PER_USER, REGISTERED_NAMES_SHOWN, HubLimits
 from tcpchat.core.output import Close, Instruction, Offline, Online, ToAll, ToSessions
 from tcpchat.core.rooms import room_key
 from tcpchat.core.session import Session
@@ -406,3 +406,16 @@ def test_a_crowd_notice_lists_the_first_names_in_text_and_counts_the_rest() -> N
     crowd = ev.Crowd(0.0, "#big", True, tuple(f"u{n}" for n in range(12)), 40, 250)
     line = render(crowd, "text").decode()
     assert line.startswith("*** 40 joined #big: u0, u1,") and "u9 and 30 more. 250 users" in line
+
+
+def test_a_big_chat_lists_the_first_names_to_a_newcomer_and_counts_the_rest() -> None:
+    chat = RoomChat()
+    for n in range(REGISTERED_NAMES_SHOWN + 4):
+        chat.join(f"u{n:03d}")
+    last = chat.connect()
+    chat.take(last)
+    chat.line(last, "zed")
+    (registered,) = [e for e in chat.take(last) if isinstance(e, ev.Registered)]
+    assert len(registered.users) == REGISTERED_NAMES_SHOWN and registered.more == 5
+    assert text([registered])[0].endswith(", u199 and 5 more.")
+    assert "You are zed. 205 users online: u000, u001," in text([registered])[0]

@@ -103,6 +103,11 @@ CROWD_NAMES_JSON = 100
 # first to join are listed, so a join costs the same in a room of 10 or 10,000.
 ROOM_NAMES_SHOWN = 50
 
+# Names listed to someone who registers ("5 users online: ..."): a bigger chat lists the first
+# ones and counts the rest, so that N registrations do not send N² names (10,000 users would
+# otherwise be sent 50 million names as they arrive). A chat of this size or less lists everyone.
+REGISTERED_NAMES_SHOWN = 200
+
 # --- history (what the hub asks of the store) ----------------------------------------------------
 # Messages replayed on /join (``--history-replay``): ssh-chat and devzat show 16-20 lines.
 HISTORY_REPLAY = 20

@@ -243,8 +243,9 @@ def renamed(event: ev.Renamed) -> str:
 
 
 def registered_intro(event: ev.Registered) -> str:
-    """``You are bob. 2 users online: ``; the caller lists ``event.users`` after it."""
-    return f"You are {event.name}. {users_online(len(event.users))}: "
+    """``You are bob. 2 users online: ``; the caller lists ``event.users`` after it, and
+    ``and_more(event.more)``."""
+    return f"You are {event.name}. {users_online(len(event.users) + event.more)}: "
 
 
 def user_list_intro(event: ev.UserList) -> str:
@@ -252,9 +253,9 @@ def user_list_intro(event: ev.UserList) -> str:
     return f"{users_in(len(event.users), event.room)}: "
 
 
-def listed(names: Sequence[str]) -> str:
-    """Names as a sentence ends with them: ``alice, bob.``"""
-    return ", ".join(names) + "."
+def listed(names: Sequence[str], more: int = 0) -> str:
+    """Names as a sentence ends with them: ``alice, bob.``, ``alice, bob and 9 more.``"""
+    return ", ".join(names) + (f" and {more} more." if more else ".")
 
 
 # --- the session -------------------------------------------------------------------------------
