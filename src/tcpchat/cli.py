@@ -89,12 +89,16 @@ def run_server(config: ServerConfig) -> int:
     log = logging.getLogger(LOGGER_NAME)
     if path:
         log.info("logging to %s", path)
+    from .server.listeners import ListenError
     from .server.main import run
 
     try:
         _run(run(config), config.loop)
+    except ListenError as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        log.error("cannot start: %s", exc.strerror or exc)
         return 1
     except ChatError as exc:
         log.error("%s", exc)
