@@ -117,8 +117,8 @@ class LineReader:
         buffer = stream.buffer
         self._raw: _RawInput = getattr(buffer, "raw", buffer)
         # A Windows console gives UTF-8 whatever the code page; elsewhere, the locale's encoding.
-        encoding = "utf-8" if sys.platform == "win32" else (stream.encoding or "utf-8")
-        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        encoding = "utf-8" if sys.platform == "win32" else getattr(stream, "encoding", None)
+        self._decoder = codecs.getincrementaldecoder(encoding or "utf-8")(errors="replace")
         self._text = ""  # read, decoded, not yet handed over: the start of the next line
         self._on_line = on_line
         self._on_end = on_end

@@ -24,7 +24,7 @@ import signal
 import sys
 from collections.abc import Iterable, Mapping
 from types import FrameType
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional, TextIO
 
 from ..core import events as ev
 from . import render
@@ -53,6 +53,7 @@ class PlainScreen:
     ``wanted()`` says which prompt to show now and whether its answer is secret (None: no line
     is wanted, as while joining); each line typed goes to ``on_line``, the end of input to
     ``on_end``. ``ansi``: the terminal takes ANSI sequences (a prompt's row can be erased).
+    ``out`` and ``stdin`` are stdout's bytes and stdin unless given.
     """
 
     def __init__(
@@ -63,13 +64,14 @@ class PlainScreen:
         ansi: bool,
         out: BinaryIO | None = None,
         encoding: str | None = None,
+        stdin: TextIO | None = None,
     ) -> None:
         self.wanted = wanted
         self.on_line = on_line
         self.ansi = ansi
         self.out = sys.stdout.buffer if out is None else out
         self.encoding = encoding or sys.stdout.encoding or "utf-8"
-        self.reader = LineReader(self._entered, on_end, self._interrupted)
+        self.reader = LineReader(self._entered, on_end, self._interrupted, stdin)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[str] = []
         self._flush_scheduled = False
