@@ -15,8 +15,9 @@ import math
 import signal
 import sys
 from collections import deque
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from ..core import events as ev
 from ..core.errors import ConnectError
@@ -48,6 +49,19 @@ KEY_HELP = (
 )
 
 
+class Display(Protocol):
+    """What a session draws on: ``Terminal`` (raw mode), or the plain mode's screen
+    (``plain.PlainScreen``) where the terminal cannot be put in raw mode."""
+
+    def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None: ...
+    def stop(self) -> None: ...
+    def show(self, lines: Iterable[str]) -> None: ...
+    def bell(self) -> None: ...
+    def redraw(self) -> None: ...
+    def clear_screen(self) -> None: ...
+    def suspend(self) -> None: ...
+
+
 class ChatApp:
     """One interactive session; ``run`` returns the exit code."""
 
@@ -76,7 +90,11 @@ class ChatApp:
             completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
             on_remember=self._keep,
         )
-        self.term = Terminal(self.on_key, self.view)
+        self.term: Display = self._display()
+
+    def _display(self) -> Display:
+        """The screen of this session (the plain mode brings its own)."""
+        return Terminal(self.on_key, self.view)
 
     # --- the session -------------------------------------------------------------------
 
@@ -84,8 +102,9 @@ class ChatApp:
         quit_signals: dict[int, Callable[[], None]] = {
             signal.SIGINT: lambda: self.leave(130),
             signal.SIGTERM: lambda: self.leave(143),
-            signal.SIGHUP: lambda: self.leave(129),
         }
+        if hasattr(signal, "SIGHUP"):  # not on Windows, where the plain mode runs this too
+            quit_signals[signal.SIGHUP] = lambda: self.leave(129)
         self.term.start(quit_signals)
         sender = asyncio.ensure_future(self._send_loop())
         self.session = asyncio.ensure_future(self._session(link))
@@ -383,14 +402,18 @@ class ChatApp:
         elif isinstance(todo, LocalHelp):
             self.show(*self._help(todo.rows))
         elif isinstance(todo, Refuse):
-            kept = " Your line was kept." if todo.keep else ""
+            kept = " Your line was kept." if todo.keep and self.give_back(line) else ""
             self.show(render.error(todo.reason + kept, self.style))
-            if todo.keep:
-                self.editor.set(line)
-                self.term.redraw()
         elif isinstance(todo, Send):
             self.outbox.append(todo.text)
             self.outbox_ready.set()
+
+    def give_back(self, line: str) -> bool:
+        """Put a refused ``line`` back in the input, to edit and send later; False where the
+        input is not ours to fill (the plain mode)."""
+        self.editor.set(line)
+        self.term.redraw()
+        return True
 
     async def _send_loop(self) -> None:
         """Send queued lines in order, no faster than the server's flood limits allow."""

@@ -263,6 +263,11 @@ ACCEPT_BATCH = 128
 # a connection storm or a crowd joining at once waits there instead of being refused.
 LISTEN_BACKLOG = 4096
 
+# --port 0 on several addresses: each takes the free port the first one got, which another
+# program may hold on one of the others; a few tries with a fresh port make that all but certain
+# to pass, and still end at once when something else is wrong.
+SAME_PORT_TRIES = 5
+
 # On SIGINT/SIGTERM queued lines are flushed for at most this long, so the stop stays under 2 s.
 SHUTDOWN_FLUSH_S = 1.0
 
