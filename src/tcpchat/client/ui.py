@@ -38,7 +38,7 @@ from .core import (
 from .history import append_history, history_path, load_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
-from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
+from .link import NameRefused, Pacer, ServerLink, address, await_name_prompt, join, read_password
 from .terminal import Terminal, visible_width
 
 # The terminal's own keys, listed by /help after the client's commands.
@@ -223,7 +223,7 @@ class ChatApp:
 
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
-        where = f"{self.config.host}:{self.config.port}"
+        where = address(self.config.host, self.config.port)
         delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
