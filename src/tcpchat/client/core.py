@@ -8,8 +8,10 @@ drive it from both sides:
   reason, ``LocalHelp``). After sending, the caller reports the line's number on the connection
   (``ServerLink.send`` returns it) with ``sent(number, line)``.
 * ``receive(event)`` gives a ``Seen``: the event and what it means here (the line it answers and
-  whether that line failed, whether it deserves the bell). The core keeps the roster, your name and
-  who last wrote to you privately.
+  whether that line failed, whether it deserves the bell, the room to mark it with, whether it was
+  shown before). The core keeps the roster, your name, who last wrote to you privately, the rooms
+  you are in and the one you talk in (``current``), and the rooms seen, for Tab.
+* After a reconnect, ``rejoin()`` gives the lines that put you back in your rooms.
 
 An answer is tied to its line by the number the server puts in it (``line``, docs/PROTOCOL.md
 section 5), never by order or by error code; an ``undelivered`` names the message by its id. No
@@ -18,22 +20,33 @@ sockets, no clock, no terminal: tests drive it with event objects and lines.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
 from ..core import commands as cmd
 from ..core import events as ev
-from ..core.limits import UNDELIVERED_MEMORY
+from ..core.codes import PART
+from ..core.limits import LOBBY, MAX_ROOMS_PER_USER, UNDELIVERED_MEMORY
 from ..core.names import fold, name_key
 from ..core.parse import parse_line
+from ..core.rooms import LOBBY_KEY, room_key
 from ..core.text import neutralise
 
 # The client's own command: /r TEXT answers whoever last sent you a private message.
 REPLY_WORDS = ("/r", "/reply")
 CLIENT_COMMANDS = (("/r TEXT", "reply privately to whoever last sent you a private message"),)
+
+# The ids of the messages shown of each room, so that a replay on joining it again (after a
+# reconnect, or a /part and a /join) does not show them twice. A replay is the last 20 messages
+# (limits.HISTORY_REPLAY, an operator may set more); 200 per room leaves a wide margin at a few
+# kilobytes a room.
+SHOWN_PER_ROOM = 200
+# Rooms whose shown ids are kept: the rooms a user may be in at once, and as many left since.
+SHOWN_ROOMS = 2 * MAX_ROOMS_PER_USER
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,32 @@ class Seen:
     bell: bool = False
     # Your own name changed: a prompt that shows it needs redrawing.
     renamed_me: bool = False
+    # The room to mark the event with (``[#ops]``): it belongs to a room other than the one you
+    # talk in, and its words do not say which (a message; a notice of #lobby).
+    elsewhere: str | None = None
+    # Show nothing: a replayed message you were shown before (live, or before a reconnect), or
+    # the end of a replay all of whose messages were.
+    hidden: bool = False
+    # A replay's opening line, held back until its first message not shown before: show it
+    # first (its count is what is left to show).
+    opens: ev.HistoryBegin | None = None
+    # The room you talk in changed (join, part, switch): a prompt that shows it needs redrawing.
+    moved: bool = False
+
+    def events(self) -> tuple[ev.Event, ...]:
+        """What to show for this, in order: nothing, the event, or a held-back opening first."""
+        if self.hidden:
+            return ()
+        return (self.event,) if self.opens is None else (self.opens, self.event)
+
+
+@dataclass
+class _Replay:
+    """A replay being received: its opening, and how many of its messages were dropped."""
+
+    begin: ev.HistoryBegin
+    dropped: int = 0
+    opened: bool = False
 
 
 class ClientCore:
@@ -128,6 +167,15 @@ class ClientCore:
         self.refused = 0  # lines the server refused with an error, or the client would not send
         self.undelivered = 0  # messages confirmed, then reported undelivered
         self.shutdown_seen = False  # the server said it was stopping: its going away is no failure
+        # The room your plain lines go to; None: you are in no room. Before registering: #lobby,
+        # where registering puts you.
+        self.current: str | None = LOBBY
+        self.rooms: list[str] = []  # the rooms you are in, in the order you joined them
+        self._known: dict[str, str] = {}  # room_key -> name: every room seen, for Tab
+        # Where you were when the connection was lost: (rooms, current), until ``rejoin``.
+        self._was: tuple[tuple[str, ...], str | None] | None = None
+        self._shown: OrderedDict[str, OrderedDict[int, None]] = OrderedDict()  # by room_key
+        self._replay: _Replay | None = None
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -144,7 +192,10 @@ class ClientCore:
         not confirmed (they may or may not have been delivered). A new connection numbers its
         lines afresh, so nothing of this one is kept."""
         lost = sorted(self.pending.values(), key=lambda s: s.number)
+        if self.registered:
+            self._was = (tuple(self.rooms), self.current)
         self.registered = False
+        self._replay = None
         self.pending.clear()
         self._confirmed.clear()
         return lost
@@ -152,6 +203,35 @@ class ClientCore:
     def names(self) -> list[str]:
         """Everyone online, as shown, sorted case-insensitively."""
         return sorted(self.users.values(), key=fold)
+
+    def known_rooms(self) -> list[str]:
+        """Every room seen (in ``/rooms``, joined, named by a message or a notice), sorted."""
+        return sorted(self._known.values(), key=fold)
+
+    def rejoin(self) -> list[str]:
+        """After ``joined`` on a new connection: the lines to send (paced, before anything typed)
+        that put you back in the rooms you were in when the connection was lost, talking in the
+        same one. Empty on the first connection, and once taken."""
+        was, self._was = self._was, None
+        if was is None:
+            return []
+        rooms, current = was
+        keys = [room_key(r) for r in rooms]
+        others = [r for r, k in zip(rooms, keys) if k != LOBBY_KEY]
+        lines = [f"/join {r}" for r in others]
+        in_lobby = LOBBY_KEY in keys
+        if not in_lobby:
+            lines.append(f"/part {LOBBY}")  # registering put you back in it
+        # Where the server has you talk after these: the last room joined (a /part of another
+        # room keeps it), else #lobby if you are in it.
+        talking = others[-1] if others else (LOBBY if in_lobby else None)
+        if current is not None and (talking is None or room_key(current) != room_key(talking)):
+            lines.append(f"/join {current}")
+        return lines
+
+    def completions(self, line: str, cursor: int) -> tuple[int, list[str]]:
+        """Tab completion for ``line`` with the cursor at ``cursor`` (see ``complete``)."""
+        return complete(line, cursor, self.names(), self.me, self.known_rooms(), self.rooms)
 
     # --- typed lines ----------------------------------------------------------------------------
 
@@ -224,18 +304,51 @@ class ClientCore:
 
     def receive(self, event: ev.Event) -> Seen:
         """Take in ``event``; the returned ``Seen`` says what it means here."""
-        if isinstance(event, (ev.Delivered, ev.Error, ev.Undelivered)):
+        if isinstance(event, ev.Delivered):
+            if event.to is None:
+                self._saw(event.room, event.id)
+                self._know(event.room or LOBBY)
+            return dataclasses.replace(self._answer(event), elsewhere=self._elsewhere(event))
+        if isinstance(event, (ev.Error, ev.Undelivered)):
             return self._answer(event)
+        if isinstance(event, ev.Message):
+            return self._message(event)
+        if isinstance(event, (ev.InRoom, ev.Parted, ev.RoomList, ev.HistoryBegin, ev.HistoryEnd)):
+            return self._room_event(event)
         renamed_me = False
+        elsewhere: str | None = None
         if isinstance(event, ev.Registered):
             self.me, self.registered = event.name, True
             self.users = {name_key(n): n for n in event.users}
-        elif isinstance(event, ev.UserList):
-            self.users = {name_key(n): n for n in event.users}
+            self.rooms, self.current = [LOBBY], LOBBY
+            self._know(LOBBY)
+            return Seen(event, moved=True)
+        if isinstance(event, ev.UserList):
+            if event.room is None:  # everyone online
+                self.users = {name_key(n): n for n in event.users}
+            else:
+                self._know(event.room)
+                self.users.update((name_key(n), n) for n in event.users)
         elif isinstance(event, ev.Joined):
             self.users[name_key(event.name)] = event.name
+            self._know(event.room or LOBBY)
+            elsewhere = self._lobby_elsewhere(event.room)
         elif isinstance(event, ev.Left):
-            self.users.pop(name_key(event.name), None)
+            # Someone who left a room by /part is still online; any other reason ends a session.
+            if not _is_part(event.reason):
+                self.users.pop(name_key(event.name), None)
+            self._know(event.room or LOBBY)
+            elsewhere = self._lobby_elsewhere(event.room)
+        elif isinstance(event, ev.Crowd):
+            self._know(event.room)
+            if event.joined:
+                self.users.update((name_key(n), n) for n in event.names)
+            elif room_key(event.room) == LOBBY_KEY:  # who leaves #lobby has mostly quit
+                for n in event.names:
+                    self.users.pop(name_key(n), None)
+            elsewhere = self._lobby_elsewhere(event.room)
+        elif isinstance(event, ev.Topic):
+            self._know(event.room)
         elif isinstance(event, ev.Renamed):
             self.users.pop(name_key(event.old), None)
             self.users[name_key(event.new)] = event.new
@@ -243,11 +356,105 @@ class ClientCore:
                 self.me, renamed_me = event.new, True
             if self.last_private and name_key(self.last_private) == name_key(event.old):
                 self.last_private = event.new
-        elif isinstance(event, ev.Message):
-            return Seen(event, bell=self._rings(event))
         elif isinstance(event, ev.Shutdown):
             self.shutdown_seen = True
-        return Seen(event, renamed_me=renamed_me)
+        return Seen(event, renamed_me=renamed_me, elsewhere=elsewhere)
+
+    # --- rooms ----------------------------------------------------------------------------------
+
+    def _room_event(
+        self, event: ev.InRoom | ev.Parted | ev.RoomList | ev.HistoryBegin | ev.HistoryEnd
+    ) -> Seen:
+        if isinstance(event, ev.InRoom):
+            self._know(event.room)
+            if _find(self.rooms, event.room) is None:
+                self.rooms.append(event.room)
+            self.current = event.room
+            self.users.update((name_key(n), n) for n in event.users)
+            return Seen(event, moved=True)
+        if isinstance(event, ev.Parted):
+            found = _find(self.rooms, event.room)
+            if found is not None:
+                del self.rooms[found]
+            self.current = event.current
+            if event.current is not None:
+                self._know(event.current)
+            return Seen(event, moved=True)
+        if isinstance(event, ev.RoomList):
+            # The rooms that exist now (an empty room is forgotten by the server), and yours.
+            self._known = {}
+            for name in [*(r for r, _, _ in event.rooms), *self.rooms]:
+                self._know(name)
+            return Seen(event)
+        if isinstance(event, ev.HistoryBegin):
+            self._know(event.room)
+            if event.kind == "replay":
+                self._replay = _Replay(event)
+                return Seen(event, hidden=True)  # until a message not shown before comes
+            self._replay = None
+            return Seen(event)
+        replay, self._replay = self._replay, None
+        hidden = replay is not None and event.kind == "replay" and not replay.opened
+        return Seen(event, hidden=hidden)
+
+    def _message(self, event: ev.Message) -> Seen:
+        if event.to is not None:
+            return Seen(event, bell=self._rings(event))
+        room = event.room or LOBBY
+        self._know(room)
+        if not event.history:
+            self._saw(room, event.id)
+            return Seen(event, bell=self._rings(event), elsewhere=self._elsewhere(event))
+        replay = self._replay
+        if replay is None:  # a page of /history or /search: asked for, so shown as it is
+            self._saw(room, event.id)
+            return Seen(event)
+        if not self._saw(room, event.id):
+            replay.dropped += 1
+            return Seen(event, hidden=True)
+        if replay.opened:
+            return Seen(event)
+        replay.opened = True
+        begin = replay.begin
+        return Seen(event, opens=dataclasses.replace(begin, count=begin.count - replay.dropped))
+
+    def _saw(self, room: str | None, message_id: int) -> bool:
+        """Note that the message ``message_id`` of ``room`` is shown; False if it was before."""
+        key = room_key(room or LOBBY)
+        ids = self._shown.get(key)
+        if ids is None:
+            ids = self._shown[key] = OrderedDict()
+            while len(self._shown) > SHOWN_ROOMS:
+                self._shown.popitem(last=False)
+        else:
+            self._shown.move_to_end(key)
+        if message_id in ids:
+            return False
+        ids[message_id] = None
+        while len(ids) > SHOWN_PER_ROOM:
+            ids.popitem(last=False)
+        return True
+
+    def _know(self, room: str) -> None:
+        self._known.setdefault(room_key(room), room)
+
+    def _elsewhere(self, event: ev.Message | ev.Delivered) -> str | None:
+        """The room of a public message when you talk in another one (or in none)."""
+        if event.to is not None:
+            return None
+        room = event.room or LOBBY
+        if self.current is not None and room_key(room) == room_key(self.current):
+            return None
+        return room
+
+    def _lobby_elsewhere(self, room: str | None) -> str | None:
+        """#lobby for a notice of #lobby while you talk in another room: its words do not name
+        #lobby (as in a chat without rooms), those of another room's notice name that room."""
+        if room is not None and room_key(room) != LOBBY_KEY:
+            return None
+        if self.current is not None and room_key(self.current) == LOBBY_KEY:
+            return None
+        return LOBBY
 
     def _answer(self, event: ev.Delivered | ev.Error | ev.Undelivered) -> Seen:
         if isinstance(event, ev.Undelivered):
@@ -270,6 +477,17 @@ class ClientCore:
             self.last_private = message.sender
             return True
         return mentions(message.text, self.me)
+
+
+def _is_part(reason: str) -> bool:
+    """A leave notice's reason for a /part (``part``, ``part: TEXT``), not a session's end."""
+    return reason == PART or reason.startswith(PART + ": ")
+
+
+def _find(rooms: Sequence[str], room: str) -> int | None:
+    """The index of ``room`` in ``rooms`` (by key), or None."""
+    key = room_key(room)
+    return next((i for i, r in enumerate(rooms) if room_key(r) == key), None)
 
 
 def mentions(text: str, name: str) -> bool:
@@ -342,12 +560,26 @@ def command_words() -> list[str]:
     return sorted(words)
 
 
-def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, list[str]]:
-    """Tab completion: a command at the start of the line, else a name online.
+# The commands whose first argument is a room: Tab offers the rooms seen (for /part, yours).
+_ROOM_COMMANDS = {"/join", "/j", "/users", "/who", "/names"}
+_PART_COMMANDS = {"/part", "/leave"}
 
-    Returns where the word being completed starts and the candidates. A name that starts the
-    line gets ": " after it (the way to address someone in a chat); a name after /w or /msg, or
-    elsewhere, gets a space."""
+
+def complete(
+    line: str,
+    cursor: int,
+    names: list[str],
+    me: str,
+    rooms: Sequence[str] = (),
+    mine: Sequence[str] = (),
+) -> tuple[int, list[str]]:
+    """Tab completion: a command at the start of the line; a room after /join, /part or /users
+    (or any word that starts with ``#``); else a name online.
+
+    ``rooms`` are the rooms seen, ``mine`` the rooms you are in (what /part offers). Returns
+    where the word being completed starts and the candidates. A name that starts the line gets
+    ": " after it (the way to address someone in a chat); a name after /w or /msg, or elsewhere,
+    and a room get a space."""
     start = cursor
     while start > 0 and not line[start - 1].isspace():
         start -= 1
@@ -355,10 +587,22 @@ def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, li
     before = line[:start]
     if not before.strip() and word.startswith("/"):
         return start, [w + " " for w in command_words() if w.startswith(word.lower())]
+    command = before.split()
+    if len(command) == 1 and command[0].lower() in _PART_COMMANDS:
+        return start, _rooms_like(word, mine)
+    if (len(command) == 1 and command[0].lower() in _ROOM_COMMANDS) or word.startswith("#"):
+        return start, _rooms_like(word, rooms)
     prefix = fold(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
-    mine = name_key(me)
-    others = [n for n in names if name_key(n) != mine]
+    mine_key = name_key(me)
+    others = [n for n in names if name_key(n) != mine_key]
     matches = sorted((n for n in others if fold(n).startswith(prefix)), key=fold)
     suffix = ": " if not before.strip() and not at else " "
     return start, [at + n + suffix for n in matches]
+
+
+def _rooms_like(word: str, rooms: Sequence[str]) -> list[str]:
+    """The rooms whose name starts with ``word`` (its ``#`` may be left out: ``/join ops``)."""
+    prefix = fold(word.removeprefix("#"))
+    found = sorted((r for r in rooms if fold(r[1:]).startswith(prefix)), key=fold)
+    return [r + " " for r in found]
