@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcpchat.client import core
+from tcpchat.client import core, rooms
 from tcpchat.client.core import ClientCore, Send
 from tcpchat.core import events as ev
 from tcpchat.core.limits import MAX_LINE_BYTES
@@ -51,7 +51,7 @@ def test_after_registering_you_talk_in_the_lobby() -> None:
     seen = c.joined(ev.Registered(T, "alice", ("alice",)), WELCOME)
     assert seen.moved
     assert (c.current, c.rooms) == ("#lobby", ["#lobby"])
-    assert c.known_rooms() == ["#lobby"]
+    assert c.where.known() == ["#lobby"]
 
 
 def test_join_makes_a_room_current_and_part_follows_the_server() -> None:
@@ -74,10 +74,10 @@ def test_rooms_seen_come_from_joins_messages_notices_and_the_room_list() -> None
     c.receive(said(1, room="#dev"))
     c.receive(ev.Topic(T, "#qa", "tests", "bob"))
     c.receive(ev.Joined(T, "carol", 2, "#design"))
-    assert c.known_rooms() == ["#design", "#dev", "#lobby", "#ops", "#qa"]
+    assert c.where.known() == ["#design", "#dev", "#lobby", "#ops", "#qa"]
     # /rooms says which rooms exist now: an emptied room is gone; yours stay.
     c.receive(ev.RoomList(T, (("#lobby", 3, ""), ("#music", 2, "jazz"))))
-    assert c.known_rooms() == ["#lobby", "#music", "#ops"]
+    assert c.where.known() == ["#lobby", "#music", "#ops"]
 
 
 def test_a_message_from_a_room_you_do_not_talk_in_is_marked_with_it() -> None:
@@ -181,14 +181,18 @@ def test_history_and_search_you_ask_for_are_shown_even_if_seen() -> None:
 
 def test_the_ids_kept_are_bounded() -> None:
     c = joined()
-    for i in range(1, core.SHOWN_PER_ROOM + 2):
+    for i in range(1, rooms.SHOWN_PER_ROOM + 2):
         c.receive(said(i))
     # The oldest was forgotten: a replay would show it again, the newest not.
     assert len(shown(replay(c, "#lobby", said(1, history=True)))) == 3
-    assert shown(replay(c, "#lobby", said(core.SHOWN_PER_ROOM + 1, history=True))) == []
-    for i in range(core.SHOWN_ROOMS + 1):
-        c.receive(said(1, room=f"#r{i}"))
-    assert len(c._shown) == core.SHOWN_ROOMS
+    assert shown(replay(c, "#lobby", said(rooms.SHOWN_PER_ROOM + 1, history=True))) == []
+    # So are the ids of the room least recently heard from, past so many rooms.
+    c.receive(said(10_000, room="#first"))
+    for i in range(rooms.SHOWN_ROOMS):
+        c.receive(said(10_001 + i, room=f"#r{i}"))
+    assert len(shown(replay(c, "#first", said(10_000, room="#first", history=True)))) == 3
+    last = rooms.SHOWN_ROOMS - 1
+    assert shown(replay(c, f"#r{last}", said(10_001 + last, room=f"#r{last}", history=True))) == []
 
 
 # --- back into your rooms after a reconnect ----------------------------------------------------

@@ -9,8 +9,8 @@ drive it from both sides:
   (``ServerLink.send`` returns it) with ``sent(number, line)``.
 * ``receive(event)`` gives a ``Seen``: the event and what it means here (the line it answers and
   whether that line failed, whether it deserves the bell, the room to mark it with, whether it was
-  shown before). The core keeps the roster, your name, who last wrote to you privately, the rooms
-  you are in and the one you talk in (``current``), and the rooms seen, for Tab.
+  shown before). The core keeps the roster, your name, who last wrote to you privately, and your
+  rooms (``rooms.MyRooms``: the one you talk in, those you are in, those seen, for Tab).
 * After a reconnect, ``rejoin()`` gives the lines that put you back in your rooms.
 
 An answer is tied to its line by the number the server puts in it (``line``, docs/PROTOCOL.md
@@ -30,23 +30,16 @@ from typing import Union
 from ..core import commands as cmd
 from ..core import events as ev
 from ..core.codes import PART
-from ..core.limits import LOBBY, MAX_ROOMS_PER_USER, UNDELIVERED_MEMORY
+from ..core.limits import UNDELIVERED_MEMORY
 from ..core.names import fold, name_key
 from ..core.parse import parse_line
 from ..core.rooms import LOBBY_KEY, room_key
 from ..core.text import neutralise
+from .rooms import MyRooms, rooms_like
 
 # The client's own command: /r TEXT answers whoever last sent you a private message.
 REPLY_WORDS = ("/r", "/reply")
 CLIENT_COMMANDS = (("/r TEXT", "reply privately to whoever last sent you a private message"),)
-
-# The ids of the messages shown of each room, so that a replay on joining it again (after a
-# reconnect, or a /part and a /join) does not show them twice. A replay is the last 20 messages
-# (limits.HISTORY_REPLAY, an operator may set more); 200 per room leaves a wide margin at a few
-# kilobytes a room.
-SHOWN_PER_ROOM = 200
-# Rooms whose shown ids are kept: the rooms a user may be in at once, and as many left since.
-SHOWN_ROOMS = 2 * MAX_ROOMS_PER_USER
 
 
 @dataclass(frozen=True)
@@ -139,15 +132,6 @@ class Seen:
         return (self.event,) if self.opens is None else (self.opens, self.event)
 
 
-@dataclass
-class _Replay:
-    """A replay being received: its opening, and how many of its messages were dropped."""
-
-    begin: ev.HistoryBegin
-    dropped: int = 0
-    opened: bool = False
-
-
 class ClientCore:
     """The state of one run of the client: who you are, who is online, what awaits an answer.
 
@@ -167,15 +151,7 @@ class ClientCore:
         self.refused = 0  # lines the server refused with an error, or the client would not send
         self.undelivered = 0  # messages confirmed, then reported undelivered
         self.shutdown_seen = False  # the server said it was stopping: its going away is no failure
-        # The room your plain lines go to; None: you are in no room. Before registering: #lobby,
-        # where registering puts you.
-        self.current: str | None = LOBBY
-        self.rooms: list[str] = []  # the rooms you are in, in the order you joined them
-        self._known: dict[str, str] = {}  # room_key -> name: every room seen, for Tab
-        # Where you were when the connection was lost: (rooms, current), until ``rejoin``.
-        self._was: tuple[tuple[str, ...], str | None] | None = None
-        self._shown: OrderedDict[str, OrderedDict[int, None]] = OrderedDict()  # by room_key
-        self._replay: _Replay | None = None
+        self.where = MyRooms()  # the room you talk in, those you are in, those seen
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -193,9 +169,8 @@ class ClientCore:
         lines afresh, so nothing of this one is kept."""
         lost = sorted(self.pending.values(), key=lambda s: s.number)
         if self.registered:
-            self._was = (tuple(self.rooms), self.current)
+            self.where.lost()
         self.registered = False
-        self._replay = None
         self.pending.clear()
         self._confirmed.clear()
         return lost
@@ -204,34 +179,24 @@ class ClientCore:
         """Everyone online, as shown, sorted case-insensitively."""
         return sorted(self.users.values(), key=fold)
 
-    def known_rooms(self) -> list[str]:
-        """Every room seen (in ``/rooms``, joined, named by a message or a notice), sorted."""
-        return sorted(self._known.values(), key=fold)
+    @property
+    def current(self) -> str | None:
+        """The room your plain lines go to; None: you are in no room."""
+        return self.where.current
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms you are in, in the order you joined them."""
+        return self.where.rooms
 
     def rejoin(self) -> list[str]:
         """After ``joined`` on a new connection: the lines to send (paced, before anything typed)
-        that put you back in the rooms you were in when the connection was lost, talking in the
-        same one. Empty on the first connection, and once taken."""
-        was, self._was = self._was, None
-        if was is None:
-            return []
-        rooms, current = was
-        keys = [room_key(r) for r in rooms]
-        others = [r for r, k in zip(rooms, keys) if k != LOBBY_KEY]
-        lines = [f"/join {r}" for r in others]
-        in_lobby = LOBBY_KEY in keys
-        if not in_lobby:
-            lines.append(f"/part {LOBBY}")  # registering put you back in it
-        # Where the server has you talk after these: the last room joined (a /part of another
-        # room keeps it), else #lobby if you are in it.
-        talking = others[-1] if others else (LOBBY if in_lobby else None)
-        if current is not None and (talking is None or room_key(current) != room_key(talking)):
-            lines.append(f"/join {current}")
-        return lines
+        that put you back in your rooms, talking where you did (``MyRooms.rejoin``)."""
+        return self.where.rejoin()
 
     def completions(self, line: str, cursor: int) -> tuple[int, list[str]]:
         """Tab completion for ``line`` with the cursor at ``cursor`` (see ``complete``)."""
-        return complete(line, cursor, self.names(), self.me, self.known_rooms(), self.rooms)
+        return complete(line, cursor, self.names(), self.me, self.where.known(), self.rooms)
 
     # --- typed lines ----------------------------------------------------------------------------
 
@@ -306,49 +271,50 @@ class ClientCore:
         """Take in ``event``; the returned ``Seen`` says what it means here."""
         if isinstance(event, ev.Delivered):
             if event.to is None:
-                self._saw(event.room, event.id)
-                self._know(event.room or LOBBY)
-            return dataclasses.replace(self._answer(event), elsewhere=self._elsewhere(event))
+                self.where.know(event.room)
+                self.where.saw(event.room, event.id)
+            mark = None if event.to is not None else self.where.elsewhere(event.room)
+            return dataclasses.replace(self._answer(event), elsewhere=mark)
         if isinstance(event, (ev.Error, ev.Undelivered)):
             return self._answer(event)
         if isinstance(event, ev.Message):
             return self._message(event)
         if isinstance(event, (ev.InRoom, ev.Parted, ev.RoomList, ev.HistoryBegin, ev.HistoryEnd)):
             return self._room_event(event)
+        where = self.where
         renamed_me = False
         elsewhere: str | None = None
         if isinstance(event, ev.Registered):
             self.me, self.registered = event.name, True
             self.users = {name_key(n): n for n in event.users}
-            self.rooms, self.current = [LOBBY], LOBBY
-            self._know(LOBBY)
+            where.registered()
             return Seen(event, moved=True)
         if isinstance(event, ev.UserList):
             if event.room is None:  # everyone online
                 self.users = {name_key(n): n for n in event.users}
             else:
-                self._know(event.room)
+                where.know(event.room)
                 self.users.update((name_key(n), n) for n in event.users)
         elif isinstance(event, ev.Joined):
             self.users[name_key(event.name)] = event.name
-            self._know(event.room or LOBBY)
-            elsewhere = self._lobby_elsewhere(event.room)
+            where.know(event.room)
+            elsewhere = where.lobby_elsewhere(event.room)
         elif isinstance(event, ev.Left):
             # Someone who left a room by /part is still online; any other reason ends a session.
             if not _is_part(event.reason):
                 self.users.pop(name_key(event.name), None)
-            self._know(event.room or LOBBY)
-            elsewhere = self._lobby_elsewhere(event.room)
+            where.know(event.room)
+            elsewhere = where.lobby_elsewhere(event.room)
         elif isinstance(event, ev.Crowd):
-            self._know(event.room)
+            where.know(event.room)
             if event.joined:
                 self.users.update((name_key(n), n) for n in event.names)
             elif room_key(event.room) == LOBBY_KEY:  # who leaves #lobby has mostly quit
                 for n in event.names:
                     self.users.pop(name_key(n), None)
-            elsewhere = self._lobby_elsewhere(event.room)
+            elsewhere = where.lobby_elsewhere(event.room)
         elif isinstance(event, ev.Topic):
-            self._know(event.room)
+            where.know(event.room)
         elif isinstance(event, ev.Renamed):
             self.users.pop(name_key(event.old), None)
             self.users[name_key(event.new)] = event.new
@@ -360,101 +326,33 @@ class ClientCore:
             self.shutdown_seen = True
         return Seen(event, renamed_me=renamed_me, elsewhere=elsewhere)
 
-    # --- rooms ----------------------------------------------------------------------------------
-
     def _room_event(
         self, event: ev.InRoom | ev.Parted | ev.RoomList | ev.HistoryBegin | ev.HistoryEnd
     ) -> Seen:
         if isinstance(event, ev.InRoom):
-            self._know(event.room)
-            if _find(self.rooms, event.room) is None:
-                self.rooms.append(event.room)
-            self.current = event.room
+            self.where.entered(event)
             self.users.update((name_key(n), n) for n in event.users)
             return Seen(event, moved=True)
         if isinstance(event, ev.Parted):
-            found = _find(self.rooms, event.room)
-            if found is not None:
-                del self.rooms[found]
-            self.current = event.current
-            if event.current is not None:
-                self._know(event.current)
+            self.where.parted(event)
             return Seen(event, moved=True)
         if isinstance(event, ev.RoomList):
-            # The rooms that exist now (an empty room is forgotten by the server), and yours.
-            self._known = {}
-            for name in [*(r for r, _, _ in event.rooms), *self.rooms]:
-                self._know(name)
+            self.where.listed(event)
             return Seen(event)
         if isinstance(event, ev.HistoryBegin):
-            self._know(event.room)
-            if event.kind == "replay":
-                self._replay = _Replay(event)
-                return Seen(event, hidden=True)  # until a message not shown before comes
-            self._replay = None
-            return Seen(event)
-        replay, self._replay = self._replay, None
-        hidden = replay is not None and event.kind == "replay" and not replay.opened
-        return Seen(event, hidden=hidden)
+            return Seen(event, hidden=self.where.history_begins(event))
+        return Seen(event, hidden=self.where.history_ends(event))
 
     def _message(self, event: ev.Message) -> Seen:
         if event.to is not None:
             return Seen(event, bell=self._rings(event))
-        room = event.room or LOBBY
-        self._know(room)
-        if not event.history:
-            self._saw(room, event.id)
-            return Seen(event, bell=self._rings(event), elsewhere=self._elsewhere(event))
-        replay = self._replay
-        if replay is None:  # a page of /history or /search: asked for, so shown as it is
-            self._saw(room, event.id)
-            return Seen(event)
-        if not self._saw(room, event.id):
-            replay.dropped += 1
-            return Seen(event, hidden=True)
-        if replay.opened:
-            return Seen(event)
-        replay.opened = True
-        begin = replay.begin
-        return Seen(event, opens=dataclasses.replace(begin, count=begin.count - replay.dropped))
-
-    def _saw(self, room: str | None, message_id: int) -> bool:
-        """Note that the message ``message_id`` of ``room`` is shown; False if it was before."""
-        key = room_key(room or LOBBY)
-        ids = self._shown.get(key)
-        if ids is None:
-            ids = self._shown[key] = OrderedDict()
-            while len(self._shown) > SHOWN_ROOMS:
-                self._shown.popitem(last=False)
-        else:
-            self._shown.move_to_end(key)
-        if message_id in ids:
-            return False
-        ids[message_id] = None
-        while len(ids) > SHOWN_PER_ROOM:
-            ids.popitem(last=False)
-        return True
-
-    def _know(self, room: str) -> None:
-        self._known.setdefault(room_key(room), room)
-
-    def _elsewhere(self, event: ev.Message | ev.Delivered) -> str | None:
-        """The room of a public message when you talk in another one (or in none)."""
-        if event.to is not None:
-            return None
-        room = event.room or LOBBY
-        if self.current is not None and room_key(room) == room_key(self.current):
-            return None
-        return room
-
-    def _lobby_elsewhere(self, room: str | None) -> str | None:
-        """#lobby for a notice of #lobby while you talk in another room: its words do not name
-        #lobby (as in a chat without rooms), those of another room's notice name that room."""
-        if room is not None and room_key(room) != LOBBY_KEY:
-            return None
-        if self.current is not None and room_key(self.current) == LOBBY_KEY:
-            return None
-        return LOBBY
+        self.where.know(event.room)
+        if event.history:
+            hidden, opens = self.where.from_history(event)
+            return Seen(event, hidden=hidden, opens=opens)
+        self.where.saw(event.room, event.id)
+        elsewhere = self.where.elsewhere(event.room)
+        return Seen(event, bell=self._rings(event), elsewhere=elsewhere)
 
     def _answer(self, event: ev.Delivered | ev.Error | ev.Undelivered) -> Seen:
         if isinstance(event, ev.Undelivered):
@@ -482,12 +380,6 @@ class ClientCore:
 def _is_part(reason: str) -> bool:
     """A leave notice's reason for a /part (``part``, ``part: TEXT``), not a session's end."""
     return reason == PART or reason.startswith(PART + ": ")
-
-
-def _find(rooms: Sequence[str], room: str) -> int | None:
-    """The index of ``room`` in ``rooms`` (by key), or None."""
-    key = room_key(room)
-    return next((i for i, r in enumerate(rooms) if room_key(r) == key), None)
 
 
 def mentions(text: str, name: str) -> bool:
@@ -589,9 +481,9 @@ def complete(
         return start, [w + " " for w in command_words() if w.startswith(word.lower())]
     command = before.split()
     if len(command) == 1 and command[0].lower() in _PART_COMMANDS:
-        return start, _rooms_like(word, mine)
+        return start, rooms_like(word, mine)
     if (len(command) == 1 and command[0].lower() in _ROOM_COMMANDS) or word.startswith("#"):
-        return start, _rooms_like(word, rooms)
+        return start, rooms_like(word, rooms)
     prefix = fold(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
     mine_key = name_key(me)
@@ -599,10 +491,3 @@ def complete(
     matches = sorted((n for n in others if fold(n).startswith(prefix)), key=fold)
     suffix = ": " if not before.strip() and not at else " "
     return start, [at + n + suffix for n in matches]
-
-
-def _rooms_like(word: str, rooms: Sequence[str]) -> list[str]:
-    """The rooms whose name starts with ``word`` (its ``#`` may be left out: ``/join ops``)."""
-    prefix = fold(word.removeprefix("#"))
-    found = sorted((r for r in rooms if fold(r[1:]).startswith(prefix)), key=fold)
-    return [r + " " for r in found]
