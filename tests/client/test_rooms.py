@@ -1,6 +1,6 @@
-"""The client core and rooms: where you talk, the rooms you are in and have seen, replays shown
-once, the way back into your rooms after a reconnect, Tab for rooms. Event objects in, no
-sockets."""
+"""Your rooms at this end (client/rooms.py, driven through the client core): where you talk,
+the rooms you are in and have seen, replays shown once, the way back into your rooms after a
+reconnect, Tab for rooms. Event objects in, no sockets."""
 
 from __future__ import annotations
 
