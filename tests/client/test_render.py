@@ -304,8 +304,8 @@ def test_the_room_list_is_an_aligned_table() -> None:
     assert show(ev.RoomList(T, rooms)) == (
         f"{HHMM} *** 3 rooms:\n"
         f"{indent}#lobby     12 users\n"
-        f"{indent}#ops        3 users  deploys only\n"
-        f"{indent}#offtopic    1 user  anything"
+        f"{indent}#ops       3 users   deploys only\n"
+        f"{indent}#offtopic  1 user    anything"
     )
     assert show(ev.RoomList(T, ())) == f"{HHMM} *** No rooms."
 

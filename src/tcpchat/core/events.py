@@ -36,7 +36,8 @@ class ModeChanged:
 class Registered:
     time: float
     name: str
-    users: tuple[str, ...]
+    users: tuple[str, ...]  # who is online, sorted; the first limits.REGISTERED_NAMES_SHOWN
+    more: int = 0  # how many more are online than listed
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .codes import JSON
 from .flood import charge
 from .guard import password_guard
 from .hub_rooms import RoomHandlers
-from .limits import HubLimits
+from .limits import REGISTERED_NAMES_SHOWN, HubLimits
 from .names import display_form, fold, name_key, name_problem
 from .output import Close, Out, ToAll, ToSessions, to
 from .rooms import Room, Rooms, room_name
@@ -293,7 +293,7 @@ class Hub(RoomHandlers):
         session.state = State.ACTIVE
         self.roster.add(session)
         return [
-            to(session, ev.Registered(now, session.name, self.roster.names())),
+            to(session, self._registered(session, now)),
             *self._enter_lobby(session, now),
         ]
 
@@ -408,6 +408,10 @@ class Hub(RoomHandlers):
         if session.state in (State.NAME, State.PASSWORD):
             return [error, to(session, ev.Prompt(now, self._prompt_field(session)))]
         return [error]
+
+    def _registered(self, session: Session, now: float) -> ev.Registered:
+        listed = self.roster.first_names(REGISTERED_NAMES_SHOWN)
+        return ev.Registered(now, session.name, listed, len(self.roster) - len(listed))
 
     def _message_id(self) -> int:
         self._next_message += 1

@@ -186,15 +186,19 @@ class RoomHandlers:
     def _departed(self, room: Room[Session], session: Session, now: float, reason: str) -> Out:
         """``session`` is out of ``room``: tell the rest (a big room: at the next sweep); an empty
         room is forgotten."""
+        out: Out = []
+        if room in self._crowded and len(room) - 1 <= self.config.big_room:
+            out = self._crowd_of(room, now)  # no longer big: what it gathered goes first
         room.remove(session)
         if not len(room):
             self.rooms.forget(room)
             self._crowded.pop(room, None)
-            return []
+            return out
         if len(room) > self.config.big_room:
             self._gather(room, session.name, joined=False)
-            return []
-        return [self._to_room(room, ev.Left(now, session.name, reason, len(room), room.label))]
+            return out
+        out.append(self._to_room(room, ev.Left(now, session.name, reason, len(room), room.label)))
+        return out
 
     def _gather(self, room: Room[Session], name: str, joined: bool) -> None:
         names = room.joins if joined else room.leaves
@@ -206,14 +210,20 @@ class RoomHandlers:
     def _crowd_notices(self, now: float) -> Out:
         """One notice per big room for the joins, one for the leaves, gathered since last time."""
         out: Out = []
-        for room in self._crowded:
-            for joined, names in ((True, room.joins), (False, room.leaves)):
-                count = room.crowd[0 if joined else 1]
-                if count:
-                    crowd = ev.Crowd(now, room.name, joined, tuple(names), count, len(room))
-                    out.append(self._to_room(room, crowd))
-            room.joins, room.leaves, room.crowd = [], [], [0, 0]
-        self._crowded.clear()
+        for room in list(self._crowded):
+            out += self._crowd_of(room, now)
+        return out
+
+    def _crowd_of(self, room: Room[Session], now: float) -> Out:
+        """The notices ``room`` gathered: its joins, then its leaves."""
+        out: Out = []
+        for joined, names in ((True, room.joins), (False, room.leaves)):
+            count = room.crowd[0 if joined else 1]
+            if count:
+                crowd = ev.Crowd(now, room.name, joined, tuple(names), count, len(room))
+                out.append(self._to_room(room, crowd))
+        room.joins, room.leaves, room.crowd = [], [], [0, 0]
+        self._crowded.pop(room, None)
         return out
 
     def _in_room(self, room: Room[Session], now: float, joined: bool) -> ev.InRoom:

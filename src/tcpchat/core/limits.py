@@ -103,6 +103,11 @@ CROWD_NAMES_JSON = 100
 # first to join are listed, so a join costs the same in a room of 10 or 10,000.
 ROOM_NAMES_SHOWN = 50
 
+# Names listed to someone who registers ("5 users online: ..."): a bigger chat lists the first
+# ones and counts the rest, so that N registrations do not send N² names (10,000 users would
+# otherwise be sent 50 million names as they arrive). A chat of this size or less lists everyone.
+REGISTERED_NAMES_SHOWN = 200
+
 # --- history (what the hub asks of the store) ----------------------------------------------------
 # Messages replayed on /join (``--history-replay``): ssh-chat and devzat show 16-20 lines.
 HISTORY_REPLAY = 20
@@ -257,6 +262,11 @@ ACCEPT_BATCH = 128
 # Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn):
 # a connection storm or a crowd joining at once waits there instead of being refused.
 LISTEN_BACKLOG = 4096
+
+# --port 0 on several addresses: each takes the free port the first one got, which another
+# program may hold on one of the others; a few tries with a fresh port make that all but certain
+# to pass, and still end at once when something else is wrong.
+SAME_PORT_TRIES = 5
 
 # On SIGINT/SIGTERM queued lines are flushed for at most this long, so the stop stays under 2 s.
 SHUTDOWN_FLUSH_S = 1.0

@@ -62,6 +62,12 @@ class Roster:
             self._everyone = tuple(self._by_key.values())
         return self._everyone
 
+    def first_names(self, count: int) -> tuple[str, ...]:
+        """The first ``count`` display names in the order of ``names``, without building all."""
+        if self._names is not None or len(self._sorted) <= count:
+            return self.names()[:count]
+        return tuple(name for _, name in self._sorted[:count])
+
     def names(self) -> tuple[str, ...]:
         """Display names of everyone online, sorted case-insensitively."""
         if self._names is None:

@@ -20,7 +20,7 @@ from typing import Callable
 
 from . import events as ev
 from .codes import PART
-from .limits import LOBBY
+from .limits import CROWD_NAMES_TEXT, LOBBY
 
 Paint = Callable[[str], str]
 
@@ -164,8 +164,9 @@ def left_brief(event: ev.Left, name: Paint = _as_is, words: Paint = _as_is) -> s
 def crowd(event: ev.Crowd) -> str:
     """``37 joined #ops: ana, bob, ... and 34 more. 250 users in #ops.``"""
     verb = "joined" if event.joined else "left"
-    names = ", ".join(event.names)
-    more = event.count - len(event.names)
+    shown = event.names[:CROWD_NAMES_TEXT]
+    names = ", ".join(shown)
+    more = event.count - len(shown)
     if more > 0:
         names += f" and {more} more"
     online = users_in(event.online, event.room)
@@ -216,10 +217,11 @@ def room_rows(rooms: Sequence[tuple[str, int, str]]) -> list[str]:
     """One row per room, columns aligned: ``#ops     3 users  deploys only``."""
     width = max((len(name) for name, _, _ in rooms), default=0)
     count = max((len(plural(n, "user")) for _, n, _ in rooms), default=0)
-    return [
-        f"{name.ljust(width)}  {plural(n, 'user').rjust(count)}{'  ' + topic if topic else ''}"
+    rows = [
+        f"{name.ljust(width)}  {plural(n, 'user').ljust(count)}  {topic}"
         for name, n, topic in rooms
     ]
+    return [row.rstrip(" ") for row in rows]
 
 
 def topic(event: ev.Topic) -> str:
@@ -275,8 +277,9 @@ def renamed(event: ev.Renamed) -> str:
 
 
 def registered_intro(event: ev.Registered) -> str:
-    """``You are bob. 2 users online: ``; the caller lists ``event.users`` after it."""
-    return f"You are {event.name}. {users_online(len(event.users))}: "
+    """``You are bob. 2 users online: ``; the caller lists ``event.users`` after it, and
+    ``and_more(event.more)``."""
+    return f"You are {event.name}. {users_online(len(event.users) + event.more)}: "
 
 
 def user_list_intro(event: ev.UserList) -> str:
@@ -284,9 +287,9 @@ def user_list_intro(event: ev.UserList) -> str:
     return f"{users_in(len(event.users), event.room)}: "
 
 
-def listed(names: Sequence[str]) -> str:
-    """Names as a sentence ends with them: ``alice, bob.``"""
-    return ", ".join(names) + "."
+def listed(names: Sequence[str], more: int = 0) -> str:
+    """Names as a sentence ends with them: ``alice, bob.``, ``alice, bob and 9 more.``"""
+    return ", ".join(names) + (f" and {more} more." if more else ".")
 
 
 # --- the session -------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def render_text(event: ev.Event, elsewhere: bool = False) -> str:
     if isinstance(event, ev.Prompt):
         return f"*** {sentences.prompt(event)}"
     if isinstance(event, ev.Registered):
-        return f"*** {sentences.registered_intro(event)}{sentences.listed(event.users)}"
+        intro = sentences.registered_intro(event)
+        return f"*** {intro}{sentences.listed(event.users, event.more)}"
     if isinstance(event, ev.UserList):
         return f"*** {sentences.user_list_intro(event)}{sentences.listed(event.users)}"
     if isinstance(event, ev.Help):
@@ -131,7 +132,7 @@ TYPE_NAMES: dict[type, str] = {
 _KEYS = {"sender": "from"}
 # Fields left out of the JSON object when they have this value: a message of a private chat has
 # no room, a live message is not history (and a 2.0 reader sees what it always saw).
-_LEFT_OUT: dict[str, object] = {"room": None, "history": False}
+_LEFT_OUT: dict[str, object] = {"room": None, "history": False, "more": 0}
 
 
 def event_fields(event: ev.Event) -> dict[str, object]:
@@ -355,7 +356,9 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
     if kind == "prompt":
         return ev.Prompt(t, _s(o, "field"))
     if kind == "registered":
-        return ev.Registered(t, _s(o, "name"), _names(o, "users"))
+        return ev.Registered(
+            t, _s(o, "name"), _names(o, "users"), _i(o, "more") if "more" in o else 0
+        )
     if kind == "users":
         return ev.UserList(t, _names(o, "users"), _opt_s(o, "room"))
     if kind == "help":

@@ -65,6 +65,8 @@ class ChatServer:
                 handshake_timeout=config.handshake_timeout,
                 ping_interval=config.ping_interval,
                 ping_timeout=config.ping_timeout,
+                big_room=config.big_room,
+                max_rooms=config.max_rooms,
             )
         )
         # What may be queued for one client before it is offered to the kernel (its own outbox,

@@ -11,6 +11,7 @@ from ..config import (
     Option,
     parse_bool,
     parse_choice,
+    parse_hosts,
     parse_ipv6_prefix,
     parse_level,
     parse_port,
@@ -32,7 +33,14 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "INI file with a [server] section (read only if it exists, unless given)",
         "FILE",
     ),
-    Option("host", str, limits.DEFAULT_HOST, "address to listen on", "ADDR"),
+    Option(
+        "host",
+        parse_hosts,
+        limits.DEFAULT_HOST,
+        "address to listen on, or several separated by commas (0.0.0.0,:: or * is every "
+        "address, IPv4 and IPv6; :: alone is IPv6 only)",
+        "ADDR",
+    ),
     Option(
         "port", parse_port, limits.DEFAULT_PORT, "TCP port to listen on (0: any free port)", "PORT"
     ),
@@ -152,6 +160,20 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "(--no-legacy: never)",
     ),
     Option(
+        "big_room",
+        parse_positive_int,
+        limits.BIG_ROOM_MEMBERS,
+        "members above which a room's join and leave notices come as one line a second",
+        "N",
+    ),
+    Option(
+        "max_rooms",
+        parse_positive_int,
+        limits.MAX_ROOMS,
+        "rooms that may exist at once",
+        "N",
+    ),
+    Option(
         "loop",
         parse_choice("auto", "asyncio", "uvloop"),
         "auto",
@@ -189,6 +211,8 @@ class ServerConfig:
     tls_port: int = 0
     loop: str = "auto"
     legacy: bool = True
+    big_room: int = limits.BIG_ROOM_MEMBERS
+    max_rooms: int = limits.MAX_ROOMS
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:
