@@ -2,7 +2,8 @@
 
 The prompt names the room you talk in, messages of your other rooms say theirs, Tab completes
 room names, a reconnect puts you back in your rooms, and history comes dimmed between separators,
-once. The screens and their helpers are those of ``test_client_tmux.py``.
+once. The screens and their helpers are those of ``test_client_tmux.py`` (and
+``test_client_plain.py`` for the plain mode, which shows rooms the same way).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer
-from tests.e2e import test_client_tmux
+from tests.e2e import test_client_plain, test_client_tmux
 from tests.e2e.test_client_tmux import Screen, joined
 
 screen = test_client_tmux.screen  # the fixture that starts a client in tmux
+plain = test_client_plain.plain  # the same in the plain mode, reached each way
 
 HISTORY_SERVER = Path(__file__).with_name("history_server.py")
 STAMP = r"\d\d:\d\d"
@@ -215,3 +217,22 @@ def test_a_reconnect_goes_back_into_every_room_paced_and_talks_where_it_did(
         bob.close()
     finally:
         second.stop()
+
+
+def test_the_plain_mode_shows_rooms_as_the_full_client_does(
+    server: ServerProcess, plain: Any
+) -> None:
+    bob = in_room(server.port, "bob", "ops")
+    alice = joined(plain(server.port, "--name", "alice"), "alice")
+    command(alice, "/join ops")
+    alice.wait(rf"^{STAMP} \*\*\* You joined #ops\. 2 users here: alice, bob$")
+    alice.wait(lambda: alice.input_row() == "alice@#ops>")
+    carol = join_peer(server.port, "carol")
+    carol.send("in the lobby\n")
+    alice.wait(rf"^{STAMP} \[#lobby\] <carol> in the lobby$")
+    bob.send("in ops\n")
+    alice.wait(rf"^{STAMP} <bob> in ops$")
+    command(alice, "/rooms")
+    alice.wait(r"\*\*\* 2 rooms: #lobby +3 users +#ops +2 users$")
+    command(alice, "/part")
+    alice.wait(lambda: alice.input_row() == "alice>")
