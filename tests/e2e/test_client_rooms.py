@@ -40,6 +40,7 @@ def keeps_history(port: int) -> bool:
         peer.send("/history\n")
         found = peer.expect(r'"type":"(history|error)"')
         peer.send("/quit\n")
+        peer.closed()  # gone before the test's users come
         return '"type":"history"' in found
     finally:
         peer.close()
