@@ -242,13 +242,12 @@ class PlainApp(ChatApp):
 
     def wanted(self) -> Wanted:
         """The prompt for the line wanted now: a question's (a name, a password), else your
-        name's once joined (also while reconnecting, so that Ctrl+D is read); None while
-        nothing can be typed (joining, leaving)."""
+        name's and room's (``alice@#ops>``) once joined (also while reconnecting, so that Ctrl+D
+        is read); None while nothing can be typed (joining, leaving)."""
         if self.answer is not None:
             return self.style.paint(self.question, render.BOLD), self.secret
         if self.chatting and not self.quitting:
-            me = self.core.me
-            return (f"{self.style.name(me, bold=True)}> " if me else "> "), False
+            return render.prompt(self.core.me, self.core.current, self.style) or "> ", False
         return None
 
     async def ask(self, question: str, secret: bool = False) -> str:

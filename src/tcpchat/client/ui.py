@@ -32,7 +32,6 @@ from .core import (
     Refuse,
     Send,
     UseName,
-    complete,
     for_people,
 )
 from .history import append_history, history_path, load_history
@@ -43,7 +42,7 @@ from .terminal import Terminal, visible_width
 
 # The terminal's own keys, listed by /help after the client's commands.
 KEY_HELP = (
-    ("Tab", "complete a command or a name (again: the next match)"),
+    ("Tab", "complete a command, a name or a room (again: the next match)"),
     ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
     ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
 )
@@ -87,7 +86,7 @@ class ChatApp:
         self.session: asyncio.Future[int] | None = None
         self.editor = LineEditor(
             load_history(history) if history else [],
-            completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
+            completer=lambda line, cursor: self.core.completions(line, cursor),
             on_remember=self._keep,
         )
         self.term: Display = self._display()
@@ -211,6 +210,9 @@ class ChatApp:
         seen = self.core.joined(registered, link.welcome)
         self.pacer = Pacer.for_link(link)
         self.show(render.render_seen(seen, self.core.me, self.style))
+        # After a reconnect: back into your rooms, before anything typed since.
+        self.outbox.extendleft(reversed(self.core.rejoin()))
+        self.outbox_ready.set()
         self.term.redraw()
 
     async def _pump(self, link: ServerLink) -> None:
@@ -285,7 +287,7 @@ class ChatApp:
         self.show(render.render_seen(seen, self.core.me, self.style))
         if self.config.bell and seen.bell:
             self.term.bell()
-        if seen.renamed_me:
+        if seen.renamed_me or seen.moved:
             self.term.redraw()
 
     def _help(self, server: tuple[tuple[str, str], ...]) -> list[str]:
@@ -305,10 +307,8 @@ class ChatApp:
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
-            me = self.core.me
-            who = self.style.name(me, bold=True) if me else ""
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
-            prompt = f"{status}{who}> "
+            prompt = status + (render.prompt(self.core.me, self.core.current, self.style) or "> ")
         line, cursor = self.editor.view(columns - visible_width(prompt) - 1)
         return prompt, line, cursor
 
