@@ -33,7 +33,7 @@ def test_a_replay_is_printed_once_its_first_new_message_comes_and_repeats_not_at
     end = ev.HistoryEnd(T, "#ops", "replay", 1)
     assert printed(Seen(begin, hidden=True), Seen(old, hidden=True)) == []
     assert printed(Seen(old, opens=begin), Seen(end)) == [
-        "*** History of #ops: the last 1 message, oldest first.",
+        "*** History of #ops: the last message.",
         "[2027-01-15 08:00:00 UTC #412] <bob> missed",
         "*** End of history of #ops.",
     ]

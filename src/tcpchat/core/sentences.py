@@ -240,6 +240,8 @@ def history_begin(event: ev.HistoryBegin) -> str:
         found = f"{n}, oldest first" if event.count else "nothing found"
         return f'Search in {event.room} for "{event.query}": {found}.'
     if event.kind == "replay":
+        if event.count == 1:
+            return f"History of {event.room}: the last message."
         return f"History of {event.room}: the last {n}, oldest first."
     if event.count == 0:
         return f"History of {event.room}: no earlier messages."
