@@ -370,7 +370,9 @@ def test_version_flag(tmp_path: Path) -> None:
         env=child_env(),
         timeout=WAIT,
     )
-    assert result.returncode == 0 and result.stdout == f"python -m tcpchat server {__version__}\n"
+    first, search = result.stdout.splitlines()
+    assert result.returncode == 0 and first == f"python -m tcpchat server {__version__}"
+    assert search.startswith(("history search: SQLite FTS5", "history search: plain LIKE"))
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
