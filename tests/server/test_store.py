@@ -114,8 +114,9 @@ def test_ids_continue_after_reopen_private_ones_included(opened: Any) -> None:
     assert ids(again.recent("#ops", 10)) == [1, 2, 3, 4, 5]
 
 
-def test_recent_is_the_rooms_last_messages_oldest_first(opened: Any) -> None:
-    archive = opened()
+@pytest.mark.parametrize("kind", KINDS)
+def test_recent_is_the_rooms_last_messages_oldest_first(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
     for mid in range(1, 31):
         archive.keep("#ops" if mid % 3 else "#dev", said(mid, room="#Ops" if mid % 3 else "#dev"))
     assert archive.flush(WAIT)
@@ -128,8 +129,9 @@ def test_recent_is_the_rooms_last_messages_oldest_first(opened: Any) -> None:
     assert archive.recent("#ops", 0) == []
 
 
-def test_recent_before_an_id_pages_further_back(opened: Any) -> None:
-    archive = opened()
+@pytest.mark.parametrize("kind", KINDS)
+def test_recent_before_an_id_pages_further_back(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
     for mid in range(1, 51):
         archive.keep("#ops", said(mid))
     assert archive.flush(WAIT)
@@ -138,8 +140,9 @@ def test_recent_before_an_id_pages_further_back(opened: Any) -> None:
     assert ids(archive.recent("#ops", 5, before_id=1)) == []
 
 
-def test_messages_not_yet_written_are_returned_once(opened: Any, tmp_path: Path) -> None:
-    archive = opened(commit_interval=NEVER, batch_rows=10**6)
+@pytest.mark.parametrize("kind", KINDS)
+def test_messages_not_yet_written_are_returned_once(opened: Any, tmp_path: Path, kind: str) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=10**6, search=kind)
     for mid in range(1, 4):
         archive.keep("#ops", said(mid, "hello pending"))
     assert archive.flush(WAIT)  # 1-3 written
@@ -174,8 +177,9 @@ def test_a_full_batch_is_written_without_waiting_for_the_interval(opened: Any) -
     for mid in range(1, 51):
         archive.keep("#ops", said(mid))
     # No flush: the 50th row wakes the writer. Wait for it with the writer's own signal.
-    with archive._done_changed:
-        assert archive._done_changed.wait_for(lambda: archive._done >= 50, WAIT)
+    queue = archive._queue
+    with queue.changed:
+        assert queue.changed.wait_for(lambda: queue.done >= 50, WAIT)
     assert ids(archive.recent("#ops", 1)) == [50]
 
 
@@ -567,3 +571,54 @@ def test_history_options_come_from_the_one_table(tmp_path: Path) -> None:
     assert (config.history, config.history_replay, config.history_days) == (False, 0, 7)
     with pytest.raises(ConfigError, match="from 0 to 100"):
         server_config({"config": os.devnull}, {"TCPCHAT_HISTORY_REPLAY": "101"})
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_indexed_written_and_pending_messages_are_found_once_each(opened: Any) -> None:
+    archive = opened()
+    for mid in range(1, 4):
+        archive.keep("#ops", said(mid, "needle indexed"))
+    archive.close()  # closing indexes everything written
+    again = opened(commit_interval=NEVER, batch_rows=10**6)
+    assert again._queue.indexed == 3
+    for mid in range(4, 7):
+        again.keep("#ops", said(mid, "needle written"))
+    assert again.flush(WAIT)  # written, but the index waits for more (HISTORY_INDEX_ROWS)
+    assert again._queue.indexed == 3
+    for mid in range(7, 10):
+        again.keep("#ops", said(mid, "needle pending"))
+    assert ids(again.search("#ops", "needle", 20)) == list(range(1, 10))
+    assert ids(again.search("#ops", "needle", 4)) == [6, 7, 8, 9]
+    assert ids(again.search("#ops", "written", 20)) == [4, 5, 6]
+    assert ids(again.recent("#ops", 20)) == list(range(1, 10))
+    assert ids(again.recent("#ops", 5)) == [5, 6, 7, 8, 9]
+    assert ids(again.recent("#ops", 5, before_id=8)) == [3, 4, 5, 6, 7]
+    assert ids(again.recent("#ops", 2, before_id=5)) == [3, 4]
+    again.close()
+    assert ids(opened().search("#ops", "needle", 20)) == list(range(1, 10))
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_messages_written_but_not_indexed_at_a_crash_are_indexed_at_the_next_start(
+    opened: Any, tmp_path: Path
+) -> None:
+    archive = opened()
+    for mid in range(1, 6):
+        archive.keep("#ops", said(mid, "before the crash"))
+    archive.close()
+    conn = sqlite3.connect(tmp_path / DB_FILE)  # as if killed before indexing 4 and 5
+    conn.execute("DELETE FROM messages_fts")
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    conn.execute("DELETE FROM messages_fts WHERE rowid > 3")
+    conn.execute("UPDATE meta SET value = 3 WHERE key = 'indexed'")
+    conn.commit()
+    conn.close()
+    again = opened()
+    assert ids(again.search("#ops", "crash", 10)) == [1, 2, 3, 4, 5]  # indexed or compared
+    queue = again._queue
+    with queue.changed:  # the writer catches up at start
+        assert queue.changed.wait_for(lambda: queue.indexed == 5, WAIT)
+    assert ids(again.search("#ops", "crash", 10)) == [1, 2, 3, 4, 5]
+    again.close()
+    fts = stored_rows(tmp_path, "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'crash'")
+    assert sorted(r[0] for r in fts) == [1, 2, 3, 4, 5]

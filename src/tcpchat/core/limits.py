@@ -263,6 +263,14 @@ HISTORY_RETRY_S = 30.0
 # Words of a /search that count (the rest are ignored): every word must match, so more words
 # only narrow the result, and each costs the index one more lookup.
 HISTORY_SEARCH_MAX_WORDS = 8
+# The search index is written behind the messages, in transactions of its own: once this many
+# messages wait for it, or the oldest has waited HISTORY_INDEX_LAG_S. Each FTS5 transaction
+# writes a new segment, which costs about what indexing a hundred rows does: in the 5 ms batches
+# of a busy chat that doubled the writer's work, in batches of 1000 it is a tenth. Until indexed,
+# /search compares a message's words in Python: of one room, at most about 1000 messages (about
+# 10 ms in the worst case, one room taking all the traffic), usually a few.
+HISTORY_INDEX_ROWS = 1000
+HISTORY_INDEX_LAG_S = 1.0
 # Without FTS5, /search reads at most this many of the room's newest messages: about 25 ms on
 # the event loop's thread here, the most a search may hold everyone else's messages back.
 HISTORY_LIKE_SCAN_ROWS = 50_000

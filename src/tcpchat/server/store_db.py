@@ -42,29 +42,37 @@ SCHEMA = (
         action INTEGER NOT NULL,
         text TEXT NOT NULL
     )""",
-    # A room's last messages, newest first, without reading any other room's.
-    "CREATE INDEX messages_room ON messages (room, id)",
     # 'last_id': the highest message id handed out, when it is not a stored row (a private
-    # message not kept), so that ids keep increasing across restarts.
+    # message not kept), so that ids keep increasing across restarts. 'indexed': every message
+    # up to this id is in the search index.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
 )
 # The search index: the text of each message, and its room as one token (the room's id) so that
-# a search of one room reads only that room's entries, however common the word elsewhere. It
-# holds no copy of the text (content=messages); the triggers keep it in step, in SQLite's own
-# code, so the writer thread does no work of its own per row for it.
+# a search of one room reads only that room's entries, however common the word elsewhere; the
+# room's token alone lists its messages, newest first, for a replay. It holds no copy of the text
+# (content=messages). The writer adds messages to it in batches of
+# their own, behind the messages (``meta.indexed`` says up to where): each FTS5 transaction
+# writes a new segment, which costs about as much as indexing a few hundred rows, so indexing
+# with every 5 ms commit would double the writer's work at a busy chat's rates. A deleted row
+# leaves the index by the trigger, if it was in it (deleting an entry that is not there would
+# damage an external-content index).
 FTS_SCHEMA = (
     """CREATE VIRTUAL TABLE messages_fts USING fts5 (
         room, text, content='messages', content_rowid='id',
         tokenize='unicode61 remove_diacritics 2'
     )""",
-    """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, room, text) VALUES (new.id, new.room, new.text);
-    END""",
-    """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.id <= (SELECT value FROM meta WHERE key = 'indexed') BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, room, text)
         VALUES ('delete', old.id, old.room, old.text);
     END""",
 )
+INDEXED = "INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', ?)"
+# Without the search index, a room's last messages come from an index of their own. (With it,
+# this one is not kept: its entries, scattered over every room's part of the index, made each
+# 5 ms commit write a page per room that spoke, most of the writer's work besides the search
+# index.)
+ROOM_INDEX = "CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id)"
 OUR_TABLES = {"rooms", "messages", "meta"}
 
 
@@ -96,6 +104,8 @@ class Opened:
     last_id: int  # the highest message id ever handed out
     next_room: int  # the id a new room gets
     built_index: bool  # the search index was built now, for messages stored without one
+    top: int  # the highest id stored
+    indexed: int  # messages up to this id are in the search index
 
 
 def check_path(path: str) -> None:
@@ -201,19 +211,25 @@ def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
             for statement in FTS_SCHEMA:
                 conn.execute(statement)
             conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+            top = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
+            conn.execute(INDEXED, (top,))
             kind, built = FTS5, version != 0
         else:
             kind = LIKE
+        conn.execute(ROOM_INDEX if kind == LIKE else "DROP INDEX IF EXISTS messages_room")
         # The cheap part of a check: the pages these read are the ones every start needs.
         top = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
         mark = conn.execute("SELECT value FROM meta WHERE key = 'last_id'").fetchone()
+        indexed = conn.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone()
         rooms = conn.execute("SELECT MAX(id) FROM rooms").fetchone()[0] or 0
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     last_id = max(int(top), int(mark[0]) if mark else 0)
-    return Opened(conn, kind, last_id, int(rooms) + 1, built)
+    return Opened(
+        conn, kind, last_id, int(rooms) + 1, built, int(top), int(indexed[0]) if indexed else 0
+    )
 
 
 def config_error(path: str, exc: sqlite3.Error) -> ConfigError:
@@ -266,14 +282,15 @@ def search_words(text: str) -> list[str]:
 
 
 def fts_query(room: int, words: Sequence[str]) -> str | None:
-    """The FTS5 MATCH expression for ``words`` in room ``room``: each word a quoted string (its
-    own quotes doubled), so nothing a user types (quotes, AND, OR, NOT, NEAR, *, ^, column names,
-    parentheses) is ever read as query syntax. A word with no letter or digit would match
-    nothing and is left out; None when no word is left."""
+    """The FTS5 MATCH expression for ``words`` in room ``room`` (no words: every message of the
+    room): each word a quoted string (its own quotes doubled), so nothing a user types (quotes,
+    AND, OR, NOT, NEAR, *, ^, column names, parentheses) is ever read as query syntax. A word
+    with no letter or digit would match nothing and is left out; None when words were given
+    and none is left."""
     phrases = ['text : "' + word.replace('"', '""') + '"' for word in words if TOKEN.search(word)]
-    if not phrases:
+    if words and not phrases:
         return None
-    return f'room : "{room}" AND ' + " AND ".join(phrases)
+    return " AND ".join([f'room : "{room}"', *phrases])
 
 
 def fold(text: str) -> str:
