@@ -50,15 +50,15 @@ SCHEMA = (
 # The search index: the text of each message, and its room as one token (the room's id) so that
 # a search of one room reads only that room's entries, however common the word elsewhere; the
 # room's token alone lists its messages, newest first, for a replay. It holds no copy of the text
-# (content=messages). The writer adds messages to it in batches of
-# their own, behind the messages (``meta.indexed`` says up to where): each FTS5 transaction
-# writes a new segment, which costs about as much as indexing a few hundred rows, so indexing
-# with every 5 ms commit would double the writer's work at a busy chat's rates. A deleted row
-# leaves the index by the trigger, if it was in it (deleting an entry that is not there would
-# damage an external-content index).
+# (content=messages), nor the sizes only ranking would need (columnsize=0: results come newest
+# first, not by relevance). The writer adds messages to it in transactions of their own, behind
+# the messages (``meta.indexed`` says up to where): each FTS5 transaction writes a new segment,
+# which costs about as much as indexing a hundred rows, so indexing with every 5 ms commit would
+# double the writer's work at a busy chat's rates. A deleted row leaves the index by the trigger,
+# if it was in it (deleting an entry that is not there would damage an external-content index).
 FTS_SCHEMA = (
     """CREATE VIRTUAL TABLE messages_fts USING fts5 (
-        room, text, content='messages', content_rowid='id',
+        room, text, content='messages', content_rowid='id', columnsize=0,
         tokenize='unicode61 remove_diacritics 2'
     )""",
     """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
