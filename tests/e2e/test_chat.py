@@ -320,6 +320,7 @@ def test_port_in_use_is_one_clear_line_and_exit_1(server: ServerProcess, tmp_pat
             "",
             "--config",
             "/dev/null",
+            "--no-history",  # the first server holds ./data/history.sqlite3
         ],
         capture_output=True,
         text=True,
