@@ -235,7 +235,7 @@ HISTORY_REPLAY = 20
 HISTORY_REPLAY_MAX = 100
 # Messages kept at most (--history-max-rows; 0: no cap), the oldest pruned first. The replay and
 # /search targets were measured with a million messages (docs/BENCHMARKS.md), which take about
-# 200 MB of disk with the search index: a cap that keeps those figures true and the disk use
+# 170 MB of disk with the search index: a cap that keeps those figures true and the disk use
 # known, and still months of a busy chat (a million is 10,000 messages a day for 100 days).
 HISTORY_MAX_ROWS = 1_000_000
 # Days a message is kept (--history-days); 0 keeps them until HISTORY_MAX_ROWS pushes them out.
@@ -271,8 +271,9 @@ HISTORY_SEARCH_MAX_WORDS = 8
 # 10 ms in the worst case, one room taking all the traffic), usually a few.
 HISTORY_INDEX_ROWS = 1000
 HISTORY_INDEX_LAG_S = 1.0
-# Without FTS5, /search reads at most this many of the room's newest messages: about 25 ms on
-# the event loop's thread here, the most a search may hold everyone else's messages back.
+# Without FTS5, /search reads at most this many of the room's newest messages: about 30 ms on
+# the event loop's thread here (docs/BENCHMARKS.md), the most a search may hold everyone else's
+# messages back.
 HISTORY_LIKE_SCAN_ROWS = 50_000
 # On SIGTERM the writer gets this long to write what is pending: within systemd's
 # TimeoutStopSec=15s with room for the rest of the shutdown.
