@@ -204,6 +204,17 @@ def server_page() -> str:
         ".TP",
         italic("/var/log/tcp-chat/"),
         "Log files under systemd when " + bold("log_file = yes") + ".",
+        ".TP",
+        italic("/var/lib/tcp-chat/history.sqlite3"),
+        "The history of the rooms (SQLite, with its "
+        + italic("-wal")
+        + " and "
+        + italic("-shm")
+        + " files beside it), in "
+        + bold("data_dir")
+        + " as the packaged server.conf sets it; "
+        + bold("--no-history")
+        + " keeps nothing.",
         ".SH EXIT STATUS",
         ".TP",
         bold("0"),

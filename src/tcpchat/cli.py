@@ -43,9 +43,25 @@ CLIENT_EPILOG = (
 )
 
 
+class _ServerVersion(argparse.Action):
+    """``--version``: the version, then how this server's history is searched (which depends
+    on the SQLite this Python was built with), each on its own line; then exit."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from .server.store_db import search_support
+
+        print(f"{parser.prog} {__version__}\nhistory search: {search_support()}")
+        parser.exit()
+
+
 def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=SERVER_DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_ServerVersion,
+        nargs=0,
+        help="show the version and how the history is searched (FTS5 or LIKE), then exit",
+    )
     add_options(parser, SERVER_OPTIONS)
     return parser
 

@@ -92,6 +92,18 @@ def parse_level(text: str) -> str:
     return level
 
 
+def parse_count(maximum: int) -> Callable[[str], int]:
+    """A parser for a whole number from 0 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        number = int(text)
+        if not 0 <= number <= maximum:
+            raise ValueError(f"must be from 0 to {maximum}: {text!r}")
+        return number
+
+    return parse
+
+
 def parse_choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
