@@ -9,7 +9,6 @@ once. The screens and their helpers are those of ``test_client_tmux.py`` (and
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,40 +22,14 @@ from tests.e2e.test_client_tmux import Screen, joined
 screen = test_client_tmux.screen  # the fixture that starts a client in tmux
 plain = test_client_plain.plain  # the same in the plain mode, reached each way
 
-HISTORY_SERVER = Path(__file__).with_name("history_server.py")
 STAMP = r"\d\d:\d\d"
 DATED = r"\d{4}-\d\d-\d\d \d\d:\d\d #\d+"
 
 
-def keeps_history(port: int) -> bool:
-    """Whether the server at ``port`` answers /history (a store is wired and on)."""
-    peer = Peer(port)
-    try:
-        peer.expect(r"^\*\*\* Enter your name:")
-        peer.send("/mode json\n")
-        peer.event("prompt")
-        peer.send("history-probe\n")
-        peer.event("registered")
-        peer.send("/history\n")
-        found = peer.expect(r'"type":"(history|error)"')
-        peer.send("/quit\n")
-        peer.closed()  # gone before the test's users come
-        return '"type":"history"' in found
-    finally:
-        peer.close()
-
-
 @pytest.fixture
 def history_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """The real server with history: as it starts by default if it keeps history, else with its
-    history kept in memory (``history_server.py``) until its store is wired."""
+    """The real server, keeping its history in SQLite under the test's directory (the default)."""
     srv = ServerProcess(tmp_path)
-    if not keeps_history(srv.port):
-        srv.stop()
-        srv = ServerProcess(tmp_path, command=(sys.executable, str(HISTORY_SERVER)))
-        if not keeps_history(srv.port):
-            srv.stop()
-            pytest.skip("the server keeps no history, and none could be kept for it")
     yield srv
     srv.stop()
 
