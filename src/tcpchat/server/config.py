@@ -25,6 +25,35 @@ from ..core import limits
 from ..core.errors import ConfigError
 
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"
+# What --cluster accepts: redis-py's URL schemes (TLS and a Unix socket included).
+CLUSTER_SCHEMES = ("redis://", "rediss://", "unix://")
+# A node name goes into Redis keys and log lines: printable ASCII without spaces, kept short.
+NODE_NAME_MAX_CHARS = 64
+
+
+def parse_cluster_url(text: str) -> str:
+    url = text.strip()
+    if url and not url.startswith(CLUSTER_SCHEMES):
+        raise ValueError(f"not a Redis URL (redis://HOST:PORT/DB): {text!r}")
+    return url
+
+
+def parse_node_name(text: str) -> str:
+    name = text.strip()
+    if len(name) > NODE_NAME_MAX_CHARS or not all(33 <= ord(ch) < 127 for ch in name):
+        raise ValueError(
+            f"a node name is up to {NODE_NAME_MAX_CHARS} printable ASCII characters "
+            f"without spaces: {text!r}"
+        )
+    return name
+
+
+def parse_wait(text: str) -> float:
+    seconds = float(text)
+    if not seconds >= 0:
+        raise ValueError(f"must be 0 or more: {text!r}")
+    return seconds
+
 
 SERVER_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -217,6 +246,28 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "cluster",
+        parse_cluster_url,
+        "",
+        "join a cluster of servers sharing users, rooms and history through this Redis "
+        "(redis://HOST:PORT/DB; needs tcp-chat[cluster]; docs/CLUSTER.md)",
+        "URL",
+    ),
+    Option(
+        "node_name",
+        parse_node_name,
+        "",
+        "this server's name in the cluster (default: host name and port, HOST:PORT)",
+        "NAME",
+    ),
+    Option(
+        "cluster_wait",
+        parse_wait,
+        0.0,
+        "seconds to keep trying to reach Redis at start (0: fail at once)",
+        "S",
+    ),
+    Option(
         "loop",
         parse_choice("auto", "asyncio", "uvloop"),
         "auto",
@@ -262,6 +313,9 @@ class ServerConfig:
     store_private: bool = False
     history_days: int = limits.HISTORY_DAYS
     history_max_rows: int = limits.HISTORY_MAX_ROWS
+    cluster: str = ""
+    node_name: str = ""
+    cluster_wait: float = 0.0
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:

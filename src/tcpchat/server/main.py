@@ -47,9 +47,21 @@ async def run(config: ServerConfig) -> None:
             files,
             config.max_connections,
         )
+    # Reached before listening, so that a cluster we cannot join stops the start (one line,
+    # exit 1); without --cluster nothing of redis-py is imported.
+    redis: Any = None
+    if config.cluster:
+        from .cluster import reach
+
+        redis = await reach(config.cluster, config.cluster_wait)
     # Opened before listening, so that a database we cannot use stops the start (one line,
     # exit 1); closed after the last message, so that a clean stop loses none.
-    archive = open_archive(config)
+    try:
+        archive = open_archive(config)
+    except BaseException:
+        if redis is not None:
+            await redis.aclose()
+        raise
     try:
         server = ChatServer(config, archive)
         server.fd_budget = max(files - FD_RESERVE, 1)
@@ -66,6 +78,8 @@ async def run(config: ServerConfig) -> None:
                 loop.remove_signal_handler(signum)
     finally:
         close_archive(archive)
+        if redis is not None:
+            await redis.aclose()
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -1,0 +1,124 @@
+"""Starting in cluster mode: the extra missing or Redis unreachable is one line and exit 1
+before anything listens; without --cluster nothing of redis-py is imported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SRC, WAIT, ServerProcess, child_env, join_peer, without_modules
+from tests.e2e.redis_server import RedisServer, free_port
+
+# A sitecustomize that notes every attempt to import redis (and lets it go on): the server
+# may not even try without --cluster, whether the extra is installed or not.
+_WATCH = """\
+import sys
+
+
+class _Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "redis" or name.startswith("redis."):
+            with open({path!r}, "a") as f:
+                f.write(name + "\\n")
+        return None
+
+
+sys.meta_path.insert(0, _Watch())
+"""
+
+
+def start(tmp_path: Path, *args: str, pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the server, expected to stop at once."""
+    command = [sys.executable, "-m", "tcpchat", "server", "--config", os.devnull]
+    command += ["--host", "127.0.0.1", "--port", "0", "--no-log-file", "--no-history", *args]
+    env = child_env(PYTHONPATH=pythonpath) if pythonpath else child_env()
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=WAIT * 2
+    )
+
+
+def one_line_and_exit_1(result: subprocess.CompletedProcess[str], *wanted: str) -> str:
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "listening" not in result.stderr
+    for text in wanted:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def test_without_cluster_the_server_never_imports_redis(tmp_path: Path) -> None:
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    attempts = tmp_path / "redis-imports"
+    (watch / "sitecustomize.py").write_text(_WATCH.format(path=str(attempts)))
+    env = child_env(PYTHONPATH=os.pathsep.join([str(watch), str(SRC)]))
+    server = ServerProcess(tmp_path, env=env)
+    try:
+        peer = join_peer(server.port, "alice")
+        peer.send("hello\n")
+        peer.expect(r"^\*\*\* Nobody else")
+        peer.close()
+    finally:
+        assert server.stop() == 0
+    assert not attempts.exists(), attempts.read_text()
+
+
+def test_cluster_without_the_extra_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = start(
+        tmp_path,
+        "--cluster",
+        f"redis://127.0.0.1:{free_port()}/0",
+        pythonpath=without_modules(tmp_path, "redis"),
+    )
+    one_line_and_exit_1(result, "--cluster needs the Redis client", "tcp-chat[cluster]")
+
+
+def test_redis_unreachable_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = start(tmp_path, "--cluster", url)
+    one_line_and_exit_1(result, f"cannot reach the cluster's Redis at {url}")
+
+
+def test_cluster_wait_gives_up_after_its_time(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = start(tmp_path, "--cluster", url, "--cluster-wait", "0.5")
+    one_line_and_exit_1(result, "cannot reach the cluster's Redis", "tried for 0.5 s")
+
+
+def test_a_password_in_the_url_is_not_logged(tmp_path: Path) -> None:
+    url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
+    line = one_line_and_exit_1(start(tmp_path, "--cluster", url))
+    assert "s3cret" not in line and "user:***@127.0.0.1" in line
+
+
+def test_cluster_wait_starts_once_redis_is_up(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tcpchat", "server", "--config", os.devnull, "--host"]
+        + ["127.0.0.1", "--port", "0", "--no-log-file", "--no-history"]
+        + ["--cluster", f"redis://127.0.0.1:{port}/0", "--cluster-wait", str(WAIT)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        cwd=tmp_path,
+    )
+    redis = RedisServer(tmp_path / "redis", port=port)
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if "listening on" in line:
+                break
+        else:
+            raise AssertionError("the server stopped without listening")
+    finally:
+        server.terminate()
+        assert server.wait(WAIT) == 0
+        redis.stop()
+
+
+def test_a_bad_cluster_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = start(tmp_path, "--cluster", "http://example.org")
+    assert result.returncode == 2 and "not a Redis URL" in result.stderr
