@@ -383,6 +383,31 @@ UNDELIVERED_MEMORY = 1000
 PACER_HEADROOM_LINES = 1
 
 
+# --- cluster (docs/CLUSTER.md; core/cluster.py, server/cluster/) ------------------------------
+
+# A node's lease on its names: a node that has not renewed it this long is taken for dead, its
+# names freed and its users announced gone. Phoenix Presence declares a node down after 30 s;
+# the issue asks for leaves within lease + 2 s, and a GC pause or a busy second must not reap a
+# live node, so 5 s, renewed every third of it (two renewals may be lost before it lapses).
+CLUSTER_LEASE_S = 5.0
+CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
+# Entries the shared log keeps (XADD MAXLEN ~): what a node cut off from Redis can still catch up
+# on. 100,000 entries of about 150 bytes is 15 MB of Redis memory, and 100 s of chat at 1,000
+# messages/s (the issue's load), far longer than a reconnect takes.
+CLUSTER_LOG_ENTRIES = 100_000
+# Private messages a node's inbox keeps: the same reasoning for one node's share.
+CLUSTER_INBOX_ENTRIES = 10_000
+# Entries one XREAD returns at most: a node catching up applies them in slices of this size so
+# its users' lines are still handled between slices.
+CLUSTER_READ_COUNT = 1000
+# Reconnecting to Redis: first try after 0.1 s, doubling to 5 s (the lease: a node that cannot
+# reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
+CLUSTER_RETRY_FIRST_S = 0.1
+CLUSTER_RETRY_MAX_S = 5.0
+# Ids reserved for the messages a node numbers itself while its link is down (INCRBY while
+# connected): 1000 is ten seconds of a busy node's chat; when they run out it reserves again.
+CLUSTER_OUTAGE_IDS = 1000
+
 @dataclass(frozen=True)
 class HubLimits:
     """The hub's share of these limits, as one value: the server builds it from its

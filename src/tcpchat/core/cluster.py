@@ -1,0 +1,305 @@
+"""Cluster mode's pure logic (docs/CLUSTER.md): no I/O, no clock; ``server/cluster/`` does the
+talking to Redis and hands time in as ``now``.
+
+- Redis keys, and the names' claim keys (``names.look_keys``: a claim holds a name and its
+  look-alikes cluster-wide);
+- entry ids: a log entry's id is ``0-N`` with ``N`` its message id, given by ``INCR`` in the
+  script that appends it, so ids are the same on every node and grow in log order;
+- ``Position``: where a node resumes reading a stream, and the dedupe of entries read twice;
+- ``Lease``: when to renew the node's lease and whether it may have lapsed;
+- ``Backoff``: the pauses between reconnects;
+- ``reapable``: which nodes lost their lease and must be announced gone;
+- the entries themselves (``Entry``): what one line of the log says, to and from the flat string
+  fields a stream holds. An entry of a kind this version does not know is skipped, not an error:
+  a newer node may say more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Union
+
+from .limits import (
+    CLUSTER_LEASE_S,
+    CLUSTER_RENEW_S,
+    CLUSTER_RETRY_FIRST_S,
+    CLUSTER_RETRY_MAX_S,
+)
+from .names import look_keys
+
+PREFIX = "tcpchat:"
+SEQ_KEY = PREFIX + "seq"  # the last id given
+LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream
+NODES_KEY = PREFIX + "nodes"  # nodes that joined and were not reaped
+
+
+def inbox_key(node: str) -> str:
+    """The stream of private messages for ``node``'s users."""
+    return f"{PREFIX}inbox:{node}"
+
+
+def lease_key(node: str) -> str:
+    """``node``'s lease: its boot id, with a TTL it renews."""
+    return f"{PREFIX}node:{node}"
+
+
+def held_key(node: str) -> str:
+    """The set of name keys ``node`` holds (what its release or reap frees)."""
+    return f"{PREFIX}names:{node}"
+
+
+def members_key(node: str) -> str:
+    """The hash of ``node``'s users: display name -> their rooms (a joining node's snapshot)."""
+    return f"{PREFIX}members:{node}"
+
+
+def claim_keys(name: str) -> tuple[str, ...]:
+    """The keys a claim on ``name`` holds: one per look key, so that a look-alike of a name
+    held on another node is refused as it is on one server."""
+    return tuple(f"{PREFIX}name:{key}" for key in look_keys(name))
+
+
+def holder_value(node: str, name: str) -> str:
+    """What a claim key holds: the node and the display name (for "looks too much like")."""
+    return f"{node}\t{name}"
+
+
+def parse_holder(value: str) -> tuple[str, str]:
+    """(node, display name) of a claim key's value."""
+    node, _, name = value.partition("\t")
+    return node, name
+
+
+# --- entry ids and positions --------------------------------------------------------------------
+
+
+def entry_id(message_id: int) -> str:
+    """The stream entry id of the entry numbered ``message_id``."""
+    return f"0-{message_id}"
+
+
+def id_of(entry: str) -> int:
+    """The number of a stream entry id ``0-N``; ValueError for any other (not ours)."""
+    ms, dash, seq = entry.partition("-")
+    if ms != "0" or not dash or not seq.isdigit():
+        raise ValueError(f"not a tcp-chat entry id: {entry!r}")
+    return int(seq)
+
+
+class Position:
+    """Where a node is in a stream: the last entry it applied. It reads on after it (``after``
+    is what ``XREAD`` takes), so a reconnect resumes where the link was lost; an entry at or
+    before it (read again after a reconnect whose last read did arrive) is refused by
+    ``accept``, so nothing is applied twice."""
+
+    def __init__(self, last: int = 0) -> None:
+        self.last = last
+
+    @property
+    def after(self) -> str:
+        return entry_id(self.last)
+
+    def accept(self, entry: str) -> bool:
+        """True if ``entry`` is new: the caller applies it, and the position moves to it."""
+        number = id_of(entry)
+        if number <= self.last:
+            return False
+        self.last = number
+        return True
+
+    def gap(self, oldest: int | None) -> int:
+        """Entries lost to trimming: ``oldest`` is the id of the stream's oldest entry (None: the
+        stream is empty). Ids grow by one per entry of every stream, so this counts at most the
+        entries missed; 0 when the stream still holds the entry after this position."""
+        if oldest is None or oldest <= self.last + 1:
+            return 0
+        return oldest - self.last - 1
+
+
+# --- the node's lease -----------------------------------------------------------------------------
+
+
+class Lease:
+    """This node's lease on its names: renewed every ``renew`` seconds, good for ``length``
+    after the last renewal Redis confirmed. The bus asks ``due`` in its timer, tells ``renewed``
+    when Redis answered, and asks ``lapsed`` after a link loss: a lapsed lease means the other
+    nodes may have reaped this one, which must then join again."""
+
+    def __init__(self, length: float = CLUSTER_LEASE_S, renew: float = CLUSTER_RENEW_S) -> None:
+        if not 0 < renew < length:
+            raise ValueError("a lease is renewed more often than it lasts")
+        self.length = length
+        self.renew = renew
+        self.confirmed: float | None = None  # when Redis last accepted a renewal
+
+    @property
+    def millis(self) -> int:
+        """The TTL to set, in milliseconds (``SET ... PX``)."""
+        return round(self.length * 1000)
+
+    def due(self, now: float) -> bool:
+        return self.confirmed is None or now - self.confirmed >= self.renew
+
+    def renewed(self, sent: float) -> None:
+        """Redis accepted the renewal sent at ``sent`` (the lease runs from when it was sent,
+        not from the answer: the TTL started before the answer came back)."""
+        if self.confirmed is None or sent > self.confirmed:
+            self.confirmed = sent
+
+    def lapsed(self, now: float) -> bool:
+        return self.confirmed is None or now - self.confirmed >= self.length
+
+
+class Backoff:
+    """Pauses between tries to reach Redis: ``first``, doubling up to ``most``; ``reset`` once a
+    try succeeded."""
+
+    def __init__(self, first: float = CLUSTER_RETRY_FIRST_S, most: float = CLUSTER_RETRY_MAX_S):
+        self.first = first
+        self.most = most
+        self._next = first
+
+    def next(self) -> float:
+        pause = self._next
+        self._next = min(self._next * 2, self.most)
+        return pause
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+def reapable(listed: Iterable[str], alive: Iterable[str], me: str) -> list[str]:
+    """The nodes to announce gone: listed in the cluster, without a live lease, and not this
+    one (a node never reaps itself: if its own lease lapsed, it joins again). Sorted, so that
+    every node tries them in the same order."""
+    living = set(alive)
+    return sorted(node for node in set(listed) if node not in living and node != me)
+
+
+# --- entries ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """A message said in a room (``room``: its key; ``label``: its display name, "" for
+    #lobby) by ``sender`` (a session ``session`` of ``node``)."""
+
+    node: str
+    session: int
+    sender: str
+    room: str
+    label: str
+    text: str
+    action: bool
+    time: float
+
+
+@dataclass(frozen=True)
+class Whispered:
+    """A private message from ``sender`` (session ``session`` of ``node``) to ``to``."""
+
+    node: str
+    session: int
+    sender: str
+    to: str
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """``name`` of ``node`` joined ``room`` (its display name ``label``; #lobby on
+    registering)."""
+
+    node: str
+    name: str
+    room: str
+    label: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Departed:
+    """``name`` of ``node`` left ``room`` for ``reason`` (a part, a quit, a drop)."""
+
+    node: str
+    name: str
+    room: str
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Renamed:
+    node: str
+    old: str
+    new: str
+    time: float
+
+
+@dataclass(frozen=True)
+class TopicSet:
+    node: str
+    name: str
+    room: str
+    label: str
+    topic: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Gone:
+    """``node`` lost its lease: every user of it left (announced once, by the reaper)."""
+
+    node: str
+    time: float
+
+
+Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone]
+KINDS: dict[str, type[Entry]] = {
+    "said": Said,
+    "whispered": Whispered,
+    "arrived": Arrived,
+    "departed": Departed,
+    "renamed": Renamed,
+    "topic": TopicSet,
+    "gone": Gone,
+}
+_KIND_OF = {cls: kind for kind, cls in KINDS.items()}
+
+
+def encode(entry: Entry) -> dict[str, str]:
+    """The stream fields of ``entry``: strings only (``k`` its kind)."""
+    out = {"k": _KIND_OF[type(entry)]}
+    for field in fields(entry):
+        value = getattr(entry, field.name)
+        if isinstance(value, bool):
+            out[field.name] = "1" if value else "0"
+        elif isinstance(value, float):
+            out[field.name] = repr(value)
+        else:
+            out[field.name] = str(value)
+    return out
+
+
+def decode(values: Mapping[str, str]) -> Entry | None:
+    """The entry these stream fields hold; None for a kind this version does not know. A field
+    missing or malformed is a ValueError: the log was written by something that is not us."""
+    cls = KINDS.get(values.get("k", ""))
+    if cls is None:
+        return None
+    args: dict[str, object] = {}
+    for field in fields(cls):
+        raw = values.get(field.name)
+        if raw is None:
+            raise ValueError(f"{values.get('k')} entry without {field.name}")
+        if field.type == "bool":
+            args[field.name] = raw == "1"
+        elif field.type == "float":
+            args[field.name] = float(raw)
+        elif field.type == "int":
+            args[field.name] = int(raw)
+        else:
+            args[field.name] = raw
+    return cls(**args)  # type: ignore[arg-type]

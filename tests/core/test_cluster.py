@@ -1,0 +1,112 @@
+"""Cluster mode's pure logic (core/cluster.py), without Redis: claim keys, entry ids, resume
+positions and dedupe, the lease, the backoff, reaping, and the entries' stream form."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcpchat.core import cluster as cl
+
+
+def test_a_name_claims_its_look_alikes_so_they_are_refused_on_every_node() -> None:
+    # Two names conflict when their claims share a key, as in the roster's look-alike index.
+    assert set(cl.claim_keys("Alice")) & set(cl.claim_keys("ALICE"))
+    # "I" and "l" cannot be told apart: the two names share a claim key.
+    assert set(cl.claim_keys("Il")) & set(cl.claim_keys("lI"))
+    assert not set(cl.claim_keys("alice")) & set(cl.claim_keys("bob"))
+    assert all(key.startswith("tcpchat:name:") for key in cl.claim_keys("Alice"))
+
+
+def test_a_claim_value_names_the_node_and_the_display_name() -> None:
+    value = cl.holder_value("node-a", "Ålice")
+    assert cl.parse_holder(value) == ("node-a", "Ålice")
+
+
+def test_entry_ids_are_message_ids() -> None:
+    assert cl.entry_id(411) == "0-411"
+    assert cl.id_of("0-411") == 411
+    for foreign in ("1700000000000-0", "411", "0-", "0-x"):
+        with pytest.raises(ValueError):
+            cl.id_of(foreign)
+
+
+def test_a_position_resumes_after_the_last_entry_applied() -> None:
+    position = cl.Position(41)
+    assert position.after == "0-41"
+    assert position.accept("0-42") and position.accept("0-45")
+    assert position.after == "0-45"
+
+
+def test_entries_read_again_after_a_reconnect_are_applied_once() -> None:
+    position = cl.Position()
+    first = ["0-1", "0-2", "0-3"]
+    again = ["0-2", "0-3", "0-4"]  # the last read arrived, the link dropped, XREAD from 0-1
+    applied = [e for e in first + again if position.accept(e)]
+    assert applied == ["0-1", "0-2", "0-3", "0-4"]
+
+
+def test_a_gap_counts_the_entries_trimmed_away_while_cut_off() -> None:
+    position = cl.Position(100)
+    assert position.gap(None) == 0  # the stream is empty: nothing was missed
+    assert position.gap(90) == 0
+    assert position.gap(101) == 0
+    assert position.gap(150) == 49
+
+
+def test_the_lease_is_renewed_every_third_and_lapses_after_its_length() -> None:
+    lease = cl.Lease(length=6.0, renew=2.0)
+    assert lease.millis == 6000
+    assert lease.due(0.0) and lease.lapsed(0.0)
+    lease.renewed(10.0)
+    assert not lease.due(11.9) and lease.due(12.0)
+    assert not lease.lapsed(15.9) and lease.lapsed(16.0)
+
+
+def test_a_late_answer_does_not_move_the_lease_back() -> None:
+    lease = cl.Lease(length=6.0, renew=2.0)
+    lease.renewed(12.0)
+    lease.renewed(10.0)  # the answer to an older renewal, arriving last
+    assert lease.confirmed == 12.0
+
+
+def test_a_lease_renewed_less_often_than_it_lasts_is_refused() -> None:
+    with pytest.raises(ValueError):
+        cl.Lease(length=2.0, renew=2.0)
+
+
+def test_reconnects_back_off_doubling_to_a_ceiling_and_start_over_after_success() -> None:
+    backoff = cl.Backoff(first=0.1, most=0.5)
+    assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    backoff.reset()
+    assert backoff.next() == 0.1
+
+
+def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() -> None:
+    listed = ["c", "a", "b", "me"]
+    assert cl.reapable(listed, alive=["a"], me="me") == ["b", "c"]
+    assert cl.reapable(listed, alive=["a", "b", "c", "me"], me="me") == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        cl.Said("a", 7, "alice", "#lobby", "", "hello, world\ttabs", False, 1.5),
+        cl.Said("a", 7, "alice", "#ops", "#Ops", "waves", True, 2.25),
+        cl.Whispered("b", 3, "bob", "alice", "psst", 3.0),
+        cl.Arrived("a", "alice", "#ops", "#Ops", 4.0),
+        cl.Departed("a", "alice", "#ops", "quit: bye", 5.0),
+        cl.Renamed("a", "alice", "alicia", 6.0),
+        cl.TopicSet("a", "alice", "#ops", "#Ops", "deploys only", 7.0),
+        cl.Gone("a", 8.0),
+    ],
+)
+def test_every_entry_survives_its_stream_form(entry: cl.Entry) -> None:
+    fields = cl.encode(entry)
+    assert all(isinstance(v, str) for v in fields.values())
+    assert cl.decode(fields) == entry
+
+
+def test_an_entry_of_an_unknown_kind_is_skipped_and_a_broken_one_is_an_error() -> None:
+    assert cl.decode({"k": "from-the-future", "x": "1"}) is None
+    with pytest.raises(ValueError):
+        cl.decode({"k": "gone", "node": "a"})
