@@ -408,6 +408,7 @@ CLUSTER_RETRY_MAX_S = 5.0
 # connected): 1000 is ten seconds of a busy node's chat; when they run out it reserves again.
 CLUSTER_OUTAGE_IDS = 1000
 
+
 @dataclass(frozen=True)
 class HubLimits:
     """The hub's share of these limits, as one value: the server builds it from its
