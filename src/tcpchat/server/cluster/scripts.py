@@ -1,0 +1,94 @@
+"""The Lua scripts the bus runs (docs/CLUSTER.md): each is one atomic step in Redis, so a claim
+and its check, an id and its entry, a reap and its "gone" can never be separated or done twice.
+
+The reap and release scripts touch keys they read from a set (a node's held names), which a
+Redis Cluster would refuse; tcp-chat talks to one Redis (with replicas or Sentinel at most).
+"""
+
+from __future__ import annotations
+
+# Append an entry numbered by the cluster's sequence: its id is the message id (0-N).
+# KEYS: seq, stream. ARGV: maxlen, then field, value, ...  Returns the id.
+APPEND = """
+local id = redis.call('INCR', KEYS[1])
+local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
+for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call(unpack(args))
+return id
+"""
+
+# A private message into the recipient's node inbox, only if that node still holds the name.
+# KEYS: seq, inbox, the recipient's first claim key. ARGV: maxlen, node, then field, value, ...
+# Returns the id, or 0 if the name is no longer held by that node.
+WHISPER = """
+local holder = redis.call('GET', KEYS[3])
+if not holder or string.sub(holder, 1, #ARGV[2] + 1) ~= ARGV[2] .. '\\t' then return 0 end
+local id = redis.call('INCR', KEYS[1])
+local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call(unpack(args))
+return id
+"""
+
+# Ids go on above every id a node has stored (after a Redis restart without persistence, or a
+# standalone server's history joining a cluster). KEYS: seq. ARGV: floor. Returns the seq.
+FLOOR = """
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[1])
+if seq < floor then redis.call('SET', KEYS[1], floor); seq = floor end
+return seq
+"""
+
+# Claim every key of a name for this node, if none is held and this node's lease is its own.
+# KEYS: lease, held set, claim keys... ARGV: boot id, holder value.
+# Returns '' when claimed, the holder's value when taken, '!lease' when this node lost its lease.
+CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+for i = 3, #KEYS do
+  local held = redis.call('GET', KEYS[i])
+  if held then return held end
+end
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2])
+  redis.call('SADD', KEYS[2], KEYS[i])
+end
+return ''
+"""
+
+# Let go of a name's keys that this node holds under that value. KEYS: held set, claim keys...
+# ARGV: holder value. Returns how many keys were freed.
+RELEASE = """
+local freed = 0
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    redis.call('SREM', KEYS[1], KEYS[i])
+    freed = freed + 1
+  end
+end
+return freed
+"""
+
+# Renew this node's lease unless it was reaped (then it must join again).
+# KEYS: lease, nodes. ARGV: node, boot id, ms. Returns 1 renewed, 0 reaped.
+RENEW = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# A node without a lease: free its names, forget its members, announce it gone, once.
+# KEYS: its lease, nodes, its held set, its members, seq, log.
+# ARGV: node, maxlen, then the gone entry's field, value, ...  Returns the entry's id, or 0 if
+# the node is alive or was reaped already.
+REAP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[3], KEYS[4])
+local id = redis.call('INCR', KEYS[5])
+local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call(unpack(args))
+return id
+"""

@@ -1,0 +1,190 @@
+"""The cluster bus (server/cluster/bus.py) against a real redis-server: ids from the log,
+atomic name claims (the race), private messages only to the node holding the name, resuming
+without doubles, reaping a node whose lease lapsed, a Redis pause losing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Iterator
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import pytest
+
+from tcpchat.core import cluster as cl
+from tests.conftest import WAIT
+from tests.e2e.redis_server import RedisServer, command
+
+pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
+
+from tcpchat.server.cluster import reach  # noqa: E402
+from tcpchat.server.cluster.bus import Bus  # noqa: E402
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+def run(redis: RedisServer, test: Callable[[Callable[..., Awaitable[Bus]]], Awaitable[T]]) -> T:
+    """Run ``test`` with a factory of joined buses (``node(name, stored=0, lease=None)``)."""
+
+    async def main() -> T:
+        clients: list[Any] = []
+
+        async def node(name: str, stored: int = 0, lease: cl.Lease | None = None) -> Bus:
+            client = await reach(redis.url, 0)
+            clients.append(client)
+            bus = Bus(client, name, lease)
+            await bus.join(stored, time.time())
+            return bus
+
+        try:
+            return await asyncio.wait_for(test(node), WAIT)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    return asyncio.run(main())
+
+
+def said(node: str, text: str) -> cl.Said:
+    return cl.Said(node, 1, "alice", "#lobby", "", text, False, 1.0)
+
+
+def test_every_node_reads_the_log_in_one_order_with_the_same_ids(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        ids = [await a.publish(said("a", "one")), await b.publish(said("b", "two"))]
+        ids.append(await a.publish(said("a", "three")))
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        for bus in (a, b):
+            read = await bus.read()
+            assert [(i, e.text) for _, i, e in read if isinstance(e, cl.Said)] == list(
+                zip(ids, ["one", "two", "three"])
+            )
+
+    run(redis, test)
+
+
+def test_ids_go_on_above_what_a_node_has_stored(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a", stored=500)
+        assert await a.publish(said("a", "x")) == 501
+        b = await node("b", stored=100)  # a lower floor does not move the sequence back
+        assert await b.publish(said("b", "y")) == 502
+
+    run(redis, test)
+
+
+def test_a_name_raced_for_by_three_nodes_goes_to_exactly_one(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        buses = [await node(n) for n in ("a", "b", "c")]
+        for _ in range(10):
+            await buses[0].redis.flushdb()  # a fresh cluster for each run
+            for bus in buses:
+                await bus.join(0, time.time())
+            names = [f"user{i}" for i in range(100)]
+            claims = [bus.claim(name) for name in names for bus in buses]
+            answers = await asyncio.gather(*claims)
+            assert sum(answer is None for answer in answers) == 100
+            assert all(answer in (None, *names) for answer in answers)
+
+    run(redis, test)
+
+
+def test_a_look_alike_of_a_name_held_on_another_node_is_refused(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        assert await a.claim("alice") is None
+        assert await b.claim("ALICE") == "alice"
+        assert await b.claim("Il") is None
+        assert await a.claim("lI") == "Il"
+        await a.release("alice")
+        assert await b.claim("Alice") is None
+        assert await b.holder("alice") == "b"
+
+    run(redis, test)
+
+
+def test_a_private_message_goes_only_to_the_node_holding_the_name(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        assert await b.claim("bob") is None
+        entry = cl.Whispered("a", 1, "alice", "bob", "psst", 1.0)
+        assert await a.whisper("a", entry) == 0  # bob is not on a
+        sent = await a.whisper("b", entry)
+        assert sent > 0
+        assert [(i, e) for _, i, e in await b.read()] == [(sent, entry)]
+        assert await a.read() == []  # nothing in a's inbox, nothing in the log
+        await b.release("bob")
+        assert await a.whisper("b", entry) == 0
+
+    run(redis, test)
+
+
+def test_a_node_resumes_after_its_last_entry_without_doubles(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        first = await a.publish(said("a", "before"))
+        assert [i for _, i, _ in await b.read()] == [first]
+        await b.redis.aclose()  # the link drops; the position stays
+        b.redis = await reach(redis.url, 0)
+        b.__init__(b.redis, "b")  # a new client for the same node: scripts registered again
+        b.log_position.last = first
+        second = await a.publish(said("a", "during"))
+        third = await a.publish(said("a", "after"))
+        assert [i for _, i, _ in await b.read()] == [second, third]
+        b.log_position.last = first  # the same entries read again are not applied twice ...
+        assert [i for _, i, _ in await b.read()] == [second, third]
+        assert await b.read() == []  # ... and once read, never again
+        await b.redis.aclose()
+
+    run(redis, test)
+
+
+def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        dying = await node("dying", lease=cl.Lease(0.3, 0.1))
+        b, c = await node("b"), await node("c")
+        assert await dying.claim("alice") is None
+        assert await b.claim("alice") == "alice"
+        deadline = time.monotonic() + WAIT
+        reaped: list[str] = []
+        while not reaped:  # the lease lapses 0.3 s after the join: polled against a deadline
+            assert time.monotonic() < deadline, "never reaped"
+            reaped = await b.reap(time.time())
+            await asyncio.sleep(0.05)
+        assert reaped == ["dying"]
+        assert await c.reap(time.time()) == []  # announced once only
+        assert await b.claim("alice") is None
+        gone = [e for _, _, e in await c.read() if isinstance(e, cl.Gone)]
+        assert [e.node for e in gone] == ["dying"]
+        assert not await dying.renew(time.time())  # it must join again
+        with pytest.raises(LookupError):
+            await dying.claim("carol")
+
+    run(redis, test)
+
+
+def test_a_redis_pause_delays_publishing_and_loses_nothing(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        assert command(redis.port, "CLIENT PAUSE 500 WRITE") == "+OK"
+        started = time.monotonic()
+        # One after the other, as the bus's single writer sends them (a pool of connections
+        # would not keep their order: the bus must not use one for publishing).
+        ids = [await a.publish(said("a", str(n))) for n in range(50)]
+        assert time.monotonic() - started >= 0.3  # the writes waited for the pause
+        assert sorted(ids) == ids
+        texts = [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)]
+        assert texts == [str(n) for n in range(50)]
+
+    run(redis, test)
