@@ -55,7 +55,7 @@ from .irc_render import (
 )
 from .irc_wire import IRC_LINE_BYTES, IrcMessage, ctcp, line, parse_message, user_text
 from .limits import IRC_HANDSHAKE_LINES, MAX_QUIT_REASON_CHARS
-from .names import name_key
+from .names import name_key, name_problem
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
 from .session import Session, State
@@ -146,6 +146,9 @@ class IrcClient:
         if verb == "NICK":
             if not params or not params[0]:
                 return [self._reply(ERR_NONICKNAMEGIVEN, "No nickname given")]
+            refusal = self._nick_problem(params[0])
+            if refusal:
+                return [refusal]
             self.nick = params[0]
             return self._register(now)
         if verb == "USER":
@@ -190,6 +193,15 @@ class IrcClient:
         else:
             self.nick = ""  # refused: the client sends another NICK
         return steps
+
+    def _nick_problem(self, nick: str) -> bytes:
+        """A NICK before registration is answered at once, as IRC servers do: 432 or 433 by the
+        hub's rules for names (which decides again when the session registers)."""
+        if name_problem(nick) is not None:
+            return self._reply(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        if self.hub.roster.look_alike(nick, other_than=self.session) is not None:
+            return self._reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return b""
 
     def _cap(self, message: IrcMessage, now: float) -> list[Step]:
         params = message.params
