@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.e2e.irc_harness import NGIRCD, TARGETS, TCPCHAT, IrcPeer, Ngircd, TcpChat
+from tests.e2e.irc_harness import NGIRCD, TARGETS, IrcPeer, Ngircd, TcpChat
 
 PASSWORD = "sesame"
 
