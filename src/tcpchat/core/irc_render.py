@@ -109,7 +109,7 @@ class IrcFormat:
     def notice(self, target: str, text: str) -> bytes:
         """A NOTICE from the server (to ``target``), one line per line of ``text``."""
         return b"".join(
-            line("NOTICE", target or "*", piece, source=self.name)
+            line("NOTICE", target or "*", piece, source=self.name, text=True)
             for row in text.split("\n")
             for piece in split_text(row, _room_for(self.name, target))
         )
@@ -153,7 +153,7 @@ class IrcFormat:
         out = []
         for piece in split_text(text, max(room, 64)):
             body = f"\x01ACTION {piece}\x01" if action else piece
-            out.append(line(verb, target, body, source=source, tags=tags))
+            out.append(line(verb, target, body, source=source, tags=tags, text=True))
         return b"".join(out)
 
     def _joined(self, event: ev.Joined, flags: str, me: str) -> bytes:
@@ -167,13 +167,13 @@ class IrcFormat:
             reason = event.reason[len(codes.PART) + 2 :]
             room = event.room or LOBBY
             if reason:
-                return line("PART", room, reason, source=source, tags=tags)
+                return line("PART", room, reason, source=source, tags=tags, text=True)
             return line("PART", room, source=source, tags=tags)
         if event.reason.startswith(codes.QUIT + ": "):
             reason = "Quit: " + event.reason[len(codes.QUIT) + 2 :]
         else:
             reason = event.reason.capitalize()
-        return line("QUIT", reason, source=source, tags=tags)
+        return line("QUIT", reason, source=source, tags=tags, text=True)
 
     def _renamed(self, event: ev.Renamed, flags: str, me: str) -> bytes:
         return line("NICK", event.new, source=self.mask(event.old), tags=_t(flags, event))
@@ -184,7 +184,12 @@ class IrcFormat:
                 return self.reply(RPL_NOTOPIC, me, event.room, "No topic is set")
             return self.reply(RPL_TOPIC, me, event.room, event.topic)
         return line(
-            "TOPIC", event.room, event.topic, source=self.mask(event.by), tags=_t(flags, event)
+            "TOPIC",
+            event.room,
+            event.topic,
+            source=self.mask(event.by),
+            tags=_t(flags, event),
+            text=True,
         )
 
     def _in_room(self, event: ev.InRoom, flags: str, me: str) -> bytes:

@@ -80,9 +80,10 @@ def ctcp(text: str) -> tuple[str, str] | None:
     return verb.upper(), rest
 
 
-def line(*words: str, source: str = "", tags: str = "") -> bytes:
+def line(*words: str, source: str = "", tags: str = "", text: bool = False) -> bytes:
     """One line to send: the last word becomes the trailing parameter (with its ':') when it is
-    empty, holds a space or starts with ':'; every other word must hold none of those."""
+    ``text`` (a message, a reason: always written so), empty, holds a space or starts with ':';
+    every other word must hold none of those."""
     parts: list[str] = []
     if tags:
         parts.append("@" + tags)
@@ -90,7 +91,7 @@ def line(*words: str, source: str = "", tags: str = "") -> bytes:
         parts.append(":" + source)
     *head, last = words
     parts += head
-    if not last or " " in last or last.startswith(":"):
+    if text or not last or " " in last or last.startswith(":"):
         last = ":" + last
     parts.append(last)
     return (" ".join(parts) + "\r\n").encode("utf-8")
