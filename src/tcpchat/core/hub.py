@@ -17,7 +17,6 @@ from . import codes
 from . import commands as cmd
 from . import events as ev
 from .archive import Archive, NoArchive
-from .codes import JSON
 from .flood import charge
 from .guard import password_guard
 from .hub_rooms import RoomHandlers
@@ -54,11 +53,15 @@ class Hub(RoomHandlers):
 
     # --- life of a session ---------------------------------------------------------------------
 
-    def connect(self, peer: str, now: float, origin: str = "") -> tuple[Session, Out]:
+    def connect(
+        self, peer: str, now: float, origin: str = "", mode: str = codes.TEXT
+    ) -> tuple[Session, Out]:
         """A new connection from ``peer`` (its address counts under ``origin``, by default the
-        address itself): returns its session and the greeting to send."""
+        address itself), reading the server in ``mode`` (an IRC listener's connections start in
+        an IRC mode): returns its session and the greeting to send."""
         cfg = self.config
         session = Session(self._next_session, peer, now, cfg.flood_burst, origin)
+        session.mode = mode
         self._next_session += 1
         if cfg.password is not None:
             session.state = State.PASSWORD
@@ -112,7 +115,7 @@ class Hub(RoomHandlers):
                     out += self._close(
                         session, now, codes.TIMED_OUT, "You did not choose a name in time. Goodbye."
                     )
-            elif session.state is State.ACTIVE and session.mode == JSON:
+            elif session.state is State.ACTIVE and codes.answers_pings(session.mode):
                 if session.pinged_at is not None:
                     if now - session.pinged_at >= cfg.ping_timeout:
                         out += self._close(
@@ -158,16 +161,19 @@ class Hub(RoomHandlers):
     # --- handlers: one per (state, command), wired in _TABLE below ----------------------------
 
     def _public(self, session: Session, command: cmd.Say | cmd.Action, now: float) -> Out:
-        room = session.current
+        room = self._talking_in(session, command.room)
         if room is None:
-            return self._no_room(session, now)
+            return self._no_room(session, now, command.room)
         action = isinstance(command, cmd.Action)
+        notice = isinstance(command, cmd.Say) and command.notice
         text = command.text
-        message = ev.Message(now, self._message_id(), session.name, None, action, text, room.label)
+        message = ev.Message(
+            now, self._message_id(), session.name, None, action, text, room.label, notice=notice
+        )
         self.archive.keep(room.key, message)
         others = len(room) - 1
         delivered = ev.Delivered(
-            now, message.id, None, action, text, others, session.lines, room.label
+            now, message.id, None, action, text, others, session.lines, room.label, notice
         )
         return [self._to_room(room, message, skip=session), to(session, delivered)]
 
@@ -185,11 +191,25 @@ class Hub(RoomHandlers):
                 session, now, codes.SELF_WHISPER, "You cannot send a private message to yourself."
             )
         message = ev.Message(
-            now, self._message_id(), session.name, target.name, False, command.text
+            now,
+            self._message_id(),
+            session.name,
+            target.name,
+            False,
+            command.text,
+            notice=command.notice,
         )
         self.archive.keep(None, message)  # the archive keeps it only if told to (--store-private)
         delivered = ev.Delivered(
-            now, message.id, target.name, False, command.text, 1, session.lines
+            now,
+            message.id,
+            target.name,
+            False,
+            command.text,
+            1,
+            session.lines,
+            None,
+            command.notice,
         )
         return [
             ToSessions((target,), message, confirmed=session),
