@@ -242,6 +242,7 @@ async def _run_one(
         await asyncio.sleep(0)  # let the closed transports finish
     if status not in (0, -15) and not result.error:
         result.error = f"server exited with {status}: {server.log_tail(5)}"
+    scenarios.after_stop(server, result)
     _say("    " + _one_line(result))
     return result
 

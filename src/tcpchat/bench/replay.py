@@ -1,30 +1,35 @@
 """History replay and search through the real server, on a database filled beforehand.
 
-The data directory is filled with H messages over N rooms (``#h0`` ...) before the server
-starts (``fill``); then one client joins the rooms in turn, Q times, each join timed from the
-``/join`` written to its ``history_end`` read (the replay of the room's last messages, 20 by
-default), parting again after each; then it searches its room Q times, each search timed from
-the ``/search`` written to the end of its results.
+``prepare`` fills a data directory with H messages over N rooms (``#room0`` ...) with the store's
+own filler (``history.fill``: the store's schema and search index, a Zipf-like vocabulary of Latin
+and Cyrillic words), once per spec; the servers that run the spec start on it (they only read
+it). Then one client joins the rooms in turn, Q times, each join timed from the ``/join`` written
+to its ``history_end`` read (the replay of the room's last messages, 20 by default), parting again
+after each; then it searches its room Q times, each search timed from the ``/search`` written to
+the end of its results. One request at a time: the figures are the server's answer time plus one
+loopback round trip, with nothing else going on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import shutil
 import time
 from pathlib import Path
 
+from ..server.store_db import DB_FILE
 from .dialects import ChatDialect
+from .history import Corpus, fill, room_key
 from .measure import Result, close, join
 from .peer import Peer
-from .servers import RunningServer, keeps_history
+from .servers import RunningServer
 from .specs import Replay
 from .stats import Spread
 
 ANSWER_TIMEOUT_S = 10.0
-
-
-def room_of(number: int) -> str:
-    return f"#h{number}"
+SEED = 14  # the same messages and words in every run
+FILLED = "filled"  # written once the database is complete
 
 
 class HistoryWatch:
@@ -54,40 +59,60 @@ class HistoryWatch:
         return end - start
 
 
-def search_words(spec: Replay) -> list[str]:
-    """What the searches look for, in turn."""
-    return ["deploy"]
+def corpus() -> Corpus:
+    return Corpus(random.Random(SEED))
 
 
 def prepare(spec: Replay, workdir: Path) -> Path:
-    """A data directory holding ``spec.H`` messages over ``spec.N`` rooms, filled once per
-    spec and shared by the servers that run it (replay and search store nothing)."""
-    raise RuntimeError("the history store is not in this tree yet: nothing to fill")
+    """A data directory holding ``spec.H`` messages over ``spec.N`` rooms, filled once per spec
+    and shared by the servers that run it (joins and searches store nothing)."""
+    data = workdir / f"replay-H{spec.H}-N{spec.N}"
+    if (data / FILLED).exists():
+        return data
+    shutil.rmtree(data, ignore_errors=True)  # a fill cut short
+    data.mkdir(parents=True)
+    fill(str(data / DB_FILE), spec.H, spec.N, corpus())
+    (data / FILLED).write_text("", encoding="utf-8")
+    return data
+
+
+def search_words(count: int) -> list[str]:
+    """What the searches look for, in turn: a common word (top 10 of the vocabulary), a
+    medium one (rank 100-1000), a rare one (rank 5000+), a word that is nowhere, two words."""
+    words = corpus().words
+    rng = random.Random(SEED + 1)
+    picks = [
+        lambda: rng.choice(words[:10]),
+        lambda: rng.choice(words[100:1000]),
+        lambda: rng.choice(words[5000:]),
+        lambda: f"zzqx{rng.randrange(10**6)}",
+        lambda: f"{rng.choice(words[:100])} {rng.choice(words[100:1000])}",
+    ]
+    return [picks[i % len(picks)]() for i in range(count)]
 
 
 async def run(spec: Replay, server: RunningServer, result: Result) -> None:
     dialect = server.target.dialect
-    if not isinstance(dialect, ChatDialect) or not keeps_history():
-        raise RuntimeError("replay needs our server with history")
+    if not isinstance(dialect, ChatDialect):
+        raise RuntimeError("replay needs our server")
     watch = HistoryWatch(dialect)
     peer = Peer(0, dialect, watch=watch)
-    words = search_words(spec)
     try:
         await join([peer], server, result, 1)
         joins: list[float] = []
         replayed: list[int] = []
         for q in range(spec.Q):
-            room = room_of(q % spec.N)
+            room = room_key(q % spec.N)
             joins.append(await watch.answer(peer, dialect.join(room)))
             replayed.append(watch.last_count)
             peer.write(dialect.part(room))
         _spread(result, "replay", joins)
         result.figures["replayed"] = min(replayed) if replayed else 0
-        await watch.answer(peer, dialect.join(room_of(0)))
+        await watch.answer(peer, dialect.join(room_key(0)))
         searches: list[float] = []
         found: list[int] = []
-        for q in range(spec.Q):
-            searches.append(await watch.answer(peer, dialect.search(words[q % len(words)])))
+        for words in search_words(spec.Q):
+            searches.append(await watch.answer(peer, dialect.search(words)))
             found.append(watch.last_count)
         _spread(result, "search", searches)
         result.figures["found_min"] = min(found) if found else 0

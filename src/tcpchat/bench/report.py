@@ -73,6 +73,7 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("deliveries_per_cpu_s", "per server CPU-s", 0),
         ("generator_cpu_pct", "gen CPU %", 0),
         ("rss_mib", "RSS MiB", 1),
+        ("stored", "stored", 0),
     ),
     "latency": (
         ("rate", "msg/s sent", 0),
@@ -86,6 +87,7 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("server_sys_share_pct", "of it kernel %", 0),
         ("cpu_us_per_delivery", "CPU µs/delivery", 2),
         ("generator_cpu_pct", "gen CPU %", 0),
+        ("stored", "stored", 0),
     ),
     "capacity": (
         ("joined", "joined", 0),
@@ -112,6 +114,7 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("deliveries_per_cpu_s", "per server CPU-s", 0),
         ("generator_cpu_pct", "gen CPU %", 0),
         ("join_s", "join all s", 2),
+        ("stored", "stored", 0),
     ),
     "storm": (
         ("registered", "registered", 0),

@@ -67,6 +67,7 @@ async def run(spec: Rooms, server: RunningServer, result: Result) -> None:
         result.figures["strangers"] = loss.strangers
         result.figures["deliveries_per_s"] = loss.received / elapsed
         result.figures["messages_per_s"] = senders * spec.M / elapsed
+        result.figures["said"] = senders * spec.M
         cpu = result.figures["server_cpu_s"]
         result.figures["deliveries_per_cpu_s"] = loss.received / cpu if cpu > 0 else 0.0
         result.figures["rss_mib"] = server.memory_kib()[0] / 1024

@@ -7,10 +7,13 @@ and returns a ``Result`` of named figures. Specs are parsed in ``specs.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from array import array
 from pathlib import Path
 
+from ..server.store_db import DB_FILE
 from . import replay, rooms, storm
 from .measure import (
     MIN_WAIT_S,
@@ -38,6 +41,7 @@ __all__ = [
     "Spec",
     "Storm",
     "applies",
+    "after_stop",
     "parse_spec",
     "prepare",
     "run",
@@ -74,6 +78,23 @@ def prepare(spec: Spec, workdir: Path) -> Path | None:
     if isinstance(spec, Replay):
         return replay.prepare(spec, workdir)
     return None
+
+
+def after_stop(server: RunningServer, result: Result) -> None:
+    """Once ``server`` has stopped (SIGTERM): the messages its history kept (``stored``), which
+    must be every message said (``said``), if the run counted them."""
+    if server.data_dir is None or "said" not in result.figures:
+        return
+    path = server.data_dir / DB_FILE
+    try:
+        with contextlib.closing(sqlite3.connect(str(path))) as db:
+            (count,) = db.execute("SELECT count(*) FROM messages").fetchone()
+    except sqlite3.Error as exc:
+        result.error = result.error or f"cannot read the history at {path}: {exc}"
+        return
+    result.figures["stored"] = count
+    if count < result.figures["said"] and not result.error:
+        result.error = f"history lost {result.figures['said'] - count:.0f} messages at SIGTERM"
 
 
 async def run(spec: Spec, server: RunningServer) -> Result:
@@ -125,6 +146,7 @@ async def _fanout(spec: Fanout, server: RunningServer, result: Result) -> None:
         loss_figures(result, loss)
         result.figures["deliveries_per_s"] = loss.received / elapsed
         result.figures["messages_per_s"] = spec.S * spec.M / elapsed
+        result.figures["said"] = spec.S * spec.M
         cpu = result.figures["server_cpu_s"]
         result.figures["deliveries_per_cpu_s"] = loss.received / cpu if cpu > 0 else 0.0
         received = sum(peer.bytes_in for peer in peers) - bytes_before
@@ -172,6 +194,7 @@ async def _latency(spec: Latency, server: RunningServer, result: Result) -> None
         end = progress.finished_at or time.monotonic()
         result.figures.update(clock.figures(end))
         result.figures["rate"] = sent / max(sending, 1e-9)
+        result.figures["said"] = sent
         loss = check(peers, spec.S, per_sender, samples)
         loss_figures(result, loss)
         # The steady load's cost: the server's CPU time (user and kernel) per message delivered.
