@@ -3,7 +3,7 @@
 # image with only that RPM (and the python3.12 it requires) installed.
 #
 #   docker build -t tcp-chat .
-#   docker run -d --name chat -p 54321:54321 tcp-chat
+#   docker run -d --name chat -p 54321:54321 -v tcp-chat-data:/var/lib/tcp-chat tcp-chat
 #   docker run --rm -it --network host tcp-chat tcp-client --host 127.0.0.1 --port 54321
 #
 # If python3.12-pytest cannot be had (it comes from the CodeReady Builder repository), build
@@ -39,7 +39,11 @@ RUN dnf -y install --setopt=install_weak_deps=False --nodocs /tmp/rpms/*.rpm \
  && dnf clean all \
  && rm -rf /tmp/rpms \
  && useradd --system --uid 1001 --no-create-home --home-dir /nonexistent \
-        --shell /sbin/nologin tcpchat
+        --shell /sbin/nologin tcpchat \
+ && install -d -m 0700 -o 1001 -g 1001 /var/lib/tcp-chat
+# The history database (data_dir in the RPM's server.conf): a volume, so that it outlives the
+# container (docker run -v tcp-chat-data:/var/lib/tcp-chat ...).
+VOLUME ["/var/lib/tcp-chat"]
 USER 1001
 WORKDIR /tmp
 EXPOSE 54321

@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 54321
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: run client test lint typecheck unit bench rpm dist man clean
+.PHONY: run client test lint typecheck unit bench bench-history rpm dist man clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ unit: $(TOOLS)
 
 bench: | $(VPY)
 	$(VPY) -m tcpchat.bench --suite standard --write docs/BENCHMARKS.md
+
+# The history store with a million messages (about 3 minutes): replay, /search, keep().
+bench-history: | $(VPY)
+	$(VPY) -m tcpchat.bench.history --like --write docs/BENCHMARKS.md
 
 # The noarch RPM, copied to dist/. DIST=el8 or el9 builds and names it as on that release
 # (on EL itself the dist tag comes from the system). See packaging/build-rpm.sh --help.

@@ -204,6 +204,17 @@ def server_page() -> str:
         ".TP",
         italic("/var/log/tcp-chat/"),
         "Log files under systemd when " + bold("log_file = yes") + ".",
+        ".TP",
+        italic("/var/lib/tcp-chat/history.sqlite3"),
+        "The history of the rooms (SQLite, with its "
+        + italic("-wal")
+        + " and "
+        + italic("-shm")
+        + " files beside it), in "
+        + bold("data_dir")
+        + " as the packaged server.conf sets it; "
+        + bold("--no-history")
+        + " keeps nothing.",
         ".SH EXIT STATUS",
         ".TP",
         bold("0"),
@@ -215,10 +226,10 @@ def server_page() -> str:
         bold("2"),
         "Bad usage or configuration (unknown flag, bad value, unreadable or invalid file).",
         ".SH EXAMPLES",
-        "Listen on every interface on port 5000, with debug logs:",
+        "Listen on every address, IPv4 and IPv6, on port 5000, with debug logs:",
         ".PP",
         ".RS",
-        bold("tcp-server --host 0.0.0.0 --port 5000 --log-level DEBUG --no-log-file"),
+        bold("tcp-server --host 0.0.0.0,:: --port 5000 --log-level DEBUG --no-log-file"),
         ".RE",
         ".PP",
         "Run as a service and follow its log:",
@@ -256,6 +267,13 @@ def client_page() -> str:
         ".RS",
         bold("echo hello | tcp-client --host chat.example.org --port 54321 --name bot"),
         ".RE",
+        ".PP",
+        "Where the terminal cannot be put in raw mode (Windows, "
+        + bold("TERM=dumb")
+        + "), or with "
+        + bold("--plain")
+        + ", the interactive client runs in its plain mode: whole lines typed with the system's "
+        "own line input, events printed as they come with the prompt after them.",
         ".PP",
         "With " + bold("--probe") + " the client only checks that the server answers a ping, "
         "without joining the chat, and exits 0 or 1: suitable for health checks.",

@@ -46,6 +46,38 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# The modules a Windows Python lacks that the client could be tempted to import (issue 17).
+POSIX_ONLY = ("termios", "tty", "fcntl", "resource")
+
+_BLOCKER = """\
+# Written by tests/conftest.py: these modules cannot be imported, as on Windows.
+import sys
+
+BLOCKED = frozenset({blocked!r})
+
+
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked for a test)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Blocked())
+for _name in BLOCKED:
+    sys.modules.pop(_name, None)
+"""
+
+
+def without_modules(tmp: Path, *names: str) -> str:
+    """A PYTHONPATH under which a Python child cannot import ``names`` (a ``sitecustomize`` that
+    refuses them, then the checkout's src), as if it ran where they do not exist."""
+    folder = tmp / f"without-{'-'.join(names)}"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_BLOCKER.format(blocked=sorted(names)))
+    return os.pathsep.join([str(folder), str(SRC)])
+
+
 class ServerProcess:
     """The real ``python -m tcpchat server`` in a child process, on 127.0.0.1 and a free port.
 

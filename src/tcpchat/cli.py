@@ -29,9 +29,12 @@ SERVER_DESCRIPTION = (
     "of the config file, then defaults."
 )
 CLIENT_DESCRIPTION = (
-    "Chat on a tcp-chat server. In a terminal it is interactive; with stdin from a pipe or file "
-    "it sends each line and prints events as plain lines (or JSON with --json)."
+    "Chat on a tcp-chat server. In a terminal it is interactive (full-screen, or plain where the "
+    "terminal has no raw mode, or with --plain); with stdin from a pipe or file it sends each "
+    "line and prints events as plain lines (or JSON with --json)."
 )
+# What the server says on Windows, where it does not run (its listeners and signals are POSIX).
+NOT_ON_WINDOWS = "the server runs on Linux, BSD and macOS, not on Windows (the client does)"
 CLIENT_EPILOG = (
     "Exit status: 0 done (in pipe mode: every line sent was delivered or answered without an "
     "error); 1 no connection, name refused or connection lost; 2 bad usage; 3 pipe mode: some "
@@ -40,9 +43,25 @@ CLIENT_EPILOG = (
 )
 
 
+class _ServerVersion(argparse.Action):
+    """``--version``: the version, then how this server's history is searched (which depends
+    on the SQLite this Python was built with), each on its own line; then exit."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from .server.store_db import search_support
+
+        print(f"{parser.prog} {__version__}\nhistory search: {search_support()}")
+        parser.exit()
+
+
 def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=SERVER_DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_ServerVersion,
+        nargs=0,
+        help="show the version and how the history is searched (FTS5 or LIKE), then exit",
+    )
     add_options(parser, SERVER_OPTIONS)
     return parser
 
@@ -59,6 +78,9 @@ def client_parser(prog: str = "tcp-client") -> argparse.ArgumentParser:
 def server_main(argv: Sequence[str] | None = None, prog: str = "tcp-server") -> int:
     parser = server_parser(prog)
     flags = vars(parser.parse_args(argv))
+    if sys.platform == "win32":
+        print(f"{prog}: {NOT_ON_WINDOWS}", file=sys.stderr)
+        return 1
     try:
         config = server_config(flags, os.environ)
     except ConfigError as exc:
@@ -83,12 +105,16 @@ def run_server(config: ServerConfig) -> int:
     log = logging.getLogger(LOGGER_NAME)
     if path:
         log.info("logging to %s", path)
+    from .server.listeners import ListenError
     from .server.main import run
 
     try:
         _run(run(config), config.loop)
+    except ListenError as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        log.error("cannot start: %s", exc.strerror or exc)
         return 1
     except ChatError as exc:
         log.error("%s", exc)
@@ -119,10 +145,14 @@ async def _client(config: ClientConfig) -> int:
     if config.probe:
         return await probe(config)
     if sys.stdin.isatty() and sys.stdout.isatty() and not config.json:
-        try:
-            from .client import ui
-        except ImportError:  # no terminal support on this platform: behave as in a pipe
-            return await run_pipe(config, sys.stdin, sys.stdout)
+        from .client.terminal import raw_mode_available
+
+        if config.plain or not raw_mode_available(sys.stdin.fileno(), os.environ):
+            from .client.plain import run_plain
+
+            return await run_plain(config)
+        from .client import ui
+
         return await ui.run_interactive(config)
     return await run_pipe(config, sys.stdin, sys.stdout)
 

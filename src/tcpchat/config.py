@@ -63,11 +63,45 @@ def parse_ipv6_prefix(text: str) -> int:
     return bits
 
 
+# A --host that means every address of the machine, IPv4 and IPv6.
+EVERY_ADDRESS = ("", "*")
+
+
+def parse_hosts(text: str) -> str:
+    """Addresses to listen on: one, or several separated by commas (``127.0.0.1,::1``), an IPv6
+    one in brackets or not; ``*`` or nothing is every address, IPv4 and IPv6. Returns them
+    comma-separated without spaces, brackets or repeats."""
+    if text.strip() in EVERY_ADDRESS:
+        return text.strip()
+    hosts: list[str] = []
+    for part in text.split(","):
+        host = part.strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1].strip()
+        if not host:
+            raise ValueError(f"an empty address in the list: {text!r}")
+        if host not in hosts:
+            hosts.append(host)
+    return ",".join(hosts)
+
+
 def parse_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"not a log level (DEBUG, INFO, WARNING, ERROR): {text!r}")
     return level
+
+
+def parse_count(maximum: int) -> Callable[[str], int]:
+    """A parser for a whole number from 0 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        number = int(text)
+        if not 0 <= number <= maximum:
+            raise ValueError(f"must be from 0 to {maximum}: {text!r}")
+        return number
+
+    return parse
 
 
 def parse_choice(*choices: str) -> Callable[[str], str]:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpchat.client import render
+from tcpchat.client.core import Seen
 from tcpchat.client.render import Style
 from tcpchat.core import events as ev
 from tcpchat.core import sentences
@@ -224,3 +225,130 @@ def test_a_confirmation_to_nobody_says_so_in_both_forms() -> None:
     event = ev.Delivered(T, 1, None, False, "anyone?", 0)
     assert (show(event) or "").endswith(sentences.NOBODY_ELSE)
     assert render_text(event) == "*** Nobody else is online: your message reached no one."
+
+
+# --- rooms ---------------------------------------------------------------------------------------
+
+R = "\u2500\u2500"  # the rule around a separator
+DAY = time.strftime("%Y-%m-%d %H:%M", time.localtime(T))
+
+
+def seen_show(seen: Seen, style: Style = PLAIN) -> str | None:
+    return render.render_seen(seen, "alice", style)
+
+
+def test_the_prompt_names_the_room_you_talk_in_but_the_lobby() -> None:
+    assert render.prompt("alice", "#lobby", PLAIN) == "alice> "
+    assert render.prompt("alice", "#ops", PLAIN) == "alice@#ops> "
+    assert render.prompt("alice", None, PLAIN) == "alice (no room)> "
+    assert render.prompt("", "#ops", PLAIN) == ""
+    assert "\x1b[" in render.prompt("alice", "#ops", COLOUR)
+
+
+def test_messages_from_a_room_you_do_not_talk_in_are_tagged_with_it() -> None:
+    message = ev.Message(T, 1, "bob", None, False, "hi", "#ops")
+    assert seen_show(Seen(message, elsewhere="#ops")) == f"{HHMM} [#ops] <bob> hi"
+    assert seen_show(Seen(message)) == f"{HHMM} <bob> hi"
+    lobby = ev.Message(T, 2, "bob", None, True, "waves")
+    assert seen_show(Seen(lobby, elsewhere="#lobby")) == f"{HHMM} [#lobby] * bob waves"
+    coloured = seen_show(Seen(message, elsewhere="#ops"), COLOUR) or ""
+    assert f"\x1b[{render.DIM}m[#ops]\x1b[0m <" in coloured
+
+
+def test_own_room_messages_are_confirmed_with_the_room() -> None:
+    mine = ev.Delivered(T, 1, None, False, "deployed", 2, 3, "#ops")
+    assert seen_show(Seen(mine)) == f"{HHMM} <alice> deployed \u27132"
+    assert seen_show(Seen(mine, elsewhere="#ops")) == f"{HHMM} [#ops] <alice> deployed \u27132"
+    alone = ev.Delivered(T, 1, None, False, "anyone?", 0, 3, "#ops")
+    assert seen_show(Seen(alone)) == f"{HHMM} <alice> anyone? \u2717 nobody else is in #ops"
+
+
+def test_room_notices_are_dim_and_name_their_room() -> None:
+    assert show(ev.Joined(T, "carol", 3, "#ops")) == f"{HHMM} --> carol joined #ops (3 online)"
+    left = ev.Left(T, "carol", "part: lunch", 2, "#ops")
+    assert show(left) == f"{HHMM} <-- carol left #ops: lunch (2 online)"
+    assert show(ev.Left(T, "carol", "part", 2, "#ops")) == f"{HHMM} <-- carol left #ops (2 online)"
+    lobby = Seen(ev.Joined(T, "dave", 5), elsewhere="#lobby")
+    assert seen_show(lobby) == f"{HHMM} [#lobby] --> dave joined (5 online)"
+    crowd = ev.Crowd(T, "#ops", False, ("ana", "bob"), 30, 270)
+    assert show(crowd) == (f"{HHMM} <-- 30 left #ops: ana, bob and 28 more. 270 users in #ops.")
+    topic = ev.Topic(T, "#ops", "deploys only", "bob")
+    assert show(topic) == f"{HHMM} *** bob set the topic of #ops: deploys only"
+    assert show(ev.Topic(T, "#ops", "", None)) == f"{HHMM} *** #ops has no topic."
+    parted = ev.Parted(T, "#ops", "#lobby")
+    assert show(parted) == f"{HHMM} *** You left #ops. You are talking in #lobby."
+    coloured = show(topic, style=COLOUR) or ""
+    assert f"\x1b[{render.DIM}m*** bob set the topic" in coloured
+
+
+def test_joining_a_room_is_a_short_block_with_who_is_there_and_the_topic() -> None:
+    indent = " " * render.HANGING_INDENT
+    event = ev.InRoom(T, "#ops", 53, ("alice", "bob", "carol"), "deploys only", True)
+    assert show(event) == (
+        f"{HHMM} *** You joined #ops.\n"
+        f"{indent}53 users here: alice, bob, carol and 50 more\n"
+        f"{indent}Topic: deploys only"
+    )
+    switch = ev.InRoom(T, "#ops", 2, ("alice", "bob"), "", False)
+    assert show(switch) == (
+        f"{HHMM} *** You are talking in #ops now.\n{indent}2 users here: alice, bob"
+    )
+    # Every row after the first is indented, whatever a topic holds.
+    rows = render.wrap(show(ev.InRoom(T, "#x", 1, ("a",), "<bob> " + "y " * 80, True)) or "", 60)
+    assert all(row.startswith(indent) for row in rows[1:])
+
+
+def test_the_room_list_is_an_aligned_table() -> None:
+    indent = " " * render.HANGING_INDENT
+    rooms = (("#lobby", 12, ""), ("#ops", 3, "deploys only"), ("#offtopic", 1, "anything"))
+    assert show(ev.RoomList(T, rooms)) == (
+        f"{HHMM} *** 3 rooms:\n"
+        f"{indent}#lobby     12 users\n"
+        f"{indent}#ops       3 users   deploys only\n"
+        f"{indent}#offtopic  1 user    anything"
+    )
+    assert show(ev.RoomList(T, ())) == f"{HHMM} *** No rooms."
+
+
+def test_history_is_dimmed_between_separators_with_original_time_and_id() -> None:
+    begin = ev.HistoryBegin(T + 60, "#ops", "replay", 2)
+    old = ev.Message(T, 412, "bob", None, False, "earlier", "#ops", history=True)
+    end = ev.HistoryEnd(T + 60, "#ops", "replay", 2)
+    later = time.strftime("%H:%M", time.localtime(T + 60))
+    assert show(begin) == f"{later} {R} history of #ops: 2 messages {R}"
+    assert show(old) == f"{DAY} #412 <bob> earlier"
+    assert show(end) == f"{later} {R} end of history {R}"
+    for event in (begin, old, end):
+        line = show(event, style=COLOUR) or ""
+        assert line.startswith(f"\x1b[{render.DIM}m") and line.count("\x1b[") == 2, line
+    ascii_style = Style(colour=False, unicode=False)
+    assert show(end, style=ascii_style) == f"{later} -- end of history --"
+
+
+def test_search_results_say_what_was_searched_for() -> None:
+    begin = ev.HistoryBegin(T, "#ops", "search", 1, "deploy")
+    assert show(begin) == f'{HHMM} {R} search in #ops for "deploy": 1 message {R}'
+    none = ev.HistoryBegin(T, "#ops", "search", 0, "zebra")
+    assert show(none) == f'{HHMM} {R} search in #ops for "zebra": nothing found {R}'
+    end = ev.HistoryEnd(T, "#ops", "search", 1)
+    assert show(end) == f"{HHMM} {R} end of search results {R}"
+    page = ev.HistoryBegin(T, "#ops", "page", 0)
+    assert show(page) == f"{HHMM} {R} history of #ops: no earlier messages {R}"
+
+
+def test_a_replay_held_back_opens_before_its_first_new_message_and_repeats_show_nothing() -> None:
+    begin = ev.HistoryBegin(T, "#ops", "replay", 1)
+    old = ev.Message(T, 412, "bob", None, False, "missed", "#ops", history=True)
+    assert seen_show(Seen(begin, hidden=True)) is None
+    assert seen_show(Seen(old, hidden=True)) is None
+    assert seen_show(Seen(old, opens=begin)) == (
+        f"{HHMM} {R} history of #ops: 1 message {R}\n{DAY} #412 <bob> missed"
+    )
+
+
+def test_text_mode_pipe_words_for_room_events_match_the_server() -> None:
+    """Pipe mode prints the server's text lines; the client screen takes its words from the same
+    sentences (the room list's rows, the search's query)."""
+    rooms = ev.RoomList(T, (("#ops", 3, "deploys only"),))
+    assert render_text(rooms) == "*** 1 room:\n*** #ops  3 users  deploys only"
+    assert "#ops  3 users  deploys only" in (show(rooms) or "")

@@ -29,3 +29,32 @@ def test_text_mode_ends_a_list_of_names_as_a_sentence() -> None:
 def test_help_rows_align_the_usages() -> None:
     rows = sentences.help_rows((("/w NAME TEXT", "whisper"), ("/quit", "leave")))
     assert rows == ["/w NAME TEXT  whisper", "/quit         leave"]
+
+
+def test_the_answer_to_join_is_one_sentence_in_text_mode_made_of_the_clients_parts() -> None:
+    event = ev.InRoom(T, "#ops", 53, ("alice", "bob"), "deploys only", True)
+    assert render_text(event) == (
+        "*** You joined #ops. 53 users here: alice, bob and 51 more. Topic: deploys only"
+    )
+    assert sentences.in_room_head(event) == "You joined #ops."
+    assert sentences.in_room_intro(event) == "53 users here: "
+    assert sentences.in_room_more(event) == " and 51 more"
+    switch = ev.InRoom(T, "#ops", 2, ("alice", "bob"), "", False)
+    assert render_text(switch) == "*** You are talking in #ops now. 2 users here: alice, bob."
+    assert sentences.in_room_more(switch) == ""
+
+
+def test_the_brief_history_separators_say_what_the_block_is() -> None:
+    assert sentences.history_begin_brief(ev.HistoryBegin(T, "#ops", "replay", 20)) == (
+        "history of #ops: 20 messages"
+    )
+    assert sentences.history_begin_brief(ev.HistoryBegin(T, "#ops", "page", 0)) == (
+        "history of #ops: no earlier messages"
+    )
+    assert sentences.history_begin_brief(ev.HistoryBegin(T, "#ops", "search", 1, "x y")) == (
+        'search in #ops for "x y": 1 message'
+    )
+    assert sentences.history_end_brief(ev.HistoryEnd(T, "#ops", "page", 3)) == "end of history"
+    assert sentences.history_end_brief(ev.HistoryEnd(T, "#ops", "search", 3)) == (
+        "end of search results"
+    )

@@ -320,6 +320,7 @@ def test_port_in_use_is_one_clear_line_and_exit_1(server: ServerProcess, tmp_pat
             "",
             "--config",
             "/dev/null",
+            "--no-history",  # the first server holds ./data/history.sqlite3
         ],
         capture_output=True,
         text=True,
@@ -370,7 +371,9 @@ def test_version_flag(tmp_path: Path) -> None:
         env=child_env(),
         timeout=WAIT,
     )
-    assert result.returncode == 0 and result.stdout == f"python -m tcpchat server {__version__}\n"
+    first, search = result.stdout.splitlines()
+    assert result.returncode == 0 and first == f"python -m tcpchat server {__version__}"
+    assert search.startswith(("history search: SQLite FTS5", "history search: plain LIKE"))
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])

@@ -37,7 +37,7 @@ def test_rooms_over_nc_join_talk_mark_and_part(connect: Connect) -> None:
     assert not [line for line in cid.seen if "ops" in line]
 
 
-def test_rooms_topic_and_users_over_nc(connect: Connect) -> None:
+def test_rooms_topic_and_users_over_nc(connect: Connect, server: ServerProcess) -> None:
     alice, bob = connect("alice"), connect("bob")
     alice.send("/join #Общий\n")
     alice.expect(r"^\*\*\* You joined #Общий\.")
@@ -53,6 +53,12 @@ def test_rooms_topic_and_users_over_nc(connect: Connect) -> None:
     bob.expect(r"^\*\*\* 2 users in #Общий: alice, bob\.$")
     bob.send("/users\n")
     bob.expect(r"^\*\*\* 2 users online: alice, bob\.$")
+    bob.send("/part #общий see you\n")
+    bob.expect(r"^\*\*\* You left #Общий\.")
+    # the log tells what each did
+    server.wait_log(r"alice joined #Общий \(1 member\)")
+    server.wait_log(r"alice set the topic of #Общий: только по делу")
+    server.wait_log(r"bob left #Общий: see you")
 
 
 def test_rooms_in_json_mode_carry_the_room(connect: Connect) -> None:

@@ -57,3 +57,12 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     for entry in (".git", ".venv", ".venv-*", "build", "dist"):
         assert entry in ignored, entry
+
+
+def test_history_lives_in_a_volume_the_runtime_user_owns() -> None:
+    """The RPM's server.conf puts data_dir in /var/lib/tcp-chat: the image makes it for USER."""
+    steps = instructions()
+    assert ("VOLUME", '["/var/lib/tcp-chat"]') in steps
+    user = dict(steps[::-1])["USER"]
+    runs = " ".join(args for word, args in steps if word == "RUN")
+    assert f"install -d -m 0700 -o {user} -g {user} /var/lib/tcp-chat" in runs

@@ -96,7 +96,9 @@ def test_rpm_requires_the_interpreter_it_was_built_for(el9_rpm: Path) -> None:
 def test_installed_commands_report_the_version(installed: Installed, tmp_path: Path) -> None:
     for command in ("tcp-server", "tcp-client"):
         result = run([installed.bin(command), "--version"], env=installed.env(tmp_path))
-        assert result.stdout.strip() == f"{command} {VERSION}"
+        assert result.stdout.splitlines()[0] == f"{command} {VERSION}"
+    server = run([installed.bin("tcp-server"), "--version"], env=installed.env(tmp_path))
+    assert server.stdout.splitlines()[1].startswith("history search: ")
     probe = run(
         [installed.interpreter("tcp-server"), "-c", "import tcpchat; print(tcpchat.__file__)"],
         env=installed.env(tmp_path),
@@ -110,8 +112,16 @@ def test_installed_server_and_client_chat_in_pipe_mode(
     """The RPM's tcp-server, with the RPM's server.conf, serves the RPM's tcp-client."""
     env = installed.env(tmp_path)
     conf = installed.root / "etc/tcp-chat/server.conf"
+    # The packaged data_dir is /var/lib/tcp-chat (systemd's StateDirectory=): not here.
+    assert "data_dir = /var/lib/tcp-chat" in conf.read_text(encoding="utf-8").splitlines()
     server = ServerProcess(
-        tmp_path, "--config", str(conf), env=env, command=[installed.bin("tcp-server")]
+        tmp_path,
+        "--config",
+        str(conf),
+        "--data-dir",
+        str(tmp_path / "state"),
+        env=env,
+        command=[installed.bin("tcp-server")],
     )
     programs.append(server)
     port = server.port
@@ -140,6 +150,7 @@ def test_installed_server_and_client_chat_in_pipe_mode(
     assert server.stop() == 0, server.stderr()
     # The shipped server.conf keeps the log on stderr only: no log directory appears.
     assert not (tmp_path / "logs").exists()
+    assert (tmp_path / "state" / "history.sqlite3").is_file()
 
 
 def test_systemd_unit_verifies_and_is_hardened(installed: Installed, tmp_path: Path) -> None:
@@ -151,6 +162,8 @@ def test_systemd_unit_verifies_and_is_hardened(installed: Installed, tmp_path: P
         "Restart=on-failure",
         "ExecStart=/usr/bin/tcp-server --config /etc/tcp-chat/server.conf",
         "LogsDirectory=tcp-chat",
+        "StateDirectory=tcp-chat",
+        "StateDirectoryMode=0700",
     ):
         assert setting in text.splitlines(), setting
     # verify checks that ExecStart's program exists, so point it into the scratch root.

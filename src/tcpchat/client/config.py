@@ -31,6 +31,14 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
     Option("name", str, "", "your name (asked for if not given)", "NAME"),
     Option("json", parse_bool, False, "print the server's JSON events as they come (for programs)"),
     Option("color", parse_bool, True, "colours (off with --no-color, NO_COLOR or TERM=dumb)"),
+    Option(
+        "plain",
+        parse_bool,
+        False,
+        "plain interactive mode: lines typed with the terminal's own line input, events printed "
+        "as they come (the default where the terminal cannot be put in raw mode: Windows, "
+        "TERM=dumb)",
+    ),
     Option("bell", parse_bool, False, "ring the terminal bell on private messages and mentions"),
     Option("reconnect", parse_bool, True, "reconnect with backoff when the connection drops"),
     Option("tls", parse_bool, False, "connect with TLS"),
@@ -68,6 +76,7 @@ class ClientConfig:
     name: str = ""
     json: bool = False
     color: bool = True
+    plain: bool = False
     bell: bool = False
     reconnect: bool = True
     tls: bool = False

@@ -8,8 +8,10 @@ drive it from both sides:
   reason, ``LocalHelp``). After sending, the caller reports the line's number on the connection
   (``ServerLink.send`` returns it) with ``sent(number, line)``.
 * ``receive(event)`` gives a ``Seen``: the event and what it means here (the line it answers and
-  whether that line failed, whether it deserves the bell). The core keeps the roster, your name and
-  who last wrote to you privately.
+  whether that line failed, whether it deserves the bell, the room to mark it with, whether it was
+  shown before). The core keeps the roster, your name, who last wrote to you privately, and your
+  rooms (``rooms.MyRooms``: the one you talk in, those you are in, those seen, for Tab).
+* After a reconnect, ``rejoin()`` gives the lines that put you back in your rooms.
 
 An answer is tied to its line by the number the server puts in it (``line``, docs/PROTOCOL.md
 section 5), never by order or by error code; an ``undelivered`` names the message by its id. No
@@ -18,18 +20,22 @@ sockets, no clock, no terminal: tests drive it with event objects and lines.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
 from ..core import commands as cmd
 from ..core import events as ev
+from ..core.codes import PART
 from ..core.limits import UNDELIVERED_MEMORY
 from ..core.names import fold, name_key
 from ..core.parse import parse_line
+from ..core.rooms import LOBBY_KEY, room_key
 from ..core.text import neutralise
+from .rooms import MyRooms, rooms_like
 
 # The client's own command: /r TEXT answers whoever last sent you a private message.
 REPLY_WORDS = ("/r", "/reply")
@@ -107,6 +113,23 @@ class Seen:
     bell: bool = False
     # Your own name changed: a prompt that shows it needs redrawing.
     renamed_me: bool = False
+    # The room to mark the event with (``[#ops]``): it belongs to a room other than the one you
+    # talk in, and its words do not say which (a message; a notice of #lobby).
+    elsewhere: str | None = None
+    # Show nothing: a replayed message you were shown before (live, or before a reconnect), or
+    # the end of a replay all of whose messages were.
+    hidden: bool = False
+    # A replay's opening line, held back until its first message not shown before: show it
+    # first (its count is what is left to show).
+    opens: ev.HistoryBegin | None = None
+    # The room you talk in changed (join, part, switch): a prompt that shows it needs redrawing.
+    moved: bool = False
+
+    def events(self) -> tuple[ev.Event, ...]:
+        """What to show for this, in order: nothing, the event, or a held-back opening first."""
+        if self.hidden:
+            return ()
+        return (self.event,) if self.opens is None else (self.opens, self.event)
 
 
 class ClientCore:
@@ -128,6 +151,7 @@ class ClientCore:
         self.refused = 0  # lines the server refused with an error, or the client would not send
         self.undelivered = 0  # messages confirmed, then reported undelivered
         self.shutdown_seen = False  # the server said it was stopping: its going away is no failure
+        self.where = MyRooms()  # the room you talk in, those you are in, those seen
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -144,6 +168,8 @@ class ClientCore:
         not confirmed (they may or may not have been delivered). A new connection numbers its
         lines afresh, so nothing of this one is kept."""
         lost = sorted(self.pending.values(), key=lambda s: s.number)
+        if self.registered:
+            self.where.lost()
         self.registered = False
         self.pending.clear()
         self._confirmed.clear()
@@ -152,6 +178,25 @@ class ClientCore:
     def names(self) -> list[str]:
         """Everyone online, as shown, sorted case-insensitively."""
         return sorted(self.users.values(), key=fold)
+
+    @property
+    def current(self) -> str | None:
+        """The room your plain lines go to; None: you are in no room."""
+        return self.where.current
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms you are in, in the order you joined them."""
+        return self.where.rooms
+
+    def rejoin(self) -> list[str]:
+        """After ``joined`` on a new connection: the lines to send (paced, before anything typed)
+        that put you back in your rooms, talking where you did (``MyRooms.rejoin``)."""
+        return self.where.rejoin()
+
+    def completions(self, line: str, cursor: int) -> tuple[int, list[str]]:
+        """Tab completion for ``line`` with the cursor at ``cursor`` (see ``complete``)."""
+        return complete(line, cursor, self.names(), self.me, self.where.known(), self.rooms)
 
     # --- typed lines ----------------------------------------------------------------------------
 
@@ -224,18 +269,52 @@ class ClientCore:
 
     def receive(self, event: ev.Event) -> Seen:
         """Take in ``event``; the returned ``Seen`` says what it means here."""
-        if isinstance(event, (ev.Delivered, ev.Error, ev.Undelivered)):
+        if isinstance(event, ev.Delivered):
+            if event.to is None:
+                self.where.know(event.room)
+                self.where.saw(event.room, event.id)
+            mark = None if event.to is not None else self.where.elsewhere(event.room)
+            return dataclasses.replace(self._answer(event), elsewhere=mark)
+        if isinstance(event, (ev.Error, ev.Undelivered)):
             return self._answer(event)
+        if isinstance(event, ev.Message):
+            return self._message(event)
+        if isinstance(event, (ev.InRoom, ev.Parted, ev.RoomList, ev.HistoryBegin, ev.HistoryEnd)):
+            return self._room_event(event)
+        where = self.where
         renamed_me = False
+        elsewhere: str | None = None
         if isinstance(event, ev.Registered):
             self.me, self.registered = event.name, True
             self.users = {name_key(n): n for n in event.users}
-        elif isinstance(event, ev.UserList):
-            self.users = {name_key(n): n for n in event.users}
+            where.registered()
+            return Seen(event, moved=True)
+        if isinstance(event, ev.UserList):
+            if event.room is None:  # everyone online
+                self.users = {name_key(n): n for n in event.users}
+            else:
+                where.know(event.room)
+                self.users.update((name_key(n), n) for n in event.users)
         elif isinstance(event, ev.Joined):
             self.users[name_key(event.name)] = event.name
+            where.know(event.room)
+            elsewhere = where.lobby_elsewhere(event.room)
         elif isinstance(event, ev.Left):
-            self.users.pop(name_key(event.name), None)
+            # Someone who left a room by /part is still online; any other reason ends a session.
+            if not _is_part(event.reason):
+                self.users.pop(name_key(event.name), None)
+            where.know(event.room)
+            elsewhere = where.lobby_elsewhere(event.room)
+        elif isinstance(event, ev.Crowd):
+            where.know(event.room)
+            if event.joined:
+                self.users.update((name_key(n), n) for n in event.names)
+            elif room_key(event.room) == LOBBY_KEY:  # who leaves #lobby has mostly quit
+                for n in event.names:
+                    self.users.pop(name_key(n), None)
+            elsewhere = where.lobby_elsewhere(event.room)
+        elif isinstance(event, ev.Topic):
+            where.know(event.room)
         elif isinstance(event, ev.Renamed):
             self.users.pop(name_key(event.old), None)
             self.users[name_key(event.new)] = event.new
@@ -243,11 +322,37 @@ class ClientCore:
                 self.me, renamed_me = event.new, True
             if self.last_private and name_key(self.last_private) == name_key(event.old):
                 self.last_private = event.new
-        elif isinstance(event, ev.Message):
-            return Seen(event, bell=self._rings(event))
         elif isinstance(event, ev.Shutdown):
             self.shutdown_seen = True
-        return Seen(event, renamed_me=renamed_me)
+        return Seen(event, renamed_me=renamed_me, elsewhere=elsewhere)
+
+    def _room_event(
+        self, event: ev.InRoom | ev.Parted | ev.RoomList | ev.HistoryBegin | ev.HistoryEnd
+    ) -> Seen:
+        if isinstance(event, ev.InRoom):
+            self.where.entered(event)
+            self.users.update((name_key(n), n) for n in event.users)
+            return Seen(event, moved=True)
+        if isinstance(event, ev.Parted):
+            self.where.parted(event)
+            return Seen(event, moved=True)
+        if isinstance(event, ev.RoomList):
+            self.where.listed(event)
+            return Seen(event)
+        if isinstance(event, ev.HistoryBegin):
+            return Seen(event, hidden=self.where.history_begins(event))
+        return Seen(event, hidden=self.where.history_ends(event))
+
+    def _message(self, event: ev.Message) -> Seen:
+        if event.to is not None:
+            return Seen(event, bell=self._rings(event))
+        self.where.know(event.room)
+        if event.history:
+            hidden, opens = self.where.from_history(event)
+            return Seen(event, hidden=hidden, opens=opens)
+        self.where.saw(event.room, event.id)
+        elsewhere = self.where.elsewhere(event.room)
+        return Seen(event, bell=self._rings(event), elsewhere=elsewhere)
 
     def _answer(self, event: ev.Delivered | ev.Error | ev.Undelivered) -> Seen:
         if isinstance(event, ev.Undelivered):
@@ -270,6 +375,11 @@ class ClientCore:
             self.last_private = message.sender
             return True
         return mentions(message.text, self.me)
+
+
+def _is_part(reason: str) -> bool:
+    """A leave notice's reason for a /part (``part``, ``part: TEXT``), not a session's end."""
+    return reason == PART or reason.startswith(PART + ": ")
 
 
 def mentions(text: str, name: str) -> bool:
@@ -342,12 +452,26 @@ def command_words() -> list[str]:
     return sorted(words)
 
 
-def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, list[str]]:
-    """Tab completion: a command at the start of the line, else a name online.
+# The commands whose first argument is a room: Tab offers the rooms seen (for /part, yours).
+_ROOM_COMMANDS = {"/join", "/j", "/users", "/who", "/names"}
+_PART_COMMANDS = {"/part", "/leave"}
 
-    Returns where the word being completed starts and the candidates. A name that starts the
-    line gets ": " after it (the way to address someone in a chat); a name after /w or /msg, or
-    elsewhere, gets a space."""
+
+def complete(
+    line: str,
+    cursor: int,
+    names: list[str],
+    me: str,
+    rooms: Sequence[str] = (),
+    mine: Sequence[str] = (),
+) -> tuple[int, list[str]]:
+    """Tab completion: a command at the start of the line; a room after /join, /part or /users
+    (or any word that starts with ``#``); else a name online.
+
+    ``rooms`` are the rooms seen, ``mine`` the rooms you are in (what /part offers). Returns
+    where the word being completed starts and the candidates. A name that starts the line gets
+    ": " after it (the way to address someone in a chat); a name after /w or /msg, or elsewhere,
+    and a room get a space."""
     start = cursor
     while start > 0 and not line[start - 1].isspace():
         start -= 1
@@ -355,10 +479,15 @@ def complete(line: str, cursor: int, names: list[str], me: str) -> tuple[int, li
     before = line[:start]
     if not before.strip() and word.startswith("/"):
         return start, [w + " " for w in command_words() if w.startswith(word.lower())]
+    command = before.split()
+    if len(command) == 1 and command[0].lower() in _PART_COMMANDS:
+        return start, rooms_like(word, mine)
+    if (len(command) == 1 and command[0].lower() in _ROOM_COMMANDS) or word.startswith("#"):
+        return start, rooms_like(word, rooms)
     prefix = fold(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
-    mine = name_key(me)
-    others = [n for n in names if name_key(n) != mine]
+    mine_key = name_key(me)
+    others = [n for n in names if name_key(n) != mine_key]
     matches = sorted((n for n in others if fold(n).startswith(prefix)), key=fold)
     suffix = ": " if not before.strip() and not at else " "
     return start, [at + n + suffix for n in matches]

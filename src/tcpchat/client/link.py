@@ -42,6 +42,11 @@ PasswordAsker = Callable[[str], Awaitable[str]]
 GREETING_QUOTE_CHARS = 60
 
 
+def address(host: str, port: int) -> str:
+    """``host:port`` as people write it: an IPv6 address in brackets (``[::1]:54321``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class NameRefused(ConnectError):
     """The server refused the name; ``event`` says why."""
 
@@ -81,19 +86,18 @@ class ServerLink:
             )
         except asyncio.TimeoutError:
             raise ConnectError(
-                f"cannot connect to {config.host}:{config.port}: timed out"
+                f"cannot connect to {address(config.host, config.port)}: timed out"
             ) from None
         except ssl.SSLError as exc:
-            raise ConnectError(
-                f"TLS handshake with {config.host}:{config.port} failed: {exc.reason or exc}"
-            ) from None
+            where = address(config.host, config.port)
+            raise ConnectError(f"TLS handshake with {where} failed: {exc.reason or exc}") from None
         except OSError as exc:
             raise ConnectError(
-                f"cannot connect to {config.host}:{config.port}: {connect_failure(exc)}"
+                f"cannot connect to {address(config.host, config.port)}: {connect_failure(exc)}"
             ) from None
         link = cls(reader, writer)
         try:
-            await link._greeted(f"{config.host}:{config.port}")
+            await link._greeted(f"{address(config.host, config.port)}")
         except BaseException:
             await link.close()
             raise

@@ -191,8 +191,13 @@ class _Printer:
         self.raw = raw
 
     def show(self, seen: Seen, raw: bytes) -> None:
+        """JSON: every event as it came (a program judges replays itself). Text: what
+        ``seen.events`` says to show; a message of a room you do not talk in says its room
+        first, as the server's text mode does (``[#ops] <bob> hi``)."""
         if self.raw:
             self.stream.write(raw.decode("utf-8", "replace"))
         else:
-            self.stream.write(render_text(seen.event) + "\n")
+            for event in seen.events():
+                elsewhere = event is seen.event and seen.elsewhere is not None
+                self.stream.write(render_text(event, elsewhere) + "\n")
         self.stream.flush()

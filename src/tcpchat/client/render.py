@@ -3,7 +3,10 @@
 Nothing here writes to a terminal. ``Style`` decides whether colours (SGR sequences) are used;
 ``render_event`` turns one server event into the line to print (or None for events a person
 does not need to see), with the words of ``core/sentences.py`` and the client's decoration (time
-stamps, colours, check marks); ``wrap`` breaks a line into the rows of a terminal. Every piece of
+stamps, colours, check marks, the ``[#room]`` of a message from a room you do not talk in, the
+dimmed lines of history between separators); ``render_seen`` does so for an event as the client
+core took it; ``prompt`` is the input line's prompt (``alice@#ops>``); ``wrap`` breaks a line
+into the rows of a terminal. Every piece of
 text from the network was neutralised by ``wire.parse_event`` and is neutralised again here, so
 nothing that reaches the screen can carry an escape sequence of its own.
 """
@@ -22,6 +25,7 @@ from typing import Callable, TextIO
 from ..core import events as ev
 from ..core import sentences
 from ..core.names import fold, name_key
+from ..core.rooms import LOBBY_KEY, room_key
 from ..core.text import neutralise
 from .core import Seen, mentions
 
@@ -77,6 +81,10 @@ class Style:
     def cross(self) -> str:
         return "\u2717" if self.unicode else "x"
 
+    @property
+    def rule(self) -> str:
+        return "\u2500\u2500" if self.unicode else "--"
+
 
 def name_colour(name: str) -> str:
     """A stable colour for a name: the same in every session and on every machine, and the same
@@ -104,10 +112,31 @@ def error(text: str, style: Style, ts: float = 0.0) -> str:
     return f"{style.paint(clock(ts), DIM)} {style.paint('!!! ' + neutralise(text), RED)}"
 
 
-def delivered(event: ev.Delivered, me: str, style: Style) -> str:
-    """Your own message, shown once the server confirmed it, with who got it."""
+def prompt(me: str, room: str | None, style: Style) -> str:
+    """The input line's prompt: ``alice> `` while you talk in #lobby, ``alice@#ops> `` in another
+    room, ``alice (no room)> `` in none; "" before you have a name."""
+    if not me:
+        return ""
+    who = style.name(me, bold=True)
+    if room is None:
+        return f"{who}{style.paint(' (no room)', YELLOW)}> "
+    if room_key(room) == LOBBY_KEY:
+        return f"{who}> "
+    return f"{who}@{style.paint(neutralise(room), BOLD)}> "
+
+
+def tag(room: str | None, style: Style) -> str:
+    """What goes before an event of a room you do not talk in: ``[#ops] `` (dim); else ""."""
+    return (
+        "" if room is None else style.paint(sentences.elsewhere_mark(neutralise(room)), DIM) + " "
+    )
+
+
+def delivered(event: ev.Delivered, me: str, style: Style, elsewhere: str | None = None) -> str:
+    """Your own message, shown once the server confirmed it, with who got it; ``elsewhere``: the
+    room it was said in, when you talk in another one by now."""
     if event.recipients == 0:
-        mark = style.paint(f"{style.cross} {sentences.NOBODY_ELSE}", YELLOW)
+        mark = style.paint(f"{style.cross} {sentences.nobody_else(event.room)}", YELLOW)
     elif event.to is not None:
         mark = style.paint(style.check, GREEN)
     else:
@@ -119,11 +148,15 @@ def delivered(event: ev.Delivered, me: str, style: Style) -> str:
         words=lambda w: style.paint(w, MAGENTA),
         text=neutralise,
     )
-    return f"{style.paint(clock(event.time), DIM)} {said} {mark}"
+    return f"{style.paint(clock(event.time), DIM)} {tag(elsewhere, style)}{said} {mark}"
 
 
-def message(event: ev.Message, me: str, style: Style) -> str:
-    """A message for you: public, action or private; a mention of your name stands out."""
+def message(event: ev.Message, me: str, style: Style, elsewhere: str | None = None) -> str:
+    """A message for you: public, action or private; a mention of your name stands out.
+    ``elsewhere``: the room it was said in, when you talk in another one. A message from the
+    history is dimmed, with its original date, time and id."""
+    if event.history:
+        return history_message(event, style)
 
     def text(said: str) -> str:
         said = neutralise(said)
@@ -137,7 +170,47 @@ def message(event: ev.Message, me: str, style: Style) -> str:
         words=lambda w: style.paint(w, f"{BOLD};{MAGENTA}"),
         text=text,
     )
-    return f"{style.paint(clock(event.time), DIM)} {said}"
+    return f"{style.paint(clock(event.time), DIM)} {tag(elsewhere, style)}{said}"
+
+
+def history_message(
+    event: ev.Message,
+    style: Style,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> str:
+    """An earlier message, all dim: ``2026-12-01 12:00 #412 <bob> hi`` (local time, as every
+    time the client shows; ``/history before 412`` pages back from it)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M", localtime(event.time))
+    said = sentences.message(event, name=neutralise, text=neutralise)
+    return style.paint(f"{stamp} #{event.id} {said}", DIM)
+
+
+def separator(words: str, style: Style, ts: float = 0.0) -> str:
+    """A line that opens or closes a block of history:
+    ``12:01 ── history of #ops: 2 messages ──``."""
+    return style.paint(f"{clock(ts)} {style.rule} {neutralise(words)} {style.rule}", DIM)
+
+
+def in_room(event: ev.InRoom, me: str, style: Style) -> str:
+    """The answer to /join as a short block: the room, who is there, the topic."""
+    indent = " " * HANGING_INDENT
+    head = notice(sentences.in_room_head(event), style, event.time, CYAN)
+    who = sentences.in_room_intro(event) + _names(event.users, style, me)
+    lines = [head, indent + who + sentences.in_room_more(event)]
+    if event.topic:
+        lines.append(indent + neutralise(sentences.topic_line(event.topic)))
+    return "\n".join(lines)
+
+
+def room_list(event: ev.RoomList, style: Style) -> str:
+    """The answer to /rooms: a table, one room a row, its members and topic aligned."""
+    if not event.rooms:
+        return notice(sentences.ROOMS_NONE, style, event.time)
+    indent = " " * HANGING_INDENT
+    rows = [(neutralise(r), n, neutralise(t)) for r, n, t in event.rooms]
+    lines = [notice(sentences.room_list_intro(event), style, event.time)]
+    lines += [indent + row for row in sentences.room_rows(rows)]
+    return "\n".join(lines)
 
 
 def help_table(
@@ -150,25 +223,43 @@ def help_table(
     return lines
 
 
-def render_event(event: ev.Event, me: str, style: Style) -> str | None:
-    """The line to show for ``event``; None for what a person need not see (pings, modes,
-    prompts, help: the UI merges help with its own commands)."""
+def render_event(
+    event: ev.Event, me: str, style: Style, elsewhere: str | None = None
+) -> str | None:
+    """The line to show for ``event`` (several lines joined by newlines for a block); None for
+    what a person need not see (pings, modes, prompts, help: the UI merges help with its own
+    commands). ``elsewhere``: the room to mark it with (``Seen.elsewhere``)."""
     if isinstance(event, ev.Message):
-        return message(event, me, style)
+        return message(event, me, style, elsewhere)
     if isinstance(event, ev.Delivered):
-        return delivered(event, me, style)
+        return delivered(event, me, style, elsewhere)
     t = event.time
-    stamp = style.paint(clock(t), DIM)
+    stamp = style.paint(clock(t), DIM) + " " + tag(elsewhere, style)
 
     def dim(words: str) -> str:
         return style.paint(words, DIM)
 
     if isinstance(event, ev.Joined):
-        return f"{stamp} {style.paint('-->', GREEN)} " + sentences.joined_brief(
+        return f"{stamp}{style.paint('-->', GREEN)} " + sentences.joined_brief(
             event, style.name, dim
         )
     if isinstance(event, ev.Left):
-        return f"{stamp} {dim('<--')} " + sentences.left_brief(event, style.name, dim)
+        return f"{stamp}{dim('<--')} " + sentences.left_brief(event, style.name, dim)
+    if isinstance(event, ev.Crowd):
+        arrow = style.paint("-->", GREEN) if event.joined else dim("<--")
+        return f"{stamp}{arrow} {dim(neutralise(sentences.crowd(event)))}"
+    if isinstance(event, ev.InRoom):
+        return in_room(event, me, style)
+    if isinstance(event, ev.Parted):
+        return notice(sentences.parted(event), style, t, CYAN)
+    if isinstance(event, ev.Topic):
+        return notice(sentences.topic(event), style, t)
+    if isinstance(event, ev.RoomList):
+        return room_list(event, style)
+    if isinstance(event, ev.HistoryBegin):
+        return separator(sentences.history_begin_brief(event), style, t)
+    if isinstance(event, ev.HistoryEnd):
+        return separator(sentences.history_end_brief(event), style, t)
     if isinstance(event, ev.Renamed):
         return notice(sentences.renamed(event), style, t, CYAN if event.you else DIM)
     if isinstance(event, ev.Error):
@@ -192,9 +283,15 @@ def render_event(event: ev.Event, me: str, style: Style) -> str | None:
 
 def render_seen(seen: Seen, me: str, style: Style) -> str | None:
     """The line for an event as the client core took it (``ClientCore.receive``): as
-    ``render_event``, followed, when it refused one of your lines or reports a message of yours
-    undelivered, by that line: ``(not sent: /w dave hi)``."""
-    line = render_event(seen.event, me, style)
+    ``render_event``, marked with the room it belongs to when you talk in another, after the
+    opening of a replay held back for it, nothing for a replayed message shown before; followed,
+    when it refused one of your lines or reports a message of yours undelivered, by that line:
+    ``(not sent: /w dave hi)``."""
+    if seen.hidden:
+        return None
+    line = render_event(seen.event, me, style, seen.elsewhere)
+    if seen.opens is not None and line is not None:
+        line = f"{render_event(seen.opens, me, style)}\n{line}"
     if line is None or not seen.failed or seen.answers is None:
         return line
     what = "not delivered" if isinstance(seen.event, ev.Undelivered) else "not sent"

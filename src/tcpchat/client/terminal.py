@@ -5,6 +5,10 @@ a key) and reads keys with ``loop.add_reader``; ``stop`` restores it exactly as 
 safe to call twice. ``show`` prints lines above the input line, wrapped to the terminal's width
 with a hanging indent, and redraws the prompt, the text being typed and the cursor, so incoming
 messages never garble what you type.
+
+``termios`` (POSIX only) is imported where raw mode is taken, so this module loads everywhere;
+``raw_mode_available`` says whether it can be taken here (the plain mode, ``plain.py``, is used
+where it cannot).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import os
 import re
 import signal
 import sys
-import termios
 from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Callable
 
@@ -27,6 +30,23 @@ BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
 CLEAR_LINE = "\r\x1b[K"
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def raw_mode_available(fd: int, environ: Mapping[str, str]) -> bool:
+    """Whether ``Terminal`` can run on ``fd``: ``termios`` exists (not on Windows), ``fd`` is a
+    terminal that gives its settings, and ``TERM`` is not ``dumb`` (a terminal that cannot move
+    its cursor, where the input row could not be redrawn)."""
+    if environ.get("TERM") == "dumb":
+        return False
+    try:
+        import termios
+    except ImportError:
+        return False
+    try:
+        termios.tcgetattr(fd)
+    except (termios.error, OSError):
+        return False
+    return True
 
 
 def visible_width(text: str) -> int:
@@ -66,6 +86,8 @@ class Terminal:
 
     def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None:
         """Raw mode, bracketed paste, key reader, SIGWINCH redraw and the given handlers."""
+        import termios
+
         self._loop = asyncio.get_running_loop()
         self._saved = termios.tcgetattr(self.fd)
         self._raw()
@@ -78,6 +100,8 @@ class Terminal:
         self.redraw()
 
     def _raw(self) -> None:
+        import termios
+
         mode = termios.tcgetattr(self.fd)
         mode[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON)
         mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
@@ -98,6 +122,8 @@ class Terminal:
                 self._esc_timer.cancel()
             self._loop = None
         if self._saved is not None:
+            import termios  # there since start() took the settings
+
             self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)
             try:
                 termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
@@ -107,6 +133,8 @@ class Terminal:
 
     def suspend(self) -> None:
         """Ctrl+Z: give the terminal back, stop until resumed (fg), then take it again."""
+        import termios
+
         if self._saved is None:
             return
         self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)

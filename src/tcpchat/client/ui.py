@@ -15,8 +15,9 @@ import math
 import signal
 import sys
 from collections import deque
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from ..core import events as ev
 from ..core.errors import ConnectError
@@ -31,21 +32,33 @@ from .core import (
     Refuse,
     Send,
     UseName,
-    complete,
     for_people,
 )
 from .history import append_history, history_path, load_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
-from .link import NameRefused, Pacer, ServerLink, await_name_prompt, join, read_password
+from .link import NameRefused, Pacer, ServerLink, address, await_name_prompt, join, read_password
 from .terminal import Terminal, visible_width
 
 # The terminal's own keys, listed by /help after the client's commands.
 KEY_HELP = (
-    ("Tab", "complete a command or a name (again: the next match)"),
+    ("Tab", "complete a command, a name or a room (again: the next match)"),
     ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
     ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
 )
+
+
+class Display(Protocol):
+    """What a session draws on: ``Terminal`` (raw mode), or the plain mode's screen
+    (``plain.PlainScreen``) where the terminal cannot be put in raw mode."""
+
+    def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None: ...
+    def stop(self) -> None: ...
+    def show(self, lines: Iterable[str]) -> None: ...
+    def bell(self) -> None: ...
+    def redraw(self) -> None: ...
+    def clear_screen(self) -> None: ...
+    def suspend(self) -> None: ...
 
 
 class ChatApp:
@@ -73,10 +86,14 @@ class ChatApp:
         self.session: asyncio.Future[int] | None = None
         self.editor = LineEditor(
             load_history(history) if history else [],
-            completer=lambda line, cursor: complete(line, cursor, self.core.names(), self.core.me),
+            completer=lambda line, cursor: self.core.completions(line, cursor),
             on_remember=self._keep,
         )
-        self.term = Terminal(self.on_key, self.view)
+        self.term: Display = self._display()
+
+    def _display(self) -> Display:
+        """The screen of this session (the plain mode brings its own)."""
+        return Terminal(self.on_key, self.view)
 
     # --- the session -------------------------------------------------------------------
 
@@ -84,8 +101,9 @@ class ChatApp:
         quit_signals: dict[int, Callable[[], None]] = {
             signal.SIGINT: lambda: self.leave(130),
             signal.SIGTERM: lambda: self.leave(143),
-            signal.SIGHUP: lambda: self.leave(129),
         }
+        if hasattr(signal, "SIGHUP"):  # not on Windows, where the plain mode runs this too
+            quit_signals[signal.SIGHUP] = lambda: self.leave(129)
         self.term.start(quit_signals)
         sender = asyncio.ensure_future(self._send_loop())
         self.session = asyncio.ensure_future(self._session(link))
@@ -192,6 +210,9 @@ class ChatApp:
         seen = self.core.joined(registered, link.welcome)
         self.pacer = Pacer.for_link(link)
         self.show(render.render_seen(seen, self.core.me, self.style))
+        # After a reconnect: back into your rooms, before anything typed since.
+        self.outbox.extendleft(reversed(self.core.rejoin()))
+        self.outbox_ready.set()
         self.term.redraw()
 
     async def _pump(self, link: ServerLink) -> None:
@@ -204,7 +225,7 @@ class ChatApp:
 
     async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
         """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
-        where = f"{self.config.host}:{self.config.port}"
+        where = address(self.config.host, self.config.port)
         delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
@@ -266,7 +287,7 @@ class ChatApp:
         self.show(render.render_seen(seen, self.core.me, self.style))
         if self.config.bell and seen.bell:
             self.term.bell()
-        if seen.renamed_me:
+        if seen.renamed_me or seen.moved:
             self.term.redraw()
 
     def _help(self, server: tuple[tuple[str, str], ...]) -> list[str]:
@@ -286,10 +307,8 @@ class ChatApp:
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
-            me = self.core.me
-            who = self.style.name(me, bold=True) if me else ""
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
-            prompt = f"{status}{who}> "
+            prompt = status + (render.prompt(self.core.me, self.core.current, self.style) or "> ")
         line, cursor = self.editor.view(columns - visible_width(prompt) - 1)
         return prompt, line, cursor
 
@@ -383,14 +402,18 @@ class ChatApp:
         elif isinstance(todo, LocalHelp):
             self.show(*self._help(todo.rows))
         elif isinstance(todo, Refuse):
-            kept = " Your line was kept." if todo.keep else ""
+            kept = " Your line was kept." if todo.keep and self.give_back(line) else ""
             self.show(render.error(todo.reason + kept, self.style))
-            if todo.keep:
-                self.editor.set(line)
-                self.term.redraw()
         elif isinstance(todo, Send):
             self.outbox.append(todo.text)
             self.outbox_ready.set()
+
+    def give_back(self, line: str) -> bool:
+        """Put a refused ``line`` back in the input, to edit and send later; False where the
+        input is not ours to fill (the plain mode)."""
+        self.editor.set(line)
+        self.term.redraw()
+        return True
 
     async def _send_loop(self) -> None:
         """Send queued lines in order, no faster than the server's flood limits allow."""

@@ -204,7 +204,7 @@ class Hub(RoomHandlers):
                 codes.NO_SUCH_ROOM,
                 f"No such room: {command.room}. Type /rooms to see the rooms.",
             )
-        return [to(session, ev.UserList(now, room.names(), room.label))]
+        return [to(session, ev.UserList(now, room.names(), room.name))]
 
     def _help(self, session: Session, command: cmd.ShowHelp, now: float) -> Out:
         rows = tuple(

@@ -109,8 +109,6 @@ ROOM_NAMES_SHOWN = 50
 REGISTERED_NAMES_SHOWN = 200
 
 # --- history (what the hub asks of the store) ----------------------------------------------------
-# Messages replayed on /join (``--history-replay``): ssh-chat and devzat show 16-20 lines.
-HISTORY_REPLAY = 20
 # Most messages one /history or a replay returns: a screenful or three, one write of a few KB.
 HISTORY_PAGE_MAX = 100
 # What /search returns at most: the newest matches, a screenful.
@@ -263,8 +261,72 @@ ACCEPT_BATCH = 128
 # a connection storm or a crowd joining at once waits there instead of being refused.
 LISTEN_BACKLOG = 4096
 
+# --port 0 on several addresses: each takes the free port the first one got, which another
+# program may hold on one of the others; a few tries with a fresh port make that all but certain
+# to pass, and still end at once when something else is wrong.
+SAME_PORT_TRIES = 5
+
 # On SIGINT/SIGTERM queued lines are flushed for at most this long, so the stop stays under 2 s.
 SHUTDOWN_FLUSH_S = 1.0
+
+# --- history (server/store.py) ---------------------------------------------------------------
+
+# Where the history database lives when --data-dir is not given: beside a checkout, as the logs
+# are; the RPM's server.conf sets /var/lib/tcp-chat (systemd's StateDirectory=).
+DEFAULT_DATA_DIR = "data"
+# Messages of a room replayed to whoever joins it: ssh-chat replays 20 lines, devzat 16; 20 is
+# about a screen of context without scrolling the joiner's own prompt away.
+HISTORY_REPLAY = 20
+# The most --history-replay takes. A replay is queued at once for the joiner: 100 lines of at
+# most MAX_LINE_BYTES (up to six times that as escaped JSON) stay under what a client may have
+# waiting before it is dropped (MAX_OUTBOX_BYTES x OUTBOX_HOLD_FACTOR, 4 MiB), so a replay can
+# never get the joiner disconnected; more than 100 lines is a log to read, not a chat to join.
+HISTORY_REPLAY_MAX = 100
+# Messages kept at most (--history-max-rows; 0: no cap), the oldest pruned first. The replay and
+# /search targets were measured with a million messages (docs/BENCHMARKS.md), which take about
+# 170 MB of disk with the search index: a cap that keeps those figures true and the disk use
+# known, and still months of a busy chat (a million is 10,000 messages a day for 100 days).
+HISTORY_MAX_ROWS = 1_000_000
+# Days a message is kept (--history-days); 0 keeps them until HISTORY_MAX_ROWS pushes them out.
+HISTORY_DAYS = 0
+# Group commit: the writer thread waits this long after the first message of a batch, or until
+# HISTORY_BATCH_ROWS are waiting, then writes them all in one transaction. One row per commit
+# runs at about 33,000 rows/s here, 100 rows per commit at about 170,000 rows/s (WAL, synchronous
+# NORMAL); 5 ms is under a hundredth of the server's busiest second, and a kill -9 loses at most
+# the messages of that batch (see server/store.py).
+HISTORY_COMMIT_INTERVAL_S = 0.005
+HISTORY_BATCH_ROWS = 1000
+# Messages that may wait for the writer before new ones are dropped (counted, one WARNING): a
+# disk that stalls for seconds must not grow the server's memory without bound. 100,000 rows of
+# ordinary messages are about 30 MB, and several seconds of the fastest fan-out measured.
+HISTORY_MAX_PENDING_ROWS = 100_000
+# Retention deletes at most this many rows per transaction, between the writes of new messages,
+# so that pruning a big backlog never holds the writer (and the database) for long.
+HISTORY_PRUNE_CHUNK_ROWS = 2000
+# How often retention looks for rows past --history-days or --history-max-rows when nothing else
+# made it look (a cap passed by a full chunk of rows is pruned at once).
+HISTORY_PRUNE_INTERVAL_S = 60.0
+# After a failed write (disk full, I/O error) messages are dropped without trying for this long,
+# then the next batch tries again: one ERROR per outage instead of one per batch.
+HISTORY_RETRY_S = 30.0
+# Words of a /search that count (the rest are ignored): every word must match, so more words
+# only narrow the result, and each costs the index one more lookup.
+HISTORY_SEARCH_MAX_WORDS = 8
+# The search index is written behind the messages, in transactions of its own: once this many
+# messages wait for it, or the oldest has waited HISTORY_INDEX_LAG_S. Each FTS5 transaction
+# writes a new segment, which costs about what indexing a hundred rows does: in the 5 ms batches
+# of a busy chat that doubled the writer's work, in batches of 1000 it is a tenth. Until indexed,
+# /search compares a message's words in Python: of one room, at most about 1000 messages (about
+# 10 ms in the worst case, one room taking all the traffic), usually a few.
+HISTORY_INDEX_ROWS = 1000
+HISTORY_INDEX_LAG_S = 1.0
+# Without FTS5, /search reads at most this many of the room's newest messages: about 30 ms on
+# the event loop's thread here (docs/BENCHMARKS.md), the most a search may hold everyone else's
+# messages back.
+HISTORY_LIKE_SCAN_ROWS = 50_000
+# On SIGTERM the writer gets this long to write what is pending: within systemd's
+# TimeoutStopSec=15s with room for the rest of the shutdown.
+HISTORY_CLOSE_WAIT_S = 10.0
 
 # --- the client (tcp-client) -----------------------------------------------------------------
 

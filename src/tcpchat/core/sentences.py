@@ -175,13 +175,29 @@ def crowd(event: ev.Crowd) -> str:
 
 def in_room(event: ev.InRoom) -> str:
     """Your answer to /join: the room, who is there, its topic."""
-    head = f"You joined {event.room}." if event.joined else f"You are talking in {event.room} now."
-    names = ", ".join(event.users)
+    names = ", ".join(event.users) + in_room_more(event)
+    topic = f" {topic_line(event.topic)}" if event.topic else ""
+    return f"{in_room_head(event)} {in_room_intro(event)}{names}.{topic}"
+
+
+def in_room_head(event: ev.InRoom) -> str:
+    """The first words of the answer to /join: ``You joined #ops.``"""
+    return f"You joined {event.room}." if event.joined else f"You are talking in {event.room} now."
+
+
+def in_room_intro(event: ev.InRoom) -> str:
+    """``3 users here: ``; the caller lists ``event.users``, then ``in_room_more``."""
+    return f"{plural(event.online, 'user')} here: "
+
+
+def in_room_more(event: ev.InRoom) -> str:
+    """`` and 150 more`` after the names listed, when not everyone is."""
     more = event.online - len(event.users)
-    if more > 0:
-        names += f" and {more} more"
-    topic = f" Topic: {event.topic}" if event.topic else ""
-    return f"{head} {plural(event.online, 'user')} here: {names}.{topic}"
+    return f" and {more} more" if more > 0 else ""
+
+
+def topic_line(topic: str) -> str:
+    return f"Topic: {topic}"
 
 
 def parted(event: ev.Parted) -> str:
@@ -224,6 +240,8 @@ def history_begin(event: ev.HistoryBegin) -> str:
         found = f"{n}, oldest first" if event.count else "nothing found"
         return f'Search in {event.room} for "{event.query}": {found}.'
     if event.kind == "replay":
+        if event.count == 1:
+            return f"History of {event.room}: the last message."
         return f"History of {event.room}: the last {n}, oldest first."
     if event.count == 0:
         return f"History of {event.room}: no earlier messages."
@@ -234,6 +252,24 @@ def history_end(event: ev.HistoryEnd) -> str:
     if event.kind == "search":
         return "End of search results."
     return f"End of history of {event.room}."
+
+
+def history_begin_brief(event: ev.HistoryBegin) -> str:
+    """The client's separator line before earlier messages: ``history of #ops: 20 messages``,
+    ``search in #ops for "deploy": 3 messages``."""
+    n = plural(event.count, "message")
+    if event.kind == "search":
+        return (
+            f'search in {event.room} for "{event.query}": {n if event.count else "nothing found"}'
+        )
+    if event.count == 0:
+        return f"history of {event.room}: no earlier messages"
+    return f"history of {event.room}: {n}"
+
+
+def history_end_brief(event: ev.HistoryEnd) -> str:
+    """The client's separator line after them."""
+    return "end of search results" if event.kind == "search" else "end of history"
 
 
 def renamed(event: ev.Renamed) -> str:

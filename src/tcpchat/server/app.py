@@ -22,6 +22,7 @@ from typing import Callable
 from .. import __version__
 from ..core import codes
 from ..core import events as ev
+from ..core.archive import Archive
 from ..core.codes import TEXT
 from ..core.errors import ConfigError
 from ..core.guard import Strikes
@@ -54,7 +55,9 @@ log = logging.getLogger(LOGGER_NAME)
 class ChatServer:
     """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, archive: Archive | None = None) -> None:
+        """``archive``: where the hub keeps room messages (``store.open_archive``); None keeps
+        nothing."""
         self.config = config
         self.hub = Hub(
             HubLimits(
@@ -67,7 +70,9 @@ class ChatServer:
                 ping_timeout=config.ping_timeout,
                 big_room=config.big_room,
                 max_rooms=config.max_rooms,
-            )
+                history_replay=config.history_replay,
+            ),
+            archive,
         )
         # What may be queued for one client before it is offered to the kernel (its own outbox,
         # and the shared queue of broadcasts): past this a flush starts early.

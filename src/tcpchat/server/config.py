@@ -11,6 +11,8 @@ from ..config import (
     Option,
     parse_bool,
     parse_choice,
+    parse_count,
+    parse_hosts,
     parse_ipv6_prefix,
     parse_level,
     parse_port,
@@ -32,7 +34,14 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "INI file with a [server] section (read only if it exists, unless given)",
         "FILE",
     ),
-    Option("host", str, limits.DEFAULT_HOST, "address to listen on", "ADDR"),
+    Option(
+        "host",
+        parse_hosts,
+        limits.DEFAULT_HOST,
+        "address to listen on, or several separated by commas (0.0.0.0,:: or * is every "
+        "address, IPv4 and IPv6; :: alone is IPv6 only)",
+        "ADDR",
+    ),
     Option(
         "port", parse_port, limits.DEFAULT_PORT, "TCP port to listen on (0: any free port)", "PORT"
     ),
@@ -166,6 +175,48 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "data_dir",
+        str,
+        limits.DEFAULT_DATA_DIR,
+        "directory for the history database (history.sqlite3), made if missing",
+        "DIR",
+    ),
+    Option(
+        "history",
+        parse_bool,
+        True,
+        "keep room messages in the database under --data-dir (--no-history: keep nothing, "
+        "as before rooms)",
+    ),
+    Option(
+        "history_replay",
+        parse_count(limits.HISTORY_REPLAY_MAX),
+        limits.HISTORY_REPLAY,
+        f"last messages of a room shown to whoever joins it (0: none, at most "
+        f"{limits.HISTORY_REPLAY_MAX})",
+        "N",
+    ),
+    Option(
+        "store_private",
+        parse_bool,
+        False,
+        "also keep private messages in the history database",
+    ),
+    Option(
+        "history_days",
+        parse_size,
+        limits.HISTORY_DAYS,
+        "days a message is kept (0: until --history-max-rows pushes it out)",
+        "DAYS",
+    ),
+    Option(
+        "history_max_rows",
+        parse_size,
+        limits.HISTORY_MAX_ROWS,
+        "messages kept at most, the oldest deleted first (0: no cap)",
+        "N",
+    ),
+    Option(
         "loop",
         parse_choice("auto", "asyncio", "uvloop"),
         "auto",
@@ -205,6 +256,12 @@ class ServerConfig:
     legacy: bool = True
     big_room: int = limits.BIG_ROOM_MEMBERS
     max_rooms: int = limits.MAX_ROOMS
+    data_dir: str = limits.DEFAULT_DATA_DIR
+    history: bool = True
+    history_replay: int = limits.HISTORY_REPLAY
+    store_private: bool = False
+    history_days: int = limits.HISTORY_DAYS
+    history_max_rows: int = limits.HISTORY_MAX_ROWS
 
 
 def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:

@@ -26,11 +26,18 @@ def journal(
 ) -> None:
     """Log what ``command`` from ``session`` did, from the events the hub sent back to it."""
     for item in out:
+        topic = getattr(item, "event", None)
+        if isinstance(topic, ev.Topic) and topic.by == session.name:
+            # Set for the whole room: the setter reads it with everyone else.
+            said = f": {clip(topic.topic)}" if log_text else f": {len(topic.topic)} characters"
+            log.info("%s set the topic of %s%s", session.name, topic.room, said)
+            continue
         if type(item) is not ToSessions or item.to != (session,):
             continue
         event = item.event
         if isinstance(event, ev.Delivered):
-            target = event.to or f"ALL ({plural(event.recipients, 'user')})"
+            where = event.to or event.room or "ALL"
+            target = where if event.to else f"{where} ({plural(event.recipients, 'user')})"
             kind = " (action)" if event.action else ""
             if log_text:
                 # As sent: the formatter escapes its control characters (\x1b), which keeps the
@@ -40,7 +47,30 @@ def journal(
             else:
                 log.info("%s -> %s%s: %d characters", session.name, target, kind, len(event.text))
         elif isinstance(event, ev.Registered):
-            log.info("registered as %s (%d online)", event.name, len(event.users))
+            log.info("registered as %s (%d online)", event.name, len(event.users) + event.more)
+        elif isinstance(event, ev.InRoom):
+            verb = "joined" if event.joined else "talks in"
+            log.info(
+                "%s %s %s (%s)", session.name, verb, event.room, plural(event.online, "member")
+            )
+        elif isinstance(event, ev.Parted):
+            reason = getattr(command, "reason", "")
+            said = f": {clip(reason, echo=True)}" if reason and log_text else ""
+            log.info("%s left %s%s", session.name, event.room, said)
+        elif isinstance(event, ev.HistoryBegin) and event.kind != "replay":
+            if event.kind == "search" and log_text:
+                query = clip(event.query, echo=True)
+                log.info(
+                    '%s searched %s for "%s": %d found',
+                    session.name,
+                    event.room,
+                    query,
+                    event.count,
+                )
+            else:
+                log.info(
+                    "%s asked for %s of %s: %d", session.name, event.kind, event.room, event.count
+                )
         elif isinstance(event, ev.Renamed):
             log.info("renamed %s -> %s", event.old, event.new)
         elif isinstance(event, ev.Error):

@@ -11,6 +11,7 @@ from ..core.limits import FD_RESERVE
 from .app import ChatServer
 from .config import ServerConfig
 from .logs import LOGGER_NAME
+from .store import close_archive, open_archive
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -46,18 +47,25 @@ async def run(config: ServerConfig) -> None:
             files,
             config.max_connections,
         )
-    server = ChatServer(config)
-    server.fd_budget = max(files - FD_RESERVE, 1)
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_log_loop_error)
-    await server.start()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _on_signal, server, signum)
+    # Opened before listening, so that a database we cannot use stops the start (one line,
+    # exit 1); closed after the last message, so that a clean stop loses none.
+    archive = open_archive(config)
     try:
-        await server.serve()
-    finally:
+        server = ChatServer(config, archive)
+        server.fd_budget = max(files - FD_RESERVE, 1)
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_loop_error)
+        # Before listening: a SIGTERM as soon as the server says it listens is a clean stop.
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+            loop.add_signal_handler(signum, _on_signal, server, signum)
+        try:
+            await server.start()
+            await server.serve()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    finally:
+        close_archive(archive)
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -1,0 +1,538 @@
+"""History, persisted: room messages in SQLite behind the hub's ``core.archive.Archive`` seam.
+
+``open_archive(config)`` gives the server its archive: a ``SqliteArchive`` on
+``DATA_DIR/history.sqlite3`` (the directory made with mode 0700 if missing), or ``NoArchive``
+with ``--no-history``. ``close_archive`` writes what is pending and closes it (at SIGTERM, after
+the hub's last message). Everything that can be wrong with the database at start (not a
+database, damaged, read-only file or directory, in use by another server, a newer schema) is a
+``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
+
+The schema (``store_db.py``), version 1 in ``PRAGMA user_version``:
+
+- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
+  hub, opaque here), display name and topic as last kept;
+- ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
+  the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
+  a ``rooms.id`` (NULL for a private message);
+- ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
+  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
+  which every message is in the search index;
+- ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
+  room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
+  ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
+  (content=messages). The writer adds messages to it behind the messages themselves, in
+  transactions of up to ``HISTORY_INDEX_ROWS`` (1000) at least every ``HISTORY_INDEX_LAG_S``
+  (1 s): each FTS5 transaction costs about what indexing a hundred rows does, so indexing with
+  every 5 ms commit doubled the writer's work. Reads add the messages written since
+  ``indexed`` themselves (by id, their words compared in Python).
+- Without FTS5 in this SQLite ("like"): no ``messages_fts``, and an index ``messages(room, id)``
+  for replays; /search reads the room's newest ``HISTORY_LIKE_SCAN_ROWS`` messages and compares
+  their case-folded text. A database made so gets the FTS5 index (built at start) once it is
+  opened with an SQLite that has FTS5; one with the index is refused (ConfigError) by an SQLite
+  without it.
+
+Threads: ``keep`` runs on the event loop's thread and only appends a ready row to a list (under
+a lock held for the append): about 0.6 us. One writer thread does the SQLite work with its own
+connection: woken by the first row of a batch, it waits ``HISTORY_COMMIT_INTERVAL_S`` (5 ms)
+for more, or less once ``HISTORY_BATCH_ROWS`` (1000) are waiting, and writes them all in one
+transaction (group commit), 128 rows per INSERT statement: SQLite lets go of the GIL for each
+statement's rows at once, where ``executemany`` would take it back after every row (and wait
+for the event loop's thread to hand it over each time). The SQLite work itself (4-10 us a row,
+the search index included; see docs/BENCHMARKS.md) runs beside the event loop when there is a
+CPU for it. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second,
+read-only connection, through the indexes, and add the rows kept but not written yet (pending,
+or in the transaction being written), each once.
+
+Durability (WAL, synchronous=NORMAL): a committed batch survives the process being killed.
+``close()`` (SIGTERM) writes everything pending and brings the search index up to date before
+it returns, so a clean stop loses nothing. ``kill -9`` loses what was not committed: the
+messages kept in the last ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) plus those of the transaction
+being written at that moment, about 5-10 ms of chat while the disk keeps up (if it stalls, up to
+``HISTORY_MAX_PENDING_ROWS`` wait in memory and are lost with the process). Messages written
+but not yet indexed are indexed at the next start. A power cut may also lose the transactions
+since the last WAL checkpoint (synchronous=NORMAL syncs the WAL at checkpoints, not at each
+commit).
+
+A full disk or an I/O error while running: the batch is dropped (rolled back), one ERROR is
+logged, and chat goes on without storing; after ``HISTORY_RETRY_S`` (30 s) the next batch tries
+again, and once one is written a WARNING says how many messages were not stored (so does
+``close``). Pending rows are capped at ``HISTORY_MAX_PENDING_ROWS``, past which new ones are
+dropped with one WARNING, so a stalled disk cannot grow memory. A read that fails (a damaged
+page found mid-chat) logs one ERROR and answers from memory only.
+
+Retention (``--history-days``, ``--history-max-rows``) is pruned by the writer thread, the
+oldest rows first, ``HISTORY_PRUNE_CHUNK_ROWS`` per transaction between batches: at start,
+every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the rows pass the cap by a full chunk.
+
+Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
+``keep`` for every message it numbers, and this store drops those with no room otherwise
+(remembering only their id for ``last_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from ..core.archive import Archive, NoArchive
+from ..core.errors import ConfigError
+from ..core.events import Message
+from ..core.limits import (
+    HISTORY_BATCH_ROWS,
+    HISTORY_CLOSE_WAIT_S,
+    HISTORY_COMMIT_INTERVAL_S,
+    HISTORY_DAYS,
+    HISTORY_LIKE_SCAN_ROWS,
+    HISTORY_MAX_PENDING_ROWS,
+    HISTORY_MAX_ROWS,
+)
+from .config import ServerConfig
+from .logs import LOGGER_NAME
+from .store_db import (
+    DB_FILE,
+    FTS5,
+    check_path,
+    config_error,
+    fts_query,
+    open_database,
+    open_reader,
+    search_support,
+    search_words,
+    words_match,
+)
+from .store_writer import Queue, RoomRow, Row, Writer
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock against a second server on the same file
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(LOGGER_NAME)
+
+COLUMNS = "id, room, time, sender, recipient, action, text"
+JOINED_COLUMNS = "m.id, m.room, m.time, m.sender, m.recipient, m.action, m.text"
+
+
+class _Room:
+    """A room as this store knows it: its id in the database, display name and topic."""
+
+    __slots__ = ("id", "key", "name", "topic")
+
+    def __init__(self, room_id: int, key: str, name: str, topic: str) -> None:
+        self.id = room_id
+        self.key = key
+        self.name = name
+        self.topic = topic
+
+    def row(self) -> RoomRow:
+        return (self.id, self.key, self.name, self.topic)
+
+
+class SqliteArchive:
+    """The hub's ``Archive`` on an SQLite file; see the module's docstring.
+
+    ``keep``, ``keep_topic`` and the reads are for one thread, the event loop's; ``close`` from
+    that thread too. ``max_rows`` and ``max_days`` (0: no limit) bound what is kept; ``search``
+    ("like") makes a new database without the FTS5 index (tests of the fallback); ``clock`` is
+    the time retention measures days against (``time.time``; tests pass their own);
+    ``commit_interval``, ``batch_rows`` and ``max_pending`` are the group commit's;
+    ``writer_pragmas`` are run on the writer's connection after the start-up checks (tests:
+    ``max_page_count`` makes a full disk). Raises ConfigError if the file cannot be used.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        store_private: bool = False,
+        max_rows: int = HISTORY_MAX_ROWS,
+        max_days: int = HISTORY_DAYS,
+        search: str | None = None,
+        clock: Callable[[], float] = time.time,
+        commit_interval: float = HISTORY_COMMIT_INTERVAL_S,
+        batch_rows: int = HISTORY_BATCH_ROWS,
+        max_pending: int = HISTORY_MAX_PENDING_ROWS,
+        writer_pragmas: Sequence[str] = (),
+    ) -> None:
+        self.path = path
+        self.store_private = store_private
+        self.max_rows = max_rows
+        self.max_days = max_days
+        self.batch_rows = batch_rows
+        self.max_pending = max_pending
+        check_path(path)
+        self._lock_fd = _lock(path)
+        try:
+            opened = open_database(path, search)
+            try:
+                for pragma in writer_pragmas:
+                    opened.conn.execute(f"PRAGMA {pragma}")
+                self._reader = open_reader(path)
+            except sqlite3.Error as exc:
+                opened.conn.close()
+                raise config_error(path, exc) from None
+            except BaseException:
+                opened.conn.close()
+                raise
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        self.search_kind: str = opened.search
+        self.built_index = opened.built_index
+        self._next_room = opened.next_room
+        self._rooms: dict[str, _Room] = {}
+        self._closed = False
+        self._overflow = 0  # rows refused while the pending list was full
+        self._read_failing = False
+        self._queue = Queue(opened.last_id, opened.indexed, opened.top)
+        self._writer = Writer(
+            self._queue,
+            opened.conn,
+            path,
+            opened.search,
+            max_rows=max_rows,
+            max_days=max_days,
+            clock=clock,
+            commit_interval=commit_interval,
+            batch_rows=batch_rows,
+        )
+        self._writer.thread.start()
+
+    # --- the Archive protocol (event loop's thread) -------------------------------------------
+
+    def last_id(self) -> int:
+        return self._queue.high
+
+    def keep(self, room_key: str | None, message: Message) -> None:
+        queue = self._queue
+        if room_key is None:
+            if not self.store_private:
+                with queue.lock:
+                    queue.high = max(queue.high, message.id)
+                    queue.kept += 1
+                queue.wake.set()  # its id goes to meta.last_id
+                return
+            room_id = None
+        else:
+            room_id = self._room_for(room_key, message.room).id
+        row = (
+            message.id,
+            room_id,
+            message.time,
+            message.sender,
+            message.to,
+            1 if message.action else 0,
+            message.text,
+        )
+        with queue.lock:
+            pending = queue.pending
+            if queue.closing:
+                return  # the server is stopping: nothing is written after close
+            if len(pending) >= self.max_pending:
+                self._overflow += 1
+                if self._overflow == 1:
+                    log.warning(
+                        "history: %d messages wait for the disk; new ones are not stored until "
+                        "they are written",
+                        len(pending),
+                    )
+                return
+            pending.append(row)
+            if message.id > queue.high:
+                queue.high = message.id
+            queue.kept += 1
+            waiting = len(pending)
+            if waiting == self.batch_rows:
+                queue.hurry = True
+        if waiting == 1 or waiting == self.batch_rows:
+            queue.wake.set()
+
+    def recent(self, room_key: str, limit: int, before_id: int | None = None) -> list[Message]:
+        room = self._known_room(room_key)
+        if room is None or limit <= 0:
+            return []
+        return self._find(room, [], limit, before_id)
+
+    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+        room = self._known_room(room_key)
+        words = search_words(text)
+        if room is None or limit <= 0 or not words:
+            return []
+        if self.search_kind == FTS5 and fts_query(room.id, words) is None:
+            return []  # no word with a letter or digit: nothing to look for
+        return self._find(room, words, limit)
+
+    def topic(self, room_key: str) -> tuple[str, str] | None:
+        room = self._known_room(room_key)
+        return None if room is None else (room.name, room.topic)
+
+    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
+        room = self._room_for(room_key, name)
+        if room.topic != topic:
+            room.topic = topic
+            self._queue_room(room)
+
+    # --- control ---------------------------------------------------------------------------------
+
+    def flush(self, timeout: float = HISTORY_CLOSE_WAIT_S, index: bool = False) -> bool:
+        """Wait until everything kept so far is written (or dropped) and any pruning asked for
+        is done, and with ``index`` until the search index holds every message written; False
+        if that took longer than ``timeout``. For tests, benchmarks and tools: the server only
+        needs ``close``."""
+        queue = self._queue
+        with queue.lock:
+            target = queue.kept
+            queue.hurry = True
+            queue.index_asked = index
+        queue.wake.set()
+
+        def done() -> bool:
+            if queue.done < target or queue.prune_asked:
+                return False
+            return not index or self.search_kind != FTS5 or queue.indexed >= queue.top
+
+        with queue.changed:
+            finished = queue.changed.wait_for(done, timeout)
+            queue.index_asked = False
+        return finished
+
+    def backlog(self) -> int:
+        """Messages (and room changes) kept but not written yet: for benchmarks and tools."""
+        with self._queue.lock:
+            return self._queue.kept - self._queue.done
+
+    @property
+    def writer_thread(self) -> threading.Thread:
+        """The writer thread (benchmarks read its CPU time)."""
+        return self._writer.thread
+
+    def prune(self) -> None:
+        """Apply the retention limits now (in the writer thread, in chunks); ``flush`` waits for
+        it to finish."""
+        with self._queue.lock:
+            self._queue.prune_asked = True
+        self._queue.wake.set()
+
+    def close(self, timeout: float = HISTORY_CLOSE_WAIT_S) -> None:
+        """Write everything pending, bring the search index up to date, stop the writer
+        thread, close the database. Idempotent; messages kept after this are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        queue = self._queue
+        with queue.lock:
+            queue.closing = True
+            left = len(queue.pending)
+        queue.wake.set()
+        thread = self._writer.thread
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error(
+                "history: the writer did not finish within %.0f s; up to %d messages are not "
+                "stored",
+                timeout,
+                left,
+            )
+        self._reader.close()
+        if not thread.is_alive():
+            os.close(self._lock_fd)  # only once SQLite's own locks on the file are gone
+        if self._overflow:
+            log.warning("history: %d messages were not stored (the disk was slow)", self._overflow)
+
+    # --- rooms (event loop's thread) ------------------------------------------------------------
+
+    def _known_room(self, key: str) -> _Room | None:
+        room = self._rooms.get(key)
+        if room is None:
+            found = self._read("SELECT id, name, topic FROM rooms WHERE key = ?", (key,))
+            if found:
+                room_id, name, topic = found[0]
+                room = self._rooms[key] = _Room(int(room_id), key, str(name), str(topic))
+        return room
+
+    def _room_for(self, key: str, name: str | None) -> _Room:
+        """The room ``key``, made if new; its display name updated to ``name`` if given."""
+        room = self._rooms.get(key) or self._known_room(key)
+        if room is None:
+            room = self._rooms[key] = _Room(self._next_room, key, name or key, "")
+            self._next_room += 1
+            self._queue_room(room)
+        elif name and room.name != name:
+            room.name = name
+            self._queue_room(room)
+        return room
+
+    def _queue_room(self, room: _Room) -> None:
+        with self._queue.lock:
+            self._queue.rooms[room.id] = room.row()
+            self._queue.kept += 1
+        self._queue.wake.set()
+
+    # --- reads (event loop's thread) ------------------------------------------------------------
+
+    def _find(
+        self, room: _Room, words: Sequence[str], limit: int, before_id: int | None = None
+    ) -> list[Message]:
+        """The newest ``limit`` messages of ``room`` (below ``before_id``) that hold every one of
+        ``words`` (all of them if none), oldest first: from the database (through the search
+        index, and the rows written since it was last brought up to date) and from memory."""
+        queue = self._queue
+        with queue.lock:
+            indexed = queue.indexed
+            unwritten = [r for r in (*queue.writing, *queue.pending) if r[1] == room.id]
+        unwritten = [
+            row
+            for row in unwritten
+            if (before_id is None or row[0] < before_id)
+            and (not words or words_match(self.search_kind, words, row[6]))
+        ]
+        bound: tuple[int, ...] = () if before_id is None else (before_id,)
+        below = " AND id < ?" if bound else ""
+        if self.search_kind == FTS5:
+            stored = self._read(
+                f"SELECT {JOINED_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+                f"WHERE messages_fts MATCH ?{' AND f.rowid < ?' if bound else ''} "
+                "ORDER BY f.rowid DESC LIMIT ?",
+                (fts_query(room.id, words), *bound, limit),
+            )
+            # Written since the index was last brought up to date (at most about
+            # HISTORY_INDEX_ROWS in all): read by id, their words compared here.
+            tail = self._read(
+                f"SELECT {COLUMNS} FROM messages WHERE id > ?{below} AND room = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (indexed, *bound, room.id, HISTORY_LIKE_SCAN_ROWS if words else limit),
+            )
+            if words:
+                tail = [row for row in tail if words_match(FTS5, words, row[6])][:limit]
+            stored = _newest_first(stored, tail)
+        elif words:
+            folded = [word.casefold() for word in words]
+            condition = " AND ".join("instr(casefold(text), ?) > 0" for _ in folded)
+            stored = self._read(
+                f"SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM messages WHERE room = ?{below} "
+                f"ORDER BY id DESC LIMIT ?) WHERE {condition} ORDER BY id DESC LIMIT ?",
+                (room.id, *bound, HISTORY_LIKE_SCAN_ROWS, *folded, limit),
+            )
+        else:
+            stored = self._read(
+                f"SELECT {COLUMNS} FROM messages WHERE room = ?{below} ORDER BY id DESC LIMIT ?",
+                (room.id, *bound, limit),
+            )
+        return _messages(_merge(stored, unwritten, limit), room.name)
+
+    def _read(self, sql: str, args: Sequence[object]) -> list[Any]:
+        """Rows of a query on the reader connection; [] (with one ERROR) if the database fails:
+        the caller then answers from memory only."""
+        try:
+            rows: list[Any] = self._reader.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            if not self._read_failing:
+                self._read_failing = True
+                log.error("history: cannot read %s: %s; answering from memory", self.path, exc)
+            return []
+        self._read_failing = False
+        return rows
+
+
+def _lock(path: str) -> int:
+    """Open (creating, mode 0600) the database file and lock it against a second server; the
+    descriptor stays open until ``close``: closing another descriptor of the file would drop
+    SQLite's own locks."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"history: cannot open {path}: {exc.strerror}: make it writable for the server's "
+            "user, or give another --data-dir"
+        ) from None
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"history: {path} is in use by another tcp-server: give each server its own "
+                "--data-dir"
+            ) from None
+    return fd
+
+
+def _merge(stored: list[Row], unwritten: list[Row], limit: int) -> list[Row]:
+    """The newest ``limit`` rows of both, each id once, oldest first. ``stored`` comes newest
+    first from the database; ``unwritten`` oldest first, and wins for an id in both."""
+    if not unwritten:
+        rows = stored[::-1]
+    else:
+        by_id = {row[0]: row for row in stored}
+        by_id.update((row[0], row) for row in unwritten)
+        rows = sorted(by_id.values(), key=lambda row: row[0])
+    return rows[-limit:]
+
+
+def _newest_first(first: list[Row], second: list[Row]) -> list[Row]:
+    """Two lists of rows, each newest first, as one (each id once), newest first."""
+    if not second:
+        return first
+    if not first:
+        return second
+    by_id = {row[0]: row for row in (*first, *second)}
+    return sorted(by_id.values(), key=lambda row: row[0], reverse=True)
+
+
+def _messages(rows: Sequence[Row], room: str) -> list[Message]:
+    return [
+        Message(time, mid, sender, to, bool(action), text, room, False)
+        for mid, _, time, sender, to, action, text in rows
+    ]
+
+
+def open_archive(config: ServerConfig, search: str | None = None) -> Archive:
+    """The archive the hub keeps messages in: ``NoArchive`` with ``--no-history``, else a
+    ``SqliteArchive`` on ``config.data_dir``/history.sqlite3 (the directory made, mode 0700, if
+    missing). Logs which search it uses. Raises ConfigError (one line) if it cannot be used."""
+    if not config.history:
+        log.info("history off (--no-history): messages are not kept")
+        return NoArchive()
+    directory = config.data_dir or "."
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"history: cannot make the directory {directory}: {exc.strerror}: give --data-dir a "
+            "directory the server may write in, or start with --no-history"
+        ) from None
+    archive = SqliteArchive(
+        os.path.join(directory, DB_FILE),
+        store_private=config.store_private,
+        max_rows=config.history_max_rows,
+        max_days=config.history_days,
+        search=search,
+    )
+    if archive.built_index:
+        log.info("history: built the search index of the messages stored without one")
+    log.info(
+        "history in %s (ids from %d), search: %s",
+        archive.path,
+        archive.last_id() + 1,
+        describe_search(archive.search_kind),
+    )
+    return archive
+
+
+def describe_search(kind: str) -> str:
+    """How a database of this search ``kind`` is searched, in words for the log."""
+    support = search_support()
+    if kind == FTS5 or support.startswith("plain"):
+        return support
+    return "plain LIKE (chosen, though this SQLite has FTS5)"
+
+
+def close_archive(archive: Archive) -> None:
+    """Write what is pending and close ``archive`` (nothing to do for ``NoArchive``)."""
+    if isinstance(archive, SqliteArchive):
+        archive.close()

@@ -1,0 +1,324 @@
+"""The history database itself, for ``store.py``: its schema, opening it with every start-up
+check (each failure one ``ConfigError`` line that names the file and what to do), and the words
+of a /search turned into a query that user text cannot change the shape of.
+
+No threads and no state here: ``store.SqliteArchive`` owns the connections this module opens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..core.errors import ConfigError
+from ..core.limits import HISTORY_SEARCH_MAX_WORDS
+
+DB_FILE = "history.sqlite3"
+# PRAGMA user_version of the schema below. A file with a higher one was written by a newer
+# tcp-chat and is refused at start rather than misread.
+SCHEMA_VERSION = 1
+FTS5 = "fts5"
+LIKE = "like"
+
+SCHEMA = (
+    # A room's key (NFKC, case-folded: given by the hub) and how it was last shown and titled.
+    """CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT ''
+    )""",
+    # One row per message, id as the hub numbered it; room NULL for a private message.
+    """CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        room INTEGER,
+        time REAL NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT,
+        action INTEGER NOT NULL,
+        text TEXT NOT NULL
+    )""",
+    # 'last_id': the highest message id handed out, when it is not a stored row (a private
+    # message not kept), so that ids keep increasing across restarts. 'indexed': every message
+    # up to this id is in the search index.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+)
+# The search index: the text of each message, and its room as one token (the room's id) so that
+# a search of one room reads only that room's entries, however common the word elsewhere; the
+# room's token alone lists its messages, newest first, for a replay. It holds no copy of the text
+# (content=messages), nor the sizes only ranking would need (columnsize=0: results come newest
+# first, not by relevance). The writer adds messages to it in transactions of their own, behind
+# the messages (``meta.indexed`` says up to where): each FTS5 transaction writes a new segment,
+# which costs about as much as indexing a hundred rows, so indexing with every 5 ms commit would
+# double the writer's work at a busy chat's rates. A deleted row leaves the index by the trigger,
+# if it was in it (deleting an entry that is not there would damage an external-content index).
+FTS_SCHEMA = (
+    """CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        room, text, content='messages', content_rowid='id', columnsize=0,
+        tokenize='unicode61 remove_diacritics 2'
+    )""",
+    """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.id <= (SELECT value FROM meta WHERE key = 'indexed') BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, room, text)
+        VALUES ('delete', old.id, old.room, old.text);
+    END""",
+)
+INDEXED = "INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', ?)"
+# Without the search index, a room's last messages come from an index of their own. (With it,
+# this one is not kept: its entries, scattered over every room's part of the index, made each
+# 5 ms commit write a page per room that spoke, most of the writer's work besides the search
+# index.)
+ROOM_INDEX = "CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id)"
+OUR_TABLES = {"rooms", "messages", "meta"}
+
+
+def fts5_available() -> bool:
+    """Whether this Python's SQLite has FTS5 compiled in."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE probe USING fts5 (text)")
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def search_support() -> str:
+    """How /search works with this Python's SQLite, in words (for --version and the log)."""
+    if fts5_available():
+        return f"SQLite FTS5 (SQLite {sqlite3.sqlite_version})"
+    return f"plain LIKE (SQLite {sqlite3.sqlite_version} has no FTS5)"
+
+
+@dataclass
+class Opened:
+    """A database ready for the writer: its connection, how it is searched, and what it holds."""
+
+    conn: sqlite3.Connection
+    search: str  # FTS5 or LIKE
+    last_id: int  # the highest message id ever handed out
+    next_room: int  # the id a new room gets
+    built_index: bool  # the search index was built now, for messages stored without one
+    top: int  # the highest id stored
+    indexed: int  # messages up to this id are in the search index
+
+
+def check_path(path: str) -> None:
+    """Refuse at start, with a line an operator can act on, a database path SQLite could open
+    only to fail later: a directory we cannot write in (WAL needs files beside the database), a
+    read-only file, or something that is not a file."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.exists(directory):
+        raise ConfigError(
+            f"history: the directory {directory} does not exist: make it, or give another "
+            "--data-dir"
+        )
+    if not os.path.isdir(directory):
+        raise ConfigError(
+            f"history: {directory} is not a directory: give --data-dir a directory, "
+            "or start with --no-history"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"history: cannot write in {directory} (SQLite makes its journal files there): make "
+            "it writable for the server's user, give another --data-dir, or use --no-history"
+        )
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise ConfigError(
+            f"history: {path} is not a regular file: move it away, or give another --data-dir"
+        )
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise ConfigError(
+            f"history: {path} is read-only: make it readable and writable for the server's user, "
+            "or give another --data-dir"
+        )
+
+
+def open_database(path: str, search: str | None = None) -> Opened:
+    """Open (or create) the history database at ``path`` for writing, in WAL mode with
+    synchronous=NORMAL, creating or checking its schema. ``search`` forces LIKE for a new
+    database (tests); by default FTS5 is used when this SQLite has it.
+
+    Raises ConfigError, one line naming ``path``, for anything that would fail later: not a
+    database, damaged, read-only, in use, or written by a newer tcp-chat."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=1.0)
+    except sqlite3.Error as exc:
+        raise config_error(path, exc) from None
+    try:
+        return _prepare(conn, path, search)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise config_error(path, exc) from None
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"history: {path} has schema version {version}, newer than this tcp-chat reads "
+            f"({SCHEMA_VERSION}): run the newer tcp-chat, or move the file away"
+        )
+    mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+    if mode != "wal":
+        raise ConfigError(
+            f"history: {path} cannot use a write-ahead log (journal mode {mode}): put --data-dir "
+            "on a local file system"
+        )
+    conn.execute("PRAGMA synchronous = NORMAL")
+    # The WAL file is cut back to this after a checkpoint, so a burst does not leave it large.
+    conn.execute("PRAGMA journal_size_limit = 16777216")
+    tables = {
+        str(row[0])
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    }
+    has_fts5 = fts5_available()
+    conn.execute("BEGIN IMMEDIATE")  # also proves that we can write
+    try:
+        if version == 0:
+            if tables:
+                raise ConfigError(
+                    f"history: {path} is an SQLite database but not tcp-chat's history: move it "
+                    "away, or give another --data-dir"
+                )
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            tables = set(OUR_TABLES)
+        elif not OUR_TABLES <= tables:
+            raise ConfigError(
+                f"history: {path} lacks tables {sorted(OUR_TABLES - tables)}: it is damaged; move "
+                "it away (history starts afresh) or restore it from a backup"
+            )
+        built = False
+        if "messages_fts" in tables:
+            if not has_fts5:
+                raise ConfigError(
+                    f"history: {path} has an FTS5 search index but this SQLite "
+                    f"({sqlite3.sqlite_version}) has no FTS5: run with a Python whose SQLite has "
+                    "it, or move the file away"
+                )
+            kind = LIKE if search == LIKE else FTS5
+        elif has_fts5 and search != LIKE:
+            for statement in FTS_SCHEMA:
+                conn.execute(statement)
+            conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+            top = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
+            conn.execute(INDEXED, (top,))
+            kind, built = FTS5, version != 0
+        else:
+            kind = LIKE
+        conn.execute(ROOM_INDEX if kind == LIKE else "DROP INDEX IF EXISTS messages_room")
+        # The cheap part of a check: the pages these read are the ones every start needs.
+        top = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
+        mark = conn.execute("SELECT value FROM meta WHERE key = 'last_id'").fetchone()
+        indexed = conn.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone()
+        rooms = conn.execute("SELECT MAX(id) FROM rooms").fetchone()[0] or 0
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    last_id = max(int(top), int(mark[0]) if mark else 0)
+    return Opened(
+        conn, kind, last_id, int(rooms) + 1, built, int(top), int(indexed[0]) if indexed else 0
+    )
+
+
+def config_error(path: str, exc: sqlite3.Error) -> ConfigError:
+    """What an SQLite failure at start means for the operator, in one line."""
+    text = str(exc)
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return ConfigError(
+            f"history: {path} is read-only ({text}): make it and its directory writable for the "
+            "server's user, or give another --data-dir"
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return ConfigError(
+            f"history: {path} is in use by another program ({text}): give each server its own "
+            "--data-dir"
+        )
+    if "unable to open" in lowered:
+        return ConfigError(
+            f"history: cannot open {path} ({text}): check --data-dir and its permissions"
+        )
+    if "full" in lowered:
+        return ConfigError(f"history: {path}: {text}: free some disk space")
+    return ConfigError(
+        f"history: {path} is not a usable history database ({text}): move it away (history "
+        "starts afresh) or restore it from a backup"
+    )
+
+
+def open_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection for the event loop's thread (replays, /history, /search)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=1.0)
+    conn.execute("PRAGMA query_only = 1")
+    conn.create_function("casefold", 1, _casefold, deterministic=True)
+    return conn
+
+
+def _casefold(text: object) -> str | None:
+    return text.casefold() if isinstance(text, str) else None
+
+
+# --- /search words -------------------------------------------------------------------------------
+
+# A run of what FTS5's unicode61 tokenizer keeps in a token: letters and digits of any script.
+TOKEN = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a /search that count: split at blanks, at most HISTORY_SEARCH_MAX_WORDS."""
+    return text.split()[:HISTORY_SEARCH_MAX_WORDS]
+
+
+def fts_query(room: int, words: Sequence[str]) -> str | None:
+    """The FTS5 MATCH expression for ``words`` in room ``room`` (no words: every message of the
+    room): each word a quoted string (its own quotes doubled), so nothing a user types (quotes,
+    AND, OR, NOT, NEAR, *, ^, column names, parentheses) is ever read as query syntax. A word
+    with no letter or digit would match nothing and is left out; None when words were given
+    and none is left."""
+    phrases = ['text : "' + word.replace('"', '""') + '"' for word in words if TOKEN.search(word)]
+    if words and not phrases:
+        return None
+    return " AND ".join([f'room : "{room}"', *phrases])
+
+
+def fold(text: str) -> str:
+    """Case-folded, with the diacritics of Latin letters removed, as the index compares words
+    (unicode61 with remove_diacritics: "Café" finds "cafe"; Cyrillic "ё" stays itself)."""
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    out: list[str] = []
+    for char in unicodedata.normalize("NFD", folded):
+        if unicodedata.combining(char) and out and out[-1] < "\u0250":
+            continue  # a mark on a Latin letter
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def words_match(kind: str, words: Sequence[str], text: str) -> bool:
+    """Whether ``text`` matches every word as a search of that ``kind`` would find it: whole
+    words for FTS5, substrings for LIKE. For messages not written yet (at most a few ms old)."""
+    if kind == LIKE:
+        folded = text.casefold()
+        return all(word.casefold() in folded for word in words)
+    tokens = TOKEN.findall(fold(text))
+    wanted = [TOKEN.findall(fold(word)) for word in words]
+    wanted = [w for w in wanted if w]
+    return bool(wanted) and all(_contains_run(tokens, run) for run in wanted)
+
+
+def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
+    size = len(run)
+    return any(list(tokens[i : i + size]) == list(run) for i in range(len(tokens) - size + 1))

@@ -1,0 +1,384 @@
+"""The history's writer thread, for ``store.py`` (whose docstring tells the whole story): group
+commit of the messages kept, the search index behind them, retention, and a failing disk.
+
+``Queue`` is all the event loop's thread and the writer share, under one lock; ``Writer`` owns
+the writing connection and runs in its own thread until the queue is closing and empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from itertools import chain
+from typing import Callable, Union
+
+from ..core.limits import (
+    HISTORY_INDEX_LAG_S,
+    HISTORY_INDEX_ROWS,
+    HISTORY_PRUNE_CHUNK_ROWS,
+    HISTORY_PRUNE_INTERVAL_S,
+    HISTORY_RETRY_S,
+)
+from .logs import LOGGER_NAME
+from .store_db import FTS5, INDEXED
+
+log = logging.getLogger(LOGGER_NAME)
+
+# A message as stored: (id, room id or None, time, sender, recipient, action 0/1, text).
+Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
+# A room as stored: (id, key, display name, topic).
+RoomRow = tuple[int, str, str, str]
+
+# Rows per INSERT statement: 128 rows of 7 values stay under the 999 parameters older SQLite
+# builds allow. One statement is one call into SQLite, which lets go of the GIL for all its rows
+# at once; executemany would take the GIL back after every row, and wait for the event loop's
+# thread to hand it over each time.
+INSERT_ROWS = 128
+UPSERT_ROOM = (
+    "INSERT INTO rooms (id, key, name, topic) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, topic = excluded.topic"
+)
+LAST_ID = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
+DAY_S = 86400.0
+
+
+def insert_sql(rows: int) -> str:
+    """The INSERT of ``rows`` messages at once (ids already stored are skipped)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT OR IGNORE INTO messages (id, room, time, sender, recipient, action, text) "
+        f"VALUES {values}"
+    )
+
+
+INSERT_FULL = insert_sql(INSERT_ROWS)
+
+
+class Queue:
+    """What the event loop's thread hands the writer, and what the writer reports back. Every
+    field is read and written under ``lock``; ``changed`` (on the same lock) is notified when
+    work is done, ``wake`` set when there is work."""
+
+    def __init__(self, last_id: int, indexed: int, top: int) -> None:
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.wake = threading.Event()
+        self.pending: list[Row] = []
+        self.writing: list[Row] = []  # the batch in the transaction being written
+        self.rooms: dict[int, RoomRow] = {}
+        self.kept = 0  # operations handed to the writer (messages, rooms, ids)
+        self.done = 0  # of those, written or dropped
+        self.high = last_id  # the highest message id kept (or read at open)
+        self.indexed = indexed  # messages up to this id are in the search index
+        self.top = top  # the highest message id written
+        # Write without waiting out the interval (a full batch, a flush): a flag, not only the
+        # event, so that the writer clearing the event cannot lose it.
+        self.hurry = False
+        self.prune_asked = False
+        self.index_asked = False
+        self.closing = False
+
+
+class Writer:
+    """The writer thread: see ``store.py``. ``conn`` is its own connection (made on another
+    thread, with check_same_thread off, and used here only)."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        conn: sqlite3.Connection,
+        path: str,
+        search_kind: str,
+        *,
+        max_rows: int,
+        max_days: int,
+        clock: Callable[[], float],
+        commit_interval: float,
+        batch_rows: int,
+    ) -> None:
+        self.queue = queue
+        self.conn = conn
+        self.path = path
+        self.search_kind = search_kind
+        self.max_rows = max_rows
+        self.max_days = max_days
+        self.clock = clock
+        self.commit_interval = commit_interval
+        self.batch_rows = batch_rows
+        self.stored_high = queue.high  # the highest id in the database or in meta.last_id
+        self.index_since = 0.0  # time.monotonic() when the oldest row not indexed was written
+        self.rows = -1  # rows in the table, counted at start when there is a cap
+        self.failing = False
+        self.retry_at = 0.0
+        self.lost = 0  # messages not stored since the disk started failing
+        self.prune_at = 0.0  # time.monotonic() of the next periodic prune; 0: at start
+        self.thread = threading.Thread(target=self.run, name="tcpchat-history", daemon=True)
+
+    def run(self) -> None:
+        queue = self.queue
+        try:
+            self._count_rows()
+            while True:
+                queue.wake.wait(self._until_due())
+                queue.wake.clear()
+                with queue.lock:
+                    gather = (
+                        not (queue.closing or queue.hurry)
+                        and 0 < len(queue.pending) < self.batch_rows
+                    )
+                if gather:  # group commit: let more rows come, up to the interval
+                    queue.wake.wait(self.commit_interval)
+                    queue.wake.clear()
+                self._write_pending()
+                self._index_when_due()
+                with queue.lock:
+                    if queue.closing and not queue.pending and not queue.rooms:
+                        break
+                self._prune_when_due()
+        except Exception:  # our bug: say so, and keep the server running without history
+            log.exception("history: the writer stopped; messages are no longer stored")
+        finally:
+            if self.lost:
+                log.warning("history: %d messages were not stored", self.lost)
+            with queue.lock:
+                queue.done = queue.kept
+                queue.prune_asked = False
+                queue.changed.notify_all()
+            self.conn.close()
+
+    def _count_rows(self) -> None:
+        if self.max_rows:
+            try:
+                self.rows = int(self.conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+            except sqlite3.Error as exc:
+                self._failed(exc, 0)
+
+    def _until_due(self) -> float | None:
+        """Seconds the writer may sleep before indexing or retention is due (None: forever)."""
+        queue = self.queue
+        behind = self.search_kind == FTS5 and queue.top > queue.indexed
+        if queue.prune_asked or (behind and queue.index_asked):
+            return 0.0
+        due = []
+        if behind:
+            if queue.top - queue.indexed >= HISTORY_INDEX_ROWS:
+                return 0.0
+            due.append(self.index_since + HISTORY_INDEX_LAG_S)
+        if self.max_rows or self.max_days:
+            due.append(self.prune_at)
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _resting(self) -> bool:
+        """Whether the disk failed lately: then writes are dropped without trying, but for the
+        last ones at close."""
+        return self.failing and not self.queue.closing and time.monotonic() < self.retry_at
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def _write_pending(self) -> None:
+        """Take everything pending and write it in one transaction (or drop it while the disk
+        is failing)."""
+        queue = self.queue
+        with queue.lock:
+            batch, queue.pending = queue.pending, []
+            rooms, queue.rooms = queue.rooms, {}
+            high = queue.high
+            taken = queue.kept
+            queue.writing = batch
+            queue.hurry = False
+        try:
+            newest = batch[-1][0] if batch else 0
+            meta = high if high > self.stored_high and high != newest else None
+            if batch or rooms or meta is not None:
+                if self._resting():
+                    self.lost += len(batch)
+                    self._requeue(rooms)
+                else:
+                    self._commit(batch, rooms, meta)
+                    self.stored_high = max(self.stored_high, high)
+        finally:
+            with queue.lock:
+                queue.writing = []
+                queue.done = taken
+                queue.changed.notify_all()
+
+    def _commit(self, batch: list[Row], rooms: dict[int, RoomRow], meta: int | None) -> None:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if rooms:
+                conn.executemany(UPSERT_ROOM, list(rooms.values()))
+            added = 0
+            for start in range(0, len(batch), INSERT_ROWS):
+                rows = batch[start : start + INSERT_ROWS]
+                sql = INSERT_FULL if len(rows) == INSERT_ROWS else insert_sql(len(rows))
+                added += conn.execute(sql, list(chain.from_iterable(rows))).rowcount
+            if meta is not None:
+                conn.execute(LAST_ID, (meta,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            if isinstance(exc, sqlite3.OperationalError):  # the disk, not the rows: try again
+                self._requeue(rooms)
+            self._failed(exc, len(batch))
+            return
+        if self.rows >= 0:
+            self.rows += max(added, 0)
+        queue = self.queue
+        if batch and batch[-1][0] > queue.top:
+            if queue.top <= queue.indexed:
+                self.index_since = time.monotonic()
+            with queue.lock:
+                queue.top = batch[-1][0]
+        if self.failing:
+            self.failing = False
+            log.warning(
+                "history: writing to %s again; %d messages were not stored", self.path, self.lost
+            )
+            self.lost = 0
+
+    def _requeue(self, rooms: dict[int, RoomRow]) -> None:
+        """Rooms not written go back to be written with the next batch (a newer state of the
+        same room, queued meanwhile, wins)."""
+        if rooms:
+            with self.queue.lock:
+                for room_id, row in rooms.items():
+                    self.queue.rooms.setdefault(room_id, row)
+
+    def _failed(self, exc: sqlite3.Error, lost: int) -> None:
+        """A write failed: one ERROR per outage, then rest for HISTORY_RETRY_S."""
+        self.lost += lost
+        self.retry_at = time.monotonic() + HISTORY_RETRY_S
+        if not self.failing:
+            self.failing = True
+            log.error(
+                "history: cannot write to %s: %s; messages are not stored (chat goes on), "
+                "trying again every %.0f s",
+                self.path,
+                exc,
+                HISTORY_RETRY_S,
+            )
+
+    # --- the search index ----------------------------------------------------------------------
+
+    def _index_when_due(self) -> None:
+        """Add the messages written since the last time to the search index, one transaction
+        of at most HISTORY_INDEX_ROWS, once that many wait or the oldest has waited
+        HISTORY_INDEX_LAG_S; all of them when closing or asked to (``flush(index=True)``)."""
+        queue = self.queue
+        if self.search_kind != FTS5:
+            return
+        while queue.top > queue.indexed:
+            eager = queue.closing or queue.index_asked
+            if not (
+                eager
+                or queue.top - queue.indexed >= HISTORY_INDEX_ROWS  # ids: at least the rows
+                or time.monotonic() >= self.index_since + HISTORY_INDEX_LAG_S
+            ):
+                return
+            if self._resting() or not self._index_some():
+                return
+            if not eager:
+                self.index_since = time.monotonic()
+                return  # the rest (if any) after the next batch of messages
+
+    def _index_some(self) -> bool:
+        """One transaction of the search index; False if it failed (logged)."""
+        conn = self.conn
+        queue = self.queue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            upto = conn.execute(
+                "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)",
+                (queue.indexed, HISTORY_INDEX_ROWS),
+            ).fetchone()[0]
+            upto = int(upto) if upto is not None else queue.top
+            conn.execute(
+                "INSERT INTO messages_fts (rowid, room, text) "
+                "SELECT id, room, text FROM messages WHERE id > ? AND id <= ? ORDER BY id",
+                (queue.indexed, upto),
+            )
+            conn.execute(INDEXED, (upto,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            self._failed(exc, 0)
+            return False
+        with queue.lock:
+            queue.indexed = upto
+            queue.changed.notify_all()
+        return True
+
+    # --- retention -----------------------------------------------------------------------------
+
+    def _prune_when_due(self) -> None:
+        """One chunk of retention when it is due: asked for, at its interval, or the cap passed
+        by a full chunk. While more remain the writer comes back at once (after the next batch
+        of messages, if any)."""
+        queue = self.queue
+        if queue.closing:
+            return
+        limited = bool(self.max_rows or self.max_days)
+        due = queue.prune_asked or (
+            limited
+            and (
+                time.monotonic() >= self.prune_at
+                or (self.max_rows and self.rows - self.max_rows >= HISTORY_PRUNE_CHUNK_ROWS)
+            )
+        )
+        if not due:
+            return
+        if limited and self._prune_chunk():
+            queue.wake.set()
+            return
+        self.prune_at = time.monotonic() + HISTORY_PRUNE_INTERVAL_S
+        with queue.lock:
+            queue.prune_asked = False
+            queue.changed.notify_all()
+
+    def _prune_chunk(self) -> bool:
+        """Delete up to one chunk of the oldest rows past the limits (the row cap first, then
+        the days); True if more may be due."""
+        if self._resting():
+            return False
+        conn = self.conn
+        chunk = HISTORY_PRUNE_CHUNK_ROWS
+        by_rows = bool(self.max_rows and self.rows > self.max_rows)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if by_rows:
+                deleted = conn.execute(
+                    "DELETE FROM messages WHERE id IN "
+                    "(SELECT id FROM messages ORDER BY id LIMIT ?)",
+                    (min(self.rows - self.max_rows, chunk),),
+                ).rowcount
+            elif self.max_days:
+                # Among the oldest rows by id (ids follow time), those older than the limit: a
+                # chunk reads at most `chunk` rows, whatever the table holds.
+                cutoff = self.clock() - self.max_days * DAY_S
+                deleted = conn.execute(
+                    "DELETE FROM messages WHERE id IN (SELECT id FROM "
+                    "(SELECT id, time FROM messages ORDER BY id LIMIT ?) WHERE time < ?)",
+                    (chunk, cutoff),
+                ).rowcount
+            else:
+                deleted = 0
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            self._failed(exc, 0)
+            return False
+        if self.rows >= 0:
+            self.rows -= deleted
+        if by_rows:
+            return deleted > 0 and (self.rows > self.max_rows or bool(self.max_days))
+        return deleted == chunk
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction left to undo (SQLite rolled it back itself)

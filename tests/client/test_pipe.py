@@ -1,0 +1,44 @@
+"""Pipe mode's text output, sans I/O: what it prints for an event as the client core took it."""
+
+from __future__ import annotations
+
+import io
+
+from tcpchat.client.core import Seen
+from tcpchat.client.pipe import _Printer
+from tcpchat.core import events as ev
+
+T = 1_800_000_000.0
+
+
+def printed(*seen: Seen, raw: bool = False) -> list[str]:
+    out = io.StringIO()
+    printer = _Printer(out, raw)
+    for s in seen:
+        printer.show(s, b'{"type":"x"}\n')
+    return out.getvalue().splitlines()
+
+
+def test_a_message_of_another_room_says_its_room_as_the_server_text_mode_does() -> None:
+    message = ev.Message(T, 1, "bob", None, False, "hi", "#ops")
+    assert printed(Seen(message, elsewhere="#ops"), Seen(message)) == [
+        "[#ops] <bob> hi",
+        "<bob> hi",
+    ]
+
+
+def test_a_replay_is_printed_once_its_first_new_message_comes_and_repeats_not_at_all() -> None:
+    begin = ev.HistoryBegin(T, "#ops", "replay", 1)
+    old = ev.Message(T, 412, "bob", None, False, "missed", "#ops", history=True)
+    end = ev.HistoryEnd(T, "#ops", "replay", 1)
+    assert printed(Seen(begin, hidden=True), Seen(old, hidden=True)) == []
+    assert printed(Seen(old, opens=begin), Seen(end)) == [
+        "*** History of #ops: the last message.",
+        "[2027-01-15 08:00:00 UTC #412] <bob> missed",
+        "*** End of history of #ops.",
+    ]
+
+
+def test_json_prints_every_event_as_it_came() -> None:
+    begin = ev.HistoryBegin(T, "#ops", "replay", 1)
+    assert printed(Seen(begin, hidden=True), raw=True) == ['{"type":"x"}']

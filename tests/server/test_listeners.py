@@ -1,0 +1,128 @@
+"""Where the server listens: ``--host`` with one address or several, IPv4 and IPv6 (issue 17)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tcpchat.config import parse_hosts
+from tcpchat.server import listeners
+from tcpchat.server.config import server_config
+from tcpchat.server.listeners import ListenError, bind, split_hosts
+
+
+def ipv6_loopback() -> bool:
+    """Whether ``::1`` can be bound here. Not every machine has it (a container whose IPv6 is
+    turned off, as Docker's default networks do), so the tests that need it are skipped there,
+    under CI too: it says where they run, not that a tool is missing."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) here")
+
+
+@pytest.fixture
+def opened() -> Iterator[list[socket.socket]]:
+    """The sockets a test bound, closed after it."""
+    socks: list[socket.socket] = []
+    yield socks
+    for sock in socks:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "hosts"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        (" 127.0.0.1 , [::1] ", "127.0.0.1,::1"),
+        ("0.0.0.0,::,0.0.0.0", "0.0.0.0,::"),
+        ("*", "*"),
+        ("", ""),
+        ("chat.example.org", "chat.example.org"),
+    ],
+)
+def test_host_takes_a_list_of_addresses(text: str, hosts: str) -> None:
+    assert parse_hosts(text) == hosts
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1,", ",::1", "a,,b", "[]"])
+def test_an_empty_address_in_a_list_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="an empty address"):
+        parse_hosts(text)
+
+
+def test_every_address_is_star_or_nothing() -> None:
+    assert split_hosts("*") == [None]
+    assert split_hosts("") == [None]
+    assert split_hosts("127.0.0.1, ::1") == ["127.0.0.1", "::1"]
+
+
+def test_the_list_comes_from_flags_environment_and_file_alike(tmp_path: Path) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("[server]\nhost = 0.0.0.0, ::\n")
+    assert server_config({"config": str(conf)}, {}).host == "0.0.0.0,::"
+    env = {"TCPCHAT_HOST": "127.0.0.1,[::1]"}
+    assert server_config({"config": str(conf)}, env).host == "127.0.0.1,::1"
+
+
+@needs_ipv6
+def test_several_addresses_listen_on_one_free_port(opened: list[socket.socket]) -> None:
+    opened += bind("127.0.0.1,::1", 0)
+    assert [s.family for s in opened] == [socket.AF_INET, socket.AF_INET6]
+    ports = {s.getsockname()[1] for s in opened}
+    assert len(ports) == 1 and ports != {0}
+
+
+@needs_ipv6
+def test_ipv6_alone_is_ipv6_only(opened: list[socket.socket]) -> None:
+    opened += bind("::", 0)
+    assert len(opened) == 1
+    assert opened[0].getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+
+
+def test_a_port_in_use_names_the_address(opened: list[socket.socket]) -> None:
+    opened += bind("127.0.0.1", 0)
+    port = opened[0].getsockname()[1]
+    with pytest.raises(ListenError) as failure:
+        bind("127.0.0.1", port)
+    assert failure.value.errno == errno.EADDRINUSE
+    assert str(failure.value) == f"cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+@needs_ipv6
+def test_an_ipv6_address_is_named_in_brackets(opened: list[socket.socket]) -> None:
+    opened += bind("::1", 0)
+    port = opened[0].getsockname()[1]
+    with pytest.raises(ListenError, match=rf"^cannot listen on \[::1\]:{port}: "):
+        bind("127.0.0.1,::1", port)
+
+
+def test_a_port_taken_on_a_later_address_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With port 0 the free port of the first address may be taken on another: a few tries."""
+    tries: list[int] = []
+    taken = OSError(errno.EADDRINUSE, "Address already in use")
+
+    def bind_all(targets: object, port: int) -> list[socket.socket]:
+        tries.append(port)
+        if len(tries) < 3:
+            raise ListenError("[::1]:40000", taken)
+        return []
+
+    monkeypatch.setattr(listeners, "_bind_all", bind_all)
+    assert bind("127.0.0.1,127.0.0.2", 0) == []
+    assert tries == [0, 0, 0]
+    tries.clear()
+    with pytest.raises(ListenError):
+        bind("127.0.0.1,127.0.0.2", 5000)  # a port chosen by the user is not changed
+    assert tries == [5000]

@@ -1,0 +1,624 @@
+"""The SQLite history store on real files in tmp_path: what is kept, found, pruned and refused.
+
+Every wait is ``flush`` (bounded by WAIT); retention runs on an injected clock; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tcpchat.core.archive import NoArchive
+from tcpchat.core.errors import ConfigError
+from tcpchat.core.events import Message
+from tcpchat.server.config import server_config
+from tcpchat.server.logs import LOGGER_NAME
+from tcpchat.server.store import SqliteArchive, close_archive, open_archive
+from tcpchat.server.store_db import DB_FILE, FTS5, LIKE, fts5_available, search_support
+from tests.conftest import WAIT
+
+HAS_FTS5 = fts5_available()
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+KINDS = [
+    pytest.param(FTS5, marks=pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")),
+    LIKE,
+]
+# Long enough that nothing is written unless the test flushes or closes.
+NEVER = 3600.0
+
+DAY = 86400.0
+
+
+def said(mid: int, text: str = "", room: str | None = "#ops", sender: str = "alice") -> Message:
+    return Message(1000.0 + mid, mid, sender, None, False, text or f"message {mid}", room)
+
+
+def private(mid: int, text: str = "psst") -> Message:
+    return Message(1000.0 + mid, mid, "alice", "bob", False, text, None)
+
+
+class Records(logging.Handler):
+    """What the ``tcpchat`` logger said, from any thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def at(self, level: int) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def records() -> Iterator[Records]:
+    logger = logging.getLogger(LOGGER_NAME)
+    handler = Records()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def opened(tmp_path: Path) -> Iterator[Any]:
+    """``opened(**options)``: a SqliteArchive on tmp_path/history.sqlite3, closed at the end."""
+    archives: list[SqliteArchive] = []
+
+    def make(**options: Any) -> SqliteArchive:
+        archive = SqliteArchive(str(tmp_path / DB_FILE), **options)
+        archives.append(archive)
+        return archive
+
+    yield make
+    for archive in archives:
+        archive.close()
+
+
+def ids(messages: list[Message]) -> list[int]:
+    return [m.id for m in messages]
+
+
+def stored_rows(tmp_path: Path, sql: str) -> list[Any]:
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# --- ids, replay, paging -------------------------------------------------------------------------
+
+
+def test_ids_continue_after_reopen_private_ones_included(opened: Any) -> None:
+    archive = opened()
+    assert archive.last_id() == 0
+    for mid in range(1, 6):
+        archive.keep("#ops", said(mid))
+    archive.keep(None, private(9))  # not stored, but its id was handed out
+    assert archive.last_id() == 9
+    archive.close()
+    again = opened()
+    assert again.last_id() == 9
+    assert ids(again.recent("#ops", 10)) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recent_is_the_rooms_last_messages_oldest_first(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
+    for mid in range(1, 31):
+        archive.keep("#ops" if mid % 3 else "#dev", said(mid, room="#Ops" if mid % 3 else "#dev"))
+    assert archive.flush(WAIT)
+    last = archive.recent("#ops", 5)
+    assert ids(last) == [23, 25, 26, 28, 29]
+    assert all(m.room == "#Ops" and not m.history for m in last)
+    assert last[0] == Message(1023.0, 23, "alice", None, False, "message 23", "#Ops", False)
+    assert ids(archive.recent("#dev", 3)) == [24, 27, 30]
+    assert ids(archive.recent("#nowhere", 5)) == []
+    assert archive.recent("#ops", 0) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recent_before_an_id_pages_further_back(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
+    for mid in range(1, 51):
+        archive.keep("#ops", said(mid))
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#ops", 5, before_id=20)) == [15, 16, 17, 18, 19]
+    assert ids(archive.recent("#ops", 5, before_id=3)) == [1, 2]
+    assert ids(archive.recent("#ops", 5, before_id=1)) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_messages_not_yet_written_are_returned_once(opened: Any, tmp_path: Path, kind: str) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=10**6, search=kind)
+    for mid in range(1, 4):
+        archive.keep("#ops", said(mid, "hello pending"))
+    assert archive.flush(WAIT)  # 1-3 written
+    for mid in range(4, 7):
+        archive.keep("#ops", said(mid, "hello pending"))  # 4-6 wait for the writer
+    assert stored_rows(tmp_path, "SELECT COUNT(*) FROM messages") == [(3,)]
+    assert ids(archive.recent("#ops", 10)) == [1, 2, 3, 4, 5, 6]
+    assert ids(archive.recent("#ops", 2)) == [5, 6]
+    assert ids(archive.recent("#ops", 10, before_id=5)) == [1, 2, 3, 4]
+    assert ids(archive.search("#ops", "pending", 10)) == [1, 2, 3, 4, 5, 6]
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#ops", 10)) == [1, 2, 3, 4, 5, 6]
+    assert ids(archive.search("#ops", "HELLO", 4)) == [3, 4, 5, 6]
+
+
+def test_close_writes_everything_pending(opened: Any) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=10**6)
+    for mid in range(1, 1001):
+        archive.keep("#ops", said(mid))
+    archive.keep_topic("#ops", "#ops", "kept at close")
+    archive.close()
+    archive.close()  # idempotent
+    archive.keep("#ops", said(2000))  # after close: dropped, no error
+    again = opened()
+    assert ids(again.recent("#ops", 1000)) == list(range(1, 1001))
+    assert again.topic("#ops") == ("#ops", "kept at close")
+    assert again.last_id() == 1000
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_interval(opened: Any) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=50)
+    for mid in range(1, 51):
+        archive.keep("#ops", said(mid))
+    # No flush: the 50th row wakes the writer. Wait for it with the writer's own signal.
+    queue = archive._queue
+    with queue.changed:
+        assert queue.changed.wait_for(lambda: queue.done >= 50, WAIT)
+    assert ids(archive.recent("#ops", 1)) == [50]
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_finds_every_word_in_that_room_only(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
+    assert archive.search_kind == kind
+    archive.keep("#ops", said(1, "the deploy went fine"))
+    archive.keep("#ops", said(2, "Deploy failed on db2"))
+    archive.keep("#ops", said(3, "lunch?"))
+    for mid in range(4, 400):  # the word is common elsewhere
+        archive.keep("#dev", said(mid, f"deploy number {mid}", room="#dev"))
+    archive.keep("#ops", said(400, "another DEPLOY, failed again"))
+    assert archive.flush(WAIT)
+    assert ids(archive.search("#ops", "deploy", 10)) == [1, 2, 400]
+    assert ids(archive.search("#ops", "failed deploy", 10)) == [2, 400]
+    assert ids(archive.search("#ops", "deploy", 2)) == [2, 400]
+    assert ids(archive.search("#ops", "deploy nothere", 10)) == []
+    assert ids(archive.search("#ops", "   ", 10)) == []
+    assert ids(archive.search("#nowhere", "deploy", 10)) == []
+    found = archive.search("#dev", "number 77", 10)
+    assert all(m.room == "#dev" and not m.history for m in found)
+    assert ids(found) == ([77] if kind == FTS5 else [77, 177, 277, 377])  # words or substrings
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_is_case_insensitive_in_cyrillic(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
+    archive.keep("#ops", said(1, "Привет, МИР! Сервер упал"))
+    archive.keep("#ops", said(2, "всё хорошо"))
+    archive.flush(WAIT)
+    assert ids(archive.search("#ops", "привет мир", 10)) == [1]
+    assert ids(archive.search("#ops", "СЕРВЕР", 10)) == [1]
+    assert ids(archive.search("#ops", "ВСЁ", 10)) == [2]
+
+
+def test_like_search_matches_case_folded_substrings(opened: Any) -> None:
+    archive = opened(search=LIKE)
+    archive.keep("#ops", said(1, "Straße 50%_off"))
+    archive.flush(WAIT)
+    assert ids(archive.search("#ops", "STRASSE", 10)) == [1]
+    assert ids(archive.search("#ops", "50%_", 10)) == [1]  # no LIKE wildcards
+    assert ids(archive.search("#ops", "%", 10)) == [1]
+    assert ids(archive.search("#ops", "_x", 10)) == []
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_fts_search_matches_whole_words_without_latin_accents(opened: Any) -> None:
+    archive = opened()
+    archive.keep("#ops", said(1, "Café crème at noon"))
+    archive.keep("#ops", said(2, "cafeteria"))
+    archive.flush(WAIT)
+    assert ids(archive.search("#ops", "cafe", 10)) == [1]
+    assert ids(archive.search("#ops", "CRÈME", 10)) == [1]
+
+
+SYNTAX = [
+    '"',
+    '""',
+    '"unbalanced',
+    'alpha"',
+    'zzz" OR "alpha',
+    'alpha" OR room : "2',
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "NEAR(alpha beta)",
+    "*",
+    "alpha*",
+    "^alpha",
+    "text:",
+    "text:alpha",
+    "room:",
+    "room : 2",
+    "{text}:alpha",
+    "(",
+    ")",
+    "(alpha OR beta)",
+    "-",
+    "+",
+    ":",
+    "alpha AND",
+    "alpha OR zzz",
+    "NOT alpha",
+    "'",
+    "alpha -beta",
+]
+
+
+def expected(kind: str, query: str, text: str) -> list[int]:
+    """Message 1 (``text``) is found when every word of ``query`` is in it: as whole words
+    (FTS5: words without a letter or digit do not count) or as a substring (LIKE)."""
+    if kind == LIKE:
+        return [1] if all(w.casefold() in text for w in query.split()) else []
+    runs = [re.findall(r"[^\W_]+", w.casefold()) for w in query.split()]
+    runs = [run for run in runs if run]
+    words = text.split()
+    found = bool(runs) and all(
+        any(words[i : i + len(run)] == run for i in range(len(words))) for run in runs
+    )
+    return [1] if found else []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("query", SYNTAX)
+def test_query_syntax_in_search_text_is_only_words(opened: Any, kind: str, query: str) -> None:
+    archive = opened(search=kind)
+    archive.keep("#ops", said(1, "alpha beta"))
+    archive.keep("#other", said(2, "zzz room 2 text", room="#other"))
+    archive.flush(WAIT)
+    assert ids(archive.search("#ops", query, 10)) == expected(kind, query, "alpha beta")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_text_with_quotes_and_operators_finds_itself(opened: Any, kind: str) -> None:
+    archive = opened(search=kind)
+    archive.keep("#ops", said(1, 'say "NEAR" AND (OR) *star* text: room:'))
+    archive.keep("#ops", said(2, "say nothing"))
+    archive.flush(WAIT)
+    assert ids(archive.search("#ops", '"NEAR" AND (OR)', 10)) == [1]
+    assert ids(archive.search("#ops", "*star* text: room:", 10)) == [1]
+
+
+def test_a_database_made_without_the_index_gets_one(opened: Any, records: Records) -> None:
+    if not HAS_FTS5:
+        pytest.skip("this SQLite has no FTS5")
+    archive = opened(search=LIKE)
+    archive.keep("#ops", said(1, "older words"))
+    archive.close()
+    again = opened()
+    assert again.search_kind == FTS5 and again.built_index
+    assert ids(again.search("#ops", "words", 10)) == [1]
+
+
+# --- topics, private messages --------------------------------------------------------------------
+
+
+def test_topics_are_kept_across_restarts(opened: Any) -> None:
+    archive = opened()
+    assert archive.topic("#ops") is None
+    archive.keep_topic("#ops", "#Ops", "deploys only")
+    assert archive.topic("#ops") == ("#Ops", "deploys only")
+    archive.keep("#ops", said(1, room="#OPS"))
+    assert archive.topic("#ops") == ("#OPS", "deploys only")  # the name as last shown
+    archive.keep("#dev", said(2, room="#dev"))
+    assert archive.topic("#dev") == ("#dev", "")
+    archive.close()
+    again = opened()
+    assert again.topic("#ops") == ("#OPS", "deploys only")
+    assert again.topic("#dev") == ("#dev", "")
+    assert again.topic("#none") is None
+    again.keep_topic("#ops", "#OPS", "")
+    again.close()
+    assert opened().topic("#ops") == ("#OPS", "")
+
+
+def test_private_messages_are_not_stored_by_default(opened: Any, tmp_path: Path) -> None:
+    archive = opened()
+    archive.keep(None, private(1, "secret"))
+    archive.keep("#ops", said(2))
+    archive.close()
+    assert stored_rows(tmp_path, "SELECT id, recipient, text FROM messages") == [
+        (2, None, "message 2")
+    ]
+
+
+def test_private_messages_are_stored_with_store_private(opened: Any, tmp_path: Path) -> None:
+    archive = opened(store_private=True)
+    archive.keep(None, private(1, "secret"))
+    archive.keep("#ops", said(2))
+    archive.close()
+    assert stored_rows(tmp_path, "SELECT id, room IS NULL, recipient, text FROM messages") == [
+        (1, 1, "bob", "secret"),
+        (2, 0, None, "message 2"),
+    ]
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retention_by_rows_keeps_the_newest(opened: Any, kind: str, tmp_path: Path) -> None:
+    archive = opened(max_rows=10, search=kind)
+    for mid in range(1, 26):
+        archive.keep("#ops", said(mid, f"word{mid} common"))
+    assert archive.flush(WAIT)
+    archive.prune()
+    assert archive.flush(WAIT)
+    assert stored_rows(tmp_path, "SELECT MIN(id), COUNT(*) FROM messages") == [(16, 10)]
+    assert ids(archive.recent("#ops", 50)) == list(range(16, 26))
+    assert ids(archive.search("#ops", "word3", 10)) == []
+    assert ids(archive.search("#ops", "common", 50)) == list(range(16, 26))
+    archive.close()
+    assert opened(max_rows=10).last_id() == 25
+
+
+def test_retention_by_days_on_the_injected_clock(opened: Any, tmp_path: Path) -> None:
+    now = [1000.0 + 100 * DAY]
+    archive = opened(max_days=30, max_rows=0, clock=lambda: now[0])
+    for day in range(100):  # one message a day, ids following time
+        archive.keep(
+            "#ops", Message(1000.0 + day * DAY + 1, day + 1, "a", None, False, "x", "#ops")
+        )
+    assert archive.flush(WAIT)
+    archive.prune()
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#ops", 100))[0] == 71  # day 70 + 1 s is just past 30 days ago
+    now[0] += 10 * DAY
+    archive.prune()
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#ops", 100)) == list(range(81, 101))
+
+
+def test_no_retention_keeps_everything(opened: Any) -> None:
+    archive = opened(max_days=0, max_rows=0)
+    for mid in range(1, 101):
+        archive.keep("#ops", said(mid))
+    archive.prune()
+    assert archive.flush(WAIT)
+    assert len(archive.recent("#ops", 200)) == 100
+
+
+# --- failures while running ----------------------------------------------------------------------
+
+
+def test_a_full_disk_logs_one_error_and_chat_goes_on(opened: Any, records: Records) -> None:
+    archive = opened()
+    archive.close()
+    pages = stored_rows(Path(archive.path).parent, "PRAGMA page_count")[0][0]
+    archive = opened(writer_pragmas=(f"max_page_count = {pages + 2}",))
+    big = "x" * 3000
+    for mid in range(1, 200):  # far more than two pages
+        archive.keep("#ops", said(mid, big))
+        if mid % 20 == 0:
+            assert archive.flush(WAIT)
+    assert archive.flush(WAIT)
+    errors = records.at(logging.ERROR)
+    assert len(errors) == 1, errors
+    assert "database or disk is full" in errors[0] and archive.path in errors[0]
+    assert all(m.room == "#ops" for m in archive.recent("#ops", 5))  # reads go on
+    archive.keep("#ops", said(500, "still chatting"))  # no exception reaches the caller
+    assert archive.flush(WAIT)
+    assert len(records.at(logging.ERROR)) == 1
+    archive.close()
+    assert any("were not stored" in w for w in records.at(logging.WARNING))
+
+
+def test_a_writer_that_falls_behind_drops_new_messages_with_one_warning(
+    opened: Any, records: Records
+) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=10**6, max_pending=3)
+    for mid in range(1, 11):
+        archive.keep("#ops", said(mid))
+    assert ids(archive.recent("#ops", 10)) == [1, 2, 3]
+    assert len(records.at(logging.WARNING)) == 1
+
+
+# --- refused at start ----------------------------------------------------------------------------
+
+
+def refused(path: Path, **options: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        SqliteArchive(str(path), **options).close()
+    message = str(caught.value)
+    assert "\n" not in message and str(path.parent) in message
+    return message
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILE
+    path.write_bytes(b"this is not SQLite\n" * 300)
+    message = refused(path)
+    assert "not a usable history database" in message and "move it away" in message
+
+
+def test_a_damaged_database_is_refused(tmp_path: Path) -> None:
+    archive = SqliteArchive(str(tmp_path / DB_FILE))
+    for mid in range(1, 2000):
+        archive.keep("#ops", said(mid, "some words to fill pages " * 5))
+    archive.close()
+    data = bytearray((tmp_path / DB_FILE).read_bytes())
+    data[4096 : 4096 * 3] = b"\xff" * 8192  # the schema's pages and the first table pages
+    data[100:108] = b"\xff" * 8  # the first page's b-tree header
+    (tmp_path / DB_FILE).write_bytes(bytes(data))
+    message = refused(tmp_path / DB_FILE)
+    assert "history" in message
+
+
+def test_a_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    SqliteArchive(str(tmp_path / DB_FILE)).close()
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    assert "newer" in refused(tmp_path / DB_FILE)
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    conn.execute("CREATE TABLE accounts (id INTEGER)")
+    conn.close()
+    assert "not tcp-chat's history" in refused(tmp_path / DB_FILE)
+
+
+def test_a_second_server_on_the_same_file_is_refused(opened: Any, tmp_path: Path) -> None:
+    opened()
+    assert "in use by another tcp-server" in refused(tmp_path / DB_FILE)
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root writes read-only files anyway")
+def test_a_read_only_file_is_refused(tmp_path: Path) -> None:
+    SqliteArchive(str(tmp_path / DB_FILE)).close()
+    os.chmod(tmp_path / DB_FILE, stat.S_IRUSR)
+    assert "read-only" in refused(tmp_path / DB_FILE)
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root writes in read-only directories anyway")
+def test_a_read_only_directory_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    SqliteArchive(str(data / DB_FILE)).close()
+    os.chmod(data, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        assert "cannot write in" in refused(data / DB_FILE)
+    finally:
+        os.chmod(data, stat.S_IRWXU)
+
+
+def test_a_directory_in_place_of_the_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / DB_FILE).mkdir()
+    assert "not a regular file" in refused(tmp_path / DB_FILE)
+
+
+# --- open_archive: the server's configuration ----------------------------------------------------
+
+
+def config_for(tmp_path: Path, **env: str) -> Any:
+    flags = {"config": os.devnull, "data_dir": str(tmp_path / "data")}
+    return server_config(flags, {f"TCPCHAT_{k.upper()}": v for k, v in env.items()})
+
+
+def test_open_archive_makes_a_private_data_dir_and_says_how_it_searches(
+    tmp_path: Path, records: Records
+) -> None:
+    config = config_for(tmp_path, history_max_rows="5", store_private="yes")
+    archive = open_archive(config)
+    try:
+        assert isinstance(archive, SqliteArchive)
+        assert archive.max_rows == 5 and archive.store_private
+        assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) & 0o077 == 0
+        assert stat.S_IMODE(os.stat(tmp_path / "data" / DB_FILE).st_mode) & 0o077 == 0
+    finally:
+        close_archive(archive)
+    started = [m for m in records.at(logging.INFO) if m.startswith("history in")]
+    assert started and str(tmp_path / "data" / DB_FILE) in started[0]
+    assert started[0].endswith(search_support())
+
+
+def test_no_history_keeps_nothing(tmp_path: Path) -> None:
+    config = config_for(tmp_path, history="no")
+    archive = open_archive(config)
+    assert isinstance(archive, NoArchive)
+    close_archive(archive)
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_a_data_dir_that_cannot_be_a_directory_is_refused(tmp_path: Path, where: str) -> None:
+    (tmp_path / "data").write_text("a file\n")
+    data_dir = tmp_path / "data" if where == "file" else tmp_path / "data" / "history"
+    config = server_config({"config": os.devnull, "data_dir": str(data_dir)}, {})
+    with pytest.raises(ConfigError, match=re.escape(f"cannot make the directory {data_dir}")):
+        open_archive(config)
+
+
+def test_history_options_come_from_the_one_table(tmp_path: Path) -> None:
+    config = server_config({"config": os.devnull}, {})
+    assert (config.data_dir, config.history, config.history_replay) == ("data", True, 20)
+    assert (config.store_private, config.history_days, config.history_max_rows) == (
+        False,
+        0,
+        1_000_000,
+    )
+    env = {"TCPCHAT_HISTORY": "no", "TCPCHAT_HISTORY_REPLAY": "0", "TCPCHAT_HISTORY_DAYS": "7"}
+    config = server_config({"config": os.devnull}, env)
+    assert (config.history, config.history_replay, config.history_days) == (False, 0, 7)
+    with pytest.raises(ConfigError, match="from 0 to 100"):
+        server_config({"config": os.devnull}, {"TCPCHAT_HISTORY_REPLAY": "101"})
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_indexed_written_and_pending_messages_are_found_once_each(opened: Any) -> None:
+    archive = opened()
+    for mid in range(1, 4):
+        archive.keep("#ops", said(mid, "needle indexed"))
+    archive.close()  # closing indexes everything written
+    again = opened(commit_interval=NEVER, batch_rows=10**6)
+    assert again._queue.indexed == 3
+    for mid in range(4, 7):
+        again.keep("#ops", said(mid, "needle written"))
+    assert again.flush(WAIT)  # written, but the index waits for more (HISTORY_INDEX_ROWS)
+    assert again._queue.indexed == 3
+    for mid in range(7, 10):
+        again.keep("#ops", said(mid, "needle pending"))
+    assert ids(again.search("#ops", "needle", 20)) == list(range(1, 10))
+    assert ids(again.search("#ops", "needle", 4)) == [6, 7, 8, 9]
+    assert ids(again.search("#ops", "written", 20)) == [4, 5, 6]
+    assert ids(again.recent("#ops", 20)) == list(range(1, 10))
+    assert ids(again.recent("#ops", 5)) == [5, 6, 7, 8, 9]
+    assert ids(again.recent("#ops", 5, before_id=8)) == [3, 4, 5, 6, 7]
+    assert ids(again.recent("#ops", 2, before_id=5)) == [3, 4]
+    again.close()
+    assert ids(opened().search("#ops", "needle", 20)) == list(range(1, 10))
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_messages_written_but_not_indexed_at_a_crash_are_indexed_at_the_next_start(
+    opened: Any, tmp_path: Path
+) -> None:
+    archive = opened()
+    for mid in range(1, 6):
+        archive.keep("#ops", said(mid, "before the crash"))
+    archive.close()
+    conn = sqlite3.connect(tmp_path / DB_FILE)  # as if killed before indexing 4 and 5
+    conn.execute("DELETE FROM messages_fts")
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    conn.execute("DELETE FROM messages_fts WHERE rowid > 3")
+    conn.execute("UPDATE meta SET value = 3 WHERE key = 'indexed'")
+    conn.commit()
+    conn.close()
+    again = opened()
+    assert ids(again.search("#ops", "crash", 10)) == [1, 2, 3, 4, 5]  # indexed or compared
+    queue = again._queue
+    with queue.changed:  # the writer catches up at start
+        assert queue.changed.wait_for(lambda: queue.indexed == 5, WAIT)
+    assert ids(again.search("#ops", "crash", 10)) == [1, 2, 3, 4, 5]
+    again.close()
+    fts = stored_rows(tmp_path, "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'crash'")
+    assert sorted(r[0] for r in fts) == [1, 2, 3, 4, 5]
