@@ -11,6 +11,7 @@ import pytest
 
 from tcpchat.bench import cli, report, rooms
 from tcpchat.bench.dialects import ChatDialect, IrcDialect, padded
+from tcpchat.bench.replay import HistoryWatch, search_words
 from tcpchat.bench.scenarios import (
     Fanout,
     Latency,
@@ -148,6 +149,34 @@ def test_tiny_room_and_storm_runs_against_the_real_server_account_for_everything
     # Room members hear their room's sender (10) and the lobby sender (10); the lobby sender
     # hears nobody else; 2 rooms of 3 and the lobby sender: 4 members * 20 + 2 senders * 10.
     assert (figures["expected"], figures["received"], figures["strangers"]) == (100, 100, 0)
+    # The server kept history in a data directory of the run's own and stored every message.
+    assert figures["said"] == figures["stored"] == 30
     storm = storm_run["figures"]
     assert storm["answered"] == storm["complete"] == storm["places"] == 12
     assert storm["first_heard"] == 11 and storm["reached"] == 11
+
+
+def test_history_watch_counts_each_bracket_and_wakes_at_its_end() -> None:
+    watch = HistoryWatch(ChatDialect())
+    watch.feed(b'{"type":"history","kind":"replay"}\n{"type":"message","history":true}\n', 1.0)
+    watch.feed(b'{"type":"message","history":true}\n{"type":"history_end"}\n', 2.0)
+    assert watch.last_count == 2 and watch.messages == 0
+
+
+def test_searches_cycle_through_word_frequencies_and_are_the_same_every_run() -> None:
+    words = search_words(10)
+    assert words == search_words(10)
+    assert words[3].startswith("zzqx") and len(words[4].split()) == 2
+
+
+def test_tiny_replay_against_the_real_server_replays_twenty_and_finds(tmp_path: Path) -> None:
+    """A database filled by the store's filler, the server started on it: each join replays
+    the room's last 20 messages, and a search of a common word finds some."""
+    out = tmp_path / "bench.json"
+    argv = ["--scenario", "replay:H=300,N=2,Q=10", "--targets", "ours-asyncio"]
+    argv += ["--no-pin", "--gen-loop", "asyncio", "--json", str(out)]
+    assert cli.main(argv) == 0, "the benchmark reported an error"
+    (result,) = json.loads(out.read_text())["results"]
+    figures = result["figures"]
+    assert figures["replayed"] == 20 and figures["found_max"] > 0
+    assert figures["replay_p99_ms"] > 0 and figures["search_p99_ms"] > 0

@@ -37,9 +37,10 @@ from .servers import (
 
 SUITES: dict[str, tuple[str, ...]] = {
     "standard": (
-        "fanout:C=100,S=10,M=500",
-        "fanout:C=100,S=10,M=500,W=64",
-        "fanout:C=1000,S=5,M=200",
+        # Runs of a second or so: history on and off differ by less than the noise of shorter ones.
+        "fanout:C=100,S=10,M=2000",
+        "fanout:C=100,S=10,M=2000,W=64",
+        "fanout:C=1000,S=5,M=500",
         "latency:C=100,S=10,R=1000,D=5",
         "rooms:N=10,C=100,S=2,M=500,W=64,L=1",
         "capacity:K=1000",
