@@ -4,8 +4,10 @@ one line on stderr and exit status 1, before it listens; a usable one is opened 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,14 +16,24 @@ from tcpchat.server.store_db import DB_FILE, search_support
 from tests.conftest import WAIT, ServerProcess, child_env
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NOBODY = 65534
 
 
-def start(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the server from tmp_path with ``args``; it is expected to stop at once."""
-    command = [sys.executable, "-m", "tcpchat", "server", "--config", os.devnull]
+def start(
+    tmp_path: Path, *args: str, user: int | None = None, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """Run the server from tmp_path with ``args`` (as ``user`` with ``python``, if given); it is
+    expected to stop at once."""
+    command = [python, "-m", "tcpchat", "server", "--config", os.devnull]
     command += ["--host", "127.0.0.1", "--port", "0", "--no-log-file", *args]
     return subprocess.run(
-        command, capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=WAIT
+        command,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=tmp_path,
+        timeout=WAIT,
+        **({} if user is None else {"user": user}),
     )
 
 
@@ -62,6 +74,28 @@ def test_a_read_only_data_dir_stops_the_start(tmp_path: Path) -> None:
     finally:
         data.chmod(0o700)
     one_line_and_exit_1(result, f"cannot write in {data}")
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="needs root to run the server as another user")
+def test_a_data_dir_the_service_user_cannot_write_stops_the_start() -> None:
+    """As root (CI runs as root), a read-only directory is one the server's user does not own:
+    the server runs as nobody in a directory of root's, as a packaged service would if its data
+    directory belonged to someone else."""
+    # This interpreter may live where nobody cannot read (root's home); the system's can run the
+    # server, which needs only the standard library.
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        assert not os.environ.get("CI"), "CI needs /usr/bin/python3 for this test"
+        pytest.skip("no system python3 to run the server as another user")
+    place = Path(tempfile.mkdtemp(prefix="tcpchat-ro-"))
+    try:
+        place.chmod(0o755)
+        data = place / "data"
+        data.mkdir(mode=0o755)
+        result = start(place, "--data-dir", str(data), user=NOBODY, python=python)
+        one_line_and_exit_1(result, f"cannot write in {data}")
+    finally:
+        shutil.rmtree(place)
 
 
 def test_no_history_starts_whatever_is_in_the_data_dir(tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ class Hub(RoomHandlers):
         self._crowded: dict[Room[Session], None] = {}
         self._next_session = 1
         self._next_message = self.archive.last_id() + 1
+        kept = self.archive.topic(self.rooms.lobby.key)
+        if kept is not None:
+            self.rooms.lobby.topic = kept[1]  # #lobby is made here, not by a /join
 
     # --- life of a session ---------------------------------------------------------------------
 

@@ -256,7 +256,9 @@ class RoomHandlers:
     ) -> Out:
         """Earlier messages for ``session``, between a ``HistoryBegin`` and a ``HistoryEnd``."""
         out: Out = [to(session, ev.HistoryBegin(now, room.name, kind, len(found), query))]
-        out += [to(session, dataclasses.replace(m, history=True)) for m in found]
+        # Named as live messages of the room are (no name for #lobby), whatever the archive kept.
+        label = room.label
+        out += [to(session, dataclasses.replace(m, history=True, room=label)) for m in found]
         out.append(to(session, ev.HistoryEnd(now, room.name, kind, len(found))))
         return out
 
