@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..server.config import SERVER_OPTIONS
 from .dialects import ChatDialect, Dialect, IrcDialect
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -79,11 +80,12 @@ def ngircd_config(port: int, include_dir: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """A server to measure: ``ours`` on a given loop, or ``ngircd``."""
+    """A server to measure: ``ours`` on a given loop, with history or without, or ``ngircd``."""
 
-    name: str  # "ours-asyncio", "ours-uvloop", "ngircd"
+    name: str  # "ours-asyncio", "ours-uvloop-nohist", "ngircd"
     kind: str  # "ours" or "ngircd"
     loop: str = ""
+    history: bool = True  # ours: keeps history (in a fresh data directory) or --no-history
 
     @property
     def backlog(self) -> int:
@@ -97,9 +99,17 @@ class Target:
 
 TARGETS = {
     "ours-asyncio": Target("ours-asyncio", "ours", "asyncio"),
+    "ours-asyncio-nohist": Target("ours-asyncio-nohist", "ours", "asyncio", history=False),
     "ours-uvloop": Target("ours-uvloop", "ours", "uvloop"),
+    "ours-uvloop-nohist": Target("ours-uvloop-nohist", "ours", "uvloop", history=False),
     "ngircd": Target("ngircd", "ngircd"),
 }
+
+
+def keeps_history() -> bool:
+    """True if our server has a history store (``--data-dir``, ``--no-history``)."""
+    names = {option.name for option in SERVER_OPTIONS}
+    return {"data_dir", "history"} <= names
 
 
 def unavailable(target: Target) -> str:
@@ -108,6 +118,8 @@ def unavailable(target: Target) -> str:
         if _ngircd() is None:
             return "ngircd is not installed (apt-get install ngircd)"
         return ""
+    if not target.history and not keeps_history():
+        return "this server keeps no history yet: the same as without -nohist"
     if target.loop == "uvloop":
         probe = subprocess.run(
             [sys.executable, "-c", "import uvloop"], capture_output=True, check=False
@@ -172,13 +184,17 @@ class RunningServer:
         profile: str = "",
         server_args: Sequence[str] = (),
         max_files: int = 0,
+        data_dir: Path | None = None,
     ) -> None:
         """Start ``target``; ``server_args`` go last on our server's command line, so they
         override the benchmark's own flags (argparse keeps the last value). ``max_files`` > 0
-        caps the server's open-file limit (hard and soft) to that many."""
+        caps the server's open-file limit (hard and soft) to that many. Our server with history
+        keeps it in ``data_dir``, by default a fresh directory in ``workdir`` (never the
+        server's default ./data, which would be shared by every run)."""
         self.target = target
         self.port = free_port()
         self.log_path = workdir / f"{target.name}-{self.port}.log"
+        self.data_dir: Path | None = None
         prefix = ["taskset", "-c", str(SERVER_CPU)] if pin else []
         env = {k: v for k, v in os.environ.items() if not k.startswith("TCPCHAT_")}
         if target.kind == "ngircd":
@@ -215,6 +231,7 @@ class RunningServer:
                 str(MAX_CONNECTIONS),
                 "--loop",
                 target.loop,
+                *self._history_args(workdir, data_dir),
                 *server_args,
             ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
@@ -228,6 +245,14 @@ class RunningServer:
             preexec_fn=_child_setup(max_files),
         )
         self.pid = self.proc.pid  # taskset execs the server: same process
+
+    def _history_args(self, workdir: Path, data_dir: Path | None) -> list[str]:
+        if not keeps_history():
+            return []
+        if not self.target.history:
+            return ["--no-history"]
+        self.data_dir = data_dir or workdir / f"data-{self.target.name}-{self.port}"
+        return ["--data-dir", str(self.data_dir)]
 
     async def ready(self) -> None:
         """Wait until the server accepts connections; RuntimeError if it exits or takes long."""

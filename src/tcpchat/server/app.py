@@ -269,12 +269,18 @@ class ChatServer:
 
     def _schedule_flush(self) -> None:
         """Flush at the end of this loop iteration, or FLUSH_INTERVAL_S after the last flush if
-        that is later (``outbox.flush_delay``)."""
+        that is later (``outbox.flush_delay``).
+
+        Both times are the loop's own clock: uvloop's counts whole milliseconds, cached at the
+        start of each iteration, and rounds a timer's delay to whole milliseconds, so a delay
+        reckoned with ``time.monotonic`` (0.4 ms, say) became no delay and flushes came more
+        often than the interval allows (docs/BENCHMARKS.md, rooms and history)."""
         if self._flush_handle is None:
-            wait = flush_delay(self._flushed_at, time.monotonic())
             loop = asyncio.get_running_loop()
+            now = loop.time()
+            wait = flush_delay(self._flushed_at, now)
             if wait > 0:
-                self._flush_handle = loop.call_later(wait, self._flush)
+                self._flush_handle = loop.call_at(now + wait, self._flush)
             else:
                 self._flush_handle = loop.call_soon(self._flush)
 
@@ -283,7 +289,7 @@ class ChatServer:
         if self._flush_handle is not None:
             self._flush_handle.cancel()  # when called directly, before its time
             self._flush_handle = None
-        self._flushed_at = time.monotonic()
+        self._flushed_at = asyncio.get_running_loop().time()
         shared = self.broadcasts
         if shared:
             for session in self.hub.roster.everyone():
