@@ -254,18 +254,15 @@ def connect(server: ServerProcess) -> Iterator[Any]:
     peers: list[Peer] = []
 
     def join(name: str | None = None, json_mode: bool = False) -> Peer:
-        peer = Peer(server.port)
-        peers.append(peer)
-        peer.expect(r"^\*\*\* Enter your name:")
-        if json_mode:
-            peer.send("/mode json\n")
-            peer.event("prompt")
         if name is not None:
-            peer.send(f"{name}\n")
+            peer = join_peer(server.port, name, json_mode=json_mode)
+        else:
+            peer = Peer(server.port)
+            peer.expect(r"^\*\*\* Enter your name:")
             if json_mode:
-                peer.event("registered")
-            else:
-                peer.expect(r"^\*\*\* You are ")
+                peer.send("/mode json\n")
+                peer.event("prompt")
+        peers.append(peer)
         return peer
 
     yield join
@@ -327,11 +324,23 @@ class Pump:
             return self._changed.wait_for(lambda: self.closed, timeout)
 
 
-def join_peer(port: int, name: str, host: str = "127.0.0.1", source: str | None = None) -> Peer:
-    """A text-mode user named ``name`` on a server at ``port`` (from ``source``, a loopback
-    address, if given)."""
+def join_peer(
+    port: int,
+    name: str,
+    host: str = "127.0.0.1",
+    source: str | None = None,
+    json_mode: bool = False,
+) -> Peer:
+    """A user named ``name`` on a server at ``port`` (from ``source``, a loopback address, if
+    given), in text mode or, with ``json_mode``, in JSON mode."""
     peer = Peer(port, host, source)
     peer.expect(r"^\*\*\* Enter your name:")
+    if json_mode:
+        peer.send("/mode json\n")
+        peer.event("prompt")
     peer.send(f"{name}\n")
-    peer.expect(r"^\*\*\* You are ")
+    if json_mode:
+        peer.event("registered")
+    else:
+        peer.expect(r"^\*\*\* You are ")
     return peer
