@@ -4,7 +4,9 @@ scenarios."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,11 +75,22 @@ def test_room_layout_puts_senders_first_and_each_client_hears_its_room_and_the_l
             assert hears == frozenset({2, 3, 6})
 
 
+@pytest.fixture
+def event_loop_set() -> Iterator[None]:
+    """A current event loop for the test: Python 3.9's ``asyncio.Event`` binds to it when made,
+    and after another test's ``asyncio.run`` there is none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
 def chat_lines(*events: dict[str, object]) -> bytes:
     return b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
 
 
-def test_chat_watch_counts_joins_told_one_by_one_and_in_crowds() -> None:
+def test_chat_watch_counts_joins_told_one_by_one_and_in_crowds(event_loop_set: None) -> None:
     count = StormCount(5)
     first, last = ChatWatch(count, ChatDialect()), ChatWatch(count, ChatDialect())
     first.feed(chat_lines({"type": "room", "room": ROOM, "online": 1}), 1.0)
@@ -92,7 +105,9 @@ def test_chat_watch_counts_joins_told_one_by_one_and_in_crowds() -> None:
     assert not count.done.is_set()
 
 
-def test_irc_watch_knows_the_names_it_was_given_and_the_joins_after_its_own() -> None:
+def test_irc_watch_knows_the_names_it_was_given_and_the_joins_after_its_own(
+    event_loop_set: None,
+) -> None:
     count = StormCount(4)
     watch = IrcWatch(count, IrcDialect(), 2)
     watch.feed(
