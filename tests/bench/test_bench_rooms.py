@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,52 +75,50 @@ def test_room_layout_puts_senders_first_and_each_client_hears_its_room_and_the_l
             assert hears == frozenset({2, 3, 6})
 
 
+@pytest.fixture
+def event_loop_set() -> Iterator[None]:
+    """A current event loop for the test: Python 3.9's ``asyncio.Event`` binds to it when made,
+    and after another test's ``asyncio.run`` there is none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
 def chat_lines(*events: dict[str, object]) -> bytes:
     return b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
 
 
-def test_chat_watch_counts_joins_told_one_by_one_and_in_crowds() -> None:
-    # In a running loop: Python 3.9's asyncio.Event binds to the loop it is made in.
-    async def check() -> None:
-        count = StormCount(5)
-        first, last = ChatWatch(count, ChatDialect()), ChatWatch(count, ChatDialect())
-        first.feed(chat_lines({"type": "room", "room": ROOM, "online": 1}), 1.0)
-        first.feed(chat_lines({"type": "join", "name": "b2", "online": 2, "room": ROOM}), 1.1)
-        last.feed(chat_lines({"type": "room", "room": ROOM, "online": 5}), 1.2)
-        crowd = {
-            "type": "crowd",
-            "room": ROOM,
-            "joined": True,
-            "names": [],
-            "count": 3,
-            "online": 5,
-        }
-        lobby = {"type": "crowd", "room": "#lobby", "joined": True, "names": [], "count": 9}
-        first.feed(chat_lines(lobby, crowd), 2.0)
-        assert (first.place, first.heard, first.known) == (1, 4, 5)
-        assert (last.place, last.heard, last.known) == (5, 0, 5)
-        assert (count.answered, count.complete) == (2, 2)
-        assert not count.done.is_set()
-
-    asyncio.run(check())
+def test_chat_watch_counts_joins_told_one_by_one_and_in_crowds(event_loop_set: None) -> None:
+    count = StormCount(5)
+    first, last = ChatWatch(count, ChatDialect()), ChatWatch(count, ChatDialect())
+    first.feed(chat_lines({"type": "room", "room": ROOM, "online": 1}), 1.0)
+    first.feed(chat_lines({"type": "join", "name": "b2", "online": 2, "room": ROOM}), 1.1)
+    last.feed(chat_lines({"type": "room", "room": ROOM, "online": 5}), 1.2)
+    crowd = {"type": "crowd", "room": ROOM, "joined": True, "names": [], "count": 3, "online": 5}
+    lobby = {"type": "crowd", "room": "#lobby", "joined": True, "names": [], "count": 9}
+    first.feed(chat_lines(lobby, crowd), 2.0)
+    assert (first.place, first.heard, first.known) == (1, 4, 5)
+    assert (last.place, last.heard, last.known) == (5, 0, 5)
+    assert (count.answered, count.complete) == (2, 2)
+    assert not count.done.is_set()
 
 
-def test_irc_watch_knows_the_names_it_was_given_and_the_joins_after_its_own() -> None:
-    # In a running loop: Python 3.9's asyncio.Event binds to the loop it is made in.
-    async def check() -> None:
-        count = StormCount(4)
-        watch = IrcWatch(count, IrcDialect(), 2)
-        watch.feed(
-            b":b2!~b2@h JOIN :#storm\r\n"
-            b":srv 353 b2 = #storm :b2 @b0 b1\r\n"
-            b":srv 366 b2 #storm :End of NAMES list\r\n",
-            1.0,
-        )
-        assert (watch.answered, watch.known, count.complete) == (True, 3, 0)
-        watch.feed(b":b3!~b3@h JOIN :#storm\r\n", 1.5)
-        assert watch.known == 4 and count.complete == 1 and not count.done.is_set()
-
-    asyncio.run(check())
+def test_irc_watch_knows_the_names_it_was_given_and_the_joins_after_its_own(
+    event_loop_set: None,
+) -> None:
+    count = StormCount(4)
+    watch = IrcWatch(count, IrcDialect(), 2)
+    watch.feed(
+        b":b2!~b2@h JOIN :#storm\r\n"
+        b":srv 353 b2 = #storm :b2 @b0 b1\r\n"
+        b":srv 366 b2 #storm :End of NAMES list\r\n",
+        1.0,
+    )
+    assert (watch.answered, watch.known, count.complete) == (True, 3, 0)
+    watch.feed(b":b3!~b3@h JOIN :#storm\r\n", 1.5)
+    assert watch.known == 4 and count.complete == 1 and not count.done.is_set()
 
 
 def test_parse_spec_reads_the_room_storm_and_replay_kinds() -> None:

@@ -42,6 +42,9 @@ SUITES: dict[str, tuple[str, ...]] = {
         "fanout:C=100,S=10,M=2000,W=64",
         "fanout:C=1000,S=5,M=500",
         "latency:C=100,S=10,R=1000,D=5",
+        # Half native, half IRC clients in one room (ours-irc-* only; issue 16).
+        "mixed:C=100,S=10,M=2000",
+        "mixed-latency:C=100,S=10,R=1000,D=5",
         "rooms:N=10,C=100,S=2,M=500,W=64,L=1",
         "capacity:K=1000",
         "capacity:K=10000",
@@ -52,13 +55,18 @@ SUITES: dict[str, tuple[str, ...]] = {
     "quick": (
         "fanout:C=6,S=2,M=20",
         "latency:C=6,S=2,R=200,D=0.5",
+        "mixed:C=6,S=2,M=20",
+        "mixed-latency:C=6,S=2,R=200,D=0.5",
         "rooms:N=2,C=4,S=2,M=10,L=1",
         "capacity:K=10",
         "storm:K=12,T=10,B=4",
         "replay:H=200,N=2,Q=10",
     ),
 }
-DEFAULT_TARGETS = "ours-asyncio,ours-asyncio-nohist,ours-uvloop,ours-uvloop-nohist,ngircd"
+DEFAULT_TARGETS = (
+    "ours-asyncio,ours-asyncio-nohist,ours-uvloop,ours-uvloop-nohist,"
+    "ours-irc-asyncio,ours-irc-uvloop,ngircd"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -300,7 +308,8 @@ def _history_fact() -> str:
         return "this server keeps no history yet (no --data-dir, --no-history)"
     return (
         "ours-* keep history in a fresh --data-dir in a temporary directory per run "
-        "(the replay: one filled beforehand); ours-*-nohist run with --no-history"
+        "(the replay: one filled beforehand); ours-*-nohist run with --no-history; "
+        "ours-irc-* are ours with history, --irc-port and IRC clients in #lobby"
     )
 
 

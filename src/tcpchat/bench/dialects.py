@@ -9,12 +9,16 @@ joined and what acknowledges a message it sent:
 - IRC (``IrcDialect``): ``NICK``/``USER``/``JOIN #bench``; joined at the end of the ``NAMES`` reply;
   a message is ``PRIVMSG #bench``. IRC has no delivery confirmation, so each message is followed by
   ``PING`` and the ``PONG`` stands in for it: the server answers it after it has fanned the message
-  out. Senders first become operators and set user mode ``+F`` (ngircd's relaxed flood control).
+  out. On ngircd senders first become operators and set user mode ``+F`` (its relaxed flood
+  control). ``OURS_IRC`` is the same dialect for our server's IRC listener: its channel is
+  ``#lobby``, which the server joins every client to at registration (so no JOIN is sent for it),
+  and there is no OPER (ours has no operators and no flood control in the benchmark).
 
 Rooms: a client may also join ``rooms`` (``#r3``) after registering; the last one is where its
 messages go, and it counts as joined once the server has answered that join. On tcp-chat everyone
 is in ``#lobby`` from registration on; on IRC ``#bench`` stands for it, joined only by clients
-that are ``in_lobby`` (a join storm registers its clients in no channel at all).
+that are ``in_lobby`` (a join storm registers its clients in no channel at all); on our IRC
+listener ``#lobby`` is that channel too, as it is for native clients.
 """
 
 from __future__ import annotations
@@ -104,15 +108,20 @@ class IrcDialect:
     registered: bytes = b" 376 "  # end of the message of the day: registration is complete
     join_notice: bytes = b" JOIN "  # one's own join is echoed too, before its NAMES reply
     names_reply: bytes = b" 353 "
+    channel: str = CHANNEL  # the lobby: where messages go when a client talks in no room
+    lobby_joined: bool = False  # the server joins every client to ``channel`` itself
+    oper: bool = True  # senders become operators and set +F (ngircd's relaxed flood control)
 
     def hello(
         self, index: int, sender: bool, rooms: Sequence[str] = (), in_lobby: bool = True
     ) -> bytes:
         nick = name_of(index)
         lines = [f"NICK {nick}", f"USER {nick} 0 * :bench"]
-        if sender:
+        if sender and self.oper:
             lines += [f"OPER {self.operator} {self.password}", f"MODE {nick} +F"]
         channels = self._channels(rooms, in_lobby)
+        if self.lobby_joined:
+            channels = [c for c in channels if c != self.channel]
         if channels:
             lines.append("JOIN " + ",".join(channels))
         return "".join(line + "\r\n" for line in lines).encode()
@@ -122,8 +131,6 @@ class IrcDialect:
         channels = self._channels(rooms, in_lobby)
         if not channels:
             return self.registered
-        if not rooms:
-            return self.joined
         return f" 366 {name_of(index)} {channels[-1]} ".encode()
 
     def join(self, room: str) -> bytes:
@@ -133,7 +140,7 @@ class IrcDialect:
         self, sender: int, seq: int, micros: int, size: int, room: str | None = None
     ) -> bytes:
         text = padded(sender, seq, micros, size)
-        return f"PRIVMSG {room or CHANNEL} :{text}\r\nPING :{seq}\r\n".encode()
+        return f"PRIVMSG {room or self.channel} :{text}\r\nPING :{seq}\r\n".encode()
 
     def pongs(self, body: bytes) -> bytes:
         out = []
@@ -142,9 +149,11 @@ class IrcDialect:
                 out.append(b"PONG " + line[len(self.ping) :] + b"\r\n")
         return b"".join(out)
 
-    @staticmethod
-    def _channels(rooms: Sequence[str], in_lobby: bool) -> list[str]:
-        return ([CHANNEL] if in_lobby else []) + list(rooms)
+    def _channels(self, rooms: Sequence[str], in_lobby: bool) -> list[str]:
+        return ([self.channel] if in_lobby else []) + list(rooms)
 
+
+# Our server's IRC listener: everyone is in #lobby from registration on, as on the native port.
+OURS_IRC = IrcDialect(channel="#lobby", lobby_joined=True, oper=False)
 
 Dialect = Union[ChatDialect, IrcDialect]

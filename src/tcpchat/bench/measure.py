@@ -75,7 +75,7 @@ async def join(
     unanswered = max(1, min(joins_in_flight, server.target.backlog - 2))
     took, failures = await join_all(
         "127.0.0.1",
-        server.port,
+        lambda peer: server.port_for(peer.dialect),
         peers,
         joins_in_flight,
         unanswered,

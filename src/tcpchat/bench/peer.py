@@ -16,7 +16,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Callable, Protocol, cast
 
 from .dialects import Dialect
 from .stats import Tally
@@ -240,7 +240,7 @@ async def open_peer(host: str, port: int, peer: Peer) -> Peer:
 
 async def join_all(
     host: str,
-    port: int,
+    port: int | Callable[[Peer], int],
     peers: list[Peer],
     concurrency: int,
     unanswered: int,
@@ -249,7 +249,8 @@ async def join_all(
 ) -> tuple[list[float], list[str]]:
     """Connect and join every peer, at most ``concurrency`` at a time, each within ``timeout``
     and all within ``total_timeout`` (peers not started by then fail at once). At most
-    ``unanswered`` connections wait for the server's first bytes at any moment.
+    ``unanswered`` connections wait for the server's first bytes at any moment. ``port``: one
+    for all, or each peer's (a mixed room: native and IRC clients on two ports).
 
     Returns the seconds each successful join took (connect to joined) and the failures.
     """
@@ -267,7 +268,8 @@ async def join_all(
                 failures.append(f"client {peer.index}: not started within {total_timeout:.0f}s")
                 return
             try:
-                await asyncio.wait_for(_join(host, port, peer, accepting), left)
+                where = port if isinstance(port, int) else port(peer)
+                await asyncio.wait_for(_join(host, where, peer, accepting), left)
             except (OSError, asyncio.TimeoutError) as exc:
                 failures.append(f"client {peer.index}: {type(exc).__name__}: {exc}")
                 peer.close()

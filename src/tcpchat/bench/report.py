@@ -36,6 +36,19 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         Headline("max_ms", "max ms", False, 2),
         Headline("cpu_us_per_delivery", "server CPU µs per delivery", False, 2),
     ),
+    "mixed": (
+        Headline("deliveries_per_s", "deliveries/s", True),
+        Headline("deliveries_per_cpu_s", "deliveries per server CPU-second", True),
+        Headline("lost", "lost+dup+disorder", False),
+    ),
+    "mixed-latency": (
+        Headline("irc_to_native_p50_ms", "IRC -> native p50 ms", False, 2),
+        Headline("irc_to_native_p99_ms", "IRC -> native p99 ms", False, 2),
+        Headline("native_to_irc_p50_ms", "native -> IRC p50 ms", False, 2),
+        Headline("native_to_irc_p99_ms", "native -> IRC p99 ms", False, 2),
+        Headline("lost", "lost+dup+disorder", False),
+        Headline("cpu_us_per_delivery", "server CPU µs per delivery", False, 2),
+    ),
     "capacity": (
         Headline("kib_per_conn", "server KiB per connection", False, 1),
         Headline("join_s", "seconds to join all", False, 2),
@@ -85,6 +98,40 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("disorder", "order", 0),
         ("server_cpu_pct", "server CPU %", 0),
         ("server_sys_share_pct", "of it kernel %", 0),
+        ("cpu_us_per_delivery", "CPU µs/delivery", 2),
+        ("generator_cpu_pct", "gen CPU %", 0),
+        ("stored", "stored", 0),
+    ),
+    "mixed": (
+        ("deliveries_per_s", "deliveries/s", 0),
+        ("messages_per_s", "messages/s", 0),
+        ("mib_per_s", "MiB/s in", 1),
+        ("seconds", "s", 2),
+        ("lost", "lost", 0),
+        ("duplicates", "dup", 0),
+        ("disorder", "order", 0),
+        ("server_cpu_pct", "server CPU %", 0),
+        ("server_sys_share_pct", "of it kernel %", 0),
+        ("deliveries_per_cpu_s", "per server CPU-s", 0),
+        ("generator_cpu_pct", "gen CPU %", 0),
+        ("rss_mib", "RSS MiB", 1),
+        ("stored", "stored", 0),
+    ),
+    "mixed-latency": (
+        ("rate", "msg/s sent", 0),
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
+        ("max_ms", "max ms", 2),
+        ("irc_to_native_p50_ms", "IRC->native p50", 2),
+        ("irc_to_native_p99_ms", "IRC->native p99", 2),
+        ("native_to_irc_p50_ms", "native->IRC p50", 2),
+        ("native_to_irc_p99_ms", "native->IRC p99", 2),
+        ("native_to_native_p99_ms", "native->native p99", 2),
+        ("irc_to_irc_p99_ms", "IRC->IRC p99", 2),
+        ("lost", "lost", 0),
+        ("duplicates", "dup", 0),
+        ("disorder", "order", 0),
+        ("server_cpu_pct", "server CPU %", 0),
         ("cpu_us_per_delivery", "CPU µs/delivery", 2),
         ("generator_cpu_pct", "gen CPU %", 0),
         ("stored", "stored", 0),
@@ -182,7 +229,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _figure(result: Result | None, key: str) -> float | None:
     if result is None or result.error and key not in result.figures:
         return None
-    if key == "lost" and result.kind in ("fanout", "rooms"):
+    if key == "lost" and result.kind in ("fanout", "rooms", "mixed", "mixed-latency"):
         f = result.figures
         if "lost" not in f:
             return None

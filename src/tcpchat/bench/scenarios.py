@@ -1,5 +1,6 @@
 """The scenarios, and which of them each server runs. Fan-out throughput, latency at a fixed
-rate (the steady load) and capacity are here; rooms and the join storm in ``rooms.py`` and
+rate (the steady load), both also in a mixed room (half native, half IRC clients), and capacity
+are here; rooms and the join storm in ``rooms.py`` and
 ``storm.py``, history replay and search in ``replay.py``. Each runs against one started server
 and returns a ``Result`` of named figures. Specs are parsed in ``specs.py``.
 """
@@ -12,9 +13,11 @@ import sqlite3
 import time
 from array import array
 from pathlib import Path
+from typing import Callable
 
 from ..server.store_db import DB_FILE
 from . import replay, rooms, storm
+from .dialects import OURS_IRC, ChatDialect, Dialect
 from .measure import (
     MIN_WAIT_S,
     PACE_S,
@@ -28,13 +31,26 @@ from .measure import (
 )
 from .peer import Peer, Progress, Sender
 from .servers import RunningServer, Target, keeps_history
-from .specs import Capacity, Fanout, Latency, Replay, Rooms, Spec, Storm, parse_spec
+from .specs import (
+    Capacity,
+    Fanout,
+    Latency,
+    Mixed,
+    MixedLatency,
+    Replay,
+    Rooms,
+    Spec,
+    Storm,
+    parse_spec,
+)
 from .stats import Spread, Tally
 
 __all__ = [
     "Capacity",
     "Fanout",
     "Latency",
+    "Mixed",
+    "MixedLatency",
     "Replay",
     "Result",
     "Rooms",
@@ -51,6 +67,20 @@ __all__ = [
 # Where storing history may cost something: messages are said. Elsewhere a server without
 # history would only repeat the run of the same server with it.
 _HISTORY_COMPARED = frozenset({"fanout", "latency", "rooms"})
+# What our server's IRC port runs: the one-room scenarios, and the mixed room (which needs it).
+_IRC_RUNS = frozenset({"fanout", "latency", "mixed", "mixed-latency"})
+_MIXED = frozenset({"mixed", "mixed-latency"})
+
+# Who speaks what in a mixed room: even client indices native (JSON), odd ones IRC, so that
+# senders (indices 0 to S-1) are half of each kind.
+NATIVE = ChatDialect()
+
+
+def mixed_dialect(index: int) -> Dialect:
+    return OURS_IRC if index % 2 else NATIVE
+
+
+DialectOf = Callable[[int], Dialect]
 
 
 def applies(spec: Spec, target: Target) -> str:
@@ -62,6 +92,10 @@ def applies(spec: Spec, target: Target) -> str:
             return "this server keeps no history yet"
     if target.kind == "ours" and not target.history and spec.kind not in _HISTORY_COMPARED:
         return "no message is stored here: the same as with history"
+    if spec.kind in _MIXED and not target.irc:
+        return "a mixed room needs our server's IRC port (ours-irc-*)"
+    if target.irc and spec.kind not in _IRC_RUNS:
+        return "the IRC port runs the one-room and mixed-room scenarios only"
     return ""
 
 
@@ -100,10 +134,15 @@ def after_stop(server: RunningServer, result: Result) -> None:
 async def run(spec: Spec, server: RunningServer) -> Result:
     result = Result(spec.title, spec.kind, server.target.name)
     try:
+        dialect = server.target.dialect
         if isinstance(spec, Fanout):
-            await _fanout(spec, server, result)
+            await _fanout(spec, server, result, lambda _: dialect)
         elif isinstance(spec, Latency):
-            await _latency(spec, server, result)
+            await _latency(spec, server, result, lambda _: dialect)
+        elif isinstance(spec, Mixed):
+            await _fanout(spec, server, result, mixed_dialect)
+        elif isinstance(spec, MixedLatency):
+            await _latency(spec, server, result, mixed_dialect)
         elif isinstance(spec, Capacity):
             await _capacity(spec, server, result)
         elif isinstance(spec, Rooms):
@@ -117,14 +156,17 @@ async def run(spec: Spec, server: RunningServer) -> Result:
     return result
 
 
-async def _fanout(spec: Fanout, server: RunningServer, result: Result) -> None:
-    dialect = server.target.dialect
+async def _fanout(
+    spec: Fanout | Mixed, server: RunningServer, result: Result, dialect_of: DialectOf
+) -> None:
+    """C clients, client ``i`` speaking ``dialect_of(i)``; S of them send M each."""
     expected = spec.S * spec.M * (spec.C - 1)
-    progress = Progress(expected + (spec.S * spec.M if dialect.echoes else 0))
+    echoed = sum(spec.M for i in range(spec.S) if dialect_of(i).echoes)
+    progress = Progress(expected + echoed)
     peers = [
         Peer(
             i,
-            dialect,
+            dialect_of(i),
             Tally(),
             progress,
             Sender(i, spec.M, spec.W, spec.P) if i < spec.S else None,
@@ -159,17 +201,23 @@ async def _fanout(spec: Fanout, server: RunningServer, result: Result) -> None:
         close(peers)
 
 
-async def _latency(spec: Latency, server: RunningServer, result: Result) -> None:
-    dialect = server.target.dialect
+async def _latency(
+    spec: Latency | MixedLatency,
+    server: RunningServer,
+    result: Result,
+    dialect_of: DialectOf,
+) -> None:
+    """C clients, client ``i`` speaking ``dialect_of(i)``; S of them send R a second in all."""
     per_sender = max(1, round(spec.R * spec.D / spec.S))
     total = per_sender * spec.S
     expected = total * (spec.C - 1)
-    progress = Progress(expected + (total if dialect.echoes else 0))
+    echoed = sum(per_sender for i in range(spec.S) if dialect_of(i).echoes)
+    progress = Progress(expected + echoed)
     samples: array[int] = array("q")
     peers = [
         Peer(
             i,
-            dialect,
+            dialect_of(i),
             Tally(),
             progress,
             Sender(i, per_sender, 0, spec.P) if i < spec.S else None,
@@ -204,10 +252,33 @@ async def _latency(spec: Latency, server: RunningServer, result: Result) -> None
         result.figures["p50_ms"] = spread.p50 / 1000
         result.figures["p99_ms"] = spread.p99 / 1000
         result.figures["max_ms"] = spread.max / 1000
+        if isinstance(spec, MixedLatency):
+            _latency_by_kind(result, peers, spec.S, per_sender)
         if progress.failure:
             result.error = progress.failure
     finally:
         close(peers)
+
+
+def _kind(dialect: Dialect) -> str:
+    return "irc" if dialect.name == "irc" else "native"
+
+
+def _latency_by_kind(result: Result, peers: list[Peer], senders: int, messages: int) -> None:
+    """p50 and p99 from each kind of sender to each kind of receiver (``irc_to_native_p99_ms``).
+    The loss was accounted for over all senders; this only sorts the latencies."""
+    kinds = [_kind(peer.dialect) for peer in peers]
+    for source in ("native", "irc"):
+        heard = frozenset(i for i in range(senders) if kinds[i] == source)
+        for sink in ("native", "irc"):
+            samples: array[int] = array("q")
+            for peer in peers:
+                if peer.tally is not None and kinds[peer.index] == sink:
+                    # Messages of the other kind count as strangers here: ignored.
+                    peer.tally.check(senders, messages, peer.index, samples, heard)
+            spread = Spread.of(samples)
+            result.figures[f"{source}_to_{sink}_p50_ms"] = spread.p50 / 1000
+            result.figures[f"{source}_to_{sink}_p99_ms"] = spread.p99 / 1000
 
 
 async def _capacity(spec: Capacity, server: RunningServer, result: Result) -> None:

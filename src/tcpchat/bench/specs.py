@@ -1,7 +1,8 @@
 """What a scenario is asked to do: one frozen dataclass per kind, and ``parse_spec`` for the
 ``KIND:KEY=VALUE,...`` form (``fanout:C=100,S=10,M=500``). No I/O.
 
-Keys: C clients (rooms: users per room), S senders (rooms: per room), M messages per sender,
+Kinds: fanout, latency, mixed, mixed-latency, capacity, rooms, storm, replay. Keys: C clients
+(rooms: users per room), S senders (rooms: per room), M messages per sender,
 P text bytes, W window, R messages per second in all, D seconds, K connections, J joins in
 flight, N rooms, L lobby senders, T seconds allowed, H stored messages, Q measured joins and
 searches, B members of a big room (our server's --big-room).
@@ -49,6 +50,44 @@ class Latency:
     @property
     def title(self) -> str:
         return f"latency C={self.C} R={self.R}/s D={self.D:g}s P={self.P}"
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """The fan-out in a mixed room: C clients in our server's ``#lobby``, every other one (odd
+    indices) on its IRC port and the rest on its native port; S senders, so half of each kind,
+    each send M messages of P bytes, at most W unacknowledged."""
+
+    C: int = 100
+    S: int = 10
+    M: int = 500
+    P: int = 100
+    W: int = 8
+    J: int = JOIN_CONCURRENCY
+    kind: str = field(default="mixed", init=False)
+
+    @property
+    def title(self) -> str:
+        return f"mixed C={self.C} S={self.S} M={self.M} P={self.P} W={self.W}"
+
+
+@dataclass(frozen=True)
+class MixedLatency:
+    """The latency scenario in a mixed room (as ``Mixed``): S senders of both kinds send R
+    messages a second in all for D seconds; latencies from each kind of sender to each kind of
+    receiver."""
+
+    C: int = 100
+    S: int = 10
+    R: int = 1000
+    D: float = 5.0
+    P: int = 100
+    J: int = JOIN_CONCURRENCY
+    kind: str = field(default="mixed-latency", init=False)
+
+    @property
+    def title(self) -> str:
+        return f"mixed-latency C={self.C} R={self.R}/s D={self.D:g}s P={self.P}"
 
 
 @dataclass(frozen=True)
@@ -119,10 +158,12 @@ class Replay:
         return f"replay H={self.H} N={self.N} Q={self.Q}"
 
 
-Spec = Union[Fanout, Latency, Capacity, Rooms, Storm, Replay]
+Spec = Union[Fanout, Latency, Mixed, MixedLatency, Capacity, Rooms, Storm, Replay]
 _KINDS: dict[str, type[Spec]] = {
     "fanout": Fanout,
     "latency": Latency,
+    "mixed": Mixed,
+    "mixed-latency": MixedLatency,
     "capacity": Capacity,
     "rooms": Rooms,
     "storm": Storm,
@@ -149,7 +190,7 @@ def parse_spec(text: str) -> Spec:
             raise ValueError(f"{kind}: {key} must be positive")
         values[key] = number
     spec: Spec = cls(**values)
-    if isinstance(spec, (Fanout, Latency, Rooms)) and not 1 <= spec.S < spec.C:
+    if isinstance(spec, (Fanout, Latency, Mixed, MixedLatency, Rooms)) and not 1 <= spec.S < spec.C:
         raise ValueError(f"{kind}: need 1 <= S < C")
     if isinstance(spec, (Capacity, Storm)) and spec.K < 2:
         raise ValueError(f"{kind}: need K >= 2")
