@@ -27,15 +27,14 @@ from . import events as ev
 from .flood import charge
 from .framing import Frame, InvalidUtf8, LineTooLong, Neutralised
 from .hub import Hub
+from .irc_errors import ErrorMap, ErrorMaps, say_nothing
 from .irc_queries import IrcNetwork, Queries
 from .irc_render import (
     CAPABILITIES,
     ERR_ALREADYREGISTRED,
     ERR_BADCHANNAME,
-    ERR_CANNOTSENDTOCHAN,
     ERR_CHANOPRIVSNEEDED,
     ERR_ERRONEUSNICKNAME,
-    ERR_INPUTTOOLONG,
     ERR_INVALIDCAPCMD,
     ERR_NEEDMOREPARAMS,
     ERR_NICKNAMEINUSE,
@@ -47,9 +46,7 @@ from .irc_render import (
     ERR_NOTONCHANNEL,
     ERR_NOTREGISTERED,
     ERR_PASSWDMISMATCH,
-    ERR_TOOMANYCHANNELS,
     ERR_UMODEUNKNOWNFLAG,
-    ERR_UNKNOWNCOMMAND,
     ERR_USERSDONTMATCH,
     irc_mode,
 )
@@ -77,12 +74,11 @@ class CloseLink:
 
 
 Step = Union[bytes, Routed, CloseLink]
-# Turns an error the hub returned into the lines IRC expects for the command that caused it.
-ErrorMap = Callable[[ev.Error], bytes]
 
 
-class IrcClient:
-    """One IRC connection's side of the conversation with the hub."""
+class IrcClient(ErrorMaps):
+    """One IRC connection's side of the conversation with the hub (the numerics its errors
+    become: ``irc_errors.py``)."""
 
     def __init__(self, network: IrcNetwork, hub: Hub, session: Session) -> None:
         self.network = network
@@ -269,7 +265,7 @@ class IrcClient:
             said: cmd.Command = (
                 cmd.Action(text, room.name) if action else cmd.Say(text, text, room.name, notice)
             )
-            on_error = _quiet if quiet else self._cannot_send(target)
+            on_error = say_nothing if quiet else self._cannot_send(target)
             return self._hub(said, now, on_error)
         peer = self.hub.roster.find(target)
         if peer is None:
@@ -278,7 +274,7 @@ class IrcClient:
             # The chat does not whisper to oneself; IRC does: it comes straight back.
             return [line("NOTICE" if notice else "PRIVMSG", self.me, text, source=self._mask())]
         whisper = cmd.Whisper(peer.name, f"* {self.me} {text}" if action else text, notice)
-        steps = self._hub(whisper, now, _quiet if quiet else self._no_such_nick(target))
+        steps = self._hub(whisper, now, say_nothing if quiet else self._no_such_nick(target))
         away = self.network.away.get(peer.id)
         if away is not None and not quiet:
             steps.append(self.queries.reply("301", peer.name, away))
@@ -290,7 +286,7 @@ class IrcClient:
         if message.params[0] == "0":  # JOIN 0: leave every channel
             steps: list[Step] = []
             for room in list(self.session.rooms):
-                steps += self._hub(cmd.Part(room.name), now, _quiet)
+                steps += self._hub(cmd.Part(room.name), now, say_nothing)
             return steps
         steps = []
         for target in message.params[0].split(",")[:_MAX_TARGETS]:
@@ -348,15 +344,15 @@ class IrcClient:
 
     def _quit(self, message: IrcMessage, now: float) -> list[Step]:
         reason = user_text(message.params[0]) if message.params else ""
-        return self._hub(cmd.Quit(reason[:MAX_QUIT_REASON_CHARS]), now, _quiet)
+        return self._hub(cmd.Quit(reason[:MAX_QUIT_REASON_CHARS]), now, say_nothing)
 
     def _ping(self, message: IrcMessage, now: float) -> list[Step]:
         if not message.params:
             return [self._reply("409", "No origin specified")]
-        return self._hub(cmd.Ping(message.params[0]), now, _quiet)
+        return self._hub(cmd.Ping(message.params[0]), now, say_nothing)
 
     def _pong(self, message: IrcMessage, now: float) -> list[Step]:
-        return self._hub(cmd.Pong(message.params[0] if message.params else ""), now, _quiet)
+        return self._hub(cmd.Pong(message.params[0] if message.params else ""), now, say_nothing)
 
     def _already(self, message: IrcMessage, now: float) -> list[Step]:
         return [self._reply(ERR_ALREADYREGISTRED, "You may not reregister")]
@@ -451,60 +447,8 @@ class IrcClient:
             self.fmt.notice(self.me, "Slow down: you are sending too fast; that line was dropped.")
         ]
 
-    def _reply(self, numeric: str, *params: str) -> bytes:
-        return self.fmt.reply(numeric, self.me, *params)
-
     def _mask(self) -> str:
         return self.fmt.mask(self.me)
-
-    def _bad_line(self, error: ev.Error) -> bytes:
-        if error.code == codes.LINE_TOO_LONG:
-            return self._reply(ERR_INPUTTOOLONG, "Input line was too long")
-        return self.fmt.notice(self.me, error.text)
-
-    def _bad_password(self, error: ev.Error) -> bytes:
-        return self._reply(ERR_PASSWDMISMATCH, "Password incorrect")
-
-    def _unknown(self, verb: str) -> ErrorMap:
-        return lambda error: self._reply(ERR_UNKNOWNCOMMAND, verb, "Unknown command")
-
-    def _nick_refused(self, nick: str) -> ErrorMap:
-        def numeric(error: ev.Error) -> bytes:
-            if error.code == codes.NAME_TAKEN:
-                return self._reply(ERR_NICKNAMEINUSE, nick, error.text)
-            if error.code in codes.NAME_ERRORS:
-                return self._reply(ERR_ERRONEUSNICKNAME, nick, error.text)
-            return self.fmt.notice(self.me, error.text)
-
-        return numeric
-
-    def _cannot_send(self, target: str) -> ErrorMap:
-        return lambda error: self._reply(ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
-
-    def _no_such_nick(self, target: str) -> ErrorMap:
-        return lambda error: self._reply(ERR_NOSUCHNICK, target, "No such nick/channel")
-
-    def _not_on(self, target: str) -> ErrorMap:
-        def numeric(error: ev.Error) -> bytes:
-            if error.code == codes.NOT_IN_ROOM:
-                return self._reply(ERR_NOTONCHANNEL, target, "You're not on that channel")
-            return self.fmt.notice(self.me, error.text)
-
-        return numeric
-
-    def _join_refused(self, target: str) -> ErrorMap:
-        def numeric(error: ev.Error) -> bytes:
-            if error.code == codes.TOO_MANY_ROOMS:
-                return self._reply(ERR_TOOMANYCHANNELS, target, error.text)
-            if error.code == codes.ROOM_INVALID:
-                return self._reply(ERR_BADCHANNAME, target, error.text)
-            return self.fmt.notice(self.me, error.text)
-
-        return numeric
-
-
-def _quiet(error: ev.Error) -> bytes:
-    return b""
 
 
 _MAX_TARGETS = 8  # targets of one PRIVMSG, JOIN or PART (TARGMAX in 005)

@@ -96,21 +96,21 @@ from .logs import LOGGER_NAME
 from .store_db import (
     DB_FILE,
     FTS5,
+    RoomRow,
+    as_messages,
     check_path,
     config_error,
     fts_query,
+    lock_database,
+    merge_rows,
+    newest_first,
     open_database,
     open_reader,
     search_support,
     search_words,
     words_match,
 )
-from .store_writer import Queue, RoomRow, Row, Writer
-
-try:
-    import fcntl
-except ImportError:  # not on POSIX: no lock against a second server on the same file
-    fcntl = None  # type: ignore[assignment]
+from .store_writer import Queue, Writer
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -166,7 +166,7 @@ class SqliteArchive:
         self.batch_rows = batch_rows
         self.max_pending = max_pending
         check_path(path)
-        self._lock_fd = _lock(path)
+        self._lock_fd = lock_database(path)
         try:
             opened = open_database(path, search)
             try:
@@ -409,7 +409,7 @@ class SqliteArchive:
             )
             if words:
                 tail = [row for row in tail if words_match(FTS5, words, row[6])][:limit]
-            stored = _newest_first(stored, tail)
+            stored = newest_first(stored, tail)
         elif words:
             folded = [word.casefold() for word in words]
             condition = " AND ".join("instr(casefold(text), ?) > 0" for _ in folded)
@@ -423,7 +423,7 @@ class SqliteArchive:
                 f"SELECT {COLUMNS} FROM messages WHERE room = ?{below} ORDER BY id DESC LIMIT ?",
                 (room.id, *bound, limit),
             )
-        return _messages(_merge(stored, unwritten, limit), room.name)
+        return as_messages(merge_rows(stored, unwritten, limit), room.name)
 
     def _read(self, sql: str, args: Sequence[object]) -> list[Any]:
         """Rows of a query on the reader connection; [] (with one ERROR) if the database fails:
@@ -437,58 +437,6 @@ class SqliteArchive:
             return []
         self._read_failing = False
         return rows
-
-
-def _lock(path: str) -> int:
-    """Open (creating, mode 0600) the database file and lock it against a second server; the
-    descriptor stays open until ``close``: closing another descriptor of the file would drop
-    SQLite's own locks."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except OSError as exc:
-        raise ConfigError(
-            f"history: cannot open {path}: {exc.strerror}: make it writable for the server's "
-            "user, or give another --data-dir"
-        ) from None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ConfigError(
-                f"history: {path} is in use by another tcp-server: give each server its own "
-                "--data-dir"
-            ) from None
-    return fd
-
-
-def _merge(stored: list[Row], unwritten: list[Row], limit: int) -> list[Row]:
-    """The newest ``limit`` rows of both, each id once, oldest first. ``stored`` comes newest
-    first from the database; ``unwritten`` oldest first, and wins for an id in both."""
-    if not unwritten:
-        rows = stored[::-1]
-    else:
-        by_id = {row[0]: row for row in stored}
-        by_id.update((row[0], row) for row in unwritten)
-        rows = sorted(by_id.values(), key=lambda row: row[0])
-    return rows[-limit:]
-
-
-def _newest_first(first: list[Row], second: list[Row]) -> list[Row]:
-    """Two lists of rows, each newest first, as one (each id once), newest first."""
-    if not second:
-        return first
-    if not first:
-        return second
-    by_id = {row[0]: row for row in (*first, *second)}
-    return sorted(by_id.values(), key=lambda row: row[0], reverse=True)
-
-
-def _messages(rows: Sequence[Row], room: str) -> list[Message]:
-    return [
-        Message(time, mid, sender, to, bool(action), text, room, False)
-        for mid, _, time, sender, to, action, text in rows
-    ]
 
 
 def open_archive(config: ServerConfig, search: str | None = None) -> Archive:

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from itertools import chain
-from typing import Callable, Union
+from typing import Callable
 
 from ..core.limits import (
     HISTORY_INDEX_LAG_S,
@@ -22,14 +22,10 @@ from ..core.limits import (
     HISTORY_RETRY_S,
 )
 from .logs import LOGGER_NAME
-from .store_db import FTS5, INDEXED
+from .store_db import FTS5, INDEXED, RoomRow, Row
 
 log = logging.getLogger(LOGGER_NAME)
 
-# A message as stored: (id, room id or None, time, sender, recipient, action 0/1, text).
-Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
-# A room as stored: (id, key, display name, topic).
-RoomRow = tuple[int, str, str, str]
 
 # Rows per INSERT statement: 128 rows of 7 values stay under the 999 parameters older SQLite
 # builds allow. One statement is one call into SQLite, which lets go of the GIL for all its rows
