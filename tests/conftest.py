@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 WAIT = float(os.environ.get("TCPCHAT_TEST_WAIT", "10"))
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -76,6 +77,24 @@ def without_modules(tmp: Path, *names: str) -> str:
     folder.mkdir(exist_ok=True)
     (folder / "sitecustomize.py").write_text(_BLOCKER.format(blocked=sorted(names)))
     return os.pathsep.join([str(folder), str(SRC)])
+
+
+POLL_S = 0.05  # how often ``poll_until`` looks again
+
+
+def poll_until(condition: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
+    """Look at ``condition`` every POLL_S until it gives something true, and return that; fail
+    after ``timeout`` saying ``what`` never happened. For states that send no event to wait on:
+    a file another program appends to, a port that opens, a terminal's settings."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()  # never set: its wait is the pause between looks
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        pause.wait(POLL_S)
 
 
 class ServerProcess:

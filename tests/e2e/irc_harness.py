@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, WAIT, ServerProcess
+from tests.conftest import IN_CI, WAIT, ServerProcess, poll_until
 
 irctokens = pytest.importorskip("irctokens")
 
@@ -89,16 +89,21 @@ class Ngircd:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + WAIT
-        while True:
+
+        def listening() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ngircd exited with {self.proc.returncode}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), WAIT).close()
-                return
             except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError("ngircd did not start") from None
-                time.sleep(0.02)  # polling for the port to open, bounded by the deadline
+                return False
+            return True
+
+        try:
+            poll_until(listening, "ngircd did not start")
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:

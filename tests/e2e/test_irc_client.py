@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT, ServerProcess, child_env, join_peer, need_tool
+from tests.conftest import WAIT, ServerProcess, child_env, join_peer, need_tool, poll_until
 from tests.e2e.tmux import TmuxPane
 
 IRSSI_CONFIG = """\
@@ -95,16 +95,17 @@ def wait_file(path: Path, pattern: str, pane: TmuxPane) -> str:
     """Wait until irssi's log ``path`` has a line matching ``pattern`` (irssi writes as it
     shows); fail with its screen."""
     regex = re.compile(pattern)
-    deadline = time.monotonic() + WAIT
-    while True:
+
+    def found() -> str | None:
         text = path.read_text("utf-8", "replace") if path.exists() else ""
-        for row in text.splitlines():
-            if regex.search(row):
-                return row
-        if time.monotonic() > deadline:
-            screen = pane.run("capture-pane", "-p", "-t", "t")
-            raise AssertionError(f"no {pattern!r} in {path.name}:\n{text}\nscreen:\n{screen}")
-        time.sleep(0.05)  # polling a file irssi appends to, bounded by the deadline
+        return next((row for row in text.splitlines() if regex.search(row)), None)
+
+    try:
+        return poll_until(found, f"no {pattern!r} in {path.name}")
+    except AssertionError as failure:
+        text = path.read_text("utf-8", "replace") if path.exists() else ""
+        screen = pane.run("capture-pane", "-p", "-t", "t")
+        raise AssertionError(f"{failure}:\n{text}\nscreen:\n{screen}") from None
 
 
 @pytest.fixture
