@@ -10,16 +10,14 @@ answered here by reading the hub's rooms and roster, charged to the session's fl
 any line. Errors the hub returns to the session become the numerics IRC clients expect for the
 command that caused them.
 
-Registration follows the modern client protocol: ``CAP LS`` suspends it until ``CAP END``; it
-completes once NICK and USER are known, with PASS checked first when the server has a password
-(``464`` and ``ERROR`` otherwise). The client then reads ``001``-``005``, LUSERS, ``422`` and its
-JOIN of ``#lobby``, where every user starts.
+Registration (PASS, NICK, USER, CAP) is ``irc_register.py``, which ``IrcClient`` inherits, as
+it inherits the numerics of the hub's errors (``irc_errors.py``). Once registered the client reads
+``001``-``005``, LUSERS, ``422`` and its JOIN of ``#lobby``, where every user starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable
 
 from . import codes
 from . import commands as cmd
@@ -27,56 +25,34 @@ from . import events as ev
 from .flood import charge
 from .framing import Frame, InvalidUtf8, LineTooLong, Neutralised
 from .hub import Hub
-from .irc_errors import ErrorMap, ErrorMaps, say_nothing
+from .irc_errors import ErrorMap, say_nothing
 from .irc_queries import IrcNetwork, Queries
+from .irc_register import CloseLink, Registration, Routed, Step
 from .irc_render import (
-    CAPABILITIES,
     ERR_ALREADYREGISTRED,
     ERR_BADCHANNAME,
     ERR_CHANOPRIVSNEEDED,
-    ERR_ERRONEUSNICKNAME,
-    ERR_INVALIDCAPCMD,
     ERR_NEEDMOREPARAMS,
-    ERR_NICKNAMEINUSE,
     ERR_NONICKNAMEGIVEN,
     ERR_NORECIPIENT,
     ERR_NOSUCHCHANNEL,
     ERR_NOSUCHNICK,
     ERR_NOTEXTTOSEND,
     ERR_NOTONCHANNEL,
-    ERR_NOTREGISTERED,
-    ERR_PASSWDMISMATCH,
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
-    irc_mode,
 )
 from .irc_wire import IRC_LINE_BYTES, IrcMessage, ctcp, line, parse_message, user_text
-from .limits import IRC_HANDSHAKE_LINES, MAX_QUIT_REASON_CHARS
-from .names import name_key, name_problem
+from .limits import MAX_QUIT_REASON_CHARS
+from .names import name_key
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
-from .session import Session, State
+from .session import Session
+
+__all__ = ["CloseLink", "IrcClient", "Routed", "Step"]
 
 
-@dataclass(frozen=True)
-class Routed:
-    """The hub's answer to ``command`` (None: no command of the client's): route ``out``."""
-
-    out: Out
-    command: cmd.Command | None = None
-
-
-@dataclass(frozen=True)
-class CloseLink:
-    """Close the connection once what is queued is written; ``reason`` as in codes."""
-
-    reason: str
-
-
-Step = Union[bytes, Routed, CloseLink]
-
-
-class IrcClient(ErrorMaps):
+class IrcClient(Registration):
     """One IRC connection's side of the conversation with the hub (the numerics its errors
     become: ``irc_errors.py``)."""
 
@@ -96,10 +72,6 @@ class IrcClient(ErrorMaps):
     @property
     def me(self) -> str:
         return self.session.name or "*"
-
-    @property
-    def registered(self) -> bool:
-        return self.session.state is State.ACTIVE
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -126,110 +98,6 @@ class IrcClient(ErrorMaps):
             if refused:
                 return refused
         return handler(self, message, now)
-
-    def _unregistered(self, message: IrcMessage, now: float) -> list[Step]:
-        self.handshake_lines += 1
-        if self.handshake_lines > IRC_HANDSHAKE_LINES:
-            return [self.fmt.error("Too many lines before registration"), CloseLink(codes.FLOODING)]
-        verb, params = message.verb, message.params
-        if verb == "CAP":
-            return self._cap(message, now)
-        if verb == "PASS":
-            if not params:
-                return [self._reply(ERR_NEEDMOREPARAMS, "PASS", "Not enough parameters")]
-            self.password = params[0]
-            return []
-        if verb == "NICK":
-            if not params or not params[0]:
-                return [self._reply(ERR_NONICKNAMEGIVEN, "No nickname given")]
-            refusal = self._nick_problem(params[0])
-            if refusal:
-                return [refusal]
-            self.nick = params[0]
-            return self._register(now)
-        if verb == "USER":
-            if len(params) < 4 or not params[0] or not params[3]:
-                return [self._reply(ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")]
-            self.user = params[0]
-            self.network.realnames[self.session.id] = user_text(params[3])
-            return self._register(now)
-        if verb == "PING":
-            return self._ping(message, now)
-        if verb == "PONG":
-            return []
-        if verb == "QUIT":
-            return self._quit(message, now)
-        return [self._reply(ERR_NOTREGISTERED, "You have not registered")]
-
-    # --- registration -----------------------------------------------------------------------
-
-    def _register(self, now: float) -> list[Step]:
-        if not self.nick or not self.user or self.negotiating:
-            return []
-        steps: list[Step] = []
-        hub, session = self.hub, self.session
-        if session.state is State.PASSWORD:
-            if self.password is None:
-                return [
-                    self._reply(ERR_PASSWDMISMATCH, "Password required"),
-                    self.fmt.error("Password required"),
-                    CloseLink(codes.WRONG_PASSWORD),
-                ]
-            steps += self._hub(cmd.Password(self.password), now, self._bad_password)
-            after: State = session.state
-            if after is State.PASSWORD:  # wrong: IRC closes the link at once
-                return [*steps, self.fmt.error("Bad password"), CloseLink(codes.WRONG_PASSWORD)]
-            if after is not State.NAME:  # the hub closed it (too many wrong passwords)
-                return steps
-        nick = self.nick
-        steps += self._hub(cmd.Nick(nick), now, self._nick_refused(nick))
-        if session.state is State.ACTIVE:
-            steps.append(self.queries.welcome(self.caps))
-            steps.append(self.queries.joined(hub.rooms.lobby))
-        else:
-            self.nick = ""  # refused: the client sends another NICK
-        return steps
-
-    def _nick_problem(self, nick: str) -> bytes:
-        """A NICK before registration is answered at once, as IRC servers do: 432 or 433 by the
-        hub's rules for names (which decides again when the session registers)."""
-        if name_problem(nick) is not None:
-            return self._reply(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
-        if self.hub.roster.look_alike(nick, other_than=self.session) is not None:
-            return self._reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
-        return b""
-
-    def _cap(self, message: IrcMessage, now: float) -> list[Step]:
-        params = message.params
-        sub = params[0].upper() if params else ""
-        me = self.me
-        if sub == "LS":
-            if not self.registered:
-                self.negotiating = True
-            return [line("CAP", me, "LS", " ".join(CAPABILITIES), source=self.fmt.name)]
-        if sub == "LIST":
-            return [line("CAP", me, "LIST", " ".join(sorted(self.caps)), source=self.fmt.name)]
-        if sub == "REQ":
-            if not self.registered:
-                self.negotiating = True
-            wanted = params[1].split() if len(params) > 1 else []
-            names = [w.lstrip("-") for w in wanted]
-            if not wanted or any(name not in CAPABILITIES for name in names):
-                return [line("CAP", me, "NAK", " ".join(wanted), source=self.fmt.name)]
-            for word, name in zip(wanted, names):
-                if word.startswith("-"):
-                    self.caps.discard(name)
-                else:
-                    self.caps.add(name)
-            # The mode says how this session's lines are written from now on (irc_render.py).
-            self.session.mode = irc_mode(self.caps)
-            return [line("CAP", me, "ACK", " ".join(wanted), source=self.fmt.name)]
-        if sub == "END":
-            if self.registered or not self.negotiating:
-                return []
-            self.negotiating = False
-            return self._register(now)
-        return [self._reply(ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")]
 
     # --- the hub's commands -----------------------------------------------------------------
 
