@@ -7,29 +7,7 @@ the hub's last message). Everything that can be wrong with the database at start
 database, damaged, read-only file or directory, in use by another server, a newer schema) is a
 ``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
 
-The schema (``store_db.py``), version 1 in ``PRAGMA user_version``:
-
-- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
-  hub, opaque here), display name and topic as last kept;
-- ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
-  the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
-  a ``rooms.id`` (NULL for a private message);
-- ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
-  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
-  which every message is in the search index;
-- ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
-  room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
-  ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
-  (content=messages). The writer adds messages to it behind the messages themselves, in
-  transactions of up to ``HISTORY_INDEX_ROWS`` (1000) at least every ``HISTORY_INDEX_LAG_S``
-  (1 s): each FTS5 transaction costs about what indexing a hundred rows does, so indexing with
-  every 5 ms commit doubled the writer's work. Reads add the messages written since
-  ``indexed`` themselves (by id, their words compared in Python).
-- Without FTS5 in this SQLite ("like"): no ``messages_fts``, and an index ``messages(room, id)``
-  for replays; /search reads the room's newest ``HISTORY_LIKE_SCAN_ROWS`` messages and compares
-  their case-folded text. A database made so gets the FTS5 index (built at start) once it is
-  opened with an SQLite that has FTS5; one with the index is refused (ConfigError) by an SQLite
-  without it.
+The schema, version 1 in ``PRAGMA user_version``, is described in ``store_db.py``.
 
 Threads: ``keep`` runs on the event loop's thread and only appends a ready row to a list (under
 a lock held for the append): about 0.6 us. One writer thread does the SQLite work with its own
@@ -43,26 +21,8 @@ CPU for it. Reads (``recent``, ``search``, ``topic``) run on the event loop's th
 read-only connection, through the indexes, and add the rows kept but not written yet (pending,
 or in the transaction being written), each once.
 
-Durability (WAL, synchronous=NORMAL): a committed batch survives the process being killed.
-``close()`` (SIGTERM) writes everything pending and brings the search index up to date before
-it returns, so a clean stop loses nothing. ``kill -9`` loses what was not committed: the
-messages kept in the last ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) plus those of the transaction
-being written at that moment, about 5-10 ms of chat while the disk keeps up (if it stalls, up to
-``HISTORY_MAX_PENDING_ROWS`` wait in memory and are lost with the process). Messages written
-but not yet indexed are indexed at the next start. A power cut may also lose the transactions
-since the last WAL checkpoint (synchronous=NORMAL syncs the WAL at checkpoints, not at each
-commit).
-
-A full disk or an I/O error while running: the batch is dropped (rolled back), one ERROR is
-logged, and chat goes on without storing; after ``HISTORY_RETRY_S`` (30 s) the next batch tries
-again, and once one is written a WARNING says how many messages were not stored (so does
-``close``). Pending rows are capped at ``HISTORY_MAX_PENDING_ROWS``, past which new ones are
-dropped with one WARNING, so a stalled disk cannot grow memory. A read that fails (a damaged
-page found mid-chat) logs one ERROR and answers from memory only.
-
-Retention (``--history-days``, ``--history-max-rows``) is pruned by the writer thread, the
-oldest rows first, ``HISTORY_PRUNE_CHUNK_ROWS`` per transaction between batches: at start,
-every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the rows pass the cap by a full chunk.
+Durability (what SIGTERM and ``kill -9`` lose), a failing disk and retention: see
+``store_writer.py``, which does the writing.
 
 Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
 ``keep`` for every message it numbers, and this store drops those with no room otherwise

@@ -3,6 +3,30 @@ check (each failure one ``ConfigError`` line that names the file and what to do)
 of a /search turned into a query that user text cannot change the shape of; the rows as stored,
 the lock against a second server on the same file, and rows merged and read back as messages.
 
+The schema, version 1 in ``PRAGMA user_version``:
+
+- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
+  hub, opaque here), display name and topic as last kept;
+- ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
+  the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
+  a ``rooms.id`` (NULL for a private message);
+- ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
+  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
+  which every message is in the search index;
+- ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
+  room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
+  ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
+  (content=messages). The writer adds messages to it behind the messages themselves, in
+  transactions of up to ``HISTORY_INDEX_ROWS`` (1000) at least every ``HISTORY_INDEX_LAG_S``
+  (1 s): each FTS5 transaction costs about what indexing a hundred rows does, so indexing with
+  every 5 ms commit doubled the writer's work. Reads add the messages written since
+  ``indexed`` themselves (by id, their words compared in Python).
+- Without FTS5 in this SQLite ("like"): no ``messages_fts``, and an index ``messages(room, id)``
+  for replays; /search reads the room's newest ``HISTORY_LIKE_SCAN_ROWS`` messages and compares
+  their case-folded text. A database made so gets the FTS5 index (built at start) once it is
+  opened with an SQLite that has FTS5; one with the index is refused (ConfigError) by an SQLite
+  without it.
+
 No threads and no state here: ``store.SqliteArchive`` owns the connections this module opens.
 """
 
