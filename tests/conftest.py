@@ -192,21 +192,18 @@ class ServerProcess:
         return self.proc.returncode
 
 
-class Peer:
-    """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
+class LineSocket:
+    """A connected socket read a line at a time with a deadline: what a raw test client of
+    either wire (``Peer``, the IRC suite's ``IrcPeer``) reads with."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
-        source_address = (source, 0) if source else None
-        self.sock = socket.create_connection((host, port), WAIT, source_address)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.buf = b""
         self.seen: list[str] = []
 
-    def send(self, text: str | bytes) -> None:
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        self.sock.sendall(data)
-
-    def line(self, timeout: float = WAIT) -> str:
-        """The next line (without its newline); AssertionError if none comes in time."""
+    def raw_line(self, timeout: float = WAIT) -> bytes:
+        """The next line's bytes, without its ``\\n``; AssertionError if none comes in time,
+        EOFError if the server closed the connection."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -221,7 +218,44 @@ class Peer:
                 raise EOFError(f"connection closed; seen so far: {self.seen}")
             self.buf += chunk
         raw, self.buf = self.buf.split(b"\n", 1)
-        text = raw.decode("utf-8")
+        return raw
+
+    def line(self, timeout: float = WAIT) -> object:
+        """The next line, as the wire's client reads it (subclasses say how)."""
+        return self.raw_line(timeout)
+
+    def closed(self, timeout: float = WAIT) -> bool:
+        """Read (and keep in ``seen``) until the server closes the connection; True if it did
+        in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.line(max(deadline - time.monotonic(), 0.001))
+            except EOFError:
+                return True
+            except AssertionError:
+                return False
+            except OSError:
+                return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Peer(LineSocket):
+    """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
+        source_address = (source, 0) if source else None
+        super().__init__(socket.create_connection((host, port), WAIT, source_address))
+
+    def send(self, text: str | bytes) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        self.sock.sendall(data)
+
+    def line(self, timeout: float = WAIT) -> str:
+        """The next line (without its newline); AssertionError if none comes in time."""
+        text = self.raw_line(timeout).decode("utf-8")
         self.seen.append(text)
         return text
 
@@ -242,22 +276,6 @@ class Peer:
                 obj: dict[str, Any] = json.loads(text)
                 if obj["type"] == kind:
                     return obj
-
-    def closed(self, timeout: float = WAIT) -> bool:
-        """Read until the server closes the connection; True if it did in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.line(max(deadline - time.monotonic(), 0.001))
-            except EOFError:
-                return True
-            except AssertionError:
-                return False
-            except OSError:
-                return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, WAIT, ServerProcess, poll_until
+from tests.conftest import IN_CI, WAIT, LineSocket, ServerProcess, poll_until
 
 irctokens = pytest.importorskip("irctokens")
 
@@ -150,35 +150,19 @@ Server = "TcpChat | Ngircd"
 _tokens = itertools.count(1)
 
 
-class IrcPeer:
-    """A raw IRC client over a real socket."""
+class IrcPeer(LineSocket):
+    """A raw IRC client over a real socket (``sock``: one already connected, a TLS one)."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), WAIT)
-        self.buf = b""
+    def __init__(self, port: int, sock: socket.socket | None = None) -> None:
+        super().__init__(sock or socket.create_connection(("127.0.0.1", port), WAIT))
         self.nick = "*"
-        self.seen: list[str] = []
 
     def send(self, line: str | bytes) -> None:
         data = line.encode("utf-8") if isinstance(line, str) else line
         self.sock.sendall(data + b"\r\n")
 
     def raw_line(self, timeout: float = WAIT) -> bytes:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no line within {timeout}s; seen: {self.seen[-10:]}")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not chunk:
-                raise EOFError(f"connection closed; seen: {self.seen[-10:]}")
-            self.buf += chunk
-        raw, self.buf = self.buf.split(b"\n", 1)
-        return raw.rstrip(b"\r")
+        return super().raw_line(timeout).rstrip(b"\r")
 
     def line(self, timeout: float = WAIT) -> irctokens.Line:
         raw = self.raw_line(timeout).decode("utf-8", "replace")
@@ -214,22 +198,6 @@ class IrcPeer:
         lines += self.sync()
         self.nick = nick
         return lines
-
-    def closed(self, timeout: float = WAIT) -> bool:
-        """Read until the server closes the connection; True if it did in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.raw_line(max(deadline - time.monotonic(), 0.001))
-            except EOFError:
-                return True
-            except AssertionError:
-                return False
-            except OSError:
-                return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Pump:

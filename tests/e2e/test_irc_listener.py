@@ -110,13 +110,7 @@ def test_irc_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
     try:
         context = ssl.create_default_context(cafile=str(cert))
         raw = socket.create_connection(("127.0.0.1", _irc_port(server, tls=True)), WAIT)
-        peer = IrcPeer.__new__(IrcPeer)
-        peer.sock, peer.buf, peer.nick, peer.seen = (
-            context.wrap_socket(raw, server_hostname="127.0.0.1"),
-            b"",
-            "*",
-            [],
-        )
+        peer = IrcPeer(0, context.wrap_socket(raw, server_hostname="127.0.0.1"))
         lines = peer.register("tls")
         assert any(line.command == "JOIN" and line.params == ["#lobby"] for line in lines)
         peer.close()
