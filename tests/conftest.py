@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 WAIT = float(os.environ.get("TCPCHAT_TEST_WAIT", "10"))
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -76,6 +77,24 @@ def without_modules(tmp: Path, *names: str) -> str:
     folder.mkdir(exist_ok=True)
     (folder / "sitecustomize.py").write_text(_BLOCKER.format(blocked=sorted(names)))
     return os.pathsep.join([str(folder), str(SRC)])
+
+
+POLL_S = 0.05  # how often ``poll_until`` looks again
+
+
+def poll_until(condition: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
+    """Look at ``condition`` every POLL_S until it gives something true, and return that; fail
+    after ``timeout`` saying ``what`` never happened. For states that send no event to wait on:
+    a file another program appends to, a port that opens, a terminal's settings."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()  # never set: its wait is the pause between looks
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        pause.wait(POLL_S)
 
 
 class ServerProcess:
@@ -173,21 +192,18 @@ class ServerProcess:
         return self.proc.returncode
 
 
-class Peer:
-    """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
+class LineSocket:
+    """A connected socket read a line at a time with a deadline: what a raw test client of
+    either wire (``Peer``, the IRC suite's ``IrcPeer``) reads with."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
-        source_address = (source, 0) if source else None
-        self.sock = socket.create_connection((host, port), WAIT, source_address)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.buf = b""
         self.seen: list[str] = []
 
-    def send(self, text: str | bytes) -> None:
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        self.sock.sendall(data)
-
-    def line(self, timeout: float = WAIT) -> str:
-        """The next line (without its newline); AssertionError if none comes in time."""
+    def raw_line(self, timeout: float = WAIT) -> bytes:
+        """The next line's bytes, without its ``\\n``; AssertionError if none comes in time,
+        EOFError if the server closed the connection."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -202,7 +218,44 @@ class Peer:
                 raise EOFError(f"connection closed; seen so far: {self.seen}")
             self.buf += chunk
         raw, self.buf = self.buf.split(b"\n", 1)
-        text = raw.decode("utf-8")
+        return raw
+
+    def line(self, timeout: float = WAIT) -> object:
+        """The next line, as the wire's client reads it (subclasses say how)."""
+        return self.raw_line(timeout)
+
+    def closed(self, timeout: float = WAIT) -> bool:
+        """Read (and keep in ``seen``) until the server closes the connection; True if it did
+        in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.line(max(deadline - time.monotonic(), 0.001))
+            except EOFError:
+                return True
+            except AssertionError:
+                return False
+            except OSError:
+                return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Peer(LineSocket):
+    """A raw socket client, as ``nc`` would be: send lines, read lines with a deadline."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
+        source_address = (source, 0) if source else None
+        super().__init__(socket.create_connection((host, port), WAIT, source_address))
+
+    def send(self, text: str | bytes) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        self.sock.sendall(data)
+
+    def line(self, timeout: float = WAIT) -> str:
+        """The next line (without its newline); AssertionError if none comes in time."""
+        text = self.raw_line(timeout).decode("utf-8")
         self.seen.append(text)
         return text
 
@@ -224,22 +277,6 @@ class Peer:
                 if obj["type"] == kind:
                     return obj
 
-    def closed(self, timeout: float = WAIT) -> bool:
-        """Read until the server closes the connection; True if it did in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.line(max(deadline - time.monotonic(), 0.001))
-            except EOFError:
-                return True
-            except AssertionError:
-                return False
-            except OSError:
-                return True
-
-    def close(self) -> None:
-        self.sock.close()
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
@@ -254,18 +291,15 @@ def connect(server: ServerProcess) -> Iterator[Any]:
     peers: list[Peer] = []
 
     def join(name: str | None = None, json_mode: bool = False) -> Peer:
-        peer = Peer(server.port)
-        peers.append(peer)
-        peer.expect(r"^\*\*\* Enter your name:")
-        if json_mode:
-            peer.send("/mode json\n")
-            peer.event("prompt")
         if name is not None:
-            peer.send(f"{name}\n")
+            peer = join_peer(server.port, name, json_mode=json_mode)
+        else:
+            peer = Peer(server.port)
+            peer.expect(r"^\*\*\* Enter your name:")
             if json_mode:
-                peer.event("registered")
-            else:
-                peer.expect(r"^\*\*\* You are ")
+                peer.send("/mode json\n")
+                peer.event("prompt")
+        peers.append(peer)
         return peer
 
     yield join
@@ -327,11 +361,23 @@ class Pump:
             return self._changed.wait_for(lambda: self.closed, timeout)
 
 
-def join_peer(port: int, name: str, host: str = "127.0.0.1", source: str | None = None) -> Peer:
-    """A text-mode user named ``name`` on a server at ``port`` (from ``source``, a loopback
-    address, if given)."""
+def join_peer(
+    port: int,
+    name: str,
+    host: str = "127.0.0.1",
+    source: str | None = None,
+    json_mode: bool = False,
+) -> Peer:
+    """A user named ``name`` on a server at ``port`` (from ``source``, a loopback address, if
+    given), in text mode or, with ``json_mode``, in JSON mode."""
     peer = Peer(port, host, source)
     peer.expect(r"^\*\*\* Enter your name:")
+    if json_mode:
+        peer.send("/mode json\n")
+        peer.event("prompt")
     peer.send(f"{name}\n")
-    peer.expect(r"^\*\*\* You are ")
+    if json_mode:
+        peer.event("registered")
+    else:
+        peer.expect(r"^\*\*\* You are ")
     return peer

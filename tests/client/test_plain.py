@@ -21,7 +21,7 @@ from tcpchat.cli import server_main
 from tcpchat.client.console import LineReader, ansi_console
 from tcpchat.client.plain import ERASE_ROW, PlainScreen, Wanted
 from tcpchat.client.terminal import raw_mode_available
-from tests.conftest import POSIX_ONLY, WAIT, child_env, without_modules
+from tests.conftest import POSIX_ONLY, WAIT, child_env, poll_until, without_modules
 
 # Every module of the client's path: the client package, what it stands on, the entry points.
 IMPORT_ALL = """
@@ -157,7 +157,8 @@ def test_a_secret_line_is_read_without_echo_and_the_echo_comes_back(tty: tuple[i
             reader = _reader(lines, stream)
             reader.start()
             reader.request(secret=True)
-            await _until(lambda: not termios.tcgetattr(terminal)[3] & termios.ECHO)
+            # The reader's thread turns the echo off: the loop may wait for it.
+            poll_until(lambda: not termios.tcgetattr(terminal)[3] & termios.ECHO, "echo still on")
             assert termios.tcgetattr(terminal)[3] & termios.ECHONL
             if close_early:
                 reader.close()
@@ -174,13 +175,6 @@ def test_a_secret_line_is_read_without_echo_and_the_echo_comes_back(tty: tuple[i
     assert termios.tcgetattr(terminal) == before
 
 
-async def _until(condition: Any) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "never happened"
-        await asyncio.sleep(0.01)
-
-
 class Out(io.BytesIO):
     def fileno(self) -> int:
         raise OSError("not a terminal")  # 80 columns, as on a pipe
@@ -194,19 +188,23 @@ def test_events_leave_the_prompts_row_whole(ansi: bool) -> None:
     entered: list[str] = []
 
     async def main() -> bytes:
+        got = asyncio.Event()
+
+        def enter(text: str) -> None:  # called on the loop, as the session's input is
+            entered.append(text)
+            got.set()
+
         out = Out()
         read_end, write_end = os.pipe()
         wanted: Wanted = ("alice> ", False)
         with open(read_end, encoding="utf-8") as stdin:
-            screen = PlainScreen(
-                lambda: wanted, entered.append, lambda: None, ansi, out, "utf-8", stdin
-            )
+            screen = PlainScreen(lambda: wanted, enter, lambda: None, ansi, out, "utf-8", stdin)
             screen.start()
             assert out.getvalue() == b"alice> "
             screen.show(["12:00 <bob> one", "12:00 <bob> two"])
-            await asyncio.sleep(0)
             os.write(write_end, b"hello\n")
-            await _until(lambda: entered == ["hello"])
+            await asyncio.wait_for(got.wait(), WAIT)
+            assert entered == ["hello"]
             screen.show(["12:00 <alice> hello"])
             screen.stop()
             os.close(write_end)

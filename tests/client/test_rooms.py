@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcpchat.client import core, rooms
+from tcpchat.client import completion, core, rooms
 from tcpchat.client.core import ClientCore, Send
 from tcpchat.core import events as ev
 from tcpchat.core.limits import MAX_LINE_BYTES
@@ -271,7 +271,7 @@ def test_replays_after_a_reconnect_show_only_what_was_missed() -> None:
 
 
 def test_new_commands_are_completed() -> None:
-    words = core.command_words()
+    words = completion.command_words()
     for command in ("/join", "/part", "/rooms", "/topic", "/history", "/search"):
         assert command in words
 

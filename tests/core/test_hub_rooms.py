@@ -419,3 +419,18 @@ def test_a_big_chat_lists_the_first_names_to_a_newcomer_and_counts_the_rest() ->
     assert len(registered.users) == REGISTERED_NAMES_SHOWN and registered.more == 5
     assert text([registered])[0].endswith(", u199 and 5 more.")
     assert "You are zed. 205 users online: u000, u001," in text([registered])[0]
+
+
+def test_the_lobby_keeps_its_topic_across_restarts_and_its_history_has_no_room_name() -> None:
+    archive = ListArchive()
+    chat = RoomChat(archive)
+    alice = chat.join("alice")
+    chat.line(alice, "/topic welcome all")
+    chat.line(alice, "hello")
+    again = RoomChat(archive)  # a new hub on the same archive: a restart
+    bob = again.join("bob")
+    again.line(bob, "/topic")
+    assert text(again.take(bob)) == ["*** Topic of #lobby: welcome all"]
+    again.line(bob, "/history")
+    replayed = [e for e in again.take(bob) if isinstance(e, ev.Message)]
+    assert [(m.text, m.room, m.history) for m in replayed] == [("hello", None, True)]

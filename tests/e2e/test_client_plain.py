@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.conftest import POSIX_ONLY, WAIT, Peer, ServerProcess, child_env, without_modules
-from tests.e2e.test_client_tmux import Screen, joined
+from tests.conftest import POSIX_ONLY, WAIT, ServerProcess, child_env, without_modules
+from tests.e2e.test_client_tmux import Screen, joined, reconnects_after_a_restart
 
 # How the plain mode is reached: the client's arguments and environment.
 MODES = ["--plain", "no termios", "TERM=dumb"]
@@ -118,30 +118,7 @@ def test_a_whisper_is_confirmed_and_r_replies(
 
 
 def test_it_reconnects_after_the_server_restarts(tmp_path: Path, plain: Any) -> None:
-    (tmp_path / "first").mkdir()
-    (tmp_path / "second").mkdir()
-    first = ServerProcess(tmp_path / "first")
-    port = first.port
-    alice = joined(plain(port, "--name", "alice"), "alice")
-    try:
-        first.stop()
-        alice.wait(r"Connection to 127\.0\.0\.1:\d+ lost\. Reconnecting in 1 s")
-        second = ServerProcess(tmp_path / "second", port=port)
-    finally:
-        first.stop()
-    try:
-        alice.wait(r"Reconnected to 127\.0\.0\.1:\d+\.$", timeout=WAIT * 2)
-        alice.wait(r"You are alice\. 1 user online")
-        alice.wait(lambda: alice.input_row() == "alice>")
-        bob = Peer(second.port)
-        bob.expect(r"Enter your name")
-        bob.send("bob\n")
-        bob.expect(r"^\*\*\* You are bob")
-        typed(alice, "back again")
-        assert bob.expect(r"^<alice>") == "<alice> back again"
-        bob.close()
-    finally:
-        second.stop()
+    reconnects_after_a_restart(tmp_path, lambda port: plain(port, "--name", "alice"))
 
 
 def test_ctrl_c_leaves_cleanly_without_a_traceback(

@@ -338,15 +338,28 @@ def test_own_name_nick_then_whisper_shows_the_whisper_delivered(
 
 
 def test_reconnects_after_the_server_restarts_on_the_same_port(tmp_path: Path, screen: Any) -> None:
+    def while_down(alice: Screen) -> None:
+        alice.wait(lambda: "[reconnecting" in alice.input_row())
+
+    reconnects_after_a_restart(tmp_path, lambda port: screen(port, "--name", "alice"), while_down)
+
+
+def reconnects_after_a_restart(
+    tmp_path: Path,
+    start: Callable[[int], Screen],
+    while_down: Callable[[Screen], None] = lambda alice: None,
+) -> None:
+    """alice's client (``start(port)``) sees its server stop (``while_down`` checks what it
+    shows meanwhile), reconnects to the new one on the same port, and talks to bob there."""
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
     first = ServerProcess(tmp_path / "first")
     port = first.port
-    alice = joined(screen(port, "--name", "alice"), "alice")
+    alice = joined(start(port), "alice")
     try:
         first.stop()
         alice.wait(r"Connection to 127\.0\.0\.1:\d+ lost\. Reconnecting in 1 s")
-        alice.wait(lambda: "[reconnecting" in alice.input_row())
+        while_down(alice)
         second = ServerProcess(tmp_path / "second", port=port)
     finally:
         first.stop()

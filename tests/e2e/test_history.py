@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import Peer, ServerProcess
+from tests.conftest import Peer, ServerProcess, join_peer
 
 
 def join(server: ServerProcess, name: str, json_mode: bool = False) -> Peer:
-    peer = Peer(server.port)
-    peer.expect(r"^\*\*\* Enter your name:")
-    if json_mode:
-        peer.send("/mode json\n")
-        peer.event("prompt")
-    peer.send(f"{name}\n")
-    if json_mode:
-        peer.event("registered")
-    else:
-        peer.expect(r"^\*\*\* You are ")
-    return peer
+    return join_peer(server.port, name, json_mode=json_mode)
 
 
 def test_history_is_replayed_on_joining_after_a_server_restart(tmp_path: Path) -> None:

@@ -51,17 +51,17 @@ def test_the_skipped_session_does_not_get_its_own_entries() -> None:
 
 
 def test_each_mode_gets_its_own_rendering_made_once() -> None:
-    shared = Broadcasts()
+    render = mock.Mock(wraps=fanout.render)
+    shared = Broadcasts(render)
     shared.add(say("ann", "hello"))
-    with mock.patch.object(fanout, "render", wraps=fanout.render) as render:
-        text = shared.since(0, TEXT, None)
-        assert shared.since(0, TEXT, None) == text
-        json_lines = shared.since(0, JSON, None)
-        assert shared.since(0, JSON, None) == json_lines
-        assert render.call_count == 2  # once per mode, however many recipients
-        shared.add(say("ann", "again", 2))
-        assert b"".join(shared.since(0, JSON, None)).count(b"\n") == 2
-        assert render.call_count == 3  # only the new entry
+    text = shared.since(0, TEXT, None)
+    assert shared.since(0, TEXT, None) == text
+    json_lines = shared.since(0, JSON, None)
+    assert shared.since(0, JSON, None) == json_lines
+    assert render.call_count == 2  # once per mode, however many recipients
+    shared.add(say("ann", "again", 2))
+    assert b"".join(shared.since(0, JSON, None)).count(b"\n") == 2
+    assert render.call_count == 3  # only the new entry
     assert text == [b"<ann> hello\n"]
     assert json_lines[0].startswith(b'{"type":"message",')
 

@@ -31,32 +31,50 @@ from .servers import (
     RunningServer,
     Target,
     can_pin,
+    keeps_history,
     unavailable,
 )
 
 SUITES: dict[str, tuple[str, ...]] = {
     "standard": (
-        "fanout:C=100,S=10,M=500",
-        "fanout:C=100,S=10,M=500,W=64",
-        "fanout:C=1000,S=5,M=200",
+        # Runs of a second or so: history on and off differ by less than the noise of shorter ones.
+        "fanout:C=100,S=10,M=2000",
+        "fanout:C=100,S=10,M=2000,W=64",
+        "fanout:C=1000,S=5,M=500",
         "latency:C=100,S=10,R=1000,D=5",
+        # Half native, half IRC clients in one room (ours-irc-* only; issue 16).
+        "mixed:C=100,S=10,M=2000",
+        "mixed-latency:C=100,S=10,R=1000,D=5",
+        "rooms:N=10,C=100,S=2,M=500,W=64,L=1",
         "capacity:K=1000",
         "capacity:K=10000",
+        "storm:K=10000,T=60",
+        "replay:H=1000000,N=10,Q=500",
     ),
     # Small numbers that still cross every code path: the smoke test and a quick look.
     "quick": (
         "fanout:C=6,S=2,M=20",
         "latency:C=6,S=2,R=200,D=0.5",
+        "mixed:C=6,S=2,M=20",
+        "mixed-latency:C=6,S=2,R=200,D=0.5",
+        "rooms:N=2,C=4,S=2,M=10,L=1",
         "capacity:K=10",
+        "storm:K=12,T=10,B=4",
+        "replay:H=200,N=2,Q=10",
     ),
 }
+DEFAULT_TARGETS = (
+    "ours-asyncio,ours-asyncio-nohist,ours-uvloop,ours-uvloop-nohist,"
+    "ours-irc-asyncio,ours-irc-uvloop,ngircd"
+)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tcpchat.bench",
         description="Load generator for tcp-chat (and ngircd): fan-out throughput, latency, "
-        "capacity. Starts the servers itself on 127.0.0.1; see docs/BENCHMARKS.md.",
+        "rooms, capacity, a join storm, history replay and search. Starts the servers itself on "
+        "127.0.0.1; see docs/BENCHMARKS.md.",
     )
     p.add_argument("--suite", choices=sorted(SUITES), help="a named set of scenarios")
     p.add_argument(
@@ -68,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--targets",
-        default="ours-asyncio,ours-uvloop,ngircd",
+        default=DEFAULT_TARGETS,
         help="servers to measure, comma-separated (default: %(default)s; missing ones skipped)",
     )
     p.add_argument("--write", metavar="FILE", help="put the tables into this Markdown file")
@@ -134,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = _facts(started, gen_loop, pin, files, args.server_log_level, skipped)
     print(report.summary(results))
     print()
+    cost = report.history_cost(results)
+    if cost:
+        print(cost)
+        print()
     print(report.details(results))
     if args.write:
         path = Path(args.write)
@@ -148,8 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Failing is for our server: a lost, duplicated or reordered message, or a run that broke.
     # Other servers' incomplete runs are figures in the table, not failures of this project.
     ours = [r for r in results if r.target.startswith("ours")]
-    broken = [r for r in ours if r.error or r.figures.get("lost") or r.figures.get("duplicates")]
-    broken += [r for r in ours if r.figures.get("disorder") and r not in broken]
+    broken = [
+        r
+        for r in ours
+        if r.error or any(r.figures.get(k) for k in ("lost", "duplicates", "disorder", "strangers"))
+    ]
     for r in broken:
         _say(f"FAILED: {r.scenario} on {r.target}: {r.error or 'messages lost or out of order'}")
     return 1 if broken else 0
@@ -164,27 +189,71 @@ async def _run_all(
 ) -> list[scenarios.Result]:
     results: list[scenarios.Result] = []
     with tempfile.TemporaryDirectory(prefix="tcpchat-bench-") as tmp:
+        workdir = Path(tmp)
         for n, spec in enumerate(specs, 1):
+            chosen = []
             for target in targets:
-                _say(f"[{n}/{len(specs)}] {spec.title} on {target.name} ...")
-                prof = ""
-                if profile and target.kind == "ours":
-                    os.makedirs(profile, exist_ok=True)
-                    prof = os.path.join(profile, f"{target.name}-{n}-{spec.kind}.prof")
-                server = RunningServer(target, Path(tmp), pin, log_level, prof)
+                why = scenarios.applies(spec, target)
+                if why:
+                    _say(f"[{n}/{len(specs)}] {spec.title} not on {target.name}: {why}")
+                else:
+                    chosen.append(target)
+            data_dir: Path | None = None
+            if chosen:
                 try:
-                    await server.ready()
-                    result = await scenarios.run(spec, server)
-                except RuntimeError as exc:
-                    result = scenarios.Result(spec.title, spec.kind, target.name, error=str(exc))
-                finally:
-                    status = server.stop()
-                    await asyncio.sleep(0)  # let the closed transports finish
-                if status not in (0, -15) and not result.error:
-                    result.error = f"server exited with {status}: {server.log_tail(5)}"
-                results.append(result)
-                _say("    " + _one_line(result))
+                    data_dir = await asyncio.to_thread(scenarios.prepare, spec, workdir)
+                except (OSError, RuntimeError) as exc:
+                    for target in chosen:
+                        results.append(
+                            scenarios.Result(spec.title, spec.kind, target.name, error=str(exc))
+                        )
+                    _say(f"[{n}/{len(specs)}] {spec.title}: cannot prepare: {exc}")
+                    continue
+            for target in chosen:
+                _say(f"[{n}/{len(specs)}] {spec.title} on {target.name} ...")
+                results.append(
+                    await _run_one(spec, target, workdir, pin, log_level, profile, n, data_dir)
+                )
     return results
+
+
+async def _run_one(
+    spec: scenarios.Spec,
+    target: Target,
+    workdir: Path,
+    pin: bool,
+    log_level: str,
+    profile: str,
+    n: int,
+    data_dir: Path | None,
+) -> scenarios.Result:
+    """Start ``target`` fresh, run ``spec`` against it, stop it."""
+    prof = ""
+    if profile and target.kind == "ours":
+        os.makedirs(profile, exist_ok=True)
+        prof = os.path.join(profile, f"{target.name}-{n}-{spec.kind}.prof")
+    server = RunningServer(
+        target,
+        workdir,
+        pin,
+        log_level,
+        prof,
+        server_args=scenarios.server_args(spec, target),
+        data_dir=data_dir,
+    )
+    try:
+        await server.ready()
+        result = await scenarios.run(spec, server)
+    except RuntimeError as exc:
+        result = scenarios.Result(spec.title, spec.kind, target.name, error=str(exc))
+    finally:
+        status = server.stop()
+        await asyncio.sleep(0)  # let the closed transports finish
+    if status not in (0, -15) and not result.error:
+        result.error = f"server exited with {status}: {server.log_tail(5)}"
+    scenarios.after_stop(server, result)
+    _say("    " + _one_line(result))
+    return result
 
 
 def _one_line(result: scenarios.Result) -> str:
@@ -227,10 +296,21 @@ def _facts(
             "server on CPU 0, generator on CPU 1 (taskset)" if pin else "none",
         ),
         ("our server", f"--log-level {log_level} --no-log-file, flood control off"),
+        ("history", _history_fact()),
         ("ngircd", _ngircd_version()),
     ]
     facts += [("skipped", s) for s in skipped]
     return facts
+
+
+def _history_fact() -> str:
+    if not keeps_history():
+        return "this server keeps no history yet (no --data-dir, --no-history)"
+    return (
+        "ours-* keep history in a fresh --data-dir in a temporary directory per run "
+        "(the replay: one filled beforehand); ours-*-nohist run with --no-history; "
+        "ours-irc-* are ours with history, --irc-port and IRC clients in #lobby"
+    )
 
 
 def _machine() -> str:

@@ -4,6 +4,10 @@ A ``Peer`` is an ``asyncio.Protocol``: it sends its dialect's hello on connect, 
 for the joined marker, then cuts the stream at newlines and hands whole lines to its ``Tally``
 (receiving) and counts acknowledgements (sending with a bounded window). It never parses a line
 it does not have to: a chunk of ten thousand join notices costs one regular-expression scan.
+
+A peer may join ``rooms`` after registering (its messages go to the last one) and may carry a
+``Watch``: an object fed every body of whole lines after joining, which counts what a scenario
+needs beyond messages (answers to joins, notices, history).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import cast
+from collections.abc import Sequence
+from typing import Callable, Protocol, cast
 
 from .dialects import Dialect
 from .stats import Tally
@@ -65,6 +70,14 @@ class Sender:
         self.acked = 0
 
 
+class Watch(Protocol):
+    """Something a scenario counts in what a peer receives after joining, besides messages."""
+
+    def feed(self, body: bytes, now: float) -> None:
+        """``body``: whole lines, arrived at ``now`` (``time.monotonic``)."""
+        ...
+
+
 class Peer(asyncio.Protocol):
     """One client: joins, then receives (with a ``Tally``) and may send (with a ``Sender``)."""
 
@@ -75,12 +88,20 @@ class Peer(asyncio.Protocol):
         tally: Tally | None = None,
         progress: Progress | None = None,
         sender: Sender | None = None,
+        rooms: Sequence[str] = (),
+        in_lobby: bool = True,
+        watch: Watch | None = None,
     ) -> None:
         self.index = index
         self.dialect = dialect
         self.tally = tally
         self.progress = progress
         self.sender = sender
+        self.rooms = tuple(rooms)
+        self.in_lobby = in_lobby
+        self.talk = self.rooms[-1] if self.rooms else None  # where its messages go
+        self.ready = dialect.ready(index, self.rooms, in_lobby)
+        self.watch = watch
         self.transport: asyncio.Transport | None = None
         loop = asyncio.get_running_loop()
         self.answered: asyncio.Future[None] = loop.create_future()  # the first bytes came
@@ -96,7 +117,8 @@ class Peer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio.Transport, so no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
-        self.transport.write(self.dialect.hello(self.index, self.sender is not None))
+        hello = self.dialect.hello(self.index, self.sender is not None, self.rooms, self.in_lobby)
+        self.transport.write(hello)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -120,6 +142,8 @@ class Peer(asyncio.Protocol):
             found = tally.feed(body, time.monotonic_ns() // 1000)
             if found and self.progress is not None:
                 self.progress.add(found)
+        if self.watch is not None:
+            self.watch.feed(body, time.monotonic())
         sender = self.sender
         if sender is not None:
             acks = body.count(self.dialect.ack)
@@ -147,7 +171,7 @@ class Peer(asyncio.Protocol):
     def _joining(self, data: bytes) -> bytes:
         """Look for the joined marker; once its line is complete, return what follows it."""
         self.buf += data
-        at = self.buf.find(self.dialect.joined)
+        at = self.buf.find(self.ready)
         if at < 0:
             return b""
         end = self.buf.find(b"\n", at)
@@ -167,8 +191,8 @@ class Peer(asyncio.Protocol):
             return
         now = time.monotonic_ns() // 1000
         first = sender.sent
-        message = self.dialect.message
-        lines = [message(sender.index, seq, now, sender.size) for seq in range(first, first + room)]
+        message, size, talk = self.dialect.message, sender.size, self.talk
+        lines = [message(sender.index, seq, now, size, talk) for seq in range(first, first + room)]
         transport.write(b"".join(lines))
         sender.sent += room
 
@@ -180,8 +204,15 @@ class Peer(asyncio.Protocol):
         if sender.sent >= sender.total:
             return
         now = time.monotonic_ns() // 1000
-        transport.write(self.dialect.message(sender.index, sender.sent, now, sender.size))
+        transport.write(
+            self.dialect.message(sender.index, sender.sent, now, sender.size, self.talk)
+        )
         sender.sent += 1
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` as it is (a command of a scenario's own: /join, /search)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def close(self) -> None:
         if self.transport is not None:
@@ -209,7 +240,7 @@ async def open_peer(host: str, port: int, peer: Peer) -> Peer:
 
 async def join_all(
     host: str,
-    port: int,
+    port: int | Callable[[Peer], int],
     peers: list[Peer],
     concurrency: int,
     unanswered: int,
@@ -218,7 +249,8 @@ async def join_all(
 ) -> tuple[list[float], list[str]]:
     """Connect and join every peer, at most ``concurrency`` at a time, each within ``timeout``
     and all within ``total_timeout`` (peers not started by then fail at once). At most
-    ``unanswered`` connections wait for the server's first bytes at any moment.
+    ``unanswered`` connections wait for the server's first bytes at any moment. ``port``: one
+    for all, or each peer's (a mixed room: native and IRC clients on two ports).
 
     Returns the seconds each successful join took (connect to joined) and the failures.
     """
@@ -236,7 +268,8 @@ async def join_all(
                 failures.append(f"client {peer.index}: not started within {total_timeout:.0f}s")
                 return
             try:
-                await asyncio.wait_for(_join(host, port, peer, accepting), left)
+                where = port if isinstance(port, int) else port(peer)
+                await asyncio.wait_for(_join(host, where, peer, accepting), left)
             except (OSError, asyncio.TimeoutError) as exc:
                 failures.append(f"client {peer.index}: {type(exc).__name__}: {exc}")
                 peer.close()

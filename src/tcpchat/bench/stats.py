@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 MARKER = re.compile(rb"%(\d+\.\d+\.\d+)%")
@@ -45,15 +46,27 @@ class Tally:
         return signs >> 1
 
     def check(
-        self, senders: int, messages: int, own: int = -1, latencies: array[int] | None = None
+        self,
+        senders: int,
+        messages: int,
+        own: int = -1,
+        latencies: array[int] | None = None,
+        expect: AbstractSet[int] | None = None,
     ) -> Loss:
         """Account for every (sender, seq) this receiver should have had exactly once, in order.
 
         Markers of ``own`` (the receiver's own index) are skipped: they come back in the server's
         delivery confirmation, never as a message. With ``latencies``, appends each message's
-        arrival minus sending time in microseconds.
+        arrival minus sending time in microseconds. ``expect``: the senders this receiver hears
+        (those of its rooms; default all): a message of any other is a stranger, like one of a
+        sender or sequence number out of range.
         """
-        expected = (senders - (1 if 0 <= own < senders else 0)) * messages
+        heard = range(senders) if expect is None else expect
+        expected = sum(1 for sender in heard if sender != own and 0 <= sender < senders) * messages
+        if expect is not None:
+            strange = bytearray(senders)
+            for sender in range(senders):
+                strange[sender] = sender not in expect
         last = [-1] * senders
         seen = bytearray(senders * messages)
         received = duplicates = disorder = strangers = 0
@@ -64,7 +77,7 @@ class Tally:
                 if sender == own:
                     continue
                 seq = int(raw_seq)
-                if sender >= senders or seq >= messages:
+                if sender >= senders or seq >= messages or expect is not None and strange[sender]:
                     strangers += 1
                     continue
                 slot = sender * messages + seq

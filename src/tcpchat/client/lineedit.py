@@ -17,6 +17,13 @@ from ..core.limits import HISTORY_LIMIT
 from ..core.text import neutralise
 from .keys import Key, Paste
 
+# The keys the line editor answers, listed by /help after the client's commands.
+KEY_HELP = (
+    ("Tab", "complete a command, a name or a room (again: the next match)"),
+    ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
+    ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
+)
+
 
 def char_width(c: str) -> int:
     """Columns a character takes on a terminal: 0 for combining marks, 2 for wide (CJK)."""

@@ -33,7 +33,8 @@ from .console import LineReader, ansi_console
 from .core import CLIENT_COMMANDS
 from .link import ServerLink
 from .render import HANGING_INDENT, wrap
-from .ui import ChatApp, Display
+from .terminal import Display
+from .ui import ChatApp
 
 # The keys of the plain mode, listed by /help after the client's commands.
 PLAIN_KEY_HELP = (

@@ -19,7 +19,7 @@ import re
 import signal
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Protocol
 
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
 from .keys import Key, KeyDecoder, Paste
@@ -52,6 +52,19 @@ def raw_mode_available(fd: int, environ: Mapping[str, str]) -> bool:
 def visible_width(text: str) -> int:
     """Columns ``text`` takes, colour sequences excluded."""
     return text_width(_SGR.sub("", text))
+
+
+class Display(Protocol):
+    """What a session draws on: ``Terminal`` (raw mode), or the plain mode's screen
+    (``plain.PlainScreen``) where the terminal cannot be put in raw mode."""
+
+    def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None: ...
+    def stop(self) -> None: ...
+    def show(self, lines: Iterable[str]) -> None: ...
+    def bell(self) -> None: ...
+    def redraw(self) -> None: ...
+    def clear_screen(self) -> None: ...
+    def suspend(self) -> None: ...
 
 
 class Terminal:

@@ -15,9 +15,8 @@ import math
 import signal
 import sys
 from collections import deque
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 from ..core import events as ev
 from ..core.errors import ConnectError
@@ -36,29 +35,9 @@ from .core import (
 )
 from .history import append_history, history_path, load_history
 from .keys import Key
-from .lineedit import CLEAR, EOF, INTERRUPT, PASTE, SUBMIT, SUSPEND, LineEditor
+from .lineedit import CLEAR, EOF, INTERRUPT, KEY_HELP, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import NameRefused, Pacer, ServerLink, address, await_name_prompt, join, read_password
-from .terminal import Terminal, visible_width
-
-# The terminal's own keys, listed by /help after the client's commands.
-KEY_HELP = (
-    ("Tab", "complete a command, a name or a room (again: the next match)"),
-    ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
-    ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
-)
-
-
-class Display(Protocol):
-    """What a session draws on: ``Terminal`` (raw mode), or the plain mode's screen
-    (``plain.PlainScreen``) where the terminal cannot be put in raw mode."""
-
-    def start(self, signals: Mapping[int, Callable[[], None]] | None = None) -> None: ...
-    def stop(self) -> None: ...
-    def show(self, lines: Iterable[str]) -> None: ...
-    def bell(self) -> None: ...
-    def redraw(self) -> None: ...
-    def clear_screen(self) -> None: ...
-    def suspend(self) -> None: ...
+from .terminal import Display, Terminal, visible_width
 
 
 class ChatApp:

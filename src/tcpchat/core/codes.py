@@ -11,6 +11,21 @@ from __future__ import annotations
 TEXT = "text"
 JSON = "json"
 MODES = (TEXT, JSON)
+# A session of the IRC listener reads IRC lines: "irc", or "irc-" and the letters of what it
+# negotiated that changes its lines (core/irc_render.py), so that sessions with the same
+# capabilities share one rendering of a broadcast.
+IRC = "irc"
+
+
+def is_irc(mode: str) -> bool:
+    return mode.startswith(IRC)
+
+
+def answers_pings(mode: str) -> bool:
+    """True for the modes of programs (JSON, IRC), which the server pings when they are quiet;
+    a person in nc or telnet is never pinged."""
+    return mode != TEXT
+
 
 # --- error codes (``Error.code``) -----------------------------------------------------------------
 LINE_TOO_LONG = "line_too_long"

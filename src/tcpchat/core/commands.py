@@ -26,17 +26,21 @@ class Say:
 
     text: str
     line: str = field(default="", compare=False)
+    room: str = ""  # said in this room (an IRC PRIVMSG #room); "": the current room
+    notice: bool = False  # an IRC NOTICE: shown as any message, passed on to IRC as a NOTICE
 
 
 @dataclass(frozen=True)
 class Whisper:
     name: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True)
 class Action:
     text: str
+    room: str = ""  # as for Say
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ListRooms:
 @dataclass(frozen=True)
 class SetTopic:
     topic: str | None  # None: show the topic; "": clear it
+    room: str = ""  # the topic of this room (one you are in); "": the current room
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class Message:
     # The room it was said in; None for #lobby (as in a chat without rooms) and private messages.
     room: str | None = None
     history: bool = False  # sent again from the history (a replay, /history, /search)
+    notice: bool = False  # sent as an IRC NOTICE (shown as any message; IRC gets a NOTICE)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Delivered:
     recipients: int
     line: int = 0  # the number of the sender's line this answers (its lines count from 1)
     room: str | None = None  # the room of a public message; None: #lobby
+    notice: bool = False  # as in Message
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ Failures a user causes ("no such user") are ``Error`` events, never exceptions.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Callable
 
 from .. import __version__
@@ -17,13 +16,11 @@ from . import codes
 from . import commands as cmd
 from . import events as ev
 from .archive import Archive, NoArchive
-from .codes import JSON
 from .flood import charge
 from .guard import password_guard
-from .hub_rooms import RoomHandlers
-from .limits import REGISTERED_NAMES_SHOWN, HubLimits
-from .names import display_form, fold, name_key, name_problem
-from .output import Close, Out, ToAll, ToSessions, to
+from .hub_names import NameHandlers
+from .limits import HubLimits
+from .output import Close, Out, ToSessions, to
 from .rooms import Room, Rooms, room_name
 from .roster import Roster
 from .session import Session, State
@@ -31,8 +28,10 @@ from .session import Session, State
 Handler = Callable[["Hub", Session, Any, float], Out]
 
 
-class Hub(RoomHandlers):
+class Hub(NameHandlers):
     """Decides everything: who may say what, who receives it, and what the sender is told.
+    Its handlers for names and the password are in ``hub_names.py``, for rooms in
+    ``hub_rooms.py``.
 
     ``archive`` keeps room messages and finds them again (``archive.py``); without one nothing
     is kept. Message ids go on from the highest it holds, so they keep increasing across restarts.
@@ -48,14 +47,21 @@ class Hub(RoomHandlers):
         self._crowded: dict[Room[Session], None] = {}
         self._next_session = 1
         self._next_message = self.archive.last_id() + 1
+        kept = self.archive.topic(self.rooms.lobby.key)
+        if kept is not None:
+            self.rooms.lobby.topic = kept[1]  # #lobby is made here, not by a /join
 
     # --- life of a session ---------------------------------------------------------------------
 
-    def connect(self, peer: str, now: float, origin: str = "") -> tuple[Session, Out]:
+    def connect(
+        self, peer: str, now: float, origin: str = "", mode: str = codes.TEXT
+    ) -> tuple[Session, Out]:
         """A new connection from ``peer`` (its address counts under ``origin``, by default the
-        address itself): returns its session and the greeting to send."""
+        address itself), reading the server in ``mode`` (an IRC listener's connections start in
+        an IRC mode): returns its session and the greeting to send."""
         cfg = self.config
         session = Session(self._next_session, peer, now, cfg.flood_burst, origin)
+        session.mode = mode
         self._next_session += 1
         if cfg.password is not None:
             session.state = State.PASSWORD
@@ -109,7 +115,7 @@ class Hub(RoomHandlers):
                     out += self._close(
                         session, now, codes.TIMED_OUT, "You did not choose a name in time. Goodbye."
                     )
-            elif session.state is State.ACTIVE and session.mode == JSON:
+            elif session.state is State.ACTIVE and codes.answers_pings(session.mode):
                 if session.pinged_at is not None:
                     if now - session.pinged_at >= cfg.ping_timeout:
                         out += self._close(
@@ -155,16 +161,19 @@ class Hub(RoomHandlers):
     # --- handlers: one per (state, command), wired in _TABLE below ----------------------------
 
     def _public(self, session: Session, command: cmd.Say | cmd.Action, now: float) -> Out:
-        room = session.current
+        room = self._talking_in(session, command.room)
         if room is None:
-            return self._no_room(session, now)
+            return self._no_room(session, now, command.room)
         action = isinstance(command, cmd.Action)
+        notice = isinstance(command, cmd.Say) and command.notice
         text = command.text
-        message = ev.Message(now, self._message_id(), session.name, None, action, text, room.label)
+        message = ev.Message(
+            now, self._message_id(), session.name, None, action, text, room.label, notice=notice
+        )
         self.archive.keep(room.key, message)
         others = len(room) - 1
         delivered = ev.Delivered(
-            now, message.id, None, action, text, others, session.lines, room.label
+            now, message.id, None, action, text, others, session.lines, room.label, notice
         )
         return [self._to_room(room, message, skip=session), to(session, delivered)]
 
@@ -182,11 +191,25 @@ class Hub(RoomHandlers):
                 session, now, codes.SELF_WHISPER, "You cannot send a private message to yourself."
             )
         message = ev.Message(
-            now, self._message_id(), session.name, target.name, False, command.text
+            now,
+            self._message_id(),
+            session.name,
+            target.name,
+            False,
+            command.text,
+            notice=command.notice,
         )
         self.archive.keep(None, message)  # the archive keeps it only if told to (--store-private)
         delivered = ev.Delivered(
-            now, message.id, target.name, False, command.text, 1, session.lines
+            now,
+            message.id,
+            target.name,
+            False,
+            command.text,
+            1,
+            session.lines,
+            None,
+            command.notice,
         )
         return [
             ToSessions((target,), message, confirmed=session),
@@ -235,94 +258,6 @@ class Hub(RoomHandlers):
     def _blank(self, session: Session, command: cmd.Blank, now: float) -> Out:
         return []  # handle() already charged it
 
-    def _blank_answer(self, session: Session, command: cmd.Blank, now: float) -> Out:
-        # Before registration the client is waiting for an answer: silence would hang it.
-        # Not counted as a refused name or a wrong password: pressing Enter is not guessing.
-        if session.state is State.PASSWORD:
-            return self._error(
-                session, now, codes.NOT_REGISTERED, "Enter the server password: it cannot be empty."
-            )
-        return self._error(session, now, codes.NAME_INVALID, "A name cannot be empty.")
-
-    def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
-        # Compared exactly as sent: a password may begin or end with a space.
-        given = command.password if isinstance(command, cmd.Password) else command.line
-        guard, origin = self.guard, session.origin
-        wait = guard.wait(origin, now)
-        session.password_tries += 1
-        if wait > 0:
-            # Not compared at all: guessing from this address has to slow down.
-            code, text = (
-                codes.PASSWORD_WAIT,
-                (
-                    "Too many wrong passwords from your address: "
-                    f"wait {wait:.0f} s before the next try."
-                ),
-            )
-        elif hmac.compare_digest(
-            given.encode("utf-8"), (self.config.password or "").encode("utf-8")
-        ):
-            guard.succeeded(origin)
-            session.state = State.NAME
-            return [to(session, ev.Prompt(now, "name"))]
-        elif guard.failed(origin, now):
-            return self._close(
-                session,
-                now,
-                codes.PASSWORD_BANNED,
-                "Too many wrong passwords from your address. Goodbye.",
-            )
-        else:
-            code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
-        if session.password_tries >= self.config.max_password_tries:
-            return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
-        return self._error(session, now, code, text)
-
-    def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
-        wanted = command.text if isinstance(command, cmd.Say) else command.name
-        refusal = self._name_refusal(session, wanted, now)
-        if refusal is not None:
-            session.name_tries += 1
-            if session.name_tries >= self.config.max_name_tries:
-                return self._close(
-                    session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
-                )
-            return refusal
-        session.name = display_form(wanted)
-        session.key = name_key(wanted)
-        session.state = State.ACTIVE
-        self.roster.add(session)
-        return [
-            to(session, self._registered(session, now)),
-            *self._enter_lobby(session, now),
-        ]
-
-    def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
-        new = display_form(command.name)
-        if new == session.name:
-            return self._error(session, now, codes.USAGE, f"You are already {new}.")
-        refusal = self._name_refusal(session, command.name, now)
-        if refusal is not None:
-            return refusal
-        old = session.name
-        self.roster.remove(session)
-        session.name, session.key = new, name_key(new)
-        self.roster.add(session)
-        notice = ev.Renamed(now, old, new, False)
-        out: Out = [to(session, ev.Renamed(now, old, new, True)), ToAll(notice, skip=session)]
-        # Those who share a room with the renamed but are not in #lobby learn it too.
-        lobby = self.rooms.lobby
-        outside = {
-            member: None
-            for room in session.rooms
-            if not room.is_lobby
-            for member in room.everyone()
-            if member not in lobby and member is not session
-        }
-        if outside:
-            out.append(ToSessions(tuple(outside), notice))
-        return out
-
     def _bad_line(self, session: Session, command: cmd.BadLine, now: float) -> Out:
         # Over-long and undecodable lines share one budget: both mean a broken or hostile client.
         session.bad_lines += 1
@@ -369,23 +304,6 @@ class Hub(RoomHandlers):
             return self._error(session, now, codes.NOT_REGISTERED, "Choose a name first.")
         return self._error(session, now, codes.USAGE, "No password is needed now.")
 
-    def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
-        problem = name_problem(wanted)
-        if problem is not None:
-            return self._error(session, now, *problem)
-        holder = self.roster.look_alike(wanted, other_than=session)
-        if holder is None:
-            return None
-        name = display_form(wanted)
-        if fold(name) == fold(holder.name):
-            text = f'The name "{name}" is taken. Choose another one.'
-        else:
-            text = (
-                f'The name "{name}" looks too much like "{holder.name}", who is online. '
-                "Choose another one."
-            )
-        return self._error(session, now, codes.NAME_TAKEN, text)
-
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
         """End a session on the hub's decision: a last word to it, a leave notice to the rest."""
         bye = ev.Bye(now, reason, farewell)
@@ -408,10 +326,6 @@ class Hub(RoomHandlers):
         if session.state in (State.NAME, State.PASSWORD):
             return [error, to(session, ev.Prompt(now, self._prompt_field(session)))]
         return [error]
-
-    def _registered(self, session: Session, now: float) -> ev.Registered:
-        listed = self.roster.first_names(REGISTERED_NAMES_SHOWN)
-        return ev.Registered(now, session.name, listed, len(self.roster) - len(listed))
 
     def _message_id(self) -> int:
         self._next_message += 1

@@ -112,9 +112,9 @@ class RoomHandlers:
         return [to(session, ev.RoomList(now, rooms))]
 
     def _topic(self, session: Session, command: cmd.SetTopic, now: float) -> Out:
-        room = session.current
+        room = self._talking_in(session, command.room)
         if room is None:
-            return self._no_room(session, now)
+            return self._no_room(session, now, command.room)
         if command.topic is None:
             return [to(session, ev.Topic(now, room.name, room.topic, None))]
         if len(command.topic) > MAX_TOPIC_CHARS:
@@ -122,6 +122,7 @@ class RoomHandlers:
                 session, now, codes.USAGE, f"A topic has at most {MAX_TOPIC_CHARS} characters."
             )
         room.topic = command.topic
+        room.topic_by, room.topic_at = session.name, now
         self.archive.keep_topic(room.key, room.name, room.topic)
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, session.name))]
 
@@ -256,11 +257,25 @@ class RoomHandlers:
     ) -> Out:
         """Earlier messages for ``session``, between a ``HistoryBegin`` and a ``HistoryEnd``."""
         out: Out = [to(session, ev.HistoryBegin(now, room.name, kind, len(found), query))]
-        out += [to(session, dataclasses.replace(m, history=True)) for m in found]
+        # Named as live messages of the room are (no name for #lobby), whatever the archive kept.
+        label = room.label
+        out += [to(session, dataclasses.replace(m, history=True, room=label)) for m in found]
         out.append(to(session, ev.HistoryEnd(now, room.name, kind, len(found))))
         return out
 
-    def _no_room(self, session: Session, now: float) -> Out:
+    def _talking_in(self, session: Session, name: str) -> Room[Session] | None:
+        """The room a line goes to: the one it names if ``session`` is in it, else (no name) the
+        current room; None if there is none."""
+        if not name:
+            return session.current
+        room = self.rooms.find(room_name(name))
+        return room if room is not None and session in room else None
+
+    def _no_room(self, session: Session, now: float, name: str = "") -> Out:
+        if name:
+            return self._error(
+                session, now, codes.NOT_IN_ROOM, f"You are not in {room_name(name)}."
+            )
         return self._error(
             session,
             now,

@@ -78,6 +78,10 @@ RESERVED_NAMES = frozenset(
 # --- rooms -------------------------------------------------------------------------------------
 # The room everyone joins on registration: a client that knows no rooms lives there, as before.
 LOBBY = "#lobby"
+# --- the IRC listener ----------------------------------------------------------------------------
+# Lines an IRC client may send before it is registered (CAP, PASS, NICK, USER and retries): a
+# client registers in under ten; the handshake timeout bounds the time, this bounds the lines.
+IRC_HANDSHAKE_LINES = 64
 # "#" and 31 more: IRC's CHANNELLEN is 50 on most networks, ergo's 64; a room name is typed and
 # shown in every prompt, so it gets the same length as a chat name.
 ROOM_NAME_MAX_CHARS = 32

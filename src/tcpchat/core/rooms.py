@@ -77,6 +77,8 @@ class Room(Generic[M]):
         "is_lobby",
         "label",
         "topic",
+        "topic_by",
+        "topic_at",
         "_members",
         "_everyone",
         "joins",
@@ -93,6 +95,8 @@ class Room(Generic[M]):
         # were), the name for any other room.
         self.label = None if self.is_lobby else name
         self.topic = topic
+        self.topic_by = ""  # who set the topic since the server started ("": not known)
+        self.topic_at = 0.0  # when (0: not known)
         self._members: dict[M, None] = {}
         self._everyone: tuple[M, ...] | None = None
         # Joins and leaves of a big room not announced yet: the first names, and how many.

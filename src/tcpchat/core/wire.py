@@ -132,7 +132,7 @@ TYPE_NAMES: dict[type, str] = {
 _KEYS = {"sender": "from"}
 # Fields left out of the JSON object when they have this value: a message of a private chat has
 # no room, a live message is not history (and a 2.0 reader sees what it always saw).
-_LEFT_OUT: dict[str, object] = {"room": None, "history": False, "more": 0}
+_LEFT_OUT: dict[str, object] = {"room": None, "history": False, "more": 0, "notice": False}
 
 
 def event_fields(event: ev.Event) -> dict[str, object]:
@@ -164,6 +164,7 @@ def event_fields(event: ev.Event) -> dict[str, object]:
 _json_str: Callable[[str], str] = encode_basestring
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _JSON_BOOL = ("false", "true")
+_NOTICE_JSON = ("", ',"notice":true')
 
 
 def _room_json(room: str | None) -> str:
@@ -173,6 +174,7 @@ def _room_json(room: str | None) -> str:
 def _message_json(event: ev.Message) -> str:
     to = "null" if event.to is None else _json_str(event.to)
     history = ',"history":true' if event.history else ""
+    history += _NOTICE_JSON[event.notice]
     return (
         f'{{"type":"message","time":"{iso_time(event.time)}","id":{event.id},'
         f'"from":{_json_str(event.sender)},"to":{to},"private":{_JSON_BOOL[event.to is not None]},'
@@ -187,7 +189,7 @@ def _delivered_json(event: ev.Delivered) -> str:
         f'{{"type":"delivered","time":"{iso_time(event.time)}","id":{event.id},"to":{to},'
         f'"private":{_JSON_BOOL[event.to is not None]},"action":{_JSON_BOOL[event.action]},'
         f'"text":{_json_str(event.text)},"recipients":{event.recipients},"line":{event.line}'
-        f"{_room_json(event.room)}}}"
+        f"{_room_json(event.room)}{_NOTICE_JSON[event.notice]}}}"
     )
 
 

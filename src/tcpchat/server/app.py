@@ -23,10 +23,13 @@ from .. import __version__
 from ..core import codes
 from ..core import events as ev
 from ..core.archive import Archive
-from ..core.codes import TEXT
+from ..core.codes import TEXT, is_irc
 from ..core.errors import ConfigError
 from ..core.guard import Strikes
 from ..core.hub import Hub
+from ..core.irc_queries import IrcNetwork
+from ..core.irc_render import Renderer
+from ..core.irc_render import personal as irc_personal
 from ..core.limits import (
     ABUSE_FORGET_S,
     ABUSE_PENALTY_MAX_S,
@@ -39,11 +42,11 @@ from ..core.limits import (
     HubLimits,
 )
 from ..core.output import Offline, Online, Out, ToAll, ToSessions
-from ..core.wire import render
 from .admission import Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
+from .irc import IrcGate
 from .journal import journal
 from .listeners import Listener, bind, tls_context
 from .logs import LOGGER_NAME, report_suppressed
@@ -90,7 +93,11 @@ class ChatServer:
         self.connections: set[Connection] = set()
         self.listeners: list[Listener] = []
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
-        self.broadcasts = Broadcasts()  # to everyone online, since the last flush
+        self.irc_addresses: list[tuple[str, int, bool]] = []  # the IRC listeners' ones
+        # The IRC listener's shared state, and the rendering of every mode (IRC ones included).
+        self.irc = IrcNetwork(config.server_name or socket.gethostname(), time.time())
+        self.render = Renderer(self.irc.format)
+        self.broadcasts = Broadcasts(self.render)  # to everyone online, since the last flush
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None  # the flush to come, if any
         self._flushed_at = 0.0
@@ -103,9 +110,12 @@ class ChatServer:
 
     # --- admission (the listeners' Gate) -------------------------------------------------------
 
-    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
+    def admit_socket(
+        self, sock: socket.socket, peer: object, tls: bool, irc: bool = False
+    ) -> str | None:
         """Count an accepted socket in before anything is done for it, or refuse it: the peer of
-        a plain listener is told why in one line. Returns the origin it counts under."""
+        a plain listener is told why in one line (``irc``: an IRC ``ERROR``). Returns the origin
+        it counts under."""
         if not isinstance(peer, tuple) or not peer:
             return None  # not an internet socket
         origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
@@ -120,8 +130,9 @@ class ChatServer:
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
+                words = f"ERROR :Closing link: {refusal}\r\n" if irc else f"!!! {refusal}\n"
                 try:
-                    sock.send(f"!!! {refusal}\n".encode())
+                    sock.send(words.encode())
                 except OSError:
                     pass
             return None
@@ -233,6 +244,8 @@ class ChatServer:
         rendered: dict[tuple[str, bool], bytes] = {}
         receipt = item if item.confirmed is not None else None
         event, skip = item.event, item.skip
+        render = self.render
+        personal = irc_personal(event)  # its IRC lines name their reader: not shared
         said = isinstance(event, ev.Message) and event.to is None  # said in a room
         room = event.room if isinstance(event, ev.Message) else None
         for session in item.to:
@@ -240,6 +253,9 @@ class ChatServer:
             if conn is None or session is skip:
                 continue
             mode, current = session.mode, session.current
+            if personal and is_irc(mode):
+                conn.send(render(event, mode, False, session.name), receipt)
+                continue
             elsewhere = said and mode == TEXT and current is not None and current.label != room
             view = (mode, elsewhere)
             data = rendered.get(view)
@@ -253,12 +269,18 @@ class ChatServer:
 
     def _schedule_flush(self) -> None:
         """Flush at the end of this loop iteration, or FLUSH_INTERVAL_S after the last flush if
-        that is later (``outbox.flush_delay``)."""
+        that is later (``outbox.flush_delay``).
+
+        Both times are the loop's own clock: uvloop's counts whole milliseconds, cached at the
+        start of each iteration, and rounds a timer's delay to whole milliseconds, so a delay
+        reckoned with ``time.monotonic`` (0.4 ms, say) became no delay and flushes came more
+        often than the interval allows (docs/BENCHMARKS.md, rooms and history)."""
         if self._flush_handle is None:
-            wait = flush_delay(self._flushed_at, time.monotonic())
             loop = asyncio.get_running_loop()
+            now = loop.time()
+            wait = flush_delay(self._flushed_at, now)
             if wait > 0:
-                self._flush_handle = loop.call_later(wait, self._flush)
+                self._flush_handle = loop.call_at(now + wait, self._flush)
             else:
                 self._flush_handle = loop.call_soon(self._flush)
 
@@ -267,7 +289,7 @@ class ChatServer:
         if self._flush_handle is not None:
             self._flush_handle.cancel()  # when called directly, before its time
             self._flush_handle = None
-        self._flushed_at = time.monotonic()
+        self._flushed_at = asyncio.get_running_loop().time()
         shared = self.broadcasts
         if shared:
             for session in self.hub.roster.everyone():
@@ -309,6 +331,26 @@ class ChatServer:
                 format_peer((host, port)),
                 " (TLS)" if is_tls else "",
             )
+        self._start_irc(tls)
+
+    def _start_irc(self, tls: ssl.SSLContext | None) -> None:
+        """The IRC listeners (``--irc-port``, ``--irc-tls-port``), if asked for (docs/IRC.md)."""
+        cfg = self.config
+        gate = IrcGate(self)
+        for port, context in ((cfg.irc_port, None), (cfg.irc_tls_port, tls)):
+            if port < 0:
+                continue
+            for sock in bind(cfg.host, port):
+                self.listeners.append(Listener(sock, gate, context, cfg.tls_handshake_timeout))
+                host, bound = sock.getsockname()[:2]
+                self.irc_addresses.append((str(host), int(bound), context is not None))
+                kind = " (IRC, TLS)" if context is not None else " (IRC)"
+                log.info(
+                    "IRC listening on %s%s as %s",
+                    format_peer((host, bound)),
+                    kind,
+                    self.irc.format.name,
+                )
 
     async def serve(self) -> None:
         """Run until ``stop`` is called, sweeping for timeouts once a second; then shut down."""

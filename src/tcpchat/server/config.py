@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -25,6 +26,17 @@ from ..core import limits
 from ..core.errors import ConfigError
 
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"
+# A server name as IRC writes it in the source of its replies: a host name, no spaces.
+_IRC_SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}")
+
+
+def parse_optional_port(text: str) -> int:
+    """A port, or "off" (and "" or -1) for none: -1."""
+    if text.strip().lower() in ("", "off", "-1"):
+        return -1
+    return parse_port(text)
+
+
 # What --cluster accepts: redis-py's URL schemes (TLS and a Unix socket included).
 CLUSTER_SCHEMES = ("redis://", "rediss://", "unix://")
 # A node name goes into Redis keys and log lines: printable ASCII without spaces, kept short.
@@ -176,6 +188,28 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "PORT",
     ),
     Option(
+        "irc_port",
+        parse_optional_port,
+        -1,
+        "also listen for IRC clients (irssi, WeeChat, bots) on this port; off by default "
+        "(0: any free port; docs/IRC.md)",
+        "PORT",
+    ),
+    Option(
+        "irc_tls_port",
+        parse_optional_port,
+        -1,
+        "also listen for IRC clients over TLS on this port (needs --tls-cert and --tls-key)",
+        "PORT",
+    ),
+    Option(
+        "server_name",
+        str,
+        "",
+        "the server's name in IRC replies (default: the host name)",
+        "NAME",
+    ),
+    Option(
         "tls_handshake_timeout",
         parse_positive_float,
         limits.TLS_HANDSHAKE_TIMEOUT_S,
@@ -303,6 +337,9 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_port: int = 0
+    irc_port: int = -1  # -1: no IRC listener
+    irc_tls_port: int = -1
+    server_name: str = ""
     loop: str = "auto"
     legacy: bool = True
     big_room: int = limits.BIG_ROOM_MEMBERS
@@ -324,4 +361,10 @@ def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Serve
     config = ServerConfig(**{k: v for k, v in values.items() if k in names})
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    if config.irc_tls_port >= 0 and not config.tls_cert:
+        raise ConfigError("--irc-tls-port needs --tls-cert and --tls-key")
+    if config.server_name and not _IRC_SERVER_NAME.fullmatch(config.server_name):
+        raise ConfigError(
+            f"not a server name for IRC: {config.server_name!r} (letters, digits, . -)"
+        )
     return config

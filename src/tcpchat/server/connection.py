@@ -22,6 +22,7 @@ import time
 from typing import Callable, Protocol, cast
 
 from ..core import codes
+from ..core.codes import TEXT
 from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
 from ..core.legacy import LegacyWatch, ascii_safe_bytes
@@ -68,6 +69,8 @@ class Host(Protocol):
 
 class Connection(asyncio.Protocol):
     """One client socket and its session."""
+
+    MODE = TEXT  # what its session reads until it asks for another (``/mode``)
 
     __slots__ = (
         "server",
@@ -123,7 +126,7 @@ class Connection(asyncio.Protocol):
             server.admission.handshake_over()
         _tune_socket(transport.get_extra_info("socket"))
         transport.set_write_buffer_limits(high=server.config.max_outbox)
-        session, out = server.hub.connect(address, time.time(), self.origin)
+        session, out = server.hub.connect(address, time.time(), self.origin, self.MODE)
         session.link = self
         self.session = session
         self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
@@ -245,8 +248,8 @@ class Connection(asyncio.Protocol):
         """Queue ``data`` (``receipt``: the private message it carries); never blocks. It is
         written at the next flush, or now if a burst has queued a lot."""
         outbox = self.outbox
-        if not outbox.open:
-            return  # dropped, or its last words are queued
+        if not outbox.open or not data:
+            return  # dropped, or its last words are queued; or an event with nothing to show
         # Broadcasts made before this event go first; a mode change applies from here on.
         outbox.catch_up(self.server.broadcasts, self.session)
         if self.session is not None:

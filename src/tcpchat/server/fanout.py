@@ -17,11 +17,15 @@ or the users of another node would each get their own.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..core import events as ev
-from ..core.codes import JSON
+from ..core.codes import TEXT
 from ..core.limits import NAME_MAX_CHARS
 from ..core.session import Session
 from ..core.wire import render
+
+Render = Callable[[ev.Event, str, bool], bytes]
 
 # Everything in a rendered event but its free text: two names, the time, the id, JSON keys.
 _FIXED_BYTES = 8 * NAME_MAX_CHARS + 256
@@ -40,7 +44,7 @@ def size_bound(event: ev.Event) -> int:
 def elsewhere(session: Session | None, mode: str) -> bool:
     """True if ``session`` reads the text mode and talks in another room than #lobby: messages
     of #lobby then say their room first (``wire.render_text``)."""
-    if session is None or mode == JSON:
+    if session is None or mode != TEXT:
         return False
     current = session.current
     return current is not None and current.label is not None
@@ -53,9 +57,12 @@ class Broadcasts:
     added (before anything is rendered), so the transport can bound what a flush writes.
     """
 
-    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole", "size_bound")
+    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole", "size_bound", "_render")
 
-    def __init__(self) -> None:
+    def __init__(self, renderer: Render = render) -> None:
+        """``renderer``: how an event becomes bytes for a mode (``wire.render``; the server's
+        renders the IRC modes too, ``core/irc_render.Renderer``)."""
+        self._render = renderer
         self._events: list[ev.Event] = []
         self._skips: list[Session | None] = []
         self._skipped: set[Session] = set()
@@ -87,7 +94,8 @@ class Broadcasts:
         if lines is None:
             lines = self._rendered[view] = []
         if len(lines) < len(self._events):
-            lines.extend(render(event, *view) for event in self._events[len(lines) :])
+            draw = self._render
+            lines.extend(draw(event, *view) for event in self._events[len(lines) :])
             self._whole.pop(view, None)
         if session in self._skipped:
             skips = self._skips

@@ -7,29 +7,7 @@ the hub's last message). Everything that can be wrong with the database at start
 database, damaged, read-only file or directory, in use by another server, a newer schema) is a
 ``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
 
-The schema (``store_db.py``), version 1 in ``PRAGMA user_version``:
-
-- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
-  hub, opaque here), display name and topic as last kept;
-- ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
-  the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
-  a ``rooms.id`` (NULL for a private message);
-- ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
-  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
-  which every message is in the search index;
-- ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
-  room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
-  ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
-  (content=messages). The writer adds messages to it behind the messages themselves, in
-  transactions of up to ``HISTORY_INDEX_ROWS`` (1000) at least every ``HISTORY_INDEX_LAG_S``
-  (1 s): each FTS5 transaction costs about what indexing a hundred rows does, so indexing with
-  every 5 ms commit doubled the writer's work. Reads add the messages written since
-  ``indexed`` themselves (by id, their words compared in Python).
-- Without FTS5 in this SQLite ("like"): no ``messages_fts``, and an index ``messages(room, id)``
-  for replays; /search reads the room's newest ``HISTORY_LIKE_SCAN_ROWS`` messages and compares
-  their case-folded text. A database made so gets the FTS5 index (built at start) once it is
-  opened with an SQLite that has FTS5; one with the index is refused (ConfigError) by an SQLite
-  without it.
+The schema, version 1 in ``PRAGMA user_version``, is described in ``store_db.py``.
 
 Threads: ``keep`` runs on the event loop's thread and only appends a ready row to a list (under
 a lock held for the append): about 0.6 us. One writer thread does the SQLite work with its own
@@ -43,26 +21,8 @@ CPU for it. Reads (``recent``, ``search``, ``topic``) run on the event loop's th
 read-only connection, through the indexes, and add the rows kept but not written yet (pending,
 or in the transaction being written), each once.
 
-Durability (WAL, synchronous=NORMAL): a committed batch survives the process being killed.
-``close()`` (SIGTERM) writes everything pending and brings the search index up to date before
-it returns, so a clean stop loses nothing. ``kill -9`` loses what was not committed: the
-messages kept in the last ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) plus those of the transaction
-being written at that moment, about 5-10 ms of chat while the disk keeps up (if it stalls, up to
-``HISTORY_MAX_PENDING_ROWS`` wait in memory and are lost with the process). Messages written
-but not yet indexed are indexed at the next start. A power cut may also lose the transactions
-since the last WAL checkpoint (synchronous=NORMAL syncs the WAL at checkpoints, not at each
-commit).
-
-A full disk or an I/O error while running: the batch is dropped (rolled back), one ERROR is
-logged, and chat goes on without storing; after ``HISTORY_RETRY_S`` (30 s) the next batch tries
-again, and once one is written a WARNING says how many messages were not stored (so does
-``close``). Pending rows are capped at ``HISTORY_MAX_PENDING_ROWS``, past which new ones are
-dropped with one WARNING, so a stalled disk cannot grow memory. A read that fails (a damaged
-page found mid-chat) logs one ERROR and answers from memory only.
-
-Retention (``--history-days``, ``--history-max-rows``) is pruned by the writer thread, the
-oldest rows first, ``HISTORY_PRUNE_CHUNK_ROWS`` per transaction between batches: at start,
-every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the rows pass the cap by a full chunk.
+Durability (what SIGTERM and ``kill -9`` lose), a failing disk and retention: see
+``store_writer.py``, which does the writing.
 
 Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
 ``keep`` for every message it numbers, and this store drops those with no room otherwise
@@ -96,21 +56,21 @@ from .logs import LOGGER_NAME
 from .store_db import (
     DB_FILE,
     FTS5,
+    RoomRow,
+    as_messages,
     check_path,
     config_error,
     fts_query,
+    lock_database,
+    merge_rows,
+    newest_first,
     open_database,
     open_reader,
     search_support,
     search_words,
     words_match,
 )
-from .store_writer import Queue, RoomRow, Row, Writer
-
-try:
-    import fcntl
-except ImportError:  # not on POSIX: no lock against a second server on the same file
-    fcntl = None  # type: ignore[assignment]
+from .store_writer import Queue, Writer
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -166,7 +126,7 @@ class SqliteArchive:
         self.batch_rows = batch_rows
         self.max_pending = max_pending
         check_path(path)
-        self._lock_fd = _lock(path)
+        self._lock_fd = lock_database(path)
         try:
             opened = open_database(path, search)
             try:
@@ -409,7 +369,7 @@ class SqliteArchive:
             )
             if words:
                 tail = [row for row in tail if words_match(FTS5, words, row[6])][:limit]
-            stored = _newest_first(stored, tail)
+            stored = newest_first(stored, tail)
         elif words:
             folded = [word.casefold() for word in words]
             condition = " AND ".join("instr(casefold(text), ?) > 0" for _ in folded)
@@ -423,7 +383,7 @@ class SqliteArchive:
                 f"SELECT {COLUMNS} FROM messages WHERE room = ?{below} ORDER BY id DESC LIMIT ?",
                 (room.id, *bound, limit),
             )
-        return _messages(_merge(stored, unwritten, limit), room.name)
+        return as_messages(merge_rows(stored, unwritten, limit), room.name)
 
     def _read(self, sql: str, args: Sequence[object]) -> list[Any]:
         """Rows of a query on the reader connection; [] (with one ERROR) if the database fails:
@@ -437,58 +397,6 @@ class SqliteArchive:
             return []
         self._read_failing = False
         return rows
-
-
-def _lock(path: str) -> int:
-    """Open (creating, mode 0600) the database file and lock it against a second server; the
-    descriptor stays open until ``close``: closing another descriptor of the file would drop
-    SQLite's own locks."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except OSError as exc:
-        raise ConfigError(
-            f"history: cannot open {path}: {exc.strerror}: make it writable for the server's "
-            "user, or give another --data-dir"
-        ) from None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ConfigError(
-                f"history: {path} is in use by another tcp-server: give each server its own "
-                "--data-dir"
-            ) from None
-    return fd
-
-
-def _merge(stored: list[Row], unwritten: list[Row], limit: int) -> list[Row]:
-    """The newest ``limit`` rows of both, each id once, oldest first. ``stored`` comes newest
-    first from the database; ``unwritten`` oldest first, and wins for an id in both."""
-    if not unwritten:
-        rows = stored[::-1]
-    else:
-        by_id = {row[0]: row for row in stored}
-        by_id.update((row[0], row) for row in unwritten)
-        rows = sorted(by_id.values(), key=lambda row: row[0])
-    return rows[-limit:]
-
-
-def _newest_first(first: list[Row], second: list[Row]) -> list[Row]:
-    """Two lists of rows, each newest first, as one (each id once), newest first."""
-    if not second:
-        return first
-    if not first:
-        return second
-    by_id = {row[0]: row for row in (*first, *second)}
-    return sorted(by_id.values(), key=lambda row: row[0], reverse=True)
-
-
-def _messages(rows: Sequence[Row], room: str) -> list[Message]:
-    return [
-        Message(time, mid, sender, to, bool(action), text, room, False)
-        for mid, _, time, sender, to, action, text in rows
-    ]
 
 
 def open_archive(config: ServerConfig, search: str | None = None) -> Archive:

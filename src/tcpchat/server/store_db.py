@@ -1,6 +1,31 @@
 """The history database itself, for ``store.py``: its schema, opening it with every start-up
 check (each failure one ``ConfigError`` line that names the file and what to do), and the words
-of a /search turned into a query that user text cannot change the shape of.
+of a /search turned into a query that user text cannot change the shape of; the rows as stored,
+the lock against a second server on the same file, and rows merged and read back as messages.
+
+The schema, version 1 in ``PRAGMA user_version``:
+
+- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
+  hub, opaque here), display name and topic as last kept;
+- ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
+  the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
+  a ``rooms.id`` (NULL for a private message);
+- ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
+  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
+  which every message is in the search index;
+- ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
+  room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
+  ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
+  (content=messages). The writer adds messages to it behind the messages themselves, in
+  transactions of up to ``HISTORY_INDEX_ROWS`` (1000) at least every ``HISTORY_INDEX_LAG_S``
+  (1 s): each FTS5 transaction costs about what indexing a hundred rows does, so indexing with
+  every 5 ms commit doubled the writer's work. Reads add the messages written since
+  ``indexed`` themselves (by id, their words compared in Python).
+- Without FTS5 in this SQLite ("like"): no ``messages_fts``, and an index ``messages(room, id)``
+  for replays; /search reads the room's newest ``HISTORY_LIKE_SCAN_ROWS`` messages and compares
+  their case-folded text. A database made so gets the FTS5 index (built at start) once it is
+  opened with an SQLite that has FTS5; one with the index is refused (ConfigError) by an SQLite
+  without it.
 
 No threads and no state here: ``store.SqliteArchive`` owns the connections this module opens.
 """
@@ -13,14 +38,26 @@ import sqlite3
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Union
 
 from ..core.errors import ConfigError
+from ..core.events import Message
 from ..core.limits import HISTORY_SEARCH_MAX_WORDS
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock against a second server on the same file
+    fcntl = None  # type: ignore[assignment]
 
 DB_FILE = "history.sqlite3"
 # PRAGMA user_version of the schema below. A file with a higher one was written by a newer
 # tcp-chat and is refused at start rather than misread.
 SCHEMA_VERSION = 1
+# A message as stored: (id, room id or None, time, sender, recipient, action 0/1, text).
+Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
+# A room as stored: (id, key, display name, topic).
+RoomRow = tuple[int, str, str, str]
+
 FTS5 = "fts5"
 LIKE = "like"
 
@@ -322,3 +359,55 @@ def words_match(kind: str, words: Sequence[str], text: str) -> bool:
 def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
     size = len(run)
     return any(list(tokens[i : i + size]) == list(run) for i in range(len(tokens) - size + 1))
+
+
+def lock_database(path: str) -> int:
+    """Open (creating, mode 0600) the database file and lock it against a second server; the
+    descriptor stays open until ``close``: closing another descriptor of the file would drop
+    SQLite's own locks."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"history: cannot open {path}: {exc.strerror}: make it writable for the server's "
+            "user, or give another --data-dir"
+        ) from None
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"history: {path} is in use by another tcp-server: give each server its own "
+                "--data-dir"
+            ) from None
+    return fd
+
+
+def merge_rows(stored: list[Row], unwritten: list[Row], limit: int) -> list[Row]:
+    """The newest ``limit`` rows of both, each id once, oldest first. ``stored`` comes newest
+    first from the database; ``unwritten`` oldest first, and wins for an id in both."""
+    if not unwritten:
+        rows = stored[::-1]
+    else:
+        by_id = {row[0]: row for row in stored}
+        by_id.update((row[0], row) for row in unwritten)
+        rows = sorted(by_id.values(), key=lambda row: row[0])
+    return rows[-limit:]
+
+
+def newest_first(first: list[Row], second: list[Row]) -> list[Row]:
+    """Two lists of rows, each newest first, as one (each id once), newest first."""
+    if not second:
+        return first
+    if not first:
+        return second
+    by_id = {row[0]: row for row in (*first, *second)}
+    return sorted(by_id.values(), key=lambda row: row[0], reverse=True)
+
+
+def as_messages(rows: Sequence[Row], room: str) -> list[Message]:
+    return [
+        Message(time, mid, sender, to, bool(action), text, room, False)
+        for mid, _, time, sender, to, action, text in rows
+    ]

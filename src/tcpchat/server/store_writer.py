@@ -1,5 +1,27 @@
-"""The history's writer thread, for ``store.py`` (whose docstring tells the whole story): group
-commit of the messages kept, the search index behind them, retention, and a failing disk.
+"""The history's writer thread, for ``store.py`` (whose docstring tells how the two threads
+share the work): group commit of the messages kept, the search index behind them, retention, and
+a failing disk.
+
+Durability (WAL, synchronous=NORMAL): a committed batch survives the process being killed.
+``close()`` (SIGTERM) writes everything pending and brings the search index up to date before
+it returns, so a clean stop loses nothing. ``kill -9`` loses what was not committed: the
+messages kept in the last ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) plus those of the transaction
+being written at that moment, about 5-10 ms of chat while the disk keeps up (if it stalls, up to
+``HISTORY_MAX_PENDING_ROWS`` wait in memory and are lost with the process). Messages written
+but not yet indexed are indexed at the next start. A power cut may also lose the transactions
+since the last WAL checkpoint (synchronous=NORMAL syncs the WAL at checkpoints, not at each
+commit).
+
+A full disk or an I/O error while running: the batch is dropped (rolled back), one ERROR is
+logged, and chat goes on without storing; after ``HISTORY_RETRY_S`` (30 s) the next batch tries
+again, and once one is written a WARNING says how many messages were not stored (so does
+``close``). Pending rows are capped at ``HISTORY_MAX_PENDING_ROWS``, past which new ones are
+dropped with one WARNING, so a stalled disk cannot grow memory. A read that fails (a damaged
+page found mid-chat) logs one ERROR and answers from memory only.
+
+Retention (``--history-days``, ``--history-max-rows``) is pruned by the writer thread, the
+oldest rows first, ``HISTORY_PRUNE_CHUNK_ROWS`` per transaction between batches: at start,
+every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the rows pass the cap by a full chunk.
 
 ``Queue`` is all the event loop's thread and the writer share, under one lock; ``Writer`` owns
 the writing connection and runs in its own thread until the queue is closing and empty.
@@ -12,7 +34,7 @@ import sqlite3
 import threading
 import time
 from itertools import chain
-from typing import Callable, Union
+from typing import Callable
 
 from ..core.limits import (
     HISTORY_INDEX_LAG_S,
@@ -22,14 +44,10 @@ from ..core.limits import (
     HISTORY_RETRY_S,
 )
 from .logs import LOGGER_NAME
-from .store_db import FTS5, INDEXED
+from .store_db import FTS5, INDEXED, RoomRow, Row
 
 log = logging.getLogger(LOGGER_NAME)
 
-# A message as stored: (id, room id or None, time, sender, recipient, action 0/1, text).
-Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
-# A room as stored: (id, key, display name, topic).
-RoomRow = tuple[int, str, str, str]
 
 # Rows per INSERT statement: 128 rows of 7 values stay under the 999 parameters older SQLite
 # builds allow. One statement is one call into SQLite, which lets go of the GIL for all its rows

@@ -1,0 +1,140 @@
+"""The hub's handlers for who a session is: the server password, choosing a name, changing it.
+
+``Hub`` (``hub.py``) inherits them, as it inherits the room handlers; its state table wires them
+to commands. Names are compared by their look-alike keys (``names.py``, ``roster.py``); guessing
+the password is slowed per address (``guard.py``).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from . import codes
+from . import commands as cmd
+from . import events as ev
+from .guard import Strikes
+from .hub_rooms import RoomHandlers
+from .limits import REGISTERED_NAMES_SHOWN
+from .names import display_form, fold, name_key, name_problem
+from .output import Out, ToAll, ToSessions, to
+from .roster import Roster
+from .session import Session, State
+
+
+class NameHandlers(RoomHandlers):
+    """Handlers for the password and names; the hub supplies its state and ``_close``."""
+
+    roster: Roster
+    guard: Strikes
+
+    def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
+        raise NotImplementedError  # Hub._close
+
+    def _blank_answer(self, session: Session, command: cmd.Blank, now: float) -> Out:
+        # Before registration the client is waiting for an answer: silence would hang it.
+        # Not counted as a refused name or a wrong password: pressing Enter is not guessing.
+        if session.state is State.PASSWORD:
+            return self._error(
+                session, now, codes.NOT_REGISTERED, "Enter the server password: it cannot be empty."
+            )
+        return self._error(session, now, codes.NAME_INVALID, "A name cannot be empty.")
+
+    def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
+        # Compared exactly as sent: a password may begin or end with a space.
+        given = command.password if isinstance(command, cmd.Password) else command.line
+        guard, origin = self.guard, session.origin
+        wait = guard.wait(origin, now)
+        session.password_tries += 1
+        if wait > 0:
+            # Not compared at all: guessing from this address has to slow down.
+            code, text = (
+                codes.PASSWORD_WAIT,
+                (
+                    "Too many wrong passwords from your address: "
+                    f"wait {wait:.0f} s before the next try."
+                ),
+            )
+        elif hmac.compare_digest(
+            given.encode("utf-8"), (self.config.password or "").encode("utf-8")
+        ):
+            guard.succeeded(origin)
+            session.state = State.NAME
+            return [to(session, ev.Prompt(now, "name"))]
+        elif guard.failed(origin, now):
+            return self._close(
+                session,
+                now,
+                codes.PASSWORD_BANNED,
+                "Too many wrong passwords from your address. Goodbye.",
+            )
+        else:
+            code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
+        if session.password_tries >= self.config.max_password_tries:
+            return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
+        return self._error(session, now, code, text)
+
+    def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
+        wanted = command.text if isinstance(command, cmd.Say) else command.name
+        refusal = self._name_refusal(session, wanted, now)
+        if refusal is not None:
+            session.name_tries += 1
+            if session.name_tries >= self.config.max_name_tries:
+                return self._close(
+                    session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
+                )
+            return refusal
+        session.name = display_form(wanted)
+        session.key = name_key(wanted)
+        session.state = State.ACTIVE
+        self.roster.add(session)
+        return [
+            to(session, self._registered(session, now)),
+            *self._enter_lobby(session, now),
+        ]
+
+    def _rename(self, session: Session, command: cmd.Nick, now: float) -> Out:
+        new = display_form(command.name)
+        if new == session.name:
+            return self._error(session, now, codes.USAGE, f"You are already {new}.")
+        refusal = self._name_refusal(session, command.name, now)
+        if refusal is not None:
+            return refusal
+        old = session.name
+        self.roster.remove(session)
+        session.name, session.key = new, name_key(new)
+        self.roster.add(session)
+        notice = ev.Renamed(now, old, new, False)
+        out: Out = [to(session, ev.Renamed(now, old, new, True)), ToAll(notice, skip=session)]
+        # Those who share a room with the renamed but are not in #lobby learn it too.
+        lobby = self.rooms.lobby
+        outside = {
+            member: None
+            for room in session.rooms
+            if not room.is_lobby
+            for member in room.everyone()
+            if member not in lobby and member is not session
+        }
+        if outside:
+            out.append(ToSessions(tuple(outside), notice))
+        return out
+
+    def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
+        problem = name_problem(wanted)
+        if problem is not None:
+            return self._error(session, now, *problem)
+        holder = self.roster.look_alike(wanted, other_than=session)
+        if holder is None:
+            return None
+        name = display_form(wanted)
+        if fold(name) == fold(holder.name):
+            text = f'The name "{name}" is taken. Choose another one.'
+        else:
+            text = (
+                f'The name "{name}" looks too much like "{holder.name}", who is online. '
+                "Choose another one."
+            )
+        return self._error(session, now, codes.NAME_TAKEN, text)
+
+    def _registered(self, session: Session, now: float) -> ev.Registered:
+        listed = self.roster.first_names(REGISTERED_NAMES_SHOWN)
+        return ev.Registered(now, session.name, listed, len(self.roster) - len(listed))

@@ -1,0 +1,129 @@
+"""IRC lines, sans I/O: one line into its tags, source, verb and parameters; text made safe.
+
+RFC 1459 section 2.3 and the modern client protocol (modern.ircdocs.horse, "Messages"): a line is
+``[@tags ]['':'source ]VERB [params] [:trailing]``, at most 512 bytes with its CR LF, tags aside
+(at most 8191 bytes more, IRCv3 message-tags). ``core/irc.py`` uses these to read what an IRC
+client sends; ``core/irc_render.py`` to write what it reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import neutralise_line
+
+# RFC 1459 2.3: 512 bytes with the CR LF; what a client sends beyond it is refused (417).
+IRC_LINE_BYTES = 512
+# IRCv3 message-tags: the tags of a line a client sends, with their '@' and the space.
+IRC_TAG_BYTES = 8191
+# The framing's hard limit for one line: the two together (what a line holds after it is refused).
+IRC_MAX_LINE = IRC_LINE_BYTES + IRC_TAG_BYTES
+
+# mIRC formatting (modern.ircdocs.horse/formatting): bold, colour (with its digits), hex colour,
+# reset, monospace, reverse, italics, strikethrough, underline.
+_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?"
+    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
+@dataclass(frozen=True)
+class IrcMessage:
+    """One line from a client. ``verb`` is upper-cased; ``params`` holds the trailing one last."""
+
+    verb: str
+    params: tuple[str, ...] = ()
+    tags: str = ""  # as sent, without the '@' (the server reads none of them)
+    body_bytes: int = 0  # the bytes of the line without its tags (the 512 limit)
+
+
+def parse_message(line: str) -> IrcMessage | None:
+    """``line`` (its CR LF removed) as a message; None for a line with no verb (blank)."""
+    rest = line
+    tags = ""
+    if rest.startswith("@"):
+        tags, _, rest = rest[1:].partition(" ")
+    body_bytes = len(rest.encode("utf-8")) + 2
+    rest = rest.lstrip(" ")
+    if rest.startswith(":"):  # a source: a client must not send one, servers ignore it
+        _, _, rest = rest.partition(" ")
+    head, sep, trailing = rest.partition(" :")
+    words = head.split()
+    if not words:
+        return None
+    params = tuple(words[1:]) + ((trailing,) if sep else ())
+    return IrcMessage(words[0].upper(), params, tags, body_bytes)
+
+
+def strip_formatting(text: str) -> str:
+    """``text`` without mIRC formatting codes: what a person meant to say, with no bytes that
+    would reach a native user's terminal as replacement characters (docs/IRC.md)."""
+    if "\x03" not in text and "\x04" not in text and text.isprintable():
+        return text
+    return _FORMATTING.sub("", text)
+
+
+def user_text(text: str) -> str:
+    """Text from an IRC client as the hub takes it: formatting removed, then every other control
+    character neutralised and blank padding cut, as for every line of the native port."""
+    return neutralise_line(strip_formatting(text))
+
+
+def ctcp(text: str) -> tuple[str, str] | None:
+    """A CTCP request (``\\x01VERB rest\\x01``) as (VERB, rest); None for ordinary text."""
+    if not text.startswith("\x01"):
+        return None
+    body = text[1:-1] if text.endswith("\x01") else text[1:]
+    verb, _, rest = body.partition(" ")
+    return verb.upper(), rest
+
+
+def line(*words: str, source: str = "", tags: str = "", text: bool = False) -> bytes:
+    """One line to send: the last word becomes the trailing parameter (with its ':') when it is
+    ``text`` (a message, a reason: always written so), empty, holds a space or starts with ':';
+    every other word must hold none of those."""
+    parts: list[str] = []
+    if tags:
+        parts.append("@" + tags)
+    if source:
+        parts.append(":" + source)
+    *head, last = words
+    parts += head
+    if text or not last or " " in last or last.startswith(":"):
+        last = ":" + last
+    parts.append(last)
+    return (" ".join(parts) + "\r\n").encode("utf-8")
+
+
+def escape_tag_value(value: str) -> str:
+    """An IRCv3 tag value with ``;``, space, backslash, CR and LF escaped."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\:")
+        .replace(" ", "\\s")
+        .replace("\r", "\\r")
+        .replace("\n", "\\n")
+    )
+
+
+def split_text(text: str, room: int) -> list[str]:
+    """``text`` in pieces of at most ``room`` bytes of UTF-8, cut between characters (at a
+    space when one is near): what a long native message becomes for IRC's 512-byte lines."""
+    data = text.encode("utf-8")
+    if len(data) <= room:
+        return [text]
+    pieces: list[str] = []
+    while len(data) > room:
+        cut = room
+        while cut > 0 and (data[cut] & 0xC0) == 0x80:  # not inside a character
+            cut -= 1
+        space = data.rfind(b" ", max(0, cut - 40), cut)
+        if space > 0:
+            cut = space
+        pieces.append(data[:cut].decode("utf-8"))
+        data = data[cut:].lstrip(b" ")
+    if data:
+        pieces.append(data.decode("utf-8"))
+    return pieces

@@ -1,0 +1,102 @@
+"""The IRC listener's connections: the same ``Connection`` (outbox, flush, limits, drops), with
+IRC lines in (``core/irc.IrcClient``) and IRC lines out (``core/irc_render``).
+
+``IrcGate`` stands between a ``Listener`` and the server: it admits each socket as the server
+admits every other (the same connection limits), tells a refused IRC client why in an ``ERROR``
+line, and makes an ``IrcConnection`` for each admitted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Protocol
+
+from ..core import codes
+from ..core.framing import Frame, LineDecoder
+from ..core.irc import CloseLink, IrcClient, Routed
+from ..core.irc_queries import IrcNetwork
+from ..core.irc_wire import IRC_MAX_LINE
+from ..core.session import State
+from .connection import Connection, Host
+from .logs import LOGGER_NAME, received
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+class IrcHost(Host, Protocol):
+    """What an IRC connection needs from the server besides what every connection needs."""
+
+    irc: IrcNetwork
+
+    def admit_socket(
+        self, sock: socket.socket, peer: object, tls: bool, irc: bool = False
+    ) -> str | None: ...
+    def abandon(self, protocol: asyncio.Protocol) -> None: ...
+
+
+class IrcConnection(Connection):
+    """One IRC client: its lines go through its ``IrcClient`` to the hub."""
+
+    __slots__ = ("irc", "network")
+    MODE = codes.IRC
+
+    def __init__(self, server: IrcHost, origin: str | None = None, tls: bool = False) -> None:
+        super().__init__(server, origin, tls)
+        self.network = server.irc
+        self.decoder = LineDecoder(IRC_MAX_LINE)
+        self.irc: IrcClient | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.session is not None
+        self.irc = IrcClient(self.network, self.server.hub, self.session)
+
+    def data_received(self, data: bytes) -> None:
+        # No telnet and no 1.0 client here: IRC is lines of its own.
+        if self.outbox.open:
+            self._process(self.decoder.feed(data))
+
+    def _process(self, frames: list[Frame]) -> None:
+        irc, session, server = self.irc, self.session, self.server
+        assert irc is not None and session is not None
+        debug = log.isEnabledFor(logging.DEBUG)
+        for frame in frames:
+            if debug:  # never a password: PASS comes before the session has a name
+                secret = session.state is State.PASSWORD
+                self.log.debug("< %s", received(frame, server.config.log_text, secret))
+            for step in irc.receive(frame, time.time()):
+                if isinstance(step, bytes):
+                    self.send(step)
+                elif isinstance(step, Routed):
+                    if step.command is not None:
+                        self.visit.line(step.command)
+                        server.journal(self, step.out, step.command)
+                    server.route(step.out)
+                elif isinstance(step, CloseLink):
+                    self.close_after_flush(step.reason)
+                if not self.outbox.open:
+                    return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.session is not None:
+            self.network.forget(self.session)
+
+
+class IrcGate:
+    """A listener's gate for IRC: the server's admission, IRC's words, IRC connections."""
+
+    def __init__(self, server: IrcHost) -> None:
+        self.server = server
+
+    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
+        return self.server.admit_socket(sock, peer, tls, irc=True)
+
+    def make_protocol(self, origin: str, tls: bool) -> asyncio.Protocol:
+        return IrcConnection(self.server, origin, tls)
+
+    def abandon(self, protocol: asyncio.Protocol) -> None:
+        self.server.abandon(protocol)

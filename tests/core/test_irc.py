@@ -1,0 +1,179 @@
+"""The IRC adapter, sans I/O: IRC lines into the hub through ``IrcClient``, the hub's events out
+as IRC lines through ``IrcFormat``; no sockets, no event loop."""
+
+from __future__ import annotations
+
+from tcpchat.core import codes
+from tcpchat.core import commands as cmd
+from tcpchat.core import events as ev
+from tcpchat.core.hub import Hub
+from tcpchat.core.irc import CloseLink, IrcClient, Routed, Step
+from tcpchat.core.irc_queries import IrcNetwork
+from tcpchat.core.irc_render import IrcFormat, Renderer, irc_mode
+from tcpchat.core.irc_wire import parse_message, split_text, strip_formatting, user_text
+from tcpchat.core.limits import HubLimits
+from tcpchat.core.output import ToAll, ToSessions
+from tcpchat.core.session import State
+
+NOW = 1_000_000.0
+
+
+class Harness:
+    """IRC clients and native sessions on one hub; what each IRC client was sent, as text."""
+
+    def __init__(self, password: str | None = None) -> None:
+        self.hub = Hub(HubLimits(password=password, flood_burst=1000, flood_rate=1000))
+        self.network = IrcNetwork("irc.test", NOW)
+        self.render = Renderer(self.network.format)
+
+    def irc(self) -> IrcClient:
+        session, _ = self.hub.connect("127.0.0.1:1", NOW, mode=codes.IRC)
+        return IrcClient(self.network, self.hub, session)
+
+    def send(self, client: IrcClient, *lines: str) -> str:
+        """What ``client`` is sent in answer to ``lines`` (to it alone; broadcasts aside)."""
+        out: list[bytes] = []
+        for text in lines:
+            out += self._own(client, client.receive(text, NOW))
+        return b"".join(out).decode()
+
+    def _own(self, client: IrcClient, steps: list[Step]) -> list[bytes]:
+        session = client.session
+        mine: list[bytes] = []
+        for step in steps:
+            if isinstance(step, bytes):
+                mine.append(step)
+            elif isinstance(step, CloseLink):
+                mine.append(f"<close {step.reason}>\r\n".encode())
+            elif isinstance(step, Routed):
+                for item in step.out:
+                    if isinstance(item, ToSessions) and session in item.to:
+                        mine.append(self.render(item.event, session.mode, False, session.name))
+        return mine
+
+    def registered(self, nick: str) -> IrcClient:
+        client = self.irc()
+        self.send(client, f"NICK {nick}", f"USER {nick} 0 * :Real")
+        assert client.session.state is State.ACTIVE
+        return client
+
+
+def test_parse_message_reads_tags_source_verb_and_trailing() -> None:
+    message = parse_message("@time=x :nick!u@h privmsg #ops :hello there")
+    assert message is not None
+    assert (message.verb, message.params, message.tags) == (
+        "PRIVMSG",
+        ("#ops", "hello there"),
+        "time=x",
+    )
+    assert parse_message("   ") is None
+
+
+def test_formatting_codes_are_stripped_and_other_controls_neutralised() -> None:
+    assert strip_formatting("\x02bold\x02 \x0304,12red\x03 \x1ditalic\x0f") == "bold red italic"
+    assert user_text("ring\x07 \x1b[2J") == "ring\ufffd \ufffd[2J"
+
+
+def test_split_text_cuts_between_characters_within_the_room() -> None:
+    pieces = split_text("é" * 300, 101)
+    assert all(len(piece.encode()) <= 101 for piece in pieces)
+    assert "".join(pieces) == "é" * 300
+
+
+def test_registration_sends_the_welcome_then_the_join_of_lobby() -> None:
+    h = Harness()
+    client = h.irc()
+    answer = h.send(client, "CAP LS 302", "NICK ivy", "USER ivy 0 * :Ivy")
+    assert "001" not in answer  # CAP LS holds registration until CAP END
+    answer = h.send(client, "CAP END")
+    assert answer.startswith(":irc.test 001 ivy :Welcome")
+    assert ":ivy!~u@irc.test JOIN #lobby\r\n:irc.test 353 ivy = #lobby ivy\r\n" in answer
+    assert client.session.name == "ivy"
+
+
+def test_a_taken_nick_is_433_and_a_bad_one_432() -> None:
+    h = Harness()
+    h.registered("ivy")
+    client = h.irc()
+    assert h.send(client, "NICK IVY").startswith(":irc.test 433 * IVY ")
+    assert h.send(client, "NICK #x").startswith(":irc.test 432 * #x ")
+
+
+def test_wrong_password_is_464_error_and_close() -> None:
+    h = Harness(password="sesame")
+    client = h.irc()
+    answer = h.send(client, "PASS nope", "NICK ivy", "USER ivy 0 * :Ivy")
+    assert ":irc.test 464 * :Password incorrect" in answer
+    assert "ERROR :Closing link: Bad password" in answer
+    assert answer.endswith(f"<close {codes.WRONG_PASSWORD}>\r\n")
+
+
+def test_privmsg_to_a_channel_is_the_hubs_say_in_that_room() -> None:
+    h = Harness()
+    ivy, joe = h.registered("ivy"), h.registered("joe")
+    h.send(ivy, "JOIN #ops")
+    h.send(joe, "JOIN #ops")
+    steps = ivy.receive("PRIVMSG #ops :\x02hi\x02 all", NOW)
+    routed = [item for step in steps if isinstance(step, Routed) for item in step.out]
+    message = next(i.event for i in routed if isinstance(i, ToSessions) and i.skip is not None)
+    assert isinstance(message, ev.Message)
+    assert (message.sender, message.text, message.room) == ("ivy", "hi all", "#ops")
+    line = h.render(message, irc_mode(set()))
+    assert line == b":ivy!~u@irc.test PRIVMSG #ops :hi all\r\n"
+
+
+def test_privmsg_errors_are_numerics_and_notice_errors_are_silent() -> None:
+    h = Harness()
+    ivy = h.registered("ivy")
+    assert h.send(ivy, "PRIVMSG nobody :x").startswith(":irc.test 401 ivy nobody ")
+    assert h.send(ivy, "PRIVMSG #nowhere :x").startswith(":irc.test 403 ivy #nowhere ")
+    assert h.send(ivy, "PRIVMSG #lobby :").startswith(":irc.test 412 ivy ")
+    assert h.send(ivy, "NOTICE nobody :x") == ""
+    assert h.send(ivy, "PRIVMSG #lobby :" + "x" * 600).startswith(":irc.test 417 ivy ")
+
+
+def test_echo_message_renders_the_delivered_event_as_the_senders_privmsg() -> None:
+    fmt = IrcFormat("irc.test")
+    delivered = ev.Delivered(NOW, 7, None, True, "waves", 2, 1, "#ops")
+    assert fmt.render(delivered, irc_mode(set()), "ivy") == b""
+    echoed = fmt.render(delivered, irc_mode({"echo-message"}), "ivy")
+    assert echoed == b":ivy!~u@irc.test PRIVMSG #ops :\x01ACTION waves\x01\r\n"
+
+
+def test_server_time_and_msgid_tags_come_with_their_capabilities() -> None:
+    fmt = IrcFormat("irc.test")
+    message = ev.Message(NOW, 42, "ann", None, False, "hi")
+    tagged = fmt.render(message, irc_mode({"server-time", "message-tags"}))
+    assert tagged.startswith(b"@time=1970-01-12T13:46:40.000Z;msgid=42 :ann!~u@irc.test PRIVMSG")
+
+
+def test_a_native_whisper_reaches_an_irc_user_as_privmsg_to_its_nick() -> None:
+    fmt = IrcFormat("irc.test")
+    whisper = ev.Message(NOW, 3, "ann", "ivy", False, "psst")
+    assert fmt.render(whisper, codes.IRC) == b":ann!~u@irc.test PRIVMSG ivy :psst\r\n"
+
+
+def test_leaving_is_part_or_quit_with_the_reason() -> None:
+    fmt = IrcFormat("irc.test")
+    part = ev.Left(NOW, "ann", codes.part_reason("lunch"), 2, "#ops")
+    assert fmt.render(part, codes.IRC) == b":ann!~u@irc.test PART #ops :lunch\r\n"
+    quit_ = ev.Left(NOW, "ann", codes.quit_reason("bye now"), 2)
+    assert fmt.render(quit_, codes.IRC) == b":ann!~u@irc.test QUIT :Quit: bye now\r\n"
+
+
+def test_a_long_native_message_becomes_lines_of_at_most_512_bytes() -> None:
+    fmt = IrcFormat("irc.test")
+    message = ev.Message(NOW, 1, "ann", None, False, "word " * 800)
+    lines = fmt.render(message, codes.IRC).split(b"\r\n")[:-1]
+    assert len(lines) > 1 and all(len(line) + 2 <= 512 for line in lines)
+
+
+def test_irc_users_start_in_lobby_where_natives_see_them() -> None:
+    h = Harness()
+    native, _ = h.hub.connect("127.0.0.1:2", NOW)
+    h.hub.handle(native, cmd.Say("ann"), NOW)
+    client = h.irc()
+    steps = client.receive("NICK ivy", NOW) + client.receive("USER ivy 0 * :Ivy", NOW)
+    routed = [item for step in steps if isinstance(step, Routed) for item in step.out]
+    joins = [i.event for i in routed if isinstance(i, ToAll)]
+    assert joins == [ev.Joined(NOW, "ivy", 2)]

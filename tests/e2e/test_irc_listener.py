@@ -1,0 +1,118 @@
+"""End-to-end: the IRC listener and the native port share one chat (real server, real sockets):
+who sees what across the two, the listener over TLS, limits answered the IRC way."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WAIT, ServerProcess, join_peer, need_tool
+from tests.e2e.irc_harness import IrcPeer
+
+
+def _irc_port(server: ServerProcess, tls: bool = False) -> int:
+    kind = r"\(IRC, TLS\)" if tls else r"\(IRC\)"
+    return int(server.wait_log(rf"IRC listening on 127\.0\.0\.1:(\d+) {kind}").group(1))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path, "--irc-port", "0", "--server-name", "irc.test")
+    yield srv
+    srv.stop()
+
+
+def test_native_and_irc_users_see_each_other(server: ServerProcess) -> None:
+    """Joins, messages, whispers both ways, nick changes and quits cross the two ports."""
+    ann = join_peer(server.port, "ann")
+    ivy = IrcPeer(_irc_port(server))
+    lines = ivy.register("ivy")
+    names = [line for line in lines if line.command == "353"]
+    assert "ann" in names[0].params[-1].split()
+    assert ann.expect(r"^\*\*\* ivy joined") == "*** ivy joined. 2 users online."
+
+    ann.send("hi ivy\n")
+    message = ivy.expect("PRIVMSG")
+    assert (message.hostmask.nickname, message.params) == ("ann", ["#lobby", "hi ivy"])
+    ivy.send("PRIVMSG #lobby :hi \x02ann\x02 \x1b[2J")
+    assert ann.expect(r"^<ivy>") == "<ivy> hi ann \ufffd[2J"
+
+    ann.send("/w ivy psst\n")
+    whisper = ivy.expect("PRIVMSG")
+    assert (whisper.hostmask.nickname, whisper.params) == ("ann", ["ivy", "psst"])
+    ivy.send("PRIVMSG ann :back at you")
+    assert "back at you" in ann.expect(r"back at you")
+
+    ann.send("/nick anna\n")
+    renamed = ivy.expect("NICK")
+    assert (renamed.hostmask.nickname, renamed.params) == ("ann", ["anna"])
+    ivy.send("NICK ivy2")
+    ann.expect(r"^\*\*\* ivy is now known as ivy2\.")
+
+    ann.send("/quit lunch\n")
+    left = ivy.expect("QUIT")
+    assert left.hostmask.nickname == "anna" and "lunch" in left.params[-1]
+    ivy.close()
+
+
+def test_a_native_room_is_a_channel(server: ServerProcess) -> None:
+    ann = join_peer(server.port, "ann")
+    ann.send("/join #ops\n")
+    ann.expect(r"You joined #ops")
+    ivy = IrcPeer(_irc_port(server))
+    ivy.register("ivy")
+    ivy.send("LIST")
+    rows = [line.params[1] for line in ivy.sync() if line.command == "322"]
+    assert rows == ["#lobby", "#ops"]
+    ivy.send("JOIN #ops")
+    ann.expect(r"ivy joined #ops")
+    ann.send("/topic deploys\n")
+    topic = ivy.expect("TOPIC")
+    assert topic.params == ["#ops", "deploys"]
+    ivy.send("PRIVMSG #ops :on it")
+    assert ann.expect(r"<ivy>") == "<ivy> on it"
+    ivy.close()
+
+
+def test_flooding_irc_client_is_told_then_disconnected(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "--irc-port", "0", "--flood-burst", "5", "--flood-rate", "1")
+    try:
+        ivy = IrcPeer(_irc_port(server))
+        ivy.register("ivy")
+        ivy.send(b"\r\n".join(b"PRIVMSG #lobby :x" for _ in range(40)))
+        notice = ivy.expect("NOTICE")
+        assert "Slow down" in notice.params[-1]
+        assert ivy.expect("ERROR").command == "ERROR"
+        assert ivy.closed()
+    finally:
+        server.stop()
+
+
+def test_irc_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
+    openssl = need_tool("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=WAIT * 3,
+    )  # fmt: skip
+    server = ServerProcess(
+        tmp_path,
+        "--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", "0",
+        "--irc-tls-port", "0",
+    )  # fmt: skip
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        raw = socket.create_connection(("127.0.0.1", _irc_port(server, tls=True)), WAIT)
+        peer = IrcPeer(0, context.wrap_socket(raw, server_hostname="127.0.0.1"))
+        lines = peer.register("tls")
+        assert any(line.command == "JOIN" and line.params == ["#lobby"] for line in lines)
+        peer.close()
+    finally:
+        server.stop()
