@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tcpchat.server.config import server_config
 from tests.conftest import ServerProcess, join_peer, need_tool
 from tests.packaging.conftest import (
     PACKAGING,
@@ -68,6 +69,7 @@ def test_rpm_puts_files_in_standard_paths(el9_rpm: Path) -> None:
         f"{sitelib}/core/hub.py",
         f"{sitelib}/client/ui.py",
         "/usr/lib/systemd/system/tcp-server.service",
+        "/usr/lib/systemd/system/tcp-server@.service",
         "/etc/tcp-chat/server.conf",
         "/usr/share/man/man1/tcp-server.1.gz",
         "/usr/share/man/man1/tcp-client.1.gz",
@@ -75,6 +77,10 @@ def test_rpm_puts_files_in_standard_paths(el9_rpm: Path) -> None:
         assert path in files, path
     assert any(p.endswith("/LICENSE") for p in files)
     assert any(p.endswith("/README.md") for p in files)
+    # /usr/share/doc/tcp-chat on EL; Debian's rpm adds the version to the directory.
+    assert any(
+        re.fullmatch(r"/usr/share/doc/tcp-chat[^/]*/cluster-node\.conf\.example", p) for p in files
+    )
     assert not [p for p in files if p.startswith("/opt")]
 
 
@@ -153,8 +159,23 @@ def test_installed_server_and_client_chat_in_pipe_mode(
     assert (tmp_path / "state" / "history.sqlite3").is_file()
 
 
-def test_systemd_unit_verifies_and_is_hardened(installed: Installed, tmp_path: Path) -> None:
+def verify_unit(installed: Installed, tmp_path: Path, text: str, name: str) -> None:
+    """``systemd-analyze verify`` and ``security`` of unit ``text``, saved as ``name``."""
     analyze = need_tool("systemd-analyze")
+    # verify checks that ExecStart's program exists, so point it into the scratch root.
+    copy = tmp_path / name
+    copy.write_text(
+        text.replace("ExecStart=/usr/bin/", f"ExecStart={installed.root}/usr/bin/"),
+        encoding="utf-8",
+    )
+    verify = run([analyze, "verify", "--man=no", copy], ok=False)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
+    # Exposure on systemd's 0-100 scale (shown as 0.0-10.0); 1.2 when this was written.
+    security = run([analyze, "security", "--offline=yes", "--threshold=20", copy], ok=False)
+    assert security.returncode == 0, security.stdout + security.stderr
+
+
+def test_systemd_unit_verifies_and_is_hardened(installed: Installed, tmp_path: Path) -> None:
     unit = installed.root / "usr/lib/systemd/system/tcp-server.service"
     text = unit.read_text(encoding="utf-8")
     for setting in (
@@ -166,17 +187,28 @@ def test_systemd_unit_verifies_and_is_hardened(installed: Installed, tmp_path: P
         "StateDirectoryMode=0700",
     ):
         assert setting in text.splitlines(), setting
-    # verify checks that ExecStart's program exists, so point it into the scratch root.
-    copy = tmp_path / "tcp-server.service"
-    copy.write_text(
-        text.replace("ExecStart=/usr/bin/", f"ExecStart={installed.root}/usr/bin/"),
-        encoding="utf-8",
-    )
-    verify = run([analyze, "verify", "--man=no", copy], ok=False)
-    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
-    # Exposure on systemd's 0-100 scale (shown as 0.0-10.0); 1.2 when this was written.
-    security = run([analyze, "security", "--offline=yes", "--threshold=20", copy], ok=False)
-    assert security.returncode == 0, security.stdout + security.stderr
+    verify_unit(installed, tmp_path, text, "tcp-server.service")
+
+
+def test_template_unit_runs_one_cluster_node_per_instance(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """tcp-server@a: its own config file, node name, state and log directories."""
+    unit = installed.root / "usr/lib/systemd/system/tcp-server@.service"
+    text = unit.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    (start,) = [line for line in lines if line.startswith("ExecStart=")]
+    for part in (
+        "--config /etc/tcp-chat/server-%i.conf",
+        "--node-name %i",
+        "--data-dir /var/lib/tcp-chat/%i",
+        "--log-dir /var/log/tcp-chat/%i",
+    ):
+        assert part in start, part
+    for setting in ("StateDirectory=tcp-chat/%i", "LogsDirectory=tcp-chat/%i"):
+        assert setting in lines, setting
+    # An instance, as systemctl would load tcp-server@a.service from the template.
+    verify_unit(installed, tmp_path, text, "tcp-server@a.service")
 
 
 def test_man_pages_document_every_option_of_help(installed: Installed, tmp_path: Path) -> None:
@@ -210,6 +242,31 @@ def test_el8_build_runs_on_python312(tmp_path: Path) -> None:
     for needed in ("python3.12", "python(abi) = 3.12", "/usr/bin/python3.12"):
         assert needed in requires, requires
     assert "/usr/lib/python3.12/site-packages/tcpchat/cli.py" in rpm_query(rpm, "-l")
+
+
+def unit_settings(name: str) -> set[str]:
+    """The settings of packaging/NAME's [Service] section, comments left out."""
+    text = (PACKAGING / name).read_text(encoding="utf-8")
+    service = text.split("[Service]", 1)[1].split("\n[", 1)[0]
+    return {line for line in service.splitlines() if line and not line.startswith("#")}
+
+
+def test_template_unit_has_the_hardening_of_the_plain_unit() -> None:
+    """What differs between tcp-server.service and tcp-server@.service is per-instance only."""
+    plain = unit_settings("tcp-server.service")
+    template = unit_settings("tcp-server@.service")
+    differ = {line.split("=", 1)[0] for line in plain ^ template}
+    per_instance = {"ExecStart", "SyslogIdentifier", "StateDirectory", "LogsDirectory"}
+    assert differ == per_instance | {"WorkingDirectory"}, differ
+
+
+def test_cluster_node_example_is_a_server_config(tmp_path: Path) -> None:
+    """The example node file is read by tcp-server as it is (the unit adds the node name)."""
+    example = PACKAGING / "cluster-node.conf.example"
+    config = server_config({"config": str(example), "node_name": "a"}, {})
+    assert config.cluster.startswith("redis://")
+    assert (config.port, config.node_name) == (54321, "a")
+    assert config.cluster_wait > 0
 
 
 def test_build_script_passes_shellcheck() -> None:

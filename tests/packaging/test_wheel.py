@@ -20,6 +20,8 @@ def test_sdist_carries_what_the_rpm_build_needs(dists: Dists) -> None:
         "packaging/build-rpm.sh",
         "packaging/manpages.py",
         "packaging/tcp-server.service",
+        "packaging/tcp-server@.service",
+        "packaging/cluster-node.conf.example",
         "packaging/server.conf",
         "src/tcpchat/cli.py",
         "tests/conftest.py",
