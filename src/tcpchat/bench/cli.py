@@ -23,12 +23,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..server.main import raise_file_limit
-from . import report, scenarios
+from . import cluster, report, scenarios
 from .servers import (
     GENERATOR_CPU,
     MAX_CONNECTIONS,
     TARGETS,
-    RunningServer,
     Target,
     can_pin,
     keeps_history,
@@ -50,6 +49,12 @@ SUITES: dict[str, tuple[str, ...]] = {
         "capacity:K=10000",
         "storm:K=10000,T=60",
         "replay:H=1000000,N=10,Q=500",
+        # Cluster mode (ours-cluster*-*, redis; skipped without redis-server): fanout and latency
+        # above run across two nodes too; here one sender to 5,000 on the other node, a Redis
+        # pause, and the log's own ceiling.
+        "cross:K=5000,R=20,D=5",
+        "pause:C=100,S=10,R=500,D=8,X=3",
+        "redis-log:M=200000,B=100,P=100",
     ),
     # Small numbers that still cross every code path: the smoke test and a quick look.
     "quick": (
@@ -61,11 +66,14 @@ SUITES: dict[str, tuple[str, ...]] = {
         "capacity:K=10",
         "storm:K=12,T=10,B=4",
         "replay:H=200,N=2,Q=10",
+        "cross:K=20,R=50,D=0.5",
+        "pause:C=6,S=2,R=100,D=2,X=0.5",
+        "redis-log:M=2000,B=100,P=100",
     ),
 }
 DEFAULT_TARGETS = (
     "ours-asyncio,ours-asyncio-nohist,ours-uvloop,ours-uvloop-nohist,"
-    "ours-irc-asyncio,ours-irc-uvloop,ngircd"
+    "ours-irc-asyncio,ours-irc-uvloop,ngircd,ours-cluster1-asyncio,ours-cluster2-asyncio,redis"
 )
 
 
@@ -152,10 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = _facts(started, gen_loop, pin, files, args.server_log_level, skipped)
     print(report.summary(results))
     print()
-    cost = report.history_cost(results)
-    if cost:
-        print(cost)
-        print()
+    for extra in (report.history_cost(results), report.cluster_cost(results)):
+        if extra:
+            print(extra)
+            print()
     print(report.details(results))
     if args.write:
         path = Path(args.write)
@@ -232,7 +240,7 @@ async def _run_one(
     if profile and target.kind == "ours":
         os.makedirs(profile, exist_ok=True)
         prof = os.path.join(profile, f"{target.name}-{n}-{spec.kind}.prof")
-    server = RunningServer(
+    server = cluster.start(
         target,
         workdir,
         pin,
@@ -298,6 +306,7 @@ def _facts(
         ("our server", f"--log-level {log_level} --no-log-file, flood control off"),
         ("history", _history_fact()),
         ("ngircd", _ngircd_version()),
+        ("cluster", _cluster_fact()),
     ]
     facts += [("skipped", s) for s in skipped]
     return facts
@@ -331,6 +340,21 @@ def _machine() -> str:
         pass
     cpu = model or platform.machine()
     return f"{os.cpu_count()} CPUs{memory}, {cpu}, Linux {platform.release()}"
+
+
+def _cluster_fact() -> str:
+    try:
+        out = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "redis-server not installed: cluster targets skipped"
+    version = next((w for w in out.split() if w.startswith("v=")), "v=?")[2:]
+    return (
+        f"ours-cluster1-*, ours-cluster2-*: redis-server {version} (no persistence) and one or "
+        "two nodes with --cluster, clients split in turn; server CPU is the nodes' and Redis's, "
+        "all pinned to the server's CPU; redis: that Redis alone"
+    )
 
 
 def _ngircd_version() -> str:

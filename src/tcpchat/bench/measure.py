@@ -11,9 +11,10 @@ from array import array
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .peer import Peer, Progress, join_all
-from .servers import RunningServer
+from .servers import Running
 from .stats import Loss, Spread
 
 JOIN_TIMEOUT_S = 60.0
@@ -40,7 +41,7 @@ class Result:
 class Clock:
     """Wall time, server CPU and generator CPU over one measured stretch."""
 
-    def __init__(self, server: RunningServer) -> None:
+    def __init__(self, server: Running) -> None:
         self.server = server
         self.start = time.monotonic()
         self.server_cpu = server.cpu_seconds()
@@ -64,18 +65,29 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def node_of_index(nodes: int) -> Callable[[int], int]:
+    """Clients split over ``nodes`` in turn: client ``i`` on node ``i % nodes``."""
+    return lambda index: index % nodes
+
+
 async def join(
-    peers: list[Peer], server: RunningServer, result: Result, joins_in_flight: int
+    peers: list[Peer],
+    server: Running,
+    result: Result,
+    joins_in_flight: int,
+    node_of: Callable[[int], int] | None = None,
 ) -> None:
     """Connect and join every peer (``join_s``, ``joined``, ``join_p50_ms``, ``join_p99_ms``),
-    then wait until the notices of all those joins are read. RuntimeError if some failed."""
+    then wait until the notices of all those joins are read. RuntimeError if some failed.
+    On a cluster, peer ``i`` joins node ``node_of(i)`` (default: the nodes in turn)."""
+    placed = node_of or node_of_index(server.nodes)
     start = time.monotonic()
     # The kernel drops SYNs past the listener's backlog and the client then retries after 1 s,
     # 3 s, 7 s...: keep fewer connections than that waiting for the server's first bytes.
     unanswered = max(1, min(joins_in_flight, server.target.backlog - 2))
     took, failures = await join_all(
         "127.0.0.1",
-        lambda peer: server.port_for(peer.dialect),
+        lambda peer: server.port_for(peer.dialect, placed(peer.index)),
         peers,
         joins_in_flight,
         unanswered,

@@ -27,7 +27,7 @@ from .dialects import ChatDialect
 from .history import Corpus, fill, room_key
 from .measure import Result, close, join
 from .peer import Peer
-from .servers import RunningServer
+from .servers import Running
 from .specs import Replay
 from .stats import Spread
 
@@ -105,7 +105,7 @@ def search_words(count: int) -> list[str]:
     return [picks[i % len(picks)]() for i in range(count)]
 
 
-async def run(spec: Replay, server: RunningServer, result: Result) -> None:
+async def run(spec: Replay, server: Running, result: Result) -> None:
     dialect = server.target.dialect
     if not isinstance(dialect, ChatDialect):
         raise RuntimeError("replay needs our server")

@@ -70,6 +70,20 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         Headline("search_p50_ms", "search p50 ms", False, 2),
         Headline("search_p99_ms", "search p99 ms", False, 2),
     ),
+    "cross": (
+        Headline("cross_p50_ms", "node a -> node b p50 ms", False, 2),
+        Headline("cross_p99_ms", "node a -> node b p99 ms", False, 2),
+        Headline("lost", "lost+dup+disorder", False),
+    ),
+    "pause": (
+        Headline("lost", "lost+dup+disorder", False),
+        Headline("max_ms", "max ms (the pause included)", False, 0),
+    ),
+    "redis-log": (
+        Headline("appends_per_s", "log entries appended/s (redis-py, pipelined)", True),
+        Headline("bench_append_per_s", "APPEND script/s (redis-benchmark)", True),
+        Headline("reads_per_s", "log entries read/s (one reader)", True),
+    ),
 }
 
 DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
@@ -93,6 +107,7 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("p50_ms", "p50 ms", 2),
         ("p99_ms", "p99 ms", 2),
         ("max_ms", "max ms", 2),
+        ("cross_p99_ms", "across nodes p99", 2),
         ("lost", "lost", 0),
         ("duplicates", "dup", 0),
         ("disorder", "order", 0),
@@ -188,6 +203,41 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("found_min", "found min", 0),
         ("found_max", "found max", 0),
     ),
+    "cross": (
+        ("rate", "msg/s sent", 0),
+        ("received", "deliveries", 0),
+        ("cross_p50_ms", "a->b p50 ms", 2),
+        ("cross_p99_ms", "a->b p99 ms", 2),
+        ("max_ms", "max ms", 2),
+        ("lost", "lost", 0),
+        ("duplicates", "dup", 0),
+        ("disorder", "order", 0),
+        ("server_cpu_pct", "server CPU %", 0),
+        ("cpu_us_per_delivery", "CPU µs/delivery", 2),
+        ("join_s", "join all s", 2),
+    ),
+    "pause": (
+        ("rate", "msg/s sent", 0),
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
+        ("max_ms", "max ms", 0),
+        ("lost", "lost", 0),
+        ("duplicates", "dup", 0),
+        ("disorder", "order", 0),
+        ("stored", "stored", 0),
+    ),
+    "redis-log": (
+        ("entry_bytes", "entry bytes", 0),
+        ("appends_per_s", "appends/s", 0),
+        ("append_redis_cpu_pct", "Redis CPU %", 0),
+        ("appends_per_redis_cpu_s", "per Redis CPU-s", 0),
+        ("reads_per_s", "reads/s", 0),
+        ("reads_per_redis_cpu_s", "reads per Redis CPU-s", 0),
+        ("bench_append_per_s", "bench APPEND/s", 0),
+        ("bench_append_redis_cpu_pct", "Redis CPU %", 0),
+        ("bench_xadd_per_s", "bench XADD/s", 0),
+        ("bench_xadd_redis_cpu_pct", "Redis CPU %", 0),
+    ),
 }
 
 # Figures compared between our server with history and without (``-nohist``) in the same run.
@@ -197,6 +247,9 @@ HISTORY_COST: dict[str, tuple[Headline, ...]] = {
     "latency": (HEADLINES["latency"][1], HEADLINES["latency"][3]),
 }
 NO_HISTORY = "-nohist"
+# One node in cluster mode against the standalone server of the same loop, in the same run.
+CLUSTER_COST: dict[str, tuple[Headline, ...]] = {"fanout": HEADLINES["fanout"][:2]}
+CLUSTER_ONE = "ours-cluster1-"
 
 
 def number(value: float | None, digits: int = 0) -> str:
@@ -229,7 +282,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _figure(result: Result | None, key: str) -> float | None:
     if result is None or result.error and key not in result.figures:
         return None
-    if key == "lost" and result.kind in ("fanout", "rooms", "mixed", "mixed-latency"):
+    if key == "lost" and result.kind in (
+        "fanout",
+        "rooms",
+        "mixed",
+        "mixed-latency",
+        "cross",
+        "pause",
+    ):
         f = result.figures
         if "lost" not in f:
             return None
@@ -298,6 +358,44 @@ def history_cost(results: Sequence[Result]) -> str:
     return table(header, rows)
 
 
+def cluster_cost(results: Sequence[Result]) -> str:
+    """One node in cluster mode (``ours-cluster1-LOOP``) against the standalone server
+    (``ours-LOOP``), scenario by scenario; '' if no run had both."""
+    scenarios, targets, by = _index(results)
+    pairs = [(t, "ours-" + t[len(CLUSTER_ONE) :]) for t in targets if t.startswith(CLUSTER_ONE)]
+    pairs = [(one, alone) for one, alone in pairs if alone in targets]
+    rows = []
+    for scenario in scenarios:
+        kind = next(r.kind for r in results if r.scenario == scenario)
+        for head in CLUSTER_COST.get(kind, ()):
+            for one, alone in pairs:
+                clustered = _figure(by.get((scenario, one)), head.key)
+                standalone = _figure(by.get((scenario, alone)), head.key)
+                if clustered is None or standalone is None:
+                    continue
+                rows.append(
+                    [
+                        scenario,
+                        head.label,
+                        alone,
+                        number(standalone, head.digits),
+                        number(clustered, head.digits),
+                        ratio(clustered, standalone),
+                    ]
+                )
+    if not rows:
+        return ""
+    header = [
+        "scenario",
+        "figure",
+        "server",
+        "standalone",
+        "one node, --cluster",
+        "cluster / alone",
+    ]
+    return table(header, rows)
+
+
 def details(results: Sequence[Result]) -> str:
     """One table per scenario kind with every figure, and a line per failed run."""
     parts = []
@@ -328,6 +426,9 @@ def section(results: Sequence[Result], facts: Sequence[tuple[str, str]]) -> str:
     cost = history_cost(results)
     if cost:
         lines += ["### History on and off", "", cost, ""]
+    clustered = cluster_cost(results)
+    if clustered:
+        lines += ["### One node in cluster mode and standalone", "", clustered, ""]
     lines += [details(results), "", END]
     return "\n".join(lines)
 

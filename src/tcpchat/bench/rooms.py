@@ -13,7 +13,7 @@ import time
 
 from .measure import MIN_WAIT_S, Clock, Result, check, close, join, loss_figures, wait
 from .peer import Peer, Progress, Sender
-from .servers import RunningServer
+from .servers import Running
 from .specs import Rooms
 from .stats import Tally
 
@@ -35,7 +35,7 @@ def layout(spec: Rooms) -> list[tuple[str | None, frozenset[int]]]:
     return clients
 
 
-async def run(spec: Rooms, server: RunningServer, result: Result) -> None:
+async def run(spec: Rooms, server: Running, result: Result) -> None:
     dialect = server.target.dialect
     clients = layout(spec)
     senders = spec.N * spec.S + spec.L

@@ -12,11 +12,13 @@ import contextlib
 import sqlite3
 import time
 from array import array
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Callable
 
 from ..server.store_db import DB_FILE
-from . import replay, rooms, storm
+from . import redis_log, replay, rooms, storm
+from .cluster import RunningCluster, command
 from .dialects import OURS_IRC, ChatDialect, Dialect
 from .measure import (
     MIN_WAIT_S,
@@ -27,16 +29,20 @@ from .measure import (
     close,
     join,
     loss_figures,
+    node_of_index,
     wait,
 )
 from .peer import Peer, Progress, Sender
-from .servers import RunningServer, Target, keeps_history
+from .servers import Running, Target, keeps_history
 from .specs import (
     Capacity,
+    Cross,
     Fanout,
     Latency,
     Mixed,
     MixedLatency,
+    Pause,
+    RedisLog,
     Replay,
     Rooms,
     Spec,
@@ -47,10 +53,13 @@ from .stats import Spread, Tally
 
 __all__ = [
     "Capacity",
+    "Cross",
     "Fanout",
     "Latency",
     "Mixed",
     "MixedLatency",
+    "Pause",
+    "RedisLog",
     "Replay",
     "Result",
     "Rooms",
@@ -70,6 +79,10 @@ _HISTORY_COMPARED = frozenset({"fanout", "latency", "rooms"})
 # What our server's IRC port runs: the one-room scenarios, and the mixed room (which needs it).
 _IRC_RUNS = frozenset({"fanout", "latency", "mixed", "mixed-latency"})
 _MIXED = frozenset({"mixed", "mixed-latency"})
+# Cluster targets run the one-room scenarios (across their nodes) and the cluster's own; a single
+# node in cluster mode only the fan-out, to compare with the standalone server.
+_CLUSTER_RUNS = frozenset({"fanout", "latency", "cross", "pause"})
+_TWO_NODES = frozenset({"latency", "cross", "pause"})
 
 # Who speaks what in a mixed room: even client indices native (JSON), odd ones IRC, so that
 # senders (indices 0 to S-1) are half of each kind.
@@ -85,6 +98,18 @@ DialectOf = Callable[[int], Dialect]
 
 def applies(spec: Spec, target: Target) -> str:
     """Why ``target`` does not run ``spec``, or '' if it does."""
+    if target.kind == "redis" or isinstance(spec, RedisLog):
+        if target.kind != "redis" or not isinstance(spec, RedisLog):
+            return "the Redis log's throughput is measured on the redis target only"
+        return ""
+    if target.nodes:
+        if spec.kind not in _CLUSTER_RUNS:
+            return "cluster targets run fanout, latency, cross and pause only"
+        if spec.kind in _TWO_NODES and target.nodes < 2:
+            return "needs two nodes (ours-cluster2-*)"
+        return ""
+    if spec.kind in ("cross", "pause"):
+        return "a cluster scenario: cluster targets only (ours-cluster2-*)"
     if isinstance(spec, Replay):
         if target.kind != "ours" or not target.history:
             return "replays history: only our server with history on"
@@ -114,7 +139,7 @@ def prepare(spec: Spec, workdir: Path) -> Path | None:
     return None
 
 
-def after_stop(server: RunningServer, result: Result) -> None:
+def after_stop(server: Running, result: Result) -> None:
     """Once ``server`` has stopped (SIGTERM): the messages its history kept (``stored``), which
     must be every message said (``said``), if the run counted them."""
     if server.data_dir is None or "said" not in result.figures:
@@ -131,7 +156,7 @@ def after_stop(server: RunningServer, result: Result) -> None:
         result.error = f"history lost {result.figures['said'] - count:.0f} messages at SIGTERM"
 
 
-async def run(spec: Spec, server: RunningServer) -> Result:
+async def run(spec: Spec, server: Running) -> Result:
     result = Result(spec.title, spec.kind, server.target.name)
     try:
         dialect = server.target.dialect
@@ -149,6 +174,16 @@ async def run(spec: Spec, server: RunningServer) -> Result:
             await rooms.run(spec, server, result)
         elif isinstance(spec, Storm):
             await storm.run(spec, server, result)
+        elif isinstance(spec, Cross):
+            latency = Latency(C=spec.K, S=1, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
+            # The sender on node a (0), every receiver on node b (1).
+            await _latency(latency, server, result, lambda _: dialect, lambda i: min(i, 1))
+        elif isinstance(spec, Pause):
+            latency = Latency(C=spec.C, S=spec.S, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
+            pause = _redis_pause(server, spec.X)
+            await _latency(latency, server, result, lambda _: dialect, during=pause)
+        elif isinstance(spec, RedisLog):
+            await redis_log.run(spec, server, result)
         else:
             await replay.run(spec, server, result)
     except (OSError, RuntimeError, asyncio.TimeoutError) as exc:
@@ -157,7 +192,7 @@ async def run(spec: Spec, server: RunningServer) -> Result:
 
 
 async def _fanout(
-    spec: Fanout | Mixed, server: RunningServer, result: Result, dialect_of: DialectOf
+    spec: Fanout | Mixed, server: Running, result: Result, dialect_of: DialectOf
 ) -> None:
     """C clients, client ``i`` speaking ``dialect_of(i)``; S of them send M each."""
     expected = spec.S * spec.M * (spec.C - 1)
@@ -201,13 +236,28 @@ async def _fanout(
         close(peers)
 
 
+def _redis_pause(server: Running, seconds: float) -> Callable[[], Awaitable[None]]:
+    """What the pause scenario does halfway: ``CLIENT PAUSE`` of the cluster's Redis (writes)."""
+
+    async def pause() -> None:
+        if not isinstance(server, RunningCluster):
+            raise RuntimeError("the pause scenario needs a cluster target")
+        await command(server.redis_port, "CLIENT", "PAUSE", round(seconds * 1000), "WRITE")
+
+    return pause
+
+
 async def _latency(
     spec: Latency | MixedLatency,
-    server: RunningServer,
+    server: Running,
     result: Result,
     dialect_of: DialectOf,
+    node_of: Callable[[int], int] | None = None,
+    during: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """C clients, client ``i`` speaking ``dialect_of(i)``; S of them send R a second in all."""
+    """C clients, client ``i`` speaking ``dialect_of(i)`` on node ``node_of(i)``; S of them send
+    R a second in all. ``during`` is run once halfway through the sending."""
+    placed = node_of or node_of_index(server.nodes)
     per_sender = max(1, round(spec.R * spec.D / spec.S))
     total = per_sender * spec.S
     expected = total * (spec.C - 1)
@@ -224,13 +274,16 @@ async def _latency(
         )
         for i in range(spec.C)
     ]
+    midway: asyncio.Task[None] | None = None
     try:
-        await join(peers, server, result, spec.J)
+        await join(peers, server, result, spec.J, placed)
         clock = Clock(server)
         start = time.monotonic()
         deadline = start + spec.D * 3 + MIN_WAIT_S
         sent = 0
         while sent < total and not progress.done.is_set() and time.monotonic() < deadline:
+            if during is not None and midway is None and sent >= total // 2:
+                midway = asyncio.ensure_future(during())
             due = min(total, int((time.monotonic() - start) * spec.R) + 1)
             while sent < due:
                 peers[sent % spec.S].send_one()
@@ -238,6 +291,8 @@ async def _latency(
             # Event loops time in whole milliseconds: a shorter sleep would spin.
             await asyncio.sleep(PACE_S)
         sending = time.monotonic() - start
+        if midway is not None:
+            await midway  # its error (Redis refused the pause) fails the run
         await wait(progress, max(MIN_WAIT_S, spec.D * 2))
         end = progress.finished_at or time.monotonic()
         result.figures.update(clock.figures(end))
@@ -254,9 +309,13 @@ async def _latency(
         result.figures["max_ms"] = spread.max / 1000
         if isinstance(spec, MixedLatency):
             _latency_by_kind(result, peers, spec.S, per_sender)
+        if server.nodes > 1:
+            _latency_across(result, peers, spec.S, per_sender, placed)
         if progress.failure:
             result.error = progress.failure
     finally:
+        if midway is not None and not midway.done():
+            midway.cancel()
         close(peers)
 
 
@@ -281,7 +340,31 @@ def _latency_by_kind(result: Result, peers: list[Peer], senders: int, messages: 
             result.figures[f"{source}_to_{sink}_p99_ms"] = spread.p99 / 1000
 
 
-async def _capacity(spec: Capacity, server: RunningServer, result: Result) -> None:
+def _latency_across(
+    result: Result,
+    peers: list[Peer],
+    senders: int,
+    messages: int,
+    node_of: Callable[[int], int],
+) -> None:
+    """p50 and p99 from a sender on one node to receivers on another (``cross_p99_ms``), and
+    between sender and receivers on the same node (``local_p99_ms``), if there were any."""
+    for label, across in (("cross", True), ("local", False)):
+        samples: array[int] = array("q")
+        for peer in peers:
+            if peer.tally is None:
+                continue
+            here = node_of(peer.index)
+            heard = frozenset(i for i in range(senders) if (node_of(i) != here) == across)
+            if heard - {peer.index}:
+                peer.tally.check(senders, messages, peer.index, samples, heard)
+        if samples:
+            spread = Spread.of(samples)
+            result.figures[f"{label}_p50_ms"] = spread.p50 / 1000
+            result.figures[f"{label}_p99_ms"] = spread.p99 / 1000
+
+
+async def _capacity(spec: Capacity, server: Running, result: Result) -> None:
     dialect = server.target.dialect
     progress = Progress(spec.K - 1 + (1 if dialect.echoes else 0))
     peers = [

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from ..server.config import SERVER_OPTIONS
 from .dialects import OURS_IRC, ChatDialect, Dialect, IrcDialect
@@ -87,10 +87,11 @@ class Target:
     native port or (``irc``) on its IRC port, or ``ngircd``."""
 
     name: str  # "ours-asyncio", "ours-uvloop-nohist", "ours-irc-uvloop", "ngircd"
-    kind: str  # "ours" or "ngircd"
+    kind: str  # "ours", "ngircd", or "redis" (a redis-server alone: the log's own throughput)
     loop: str = ""
     history: bool = True  # ours: keeps history (in a fresh data directory) or --no-history
     irc: bool = False  # ours: started with --irc-port, its clients speak IRC there
+    nodes: int = 0  # ours: 0 standalone, else that many nodes joined through one Redis
 
     @property
     def backlog(self) -> int:
@@ -112,7 +113,36 @@ TARGETS = {
     "ours-irc-asyncio": Target("ours-irc-asyncio", "ours", "asyncio", irc=True),
     "ours-irc-uvloop": Target("ours-irc-uvloop", "ours", "uvloop", irc=True),
     "ngircd": Target("ngircd", "ngircd"),
+    # Cluster mode (docs/CLUSTER.md): a redis-server and one or two of our servers with
+    # --cluster, clients split across the nodes (bench/cluster.py).
+    "ours-cluster1-asyncio": Target("ours-cluster1-asyncio", "ours", "asyncio", nodes=1),
+    "ours-cluster2-asyncio": Target("ours-cluster2-asyncio", "ours", "asyncio", nodes=2),
+    "redis": Target("redis", "redis"),
 }
+
+
+class Running(Protocol):
+    """What a scenario sees of a started target: one server (``RunningServer``) or a cluster
+    of them (``cluster.RunningCluster``); ``nodes`` is 1 for a single server."""
+
+    target: Target
+    port: int
+    data_dir: Path | None
+
+    @property
+    def nodes(self) -> int: ...
+
+    def port_for(self, dialect: Dialect, node: int = 0) -> int: ...
+
+    async def ready(self) -> None: ...
+
+    def memory_kib(self) -> tuple[int, int]: ...
+
+    def cpu_seconds(self) -> tuple[float, float]: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+    def stop(self) -> int: ...
 
 
 def keeps_history() -> bool:
@@ -123,6 +153,16 @@ def keeps_history() -> bool:
 
 def unavailable(target: Target) -> str:
     """Why ``target`` cannot run on this machine, or '' if it can."""
+    if target.kind == "redis" or target.nodes:
+        if shutil.which("redis-server") is None:
+            return "redis-server is not installed (apt-get install redis-server): no cluster runs"
+        probe = subprocess.run(
+            [sys.executable, "-c", "import redis"], capture_output=True, check=False
+        )
+        if probe.returncode != 0:
+            return "redis-py is not importable (pip install 'tcp-chat[cluster]')"
+    if target.kind == "redis":
+        return ""
     if target.kind == "ngircd":
         if _ngircd() is None:
             return "ngircd is not installed (apt-get install ngircd)"
@@ -153,7 +193,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child_setup(max_files: int) -> Callable[[], None]:
+def child_setup(max_files: int) -> Callable[[], None]:
     """What the child runs before exec: die with the parent and, if ``max_files``, cap its
     open-file limit (soft and hard), as a host with a low ``ulimit -n`` would."""
 
@@ -263,7 +303,7 @@ class RunningServer:
             stderr=subprocess.STDOUT,
             env=env,
             cwd=str(workdir),
-            preexec_fn=_child_setup(max_files),
+            preexec_fn=child_setup(max_files),
         )
         self.pid = self.proc.pid  # taskset execs the server: same process
 
@@ -280,8 +320,12 @@ class RunningServer:
             return []
         return ["--irc-port", str(self.irc_port), "--server-name", SERVER_NAME]
 
-    def port_for(self, dialect: Dialect) -> int:
-        """The port where clients of ``dialect`` connect."""
+    @property
+    def nodes(self) -> int:
+        return 1
+
+    def port_for(self, dialect: Dialect, node: int = 0) -> int:
+        """The port where clients of ``dialect`` connect (one server: every ``node`` is it)."""
         if isinstance(dialect, IrcDialect) and self.irc_port:
             return self.irc_port
         return self.port

@@ -1,11 +1,12 @@
 """What a scenario is asked to do: one frozen dataclass per kind, and ``parse_spec`` for the
 ``KIND:KEY=VALUE,...`` form (``fanout:C=100,S=10,M=500``). No I/O.
 
-Kinds: fanout, latency, mixed, mixed-latency, capacity, rooms, storm, replay. Keys: C clients
-(rooms: users per room), S senders (rooms: per room), M messages per sender,
-P text bytes, W window, R messages per second in all, D seconds, K connections, J joins in
-flight, N rooms, L lobby senders, T seconds allowed, H stored messages, Q measured joins and
-searches, B members of a big room (our server's --big-room).
+Kinds: fanout, latency, mixed, mixed-latency, capacity, rooms, storm, replay, and for cluster
+mode cross, pause, redis-log. Keys: C clients (rooms: users per room), S senders (rooms: per
+room), M messages per sender (redis-log: entries in all), P text bytes, W window, R messages per
+second in all, D seconds, K connections, J joins in flight, N rooms, L lobby senders, T seconds
+allowed, H stored messages, Q measured joins and searches, B members of a big room (our server's
+--big-room; redis-log: entries per pipeline), X seconds of a Redis pause.
 """
 
 from __future__ import annotations
@@ -158,7 +159,62 @@ class Replay:
         return f"replay H={self.H} N={self.N} Q={self.Q}"
 
 
-Spec = Union[Fanout, Latency, Mixed, MixedLatency, Capacity, Rooms, Storm, Replay]
+@dataclass(frozen=True)
+class Cross:
+    """Cluster mode: one sender on node a says R messages a second for D seconds to K-1
+    receivers, all on node b; the latency of every delivery across the nodes."""
+
+    K: int = 5000
+    R: int = 20
+    D: float = 5.0
+    P: int = 100
+    J: int = JOIN_CONCURRENCY
+    kind: str = field(default="cross", init=False)
+
+    @property
+    def title(self) -> str:
+        return f"cross K={self.K} R={self.R}/s D={self.D:g}s"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Cluster mode: the latency scenario (C clients, S senders, R messages a second in all for
+    D seconds) with ``CLIENT PAUSE`` of X seconds (writes) sent to Redis halfway through:
+    nothing may be lost, doubled or reordered."""
+
+    C: int = 100
+    S: int = 10
+    R: int = 500
+    D: float = 8.0
+    X: float = 3.0
+    P: int = 100
+    J: int = JOIN_CONCURRENCY
+    kind: str = field(default="pause", init=False)
+
+    @property
+    def title(self) -> str:
+        return f"pause C={self.C} R={self.R}/s D={self.D:g}s X={self.X:g}s"
+
+
+@dataclass(frozen=True)
+class RedisLog:
+    """One Redis alone: M log entries of about P bytes appended with the bus's script, B to a
+    pipeline, from one connection; then read back as a node reads them; and redis-benchmark's
+    figures for the same script and for XADD (the reference)."""
+
+    M: int = 200_000
+    B: int = 100
+    P: int = 100
+    kind: str = field(default="redis-log", init=False)
+
+    @property
+    def title(self) -> str:
+        return f"redis-log M={self.M} B={self.B} P={self.P}"
+
+
+Spec = Union[
+    Fanout, Latency, Mixed, MixedLatency, Capacity, Rooms, Storm, Replay, Cross, Pause, RedisLog
+]
 _KINDS: dict[str, type[Spec]] = {
     "fanout": Fanout,
     "latency": Latency,
@@ -168,8 +224,11 @@ _KINDS: dict[str, type[Spec]] = {
     "rooms": Rooms,
     "storm": Storm,
     "replay": Replay,
+    "cross": Cross,
+    "pause": Pause,
+    "redis-log": RedisLog,
 }
-_FRACTIONAL = frozenset({"D", "T"})
+_FRACTIONAL = frozenset({"D", "T", "X"})
 
 
 def parse_spec(text: str) -> Spec:
@@ -190,10 +249,14 @@ def parse_spec(text: str) -> Spec:
             raise ValueError(f"{kind}: {key} must be positive")
         values[key] = number
     spec: Spec = cls(**values)
-    if isinstance(spec, (Fanout, Latency, Mixed, MixedLatency, Rooms)) and not 1 <= spec.S < spec.C:
+    if isinstance(spec, (Fanout, Latency, Mixed, MixedLatency, Rooms, Pause)) and not (
+        1 <= spec.S < spec.C
+    ):
         raise ValueError(f"{kind}: need 1 <= S < C")
-    if isinstance(spec, (Capacity, Storm)) and spec.K < 2:
+    if isinstance(spec, (Capacity, Storm, Cross)) and spec.K < 2:
         raise ValueError(f"{kind}: need K >= 2")
     if isinstance(spec, Replay) and spec.H < spec.N:
         raise ValueError("replay: need H >= N (every room has history)")
+    if isinstance(spec, Pause) and spec.X >= spec.D:
+        raise ValueError("pause: need X < D (the pause falls inside the run)")
     return spec

@@ -22,7 +22,7 @@ import time
 from .dialects import ChatDialect, Dialect, IrcDialect, name_of
 from .measure import MIN_WAIT_S, Clock, Result, check, close, join, settle, wait
 from .peer import Peer, Progress, Sender
-from .servers import RunningServer
+from .servers import Running
 from .specs import Storm
 from .stats import Tally
 
@@ -143,7 +143,7 @@ def _watch(count: StormCount, dialect: Dialect, index: int) -> ChatWatch | IrcWa
     return ChatWatch(count, dialect)
 
 
-async def run(spec: Storm, server: RunningServer, result: Result) -> None:
+async def run(spec: Storm, server: Running, result: Result) -> None:
     dialect = server.target.dialect
     count = StormCount(spec.K)
     progress = Progress(spec.K - 1 + (1 if dialect.echoes else 0))

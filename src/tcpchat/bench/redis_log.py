@@ -1,0 +1,148 @@
+"""The cluster log's own ceiling: how many entries one Redis appends and hands back a second.
+
+Against the ``redis`` target (a redis-server alone, pinned to the server's CPU), from the
+generator: M entries of about P bytes (a room message as the bus writes it), appended with the
+bus's APPEND script (``server/cluster/scripts.py``: INCR, then XADD with that id) in pipelines
+of B from one redis-py connection, as the bus sends a loop turn's publishes; then read back with
+``XREAD COUNT`` as a node reads the log. redis-benchmark, when installed, adds the same script
+and a plain ``XADD`` from 4 connections, 16 commands each in flight: Redis's side of the ceiling
+without a Python client in the way. docs/BENCHMARKS.md turns these into the cluster's limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import shutil
+import subprocess
+import time
+from typing import Any
+
+from ..core import cluster as cl
+from ..core.limits import CLUSTER_LOG_ENTRIES, CLUSTER_READ_COUNT
+from ..server.cluster.scripts import APPEND
+from .cluster import RunningCluster
+from .measure import Result
+from .servers import Running
+from .specs import RedisLog
+
+BENCHMARK_CLIENTS = 4
+BENCHMARK_PIPELINE = 16
+
+
+def entry_fields(size: int) -> list[str]:
+    """The fields of a room message whose names and values come to about ``size`` bytes
+    (never less than the fixed fields take), flat as the script takes them."""
+    said = cl.Said("a", 1, "b0", "#lobby", "", "", False, 1764547200.123456)
+    fields = cl.encode(said)
+    fixed = sum(len(k) + len(v) for k, v in fields.items())
+    fields["text"] = "x" * max(0, size - fixed)
+    return [item for pair in fields.items() for item in pair]
+
+
+def flat_size(fields: list[str]) -> int:
+    return sum(len(item.encode()) for item in fields)
+
+
+def benchmark_rps(csv: str) -> float:
+    """Requests per second from ``redis-benchmark --csv`` output (its last data line)."""
+    rps = 0.0
+    for line in csv.splitlines():
+        cells = [cell.strip('"') for cell in line.split('","')]
+        if len(cells) >= 2 and cells[0] != "test":
+            try:
+                rps = float(cells[1].strip('"'))
+            except ValueError:
+                continue
+    return rps
+
+
+async def run(spec: RedisLog, server: Running, result: Result) -> None:
+    if not isinstance(server, RunningCluster):
+        raise RuntimeError("redis-log runs against the redis target")
+    try:
+        redis: Any = importlib.import_module("redis.asyncio")
+    except ImportError:
+        raise RuntimeError("redis-py is not importable (pip install 'tcp-chat[cluster]')") from None
+    client = redis.Redis(host="127.0.0.1", port=server.redis_port, decode_responses=True)
+    try:
+        await _append(spec, server, client, result)
+        await _read(server, client, result)
+    finally:
+        await client.aclose()
+    await asyncio.to_thread(_redis_benchmark, spec, server, result)
+
+
+def _redis_cpu(server: RunningCluster) -> float:
+    return sum(server.redis_cpu_seconds())
+
+
+async def _append(spec: RedisLog, server: RunningCluster, client: Any, result: Result) -> None:
+    fields = entry_fields(spec.P)
+    result.figures["entry_bytes"] = flat_size(fields)
+    append = client.register_script(APPEND)
+    keys = [cl.SEQ_KEY, cl.LOG_KEY]
+    args = [CLUSTER_LOG_ENTRIES, *fields]
+    cpu = _redis_cpu(server)
+    start = time.monotonic()
+    done = 0
+    while done < spec.M:
+        pipe = client.pipeline(transaction=False)
+        batch = min(spec.B, spec.M - done)
+        for _ in range(batch):
+            await append(keys=keys, args=args, client=pipe)
+        await pipe.execute()
+        done += batch
+    elapsed = max(time.monotonic() - start, 1e-9)
+    used = _redis_cpu(server) - cpu
+    result.figures["appends_per_s"] = done / elapsed
+    result.figures["append_redis_cpu_pct"] = 100 * used / elapsed
+    result.figures["appends_per_redis_cpu_s"] = done / used if used > 0 else 0.0
+
+
+async def _read(server: RunningCluster, client: Any, result: Result) -> None:
+    """Read the whole log back, CLUSTER_READ_COUNT entries a call, as one node does."""
+    position = cl.Position()
+    cpu = _redis_cpu(server)
+    start = time.monotonic()
+    read = 0
+    while True:
+        answer = await client.xread({cl.LOG_KEY: position.after}, count=CLUSTER_READ_COUNT)
+        if not answer:
+            break
+        for _, entries in answer:
+            for entry_id, _fields in entries:
+                position.accept(entry_id)
+                read += 1
+    elapsed = max(time.monotonic() - start, 1e-9)
+    used = _redis_cpu(server) - cpu
+    result.figures["read"] = read
+    result.figures["reads_per_s"] = read / elapsed
+    result.figures["reads_per_redis_cpu_s"] = read / used if used > 0 else 0.0
+
+
+def _redis_benchmark(spec: RedisLog, server: RunningCluster, result: Result) -> None:
+    """redis-benchmark's figures for APPEND (EVALSHA) and XADD, with Redis's CPU share."""
+    tool = shutil.which("redis-benchmark")
+    if tool is None:
+        result.figures["benchmark_missing"] = 1
+        return
+    fields = entry_fields(spec.P)
+    sha = hashlib.sha1(APPEND.encode()).hexdigest()  # the script is loaded by now
+    runs = {
+        "bench_append": ["EVALSHA", sha, "2", cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES],
+        "bench_xadd": ["XADD", "tcpchat:bench", "MAXLEN", "~", CLUSTER_LOG_ENTRIES, "*"],
+    }
+    for name, head in runs.items():
+        argv = [tool, "-p", str(server.redis_port), "-n", str(spec.M), "-q", "--csv"]
+        argv += ["-c", str(BENCHMARK_CLIENTS), "-P", str(BENCHMARK_PIPELINE)]
+        argv += [str(part) for part in head] + fields
+        cpu = _redis_cpu(server)
+        start = time.monotonic()
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+        elapsed = max(time.monotonic() - start, 1e-9)
+        if out.returncode != 0:
+            raise RuntimeError(f"redis-benchmark {head[0]}: {out.stderr.strip()[-300:]}")
+        result.figures[f"{name}_per_s"] = benchmark_rps(out.stdout)
+        result.figures[f"{name}_redis_cpu_pct"] = 100 * (_redis_cpu(server) - cpu) / elapsed
