@@ -4,9 +4,10 @@ Against the ``redis`` target (a redis-server alone, pinned to the server's CPU),
 generator: M entries of about P bytes (a room message as the bus writes it), appended with the
 bus's APPEND script (``server/cluster/scripts.py``: INCR, then XADD with that id) in pipelines
 of B from one redis-py connection, as the bus sends a loop turn's publishes; then read back with
-``XREAD COUNT`` as a node reads the log. redis-benchmark, when installed, adds the same script
-and a plain ``XADD`` from 4 connections, 16 commands each in flight: Redis's side of the ceiling
-without a Python client in the way. docs/BENCHMARKS.md turns these into the cluster's limits.
+``XREAD COUNT`` as a node reads the log. redis-benchmark, when installed, adds the same script,
+a plain ``XADD`` and ``XREAD COUNT 100`` from 4 connections, 16 commands each in flight: Redis's
+side of the ceiling without a Python client in the way. docs/BENCHMARKS.md turns these into the
+cluster's limits.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from .specs import RedisLog
 
 BENCHMARK_CLIENTS = 4
 BENCHMARK_PIPELINE = 16
+# Entries per XREAD in redis-benchmark's read run (it reads the log's first ones again and again).
+XREAD_COUNT = 100
 
 
 def entry_fields(size: int) -> list[str]:
@@ -123,26 +126,36 @@ async def _read(server: RunningCluster, client: Any, result: Result) -> None:
 
 
 def _redis_benchmark(spec: RedisLog, server: RunningCluster, result: Result) -> None:
-    """redis-benchmark's figures for APPEND (EVALSHA) and XADD, with Redis's CPU share."""
+    """redis-benchmark's figures for APPEND (EVALSHA), XADD and XREAD, in entries a second,
+    with Redis's CPU share."""
     tool = shutil.which("redis-benchmark")
     if tool is None:
         result.figures["benchmark_missing"] = 1
         return
     fields = entry_fields(spec.P)
     sha = hashlib.sha1(APPEND.encode()).hexdigest()  # the script is loaded by now
-    runs = {
-        "bench_append": ["EVALSHA", sha, "2", cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES],
-        "bench_xadd": ["XADD", "tcpchat:bench", "MAXLEN", "~", CLUSTER_LOG_ENTRIES, "*"],
+    # (command, entries each request moves): a read hands back XREAD_COUNT entries at once.
+    runs: dict[str, tuple[list[object], int]] = {
+        "bench_append": (
+            ["EVALSHA", sha, 2, cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES, *fields],
+            1,
+        ),
+        "bench_xadd": (
+            ["XADD", "tcpchat:bench", "MAXLEN", "~", CLUSTER_LOG_ENTRIES, "*", *fields],
+            1,
+        ),
+        "bench_xread": (["XREAD", "COUNT", XREAD_COUNT, "STREAMS", cl.LOG_KEY, "0-0"], XREAD_COUNT),
     }
-    for name, head in runs.items():
-        argv = [tool, "-p", str(server.redis_port), "-n", str(spec.M), "-q", "--csv"]
+    for name, (words, entries) in runs.items():
+        requests = max(1, spec.M // entries)
+        argv = [tool, "-p", str(server.redis_port), "-n", str(requests), "-q", "--csv"]
         argv += ["-c", str(BENCHMARK_CLIENTS), "-P", str(BENCHMARK_PIPELINE)]
-        argv += [str(part) for part in head] + fields
+        argv += [str(word) for word in words]
         cpu = _redis_cpu(server)
         start = time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
         elapsed = max(time.monotonic() - start, 1e-9)
         if out.returncode != 0:
-            raise RuntimeError(f"redis-benchmark {head[0]}: {out.stderr.strip()[-300:]}")
-        result.figures[f"{name}_per_s"] = benchmark_rps(out.stdout)
+            raise RuntimeError(f"redis-benchmark {words[0]}: {out.stderr.strip()[-300:]}")
+        result.figures[f"{name}_per_s"] = benchmark_rps(out.stdout) * entries
         result.figures[f"{name}_redis_cpu_pct"] = 100 * (_redis_cpu(server) - cpu) / elapsed

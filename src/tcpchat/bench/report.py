@@ -237,6 +237,8 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("bench_append_redis_cpu_pct", "Redis CPU %", 0),
         ("bench_xadd_per_s", "bench XADD/s", 0),
         ("bench_xadd_redis_cpu_pct", "Redis CPU %", 0),
+        ("bench_xread_per_s", "bench XREAD entries/s", 0),
+        ("bench_xread_redis_cpu_pct", "Redis CPU %", 0),
     ),
 }
 
