@@ -276,7 +276,7 @@ def render_event(
         return head + _names(event.users, style, me)
     if isinstance(event, ev.PongReply):
         return notice(sentences.pong_brief(event), style, t)
-    if isinstance(event, (ev.Shutdown, ev.Bye)):
+    if isinstance(event, (ev.Shutdown, ev.Notice, ev.Bye)):
         return notice(event.text, style, t, YELLOW)
     return None  # Prompt, ModeChanged, PingRequest, Help
 

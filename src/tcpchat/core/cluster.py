@@ -17,7 +17,7 @@ talking to Redis and hands time in as ``now``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Union
 
 from .limits import (
@@ -193,6 +193,8 @@ class Said:
     text: str
     action: bool
     time: float
+    notice: bool = False  # said as an IRC NOTICE
+    line: int = 0  # the sender's line it was, named in the sender's confirmation
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ class Whispered:
     to: str
     text: str
     time: float
+    notice: bool = False
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,8 @@ class Arrived:
 
 @dataclass(frozen=True)
 class Departed:
-    """``name`` of ``node`` left ``room`` for ``reason`` (a part, a quit, a drop)."""
+    """``name`` of ``node`` left ``room`` for ``reason`` (a part); ``room`` "" (``EVERYWHERE``):
+    left the chat (a quit, a drop), so every room it was in."""
 
     node: str
     name: str
@@ -254,7 +259,10 @@ class Gone:
 
     node: str
     time: float
+    reason: str = ""  # why its users left ("": it lost its lease, codes.SERVER_LOST)
 
+
+EVERYWHERE = ""  # a Departed's room when the user left the chat altogether
 
 Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone]
 KINDS: dict[str, type[Entry]] = {
@@ -293,6 +301,8 @@ def decode(values: Mapping[str, str]) -> Entry | None:
     for field in fields(cls):
         raw = values.get(field.name)
         if raw is None:
+            if field.default is not MISSING:
+                continue  # written by a node that did not know this field yet
             raise ValueError(f"{values.get('k')} entry without {field.name}")
         if field.type == "bool":
             args[field.name] = raw == "1"

@@ -57,6 +57,9 @@ QUIT = "quit"  # "quit: TEXT" when the user gave a reason (``quit_reason``)
 CONNECTION_CLOSED = "connection closed"
 CONNECTION_LOST = "connection lost"
 SERVER_SHUTDOWN = "server shutdown"
+SERVER_LOST = "server lost"  # cluster mode: the user's server left the cluster without a word
+# Cluster mode: the name was taken on another server while this one was cut off from them.
+NAME_LOST = "name taken elsewhere"
 TIMED_OUT = "timed out"
 FLOODING = "flooding"
 SEND_QUEUE_EXCEEDED = "send queue exceeded"
@@ -73,8 +76,14 @@ ABUSE_ENDINGS = frozenset(
 )
 # Endings that are nobody's fault (the log says INFO); any other means the server ended a session
 # because of what the client did or failed to do (WARNING).
-ORDINARY_ENDINGS = frozenset({QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN})
+ORDINARY_ENDINGS = frozenset(
+    {QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN, SERVER_LOST, NAME_LOST}
+)
 
+
+# Notices (events.Notice): the server's link to the other servers of its cluster.
+CLUSTER_DOWN = "cluster_down"
+CLUSTER_UP = "cluster_up"
 
 PART = "part"  # a /part's reason in its leave notice; "part: TEXT" with the user's reason
 

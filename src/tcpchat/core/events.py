@@ -210,6 +210,16 @@ class Shutdown:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the server tells every user about itself, such as its link to the other
+    servers of a cluster (``code``: ``codes.CLUSTER_DOWN``, ``codes.CLUSTER_UP``)."""
+
+    time: float
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Bye:
     """The last event of a session: the transport sends it, flushes, then closes."""
 
@@ -242,5 +252,6 @@ Event = Union[
     PingRequest,
     PongReply,
     Shutdown,
+    Notice,
     Bye,
 ]

@@ -16,11 +16,12 @@ from . import codes
 from . import commands as cmd
 from . import events as ev
 from .archive import Archive, NoArchive
+from .cluster import Said, Whispered
 from .flood import charge
 from .guard import password_guard
-from .hub_names import NameHandlers
+from .hub_cluster import ClusterHandlers, ClusterState
 from .limits import HubLimits
-from .output import Close, Out, ToSessions, to
+from .output import Close, Out, Publish, ToSessions, Whisper, to
 from .rooms import Room, Rooms, room_name
 from .roster import Roster
 from .session import Session, State
@@ -28,22 +29,30 @@ from .session import Session, State
 Handler = Callable[["Hub", Session, Any, float], Out]
 
 
-class Hub(NameHandlers):
+class Hub(ClusterHandlers):
     """Decides everything: who may say what, who receives it, and what the sender is told.
     Its handlers for names and the password are in ``hub_names.py``, for rooms in
     ``hub_rooms.py``.
 
     ``archive`` keeps room messages and finds them again (``archive.py``); without one nothing
     is kept. Message ids go on from the highest it holds, so they keep increasing across restarts.
+
+    ``node``: this server's name in a cluster (``hub_cluster.py``); None when it is alone.
     """
 
-    def __init__(self, config: HubLimits | None = None, archive: Archive | None = None) -> None:
+    def __init__(
+        self,
+        config: HubLimits | None = None,
+        archive: Archive | None = None,
+        node: str | None = None,
+    ) -> None:
         self.config = config or HubLimits()
         self.roster = Roster()
         self.rooms: Rooms[Session] = Rooms()
         self.archive = archive if archive is not None else NoArchive()
         self.guard = password_guard()
-        self.sessions: dict[int, Session] = {}
+        self.sessions: dict[int, Session] = {}  # the sessions connected to this server
+        self.cluster = ClusterState(node) if node is not None else None
         self._crowded: dict[Room[Session], None] = {}
         self._next_session = 1
         self._next_message = self.archive.last_id() + 1
@@ -110,7 +119,7 @@ class Hub(NameHandlers):
         out: Out = self._crowd_notices(now) if self._crowded else []
         for session in list(self.sessions.values()):
             idle = now - session.last_seen
-            if session.state in (State.NAME, State.PASSWORD):
+            if session.state in (State.NAME, State.PASSWORD, State.CLAIMING):
                 if now - session.started >= cfg.handshake_timeout:
                     out += self._close(
                         session, now, codes.TIMED_OUT, "You did not choose a name in time. Goodbye."
@@ -167,11 +176,27 @@ class Hub(NameHandlers):
         action = isinstance(command, cmd.Action)
         notice = isinstance(command, cmd.Say) and command.notice
         text = command.text
+        cluster = self.cluster
+        if cluster is not None and cluster.linked:
+            # Said when every node reads it back from the log, this one included (hub_cluster).
+            said = Said(
+                cluster.node,
+                session.id,
+                session.name,
+                room.key,
+                room.label or "",
+                text,
+                action,
+                now,
+                notice,
+                session.lines,
+            )
+            return [Publish(said, sender=session)]
         message = ev.Message(
             now, self._message_id(), session.name, None, action, text, room.label, notice=notice
         )
         self.archive.keep(room.key, message)
-        others = len(room) - 1
+        others = self._reach(room) - 1
         delivered = ev.Delivered(
             now, message.id, None, action, text, others, session.lines, room.label, notice
         )
@@ -189,6 +214,28 @@ class Hub(NameHandlers):
         if target is session:
             return self._error(
                 session, now, codes.SELF_WHISPER, "You cannot send a private message to yourself."
+            )
+        cluster = self.cluster
+        if cluster is not None and cluster.linked:
+            # To the inbox of the recipient's node (this one's too): Hub.whispered answers.
+            entry = Whispered(
+                cluster.node,
+                session.id,
+                session.name,
+                target.name,
+                command.text,
+                now,
+                command.notice,
+                session.lines,
+            )
+            return [Whisper(target.node or cluster.node, entry, session)]
+        if target.node is not None:
+            return self._error(
+                session,
+                now,
+                codes.NO_SUCH_USER,
+                f"{target.name} is on another server, which this one cannot reach now. "
+                "Try again later.",
             )
         message = ev.Message(
             now,
@@ -302,6 +349,13 @@ class Hub(NameHandlers):
             )
         if session.state is State.NAME:
             return self._error(session, now, codes.NOT_REGISTERED, "Choose a name first.")
+        if session.state is State.CLAIMING:
+            return self._error(
+                session,
+                now,
+                codes.NOT_REGISTERED,
+                "Wait: the other servers are checking your name.",
+            )
         return self._error(session, now, codes.USAGE, "No password is needed now.")
 
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
@@ -316,7 +370,7 @@ class Hub(NameHandlers):
         if not was_active:
             return []
         self.roster.remove(session)
-        return self._leave_rooms(session, now, reason)
+        return [*self._leave_rooms(session, now, reason), *self._share_leave(session, reason, now)]
 
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
         """An error to the sender. Before registration it is followed by a fresh prompt: the
@@ -385,5 +439,6 @@ _TABLE: dict[State, dict[type, Handler]] = {
         cmd.ShowHistory: Hub._page,
         cmd.Search: Hub._search,
     },
+    State.CLAIMING: _ALWAYS,
     State.CLOSED: {},
 }

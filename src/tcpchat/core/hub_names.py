@@ -8,6 +8,7 @@ the password is slowed per address (``guard.py``).
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from . import codes
 from . import commands as cmd
@@ -16,9 +17,12 @@ from .guard import Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
 from .names import display_form, fold, name_key, name_problem
-from .output import Out, ToAll, ToSessions, to
+from .output import Claim, Out, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
+
+if TYPE_CHECKING:
+    from .hub_cluster import ClusterState
 
 
 class NameHandlers(RoomHandlers):
@@ -26,6 +30,7 @@ class NameHandlers(RoomHandlers):
 
     roster: Roster
     guard: Strikes
+    cluster: ClusterState | None
 
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
         raise NotImplementedError  # Hub._close
@@ -83,8 +88,20 @@ class NameHandlers(RoomHandlers):
                     session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
                 )
             return refusal
-        session.name = display_form(wanted)
-        session.key = name_key(wanted)
+        name = display_form(wanted)
+        cluster = self.cluster
+        if cluster is not None and cluster.linked:
+            session.state = State.CLAIMING  # until the other nodes agree (Hub.claimed)
+            return [Claim(session, name)]
+        out = self._admit(session, name, now)
+        if cluster is not None:
+            out.append(Claim(session, name, late=True))  # when the link is back
+        return out
+
+    def _admit(self, session: Session, name: str, now: float) -> Out:
+        """``session`` is ``name`` from now on: it is online, in #lobby."""
+        session.name = name
+        session.key = name_key(name)
         session.state = State.ACTIVE
         self.roster.add(session)
         return [
@@ -99,12 +116,30 @@ class NameHandlers(RoomHandlers):
         refusal = self._name_refusal(session, command.name, now)
         if refusal is not None:
             return refusal
+        cluster = self.cluster
+        if cluster is None:
+            return self._renamed(session, new, now)
+        if session.renaming:
+            return self._error(
+                session, now, codes.USAGE, f"Wait: the name {session.renaming} is being checked."
+            )
+        if cluster.linked:
+            session.renaming = new
+            return [Claim(session, new, old=session.name)]
+        old = session.name
+        return [*self._renamed(session, new, now), Claim(session, new, old=old, late=True)]
+
+    def _renamed(self, session: Session, new: str, now: float) -> Out:
+        """``session`` (here or on another node) is called ``new`` from now on: it is told, and
+        so is everyone who shares a room with it."""
         old = session.name
         self.roster.remove(session)
         session.name, session.key = new, name_key(new)
         self.roster.add(session)
         notice = ev.Renamed(now, old, new, False)
-        out: Out = [to(session, ev.Renamed(now, old, new, True)), ToAll(notice, skip=session)]
+        out: Out = [ToAll(notice, skip=session)]
+        if session.node is None:
+            out.insert(0, to(session, ev.Renamed(now, old, new, True)))
         # Those who share a room with the renamed but are not in #lobby learn it too.
         lobby = self.rooms.lobby
         outside = {

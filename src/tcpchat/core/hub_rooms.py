@@ -39,6 +39,19 @@ class RoomHandlers:
     def _error(self, session: Session, now: float, code: str, text: str) -> Out:
         raise NotImplementedError  # Hub._error
 
+    # What a change tells the other nodes of a cluster (hub_cluster.py); nothing standalone.
+    def _share_join(self, session: Session, room: Room[Session], now: float) -> Out:
+        raise NotImplementedError
+
+    def _share_part(self, session: Session, room: Room[Session], reason: str, now: float) -> Out:
+        raise NotImplementedError
+
+    def _share_topic(self, session: Session, room: Room[Session], now: float) -> Out:
+        raise NotImplementedError
+
+    def _reach(self, room: Room[Session]) -> int:
+        raise NotImplementedError
+
     # --- handlers -------------------------------------------------------------------------------
 
     def _join(self, session: Session, command: cmd.Join, now: float) -> Out:
@@ -86,6 +99,7 @@ class RoomHandlers:
         if cfg.history_replay:
             out += self._history(session, room, now, "replay", cfg.history_replay)
         out += self._arrived(room, session, now)
+        out += self._share_join(session, room, now)
         return out
 
     def _part(self, session: Session, command: cmd.Part, now: float) -> Out:
@@ -104,7 +118,9 @@ class RoomHandlers:
             session.current = session.rooms[-1] if session.rooms else None
         current = session.current.name if session.current is not None else None
         out.append(to(session, ev.Parted(now, room.name, current)))
-        out += self._departed(room, session, now, codes.part_reason(command.reason))
+        reason = codes.part_reason(command.reason)
+        out += self._departed(room, session, now, reason)
+        out += self._share_part(session, room, reason, now)
         return out
 
     def _rooms(self, session: Session, command: cmd.ListRooms, now: float) -> Out:
@@ -124,7 +140,10 @@ class RoomHandlers:
         room.topic = command.topic
         room.topic_by, room.topic_at = session.name, now
         self.archive.keep_topic(room.key, room.name, room.topic)
-        return [self._to_room(room, ev.Topic(now, room.name, room.topic, session.name))]
+        return [
+            self._to_room(room, ev.Topic(now, room.name, room.topic, session.name)),
+            *self._share_topic(session, room, now),
+        ]
 
     def _page(self, session: Session, command: cmd.ShowHistory, now: float) -> Out:
         room = session.current
@@ -166,7 +185,11 @@ class RoomHandlers:
         lobby.add(session)
         session.rooms.append(lobby)
         session.current = lobby
-        return [Online(session), *self._arrived(lobby, session, now)]
+        return [
+            Online(session),
+            *self._arrived(lobby, session, now),
+            *self._share_join(session, lobby, now),
+        ]
 
     def _leave_rooms(self, session: Session, now: float, reason: str) -> Out:
         """A session is gone: it leaves every room it was in, each told why."""

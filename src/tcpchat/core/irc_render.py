@@ -223,7 +223,7 @@ class IrcFormat:
         target = room if isinstance(room, str) and room.startswith("#") else me
         return self.notice(target, text)
 
-    def _shutdown(self, event: ev.Shutdown, flags: str, me: str) -> bytes:
+    def _shutdown(self, event: ev.Shutdown | ev.Notice, flags: str, me: str) -> bytes:
         return self.notice(me or "*", event.text)
 
     def _bye(self, event: ev.Bye, flags: str, me: str) -> bytes:
@@ -269,6 +269,7 @@ _RENDERERS: dict[type, _Renderer] = {
     ev.HistoryEnd: IrcFormat._words,
     ev.Help: IrcFormat._words,
     ev.Shutdown: IrcFormat._shutdown,  # type: ignore[dict-item]
+    ev.Notice: IrcFormat._shutdown,  # type: ignore[dict-item]
     ev.Bye: IrcFormat._bye,  # type: ignore[dict-item]
     # Welcome, Prompt, ModeChanged, Registered: nothing (core/irc.py writes the IRC welcome).
 }
@@ -303,6 +304,7 @@ _PERSONAL = frozenset(
         ev.UserList,
         ev.RoomList,
         ev.Help,
+        ev.Notice,
         ev.Topic,  # a query's answer names its reader; a change does not, but is cheap
     }
 )

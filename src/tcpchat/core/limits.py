@@ -408,9 +408,20 @@ CLUSTER_READ_COUNT = 1000
 # reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
-# Ids reserved for the messages a node numbers itself while its link is down (INCRBY while
-# connected): 1000 is ten seconds of a busy node's chat; when they run out it reserves again.
-CLUSTER_OUTAGE_IDS = 1000
+# Ids reserved for the messages a node numbers itself while its link is down (INCRBY each time
+# the link comes up): 100,000 is 100 s of the load on one node; ids are 64-bit, so
+# reserving costs nothing but a gap in the numbers. Past them ids could meet the cluster's.
+CLUSTER_OUTAGE_IDS = 100_000
+# Instructions waiting for Redis (a pause, a slow link) before a new message is refused with
+# "not sent" rather than queued: 3 s of the 1,000 messages/s is 3,000; 20,000 rides out
+# a longer pause at that rate and bounds the memory to a few MB. Presence changes queued while
+# the link is down past this are dropped and the node joins again (re-announcing its users).
+CLUSTER_MAX_PENDING = 20_000
+# How long one XREAD waits for an entry before it asks again (also how soon a reader notices
+# a dead link that gives no error).
+CLUSTER_READ_BLOCK_MS = 1000
+# The link's timer: renew the lease when due, reap nodes whose lease lapsed.
+CLUSTER_TICK_S = 1.0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ has to infer the hub's intent from an event's type or an object's identity:
 - ``Offline``: a session left ``#lobby`` (``/part``): from now on it does not;
 - ``Close``: close a session's connection once what is queued for it has been written.
 
-The users of another node would be one more kind of recipient here.
+In cluster mode (docs/CLUSTER.md) the hub also tells the cluster's bus what to do:
+
+- ``Publish``: append an entry to the cluster's log (a room message, a presence change);
+- ``Whisper``: append a private message to the inbox of the node its recipient is on;
+- ``Claim``: claim a name cluster-wide, answered by ``Hub.claimed``;
+- ``Release``: let a name go.
+
+The users of other nodes are sessions without a connection: nothing is ever sent to them.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from .cluster import Entry, Whispered
 from .events import Event
 from .session import Session
 
@@ -69,7 +77,52 @@ class Close:
     reason: str
 
 
-Instruction = Union[ToAll, ToSessions, Online, Offline, Close]
+# What a presence entry changes in the node's record of its users (a joining node's snapshot):
+# (display name, the names of the rooms it is in now), the rooms None when it left.
+MemberChange = tuple[str, Union[tuple[str, ...], None]]
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Append ``entry`` to the cluster's log; ``members``: what it changes in this node's record
+    of its users, written in the same step. ``sender``: the session whose message it is, told if
+    it cannot be sent."""
+
+    entry: Entry
+    members: tuple[MemberChange, ...] = ()
+    sender: Session | None = None
+
+
+@dataclass(frozen=True)
+class Whisper:
+    """Append the private message ``entry`` to ``node``'s inbox if ``node`` still holds its
+    recipient's name; the answer goes to ``Hub.whispered``."""
+
+    node: str
+    entry: Whispered
+    sender: Session
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Claim ``name`` for ``session`` on every node; the answer goes to ``Hub.claimed``.
+    ``old``: the name a rename gives up; ``late``: the session already uses the name (claimed
+    while the link was down, or again after this node was dropped from the cluster)."""
+
+    session: Session
+    name: str
+    old: str = ""
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class Release:
+    """``name`` is free again on every node."""
+
+    name: str
+
+
+Instruction = Union[ToAll, ToSessions, Online, Offline, Close, Publish, Whisper, Claim, Release]
 Out = list[Instruction]
 
 

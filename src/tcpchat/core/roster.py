@@ -31,7 +31,7 @@ class Roster:
     def find(self, name: str) -> Session | None:
         return self._by_key.get(name_key(name))
 
-    def look_alike(self, name: str, other_than: Session) -> Session | None:
+    def look_alike(self, name: str, other_than: Session | None) -> Session | None:
         """Someone online, besides ``other_than``, whose name cannot be told apart from ``name``."""
         for key in look_keys(name):
             holder = self._by_look.get(key)

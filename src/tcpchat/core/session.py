@@ -16,6 +16,7 @@ from .rooms import Room
 class State(enum.Enum):
     PASSWORD = "awaiting password"
     NAME = "awaiting name"
+    CLAIMING = "claiming name"  # cluster mode: waiting for the other nodes to agree on the name
     ACTIVE = "active"
     CLOSED = "closed"
 
@@ -45,6 +46,8 @@ class Session:
         "lines",
         "rooms",
         "current",
+        "node",
+        "renaming",
     )
 
     def __init__(
@@ -71,6 +74,9 @@ class Session:
         self.lines = 0  # lines received; answers name the line they answer by this number
         self.rooms: list[Room[Session]] = []  # the rooms it is in, in the order it joined them
         self.current: Room[Session] | None = None  # where its plain lines go
+        # Cluster mode: the node a user of another server is on (None: this one, with a link).
+        self.node: str | None = None
+        self.renaming = ""  # cluster mode: the name a /nick waits for the cluster to grant
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.name or '-'} {self.state.value}>"

@@ -81,7 +81,7 @@ def render_text(event: ev.Event, elsewhere: bool = False) -> str:
         return f"*** {sentences.ping(event)}"
     if isinstance(event, ev.PongReply):
         return f"*** {sentences.pong(event)}"
-    if isinstance(event, (ev.Shutdown, ev.Bye)):
+    if isinstance(event, (ev.Shutdown, ev.Notice, ev.Bye)):
         return f"*** {event.text}"
     raise TypeError(f"no text rendering for {type(event).__name__}")
 
@@ -126,6 +126,7 @@ TYPE_NAMES: dict[type, str] = {
     ev.PingRequest: "ping",
     ev.PongReply: "pong",
     ev.Shutdown: "shutdown",
+    ev.Notice: "notice",
     ev.Bye: "bye",
 }
 # Fields whose JSON key is not the field's name.
@@ -376,6 +377,8 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
         return ev.PongReply(t, _s(o, "token"))
     if kind == "shutdown":
         return ev.Shutdown(t, _s(o, "text"))
+    if kind == "notice":
+        return ev.Notice(t, _s(o, "code"), _s(o, "text"))
     if kind == "bye":
         return ev.Bye(t, _s(o, "reason"), _s(o, "text"))
     return None

@@ -17,7 +17,7 @@ import math
 import socket
 import ssl
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import __version__
 from ..core import codes
@@ -41,7 +41,7 @@ from ..core.limits import (
     SWEEP_INTERVAL_S,
     HubLimits,
 )
-from ..core.output import Offline, Online, Out, ToAll, ToSessions
+from ..core.output import Claim, Offline, Online, Out, Publish, Release, ToAll, ToSessions, Whisper
 from .admission import Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
 from .connection import Connection
@@ -52,15 +52,21 @@ from .listeners import Listener, bind, tls_context
 from .logs import LOGGER_NAME, report_suppressed
 from .outbox import flush_delay
 
+if TYPE_CHECKING:
+    from .cluster.link import ClusterLink
+
 log = logging.getLogger(LOGGER_NAME)
 
 
 class ChatServer:
     """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
 
-    def __init__(self, config: ServerConfig, archive: Archive | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, archive: Archive | None = None, node: str | None = None
+    ) -> None:
         """``archive``: where the hub keeps room messages (``store.open_archive``); None keeps
-        nothing."""
+        nothing. ``node``: this server's name in its cluster; the cluster's link
+        (``cluster/link.py``) is set in ``cluster_link`` before the server starts."""
         self.config = config
         self.hub = Hub(
             HubLimits(
@@ -76,7 +82,9 @@ class ChatServer:
                 history_replay=config.history_replay,
             ),
             archive,
+            node,
         )
+        self.cluster_link: ClusterLink | None = None
         # What may be queued for one client before it is offered to the kernel (its own outbox,
         # and the shared queue of broadcasts): past this a flush starts early.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
@@ -229,6 +237,9 @@ class ChatServer:
                     self._schedule_flush()
             elif isinstance(item, ToSessions):
                 self._send(item)
+            elif isinstance(item, (Publish, Whisper, Claim, Release)):
+                if self.cluster_link is not None:
+                    self.cluster_link.send(item)
             elif item.session.link is not None:
                 if isinstance(item, Online):
                     item.session.link.go_online()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 from typing import Any
 
 from ..core.limits import FD_RESERVE
@@ -63,8 +65,14 @@ async def run(config: ServerConfig) -> None:
             await redis.aclose()
         raise
     try:
-        server = ChatServer(config, archive)
+        node = config.node_name or f"{socket.gethostname()}:{config.port or os.getpid()}"
+        server = ChatServer(config, archive, node if redis is not None else None)
         server.fd_budget = max(files - FD_RESERVE, 1)
+        if redis is not None:
+            from .cluster.link import ClusterLink
+
+            server.cluster_link = ClusterLink(redis, node, server.hub, server.route)
+            await server.cluster_link.start()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_log_loop_error)
         # Before listening: a SIGTERM as soon as the server says it listens is a clean stop.
@@ -76,6 +84,8 @@ async def run(config: ServerConfig) -> None:
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+            if server.cluster_link is not None:
+                await server.cluster_link.stop()
     finally:
         close_archive(archive)
         if redis is not None:

@@ -1,21 +1,29 @@
 """The cluster bus: this node's operations on Redis, one coroutine each (docs/CLUSTER.md).
 
 Each operation is one atomic script or command; the decisions (which keys, which ids are new,
-when the lease is due, whom to reap) are ``core/cluster.py``'s. What is left for the next step:
-the task that feeds the hub (reading, renewing, reaping, reconnecting) and routing the hub's
-instructions here.
+when the lease is due, whom to reap) are ``core/cluster.py``'s. ``run`` carries out a batch of
+the hub's instructions in one pipeline; ``link.py`` is the task that feeds the hub.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
 from ...core import cluster as cl
-from ...core.limits import CLUSTER_INBOX_ENTRIES, CLUSTER_LOG_ENTRIES, CLUSTER_READ_COUNT
+from ...core.limits import (
+    CLUSTER_INBOX_ENTRIES,
+    CLUSTER_LOG_ENTRIES,
+    CLUSTER_OUTAGE_IDS,
+    CLUSTER_READ_COUNT,
+)
+from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from . import scripts
 
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
+Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
+MEMBERS_PREFIX = cl.members_key("")
 
 
 def _flat(fields: dict[str, str]) -> list[str]:
@@ -41,6 +49,105 @@ class Bus:
         self._release = redis.register_script(scripts.RELEASE)
         self._renew = redis.register_script(scripts.RENEW)
         self._reap = redis.register_script(scripts.REAP)
+        self._presence = redis.register_script(scripts.PRESENCE)
+        self._snapshot = redis.register_script(scripts.SNAPSHOT)
+
+    async def register(self, stored: int, now: float) -> None:
+        """Enter the cluster afresh (at start, or after this node was dropped): what an earlier
+        run of this node left (its names, its users) is announced gone first; then a new lease,
+        listed, and ids going on above ``stored``. Positions are left as they are."""
+        await self.redis.delete(cl.lease_key(self.node))
+        await self._reap_one(self.node, now, "")
+        self.boot = secrets.token_hex(8)
+        await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
+        await self.redis.sadd(cl.NODES_KEY, self.node)
+        self.lease.renewed(now)
+        await self._floor(keys=[cl.SEQ_KEY], args=[stored])
+
+    async def leave(self, now: float, reason: str) -> None:
+        """Leave the cluster on a clean stop: this node's names are freed and its users' leaves
+        announced at once, not a lease later."""
+        await self.redis.delete(cl.lease_key(self.node))
+        await self._reap_one(self.node, now, reason)
+
+    async def snapshot(self) -> tuple[int, Snapshot]:
+        """The log's last id and every listed node's users with their rooms, at one instant."""
+        answer = await self._snapshot(keys=[cl.NODES_KEY, cl.LOG_KEY], args=[MEMBERS_PREFIX])
+        last, rest = cl.id_of(answer[0]), answer[1:]
+        nodes: Snapshot = {}
+        for node, flat in zip(rest[::2], rest[1::2]):
+            nodes[node] = {name: json.loads(rooms) for name, rooms in zip(flat[::2], flat[1::2])}
+        return last, nodes
+
+    async def edges(self, key: str) -> tuple[int, int]:
+        """The ids of the first and last entries of stream ``key`` (0, 0 when empty)."""
+        first = await self.redis.xrange(key, count=1)
+        last = await self.redis.xrevrange(key, count=1)
+        if not first or not last:
+            return 0, 0
+        return cl.id_of(first[0][0]), cl.id_of(last[0][0])
+
+    async def history(self, after: int, until: int) -> list[tuple[int, cl.Entry]]:
+        """The log's entries after ``after`` up to ``until`` (a joining node's backfill)."""
+        out: list[tuple[int, cl.Entry]] = []
+        start = f"({cl.entry_id(after)}"
+        while True:
+            chunk = await self.redis.xrange(
+                cl.LOG_KEY, start, cl.entry_id(until), count=CLUSTER_READ_COUNT
+            )
+            for entry_id, fields in chunk:
+                entry = cl.decode(fields)
+                if entry is not None:
+                    out.append((cl.id_of(entry_id), entry))
+            if len(chunk) < CLUSTER_READ_COUNT:
+                return out
+            start = f"({chunk[-1][0]}"
+
+    async def reserve(self) -> int:
+        """Reserve ``CLUSTER_OUTAGE_IDS`` ids for messages said while the link is down: the
+        first of them."""
+        last = int(await self.redis.incrby(cl.SEQ_KEY, CLUSTER_OUTAGE_IDS))
+        return last - CLUSTER_OUTAGE_IDS + 1
+
+    async def run(self, batch: list[Instruction]) -> list[Any]:
+        """Carry out the hub's cluster instructions in one pipeline, in order; one answer each
+        (an exception object for a command Redis refused)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for item in batch:
+            if isinstance(item, Publish):
+                fields = _flat(cl.encode(item.entry))
+                if item.members:
+                    changes = [
+                        part
+                        for name, rooms in item.members
+                        for part in (name, "" if rooms is None else json.dumps(rooms))
+                    ]
+                    keys = [cl.SEQ_KEY, cl.LOG_KEY, cl.members_key(self.node)]
+                    args = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, *fields]
+                    await self._presence(keys=keys, args=args, client=pipe)
+                else:
+                    args = [CLUSTER_LOG_ENTRIES, *fields]
+                    await self._append(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args, client=pipe)
+            elif isinstance(item, Whisper):
+                keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
+                args = [CLUSTER_INBOX_ENTRIES, item.node, *_flat(cl.encode(item.entry))]
+                await self._whisper(keys=keys, args=args, client=pipe)
+            elif isinstance(item, Claim):
+                keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
+                value = cl.holder_value(self.node, item.name)
+                await self._claim(keys=keys, args=[self.boot, value], client=pipe)
+            elif isinstance(item, Release):
+                keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
+                args = [cl.holder_value(self.node, item.name)]
+                await self._release(keys=keys, args=args, client=pipe)
+        return list(await pipe.execute(raise_on_error=False))
+
+    def holder_of(self, claim: Claim, answer: str) -> str | None:
+        """A claim's answer: None if the name is this node's (also when a claim sent twice finds
+        it held by this very node), else the display name of its holder."""
+        if answer == "" or answer == cl.holder_value(self.node, claim.name):
+            return None
+        return cl.parse_holder(answer)[1]
 
     async def join(self, stored: int, now: float) -> None:
         """Take a lease, be listed, and make sure ids go on above ``stored`` (the highest id in
@@ -111,11 +218,14 @@ class Bus:
         """Announce gone every node whose lease lapsed; the nodes this call reaped."""
         listed = await self.redis.smembers(cl.NODES_KEY)
         alive = [n for n in listed if await self.redis.exists(cl.lease_key(n))]
-        reaped = []
-        for node in cl.reapable(listed, alive, self.node):
-            keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
-            keys += [cl.SEQ_KEY, cl.LOG_KEY]
-            args = [node, CLUSTER_LOG_ENTRIES, *_flat(cl.encode(cl.Gone(node, now)))]
-            if await self._reap(keys=keys, args=args):
-                reaped.append(node)
-        return reaped
+        return [
+            node
+            for node in cl.reapable(listed, alive, self.node)
+            if await self._reap_one(node, now, "")
+        ]
+
+    async def _reap_one(self, node: str, now: float, reason: str) -> bool:
+        keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
+        keys += [cl.SEQ_KEY, cl.LOG_KEY]
+        args = [node, CLUSTER_LOG_ENTRIES, *_flat(cl.encode(cl.Gone(node, now, reason)))]
+        return bool(await self._reap(keys=keys, args=args))

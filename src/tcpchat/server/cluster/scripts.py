@@ -92,3 +92,35 @@ for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 return id
 """
+
+# A presence entry and what it changes in the node's record of its users, in one step, so that a
+# joining node's snapshot (SNAPSHOT) and the log meet exactly.
+# KEYS: seq, log, the node's members hash. ARGV: maxlen, count of changes, then (name, rooms as
+# JSON, or '' when the user left) per change, then field, value, ...  Returns the entry's id.
+PRESENCE = """
+local n = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  local name, rooms = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  if rooms == '' then redis.call('HDEL', KEYS[3], name)
+  else redis.call('HSET', KEYS[3], name, rooms) end
+end
+local id = redis.call('INCR', KEYS[1])
+local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
+for i = 3 + 2 * n, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call(unpack(args))
+return id
+"""
+
+# What a node joining the cluster starts from: the log's last id, and every listed node's users
+# with their rooms. KEYS: nodes, log. ARGV: the members hashes' key prefix.
+# Returns {last id or '0-0', node, {name, rooms, ...}, node, {...}, ...}.
+SNAPSHOT = """
+local out = {}
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if last[1] then out[1] = last[1][1] else out[1] = '0-0' end
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  out[#out + 1] = node
+  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. node)
+end
+return out
+"""

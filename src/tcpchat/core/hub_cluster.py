@@ -1,0 +1,387 @@
+"""The hub's side of cluster mode (docs/CLUSTER.md): what it publishes, and what it does with
+what the cluster's log says.
+
+``Hub`` (``hub.py``) inherits these as it inherits the name and room handlers. Standalone
+(``cluster`` None) none of it is used. In a cluster, the hub stays sans-I/O: it returns
+``Publish``, ``Whisper``, ``Claim`` and ``Release`` instructions (``output.py``) that the bus
+(``server/cluster/``) carries out, and the bus feeds back what it read or was answered through
+``heard``, ``claimed``, ``whispered``, ``unsent``, ``resync`` and ``link_down``/``link_up``.
+
+The users of other nodes are ``Session``s with a ``node`` and no connection, in the same roster
+and rooms as local ones, so ``/users``, room sizes, look-alike checks and ``/w NAME`` see the
+whole cluster; they are made and dropped only by what the log says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import cluster as cl
+from . import codes
+from . import events as ev
+from .hub_names import NameHandlers
+from .names import name_key
+from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
+from .rooms import Room, room_key, room_name
+from .session import Session, State
+
+LINK_LOST = "Cluster link lost: messages reach users on this server only."
+LINK_BACK = "Cluster link back: messages reach every server again."
+
+
+class ClusterState:
+    """This node in its cluster: its name, whether its link to Redis is up, who is elsewhere."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.linked = True
+        self.remote: dict[str, dict[Session, None]] = {}  # node -> its users, as this one knows
+
+
+class ClusterHandlers(NameHandlers):
+    """The cluster's entry points into the hub, and the hooks its handlers call."""
+
+    cluster: ClusterState | None
+    sessions: dict[int, Session]
+    _next_session: int
+    _next_message: int
+
+    # --- hooks: what a local change tells the cluster -----------------------------------------
+
+    def _reach(self, room: Room[Session]) -> int:
+        """How many of ``room``'s members a message said here reaches now: everyone, or only
+        those on this server while the link is down."""
+        if self.cluster is None or self.cluster.linked:
+            return len(room)
+        return sum(1 for member in room.everyone() if member.node is None)
+
+    def _member(self, session: Session) -> MemberChange:
+        return session.name, tuple(room.name for room in session.rooms)
+
+    def _share_join(self, session: Session, room: Room[Session], now: float) -> Out:
+        cluster = self.cluster
+        if cluster is None or session.node is not None:
+            return []
+        entry = cl.Arrived(cluster.node, session.name, room.key, room.name, now)
+        return [Publish(entry, (self._member(session),))]
+
+    def _share_part(self, session: Session, room: Room[Session], reason: str, now: float) -> Out:
+        cluster = self.cluster
+        if cluster is None or session.node is not None:
+            return []
+        entry = cl.Departed(cluster.node, session.name, room.key, reason, now)
+        return [Publish(entry, (self._member(session),))]
+
+    def _share_leave(self, session: Session, reason: str, now: float) -> Out:
+        cluster = self.cluster
+        if cluster is None or session.node is not None:
+            return []
+        entry = cl.Departed(cluster.node, session.name, cl.EVERYWHERE, reason, now)
+        return [Publish(entry, ((session.name, None),)), Release(session.name)]
+
+    def _share_topic(self, session: Session, room: Room[Session], now: float) -> Out:
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, room.topic, now)
+        return [Publish(entry)]
+
+    # --- the bus's answers ---------------------------------------------------------------------
+
+    def claimed(self, claim: Claim, holder: str | None, now: float) -> Out:
+        """The cluster answered ``claim``: ``holder`` None if the name is this session's now,
+        else the display name of whoever holds it (or a look-alike of it)."""
+        session = claim.session
+        if claim.old:
+            session.renaming = ""
+        if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
+            return [Release(claim.name)] if holder is None else []
+        if holder is not None:
+            return self._claim_refused(claim, holder, now)
+        if claim.old:
+            out = [] if claim.late else self._renamed(session, claim.name, now)
+            cluster = self.cluster
+            assert cluster is not None
+            entry = cl.Renamed(cluster.node, claim.old, claim.name, now)
+            changes = ((claim.old, None), self._member(session))
+            return [*out, Release(claim.old), Publish(entry, changes)]
+        if claim.late:
+            return []
+        return self._admit(session, claim.name, now)
+
+    def _claim_refused(self, claim: Claim, holder: str, now: float) -> Out:
+        session = claim.session
+        if claim.late:
+            # Taken on another server while this one was cut off: the one case where a link
+            # loss costs a user the session.
+            return self._close(
+                session,
+                now,
+                codes.NAME_LOST,
+                f'Another server gave the name "{holder}" to someone while this server was '
+                "cut off from it. Goodbye: connect again with another name.",
+            )
+        text = f'The name "{claim.name}" is taken. Choose another one.'
+        if name_key(holder) != name_key(claim.name):
+            text = (
+                f'The name "{claim.name}" looks too much like "{holder}", who is online. '
+                "Choose another one."
+            )
+        if claim.old:
+            return self._error(session, now, codes.NAME_TAKEN, text)
+        session.state = State.NAME
+        session.name_tries += 1
+        if session.name_tries >= self.config.max_name_tries:
+            return self._close(
+                session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
+            )
+        return self._error(session, now, codes.NAME_TAKEN, text)
+
+    def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
+        """The private message ``whisper`` reached its recipient's node as ``message_id``, or
+        (0) its recipient is no longer online."""
+        sender, entry = whisper.sender, whisper.entry
+        if sender.state is not State.ACTIVE:
+            return []
+        if not message_id:
+            return self._error(
+                sender,
+                now,
+                codes.NO_SUCH_USER,
+                f"No such user: {entry.to}. Type /users to see who is online.",
+            )
+        delivered = ev.Delivered(
+            now, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
+        )
+        return [to(sender, delivered)]
+
+    def unsent(self, sender: Session | None, now: float) -> Out:
+        """A message of ``sender`` could not be handed to the cluster (the link broke with it in
+        flight, or too much was waiting): it may not have reached anyone."""
+        if sender is None or sender.state is not State.ACTIVE:
+            return []
+        return self._error(
+            sender,
+            now,
+            codes.RATE_LIMITED,
+            "Not sent: the link to the other servers is down or overloaded. Send it again.",
+        )
+
+    def link_down(self, now: float) -> Out:
+        """The link to Redis is lost: this server serves its own users alone until it is back."""
+        if self.cluster is None or not self.cluster.linked:
+            return []
+        self.cluster.linked = False
+        return self._tell_everyone(ev.Notice(now, codes.CLUSTER_DOWN, LINK_LOST))
+
+    def link_up(self, now: float) -> Out:
+        if self.cluster is None or self.cluster.linked:
+            return []
+        self.cluster.linked = True
+        return self._tell_everyone(ev.Notice(now, codes.CLUSTER_UP, LINK_BACK))
+
+    def reserve(self, first: int) -> None:
+        """Ids from ``first`` on are this node's own (reserved in Redis), for the messages said
+        while the link is down."""
+        self._next_message = first
+
+    def reannounce(self, now: float) -> Out:
+        """This node was dropped from the cluster (its lease lapsed): claim its users' names
+        again and say again who is where."""
+        out: Out = []
+        for session in list(self.sessions.values()):
+            if session.state is not State.ACTIVE:
+                continue
+            out.append(Claim(session, session.name, late=True))
+            for room in session.rooms:
+                out += self._share_join(session, room, now)
+        return out
+
+    def local_members(self) -> list[MemberChange]:
+        return [self._member(s) for s in self.sessions.values() if s.state is State.ACTIVE]
+
+    # --- what the log says ---------------------------------------------------------------------
+
+    def heard(self, message_id: int, entry: cl.Entry, now: float) -> Out:
+        """Apply one entry of the cluster's log (or of this node's inbox), numbered
+        ``message_id``; returns what to tell this node's users."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        if isinstance(entry, cl.Said):
+            return self._heard_said(message_id, entry, now)
+        if isinstance(entry, cl.Whispered):
+            return self._heard_whisper(message_id, entry)
+        if entry.node == cluster.node:
+            return []  # this node's own presence entries were applied when they happened
+        if isinstance(entry, cl.Arrived):
+            session = self._remote_session(entry.node, entry.name, now)
+            return [] if session is None else self._remote_join(session, entry.label, now)
+        if isinstance(entry, cl.Departed):
+            return self._heard_departed(entry, now)
+        if isinstance(entry, cl.Renamed):
+            session = self._remote_user(entry.node, entry.old)
+            return [] if session is None else self._renamed(session, entry.new, now)
+        if isinstance(entry, cl.TopicSet):
+            return self._heard_topic(entry, now)
+        out: Out = []
+        for session in list(cluster.remote.pop(entry.node, {})):
+            out += self._drop_remote(session, codes.SERVER_LOST, now)
+        return out
+
+    def resync(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
+        """Make this node's view of the other nodes' users what ``snapshot`` says (node -> name
+        -> room names), telling its users what changed: on joining the cluster, and after a link
+        loss that may have missed entries."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        out: Out = []
+        for node, users in list(cluster.remote.items()):
+            for gone in list(users):
+                if gone.name not in snapshot.get(node, {}):
+                    users.pop(gone, None)
+                    out += self._drop_remote(gone, codes.SERVER_LOST, now)
+        for node, people in snapshot.items():
+            if node == cluster.node:
+                continue
+            for name, rooms in people.items():
+                session = self._remote_session(node, name, now)
+                if session is None:
+                    continue
+                wanted = {room_name(room) for room in rooms}
+                for room in list(session.rooms):
+                    if room.name not in wanted:
+                        session.rooms.remove(room)
+                        out += self._departed(room, session, now, codes.PART)
+                for room_label in rooms:
+                    out += self._remote_join(session, room_label, now)
+        return out
+
+    def _heard_said(self, message_id: int, entry: cl.Said, now: float) -> Out:
+        label = entry.label or None
+        message = ev.Message(
+            entry.time,
+            message_id,
+            entry.sender,
+            None,
+            entry.action,
+            entry.text,
+            label,
+            notice=entry.notice,
+        )
+        self.archive.keep(entry.room, message)  # every node mirrors the whole log
+        room = self.rooms.find(entry.label or self.rooms.lobby.name)
+        if room is None or room.key != entry.room:
+            return []
+        sender = self._own_session(entry)
+        out: Out = [self._to_room(room, message, skip=sender)]
+        if sender is not None:
+            others = len(room) - (1 if sender in room else 0)
+            delivered = ev.Delivered(
+                now,
+                message_id,
+                None,
+                entry.action,
+                entry.text,
+                others,
+                entry.line,
+                label,
+                entry.notice,
+            )
+            out.append(to(sender, delivered))
+        return out
+
+    def _own_session(self, entry: cl.Said) -> Session | None:
+        cluster = self.cluster
+        if cluster is None or entry.node != cluster.node:
+            return None
+        session = self.sessions.get(entry.session)
+        if session is None or session.state is not State.ACTIVE or session.name != entry.sender:
+            return None
+        return session
+
+    def _heard_whisper(self, message_id: int, entry: cl.Whispered) -> Out:
+        target = self.roster.find(entry.to)
+        if target is None or target.node is not None:
+            return []  # left since: the sender was told it reached this node, which it did
+        message = ev.Message(
+            entry.time,
+            message_id,
+            entry.sender,
+            target.name,
+            False,
+            entry.text,
+            notice=entry.notice,
+        )
+        self.archive.keep(None, message)
+        return [ToSessions((target,), message)]
+
+    def _heard_departed(self, entry: cl.Departed, now: float) -> Out:
+        session = self._remote_user(entry.node, entry.name)
+        if session is None:
+            return []
+        if entry.room == cl.EVERYWHERE:
+            assert self.cluster is not None
+            self.cluster.remote.get(entry.node, {}).pop(session, None)
+            return self._drop_remote(session, entry.reason, now)
+        room = next((r for r in session.rooms if r.key == entry.room), None)
+        if room is None:
+            return []
+        session.rooms.remove(room)
+        if session.current is room:
+            session.current = session.rooms[-1] if session.rooms else None
+        return self._departed(room, session, now, entry.reason)
+
+    def _heard_topic(self, entry: cl.TopicSet, now: float) -> Out:
+        self.archive.keep_topic(entry.room, entry.label, entry.topic)
+        room = self.rooms.find(entry.label)
+        if room is None or room.key != entry.room:
+            return []
+        room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
+        return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
+
+    # --- the users of other nodes ----------------------------------------------------------------
+
+    def _remote_user(self, node: str, name: str) -> Session | None:
+        session = self.roster.find(name)
+        return session if session is not None and session.node == node else None
+
+    def _remote_session(self, node: str, name: str, now: float) -> Session | None:
+        """The user ``name`` of ``node``, made if this node did not know them yet; None if the
+        name is someone else's here (the log and this node disagree for a moment)."""
+        known = self.roster.find(name)
+        if known is not None:
+            return known if known.node == node else None
+        if self.roster.look_alike(name, other_than=None) is not None:
+            return None
+        session = Session(self._next_session, node, now, 0.0, node)
+        self._next_session += 1
+        session.state = State.ACTIVE
+        session.name, session.key, session.node = name, name_key(name), node
+        self.roster.add(session)
+        assert self.cluster is not None
+        self.cluster.remote.setdefault(node, {})[session] = None
+        return session
+
+    def _remote_join(self, session: Session, label: str, now: float) -> Out:
+        room = self.rooms.find(label)
+        if room is not None and session in room:
+            return []
+        if room is None:
+            kept = self.archive.topic(room_key(label))
+            room = Room[Session](*kept) if kept is not None else Room[Session](label)
+            self.rooms.add(room)
+        room.add(session)
+        session.rooms.append(room)
+        session.current = room
+        return self._arrived(room, session, now)
+
+    def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
+        session.state = State.CLOSED
+        self.roster.remove(session)
+        return self._leave_rooms(session, now, reason)
+
+    def _tell_everyone(self, event: ev.Event) -> Out:
+        local = tuple(s for s in self.sessions.values() if s.state is State.ACTIVE)
+        return [ToSessions(local, event)] if local else []

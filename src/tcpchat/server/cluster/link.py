@@ -1,0 +1,274 @@
+"""The cluster link: the tasks that join the hub to the other nodes through Redis
+(docs/CLUSTER.md).
+
+- the writer carries out the hub's ``Publish``, ``Whisper``, ``Claim`` and ``Release``
+  instructions in order, everything queued since its last turn in one pipeline, and feeds the
+  answers back (``Hub.claimed``, ``Hub.whispered``);
+- the reader reads the log and this node's inbox (``XREAD BLOCK``) and feeds each entry to
+  ``Hub.heard``;
+- the ticker renews the node's lease and reaps nodes whose lease lapsed, once a second;
+- when Redis cannot be reached the hub is told (``Hub.link_down``: its users learn it once), and
+  the link reconnects with backoff, resumes reading where it stopped, and joins again if the
+  other nodes dropped this one meanwhile.
+
+The hub never waits for Redis: the server hands instructions to ``send`` and goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Callable
+
+from ...core import cluster as cl
+from ...core import codes
+from ...core.hub import Hub
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_READ_BLOCK_MS, CLUSTER_TICK_S
+from ...core.output import Claim, Instruction, Out, Publish, Whisper
+from ..logs import LOGGER_NAME
+from .bus import Bus
+
+log = logging.getLogger(LOGGER_NAME)
+
+# A batch of instructions sent in one pipeline: large enough to keep up with a burst, small
+# enough that a slow Redis answer does not hold a large one.
+WRITE_BATCH = 512
+
+
+class ClusterLink:
+    """``redis``: a connected redis-py asyncio client; ``route``: the server's ``route``."""
+
+    def __init__(self, redis: Any, node: str, hub: Hub, route: Callable[[Out], None]) -> None:
+        self.redis = redis
+        self.bus = Bus(redis, node)
+        self.node = node
+        self.hub = hub
+        self.route = route
+        self.up = asyncio.Event()
+        self._queue: deque[Instruction] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._rejoin_wanted = False
+
+    # --- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the cluster: announce this node, learn who is where, backfill the store with the
+        log's messages it lacks, then read on from there. Redis errors propagate (start-up)."""
+        now = time.time()
+        archive = self.hub.archive
+        stored = archive.last_id()
+        await self.bus.register(stored, now)
+        last, nodes = await self.bus.snapshot()
+        self.route(self.hub.resync(nodes, now))
+        backfilled = 0
+        for message_id, entry in await self.bus.history(stored, last):
+            if isinstance(entry, (cl.Said, cl.TopicSet)):
+                self.hub.heard(message_id, entry, now)  # nobody is connected yet: kept only
+                backfilled += 1
+        self.bus.log_position.last = last
+        self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
+        self.hub.reserve(await self.bus.reserve())
+        others = sum(len(users) for node, users in nodes.items() if node != self.node)
+        log.info(
+            "joined the cluster as %s: %d other nodes, %d users there; %d messages backfilled",
+            self.node,
+            len([n for n in nodes if n != self.node]),
+            others,
+            backfilled,
+        )
+        self.up.set()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(job()) for job in (self._write, self._read, self._tick)]
+
+    async def stop(self) -> None:
+        """Leave on a clean stop: what is queued goes out, then this node's users are announced
+        gone at once (a crash leaves that to the lease)."""
+        for task in self._tasks + ([self._reconnecting] if self._reconnecting else []):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.up.is_set():
+            return
+        try:
+            if self._queue:
+                await self.bus.run(list(self._queue))
+            await self.bus.leave(time.time(), codes.SERVER_SHUTDOWN)
+        except Exception as exc:  # Redis gone: the lease lapses and the others reap this node
+            log.warning("could not leave the cluster cleanly: %s", exc)
+
+    # --- the hub's instructions ----------------------------------------------------------------
+
+    def send(self, item: Instruction) -> None:
+        """Queue one of the hub's cluster instructions for the writer. A message is refused at
+        once (its sender is told) when too much is waiting: Redis is paused or too slow."""
+        if len(self._queue) >= CLUSTER_MAX_PENDING:
+            if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                self.route(self.hub.unsent(item.sender, time.time()))
+                return
+            if not self.up.is_set() and not self._rejoin_wanted:
+                # Cut off long and busy: rather than keep every change, join again when the
+                # link is back and say then who is where.
+                self._rejoin_wanted = True
+                self._queue = deque(i for i in self._queue if not isinstance(i, Publish))
+        if isinstance(item, Publish) and self._rejoin_wanted and not self.up.is_set():
+            return  # re-announced on joining again
+        self._queue.append(item)
+        self._wake.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and self.up.is_set():
+                count = min(len(self._queue), WRITE_BATCH)
+                batch = [self._queue.popleft() for _ in range(count)]
+                try:
+                    answers = await self.bus.run(batch)
+                except Exception as exc:
+                    self._in_flight_lost(batch)
+                    self._lost(exc)
+                    break
+                self._answered(batch, answers)
+
+    def _answered(self, batch: list[Instruction], answers: list[Any]) -> None:
+        now = time.time()
+        out: Out = []
+        again: list[Instruction] = []
+        for item, answer in zip(batch, answers):
+            if isinstance(answer, Exception):
+                log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
+                if isinstance(item, (Publish, Whisper)):
+                    out += self.hub.unsent(item.sender, now)
+            elif isinstance(item, Claim):
+                if answer == "!lease":
+                    again.append(item)  # claimed again once this node has joined again
+                    self._rejoin_wanted = True
+                else:
+                    out += self.hub.claimed(item, self.bus.holder_of(item, answer), now)
+            elif isinstance(item, Whisper):
+                out += self.hub.whispered(item, int(answer), now)
+        self._queue.extendleft(reversed(again))
+        self.route(out)
+        if self._rejoin_wanted:
+            self._lost(ConnectionError("this node lost its lease"))
+
+    def _in_flight_lost(self, batch: list[Instruction]) -> None:
+        """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
+        so their senders are told to send again (a message is never sent twice by the server);
+        names and presence go again (doing them twice changes nothing)."""
+        now = time.time()
+        out: Out = []
+        keep: list[Instruction] = []
+        for item in batch:
+            if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                out += self.hub.unsent(item.sender, now)
+            else:
+                keep.append(item)
+        self._queue.extendleft(reversed(keep))
+        self.route(out)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            await self.up.wait()
+            try:
+                read = await self.bus.read(CLUSTER_READ_BLOCK_MS)
+            except Exception as exc:
+                self._lost(exc)
+                continue
+            if not read:
+                continue
+            now = time.time()
+            out: Out = []
+            heard = self.hub.heard
+            for _key, message_id, entry in read:
+                out += heard(message_id, entry, now)
+            self.route(out)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(CLUSTER_TICK_S)
+            if not self.up.is_set():
+                continue
+            now = time.time()
+            try:
+                if self.bus.lease.due(now) and not await self.bus.renew(now):
+                    self._rejoin_wanted = True
+                    self._lost(ConnectionError("this node's lease lapsed"))
+                    continue
+                for node in await self.bus.reap(now):
+                    log.warning("cluster: node %s stopped renewing its lease: its users left", node)
+            except Exception as exc:
+                self._lost(exc)
+
+    # --- losing the link and getting it back ---------------------------------------------------
+
+    def _lost(self, exc: BaseException) -> None:
+        if not self.up.is_set():
+            return
+        self.up.clear()
+        log.warning("cluster link lost: %s; serving this server's users alone", exc)
+        self.route(self.hub.link_down(time.time()))
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        backoff = cl.Backoff()
+        while True:
+            await asyncio.sleep(backoff.next())
+            try:
+                await self._resume()
+            except Exception as exc:
+                log.info("cluster: Redis still unreachable: %s", exc)
+                continue
+            break
+        self.up.set()
+        self._wake.set()
+        self._reconnecting = None
+        log.warning("cluster link back")
+        self.route(self.hub.link_up(time.time()))
+
+    async def _resume(self) -> None:
+        """Back in touch with Redis: go on reading where this node stopped, or join again if the
+        others dropped it (or Redis lost its data), re-reading the state where entries were lost."""
+        now = time.time()
+        await self.redis.ping()
+        if not self._rejoin_wanted and await self.bus.renew(now):
+            first, _ = await self.bus.edges(cl.LOG_KEY)
+            gap = self.bus.log_position.gap(first or None)
+            if gap:
+                log.warning("cluster: %d log entries were trimmed while cut off", gap)
+                await self._resync(now)
+        else:
+            await self._join_again(now)
+        self.hub.reserve(await self.bus.reserve())
+
+    async def _join_again(self, now: float) -> None:
+        """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
+        first announces this node's earlier users gone everywhere, then announce them again."""
+        log.warning("cluster: this node had been dropped from the cluster; joining again")
+        self._queue = deque(i for i in self._queue if not isinstance(i, Publish))
+        await self.bus.register(self.hub.archive.last_id(), now)
+        lost = False
+        for position, key in (
+            (self.bus.log_position, cl.LOG_KEY),
+            (self.bus.inbox_position, self.bus.inbox),
+        ):
+            first, last = await self.bus.edges(key)
+            if last < position.last:  # Redis lost its data: all it holds now is new
+                position.last = max(first - 1, 0)
+                lost = True
+            elif key == cl.LOG_KEY and position.gap(first or None):
+                lost = True
+        if lost:
+            await self._resync(now)
+        self._rejoin_wanted = False
+        self.route(self.hub.reannounce(now))
+
+    async def _resync(self, now: float) -> None:
+        last, nodes = await self.bus.snapshot()
+        self.route(self.hub.resync(nodes, now))
+        self.bus.log_position.last = max(self.bus.log_position.last, last)
