@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpchat.bench import cli, report
+from tcpchat.bench import cli, report, servers
 from tcpchat.bench.cluster import encode_command, redis_args
 from tcpchat.bench.measure import node_of_index
 from tcpchat.bench.redis_log import benchmark_rps, entry_fields, flat_size
@@ -121,3 +121,15 @@ def test_quick_runs_against_a_real_redis(tmp_path: Path) -> None:
     fanout, log = json.loads(out.read_text())["results"]
     assert (fanout["figures"]["expected"], fanout["figures"]["received"]) == (60, 60)
     assert log["figures"]["appends_per_s"] > 0 and log["figures"]["read"] == 500
+
+
+def test_cluster_targets_are_skipped_with_a_reason_without_redis_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = servers.shutil.which
+    monkeypatch.setattr(
+        servers.shutil, "which", lambda name: None if name == "redis-server" else real(name)
+    )
+    for name in ("ours-cluster1-asyncio", "ours-cluster2-asyncio", "redis"):
+        assert "redis-server is not installed" in servers.unavailable(TARGETS[name])
+    assert servers.unavailable(TARGETS["ours-asyncio"]) == ""
