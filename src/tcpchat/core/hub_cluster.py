@@ -226,7 +226,7 @@ class ClusterHandlers(NameHandlers):
             return self._heard_topic(entry, now)
         out: Out = []
         for session in list(cluster.remote.pop(entry.node, {})):
-            out += self._drop_remote(session, codes.SERVER_LOST, now)
+            out += self._drop_remote(session, entry.reason or codes.SERVER_LOST, now)
         return out
 
     def resync(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
