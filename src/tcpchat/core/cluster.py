@@ -27,6 +27,7 @@ from .limits import (
     CLUSTER_RETRY_MAX_S,
 )
 from .names import look_keys
+from .session import Session
 
 PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
@@ -69,6 +70,16 @@ def parse_holder(value: str) -> tuple[str, str]:
     """(node, display name) of a claim key's value."""
     node, _, name = value.partition("\t")
     return node, name
+
+
+class ClusterState:
+    """This node in its cluster, as the hub keeps it: its name, whether its link to Redis is
+    up, and the users of the other nodes (sessions without a connection), by node."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.linked = True
+        self.remote: dict[str, dict[Session, None]] = {}
 
 
 # --- entry ids and positions --------------------------------------------------------------------
