@@ -107,6 +107,16 @@ def test_every_entry_survives_its_stream_form(entry: cl.Entry) -> None:
 
 
 def test_an_entry_of_an_unknown_kind_is_skipped_and_a_broken_one_is_an_error() -> None:
-    assert cl.decode({"k": "from-the-future", "x": "1"}) is None
+    assert cl.decode({"e": '["from-the-future", 1]'}) is None
+    for broken in ('["gone"]', '["gone", 1, 2.0]', '["gone", "a", "late"]', "{}", "[", "[]"):
+        with pytest.raises(ValueError):
+            cl.decode({"e": broken})
     with pytest.raises(ValueError):
         cl.decode({"k": "gone", "node": "a"})
+
+
+def test_an_entry_from_a_newer_node_keeps_what_this_one_knows() -> None:
+    newer = '["gone", "a", 8.0, "server shutdown", "a field to come"]'
+    assert cl.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown")
+    older = '["said", "a", 7, "alice", "#ops", "#Ops", "hi", false, 2.5]'
+    assert cl.decode({"e": older}) == cl.Said("a", 7, "alice", "#ops", "#Ops", "hi", False, 2.5)

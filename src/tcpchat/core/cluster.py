@@ -16,6 +16,7 @@ talking to Redis and hands time in as ``now``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Union
@@ -27,6 +28,7 @@ from .limits import (
     CLUSTER_RETRY_MAX_S,
 )
 from .names import look_keys
+from .session import Session
 
 PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
@@ -69,6 +71,16 @@ def parse_holder(value: str) -> tuple[str, str]:
     """(node, display name) of a claim key's value."""
     node, _, name = value.partition("\t")
     return node, name
+
+
+class ClusterState:
+    """This node in its cluster, as the hub keeps it: its name, whether its link to Redis is
+    up, and the users of the other nodes (sessions without a connection), by node."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.linked = True
+        self.remote: dict[str, dict[Session, None]] = {}
 
 
 # --- entry ids and positions --------------------------------------------------------------------
@@ -277,39 +289,50 @@ KINDS: dict[str, type[Entry]] = {
 _KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 
 
+# Each kind's fields in order, how many a writer must give, and the JSON types each may hold.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+_LAYOUT: dict[type, tuple[tuple[str, ...], int, tuple[tuple[type, ...], ...]]] = {
+    cls: (
+        tuple(f.name for f in fields(cls)),
+        sum(1 for f in fields(cls) if f.default is MISSING),
+        tuple(_JSON_TYPES[str(f.type)] for f in fields(cls)),
+    )
+    for cls in KINDS.values()
+}
+FIELD = "e"  # the one field of a stream entry: a JSON array, its kind then its values
+
+
 def encode(entry: Entry) -> dict[str, str]:
-    """The stream fields of ``entry``: strings only (``k`` its kind)."""
-    out = {"k": _KIND_OF[type(entry)]}
-    for field in fields(entry):
-        value = getattr(entry, field.name)
-        if isinstance(value, bool):
-            out[field.name] = "1" if value else "0"
-        elif isinstance(value, float):
-            out[field.name] = repr(value)
-        else:
-            out[field.name] = str(value)
-    return out
+    """The stream fields of ``entry``: one, ``e``, a JSON array of its kind and its values in
+    order (compact: a node reads every entry of the log, so parsing it must be cheap)."""
+    values = [_KIND_OF[type(entry)]]
+    values += [getattr(entry, name) for name in _LAYOUT[type(entry)][0]]
+    return {FIELD: json.dumps(values, ensure_ascii=False, separators=(",", ":"))}
 
 
 def decode(values: Mapping[str, str]) -> Entry | None:
-    """The entry these stream fields hold; None for a kind this version does not know. A field
-    missing or malformed is a ValueError: the log was written by something that is not us."""
-    cls = KINDS.get(values.get("k", ""))
+    """The entry these stream fields hold; None for a kind this version does not know. Values
+    missing, or of the wrong type, are a ValueError: the log was written by something that is
+    not us. Values past those this version knows (a newer node's) are left out."""
+    raw = values.get(FIELD)
+    if raw is None:
+        raise ValueError("not a tcp-chat entry")
+    data = json.loads(raw)
+    if not isinstance(data, list) or not data:
+        raise ValueError("not a tcp-chat entry")
+    cls = KINDS.get(data[0]) if isinstance(data[0], str) else None
     if cls is None:
         return None
-    args: dict[str, object] = {}
-    for field in fields(cls):
-        raw = values.get(field.name)
-        if raw is None:
-            if field.default is not MISSING:
-                continue  # written by a node that did not know this field yet
-            raise ValueError(f"{values.get('k')} entry without {field.name}")
-        if field.type == "bool":
-            args[field.name] = raw == "1"
-        elif field.type == "float":
-            args[field.name] = float(raw)
-        elif field.type == "int":
-            args[field.name] = int(raw)
-        else:
-            args[field.name] = raw
-    return cls(**args)  # type: ignore[arg-type]
+    names, required, types = _LAYOUT[cls]
+    args = data[1 : len(names) + 1]
+    if len(args) < required:
+        raise ValueError(f"{data[0]} entry with {len(args)} values, not {required}")
+    for value, allowed in zip(args, types):
+        if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+            raise ValueError(f"{data[0]} entry with a value of the wrong type: {value!r}")
+    return cls(*args)

@@ -16,10 +16,10 @@ from . import codes
 from . import commands as cmd
 from . import events as ev
 from .archive import Archive, NoArchive
-from .cluster import Said, Whispered
+from .cluster import ClusterState, Said, Whispered
 from .flood import charge
 from .guard import password_guard
-from .hub_cluster import ClusterHandlers, ClusterState
+from .hub_cluster import ClusterHandlers
 from .limits import HubLimits
 from .output import Close, Out, Publish, ToSessions, Whisper, to
 from .rooms import Room, Rooms, room_name

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from . import cluster as cl
 from . import codes
 from . import events as ev
+from .cluster import ClusterState
 from .hub_names import NameHandlers
 from .names import name_key
 from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
@@ -27,15 +28,6 @@ from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
 LINK_BACK = "Cluster link back: messages reach every server again."
-
-
-class ClusterState:
-    """This node in its cluster: its name, whether its link to Redis is up, who is elsewhere."""
-
-    def __init__(self, node: str) -> None:
-        self.node = node
-        self.linked = True
-        self.remote: dict[str, dict[Session, None]] = {}  # node -> its users, as this one knows
 
 
 class ClusterHandlers(NameHandlers):
@@ -226,7 +218,7 @@ class ClusterHandlers(NameHandlers):
             return self._heard_topic(entry, now)
         out: Out = []
         for session in list(cluster.remote.pop(entry.node, {})):
-            out += self._drop_remote(session, codes.SERVER_LOST, now)
+            out += self._drop_remote(session, entry.reason or codes.SERVER_LOST, now)
         return out
 
     def resync(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:

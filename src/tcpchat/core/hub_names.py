@@ -8,11 +8,11 @@ the password is slowed per address (``guard.py``).
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
 
 from . import codes
 from . import commands as cmd
 from . import events as ev
+from .cluster import ClusterState
 from .guard import Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
@@ -20,9 +20,6 @@ from .names import display_form, fold, name_key, name_problem
 from .output import Claim, Out, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
-
-if TYPE_CHECKING:
-    from .hub_cluster import ClusterState
 
 
 class NameHandlers(RoomHandlers):

@@ -8,6 +8,7 @@ the hub's instructions in one pipeline; ``link.py`` is the task that feeds the h
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -19,7 +20,10 @@ from ...core.limits import (
     CLUSTER_READ_COUNT,
 )
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
+from ..logs import LOGGER_NAME
 from . import scripts
+
+log = logging.getLogger(LOGGER_NAME)
 
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
@@ -50,6 +54,7 @@ class Bus:
         self._renew = redis.register_script(scripts.RENEW)
         self._reap = redis.register_script(scripts.REAP)
         self._presence = redis.register_script(scripts.PRESENCE)
+        self._append_many = redis.register_script(scripts.APPEND_MANY)
         self._snapshot = redis.register_script(scripts.SNAPSHOT)
 
     async def register(self, stored: int, now: float) -> None:
@@ -96,7 +101,10 @@ class Bus:
                 cl.LOG_KEY, start, cl.entry_id(until), count=CLUSTER_READ_COUNT
             )
             for entry_id, fields in chunk:
-                entry = cl.decode(fields)
+                try:
+                    entry = cl.decode(fields)
+                except ValueError:
+                    continue  # not ours (read() says so in the log)
                 if entry is not None:
                     out.append((cl.id_of(entry_id), entry))
             if len(chunk) < CLUSTER_READ_COUNT:
@@ -113,7 +121,16 @@ class Bus:
         """Carry out the hub's cluster instructions in one pipeline, in order; one answer each
         (an exception object for a command Redis refused)."""
         pipe = self.redis.pipeline(transaction=False)
+        groups: list[int] = []  # how many of the batch each command carries out
+        said: list[str] = []  # room messages and topics in a row, appended by one command
         for item in batch:
+            if isinstance(item, Publish) and not item.members:
+                said.append(cl.encode(item.entry)[cl.FIELD])
+                continue
+            if said:
+                await self._append_said(pipe, said, groups)
+                said = []
+            groups.append(1)
             if isinstance(item, Publish):
                 fields = _flat(cl.encode(item.entry))
                 if item.members:
@@ -140,7 +157,15 @@ class Bus:
                 keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
                 args = [cl.holder_value(self.node, item.name)]
                 await self._release(keys=keys, args=args, client=pipe)
-        return list(await pipe.execute(raise_on_error=False))
+        if said:
+            await self._append_said(pipe, said, groups)
+        answers = await pipe.execute(raise_on_error=False)
+        return [answer for answer, count in zip(answers, groups) for _ in range(count)]
+
+    async def _append_said(self, pipe: Any, said: list[str], groups: list[int]) -> None:
+        args = [CLUSTER_LOG_ENTRIES, cl.FIELD, *said]
+        await self._append_many(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args, client=pipe)
+        groups.append(len(said))
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
@@ -209,7 +234,11 @@ class Bus:
             for entry_id, fields in entries:
                 if not position.accept(entry_id):
                     continue
-                entry = cl.decode(fields)
+                try:
+                    entry = cl.decode(fields)
+                except ValueError as exc:  # not ours: skipped, never a reason to stop reading
+                    log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
+                    continue
                 if entry is not None:
                     out.append((key, cl.id_of(entry_id), entry))
         return out

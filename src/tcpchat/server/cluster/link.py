@@ -35,6 +35,8 @@ log = logging.getLogger(LOGGER_NAME)
 # A batch of instructions sent in one pipeline: large enough to keep up with a burst, small
 # enough that a slow Redis answer does not hold a large one.
 WRITE_BATCH = 512
+# How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
+STOP_WAIT_S = 1.0
 
 
 class ClusterLink:
@@ -52,6 +54,8 @@ class ClusterLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._reconnecting: asyncio.Task[None] | None = None
         self._rejoin_wanted = False
+        self._stopping = False
+        self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -87,15 +91,19 @@ class ClusterLink:
     async def stop(self) -> None:
         """Leave on a clean stop: what is queued goes out, then this node's users are announced
         gone at once (a crash leaves that to the lease)."""
+        self._stopping = True
         for task in self._tasks + ([self._reconnecting] if self._reconnecting else []):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # redis-py may turn a cancellation in flight into a connection error: the tasks stop at
+        # ``_stopping`` then, and are not waited for longer than a moment.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
         if not self.up.is_set():
             return
         try:
             if self._queue:
-                await self.bus.run(list(self._queue))
-            await self.bus.leave(time.time(), codes.SERVER_SHUTDOWN)
+                await asyncio.wait_for(self.bus.run(list(self._queue)), STOP_WAIT_S)
+            await asyncio.wait_for(self.bus.leave(time.time(), codes.SERVER_SHUTDOWN), STOP_WAIT_S)
         except Exception as exc:  # Redis gone: the lease lapses and the others reap this node
             log.warning("could not leave the cluster cleanly: %s", exc)
 
@@ -119,17 +127,18 @@ class ClusterLink:
         self._wake.set()
 
     async def _write(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             while self._queue and self.up.is_set():
                 count = min(len(self._queue), WRITE_BATCH)
                 batch = [self._queue.popleft() for _ in range(count)]
+                link = self._link
                 try:
                     answers = await self.bus.run(batch)
                 except Exception as exc:
                     self._in_flight_lost(batch)
-                    self._lost(exc)
+                    self._lost(exc, link)
                     break
                 self._answered(batch, answers)
 
@@ -153,7 +162,7 @@ class ClusterLink:
         self._queue.extendleft(reversed(again))
         self.route(out)
         if self._rejoin_wanted:
-            self._lost(ConnectionError("this node lost its lease"))
+            self._lost(ConnectionError("this node lost its lease"), self._link)
 
     def _in_flight_lost(self, batch: list[Instruction]) -> None:
         """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
@@ -173,12 +182,13 @@ class ClusterLink:
     # --- reading -------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        while True:
+        while not self._stopping:
             await self.up.wait()
+            link = self._link
             try:
                 read = await self.bus.read(CLUSTER_READ_BLOCK_MS)
             except Exception as exc:
-                self._lost(exc)
+                self._lost(exc, link)
                 continue
             if not read:
                 continue
@@ -190,26 +200,31 @@ class ClusterLink:
             self.route(out)
 
     async def _tick(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(CLUSTER_TICK_S)
             if not self.up.is_set():
                 continue
             now = time.time()
+            link = self._link
             try:
                 if self.bus.lease.due(now) and not await self.bus.renew(now):
                     self._rejoin_wanted = True
-                    self._lost(ConnectionError("this node's lease lapsed"))
+                    self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
                 for node in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
             except Exception as exc:
-                self._lost(exc)
+                self._lost(exc, link)
 
     # --- losing the link and getting it back ---------------------------------------------------
 
-    def _lost(self, exc: BaseException) -> None:
-        if not self.up.is_set():
+    def _lost(self, exc: BaseException, link: int) -> None:
+        """Redis failed a command sent while the link was number ``link``: if that link is still
+        the current one, it is lost. (A command stuck on a dead connection may fail only once
+        the link is back: that says nothing of the new link.)"""
+        if not self.up.is_set() or self._stopping or link != self._link:
             return
+        self._link += 1
         self.up.clear()
         log.warning("cluster link lost: %s; serving this server's users alone", exc)
         self.route(self.hub.link_down(time.time()))
@@ -235,6 +250,9 @@ class ClusterLink:
         """Back in touch with Redis: go on reading where this node stopped, or join again if the
         others dropped it (or Redis lost its data), re-reading the state where entries were lost."""
         now = time.time()
+        # Connections opened before the loss may be dead (Redis restarted): start afresh, so
+        # that the new link does not fail on an old one's socket.
+        await self.redis.connection_pool.disconnect()
         await self.redis.ping()
         if not self._rejoin_wanted and await self.bus.renew(now):
             first, _ = await self.bus.edges(cl.LOG_KEY)

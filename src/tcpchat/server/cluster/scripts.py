@@ -17,6 +17,18 @@ redis.call(unpack(args))
 return id
 """
 
+# Append several entries at once, each numbered by the sequence (the bus sends a burst of room
+# messages in one call: one command, not one each). KEYS: seq, stream. ARGV: maxlen, the field,
+# then one value per entry. Returns the last id.
+APPEND_MANY = """
+local id = 0
+for i = 3, #ARGV do
+  id = redis.call('INCR', KEYS[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[2], ARGV[i])
+end
+return id
+"""
+
 # A private message into the recipient's node inbox, only if that node still holds the name.
 # KEYS: seq, inbox, the recipient's first claim key. ARGV: maxlen, node, then field, value, ...
 # Returns the id, or 0 if the name is no longer held by that node.

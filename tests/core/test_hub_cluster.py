@@ -1,0 +1,323 @@
+"""Unit tests of the hub in cluster mode (core/hub_cluster.py): two or three hubs, no sockets, no
+Redis. ``Shared`` plays what Redis holds (claims, the log, the inboxes) by the rules of the
+Lua scripts that ``tests/e2e/test_cluster_bus.py`` checks against a real redis-server; the
+end-to-end tests (``tests/e2e/test_cluster.py``) run the real thing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tcpchat.core import cluster as cl
+from tcpchat.core import codes
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import HubLimits
+from tcpchat.core.output import Claim, Instruction, Publish, Release, Whisper
+from tcpchat.core.parse import parse_line
+from tcpchat.core.session import Session, State
+
+from .test_hub_rooms import ListArchive, RoomChat, text
+
+
+class Shared:
+    """What the cluster's Redis holds: who holds each claim key, the log, each node's inbox."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}  # claim key -> holder value (node TAB name)
+        self.seq = 0
+        self.log: list[tuple[int, cl.Entry]] = []
+        self.inboxes: dict[str, list[tuple[int, cl.Entry]]] = {}
+
+    def next_id(self) -> int:
+        self.seq += 1
+        return self.seq
+
+
+class Node(RoomChat):
+    """One server of the cluster: its hub, and a bus that carries out its cluster instructions
+    on ``Shared`` when ``flush`` is called and feeds it the log when ``read`` is."""
+
+    def __init__(self, shared: Shared, name: str) -> None:
+        super().__init__()
+        self.hub = Hub(HubLimits(flood_burst=1000.0), self.archive, node=name)
+        self.name = name
+        self.shared = shared
+        self.pending: list[Instruction] = []
+        self.position = 0
+        self.inbox_position = 0
+
+    def route(self, out: Iterable[Instruction]) -> None:
+        local = []
+        for item in out:
+            if isinstance(item, (Publish, Whisper, Claim, Release)):
+                self.pending.append(item)
+            else:
+                local.append(item)
+        super().route(local)
+
+    def flush(self) -> bool:
+        shared, work = self.shared, self.pending
+        self.pending = []
+        for item in work:
+            if isinstance(item, Claim):
+                mine = cl.holder_value(self.name, item.name)
+                held = [shared.claims[k] for k in cl.claim_keys(item.name) if k in shared.claims]
+                taken = next((h for h in held if h != mine), None)
+                if taken is None:
+                    shared.claims.update(dict.fromkeys(cl.claim_keys(item.name), mine))
+                holder = None if taken is None else cl.parse_holder(taken)[1]
+                self.route(self.hub.claimed(item, holder, self.now))
+            elif isinstance(item, Release):
+                mine = cl.holder_value(self.name, item.name)
+                for key in cl.claim_keys(item.name):
+                    if shared.claims.get(key) == mine:
+                        del shared.claims[key]
+            elif isinstance(item, Publish):
+                shared.log.append((shared.next_id(), item.entry))
+            else:
+                holder = shared.claims.get(cl.claim_keys(item.entry.to)[0], "")
+                number = 0
+                if cl.parse_holder(holder)[0] == item.node:
+                    number = shared.next_id()
+                    shared.inboxes.setdefault(item.node, []).append((number, item.entry))
+                self.route(self.hub.whispered(item, number, self.now))
+        return bool(work)
+
+    def read(self) -> bool:
+        log = self.shared.log[self.position :]
+        inbox = self.shared.inboxes.get(self.name, [])[self.inbox_position :]
+        self.position += len(log)
+        self.inbox_position += len(inbox)
+        for number, entry in log + inbox:
+            self.route(self.hub.heard(number, entry, self.now))
+        return bool(log or inbox)
+
+
+def settle(*nodes: Node) -> None:
+    """Let every bus carry out and read everything, as the links would in a moment."""
+    for _ in range(20):
+        busy = [node.flush() for node in nodes] + [node.read() for node in nodes]
+        if not any(busy):
+            return
+    raise AssertionError("the cluster did not settle")
+
+
+def join(node: Node, name: str, *others: Node) -> Session:
+    session = node.connect()
+    node.line(session, name)
+    settle(node, *others)
+    assert session.state is State.ACTIVE, text(node.take(session))
+    node.take(session)
+    return session
+
+
+def cluster(*names: str) -> tuple[Shared, list[Node]]:
+    shared = Shared()
+    return shared, [Node(shared, name) for name in names]
+
+
+def test_a_name_is_claimed_before_registering_and_lines_meanwhile_are_told_to_wait() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = a.connect()
+    a.take(alice)
+    a.line(alice, "alice")
+    assert alice.state is State.CLAIMING and a.take(alice) == []
+    assert [type(i) for i in a.pending] == [Claim]
+    a.line(alice, "hello")
+    assert text(a.take(alice)) == ["!!! Wait: the other servers are checking your name."]
+    settle(a, b)
+    assert text(a.take(alice))[0] == "*** You are alice. 1 user online: alice."
+    bob = join(b, "bob", a)
+    b.line(bob, "/users")
+    assert text(b.take(bob)) == ["*** 2 users online: alice, bob."]
+    assert text(a.take(alice)) == ["*** bob joined. 2 users online."]
+
+
+def test_a_name_held_elsewhere_or_a_look_alike_of_it_is_refused_and_asked_again() -> None:
+    _, (a, b) = cluster("a", "b")
+    join(a, "cope", b)
+    late = b.connect()
+    b.take(late)
+    b.line(late, "Cope")
+    settle(a, b)
+    assert text(b.take(late)) == [
+        '!!! The name "Cope" is taken. Choose another one.',
+        "*** Enter your name:",
+    ]
+    assert late.state is State.NAME
+
+
+def test_two_nodes_claiming_one_name_at_once_give_it_to_one() -> None:
+    _, (a, b) = cluster("a", "b")
+    first, second = a.connect(), b.connect()
+    a.line(first, "zoe")
+    b.line(second, "zoe")
+    settle(a, b)
+    assert {first.state, second.state} == {State.ACTIVE, State.NAME}
+
+
+def test_a_room_message_is_delivered_when_read_back_in_log_order_and_counted_cluster_wide() -> None:
+    shared, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    ann = join(a, "ann", b)
+    for node in (a, b):
+        node.drain()
+    a.line(alice, "hi all")
+    assert a.take(alice) == [] and a.take(ann) == []  # nothing before the log has it
+    settle(a, b)
+    assert text(b.take(bob)) == ["<alice> hi all"]
+    assert text(a.take(ann)) == ["<alice> hi all"]
+    assert text(a.take(alice)) == ["*** Delivered to ALL (2 users)."]
+    number = shared.log[-1][0]
+    assert [(k, m.id, m.text) for k, m in b.archive.kept] == [("#lobby", number, "hi all")]
+    assert [m.id for _, m in a.archive.kept] == [number]  # every node mirrors the log
+
+
+def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    a.drain()
+    b.drain()
+    a.line(alice, "/w bob секрет")
+    whisper = a.pending[-1]
+    assert isinstance(whisper, Whisper) and whisper.node == "b"
+    settle(a, b)
+    assert text(b.take(bob)) == ["[PM from alice] секрет"]
+    assert text(a.take(alice)) == ["*** Delivered to bob."]
+    # The recipient left before the message got there: the sender is told no such user.
+    a.line(alice, "/w bob still there?")
+    b.line(bob, "/quit")
+    b.flush()
+    settle(a, b)
+    assert "!!! No such user: bob. Type /users to see who is online." in text(a.take(alice))
+
+
+def test_rooms_joins_parts_and_topics_of_other_nodes_are_applied_in_order() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    a.line(alice, "/join #ops")
+    settle(a, b)
+    b.line(bob, "/join #ops")
+    settle(a, b)
+    a.drain()
+    b.drain()
+    b.line(bob, "/topic deploy")
+    settle(a, b)
+    assert text(a.take(alice)) == ["*** bob set the topic of #ops: deploy"]
+    b.line(bob, "/part #ops later")
+    settle(a, b)
+    assert text(a.take(alice)) == ["*** bob left #ops (later). 1 user in #ops."]
+    a.line(alice, "/users #ops")
+    assert text(a.take(alice)) == ["*** 1 user in #ops: alice."]
+
+
+def test_a_rename_is_claimed_then_told_everywhere_and_the_old_name_freed() -> None:
+    shared, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    a.drain()
+    b.drain()
+    a.line(alice, "/nick alicia")
+    assert [type(i) for i in a.pending] == [Claim]
+    settle(a, b)
+    assert text(a.take(alice)) == ["*** You are now known as alicia."]
+    assert text(b.take(bob)) == ["*** alice is now known as alicia."]
+    assert cl.holder_value("a", "alice") not in shared.claims.values()
+    again = join(b, "alice", a)
+    assert again.name == "alice"
+
+
+def test_a_node_gone_takes_its_users_with_it() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    join(b, "bob", a)
+    join(b, "bea", a)
+    a.drain()
+    a.route(a.hub.heard(99, cl.Gone("b", a.now), a.now))
+    assert text(a.take(alice)) == [
+        "*** bob left (server lost). 2 users online.",
+        "*** bea left (server lost). 1 user online.",
+    ]
+    a.route(a.hub.heard(100, cl.Gone("c", a.now, codes.SERVER_SHUTDOWN), a.now))
+    assert a.take(alice) == []
+
+
+def test_what_a_node_said_itself_is_not_applied_twice() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    a.drain()
+    a.route(a.hub.heard(50, cl.Arrived("a", "alice", "#lobby", "#lobby", a.now), a.now))
+    a.route(a.hub.heard(51, cl.Arrived("b", "alice", "#lobby", "#lobby", a.now), a.now))
+    assert a.take(alice) == []
+    assert len(a.hub.roster) == 1
+
+
+def test_losing_the_link_is_said_once_and_messages_stay_on_this_server() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice, ann, bob = join(a, "alice", b), join(a, "ann", b), join(b, "bob", a)
+    a.drain()
+    a.route(a.hub.link_down(a.now))
+    a.route(a.hub.link_down(a.now))
+    lost = "*** Cluster link lost: messages reach users on this server only."
+    assert text(a.take(alice)) == text(a.take(ann)) == [lost]
+    a.hub.reserve(500_000)
+    a.line(alice, "local")
+    assert text(a.take(ann)) == ["<alice> local"]
+    assert text(a.take(alice)) == ["*** Delivered to ALL (1 user)."]
+    assert [m.id for _, m in a.archive.kept] == [500_000]
+    a.line(alice, "/w bob hi")
+    assert text(a.take(alice)) == [
+        "!!! bob is on another server, which this one cannot reach now. Try again later."
+    ]
+    assert b.take(bob) == []
+    a.route(a.hub.link_up(a.now))
+    assert text(a.take(ann)) == ["*** Cluster link back: messages reach every server again."]
+
+
+def test_a_name_taken_elsewhere_while_cut_off_costs_the_session() -> None:
+    _, (a, b) = cluster("a", "b")
+    a.route(a.hub.link_down(a.now))
+    late = a.connect()
+    a.line(late, "kim")
+    assert late.state is State.ACTIVE  # served at once; claimed when the link is back
+    kim = join(b, "kim", a)
+    a.route(a.hub.link_up(a.now))
+    settle(a, b)
+    assert late in a.closed
+    assert any("Another server gave the name" in line for line in text(a.take(late)))
+    assert kim.state is State.ACTIVE
+
+
+def test_resync_drops_users_a_snapshot_no_longer_has_and_adds_the_new() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    join(b, "bob", a)
+    a.drain()
+    out = a.hub.resync({"b": {"bea": ["#lobby", "#ops"]}, "a": {"alice": ["#lobby"]}}, a.now)
+    a.route(out)
+    assert text(a.take(alice)) == [
+        "*** bob left (server lost). 1 user online.",
+        "*** bea joined. 2 users online.",
+    ]
+    a.line(alice, "/rooms")
+    assert "#ops" in "\n".join(text(a.take(alice)))
+
+
+def test_a_claim_answered_after_the_session_left_is_released() -> None:
+    _, (a, b) = cluster("a", "b")
+    gone = a.connect()
+    a.line(gone, "ghost")
+    a.route(a.hub.disconnect(gone, codes.CONNECTION_LOST, a.now))
+    claim = a.pending.pop()
+    assert isinstance(claim, Claim)
+    assert a.hub.claimed(claim, None, a.now) == [Release("ghost")]
+
+
+def test_a_standalone_hub_gives_no_cluster_instructions() -> None:
+    chat = RoomChat(ListArchive())
+    alice = chat.join("alice")
+    out = []
+    for line in ("hello", "/join #ops", "/topic t", "/nick al", "/part #ops", "/quit"):
+        command = parse_line(line)
+        assert command is not None
+        out += chat.hub.handle(alice, command, chat.now)
+    assert not [i for i in out if isinstance(i, (Publish, Whisper, Claim, Release))]
+    assert chat.hub.heard(1, cl.Gone("b", 1.0), 1.0) == []

@@ -1,0 +1,261 @@
+"""Cluster mode end to end: a real redis-server on a free loopback port and two or three real
+server processes, spoken to over TCP as nc would (docs/CLUSTER.md)."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WAIT, Peer, ServerProcess, join_peer, poll_until
+from tests.e2e.redis_server import RedisServer, command
+
+# Lease (5 s) + a reaping tick + a read, with room for a loaded CI machine.
+REAPED_WITHIN = WAIT + 10
+
+
+class Cluster:
+    """Redis and the nodes of one test; everything is stopped at the end."""
+
+    def __init__(self, tmp: Path, aof: bool = False) -> None:
+        self.tmp = tmp
+        self.redis = RedisServer(tmp / "redis", aof=aof)
+        self.nodes: dict[str, ServerProcess] = {}
+        self.peers: list[Peer] = []
+
+    def node(self, name: str, *args: str) -> ServerProcess:
+        folder = self.tmp / name
+        folder.mkdir(exist_ok=True)
+        server = ServerProcess(
+            folder,
+            "--cluster",
+            self.redis.url,
+            "--node-name",
+            name,
+            "--data-dir",
+            str(folder / "data"),
+            *args,
+        )
+        self.nodes[name] = server
+        return server
+
+    def join(self, node: str, name: str, json_mode: bool = False) -> Peer:
+        peer = join_peer(self.nodes[node].port, name, json_mode=json_mode)
+        self.peers.append(peer)
+        return peer
+
+    def close(self) -> None:
+        for peer in self.peers:
+            peer.close()
+        for server in self.nodes.values():
+            server.stop()
+        self.redis.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    made = Cluster(tmp_path)
+    yield made
+    made.close()
+
+
+def known(peer: Peer, line: str, pattern: str) -> None:
+    """Ask with ``line`` until the answer matches ``pattern``: what another node did is known
+    here one read of the log later."""
+
+    def ask() -> bool | None:
+        peer.send(line + "\n")
+        return True if re.search(pattern, peer.expect(r"^(\*\*\*|!!!) ")) else None
+
+    poll_until(ask, f"{pattern!r} in answer to {line!r}")
+
+
+def two_nodes(cluster: Cluster) -> tuple[ServerProcess, ServerProcess]:
+    return cluster.node("a"), cluster.node("b")
+
+
+def test_messages_private_messages_and_users_cross_nodes(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined\. 2 users online\.$")
+    known(bob, "/users", r"^\*\*\* 2 users online: alice, bob\.$")
+
+    alice.send("hello from a\n")
+    bob.expect(r"^<alice> hello from a$")
+    alice.expect(r"^\*\*\* Delivered to ALL \(1 user\)\.$")
+
+    bob.send("/w alice только тебе\n")
+    alice.expect(r"^\[PM from bob\] только тебе$")
+    bob.expect(r"^\*\*\* Delivered to alice\.$")
+
+    bob.send("/w carol hi\n")
+    bob.expect(r"^!!! No such user: carol\.")
+    bob.send("/quit bye\n")
+    alice.expect(r"^\*\*\* bob left \(quit: bye\)\. 1 user online\.$")
+
+
+def test_rooms_and_topics_are_shared_and_counted_cluster_wide(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    carol = cluster.join("b", "carol")
+    alice.send("/join #ops\n")
+    alice.expect(r"^\*\*\* You joined #ops")
+    # A join takes effect on its own node at once and on the others when they read it.
+    known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: alice\.$")
+    bob.send("/join #OPS\n")
+    bob.expect(r"^\*\*\* You joined #ops\. 2 users here")
+    alice.expect(r"^\*\*\* bob joined #ops\. 2 users in #ops\.$")
+    bob.send("/topic deploy at noon\n")
+    alice.expect(r"bob set the topic of #ops: deploy at noon")
+    alice.send("ship it\n")
+    bob.expect(r"^<alice> ship it$")
+    alice.expect(r"^\*\*\* Delivered to #ops \(1 user\)\.$")
+    carol.send("/users #ops\n")
+    carol.expect(r"^\*\*\* 2 users in #ops: alice, bob\.$")
+    assert not any("ship it" in line for line in carol.seen)
+
+
+def test_a_name_held_on_one_node_is_refused_on_the_other(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    cluster.join("a", "cope")
+    peer = Peer(cluster.nodes["b"].port)
+    cluster.peers.append(peer)
+    peer.expect(r"^\*\*\* Enter your name:")
+    peer.send("Cope\n")
+    peer.expect(r'^!!! The name "Cope" is taken\. Choose another one\.$')
+    peer.send("\u0441\u043e\u0440\u0435\n")  # Cyrillic letters that look like "cope"
+    peer.expect(r'looks too much like "cope"')
+    peer.send("copa\n")
+    peer.expect(r"^\*\*\* You are copa\. 2 users online")
+
+
+def test_three_nodes_racing_for_the_same_names_register_each_name_once(cluster: Cluster) -> None:
+    for name in "abc":
+        cluster.node(name, "--max-per-ip", "200")
+    names = [f"user{i}" for i in range(100)]
+    peers = []
+    for i in range(300):
+        peer = Peer(cluster.nodes["abc"[i % 3]].port)
+        cluster.peers.append(peer)
+        peers.append(peer)
+    for peer in peers:
+        peer.expect(r"^\*\*\* Enter your name:")
+    for i, peer in enumerate(peers):
+        peer.send(f"{names[i % 100]}\n")
+    granted: dict[str, int] = {}
+    for i, peer in enumerate(peers):
+        answer = peer.expect(r"^(\*\*\* You are |!!! The name)")
+        if answer.startswith("*** You are"):
+            granted[names[i % 100]] = granted.get(names[i % 100], 0) + 1
+    assert sorted(granted) == sorted(names)
+    assert set(granted.values()) == {1}
+
+
+def test_a_killed_node_frees_its_names_and_its_users_are_seen_to_leave(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    cluster.nodes["b"].stop(signal.SIGKILL)
+    alice.expect(r"^\*\*\* bob left \(server lost\)\. 1 user online\.$", timeout=REAPED_WITHIN)
+    cluster.nodes["a"].wait_log(r"node b stopped renewing its lease")
+    bob_again = cluster.join("a", "bob")
+    bob_again.send("/users\n")
+    bob_again.expect(r"^\*\*\* 2 users online: alice, bob\.$")
+
+
+def test_a_node_stopped_cleanly_says_goodbye_for_its_users_at_once(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    cluster.nodes["b"].stop()
+    alice.expect(r"^\*\*\* bob left \(server shutdown\)\. 1 user online\.$")
+
+
+def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -> None:
+    for name in "ab":
+        cluster.node(name, "--flood-burst", "100")
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    for i in range(20):
+        alice.send(f"before {i}\n")
+    assert command(cluster.redis.port, "CLIENT PAUSE 3000 WRITE") == "+OK"
+    for i in range(20):
+        alice.send(f"during {i}\n")
+    wanted = [f"<alice> before {i}" for i in range(20)] + [f"<alice> during {i}" for i in range(20)]
+    got = [bob.expect(r"^<alice> ") for _ in wanted]
+    assert got == wanted
+    alice.send("after\n")
+    bob.expect(r"^<alice> after$")
+    assert not any("Cluster link" in line for line in alice.seen + bob.seen)
+
+
+def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    ann = cluster.join("a", "ann")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    cluster.redis.stop()
+    lost = r"^\*\*\* Cluster link lost: messages reach users on this server only\.$"
+    alice.expect(lost)
+    bob.expect(lost)
+    cluster.nodes["a"].wait_log(r"cluster link lost")
+    alice.send("local only\n")
+    ann.expect(r"^<alice> local only$")
+    alice.expect(r"^\*\*\* Delivered to ALL \(1 user\)\.$")  # ann; bob is out of reach
+    alice.send("/w bob hi\n")
+    alice.expect(r"^!!! bob is on another server, which this one cannot reach now")
+
+    cluster.redis.start()  # without persistence: the nodes join again and announce their users
+    back = r"^\*\*\* Cluster link back"
+    alice.expect(back, timeout=REAPED_WITHIN)
+    bob.expect(back, timeout=REAPED_WITHIN)
+    # That Redis forgot everything: each node announces its users again, read by the other.
+    known(alice, "/users", r"^\*\*\* 3 users online: alice, ann, bob\.$")
+    known(bob, "/users", r"^\*\*\* 3 users online: alice, ann, bob\.$")
+    alice.send("/w bob are you there\n")
+    bob.expect(r"^\[PM from alice\] are you there$")
+    assert sum(1 for line in alice.seen if re.match(lost, line)) == 1
+
+
+def test_a_redis_restart_with_aof_keeps_ids_rising_and_nothing_is_lost(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path, aof=True)
+    try:
+        two_nodes(cluster)
+        alice = cluster.join("a", "alice", json_mode=True)
+        bob = cluster.join("b", "bob", json_mode=True)
+        alice.send("first\n")
+        first = bob.event("message")
+        cluster.redis.stop()
+        alice.event("notice")
+        cluster.redis.start()
+        assert alice.event("notice")["code"] == "cluster_up"
+        alice.send("second\n")
+        second = bob.event("message", timeout=REAPED_WITHIN)
+        assert (first["text"], second["text"]) == ("first", "second")
+        assert second["id"] > first["id"]
+        assert alice.event("delivered")["id"] == second["id"]
+    finally:
+        cluster.close()
+
+
+def test_history_and_search_are_the_same_on_every_node(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.send("the backup runs at midnight\n")
+    bob.expect(r"^<alice> the backup runs at midnight$")
+    bob.send("/search backup\n")
+    bob.expect(r"<alice> the backup runs at midnight$")
+    cluster.node("c")  # a node that joins later backfills its store from the log
+    carol = cluster.join("c", "carol")
+    carol.send("/history\n")
+    carol.expect(r"#\d+\] <alice> the backup runs at midnight$")
