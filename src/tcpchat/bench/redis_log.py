@@ -1,13 +1,13 @@
 """The cluster log's own ceiling: how many entries one Redis appends and hands back a second.
 
 Against the ``redis`` target (a redis-server alone, pinned to the server's CPU), from the
-generator: M entries of about P bytes (a room message as the bus writes it), appended with the
-bus's APPEND script (``server/cluster/scripts.py``: INCR, then XADD with that id) in pipelines
-of B from one redis-py connection, as the bus sends a loop turn's publishes; then read back with
-``XREAD COUNT`` as a node reads the log. redis-benchmark, when installed, adds the same script,
-a plain ``XADD`` and ``XREAD COUNT 100`` from 4 connections, 16 commands each in flight: Redis's
-side of the ceiling without a Python client in the way. docs/BENCHMARKS.md turns these into the
-cluster's limits.
+generator: M entries of about P bytes (a room message as the bus writes it: one JSON field),
+appended from one redis-py connection with the bus's APPEND script (``server/cluster/
+scripts.py``: INCR, then XADD with that id), B to a pipeline, then M more with APPEND_MANY, B
+to a call, as the bus appends a burst; then read back with ``XREAD COUNT`` as a node reads the
+log. redis-benchmark, when installed, adds both scripts, a plain ``XADD`` and ``XREAD COUNT
+100`` from 4 connections, 16 commands each in flight: Redis's side of the ceiling without a
+Python client in the way. docs/BENCHMARKS.md turns these into the cluster's limits.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core import cluster as cl
 from ..core.limits import CLUSTER_LOG_ENTRIES, CLUSTER_READ_COUNT
-from ..server.cluster.scripts import APPEND
+from ..server.cluster.scripts import APPEND, APPEND_MANY
 from .cluster import RunningCluster
 from .measure import Result
 from .servers import Running
@@ -30,18 +30,21 @@ from .specs import RedisLog
 
 BENCHMARK_CLIENTS = 4
 BENCHMARK_PIPELINE = 16
+# Entries per APPEND_MANY call in redis-benchmark's run of it.
+BENCHMARK_MANY = 10
 # Entries per XREAD in redis-benchmark's read run (it reads the log's first ones again and again).
 XREAD_COUNT = 100
 
 
 def entry_fields(size: int) -> list[str]:
-    """The fields of a room message whose names and values come to about ``size`` bytes
-    (never less than the fixed fields take), flat as the script takes them."""
-    said = cl.Said("a", 1, "b0", "#lobby", "", "", False, 1764547200.123456)
-    fields = cl.encode(said)
-    fixed = sum(len(k) + len(v) for k, v in fields.items())
-    fields["text"] = "x" * max(0, size - fixed)
-    return [item for pair in fields.items() for item in pair]
+    """The stream fields of a room message whose names and values come to about ``size``
+    bytes (never less than its fixed part takes), flat as the APPEND script takes them."""
+
+    def fields(text: str) -> list[str]:
+        said = cl.Said("a", 1, "b0", "#lobby", "", text, False, 1764547200.123456)
+        return [item for pair in cl.encode(said).items() for item in pair]
+
+    return fields("x" * max(0, size - flat_size(fields(""))))
 
 
 def flat_size(fields: list[str]) -> int:
@@ -82,26 +85,34 @@ def _redis_cpu(server: RunningCluster) -> float:
 
 
 async def _append(spec: RedisLog, server: RunningCluster, client: Any, result: Result) -> None:
+    """M entries with APPEND, B to a pipeline (``appends_per_s``), then M more with APPEND_MANY,
+    B to a call, as the bus appends a burst of room messages (``appends_many_per_s``)."""
     fields = entry_fields(spec.P)
     result.figures["entry_bytes"] = flat_size(fields)
     append = client.register_script(APPEND)
+    append_many = client.register_script(APPEND_MANY)
     keys = [cl.SEQ_KEY, cl.LOG_KEY]
-    args = [CLUSTER_LOG_ENTRIES, *fields]
-    cpu = _redis_cpu(server)
-    start = time.monotonic()
-    done = 0
-    while done < spec.M:
-        pipe = client.pipeline(transaction=False)
-        batch = min(spec.B, spec.M - done)
-        for _ in range(batch):
-            await append(keys=keys, args=args, client=pipe)
-        await pipe.execute()
-        done += batch
-    elapsed = max(time.monotonic() - start, 1e-9)
-    used = _redis_cpu(server) - cpu
-    result.figures["appends_per_s"] = done / elapsed
-    result.figures["append_redis_cpu_pct"] = 100 * used / elapsed
-    result.figures["appends_per_redis_cpu_s"] = done / used if used > 0 else 0.0
+    for name in ("appends", "appends_many"):
+        cpu = _redis_cpu(server)
+        start = time.monotonic()
+        done = 0
+        while done < spec.M:
+            batch = min(spec.B, spec.M - done)
+            pipe = client.pipeline(transaction=False)
+            if name == "appends":
+                for _ in range(batch):
+                    await append(keys=keys, args=[CLUSTER_LOG_ENTRIES, *fields], client=pipe)
+            else:
+                values = [fields[1]] * batch
+                args = [CLUSTER_LOG_ENTRIES, fields[0], *values]
+                await append_many(keys=keys, args=args, client=pipe)
+            await pipe.execute()
+            done += batch
+        elapsed = max(time.monotonic() - start, 1e-9)
+        used = _redis_cpu(server) - cpu
+        result.figures[f"{name}_per_s"] = done / elapsed
+        result.figures[f"{name}_redis_cpu_pct"] = 100 * used / elapsed
+        result.figures[f"{name}_per_redis_cpu_s"] = done / used if used > 0 else 0.0
 
 
 async def _read(server: RunningCluster, client: Any, result: Result) -> None:
@@ -133,12 +144,18 @@ def _redis_benchmark(spec: RedisLog, server: RunningCluster, result: Result) -> 
         result.figures["benchmark_missing"] = 1
         return
     fields = entry_fields(spec.P)
-    sha = hashlib.sha1(APPEND.encode()).hexdigest()  # the script is loaded by now
+    sha = hashlib.sha1(APPEND.encode()).hexdigest()  # the scripts are loaded by now
+    many = hashlib.sha1(APPEND_MANY.encode()).hexdigest()
+    burst = [fields[1]] * BENCHMARK_MANY
     # (command, entries each request moves): a read hands back XREAD_COUNT entries at once.
     runs: dict[str, tuple[list[object], int]] = {
         "bench_append": (
             ["EVALSHA", sha, 2, cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES, *fields],
             1,
+        ),
+        "bench_append_many": (
+            ["EVALSHA", many, 2, cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES, fields[0], *burst],
+            BENCHMARK_MANY,
         ),
         "bench_xadd": (
             ["XADD", "tcpchat:bench", "MAXLEN", "~", CLUSTER_LOG_ENTRIES, "*", *fields],
