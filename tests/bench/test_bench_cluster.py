@@ -87,6 +87,9 @@ def test_redis_benchmark_csv_gives_requests_per_second() -> None:
     )
     assert benchmark_rps(csv) == pytest.approx(117647.06)
     assert benchmark_rps("") == 0.0
+    # The command is echoed as it is: an entry's JSON brings unescaped quotes and commas.
+    json_line = '"XADD k * e ["said","a",1]","249999.98","0.177","0.048"\n'
+    assert benchmark_rps(csv.splitlines()[0] + "\n" + json_line) == pytest.approx(249999.98)
 
 
 def test_cluster_cost_compares_one_node_with_the_standalone_server() -> None:

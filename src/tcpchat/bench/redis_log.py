@@ -13,6 +13,7 @@ Python client in the way. docs/BENCHMARKS.md turns these into the cluster's limi
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import importlib
 import shutil
@@ -51,12 +52,18 @@ def flat_size(fields: list[str]) -> int:
     return sum(len(item.encode()) for item in fields)
 
 
-def benchmark_rps(csv: str) -> float:
-    """Requests per second from ``redis-benchmark --csv`` output (its last data line)."""
+def benchmark_rps(output: str) -> float:
+    """Requests per second from ``redis-benchmark --csv`` output (its last data line). The
+    first column repeats the command unescaped (an entry's JSON brings quotes and commas), so
+    the columns are counted from the right, as many as the header has."""
+    lines = output.splitlines()
+    if not lines:
+        return 0.0
+    columns = len(next(csv.reader(lines[:1])))
     rps = 0.0
-    for line in csv.splitlines():
-        cells = [cell.strip('"') for cell in line.split('","')]
-        if len(cells) >= 2 and cells[0] != "test":
+    for line in lines[1:]:
+        cells = line.rsplit(",", columns - 1)
+        if len(cells) == columns:
             try:
                 rps = float(cells[1].strip('"'))
             except ValueError:
