@@ -136,3 +136,12 @@ def test_cluster_targets_are_skipped_with_a_reason_without_redis_server(
     for name in ("ours-cluster1-asyncio", "ours-cluster2-asyncio", "redis"):
         assert "redis-server is not installed" in servers.unavailable(TARGETS[name])
     assert servers.unavailable(TARGETS["ours-asyncio"]) == ""
+
+
+def test_the_summary_shows_latency_across_nodes_only_when_measured() -> None:
+    alone = Result("latency X", "latency", "ours-asyncio", {"p99_ms": 4.0})
+    two = Result(
+        "latency X", "latency", "ours-cluster2-asyncio", {"p99_ms": 9.0, "cross_p99_ms": 9.5}
+    )
+    assert "from one node to another" not in report.summary([alone])
+    assert "from one node to another" in report.summary([alone, two])

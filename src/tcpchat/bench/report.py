@@ -22,6 +22,7 @@ class Headline:
     label: str
     higher_is_better: bool
     digits: int = 0
+    optional: bool = False  # a row only when some server has the figure (cluster targets)
 
 
 HEADLINES: dict[str, tuple[Headline, ...]] = {
@@ -35,6 +36,7 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         Headline("p99_ms", "p99 ms", False, 2),
         Headline("max_ms", "max ms", False, 2),
         Headline("cpu_us_per_delivery", "server CPU µs per delivery", False, 2),
+        Headline("cross_p99_ms", "p99 ms from one node to another", False, 2, optional=True),
     ),
     "mixed": (
         Headline("deliveries_per_s", "deliveries/s", True),
@@ -327,6 +329,8 @@ def summary(results: Sequence[Result], baseline: str = "ngircd") -> str:
         kind = next(r.kind for r in results if r.scenario == scenario)
         for head in HEADLINES[kind]:
             values = {t: _figure(by.get((scenario, t)), head.key) for t in targets}
+            if head.optional and all(v is None for v in values.values()):
+                continue
             cells = [number(values[t], head.digits) for t in targets]
             if ratios:
                 cells += [ratio(values[t], values[baseline]) for t in others]
