@@ -81,6 +81,10 @@ class ClusterState:
         self.node = node
         self.linked = True
         self.remote: dict[str, dict[Session, None]] = {}
+        # Names this node asked the cluster for and has no answer for yet, by look key: a second
+        # session of this node asking for one of them is refused here (Redis cannot tell two
+        # sessions of one node apart: a claim carries the node and the name).
+        self.claiming: dict[str, tuple[Session, str]] = {}
 
 
 # --- entry ids and positions --------------------------------------------------------------------
