@@ -280,8 +280,8 @@ class ClusterHandlers(NameHandlers):
             notice=entry.notice,
         )
         self.archive.keep(entry.room, message)  # every node mirrors the whole log
-        room = self.rooms.find(entry.label or self.rooms.lobby.name)
-        if room is None or room.key != entry.room:
+        room = self.rooms.by_key(entry.room)
+        if room is None:
             return []
         sender = self._own_session(entry)
         out: Out = [self._to_room(room, message, skip=sender)]
