@@ -21,12 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI, WAIT, LineSocket, ServerProcess, poll_until
+from tests.e2e.redis_server import RedisServer
 
 irctokens = pytest.importorskip("irctokens")
 
 TCPCHAT = "tcp-chat"
 NGIRCD = "ngircd"
-TARGETS = (TCPCHAT, NGIRCD)
+CLUSTERED = "tcp-chat-cluster"  # tcp-chat as one node of a cluster, with its own redis-server
+TARGETS = (TCPCHAT, NGIRCD, CLUSTERED)
 
 NGIRCD_CONF = """\
 [Global]
@@ -143,6 +145,23 @@ class TcpChat:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+class ClusteredTcpChat(TcpChat):
+    """tcp-chat as a node of a cluster (its names claimed and its messages ordered through a
+    real redis-server of its own): IRC must look the same."""
+
+    def __init__(self, tmp: Path, password: str | None = None) -> None:
+        self.redis = RedisServer(tmp / "redis")
+        try:
+            super().__init__(tmp, password, "--cluster", self.redis.url, "--node-name", "irc")
+        except BaseException:
+            self.redis.stop()
+            raise
+
+    def stop(self) -> None:
+        super().stop()
+        self.redis.stop()
 
 
 Server = "TcpChat | Ngircd"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer, poll_until
+from tests.e2e.irc_harness import IrcPeer
 from tests.e2e.redis_server import RedisServer, command
 
 # Lease (5 s) + a reaping tick + a read, with room for a loaded CI machine.
@@ -91,6 +92,11 @@ def test_messages_private_messages_and_users_cross_nodes(cluster: Cluster) -> No
     bob.send("/w alice только тебе\n")
     alice.expect(r"^\[PM from bob\] только тебе$")
     bob.expect(r"^\*\*\* Delivered to alice\.$")
+
+    log = cluster.nodes["a"]
+    log.wait_log(r"registered as alice \(1 online\)")
+    log.wait_log(r"alice -> ALL \(1 user\): hello from a$")
+    cluster.nodes["b"].wait_log(r"bob -> alice: только тебе$")
 
     bob.send("/w carol hi\n")
     bob.expect(r"^!!! No such user: carol\.")
@@ -259,3 +265,38 @@ def test_history_and_search_are_the_same_on_every_node(cluster: Cluster) -> None
     carol = cluster.join("c", "carol")
     carol.send("/history\n")
     carol.expect(r"#\d+\] <alice> the backup runs at midnight$")
+
+
+def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Cluster) -> None:
+    cluster.node("a", "--irc-port", "0", "--server-name", "irc.a.test")
+    cluster.node("b")
+    irc_port = int(cluster.nodes["a"].wait_log(r"IRC listening on 127\.0\.0\.1:(\d+)").group(1))
+    bob = cluster.join("b", "bob")
+    irc = IrcPeer(irc_port)
+    try:
+        irc.register("wendy")
+        irc.send("JOIN #ops")
+        names = irc.expect("353")
+        assert "wendy" in names.params[-1]
+        known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: wendy\.$")
+        bob.send("/join #ops\n")
+        irc.expect("JOIN")
+        bob.send("hello IRC\n")
+        said = irc.expect("PRIVMSG")
+        assert (said.hostmask.nickname, said.params) == ("bob", ["#ops", "hello IRC"])
+        irc.send("PRIVMSG #ops :hello nc")
+        bob.expect(r"^<wendy> hello nc$")
+        irc.send("PRIVMSG bob :psst")
+        bob.expect(r"^\[PM from wendy\] psst$")
+        # A nick held on the other node: 433, as on one server; another nick is welcome.
+        late = IrcPeer(irc_port)
+        try:
+            late.send("NICK bob")
+            late.send("USER bob 0 * :B")
+            assert late.expect("433").params[1] == "bob"
+            late.send("NICK bobby")
+            late.expect("001")
+        finally:
+            late.close()
+    finally:
+        irc.close()

@@ -16,7 +16,15 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.e2e.irc_harness import NGIRCD, TARGETS, IrcPeer, Ngircd, TcpChat
+from tests.e2e.irc_harness import (
+    CLUSTERED,
+    NGIRCD,
+    TARGETS,
+    ClusteredTcpChat,
+    IrcPeer,
+    Ngircd,
+    TcpChat,
+)
 
 PASSWORD = "sesame"
 
@@ -55,7 +63,11 @@ def target(request: pytest.FixtureRequest) -> str:
 
 
 def _start(target: str, tmp: Path, password: str | None = None) -> Any:
-    return Ngircd(tmp, password) if target == NGIRCD else TcpChat(tmp, password)
+    if target == NGIRCD:
+        return Ngircd(tmp, password)
+    if target == CLUSTERED:
+        return ClusteredTcpChat(tmp, password)
+    return TcpChat(tmp, password)
 
 
 @pytest.fixture

@@ -81,6 +81,10 @@ class ClusterState:
         self.node = node
         self.linked = True
         self.remote: dict[str, dict[Session, None]] = {}
+        # Names this node asked the cluster for and has no answer for yet, by look key: a second
+        # session of this node asking for one of them is refused here (Redis cannot tell two
+        # sessions of one node apart: a claim carries the node and the name).
+        self.claiming: dict[str, tuple[Session, str]] = {}
 
 
 # --- entry ids and positions --------------------------------------------------------------------
@@ -112,13 +116,14 @@ class Position:
     def after(self) -> str:
         return entry_id(self.last)
 
-    def accept(self, entry: str) -> bool:
-        """True if ``entry`` is new: the caller applies it, and the position moves to it."""
+    def accept(self, entry: str) -> int:
+        """The number of ``entry`` if it is new (the caller applies it, and the position moves
+        to it), else 0."""
         number = id_of(entry)
         if number <= self.last:
-            return False
+            return 0
         self.last = number
-        return True
+        return number
 
     def gap(self, oldest: int | None) -> int:
         """Entries lost to trimming: ``oldest`` is the id of the stream's oldest entry (None: the
@@ -310,8 +315,7 @@ FIELD = "e"  # the one field of a stream entry: a JSON array, its kind then its 
 def encode(entry: Entry) -> dict[str, str]:
     """The stream fields of ``entry``: one, ``e``, a JSON array of its kind and its values in
     order (compact: a node reads every entry of the log, so parsing it must be cheap)."""
-    values = [_KIND_OF[type(entry)]]
-    values += [getattr(entry, name) for name in _LAYOUT[type(entry)][0]]
+    values = [_KIND_OF[type(entry)], *entry.__dict__.values()]  # the fields, in their order
     return {FIELD: json.dumps(values, ensure_ascii=False, separators=(",", ":"))}
 
 
@@ -333,6 +337,6 @@ def decode(values: Mapping[str, str]) -> Entry | None:
     if len(args) < required:
         raise ValueError(f"{data[0]} entry with {len(args)} values, not {required}")
     for value, allowed in zip(args, types):
-        if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+        if type(value) not in allowed:  # exact types: JSON's true is no int here
             raise ValueError(f"{data[0]} entry with a value of the wrong type: {value!r}")
     return cls(*args)

@@ -20,8 +20,8 @@ from . import cluster as cl
 from . import codes
 from . import events as ev
 from .cluster import ClusterState
-from .hub_names import NameHandlers
-from .names import name_key
+from .hub_names import NameHandlers, taken
+from .names import look_keys, name_key
 from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
 from .rooms import Room, room_key, room_name
 from .session import Session, State
@@ -78,12 +78,34 @@ class ClusterHandlers(NameHandlers):
         entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, room.topic, now)
         return [Publish(entry)]
 
+    def _claim(self, session: Session, name: str, old: str = "") -> Out:
+        cluster = self.cluster
+        assert cluster is not None
+        for key in look_keys(name):
+            cluster.claiming[key] = (session, name)
+        return [Claim(session, name, old=old)]
+
+    def _claimed_here(self, name: str, session: Session) -> str | None:
+        cluster = self.cluster
+        if cluster is None:
+            return None
+        for key in look_keys(name):
+            pending = cluster.claiming.get(key)
+            if pending is not None and pending[0] is not session:
+                return pending[1]
+        return None
+
     # --- the bus's answers ---------------------------------------------------------------------
 
     def claimed(self, claim: Claim, holder: str | None, now: float) -> Out:
         """The cluster answered ``claim``: ``holder`` None if the name is this session's now,
         else the display name of whoever holds it (or a look-alike of it)."""
         session = claim.session
+        cluster = self.cluster
+        if cluster is not None:
+            for key in look_keys(claim.name):
+                if cluster.claiming.get(key, (None, ""))[0] is session:
+                    del cluster.claiming[key]
         if claim.old:
             session.renaming = ""
         if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
@@ -113,12 +135,7 @@ class ClusterHandlers(NameHandlers):
                 f'Another server gave the name "{holder}" to someone while this server was '
                 "cut off from it. Goodbye: connect again with another name.",
             )
-        text = f'The name "{claim.name}" is taken. Choose another one.'
-        if name_key(holder) != name_key(claim.name):
-            text = (
-                f'The name "{claim.name}" looks too much like "{holder}", who is online. '
-                "Choose another one."
-            )
+        text = taken(claim.name, holder)
         if claim.old:
             return self._error(session, now, codes.NAME_TAKEN, text)
         session.state = State.NAME
@@ -263,8 +280,8 @@ class ClusterHandlers(NameHandlers):
             notice=entry.notice,
         )
         self.archive.keep(entry.room, message)  # every node mirrors the whole log
-        room = self.rooms.find(entry.label or self.rooms.lobby.name)
-        if room is None or room.key != entry.room:
+        room = self.rooms.by_key(entry.room)
+        if room is None:
             return []
         sender = self._own_session(entry)
         out: Out = [self._to_room(room, message, skip=sender)]

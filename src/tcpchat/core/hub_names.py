@@ -22,6 +22,13 @@ from .roster import Roster
 from .session import Session, State
 
 
+def taken(name: str, holder: str) -> str:
+    """Why ``name`` is refused when ``holder`` (or a look-alike of it) is someone's."""
+    if fold(name) == fold(holder):
+        return f'The name "{name}" is taken. Choose another one.'
+    return f'The name "{name}" looks too much like "{holder}", who is online. Choose another one.'
+
+
 class NameHandlers(RoomHandlers):
     """Handlers for the password and names; the hub supplies its state and ``_close``."""
 
@@ -89,7 +96,7 @@ class NameHandlers(RoomHandlers):
         cluster = self.cluster
         if cluster is not None and cluster.linked:
             session.state = State.CLAIMING  # until the other nodes agree (Hub.claimed)
-            return [Claim(session, name)]
+            return self._claim(session, name)
         out = self._admit(session, name, now)
         if cluster is not None:
             out.append(Claim(session, name, late=True))  # when the link is back
@@ -122,7 +129,7 @@ class NameHandlers(RoomHandlers):
             )
         if cluster.linked:
             session.renaming = new
-            return [Claim(session, new, old=session.name)]
+            return self._claim(session, new, old=session.name)
         old = session.name
         return [*self._renamed(session, new, now), Claim(session, new, old=old, late=True)]
 
@@ -154,18 +161,19 @@ class NameHandlers(RoomHandlers):
         problem = name_problem(wanted)
         if problem is not None:
             return self._error(session, now, *problem)
-        holder = self.roster.look_alike(wanted, other_than=session)
+        found = self.roster.look_alike(wanted, other_than=session)
+        holder = found.name if found is not None else self._claimed_here(wanted, session)
         if holder is None:
             return None
-        name = display_form(wanted)
-        if fold(name) == fold(holder.name):
-            text = f'The name "{name}" is taken. Choose another one.'
-        else:
-            text = (
-                f'The name "{name}" looks too much like "{holder.name}", who is online. '
-                "Choose another one."
-            )
-        return self._error(session, now, codes.NAME_TAKEN, text)
+        return self._error(session, now, codes.NAME_TAKEN, taken(display_form(wanted), holder))
+
+    def _claim(self, session: Session, name: str, old: str = "") -> Out:
+        """Ask the cluster for ``name`` for ``session`` (``hub_cluster.py`` hears the answer)."""
+        raise NotImplementedError
+
+    def _claimed_here(self, name: str, session: Session) -> str | None:
+        """The name another session of this node is claiming that ``name`` looks like."""
+        raise NotImplementedError
 
     def _registered(self, session: Session, now: float) -> ev.Registered:
         listed = self.roster.first_names(REGISTERED_NAMES_SHOWN)

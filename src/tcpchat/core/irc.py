@@ -68,6 +68,7 @@ class IrcClient(Registration):
         self.caps: set[str] = set()
         self.negotiating = False  # CAP LS or REQ before registration: wait for CAP END
         self.handshake_lines = 0
+        self.claiming = False  # cluster mode: NICK sent to the hub, the cluster not yet agreed
 
     @property
     def me(self) -> str:

@@ -14,6 +14,7 @@ from typing import Union
 
 from . import codes
 from . import commands as cmd
+from . import events as ev
 from .hub import Hub
 from .irc_errors import ErrorMap, ErrorMaps
 from .irc_queries import IrcNetwork, Queries
@@ -67,6 +68,7 @@ class Registration(ErrorMaps):
     caps: set[str]
     negotiating: bool
     handshake_lines: int
+    claiming: bool
 
     @property
     def registered(self) -> bool:
@@ -118,10 +120,10 @@ class Registration(ErrorMaps):
     # --- registration -----------------------------------------------------------------------
 
     def _register(self, now: float) -> list[Step]:
-        if not self.nick or not self.user or self.negotiating:
+        if not self.nick or not self.user or self.negotiating or self.claiming:
             return []
         steps: list[Step] = []
-        hub, session = self.hub, self.session
+        session = self.session
         if session.state is State.PASSWORD:
             if self.password is None:
                 return [
@@ -138,11 +140,28 @@ class Registration(ErrorMaps):
         nick = self.nick
         steps += self._hub(cmd.Nick(nick), now, self._nick_refused(nick))
         if session.state is State.ACTIVE:
-            steps.append(self.queries.welcome(self.caps))
-            steps.append(self.queries.joined(hub.rooms.lobby))
+            steps += self._welcome()
+        elif session.state is State.CLAIMING:
+            self.claiming = True  # the other servers of a cluster decide: ``concluded``
         else:
             self.nick = ""  # refused: the client sends another NICK
         return steps
+
+    def _welcome(self) -> list[Step]:
+        return [self.queries.welcome(self.caps), self.queries.joined(self.hub.rooms.lobby)]
+
+    def concluded(self, event: ev.Event) -> list[Step] | None:
+        """In a cluster, the hub's later answer to this client's NICK (``Hub.claimed``): the
+        welcome, or 433 and another NICK awaited. None if ``event`` is not that answer."""
+        if not self.claiming or not isinstance(event, (ev.Registered, ev.Error, ev.Prompt)):
+            return None
+        if isinstance(event, ev.Prompt):
+            return []  # IRC has no prompt
+        self.claiming = False
+        if isinstance(event, ev.Registered):
+            return self._welcome()
+        nick, self.nick = self.nick, ""
+        return [self._nick_refused(nick)(event)]
 
     def _nick_problem(self, nick: str) -> bytes:
         """A NICK before registration is answered at once, as IRC servers do: 432 or 433 by the

@@ -151,6 +151,10 @@ class Rooms(Generic[M]):
                 return room
         return None
 
+    def by_key(self, key: str) -> Room[M] | None:
+        """The room whose key (``room_key``) is ``key``."""
+        return self._by_key.get(key)
+
     def add(self, room: Room[M]) -> None:
         self._by_key[room.key] = room
         self._by_look.update(dict.fromkeys(look_keys(room.name), room))

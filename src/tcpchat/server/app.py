@@ -313,6 +313,20 @@ class ChatServer:
         for conn in dirty:
             conn.flush()
 
+    def route_cluster(self, out: Out) -> None:
+        """Route what the hub answered the cluster's link. Answers to one of this server's users
+        (a message confirmed, a name granted or refused) are logged first, as they are when the
+        hub gives them at once."""
+        rest: Out = []
+        for item in out:
+            if type(item) is ToSessions and len(item.to) == 1 and item.to[0].link is not None:
+                conn: Connection = item.to[0].link
+                self.journal(conn, [item])
+                if conn.answered(item.event):
+                    continue  # said in the connection's own words (an IRC client's welcome)
+            rest.append(item)
+        self.route(rest)
+
     def journal(self, conn: Connection, out: Out, command: object = None) -> None:
         """Log what ``command`` from ``conn`` did (``journal.py``)."""
         if conn.session is not None:

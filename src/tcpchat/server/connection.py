@@ -23,6 +23,7 @@ from typing import Callable, Protocol, cast
 
 from ..core import codes
 from ..core.codes import TEXT
+from ..core.events import Event
 from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
 from ..core.legacy import LegacyWatch, ascii_safe_bytes
@@ -192,6 +193,11 @@ class Connection(asyncio.Protocol):
         self.outbox.paused = False
         self._cancel_stall()
         self.flush()
+
+    def answered(self, event: Event) -> bool:
+        """The hub's later answer to this connection (cluster mode): True if the connection
+        took it itself (an IRC client's welcome); the native protocol renders it as it is."""
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()

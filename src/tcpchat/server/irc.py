@@ -15,8 +15,9 @@ import time
 from typing import Protocol
 
 from ..core import codes
+from ..core.events import Event
 from ..core.framing import Frame, LineDecoder
-from ..core.irc import CloseLink, IrcClient, Routed
+from ..core.irc import CloseLink, IrcClient, Routed, Step
 from ..core.irc_queries import IrcNetwork
 from ..core.irc_wire import IRC_MAX_LINE
 from ..core.session import State
@@ -67,18 +68,35 @@ class IrcConnection(Connection):
             if debug:  # never a password: PASS comes before the session has a name
                 secret = session.state is State.PASSWORD
                 self.log.debug("< %s", received(frame, server.config.log_text, secret))
-            for step in irc.receive(frame, time.time()):
-                if isinstance(step, bytes):
-                    self.send(step)
-                elif isinstance(step, Routed):
-                    if step.command is not None:
-                        self.visit.line(step.command)
-                        server.journal(self, step.out, step.command)
-                    server.route(step.out)
-                elif isinstance(step, CloseLink):
-                    self.close_after_flush(step.reason)
-                if not self.outbox.open:
-                    return
+            self._carry_out(irc.receive(frame, time.time()))
+            if not self.outbox.open:
+                return
+
+    def _carry_out(self, steps: list[Step]) -> None:
+        server = self.server
+        for step in steps:
+            if isinstance(step, bytes):
+                self.send(step)
+            elif isinstance(step, Routed):
+                if step.command is not None:
+                    self.visit.line(step.command)
+                    server.journal(self, step.out, step.command)
+                server.route(step.out)
+            elif isinstance(step, CloseLink):
+                self.close_after_flush(step.reason)
+            if not self.outbox.open:
+                return
+
+    def answered(self, event: Event) -> bool:
+        """The hub's later answer to this client (a cluster's answer to its NICK): True if it
+        was turned into IRC's replies here and must not be rendered as it is."""
+        if self.irc is None:
+            return False
+        steps = self.irc.concluded(event)
+        if steps is None:
+            return False
+        self._carry_out(steps)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

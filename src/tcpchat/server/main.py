@@ -71,7 +71,7 @@ async def run(config: ServerConfig) -> None:
         if redis is not None:
             from .cluster.link import ClusterLink
 
-            server.cluster_link = ClusterLink(redis, node, server.hub, server.route)
+            server.cluster_link = ClusterLink(redis, node, server.hub, server.route_cluster)
             await server.cluster_link.start()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_log_loop_error)

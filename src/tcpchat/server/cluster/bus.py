@@ -232,7 +232,8 @@ class Bus:
         for key, entries in answer or []:
             position = self.log_position if key == cl.LOG_KEY else self.inbox_position
             for entry_id, fields in entries:
-                if not position.accept(entry_id):
+                number = position.accept(entry_id)
+                if not number:
                     continue
                 try:
                     entry = cl.decode(fields)
@@ -240,7 +241,7 @@ class Bus:
                     log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
                     continue
                 if entry is not None:
-                    out.append((key, cl.id_of(entry_id), entry))
+                    out.append((key, number, entry))
         return out
 
     async def reap(self, now: float) -> list[str]:

@@ -120,7 +120,7 @@ class ClusterLink:
                 # Cut off long and busy: rather than keep every change, join again when the
                 # link is back and say then who is where.
                 self._rejoin_wanted = True
-                self._queue = deque(i for i in self._queue if not isinstance(i, Publish))
+                self._drop_presence()
         if isinstance(item, Publish) and self._rejoin_wanted and not self.up.is_set():
             return  # re-announced on joining again
         self._queue.append(item)
@@ -177,6 +177,19 @@ class ClusterLink:
             else:
                 keep.append(item)
         self._queue.extendleft(reversed(keep))
+        self.route(out)
+
+    def _drop_presence(self) -> None:
+        """Forget the presence changes queued (joining again says where everyone is); a message
+        among them is not sent, and its sender is told."""
+        out: Out = []
+        kept: deque[Instruction] = deque()
+        for item in self._queue:
+            if not isinstance(item, Publish):
+                kept.append(item)
+            elif item.sender is not None:
+                out += self.hub.unsent(item.sender, time.time())
+        self._queue = kept
         self.route(out)
 
     # --- reading -------------------------------------------------------------------------------
@@ -268,7 +281,7 @@ class ClusterLink:
         """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
         first announces this node's earlier users gone everywhere, then announce them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
-        self._queue = deque(i for i in self._queue if not isinstance(i, Publish))
+        self._drop_presence()
         await self.bus.register(self.hub.archive.last_id(), now)
         lost = False
         for position, key in (
