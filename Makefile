@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 54321
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: run client test lint typecheck unit bench bench-history rpm dist man clean
+.PHONY: run client test lint typecheck unit bench bench-history bench-cluster rpm dist man clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,16 @@ unit: $(TOOLS)
 
 bench: | $(VPY)
 	$(VPY) -m tcpchat.bench --suite standard --write docs/BENCHMARKS.md
+	$(VPY) -m tcpchat.bench.cluster_failures --write docs/BENCHMARKS.md
 
 # The history store with a million messages (about 3 minutes): replay, /search, keep().
 bench-history: | $(VPY)
 	$(VPY) -m tcpchat.bench.history --like --write docs/BENCHMARKS.md
+
+# Cluster failures (about a minute; skipped without redis-server): 300 clients racing for 100
+# names on 3 nodes, 10 times; kill -9 of a node, 5 times: its users' leaves and its freed names.
+bench-cluster: | $(VPY)
+	$(VPY) -m tcpchat.bench.cluster_failures --write docs/BENCHMARKS.md
 
 # The noarch RPM, copied to dist/. DIST=el8 or el9 builds and names it as on that release
 # (on EL itself the dist tag comes from the system). See packaging/build-rpm.sh --help.
