@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -667,6 +668,25 @@ def _redis_version() -> str:
     return next((w for w in out.split() if w.startswith("v=")), "v=?")[2:]
 
 
+RACE_METHOD = (
+    f"Three nodes (a, b, c) on one Redis; per run {RACE_CLIENTS} connections "
+    f"({RACE_CLIENTS // len(RACE_NODES)} on each node) wait for their name prompt, then all ask "
+    f"at once for {RACE_NAMES} names (each name once on every node, written in one go in an "
+    "order shuffled per run, a fresh prefix per run); a run passes if every name was granted "
+    "exactly once. Target: 10 runs out of 10. A node sends the claims queued since its link's "
+    "last turn to Redis in one pipeline, so one node's batch often arrives first and wins most "
+    "names: the column *granted on* shows how they were shared."
+)
+KILL_METHOD = (
+    f"Nodes a and b, {KILL_USERS} users on each; b gets SIGKILL, and the time is measured from "
+    "the kill until every user on a has seen `*** NAME left (server lost)` for each of b's "
+    "users, and until one of b's names is granted on a (tried on a new connection every "
+    f"{PROBE_PAUSE_S * 1000:.0f} ms); then b's other names are registered on a once each. b is "
+    "started again (same node name, a fresh data dir) for each run. Lease "
+    f"{CLUSTER_LEASE_S:g} s, target lease + 2 s = {TARGET_S:g} s."
+)
+
+
 def render(races: Sequence[RaceRun], kills: Sequence[KillRun]) -> str:
     passed = sum(1 for r in races if r.tally.passed)
     facts = [
@@ -687,13 +707,7 @@ def render(races: Sequence[RaceRun], kills: Sequence[KillRun]) -> str:
         "",
         "### The name race",
         "",
-        f"Three nodes (a, b, c) on one Redis; per run {RACE_CLIENTS} connections "
-        f"({RACE_CLIENTS // len(RACE_NODES)} on each node) wait for their name prompt, then all "
-        f"ask at once for {RACE_NAMES} names (each name once on every node, written in one go in "
-        "an order shuffled per run, a fresh prefix per run); a run passes if every name was "
-        "granted exactly once. Target: 10 runs out of 10. A node sends the claims queued since "
-        "its link's last turn to Redis in one pipeline, so one node's batch often arrives "
-        "first and wins most names: the column *granted on* shows how they were shared.",
+        _wrap(RACE_METHOD),
         "",
         race_table(races),
         "",
@@ -701,12 +715,7 @@ def render(races: Sequence[RaceRun], kills: Sequence[KillRun]) -> str:
         "",
         "### kill -9 of a node",
         "",
-        f"Nodes a and b, {KILL_USERS} users on each; b gets SIGKILL, and the time is measured "
-        "from the kill until every user on a has seen `*** NAME left (server lost)` for each of "
-        "b's users, and until one of b's names is granted on a (tried on a new connection every "
-        f"{PROBE_PAUSE_S * 1000:.0f} ms); then b's other names are registered on a once each. "
-        f"b is started again (same node name, a fresh data dir) for each run. Lease "
-        f"{CLUSTER_LEASE_S:g} s, target lease + 2 s = {TARGET_S:g} s.",
+        _wrap(KILL_METHOD),
         "",
         kill_table(kills),
         "",
@@ -715,6 +724,10 @@ def render(races: Sequence[RaceRun], kills: Sequence[KillRun]) -> str:
         END,
     ]
     return "\n".join(parts)
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=96, break_long_words=False, break_on_hyphens=False)
 
 
 def merge(document: str, generated: str) -> str:
