@@ -18,6 +18,7 @@ from tests.e2e.redis_server import RedisServer, command
 
 pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
+from tcpchat.core.output import Publish  # noqa: E402
 from tcpchat.server.cluster import reach  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
 
@@ -186,5 +187,27 @@ def test_a_redis_pause_delays_publishing_and_loses_nothing(redis: RedisServer) -
         assert sorted(ids) == ids
         texts = [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)]
         assert texts == [str(n) for n in range(50)]
+
+    run(redis, test)
+
+
+def test_a_node_reads_its_own_entries_back_as_sent_and_skips_those_that_never_arrived(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        first = [Publish(said("a", f"one {i}")) for i in range(3)]
+        await a.run(first)
+        lost = said("a", "never sent")  # as if its pipeline had gone down with the link
+        a._mine.append((cl.encode(lost)[cl.FIELD], lost))
+        later = [Publish(said("a", "two")), Publish(said("b", "from b"))]
+        await a.run(later[:1])
+        await b.run(later[1:])
+        mine = [entry for _, _, entry in await a.read()]
+        theirs = [entry for _, _, entry in await b.read()]
+        wanted = [p.entry for p in first + later]
+        assert mine == theirs == wanted
+        assert all(x is p.entry for x, p in zip(mine, first))  # not parsed again
+        assert not a._mine
 
     run(redis, test)

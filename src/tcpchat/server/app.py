@@ -318,10 +318,12 @@ class ChatServer:
         (a message confirmed, a name granted or refused) are logged first, as they are when the
         hub gives them at once."""
         rest: Out = []
+        logged = log.isEnabledFor(logging.INFO)  # else only refusals (WARNING) are logged
         for item in out:
             if type(item) is ToSessions and len(item.to) == 1 and item.to[0].link is not None:
                 conn: Connection = item.to[0].link
-                self.journal(conn, [item])
+                if logged or type(item.event) is ev.Error:
+                    self.journal(conn, [item])
                 if conn.answered(item.event):
                     continue  # said in the connection's own words (an IRC client's welcome)
             rest.append(item)

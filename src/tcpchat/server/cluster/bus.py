@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
 from ...core.limits import (
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
+    CLUSTER_MAX_PENDING,
     CLUSTER_OUTAGE_IDS,
     CLUSTER_READ_COUNT,
 )
@@ -54,6 +56,10 @@ class Bus:
         self._renew = redis.register_script(scripts.RENEW)
         self._reap = redis.register_script(scripts.REAP)
         self._presence = redis.register_script(scripts.PRESENCE)
+        # What this node appended to the log and has not read back yet, in order, as written
+        # and as sent: read back, an entry equal to the next of these is taken as it is, not
+        # parsed again (a node reads its own messages back to deliver them).
+        self._mine: deque[tuple[str, cl.Entry]] = deque()
         self._append_many = redis.register_script(scripts.APPEND_MANY)
         self._snapshot = redis.register_script(scripts.SNAPSHOT)
 
@@ -64,6 +70,7 @@ class Bus:
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, "")
         self.boot = secrets.token_hex(8)
+        self._mine.clear()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         self.lease.renewed(now)
@@ -123,16 +130,22 @@ class Bus:
         pipe = self.redis.pipeline(transaction=False)
         groups: list[int] = []  # how many of the batch each command carries out
         said: list[str] = []  # room messages and topics in a row, appended by one command
+        mine = self._mine
+        if len(mine) > CLUSTER_MAX_PENDING:
+            mine.clear()  # not read back for a long while: no use keeping them
         for item in batch:
-            if isinstance(item, Publish) and not item.members:
-                said.append(cl.encode(item.entry)[cl.FIELD])
-                continue
+            if isinstance(item, Publish):
+                raw = cl.encode(item.entry)[cl.FIELD]
+                mine.append((raw, item.entry))
+                if not item.members:
+                    said.append(raw)
+                    continue
             if said:
                 await self._append_said(pipe, said, groups)
                 said = []
             groups.append(1)
             if isinstance(item, Publish):
-                fields = _flat(cl.encode(item.entry))
+                fields = [cl.FIELD, raw]
                 if item.members:
                     changes = [
                         part
@@ -229,20 +242,40 @@ class Bus:
         streams = {cl.LOG_KEY: self.log_position.after, self.inbox: self.inbox_position.after}
         answer = await self.redis.xread(streams, count=CLUSTER_READ_COUNT, block=block_ms)
         out: Read = []
+        mine = self._mine
         for key, entries in answer or []:
-            position = self.log_position if key == cl.LOG_KEY else self.inbox_position
+            is_log = key == cl.LOG_KEY
+            position = self.log_position if is_log else self.inbox_position
             for entry_id, fields in entries:
                 number = position.accept(entry_id)
                 if not number:
+                    continue
+                if is_log and mine and fields.get(cl.FIELD) == mine[0][0]:
+                    out.append((key, number, mine.popleft()[1]))  # this node's own, as sent
                     continue
                 try:
                     entry = cl.decode(fields)
                 except ValueError as exc:  # not ours: skipped, never a reason to stop reading
                     log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
                     continue
-                if entry is not None:
-                    out.append((key, number, entry))
+                if entry is None:
+                    continue
+                if is_log and mine and entry.node == self.node:
+                    self._skip_mine(fields.get(cl.FIELD))
+                out.append((key, number, entry))
         return out
+
+    def _skip_mine(self, raw: str | None) -> None:
+        """An entry of this node's came back that was not the next one sent: those before it
+        never reached the log (a pipeline lost with the link); they are forgotten."""
+        mine = self._mine
+        while mine:
+            if mine.popleft()[0] == raw:
+                return
+
+    def forget_mine(self) -> None:
+        """The link was lost: what was sent may or may not come back; read it the long way."""
+        self._mine.clear()
 
     async def reap(self, now: float) -> list[str]:
         """Announce gone every node whose lease lapsed; the nodes this call reaped."""

@@ -239,6 +239,7 @@ class ClusterLink:
             return
         self._link += 1
         self.up.clear()
+        self.bus.forget_mine()
         log.warning("cluster link lost: %s; serving this server's users alone", exc)
         self.route(self.hub.link_down(time.time()))
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
