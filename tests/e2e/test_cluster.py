@@ -300,3 +300,26 @@ def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Clu
             late.close()
     finally:
         irc.close()
+
+
+def test_ids_and_renames_are_the_same_on_every_node(cluster: Cluster) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice", json_mode=True)
+    bob = cluster.join("b", "bob", json_mode=True)
+
+    def both_known() -> bool:
+        bob.send("/users\n")
+        return bool(bob.event("users")["users"] == ["alice", "bob"])
+
+    poll_until(both_known, "alice known on node b")
+    alice.send("one\n")
+    heard = bob.event("message")
+    assert alice.event("delivered")["id"] == heard["id"]
+    bob.send("two\n")
+    assert alice.event("message")["id"] == bob.event("delivered")["id"] > heard["id"]
+    alice.send("/nick алиса\n")
+    assert alice.event("rename")["new"] == "алиса"
+    renamed = bob.event("rename")
+    assert (renamed["old"], renamed["new"]) == ("alice", "алиса")
+    bob.send("/w алиса привет\n")
+    assert alice.event("message")["text"] == "привет"
