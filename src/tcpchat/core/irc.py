@@ -42,12 +42,22 @@ from .irc_render import (
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
 )
-from .irc_wire import IRC_LINE_BYTES, IrcMessage, ctcp, line, parse_message, user_text
+from .irc_wire import (
+    IRC_LINE_BYTES,
+    IrcMessage,
+    ctcp,
+    fits,
+    line,
+    parse_message,
+    quick_ping,
+    quick_privmsg,
+    user_text,
+)
 from .limits import MAX_QUIT_REASON_CHARS
 from .names import name_key
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
-from .session import Session
+from .session import Session, State
 
 __all__ = ["CloseLink", "IrcClient", "Routed", "Step"]
 
@@ -81,6 +91,10 @@ class IrcClient(Registration):
             more = isinstance(frame, LineTooLong) and frame.more
             code = codes.LINE_TOO_LONG if isinstance(frame, LineTooLong) else codes.INVALID_UTF8
             return self._hub(cmd.BadLine(code, more), now, self._bad_line)
+        if type(frame) is str and self.session.state is State.ACTIVE:
+            quick = self._quick(frame, now)
+            if quick is not None:
+                return quick
         raw = frame.raw if isinstance(frame, Neutralised) else frame
         message = parse_message(raw)
         if message is None:
@@ -98,6 +112,53 @@ class IrcClient(Registration):
             if refused:
                 return refused
         return handler(self, message, now)
+
+    def _quick(self, line: str, now: float) -> list[Step] | None:
+        """The two lines a busy client sends most, a channel's PRIVMSG and PING, answered
+        without the general parse (``irc_wire.quick_*``): the same steps as the general way,
+        which takes every other line and every case these leave to it (None)."""
+        if not fits(line):
+            return None
+        said = quick_privmsg(line)
+        if said is not None:
+            return self._quick_say(*said, now)
+        token = quick_ping(line)
+        if token is not None:
+            return self._quick_ping(token, now)
+        return None
+
+    def _quick_say(self, target: str, text: str, now: float) -> list[Step] | None:
+        """A PRIVMSG to one channel the session is in, as ``_privmsg`` says it; None for
+        anything else (another room, no text), left to it."""
+        text = user_text(text)
+        if not text.strip():
+            return None
+        session = self.session
+        current = session.current
+        if current is not None and target == current.name:
+            room = ""  # the room it talks in: the hub takes it as it is, without finding it
+        else:
+            for joined in session.rooms:
+                if target == joined.name:
+                    room = joined.name
+                    break
+            else:
+                return None
+        return self._hub(cmd.Say(text, text, room), now, self._cannot_send(target))
+
+    def _quick_ping(self, token: str, now: float) -> list[Step] | None:
+        """PING answered here, as the hub answers it (``Hub._ping``): charged as the hub charges
+        it, a sign of life, its PONG sent as it is. A PING flood control refuses is left to the
+        hub (None), which refuses it in its own words; charging a refused line takes nothing,
+        so the hub finds the bucket as it was."""
+        session, limits = self.session, self.hub.config
+        if not charge(session, _PING, now, limits.flood_burst, limits.flood_rate):
+            return None
+        session.last_seen = now
+        session.pinged_at = None
+        session.lines += 1
+        session.refused = 0
+        return [self.fmt.pong(token)]
 
     # --- the hub's commands -----------------------------------------------------------------
 
@@ -320,6 +381,7 @@ class IrcClient(Registration):
 
 
 _MAX_TARGETS = 8  # targets of one PRIVMSG, JOIN or PART (TARGMAX in 005)
+_PING = cmd.Ping()  # what a PING costs is told by its kind (flood.py)
 
 _Handler = Callable[[IrcClient, IrcMessage, float], "list[Step]"]
 _REGISTERED: dict[str, _Handler] = {

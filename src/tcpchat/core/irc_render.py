@@ -118,6 +118,10 @@ class IrcFormat:
         """The ERROR a server sends before it closes the link."""
         return line("ERROR", f"Closing link: {text}")
 
+    def pong(self, token: str) -> bytes:
+        """The answer to a client's PING."""
+        return line("PONG", self.name, token or self.name, source=self.name)
+
     def render(self, event: ev.Event, mode: str, me: str = "") -> bytes:
         """The lines for ``event`` to a session in IRC ``mode`` whose nick is ``me`` (needed
         only for events to one session); b"" for events IRC shows nothing for."""
@@ -208,7 +212,7 @@ class IrcFormat:
         return line("PING", event.token or self.name)
 
     def _pong(self, event: ev.PongReply, flags: str, me: str) -> bytes:
-        return line("PONG", self.name, event.token or self.name, source=self.name)
+        return self.pong(event.token)
 
     def _error(self, event: ev.Error, flags: str, me: str) -> bytes:
         # Errors with a numeric of their own are answered by core/irc.py, which knows the
