@@ -124,8 +124,8 @@ class World:
             elif isinstance(step, CloseLink):
                 wire.append(("close link", step.reason))
             else:
-                for item in step.out:
-                    wire += self._plain(item)
+                wire += [entry for item in step.out for entry in self._plain(item)]
+                for item in step.out + (step.unseen or []):
                     event = getattr(item, "event", None)
                     if event is not None and not isinstance(event, ev.PongReply):
                         events.append(event)

@@ -41,6 +41,7 @@ from .irc_render import (
     ERR_NOTONCHANNEL,
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
+    echoes,
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
@@ -331,10 +332,14 @@ class IrcClient(Registration):
         out = self.hub.handle(self.session, command, now)
         steps: list[Step] = []
         kept: Out = []
+        unseen: Out | None = None
         for item in out:
             if isinstance(item, ToSessions) and item.to == (self.session,):
                 event = item.event
                 if isinstance(event, ev.Prompt):
+                    continue
+                if isinstance(event, ev.Delivered) and not echoes(self.session.mode):
+                    unseen = [item]  # the log's, not the client's: not worth routing
                     continue
                 if isinstance(event, ev.Error) and event.code != codes.RATE_LIMITED:
                     if kept:
@@ -352,7 +357,7 @@ class IrcClient(Registration):
                     continue
             kept.append(item)
         if kept or not steps:
-            steps.append(Routed(kept, command if not steps else None))
+            steps.append(Routed(kept, command if not steps else None, unseen))
         return steps
 
     def _charge(self, now: float, lookup: bool) -> list[Step]:

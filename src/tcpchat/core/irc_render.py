@@ -92,6 +92,12 @@ def _flags(mode: str) -> str:
     return mode[len(codes.IRC) + 1 :]
 
 
+def echoes(mode: str) -> bool:
+    """True if a session in IRC ``mode`` is sent its own messages back (echo-message): without
+    it the ``Delivered`` receipt renders as nothing."""
+    return "e" in _flags(mode)
+
+
 class IrcFormat:
     """How this server writes IRC: its name (the source of its own lines, every user's host)."""
 
@@ -119,8 +125,12 @@ class IrcFormat:
         return line("ERROR", f"Closing link: {text}")
 
     def pong(self, token: str) -> bytes:
-        """The answer to a client's PING."""
-        return line("PONG", self.name, token or self.name, source=self.name)
+        """The answer to a client's PING (as ``line`` writes it; this is the commonest line a
+        bot is sent after the room's messages)."""
+        token = token or self.name
+        if " " in token or token[0] == ":":
+            token = ":" + token
+        return f":{self.name} PONG {self.name} {token}\r\n".encode()
 
     def render(self, event: ev.Event, mode: str, me: str = "") -> bytes:
         """The lines for ``event`` to a session in IRC ``mode`` whose nick is ``me`` (needed
@@ -142,7 +152,7 @@ class IrcFormat:
 
     def _delivered(self, event: ev.Delivered, flags: str, me: str) -> bytes:
         if "e" not in flags:
-            return b""
+            return b""  # keep in step with ``echoes``
         target = event.to if event.to is not None else (event.room or LOBBY)
         tags = _tags(flags, event.time if "t" in flags else None, event.id)
         return self._privmsg(self.mask(me), target, event.text, event.action, event.notice, tags)

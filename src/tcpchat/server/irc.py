@@ -73,7 +73,8 @@ class IrcConnection(Connection):
                 elif isinstance(step, Routed):
                     if step.command is not None:
                         self.visit.line(step.command)
-                        server.journal(self, step.out, step.command)
+                        told = step.out if step.unseen is None else step.out + step.unseen
+                        server.journal(self, told, step.command)
                     server.route(step.out)
                 elif isinstance(step, CloseLink):
                     self.close_after_flush(step.reason)

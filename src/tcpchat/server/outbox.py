@@ -29,9 +29,6 @@ class Phase(enum.Enum):
     CLOSED = "closed"
 
 
-_OPEN = frozenset({Phase.HANDSHAKE, Phase.ONLINE, Phase.OUTSIDE})
-
-
 def flush_delay(flushed_at: float, now: float, interval: float = FLUSH_INTERVAL_S) -> float:
     """How long to wait before the next flush, given when the last one ran: none after a quiet
     spell (the first message goes out at once), up to ``interval`` while messages keep coming
@@ -64,7 +61,9 @@ class Outbox:
     @property
     def open(self) -> bool:
         """True while events may still be added (not closing, not closed)."""
-        return self.phase in _OPEN
+        # Asked several times per line: two identity tests, not the hash of an Enum.
+        phase = self.phase
+        return phase is not Phase.CLOSING and phase is not Phase.CLOSED
 
     def go_online(self, cursor: int, mode: str) -> None:
         """The session entered #lobby: it gets the broadcasts from entry ``cursor`` of the shared
