@@ -1,8 +1,10 @@
-"""The quick way through ``IrcClient`` for a channel's PRIVMSG and for PING: it reads what
-``parse_message`` reads, and a client answers every line the same with it as without it."""
+"""The quick ways of the IRC port's commonest lines: ``IrcClient`` reads a channel's PRIVMSG and
+PING as ``parse_message`` reads them and answers every line the same with them as without them;
+a room's message is written as ``irc_wire.line`` writes it."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -13,8 +15,15 @@ from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.irc import CloseLink, IrcClient
 from tcpchat.core.irc_queries import IrcNetwork
-from tcpchat.core.irc_render import Renderer
-from tcpchat.core.irc_wire import fits, parse_message, quick_ping, quick_privmsg
+from tcpchat.core.irc_render import IrcFormat, Renderer, irc_mode
+from tcpchat.core.irc_wire import (
+    fits,
+    line,
+    parse_message,
+    quick_ping,
+    quick_privmsg,
+    split_text,
+)
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Instruction, Offline, Online, ToAll, ToSessions
 from tcpchat.core.session import Session, State
@@ -209,3 +218,35 @@ def test_flood_control_refuses_quick_lines_as_it_refuses_the_others() -> None:
     for n, text in enumerate(lines):
         assert quick.receive(text, now=NOW + n / 1000) == general.receive(text, now=NOW + n / 1000)
     assert quick.ivy.session.refused == general.ivy.session.refused > 0
+
+
+def _privmsg_by_line(event: ev.Message, mode: str) -> bytes:
+    """A message as ``irc_wire.line`` writes it, piece by piece: what the renderer's own
+    writing of the commonest line must give."""
+    flags = mode[len(codes.IRC) + 1 :]
+    verb = "NOTICE" if event.notice else "PRIVMSG"
+    target = event.to or event.room or "#lobby"
+    source = f"{event.sender}!~u@irc.test"
+    tags = []
+    if "t" in flags:
+        tags.append("time=1970-01-12T13:46:40.000Z")
+    if "m" in flags:
+        tags.append(f"msgid={event.id}")
+    room = 512 - len(f":{source} {verb} {target} :\r\n".encode()) - 9 * event.action
+    lines = []
+    for piece in split_text(event.text, max(room, 64)):
+        body = f"\x01ACTION {piece}\x01" if event.action else piece
+        lines.append(line(verb, target, body, source=source, tags=";".join(tags), text=True))
+    return b"".join(lines)
+
+
+@pytest.mark.parametrize("text", ["hi", "x" * 100, "x" * 470, "x" * 480, "é" * 200, "a " * 400])
+def test_a_message_is_written_as_line_writes_it(text: str) -> None:
+    fmt = IrcFormat("irc.test")
+    for action, notice, to, room in itertools.product(
+        (False, True), (False, True), (None, "ivy"), (None, "#" + "o" * 31)
+    ):
+        event = ev.Message(NOW, 7, "ann", to, action, text, room, notice=notice)
+        for caps in ((), ("server-time",), ("message-tags",), ("server-time", "message-tags")):
+            mode = irc_mode(set(caps))
+            assert fmt.render(event, mode) == _privmsg_by_line(event, mode)

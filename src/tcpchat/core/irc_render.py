@@ -142,7 +142,7 @@ class IrcFormat:
 
     def _message(self, event: ev.Message, flags: str, me: str) -> bytes:
         target = event.to if event.to is not None else (event.room or LOBBY)
-        tags = _tags(flags, event.time if "t" in flags else None, event.id)
+        tags = _tags(flags, event.time if "t" in flags else None, event.id) if flags else ""
         text = event.text
         if event.history and "t" not in flags:
             text = f"[{iso_time(event.time)[:19].replace('T', ' ')} UTC] {text}"
@@ -161,14 +161,21 @@ class IrcFormat:
         self, source: str, target: str, text: str, action: bool, notice: bool, tags: str
     ) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
+        # Each line as ``line`` writes it with ``text=True`` (a room's message is rendered once
+        # per mode, but it is the commonest line of all).
+        head = f":{source} {verb} {target} :"
         # What fits in 512 bytes once the source, verb and target are written (and an ACTION's
         # wrapping); a longer native message becomes several lines.
-        room = IRC_LINE_BYTES - len(f":{source} {verb} {target} :\r\n".encode()) - 9 * action
-        out = []
-        for piece in split_text(text, max(room, 64)):
-            body = f"\x01ACTION {piece}\x01" if action else piece
-            out.append(line(verb, target, body, source=source, tags=tags, text=True))
-        return b"".join(out)
+        room = IRC_LINE_BYTES - 2 - len(head.encode()) - 9 * action
+        if tags:
+            head = f"@{tags} {head}"
+        if text.isascii() and len(text) <= room:
+            pieces = [text]  # what split_text gives, without encoding it to count its bytes
+        else:
+            pieces = split_text(text, max(room, 64))
+        if action:
+            pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
+        return "".join(f"{head}{piece}\r\n" for piece in pieces).encode()
 
     def _joined(self, event: ev.Joined, flags: str, me: str) -> bytes:
         return line(
