@@ -145,7 +145,20 @@ class IrcClient(Registration):
                     break
             else:
                 return None
-        return self._hub(cmd.Say(text, text, room), now, self._cannot_send(target))
+        said = cmd.Say(text, text, room)
+        out = self.hub.handle(session, said, now)
+        if len(out) == 2 and not echoes(session.mode):
+            # The hub's usual answer (Hub._public): the message to the room, then the receipt,
+            # which IRC shows nothing for: what ``_hub`` makes of it, without going through it.
+            message, receipt = out
+            if (
+                type(receipt) is ToSessions
+                and type(receipt.event) is ev.Delivered
+                and receipt.to == (session,)
+                and type(getattr(message, "event", None)) is ev.Message
+            ):
+                return [Routed([message], said, [receipt])]
+        return self._answer(out, said, self._cannot_send(target))
 
     def _quick_ping(self, token: str, now: float) -> list[Step] | None:
         """PING answered here, as the hub answers it (``Hub._ping``): charged as the hub charges
@@ -329,7 +342,10 @@ class IrcClient(Registration):
     def _hub(self, command: cmd.Command, now: float, on_error: ErrorMap) -> list[Step]:
         """``command`` to the hub; its answer as steps, with errors to this session turned into
         IRC's replies by ``on_error`` and prompts left out (IRC has none)."""
-        out = self.hub.handle(self.session, command, now)
+        return self._answer(self.hub.handle(self.session, command, now), command, on_error)
+
+    def _answer(self, out: Out, command: cmd.Command, on_error: ErrorMap) -> list[Step]:
+        """The hub's answer ``out`` to ``command`` as steps (``_hub``)."""
         steps: list[Step] = []
         kept: Out = []
         unseen: Out | None = None
