@@ -23,10 +23,13 @@ from tcpchat.core.irc_wire import (
     quick_ping,
     quick_privmsg,
     split_text,
+    strip_formatting,
+    user_text,
 )
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Instruction, Offline, Online, ToAll, ToSessions
 from tcpchat.core.session import Session, State
+from tcpchat.core.text import neutralise_line
 
 NOW = 1_000_000.0
 
@@ -250,3 +253,11 @@ def test_a_message_is_written_as_line_writes_it(text: str) -> None:
         for caps in ((), ("server-time",), ("message-tags",), ("server-time", "message-tags")):
             mode = irc_mode(set(caps))
             assert fmt.render(event, mode) == _privmsg_by_line(event, mode)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello", "a" + " " * 20 + "b", "tab\there", "del\x7f", "\x02bold\x02", "\x0304red", "é"],
+)
+def test_user_text_of_printable_ascii_is_what_both_steps_make_of_it(text: str) -> None:
+    assert user_text(text) == neutralise_line(strip_formatting(text))

@@ -45,6 +45,7 @@ from .irc_render import (
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
+    SURELY_FITS,
     IrcMessage,
     ctcp,
     fits,
@@ -88,14 +89,14 @@ class IrcClient(Registration):
 
     def receive(self, frame: Frame, now: float) -> list[Step]:
         """One framed line from the client: the steps to carry out, in order."""
-        if isinstance(frame, (LineTooLong, InvalidUtf8)):
-            more = isinstance(frame, LineTooLong) and frame.more
-            code = codes.LINE_TOO_LONG if isinstance(frame, LineTooLong) else codes.INVALID_UTF8
-            return self._hub(cmd.BadLine(code, more), now, self._bad_line)
         if type(frame) is str and self.session.state is State.ACTIVE:
             quick = self._quick(frame, now)
             if quick is not None:
                 return quick
+        if isinstance(frame, (LineTooLong, InvalidUtf8)):
+            more = isinstance(frame, LineTooLong) and frame.more
+            code = codes.LINE_TOO_LONG if isinstance(frame, LineTooLong) else codes.INVALID_UTF8
+            return self._hub(cmd.BadLine(code, more), now, self._bad_line)
         raw = frame.raw if isinstance(frame, Neutralised) else frame
         message = parse_message(raw)
         if message is None:
@@ -118,7 +119,7 @@ class IrcClient(Registration):
         """The two lines a busy client sends most, a channel's PRIVMSG and PING, answered
         without the general parse (``irc_wire.quick_*``): the same steps as the general way,
         which takes every other line and every case these leave to it (None)."""
-        if not fits(line):
+        if len(line) > SURELY_FITS and not fits(line):
             return None
         said = quick_privmsg(line)
         if said is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import neutralise_line
+from .text import ASCII_RUN, neutralise_line
 
 # RFC 1459 2.3: 512 bytes with the CR LF; what a client sends beyond it is refused (417).
 IRC_LINE_BYTES = 512
@@ -19,6 +19,8 @@ IRC_LINE_BYTES = 512
 IRC_TAG_BYTES = 8191
 # The framing's hard limit for one line: the two together (what a line holds after it is refused).
 IRC_MAX_LINE = IRC_LINE_BYTES + IRC_TAG_BYTES
+# A line of this many characters fits in 512 bytes whatever they are (4 bytes at most each).
+SURELY_FITS = (IRC_LINE_BYTES - 2) // 4
 
 # mIRC formatting (modern.ircdocs.horse/formatting): bold, colour (with its digits), hex colour,
 # reset, monospace, reverse, italics, strikethrough, underline.
@@ -92,11 +94,7 @@ def quick_ping(line: str) -> str | None:
 
 def fits(line: str) -> bool:
     """True if ``line`` (without its CR LF, without tags) is within IRC's 512 bytes."""
-    return len(line) <= _SURELY_FITS or len(line.encode("utf-8")) + 2 <= IRC_LINE_BYTES
-
-
-# A line of this many characters fits in 512 bytes whatever they are (4 bytes at most each).
-_SURELY_FITS = (IRC_LINE_BYTES - 2) // 4
+    return len(line) <= SURELY_FITS or len(line.encode("utf-8")) + 2 <= IRC_LINE_BYTES
 
 
 def strip_formatting(text: str) -> str:
@@ -110,6 +108,8 @@ def strip_formatting(text: str) -> str:
 def user_text(text: str) -> str:
     """Text from an IRC client as the hub takes it: formatting removed, then every other control
     character neutralised and blank padding cut, as for every line of the native port."""
+    if text.isascii() and text.isprintable() and ASCII_RUN not in text:
+        return text  # the commonest text, which neither step changes: two scans, not five
     return neutralise_line(strip_formatting(text))
 
 
