@@ -89,13 +89,18 @@ class Broadcasts:
         Most recipients take everything: they get one bytes object, joined once per mode and
         shared, so that each of their writes needs no copy of its own.
         """
-        view = (mode, elsewhere(session, mode))
+        # Called for each line a sender is sent (to keep it after the broadcasts before it):
+        # nothing here that the commonest case need not pay.
+        other = mode == TEXT and elsewhere(session, mode)
+        view = (mode, other)
         lines = self._rendered.get(view)
         if lines is None:
             lines = self._rendered[view] = []
-        if len(lines) < len(self._events):
+        events = self._events
+        done = len(lines)
+        if done < len(events):
             draw = self._render
-            lines.extend(draw(event, *view) for event in self._events[len(lines) :])
+            lines += [draw(event, mode, other) for event in events[done:]]
             self._whole.pop(view, None)
         if session in self._skipped:
             skips = self._skips
