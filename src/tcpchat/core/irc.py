@@ -11,8 +11,10 @@ any line. Errors the hub returns to the session become the numerics IRC clients 
 command that caused them.
 
 Registration (PASS, NICK, USER, CAP) is ``irc_register.py``, which ``IrcClient`` inherits, as
-it inherits the numerics of the hub's errors (``irc_errors.py``). Once registered the client reads
-``001``-``005``, LUSERS, ``422`` and its JOIN of ``#lobby``, where every user starts.
+it inherits the numerics of the hub's errors (``irc_errors.py``) and the quick way of the two
+commonest lines, a channel's PRIVMSG and PING (``irc_quick.py``), which it tries first. Once
+registered the client reads ``001``-``005``, LUSERS, ``422`` and its JOIN of ``#lobby``, where
+every user starts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .framing import Frame, InvalidUtf8, LineTooLong, Neutralised
 from .hub import Hub
 from .irc_errors import ErrorMap, say_nothing
 from .irc_queries import IrcNetwork, Queries
+from .irc_quick import QuickLines
 from .irc_register import CloseLink, Registration, Routed, Step
 from .irc_render import (
     ERR_ALREADYREGISTRED,
@@ -45,14 +48,10 @@ from .irc_render import (
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
-    SURELY_FITS,
     IrcMessage,
     ctcp,
-    fits,
     line,
     parse_message,
-    quick_ping,
-    quick_privmsg,
     user_text,
 )
 from .limits import MAX_QUIT_REASON_CHARS
@@ -64,7 +63,7 @@ from .session import Session, State
 __all__ = ["CloseLink", "IrcClient", "Routed", "Step"]
 
 
-class IrcClient(Registration):
+class IrcClient(Registration, QuickLines):
     """One IRC connection's side of the conversation with the hub (the numerics its errors
     become: ``irc_errors.py``)."""
 
@@ -114,66 +113,6 @@ class IrcClient(Registration):
             if refused:
                 return refused
         return handler(self, message, now)
-
-    def _quick(self, line: str, now: float) -> list[Step] | None:
-        """The two lines a busy client sends most, a channel's PRIVMSG and PING, answered
-        without the general parse (``irc_wire.quick_*``): the same steps as the general way,
-        which takes every other line and every case these leave to it (None)."""
-        if len(line) > SURELY_FITS and not fits(line):
-            return None
-        said = quick_privmsg(line)
-        if said is not None:
-            return self._quick_say(*said, now)
-        token = quick_ping(line)
-        if token is not None:
-            return self._quick_ping(token, now)
-        return None
-
-    def _quick_say(self, target: str, text: str, now: float) -> list[Step] | None:
-        """A PRIVMSG to one channel the session is in, as ``_privmsg`` says it; None for
-        anything else (another room, no text), left to it."""
-        text = user_text(text)
-        if not text.strip():
-            return None
-        session = self.session
-        current = session.current
-        if current is not None and target == current.name:
-            room = ""  # the room it talks in: the hub takes it as it is, without finding it
-        else:
-            for joined in session.rooms:
-                if target == joined.name:
-                    room = joined.name
-                    break
-            else:
-                return None
-        said = cmd.Say(text, text, room)
-        out = self.hub.handle(session, said, now)
-        if len(out) == 2 and not echoes(session.mode):
-            # The hub's usual answer (Hub._public): the message to the room, then the receipt,
-            # which IRC shows nothing for: what ``_hub`` makes of it, without going through it.
-            message, receipt = out
-            if (
-                type(receipt) is ToSessions
-                and type(receipt.event) is ev.Delivered
-                and receipt.to == (session,)
-                and type(getattr(message, "event", None)) is ev.Message
-            ):
-                return [Routed([message], said, [receipt])]
-        return self._answer(out, said, self._cannot_send(target))
-
-    def _quick_ping(self, token: str, now: float) -> list[Step] | None:
-        """PING answered here, as the hub answers it (``Hub._ping``): charged as the hub charges
-        it, a sign of life, its PONG sent as it is. A PING flood control refuses is left to the
-        hub (None), which refuses it in its own words; charging a refused line takes nothing,
-        so the hub finds the bucket as it was."""
-        session, limits = self.session, self.hub.config
-        if not charge(session, _PING, now, limits.flood_burst, limits.flood_rate):
-            return None
-        session.last_seen = now
-        session.pinged_at = None
-        session.lines += 1
-        session.refused = 0
-        return [self.fmt.pong(token)]
 
     # --- the hub's commands -----------------------------------------------------------------
 
@@ -403,7 +342,6 @@ class IrcClient(Registration):
 
 
 _MAX_TARGETS = 8  # targets of one PRIVMSG, JOIN or PART (TARGMAX in 005)
-_PING = cmd.Ping()  # what a PING costs is told by its kind (flood.py)
 
 _Handler = Callable[[IrcClient, IrcMessage, float], "list[Step]"]
 _REGISTERED: dict[str, _Handler] = {
