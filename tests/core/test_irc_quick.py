@@ -261,3 +261,13 @@ def test_a_message_is_written_as_line_writes_it(text: str) -> None:
 )
 def test_user_text_of_printable_ascii_is_what_both_steps_make_of_it(text: str) -> None:
     assert user_text(text) == neutralise_line(strip_formatting(text))
+
+
+def test_with_echo_message_the_sender_reads_its_message_back_either_way() -> None:
+    quick, general = World(quick=True), World(quick=False)
+    for world in (quick, general):
+        world.receive("CAP REQ :echo-message server-time")
+    answer = quick.receive("PRIVMSG #lobby :hello")
+    assert answer == general.receive("PRIVMSG #lobby :hello")
+    echo = b"@time=1970-01-12T13:46:40.000Z :ivy!~u@irc.test PRIVMSG #lobby :hello\r\n"
+    assert ("ivy", echo) in answer
