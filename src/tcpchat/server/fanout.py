@@ -90,13 +90,16 @@ class Broadcasts:
         shared, so that each of their writes needs no copy of its own.
         """
         # Called for each line a sender is sent (to keep it after the broadcasts before it):
-        # nothing here that the commonest case need not pay.
+        # nothing here that the commonest case need not pay. That case is a sender answered
+        # right after its own message, which it skips: nothing to render for it, or to take.
+        events = self._events
+        if start == len(events) - 1 and session is not None and self._skips[start] is session:
+            return []
         other = mode == TEXT and elsewhere(session, mode)
         view = (mode, other)
         lines = self._rendered.get(view)
         if lines is None:
             lines = self._rendered[view] = []
-        events = self._events
         done = len(lines)
         if done < len(events):
             draw = self._render
