@@ -281,7 +281,8 @@ class IrcClient(Registration, QuickLines):
 
     def _hub(self, command: cmd.Command, now: float, on_error: ErrorMap) -> list[Step]:
         """``command`` to the hub; its answer as steps, with errors to this session turned into
-        IRC's replies by ``on_error`` and prompts left out (IRC has none)."""
+        IRC's replies by ``on_error``, prompts left out (IRC has none) and the receipt of a
+        message to a client without echo-message given to the log alone (``Routed.unseen``)."""
         return self._answer(self.hub.handle(self.session, command, now), command, on_error)
 
     def _answer(self, out: Out, command: cmd.Command, on_error: ErrorMap) -> list[Step]:
