@@ -217,3 +217,48 @@ def test_a_decoded_line_never_outgrows_the_line_limit(data: bytes, limit: int) -
     for frame in LineDecoder(limit).feed(data + b"\n"):
         if isinstance(frame, str):
             assert len(frame.encode("utf-8")) <= limit
+
+
+# What a read is made of: whole lines of every kind the gate treats apart, and the bytes between.
+READ_PIECES = [
+    b"PRIVMSG #lobby :hi",
+    b"hello there",
+    b"x" * 40,
+    b" ",
+    b" " * 12,
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\t",
+    b"\x00",
+    b"\x7f",
+    b"\x1b[2J",
+    "é".encode(),
+    b"\xc3",
+]
+
+
+def _frames(decoder: LineDecoder, reads: list[bytes], whole: bool) -> list[object]:
+    """What ``decoder`` makes of ``reads``, with each str's type and (if neutralised) its raw
+    form; ``whole``: may take the reads whole (``feed``), or line by line (``_feed``)."""
+    out: list[object] = []
+    for data in reads:
+        frames = decoder.feed(data) if whole else decoder._feed(data)
+        out += [(type(f), f, getattr(f, "raw", None)) for f in frames]
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    reads=st.lists(st.lists(st.sampled_from(READ_PIECES), max_size=12).map(b"".join), max_size=6),
+    limit=st.sampled_from([8, 24, 64, 8703]),
+)
+@example(reads=[b"a\r\nb\nc\r\n"], limit=64)
+@example(reads=[b"one\ntwo\npar", b"t\n"], limit=64)
+@example(reads=[b"x" * 30 + b"\n", b"y\n"], limit=8)
+def test_a_read_taken_whole_gives_what_it_gives_line_by_line(
+    reads: list[bytes], limit: int
+) -> None:
+    assert _frames(LineDecoder(limit), reads, whole=True) == _frames(
+        LineDecoder(limit), reads, whole=False
+    )

@@ -50,6 +50,20 @@ def test_the_skipped_session_does_not_get_its_own_entries() -> None:
     assert b"".join(shared.since(0, TEXT, session(3))).count(b"\n") == 3
 
 
+def test_a_sender_catching_up_on_its_own_message_alone_takes_nothing_and_renders_nothing() -> None:
+    ann, bob = session(1), session(2)
+    draw = mock.Mock(side_effect=render)
+    shared = Broadcasts(draw)
+    shared.add(say("ann", "hello"), skip=ann)
+    assert shared.since(0, TEXT, ann) == []
+    assert draw.call_count == 0  # left for the first reader who gets it
+    shared.add(say("bob", "hi"), skip=bob)
+    assert shared.since(1, TEXT, ann) == [b"<bob> hi\n"]
+    assert shared.since(0, TEXT, bob) == [b"<ann> hello\n"]
+    assert shared.since(0, TEXT, None) == [b"<ann> hello\n<bob> hi\n"]
+    assert draw.call_count == 2
+
+
 def test_each_mode_gets_its_own_rendering_made_once() -> None:
     render = mock.Mock(wraps=fanout.render)
     shared = Broadcasts(render)

@@ -11,8 +11,10 @@ any line. Errors the hub returns to the session become the numerics IRC clients 
 command that caused them.
 
 Registration (PASS, NICK, USER, CAP) is ``irc_register.py``, which ``IrcClient`` inherits, as
-it inherits the numerics of the hub's errors (``irc_errors.py``). Once registered the client reads
-``001``-``005``, LUSERS, ``422`` and its JOIN of ``#lobby``, where every user starts.
+it inherits the numerics of the hub's errors (``irc_errors.py``) and the quick way of the two
+commonest lines, a channel's PRIVMSG and PING (``irc_quick.py``), which it tries first. Once
+registered the client reads ``001``-``005``, LUSERS, ``422`` and its JOIN of ``#lobby``, where
+every user starts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .framing import Frame, InvalidUtf8, LineTooLong, Neutralised
 from .hub import Hub
 from .irc_errors import ErrorMap, say_nothing
 from .irc_queries import IrcNetwork, Queries
+from .irc_quick import QuickLines
 from .irc_register import CloseLink, Registration, Routed, Step
 from .irc_render import (
     ERR_ALREADYREGISTRED,
@@ -41,18 +44,26 @@ from .irc_render import (
     ERR_NOTONCHANNEL,
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
+    echoes,
 )
-from .irc_wire import IRC_LINE_BYTES, IrcMessage, ctcp, line, parse_message, user_text
+from .irc_wire import (
+    IRC_LINE_BYTES,
+    IrcMessage,
+    ctcp,
+    line,
+    parse_message,
+    user_text,
+)
 from .limits import MAX_QUIT_REASON_CHARS
 from .names import name_key
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
-from .session import Session
+from .session import Session, State
 
 __all__ = ["CloseLink", "IrcClient", "Routed", "Step"]
 
 
-class IrcClient(Registration):
+class IrcClient(Registration, QuickLines):
     """One IRC connection's side of the conversation with the hub (the numerics its errors
     become: ``irc_errors.py``)."""
 
@@ -78,6 +89,10 @@ class IrcClient(Registration):
 
     def receive(self, frame: Frame, now: float) -> list[Step]:
         """One framed line from the client: the steps to carry out, in order."""
+        if type(frame) is str and self.session.state is State.ACTIVE:
+            quick = self._quick(frame, now)
+            if quick is not None:
+                return quick
         if isinstance(frame, (LineTooLong, InvalidUtf8)):
             more = isinstance(frame, LineTooLong) and frame.more
             code = codes.LINE_TOO_LONG if isinstance(frame, LineTooLong) else codes.INVALID_UTF8
@@ -267,14 +282,22 @@ class IrcClient(Registration):
 
     def _hub(self, command: cmd.Command, now: float, on_error: ErrorMap) -> list[Step]:
         """``command`` to the hub; its answer as steps, with errors to this session turned into
-        IRC's replies by ``on_error`` and prompts left out (IRC has none)."""
-        out = self.hub.handle(self.session, command, now)
+        IRC's replies by ``on_error``, prompts left out (IRC has none) and the receipt of a
+        message to a client without echo-message given to the log alone (``Routed.unseen``)."""
+        return self._answer(self.hub.handle(self.session, command, now), command, on_error)
+
+    def _answer(self, out: Out, command: cmd.Command, on_error: ErrorMap) -> list[Step]:
+        """The hub's answer ``out`` to ``command`` as steps (``_hub``)."""
         steps: list[Step] = []
         kept: Out = []
+        unseen: Out | None = None
         for item in out:
             if isinstance(item, ToSessions) and item.to == (self.session,):
                 event = item.event
                 if isinstance(event, ev.Prompt):
+                    continue
+                if isinstance(event, ev.Delivered) and not echoes(self.session.mode):
+                    unseen = [item]  # the log's, not the client's: not worth routing
                     continue
                 if isinstance(event, ev.Error) and event.code != codes.RATE_LIMITED:
                     if kept:
@@ -292,7 +315,7 @@ class IrcClient(Registration):
                     continue
             kept.append(item)
         if kept or not steps:
-            steps.append(Routed(kept, command if not steps else None))
+            steps.append(Routed(kept, command if not steps else None, unseen))
         return steps
 
     def _charge(self, now: float, lookup: bool) -> list[Step]:

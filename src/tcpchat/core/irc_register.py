@@ -38,10 +38,13 @@ from .session import Session, State
 
 @dataclass(frozen=True)
 class Routed:
-    """The hub's answer to ``command`` (None: no command of the client's): route ``out``."""
+    """The hub's answer to ``command`` (None: no command of the client's): route ``out``.
+    ``unseen``: what else the hub answered that IRC shows nothing for (the receipt of a message
+    to a client without echo-message), for the log alone."""
 
     out: Out
     command: cmd.Command | None = None
+    unseen: Out | None = None
 
 
 @dataclass(frozen=True)

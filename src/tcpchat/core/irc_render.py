@@ -92,6 +92,12 @@ def _flags(mode: str) -> str:
     return mode[len(codes.IRC) + 1 :]
 
 
+def echoes(mode: str) -> bool:
+    """True if a session in IRC ``mode`` is sent its own messages back (echo-message): without
+    it the ``Delivered`` receipt renders as nothing."""
+    return "e" in _flags(mode)
+
+
 class IrcFormat:
     """How this server writes IRC: its name (the source of its own lines, every user's host)."""
 
@@ -118,6 +124,14 @@ class IrcFormat:
         """The ERROR a server sends before it closes the link."""
         return line("ERROR", f"Closing link: {text}")
 
+    def pong(self, token: str) -> bytes:
+        """The answer to a client's PING (as ``line`` writes it; this is the commonest line a
+        bot is sent after the room's messages)."""
+        token = token or self.name
+        if " " in token or token[0] == ":":
+            token = ":" + token
+        return f":{self.name} PONG {self.name} {token}\r\n".encode()
+
     def render(self, event: ev.Event, mode: str, me: str = "") -> bytes:
         """The lines for ``event`` to a session in IRC ``mode`` whose nick is ``me`` (needed
         only for events to one session); b"" for events IRC shows nothing for."""
@@ -128,7 +142,7 @@ class IrcFormat:
 
     def _message(self, event: ev.Message, flags: str, me: str) -> bytes:
         target = event.to if event.to is not None else (event.room or LOBBY)
-        tags = _tags(flags, event.time if "t" in flags else None, event.id)
+        tags = _tags(flags, event.time if "t" in flags else None, event.id) if flags else ""
         text = event.text
         if event.history and "t" not in flags:
             text = f"[{iso_time(event.time)[:19].replace('T', ' ')} UTC] {text}"
@@ -138,7 +152,7 @@ class IrcFormat:
 
     def _delivered(self, event: ev.Delivered, flags: str, me: str) -> bytes:
         if "e" not in flags:
-            return b""
+            return b""  # keep in step with ``echoes``
         target = event.to if event.to is not None else (event.room or LOBBY)
         tags = _tags(flags, event.time if "t" in flags else None, event.id)
         return self._privmsg(self.mask(me), target, event.text, event.action, event.notice, tags)
@@ -147,14 +161,21 @@ class IrcFormat:
         self, source: str, target: str, text: str, action: bool, notice: bool, tags: str
     ) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
+        # Each line as ``line`` writes it with ``text=True`` (a room's message is rendered once
+        # per mode, but it is the commonest line of all).
+        head = f":{source} {verb} {target} :"
         # What fits in 512 bytes once the source, verb and target are written (and an ACTION's
         # wrapping); a longer native message becomes several lines.
-        room = IRC_LINE_BYTES - len(f":{source} {verb} {target} :\r\n".encode()) - 9 * action
-        out = []
-        for piece in split_text(text, max(room, 64)):
-            body = f"\x01ACTION {piece}\x01" if action else piece
-            out.append(line(verb, target, body, source=source, tags=tags, text=True))
-        return b"".join(out)
+        room = IRC_LINE_BYTES - 2 - len(head.encode()) - 9 * action
+        if tags:
+            head = f"@{tags} {head}"
+        if text.isascii() and len(text) <= room:
+            pieces = [text]  # what split_text gives, without encoding it to count its bytes
+        else:
+            pieces = split_text(text, max(room, 64))
+        if action:
+            pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
+        return "".join(f"{head}{piece}\r\n" for piece in pieces).encode()
 
     def _joined(self, event: ev.Joined, flags: str, me: str) -> bytes:
         return line(
@@ -208,7 +229,7 @@ class IrcFormat:
         return line("PING", event.token or self.name)
 
     def _pong(self, event: ev.PongReply, flags: str, me: str) -> bytes:
-        return line("PONG", self.name, event.token or self.name, source=self.name)
+        return self.pong(event.token)
 
     def _error(self, event: ev.Error, flags: str, me: str) -> bytes:
         # Errors with a numeric of their own are answered by core/irc.py, which knows the

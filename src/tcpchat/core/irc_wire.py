@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import neutralise_line
+from .text import ASCII_RUN, neutralise_line
 
 # RFC 1459 2.3: 512 bytes with the CR LF; what a client sends beyond it is refused (417).
 IRC_LINE_BYTES = 512
@@ -19,6 +19,8 @@ IRC_LINE_BYTES = 512
 IRC_TAG_BYTES = 8191
 # The framing's hard limit for one line: the two together (what a line holds after it is refused).
 IRC_MAX_LINE = IRC_LINE_BYTES + IRC_TAG_BYTES
+# A line of this many characters fits in 512 bytes whatever they are (4 bytes at most each).
+SURELY_FITS = (IRC_LINE_BYTES - 2) // 4
 
 # mIRC formatting (modern.ircdocs.horse/formatting): bold, colour (with its digits), hex colour,
 # reset, monospace, reverse, italics, strikethrough, underline.
@@ -57,6 +59,44 @@ def parse_message(line: str) -> IrcMessage | None:
     return IrcMessage(words[0].upper(), params, tags, body_bytes)
 
 
+def quick_privmsg(line: str) -> tuple[str, str] | None:
+    """(channel, text) of ``line`` if it is the commonest line of all, ``PRIVMSG #room :text``:
+    no tags, no source, one target (a channel), a trailing text that is not empty and not CTCP.
+    None for any other line, which goes through ``parse_message``; for a line this reads, that
+    reads the same ``PRIVMSG`` with these two parameters (``tests/core/test_irc_quick.py``)."""
+    if not line.startswith("PRIVMSG #"):
+        return None
+    head, sep, text = line.partition(" :")
+    if not sep or not text or text[0] == "\x01":
+        return None
+    words = head.split()
+    if len(words) != 2 or "," in words[1]:
+        return None
+    return words[1], text
+
+
+def quick_ping(line: str) -> str | None:
+    """The token of ``line`` if it is ``PING token`` or ``PING :token`` (a token without spaces;
+    what clients and bots send to measure the lag), read without ``parse_message``; None for any
+    other line, which goes through it. For a line this reads, that reads ``PING`` with the
+    token first."""
+    if not line.startswith("PING "):
+        return None
+    if line.startswith("PING :"):
+        token = line[6:]  # the trailing parameter: anything
+    else:
+        token = line[5:]
+        # One word: a printable text without a space has no blank at all (str.split's).
+        if " " in token or not token.isprintable():
+            return None
+    return token or None
+
+
+def fits(line: str) -> bool:
+    """True if ``line`` (without its CR LF, without tags) is within IRC's 512 bytes."""
+    return len(line) <= SURELY_FITS or len(line.encode("utf-8")) + 2 <= IRC_LINE_BYTES
+
+
 def strip_formatting(text: str) -> str:
     """``text`` without mIRC formatting codes: what a person meant to say, with no bytes that
     would reach a native user's terminal as replacement characters (docs/IRC.md)."""
@@ -68,6 +108,8 @@ def strip_formatting(text: str) -> str:
 def user_text(text: str) -> str:
     """Text from an IRC client as the hub takes it: formatting removed, then every other control
     character neutralised and blank padding cut, as for every line of the native port."""
+    if text.isascii() and text.isprintable() and ASCII_RUN not in text:
+        return text  # the commonest text, which neither step changes: two scans, not five
     return neutralise_line(strip_formatting(text))
 
 

@@ -89,13 +89,21 @@ class Broadcasts:
         Most recipients take everything: they get one bytes object, joined once per mode and
         shared, so that each of their writes needs no copy of its own.
         """
-        view = (mode, elsewhere(session, mode))
+        # Called for each line a sender is sent (to keep it after the broadcasts before it):
+        # nothing here that the commonest case need not pay. That case is a sender answered
+        # right after its own message, which it skips: nothing to render for it, or to take.
+        events = self._events
+        if start == len(events) - 1 and session is not None and self._skips[start] is session:
+            return []
+        other = mode == TEXT and elsewhere(session, mode)
+        view = (mode, other)
         lines = self._rendered.get(view)
         if lines is None:
             lines = self._rendered[view] = []
-        if len(lines) < len(self._events):
+        done = len(lines)
+        if done < len(events):
             draw = self._render
-            lines.extend(draw(event, *view) for event in self._events[len(lines) :])
+            lines += [draw(event, mode, other) for event in events[done:]]
             self._whole.pop(view, None)
         if session in self._skipped:
             skips = self._skips

@@ -61,7 +61,7 @@ class IrcConnection(Connection):
             self._process(self.decoder.feed(data))
 
     def _process(self, frames: list[Frame]) -> None:
-        irc, session, server = self.irc, self.session, self.server
+        irc, session, server, outbox = self.irc, self.session, self.server, self.outbox
         assert irc is not None and session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for frame in frames:
@@ -69,22 +69,25 @@ class IrcConnection(Connection):
                 secret = session.state is State.PASSWORD
                 self.log.debug("< %s", received(frame, server.config.log_text, secret))
             self._carry_out(irc.receive(frame, time.time()))
-            if not self.outbox.open:
+            if not outbox.open:
                 return
 
     def _carry_out(self, steps: list[Step]) -> None:
-        server = self.server
+        server, outbox, visit = self.server, self.outbox, self.visit
         for step in steps:
-            if isinstance(step, bytes):
+            if type(step) is bytes:
                 self.send(step)
-            elif isinstance(step, Routed):
-                if step.command is not None:
-                    self.visit.line(step.command)
-                    server.journal(self, step.out, step.command)
+            elif type(step) is Routed:
+                command = step.command
+                if command is not None:
+                    if not visit.announced:
+                        visit.line(command)
+                    told = step.out if step.unseen is None else step.out + step.unseen
+                    server.journal(self, told, command)
                 server.route(step.out)
             elif isinstance(step, CloseLink):
                 self.close_after_flush(step.reason)
-            if not self.outbox.open:
+            if not outbox.open:
                 return
 
     def answered(self, event: Event) -> bool:

@@ -36,6 +36,8 @@ def journal(
             continue
         event = item.event
         if isinstance(event, ev.Delivered):
+            if not log.isEnabledFor(logging.INFO):
+                continue  # the commonest line of all: nothing to put together for nobody
             where = event.to or event.room or "ALL"
             target = where if event.to else f"{where} ({plural(event.recipients, 'user')})"
             kind = " (action)" if event.action else ""

@@ -29,9 +29,6 @@ class Phase(enum.Enum):
     CLOSED = "closed"
 
 
-_OPEN = frozenset({Phase.HANDSHAKE, Phase.ONLINE, Phase.OUTSIDE})
-
-
 def flush_delay(flushed_at: float, now: float, interval: float = FLUSH_INTERVAL_S) -> float:
     """How long to wait before the next flush, given when the last one ran: none after a quiet
     spell (the first message goes out at once), up to ``interval`` while messages keep coming
@@ -47,10 +44,13 @@ class Outbox:
     mode they were rendered in so far.
     """
 
-    __slots__ = ("phase", "lines", "size", "cursor", "mode", "paused", "sent", "receipts")
+    __slots__ = ("phase", "open", "lines", "size", "cursor", "mode", "paused", "sent", "receipts")
 
     def __init__(self) -> None:
         self.phase = Phase.HANDSHAKE
+        # True while events may still be added (not closing, not closed): asked several times
+        # per line, so kept with the phase rather than worked out from it.
+        self.open = True
         self.lines: list[bytes] = []
         self.size = 0
         self.cursor = 0
@@ -60,11 +60,6 @@ class Outbox:
         # Private messages in this stream whose sender was told "Delivered": (where each ends in
         # the stream, its instruction). Once the kernel has taken that many bytes it has left.
         self.receipts: list[tuple[int, ToSessions]] = []
-
-    @property
-    def open(self) -> bool:
-        """True while events may still be added (not closing, not closed)."""
-        return self.phase in _OPEN
 
     def go_online(self, cursor: int, mode: str) -> None:
         """The session entered #lobby: it gets the broadcasts from entry ``cursor`` of the shared
@@ -82,11 +77,13 @@ class Outbox:
 
     def catch_up(self, shared: Broadcasts, session: Session | None) -> None:
         """Queue the broadcasts not taken yet, so that what comes next stays after them."""
-        if self.phase is Phase.ONLINE and self.cursor < len(shared):
-            for data in shared.since(self.cursor, self.mode, session):
-                self.lines.append(data)
-                self.size += len(data)
-            self.cursor = len(shared)
+        if self.phase is Phase.ONLINE:
+            count = len(shared)
+            if self.cursor < count:
+                taken = shared.since(self.cursor, self.mode, session)
+                self.lines += taken
+                self.size += sum(map(len, taken))
+                self.cursor = count
 
     def add(self, data: bytes, receipt: ToSessions | None = None) -> bool:
         """Queue ``data`` (``receipt``: the private message it carries). Returns True if the
@@ -129,6 +126,7 @@ class Outbox:
         """The last words are queued: nothing more is added; write what is queued, then close."""
         if self.open:
             self.phase = Phase.CLOSING
+            self.open = False
 
     def discard(self, buffered: int) -> list[ToSessions]:
         """The connection is gone or dropped: forget what is queued. Returns the private messages
@@ -136,5 +134,6 @@ class Outbox:
         taken = self.sent - buffered
         lost = [item for end, item in self.receipts if end > taken]
         self.phase = Phase.CLOSED
+        self.open = False
         self.lines, self.size, self.receipts = [], 0, []
         return lost
