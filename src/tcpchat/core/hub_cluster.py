@@ -206,9 +206,6 @@ class ClusterHandlers(NameHandlers):
                 out += self._share_join(session, room, now)
         return out
 
-    def local_members(self) -> list[MemberChange]:
-        return [self._member(s) for s in self.sessions.values() if s.state is State.ACTIVE]
-
     # --- what the log says ---------------------------------------------------------------------
 
     def heard(self, message_id: int, entry: cl.Entry, now: float) -> Out:
