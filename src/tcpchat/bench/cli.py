@@ -343,13 +343,9 @@ def _machine() -> str:
 
 
 def _cluster_fact() -> str:
-    try:
-        out = subprocess.run(
-            ["redis-server", "--version"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    version = cluster.redis_version()
+    if version is None:
         return "redis-server not installed: cluster targets skipped"
-    version = next((w for w in out.split() if w.startswith("v=")), "v=?")[2:]
     return (
         f"ours-cluster1-*, ours-cluster2-*: redis-server {version} (no persistence) and one or "
         "two nodes with --cluster, clients split in turn; server CPU is the nodes' and Redis's, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import shutil
 import subprocess
 import time
@@ -29,6 +28,8 @@ from .servers import (
     Target,
     child_setup,
     free_port,
+    proc_cpu,
+    proc_memory,
 )
 
 NODE_NAMES = "abcdefgh"
@@ -51,6 +52,17 @@ def start(
     return RunningServer(
         target, workdir, pin, log_level, profile, server_args=server_args, data_dir=data_dir
     )
+
+
+def redis_version() -> str | None:
+    """The version of the redis-server on PATH ("7.0.15"), None if there is none."""
+    try:
+        out = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return next((w for w in out.split() if w.startswith("v=")), "v=?")[2:]
 
 
 def redis_args(port: int, folder: Path) -> list[str]:
@@ -95,30 +107,6 @@ async def command(port: int, *args: str | int, timeout: float = 5.0) -> bytes:
     if line.startswith(b"-"):
         raise RuntimeError(f"redis {args[0]}: {line.decode(errors='replace').strip()}")
     return line.rstrip(b"\r\n")
-
-
-def _proc_cpu(pid: int) -> tuple[float, float]:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-def _proc_memory(pid: int) -> tuple[int, int]:
-    rss = hwm = 0
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, hwm
 
 
 class RunningCluster:
@@ -186,7 +174,7 @@ class RunningCluster:
 
     def memory_kib(self) -> tuple[int, int]:
         """(VmRSS, VmHWM) in KiB, summed over the nodes and Redis."""
-        readings = [s.memory_kib() for s in self.servers] + [_proc_memory(self.redis.pid)]
+        readings = [s.memory_kib() for s in self.servers] + [proc_memory(self.redis.pid)]
         return sum(r for r, _ in readings), sum(h for _, h in readings)
 
     def cpu_seconds(self) -> tuple[float, float]:
@@ -195,7 +183,7 @@ class RunningCluster:
         return sum(u for u, _ in readings), sum(s for _, s in readings)
 
     def redis_cpu_seconds(self) -> tuple[float, float]:
-        return _proc_cpu(self.redis.pid)
+        return proc_cpu(self.redis.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         parts = [f"[node {NODE_NAMES[n]}] {s.log_tail(lines)}" for n, s in enumerate(self.servers)]

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.limits import CLUSTER_LEASE_S
-from .cluster import command, redis_args
+from .cluster import command, redis_args, redis_version
 from .report import table
 from .servers import STOP_TIMEOUT_S, child_setup, free_port
 
@@ -658,16 +658,6 @@ async def run_all(folder: Path, races: int, kills: int) -> tuple[list[RaceRun], 
         redis.stop()
 
 
-def _redis_version() -> str:
-    try:
-        out = subprocess.run(
-            ["redis-server", "--version"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return next((w for w in out.split() if w.startswith("v=")), "v=?")[2:]
-
-
 RACE_METHOD = (
     f"Three nodes (a, b, c) on one Redis; per run {RACE_CLIENTS} connections "
     f"({RACE_CLIENTS // len(RACE_NODES)} on each node) wait for their name prompt, then all ask "
@@ -695,7 +685,7 @@ def render(races: Sequence[RaceRun], kills: Sequence[KillRun]) -> str:
         (
             "software",
             f"{platform.python_implementation()} {platform.python_version()}, "
-            f"redis-server {_redis_version()} without persistence, on loopback",
+            f"redis-server {redis_version() or '?'} without persistence, on loopback",
         ),
     ]
     parts = [

@@ -145,6 +145,33 @@ class Running(Protocol):
     def stop(self) -> int: ...
 
 
+def proc_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds process ``pid`` has used so far; (0, 0) once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def proc_memory(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of process ``pid`` in KiB from /proc; (0, 0) once it is gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, hwm
+
+
 def keeps_history() -> bool:
     """True if our server has a history store (``--data-dir``, ``--no-history``)."""
     names = {option.name for option in SERVER_OPTIONS}
@@ -353,28 +380,11 @@ class RunningServer:
 
     def memory_kib(self) -> tuple[int, int]:
         """(VmRSS, VmHWM) in KiB from /proc; (0, 0) once the process is gone."""
-        rss = hwm = 0
-        try:
-            with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss = int(line.split()[1])
-                    elif line.startswith("VmHWM:"):
-                        hwm = int(line.split()[1])
-        except OSError:
-            pass
-        return rss, hwm
+        return proc_memory(self.pid)
 
     def cpu_seconds(self) -> tuple[float, float]:
         """(user, system) CPU time the server has used so far, in seconds."""
-        try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0, 0.0
-        # After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
-        tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        return proc_cpu(self.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

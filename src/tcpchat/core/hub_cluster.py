@@ -23,7 +23,7 @@ from .cluster import ClusterState
 from .hub_names import NameHandlers, taken
 from .names import look_keys, name_key
 from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
-from .rooms import Room, room_key, room_name
+from .rooms import Room, room_name
 from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
@@ -374,14 +374,8 @@ class ClusterHandlers(NameHandlers):
         room = self.rooms.find(label)
         if room is not None and session in room:
             return []
-        if room is None:
-            kept = self.archive.topic(room_key(label))
-            room = Room[Session](*kept) if kept is not None else Room[Session](label)
-            self.rooms.add(room)
-        room.add(session)
-        session.rooms.append(room)
-        session.current = room
-        return self._arrived(room, session, now)
+        self._put(session, room or self._made(label))
+        return self._arrived(session.rooms[-1], session, now)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
         session.state = State.CLOSED

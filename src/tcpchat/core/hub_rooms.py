@@ -88,12 +88,8 @@ class RoomHandlers:
                     f"This server has {len(self.rooms)} rooms, the most it holds: "
                     "join one of them (/rooms).",
                 )
-            kept = self.archive.topic(room_key(name))
-            room = Room[Session](*kept) if kept is not None else Room[Session](name)
-            self.rooms.add(room)
-        room.add(session)
-        session.rooms.append(room)
-        session.current = room
+            room = self._made(name)
+        self._put(session, room)
         out: Out = [Online(session)] if room.is_lobby else []
         out.append(to(session, self._in_room(room, now, joined=True)))
         if cfg.history_replay:
@@ -179,12 +175,23 @@ class RoomHandlers:
             return ToAll(event, skip)
         return ToSessions(room.everyone(), event, skip=skip)
 
+    def _made(self, name: str) -> Room[Session]:
+        """A new room called ``name``, with the topic the archive kept for it if any."""
+        kept = self.archive.topic(room_key(name))
+        room = Room[Session](*kept) if kept is not None else Room[Session](name)
+        self.rooms.add(room)
+        return room
+
+    def _put(self, session: Session, room: Room[Session]) -> None:
+        """``session`` is in ``room`` from now on, and talks there."""
+        room.add(session)
+        session.rooms.append(room)
+        session.current = room
+
     def _enter_lobby(self, session: Session, now: float) -> Out:
         """A session just registered: it is in #lobby and talks there."""
         lobby = self.rooms.lobby
-        lobby.add(session)
-        session.rooms.append(lobby)
-        session.current = lobby
+        self._put(session, lobby)
         return [
             Online(session),
             *self._arrived(lobby, session, now),
