@@ -140,7 +140,10 @@ class ClusterLink:
                     self._in_flight_lost(batch)
                     self._lost(exc, link)
                     break
-                self._answered(batch, answers)
+                try:
+                    self._answered(batch, answers)
+                except Exception:  # our bug: logged, and the writer goes on
+                    log.exception("cluster: handling Redis's answers failed")
 
     def _answered(self, batch: list[Instruction], answers: list[Any]) -> None:
         now = time.time()
@@ -209,7 +212,10 @@ class ClusterLink:
             out: Out = []
             heard = self.hub.heard
             for _key, message_id, entry in read:
-                out += heard(message_id, entry, now)
+                try:
+                    out += heard(message_id, entry, now)
+                except Exception:  # our bug: logged, and the reader goes on with the next
+                    log.exception("cluster: applying entry %d failed", message_id)
             self.route(out)
 
     async def _tick(self) -> None:
