@@ -211,3 +211,17 @@ def test_a_node_reads_its_own_entries_back_as_sent_and_skips_those_that_never_ar
         assert not a._mine
 
     run(redis, test)
+
+
+def test_scripts_lost_by_redis_are_loaded_again_and_nothing_runs_twice(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+        await a.load_scripts()
+        assert command(redis.port, "SCRIPT FLUSH") == "+OK"  # as after a restart
+        await a.run([Publish(said("a", "after the flush"))])
+        texts = [entry.text for _, _, entry in await a.read() if isinstance(entry, cl.Said)]
+        assert texts == ["after the flush"]
+
+    run(redis, test)

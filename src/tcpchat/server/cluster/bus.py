@@ -28,8 +28,21 @@ from . import scripts
 log = logging.getLogger(LOGGER_NAME)
 
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
+Mine = deque[tuple[str, "cl.Entry"]]  # entries appended and not read back yet, as sent
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
 MEMBERS_PREFIX = cl.members_key("")
+
+
+def _call(pipe: Any, script: Any, keys: list[str], args: list[Any]) -> None:
+    """Queue ``script`` (a redis-py ``Script``) on ``pipe`` by its SHA1 alone."""
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def _no_script(answer: object) -> bool:
+    """True if ``answer`` says Redis does not have the script (it restarted since loading)."""
+    return isinstance(answer, Exception) and (
+        type(answer).__name__ == "NoScriptError" or str(answer).startswith("No matching script")
+    )
 
 
 def _flat(fields: dict[str, str]) -> list[str]:
@@ -59,7 +72,7 @@ class Bus:
         # What this node appended to the log and has not read back yet, in order, as written
         # and as sent: read back, an entry equal to the next of these is taken as it is, not
         # parsed again (a node reads its own messages back to deliver them).
-        self._mine: deque[tuple[str, cl.Entry]] = deque()
+        self._mine: Mine = deque()
         self._append_many = redis.register_script(scripts.APPEND_MANY)
         self._snapshot = redis.register_script(scripts.SNAPSHOT)
 
@@ -75,6 +88,7 @@ class Bus:
         await self.redis.sadd(cl.NODES_KEY, self.node)
         self.lease.renewed(now)
         await self._floor(keys=[cl.SEQ_KEY], args=[stored])
+        await self.load_scripts()
 
     async def leave(self, now: float, reason: str) -> None:
         """Leave the cluster on a clean stop: this node's names are freed and its users' leaves
@@ -127,58 +141,71 @@ class Bus:
     async def run(self, batch: list[Instruction]) -> list[Any]:
         """Carry out the hub's cluster instructions in one pipeline, in order; one answer each
         (an exception object for a command Redis refused)."""
-        pipe = self.redis.pipeline(transaction=False)
-        groups: list[int] = []  # how many of the batch each command carries out
-        said: list[str] = []  # room messages and topics in a row, appended by one command
         mine = self._mine
         if len(mine) > CLUSTER_MAX_PENDING:
             mine.clear()  # not read back for a long while: no use keeping them
+        pipe, groups = self._pipeline(batch, mine)
+        answers = await pipe.execute(raise_on_error=False)
+        if answers and all(_no_script(answer) for answer in answers):
+            # Redis lost its scripts (it restarted): none of these ran. Load them, go again.
+            await self.load_scripts()
+            pipe, groups = self._pipeline(batch, None)
+            answers = await pipe.execute(raise_on_error=False)
+        return [answer for answer, count in zip(answers, groups) for _ in range(count)]
+
+    def _pipeline(self, batch: list[Instruction], mine: Mine | None) -> tuple[Any, list[int]]:
+        """A pipeline of ``EVALSHA`` calls for ``batch`` (scripts are loaded once, not checked
+        before every pipeline: that would be a round trip each), and how many of the batch each
+        call carries out. Room messages in a row go in one call. What is appended to the log
+        is noted in ``mine``."""
+        pipe = self.redis.pipeline(transaction=False)
+        groups: list[int] = []
+        said: list[str] = []  # room messages and topics in a row, appended by one call
+        log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
         for item in batch:
             if isinstance(item, Publish):
                 raw = cl.encode(item.entry)[cl.FIELD]
-                mine.append((raw, item.entry))
+                if mine is not None:
+                    mine.append((raw, item.entry))
                 if not item.members:
                     said.append(raw)
                     continue
             if said:
-                await self._append_said(pipe, said, groups)
+                _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, cl.FIELD, *said])
+                groups.append(len(said))
                 said = []
             groups.append(1)
             if isinstance(item, Publish):
-                fields = [cl.FIELD, raw]
-                if item.members:
-                    changes = [
-                        part
-                        for name, rooms in item.members
-                        for part in (name, "" if rooms is None else json.dumps(rooms))
-                    ]
-                    keys = [cl.SEQ_KEY, cl.LOG_KEY, cl.members_key(self.node)]
-                    args = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, *fields]
-                    await self._presence(keys=keys, args=args, client=pipe)
-                else:
-                    args = [CLUSTER_LOG_ENTRIES, *fields]
-                    await self._append(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args, client=pipe)
+                changes = [
+                    part
+                    for name, rooms in item.members
+                    for part in (name, "" if rooms is None else json.dumps(rooms))
+                ]
+                keys = [*log_keys, cl.members_key(self.node)]
+                args = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, cl.FIELD, raw]
+                _call(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
                 keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
                 args = [CLUSTER_INBOX_ENTRIES, item.node, *_flat(cl.encode(item.entry))]
-                await self._whisper(keys=keys, args=args, client=pipe)
+                _call(pipe, self._whisper, keys, args)
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
                 value = cl.holder_value(self.node, item.name)
-                await self._claim(keys=keys, args=[self.boot, value], client=pipe)
+                _call(pipe, self._claim, keys, [self.boot, value])
             elif isinstance(item, Release):
                 keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
-                args = [cl.holder_value(self.node, item.name)]
-                await self._release(keys=keys, args=args, client=pipe)
+                _call(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
         if said:
-            await self._append_said(pipe, said, groups)
-        answers = await pipe.execute(raise_on_error=False)
-        return [answer for answer, count in zip(answers, groups) for _ in range(count)]
+            _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, cl.FIELD, *said])
+            groups.append(len(said))
+        return pipe, groups
 
-    async def _append_said(self, pipe: Any, said: list[str], groups: list[int]) -> None:
-        args = [CLUSTER_LOG_ENTRIES, cl.FIELD, *said]
-        await self._append_many(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args, client=pipe)
-        groups.append(len(said))
+    async def load_scripts(self) -> None:
+        """Load the scripts the pipelines call by their SHA1 (at start, and after Redis lost
+        them)."""
+        for script in (self._append_many, self._presence, self._whisper, self._claim):
+            await self.redis.script_load(script.script)
+        await self.redis.script_load(self._release.script)
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
