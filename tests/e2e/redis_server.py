@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.conftest import WAIT, need_tool
+from tests.conftest import WAIT, need_tool, poll_until
 
 
 def free_port() -> int:
@@ -55,18 +54,22 @@ class RedisServer:
         args += ["--appendonly", "yes" if self.aof else "no", "--dir", str(self.folder)]
         args += ["--daemonize", "no", "--logfile", str(self.folder / "redis.log")]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                if command(self.port, "PING", 1) == "+PONG":
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log = (self.folder / "redis.log").read_text(errors="replace")
-                self.stop()
-                raise AssertionError(f"redis-server did not start on {self.port}:\n{log}")
-            time.sleep(0.02)  # polled against the deadline above
+        try:
+            poll_until(self._answers, f"redis-server answering on {self.port}")
+        except AssertionError as exc:
+            log = (self.folder / "redis.log").read_text(errors="replace")
+            self.stop()
+            raise AssertionError(f"{exc}\n{log}") from None
+
+    def _answers(self) -> bool:
+        """True once Redis answers PING; AssertionError at once if it exited instead."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"redis-server exited with {self.proc.returncode}")
+        try:
+            return command(self.port, "PING", 1) == "+PONG"
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
