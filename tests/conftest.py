@@ -97,6 +97,33 @@ def poll_until(condition: Callable[[], T | None], what: str, timeout: float = WA
         pause.wait(POLL_S)
 
 
+class Lines:
+    """Lines a reader thread collects (``add``), and a wait, with a deadline, for one of them."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def add(self, line: str) -> None:
+        with self._changed:
+            self.lines.append(line)
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = WAIT) -> str:
+        """The first line matching ``pattern``, waiting for it up to ``timeout``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for text in self.lines:
+                    if regex.search(text):
+                        return text
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {pattern!r} in {type(self).__name__}: {self.lines}")
+                self._changed.wait(left)
+
+
 class ServerProcess:
     """The real ``python -m tcpchat server`` in a child process, on 127.0.0.1 and a free port.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 import signal
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, WAIT, LineSocket, ServerProcess, poll_until
+from tests.conftest import IN_CI, WAIT, Lines, LineSocket, ServerProcess, poll_until
 from tests.e2e.redis_server import RedisServer
 
 irctokens = pytest.importorskip("irctokens")
@@ -219,13 +218,12 @@ class IrcPeer(LineSocket):
         return lines
 
 
-class Pump:
+class Pump(Lines):
     """Reads an IRC peer's lines in a thread (for clients that must keep reading)."""
 
     def __init__(self, peer: IrcPeer) -> None:
+        super().__init__()
         self.peer = peer
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -235,19 +233,4 @@ class Pump:
                 raw = self.peer.raw_line(timeout=3600)
             except (EOFError, OSError, AssertionError):
                 return
-            with self._changed:
-                self.lines.append(raw.decode("utf-8", "replace"))
-                self._changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = WAIT) -> str:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for text in self.lines:
-                    if regex.search(text):
-                        return text
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {pattern!r}; last lines: {self.lines[-5:]}")
-                self._changed.wait(left)
+            self.add(raw.decode("utf-8", "replace"))

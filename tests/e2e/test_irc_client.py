@@ -8,13 +8,20 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT, ServerProcess, child_env, join_peer, need_tool, poll_until
+from tests.conftest import (
+    WAIT,
+    Lines,
+    ServerProcess,
+    child_env,
+    join_peer,
+    need_tool,
+    poll_until,
+)
 from tests.e2e.tmux import TmuxPane
 
 IRSSI_CONFIG = """\
@@ -29,7 +36,7 @@ settings = {{
 """
 
 
-class PipeClient:
+class PipeClient(Lines):
     """``tcp-client`` reading its lines from a pipe (its pipe mode), output read in a thread."""
 
     def __init__(self, port: int, name: str) -> None:
@@ -52,34 +59,18 @@ class PipeClient:
             encoding="utf-8",
             env=child_env(),
         )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
+        super().__init__()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for text in self.proc.stdout:
-            with self._changed:
-                self.lines.append(text.rstrip("\n"))
-                self._changed.notify_all()
+            self.add(text.rstrip("\n"))
 
     def say(self, text: str) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
-
-    def wait_for(self, pattern: str) -> str:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + WAIT
-        with self._changed:
-            while True:
-                for text in self.lines:
-                    if regex.search(text):
-                        return text
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"tcp-client never showed {pattern!r}: {self.lines}")
-                self._changed.wait(left)
 
     def close(self) -> None:
         if self.proc.stdin is not None:
