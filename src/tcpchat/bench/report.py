@@ -341,69 +341,47 @@ def summary(results: Sequence[Result], baseline: str = "ngircd") -> str:
 def history_cost(results: Sequence[Result]) -> str:
     """Our server with history against the same without (``-nohist``), scenario by scenario:
     one row per figure and loop, the ratio with over without. '' if no run had both."""
-    scenarios, targets, by = _index(results)
-    pairs = [(t, t + NO_HISTORY) for t in targets if t + NO_HISTORY in targets]
-    rows = []
-    for scenario in scenarios:
-        kind = next(r.kind for r in results if r.scenario == scenario)
-        for head in HISTORY_COST.get(kind, ()):
-            for on, off in pairs:
-                with_it = _figure(by.get((scenario, on)), head.key)
-                without = _figure(by.get((scenario, off)), head.key)
-                if with_it is None and without is None:
-                    continue
-                rows.append(
-                    [
-                        scenario,
-                        head.label,
-                        on,
-                        number(with_it, head.digits),
-                        number(without, head.digits),
-                        ratio(with_it, without),
-                    ]
-                )
-    if not rows:
-        return ""
+    _, targets, _ = _index(results)
+    pairs = [(t, t, t + NO_HISTORY) for t in targets if t + NO_HISTORY in targets]
     header = ["scenario", "figure", "server", "history on", "--no-history", "on / off"]
-    return table(header, rows)
+    return _side_by_side(results, HISTORY_COST, pairs, header, both=False)
 
 
 def cluster_cost(results: Sequence[Result]) -> str:
     """One node in cluster mode (``ours-cluster1-LOOP``) against the standalone server
     (``ours-LOOP``), scenario by scenario; '' if no run had both."""
-    scenarios, targets, by = _index(results)
+    _, targets, _ = _index(results)
     pairs = [(t, "ours-" + t[len(CLUSTER_ONE) :]) for t in targets if t.startswith(CLUSTER_ONE)]
-    pairs = [(one, alone) for one, alone in pairs if alone in targets]
+    shown = [(alone, alone, one) for one, alone in pairs if alone in targets]
+    header = ["scenario", "figure", "server", "standalone", "one node, --cluster"]
+    return _side_by_side(results, CLUSTER_COST, shown, [*header, "cluster / alone"], both=True)
+
+
+def _side_by_side(
+    results: Sequence[Result],
+    heads: dict[str, tuple[Headline, ...]],
+    pairs: Sequence[tuple[str, str, str]],
+    header: list[str],
+    both: bool,
+) -> str:
+    """A table of two targets' figures side by side, per scenario and figure: ``pairs`` are
+    (the server named in the row, the target shown first, the target shown second); the ratio
+    is the first over the second, except that with ``both`` (a row only when both ran) it is
+    the second over the first. '' if there is no row."""
+    scenarios, _, by = _index(results)
     rows = []
     for scenario in scenarios:
         kind = next(r.kind for r in results if r.scenario == scenario)
-        for head in CLUSTER_COST.get(kind, ()):
-            for one, alone in pairs:
-                clustered = _figure(by.get((scenario, one)), head.key)
-                standalone = _figure(by.get((scenario, alone)), head.key)
-                if clustered is None or standalone is None:
+        for head in heads.get(kind, ()):
+            for named, first, second in pairs:
+                a = _figure(by.get((scenario, first)), head.key)
+                b = _figure(by.get((scenario, second)), head.key)
+                if (a is None or b is None) if both else (a is None and b is None):
                     continue
-                rows.append(
-                    [
-                        scenario,
-                        head.label,
-                        alone,
-                        number(standalone, head.digits),
-                        number(clustered, head.digits),
-                        ratio(clustered, standalone),
-                    ]
-                )
-    if not rows:
-        return ""
-    header = [
-        "scenario",
-        "figure",
-        "server",
-        "standalone",
-        "one node, --cluster",
-        "cluster / alone",
-    ]
-    return table(header, rows)
+                rate = ratio(b, a) if both else ratio(a, b)
+                shown = [number(a, head.digits), number(b, head.digits), rate]
+                rows.append([scenario, head.label, named, *shown])
+    return table(header, rows) if rows else ""
 
 
 def details(results: Sequence[Result]) -> str:
