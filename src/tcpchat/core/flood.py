@@ -34,3 +34,11 @@ def charge(session: Session, command: cmd.Command, now: float, burst: float, rat
         session.tokens -= cost
         return True
     return False
+
+
+def count_line(session: Session, command: cmd.Command, now: float) -> None:
+    """``command`` is a line from ``session`` and a sign of life (the ping timer starts over)."""
+    session.last_seen = now
+    session.pinged_at = None
+    if not (type(command) is cmd.BadLine and command.more):
+        session.lines += 1  # a line that goes on and on is still one line

@@ -17,7 +17,7 @@ from . import commands as cmd
 from . import events as ev
 from .archive import Archive, NoArchive
 from .cluster import ClusterState, Said, Whispered
-from .flood import charge
+from .flood import charge, count_line
 from .guard import password_guard
 from .hub_cluster import ClusterHandlers
 from .limits import HubLimits
@@ -81,12 +81,9 @@ class Hub(ClusterHandlers):
         """One command from ``session``; returns what to send to whom."""
         if session.state is State.CLOSED:
             return []
-        session.last_seen = now
-        session.pinged_at = None
-        if not (type(command) is cmd.BadLine and command.more):
-            session.lines += 1  # a line that goes on and on is still one line
         cfg = self.config
-        if not charge(session, command, now, cfg.flood_burst, cfg.flood_rate):
+        if not self.take_line(session, command, now):
+            count_line(session, command, now)  # refused, but a line all the same
             session.refused += 1
             if session.refused > cfg.flood_max_refused:
                 return self._close(
@@ -98,11 +95,20 @@ class Hub(ClusterHandlers):
                 codes.RATE_LIMITED,
                 "Slow down: you are sending too fast; that line was dropped.",
             )
-        session.refused = 0
         handler = _TABLE[session.state].get(type(command))
         if handler is None:
             return self._not_now(session, now)
         return handler(self, session, command, now)
+
+    def take_line(self, session: Session, command: cmd.Command, now: float) -> bool:
+        """Charge and count a line (``flood.py``); False, nothing counted, if it is refused. For
+        ``handle``, and for a transport that answers a line itself (IRC's PING)."""
+        cfg = self.config
+        if not charge(session, command, now, cfg.flood_burst, cfg.flood_rate):
+            return False
+        count_line(session, command, now)
+        session.refused = 0
+        return True
 
     def disconnect(self, session: Session, reason: str, now: float) -> Out:
         """The connection is gone (or is being dropped by the transport for ``reason``)."""

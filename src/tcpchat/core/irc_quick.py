@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from . import commands as cmd
 from . import events as ev
-from .flood import charge
 from .hub import Hub
 from .irc_errors import ErrorMap, ErrorMaps
 from .irc_register import Routed, Step
@@ -87,11 +86,6 @@ class QuickLines(ErrorMaps):
         it, a sign of life, its PONG sent as it is. A PING flood control refuses is left to the
         hub (None), which refuses it in its own words; charging a refused line takes nothing,
         so the hub finds the bucket as it was."""
-        session, limits = self.session, self.hub.config
-        if not charge(session, _PING, now, limits.flood_burst, limits.flood_rate):
+        if not self.hub.take_line(self.session, _PING, now):
             return None
-        session.last_seen = now
-        session.pinged_at = None
-        session.lines += 1
-        session.refused = 0
         return [self.fmt.pong(token)]
