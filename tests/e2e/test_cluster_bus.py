@@ -37,17 +37,21 @@ def run(redis: RedisServer, test: Callable[[Callable[..., Awaitable[Bus]]], Awai
 
     async def main() -> T:
         clients: list[Any] = []
+        buses: list[Bus] = []
 
         async def node(name: str, stored: int = 0, lease: cl.Lease | None = None) -> Bus:
             client = await reach(redis.url, 0)
             clients.append(client)
             bus = Bus(client, name, lease)
+            buses.append(bus)
             await bus.join(stored, time.time())
             return bus
 
         try:
             return await asyncio.wait_for(test(node), WAIT)
         finally:
+            for bus in buses:
+                await bus.close()
             for client in clients:
                 await client.aclose()
 
@@ -150,7 +154,8 @@ def test_a_node_resumes_after_its_last_entry_without_doubles(redis: RedisServer)
         a, b = await node("a"), await node("b")
         first = await a.publish(said("a", "before"))
         assert [i for _, i, _ in await b.read()] == [first]
-        await b.redis.aclose()  # the link drops; the position stays
+        await b.close()  # the link drops; the position stays
+        await b.redis.aclose()
         b.redis = await reach(redis.url, 0)
         b.__init__(b.redis, "b")  # a new client for the same node: scripts registered again
         b.log_position.last = first
@@ -160,6 +165,7 @@ def test_a_node_resumes_after_its_last_entry_without_doubles(redis: RedisServer)
         b.log_position.last = first  # the same entries read again are not applied twice ...
         assert [i for _, i, _ in await b.read()] == [second, third]
         assert await b.read() == []  # ... and once read, never again
+        await b.close()
         await b.redis.aclose()
 
     run(redis, test)
@@ -234,5 +240,61 @@ def test_scripts_lost_by_redis_are_loaded_again_and_nothing_runs_twice(
         await a.run([Publish(said("a", "after the flush"))])
         texts = [entry.text for _, _, entry in await a.read() if isinstance(entry, cl.Said)]
         assert texts == ["after the flush"]
+
+    run(redis, test)
+
+
+def texts(read: list[tuple[str, int, cl.Entry]]) -> list[tuple[int, str]]:
+    return [(i, e.text) for _, i, e in read if isinstance(e, (cl.Said, cl.Whispered))]
+
+
+def test_entries_are_pushed_as_appended_and_taken_once_after_catching_up(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        one = await a.publish(said("a", "one"))  # before b listens: read from the stream
+        await b.listen()
+        two = await a.publish(said("a", "two"))  # pushed, and in the stream too
+        assert texts(await b.read()) == [(one, "one"), (two, "two")]
+        assert await b.pushed() == []  # "two" pushed: taken already
+        three = await a.publish(said("a", "three"))
+        assert texts(await b.pushed()) == [(three, "three")]
+        assert await b.claim("bob") is None
+        sent = await a.whisper("b", cl.Whispered("a", 1, "alice", "bob", "psst", 1.0))
+        assert texts(await b.pushed()) == [(sent, "psst")]  # its inbox is pushed too
+        assert texts(await b.read()) == []  # all of it taken already
+
+    run(redis, test)
+
+
+def test_a_push_that_is_not_ours_is_skipped_and_listening_goes_on(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        await b.listen()
+        for junk in ("junk", "0-x [1]", "0-999 not json", '0-999 ["said"]'):
+            await a.redis.publish(cl.LOG_KEY, junk)
+            assert await b.pushed() == []
+        assert b.listening
+        assert b.log_position.last == 0  # nothing it could not read moved its position
+        later = await a.publish(said("a", "later"))
+        assert texts(await b.pushed()) == [(later, "later")]
+
+    run(redis, test)
+
+
+def test_listening_ends_with_its_connection_and_starts_again(redis: RedisServer) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        await b.listen()
+        await b.close()  # as the link does when Redis is lost
+        assert not b.listening
+        with pytest.raises(ConnectionError):
+            await b.pushed()
+        missed = await a.publish(said("a", "while away"))
+        await b.listen()
+        assert texts(await b.read()) == [(missed, "while away")]
+        after = await a.publish(said("a", "after"))
+        assert texts(await b.pushed()) == [(after, "after")]
 
     run(redis, test)

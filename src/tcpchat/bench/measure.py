@@ -45,19 +45,31 @@ class Clock:
         self.server = server
         self.start = time.monotonic()
         self.server_cpu = server.cpu_seconds()
+        self.redis_cpu = _redis_cpu(server)
         self.own_cpu = _own_cpu()
 
     def figures(self, end: float) -> dict[str, float]:
         elapsed = max(end - self.start, 1e-9)
         user, system = self.server.cpu_seconds()
         user, system = user - self.server_cpu[0], system - self.server_cpu[1]
-        return {
+        figures = {
             "seconds": elapsed,
             "server_cpu_s": user + system,
             "server_cpu_pct": 100 * (user + system) / elapsed,
             "server_sys_share_pct": 100 * system / (user + system) if user + system else 0.0,
             "generator_cpu_pct": 100 * (_own_cpu() - self.own_cpu) / elapsed,
         }
+        if self.redis_cpu is not None:
+            # A cluster's server side is its nodes and its Redis: Redis's part of it, alone.
+            redis = (_redis_cpu(self.server) or 0.0) - self.redis_cpu
+            figures["redis_cpu_pct"] = 100 * redis / elapsed
+        return figures
+
+
+def _redis_cpu(server: Running) -> float | None:
+    """CPU seconds of a cluster's Redis (None for a single server)."""
+    reading = getattr(server, "redis_cpu_seconds", None)
+    return sum(reading()) if reading is not None and server.nodes else None
 
 
 def _own_cpu() -> float:

@@ -82,7 +82,7 @@ _MIXED = frozenset({"mixed", "mixed-latency"})
 # Cluster targets run the one-room scenarios (across their nodes) and the cluster's own; a single
 # node in cluster mode only the fan-out, to compare with the standalone server.
 _CLUSTER_RUNS = frozenset({"fanout", "latency", "cross", "pause"})
-_TWO_NODES = frozenset({"latency", "cross", "pause"})
+_TWO_NODES = frozenset({"cross", "pause"})
 
 # Who speaks what in a mixed room: even client indices native (JSON), odd ones IRC, so that
 # senders (indices 0 to S-1) are half of each kind.

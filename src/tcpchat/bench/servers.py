@@ -117,6 +117,8 @@ TARGETS = {
     # --cluster, clients split across the nodes (bench/cluster.py).
     "ours-cluster1-asyncio": Target("ours-cluster1-asyncio", "ours", "asyncio", nodes=1),
     "ours-cluster2-asyncio": Target("ours-cluster2-asyncio", "ours", "asyncio", nodes=2),
+    "ours-cluster1-uvloop": Target("ours-cluster1-uvloop", "ours", "uvloop", nodes=1),
+    "ours-cluster2-uvloop": Target("ours-cluster2-uvloop", "ours", "uvloop", nodes=2),
     "redis": Target("redis", "redis"),
 }
 

@@ -417,9 +417,6 @@ CLUSTER_OUTAGE_IDS = 100_000
 # a longer pause at that rate and bounds the memory to a few MB. Presence changes queued while
 # the link is down past this are dropped and the node joins again (re-announcing its users).
 CLUSTER_MAX_PENDING = 20_000
-# How long one XREAD waits for an entry before it asks again (also how soon a reader notices
-# a dead link that gives no error).
-CLUSTER_READ_BLOCK_MS = 1000
 # The link's timer: renew the lease when due, reap nodes whose lease lapsed.
 CLUSTER_TICK_S = 1.0
 

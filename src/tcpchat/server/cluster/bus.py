@@ -24,6 +24,7 @@ from ...core.limits import (
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from . import scripts
+from .wire import Wire
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -33,9 +34,12 @@ Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their
 MEMBERS_PREFIX = cl.members_key("")
 
 
-def _call(pipe: Any, script: Any, keys: list[str], args: list[Any]) -> None:
+Command = tuple[Any, ...]
+
+
+def _call(pipe: list[Command], script: Any, keys: list[str], args: list[Any]) -> None:
     """Queue ``script`` (a redis-py ``Script``) on ``pipe`` by its SHA1 alone."""
-    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    pipe.append(("EVALSHA", script.sha, len(keys), *keys, *args))
 
 
 def _no_script(answer: object) -> bool:
@@ -75,6 +79,18 @@ class Bus:
         self._mine: Mine = deque()
         self._append_many = redis.register_script(scripts.APPEND_MANY)
         self._snapshot = redis.register_script(scripts.SNAPSHOT)
+        # What happens once per message, each on a connection of its own (wire.py).
+        self._reads = Wire(redis)
+        self._writes = Wire(redis)
+        self._pushes = Wire(redis)
+        self.drained = True  # the last read had all the streams held past the positions
+
+    async def close(self) -> None:
+        """Close the reader's and the writer's connections (after a loss: they may be dead; the
+        next call connects afresh; and on leaving)."""
+        await self._reads.close()
+        await self._writes.close()
+        await self._pushes.close()
 
     async def register(self, stored: int, now: float) -> None:
         """Enter the cluster afresh (at start, or after this node was dropped): what an earlier
@@ -145,20 +161,22 @@ class Bus:
         if len(mine) > CLUSTER_MAX_PENDING:
             mine.clear()  # not read back for a long while: no use keeping them
         pipe, groups = self._pipeline(batch, mine)
-        answers = await pipe.execute(raise_on_error=False)
+        answers = await self._writes.pipeline(pipe)
         if answers and all(_no_script(answer) for answer in answers):
             # Redis lost its scripts (it restarted): none of these ran. Load them, go again.
             await self.load_scripts()
             pipe, groups = self._pipeline(batch, None)
-            answers = await pipe.execute(raise_on_error=False)
+            answers = await self._writes.pipeline(pipe)
         return [answer for answer, count in zip(answers, groups) for _ in range(count)]
 
-    def _pipeline(self, batch: list[Instruction], mine: Mine | None) -> tuple[Any, list[int]]:
+    def _pipeline(
+        self, batch: list[Instruction], mine: Mine | None
+    ) -> tuple[list[Command], list[int]]:
         """A pipeline of ``EVALSHA`` calls for ``batch`` (scripts are loaded once, not checked
         before every pipeline: that would be a round trip each), and how many of the batch each
         call carries out. Room messages in a row go in one call. What is appended to the log
         is noted in ``mine``."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe: list[Command] = []
         groups: list[int] = []
         said: list[str] = []  # room messages and topics in a row, appended by one call
         log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
@@ -263,34 +281,82 @@ class Bus:
         args = [CLUSTER_INBOX_ENTRIES, node, *_flat(cl.encode(entry))]
         return int(await self._whisper(keys=keys, args=args))
 
+    async def listen(self) -> None:
+        """Be pushed the log's and this node's inbox's entries from now on (``pushed``); what
+        came before is read with ``read``, after this (an entry is then met twice at most, and
+        taken once)."""
+        await self._pushes.close()
+        await self._pushes.subscribe(cl.LOG_KEY, self.inbox)
+
+    @property
+    def listening(self) -> bool:
+        return self._pushes.open
+
+    async def pushed(self) -> Read:
+        """The next entry pushed (waits for it), if it is new: none or one."""
+        push = await self._pushes.next()
+        if len(push) != 3 or push[0] != "message":
+            return []
+        key, data = push[1], push[2]
+        entry_id, _, raw = data.partition(" ")
+        out: Read = []
+        self._take(out, key, entry_id, raw, pushed=True)
+        return out
+
     async def read(self, block_ms: int | None = None) -> Read:
         """The entries of the log and this node's inbox after the positions, each once (waits
-        up to ``block_ms`` for one if given); moves the positions."""
-        streams = {cl.LOG_KEY: self.log_position.after, self.inbox: self.inbox_position.after}
-        answer = await self.redis.xread(streams, count=CLUSTER_READ_COUNT, block=block_ms)
+        up to ``block_ms`` for one if given); moves the positions. ``drained`` says whether the
+        streams had no more than these."""
+        args: list[Any] = ["XREAD", "COUNT", CLUSTER_READ_COUNT]
+        if block_ms is not None:
+            args += ["BLOCK", block_ms]
+        args += ["STREAMS", cl.LOG_KEY, self.inbox]
+        args += [self.log_position.after, self.inbox_position.after]
+        answer = await self._reads.call(*args)
         out: Read = []
-        mine = self._mine
-        for key, entries in answer or []:
-            is_log = key == cl.LOG_KEY
-            position = self.log_position if is_log else self.inbox_position
-            for entry_id, fields in entries:
-                number = position.accept(entry_id)
-                if not number:
-                    continue
-                if is_log and mine and fields.get(cl.FIELD) == mine[0][0]:
-                    out.append((key, number, mine.popleft()[1]))  # this node's own, as sent
-                    continue
-                try:
-                    entry = cl.decode(fields)
-                except ValueError as exc:  # not ours: skipped, never a reason to stop reading
-                    log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
-                    continue
-                if entry is None:
-                    continue
-                if is_log and mine and entry.node == self.node:
-                    self._skip_mine(fields.get(cl.FIELD))
-                out.append((key, number, entry))
+        self.drained = True
+        # RESP2: a list of [key, entries]; an entry is [id, [field, value, ...]].
+        for key, entries in answer or ():
+            self.drained = self.drained and len(entries) < CLUSTER_READ_COUNT
+            for entry_id, flat in entries:
+                fields = dict(zip(flat[::2], flat[1::2])) if flat else {}
+                self._take(out, key, entry_id, fields.get(cl.FIELD), pushed=False)
         return out
+
+    def _take(self, out: Read, key: str, entry_id: str, raw: str | None, pushed: bool) -> None:
+        """Add the entry ``entry_id`` of stream ``key`` (its field ``raw``) to ``out`` if it is
+        new and ours, and move the stream's position to it. An entry read from the stream moves
+        the position even if it is not ours (the next read starts after it); a push that is not
+        ours (somebody else's ``PUBLISH``) does not."""
+        is_log = key == cl.LOG_KEY
+        position = self.log_position if is_log else self.inbox_position
+        try:
+            number = cl.id_of(entry_id)
+        except ValueError:
+            log.warning("cluster: skipped an entry of %s with the id %r", key, entry_id)
+            return
+        if number <= position.last:
+            return  # met already (read, then pushed)
+        mine = self._mine
+        if is_log and mine and raw == mine[0][0]:
+            position.last = number
+            out.append((key, number, mine.popleft()[1]))  # this node's own, as sent
+            return
+        try:
+            if raw is None:
+                raise ValueError("not a tcp-chat entry")
+            entry = cl.decode({cl.FIELD: raw})
+        except ValueError as exc:  # not ours: skipped, never a reason to stop reading
+            log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
+            if not pushed:
+                position.last = number
+            return
+        position.last = number
+        if entry is None:
+            return  # a kind this version does not know
+        if is_log and mine and entry.node == self.node:
+            self._skip_mine(raw)
+        out.append((key, number, entry))
 
     def _skip_mine(self, raw: str | None) -> None:
         """An entry of this node's came back that was not the next one sent: those before it

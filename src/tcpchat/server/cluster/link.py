@@ -4,8 +4,8 @@
 - the writer carries out the hub's ``Publish``, ``Whisper``, ``Claim`` and ``Release``
   instructions in order, everything queued since its last turn in one pipeline, and feeds the
   answers back (``Hub.claimed``, ``Hub.whispered``);
-- the reader reads the log and this node's inbox (``XREAD BLOCK``) and feeds each entry to
-  ``Hub.heard``;
+- the reader is pushed the entries of the log and of this node's inbox as they are appended
+  (after catching up from the streams where it stopped) and feeds each to ``Hub.heard``;
 - the ticker renews the node's lease and reaps nodes whose lease lapsed, once a second;
 - when Redis cannot be reached the hub is told (``Hub.link_down``: its users learn it once), and
   the link reconnects with backoff, resumes reading where it stopped, and joins again if the
@@ -25,10 +25,10 @@ from typing import Any, Callable
 from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
-from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_READ_BLOCK_MS, CLUSTER_TICK_S
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Claim, Instruction, Out, Publish, Whisper
 from ..logs import LOGGER_NAME
-from .bus import Bus
+from .bus import Bus, Read
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -98,14 +98,16 @@ class ClusterLink:
         # ``_stopping`` then, and are not waited for longer than a moment.
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
-        if not self.up.is_set():
-            return
         try:
+            if not self.up.is_set():
+                return
             if self._queue:
                 await asyncio.wait_for(self.bus.run(list(self._queue)), STOP_WAIT_S)
             await asyncio.wait_for(self.bus.leave(time.time(), codes.SERVER_SHUTDOWN), STOP_WAIT_S)
         except Exception as exc:  # Redis gone: the lease lapses and the others reap this node
             log.warning("could not leave the cluster cleanly: %s", exc)
+        finally:
+            await self.bus.close()
 
     # --- the hub's instructions ----------------------------------------------------------------
 
@@ -198,25 +200,37 @@ class ClusterLink:
     # --- reading -------------------------------------------------------------------------------
 
     async def _read(self) -> None:
+        bus = self.bus
         while not self._stopping:
             await self.up.wait()
             link = self._link
             try:
-                read = await self.bus.read(CLUSTER_READ_BLOCK_MS)
+                if bus.listening:
+                    self._apply(await bus.pushed())
+                    continue
+                # (Re)subscribed: what was appended before the pushes began is read from the
+                # streams, from where this node stopped.
+                await bus.listen()
+                while True:
+                    self._apply(await bus.read())
+                    if bus.drained:
+                        break
             except Exception as exc:
                 self._lost(exc, link)
-                continue
-            if not read:
-                continue
-            now = time.time()
-            out: Out = []
-            heard = self.hub.heard
-            for _key, message_id, entry in read:
-                try:
-                    out += heard(message_id, entry, now)
-                except Exception:  # our bug: logged, and the reader goes on with the next
-                    log.exception("cluster: applying entry %d failed", message_id)
-            self.route(out)
+
+    def _apply(self, read: Read) -> None:
+        """Feed the entries read to the hub, and route what it answers."""
+        if not read:
+            return
+        now = time.time()
+        out: Out = []
+        heard = self.hub.heard
+        for _key, message_id, entry in read:
+            try:
+                out += heard(message_id, entry, now)
+            except Exception:  # our bug: logged, and the reader goes on with the next
+                log.exception("cluster: applying entry %d failed", message_id)
+        self.route(out)
 
     async def _tick(self) -> None:
         while not self._stopping:
@@ -273,6 +287,7 @@ class ClusterLink:
         # Connections opened before the loss may be dead (Redis restarted): start afresh, so
         # that the new link does not fail on an old one's socket.
         await self.redis.connection_pool.disconnect()
+        await self.bus.close()
         await self.redis.ping()
         if not self._rejoin_wanted and await self.bus.renew(now):
             first, _ = await self.bus.edges(cl.LOG_KEY)

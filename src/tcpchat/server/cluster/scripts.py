@@ -3,6 +3,11 @@ and its check, an id and its entry, a reap and its "gone" can never be separated
 
 The reap and release scripts touch keys they read from a set (a node's held names), which a
 Redis Cluster would refuse; tcp-chat talks to one Redis (with replicas or Sentinel at most).
+
+Every script that appends to a stream also publishes the entry on the channel of the stream's
+name, as ``<id> <value>`` (the entry's one field, ``e``): nodes are pushed the entries as they
+are appended and read the stream itself only to catch up (at start, after a loss). Both happen
+in one script, so the pushes come in the stream's order.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ local id = redis.call('INCR', KEYS[1])
 local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
 for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
@@ -25,6 +31,7 @@ local id = 0
 for i = 3, #ARGV do
   id = redis.call('INCR', KEYS[1])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[2], ARGV[i])
+  redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[i])
 end
 return id
 """
@@ -39,6 +46,7 @@ local id = redis.call('INCR', KEYS[1])
 local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
@@ -102,6 +110,7 @@ local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
+redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
@@ -120,6 +129,7 @@ local id = redis.call('INCR', KEYS[1])
 local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
 for i = 3 + 2 * n, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 

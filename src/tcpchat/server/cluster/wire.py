@@ -1,0 +1,85 @@
+"""A connection to Redis of the link's own, for what happens once per message: the entries
+pushed to this node (``SUBSCRIBE``) and the writer's pipelines; and the reader's catching up
+(docs/CLUSTER.md, "Cost").
+
+It is one of redis-py's connections, used without the client's per-call machinery (pool
+checkout, retry wrapper, response callbacks), which costs as much again as the round trip
+itself. Everything else (joining, the lease, reaping) goes through the client. Connecting, AUTH
+and ``SELECT`` are redis-py's, from the same URL; the replies are RESP2's (a pushed message is
+an array, as any reply).
+
+A reply Redis refused comes back as the exception object, in its place; a broken connection
+raises (redis-py's ``ConnectionError``), and the next call connects afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class Wire:
+    """A connection made from ``redis``'s pool settings, not taken from the pool."""
+
+    def __init__(self, redis: Any) -> None:
+        self._pool = redis.connection_pool
+        self._conn: Any = None
+
+    async def _connection(self) -> Any:
+        conn = self._conn
+        if conn is None:
+            # No socket timeout: a subscriber waits as long as nobody speaks, and a timeout costs
+            # a timer per reply. A link that went silent is found by the ticker's lease renewal
+            # (through the client, with its timeouts), which then closes these connections.
+            settings = {**self._pool.connection_kwargs, "protocol": 2, "socket_timeout": None}
+            conn = self._pool.connection_class(**settings)
+            self._conn = conn
+        if not conn.is_connected:
+            await conn.connect()
+        return conn
+
+    async def call(self, *args: Any) -> Any:
+        """Send one command; its reply (Redis bounds a blocking one, ``XREAD BLOCK``)."""
+        conn = await self._connection()
+        await conn.send_packed_command(conn.pack_command(*args), check_health=False)
+        return await conn.read_response()
+
+    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send ``commands`` at once, then read their replies: one each, in order, the
+        exception object for one Redis refused."""
+        conn = await self._connection()
+        await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        answers: list[Any] = []
+        for _ in commands:
+            try:
+                answers.append(await conn.read_response())
+            except Exception as exc:
+                if not conn.is_connected:
+                    raise  # the connection broke: the rest of the replies are lost with it
+                answers.append(exc)  # Redis refused this one (an error reply)
+        return answers
+
+    async def subscribe(self, *channels: str) -> None:
+        """Turn this connection into a subscriber to ``channels`` (``next`` reads what comes)."""
+        conn = await self._connection()
+        command = conn.pack_command("SUBSCRIBE", *channels)
+        await conn.send_packed_command(command, check_health=False)
+        for _ in channels:
+            await conn.read_response()  # ["subscribe", channel, count]
+
+    async def next(self) -> Any:
+        """The next message pushed to a subscriber: ["message", channel, data].
+        ``ConnectionError`` if the subscription is gone with its connection."""
+        if not self.open:
+            raise ConnectionError("not subscribed")
+        return await self._conn.read_response()
+
+    @property
+    def open(self) -> bool:
+        return self._conn is not None and bool(self._conn.is_connected)
+
+    async def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect()
