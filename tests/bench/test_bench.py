@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from array import array
 from pathlib import Path
 
@@ -10,9 +12,11 @@ import pytest
 
 from tcpchat.bench import cli, report
 from tcpchat.bench.dialects import ChatDialect, IrcDialect, padded
+from tcpchat.bench.peer import Peer, open_peer
 from tcpchat.bench.scenarios import Capacity, Fanout, Latency, Result, parse_spec
 from tcpchat.bench.servers import ngircd_config
 from tcpchat.bench.stats import Loss, Spread, Tally, marker, percentile
+from tests.conftest import WAIT
 
 
 def chat_line(sender: int, seq: int, sent: int) -> bytes:
@@ -151,3 +155,49 @@ def test_quick_run_against_the_real_server_loses_nothing(tmp_path: Path) -> None
     figures = result["figures"]
     assert (figures["expected"], figures["received"]) == (60, 60)
     assert figures["duplicates"] == figures["disorder"] == 0
+
+
+class Noticed(Peer):
+    """A peer that says when something arrived and when its connection ended."""
+
+    def __init__(self) -> None:
+        super().__init__(0, ChatDialect())
+        self.arrived = asyncio.Event()
+        self.ended = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self.arrived.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.ended.set()
+
+
+def test_a_stamped_peer_times_what_arrives_by_the_kernels_stamp() -> None:
+    async def main() -> None:
+        connected: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+        async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await connected.put(writer)
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        peer = await open_peer("127.0.0.1", port, Noticed())
+        writer = await asyncio.wait_for(connected.get(), WAIT)
+        try:
+            peer.stamp_arrivals()
+            before = time.monotonic_ns() // 1000
+            writer.write(b"hello\n")
+            await writer.drain()
+            await asyncio.wait_for(peer.arrived.wait(), WAIT)  # read by the stamped reader
+            assert before <= peer.arrived_us <= time.monotonic_ns() // 1000
+            assert peer.buf.endswith(b"hello\n")
+            writer.close()  # the server hangs up: the stamped reader sees the end
+            await asyncio.wait_for(peer.ended.wait(), WAIT)
+            assert peer.gone
+        finally:
+            peer.close()
+            server.close()
+
+    asyncio.run(main())

@@ -29,7 +29,7 @@ def test_parse_spec_reads_the_cluster_scenarios() -> None:
             parse_spec(bad)
 
 
-def test_cluster_scenarios_run_on_cluster_targets_only() -> None:
+def test_cluster_scenarios_run_on_cluster_targets_only_and_one_to_thousands_also_alone() -> None:
     one, two = TARGETS["ours-cluster1-asyncio"], TARGETS["ours-cluster2-asyncio"]
     alone, redis = TARGETS["ours-asyncio"], TARGETS["redis"]
     fanout, latency = parse_spec("fanout:C=6,S=2,M=2"), parse_spec("latency:C=6,S=2")
@@ -42,12 +42,14 @@ def test_cluster_scenarios_run_on_cluster_targets_only() -> None:
     }
     assert runs == {
         ("ours-cluster1-asyncio", "fanout"),
+        ("ours-cluster1-asyncio", "latency"),
         ("ours-cluster2-asyncio", "fanout"),
         ("ours-cluster2-asyncio", "latency"),
         ("ours-cluster2-asyncio", "cross"),
         ("ours-cluster2-asyncio", "pause"),
         ("ours-asyncio", "fanout"),
         ("ours-asyncio", "latency"),
+        ("ours-asyncio", "cross"),
         ("ours-asyncio", "capacity"),
         ("redis", "redis-log"),
     }

@@ -13,6 +13,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .cluster import NODE_NAMES
 from .peer import Peer, Progress, join_all
 from .servers import Running
 from .stats import Loss, Spread
@@ -47,6 +48,7 @@ class Clock:
         self.server_cpu = server.cpu_seconds()
         self.redis_cpu = _redis_cpu(server)
         self.own_cpu = _own_cpu()
+        self.node_cpu = _node_cpu(server)
 
     def figures(self, end: float) -> dict[str, float]:
         elapsed = max(end - self.start, 1e-9)
@@ -63,7 +65,14 @@ class Clock:
             # A cluster's server side is its nodes and its Redis: Redis's part of it, alone.
             redis = (_redis_cpu(self.server) or 0.0) - self.redis_cpu
             figures["redis_cpu_pct"] = 100 * redis / elapsed
+        for name, now, then in zip(NODE_NAMES, _node_cpu(self.server), self.node_cpu):
+            figures[f"node_{name}_cpu_pct"] = 100 * (now - then) / elapsed
         return figures
+
+
+def _node_cpu(server: Running) -> list[float]:
+    """CPU seconds of each node of a cluster (none for a single server)."""
+    return [sum(node.cpu_seconds()) for node in getattr(server, "servers", ())]
 
 
 def _redis_cpu(server: Running) -> float | None:

@@ -13,7 +13,9 @@ needs beyond messages (answers to joins, notices, history).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import struct
 import time
 from collections.abc import Sequence
 from typing import Callable, Protocol, cast
@@ -26,6 +28,10 @@ from .stats import Tally
 SOURCE_ADDRESSES = 16
 # Linux: take the local port at connect() time, so one port serves several destinations.
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+# Linux: the kernel stamps each packet as it arrives (CLOCK_REALTIME); recvmsg hands it over.
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("qq")
+_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class Progress:
@@ -111,6 +117,11 @@ class Peer(asyncio.Protocol):
         self.tail = b""  # after joining: the incomplete last line
         self.bytes_in = 0
         self.gone = False
+        # Set while arrivals are stamped by the kernel (``stamp_arrivals``): when the data being
+        # fed arrived, in µs of time.monotonic; 0 for "now".
+        self.arrived_us = 0
+        self._stamped: socket.socket | None = None
+        self._realtime_offset_ns = 0
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -139,7 +150,7 @@ class Peer(asyncio.Protocol):
             body, self.tail = data[:cut], data[cut:]
         tally = self.tally
         if tally is not None:
-            found = tally.feed(body, time.monotonic_ns() // 1000)
+            found = tally.feed(body, self.arrived_us or time.monotonic_ns() // 1000)
             if found and self.progress is not None:
                 self.progress.add(found)
         if self.watch is not None:
@@ -215,8 +226,59 @@ class Peer(asyncio.Protocol):
             self.transport.write(data)
 
     def close(self) -> None:
+        self._unstamp()
         if self.transport is not None:
             self.transport.abort()
+
+    # --- arrival stamps -------------------------------------------------------------------------
+
+    def stamp_arrivals(self) -> None:
+        """From now on, time what arrives by when the kernel queued it to this socket, not by when
+        this process got round to reading it. One process reading thousands of sockets on one
+        CPU reads the last of them many milliseconds after the first: without stamps, that is
+        what a fan-out's tail would measure. The socket is read here (``recvmsg``, through a
+        duplicate of its descriptor) and the transport only writes."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        sock = transport.get_extra_info("socket")
+        stamped = socket.socket(fileno=os.dup(sock.fileno()))
+        stamped.setblocking(False)
+        stamped.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        self._realtime_offset_ns = time.time_ns() - time.monotonic_ns()
+        transport.pause_reading()
+        asyncio.get_running_loop().add_reader(stamped.fileno(), self._read_stamped)
+        self._stamped = stamped
+
+    def _read_stamped(self) -> None:
+        stamped = self._stamped
+        if stamped is None:
+            return
+        try:
+            data, ancillary, _, _ = stamped.recvmsg(65536, _STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._unstamp()
+            self.connection_lost(exc)
+            return
+        if not data:
+            self._unstamp()
+            self.connection_lost(None)
+            return
+        self.arrived_us = 0
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(raw) >= 16:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
+                arrived = seconds * 1_000_000_000 + nanoseconds - self._realtime_offset_ns
+                self.arrived_us = arrived // 1000
+        self.data_received(data)
+
+    def _unstamp(self) -> None:
+        stamped, self._stamped = self._stamped, None
+        if stamped is not None:
+            asyncio.get_running_loop().remove_reader(stamped.fileno())
+            stamped.close()
 
 
 async def open_peer(host: str, port: int, peer: Peer) -> Peer:

@@ -73,8 +73,8 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         Headline("search_p99_ms", "search p99 ms", False, 2),
     ),
     "cross": (
-        Headline("cross_p50_ms", "node a -> node b p50 ms", False, 2),
-        Headline("cross_p99_ms", "node a -> node b p99 ms", False, 2),
+        Headline("p50_ms", "one to all p50 ms (kernel arrival)", False, 2),
+        Headline("p99_ms", "one to all p99 ms (kernel arrival)", False, 2),
         Headline("lost", "lost+dup+disorder", False),
     ),
     "pause": (
@@ -208,8 +208,8 @@ DETAILS: dict[str, tuple[tuple[str, str, int], ...]] = {
     "cross": (
         ("rate", "msg/s sent", 0),
         ("received", "deliveries", 0),
-        ("cross_p50_ms", "a->b p50 ms", 2),
-        ("cross_p99_ms", "a->b p99 ms", 2),
+        ("p50_ms", "p50 ms", 2),
+        ("p99_ms", "p99 ms", 2),
         ("max_ms", "max ms", 2),
         ("lost", "lost", 0),
         ("duplicates", "dup", 0),

@@ -108,7 +108,11 @@ def applies(spec: Spec, target: Target) -> str:
         if spec.kind in _TWO_NODES and target.nodes < 2:
             return "needs two nodes (ours-cluster2-*)"
         return ""
-    if spec.kind in ("cross", "pause"):
+    if isinstance(spec, Cross):
+        if target.kind != "ours" or target.irc or not target.history:
+            return "one to thousands: our native server with history, single or cluster"
+        return ""
+    if spec.kind == "pause":
         return "a cluster scenario: cluster targets only (ours-cluster2-*)"
     if isinstance(spec, Replay):
         if target.kind != "ours" or not target.history:
@@ -176,8 +180,9 @@ async def run(spec: Spec, server: Running) -> Result:
             await storm.run(spec, server, result)
         elif isinstance(spec, Cross):
             latency = Latency(C=spec.K, S=1, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
-            # The sender on node a (0), every receiver on node b (1).
-            await _latency(latency, server, result, lambda _: dialect, lambda i: min(i, 1))
+            # The sender on node a (0), every receiver on node b (1); times from the kernel.
+            placed = lambda i: min(i, 1) % server.nodes  # noqa: E731
+            await _latency(latency, server, result, lambda _: dialect, placed, stamped=True)
         elif isinstance(spec, Pause):
             latency = Latency(C=spec.C, S=spec.S, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
             pause = _redis_pause(server, spec.X)
@@ -254,9 +259,12 @@ async def _latency(
     dialect_of: DialectOf,
     node_of: Callable[[int], int] | None = None,
     during: Callable[[], Awaitable[None]] | None = None,
+    stamped: bool = False,
 ) -> None:
     """C clients, client ``i`` speaking ``dialect_of(i)`` on node ``node_of(i)``; S of them send
-    R a second in all. ``during`` is run once halfway through the sending."""
+    R a second in all. ``during`` is run once halfway through the sending. ``stamped``: a
+    message is received when the kernel queued it to the client's socket (``Peer.stamp_arrivals``),
+    not when the generator read it."""
     placed = node_of or node_of_index(server.nodes)
     per_sender = max(1, round(spec.R * spec.D / spec.S))
     total = per_sender * spec.S
@@ -277,6 +285,9 @@ async def _latency(
     midway: asyncio.Task[None] | None = None
     try:
         await join(peers, server, result, spec.J, placed)
+        if stamped:
+            for peer in peers:
+                peer.stamp_arrivals()
         clock = Clock(server)
         start = time.monotonic()
         deadline = start + spec.D * 3 + MIN_WAIT_S
