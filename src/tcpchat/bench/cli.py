@@ -75,7 +75,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 DEFAULT_TARGETS = (
     "ours-asyncio,ours-asyncio-nohist,ours-uvloop,ours-uvloop-nohist,"
     "ours-irc-asyncio,ours-irc-uvloop,ngircd,ours-cluster1-asyncio,ours-cluster2-asyncio,"
-    "ours-cluster2-asyncio-shared,redis"
+    "ours-cluster2-uvloop,redis"
 )
 
 

@@ -4,8 +4,7 @@ a`` (b, ...), each on its own free port; or, for the ``redis`` target, the redis
 
 A ``RunningCluster`` looks like one server to the scenarios (``servers.Running``): clients are
 placed on a node by ``port_for(dialect, node)``; its CPU time and memory are the sum of the
-nodes' and Redis's (the whole server side, pinned to the server's CPU as one server would be;
-a ``shared`` target's are not pinned: they share both CPUs with the generator).
+nodes' and Redis's (the whole server side, pinned to the server's CPU as one server would be).
 ``command`` speaks to that Redis without redis-py (``CLIENT PAUSE`` in the middle of a run).
 """
 
@@ -126,7 +125,6 @@ class RunningCluster:
         self.redis_port = free_port()
         self.url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.redis_log = workdir / f"redis-{self.redis_port}.log"
-        pin = pin and not target.shared
         prefix = ["taskset", "-c", str(SERVER_CPU)] if pin else []
         self.redis = subprocess.Popen(
             prefix + redis_args(self.redis_port, workdir),
@@ -136,7 +134,7 @@ class RunningCluster:
             preexec_fn=child_setup(0),
         )
         # Each node is our plain server with --cluster: the standalone target of the same loop.
-        plain = dataclasses.replace(target, name=f"{target.name}-node", nodes=0, shared=False)
+        plain = dataclasses.replace(target, name=f"{target.name}-node", nodes=0)
         self.servers: list[RunningServer] = []
         for n in range(target.nodes):
             name = NODE_NAMES[n]

@@ -103,8 +103,6 @@ def applies(spec: Spec, target: Target) -> str:
             return "the Redis log's throughput is measured on the redis target only"
         return ""
     if target.nodes:
-        if target.shared and spec.kind != "latency":
-            return "the cluster on shared cores runs the latency scenario only"
         if spec.kind not in _CLUSTER_RUNS:
             return "cluster targets run fanout, latency, cross and pause only"
         if spec.kind in _TWO_NODES and target.nodes < 2:

@@ -92,9 +92,6 @@ class Target:
     history: bool = True  # ours: keeps history (in a fresh data directory) or --no-history
     irc: bool = False  # ours: started with --irc-port, its clients speak IRC there
     nodes: int = 0  # ours: 0 standalone, else that many nodes joined through one Redis
-    # A cluster whose nodes and Redis are not pinned: they share both cores, the generator's
-    # included (issue 15's setting), where the other targets' server side has one core.
-    shared: bool = False
 
     @property
     def backlog(self) -> int:
@@ -122,9 +119,6 @@ TARGETS = {
     "ours-cluster2-asyncio": Target("ours-cluster2-asyncio", "ours", "asyncio", nodes=2),
     "ours-cluster1-uvloop": Target("ours-cluster1-uvloop", "ours", "uvloop", nodes=1),
     "ours-cluster2-uvloop": Target("ours-cluster2-uvloop", "ours", "uvloop", nodes=2),
-    "ours-cluster2-asyncio-shared": Target(
-        "ours-cluster2-asyncio-shared", "ours", "asyncio", nodes=2, shared=True
-    ),
     "redis": Target("redis", "redis"),
 }
 
