@@ -264,6 +264,9 @@ def test_entries_are_pushed_as_appended_and_taken_once_after_catching_up(
         sent = await a.whisper("b", cl.Whispered("a", 1, "alice", "bob", "psst", 1.0))
         assert texts(await b.pushed()) == [(sent, "psst")]  # its inbox is pushed too
         assert texts(await b.read()) == []  # all of it taken already
+        burst = [Publish(said("a", f"burst {i}")) for i in range(3)]
+        await a.run(burst)  # appended by one script call: pushed as one message
+        assert [t for _, t in texts(await b.pushed())] == ["burst 0", "burst 1", "burst 2"]
 
     run(redis, test)
 

@@ -293,14 +293,16 @@ class Bus:
         return self._pushes.open
 
     async def pushed(self) -> Read:
-        """The next entry pushed (waits for it), if it is new: none or one."""
+        """The entries of the next message pushed (waits for it) that are new: a burst appended
+        in one call comes as one message, an entry a line."""
         push = await self._pushes.next()
         if len(push) != 3 or push[0] != "message":
             return []
-        key, data = push[1], push[2]
-        entry_id, _, raw = data.partition(" ")
+        key = push[1]
         out: Read = []
-        self._take(out, key, entry_id, raw, pushed=True)
+        for line in push[2].split("\n"):
+            entry_id, _, raw = line.partition(" ")
+            self._take(out, key, entry_id, raw, pushed=True)
         return out
 
     async def read(self, block_ms: int | None = None) -> Read:

@@ -7,7 +7,8 @@ Redis Cluster would refuse; tcp-chat talks to one Redis (with replicas or Sentin
 Every script that appends to a stream also publishes the entry on the channel of the stream's
 name, as ``<id> <value>`` (the entry's one field, ``e``): nodes are pushed the entries as they
 are appended and read the stream itself only to catch up (at start, after a loss). Both happen
-in one script, so the pushes come in the stream's order.
+in one script, so the pushes come in the stream's order. A burst appended by one call is
+pushed as one message, its entries one per line (a value is JSON: it holds no newline).
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ return id
 """
 
 # Append several entries at once, each numbered by the sequence (the bus sends a burst of room
-# messages in one call: one command, not one each). KEYS: seq, stream. ARGV: maxlen, the field,
-# then one value per entry. Returns the last id.
+# messages in one call: one command, not one each), and push them in one message.
+# KEYS: seq, stream. ARGV: maxlen, the field, then one value per entry. Returns the last id.
 APPEND_MANY = """
 local id = 0
+local pushed = {}
 for i = 3, #ARGV do
   id = redis.call('INCR', KEYS[1])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[2], ARGV[i])
-  redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[i])
+  pushed[#pushed + 1] = '0-' .. id .. ' ' .. ARGV[i]
 end
+if #pushed > 0 then redis.call('PUBLISH', KEYS[2], table.concat(pushed, '\\n')) end
 return id
 """
 
