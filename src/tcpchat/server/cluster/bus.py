@@ -86,8 +86,8 @@ class Bus:
         self.drained = True  # the last read had all the streams held past the positions
 
     async def close(self) -> None:
-        """Close the reader's and the writer's connections (after a loss: they may be dead; the
-        next call connects afresh; and on leaving)."""
+        """Close the connections of the pushes, the reads and the writer (after a loss: they may
+        be dead, and the next call connects afresh; and on leaving)."""
         await self._reads.close()
         await self._writes.close()
         await self._pushes.close()
@@ -305,16 +305,14 @@ class Bus:
             self._take(out, key, entry_id, raw, pushed=True)
         return out
 
-    async def read(self, block_ms: int | None = None) -> Read:
-        """The entries of the log and this node's inbox after the positions, each once (waits
-        up to ``block_ms`` for one if given); moves the positions. ``drained`` says whether the
+    async def read(self) -> Read:
+        """The entries of the log and this node's inbox after the positions, each once, at most
+        ``CLUSTER_READ_COUNT`` of each; moves the positions. ``drained`` says whether the
         streams had no more than these."""
-        args: list[Any] = ["XREAD", "COUNT", CLUSTER_READ_COUNT]
-        if block_ms is not None:
-            args += ["BLOCK", block_ms]
-        args += ["STREAMS", cl.LOG_KEY, self.inbox]
-        args += [self.log_position.after, self.inbox_position.after]
-        answer = await self._reads.call(*args)
+        positions = [self.log_position.after, self.inbox_position.after]
+        answer = await self._reads.call(
+            "XREAD", "COUNT", CLUSTER_READ_COUNT, "STREAMS", cl.LOG_KEY, self.inbox, *positions
+        )
         out: Read = []
         self.drained = True
         # RESP2: a list of [key, entries]; an entry is [id, [field, value, ...]].

@@ -1,6 +1,6 @@
 """A connection to Redis of the link's own, for what happens once per message: the entries
 pushed to this node (``SUBSCRIBE``) and the writer's pipelines; and the reader's catching up
-(docs/CLUSTER.md, "Cost").
+(docs/CLUSTER.md, "Pushed, and read only to catch up").
 
 It is one of redis-py's connections, used without the client's per-call machinery (pool
 checkout, retry wrapper, response callbacks), which costs as much again as the round trip
@@ -8,8 +8,8 @@ itself. Everything else (joining, the lease, reaping) goes through the client. C
 and ``SELECT`` are redis-py's, from the same URL; the replies are RESP2's (a pushed message is
 an array, as any reply).
 
-A reply Redis refused comes back as the exception object, in its place; a broken connection
-raises (redis-py's ``ConnectionError``), and the next call connects afresh.
+In a pipeline, a reply Redis refused comes back as the exception object, in its place; a broken
+connection raises (redis-py's ``ConnectionError``), and the next call connects afresh.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Wire:
         return conn
 
     async def call(self, *args: Any) -> Any:
-        """Send one command; its reply (Redis bounds a blocking one, ``XREAD BLOCK``)."""
+        """Send one command; its reply."""
         conn = await self._connection()
         await conn.send_packed_command(conn.pack_command(*args), check_health=False)
         return await conn.read_response()
