@@ -203,6 +203,27 @@ def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -
     assert not any("Cluster link" in line for line in alice.seen + bob.seen)
 
 
+def test_a_dropped_subscription_is_taken_up_again_and_nothing_is_lost(cluster: Cluster) -> None:
+    for name in "ab":
+        cluster.node(name, "--flood-burst", "100")
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    for i in range(20):
+        alice.send(f"before {i}\n")
+    # What Redis does to a subscriber that falls too far behind (client-output-buffer-limit).
+    assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub").startswith(":")
+    for i in range(20):
+        alice.send(f"after {i}\n")
+    wanted = [f"<alice> before {i}" for i in range(20)] + [f"<alice> after {i}" for i in range(20)]
+    assert [bob.expect(r"^<alice> ") for _ in wanted] == wanted
+    alice.send("last\n")
+    bob.expect(r"^<alice> last$")
+    for name in "ab":
+        cluster.nodes[name].wait_log(r"subscription lost")
+    assert not any("Cluster link" in line for line in alice.seen + bob.seen)
+
+
 def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice")

@@ -206,8 +206,16 @@ class ClusterLink:
             link = self._link
             try:
                 if bus.listening:
-                    self._apply(await bus.pushed())
-                    continue
+                    try:
+                        self._apply(await bus.pushed())
+                        continue
+                    except Exception as exc:
+                        if bus.listening:
+                            raise
+                        # Only the subscription went (Redis drops a subscriber that falls far
+                        # behind, or it was killed): subscribe again at once and catch up; if
+                        # that fails too, the link is lost.
+                        log.warning("cluster: subscription lost (%s); subscribing again", exc)
                 # (Re)subscribed: what was appended before the pushes began is read from the
                 # streams, from where this node stopped.
                 await bus.listen()
