@@ -80,7 +80,7 @@ _HISTORY_COMPARED = frozenset({"fanout", "latency", "rooms"})
 _IRC_RUNS = frozenset({"fanout", "latency", "mixed", "mixed-latency"})
 _MIXED = frozenset({"mixed", "mixed-latency"})
 # Cluster targets run the one-room scenarios (across their nodes) and the cluster's own; a single
-# node in cluster mode only the fan-out, to compare with the standalone server.
+# node in cluster mode the fan-out and the latency, to compare with the standalone server.
 _CLUSTER_RUNS = frozenset({"fanout", "latency", "cross", "pause"})
 _TWO_NODES = frozenset({"cross", "pause"})
 
@@ -180,8 +180,12 @@ async def run(spec: Spec, server: Running) -> Result:
             await storm.run(spec, server, result)
         elif isinstance(spec, Cross):
             latency = Latency(C=spec.K, S=1, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
-            # The sender on node a (0), every receiver on node b (1); times from the kernel.
-            placed = lambda i: min(i, 1) % server.nodes  # noqa: E731
+            nodes = server.nodes
+
+            def placed(index: int) -> int:
+                return min(index, 1) % nodes  # the sender on node a, every receiver on node b
+
+            # Times from the kernel: when each receiver's socket was handed the message.
             await _latency(latency, server, result, lambda _: dialect, placed, stamped=True)
         elif isinstance(spec, Pause):
             latency = Latency(C=spec.C, S=spec.S, R=spec.R, D=spec.D, P=spec.P, J=spec.J)
