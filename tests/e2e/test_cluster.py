@@ -184,7 +184,10 @@ def test_a_node_stopped_cleanly_says_goodbye_for_its_users_at_once(cluster: Clus
     alice.expect(r"^\*\*\* bob left \(server shutdown\)\. 1 user online\.$")
 
 
-def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -> None:
+def forty_around(cluster: Cluster, redis_command: str, reply: str, middle: str) -> None:
+    """alice on node a says 20 messages, Redis is sent ``redis_command`` (its reply must start
+    with ``reply``), alice says 20 more (``middle`` 0...); bob on node b must get all 40, once
+    and in order, and then one more. Nobody is told of a link loss."""
     for name in "ab":
         cluster.node(name, "--flood-burst", "100")
     alice = cluster.join("a", "alice")
@@ -192,36 +195,26 @@ def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -
     alice.expect(r"^\*\*\* bob joined")
     for i in range(20):
         alice.send(f"before {i}\n")
-    assert command(cluster.redis.port, "CLIENT PAUSE 3000 WRITE") == "+OK"
+    assert command(cluster.redis.port, redis_command).startswith(reply)
     for i in range(20):
-        alice.send(f"during {i}\n")
-    wanted = [f"<alice> before {i}" for i in range(20)] + [f"<alice> during {i}" for i in range(20)]
+        alice.send(f"{middle} {i}\n")
+    wanted = [f"<alice> {word} {i}" for word in ("before", middle) for i in range(20)]
     got = [bob.expect(r"^<alice> ") for _ in wanted]
     assert got == wanted
-    alice.send("after\n")
-    bob.expect(r"^<alice> after$")
+    alice.send("last\n")
+    bob.expect(r"^<alice> last$")
     assert not any("Cluster link" in line for line in alice.seen + bob.seen)
+
+
+def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -> None:
+    forty_around(cluster, "CLIENT PAUSE 3000 WRITE", "+OK", "during")
 
 
 def test_a_dropped_subscription_is_taken_up_again_and_nothing_is_lost(cluster: Cluster) -> None:
-    for name in "ab":
-        cluster.node(name, "--flood-burst", "100")
-    alice = cluster.join("a", "alice")
-    bob = cluster.join("b", "bob")
-    alice.expect(r"^\*\*\* bob joined")
-    for i in range(20):
-        alice.send(f"before {i}\n")
     # What Redis does to a subscriber that falls too far behind (client-output-buffer-limit).
-    assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub").startswith(":")
-    for i in range(20):
-        alice.send(f"after {i}\n")
-    wanted = [f"<alice> before {i}" for i in range(20)] + [f"<alice> after {i}" for i in range(20)]
-    assert [bob.expect(r"^<alice> ") for _ in wanted] == wanted
-    alice.send("last\n")
-    bob.expect(r"^<alice> last$")
+    forty_around(cluster, "CLIENT KILL TYPE pubsub", ":", "after")
     for name in "ab":
         cluster.nodes[name].wait_log(r"subscription lost")
-    assert not any("Cluster link" in line for line in alice.seen + bob.seen)
 
 
 def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:
