@@ -138,16 +138,23 @@ def test_real_telnet_survives_ctrl_c_ayt_and_character_mode(
     ann.wait(r"^\*\*\* You are ann\.")
     bob.expect("ann joined")
 
-    # Ctrl+C: telnet sends IAC IP and IAC DO TIMING-MARK, then shows nothing until answered.
+    # Ctrl+C: telnet sends IAC IP and IAC DO TIMING-MARK, then shows nothing until answered. An
+    # AYT's answer comes after that one: once it shows, bob's next line must show too (sent
+    # before the server had the interrupt, telnet would rightly discard it).
+    ayt = r"tcp-chat: yes, I am here\."
     ann.type("never sent")
     ann.keys("C-c")
+    ann.command("send ayt")
+    ann.wait(ayt)
     bob.send("after ctrl-c\n")
     ann.wait(r"<bob> after ctrl-c$")  # after the ^C telnet echoed
     ann.command("send ip")
+    ann.command("send ayt")
+    ann.wait(ayt, 2)
     bob.send("after send ip\n")
     ann.wait(r"^<bob> after send ip$")
     ann.command("send ayt")
-    ann.wait(r"tcp-chat: yes, I am here\.")
+    ann.wait(ayt, 3)
     ann.type("still here")
     ann.keys("Enter")
     assert bob.expect("^<") == "<ann> still here"
