@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -215,6 +216,35 @@ def test_a_dropped_subscription_is_taken_up_again_and_nothing_is_lost(cluster: C
     forty_around(cluster, "CLIENT KILL TYPE pubsub", ":", "after")
     for name in "ab":
         cluster.nodes[name].wait_log(r"subscription lost")
+
+
+def log_subscribers(port: int) -> int:
+    """How many connections the Redis at ``port`` pushes the log to (``PUBSUB NUMSUB``)."""
+    with socket.create_connection(("127.0.0.1", port), WAIT) as sock:
+        sock.sendall(b"PUBSUB NUMSUB tcpchat:log\r\n")
+        reply = b""
+        while not re.search(rb"\r\n:\d+\r\n$", reply):  # [channel, count]: ends with the count
+            chunk = sock.recv(4096)
+            assert chunk, f"Redis closed the connection: {reply!r}"
+            reply += chunk
+    return int(reply.rsplit(b":", 1)[1])
+
+
+def test_a_subscription_dropped_again_before_anything_came_is_a_lost_link(
+    cluster: Cluster,
+) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub") == ":2"
+    poll_until(lambda: log_subscribers(cluster.redis.port) == 2, "both nodes subscribed again")
+    assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub") == ":2"  # nothing came since
+    for peer in (alice, bob):
+        peer.expect(r"^\*\*\* Cluster link lost")
+        peer.expect(r"^\*\*\* Cluster link back", timeout=REAPED_WITHIN)
+    alice.send("and on\n")
+    bob.expect(r"^<alice> and on$")
 
 
 def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:

@@ -56,6 +56,7 @@ class ClusterLink:
         self._rejoin_wanted = False
         self._stopping = False
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
+        self._resubscribed = False  # subscribed again at once, and nothing pushed since
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -208,17 +209,24 @@ class ClusterLink:
                 if bus.listening:
                     try:
                         self._apply(await bus.pushed())
+                        self._resubscribed = False
                         continue
                     except Exception as exc:
-                        if bus.listening:
-                            raise
+                        if bus.listening or self._resubscribed:
+                            raise  # a lost link, taken up with backoff
                         # Only the subscription went (Redis drops a subscriber that falls far
                         # behind, or it was killed): subscribe again at once and catch up; if
-                        # that fails too, the link is lost.
+                        # that fails too, or the new one goes before a push came through it,
+                        # the link is lost (nothing loops on a subscription that cannot last).
                         log.warning("cluster: subscription lost (%s); subscribing again", exc)
-                # (Re)subscribed: what was appended before the pushes began is read from the
+                        self._resubscribed = True
+                        await bus.listen()
+                        if not await self._still_in(time.time()):
+                            raise ConnectionError("this node was dropped meanwhile") from exc
+                else:
+                    await bus.listen()
+                # Subscribed: what was appended before the pushes began is read from the
                 # streams, from where this node stopped.
-                await bus.listen()
                 while True:
                     self._apply(await bus.read())
                     if bus.drained:
@@ -297,15 +305,22 @@ class ClusterLink:
         await self.redis.connection_pool.disconnect()
         await self.bus.close()
         await self.redis.ping()
-        if not self._rejoin_wanted and await self.bus.renew(now):
-            first, _ = await self.bus.edges(cl.LOG_KEY)
-            gap = self.bus.log_position.gap(first or None)
-            if gap:
-                log.warning("cluster: %d log entries were trimmed while cut off", gap)
-                await self._resync(now)
-        else:
+        if self._rejoin_wanted or not await self._still_in(now):
             await self._join_again(now)
         self.hub.reserve(await self.bus.reserve())
+
+    async def _still_in(self, now: float) -> bool:
+        """After a time without reading: False if the others dropped this node (or Redis lost
+        its data). Else True, once the state is re-read if log entries were trimmed away from
+        after this node's position meanwhile."""
+        if not await self.bus.renew(now):
+            return False
+        first, _ = await self.bus.edges(cl.LOG_KEY)
+        gap = self.bus.log_position.gap(first or None)
+        if gap:
+            log.warning("cluster: %d log entries were trimmed while cut off", gap)
+            await self._resync(now)
+        return True
 
     async def _join_again(self, now: float) -> None:
         """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
