@@ -94,6 +94,7 @@ class Terminal:
         self._pending: list[str] = []
         self._flush_scheduled = False
         self._signals: list[int] = []
+        self._hangup: Callable[[], None] | None = None
 
     # --- mode --------------------------------------------------------------------------
 
@@ -106,6 +107,8 @@ class Terminal:
         self._raw()
         self._write(BRACKETED_PASTE_ON)
         self._loop.add_reader(self.fd, self._readable)
+        # The terminal going away reads as an end of input: it is then what a hang-up is.
+        self._hangup = (signals or {}).get(getattr(signal, "SIGHUP", -1))
         handlers = {signal.SIGWINCH: self.redraw, **(signals or {})}
         for sig, handler in handlers.items():
             self._loop.add_signal_handler(sig, handler)
@@ -166,8 +169,13 @@ class Terminal:
             return
         except OSError:
             data = b""
-        if not data:  # the terminal went away (hang-up)
-            self.on_key("ctrl-d")
+        if not data:  # the terminal went away (hang-up): stop reading it, and leave
+            if self._loop is not None:
+                self._loop.remove_reader(self.fd)
+            if self._hangup is not None:
+                self._hangup()
+            else:
+                self.on_key("ctrl-d")
             return
         keys = self.decoder.feed(data)
         if self._esc_timer is not None:
