@@ -301,3 +301,42 @@ def test_listening_ends_with_its_connection_and_starts_again(redis: RedisServer)
         assert texts(await b.pushed()) == [(after, "after")]
 
     run(redis, test)
+
+
+def test_a_burst_gets_ids_in_a_row_and_trims_the_log_once_to_its_size(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcpchat.server.cluster import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "CLUSTER_LOG_ENTRIES", 50)
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        await a.redis.config_set("stream-node-max-entries", 10)  # approximate trims: whole nodes
+        await b.listen()
+        first = await a.publish(said("a", "before"))
+        assert texts(await b.pushed()) == [(first, "before")]
+        await a.run([Publish(said("a", f"burst {i}")) for i in range(300)])
+        pushed = texts(await b.pushed())  # the burst: one message, ids one after another
+        assert pushed == [(first + 1 + i, f"burst {i}") for i in range(300)]
+        assert 50 <= await a.redis.xlen(cl.LOG_KEY) < 50 + 10  # trimmed to about the size
+        last = await a.redis.xrevrange(cl.LOG_KEY, count=1)
+        assert cl.id_of(last[0][0]) == first + 300
+
+    run(redis, test)
+
+
+def test_commands_are_packed_as_redis_py_packs_them() -> None:
+    from redis.asyncio.connection import Connection
+
+    from tcpchat.server.cluster.wire import pack
+
+    commands = [
+        ("EVALSHA", "f" * 40, 2, "k1", "k2", 500, "Анна: привет", b"\x00raw\r\n"),
+        ("PING",),
+    ]
+    expected = b"".join(b"".join(Connection().pack_command(*c)) for c in commands)
+    assert pack(commands) == expected
+    for wrong in (1.5, True, None):
+        with pytest.raises(TypeError):
+            pack([("SET", "k", wrong)])  # type: ignore[list-item]

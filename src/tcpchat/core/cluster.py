@@ -312,11 +312,19 @@ _LAYOUT: dict[type, tuple[tuple[str, ...], int, tuple[tuple[type, ...], ...]]] =
 FIELD = "e"  # the one field of a stream entry: a JSON array, its kind then its values
 
 
+# One encoder for every entry: ``json.dumps`` with options makes a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def encode(entry: Entry) -> dict[str, str]:
-    """The stream fields of ``entry``: one, ``e``, a JSON array of its kind and its values in
-    order (compact: a node reads every entry of the log, so parsing it must be cheap)."""
-    values = [_KIND_OF[type(entry)], *entry.__dict__.values()]  # the fields, in their order
-    return {FIELD: json.dumps(values, ensure_ascii=False, separators=(",", ":"))}
+    """The stream fields of ``entry``: one, ``e`` (``FIELD``), holding ``encode_value``."""
+    return {FIELD: encode_value(entry)}
+
+
+def encode_value(entry: Entry) -> str:
+    """``entry`` as a compact JSON array of its kind and its values in order (a node reads every
+    entry of the log, so parsing it must be cheap)."""
+    return _JSON([_KIND_OF[type(entry)], *entry.__dict__.values()])  # the fields, in order
 
 
 def decode(values: Mapping[str, str]) -> Entry | None:

@@ -24,7 +24,7 @@ from ...core.limits import (
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from . import scripts
-from .wire import Wire
+from .wire import Arg, Wire
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -34,10 +34,10 @@ Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their
 MEMBERS_PREFIX = cl.members_key("")
 
 
-Command = tuple[Any, ...]
+Command = tuple[Arg, ...]
 
 
-def _call(pipe: list[Command], script: Any, keys: list[str], args: list[Any]) -> None:
+def _call(pipe: list[Command], script: Any, keys: list[str], args: list[Arg]) -> None:
     """Queue ``script`` (a redis-py ``Script``) on ``pipe`` by its SHA1 alone."""
     pipe.append(("EVALSHA", script.sha, len(keys), *keys, *args))
 
@@ -182,7 +182,7 @@ class Bus:
         log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
         for item in batch:
             if isinstance(item, Publish):
-                raw = cl.encode(item.entry)[cl.FIELD]
+                raw = cl.encode_value(item.entry)
                 if mine is not None:
                     mine.append((raw, item.entry))
                 if not item.members:
@@ -200,12 +200,12 @@ class Bus:
                     for part in (name, "" if rooms is None else json.dumps(rooms))
                 ]
                 keys = [*log_keys, cl.members_key(self.node)]
-                args = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, cl.FIELD, raw]
+                args: list[Arg] = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, cl.FIELD, raw]
                 _call(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
                 keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
-                args = [CLUSTER_INBOX_ENTRIES, item.node, *_flat(cl.encode(item.entry))]
-                _call(pipe, self._whisper, keys, args)
+                fields = _flat(cl.encode(item.entry))
+                _call(pipe, self._whisper, keys, [CLUSTER_INBOX_ENTRIES, item.node, *fields])
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
                 value = cl.holder_value(self.node, item.name)

@@ -24,19 +24,23 @@ redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
-# Append several entries at once, each numbered by the sequence (the bus sends a burst of room
-# messages in one call: one command, not one each), and push them in one message.
+# Append several entries at once, numbered by the sequence (the bus sends a burst of room
+# messages in one call: one command, not one each), and push them in one message. The ids are
+# taken at once and the stream trimmed once, after the burst.
 # KEYS: seq, stream. ARGV: maxlen, the field, then one value per entry. Returns the last id.
 APPEND_MANY = """
-local id = 0
+local n = #ARGV - 2
+if n < 1 then return 0 end
+local last = redis.call('INCRBY', KEYS[1], n)
 local pushed = {}
-for i = 3, #ARGV do
-  id = redis.call('INCR', KEYS[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[2], ARGV[i])
-  pushed[#pushed + 1] = '0-' .. id .. ' ' .. ARGV[i]
+for i = 1, n do
+  local id = '0-' .. (last - n + i)
+  redis.call('XADD', KEYS[2], id, ARGV[2], ARGV[i + 2])
+  pushed[i] = id .. ' ' .. ARGV[i + 2]
 end
-if #pushed > 0 then redis.call('PUBLISH', KEYS[2], table.concat(pushed, '\\n')) end
-return id
+redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[1])
+redis.call('PUBLISH', KEYS[2], table.concat(pushed, '\\n'))
+return last
 """
 
 # A private message into the recipient's node inbox, only if that node still holds the name.
