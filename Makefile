@@ -41,6 +41,7 @@ unit: $(TOOLS)
 bench: | $(VPY)
 	$(VPY) -m tcpchat.bench --suite standard --write docs/BENCHMARKS.md
 	$(VPY) -m tcpchat.bench.cluster_failures --write docs/BENCHMARKS.md
+	$(VPY) -m tcpchat.bench.send_floor --rounds 15 --write docs/BENCHMARKS.md
 
 # The history store with a million messages (about 3 minutes): replay, /search, keep().
 bench-history: | $(VPY)

@@ -210,3 +210,23 @@ def test_a_stamped_peer_times_what_arrives_by_the_kernels_stamp() -> None:
             server.close()
 
     asyncio.run(main())
+
+
+def test_the_send_floor_writes_a_round_to_every_socket_and_fills_its_section(
+    tmp_path: Path,
+) -> None:
+    """A small real run (a reading process, real loopback sockets): every way of writing gets
+    figures, and ``--write`` replaces only its own section."""
+    from tcpchat.bench import send_floor
+
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\nNotes.\n", encoding="utf-8")
+    for _ in range(2):  # the second run replaces the first one's table
+        assert send_floor.main(["--sockets", "40", "--rounds", "2", "--write", str(doc)]) == 0
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nNotes.\n") and text.count(send_floor.BEGIN) == 1
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()]
+    rows = [row for row in cells if len(row) == 6 and row[1] == "40"]
+    assert [row[0] for row in rows][:2] == ["socket.send loop", "asyncio transports"]
+    for row in rows:
+        assert float(row[2]) > 0 and float(row[5]) > 0  # µs a send, and for all 40

@@ -423,7 +423,13 @@ def section(results: Sequence[Result], facts: Sequence[tuple[str, str]]) -> str:
 
 def merge(document: str, generated: str) -> str:
     """Replace the generated section of ``document`` (or append it if there is none)."""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    return merge_between(document, BEGIN, END, generated)
+
+
+def merge_between(document: str, begin: str, end: str, generated: str) -> str:
+    """Replace what lies between the markers ``begin`` and ``end`` in ``document``, markers
+    included, with ``generated`` (or append it if they are not there)."""
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if pattern.search(document):
         return pattern.sub(lambda _: generated, document, count=1)
     return document.rstrip("\n") + "\n\n" + generated + "\n"
