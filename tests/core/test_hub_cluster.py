@@ -252,6 +252,25 @@ def test_a_node_gone_takes_its_users_with_it() -> None:
     assert a.take(alice) == []
 
 
+def test_users_of_another_node_join_the_one_lobby_of_a_node_that_had_nobody_yet() -> None:
+    """An empty room is still the room: bob and bea, who join b after alice joined a, are in
+    the same #lobby as alice on b, counted with her and told when she leaves."""
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)  # b hears her arrive while its lobby is empty
+    bob = join(b, "bob", a)
+    bea = join(b, "bea", a)
+    assert text(b.take(bob)) == ["*** bea joined. 3 users online."]
+    b.drain()
+    b.line(bob, "hi")
+    settle(a, b)
+    assert text(b.take(bob)) == ["*** Delivered to ALL (2 users)."]
+    assert text(a.take(alice))[-1] == "<bob> hi"
+    a.line(alice, "/quit")
+    settle(a, b)
+    assert text(b.take(bob)) == ["*** alice left (quit). 2 users online."]
+    assert text(b.take(bea))[-1] == "*** alice left (quit). 2 users online."
+
+
 def test_what_a_node_said_itself_is_not_applied_twice() -> None:
     _, (a, b) = cluster("a", "b")
     alice = join(a, "alice", b)

@@ -374,7 +374,7 @@ class ClusterHandlers(NameHandlers):
         room = self.rooms.find(label)
         if room is not None and session in room:
             return []
-        self._put(session, room or self._made(label))
+        self._put(session, room if room is not None else self._made(label))  # empty is falsy
         return self._arrived(session.rooms[-1], session, now)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
