@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -245,6 +246,45 @@ def test_a_subscription_dropped_again_before_anything_came_is_a_lost_link(
         peer.expect(r"^\*\*\* Cluster link back", timeout=REAPED_WITHIN)
     alice.send("and on\n")
     bob.expect(r"^<alice> and on$")
+
+
+def test_a_node_dropped_by_the_others_joins_again_and_misses_nothing_said_meanwhile(
+    cluster: Cluster,
+) -> None:
+    """Node a's lease is taken away (as when it stalled past it): a finds out, says the link is
+    lost, joins again and says it is back. bob talks before, and all the while a rejoins; alice
+    on a gets every line once and in order, also those said while a was rejoining (its reader
+    subscribes afresh and catches up from the log then, whatever its old subscription saw)."""
+    for name in "ab":
+        cluster.node(name, "--flood-burst", "1000", "--flood-rate", "1000")
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    said = 0
+
+    def talk_until(pattern: str) -> bool:
+        nonlocal said
+        for _ in range(3):
+            bob.send(f"m {said}\n")
+            said += 1
+        for _ in range(3):
+            bob.expect(r"^\*\*\* Delivered to ALL")
+        return re.search(pattern, cluster.nodes["a"].stderr()) is not None
+
+    drop = "redis.call('DEL', KEYS[1]); return redis.call('SREM', KEYS[2], ARGV[1])"
+    assert command(cluster.redis.port, f'EVAL "{drop}" 2 tcpchat:node:a tcpchat:nodes a')
+    talk_until("")
+    cluster.nodes["a"].wait_log(r"cluster link lost", timeout=REAPED_WITHIN)  # a quiet log
+    # While a rejoins, bob talks without a pause, so that lines are appended at every moment
+    # of it (its reader's old subscription closing, the new one starting).
+    deadline = time.monotonic() + REAPED_WITHIN
+    for _ in range(5000):
+        if talk_until(r"cluster link back") or time.monotonic() > deadline:
+            break
+    assert talk_until(r"cluster link back"), "a never came back"
+    got = [alice.expect(r"^<bob> m ") for _ in range(said)]
+    assert got == [f"<bob> m {i}" for i in range(said)]
+    assert any(line.startswith("*** Cluster link back") for line in alice.seen)
 
 
 def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:

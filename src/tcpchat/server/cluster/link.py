@@ -202,17 +202,18 @@ class ClusterLink:
 
     async def _read(self) -> None:
         bus = self.bus
+        subscribed = -1  # the link the subscription was made on, and caught up after
         while not self._stopping:
             await self.up.wait()
             link = self._link
             try:
-                if bus.listening:
+                if bus.listening and subscribed == link:
                     try:
                         self._apply(await bus.pushed())
                         self._resubscribed = False
                         continue
                     except Exception as exc:
-                        if bus.listening or self._resubscribed:
+                        if bus.listening or self._resubscribed or not self._current(link):
                             raise  # a lost link, taken up with backoff
                         # Only the subscription went (Redis drops a subscriber that falls far
                         # behind, or it was killed): subscribe again at once and catch up; if
@@ -221,10 +222,14 @@ class ClusterLink:
                         log.warning("cluster: subscription lost (%s); subscribing again", exc)
                         self._resubscribed = True
                         await bus.listen()
+                        subscribed = link
                         if not await self._still_in(time.time()):
                             raise ConnectionError("this node was dropped meanwhile") from exc
                 else:
+                    # A new link, or a subscription made on an earlier one (which may have
+                    # missed what came between that link's loss and it): subscribe afresh.
                     await bus.listen()
+                    subscribed = link
                 # Subscribed: what was appended before the pushes began is read from the
                 # streams, from where this node stopped.
                 while True:
@@ -232,7 +237,12 @@ class ClusterLink:
                     if bus.drained:
                         break
             except Exception as exc:
+                subscribed = -1  # whatever happens next, the next round subscribes and catches up
                 self._lost(exc, link)
+
+    def _current(self, link: int) -> bool:
+        """True if the link numbered ``link`` is the one up now."""
+        return link == self._link and self.up.is_set() and not self._stopping
 
     def _apply(self, read: Read) -> None:
         """Feed the entries read to the hub, and route what it answers."""
