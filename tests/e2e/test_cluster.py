@@ -287,6 +287,57 @@ def test_a_node_dropped_by_the_others_joins_again_and_misses_nothing_said_meanwh
     assert any(line.startswith("*** Cluster link back") for line in alice.seen)
 
 
+def blocked_clients(port: int) -> int:
+    """How many clients of the Redis at ``port`` wait (``INFO clients``: a command held by
+    ``CLIENT PAUSE`` counts)."""
+    with socket.create_connection(("127.0.0.1", port), WAIT) as sock:
+        sock.sendall(b"INFO clients\r\n")
+        reply = b""
+        while b"\r\n" not in reply or len(reply) < reply.index(b"\r\n") + 2 + int(
+            reply[1 : reply.index(b"\r\n")]
+        ):
+            chunk = sock.recv(4096)
+            assert chunk, f"Redis closed the connection: {reply!r}"
+            reply += chunk
+    found = re.search(rb"blocked_clients:(\d+)", reply)
+    assert found, reply
+    return int(found.group(1))
+
+
+def test_messages_queued_when_the_link_is_lost_are_refused_not_sent_after_newer_ones(
+    cluster: Cluster,
+) -> None:
+    """Redis holds alice's first message (``CLIENT PAUSE``) and two more wait behind it; the
+    node finds the link lost (its lease renewal times out) and alice says one more, which her
+    neighbour ann gets at once (this server alone now). The three older ones are refused, each
+    with "Not sent": none of them comes after the newer one once the link is back."""
+    for name in "ab":
+        cluster.node(name, "--flood-burst", "100")
+    ann = cluster.join("a", "ann")
+    alice = cluster.join("a", "alice")
+    cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    assert command(cluster.redis.port, "CLIENT PAUSE 60000 WRITE") == "+OK"
+    try:
+        alice.send("first\n")
+        poll_until(lambda: blocked_clients(cluster.redis.port) > 0, "the first message held")
+        alice.send("second\nthird\n")  # queued behind the first
+        alice.expect(r"^\*\*\* Cluster link lost", timeout=REAPED_WITHIN)
+        alice.send("newer\n")
+        ann.expect(r"^<alice> newer$")
+    finally:
+        command(cluster.redis.port, "CLIENT UNPAUSE")
+    alice.expect(r"^\*\*\* Cluster link back", timeout=REAPED_WITHIN)
+    alice.send("after\n")
+    ann.expect(r"^<alice> after$")
+    assert [line for line in ann.seen if line.startswith("<alice>")] == [
+        "<alice> newer",
+        "<alice> after",
+    ]
+    refused = [line for line in alice.seen if line.startswith("!!! Not sent")]
+    assert len(refused) == 3, alice.seen
+
+
 def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice")

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from ...core import cluster as cl
@@ -140,8 +141,8 @@ class ClusterLink:
                 try:
                     answers = await self.bus.run(batch)
                 except Exception as exc:
-                    self._in_flight_lost(batch)
                     self._lost(exc, link)
+                    self._in_flight_lost(batch)
                     break
                 try:
                     self._answered(batch, answers)
@@ -174,29 +175,26 @@ class ClusterLink:
         """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
         so their senders are told to send again (a message is never sent twice by the server);
         names and presence go again (doing them twice changes nothing)."""
+        self._queue.extendleft(reversed(self._refuse_messages(batch)))
+
+    def _refuse_messages(self, items: Iterable[Instruction]) -> list[Instruction]:
+        """Tell the sender of each message among ``items`` that it was not sent; the others."""
         now = time.time()
         out: Out = []
-        keep: list[Instruction] = []
-        for item in batch:
+        rest: list[Instruction] = []
+        for item in items:
             if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                 out += self.hub.unsent(item.sender, now)
             else:
-                keep.append(item)
-        self._queue.extendleft(reversed(keep))
+                rest.append(item)
         self.route(out)
+        return rest
 
     def _drop_presence(self) -> None:
         """Forget the presence changes queued (joining again says where everyone is); a message
         among them is not sent, and its sender is told."""
-        out: Out = []
-        kept: deque[Instruction] = deque()
-        for item in self._queue:
-            if not isinstance(item, Publish):
-                kept.append(item)
-            elif item.sender is not None:
-                out += self.hub.unsent(item.sender, time.time())
-        self._queue = kept
-        self.route(out)
+        rest = self._refuse_messages(self._queue)
+        self._queue = deque(item for item in rest if not isinstance(item, Publish))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -288,9 +286,20 @@ class ClusterLink:
         self.bus.forget_mine()
         log.warning("cluster link lost: %s; serving this server's users alone", exc)
         self.route(self.hub.link_down(time.time()))
+        # Messages still waiting for the writer never left: refused now, or they would reach
+        # Redis after the link is back, behind what their senders say meanwhile (delivered
+        # here at once). Names and presence wait for the link.
+        self._queue = deque(self._refuse_messages(self._queue))
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
+        # Close the link's connections at once: a command Redis holds (CLIENT PAUSE, a busy
+        # script) is dropped with its connection rather than run later, after the messages
+        # said here while the link is down; the writer refuses what it had in flight.
+        try:
+            await self.bus.close()
+        except Exception as exc:  # closing a dead connection: nothing more to do with it
+            log.debug("cluster: closing the lost link's connections: %s", exc)
         backoff = cl.Backoff()
         while True:
             await asyncio.sleep(backoff.next())
