@@ -158,6 +158,26 @@ def test_two_sessions_of_one_node_claiming_one_name_at_once_give_it_to_one() -> 
     assert a.hub.cluster is not None and not a.hub.cluster.claiming
 
 
+def test_a_claim_redis_failed_to_run_asks_for_the_name_again_and_a_retry_can_get_it() -> None:
+    _, (a, b) = cluster("a", "b")
+    carol = a.connect()
+    a.take(carol)
+    a.line(carol, "carol")
+    (claim,) = a.pending
+    a.pending = []
+    assert isinstance(claim, Claim)
+    a.route(a.hub.claim_failed(claim, a.now))  # as the link does with Redis's error reply
+    assert text(a.take(carol)) == [
+        '!!! The name "carol" could not be checked with the other servers just now. Try again.',
+        "*** Enter your name:",
+    ]
+    assert carol.state is State.NAME and carol.name_tries == 0
+    assert a.hub.cluster is not None and not a.hub.cluster.claiming
+    a.line(carol, "carol")
+    settle(a, b)
+    assert carol.state is State.ACTIVE
+
+
 def test_two_nodes_claiming_one_name_at_once_give_it_to_one() -> None:
     _, (a, b) = cluster("a", "b")
     first, second = a.connect(), b.connect()

@@ -142,6 +142,27 @@ def test_a_name_held_on_one_node_is_refused_on_the_other(cluster: Cluster) -> No
     peer.expect(r"^\*\*\* You are copa\. 2 users online")
 
 
+def test_a_name_redis_fails_to_check_is_asked_again_and_can_be_had_later(
+    cluster: Cluster,
+) -> None:
+    """The claim's script fails in Redis (here: a key of the wrong type where the name's claim
+    goes): the newcomer is told and asked again rather than left waiting, and gets the name once
+    Redis can check it."""
+    two_nodes(cluster)
+    key = "tcpchat:name:carol"
+    assert command(cluster.redis.port, f"RPUSH {key} junk") == ":1"
+    carol = Peer(cluster.nodes["a"].port)
+    cluster.peers.append(carol)
+    carol.expect(r"^\*\*\* Enter your name:$")
+    carol.send("carol\n")
+    carol.expect(r'^!!! The name "carol" could not be checked with the other servers just now')
+    carol.expect(r"^\*\*\* Enter your name:$")
+    assert command(cluster.redis.port, f"DEL {key}") == ":1"
+    carol.send("carol\n")
+    carol.expect(r"^\*\*\* You are carol\.")
+    cluster.nodes["a"].wait_log(r"Redis refused Claim")
+
+
 def test_three_nodes_racing_for_the_same_names_register_each_name_once(cluster: Cluster) -> None:
     for name in "abc":
         cluster.node(name, "--max-per-ip", "200")

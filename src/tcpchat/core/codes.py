@@ -32,6 +32,7 @@ LINE_TOO_LONG = "line_too_long"
 INVALID_UTF8 = "invalid_utf8"
 NAME_INVALID = "name_invalid"
 NAME_TAKEN = "name_taken"
+NAME_UNCHECKED = "name_unchecked"  # cluster mode: Redis could not check it just now
 NAME_RESERVED = "name_reserved"
 NO_SUCH_USER = "no_such_user"
 SELF_WHISPER = "self_whisper"
@@ -48,7 +49,7 @@ TOO_MANY_ROOMS = "too_many_rooms"  # yours (limits.MAX_ROOMS_PER_USER) or the se
 HISTORY_OFF = "history_off"  # /history or /search on a server started with --no-history
 
 # The errors that refuse a name: after one, the server asks for a name again.
-NAME_ERRORS = frozenset({NAME_INVALID, NAME_TAKEN, NAME_RESERVED})
+NAME_ERRORS = frozenset({NAME_INVALID, NAME_TAKEN, NAME_RESERVED, NAME_UNCHECKED})
 # Errors that mean a client broke a limit rather than made a typo (the log says WARNING).
 LIMIT_ERRORS = frozenset({LINE_TOO_LONG, INVALID_UTF8, RATE_LIMITED})
 

@@ -101,11 +101,7 @@ class ClusterHandlers(NameHandlers):
         """The cluster answered ``claim``: ``holder`` None if the name is this session's now,
         else the display name of whoever holds it (or a look-alike of it)."""
         session = claim.session
-        cluster = self.cluster
-        if cluster is not None:
-            for key in look_keys(claim.name):
-                if cluster.claiming.get(key, (None, ""))[0] is session:
-                    del cluster.claiming[key]
+        self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
         if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
@@ -122,6 +118,31 @@ class ClusterHandlers(NameHandlers):
         if claim.late:
             return []
         return self._admit(session, claim.name, now)
+
+    def claim_failed(self, claim: Claim, now: float) -> Out:
+        """Redis refused to run ``claim`` (out of memory, read-only, ...): the name is not this
+        session's. A new user is asked for a name again and a rename is refused, neither
+        counted as a refused name; a name claimed again after this node joined the cluster
+        again stays its user's here (the link logs the failure)."""
+        session = claim.session
+        self._claim_answered(claim)
+        if claim.old:
+            session.renaming = ""
+        if claim.late or session.state is State.CLOSED:
+            return []
+        text = f'The name "{claim.name}" could not be checked with the other servers just now.'
+        if claim.old:
+            return self._error(session, now, codes.NAME_UNCHECKED, text + " Try /nick again.")
+        session.state = State.NAME
+        return self._error(session, now, codes.NAME_UNCHECKED, text + " Try again.")
+
+    def _claim_answered(self, claim: Claim) -> None:
+        """``claim``'s name is no longer being claimed by its session here."""
+        cluster = self.cluster
+        if cluster is not None:
+            for key in look_keys(claim.name):
+                if cluster.claiming.get(key, (None, ""))[0] is claim.session:
+                    del cluster.claiming[key]
 
     def _claim_refused(self, claim: Claim, holder: str, now: float) -> Out:
         session = claim.session

@@ -52,7 +52,7 @@ class ErrorMaps:
 
     def _nick_refused(self, nick: str) -> ErrorMap:
         def numeric(error: ev.Error) -> bytes:
-            if error.code == codes.NAME_TAKEN:
+            if error.code in (codes.NAME_TAKEN, codes.NAME_UNCHECKED):  # try another, or again
                 return self._reply(ERR_NICKNAMEINUSE, nick, error.text)
             if error.code in codes.NAME_ERRORS:
                 return self._reply(ERR_ERRONEUSNICKNAME, nick, error.text)

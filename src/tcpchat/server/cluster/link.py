@@ -158,6 +158,8 @@ class ClusterLink:
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, (Publish, Whisper)):
                     out += self.hub.unsent(item.sender, now)
+                elif isinstance(item, Claim):
+                    out += self.hub.claim_failed(item, now)
             elif isinstance(item, Claim):
                 if answer == "!lease":
                     again.append(item)  # claimed again once this node has joined again
