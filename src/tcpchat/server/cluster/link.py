@@ -27,7 +27,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
-from ...core.output import Claim, Instruction, Out, Publish, Whisper
+from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from .bus import Bus, Read
 
@@ -38,6 +38,17 @@ log = logging.getLogger(LOGGER_NAME)
 WRITE_BATCH = 512
 # How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
 STOP_WAIT_S = 1.0
+
+
+def _done_by_rejoining(item: Instruction) -> bool:
+    """True for what a node joining the cluster again does itself: it frees every name it held
+    and announces its users gone (``Bus.register``), then claims the names of those online and
+    says where they are (``Hub.reannounce``). A claim a session waits for is not among these."""
+    if isinstance(item, Publish):
+        return item.sender is None  # presence; a message has a sender
+    if isinstance(item, Claim):
+        return item.late
+    return isinstance(item, Release)
 
 
 class ClusterLink:
@@ -124,9 +135,9 @@ class ClusterLink:
                 # Cut off long and busy: rather than keep every change, join again when the
                 # link is back and say then who is where.
                 self._rejoin_wanted = True
-                self._drop_presence()
-        if isinstance(item, Publish) and self._rejoin_wanted and not self.up.is_set():
-            return  # re-announced on joining again
+                self._drop_for_rejoin()
+        if self._rejoin_wanted and not self.up.is_set() and _done_by_rejoining(item):
+            return
         self._queue.append(item)
         self._wake.set()
 
@@ -192,11 +203,11 @@ class ClusterLink:
         self.route(out)
         return rest
 
-    def _drop_presence(self) -> None:
-        """Forget the presence changes queued (joining again says where everyone is); a message
-        among them is not sent, and its sender is told."""
+    def _drop_for_rejoin(self) -> None:
+        """Forget what joining again does anyway (``_done_by_rejoining``); a message queued is
+        not sent, and its sender is told."""
         rest = self._refuse_messages(self._queue)
-        self._queue = deque(item for item in rest if not isinstance(item, Publish))
+        self._queue = deque(item for item in rest if not _done_by_rejoining(item))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -347,7 +358,7 @@ class ClusterLink:
         """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
         first announces this node's earlier users gone everywhere, then announce them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
-        self._drop_presence()
+        self._drop_for_rejoin()
         await self.bus.register(self.hub.archive.last_id(), now)
         lost = False
         for position, key in (

@@ -1,0 +1,54 @@
+"""The cluster link's queue while it is cut off (server/cluster/link.py), without Redis: the link
+is made but never started, so it is down, as after a loss, and nothing is sent anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tcpchat.core import cluster as cl
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import CLUSTER_MAX_PENDING, HubLimits
+from tcpchat.core.output import Claim, Instruction, Out, Publish, Release
+from tcpchat.core.session import Session
+
+from ..core.test_hub_rooms import ListArchive
+
+redis_asyncio = pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[cluster]")
+
+from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
+
+
+def down_link() -> tuple[ClusterLink, list[Instruction]]:
+    routed: list[Instruction] = []
+
+    def route(out: Out) -> None:
+        routed.extend(out)
+
+    client = redis_asyncio.Redis(host="127.0.0.1", port=1)  # never connected
+    link = ClusterLink(client, "a", Hub(HubLimits(), ListArchive(), node="a"), route)
+    assert not link.up.is_set()
+    return link, routed
+
+
+def test_names_and_presence_cut_off_long_are_left_to_joining_again_not_queued() -> None:
+    """A client that registers and quits in a loop while the link is down queues a late claim,
+    a departure and a release each time: past the cap the link plans to join again, drops what
+    joining again does itself, and queues no more of it; a claim a session waits for stays."""
+
+    async def main() -> None:
+        link, _ = down_link()
+        waiting = Claim(Session(1, "x", 0.0, 0.0), "zoe")
+        link.send(waiting)
+        for n in range(3 * CLUSTER_MAX_PENDING):
+            session = Session(n + 2, "x", 0.0, 0.0)
+            link.send(Claim(session, f"u{n}", late=True))
+            link.send(
+                Publish(cl.Departed("a", f"u{n}", cl.EVERYWHERE, "quit", 0.0), ((f"u{n}", None),))
+            )
+            link.send(Release(f"u{n}"))
+            assert len(link._queue) <= CLUSTER_MAX_PENDING
+        assert list(link._queue) == [waiting]
+
+    asyncio.run(main())
