@@ -423,6 +423,37 @@ def test_history_and_search_are_the_same_on_every_node(cluster: Cluster) -> None
     carol.expect(r"#\d+\] <alice> the backup runs at midnight$")
 
 
+def test_a_node_that_finds_log_entries_trimmed_keeps_those_the_log_still_holds(
+    cluster: Cluster,
+) -> None:
+    """Node a is stopped with its subscription gone; bob says five lines and the log is trimmed
+    to the last two. a, running again, finds three entries gone: it reads who is where again,
+    and its history has the two the log still held, as b's has (they are not delivered to alice:
+    a long gap's messages would flood her)."""
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    node_a = cluster.nodes["a"]
+    node_a.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub") == ":2"
+        for i in range(5):
+            bob.send(f"while away {i}\n")
+            bob.expect(r"^\*\*\* Delivered to ALL")
+        assert command(cluster.redis.port, "XTRIM tcpchat:log MAXLEN 2").startswith(":")
+    finally:
+        node_a.proc.send_signal(signal.SIGCONT)
+    node_a.wait_log(r"3 log entries were trimmed while cut off")
+    node_a.wait_log(r"2 messages kept from the log")
+    alice.send("/history\n")
+    alice.expect(r"#\d+\] <bob> while away 3$")
+    alice.expect(r"#\d+\] <bob> while away 4$")
+    bob.send("back\n")
+    alice.expect(r"^<bob> back$")
+    assert not any("while away" in line for line in alice.seen if line.startswith("<"))
+
+
 def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Cluster) -> None:
     cluster.node("a", "--irc-port", "0", "--server-name", "irc.a.test")
     cluster.node("b")

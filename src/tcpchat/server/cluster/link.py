@@ -377,6 +377,21 @@ class ClusterLink:
         self.route(self.hub.reannounce(now))
 
     async def _resync(self, now: float) -> None:
+        """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
+        learn who is where from the snapshot, set the topics and keep the room messages the log
+        still holds up to it (delivered to nobody: this node's users were told they were cut
+        off, and a long gap's messages would flood them; /history has them), so that this
+        node's store is the same as the others'. Reading goes on after the snapshot."""
         last, nodes = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        self.bus.log_position.last = max(self.bus.log_position.last, last)
+        position = self.bus.log_position
+        kept = 0
+        if last > position.last:
+            for message_id, entry in await self.bus.history(position.last, last):
+                if isinstance(entry, cl.Said):
+                    self.hub.heard(message_id, entry, now)  # kept; delivered to nobody
+                    kept += 1
+                elif isinstance(entry, cl.TopicSet):
+                    self.route(self.hub.heard(message_id, entry, now))
+        log.warning("cluster: who is where read again; %d messages kept from the log", kept)
+        position.last = max(position.last, last)
