@@ -163,6 +163,25 @@ def test_a_name_redis_fails_to_check_is_asked_again_and_can_be_had_later(
     cluster.nodes["a"].wait_log(r"Redis refused Claim")
 
 
+def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Cluster) -> None:
+    """Redis is out of memory when alice joins #ops: her node's record of it is refused (its
+    first write needs memory). The node joins the cluster again once Redis takes writes, which
+    says afresh who is where: bob on the other node then finds her in #ops."""
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    assert command(cluster.redis.port, "CONFIG SET maxmemory 1") == "+OK"
+    try:
+        alice.send("/join #ops\n")
+        alice.expect(r"^\*\*\* You joined #ops")
+        cluster.nodes["a"].wait_log(r"Redis refused Publish")
+    finally:
+        assert command(cluster.redis.port, "CONFIG SET maxmemory 0") == "+OK"
+    cluster.nodes["a"].wait_log(r"joining again", timeout=REAPED_WITHIN)
+    known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: alice\.$")
+
+
 def test_three_nodes_racing_for_the_same_names_register_each_name_once(cluster: Cluster) -> None:
     for name in "abc":
         cluster.node(name, "--max-per-ip", "200")

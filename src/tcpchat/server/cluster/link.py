@@ -38,6 +38,9 @@ log = logging.getLogger(LOGGER_NAME)
 WRITE_BATCH = 512
 # How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
 STOP_WAIT_S = 1.0
+# A link lost after holding this long starts its backoff afresh; one lost sooner (Redis keeps
+# refusing something, a link that flaps) goes on from the last pause, doubling up to its most.
+STEADY_S = 30.0
 
 
 def _done_by_rejoining(item: Instruction) -> bool:
@@ -69,6 +72,8 @@ class ClusterLink:
         self._stopping = False
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
+        self._backoff = cl.Backoff()  # kept from one loss to the next: see _reconnect
+        self._up_since = time.monotonic()
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -164,25 +169,29 @@ class ClusterLink:
         now = time.time()
         out: Out = []
         again: list[Instruction] = []
+        why = ""  # set when this node must join the cluster again
         for item, answer in zip(batch, answers):
             if isinstance(answer, Exception):
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
-                if isinstance(item, (Publish, Whisper)):
+                if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                     out += self.hub.unsent(item.sender, now)
                 elif isinstance(item, Claim):
                     out += self.hub.claim_failed(item, now)
+                else:  # who is where, or a name freed: joining again says all of it afresh
+                    why = why or f"Redis refused a {type(item).__name__}"
             elif isinstance(item, Claim):
                 if answer == "!lease":
                     again.append(item)  # claimed again once this node has joined again
-                    self._rejoin_wanted = True
+                    why = why or "this node lost its lease"
                 else:
                     out += self.hub.claimed(item, self.bus.holder_of(item, answer), now)
             elif isinstance(item, Whisper):
                 out += self.hub.whispered(item, int(answer), now)
         self._queue.extendleft(reversed(again))
         self.route(out)
-        if self._rejoin_wanted:
-            self._lost(ConnectionError("this node lost its lease"), self._link)
+        if why:
+            self._rejoin_wanted = True
+            self._lost(ConnectionError(why), self._link)
 
     def _in_flight_lost(self, batch: list[Instruction]) -> None:
         """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
@@ -313,7 +322,9 @@ class ClusterLink:
             await self.bus.close()
         except Exception as exc:  # closing a dead connection: nothing more to do with it
             log.debug("cluster: closing the lost link's connections: %s", exc)
-        backoff = cl.Backoff()
+        backoff = self._backoff
+        if time.monotonic() - self._up_since > STEADY_S:
+            backoff.reset()  # it had held a while: a fresh loss; else a flapping link backs off
         while True:
             await asyncio.sleep(backoff.next())
             try:
@@ -323,6 +334,7 @@ class ClusterLink:
                 continue
             break
         self.up.set()
+        self._up_since = time.monotonic()
         self._wake.set()
         self._reconnecting = None
         log.warning("cluster link back")
