@@ -352,6 +352,18 @@ def test_resync_drops_users_a_snapshot_no_longer_has_and_adds_the_new() -> None:
     assert "#ops" in "\n".join(text(a.take(alice)))
 
 
+def test_resync_takes_a_room_by_its_key_not_by_how_its_name_is_written() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    carol = join(b, "carol", a)
+    b.line(carol, "/join #Ops")
+    a.line(alice, "/join #ops")
+    settle(a, b)
+    b.drain()
+    b.route(b.hub.resync({"a": {"alice": ["#lobby", "#ops"]}}, b.now))
+    assert b.take(carol) == []  # alice is in #Ops already: no part, no join
+
+
 def test_a_claim_answered_after_the_session_left_is_released() -> None:
     _, (a, b) = cluster("a", "b")
     gone = a.connect()

@@ -52,3 +52,16 @@ def test_names_and_presence_cut_off_long_are_left_to_joining_again_not_queued() 
         assert list(link._queue) == [waiting]
 
     asyncio.run(main())
+
+
+def test_a_late_claim_or_a_release_redis_refuses_makes_the_node_join_again() -> None:
+    """A name already in use here (claimed late) or freed, that Redis refused to record: only
+    joining the cluster again puts the record right (it frees all, then claims those in use)."""
+
+    async def main() -> None:
+        for refused in (Claim(Session(1, "x", 0.0, 0.0), "kim", late=True), Release("kim")):
+            link, routed = down_link()
+            link._answered([refused], [RuntimeError("OOM command not allowed")])
+            assert link._rejoin_wanted and routed == []
+
+    asyncio.run(main())

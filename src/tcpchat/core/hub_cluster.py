@@ -23,7 +23,7 @@ from .cluster import ClusterState
 from .hub_names import NameHandlers, taken
 from .names import look_keys, name_key
 from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
-from .rooms import Room, room_name
+from .rooms import Room, room_key, room_name
 from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
@@ -276,9 +276,9 @@ class ClusterHandlers(NameHandlers):
                 session = self._remote_session(node, name, now)
                 if session is None:
                     continue
-                wanted = {room_name(room) for room in rooms}
+                wanted = {room_key(room_name(room)) for room in rooms}  # #Ops is #ops
                 for room in list(session.rooms):
-                    if room.name not in wanted:
+                    if room.key not in wanted:
                         session.rooms.remove(room)
                         out += self._departed(room, session, now, codes.PART)
                 for room_label in rooms:

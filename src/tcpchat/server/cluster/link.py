@@ -175,9 +175,9 @@ class ClusterLink:
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                     out += self.hub.unsent(item.sender, now)
-                elif isinstance(item, Claim):
+                elif isinstance(item, Claim) and not item.late:
                     out += self.hub.claim_failed(item, now)
-                else:  # who is where, or a name freed: joining again says all of it afresh
+                else:  # who is where, a name in use or freed: joining again says it all afresh
                     why = why or f"Redis refused a {type(item).__name__}"
             elif isinstance(item, Claim):
                 if answer == "!lease":
