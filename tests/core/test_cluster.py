@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core.limits import MAX_LINE_BYTES, MAX_TOPIC_CHARS
 
 
 def test_a_name_claims_its_look_alikes_so_they_are_refused_on_every_node() -> None:
@@ -90,7 +91,7 @@ def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() ->
 @pytest.mark.parametrize(
     "entry",
     [
-        cl.Said("a", 7, "alice", "#lobby", "", "hello, world\ttabs", False, 1.5),
+        cl.Said("a", 7, "Алиса", "#lobby", "", 'hello, "world" \\ ünïcödé', False, 1.5),
         cl.Said("a", 7, "alice", "#ops", "#Ops", "waves", True, 2.25),
         cl.Whispered("b", 3, "bob", "alice", "psst", 3.0),
         cl.Arrived("a", "alice", "#ops", "#Ops", 4.0),
@@ -113,6 +114,37 @@ def test_an_entry_of_an_unknown_kind_is_skipped_and_a_broken_one_is_an_error() -
             cl.decode({"e": broken})
     with pytest.raises(ValueError):
         cl.decode({"k": "gone", "node": "a"})
+
+
+def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
+    """The log is data: a name or room no client could have had accepted makes the entry
+    broken (skipped); texts come out neutralised and cut as a client's line would."""
+
+    def decoded(entry: cl.Entry) -> cl.Entry | None:
+        return cl.decode(cl.encode(entry))
+
+    forged = "x\r\nPRIVMSG #lobby :forged"
+    for broken in (
+        cl.Arrived("a", forged, "#lobby", "#lobby", 1.0),
+        cl.Arrived("a", "", "#lobby", "#lobby", 1.0),
+        cl.Arrived("a", "alice", "#a b", "#a b\r\nKILL", 1.0),
+        cl.Arrived("a", "alice", "#ops", "#dev", 1.0),  # a label that is not the room's
+        cl.Said("a", 1, "ALICE\u200b", "#lobby", "", "hi", False, 1.0),
+        cl.Whispered("a", 1, "alice", forged, "hi", 1.0),
+        cl.Renamed("a", "alice", " ", 1.0),
+        cl.TopicSet("a", "alice", "#ops", "", "t", 1.0),
+    ):
+        with pytest.raises(ValueError):
+            decoded(broken)
+    said = decoded(cl.Said("a", 1, "alice", "#lobby", "", "x\x1b[2Jy\r\n" + "z" * 9000, False, 1.0))
+    assert isinstance(said, cl.Said) and "\x1b" not in said.text and "\r" not in said.text
+    assert len(said.text) == MAX_LINE_BYTES and said.text.startswith("x")
+    topic = decoded(cl.TopicSet("a", "alice", "#ops", "#ops", "t" * 1000, 1.0))
+    assert isinstance(topic, cl.TopicSet) and len(topic.topic) == MAX_TOPIC_CHARS
+    members = cl.members(
+        ["alice", '["#lobby", "#ops", "#a b", 7]', forged, '["#lobby"]', "bob", "{"]
+    )
+    assert members == {"alice": ["#lobby", "#ops"]}
 
 
 def test_an_entry_from_a_newer_node_keeps_what_this_one_knows() -> None:

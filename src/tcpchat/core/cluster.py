@@ -16,8 +16,9 @@ talking to Redis and hands time in as ``now``.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Union
 
@@ -26,9 +27,14 @@ from .limits import (
     CLUSTER_RENEW_S,
     CLUSTER_RETRY_FIRST_S,
     CLUSTER_RETRY_MAX_S,
+    LOBBY,
+    MAX_LINE_BYTES,
+    MAX_TOPIC_CHARS,
 )
-from .names import look_keys
+from .names import display_form, look_keys, name_problem
+from .rooms import room_key, room_problem
 from .session import Session
+from .text import neutralise_line
 
 PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
@@ -347,4 +353,80 @@ def decode(values: Mapping[str, str]) -> Entry | None:
     for value, allowed in zip(args, types):
         if type(value) not in allowed:  # exact types: JSON's true is no int here
             raise ValueError(f"{data[0]} entry with a value of the wrong type: {value!r}")
-    return cls(*args)
+    return checked(cls(*args))
+
+
+# --- what another node wrote, checked as a client's line is --------------------------------------
+#
+# Names, room names and texts in the log were checked by the node that wrote them, but the log is
+# data: a buggy or hostile writer must not put a control sequence on a terminal, forge an IRC
+# line, or make a user or a room that no node would have accepted from a client.
+
+
+def checked(entry: Entry) -> Entry:
+    """``entry`` as this node may apply it: ValueError if a name or a room in it is not one a
+    client could have had accepted; its texts neutralised and cut as a client's line is."""
+    if isinstance(entry, Said):
+        _need(is_name(entry.sender) and is_room(entry.room, entry.label), entry)
+        return _clean(entry, text=MAX_LINE_BYTES)
+    if isinstance(entry, Whispered):
+        _need(is_name(entry.sender) and is_name(entry.to), entry)
+        return _clean(entry, text=MAX_LINE_BYTES)
+    if isinstance(entry, Arrived):
+        _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
+        return entry
+    if isinstance(entry, Departed):
+        _need(is_name(entry.name), entry)
+        return _clean(entry, reason=MAX_LINE_BYTES)
+    if isinstance(entry, Renamed):
+        _need(is_name(entry.old) and is_name(entry.new), entry)
+        return entry
+    if isinstance(entry, TopicSet):
+        _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
+        return _clean(entry, topic=MAX_TOPIC_CHARS)
+    return _clean(entry, reason=MAX_LINE_BYTES)
+
+
+def _need(ok: bool, entry: Entry) -> None:
+    if not ok:
+        raise ValueError(f"{_KIND_OF[type(entry)]} entry with a name or room no client could have")
+
+
+def _clean(entry: Entry, **limits: int) -> Entry:
+    """``entry`` with each named text neutralised and cut to its limit (in characters; a limit
+    in bytes is never less): itself when nothing changed."""
+    values = dict(entry.__dict__)
+    for name, limit in limits.items():
+        values[name] = neutralise_line(values[name])[:limit]
+    if all(values[name] is getattr(entry, name) for name in limits):
+        return entry
+    return type(entry)(**values)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_name(name: str) -> bool:
+    """True if ``name`` is a chat name a client could have had accepted, as it is shown."""
+    return display_form(name) == name and name_problem(name) is None
+
+
+@functools.lru_cache(maxsize=1024)
+def is_room(key: str, label: str) -> bool:
+    """True if ``label`` ("" for #lobby) is a room name a client could have had accepted, as it
+    is shown, and ``key`` its key."""
+    label = label or LOBBY
+    return display_form(label) == label and room_problem(label) is None and room_key(label) == key
+
+
+def members(flat: Sequence[str]) -> dict[str, list[str]]:
+    """A node's record of its users (a hash flattened: name, JSON list of room names, ...): the
+    users with a proper name, each with the proper room names of theirs; the rest left out."""
+    out: dict[str, list[str]] = {}
+    for name, raw in zip(flat[::2], flat[1::2]):
+        try:
+            rooms = json.loads(raw)
+        except ValueError:
+            continue
+        if not is_name(name) or not isinstance(rooms, list):
+            continue
+        out[name] = [r for r in rooms if isinstance(r, str) and is_room(room_key(r), r)]
+    return out

@@ -118,7 +118,7 @@ class Bus:
         last, rest = cl.id_of(answer[0]), answer[1:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
-            nodes[node] = {name: json.loads(rooms) for name, rooms in zip(flat[::2], flat[1::2])}
+            nodes[node] = cl.members(flat)
         return last, nodes
 
     async def edges(self, key: str) -> tuple[int, int]:
