@@ -242,6 +242,41 @@ def test_rooms_joins_parts_and_topics_of_other_nodes_are_applied_in_order() -> N
     assert text(a.take(alice)) == ["*** 1 user in #ops: alice."]
 
 
+def test_two_topics_set_at_once_on_two_nodes_end_the_same_everywhere() -> None:
+    """Each node, the setter's included, sets a topic when it reads it from the log: the later
+    one in the log is the topic on both nodes, and both told their users in that order."""
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    for node, session in ((a, alice), (b, bob)):
+        node.line(session, "/join #ops")
+        settle(a, b)
+    a.drain()
+    b.drain()
+    a.line(alice, "/topic one")
+    b.line(bob, "/topic two")
+    assert a.take(alice) == [] and b.take(bob) == []  # nothing before the log has them
+    settle(a, b)
+    told = ["*** alice set the topic of #ops: one", "*** bob set the topic of #ops: two"]
+    assert text(a.take(alice)) == told and text(b.take(bob)) == told
+    for node, session in ((a, alice), (b, bob)):
+        node.line(session, "/topic")
+        assert text(node.take(session)) == ["*** Topic of #ops: two"], node.name
+
+
+def test_a_topic_set_while_cut_off_is_told_once_when_it_reaches_the_log() -> None:
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    a.line(alice, "/join #ops")
+    settle(a, b)
+    a.drain()
+    a.route(a.hub.link_down(a.now))
+    a.line(alice, "/topic local")
+    assert text(a.take(alice))[-1] == "*** alice set the topic of #ops: local"
+    a.route(a.hub.link_up(a.now))
+    settle(a, b)
+    assert [t for t in text(a.take(alice)) if "topic" in t] == []  # read back: said already
+
+
 def test_a_rename_is_claimed_then_told_everywhere_and_the_old_name_freed() -> None:
     shared, (a, b) = cluster("a", "b")
     alice, bob = join(a, "alice", b), join(b, "bob", a)

@@ -71,11 +71,14 @@ class ClusterHandlers(NameHandlers):
         entry = cl.Departed(cluster.node, session.name, cl.EVERYWHERE, reason, now)
         return [Publish(entry, ((session.name, None),)), Release(session.name)]
 
-    def _share_topic(self, session: Session, room: Room[Session], now: float) -> Out:
+    def _topics_from_log(self) -> bool:
+        return self.cluster is not None and self.cluster.linked
+
+    def _share_topic(self, session: Session, room: Room[Session], topic: str, now: float) -> Out:
         cluster = self.cluster
         if cluster is None:
             return []
-        entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, room.topic, now)
+        entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, topic, now)
         return [Publish(entry)]
 
     def _claim(self, session: Session, name: str, old: str = "") -> Out:
@@ -239,6 +242,8 @@ class ClusterHandlers(NameHandlers):
             return self._heard_said(message_id, entry, now)
         if isinstance(entry, cl.Whispered):
             return self._heard_whisper(message_id, entry)
+        if isinstance(entry, cl.TopicSet):
+            return self._heard_topic(entry, now)  # this node's own too: topics go in log order
         if entry.node == cluster.node:
             return []  # this node's own presence entries were applied when they happened
         if isinstance(entry, cl.Arrived):
@@ -249,8 +254,6 @@ class ClusterHandlers(NameHandlers):
         if isinstance(entry, cl.Renamed):
             session = self._remote_user(entry.node, entry.old)
             return [] if session is None else self._renamed(session, entry.new, now)
-        if isinstance(entry, cl.TopicSet):
-            return self._heard_topic(entry, now)
         out: Out = []
         for session in list(cluster.remote.pop(entry.node, {})):
             out += self._drop_remote(session, entry.reason or codes.SERVER_LOST, now)
@@ -365,7 +368,10 @@ class ClusterHandlers(NameHandlers):
         room = self.rooms.find(entry.label)
         if room is None or room.key != entry.room:
             return []
+        told = room.topic == entry.topic and room.topic_by == entry.name  # set here while cut off
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
+        if told:
+            return []
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
 
     # --- the users of other nodes ----------------------------------------------------------------

@@ -46,7 +46,11 @@ class RoomHandlers:
     def _share_part(self, session: Session, room: Room[Session], reason: str, now: float) -> Out:
         raise NotImplementedError
 
-    def _share_topic(self, session: Session, room: Room[Session], now: float) -> Out:
+    def _share_topic(self, session: Session, room: Room[Session], topic: str, now: float) -> Out:
+        raise NotImplementedError
+
+    def _topics_from_log(self) -> bool:
+        """True if a topic takes effect when read back from the cluster's log."""
         raise NotImplementedError
 
     def _reach(self, room: Room[Session]) -> int:
@@ -133,12 +137,16 @@ class RoomHandlers:
             return self._error(
                 session, now, codes.USAGE, f"A topic has at most {MAX_TOPIC_CHARS} characters."
             )
+        if self._topics_from_log():
+            # Set when every node reads it back from the log, this one included (hub_cluster):
+            # two topics set at once end the same everywhere, the later one in the log.
+            return self._share_topic(session, room, command.topic, now)
         room.topic = command.topic
         room.topic_by, room.topic_at = session.name, now
         self.archive.keep_topic(room.key, room.name, room.topic)
         return [
             self._to_room(room, ev.Topic(now, room.name, room.topic, session.name)),
-            *self._share_topic(session, room, now),
+            *self._share_topic(session, room, room.topic, now),
         ]
 
     def _page(self, session: Session, command: cmd.ShowHistory, now: float) -> Out:
