@@ -11,7 +11,7 @@ from tcpchat.core import cluster as cl
 from tcpchat.core import codes
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
-from tcpchat.core.output import Claim, Instruction, Publish, Release, Whisper
+from tcpchat.core.output import Claim, Instruction, Publish, Refresh, Release, Whisper
 from tcpchat.core.parse import parse_line
 from tcpchat.core.session import Session, State
 
@@ -44,11 +44,14 @@ class Node(RoomChat):
         self.pending: list[Instruction] = []
         self.position = 0
         self.inbox_position = 0
+        self.refreshes = 0  # Refresh instructions the hub gave (the link's ticker reads again)
 
     def route(self, out: Iterable[Instruction]) -> None:
         local = []
         for item in out:
-            if isinstance(item, (Publish, Whisper, Claim, Release)):
+            if isinstance(item, Refresh):
+                self.refreshes += 1
+            elif isinstance(item, (Publish, Whisper, Claim, Release)):
                 self.pending.append(item)
             else:
                 local.append(item)
@@ -90,6 +93,18 @@ class Node(RoomChat):
         for number, entry in log + inbox:
             self.route(self.hub.heard(number, entry, self.now))
         return bool(log or inbox)
+
+
+def snapshot(*nodes: Node) -> dict[str, dict[str, list[str]]]:
+    """Who is where on ``nodes``, as Redis's members hashes hold it (``Bus.snapshot``)."""
+    return {
+        node.name: {
+            s.name: [room.name for room in s.rooms]
+            for s in node.hub.sessions.values()
+            if s.state is State.ACTIVE
+        }
+        for node in nodes
+    }
 
 
 def settle(*nodes: Node) -> None:
@@ -397,6 +412,56 @@ def test_resync_takes_a_room_by_its_key_not_by_how_its_name_is_written() -> None
     b.drain()
     b.route(b.hub.resync({"a": {"alice": ["#lobby", "#ops"]}}, b.now))
     assert b.take(carol) == []  # alice is in #Ops already: no part, no join
+
+
+def test_a_rename_while_cut_off_is_refused_until_the_link_is_back() -> None:
+    _, (a, b) = cluster("a", "b")
+    dave = join(a, "dave", b)
+    a.route(a.hub.link_down(a.now))
+    a.drain()
+    a.line(dave, "/nick carol")
+    assert text(a.take(dave)) == [
+        "!!! Names cannot change while this server is cut off from the others. "
+        "Try again when the link is back."
+    ]
+    assert dave.name == "dave" and a.pending == []
+
+
+def test_a_name_given_elsewhere_while_cut_off_is_seen_once_this_nodes_holder_is_gone() -> None:
+    """b, cut off, lets in kim; a gives the name to another kim meanwhile. When b is back it
+    reads a's kim arriving before its own claim is refused (she is left out: the name is held
+    here); once its kim is closed, b reads again who is where and a's kim is there."""
+    _, (a, b) = cluster("a", "b")
+    bob = join(b, "bob", a)
+    b.route(b.hub.link_down(b.now))
+    local = b.connect()
+    b.line(local, "kim")
+    assert local.state is State.ACTIVE  # let in while cut off; claimed when the link is back
+    kim = join(a, "kim")
+    b.route(b.hub.link_up(b.now))
+    b.read()  # the reader wins the race: a's kim arrives while b's kim holds the name
+    b.drain()
+    b.flush()  # b's late claim: refused
+    assert local.state is State.CLOSED and b.refreshes == 1
+    b.route(b.hub.resync(snapshot(a, b), b.now))  # what the ticker does for a Refresh
+    settle(a, b)
+    b.line(bob, "/users")
+    assert text(b.take(bob))[-1] == "*** 2 users online: bob, kim."
+    assert kim.state is State.ACTIVE
+
+
+def test_a_remote_rename_onto_a_name_held_here_leaves_the_renamed_user_out_for_now() -> None:
+    _, (a, b) = cluster("a", "b")
+    join(a, "dave", b)
+    bob = join(b, "bob", a)
+    b.route(b.hub.link_down(b.now))
+    join(b, "carol")  # let in while b is cut off
+    b.drain()
+    b.route(b.hub.heard(900, cl.Renamed("a", "dave", "carol", b.now), b.now))
+    assert text(b.take(bob)) == ["*** dave left (connection lost). 2 users online."]
+    assert b.refreshes == 1
+    b.line(bob, "/users")
+    assert text(b.take(bob)) == ["*** 2 users online: bob, carol."]
 
 
 def test_a_claim_answered_after_the_session_left_is_released() -> None:

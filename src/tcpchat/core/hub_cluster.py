@@ -22,7 +22,17 @@ from . import events as ev
 from .cluster import ClusterState
 from .hub_names import NameHandlers, taken
 from .names import look_keys, name_key
-from .output import Claim, MemberChange, Out, Publish, Release, ToSessions, Whisper, to
+from .output import (
+    Claim,
+    MemberChange,
+    Out,
+    Publish,
+    Refresh,
+    Release,
+    ToSessions,
+    Whisper,
+    to,
+)
 from .rooms import Room, room_key, room_name
 from .session import Session, State
 
@@ -151,14 +161,16 @@ class ClusterHandlers(NameHandlers):
         session = claim.session
         if claim.late:
             # Taken on another server while this one was cut off: the one case where a link
-            # loss costs a user the session.
-            return self._close(
+            # loss costs a user the session. Whoever has it there was left out here while this
+            # session held it: who is where is read again.
+            out = self._close(
                 session,
                 now,
                 codes.NAME_LOST,
                 f'Another server gave the name "{holder}" to someone while this server was '
                 "cut off from it. Goodbye: connect again with another name.",
             )
+            return [*out, Refresh()]
         text = taken(claim.name, holder)
         if claim.old:
             return self._error(session, now, codes.NAME_TAKEN, text)
@@ -252,8 +264,7 @@ class ClusterHandlers(NameHandlers):
         if isinstance(entry, cl.Departed):
             return self._heard_departed(entry, now)
         if isinstance(entry, cl.Renamed):
-            session = self._remote_user(entry.node, entry.old)
-            return [] if session is None else self._renamed(session, entry.new, now)
+            return self._heard_renamed(entry, now)
         out: Out = []
         for session in list(cluster.remote.pop(entry.node, {})):
             out += self._drop_remote(session, entry.reason or codes.SERVER_LOST, now)
@@ -346,6 +357,18 @@ class ClusterHandlers(NameHandlers):
         )
         self.archive.keep(None, message)
         return [ToSessions((target,), message)]
+
+    def _heard_renamed(self, entry: cl.Renamed, now: float) -> Out:
+        session = self._remote_user(entry.node, entry.old)
+        if session is None:
+            return []
+        if self.roster.look_alike(entry.new, other_than=session) is not None:
+            # The new name is held here by someone this node let in while it was cut off (whose
+            # claim the cluster will refuse): the renamed user is left out until then.
+            assert self.cluster is not None
+            self.cluster.remote.get(entry.node, {}).pop(session, None)
+            return [*self._drop_remote(session, codes.CONNECTION_LOST, now), Refresh()]
+        return self._renamed(session, entry.new, now)
 
     def _heard_departed(self, entry: cl.Departed, now: float) -> Out:
         session = self._remote_user(entry.node, entry.name)

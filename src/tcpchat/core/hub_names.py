@@ -127,11 +127,17 @@ class NameHandlers(RoomHandlers):
             return self._error(
                 session, now, codes.USAGE, f"Wait: the name {session.renaming} is being checked."
             )
-        if cluster.linked:
-            session.renaming = new
-            return self._claim(session, new, old=session.name)
-        old = session.name
-        return [*self._renamed(session, new, now), Claim(session, new, old=old, late=True)]
+        if not cluster.linked:
+            # A rename cannot be checked, nor told in order with what follows it, until then.
+            return self._error(
+                session,
+                now,
+                codes.NAME_UNCHECKED,
+                "Names cannot change while this server is cut off from the others. "
+                "Try again when the link is back.",
+            )
+        session.renaming = new
+        return self._claim(session, new, old=session.name)
 
     def _renamed(self, session: Session, new: str, now: float) -> Out:
         """``session`` (here or on another node) is called ``new`` from now on: it is told, and

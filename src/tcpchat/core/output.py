@@ -122,7 +122,16 @@ class Release:
     name: str
 
 
-Instruction = Union[ToAll, ToSessions, Online, Offline, Close, Publish, Whisper, Claim, Release]
+@dataclass(frozen=True)
+class Refresh:
+    """Read again who is where in the cluster (its answer goes to ``Hub.resync``): this node
+    had to leave someone of another node out for a while (a name held here that another node
+    was given while this one was cut off)."""
+
+
+Instruction = Union[
+    ToAll, ToSessions, Online, Offline, Close, Publish, Whisper, Claim, Release, Refresh
+]
 Out = list[Instruction]
 
 

@@ -41,7 +41,18 @@ from ..core.limits import (
     SWEEP_INTERVAL_S,
     HubLimits,
 )
-from ..core.output import Claim, Offline, Online, Out, Publish, Release, ToAll, ToSessions, Whisper
+from ..core.output import (
+    Claim,
+    Offline,
+    Online,
+    Out,
+    Publish,
+    Refresh,
+    Release,
+    ToAll,
+    ToSessions,
+    Whisper,
+)
 from .admission import Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
 from .connection import Connection
@@ -237,7 +248,7 @@ class ChatServer:
                     self._schedule_flush()
             elif isinstance(item, ToSessions):
                 self._send(item)
-            elif isinstance(item, (Publish, Whisper, Claim, Release)):
+            elif isinstance(item, (Publish, Whisper, Claim, Release, Refresh)):
                 if self.cluster_link is not None:
                     self.cluster_link.send(item)
             elif item.session.link is not None:

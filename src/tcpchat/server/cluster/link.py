@@ -27,7 +27,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
-from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
+from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
 from ..logs import LOGGER_NAME
 from .bus import Bus, Read
 
@@ -73,6 +73,7 @@ class ClusterLink:
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
         self._backoff = cl.Backoff()  # kept from one loss to the next: see _reconnect
+        self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
         self._up_since = time.monotonic()
 
     # --- life ----------------------------------------------------------------------------------
@@ -131,7 +132,11 @@ class ClusterLink:
 
     def send(self, item: Instruction) -> None:
         """Queue one of the hub's cluster instructions for the writer. A message is refused at
-        once (its sender is told) when too much is waiting: Redis is paused or too slow."""
+        once (its sender is told) when too much is waiting: Redis is paused or too slow. A
+        ``Refresh`` is left to the ticker."""
+        if isinstance(item, Refresh):
+            self._refresh_wanted = True
+            return
         if len(self._queue) >= CLUSTER_MAX_PENDING:
             if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                 self.route(self.hub.unsent(item.sender, time.time()))
@@ -292,6 +297,14 @@ class ClusterLink:
                     continue
                 for node in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
+                if self._refresh_wanted:
+                    self._refresh_wanted = False
+                    try:
+                        _, nodes = await self.bus.snapshot()
+                    except Exception:
+                        self._refresh_wanted = True  # asked for again once the link is back
+                        raise
+                    self.route(self.hub.resync(nodes, now))
             except Exception as exc:
                 self._lost(exc, link)
 
