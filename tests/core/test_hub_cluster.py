@@ -464,6 +464,23 @@ def test_a_remote_rename_onto_a_name_held_here_leaves_the_renamed_user_out_for_n
     assert text(b.take(bob)) == ["*** 2 users online: bob, carol."]
 
 
+def test_a_private_message_let_in_for_a_name_just_given_up_reaches_its_user() -> None:
+    """Redis let alice's message to dave into b's inbox (b still held the name) while dave was
+    becoming carol: it reaches carol, who was dave, as alice was told it would."""
+    _, (a, b) = cluster("a", "b")
+    alice, dave = join(a, "alice", b), join(b, "dave", a)
+    a.drain()
+    b.drain()
+    a.line(alice, "/w dave are you there?")
+    b.line(dave, "/nick carol")
+    a.flush()  # the message goes into b's inbox: b holds "dave"
+    b.flush()  # dave becomes carol; the old name is released
+    b.read()
+    assert text(b.take(dave))[-1] == "[PM from alice] are you there?"
+    settle(a, b)
+    assert text(a.take(alice))[0] == "*** Delivered to dave."
+
+
 def test_a_claim_answered_after_the_session_left_is_released() -> None:
     _, (a, b) = cluster("a", "b")
     gone = a.connect()

@@ -36,6 +36,10 @@ from .rooms import room_key, room_problem
 from .session import Session
 from .text import neutralise_line
 
+# How long a private message to the old name of a user of this node who renamed still reaches
+# them: the old name's release goes out right after the rename, one round trip to Redis.
+RENAMED_WITHIN_S = 10.0
+
 PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
 LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream
@@ -91,6 +95,24 @@ class ClusterState:
         # session of this node asking for one of them is refused here (Redis cannot tell two
         # sessions of one node apart: a claim carries the node and the name).
         self.claiming: dict[str, tuple[Session, str]] = {}
+        # This node's users renamed lately, by the key of their old name, with when: the old
+        # name is this node's until its release is run, and a private message to it that Redis
+        # let into this node's inbox meanwhile is theirs (``RENAMED_WITHIN_S``; one per user).
+        self.renamed: dict[str, tuple[Session, float]] = {}
+
+    def remember_rename(self, session: Session, old_key: str, now: float) -> None:
+        """``session`` gave up the name of key ``old_key`` at ``now``; older ones forgotten."""
+        stale = [
+            k for k, (s, at) in self.renamed.items() if s is session or now - at > RENAMED_WITHIN_S
+        ]
+        for key in stale:
+            del self.renamed[key]
+        self.renamed[old_key] = (session, now)
+
+    def renamed_from(self, key: str, now: float) -> Session | None:
+        """The user of this node who had the name of key ``key`` until a moment ago."""
+        session, at = self.renamed.get(key, (None, 0.0))
+        return session if session is not None and now - at <= RENAMED_WITHIN_S else None
 
 
 # --- entry ids and positions --------------------------------------------------------------------

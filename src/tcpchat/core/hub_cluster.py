@@ -125,6 +125,7 @@ class ClusterHandlers(NameHandlers):
             out = [] if claim.late else self._renamed(session, claim.name, now)
             cluster = self.cluster
             assert cluster is not None
+            cluster.remember_rename(session, name_key(claim.old), now)
             entry = cl.Renamed(cluster.node, claim.old, claim.name, now)
             changes = ((claim.old, None), self._member(session))
             return [*out, Release(claim.old), Publish(entry, changes)]
@@ -253,7 +254,7 @@ class ClusterHandlers(NameHandlers):
         if isinstance(entry, cl.Said):
             return self._heard_said(message_id, entry, now)
         if isinstance(entry, cl.Whispered):
-            return self._heard_whisper(message_id, entry)
+            return self._heard_whisper(message_id, entry, now)
         if isinstance(entry, cl.TopicSet):
             return self._heard_topic(entry, now)  # this node's own too: topics go in log order
         if entry.node == cluster.node:
@@ -342,10 +343,15 @@ class ClusterHandlers(NameHandlers):
             return None
         return session
 
-    def _heard_whisper(self, message_id: int, entry: cl.Whispered) -> Out:
+    def _heard_whisper(self, message_id: int, entry: cl.Whispered, now: float) -> Out:
         target = self.roster.find(entry.to)
         if target is None or target.node is not None:
-            return []  # left since: the sender was told it reached this node, which it did
+            # Redis let it in while this node held the name: its user renamed since, or left
+            # (the sender was told it reached this node, which it did).
+            assert self.cluster is not None
+            target = self.cluster.renamed_from(name_key(entry.to), now)
+            if target is None or target.state is not State.ACTIVE:
+                return []
         message = ev.Message(
             entry.time,
             message_id,
