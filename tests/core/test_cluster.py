@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpchat.core import cluster as cl
-from tcpchat.core.limits import MAX_LINE_BYTES, MAX_TOPIC_CHARS
+from tcpchat.core.limits import MAX_TOPIC_CHARS
 
 
 def test_a_name_claims_its_look_alikes_so_they_are_refused_on_every_node() -> None:
@@ -138,7 +138,11 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
             decoded(broken)
     said = decoded(cl.Said("a", 1, "alice", "#lobby", "", "x\x1b[2Jy\r\n" + "z" * 9000, False, 1.0))
     assert isinstance(said, cl.Said) and "\x1b" not in said.text and "\r" not in said.text
-    assert len(said.text) == MAX_LINE_BYTES and said.text.startswith("x")
+    assert len(said.text) == 9008 and said.text.startswith("x")  # not cut: --max-line may be long
+    huge = decoded(
+        cl.Said("a", 1, "alice", "#lobby", "", "z" * (cl.MAX_ENTRY_TEXT + 5), False, 1.0)
+    )
+    assert isinstance(huge, cl.Said) and len(huge.text) == cl.MAX_ENTRY_TEXT
     topic = decoded(cl.TopicSet("a", "alice", "#ops", "#ops", "t" * 1000, 1.0))
     assert isinstance(topic, cl.TopicSet) and len(topic.topic) == MAX_TOPIC_CHARS
     members = cl.members(

@@ -414,6 +414,48 @@ def test_resync_takes_a_room_by_its_key_not_by_how_its_name_is_written() -> None
     assert b.take(carol) == []  # alice is in #Ops already: no part, no join
 
 
+def test_a_name_given_while_cut_off_that_redis_fails_to_record_costs_the_session() -> None:
+    """Trying again would fail the same way, and joining the cluster again would claim it
+    again: the user is told and disconnected, once."""
+    _, (a, b) = cluster("a", "b")
+    a.route(a.hub.link_down(a.now))
+    kim = a.connect()
+    a.line(kim, "kim")
+    (claim,) = [item for item in a.pending if isinstance(item, Claim)]
+    a.route(a.hub.link_up(a.now))
+    a.take(kim)
+    a.route(a.hub.claim_failed(claim, a.now))
+    assert text(a.take(kim)) == [
+        '*** The other servers could not record the name "kim" for you. Goodbye: connect again.'
+    ]
+    assert kim.state is State.CLOSED
+
+
+def test_a_late_claim_refused_after_its_user_left_still_reads_who_is_where_again() -> None:
+    """Whoever has the name elsewhere was left out here while this node's user held it: they
+    are looked for again even when that user has left by the time the answer comes."""
+    _, (a, b) = cluster("a", "b")
+    a.route(a.hub.link_down(a.now))
+    kim = a.connect()
+    a.line(kim, "kim")
+    (claim,) = [item for item in a.pending if isinstance(item, Claim)]
+    a.line(kim, "/quit")
+    assert kim.state is State.CLOSED
+    assert a.hub.claimed(claim, "kim", a.now) == [Refresh()]
+
+
+def test_a_refresh_only_adds_users_this_node_does_not_know() -> None:
+    _, (a, b) = cluster("a", "b")
+    bob = join(b, "bob", a)
+    join(a, "alice", b)
+    b.drain()
+    seen = {"a": {"alice": ["#lobby", "#ops"], "zed": ["#lobby"]}, "b": {"bob": ["#lobby"]}}
+    b.route(b.hub.add_missing(seen, b.now))
+    assert text(b.take(bob)) == ["*** zed joined. 3 users online."]  # alice left as she is
+    b.line(bob, "/users #ops")
+    assert text(b.take(bob)) == ["!!! No such room: #ops. Type /rooms to see the rooms."]
+
+
 def test_a_rename_while_cut_off_is_refused_until_the_link_is_back() -> None:
     _, (a, b) = cluster("a", "b")
     dave = join(a, "dave", b)
@@ -443,7 +485,7 @@ def test_a_name_given_elsewhere_while_cut_off_is_seen_once_this_nodes_holder_is_
     b.drain()
     b.flush()  # b's late claim: refused
     assert local.state is State.CLOSED and b.refreshes == 1
-    b.route(b.hub.resync(snapshot(a, b), b.now))  # what the ticker does for a Refresh
+    b.route(b.hub.add_missing(snapshot(a, b), b.now))  # what the link does for a Refresh
     settle(a, b)
     b.line(bob, "/users")
     assert text(b.take(bob))[-1] == "*** 2 users online: bob, kim."

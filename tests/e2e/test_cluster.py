@@ -182,6 +182,24 @@ def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Clus
     known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: alice\.$")
 
 
+def test_a_topic_redis_refuses_is_not_sent_as_a_message_is(cluster: Cluster) -> None:
+    """Redis is out of memory when alice sets a topic: she is told it was not sent, as for a
+    message; nobody is shown leaving and coming back (the node does not join again)."""
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    assert command(cluster.redis.port, "CONFIG SET maxmemory 1") == "+OK"
+    try:
+        alice.send("/topic deploy at noon\n")
+        alice.expect(r"^!!! Not sent")
+    finally:
+        assert command(cluster.redis.port, "CONFIG SET maxmemory 0") == "+OK"
+    known(alice, "/topic set again", r"set the topic of #lobby: set again")
+    bob.expect(r"alice set the topic of #lobby: set again")
+    assert not any("alice left" in line for line in bob.seen)
+
+
 def test_three_nodes_racing_for_the_same_names_register_each_name_once(cluster: Cluster) -> None:
     for name in "abc":
         cluster.node(name, "--max-per-ip", "200")

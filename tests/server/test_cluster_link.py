@@ -54,12 +54,13 @@ def test_names_and_presence_cut_off_long_are_left_to_joining_again_not_queued() 
     asyncio.run(main())
 
 
-def test_a_late_claim_or_a_release_redis_refuses_makes_the_node_join_again() -> None:
-    """A name already in use here (claimed late) or freed, that Redis refused to record: only
-    joining the cluster again puts the record right (it frees all, then claims those in use)."""
+def test_a_release_or_a_change_of_who_is_where_redis_refuses_makes_the_node_join_again() -> None:
+    """What only joining the cluster again puts right (it frees all names, then claims those in
+    use and says where everyone is); a message refused is told to its sender instead."""
 
     async def main() -> None:
-        for refused in (Claim(Session(1, "x", 0.0, 0.0), "kim", late=True), Release("kim")):
+        arrived = cl.Arrived("a", "kim", "#lobby", "#lobby", 0.0)
+        for refused in (Release("kim"), Publish(arrived, (("kim", ("#lobby",)),))):
             link, routed = down_link()
             link._answered([refused], [RuntimeError("OOM command not allowed")])
             assert link._rejoin_wanted and routed == []

@@ -28,7 +28,6 @@ from .limits import (
     CLUSTER_RETRY_FIRST_S,
     CLUSTER_RETRY_MAX_S,
     LOBBY,
-    MAX_LINE_BYTES,
     MAX_TOPIC_CHARS,
 )
 from .names import display_form, look_keys, name_problem
@@ -379,6 +378,11 @@ def decode(values: Mapping[str, str]) -> Entry | None:
 
 
 # --- what another node wrote, checked as a client's line is --------------------------------------
+
+# The most characters of a text from the log: far above any line a node takes (``--max-line``
+# is the sender's node's to set), yet a bound on what a broken entry can make this node hold.
+MAX_ENTRY_TEXT = 1 << 20
+
 #
 # Names, room names and texts in the log were checked by the node that wrote them, but the log is
 # data: a buggy or hostile writer must not put a control sequence on a terminal, forge an IRC
@@ -387,26 +391,27 @@ def decode(values: Mapping[str, str]) -> Entry | None:
 
 def checked(entry: Entry) -> Entry:
     """``entry`` as this node may apply it: ValueError if a name or a room in it is not one a
-    client could have had accepted; its texts neutralised and cut as a client's line is."""
+    client could have had accepted; its texts neutralised as a client's line is, and a topic
+    cut to a topic's length (texts only to ``MAX_ENTRY_TEXT``)."""
     if isinstance(entry, Said):
         _need(is_name(entry.sender) and is_room(entry.room, entry.label), entry)
-        return _clean(entry, text=MAX_LINE_BYTES)
+        return _clean(entry, text=MAX_ENTRY_TEXT)
     if isinstance(entry, Whispered):
         _need(is_name(entry.sender) and is_name(entry.to), entry)
-        return _clean(entry, text=MAX_LINE_BYTES)
+        return _clean(entry, text=MAX_ENTRY_TEXT)
     if isinstance(entry, Arrived):
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return entry
     if isinstance(entry, Departed):
         _need(is_name(entry.name), entry)
-        return _clean(entry, reason=MAX_LINE_BYTES)
+        return _clean(entry, reason=MAX_ENTRY_TEXT)
     if isinstance(entry, Renamed):
         _need(is_name(entry.old) and is_name(entry.new), entry)
         return entry
     if isinstance(entry, TopicSet):
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return _clean(entry, topic=MAX_TOPIC_CHARS)
-    return _clean(entry, reason=MAX_LINE_BYTES)
+    return _clean(entry, reason=MAX_ENTRY_TEXT)
 
 
 def _need(ok: bool, entry: Entry) -> None:

@@ -61,6 +61,8 @@ SERVER_SHUTDOWN = "server shutdown"
 SERVER_LOST = "server lost"  # cluster mode: the user's server left the cluster without a word
 # Cluster mode: the name was taken on another server while this one was cut off from them.
 NAME_LOST = "name taken elsewhere"
+# Cluster mode: Redis failed to record a name this server gave while cut off from the others.
+NAME_UNRECORDED = "name not recorded"
 TIMED_OUT = "timed out"
 FLOODING = "flooding"
 SEND_QUEUE_EXCEEDED = "send queue exceeded"
@@ -78,7 +80,15 @@ ABUSE_ENDINGS = frozenset(
 # Endings that are nobody's fault (the log says INFO); any other means the server ended a session
 # because of what the client did or failed to do (WARNING).
 ORDINARY_ENDINGS = frozenset(
-    {QUIT, CONNECTION_CLOSED, CONNECTION_LOST, SERVER_SHUTDOWN, SERVER_LOST, NAME_LOST}
+    {
+        QUIT,
+        CONNECTION_CLOSED,
+        CONNECTION_LOST,
+        SERVER_SHUTDOWN,
+        SERVER_LOST,
+        NAME_LOST,
+        NAME_UNRECORDED,
+    }
 )
 
 

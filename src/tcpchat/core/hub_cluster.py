@@ -89,7 +89,7 @@ class ClusterHandlers(NameHandlers):
         if cluster is None:
             return []
         entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, topic, now)
-        return [Publish(entry)]
+        return [Publish(entry, sender=session)]  # refused with "Not sent" like a message
 
     def _claim(self, session: Session, name: str, old: str = "") -> Out:
         cluster = self.cluster
@@ -118,7 +118,10 @@ class ClusterHandlers(NameHandlers):
         if claim.old:
             session.renaming = ""
         if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
-            return [Release(claim.name)] if holder is None else []
+            if holder is None:
+                return [Release(claim.name)]
+            # Someone else's elsewhere, who was left out here while this session held it.
+            return [Refresh()] if claim.late else []
         if holder is not None:
             return self._claim_refused(claim, holder, now)
         if claim.old:
@@ -134,16 +137,26 @@ class ClusterHandlers(NameHandlers):
         return self._admit(session, claim.name, now)
 
     def claim_failed(self, claim: Claim, now: float) -> Out:
-        """Redis refused to run ``claim`` (out of memory, read-only, ...): the name is not this
-        session's. A new user is asked for a name again and a rename is refused, neither
-        counted as a refused name; a name claimed again after this node joined the cluster
-        again stays its user's here (the link logs the failure)."""
+        """Redis refused to run ``claim`` (out of memory, read-only, a key of the wrong type):
+        the name is not this session's. A new user is asked for a name again and a rename is
+        refused, neither counted as a refused name. A user who has the name already (given
+        while this node was cut off, or claimed again after it joined the cluster again) is
+        told and disconnected: nothing holds the name for them, and trying again would fail
+        the same way (the link logs the failure)."""
         session = claim.session
         self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
-        if claim.late or session.state is State.CLOSED:
+        if session.state is State.CLOSED:
             return []
+        if claim.late:
+            return self._close(
+                session,
+                now,
+                codes.NAME_UNRECORDED,
+                f'The other servers could not record the name "{claim.name}" for you. '
+                "Goodbye: connect again.",
+            )
         text = f'The name "{claim.name}" could not be checked with the other servers just now.'
         if claim.old:
             return self._error(session, now, codes.NAME_UNCHECKED, text + " Try /nick again.")
@@ -296,6 +309,27 @@ class ClusterHandlers(NameHandlers):
                     if room.key not in wanted:
                         session.rooms.remove(room)
                         out += self._departed(room, session, now, codes.PART)
+                for room_label in rooms:
+                    out += self._remote_join(session, room_label, now)
+        return out
+
+    def add_missing(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
+        """Add the users of other nodes in ``snapshot`` that this node does not know, with their
+        rooms (the answer to a ``Refresh``): nobody known is changed or dropped, so a snapshot
+        taken at or after the point of the log this node has read can only add who is there."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        out: Out = []
+        for node, people in snapshot.items():
+            if node == cluster.node:
+                continue
+            for name, rooms in people.items():
+                if self.roster.look_alike(name, other_than=None) is not None:
+                    continue
+                session = self._remote_session(node, name, now)
+                if session is None:
+                    continue
                 for room_label in rooms:
                     out += self._remote_join(session, room_label, now)
         return out

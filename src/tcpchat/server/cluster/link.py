@@ -180,9 +180,9 @@ class ClusterLink:
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                     out += self.hub.unsent(item.sender, now)
-                elif isinstance(item, Claim) and not item.late:
+                elif isinstance(item, Claim):
                     out += self.hub.claim_failed(item, now)
-                else:  # who is where, a name in use or freed: joining again says it all afresh
+                else:  # who is where, or a name freed: joining again says it all afresh
                     why = why or f"Redis refused a {type(item).__name__}"
             elif isinstance(item, Claim):
                 if answer == "!lease":
@@ -236,6 +236,8 @@ class ClusterLink:
                     try:
                         self._apply(await bus.pushed())
                         self._resubscribed = False
+                        if self._refresh_wanted:
+                            await self._refresh(time.time(), reader=True)
                         continue
                     except Exception as exc:
                         if bus.listening or self._resubscribed or not self._current(link):
@@ -264,6 +266,22 @@ class ClusterLink:
             except Exception as exc:
                 subscribed = -1  # whatever happens next, the next round subscribes and catches up
                 self._lost(exc, link)
+
+    async def _refresh(self, now: float, reader: bool) -> None:
+        """Answer the hub's ``Refresh``: add the users of other nodes it does not know. The
+        snapshot must not be older than what was read of the log (it would bring back someone
+        who left since): the reader takes it between two pushes; the ticker (for a quiet log,
+        where the reader waits) applies it only if the reader is not past it, else tries again."""
+        self._refresh_wanted = False
+        try:
+            last, nodes = await self.bus.snapshot()
+        except Exception:
+            self._refresh_wanted = True  # asked for again once the link is back
+            raise
+        if not reader and self.bus.log_position.last > last:
+            self._refresh_wanted = True
+            return
+        self.route(self.hub.add_missing(nodes, now))
 
     def _current(self, link: int) -> bool:
         """True if the link numbered ``link`` is the one up now."""
@@ -298,13 +316,7 @@ class ClusterLink:
                 for node in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
                 if self._refresh_wanted:
-                    self._refresh_wanted = False
-                    try:
-                        _, nodes = await self.bus.snapshot()
-                    except Exception:
-                        self._refresh_wanted = True  # asked for again once the link is back
-                        raise
-                    self.route(self.hub.resync(nodes, now))
+                    await self._refresh(now, reader=False)
             except Exception as exc:
                 self._lost(exc, link)
 
