@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core.lease import Backoff, Lease, reapable
 from tcpchat.core.limits import MAX_TOPIC_CHARS
 
 
@@ -55,7 +56,7 @@ def test_a_gap_counts_the_entries_trimmed_away_while_cut_off() -> None:
 
 
 def test_the_lease_is_renewed_every_third_and_lapses_after_its_length() -> None:
-    lease = cl.Lease(length=6.0, renew=2.0)
+    lease = Lease(length=6.0, renew=2.0)
     assert lease.millis == 6000
     assert lease.due(0.0) and lease.lapsed(0.0)
     lease.renewed(10.0)
@@ -64,7 +65,7 @@ def test_the_lease_is_renewed_every_third_and_lapses_after_its_length() -> None:
 
 
 def test_a_late_answer_does_not_move_the_lease_back() -> None:
-    lease = cl.Lease(length=6.0, renew=2.0)
+    lease = Lease(length=6.0, renew=2.0)
     lease.renewed(12.0)
     lease.renewed(10.0)  # the answer to an older renewal, arriving last
     assert lease.confirmed == 12.0
@@ -72,11 +73,11 @@ def test_a_late_answer_does_not_move_the_lease_back() -> None:
 
 def test_a_lease_renewed_less_often_than_it_lasts_is_refused() -> None:
     with pytest.raises(ValueError):
-        cl.Lease(length=2.0, renew=2.0)
+        Lease(length=2.0, renew=2.0)
 
 
 def test_reconnects_back_off_doubling_to_a_ceiling_and_start_over_after_success() -> None:
-    backoff = cl.Backoff(first=0.1, most=0.5)
+    backoff = Backoff(first=0.1, most=0.5)
     assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
     backoff.reset()
     assert backoff.next() == 0.1
@@ -84,8 +85,8 @@ def test_reconnects_back_off_doubling_to_a_ceiling_and_start_over_after_success(
 
 def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() -> None:
     listed = ["c", "a", "b", "me"]
-    assert cl.reapable(listed, alive=["a"], me="me") == ["b", "c"]
-    assert cl.reapable(listed, alive=["a", "b", "c", "me"], me="me") == []
+    assert reapable(listed, alive=["a"], me="me") == ["b", "c"]
+    assert reapable(listed, alive=["a", "b", "c", "me"], me="me") == []
 
 
 @pytest.mark.parametrize(

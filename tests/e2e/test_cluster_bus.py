@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core.lease import Lease
 from tests.conftest import WAIT
 from tests.e2e.redis_server import RedisServer, command
 
@@ -39,7 +40,7 @@ def run(redis: RedisServer, test: Callable[[Callable[..., Awaitable[Bus]]], Awai
         clients: list[Any] = []
         buses: list[Bus] = []
 
-        async def node(name: str, stored: int = 0, lease: cl.Lease | None = None) -> Bus:
+        async def node(name: str, stored: int = 0, lease: Lease | None = None) -> Bus:
             client = await reach(redis.url, 0)
             clients.append(client)
             bus = Bus(client, name, lease)
@@ -175,7 +176,7 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
     redis: RedisServer,
 ) -> None:
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
-        dying = await node("dying", lease=cl.Lease(0.3, 0.1))
+        dying = await node("dying", lease=Lease(0.3, 0.1))
         b, c = await node("b"), await node("c")
         assert await dying.claim("alice") is None
         assert await b.claim("alice") == "alice"

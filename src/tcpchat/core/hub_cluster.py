@@ -20,8 +20,8 @@ from . import cluster as cl
 from . import codes
 from . import events as ev
 from .cluster import ClusterState
-from .hub_names import NameHandlers, taken
-from .names import look_keys, name_key
+from .hub_claims import ClaimHandlers
+from .names import name_key
 from .output import (
     Claim,
     MemberChange,
@@ -40,8 +40,9 @@ LINK_LOST = "Cluster link lost: messages reach users on this server only."
 LINK_BACK = "Cluster link back: messages reach every server again."
 
 
-class ClusterHandlers(NameHandlers):
-    """The cluster's entry points into the hub, and the hooks its handlers call."""
+class ClusterHandlers(ClaimHandlers):
+    """The cluster's entry points into the hub, and the hooks its handlers call (the answers to
+    name claims: ``hub_claims.py``)."""
 
     cluster: ClusterState | None
     sessions: dict[int, Session]
@@ -91,110 +92,7 @@ class ClusterHandlers(NameHandlers):
         entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, topic, now)
         return [Publish(entry, sender=session)]  # refused with "Not sent" like a message
 
-    def _claim(self, session: Session, name: str, old: str = "") -> Out:
-        cluster = self.cluster
-        assert cluster is not None
-        for key in look_keys(name):
-            cluster.claiming[key] = (session, name)
-        return [Claim(session, name, old=old)]
-
-    def _claimed_here(self, name: str, session: Session) -> str | None:
-        cluster = self.cluster
-        if cluster is None:
-            return None
-        for key in look_keys(name):
-            pending = cluster.claiming.get(key)
-            if pending is not None and pending[0] is not session:
-                return pending[1]
-        return None
-
     # --- the bus's answers ---------------------------------------------------------------------
-
-    def claimed(self, claim: Claim, holder: str | None, now: float) -> Out:
-        """The cluster answered ``claim``: ``holder`` None if the name is this session's now,
-        else the display name of whoever holds it (or a look-alike of it)."""
-        session = claim.session
-        self._claim_answered(claim)
-        if claim.old:
-            session.renaming = ""
-        if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
-            if holder is None:
-                return [Release(claim.name)]
-            # Someone else's elsewhere, who was left out here while this session held it.
-            return [Refresh()] if claim.late else []
-        if holder is not None:
-            return self._claim_refused(claim, holder, now)
-        if claim.old:
-            out = [] if claim.late else self._renamed(session, claim.name, now)
-            cluster = self.cluster
-            assert cluster is not None
-            cluster.remember_rename(session, name_key(claim.old), now)
-            entry = cl.Renamed(cluster.node, claim.old, claim.name, now)
-            changes = ((claim.old, None), self._member(session))
-            return [*out, Release(claim.old), Publish(entry, changes)]
-        if claim.late:
-            return []
-        return self._admit(session, claim.name, now)
-
-    def claim_failed(self, claim: Claim, now: float) -> Out:
-        """Redis refused to run ``claim`` (out of memory, read-only, a key of the wrong type):
-        the name is not this session's. A new user is asked for a name again and a rename is
-        refused, neither counted as a refused name. A user who has the name already (given
-        while this node was cut off, or claimed again after it joined the cluster again) is
-        told and disconnected: nothing holds the name for them, and trying again would fail
-        the same way (the link logs the failure)."""
-        session = claim.session
-        self._claim_answered(claim)
-        if claim.old:
-            session.renaming = ""
-        if session.state is State.CLOSED:
-            return []
-        if claim.late:
-            return self._close(
-                session,
-                now,
-                codes.NAME_UNRECORDED,
-                f'The other servers could not record the name "{claim.name}" for you. '
-                "Goodbye: connect again.",
-            )
-        text = f'The name "{claim.name}" could not be checked with the other servers just now.'
-        if claim.old:
-            return self._error(session, now, codes.NAME_UNCHECKED, text + " Try /nick again.")
-        session.state = State.NAME
-        return self._error(session, now, codes.NAME_UNCHECKED, text + " Try again.")
-
-    def _claim_answered(self, claim: Claim) -> None:
-        """``claim``'s name is no longer being claimed by its session here."""
-        cluster = self.cluster
-        if cluster is not None:
-            for key in look_keys(claim.name):
-                if cluster.claiming.get(key, (None, ""))[0] is claim.session:
-                    del cluster.claiming[key]
-
-    def _claim_refused(self, claim: Claim, holder: str, now: float) -> Out:
-        session = claim.session
-        if claim.late:
-            # Taken on another server while this one was cut off: the one case where a link
-            # loss costs a user the session. Whoever has it there was left out here while this
-            # session held it: who is where is read again.
-            out = self._close(
-                session,
-                now,
-                codes.NAME_LOST,
-                f'Another server gave the name "{holder}" to someone while this server was '
-                "cut off from it. Goodbye: connect again with another name.",
-            )
-            return [*out, Refresh()]
-        text = taken(claim.name, holder)
-        if claim.old:
-            return self._error(session, now, codes.NAME_TAKEN, text)
-        session.state = State.NAME
-        session.name_tries += 1
-        if session.name_tries >= self.config.max_name_tries:
-            return self._close(
-                session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
-            )
-        return self._error(session, now, codes.NAME_TAKEN, text)
 
     def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
         """The private message ``whisper`` reached its recipient's node as ``message_id``, or

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
+from ...core.lease import Lease, reapable
 from ...core.limits import (
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
@@ -57,11 +58,11 @@ class Bus:
     """This node in the cluster: ``redis`` a connected redis-py asyncio client
     (``decode_responses=True``), ``node`` this node's name."""
 
-    def __init__(self, redis: Any, node: str, lease: cl.Lease | None = None) -> None:
+    def __init__(self, redis: Any, node: str, lease: Lease | None = None) -> None:
         self.redis = redis
         self.node = node
         self.boot = secrets.token_hex(8)  # tells this run of the node from an earlier one
-        self.lease = lease or cl.Lease()
+        self.lease = lease or Lease()
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
@@ -376,7 +377,7 @@ class Bus:
         alive = [n for n in listed if await self.redis.exists(cl.lease_key(n))]
         return [
             node
-            for node in cl.reapable(listed, alive, self.node)
+            for node in reapable(listed, alive, self.node)
             if await self._reap_one(node, now, "")
         ]
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
+from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
 from ..logs import LOGGER_NAME
@@ -72,7 +73,7 @@ class ClusterLink:
         self._stopping = False
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
-        self._backoff = cl.Backoff()  # kept from one loss to the next: see _reconnect
+        self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
         self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
         self._up_since = time.monotonic()
 
