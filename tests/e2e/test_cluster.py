@@ -3,6 +3,7 @@ server processes, spoken to over TCP as nc would (docs/CLUSTER.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -163,21 +164,34 @@ def test_a_name_redis_fails_to_check_is_asked_again_and_can_be_had_later(
     cluster.nodes["a"].wait_log(r"Redis refused Claim")
 
 
-def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Cluster) -> None:
-    """Redis is out of memory when alice joins #ops: her node's record of it is refused (its
-    first write needs memory). The node joins the cluster again once Redis takes writes, which
-    says afresh who is where: bob on the other node then finds her in #ops."""
+def alice_and_bob(cluster: Cluster) -> tuple[Peer, Peer]:
+    """Two nodes; alice on a, bob on b, each known to the other's node."""
     two_nodes(cluster)
     alice = cluster.join("a", "alice")
     bob = cluster.join("b", "bob")
     alice.expect(r"^\*\*\* bob joined")
+    return alice, bob
+
+
+@contextlib.contextmanager
+def out_of_memory(cluster: Cluster) -> Iterator[None]:
+    """Redis refuses what needs memory (``maxmemory`` 1 byte) inside the block."""
     assert command(cluster.redis.port, "CONFIG SET maxmemory 1") == "+OK"
     try:
+        yield
+    finally:
+        assert command(cluster.redis.port, "CONFIG SET maxmemory 0") == "+OK"
+
+
+def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Cluster) -> None:
+    """Redis is out of memory when alice joins #ops: her node's record of it is refused (its
+    first write needs memory). The node joins the cluster again once Redis takes writes, which
+    says afresh who is where: bob on the other node then finds her in #ops."""
+    alice, bob = alice_and_bob(cluster)
+    with out_of_memory(cluster):
         alice.send("/join #ops\n")
         alice.expect(r"^\*\*\* You joined #ops")
         cluster.nodes["a"].wait_log(r"Redis refused Publish")
-    finally:
-        assert command(cluster.redis.port, "CONFIG SET maxmemory 0") == "+OK"
     cluster.nodes["a"].wait_log(r"joining again", timeout=REAPED_WITHIN)
     known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: alice\.$")
 
@@ -185,16 +199,10 @@ def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Clus
 def test_a_topic_redis_refuses_is_not_sent_as_a_message_is(cluster: Cluster) -> None:
     """Redis is out of memory when alice sets a topic: she is told it was not sent, as for a
     message; nobody is shown leaving and coming back (the node does not join again)."""
-    two_nodes(cluster)
-    alice = cluster.join("a", "alice")
-    bob = cluster.join("b", "bob")
-    alice.expect(r"^\*\*\* bob joined")
-    assert command(cluster.redis.port, "CONFIG SET maxmemory 1") == "+OK"
-    try:
+    alice, bob = alice_and_bob(cluster)
+    with out_of_memory(cluster):
         alice.send("/topic deploy at noon\n")
         alice.expect(r"^!!! Not sent")
-    finally:
-        assert command(cluster.redis.port, "CONFIG SET maxmemory 0") == "+OK"
     known(alice, "/topic set again", r"set the topic of #lobby: set again")
     bob.expect(r"alice set the topic of #lobby: set again")
     assert not any("alice left" in line for line in bob.seen)
