@@ -49,7 +49,7 @@ def _done_by_rejoining(item: Instruction) -> bool:
     and announces its users gone (``Bus.register``), then claims the names of those online and
     says where they are (``Hub.reannounce``). A claim a session waits for is not among these."""
     if isinstance(item, Publish):
-        return item.sender is None  # presence; a message has a sender
+        return item.sender is None  # presence; a message or a topic has its sender
     if isinstance(item, Claim):
         return item.late
     return isinstance(item, Release)
@@ -134,7 +134,7 @@ class ClusterLink:
     def send(self, item: Instruction) -> None:
         """Queue one of the hub's cluster instructions for the writer. A message is refused at
         once (its sender is told) when too much is waiting: Redis is paused or too slow. A
-        ``Refresh`` is left to the ticker."""
+        ``Refresh`` is answered by the reader or the ticker (``_refresh``)."""
         if isinstance(item, Refresh):
             self._refresh_wanted = True
             return
