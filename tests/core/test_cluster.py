@@ -146,6 +146,10 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
     assert isinstance(huge, cl.Said) and len(huge.text) == cl.MAX_ENTRY_TEXT
     topic = decoded(cl.TopicSet("a", "alice", "#ops", "#ops", "t" * 1000, 1.0))
     assert isinstance(topic, cl.TopicSet) and len(topic.topic) == MAX_TOPIC_CHARS
+    deep = '["said", ' + "[" * 100_000 + "]" * 100_000 + "]"
+    with pytest.raises(ValueError):
+        cl.decode({"e": deep})  # json's RecursionError is a broken entry, as any other
+    assert cl.members(["alice", "[" * 100_000]) == {}
     members = cl.members(
         ["alice", '["#lobby", "#ops", "#a b", 7]', forged, '["#lobby"]', "bob", "{"]
     )

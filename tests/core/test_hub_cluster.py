@@ -278,18 +278,39 @@ def test_two_topics_set_at_once_on_two_nodes_end_the_same_everywhere() -> None:
         assert text(node.take(session)) == ["*** Topic of #ops: two"], node.name
 
 
-def test_a_topic_set_while_cut_off_is_told_once_when_it_reaches_the_log() -> None:
+def test_a_topic_while_cut_off_is_refused_until_the_link_is_back() -> None:
     _, (a, b) = cluster("a", "b")
     alice = join(a, "alice", b)
     a.line(alice, "/join #ops")
     settle(a, b)
     a.drain()
     a.route(a.hub.link_down(a.now))
+    a.drain()
     a.line(alice, "/topic local")
-    assert text(a.take(alice))[-1] == "*** alice set the topic of #ops: local"
+    assert text(a.take(alice)) == [
+        "!!! Topics cannot change while this server is cut off from the others. "
+        "Try again when the link is back."
+    ]
+    assert a.pending == []
     a.route(a.hub.link_up(a.now))
+    a.line(alice, "/topic linked")
     settle(a, b)
-    assert [t for t in text(a.take(alice)) if "topic" in t] == []  # read back: said already
+    assert text(a.take(alice))[-1] == "*** alice set the topic of #ops: linked"
+
+
+def test_a_late_claim_answered_after_its_user_renamed_is_stale() -> None:
+    """A user claimed again on rejoining, who renamed since: the old name's answer is theirs no
+    more (freed if granted; refused or failed, it costs them nothing)."""
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    a.line(alice, "/nick bob")
+    settle(a, b)
+    assert alice.name == "bob"
+    stale = Claim(alice, "alice", late=True)
+    assert a.hub.claimed(stale, None, a.now) == [Release("alice")]
+    assert a.hub.claimed(stale, "alice", a.now) == []
+    assert a.hub.claim_failed(stale, a.now) == []
+    assert alice.state is State.ACTIVE
 
 
 def test_a_rename_is_claimed_then_told_everywhere_and_the_old_name_freed() -> None:

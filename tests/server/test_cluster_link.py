@@ -66,3 +66,19 @@ def test_a_release_or_a_change_of_who_is_where_redis_refuses_makes_the_node_join
             assert link._rejoin_wanted and routed == []
 
     asyncio.run(main())
+
+
+def test_a_late_claim_redis_refuses_for_now_makes_the_node_join_again_not_its_user_leave() -> None:
+    """Out of memory (or read-only, busy) passes: joining again claims the name again. A key of
+    the wrong type would fail the same way every time: that one user is told and disconnected."""
+
+    async def main() -> None:
+        passing = RuntimeError("OOM command not allowed when used memory > 'maxmemory'")
+        lasting = RuntimeError("WRONGTYPE Operation against a key holding the wrong kind")
+        for error, rejoins in ((passing, True), (lasting, False)):
+            link, _ = down_link()
+            kim = Session(1, "x", 0.0, 0.0)
+            link._answered([Claim(kim, "kim", late=True)], [error])
+            assert link._rejoin_wanted is rejoins
+
+    asyncio.run(main())

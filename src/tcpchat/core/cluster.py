@@ -290,6 +290,15 @@ def encode_value(entry: Entry) -> str:
     return _JSON([_KIND_OF[type(entry)], *entry.__dict__.values()])  # the fields, in order
 
 
+def _json(raw: str) -> object:
+    """``raw`` parsed; ValueError for anything but JSON this version could have written (nested
+    past the interpreter's depth is RecursionError from ``json``: no entry of ours is)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
 def decode(values: Mapping[str, str]) -> Entry | None:
     """The entry these stream fields hold; None for a kind this version does not know. Values
     missing, or of the wrong type, are a ValueError: the log was written by something that is
@@ -297,7 +306,7 @@ def decode(values: Mapping[str, str]) -> Entry | None:
     raw = values.get(FIELD)
     if raw is None:
         raise ValueError("not a tcp-chat entry")
-    data = json.loads(raw)
+    data = _json(raw)
     if not isinstance(data, list) or not data:
         raise ValueError("not a tcp-chat entry")
     cls = KINDS.get(data[0]) if isinstance(data[0], str) else None
@@ -386,7 +395,7 @@ def members(flat: Sequence[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, raw in zip(flat[::2], flat[1::2]):
         try:
-            rooms = json.loads(raw)
+            rooms = _json(raw)
         except ValueError:
             continue
         if not is_name(name) or not isinstance(rooms, list):

@@ -46,6 +46,8 @@ class ClaimHandlers(NameHandlers):
         self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
+        if claim.late and session.key != name_key(claim.name):
+            return [Release(claim.name)] if holder is None else []  # renamed since: stale
         if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
             if holder is None:
                 return [Release(claim.name)]
@@ -76,7 +78,7 @@ class ClaimHandlers(NameHandlers):
         self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
-        if session.state is State.CLOSED:
+        if session.state is State.CLOSED or (claim.late and session.key != name_key(claim.name)):
             return []
         if claim.late:
             return self._close(

@@ -85,6 +85,9 @@ class ClusterHandlers(ClaimHandlers):
     def _topics_from_log(self) -> bool:
         return self.cluster is not None and self.cluster.linked
 
+    def _cut_off(self) -> bool:
+        return self.cluster is not None and not self.cluster.linked
+
     def _share_topic(self, session: Session, room: Room[Session], topic: str, now: float) -> Out:
         cluster = self.cluster
         if cluster is None:
@@ -300,7 +303,14 @@ class ClusterHandlers(ClaimHandlers):
         session = self._remote_user(entry.node, entry.old)
         if session is None:
             return []
-        if self.roster.look_alike(entry.new, other_than=session) is not None:
+        clash = self.roster.look_alike(entry.new, other_than=session)
+        if clash is not None and clash.node == entry.node:
+            # Already here under the new name (a snapshot newer than this point of the log added
+            # them): the old one goes.
+            assert self.cluster is not None
+            self.cluster.remote.get(entry.node, {}).pop(session, None)
+            return self._drop_remote(session, codes.CONNECTION_LOST, now)
+        if clash is not None:
             # The new name is held here by someone this node let in while it was cut off (whose
             # claim the cluster will refuse): the renamed user is left out until then.
             assert self.cluster is not None
@@ -329,10 +339,7 @@ class ClusterHandlers(ClaimHandlers):
         room = self.rooms.find(entry.label)
         if room is None or room.key != entry.room:
             return []
-        told = room.topic == entry.topic and room.topic_by == entry.name  # set here while cut off
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
-        if told:
-            return []
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
 
     # --- the users of other nodes ----------------------------------------------------------------

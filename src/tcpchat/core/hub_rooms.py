@@ -53,6 +53,10 @@ class RoomHandlers:
         """True if a topic takes effect when read back from the cluster's log."""
         raise NotImplementedError
 
+    def _cut_off(self) -> bool:
+        """True in a cluster whose link to the other servers is down."""
+        raise NotImplementedError
+
     def _reach(self, room: Room[Session]) -> int:
         raise NotImplementedError
 
@@ -141,6 +145,14 @@ class RoomHandlers:
             # Set when every node reads it back from the log, this one included (hub_cluster):
             # two topics set at once end the same everywhere, the later one in the log.
             return self._share_topic(session, room, command.topic, now)
+        if self._cut_off():  # it could be neither told in order nor kept
+            return self._error(
+                session,
+                now,
+                codes.USAGE,
+                "Topics cannot change while this server is cut off from the others. "
+                "Try again when the link is back.",
+            )
         room.topic = command.topic
         room.topic_by, room.topic_at = session.name, now
         self.archive.keep_topic(room.key, room.name, room.topic)

@@ -55,6 +55,12 @@ def _done_by_rejoining(item: Instruction) -> bool:
     return isinstance(item, Release)
 
 
+def _lasting(error: Exception) -> bool:
+    """True for an error Redis will give again for the same keys (a key of the wrong type);
+    false for one that passes (out of memory, read-only during a failover, busy, loading)."""
+    return "WRONGTYPE" in str(error)
+
+
 class ClusterLink:
     """``redis``: a connected redis-py asyncio client; ``route``: the server's ``route``."""
 
@@ -181,9 +187,9 @@ class ClusterLink:
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                     out += self.hub.unsent(item.sender, now)
-                elif isinstance(item, Claim):
+                elif isinstance(item, Claim) and (not item.late or _lasting(answer)):
                     out += self.hub.claim_failed(item, now)
-                else:  # who is where, or a name freed: joining again says it all afresh
+                else:  # who is where, a name freed or in use: joining again says it afresh
                     why = why or f"Redis refused a {type(item).__name__}"
             elif isinstance(item, Claim):
                 if answer == "!lease":
