@@ -309,8 +309,10 @@ def test_a_late_claim_answered_after_its_user_renamed_is_stale() -> None:
     assert alice.name == "bob"
     stale = Claim(alice, "alice", late=True)
     assert a.hub.claimed(stale, None, a.now) == [Release("alice")]
-    assert a.hub.claimed(stale, "alice", a.now) == []
+    assert a.hub.claimed(stale, "alice", a.now) == [Refresh()]  # whoever has it, looked for
     assert a.hub.claim_failed(stale, a.now) == []
+    # A claim for a look-alike of the name she has now (Bob, not bob) is not hers either.
+    assert a.hub.claimed(Claim(alice, "Bob", late=True), "Bob", a.now) == [Refresh()]
     assert alice.state is State.ACTIVE
 
 

@@ -75,7 +75,8 @@ def test_a_late_claim_redis_refuses_for_now_makes_the_node_join_again_not_its_us
     async def main() -> None:
         passing = RuntimeError("OOM command not allowed when used memory > 'maxmemory'")
         lasting = RuntimeError("WRONGTYPE Operation against a key holding the wrong kind")
-        for error, rejoins in ((passing, True), (lasting, False)):
+        denied = RuntimeError("NOPERM this user has no permissions to run the 'evalsha' command")
+        for error, rejoins in ((passing, True), (lasting, False), (denied, False)):
             link, _ = down_link()
             kim = Session(1, "x", 0.0, 0.0)
             link._answered([Claim(kim, "kim", late=True)], [error])

@@ -46,8 +46,10 @@ class ClaimHandlers(NameHandlers):
         self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
-        if claim.late and session.key != name_key(claim.name):
-            return [Release(claim.name)] if holder is None else []  # renamed since: stale
+        if claim.late and session.name != claim.name:  # renamed since (Kim is not kim): stale
+            if holder is None:
+                return [Release(claim.name)]
+            return [Refresh()]  # its holder elsewhere may have been left out here meanwhile
         if session.state is State.CLOSED or (claim.old and session.state is not State.ACTIVE):
             if holder is None:
                 return [Release(claim.name)]
@@ -78,7 +80,7 @@ class ClaimHandlers(NameHandlers):
         self._claim_answered(claim)
         if claim.old:
             session.renaming = ""
-        if session.state is State.CLOSED or (claim.late and session.key != name_key(claim.name)):
+        if session.state is State.CLOSED or (claim.late and session.name != claim.name):
             return []
         if claim.late:
             return self._close(

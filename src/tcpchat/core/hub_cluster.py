@@ -302,7 +302,7 @@ class ClusterHandlers(ClaimHandlers):
     def _heard_renamed(self, entry: cl.Renamed, now: float) -> Out:
         session = self._remote_user(entry.node, entry.old)
         if session is None:
-            return []
+            return [Refresh()]  # left out here under the old name: looked for under the new
         clash = self.roster.look_alike(entry.new, other_than=session)
         if clash is not None and clash.node == entry.node:
             # Already here under the new name (a snapshot newer than this point of the log added

@@ -55,10 +55,18 @@ def _done_by_rejoining(item: Instruction) -> bool:
     return isinstance(item, Release)
 
 
+# Redis's errors that pass: out of memory, read-only during a failover, busy or loading,
+# snapshots failing, the scripts lost (redis-py's classes, and the codes in the message).
+_PASSING = ("OutOfMemoryError", "ReadOnlyError", "BusyLoadingError", "NoScriptError")
+_PASSING_CODES = ("OOM", "used memory", "READONLY", "BUSY", "LOADING", "MISCONF", "TRYAGAIN")
+
+
 def _lasting(error: Exception) -> bool:
-    """True for an error Redis will give again for the same keys (a key of the wrong type);
-    false for one that passes (out of memory, read-only during a failover, busy, loading)."""
-    return "WRONGTYPE" in str(error)
+    """True for an error Redis would give again for the same command (a key of the wrong type,
+    a permission missing); false for one that passes."""
+    text = str(error)
+    passing = type(error).__name__ in _PASSING or any(code in text for code in _PASSING_CODES)
+    return not passing
 
 
 class ClusterLink:
