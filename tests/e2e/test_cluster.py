@@ -534,6 +534,23 @@ def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Clu
         irc.close()
 
 
+def test_a_rename_to_a_look_alike_of_ones_own_name_is_granted_and_the_name_stays_held(
+    cluster: Cluster,
+) -> None:
+    """bob becomes Bob: the cluster holds the name's keys for him already, so the claim is
+    his (it was refused as taken by himself); the name stays his, and the other node sees it."""
+    alice, bob = alice_and_bob(cluster)
+    bob.send("/nick Bob\n")
+    bob.expect(r"^\*\*\* You are now known as Bob\.$")
+    alice.expect(r"^\*\*\* bob is now known as Bob")
+    taker = Peer(cluster.nodes["a"].port)
+    cluster.peers.append(taker)
+    taker.expect(r"^\*\*\* Enter your name:$")
+    taker.send("BOB\n")
+    taker.expect(r'^!!! The name "BOB" is taken')
+    assert command(cluster.redis.port, "GET tcpchat:name:bob") == "$5\r\nb\tBob"
+
+
 def test_ids_and_renames_are_the_same_on_every_node(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice", json_mode=True)

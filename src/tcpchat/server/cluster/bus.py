@@ -210,7 +210,8 @@ class Bus:
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
                 value = cl.holder_value(self.node, item.name)
-                _call(pipe, self._claim, keys, [self.boot, value])
+                old = cl.holder_value(self.node, item.old) if item.old else ""
+                _call(pipe, self._claim, keys, [self.boot, value, old])
             elif isinstance(item, Release):
                 keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
                 _call(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
@@ -256,7 +257,8 @@ class Bus:
         """Claim ``name`` (and its look-alikes) for this node: None if claimed, else the display
         name of who holds it. ``LookupError`` if this node lost its lease (it must join again)."""
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
-        answer = await self._claim(keys=keys, args=[self.boot, cl.holder_value(self.node, name)])
+        value = cl.holder_value(self.node, name)
+        answer = await self._claim(keys=keys, args=[self.boot, value, ""])
         if answer == "!lease":
             raise LookupError(f"node {self.node} lost its lease")
         return None if answer == "" else cl.parse_holder(answer)[1]

@@ -67,13 +67,15 @@ return seq
 """
 
 # Claim every key of a name for this node, if none is held and this node's lease is its own.
-# KEYS: lease, held set, claim keys... ARGV: boot id, holder value.
-# Returns '' when claimed, the holder's value when taken, '!lease' when this node lost its lease.
+# A key held by the name the claimant gives up (a rename to a look-alike of it: bob to Bob)
+# counts as free. KEYS: lease, held set, claim keys... ARGV: boot id, holder value, the old
+# name's holder value ("" for none). Returns '' when claimed, the holder's value when taken,
+# '!lease' when this node lost its lease.
 CLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
 for i = 3, #KEYS do
   local held = redis.call('GET', KEYS[i])
-  if held then return held end
+  if held and held ~= ARGV[3] then return held end
 end
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], ARGV[2])
