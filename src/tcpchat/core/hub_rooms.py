@@ -156,10 +156,7 @@ class RoomHandlers:
         room.topic = command.topic
         room.topic_by, room.topic_at = session.name, now
         self.archive.keep_topic(room.key, room.name, room.topic)
-        return [
-            self._to_room(room, ev.Topic(now, room.name, room.topic, session.name)),
-            *self._share_topic(session, room, room.topic, now),
-        ]
+        return [self._to_room(room, ev.Topic(now, room.name, room.topic, session.name))]
 
     def _page(self, session: Session, command: cmd.ShowHistory, now: float) -> Out:
         room = session.current

@@ -124,9 +124,9 @@ class Release:
 
 @dataclass(frozen=True)
 class Refresh:
-    """Read again who is where in the cluster (its answer goes to ``Hub.resync``): this node
-    had to leave someone of another node out for a while (a name held here that another node
-    was given while this one was cut off)."""
+    """Read again who is where in the cluster (its answer goes to ``Hub.add_missing``): this
+    node had to leave someone of another node out for a while (a name held here that another
+    node was given while this one was cut off)."""
 
 
 Instruction = Union[
