@@ -328,7 +328,6 @@ def decode(values: Mapping[str, str]) -> Entry | None:
 # is the sender's node's to set), yet a bound on what a broken entry can make this node hold.
 MAX_ENTRY_TEXT = 1 << 20
 
-#
 # Names, room names and texts in the log were checked by the node that wrote them, but the log is
 # data: a buggy or hostile writer must not put a control sequence on a terminal, forge an IRC
 # line, or make a user or a room that no node would have accepted from a client.
@@ -365,8 +364,8 @@ def _need(ok: bool, entry: Entry) -> None:
 
 
 def _clean(entry: Entry, **limits: int) -> Entry:
-    """``entry`` with each named text neutralised and cut to its limit (in characters; a limit
-    in bytes is never less): itself when nothing changed."""
+    """``entry`` with each named text neutralised and cut to its limit in characters: itself
+    when nothing changed."""
     values = dict(entry.__dict__)
     for name, limit in limits.items():
         values[name] = neutralise_line(values[name])[:limit]

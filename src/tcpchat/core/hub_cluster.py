@@ -196,7 +196,6 @@ class ClusterHandlers(ClaimHandlers):
         for node, users in list(cluster.remote.items()):
             for gone in list(users):
                 if gone.name not in snapshot.get(node, {}):
-                    users.pop(gone, None)
                     out += self._drop_remote(gone, codes.SERVER_LOST, now)
         for node, people in snapshot.items():
             if node == cluster.node:
@@ -304,27 +303,19 @@ class ClusterHandlers(ClaimHandlers):
         if session is None:
             return [Refresh()]  # left out here under the old name: looked for under the new
         clash = self.roster.look_alike(entry.new, other_than=session)
-        if clash is not None and clash.node == entry.node:
-            # Already here under the new name (a snapshot newer than this point of the log added
-            # them): the old one goes.
-            assert self.cluster is not None
-            self.cluster.remote.get(entry.node, {}).pop(session, None)
-            return self._drop_remote(session, codes.CONNECTION_LOST, now)
-        if clash is not None:
-            # The new name is held here by someone this node let in while it was cut off (whose
-            # claim the cluster will refuse): the renamed user is left out until then.
-            assert self.cluster is not None
-            self.cluster.remote.get(entry.node, {}).pop(session, None)
-            return [*self._drop_remote(session, codes.CONNECTION_LOST, now), Refresh()]
-        return self._renamed(session, entry.new, now)
+        if clash is None:
+            return self._renamed(session, entry.new, now)
+        # Already here under the new name (a snapshot newer than this point of the log added
+        # them): the old one goes. Or the name is held by someone this node let in while it was
+        # cut off (whose claim the cluster will refuse): the renamed user is left out until then.
+        out = self._drop_remote(session, codes.CONNECTION_LOST, now)
+        return out if clash.node == entry.node else [*out, Refresh()]
 
     def _heard_departed(self, entry: cl.Departed, now: float) -> Out:
         session = self._remote_user(entry.node, entry.name)
         if session is None:
             return []
         if entry.room == cl.EVERYWHERE:
-            assert self.cluster is not None
-            self.cluster.remote.get(entry.node, {}).pop(session, None)
             return self._drop_remote(session, entry.reason, now)
         room = next((r for r in session.rooms if r.key == entry.room), None)
         if room is None:
@@ -373,6 +364,9 @@ class ClusterHandlers(ClaimHandlers):
         return self._arrived(session.rooms[-1], session, now)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
+        """``session`` of another node is gone from this node's view (its node's record too)."""
+        if self.cluster is not None and session.node is not None:
+            self.cluster.remote.get(session.node, {}).pop(session, None)
         session.state = State.CLOSED
         self.roster.remove(session)
         return self._leave_rooms(session, now, reason)
