@@ -41,6 +41,7 @@ unit: $(TOOLS)
 bench: | $(VPY)
 	$(VPY) -m tcpchat.bench --suite standard --write docs/BENCHMARKS.md
 	$(VPY) -m tcpchat.bench.cluster_failures --write docs/BENCHMARKS.md
+	$(VPY) -m tcpchat.bench.cluster_cost --write docs/BENCHMARKS.md
 	$(VPY) -m tcpchat.bench.send_floor --rounds 15 --write docs/BENCHMARKS.md
 
 # The history store with a million messages (about 3 minutes): replay, /search, keep().
@@ -49,8 +50,10 @@ bench-history: | $(VPY)
 
 # Cluster failures (about a minute; skipped without redis-server): 300 clients racing for 100
 # names on 3 nodes, 10 times; kill -9 of a node, 5 times: its users' leaves and its freed names.
+# Then one node against the standalone server in back-to-back pairs (about 3 minutes).
 bench-cluster: | $(VPY)
 	$(VPY) -m tcpchat.bench.cluster_failures --write docs/BENCHMARKS.md
+	$(VPY) -m tcpchat.bench.cluster_cost --write docs/BENCHMARKS.md
 
 # The noarch RPM, copied to dist/. DIST=el8 or el9 builds and names it as on that release
 # (on EL itself the dist tag comes from the system). See packaging/build-rpm.sh --help.

@@ -147,3 +147,54 @@ def test_the_summary_shows_latency_across_nodes_only_when_measured() -> None:
     )
     assert "from one node to another" not in report.summary([alone])
     assert "from one node to another" in report.summary([alone, two])
+
+
+def test_the_paired_cost_runs_both_in_turn_and_fills_its_section(tmp_path: Path) -> None:
+    """A tiny real run of ``cluster_cost`` (a real Redis, real servers): each round runs the
+    standalone server and one node, the table gives the median ratio and every round's, and
+    ``--write`` replaces only its own section."""
+    need_tool("redis-server")
+    pytest.importorskip("redis")
+    from tcpchat.bench import cluster_cost
+
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\nNotes.\n", encoding="utf-8")
+    argv = ["--scenario", "fanout:C=4,S=2,M=10", "--rounds", "2", "--no-pin"]
+    for _ in range(2):  # the second run replaces the first one's table
+        assert cluster_cost.main([*argv, "--write", str(doc)]) == 0
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nNotes.\n") and text.count(cluster_cost.BEGIN) == 1
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()]
+    row = next(r for r in cells if len(r) == 7 and r[1] == "deliveries/s")
+    assert row[0] == "fanout C=4 S=2 M=10 P=100 W=8"
+    rounds = [float(r) for r in row[6].split()]
+    assert len(rounds) == 2 and all(r > 0 for r in rounds)
+    low, high = sorted(rounds)
+    assert low - 0.01 <= float(row[4].rstrip("x")) <= high + 0.01  # their median, rounded
+    assert row[5] == f"{low:.2f}-{high:.2f}"
+
+
+def test_the_paired_cost_counts_a_round_only_when_both_runs_finished() -> None:
+    from tcpchat.bench.cluster_cost import Pairs
+
+    pairs = Pairs("fanout X")
+    ok = {"deliveries_per_s": 100.0, "deliveries_per_cpu_s": 120.0}
+    pairs.add(
+        Result("fanout X", "fanout", "ours-asyncio", ok),
+        Result("fanout X", "fanout", "ours-cluster1-asyncio", {**ok, "deliveries_per_s": 80.0}),
+    )
+    pairs.add(
+        Result("fanout X", "fanout", "ours-asyncio", ok),
+        Result("fanout X", "fanout", "ours-cluster1-asyncio", error="server exited with 1"),
+    )
+    lossy = {**ok, "lost": 3.0}
+    pairs.add(
+        Result("fanout X", "fanout", "ours-asyncio", ok),
+        Result("fanout X", "fanout", "ours-cluster1-asyncio", lossy),
+    )
+    assert pairs.ratios("deliveries_per_s") == [0.8, 1.0]  # the lossy round counts, and fails
+    assert pairs.ratios("deliveries_per_cpu_s") == [1.0, 1.0]
+    assert pairs.errors == [
+        "ours-cluster1-asyncio: server exited with 1",
+        "ours-cluster1-asyncio: lost",
+    ]

@@ -108,6 +108,20 @@ def test_every_entry_survives_its_stream_form(entry: cl.Entry) -> None:
     assert cl.decode(fields) == entry
 
 
+def test_entries_are_the_json_that_the_json_module_writes() -> None:
+    """The encoder built once (``cl._JSON``) writes what ``json.dumps`` would, for every kind of
+    value an entry holds, and refuses what JSON cannot hold."""
+    import json
+
+    said = cl.Said("a", 7, "Алиса", "#ops", "#Ops", 'q"\\\x00\u2028😀\n', True, 1e-7, True, 3)
+    values = [cl._KIND_OF[type(said)], *said.__dict__.values()]
+    assert cl.encode_value(said) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    for value in ([1.5, -0.0, 10**20, None, [1, ["x"]]], {"k": 1}, "plain"):
+        assert cl._JSON(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(TypeError):
+        cl._JSON([object()])
+
+
 def test_an_entry_of_an_unknown_kind_is_skipped_and_a_broken_one_is_an_error() -> None:
     assert cl.decode({"e": '["from-the-future", 1]'}) is None
     for broken in ('["gone"]', '["gone", 1, 2.0]', '["gone", "a", "late"]', "{}", "[", "[]"):

@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         results = asyncio.run(
-            _run_all(specs, targets, pin, args.server_log_level, args.profile or "")
+            run_all(specs, targets, pin, args.server_log_level, args.profile or "")
         )
     except KeyboardInterrupt:
         _say("interrupted; servers stopped")
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if broken else 0
 
 
-async def _run_all(
+async def run_all(
     specs: Sequence[scenarios.Spec],
     targets: Sequence[Target],
     pin: bool,
