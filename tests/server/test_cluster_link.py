@@ -83,3 +83,30 @@ def test_a_late_claim_redis_refuses_for_now_makes_the_node_join_again_not_its_us
             assert link._rejoin_wanted is rejoins
 
     asyncio.run(main())
+
+
+def test_a_burst_read_is_routed_entry_by_entry_in_order_past_one_that_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each entry's answer is routed as soon as the hub gives it (a burst of hundreds is not
+    held whole); an entry the hub fails on is logged and skipped, and the rest still come."""
+
+    async def main() -> list[list[Instruction]]:
+        link, _ = down_link()
+        calls: list[list[Instruction]] = []
+        link.route = lambda out: calls.append(list(out))
+
+        def heard(message_id: int, entry: cl.Entry, now: float) -> Out:
+            if message_id == 2:
+                raise RuntimeError("a bug")
+            return [] if message_id == 4 else [Release(f"m{message_id}")]
+
+        link.hub.heard = heard  # type: ignore[method-assign]
+        gone = cl.Gone("b", 0.0)
+        link._apply([(cl.LOG_KEY, n, gone) for n in (1, 2, 3, 4, 5)])
+        return calls
+
+    with caplog.at_level("ERROR"):
+        calls = asyncio.run(main())
+    assert calls == [[Release("m1")], [Release("m3")], [Release("m5")]]
+    assert "applying entry 2 failed" in caplog.text

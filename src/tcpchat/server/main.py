@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -16,6 +17,24 @@ from .logs import LOGGER_NAME
 from .store import close_archive, open_archive
 
 log = logging.getLogger(LOGGER_NAME)
+
+# The collector's youngest generation is gone over every this many allocations (Python's
+# default is 700). What is alive when it runs is the work in flight (a message between its
+# line and its delivery, a cluster node's burst on its way to Redis and back), so going over it
+# less often does the same work per pass and fewer passes: in a cluster node's fan-out the
+# collector's share of the CPU fell from about 5 % to 2 % (docs/BENCHMARKS.md).
+GC_YOUNG_EVERY = 10_000
+
+
+def tune_collector() -> None:
+    """Before listening: what exists now (modules, the configuration, the store) lives as long as
+    the server, so the collector stops going over it (``gc.freeze``); and the youngest
+    generation is collected less often (``GC_YOUNG_EVERY``). Reference counting frees nearly
+    everything a message makes at once either way; only cycles wait for the collector."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_EVERY, middle, old)
 
 
 def raise_file_limit(wanted: int) -> int:
@@ -78,6 +97,7 @@ async def run(config: ServerConfig) -> None:
         # Before listening: a SIGTERM as soon as the server says it listens is a clean stop.
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _on_signal, server, signum)
+        tune_collector()
         try:
             await server.start()
             await server.serve()
