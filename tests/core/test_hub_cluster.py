@@ -219,6 +219,37 @@ def test_a_room_message_is_delivered_when_read_back_in_log_order_and_counted_clu
     assert [m.id for _, m in a.archive.kept] == [number]  # every node mirrors the log
 
 
+def test_a_message_is_confirmed_to_its_sender_who_renamed_or_left_its_room_since() -> None:
+    """The sender is known by session, not by the name the entry gives: a rename answered before
+    the message is read back leaves it confirmed (not echoed to its sender as someone else's
+    line), and so does leaving the room, the last one in it, before it is read back."""
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    for node in (a, b):
+        node.drain()
+    a.line(alice, "hi all")
+    a.line(alice, "/nick alicia")
+    a.flush()  # the message is in the log; the rename is granted before it is read back
+    assert alice.name == "alicia"
+    settle(a, b)
+    assert text(a.take(alice)) == [
+        "*** You are now known as alicia.",
+        "*** Delivered to ALL (1 user).",
+    ]
+    assert text(b.take(bob)) == ["<alice> hi all", "*** alice is now known as alicia."]
+    a.line(alice, "/join #ops")
+    settle(a, b)
+    a.drain()
+    a.line(alice, "anyone?")
+    a.line(alice, "/part #ops")
+    settle(a, b)
+    shown = text(a.take(alice))
+    assert shown == [
+        "*** You left #ops. You are talking in #lobby.",
+        "*** Nobody else is in #ops: your message reached no one.",
+    ]
+
+
 def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:
     _, (a, b) = cluster("a", "b")
     alice, bob = join(a, "alice", b), join(b, "bob", a)

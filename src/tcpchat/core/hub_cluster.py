@@ -247,13 +247,11 @@ class ClusterHandlers(ClaimHandlers):
             notice=entry.notice,
         )
         self.archive.keep(entry.room, message)  # every node mirrors the whole log
-        room = self.rooms.by_key(entry.room)
-        if room is None:
-            return []
+        room = self.rooms.by_key(entry.room)  # None: everyone left it since (its sender too)
         sender = self._own_session(entry)
-        out: Out = [self._to_room(room, message, skip=sender)]
+        out: Out = [] if room is None else [self._to_room(room, message, skip=sender)]
         if sender is not None:
-            others = len(room) - (1 if sender in room else 0)
+            others = 0 if room is None else len(room) - (1 if sender in room else 0)
             delivered = ev.Delivered(
                 now,
                 message_id,
@@ -269,11 +267,14 @@ class ClusterHandlers(ClaimHandlers):
         return out
 
     def _own_session(self, entry: cl.Said) -> Session | None:
+        """The sender of one of this node's messages, if still here: by its session, never
+        reused in a process (a node reads the log from its end when it starts), not by its
+        name, which the sender may have changed since (the message is confirmed all the same)."""
         cluster = self.cluster
         if cluster is None or entry.node != cluster.node:
             return None
         session = self.sessions.get(entry.session)
-        if session is None or session.state is not State.ACTIVE or session.name != entry.sender:
+        if session is None or session.state is not State.ACTIVE:
             return None
         return session
 

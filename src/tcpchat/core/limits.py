@@ -408,6 +408,11 @@ CLUSTER_READ_COUNT = 1000
 # reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
+# How long a command through the client (the lease's renewal, a claim at start) waits for its
+# reply before the link is taken for lost. A silent Redis (paused, or its host gone) is found
+# this way: the link's own connections have no timeout (server/cluster/wire.py). redis-py 8
+# waits 5 s by default and older versions for ever, so it is always set, to the lease.
+CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
 # Ids reserved for the messages a node numbers itself while its link is down (INCRBY each time
 # the link comes up): 100,000 is 100 s of the load on one node; ids are 64-bit, so
 # reserving costs nothing but a gap in the numbers. Past them ids could meet the cluster's.

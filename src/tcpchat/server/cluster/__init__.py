@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...core.errors import ConfigError
+from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S
 
 MISSING_EXTRA = "--cluster needs the Redis client: pip install 'tcp-chat[cluster]'"
 # Between two tries to reach Redis at start (--cluster-wait): short, then doubling to this.
@@ -49,7 +50,13 @@ async def reach(url: str, wait: float) -> Any:
     in time. The caller closes the client (``await client.aclose()``).
     """
     module = redis_asyncio()
-    client = module.from_url(url, decode_responses=True, socket_connect_timeout=2)
+    # A socket_timeout in the URL's query wins over this one (redis-py's from_url).
+    client = module.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=CLUSTER_COMMAND_TIMEOUT_S,
+    )
     deadline = time.monotonic() + wait
     pause = FIRST_RETRY_S
     while True:

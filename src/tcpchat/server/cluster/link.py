@@ -1,5 +1,4 @@
-"""The cluster link: the tasks that join the hub to the other nodes through Redis
-(docs/CLUSTER.md).
+"""The cluster link: the tasks that join the hub to the other nodes through Redis (CLUSTER.md).
 
 - the writer carries out the hub's ``Publish``, ``Whisper``, ``Claim`` and ``Release``
   instructions in order, everything queued since its last turn in one pipeline, and feeds the
@@ -65,8 +64,7 @@ def _lasting(error: Exception) -> bool:
     """True for an error Redis would give again for the same command (a key of the wrong type,
     a permission missing); false for one that passes."""
     text = str(error)
-    passing = type(error).__name__ in _PASSING or any(code in text for code in _PASSING_CODES)
-    return not passing
+    return type(error).__name__ not in _PASSING and not any(c in text for c in _PASSING_CODES)
 
 
 class ClusterLink:
@@ -303,9 +301,8 @@ class ClusterLink:
         return link == self._link and self.up.is_set() and not self._stopping
 
     def _apply(self, read: Read) -> None:
-        """Feed the entries read to the hub, and route what it answers to each at once (what a
-        burst of hundreds of entries makes is not all held at once, nor kept for the collector
-        to go over: docs/BENCHMARKS.md)."""
+        """Feed the entries read to the hub, routing its answer to each at once (a burst's
+        answers are not all held for the collector to go over: docs/BENCHMARKS.md)."""
         if not read:
             return
         now = time.time()
@@ -393,6 +390,7 @@ class ClusterLink:
         await self.bus.close()
         await self.redis.ping()
         if self._rejoin_wanted or not await self._still_in(now):
+            self._rejoin_wanted = True  # till done: once listed again it looks done
             await self._join_again(now)
         self.hub.reserve(await self.bus.reserve())
 

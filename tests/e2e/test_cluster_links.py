@@ -1,0 +1,162 @@
+"""Cluster links (server/cluster/link.py) of two hubs in this process, against a real
+redis-server: what the links do across a loss and a rejoin, where the server processes of
+test_cluster.py could not be made to fail at the right moment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tcpchat.core import cluster as cl
+from tcpchat.core import commands as cmd
+from tcpchat.core.hub import Hub
+from tcpchat.core.limits import CLUSTER_LEASE_S, HubLimits
+from tcpchat.core.output import Claim, Out, Publish, Refresh, Release, Whisper
+from tcpchat.core.session import Session, State
+
+from ..conftest import POLL_S, WAIT, need_tool
+from ..core.test_hub_rooms import ListArchive
+from .redis_server import RedisServer
+
+pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[cluster]")
+
+from tcpchat.server.cluster import reach  # noqa: E402
+from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    need_tool("redis-server")
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+class Node:
+    """A hub and its cluster link; what the hub tells users is kept, not sent."""
+
+    def __init__(self, name: str) -> None:
+        self.hub = Hub(HubLimits(), ListArchive(), node=name)
+        self.told: list[Any] = []
+        self.link: ClusterLink | None = None
+
+    def route(self, out: Out) -> None:
+        for item in out:
+            if isinstance(item, (Publish, Whisper, Claim, Release, Refresh)):
+                assert self.link is not None
+                self.link.send(item)
+            else:
+                self.told.append(item)
+
+    async def start(self, url: str, name: str) -> ClusterLink:
+        self.link = ClusterLink(await reach(url, 0), name, self.hub, self.route)
+        await self.link.start()
+        return self.link
+
+    def user(self, name: str) -> Session:
+        session, out = self.hub.connect("127.0.0.1", time.time())
+        self.route(out)
+        self.route(self.hub.handle(session, cmd.Say(name), time.time()))
+        return session
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Look at ``condition`` every POLL_S until it holds; fail after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {WAIT} s")
+        await asyncio.sleep(POLL_S)
+
+
+def run(redis: RedisServer, test: Callable[[Node, Node], Awaitable[None]]) -> None:
+    async def main() -> None:
+        a, b = Node("a"), Node("b")
+        links = [await a.start(redis.url, "a"), await b.start(redis.url, "b")]
+        try:
+            await asyncio.wait_for(test(a, b), 3 * WAIT)
+        finally:
+            for link in links:
+                await link.stop()
+                await link.redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_rejoin_cut_short_by_another_loss_is_done_again(redis: RedisServer) -> None:
+    """Node a, dropped by the others while cut off, joins again; the link fails again right
+    after a is listed again. The next try must still join again (and say who is on a), not
+    take a for a node that never left: else a's users are missing on b for good and their
+    names are free for anyone there."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        alice = a.user("alice")
+
+        async def b_knows_alice() -> bool:
+            return b.hub.roster.find("alice") is not None
+
+        await until(b_knows_alice, "b knows alice")
+        # The link fails once right after a is listed again (a flap, a timeout).
+        real_edges = a.link.bus.edges
+        failures = [ConnectionError("test: the link failed again")]
+
+        async def edges(key: str) -> tuple[int, int]:
+            if failures:
+                raise failures.pop()
+            return await real_edges(key)
+
+        a.link.bus.edges = edges  # type: ignore[method-assign]
+        # a is dropped by the others (its lease gone) and loses its link.
+        await b.link.redis.delete(cl.lease_key("a"))
+        assert await b.link.bus.reap(time.time()) == ["a"]
+        a.link._lost(ConnectionError("test: cut off"), a.link._link)
+
+        async def b_lost_alice() -> bool:
+            return b.hub.roster.find("alice") is None
+
+        await until(b_lost_alice, "b dropped a's users")
+
+        async def a_rejoined() -> bool:
+            assert a.link is not None
+            return a.link.up.is_set() and not failures
+
+        await until(a_rejoined, "a back after the second failure")
+        await until(b_knows_alice, "b knows alice again")
+        holder = await b.link.redis.get(cl.claim_keys("alice")[0])
+        assert holder == cl.holder_value("a", "alice")
+        twin = b.user("alice")
+
+        async def twin_answered() -> bool:
+            return twin.state is not State.ACTIVE and any(
+                getattr(item, "to", None) == (twin,) for item in b.told
+            )
+
+        await until(twin_answered, "b answered a second alice")
+        assert alice.state is State.ACTIVE
+
+    run(redis, test)
+
+
+def test_commands_through_the_client_time_out_whatever_redis_py_defaults_to(
+    redis: RedisServer,
+) -> None:
+    """A silent Redis is found by the lease's renewal timing out: redis-py before 8 would wait
+    for ever unless told; a socket_timeout in the URL still wins."""
+
+    async def main() -> None:
+        client = await reach(redis.url, 0)
+        chosen = await reach(redis.url + "?socket_timeout=2.5", 0)
+        try:
+            assert client.connection_pool.connection_kwargs["socket_timeout"] == CLUSTER_LEASE_S
+            assert chosen.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+        finally:
+            await client.aclose()
+            await chosen.aclose()
+
+    asyncio.run(main())
