@@ -193,6 +193,29 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
     run(redis, test)
 
 
+def test_a_node_joining_afresh_clears_what_it_wrote_after_it_was_reaped(
+    redis: RedisServer,
+) -> None:
+    """A node that stalled past its reaping may still write a user's arrival (presence needs no
+    lease). Joining afresh must announce it gone again and clear its record, although the node
+    is no longer listed: else that user stays listed everywhere if they leave meanwhile."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
+        await lapsed(b.redis, cl.lease_key("stalled"))
+        assert await b.reap(time.time()) == ["stalled"]
+        late = cl.Arrived("stalled", "kim", "#lobby", "#lobby", 2.0)
+        await stalled.run([Publish(late, (("kim", ("#lobby",)),))])
+        assert await b.redis.hgetall(cl.members_key("stalled")) == {"kim": '["#lobby"]'}
+        await stalled.register(0, time.time())
+        assert await b.redis.hgetall(cl.members_key("stalled")) == {}
+        read = [e for _, _, e in await b.read()]
+        assert [type(e).__name__ for e in read] == ["Gone", "Arrived", "Gone"]
+        assert await b.reap(time.time()) == []  # listed again, with a lease: alive
+
+    run(redis, test)
+
+
 def test_a_redis_pause_delays_publishing_and_loses_nothing(redis: RedisServer) -> None:
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")

@@ -384,7 +384,10 @@ class Bus:
         ]
 
     async def _reap_one(self, node: str, now: float, reason: str) -> bool:
+        """Reap ``node``; this node itself (joining afresh, leaving) even if it was reaped
+        already: it may have stalled past that and written users and names since."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY]
-        args = [node, CLUSTER_LOG_ENTRIES, *_flat(cl.encode(cl.Gone(node, now, reason)))]
+        own = "1" if node == self.node else ""
+        args = [node, CLUSTER_LOG_ENTRIES, own, *_flat(cl.encode(cl.Gone(node, now, reason)))]
         return bool(await self._reap(keys=keys, args=args))
