@@ -318,9 +318,10 @@ def test_a_node_dropped_by_the_others_joins_again_and_misses_nothing_said_meanwh
     cluster: Cluster,
 ) -> None:
     """Node a's lease is taken away (as when it stalled past it): a finds out, says the link is
-    lost, joins again (its users announced gone, then back) and says it is back. bob talks before, and all the while a rejoins; alice
-    on a gets every line once and in order, also those said while a was rejoining (its reader
-    subscribes afresh and catches up from the log then, whatever its old subscription saw)."""
+    lost, joins again (its users announced gone, then back) and says it is back. bob talks
+    before, and all the while a rejoins; alice on a gets every line once and in order, also
+    those said while a was rejoining (its reader subscribes afresh and catches up from the log
+    then, whatever its old subscription saw)."""
     for name in "ab":
         cluster.node(name, "--flood-burst", "1000", "--flood-rate", "1000")
     alice = cluster.join("a", "alice")

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from ..core.limits import CLUSTER_LEASE_S
 from .cluster import command, redis_args, redis_version
-from .report import table
+from .report import merge_between, table, write_section
 from .servers import STOP_TIMEOUT_S, child_setup, free_port
 
 BEGIN = (
@@ -722,10 +722,7 @@ def _wrap(text: str) -> str:
 
 def merge(document: str, generated: str) -> str:
     """Replace the generated section of ``document`` (or append it)."""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: generated, document, count=1)
-    return document.rstrip("\n") + "\n\n" + generated + "\n"
+    return merge_between(document, BEGIN, END, generated)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -763,10 +760,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = render(races, kills)
     print(text)
     if args.write:
-        path = Path(args.write)
-        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        path.write_text(merge(old, text), encoding="utf-8")
-        _say(f"wrote {path}")
+        write_section(Path(args.write), BEGIN, END, text)
+        _say(f"wrote {args.write}")
     return 0
 
 

@@ -34,7 +34,6 @@ import datetime
 import os
 import platform
 import random
-import re
 import sqlite3
 import statistics
 import sys
@@ -48,7 +47,7 @@ from ..core.archive import NoArchive
 from ..core.events import Message
 from ..server.store import SqliteArchive
 from ..server.store_db import DB_FILE, FTS5, INDEXED, LIKE, open_database, search_support
-from .report import number, table
+from .report import merge_between, number, table, write_section
 from .stats import percentile
 
 BEGIN = (
@@ -357,10 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = run_all(args, os.path.join(tmp, DB_FILE))
     print(text)
     if args.write:
-        path = Path(args.write)
-        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        path.write_text(merge(old, text), encoding="utf-8")
-        _say(f"wrote {path}")
+        write_section(Path(args.write), BEGIN, END, text)
+        _say(f"wrote {args.write}")
     return 0
 
 
@@ -458,10 +455,7 @@ def run_all(args: argparse.Namespace, path: str) -> str:
 
 def merge(document: str, generated: str) -> str:
     """Replace the generated history section of ``document`` (or append it)."""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: generated, document, count=1)
-    return document.rstrip("\n") + "\n\n" + generated + "\n"
+    return merge_between(document, BEGIN, END, generated)
 
 
 def _say(text: str) -> None:

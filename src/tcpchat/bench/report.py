@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .measure import Result
 
@@ -424,6 +425,13 @@ def section(results: Sequence[Result], facts: Sequence[tuple[str, str]]) -> str:
 def merge(document: str, generated: str) -> str:
     """Replace the generated section of ``document`` (or append it if there is none)."""
     return merge_between(document, BEGIN, END, generated)
+
+
+def write_section(path: Path, begin: str, end: str, generated: str) -> None:
+    """Put ``generated`` between the markers in the file at ``path`` (``merge_between``); a new
+    page if there is no file yet."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    path.write_text(merge_between(old, begin, end, generated), encoding="utf-8")
 
 
 def merge_between(document: str, begin: str, end: str, generated: str) -> str:
