@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
+
 from tcpchat.core import cluster as cl
 from tcpchat.core import codes
 from tcpchat.core.hub import Hub
@@ -248,6 +250,36 @@ def test_a_message_is_confirmed_to_its_sender_who_renamed_or_left_its_room_since
         "*** You left #ops. You are talking in #lobby.",
         "*** Nobody else is in #ops: your message reached no one.",
     ]
+
+
+@pytest.mark.parametrize(("here", "there"), [("#Ian", "#lan"), ("#ops", "#орѕ")])
+def test_look_alike_rooms_made_at_once_on_two_nodes_are_one_room_named_as_each_node_made_it(
+    here: str, there: str
+) -> None:
+    """Room names are not claimed across the cluster: two nodes can make look-alike rooms (two
+    keys, #Ian and #lan; or one key in two scripts) before either reads of the other's. Each
+    node holds one room under its own spelling: messages, leaves and topics reach it."""
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    a.line(alice, f"/join {here}")
+    b.line(bob, f"/join {there}")  # before either node read the other's join
+    settle(a, b)
+    a.drain()
+    b.drain()
+    a.line(alice, "hi")
+    b.line(bob, "yo")
+    settle(a, b)
+    assert text(a.take(alice)) == [f"*** Delivered to {here} (1 user).", "<bob> yo"]
+    assert text(b.take(bob)) == ["<alice> hi", f"*** Delivered to {there} (1 user)."]
+    assert [m.room for _, m in a.archive.kept[-2:]] == [here, here]  # kept as a names it
+    assert [m.room for _, m in b.archive.kept[-2:]] == [there, there]
+    b.line(bob, "/topic deploys only")
+    settle(a, b)
+    assert getattr(a.hub.rooms.find(here), "topic", None) == "deploys only"
+    b.line(bob, f"/part {there}")
+    settle(a, b)
+    room = a.hub.rooms.find(here)
+    assert room is not None and room.names() == ("alice",)
 
 
 def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:

@@ -21,7 +21,7 @@ from . import codes
 from . import events as ev
 from .cluster import ClusterState
 from .hub_claims import ClaimHandlers
-from .names import name_key
+from .names import look_keys, name_key
 from .output import (
     Claim,
     MemberChange,
@@ -33,7 +33,7 @@ from .output import (
     Whisper,
     to,
 )
-from .rooms import Room, room_key, room_name
+from .rooms import Room, room_name
 from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
@@ -204,9 +204,9 @@ class ClusterHandlers(ClaimHandlers):
                 session = self._remote_session(node, name, now)
                 if session is None:
                     continue
-                wanted = {room_key(room_name(room)) for room in rooms}  # #Ops is #ops
+                wanted = {self.rooms.find(room_name(label)) for label in rooms}  # #Ops: #ops
                 for room in list(session.rooms):
-                    if room.key not in wanted:
+                    if room not in wanted:
                         session.rooms.remove(room)
                         out += self._departed(room, session, now, codes.PART)
                 for room_label in rooms:
@@ -235,7 +235,10 @@ class ClusterHandlers(ClaimHandlers):
         return out
 
     def _heard_said(self, message_id: int, entry: cl.Said, now: float) -> Out:
-        label = entry.label or None
+        room = self._local_room(entry.room, entry.label)  # None: everyone left it since
+        key, label = entry.room, entry.label or None
+        if room is not None:  # kept and shown as this node names it
+            key, label = room.key, None if room.is_lobby else room.name
         message = ev.Message(
             entry.time,
             message_id,
@@ -246,8 +249,7 @@ class ClusterHandlers(ClaimHandlers):
             label,
             notice=entry.notice,
         )
-        self.archive.keep(entry.room, message)  # every node mirrors the whole log
-        room = self.rooms.by_key(entry.room)  # None: everyone left it since (its sender too)
+        self.archive.keep(key, message)  # every node mirrors the whole log
         sender = self._own_session(entry)
         out: Out = [] if room is None else [self._to_room(room, message, skip=sender)]
         if sender is not None:
@@ -318,7 +320,7 @@ class ClusterHandlers(ClaimHandlers):
             return []
         if entry.room == cl.EVERYWHERE:
             return self._drop_remote(session, entry.reason, now)
-        room = next((r for r in session.rooms if r.key == entry.room), None)
+        room = next((r for r in session.rooms if _same_room(r, entry.room)), None)
         if room is None:
             return []
         session.rooms.remove(room)
@@ -327,12 +329,24 @@ class ClusterHandlers(ClaimHandlers):
         return self._departed(room, session, now, entry.reason)
 
     def _heard_topic(self, entry: cl.TopicSet, now: float) -> Out:
-        self.archive.keep_topic(entry.room, entry.label, entry.topic)
-        room = self.rooms.find(entry.label)
-        if room is None or room.key != entry.room:
+        room = self._local_room(entry.room, entry.label)
+        if room is None:
+            self.archive.keep_topic(entry.room, entry.label, entry.topic)
             return []
+        self.archive.keep_topic(room.key, room.name, entry.topic)
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
+
+    def _local_room(self, key: str, label: str) -> Room[Session] | None:
+        """The room here that an entry's room is (``key``; ``label``: as the entry's node
+        writes it, "" for #lobby): the one of that key, else one that cannot be told apart from
+        it. Rooms, unlike names, are not claimed across the cluster: two nodes can make #Ian and
+        #lan (or #ops in two scripts) at the same moment, each before it reads of the other's.
+        Each node then holds the one room under the name it made, as a single server would."""
+        room = self.rooms.by_key(key)
+        if room is None and label:
+            room = self.rooms.find(label)
+        return room
 
     # --- the users of other nodes ----------------------------------------------------------------
 
@@ -375,3 +389,9 @@ class ClusterHandlers(ClaimHandlers):
     def _tell_everyone(self, event: ev.Event) -> Out:
         local = tuple(s for s in self.sessions.values() if s.state is State.ACTIVE)
         return [ToSessions(local, event)] if local else []
+
+
+def _same_room(room: Room[Session], key: str) -> bool:
+    """True if the room of key ``key`` (from another node's entry) is ``room`` here: the same
+    key, or one that cannot be told apart from it (``Hub._local_room``)."""
+    return room.key == key or not set(look_keys(room.name)).isdisjoint(look_keys(key))
