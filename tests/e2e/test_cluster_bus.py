@@ -20,6 +20,7 @@ from tests.e2e.redis_server import RedisServer, command
 pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
 from tcpchat.core.output import Publish  # noqa: E402
+from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import reach  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
 
@@ -146,6 +147,33 @@ def test_a_private_message_goes_only_to_the_node_holding_the_name(redis: RedisSe
         assert await a.read() == []  # nothing in a's inbox, nothing in the log
         await b.release("bob")
         assert await a.whisper("b", entry) == 0
+
+    run(redis, test)
+
+
+def test_catching_up_takes_the_log_and_the_inbox_in_the_order_of_their_ids(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One counter numbers both streams: a whisper said between two room messages comes
+    between them when a node catches up, also across reads cut at the count (2 here)."""
+    monkeypatch.setattr(bus_module, "CLUSTER_READ_COUNT", 2)
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        assert await b.claim("bob") is None
+        whisper = cl.Whispered("a", 1, "alice", "bob", "psst", 1.0)
+        ids = [await a.whisper("b", whisper), await a.publish(said("a", "2"))]
+        ids += [await a.whisper("b", whisper), await a.publish(said("a", "4"))]
+        ids += [await a.publish(said("a", "5")), await a.whisper("b", whisper)]
+        ids += [await a.publish(said("a", "7"))]
+        assert ids == sorted(ids) and len(set(ids)) == 7
+        reads: list[list[int]] = []
+        for _ in range(10):
+            reads.append([i for _, i, _ in await b.read()])
+            if b.drained:
+                break
+        assert [i for read in reads for i in read] == ids
+        assert all(len(read) <= 2 * 2 for read in reads)  # the count, of each stream
 
     run(redis, test)
 

@@ -309,21 +309,28 @@ class Bus:
         return out
 
     async def read(self) -> Read:
-        """The entries of the log and this node's inbox after the positions, each once, at most
-        ``CLUSTER_READ_COUNT`` of each; moves the positions. ``drained`` says whether the
-        streams had no more than these."""
+        """The entries of the log and this node's inbox after the positions, each once, in the
+        order of their ids (one counter numbers both), at most ``CLUSTER_READ_COUNT`` of each;
+        moves the positions. ``drained`` says whether the streams had no more than these."""
         positions = [self.log_position.after, self.inbox_position.after]
         answer = await self._reads.call(
             "XREAD", "COUNT", CLUSTER_READ_COUNT, "STREAMS", cl.LOG_KEY, self.inbox, *positions
         )
+        streams = answer or ()  # RESP2: [key, entries]; an entry is [id, [field, value, ...]]
+        # A stream read to the count may go on past its last entry: what the other holds above
+        # that waits for the next read, so that the two interleave by id across reads too.
+        full = [entries[-1][0] for _, entries in streams if len(entries) >= CLUSTER_READ_COUNT]
+        upto = min((n for n in map(_number, full) if n is not None), default=None)
+        self.drained = not full
         out: Read = []
-        self.drained = True
-        # RESP2: a list of [key, entries]; an entry is [id, [field, value, ...]].
-        for key, entries in answer or ():
-            self.drained = self.drained and len(entries) < CLUSTER_READ_COUNT
+        for key, entries in streams:
             for entry_id, flat in entries:
+                number = _number(entry_id)
+                if upto is not None and number is not None and number > upto:
+                    break
                 fields = dict(zip(flat[::2], flat[1::2])) if flat else {}
                 self._take(out, key, entry_id, fields.get(cl.FIELD), pushed=False)
+        out.sort(key=lambda taken: taken[1])
         return out
 
     def _take(self, out: Read, key: str, entry_id: str, raw: str | None, pushed: bool) -> None:
@@ -391,3 +398,11 @@ class Bus:
         own = "1" if node == self.node else ""
         args = [node, CLUSTER_LOG_ENTRIES, own, *_flat(cl.encode(cl.Gone(node, now, reason)))]
         return bool(await self._reap(keys=keys, args=args))
+
+
+def _number(entry_id: str) -> int | None:
+    """An entry id's number; None for an id that is not ours (``Bus._take`` skips it)."""
+    try:
+        return cl.id_of(entry_id)
+    except ValueError:
+        return None
