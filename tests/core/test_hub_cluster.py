@@ -282,6 +282,23 @@ def test_look_alike_rooms_made_at_once_on_two_nodes_are_one_room_named_as_each_n
     assert room is not None and room.names() == ("alice",)
 
 
+def test_topics_from_the_snapshot_are_kept_set_and_told_where_they_changed() -> None:
+    """A node joining late (or after a gap) takes each room's last topic from the snapshot: a
+    room it makes later has it, and the members of a room it has are told only of a change."""
+    _, (a,) = cluster("a")
+    alice = join(a, "alice")
+    a.line(alice, "/join #ops")
+    a.drain()
+    ops = cl.TopicSet("b", "bob", "#ops", "#Ops", "deploys only", 5.0)
+    dev = cl.TopicSet("b", "bob", "#dev", "#dev", "builds", 6.0)
+    a.route(a.hub.learn_topics([ops, dev], a.now))
+    assert text(a.take(alice)) == ["*** bob set the topic of #ops: deploys only"]
+    a.route(a.hub.learn_topics([ops], a.now))  # the same again: nothing to tell
+    assert a.take(alice) == []
+    a.line(alice, "/join #dev")
+    assert "builds" in "\n".join(text(a.take(alice)))
+
+
 def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:
     _, (a, b) = cluster("a", "b")
     alice, bob = join(a, "alice", b), join(b, "bob", a)

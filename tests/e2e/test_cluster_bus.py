@@ -178,6 +178,27 @@ def test_catching_up_takes_the_log_and_the_inbox_in_the_order_of_their_ids(
     run(redis, test)
 
 
+def test_a_joining_node_gets_every_rooms_last_topic_though_the_log_no_longer_holds_it(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        first = cl.TopicSet("a", "alice", "#ops", "#Ops", "deploys only", 1.0)
+        later = cl.TopicSet("a", "alice", "#ops", "#Ops", "freeze", 2.0)
+        other = cl.TopicSet("b", "bob", "#dev", "#dev", "builds", 3.0)
+        await a.run([Publish(first), Publish(said("a", "hi")), Publish(later)])
+        await b.run([Publish(other)])
+        kinds = [type(e).__name__ for _, _, e in await b.read()]
+        assert kinds == ["TopicSet", "Said", "TopicSet", "TopicSet"]  # in the log, in order
+        await a.redis.xtrim(cl.LOG_KEY, maxlen=0)  # trimmed away in time
+        await a.redis.hset(cl.TOPICS_KEY, "#junk", '["topic", "not one of ours"]')
+        await a.redis.hset(cl.TOPICS_KEY, "#broken", "[")
+        _, _, topics = await (await node("c")).snapshot()
+        assert sorted(topics, key=lambda t: t.room) == [other, later]
+
+    run(redis, test)
+
+
 def test_a_node_resumes_after_its_last_entry_without_doubles(redis: RedisServer) -> None:
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")

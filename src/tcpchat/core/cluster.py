@@ -40,6 +40,7 @@ PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
 LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream
 NODES_KEY = PREFIX + "nodes"  # nodes that joined and were not reaped
+TOPICS_KEY = PREFIX + "topics"  # room key -> its last topic entry (a joining node's topics)
 
 
 def inbox_key(node: str) -> str:

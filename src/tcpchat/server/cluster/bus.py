@@ -80,6 +80,7 @@ class Bus:
         self._mine: Mine = deque()
         self._append_many = redis.register_script(scripts.APPEND_MANY)
         self._snapshot = redis.register_script(scripts.SNAPSHOT)
+        self._topic = redis.register_script(scripts.TOPIC)
         # What happens once per message, each on a connection of its own (wire.py).
         self._reads = Wire(redis)
         self._writes = Wire(redis)
@@ -113,14 +114,16 @@ class Bus:
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, reason)
 
-    async def snapshot(self) -> tuple[int, Snapshot]:
-        """The log's last id and every listed node's users with their rooms, at one instant."""
-        answer = await self._snapshot(keys=[cl.NODES_KEY, cl.LOG_KEY], args=[MEMBERS_PREFIX])
-        last, rest = cl.id_of(answer[0]), answer[1:]
+    async def snapshot(self) -> tuple[int, Snapshot, list[cl.TopicSet]]:
+        """The log's last id, every listed node's users with their rooms, and each room's last
+        topic entry, at one instant."""
+        keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY]
+        answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX])
+        last, topics, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
             nodes[node] = cl.members(flat)
-        return last, nodes
+        return last, nodes, [topic for topic in map(_topic, topics[1::2]) if topic is not None]
 
     async def edges(self, key: str) -> tuple[int, int]:
         """The ids of the first and last entries of stream ``key`` (0, 0 when empty)."""
@@ -179,14 +182,14 @@ class Bus:
         is noted in ``mine``."""
         pipe: list[Command] = []
         groups: list[int] = []
-        said: list[str] = []  # room messages and topics in a row, appended by one call
+        said: list[str] = []  # room messages in a row, appended by one call
         log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
         for item in batch:
             if isinstance(item, Publish):
                 raw = cl.encode_value(item.entry)
                 if mine is not None:
                     mine.append((raw, item.entry))
-                if not item.members:
+                if not item.members and not isinstance(item.entry, cl.TopicSet):
                     said.append(raw)
                     continue
             if said:
@@ -194,7 +197,10 @@ class Bus:
                 groups.append(len(said))
                 said = []
             groups.append(1)
-            if isinstance(item, Publish):
+            if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
+                topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, cl.FIELD, raw]
+                _call(pipe, self._topic, [*log_keys, cl.TOPICS_KEY], topic)
+            elif isinstance(item, Publish):
                 changes = [
                     part
                     for name, rooms in item.members
@@ -225,7 +231,8 @@ class Bus:
         them)."""
         for script in (self._append_many, self._presence, self._whisper, self._claim):
             await self.redis.script_load(script.script)
-        await self.redis.script_load(self._release.script)
+        for script in (self._release, self._topic):
+            await self.redis.script_load(script.script)
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
@@ -406,3 +413,13 @@ def _number(entry_id: str) -> int | None:
         return cl.id_of(entry_id)
     except ValueError:
         return None
+
+
+def _topic(raw: str) -> cl.TopicSet | None:
+    """A room's last topic entry as the topics hash holds it; None (logged) if it is not one."""
+    try:
+        entry = cl.decode({cl.FIELD: raw})
+    except ValueError as exc:
+        log.warning("cluster: skipped a topic of %s: %s", cl.TOPICS_KEY, exc)
+        return None
+    return entry if isinstance(entry, cl.TopicSet) else None

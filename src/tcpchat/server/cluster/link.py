@@ -98,12 +98,13 @@ class ClusterLink:
         archive = self.hub.archive
         stored = archive.last_id()
         await self.bus.register(stored, now)
-        last, nodes = await self.bus.snapshot()
+        last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
+        self.hub.learn_topics(topics, now)  # nobody is connected yet: kept only
         backfilled = 0
         for message_id, entry in await self.bus.history(stored, last):
-            if isinstance(entry, (cl.Said, cl.TopicSet)):
-                self.hub.heard(message_id, entry, now)  # nobody is connected yet: kept only
+            if isinstance(entry, cl.Said):
+                self.hub.heard(message_id, entry, now)
                 backfilled += 1
         self.bus.log_position.last = last
         self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
@@ -287,7 +288,7 @@ class ClusterLink:
         where the reader waits) applies it only if the reader is not past it, else tries again."""
         self._refresh_wanted = False
         try:
-            last, nodes = await self.bus.snapshot()
+            last, nodes, _ = await self.bus.snapshot()
         except Exception:
             self._refresh_wanted = True  # asked for again once the link is back
             raise
@@ -431,12 +432,13 @@ class ClusterLink:
 
     async def _resync(self, now: float) -> None:
         """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
-        learn who is where from the snapshot, set the topics and keep the room messages the log
+        learn who is where and the topics from the snapshot, and keep the room messages the log
         still holds up to it (delivered to nobody: this node's users were told they were cut
         off, and a long gap's messages would flood them; /history has them), so that this
         node's store is the same as the others'. Reading goes on after the snapshot."""
-        last, nodes = await self.bus.snapshot()
+        last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
+        self.route(self.hub.learn_topics(topics, now))
         position = self.bus.log_position
         kept = 0
         if last > position.last:
@@ -444,7 +446,5 @@ class ClusterLink:
                 if isinstance(entry, cl.Said):
                     self.hub.heard(message_id, entry, now)  # kept; delivered to nobody
                     kept += 1
-                elif isinstance(entry, cl.TopicSet):
-                    self.route(self.hub.heard(message_id, entry, now))
         log.warning("cluster: who is where read again; %d messages kept from the log", kept)
         position.last = max(position.last, last)

@@ -50,6 +50,18 @@ redis.call('PUBLISH', KEYS[2], table.concat(parts))
 return last
 """
 
+# A topic: appended as an entry numbered by the sequence, and kept as the room's last topic
+# entry, in one step, so that a joining node's snapshot (SNAPSHOT) has every topic set up to its
+# point of the log, however long ago (the log's entries are trimmed away in time).
+# KEYS: seq, stream, topics. ARGV: maxlen, room key, field, value. Returns the id.
+TOPIC = """
+local id = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[4])
+return id
+"""
+
 # A private message into the recipient's node inbox, only if that node still holds the name.
 # KEYS: seq, inbox, the recipient's first claim key. ARGV: maxlen, node, then field, value, ...
 # Returns the id, or 0 if the name is no longer held by that node.
@@ -155,13 +167,15 @@ redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
-# What a node joining the cluster starts from: the log's last id, and every listed node's users
-# with their rooms. KEYS: nodes, log. ARGV: the members hashes' key prefix.
-# Returns {last id or '0-0', node, {name, rooms, ...}, node, {...}, ...}.
+# What a node joining the cluster starts from: the log's last id, the rooms' last topic entries,
+# and every listed node's users with their rooms. KEYS: nodes, log, topics. ARGV: the members
+# hashes' key prefix.
+# Returns {last id or '0-0', {room key, topic entry, ...}, node, {name, rooms, ...}, node, ...}.
 SNAPSHOT = """
 local out = {}
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 if last[1] then out[1] = last[1][1] else out[1] = '0-0' end
+out[2] = redis.call('HGETALL', KEYS[3])
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   out[#out + 1] = node
   out[#out + 1] = redis.call('HGETALL', ARGV[1] .. node)
