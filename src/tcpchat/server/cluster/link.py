@@ -302,20 +302,18 @@ class ClusterLink:
         return link == self._link and self.up.is_set() and not self._stopping
 
     def _apply(self, read: Read) -> None:
-        """Feed the entries read to the hub, routing its answer to each at once (a burst's
-        answers are not all held for the collector to go over: docs/BENCHMARKS.md)."""
+        """Feed the entries read to the hub, and route what it answers (a burst at once)."""
         if not read:
             return
         now = time.time()
-        heard, route = self.hub.heard, self.route
+        out: Out = []
+        heard = self.hub.heard
         for _key, message_id, entry in read:
             try:
-                out = heard(message_id, entry, now)
+                out += heard(message_id, entry, now)
             except Exception:  # our bug: logged, and the reader goes on with the next
                 log.exception("cluster: applying entry %d failed", message_id)
-                continue
-            if out:
-                route(out)
+        self.route(out)
 
     async def _tick(self) -> None:
         while not self._stopping:
