@@ -199,6 +199,35 @@ def test_a_joining_node_gets_every_rooms_last_topic_though_the_log_no_longer_hol
     run(redis, test)
 
 
+def test_the_topics_kept_for_joining_nodes_are_bounded_and_a_cleared_one_is_forgotten(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client making room after room, each with a topic, cannot grow Redis's record of them
+    past its cap (3 here): the topics past it are in the log only; clearing one frees its place."""
+    monkeypatch.setattr(bus_module, "CLUSTER_TOPICS", 3)
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+
+        def topic(room: str, text: str) -> Publish:
+            return Publish(cl.TopicSet("a", "alice", room, room, text, 1.0))
+
+        rooms = ["#dev", "#ops", "#qa", "#web", "#db"]
+        await a.run([topic(room, f"topic of {room}") for room in rooms])
+        assert sorted(await a.redis.hkeys(cl.TOPICS_KEY)) == ["#dev", "#ops", "#qa"]
+        await a.run([topic("#ops", ""), topic("#db", "topic of #db"), topic("#dev", "changed")])
+        assert sorted(await a.redis.hkeys(cl.TOPICS_KEY)) == ["#db", "#dev", "#qa"]
+        _, _, topics = await a.snapshot()
+        assert {t.room: t.topic for t in topics} == {
+            "#db": "topic of #db",
+            "#dev": "changed",
+            "#qa": "topic of #qa",
+        }
+        assert await a.redis.xlen(cl.LOG_KEY) == 8  # every one of them is in the log
+
+    run(redis, test)
+
+
 def test_a_node_resumes_after_its_last_entry_without_doubles(redis: RedisServer) -> None:
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")

@@ -399,6 +399,10 @@ CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
 # on. 100,000 entries of about 150 bytes is 15 MB of Redis memory, and 100 s of chat at 1,000
 # messages/s (the issue's load), far longer than a reconnect takes.
 CLUSTER_LOG_ENTRIES = 100_000
+# Rooms whose last topic Redis keeps for nodes that join later (tcpchat:topics): ten nodes'
+# worth of MAX_ROOMS. Past it a new room's topic is in the log only (a node joining after its
+# entry was trimmed does not have it); a topic cleared frees its place.
+CLUSTER_TOPICS = 10 * MAX_ROOMS
 # Private messages a node's inbox keeps: the same reasoning for one node's share.
 CLUSTER_INBOX_ENTRIES = 10_000
 # Entries one XREAD returns at most: a node catching up applies them in slices of this size so

@@ -21,6 +21,7 @@ from ...core.limits import (
     CLUSTER_MAX_PENDING,
     CLUSTER_OUTAGE_IDS,
     CLUSTER_READ_COUNT,
+    CLUSTER_TOPICS,
 )
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
@@ -198,7 +199,8 @@ class Bus:
                 said = []
             groups.append(1)
             if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
-                topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, cl.FIELD, raw]
+                topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
+                topic += ["" if item.entry.topic else "1", cl.FIELD, raw]  # cleared, the entry
                 _call(pipe, self._topic, [*log_keys, cl.TOPICS_KEY], topic)
             elif isinstance(item, Publish):
                 changes = [

@@ -52,13 +52,20 @@ return last
 
 # A topic: appended as an entry numbered by the sequence, and kept as the room's last topic
 # entry, in one step, so that a joining node's snapshot (SNAPSHOT) has every topic set up to its
-# point of the log, however long ago (the log's entries are trimmed away in time).
-# KEYS: seq, stream, topics. ARGV: maxlen, room key, field, value. Returns the id.
+# point of the log, however long ago (the log's entries are trimmed away in time). A topic
+# cleared is forgotten; past ``most`` rooms kept, a new room's topic is in the log only.
+# KEYS: seq, stream, topics. ARGV: maxlen, room key, most, cleared ('1' or ''), field, value.
+# Returns the id.
 TOPIC = """
 local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[5], ARGV[6])
+if ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+elseif redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1
+    or redis.call('HLEN', KEYS[3]) < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
+end
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[6])
 return id
 """
 
