@@ -100,7 +100,7 @@ class ClusterLink:
         await self.bus.register(stored, now)
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        self.hub.learn_topics(topics, now)  # nobody is connected yet: kept only
+        self.route(self.hub.learn_topics(topics, now))  # nobody is connected yet: kept
         backfilled = 0
         for message_id, entry in await self.bus.history(stored, last):
             if isinstance(entry, cl.Said):
