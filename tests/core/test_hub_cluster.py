@@ -280,6 +280,11 @@ def test_look_alike_rooms_made_at_once_on_two_nodes_are_one_room_named_as_each_n
     settle(a, b)
     room = a.hub.rooms.find(here)
     assert room is not None and room.names() == ("alice",)
+    b.line(bob, f"/join {there}")
+    a.line(alice, f"/part {here}")  # told by its key and its name: b finds its own spelling
+    settle(a, b)
+    room = b.hub.rooms.find(there)
+    assert room is not None and room.names() == ("bob",)
 
 
 def test_topics_from_the_snapshot_are_kept_set_and_told_where_they_changed() -> None:

@@ -208,13 +208,16 @@ class Arrived:
 @dataclass(frozen=True)
 class Departed:
     """``name`` of ``node`` left ``room`` for ``reason`` (a part); ``room`` "" (``EVERYWHERE``):
-    left the chat (a quit, a drop), so every room it was in."""
+    left the chat (a quit, a drop), so every room it was in. ``label``: the room as its node
+    names it (a look-alike room made at once elsewhere is found by it: ``Hub._local_room``;
+    "" from a node before it was written)."""
 
     node: str
     name: str
     room: str
     reason: str
     time: float
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,7 @@ def checked(entry: Entry) -> Entry:
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return entry
     if isinstance(entry, Departed):
-        _need(is_name(entry.name), entry)
+        _need(is_name(entry.name) and (not entry.label or is_room(entry.room, entry.label)), entry)
         return _clean(entry, reason=MAX_ENTRY_TEXT)
     if isinstance(entry, Renamed):
         _need(is_name(entry.old) and is_name(entry.new), entry)

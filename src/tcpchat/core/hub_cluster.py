@@ -21,7 +21,7 @@ from . import codes
 from . import events as ev
 from .cluster import ClusterState
 from .hub_claims import ClaimHandlers
-from .names import look_keys, name_key
+from .names import name_key
 from .output import (
     Claim,
     MemberChange,
@@ -72,7 +72,7 @@ class ClusterHandlers(ClaimHandlers):
         cluster = self.cluster
         if cluster is None or session.node is not None:
             return []
-        entry = cl.Departed(cluster.node, session.name, room.key, reason, now)
+        entry = cl.Departed(cluster.node, session.name, room.key, reason, now, room.name)
         return [Publish(entry, (self._member(session),))]
 
     def _share_leave(self, session: Session, reason: str, now: float) -> Out:
@@ -320,8 +320,8 @@ class ClusterHandlers(ClaimHandlers):
             return []
         if entry.room == cl.EVERYWHERE:
             return self._drop_remote(session, entry.reason, now)
-        room = next((r for r in session.rooms if _same_room(r, entry.room)), None)
-        if room is None:
+        room = self._local_room(entry.room, entry.label)
+        if room is None or room not in session.rooms:
             return []
         session.rooms.remove(room)
         if session.current is room:
@@ -409,9 +409,3 @@ class ClusterHandlers(ClaimHandlers):
     def _tell_everyone(self, event: ev.Event) -> Out:
         local = tuple(s for s in self.sessions.values() if s.state is State.ACTIVE)
         return [ToSessions(local, event)] if local else []
-
-
-def _same_room(room: Room[Session], key: str) -> bool:
-    """True if the room of key ``key`` (from another node's entry) is ``room`` here: the same
-    key, or one that cannot be told apart from it (``Hub._local_room``)."""
-    return room.key == key or not set(look_keys(room.name)).isdisjoint(look_keys(key))
