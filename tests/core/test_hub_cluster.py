@@ -287,21 +287,28 @@ def test_look_alike_rooms_made_at_once_on_two_nodes_are_one_room_named_as_each_n
     assert room is not None and room.names() == ("bob",)
 
 
-def test_topics_from_the_snapshot_are_kept_set_and_told_where_they_changed() -> None:
-    """A node joining late (or after a gap) takes each room's last topic from the snapshot: a
-    room it makes later has it, and the members of a room it has are told only of a change."""
+def test_topics_missed_are_kept_set_and_told_where_they_changed_the_last_one_winning() -> None:
+    """A node joining late (or after a gap) takes the topics it did not read as they were set:
+    the log's it missed, then each room's last from the snapshot. The last of a room's key wins
+    (a cleared one too); a room it makes later has it; members are told only of a change; a
+    look-alike room's old topic is not taken for another room's."""
     _, (a,) = cluster("a")
     alice = join(a, "alice")
     a.line(alice, "/join #ops")
+    a.line(alice, "/join #lan")
     a.drain()
     ops = cl.TopicSet("b", "bob", "#ops", "#Ops", "deploys only", 5.0)
     dev = cl.TopicSet("b", "bob", "#dev", "#dev", "builds", 6.0)
-    a.route(a.hub.learn_topics([ops, dev], a.now))
+    dev_cleared = cl.TopicSet("b", "bob", "#dev", "#dev", "", 7.0)
+    ian = cl.TopicSet("b", "bob", "#ian", "#Ian", "old room", 4.0)  # a look-alike of #lan
+    a.route(a.hub.learn_topics([dev, ian, ops, dev_cleared], a.now))
     assert text(a.take(alice)) == ["*** bob set the topic of #ops: deploys only"]
     a.route(a.hub.learn_topics([ops], a.now))  # the same again: nothing to tell
     assert a.take(alice) == []
+    a.line(alice, "/topic #lan")
     a.line(alice, "/join #dev")
-    assert "builds" in "\n".join(text(a.take(alice)))
+    shown = "\n".join(text(a.take(alice)))
+    assert "old room" not in shown and "builds" not in shown
 
 
 def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:

@@ -40,8 +40,8 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 class Node:
     """A hub and its cluster link; what the hub tells users is kept, not sent."""
 
-    def __init__(self, name: str) -> None:
-        self.hub = Hub(HubLimits(), ListArchive(), node=name)
+    def __init__(self, name: str, archive: ListArchive | None = None) -> None:
+        self.hub = Hub(HubLimits(), archive or ListArchive(), node=name)
         self.told: list[Any] = []
         self.link: ClusterLink | None = None
 
@@ -57,6 +57,9 @@ class Node:
         self.link = ClusterLink(await reach(url, 0), name, self.hub, self.route)
         await self.link.start()
         return self.link
+
+    def do(self, session: Session, command: object) -> None:
+        self.route(self.hub.handle(session, command, time.time()))  # type: ignore[arg-type]
 
     def user(self, name: str) -> Session:
         session, out = self.hub.connect("127.0.0.1", time.time())
@@ -160,3 +163,49 @@ def test_commands_through_the_client_time_out_whatever_redis_py_defaults_to(
             await chosen.aclose()
 
     asyncio.run(main())
+
+
+def test_a_node_back_after_a_while_takes_the_topics_set_meanwhile_cleared_ones_too(
+    redis: RedisServer,
+) -> None:
+    """Node c kept #ops's topic "X" in its store before it stopped; meanwhile the topic was
+    changed, then cleared, and #dev was given one. c starts again: it takes them from the log
+    and from Redis's record of each room's last topic, so it shows what the others show."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None
+        alice = a.user("alice")
+
+        async def topic_is(node: Node, room: str, topic: str) -> bool:
+            return getattr(node.hub.rooms.find(room), "topic", None) == topic
+
+        async def registered() -> bool:
+            return alice.state is State.ACTIVE
+
+        await until(registered, "alice's name granted")
+        a.do(alice, cmd.Join("#ops"))
+        a.do(alice, cmd.SetTopic("X"))
+        await until(lambda: topic_is(a, "#ops", "X"), "#ops has X")
+        seen = int(await a.link.redis.get(cl.SEQ_KEY))  # where c's store stopped
+        for topic in ("Y", ""):
+            a.do(alice, cmd.SetTopic(topic))
+            await until(lambda t=topic: topic_is(a, "#ops", t), f"#ops has {topic!r}")
+        a.do(alice, cmd.Join("#dev"))
+        a.do(alice, cmd.SetTopic("builds"))
+        await until(lambda: topic_is(a, "#dev", "builds"), "#dev has its topic")
+        a.do(alice, cmd.Part("#dev"))
+        stored = ListArchive(last=seen)
+        stored.keep_topic("#ops", "#ops", "X")
+        c = Node("c", stored)
+        link = await c.start(redis.url, "c")
+        try:
+            assert await topic_is(c, "#ops", "")  # alice's room, made when c joined
+            assert stored.topic("#ops") == ("#ops", "") and stored.topic("#dev") == (
+                "#dev",
+                "builds",
+            )
+        finally:
+            await link.stop()
+            await link.redis.aclose()
+
+    run(redis, test)

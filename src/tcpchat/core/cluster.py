@@ -41,6 +41,7 @@ SEQ_KEY = PREFIX + "seq"  # the last id given
 LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream
 NODES_KEY = PREFIX + "nodes"  # nodes that joined and were not reaped
 TOPICS_KEY = PREFIX + "topics"  # room key -> its last topic entry (a joining node's topics)
+TOPICS_ORDER_KEY = PREFIX + "topics:order"  # room keys scored by their topic entry's id
 
 
 def inbox_key(node: str) -> str:

@@ -329,33 +329,31 @@ class ClusterHandlers(ClaimHandlers):
         return self._departed(room, session, now, entry.reason)
 
     def _heard_topic(self, entry: cl.TopicSet, now: float) -> Out:
-        room = self._set_topic(entry)
-        if room is None:
-            return []
-        return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
-
-    def learn_topics(self, topics: Sequence[cl.TopicSet], now: float) -> Out:
-        """Take each room's last topic from the cluster's snapshot (on joining, and after a gap
-        whose entries this node never read): kept, set on the rooms there are here, and told to
-        their members where it changed."""
-        out: Out = []
-        for entry in topics:
-            room = self._local_room(entry.room, entry.label)
-            if room is None or room.topic != entry.topic:
-                out += self._heard_topic(entry, now)
-            else:
-                self._set_topic(entry)  # the same text: who set it and when, quietly
-        return out
-
-    def _set_topic(self, entry: cl.TopicSet) -> Room[Session] | None:
-        """Keep the topic ``entry`` sets, and set it on its room if there is one here."""
         room = self._local_room(entry.room, entry.label)
         if room is None:
             self.archive.keep_topic(entry.room, entry.label, entry.topic)
-            return None
+            return []
         self.archive.keep_topic(room.key, room.name, entry.topic)
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
-        return room
+        return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
+
+    def learn_topics(self, topics: Sequence[cl.TopicSet], now: float) -> Out:
+        """Take the topics this node did not read as they were set (on joining, and after a
+        gap): ``topics`` in the order they were set (the log's entries this node missed, then
+        the snapshot's last topic of each room), the last of each room's key winning. Kept, set
+        on the room of that key here, and told to its members where it changed."""
+        out: Out = []
+        for entry in {entry.room: entry for entry in topics}.values():
+            room = self.rooms.by_key(entry.room)
+            if room is None:
+                self.archive.keep_topic(entry.room, entry.label, entry.topic)
+                continue
+            changed = room.topic != entry.topic
+            self.archive.keep_topic(room.key, room.name, entry.topic)
+            room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
+            if changed:
+                out.append(self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name)))
+        return out
 
     def _local_room(self, key: str, label: str) -> Room[Session] | None:
         """The room here that an entry's room is (``key``; ``label``: as the entry's node

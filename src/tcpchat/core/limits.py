@@ -400,8 +400,8 @@ CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
 # messages/s (the issue's load), far longer than a reconnect takes.
 CLUSTER_LOG_ENTRIES = 100_000
 # Rooms whose last topic Redis keeps for nodes that join later (tcpchat:topics): ten nodes'
-# worth of MAX_ROOMS. Past it a new room's topic is in the log only (a node joining after its
-# entry was trimmed does not have it); a topic cleared frees its place.
+# worth of MAX_ROOMS. Past it the room whose topic was set longest ago is forgotten there (a
+# node joining after its log entry was trimmed does not have it).
 CLUSTER_TOPICS = 10 * MAX_ROOMS
 # Private messages a node's inbox keeps: the same reasoning for one node's share.
 CLUSTER_INBOX_ENTRIES = 10_000

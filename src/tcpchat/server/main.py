@@ -27,8 +27,8 @@ GC_YOUNG_EVERY = 10_000
 
 
 def tune_collector() -> None:
-    """Before listening: what exists now (modules, the configuration, the store) lives as long as
-    the server, so the collector stops going over it (``gc.freeze``); and the youngest
+    """At start: what exists now (modules, the configuration, the store) lives as long as the
+    server, so the collector stops going over it (``gc.freeze``); and the youngest
     generation is collected less often (``GC_YOUNG_EVERY``). Reference counting frees nearly
     everything a message makes at once either way; only cycles wait for the collector."""
     gc.collect()
@@ -83,6 +83,7 @@ async def run(config: ServerConfig) -> None:
         if redis is not None:
             await redis.aclose()
         raise
+    tune_collector()  # before the server's objects, some of which become garbage in time
     try:
         node = config.node_name or f"{socket.gethostname()}:{config.port or os.getpid()}"
         server = ChatServer(config, archive, node if redis is not None else None)
@@ -97,7 +98,6 @@ async def run(config: ServerConfig) -> None:
         # Before listening: a SIGTERM as soon as the server says it listens is a clean stop.
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _on_signal, server, signum)
-        tune_collector()
         try:
             await server.start()
             await server.serve()

@@ -118,13 +118,13 @@ class Bus:
     async def snapshot(self) -> tuple[int, Snapshot, list[cl.TopicSet]]:
         """The log's last id, every listed node's users with their rooms, and each room's last
         topic entry, at one instant."""
-        keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY]
+        keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
         answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX])
         last, topics, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
             nodes[node] = cl.members(flat)
-        return last, nodes, [topic for topic in map(_topic, topics[1::2]) if topic is not None]
+        return last, nodes, [topic for topic in map(_topic, topics) if topic is not None]
 
     async def edges(self, key: str) -> tuple[int, int]:
         """The ids of the first and last entries of stream ``key`` (0, 0 when empty)."""
@@ -200,8 +200,8 @@ class Bus:
             groups.append(1)
             if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
                 topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
-                topic += ["" if item.entry.topic else "1", cl.FIELD, raw]  # cleared, the entry
-                _call(pipe, self._topic, [*log_keys, cl.TOPICS_KEY], topic)
+                kept = [cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
+                _call(pipe, self._topic, [*log_keys, *kept], [*topic, cl.FIELD, raw])
             elif isinstance(item, Publish):
                 changes = [
                     part
@@ -330,7 +330,9 @@ class Bus:
         # that waits for the next read, so that the two interleave by id across reads too.
         full = [entries[-1][0] for _, entries in streams if len(entries) >= CLUSTER_READ_COUNT]
         upto = min((n for n in map(_number, full) if n is not None), default=None)
-        self.drained = not full
+        # Entries whose ids are not ours do not move a position: a stream full of them would be
+        # read again and again (it is wedged for writing too: docs/CLUSTER.md, Limits).
+        self.drained = not full or upto is None
         out: Read = []
         for key, entries in streams:
             for entry_id, flat in entries:

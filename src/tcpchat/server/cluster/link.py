@@ -100,12 +100,7 @@ class ClusterLink:
         await self.bus.register(stored, now)
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        self.route(self.hub.learn_topics(topics, now))  # nobody is connected yet: kept
-        backfilled = 0
-        for message_id, entry in await self.bus.history(stored, last):
-            if isinstance(entry, cl.Said):
-                self.hub.heard(message_id, entry, now)
-                backfilled += 1
+        backfilled = await self._keep_log(stored, last, topics, now)  # nobody is connected yet
         self.bus.log_position.last = last
         self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
         self.hub.reserve(await self.bus.reserve())
@@ -297,6 +292,19 @@ class ClusterLink:
             return
         self.route(self.hub.add_missing(nodes, now))
 
+    async def _keep_log(self, after: int, last: int, topics: list[cl.TopicSet], now: float) -> int:
+        """Keep the room messages the log holds after ``after`` up to ``last`` (delivered to
+        nobody), and take the topics set meanwhile (``topics``: the snapshot's); how many kept."""
+        kept, logged = 0, []
+        for message_id, entry in await self.bus.history(after, last) if last > after else []:
+            if isinstance(entry, cl.Said):
+                self.hub.heard(message_id, entry, now)
+                kept += 1
+            elif isinstance(entry, cl.TopicSet):
+                logged.append(entry)
+        self.route(self.hub.learn_topics([*logged, *topics], now))
+        return kept
+
     def _current(self, link: int) -> bool:
         """True if the link numbered ``link`` is the one up now."""
         return link == self._link and self.up.is_set() and not self._stopping
@@ -430,19 +438,12 @@ class ClusterLink:
 
     async def _resync(self, now: float) -> None:
         """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
-        learn who is where and the topics from the snapshot, and keep the room messages the log
-        still holds up to it (delivered to nobody: this node's users were told they were cut
-        off, and a long gap's messages would flood them; /history has them), so that this
-        node's store is the same as the others'. Reading goes on after the snapshot."""
+        learn who is where and the topics, and keep the room messages the log still holds up to
+        the snapshot (delivered to nobody: its users were told they were cut off, and a long
+        gap would flood them; /history has them). Reading goes on after the snapshot."""
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        self.route(self.hub.learn_topics(topics, now))
         position = self.bus.log_position
-        kept = 0
-        if last > position.last:
-            for message_id, entry in await self.bus.history(position.last, last):
-                if isinstance(entry, cl.Said):
-                    self.hub.heard(message_id, entry, now)  # kept; delivered to nobody
-                    kept += 1
+        kept = await self._keep_log(position.last, last, topics, now)
         log.warning("cluster: who is where read again; %d messages kept from the log", kept)
         position.last = max(position.last, last)

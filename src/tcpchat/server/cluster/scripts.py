@@ -50,22 +50,22 @@ redis.call('PUBLISH', KEYS[2], table.concat(parts))
 return last
 """
 
-# A topic: appended as an entry numbered by the sequence, and kept as the room's last topic
-# entry, in one step, so that a joining node's snapshot (SNAPSHOT) has every topic set up to its
-# point of the log, however long ago (the log's entries are trimmed away in time). A topic
-# cleared is forgotten; past ``most`` rooms kept, a new room's topic is in the log only.
-# KEYS: seq, stream, topics. ARGV: maxlen, room key, most, cleared ('1' or ''), field, value.
+# A topic: appended as an entry numbered by the sequence, and kept (cleared ones too) as the
+# room's last topic entry with its id, in one step, so that a joining node's snapshot (SNAPSHOT)
+# has the topics set up to its point of the log however long ago (the log's entries are
+# trimmed away in time). Past ``most`` rooms the one whose topic was set longest ago goes.
+# KEYS: seq, stream, topics, topics by id. ARGV: maxlen, room key, most, field, value.
 # Returns the id.
 TOPIC = """
 local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[5], ARGV[6])
-if ARGV[4] == '1' then
-  redis.call('HDEL', KEYS[3], ARGV[2])
-elseif redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1
-    or redis.call('HLEN', KEYS[3]) < tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[5])
+redis.call('ZADD', KEYS[4], id, ARGV[2])
+if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
+  local oldest = redis.call('ZPOPMIN', KEYS[4])
+  redis.call('HDEL', KEYS[3], oldest[1])
 end
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[6])
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[5])
 return id
 """
 
@@ -174,15 +174,20 @@ redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
-# What a node joining the cluster starts from: the log's last id, the rooms' last topic entries,
-# and every listed node's users with their rooms. KEYS: nodes, log, topics. ARGV: the members
-# hashes' key prefix.
-# Returns {last id or '0-0', {room key, topic entry, ...}, node, {name, rooms, ...}, node, ...}.
+# What a node joining the cluster starts from: the log's last id, the rooms' last topic entries
+# in the order they were set, and every listed node's users with their rooms.
+# KEYS: nodes, log, topics, topics by id. ARGV: the members hashes' key prefix.
+# Returns {last id or '0-0', {topic entry, ...}, node, {name, rooms, ...}, node, ...}.
 SNAPSHOT = """
 local out = {}
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 if last[1] then out[1] = last[1][1] else out[1] = '0-0' end
-out[2] = redis.call('HGETALL', KEYS[3])
+local topics = {}
+for _, room in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  local entry = redis.call('HGET', KEYS[3], room)
+  if entry then topics[#topics + 1] = entry end
+end
+out[2] = topics
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   out[#out + 1] = node
   out[#out + 1] = redis.call('HGETALL', ARGV[1] .. node)
