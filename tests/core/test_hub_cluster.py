@@ -15,6 +15,7 @@ from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Claim, Instruction, Publish, Refresh, Release, Whisper
 from tcpchat.core.parse import parse_line
+from tcpchat.core.rooms import room_key
 from tcpchat.core.session import Session, State
 
 from .test_hub_rooms import ListArchive, RoomChat, text
@@ -281,17 +282,23 @@ def test_look_alike_rooms_made_at_once_on_two_nodes_are_one_room_named_as_each_n
     room = a.hub.rooms.find(here)
     assert room is not None and room.names() == ("alice",)
     b.line(bob, f"/join {there}")
+    settle(a, b)
+    # A node from before departures named their room gives only the key: found all the same.
+    older = cl.Departed("b", "bob", room_key(there), "part", b.now)
+    a.route(a.hub.heard(10_000, older, a.now))
+    room = a.hub.rooms.find(here)
+    assert room is not None and room.names() == ("alice",)
     a.line(alice, f"/part {here}")  # told by its key and its name: b finds its own spelling
     settle(a, b)
     room = b.hub.rooms.find(there)
     assert room is not None and room.names() == ("bob",)
 
 
-def test_topics_missed_are_kept_set_and_told_where_they_changed_the_last_one_winning() -> None:
-    """A node joining late (or after a gap) takes the topics it did not read as they were set:
-    the log's it missed, then each room's last from the snapshot. The last of a room's key wins
-    (a cleared one too); a room it makes later has it; members are told only of a change; a
-    look-alike room's old topic is not taken for another room's."""
+def test_topics_missed_are_taken_in_the_order_they_were_set_and_told_where_they_changed() -> None:
+    """A node joining late (or after a gap) takes the topics it did not read as they were set
+    (the log's it missed and the snapshot's, with their ids), in the order of their ids and by
+    the room each is here, as read live: the last set wins, a cleared one too, whatever order
+    they come in; a room made later has its topic; members are told only of a change."""
     _, (a,) = cluster("a")
     alice = join(a, "alice")
     a.line(alice, "/join #ops")
@@ -300,15 +307,19 @@ def test_topics_missed_are_kept_set_and_told_where_they_changed_the_last_one_win
     ops = cl.TopicSet("b", "bob", "#ops", "#Ops", "deploys only", 5.0)
     dev = cl.TopicSet("b", "bob", "#dev", "#dev", "builds", 6.0)
     dev_cleared = cl.TopicSet("b", "bob", "#dev", "#dev", "", 7.0)
-    ian = cl.TopicSet("b", "bob", "#ian", "#Ian", "old room", 4.0)  # a look-alike of #lan
-    a.route(a.hub.learn_topics([dev, ian, ops, dev_cleared], a.now))
-    assert text(a.take(alice)) == ["*** bob set the topic of #ops: deploys only"]
-    a.route(a.hub.learn_topics([ops], a.now))  # the same again: nothing to tell
+    ian = cl.TopicSet("b", "bob", "#ian", "#Ian", "made at once elsewhere", 4.0)  # #lan here
+    lan = cl.TopicSet("b", "bob", "#lan", "#lan", "later", 8.0)
+    a.route(a.hub.learn_topics([(8, lan), (7, dev_cleared), (5, ops), (4, ian), (6, dev)], a.now))
+    assert text(a.take(alice)) == [
+        "*** bob set the topic of #lan: later",
+        "*** bob set the topic of #ops: deploys only",
+    ]
+    a.route(a.hub.learn_topics([(5, ops), (8, lan)], a.now))  # the same again: nothing to tell
     assert a.take(alice) == []
-    a.line(alice, "/topic #lan")
+    a.route(a.hub.learn_topics([(9, ian)], a.now))  # newer, in the room it is here
+    assert text(a.take(alice)) == ["*** bob set the topic of #lan: made at once elsewhere"]
     a.line(alice, "/join #dev")
-    shown = "\n".join(text(a.take(alice)))
-    assert "old room" not in shown and "builds" not in shown
+    assert "builds" not in "\n".join(text(a.take(alice)))
 
 
 def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got_there() -> None:

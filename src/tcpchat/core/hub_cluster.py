@@ -21,7 +21,7 @@ from . import codes
 from . import events as ev
 from .cluster import ClusterState
 from .hub_claims import ClaimHandlers
-from .names import name_key
+from .names import look_keys, name_key
 from .output import (
     Claim,
     MemberChange,
@@ -321,6 +321,8 @@ class ClusterHandlers(ClaimHandlers):
         if entry.room == cl.EVERYWHERE:
             return self._drop_remote(session, entry.reason, now)
         room = self._local_room(entry.room, entry.label)
+        if room is None and not entry.label:  # a node before labels: by its key's look-alikes
+            room = next((r for r in session.rooms if entry.room in look_keys(r.name)), None)
         if room is None or room not in session.rooms:
             return []
         session.rooms.remove(room)
@@ -337,22 +339,24 @@ class ClusterHandlers(ClaimHandlers):
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
 
-    def learn_topics(self, topics: Sequence[cl.TopicSet], now: float) -> Out:
+    def learn_topics(self, topics: Sequence[tuple[int, cl.TopicSet]], now: float) -> Out:
         """Take the topics this node did not read as they were set (on joining, and after a
-        gap): ``topics`` in the order they were set (the log's entries this node missed, then
-        the snapshot's last topic of each room), the last of each room's key winning. Kept, set
-        on the room of that key here, and told to its members where it changed."""
+        gap): the log's entries it missed and each room's last from the snapshot, with their
+        ids. Applied in the order of their ids, as the log would have handed them, each to its
+        room here as a live one is (``_local_room``), the last for a room winning: kept, set,
+        and told to the room's members where it changed."""
+        last: dict[object, cl.TopicSet] = {}  # a room here, or the key of one that is not
+        for _, entry in sorted(topics, key=lambda numbered: numbered[0]):
+            room = self._local_room(entry.room, entry.label)
+            last[room if room is not None else entry.room] = entry
         out: Out = []
-        for entry in {entry.room: entry for entry in topics}.values():
-            room = self.rooms.by_key(entry.room)
-            if room is None:
+        for where, entry in last.items():
+            if not isinstance(where, Room):
                 self.archive.keep_topic(entry.room, entry.label, entry.topic)
-                continue
-            changed = room.topic != entry.topic
-            self.archive.keep_topic(room.key, room.name, entry.topic)
-            room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
-            if changed:
-                out.append(self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name)))
+            elif where.topic != entry.topic:
+                out += self._heard_topic(entry, now)
+            else:  # the same text: who set it and when, quietly
+                where.topic_by, where.topic_at = entry.name, entry.time
         return out
 
     def _local_room(self, key: str, label: str) -> Room[Session] | None:

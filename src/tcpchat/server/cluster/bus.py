@@ -115,16 +115,17 @@ class Bus:
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, reason)
 
-    async def snapshot(self) -> tuple[int, Snapshot, list[cl.TopicSet]]:
+    async def snapshot(self) -> tuple[int, Snapshot, list[tuple[int, cl.TopicSet]]]:
         """The log's last id, every listed node's users with their rooms, and each room's last
-        topic entry, at one instant."""
+        topic entry with its id, at one instant."""
         keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
         answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX])
         last, topics, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
             nodes[node] = cl.members(flat)
-        return last, nodes, [topic for topic in map(_topic, topics) if topic is not None]
+        kept = [(_int(number), _topic(raw)) for number, raw in zip(topics[::2], topics[1::2])]
+        return last, nodes, [(number, topic) for number, topic in kept if topic is not None]
 
     async def edges(self, key: str) -> tuple[int, int]:
         """The ids of the first and last entries of stream ``key`` (0, 0 when empty)."""
@@ -427,3 +428,8 @@ def _topic(raw: str) -> cl.TopicSet | None:
         log.warning("cluster: skipped a topic of %s: %s", cl.TOPICS_KEY, exc)
         return None
     return entry if isinstance(entry, cl.TopicSet) else None
+
+
+def _int(score: str) -> int:
+    """A sorted set's score as Redis gives it (``"12"``, or ``"1.2e+17"`` past 17 digits)."""
+    return int(float(score)) if not score.isdigit() else int(score)

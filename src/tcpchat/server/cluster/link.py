@@ -32,6 +32,7 @@ from ..logs import LOGGER_NAME
 from .bus import Bus, Read
 
 log = logging.getLogger(LOGGER_NAME)
+Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
 
 # A batch of instructions sent in one pipeline: large enough to keep up with a burst, small
 # enough that a slow Redis answer does not hold a large one.
@@ -292,7 +293,7 @@ class ClusterLink:
             return
         self.route(self.hub.add_missing(nodes, now))
 
-    async def _keep_log(self, after: int, last: int, topics: list[cl.TopicSet], now: float) -> int:
+    async def _keep_log(self, after: int, last: int, topics: Numbered, now: float) -> int:
         """Keep the room messages the log holds after ``after`` up to ``last`` (delivered to
         nobody), and take the topics set meanwhile (``topics``: the snapshot's); how many kept."""
         kept, logged = 0, []
@@ -301,7 +302,7 @@ class ClusterLink:
                 self.hub.heard(message_id, entry, now)
                 kept += 1
             elif isinstance(entry, cl.TopicSet):
-                logged.append(entry)
+                logged.append((message_id, entry))
         self.route(self.hub.learn_topics([*logged, *topics], now))
         return kept
 

@@ -177,15 +177,19 @@ return id
 # What a node joining the cluster starts from: the log's last id, the rooms' last topic entries
 # in the order they were set, and every listed node's users with their rooms.
 # KEYS: nodes, log, topics, topics by id. ARGV: the members hashes' key prefix.
-# Returns {last id or '0-0', {topic entry, ...}, node, {name, rooms, ...}, node, ...}.
+# Returns {last id or '0-0', {id, topic entry, ...}, node, {name, rooms, ...}, node, ...}.
 SNAPSHOT = """
 local out = {}
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 if last[1] then out[1] = last[1][1] else out[1] = '0-0' end
 local topics = {}
-for _, room in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-  local entry = redis.call('HGET', KEYS[3], room)
-  if entry then topics[#topics + 1] = entry end
+local order = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
+for i = 1, #order, 2 do
+  local entry = redis.call('HGET', KEYS[3], order[i])
+  if entry then
+    topics[#topics + 1] = order[i + 1]
+    topics[#topics + 1] = entry
+  end
 end
 out[2] = topics
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
