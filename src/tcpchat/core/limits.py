@@ -400,8 +400,7 @@ CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
 # messages/s (the issue's load), far longer than a reconnect takes.
 CLUSTER_LOG_ENTRIES = 100_000
 # Rooms whose last topic Redis keeps for nodes that join later (tcpchat:topics): ten nodes'
-# worth of MAX_ROOMS. Past it the room whose topic was set longest ago is forgotten there (a
-# node joining after its log entry was trimmed does not have it).
+# worth of MAX_ROOMS; past it the room whose topic was set longest ago is forgotten there.
 CLUSTER_TOPICS = 10 * MAX_ROOMS
 # Private messages a node's inbox keeps: the same reasoning for one node's share.
 CLUSTER_INBOX_ENTRIES = 10_000
@@ -412,10 +411,9 @@ CLUSTER_READ_COUNT = 1000
 # reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
-# How long a command through the client (the lease's renewal, a claim at start) waits for its
-# reply before the link is taken for lost. A silent Redis (paused, or its host gone) is found
-# this way: the link's own connections have no timeout (server/cluster/wire.py). redis-py 8
-# waits 5 s by default and older versions for ever, so it is always set, to the lease.
+# How long a command through the client (the lease's renewal) waits for its reply: a silent
+# Redis is found this way, the link's own connections having no timeout (wire.py). Always set:
+# redis-py before 8 waits for ever by default.
 CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
 # Ids reserved for the messages a node numbers itself while its link is down (INCRBY each time
 # the link comes up): 100,000 is 100 s of the issue's load on one node; ids are 64-bit, so
