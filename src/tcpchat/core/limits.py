@@ -389,10 +389,9 @@ PACER_HEADROOM_LINES = 1
 
 # --- cluster (docs/CLUSTER.md; core/cluster.py, server/cluster/) ------------------------------
 
-# A node's lease on its names: a node that has not renewed it this long is taken for dead, its
-# names freed and its users announced gone. Phoenix Presence declares a node down after 30 s;
-# the issue asks for leaves within lease + 2 s, and a GC pause or a busy second must not reap a
-# live node, so 5 s, renewed every third of it (two renewals may be lost before it lapses).
+# A node's lease: not renewed this long, the node is taken for dead (its names freed, its users
+# gone). The issue asks for leaves within lease + 2 s, and a busy second must not reap a live
+# node: 5 s, renewed every third of it (two renewals may be lost before it lapses).
 CLUSTER_LEASE_S = 5.0
 CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
 # Entries the shared log keeps (XADD MAXLEN ~): what a node cut off from Redis can still catch up
