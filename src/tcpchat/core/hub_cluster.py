@@ -351,12 +351,10 @@ class ClusterHandlers(ClaimHandlers):
             last[room if room is not None else entry.room] = entry
         out: Out = []
         for where, entry in last.items():
-            if not isinstance(where, Room):
-                self.archive.keep_topic(entry.room, entry.label, entry.topic)
-            elif where.topic != entry.topic:
+            if isinstance(where, Room) and where.topic == entry.topic:
+                where.topic_by, where.topic_at = entry.name, entry.time  # the same text: quietly
+            else:
                 out += self._heard_topic(entry, now)
-            else:  # the same text: who set it and when, quietly
-                where.topic_by, where.topic_at = entry.name, entry.time
         return out
 
     def _local_room(self, key: str, label: str) -> Room[Session] | None:

@@ -33,6 +33,7 @@ log = logging.getLogger(LOGGER_NAME)
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
 Mine = deque[tuple[str, "cl.Entry"]]  # entries appended and not read back yet, as sent
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
+Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
 MEMBERS_PREFIX = cl.members_key("")
 
 
@@ -115,7 +116,7 @@ class Bus:
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, reason)
 
-    async def snapshot(self) -> tuple[int, Snapshot, list[tuple[int, cl.TopicSet]]]:
+    async def snapshot(self) -> tuple[int, Snapshot, Numbered]:
         """The log's last id, every listed node's users with their rooms, and each room's last
         topic entry with its id, at one instant."""
         keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]

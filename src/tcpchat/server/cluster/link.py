@@ -29,10 +29,9 @@ from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
 from ..logs import LOGGER_NAME
-from .bus import Bus, Read
+from .bus import Bus, Numbered, Read
 
 log = logging.getLogger(LOGGER_NAME)
-Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
 
 # A batch of instructions sent in one pipeline: large enough to keep up with a burst, small
 # enough that a slow Redis answer does not hold a large one.
