@@ -622,3 +622,36 @@ def test_messages_written_but_not_indexed_at_a_crash_are_indexed_at_the_next_sta
     again.close()
     fts = stored_rows(tmp_path, "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'crash'")
     assert sorted(r[0] for r in fts) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.skipif(not HAS_FTS5, reason="this SQLite has no FTS5")
+def test_a_message_kept_below_the_index_mark_is_indexed_with_it(
+    opened: Any, tmp_path: Path
+) -> None:
+    # A cluster node cut off from Redis numbers its messages from a block of ids it reserved
+    # earlier: below messages it stored (and indexed) since. Search must find them for good.
+    archive = opened()
+    for mid in (1, 2, 10, 11):
+        archive.keep("#ops", said(mid, "indexed first"))
+    assert archive.flush(WAIT, index=True)
+    assert archive._queue.indexed == 11
+    archive.keep("#ops", said(3, "said while cut off"))
+    archive.keep("#ops", said(10, "a second id ten: ignored"))  # already stored
+    assert archive.flush(WAIT)
+    assert ids(archive.search("#ops", "cut off", 10)) == [3]
+    assert ids(archive.search("#ops", "ignored", 10)) == []
+    archive.keep("#ops", said(12, "said once the link is back"))
+    archive.keep("#ops", said(4, "said while cut off, late"))  # in the same batch
+    assert archive.flush(WAIT, index=True)
+    assert ids(archive.search("#ops", "cut off", 10)) == [3, 4]
+    assert ids(archive.search("#ops", "link", 10)) == [12]
+    archive.close()
+    again = opened()
+    assert ids(again.search("#ops", "cut off", 10)) == [3, 4]
+    assert ids(again.search("#ops", "first", 10)) == [1, 2, 10, 11]
+    again.close()
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    assert conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+    fts = conn.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'ignored'")
+    assert fts.fetchall() == []
+    conn.close()

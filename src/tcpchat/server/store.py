@@ -205,6 +205,8 @@ class SqliteArchive:
             pending.append(row)
             if message.id > queue.high:
                 queue.high = message.id
+            else:
+                queue.behind = True  # maybe below the search index's mark: store_writer.py
             queue.kept += 1
             waiting = len(pending)
             if waiting == self.batch_rows:

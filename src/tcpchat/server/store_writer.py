@@ -72,6 +72,8 @@ def insert_sql(rows: int) -> str:
 
 
 INSERT_FULL = insert_sql(INSERT_ROWS)
+INSERT_ONE = insert_sql(1)
+INDEX_ONE = "INSERT INTO messages_fts (rowid, room, text) VALUES (?, ?, ?)"
 
 
 class Queue:
@@ -89,6 +91,7 @@ class Queue:
         self.kept = 0  # operations handed to the writer (messages, rooms, ids)
         self.done = 0  # of those, written or dropped
         self.high = last_id  # the highest message id kept (or read at open)
+        self.behind = False  # a row pending has an id at or below one kept before it
         self.indexed = indexed  # messages up to this id are in the search index
         self.top = top  # the highest message id written
         # Write without waiting out the interval (a full batch, a flush): a flag, not only the
@@ -203,6 +206,7 @@ class Writer:
             batch, queue.pending = queue.pending, []
             rooms, queue.rooms = queue.rooms, {}
             high = queue.high
+            behind, queue.behind = queue.behind, False
             taken = queue.kept
             queue.writing = batch
             queue.hurry = False
@@ -214,7 +218,7 @@ class Writer:
                     self.lost += len(batch)
                     self._requeue(rooms)
                 else:
-                    self._commit(batch, rooms, meta)
+                    self._commit(batch, rooms, meta, behind)
                     self.stored_high = max(self.stored_high, high)
         finally:
             with queue.lock:
@@ -222,15 +226,20 @@ class Writer:
                 queue.done = taken
                 queue.changed.notify_all()
 
-    def _commit(self, batch: list[Row], rooms: dict[int, RoomRow], meta: int | None) -> None:
+    def _commit(
+        self, batch: list[Row], rooms: dict[int, RoomRow], meta: int | None, behind: bool
+    ) -> None:
         conn = self.conn
+        written = batch
         try:
             conn.execute("BEGIN IMMEDIATE")
             if rooms:
                 conn.executemany(UPSERT_ROOM, list(rooms.values()))
             added = 0
-            for start in range(0, len(batch), INSERT_ROWS):
-                rows = batch[start : start + INSERT_ROWS]
+            if behind and self.search_kind == FTS5:
+                written, added = self._below_the_index(batch)
+            for start in range(0, len(written), INSERT_ROWS):
+                rows = written[start : start + INSERT_ROWS]
                 sql = INSERT_FULL if len(rows) == INSERT_ROWS else insert_sql(len(rows))
                 added += conn.execute(sql, list(chain.from_iterable(rows))).rowcount
             if meta is not None:
@@ -245,17 +254,34 @@ class Writer:
         if self.rows >= 0:
             self.rows += max(added, 0)
         queue = self.queue
-        if batch and batch[-1][0] > queue.top:
+        newest = (max(row[0] for row in batch) if behind else batch[-1][0]) if batch else 0
+        if newest > queue.top:
             if queue.top <= queue.indexed:
                 self.index_since = time.monotonic()
             with queue.lock:
-                queue.top = batch[-1][0]
+                queue.top = newest
         if self.failing:
             self.failing = False
             log.warning(
                 "history: writing to %s again; %d messages were not stored", self.path, self.lost
             )
             self.lost = 0
+
+    def _below_the_index(self, batch: list[Row]) -> tuple[list[Row], int]:
+        """Write the rows of ``batch`` whose ids are at or below the search index's mark (the
+        indexer only ever adds ids above it) and index each one added, in the transaction under
+        way; the other rows, and how many rows were added. A cluster node cut off from Redis
+        numbers its messages from ids it reserved before messages it has stored since."""
+        indexed = self.queue.indexed
+        added = 0
+        rest: list[Row] = []
+        for row in batch:
+            if row[0] > indexed:
+                rest.append(row)
+            elif self.conn.execute(INSERT_ONE, row).rowcount == 1:  # not a second copy
+                self.conn.execute(INDEX_ONE, (row[0], row[1], row[6]))
+                added += 1
+        return rest, added
 
     def _requeue(self, rooms: dict[int, RoomRow]) -> None:
         """Rooms not written go back to be written with the next batch (a newer state of the
