@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpchat.core import cluster as cl
-from tcpchat.core.lease import Backoff, Lease, reapable
+from tcpchat.core.lease import Backoff, Lease, OutageIds, reapable
 from tcpchat.core.limits import MAX_TOPIC_CHARS
 
 
@@ -81,6 +81,15 @@ def test_reconnects_back_off_doubling_to_a_ceiling_and_start_over_after_success(
     assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
     backoff.reset()
     assert backoff.next() == 0.1
+
+
+def test_the_ids_for_a_link_loss_are_reserved_again_once_newer_entries_were_read() -> None:
+    block = OutageIds(size=100, every=5.0)
+    assert not block.stale(10**6, 0.0)  # none reserved yet: the link reserves at start
+    assert block.reserved(300, 10.0) == 201
+    assert not block.stale(300, 100.0)  # nothing said since: a quiet cluster keeps its block
+    assert not block.stale(301, 14.9)  # at most every 5 s
+    assert block.stale(301, 15.0)
 
 
 def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() -> None:

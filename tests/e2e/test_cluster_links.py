@@ -14,6 +14,7 @@ import pytest
 
 from tcpchat.core import cluster as cl
 from tcpchat.core import commands as cmd
+from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import CLUSTER_LEASE_S, HubLimits
 from tcpchat.core.output import Claim, Out, Publish, Refresh, Release, Whisper
@@ -207,5 +208,93 @@ def test_a_node_back_after_a_while_takes_the_topics_set_meanwhile_cleared_ones_t
         finally:
             await link.stop()
             await link.redis.aclose()
+
+    run(redis, test)
+
+
+def said_on(node: Node, kind: type, text: str) -> Any:
+    """The last event of type ``kind`` with ``text`` that ``node`` told its users, or None."""
+    found = [
+        item.event
+        for item in node.told
+        if isinstance(getattr(item, "event", None), kind) and item.event.text == text
+    ]
+    return found[-1] if found else None
+
+
+async def registered(*sessions: Session) -> None:
+    async def done() -> bool:
+        return all(session.state is State.ACTIVE for session in sessions)
+
+    await until(done, "names granted")
+
+
+def test_a_message_said_while_cut_off_is_numbered_after_what_was_read_before(
+    redis: RedisServer,
+) -> None:
+    """A node cut off numbers its users' messages from a block of ids it reserved. The block is
+    reserved again once newer entries were read, so such a message sorts after what the node's
+    users saw before the loss (in /history, the replay), not among the node's first messages."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None
+        a.link.bus.outage.every = 0.0  # at each tick of the link, not every 5 s
+        alice, bob = a.user("alice"), b.user("bob")
+        await registered(alice, bob)
+        for n in range(3):
+            b.do(bob, cmd.Say(f"before {n}"))
+
+        async def a_read_them() -> bool:
+            return said_on(a, ev.Message, "before 2") is not None
+
+        await until(a_read_them, "a read bob's messages")
+        read = a.link.bus.log_position.last
+
+        async def reserved_after() -> bool:
+            assert a.link is not None
+            return a.link.bus.outage.last - a.link.bus.outage.size >= read
+
+        await until(reserved_after, "a's block reserved again, after what it read")
+        a.link._lost(ConnectionError("test: cut off"), a.link._link)
+        a.do(alice, cmd.Say("said while cut off"))
+        assert said_on(a, ev.Delivered, "said while cut off").id > read
+
+    run(redis, test)
+
+
+def test_ids_go_on_above_what_a_node_read_when_redis_comes_back_from_an_older_state(
+    redis: RedisServer,
+) -> None:
+    """Redis back from an older state (an AOF's lost second, a replica behind) with the leases
+    still held: the nodes go on, and no id is given again that a node read before (it would
+    skip the new entry as met, and its outage block would meet ids it stored)."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None
+        bob = b.user("bob")
+        await registered(bob)
+        b.do(bob, cmd.Say("before"))
+
+        async def a_read_it() -> bool:
+            return said_on(a, ev.Message, "before") is not None
+
+        await until(a_read_it, "a read bob's message")
+        read = a.link.bus.log_position.last
+        await a.link.redis.set(cl.SEQ_KEY, 1)  # as if the last writes were lost
+        a.link._lost(ConnectionError("test: Redis restarted"), a.link._link)
+
+        async def a_back() -> bool:
+            assert a.link is not None
+            return a.link.up.is_set()
+
+        await until(a_back, "a's link back")
+        assert a.link.bus.outage.last - a.link.bus.outage.size >= read
+        b.do(bob, cmd.Say("after"))
+
+        async def a_read_after() -> bool:
+            return said_on(a, ev.Message, "after") is not None
+
+        await until(a_read_after, "a read bob's next message")
+        assert said_on(a, ev.Message, "after").id > read
 
     run(redis, test)

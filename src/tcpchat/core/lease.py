@@ -1,13 +1,20 @@
 """A cluster node's lease and the pauses between its tries to reach Redis (docs/CLUSTER.md,
-Names): when to renew, when a node counts as gone, and who reaps it. Pure: the bus
-(``server/cluster/``) does the talking to Redis.
+Names): when to renew, when a node counts as gone, and who reaps it; and when to reserve its
+ids for a link loss again. Pure: the bus (``server/cluster/``) does the talking to Redis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .limits import CLUSTER_LEASE_S, CLUSTER_RENEW_S, CLUSTER_RETRY_FIRST_S, CLUSTER_RETRY_MAX_S
+from .limits import (
+    CLUSTER_LEASE_S,
+    CLUSTER_OUTAGE_IDS,
+    CLUSTER_RENEW_S,
+    CLUSTER_RESERVE_EVERY_S,
+    CLUSTER_RETRY_FIRST_S,
+    CLUSTER_RETRY_MAX_S,
+)
 
 
 class Lease:
@@ -39,6 +46,31 @@ class Lease:
 
     def lapsed(self, now: float) -> bool:
         return self.confirmed is None or now - self.confirmed >= self.length
+
+
+class OutageIds:
+    """The block of ids this node reserved for the messages its users say while the link is down
+    (docs/CLUSTER.md, Ids). In this node's history such a message sorts before every message the
+    cluster numbered after its block: the block is reserved again (``stale``) at most every
+    ``every`` seconds once this node has read an entry numbered after it, so that it stays near
+    the present; a quiet cluster keeps its block (and its ids do not grow)."""
+
+    def __init__(self, size: int = CLUSTER_OUTAGE_IDS, every: float = CLUSTER_RESERVE_EVERY_S):
+        self.size = size
+        self.every = every
+        self.last = 0  # the block's last id
+        self.at: float | None = None  # when it was reserved
+
+    def reserved(self, last: int, now: float) -> int:
+        """Redis reserved the ids up to ``last``: the first of them."""
+        self.last = last
+        self.at = now
+        return last - self.size + 1
+
+    def stale(self, read: int, now: float) -> bool:
+        """True if the entries read (up to id ``read``) came after the block and it is old
+        enough to be reserved again."""
+        return self.at is not None and read > self.last and now - self.at >= self.every
 
 
 class Backoff:

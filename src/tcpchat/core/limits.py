@@ -403,21 +403,21 @@ CLUSTER_LOG_ENTRIES = 100_000
 CLUSTER_TOPICS = 10 * MAX_ROOMS
 # Private messages a node's inbox keeps: the same reasoning for one node's share.
 CLUSTER_INBOX_ENTRIES = 10_000
-# Entries one XREAD returns at most: a node catching up applies them in slices of this size so
-# its users' lines are still handled between slices.
+# Entries one XREAD returns at most: a catch-up goes in slices, its users served in between.
 CLUSTER_READ_COUNT = 1000
 # Reconnecting to Redis: first try after 0.1 s, doubling to 5 s (the lease: a node that cannot
 # reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
 # How long a command through the client (the lease's renewal) waits for its reply: a silent
-# Redis is found this way, the link's own connections having no timeout (wire.py). Always set:
-# redis-py before 8 waits for ever by default.
+# Redis is found so (wire.py's connections have none). Set: redis-py < 8 waits for ever.
 CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
-# Ids reserved for the messages a node numbers itself while its link is down (INCRBY each time
-# the link comes up): 100,000 is 100 s of the issue's load on one node; ids are 64-bit, so
-# reserving costs nothing but a gap in the numbers. Past them ids could meet the cluster's.
+# Ids reserved for the messages a node numbers itself while its link is down: 100,000 is 100 s
+# of the issue's load on one node (past them ids could meet the cluster's). Reserved when the
+# link comes up, and again at most every 5 s once the cluster said something after the block:
+# such a message sorts before what was said after its block. Ids grow 20,000 a second at most.
 CLUSTER_OUTAGE_IDS = 100_000
+CLUSTER_RESERVE_EVERY_S = 5.0
 # Instructions waiting for Redis (a pause, a slow link) before a new message is refused with
 # "not sent" rather than queued: 3 s of the issue's 1,000 messages/s is 3,000; 20,000 rides out
 # a longer pause at that rate and bounds the memory to a few MB. Presence changes queued while

@@ -14,12 +14,11 @@ from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
-from ...core.lease import Lease, reapable
+from ...core.lease import Lease, OutageIds, reapable
 from ...core.limits import (
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MAX_PENDING,
-    CLUSTER_OUTAGE_IDS,
     CLUSTER_READ_COUNT,
     CLUSTER_TOPICS,
 )
@@ -65,6 +64,7 @@ class Bus:
         self.node = node
         self.boot = secrets.token_hex(8)  # tells this run of the node from an earlier one
         self.lease = lease or Lease()
+        self.outage = OutageIds()
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
@@ -97,9 +97,11 @@ class Bus:
         await self._pushes.close()
 
     async def register(self, stored: int, now: float) -> None:
-        """Enter the cluster afresh (at start, or after this node was dropped): what an earlier
-        run of this node left (its names, its users) is announced gone first; then a new lease,
-        listed, and ids going on above ``stored``. Positions are left as they are."""
+        """Enter the cluster afresh (at start, or after this node was dropped): ids going on
+        above ``stored`` (before anything is numbered); what an earlier run of this node left (its
+        names, its users) is announced gone; then a new lease, listed. Positions are left as
+        they are."""
+        await self._floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, "")
         self.boot = secrets.token_hex(8)
@@ -107,8 +109,13 @@ class Bus:
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         self.lease.renewed(now)
-        await self._floor(keys=[cl.SEQ_KEY], args=[stored])
         await self.load_scripts()
+
+    def floor(self, stored: int) -> int:
+        """The id the cluster's must go on above: the highest this node stored (``stored``) or
+        read. Redis may have come back from an older state (an AOF's last second, a replica
+        behind): ids given again would be skipped by the nodes that read them before."""
+        return max(stored, self.log_position.last, self.inbox_position.last)
 
     async def leave(self, now: float, reason: str) -> None:
         """Leave the cluster on a clean stop: this node's names are freed and its users' leaves
@@ -155,11 +162,11 @@ class Bus:
                 return out
             start = f"({chunk[-1][0]}"
 
-    async def reserve(self) -> int:
-        """Reserve ``CLUSTER_OUTAGE_IDS`` ids for messages said while the link is down: the
-        first of them."""
-        last = int(await self.redis.incrby(cl.SEQ_KEY, CLUSTER_OUTAGE_IDS))
-        return last - CLUSTER_OUTAGE_IDS + 1
+    async def reserve(self, stored: int, now: float) -> int:
+        """Reserve a block of ids (``outage``) for the messages said while the link is down,
+        above every id this node stored (``stored``) or read: the first of them."""
+        args = [self.floor(stored), self.outage.size]
+        return self.outage.reserved(int(await self._floor(keys=[cl.SEQ_KEY], args=args)), now)
 
     async def run(self, batch: list[Instruction]) -> list[Any]:
         """Carry out the hub's cluster instructions in one pipeline, in order; one answer each
@@ -251,7 +258,7 @@ class Bus:
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         self.lease.renewed(now)
-        await self._floor(keys=[cl.SEQ_KEY], args=[stored])
+        await self._floor(keys=[cl.SEQ_KEY], args=[stored, 0])
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
             last = await self.redis.xrevrange(key, count=1)
             position.last = cl.id_of(last[0][0]) if last else 0

@@ -103,7 +103,7 @@ class ClusterLink:
         backfilled = await self._keep_log(stored, last, topics, now)  # nobody is connected yet
         self.bus.log_position.last = last
         self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
-        self.hub.reserve(await self.bus.reserve())
+        self.hub.reserve(await self.bus.reserve(stored, now))
         others = sum(len(users) for node, users in nodes.items() if node != self.node)
         log.info(
             "joined the cluster as %s: %d other nodes, %d users there; %d messages backfilled",
@@ -249,7 +249,8 @@ class ClusterLink:
                             await self._refresh(time.time(), reader=True)
                         continue
                     except Exception as exc:
-                        if bus.listening or self._resubscribed or not self._current(link):
+                        ended = self._stopping or link != self._link  # lost, or stopping
+                        if bus.listening or self._resubscribed or ended:
                             raise  # a lost link, taken up with backoff
                         # Only the subscription went (Redis drops a subscriber that falls far
                         # behind, or it was killed): subscribe again at once and catch up; if
@@ -305,10 +306,6 @@ class ClusterLink:
         self.route(self.hub.learn_topics([*logged, *topics], now))
         return kept
 
-    def _current(self, link: int) -> bool:
-        """True if the link numbered ``link`` is the one up now."""
-        return link == self._link and self.up.is_set() and not self._stopping
-
     def _apply(self, read: Read) -> None:
         """Feed the entries read to the hub, and route what it answers (a burst at once)."""
         if not read:
@@ -337,6 +334,8 @@ class ClusterLink:
                     continue
                 for node in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
+                if self.bus.outage.stale(self.bus.floor(0), now):  # ids for a loss, kept recent
+                    self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
                 if self._refresh_wanted:
                     await self._refresh(now, reader=False)
             except Exception as exc:
@@ -399,7 +398,7 @@ class ClusterLink:
         if self._rejoin_wanted or not await self._still_in(now):
             self._rejoin_wanted = True  # till done: once listed again it looks done
             await self._join_again(now)
-        self.hub.reserve(await self.bus.reserve())
+        self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
 
     async def _still_in(self, now: float) -> bool:
         """After a time without reading: False if the others dropped this node (or Redis lost

@@ -83,13 +83,16 @@ redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
-# Ids go on above every id a node has stored (after a Redis restart without persistence, or a
-# standalone server's history joining a cluster). KEYS: seq. ARGV: floor. Returns the seq.
+# Ids go on above every id a node has stored or read (after a Redis restart without persistence
+# or from an older state, or a standalone server's history joining a cluster); then ``count``
+# of them are reserved for the node (0: none). The numbers stay strings and INCRBY's: a Lua
+# number past 14 digits would be written back as 1.2e+14, which INCR refuses.
+# KEYS: seq. ARGV: floor, count. Returns the seq (the last id reserved).
 FLOOR = """
-local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
-local floor = tonumber(ARGV[1])
-if seq < floor then redis.call('SET', KEYS[1], floor); seq = floor end
-return seq
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return redis.call('INCRBY', KEYS[1], ARGV[2])
 """
 
 # Claim every key of a name for this node, if none is held and this node's lease is its own.
