@@ -381,9 +381,11 @@ class Bus:
             if not pushed:
                 position.last = number
             return
+        if entry is None:  # a kind this version does not know: a push of it is not believed
+            if not pushed:  # (anyone may PUBLISH: its id could put every later entry behind)
+                position.last = number
+            return
         position.last = number
-        if entry is None:
-            return  # a kind this version does not know
         if is_log and mine and entry.node == self.node:
             self._skip_mine(raw)
         out.append((key, number, entry))
