@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from ..config import (
     Option,
@@ -43,11 +44,49 @@ CLUSTER_SCHEMES = ("redis://", "rediss://", "unix://")
 NODE_NAME_MAX_CHARS = 64
 
 
+# Query parameters redis-py's from_url reads as numbers; a bad one is a usage error here.
+_CLUSTER_NUMBERS = ("db", "socket_timeout", "socket_connect_timeout", "health_check_interval")
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be logged or shown: a password in it (``//USER:PASS@`` or
+    ``password=``) is replaced by ``***``, in a URL mistyped too."""
+    url = re.sub(r"(//[^/@:]*):[^/]*@", r"\1:***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+
+
 def parse_cluster_url(text: str) -> str:
+    """A Redis URL as redis-py's ``from_url`` takes it, checked here so that a typo is a usage
+    error (exit 2) rather than a failure to reach Redis."""
     url = text.strip()
-    if url and not url.startswith(CLUSTER_SCHEMES):
-        raise ValueError(f"not a Redis URL (redis://HOST:PORT/DB): {text!r}")
+    if not url:
+        return url
+    shown = repr(shown_url(url))
+    if not url.startswith(CLUSTER_SCHEMES):
+        raise ValueError(f"not a Redis URL (redis://HOST:PORT/DB): {shown}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError if it is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ValueError(f"{exc}: {shown}") from None
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"no socket path (unix:///PATH): {shown}")
+    elif not parts.hostname or port == 0:
+        raise ValueError(f"no host or no port (redis://HOST:PORT/DB): {shown}")
+    elif parts.path not in ("", "/") and not parts.path[1:].isdigit():
+        raise ValueError(f"the database is a number (redis://HOST:PORT/DB): {shown}")
+    for key, values in parse_qs(parts.query).items():
+        if key in _CLUSTER_NUMBERS and not all(_is_number(value) for value in values):
+            raise ValueError(f"{key} is a number: {shown}")
     return url
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) >= 0
+    except ValueError:
+        return False
 
 
 def parse_node_name(text: str) -> str:
@@ -291,7 +330,8 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "node_name",
         parse_node_name,
         "",
-        "this server's name in the cluster (default: host name and port, HOST:PORT)",
+        "this server's name in the cluster (default: host name and port, HOST:PORT; HOST:PID "
+        "with --port 0)",
         "NAME",
     ),
     Option(

@@ -12,10 +12,10 @@ import importlib
 import time
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ...core.errors import ConfigError
 from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S
+from ..config import shown_url
 
 MISSING_EXTRA = "--cluster needs the Redis client: pip install 'tcp-chat[cluster]'"
 # Between two tries to reach Redis at start (--cluster-wait): short, then doubling to this.
@@ -31,18 +31,6 @@ def redis_asyncio() -> ModuleType:
         raise ConfigError(MISSING_EXTRA) from None
 
 
-def shown_url(url: str) -> str:
-    """``url`` as it may be logged: a password in it is replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 async def reach(url: str, wait: float) -> Any:
     """A connected redis-py client for ``url``, trying for up to ``wait`` seconds.
 
@@ -51,12 +39,15 @@ async def reach(url: str, wait: float) -> Any:
     """
     module = redis_asyncio()
     # A socket_timeout in the URL's query wins over this one (redis-py's from_url).
-    client = module.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=2,
-        socket_timeout=CLUSTER_COMMAND_TIMEOUT_S,
-    )
+    try:
+        client = module.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=CLUSTER_COMMAND_TIMEOUT_S,
+        )
+    except ValueError as exc:  # what parse_cluster_url could not know of redis-py's rules
+        raise ConfigError(f"--cluster {shown_url(url)}: {exc}") from None
     deadline = time.monotonic() + wait
     pause = FIRST_RETRY_S
     while True:

@@ -1,0 +1,60 @@
+"""The server's options that are checked before anything starts: a Redis URL for --cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcpchat.server.config import parse_cluster_url, shown_url
+
+GOOD = [
+    "",  # not a cluster node
+    "redis://127.0.0.1:6379/0",
+    "redis://redis.example.org/3",
+    "rediss://:secret@10.0.0.5:6380/0?ssl_cert_reqs=none",
+    "redis://[::1]:6379",
+    "unix:///run/redis/redis.sock?db=2",
+    "redis://127.0.0.1:6379/0?socket_timeout=2.5",
+]
+BAD = [
+    ("http://example.org", "not a Redis URL"),
+    ("redis://127.0.0.1:notaport/0", "Port"),
+    ("redis://127.0.0.1:99999/0", "out of range"),
+    ("redis://[::1", "IPv6"),
+    ("redis://127.0.0.1:6379/abc", "database is a number"),
+    ("redis://127.0.0.1:6379/0?socket_timeout=abc", "socket_timeout is a number"),
+    ("redis://127.0.0.1:6379/0?db=x", "db is a number"),
+    ("redis:///0", "no host"),
+    ("unix://", "no socket path"),
+]
+
+
+@pytest.mark.parametrize("url", GOOD)
+def test_a_redis_url_as_redis_py_takes_it_is_accepted(url: str) -> None:
+    assert parse_cluster_url(f"  {url} ") == url
+
+
+@pytest.mark.parametrize(("url", "why"), BAD)
+def test_a_mistyped_redis_url_is_refused_before_anything_starts(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_cluster_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("redis://app:p@ss@h:1/0", "redis://app:***@h:1/0"),
+        ("redis://h:1/0?db=1&password=s3cret", "redis://h:1/0?db=1&password=***"),
+        ("redis//:s3cret@10.0.0.5:6379/0", "redis//:***@10.0.0.5:6379/0"),  # mistyped
+        ("redis://h:1/0", "redis://h:1/0"),
+    ],
+)
+def test_a_password_in_the_url_is_never_shown(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+
+
+def test_the_refusal_of_a_mistyped_url_hides_its_password() -> None:
+    for url in ("redis//:s3cret@10.0.0.5:6379/0", "redis://:s3cret@h:1/x?password=s3cret"):
+        with pytest.raises(ValueError) as refused:
+            parse_cluster_url(url)
+        assert "s3cret" not in str(refused.value)
