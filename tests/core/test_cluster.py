@@ -64,6 +64,15 @@ def test_the_lease_is_renewed_every_third_and_lapses_after_its_length() -> None:
     assert not lease.lapsed(15.9) and lease.lapsed(16.0)
 
 
+def test_the_timer_wakes_when_a_renewal_is_due_not_at_its_next_whole_tick() -> None:
+    lease = Lease(length=5.0, renew=5.0 / 3)
+    assert lease.wait(0.0, most=1.0) == 0.0  # never renewed: at once
+    lease.renewed(10.0)
+    assert lease.wait(10.0, most=1.0) == 1.0
+    assert lease.wait(11.0, most=1.0) == pytest.approx(2 / 3)
+    assert lease.wait(12.0, most=1.0) == 0.0  # overdue
+
+
 def test_a_late_answer_does_not_move_the_lease_back() -> None:
     lease = Lease(length=6.0, renew=2.0)
     lease.renewed(12.0)

@@ -38,6 +38,13 @@ class Lease:
     def due(self, now: float) -> bool:
         return self.confirmed is None or now - self.confirmed >= self.renew
 
+    def wait(self, now: float, most: float) -> float:
+        """How long a timer that wakes at least every ``most`` seconds may sleep before the next
+        renewal is due (it is not put off to the next whole tick)."""
+        if self.confirmed is None:
+            return 0.0
+        return max(0.0, min(most, self.confirmed + self.renew - now))
+
     def renewed(self, sent: float) -> None:
         """Redis accepted the renewal sent at ``sent`` (the lease runs from when it was sent,
         not from the answer: the TTL started before the answer came back)."""

@@ -391,7 +391,7 @@ PACER_HEADROOM_LINES = 1
 
 # A node's lease: not renewed this long, the node is taken for dead (its names freed, its users
 # gone). The issue asks for leaves within lease + 2 s, and a busy second must not reap a live
-# node: 5 s, renewed every third of it (two renewals may be lost before it lapses).
+# node: 5 s, renewed every third of it (one renewal may be lost and the next late a second).
 CLUSTER_LEASE_S = 5.0
 CLUSTER_RENEW_S = CLUSTER_LEASE_S / 3
 # Entries the shared log keeps (XADD MAXLEN ~): what a node cut off from Redis can still catch up

@@ -322,7 +322,7 @@ class ClusterLink:
 
     async def _tick(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(CLUSTER_TICK_S)
+            await asyncio.sleep(self.bus.lease.wait(time.time(), CLUSTER_TICK_S))
             if not self.up.is_set():
                 continue
             now = time.time()
