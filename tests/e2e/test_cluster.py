@@ -243,6 +243,38 @@ def test_a_killed_node_frees_its_names_and_its_users_are_seen_to_leave(cluster: 
     bob_again.expect(r"^\*\*\* 2 users online: alice, bob\.$")
 
 
+def test_a_second_server_with_a_running_nodes_name_is_refused_and_the_first_goes_on(
+    cluster: Cluster,
+) -> None:
+    """Two nodes of one name would each take the other's users and names for their own (the
+    doc's tcp-server@a started on two hosts): the second is one line and exit 1."""
+    cluster.node("a")
+    alice = cluster.join("a", "alice")
+    with pytest.raises(AssertionError, match=r"\(exit 1\)") as refused:
+        cluster.node("a-twin-host", "--node-name", "a")  # the last --node-name wins
+    errors = [line for line in str(refused.value).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "another server is running as cluster node 'a'" in errors[0]
+    alice.send("/users\n")
+    alice.expect(r"^\*\*\* 1 user online: alice\.$")
+    assert "lease lapsed" not in cluster.nodes["a"].stderr()
+
+
+def test_a_node_killed_and_started_again_at_once_waits_for_its_old_lease(
+    cluster: Cluster,
+) -> None:
+    two_nodes(cluster)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    cluster.nodes["a"].stop(signal.SIGKILL)
+    again = cluster.node("a")  # at once: the killed run's lease still holds
+    again.wait_log(r"waiting for the lease of an earlier run of node a to lapse")
+    bob.expect(r"^\*\*\* alice left \(server lost\)\. 1 user online\.$")
+    carol = cluster.join("a", "carol")
+    carol.send("/users\n")
+    carol.expect(r"^\*\*\* 2 users online: bob, carol\.$")
+
+
 def test_a_node_stopped_cleanly_says_goodbye_for_its_users_at_once(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice")

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import time
 from types import ModuleType
 from typing import Any
 
+from ...core import cluster as cl
 from ...core.errors import ConfigError
-from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S
+from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S, CLUSTER_LEASE_S
 from ..config import shown_url
+from ..logs import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
 
 MISSING_EXTRA = "--cluster needs the Redis client: pip install 'tcp-chat[cluster]'"
+# How often a node joining looks at a lease of its name that another process holds.
+TWIN_POLL_S = 0.2
 # Between two tries to reach Redis at start (--cluster-wait): short, then doubling to this.
 FIRST_RETRY_S = 0.1
 LAST_RETRY_S = 2.0
@@ -64,3 +71,32 @@ async def reach(url: str, wait: float) -> Any:
                 ) from None
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, LAST_RETRY_S)
+
+
+class NodeNameTaken(ConfigError):
+    """Another running server renews the lease of this node's name."""
+
+
+async def lease_free(redis: Any, node: str, boot: str, length: float = CLUSTER_LEASE_S) -> None:
+    """Return once no other process holds the lease of node ``node`` (``boot``: this run's):
+    a run of this node killed less than a lease ago leaves one, which lapses. One renewed
+    meanwhile is another server running as ``node``: ``NodeNameTaken`` (one line, exit 1 at
+    start), for two nodes of one name would each take the other's names and users for theirs."""
+    key = cl.lease_key(node)
+    held, ttl = await redis.get(key), await redis.pttl(key)
+    if held is None or held == boot:
+        return
+    log.info("cluster: waiting for the lease of an earlier run of node %s to lapse", node)
+    deadline = time.monotonic() + length + 1
+    while time.monotonic() < deadline:
+        await asyncio.sleep(TWIN_POLL_S)
+        now_held, now_ttl = await redis.get(key), await redis.pttl(key)
+        if now_held is None or now_ttl < 0:
+            return
+        if now_held != held or now_ttl > ttl:
+            break
+        ttl = now_ttl
+    raise NodeNameTaken(
+        f"another server is running as cluster node {node!r} (it renews its lease): give each "
+        "node a name of its own (--node-name)"
+    )

@@ -24,7 +24,7 @@ from ...core.limits import (
 )
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
-from . import scripts
+from . import lease_free, scripts
 from .wire import Arg, Wire
 
 log = logging.getLogger(LOGGER_NAME)
@@ -97,10 +97,11 @@ class Bus:
         await self._pushes.close()
 
     async def register(self, stored: int, now: float) -> None:
-        """Enter the cluster afresh (at start, or after this node was dropped): ids going on
-        above ``stored`` (before anything is numbered); what an earlier run of this node left (its
-        names, its users) is announced gone; then a new lease, listed. Positions are left as
-        they are."""
+        """Enter the cluster afresh (at start, or after this node was dropped), once no other
+        process holds this node's lease (``lease_free``): ids going on above ``stored`` (before
+        anything is numbered); what an earlier run of this node left (its names, its users) is
+        announced gone; then a new lease, listed. Positions are left as they are."""
+        await lease_free(self.redis, self.node, self.boot, self.lease.length)
         await self._floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, "")

@@ -29,6 +29,7 @@ from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
 from ..logs import LOGGER_NAME
+from . import NodeNameTaken
 from .bus import Bus, Numbered, Read
 
 log = logging.getLogger(LOGGER_NAME)
@@ -376,7 +377,8 @@ class ClusterLink:
             try:
                 await self._resume()
             except Exception as exc:
-                log.info("cluster: Redis still unreachable: %s", exc)
+                loud = isinstance(exc, NodeNameTaken)  # not Redis: a node of the same name
+                (log.error if loud else log.info)("cluster: still not linked: %s", exc)
                 continue
             break
         self.up.set()

@@ -127,10 +127,13 @@ end
 return freed
 """
 
-# Renew this node's lease unless it was reaped (then it must join again).
-# KEYS: lease, nodes. ARGV: node, boot id, ms. Returns 1 renewed, 0 reaped.
+# Renew this node's lease unless it was reaped, or another process took the node's name after
+# this one's lease lapsed (then it must join again, which waits for that one to go).
+# KEYS: lease, nodes. ARGV: node, boot id, ms. Returns 1 renewed, 0 reaped or taken.
 RENEW = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
