@@ -177,3 +177,17 @@ def test_irc_users_start_in_lobby_where_natives_see_them() -> None:
     routed = [item for step in steps if isinstance(step, Routed) for item in step.out]
     joins = [i.event for i in routed if isinstance(i, ToAll)]
     assert joins == [ev.Joined(NOW, "ivy", 2)]
+
+
+def test_every_line_costs_its_share_of_the_flood_allowance_even_one_answered_here() -> None:
+    """Lines the IRC side answers without the hub (a PRIVMSG to oneself or to nobody, a PART
+    or TOPIC of no channel, a JOIN of a bad name) are charged as the hub charges its own, so a
+    loop of them is slowed down and then disconnected like any other flood."""
+    harness = Harness()
+    harness.hub.config = HubLimits(flood_burst=3, flood_rate=0.001, flood_max_refused=2)
+    for text in ("PRIVMSG ivy :me", "PRIVMSG nobody :x", "PART #nope", "TOPIC #nope :x", "JOIN x"):
+        ivy = harness.registered("ivy")
+        answers = [harness.send(ivy, text) for _ in range(6)]
+        assert "Slow down" in answers[3], (text, answers)
+        assert answers[5].endswith("<close flooding>\r\n"), (text, answers)
+        harness.send(ivy, "QUIT")

@@ -108,12 +108,13 @@ class IrcClient(Registration, QuickLines):
         handler = _REGISTERED.get(message.verb)
         if handler is None:
             return self._hub(cmd.UnknownCommand(message.verb), now, self._unknown(message.verb))
-        hub_verb = message.verb in _HUB_VERBS
-        if not hub_verb:
-            refused = self._charge(now, message.verb in _LOOKUPS)
-            if refused:
-                return refused
-        return handler(self, message, now)
+        if message.verb not in _HUB_VERBS:
+            return self._charge(now, message.verb in _LOOKUPS) or handler(self, message, now)
+        counted = self.session.lines  # the hub counts every line it handles
+        steps = handler(self, message, now)
+        if self.session.lines == counted:  # answered here (no such target, oneself): charged
+            return self._charge(now, lookup=False) or steps
+        return steps
 
     # --- the hub's commands -----------------------------------------------------------------
 
