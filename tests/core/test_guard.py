@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpchat.core.guard import Strikes, password_guard
+from tcpchat.core.guard import Buckets, Strikes, arrivals, password_guard
 
 
 def test_a_few_typos_cost_nothing() -> None:
@@ -49,3 +49,27 @@ def test_many_origins_cannot_grow_the_memory_past_the_cap() -> None:
     for n in range(1000):
         guard.failed(f"198.51.100.{n}", float(n))
     assert len(guard) == 100
+
+
+def test_an_origins_bucket_lets_a_burst_through_then_refills_at_its_rate() -> None:
+    bucket = Buckets(burst=3, rate=0.5)
+    assert [bucket.take("10.0.0.1", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take("10.0.0.1", 0.0) == 2.0  # one token every 2 s
+    assert bucket.take("10.0.0.2", 0.0) == 0.0  # another origin has its own
+    assert bucket.take("10.0.0.1", 1.0) == 1.0
+    assert bucket.take("10.0.0.1", 2.0) == 0.0
+    assert bucket.take("10.0.0.1", 2.0) > 0
+
+
+def test_an_attacker_with_many_addresses_cannot_grow_the_buckets() -> None:
+    bucket = Buckets(burst=1, rate=0.001, max_origins=100)
+    for n in range(1000):
+        bucket.take(f"10.0.{n // 256}.{n % 256}", 0.0)
+    assert len(bucket) == 100
+    assert bucket.take("10.0.3.231", 0.0) > 0  # the newest are the ones kept
+
+
+def test_arrivals_are_unlimited_only_when_asked() -> None:
+    assert arrivals(0) is None
+    limited = arrivals(30)
+    assert limited is not None and limited.burst == 30 and limited.rate == 2.0

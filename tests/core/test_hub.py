@@ -109,6 +109,29 @@ def test_taken_name_is_an_error_with_a_new_prompt_not_a_disconnect(chat: Chat) -
     assert s.state is State.ACTIVE
 
 
+def test_names_registered_from_one_address_are_rate_limited_not_refused_for_good() -> None:
+    """A loop of connect, name, quit from one address would tell everyone a join and a leave
+    each time: past its burst the address waits, with a prompt to send the name again."""
+    chat = Chat(arrivals=3)
+    for name in ("a1", "a2", "a3"):
+        chat.line(chat.join(name), "/quit")
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "has space!")  # a refused name takes no arrival
+    chat.take(s)
+    chat.line(s, "a4")
+    error, prompt = chat.take(s)
+    assert isinstance(error, ev.Error) and error.code == "rate_limited"
+    assert error.text.endswith("send your name again in 5 s.")
+    assert isinstance(prompt, ev.Prompt) and s.state is State.NAME
+    other, _ = chat.hub.connect("10.0.0.9:1", chat.now)  # another address: its own share
+    chat.line(other, "b1")
+    assert other.state is State.ACTIVE
+    chat.now += 5.0
+    chat.line(s, "a4")
+    assert s.state is State.ACTIVE
+
+
 def test_names_are_unique_after_nfkc_case_folding(chat: Chat) -> None:
     chat.join("alice")
     s = chat.connect()

@@ -222,3 +222,27 @@ def test_silent_tls_handshakes_from_many_addresses_cannot_keep_a_new_client_out(
     assert sum(_is_closed_by_server(sock) for sock in silent[:40]) == 40  # the oldest went
     for sock in silent:
         sock.close()
+
+
+def test_an_address_joining_and_quitting_in_a_loop_is_slowed_down(
+    make_server: Any,  # noqa: F811
+) -> None:
+    """Each name registered tells everyone a join (and then a leave); in a cluster it is also
+    a claim and two entries of the shared log. One address gets a burst (30 by default), then
+    is asked to wait; another address is not."""
+    srv = make_server()
+    watcher = join_peer(srv.port, "watcher", source="127.0.0.2")
+    for n in range(29):  # the watcher came from elsewhere: 30 from 127.0.0.1
+        peer = join_peer(srv.port, f"u{n}")
+        peer.send("/quit\n")
+        peer.close()
+    last = join_peer(srv.port, "u29")
+    late = Peer(srv.port)
+    late.expect(r"^\*\*\* Enter your name:")
+    late.send("u30\n")
+    late.expect(r"^!!! Too many people joined from your address just now: send your name again")
+    late.expect(r"^\*\*\* Enter your name:")
+    other = join_peer(srv.port, "from-elsewhere", source="127.0.0.3")
+    watcher.expect(r"^\*\*\* from-elsewhere joined")
+    for peer in (watcher, last, late, other):
+        peer.close()

@@ -1,4 +1,5 @@
-"""Strikes per origin: wrong passwords (and sessions ended for abuse) slow down, then ban.
+"""Strikes per origin: wrong passwords (and sessions ended for abuse) slow down, then ban; and a
+rate per origin for what costs everyone (``Buckets``).
 
 Plain data, no clock: callers pass ``now``. An origin is an IPv4 address or an IPv6 /64
 (``admission.origin_of``); reconnecting does not reset anything, since strikes are kept per origin
@@ -116,3 +117,41 @@ def password_guard() -> Strikes:
         limits.PASSWORD_BAN_AFTER,
         limits.PASSWORD_BAN_S,
     )
+
+
+class Buckets:
+    """A token bucket per origin: ``burst`` at most, refilled at ``rate`` a second. For what an
+    origin does that costs everyone, counted across its connections (a name registered: a join
+    and a leave told to all). At most ``max_origins`` are remembered, the one heard from longest
+    ago forgotten first (it starts again full)."""
+
+    def __init__(
+        self, burst: float, rate: float, max_origins: int = limits.PASSWORD_GUARD_ORIGINS
+    ) -> None:
+        self.burst = burst
+        self.rate = rate
+        self.max_origins = max_origins
+        self._tokens: dict[str, tuple[float, float]] = {}  # origin -> (tokens, when counted)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def take(self, origin: str, now: float) -> float:
+        """Take a token for ``origin``: 0 if there was one, else the seconds until there is."""
+        tokens, at = self._tokens.pop(origin, (self.burst, now))
+        tokens = min(self.burst, tokens + max(0.0, now - at) * self.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.rate
+        self._tokens[origin] = (tokens, now)  # remembered as the newest
+        if len(self._tokens) > self.max_origins:
+            del self._tokens[next(iter(self._tokens))]
+        return wait
+
+
+def arrivals(burst: int) -> Buckets | None:
+    """The names an origin may register: ``burst`` at once (``HubLimits.arrivals``), that many
+    again every ``ARRIVALS_REFILL_S``; None for no limit (0)."""
+    return Buckets(burst, burst / limits.ARRIVALS_REFILL_S) if burst > 0 else None

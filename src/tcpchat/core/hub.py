@@ -18,7 +18,7 @@ from . import events as ev
 from .archive import Archive, NoArchive
 from .cluster import ClusterState, Said, Whispered
 from .flood import charge, count_line
-from .guard import password_guard
+from .guard import arrivals, password_guard
 from .hub_cluster import ClusterHandlers
 from .limits import HubLimits
 from .output import Close, Out, Publish, ToSessions, Whisper, to
@@ -50,7 +50,7 @@ class Hub(ClusterHandlers):
         self.roster = Roster()
         self.rooms: Rooms[Session] = Rooms()
         self.archive = archive if archive is not None else NoArchive()
-        self.guard = password_guard()
+        self.guard, self.arrivals = password_guard(), arrivals(self.config.arrivals)
         self.sessions: dict[int, Session] = {}  # the sessions connected to this server
         self.cluster = ClusterState(node) if node is not None else None
         self._crowded: dict[Room[Session], None] = {}

@@ -8,12 +8,13 @@ the password is slowed per address (``guard.py``).
 from __future__ import annotations
 
 import hmac
+import math
 
 from . import codes
 from . import commands as cmd
 from . import events as ev
 from .cluster import ClusterState
-from .guard import Strikes
+from .guard import Buckets, Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
 from .names import display_form, fold, name_key, name_problem
@@ -34,6 +35,7 @@ class NameHandlers(RoomHandlers):
 
     roster: Roster
     guard: Strikes
+    arrivals: Buckets | None
     cluster: ClusterState | None
 
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
@@ -92,6 +94,15 @@ class NameHandlers(RoomHandlers):
                     session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
                 )
             return refusal
+        wait = self.arrivals.take(session.origin, now) if self.arrivals is not None else 0.0
+        if wait:
+            return self._error(
+                session,
+                now,
+                codes.RATE_LIMITED,
+                "Too many people joined from your address just now: "
+                f"send your name again in {math.ceil(wait)} s.",
+            )
         name = display_form(wanted)
         cluster = self.cluster
         if cluster is not None and cluster.linked:

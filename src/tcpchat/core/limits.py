@@ -138,8 +138,7 @@ PASSWORD_BACKOFF_MAX_S = 60.0
 PASSWORD_BAN_AFTER = 10
 PASSWORD_BAN_S = 900.0
 PASSWORD_FORGET_S = 3600.0
-# Origins remembered at most (about 200 bytes each): an attacker with many addresses makes the
-# oldest records be forgotten, not memory grow.
+# Origins remembered at most (about 200 bytes each; the oldest forgotten first), here and above.
 PASSWORD_GUARD_ORIGINS = 10000
 
 # A session the server ends for abuse (flooding, bad lines, unknown commands, refused names, a
@@ -150,24 +149,25 @@ PASSWORD_GUARD_ORIGINS = 10000
 ABUSE_PENALTY_S = 1.0
 ABUSE_PENALTY_MAX_S = 60.0
 ABUSE_FORGET_S = 600.0
-# TLS handshakes in progress at once, from everyone: asyncio holds about 256 KiB for each, so
-# this bounds their memory to 64 MiB whatever the number of attacking addresses. When all are
-# taken the oldest is cut short for the new one: a real handshake lasts milliseconds, so the
-# oldest is a silent one.
+# TLS handshakes in progress at once, from everyone: asyncio holds about 256 KiB for each (64 MiB
+# in all). When all are taken the oldest, a silent one (a real one lasts ms), is cut short.
 MAX_TLS_HANDSHAKES = 256
+# Names registered per origin (each tells everyone a join and later a leave; in a cluster, a claim
+# and two log entries): as many at once as it may hold connections, at least 30 (an office's
+# reconnect), then that many again over 15 s (2 a second by default; ergo throttles too).
+ARRIVALS_BURST = 30
+ARRIVALS_REFILL_S = 15.0
 
-# Flood control, a token bucket per session. ergo lets 5 lines through, then 2 per second;
-# ssh-chat 3 lines per 3 s. A burst of 10 lets a person paste a short snippet.
+# Flood control, a token bucket per session; a burst of 10 lets a person paste a short snippet
+# (ergo: 5 lines, then 2 a second; ssh-chat 3 per 3 s).
 FLOOD_BURST = 10
 FLOOD_RATE_PER_S = 2.0
 # Lines refused in a row (without the bucket refilling) before the flooder is disconnected.
 FLOOD_MAX_REFUSED = 20
-# What a line costs in tokens of that bucket. Every line costs something, so no kind of line can
-# be sent in a loop for free; lines that are cheap to answer (a ping, a pong, a blank line) cost a
-# quarter: 40 of them in a burst, 8 a second sustained.
+# What a line costs in tokens of that bucket: every line costs something; one cheap to answer (a
+# ping, a pong, a blank line) a quarter: 40 of them in a burst, 8 a second sustained.
 FLOOD_CHEAP_LINE_COST = 0.25
-# What a line costs that reads the history store or lists every room (/history, /search, /rooms):
-# each does more work and sends more lines than a message, so a loop of them runs out sooner.
+# A line that reads the history store or lists every room (/history, /search, /rooms) costs more.
 FLOOD_LOOKUP_COST = 2.0
 
 # What the transport may hold for one client beyond what the kernel took (its high-water mark):
@@ -423,8 +423,7 @@ CLUSTER_RESERVE_EVERY_S = 5.0
 # a longer pause at that rate and bounds the memory to a few MB. Presence changes queued while
 # the link is down past this are dropped and the node joins again (re-announcing its users).
 CLUSTER_MAX_PENDING = 20_000
-# The link's timer: renew the lease when due, reap nodes whose lease lapsed.
-CLUSTER_TICK_S = 1.0
+CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
 
 
 @dataclass(frozen=True)
@@ -441,6 +440,7 @@ class HubLimits:
     max_unknown: int = MAX_UNKNOWN_COMMANDS
     max_name_tries: int = MAX_NAME_ATTEMPTS
     max_password_tries: int = MAX_PASSWORD_ATTEMPTS
+    arrivals: int = 0  # names an origin may register at once (0: none; the server's: 30 up)
     handshake_timeout: float = HANDSHAKE_TIMEOUT_S
     ping_interval: float = PING_INTERVAL_S
     ping_timeout: float = PING_TIMEOUT_S

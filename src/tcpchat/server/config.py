@@ -174,7 +174,8 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "max_per_ip",
         parse_positive_int,
         limits.MAX_CONNECTIONS_PER_IP,
-        "connections at once from one IP address",
+        "connections at once from one IP address; names registered from it: as many at once "
+        "(at least 30), that many again every 15 s",
         "N",
     ),
     Option(
