@@ -19,6 +19,7 @@ import pytest
 from tcpchat.core.archive import NoArchive
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
+from tcpchat.server import store
 from tcpchat.server.config import server_config
 from tcpchat.server.logs import LOGGER_NAME
 from tcpchat.server.store import SqliteArchive, close_archive, open_archive
@@ -655,3 +656,23 @@ def test_a_message_kept_below_the_index_mark_is_indexed_with_it(
     fts = conn.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'ignored'")
     assert fts.fetchall() == []
     conn.close()
+
+
+def test_rooms_named_one_after_another_do_not_grow_the_stores_memory(
+    opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "ROOMS_CACHED", 8)
+    archive = opened(commit_interval=NEVER, batch_rows=10**6)
+    for n in range(40):  # not written yet: every room is kept, or it would be made twice
+        archive.keep(f"#r{n}", said(n + 1, f"first in r{n}", room=f"#r{n}"))
+    assert len(archive._rooms) == 40
+    assert archive.flush(WAIT)
+    for n in range(40, 80):
+        archive.keep(f"#r{n}", said(n + 1, f"first in r{n}", room=f"#r{n}"))
+        assert archive.flush(WAIT)
+    assert len(archive._rooms) <= 8 + 1
+    for n in (0, 39, 79):  # forgotten or not, each room keeps its id and its messages
+        archive.keep(f"#r{n}", said(100 + n, f"again in r{n}", room=f"#r{n}"))
+        assert ids(archive.recent(f"#r{n}", 10)) == [n + 1, 100 + n]
+    archive.close()
+    assert stored_rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT key) FROM rooms") == [(80, 80)]

@@ -31,6 +31,7 @@ Private messages are stored only with ``store_private`` (``--store-private``): t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sqlite3
@@ -56,7 +57,7 @@ from .logs import LOGGER_NAME
 from .store_db import (
     DB_FILE,
     FTS5,
-    RoomRow,
+    StoredRoom,
     as_messages,
     check_path,
     config_error,
@@ -76,21 +77,8 @@ log = logging.getLogger(LOGGER_NAME)
 
 COLUMNS = "id, room, time, sender, recipient, action, text"
 JOINED_COLUMNS = "m.id, m.room, m.time, m.sender, m.recipient, m.action, m.text"
-
-
-class _Room:
-    """A room as this store knows it: its id in the database, display name and topic."""
-
-    __slots__ = ("id", "key", "name", "topic")
-
-    def __init__(self, room_id: int, key: str, name: str, topic: str) -> None:
-        self.id = room_id
-        self.key = key
-        self.name = name
-        self.topic = topic
-
-    def row(self) -> RoomRow:
-        return (self.id, self.key, self.name, self.topic)
+# Rooms this store keeps in memory at most (about 500 bytes each), the rest read when needed.
+ROOMS_CACHED = 4096
 
 
 class SqliteArchive:
@@ -145,7 +133,7 @@ class SqliteArchive:
         self.search_kind: str = opened.search
         self.built_index = opened.built_index
         self._next_room = opened.next_room
-        self._rooms: dict[str, _Room] = {}
+        self._rooms: dict[str, StoredRoom] = {}
         self._closed = False
         self._overflow = 0  # rows refused while the pending list was full
         self._read_failing = False
@@ -308,20 +296,20 @@ class SqliteArchive:
 
     # --- rooms (event loop's thread) ------------------------------------------------------------
 
-    def _known_room(self, key: str) -> _Room | None:
+    def _known_room(self, key: str) -> StoredRoom | None:
         room = self._rooms.get(key)
         if room is None:
             found = self._read("SELECT id, name, topic FROM rooms WHERE key = ?", (key,))
             if found:
                 room_id, name, topic = found[0]
-                room = self._rooms[key] = _Room(int(room_id), key, str(name), str(topic))
+                room = self._cache(StoredRoom(int(room_id), key, str(name), str(topic)))
         return room
 
-    def _room_for(self, key: str, name: str | None) -> _Room:
+    def _room_for(self, key: str, name: str | None) -> StoredRoom:
         """The room ``key``, made if new; its display name updated to ``name`` if given."""
         room = self._rooms.get(key) or self._known_room(key)
         if room is None:
-            room = self._rooms[key] = _Room(self._next_room, key, name or key, "")
+            room = self._cache(StoredRoom(self._next_room, key, name or key, ""))
             self._next_room += 1
             self._queue_room(room)
         elif name and room.name != name:
@@ -329,16 +317,30 @@ class SqliteArchive:
             self._queue_room(room)
         return room
 
-    def _queue_room(self, room: _Room) -> None:
+    def _queue_room(self, room: StoredRoom) -> None:
         with self._queue.lock:
             self._queue.rooms[room.id] = room.row()
             self._queue.kept += 1
+            room.queued = self._queue.kept  # written once ``done`` reaches it
         self._queue.wake.set()
+
+    def _cache(self, room: StoredRoom) -> StoredRoom:
+        """Remember ``room``; past ``ROOMS_CACHED`` forget the oldest ones whose rows are
+        written (read again from the database if needed): a client naming room after room
+        must not grow memory. One not written yet stays, or it would be made twice."""
+        rooms, queue = self._rooms, self._queue
+        rooms[room.key] = room
+        if len(rooms) > ROOMS_CACHED:
+            with queue.lock:  # a row the writer put back after a failure is not written
+                for old in list(itertools.islice(rooms.values(), ROOMS_CACHED // 4)):
+                    if old.queued <= queue.done and old.id not in queue.rooms:
+                        del rooms[old.key]
+        return room
 
     # --- reads (event loop's thread) ------------------------------------------------------------
 
     def _find(
-        self, room: _Room, words: Sequence[str], limit: int, before_id: int | None = None
+        self, room: StoredRoom, words: Sequence[str], limit: int, before_id: int | None = None
     ) -> list[Message]:
         """The newest ``limit`` messages of ``room`` (below ``before_id``) that hold every one of
         ``words`` (all of them if none), oldest first: from the database (through the search

@@ -58,6 +58,25 @@ Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
 # A room as stored: (id, key, display name, topic).
 RoomRow = tuple[int, str, str, str]
 
+
+class StoredRoom:
+    """A room as the store knows it: its id in the database, display name and topic, and the
+    count of operations handed to the writer when its row was last queued (0: read from the
+    database)."""
+
+    __slots__ = ("id", "key", "name", "topic", "queued")
+
+    def __init__(self, room_id: int, key: str, name: str, topic: str) -> None:
+        self.id = room_id
+        self.key = key
+        self.name = name
+        self.topic = topic
+        self.queued = 0
+
+    def row(self) -> RoomRow:
+        return (self.id, self.key, self.name, self.topic)
+
+
 FTS5 = "fts5"
 LIKE = "like"
 
