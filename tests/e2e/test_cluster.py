@@ -262,10 +262,7 @@ def test_a_second_server_with_a_running_nodes_name_is_refused_and_the_first_goes
 def test_a_node_killed_and_started_again_at_once_waits_for_its_old_lease(
     cluster: Cluster,
 ) -> None:
-    two_nodes(cluster)
-    alice = cluster.join("a", "alice")
-    bob = cluster.join("b", "bob")
-    alice.expect(r"^\*\*\* bob joined")
+    _, bob = alice_and_bob(cluster)
     cluster.nodes["a"].stop(signal.SIGKILL)
     again = cluster.node("a")  # at once: the killed run's lease still holds
     again.wait_log(r"waiting for the lease of an earlier run of node a to lapse")
@@ -332,10 +329,7 @@ def log_subscribers(port: int) -> int:
 def test_a_subscription_dropped_again_before_anything_came_is_a_lost_link(
     cluster: Cluster,
 ) -> None:
-    two_nodes(cluster)
-    alice = cluster.join("a", "alice")
-    bob = cluster.join("b", "bob")
-    alice.expect(r"^\*\*\* bob joined")
+    alice, bob = alice_and_bob(cluster)
     assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub") == ":2"
     poll_until(lambda: log_subscribers(cluster.redis.port) == 2, "both nodes subscribed again")
     assert command(cluster.redis.port, "CLIENT KILL TYPE pubsub") == ":2"  # nothing came since
