@@ -98,8 +98,7 @@ class ChatServer:
             node,
         )
         self.cluster_link: ClusterLink | None = None
-        # What may be queued for one client before it is offered to the kernel (its own outbox,
-        # and the shared queue of broadcasts): past this a flush starts early.
+        # Queued for one client (its outbox, its share of the broadcasts): past it, flush early.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
         # What may wait for a client whose transport is paused before it is dropped at once
         # instead of after SEND_STALL_S (mostly broadcast bytes shared with everyone else).
