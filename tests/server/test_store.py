@@ -19,7 +19,7 @@ import pytest
 from tcpchat.core.archive import NoArchive
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
-from tcpchat.server import store
+from tcpchat.server import store, store_prune
 from tcpchat.server.config import server_config
 from tcpchat.server.logs import LOGGER_NAME
 from tcpchat.server.store import SqliteArchive, close_archive, open_archive
@@ -676,3 +676,26 @@ def test_rooms_named_one_after_another_do_not_grow_the_stores_memory(
         assert ids(archive.recent(f"#r{n}", 10)) == [n + 1, 100 + n]
     archive.close()
     assert stored_rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT key) FROM rooms") == [(80, 80)]
+
+
+def test_rooms_with_no_message_left_are_forgotten_past_the_cap_topics_last(
+    opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "ROOMS_CACHED", 4)
+    monkeypatch.setattr(store_prune, "ROOMS_KEPT", 10)
+    archive = opened(max_rows=5)
+    archive.keep_topic("#quiet", "#quiet", "a topic, no message")
+    for n in range(1, 31):  # one message each; retention keeps the last 5 messages
+        archive.keep(f"#r{n}", said(n, f"only in r{n}", room=f"#r{n}"))
+        assert archive.flush(WAIT)
+    archive.prune()
+    assert archive.flush(WAIT)
+    kept = {key for (key,) in stored_rows(tmp_path, "SELECT key FROM rooms")}
+    assert len(kept) == 7  # down to three quarters of the cap
+    assert {f"#r{n}" for n in range(26, 31)} <= kept  # rooms with messages stay
+    assert "#quiet" in kept  # a topic goes after the rooms without one
+    assert ids(archive.recent("#r30", 10)) == [30]
+    archive.keep("#r1", said(31, "r1 again", room="#r1"))  # forgotten: made afresh
+    assert ids(archive.recent("#r1", 10)) == [31]
+    assert archive.topic("#quiet") == ("#quiet", "a topic, no message")
+    archive.close()

@@ -7,22 +7,19 @@ the hub's last message). Everything that can be wrong with the database at start
 database, damaged, read-only file or directory, in use by another server, a newer schema) is a
 ``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
 
-The schema, version 1 in ``PRAGMA user_version``, is described in ``store_db.py``.
+The schema (version 1 in ``PRAGMA user_version``): ``store_db.py``. Threads: ``keep`` runs on the
+event loop's thread and only appends a ready row to a list (under a lock held for the append):
+about 0.6 us. One writer thread does the SQLite work with its own connection: woken by the first
+row of a batch, it waits ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) for more, or less once
+``HISTORY_BATCH_ROWS`` (1000) are waiting, and writes them all in one transaction (group commit),
+128 rows per INSERT statement: SQLite lets go of the GIL for each statement's rows at once, where
+``executemany`` would take it back after every row. The SQLite work itself (4-10 us a row, the
+search index included; see docs/BENCHMARKS.md) runs beside the event loop when there is a CPU for
+it. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second, read-only
+connection, through the indexes, and add the rows kept but not written yet, each once.
 
-Threads: ``keep`` runs on the event loop's thread and only appends a ready row to a list (under
-a lock held for the append): about 0.6 us. One writer thread does the SQLite work with its own
-connection: woken by the first row of a batch, it waits ``HISTORY_COMMIT_INTERVAL_S`` (5 ms)
-for more, or less once ``HISTORY_BATCH_ROWS`` (1000) are waiting, and writes them all in one
-transaction (group commit), 128 rows per INSERT statement: SQLite lets go of the GIL for each
-statement's rows at once, where ``executemany`` would take it back after every row (and wait
-for the event loop's thread to hand it over each time). The SQLite work itself (4-10 us a row,
-the search index included; see docs/BENCHMARKS.md) runs beside the event loop when there is a
-CPU for it. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second,
-read-only connection, through the indexes, and add the rows kept but not written yet (pending,
-or in the transaction being written), each once.
-
-Durability (what SIGTERM and ``kill -9`` lose), a failing disk and retention: see
-``store_writer.py``, which does the writing.
+Durability (what SIGTERM and ``kill -9`` lose) and a failing disk: ``store_writer.py``, which
+does the writing; retention: ``store_prune.py``.
 
 Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
 ``keep`` for every message it numbers, and this store drops those with no room otherwise
@@ -230,10 +227,9 @@ class SqliteArchive:
     # --- control ---------------------------------------------------------------------------------
 
     def flush(self, timeout: float = HISTORY_CLOSE_WAIT_S, index: bool = False) -> bool:
-        """Wait until everything kept so far is written (or dropped) and any pruning asked for
-        is done, and with ``index`` until the search index holds every message written; False
-        if that took longer than ``timeout``. For tests, benchmarks and tools: the server only
-        needs ``close``."""
+        """Wait until all kept so far is written (or dropped), the pruning asked for done and,
+        with ``index``, the search index up to date; False past ``timeout``. For tests,
+        benchmarks and tools: the server only needs ``close``."""
         queue = self._queue
         with queue.lock:
             target = queue.kept
@@ -242,9 +238,8 @@ class SqliteArchive:
         queue.wake.set()
 
         def done() -> bool:
-            if queue.done < target or queue.prune_asked:
-                return False
-            return not index or self.search_kind != FTS5 or queue.indexed >= queue.top
+            indexed = not index or self.search_kind != FTS5 or queue.indexed >= queue.top
+            return queue.done >= target and not queue.prune_asked and indexed
 
         with queue.changed:
             finished = queue.changed.wait_for(done, timeout)
@@ -299,17 +294,21 @@ class SqliteArchive:
     def _known_room(self, key: str) -> StoredRoom | None:
         room = self._rooms.get(key)
         if room is None:
-            found = self._read("SELECT id, name, topic FROM rooms WHERE key = ?", (key,))
-            if found:
-                room_id, name, topic = found[0]
-                room = self._cache(StoredRoom(int(room_id), key, str(name), str(topic)))
+            queue = self._queue
+            with queue.lock:  # read and remembered at once (store_prune.py)
+                found = self._read("SELECT id, name, topic FROM rooms WHERE key = ?", (key,))
+                if found:
+                    room_id, name, topic = found[0]
+                    room = self._cache(StoredRoom(int(room_id), key, str(name), str(topic)))
+                    queue.room_loads += 1
         return room
 
     def _room_for(self, key: str, name: str | None) -> StoredRoom:
         """The room ``key``, made if new; its display name updated to ``name`` if given."""
         room = self._rooms.get(key) or self._known_room(key)
         if room is None:
-            room = self._cache(StoredRoom(self._next_room, key, name or key, ""))
+            with self._queue.lock:
+                room = self._cache(StoredRoom(self._next_room, key, name or key, ""))
             self._next_room += 1
             self._queue_room(room)
         elif name and room.name != name:
@@ -325,16 +324,16 @@ class SqliteArchive:
         self._queue.wake.set()
 
     def _cache(self, room: StoredRoom) -> StoredRoom:
-        """Remember ``room``; past ``ROOMS_CACHED`` forget the oldest ones whose rows are
-        written (read again from the database if needed): a client naming room after room
-        must not grow memory. One not written yet stays, or it would be made twice."""
+        """Remember ``room`` (the queue's lock held); past ``ROOMS_CACHED`` forget the oldest
+        whose rows are written (one not written would be made twice), read again if needed."""
         rooms, queue = self._rooms, self._queue
         rooms[room.key] = room
-        if len(rooms) > ROOMS_CACHED:
-            with queue.lock:  # a row the writer put back after a failure is not written
-                for old in list(itertools.islice(rooms.values(), ROOMS_CACHED // 4)):
-                    if old.queued <= queue.done and old.id not in queue.rooms:
-                        del rooms[old.key]
+        queue.cached_rooms.add(room.id)
+        if len(rooms) > ROOMS_CACHED:  # (a row put back after a failure is not written)
+            for old in list(itertools.islice(rooms.values(), ROOMS_CACHED // 4)):
+                if old.queued <= queue.done and old.id not in queue.rooms:
+                    del rooms[old.key]
+                    queue.cached_rooms.discard(old.id)
         return room
 
     # --- reads (event loop's thread) ------------------------------------------------------------

@@ -430,3 +430,11 @@ def as_messages(rows: Sequence[Row], room: str) -> list[Message]:
         Message(time, mid, sender, to, bool(action), text, room, False)
         for mid, _, time, sender, to, action, text in rows
     ]
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Undo the transaction under way, if SQLite has not already."""
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction left to undo (SQLite rolled it back itself)

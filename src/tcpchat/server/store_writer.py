@@ -19,9 +19,7 @@ again, and once one is written a WARNING says how many messages were not stored 
 dropped with one WARNING, so a stalled disk cannot grow memory. A read that fails (a damaged
 page found mid-chat) logs one ERROR and answers from memory only.
 
-Retention (``--history-days``, ``--history-max-rows``) is pruned by the writer thread, the
-oldest rows first, ``HISTORY_PRUNE_CHUNK_ROWS`` per transaction between batches: at start,
-every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the rows pass the cap by a full chunk.
+Retention is pruned by the writer thread, between batches (``store_prune.py``).
 
 ``Queue`` is all the event loop's thread and the writer share, under one lock; ``Writer`` owns
 the writing connection and runs in its own thread until the queue is closing and empty.
@@ -39,12 +37,11 @@ from typing import Callable
 from ..core.limits import (
     HISTORY_INDEX_LAG_S,
     HISTORY_INDEX_ROWS,
-    HISTORY_PRUNE_CHUNK_ROWS,
-    HISTORY_PRUNE_INTERVAL_S,
     HISTORY_RETRY_S,
 )
 from .logs import LOGGER_NAME
-from .store_db import FTS5, INDEXED, RoomRow, Row
+from .store_db import FTS5, INDEXED, RoomRow, Row, rollback
+from .store_prune import Retention
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -59,7 +56,6 @@ UPSERT_ROOM = (
     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, topic = excluded.topic"
 )
 LAST_ID = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
-DAY_S = 86400.0
 
 
 def insert_sql(rows: int) -> str:
@@ -98,11 +94,13 @@ class Queue:
         # event, so that the writer clearing the event cannot lose it.
         self.hurry = False
         self.prune_asked = False
+        self.cached_rooms: set[int] = set()  # the ids of the rooms the store remembers
+        self.room_loads = 0  # rooms it read from the database so far (store_prune.py)
         self.index_asked = False
         self.closing = False
 
 
-class Writer:
+class Writer(Retention):
     """The writer thread: see ``store.py``. ``conn`` is its own connection (made on another
     thread, with check_same_thread off, and used here only)."""
 
@@ -177,7 +175,7 @@ class Writer:
                 self._failed(exc, 0)
 
     def _until_due(self) -> float | None:
-        """Seconds the writer may sleep before indexing or retention is due (None: forever)."""
+        """Seconds the writer may sleep before indexing or retention is due."""
         queue = self.queue
         behind = self.search_kind == FTS5 and queue.top > queue.indexed
         if queue.prune_asked or (behind and queue.index_asked):
@@ -187,9 +185,8 @@ class Writer:
             if queue.top - queue.indexed >= HISTORY_INDEX_ROWS:
                 return 0.0
             due.append(self.index_since + HISTORY_INDEX_LAG_S)
-        if self.max_rows or self.max_days:
-            due.append(self.prune_at)
-        return max(0.0, min(due) - time.monotonic()) if due else None
+        due.append(self.prune_at)  # the rooms are looked at even without limits on messages
+        return max(0.0, min(due) - time.monotonic())
 
     def _resting(self) -> bool:
         """Whether the disk failed lately: then writes are dropped without trying, but for the
@@ -246,7 +243,7 @@ class Writer:
                 conn.execute(LAST_ID, (meta,))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            _rollback(conn)
+            rollback(conn)
             if isinstance(exc, sqlite3.OperationalError):  # the disk, not the rows: try again
                 self._requeue(rooms)
             self._failed(exc, len(batch))
@@ -347,82 +344,10 @@ class Writer:
             conn.execute(INDEXED, (upto,))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            _rollback(conn)
+            rollback(conn)
             self._failed(exc, 0)
             return False
         with queue.lock:
             queue.indexed = upto
             queue.changed.notify_all()
         return True
-
-    # --- retention -----------------------------------------------------------------------------
-
-    def _prune_when_due(self) -> None:
-        """One chunk of retention when it is due: asked for, at its interval, or the cap passed
-        by a full chunk. While more remain the writer comes back at once (after the next batch
-        of messages, if any)."""
-        queue = self.queue
-        if queue.closing:
-            return
-        limited = bool(self.max_rows or self.max_days)
-        due = queue.prune_asked or (
-            limited
-            and (
-                time.monotonic() >= self.prune_at
-                or (self.max_rows and self.rows - self.max_rows >= HISTORY_PRUNE_CHUNK_ROWS)
-            )
-        )
-        if not due:
-            return
-        if limited and self._prune_chunk():
-            queue.wake.set()
-            return
-        self.prune_at = time.monotonic() + HISTORY_PRUNE_INTERVAL_S
-        with queue.lock:
-            queue.prune_asked = False
-            queue.changed.notify_all()
-
-    def _prune_chunk(self) -> bool:
-        """Delete up to one chunk of the oldest rows past the limits (the row cap first, then
-        the days); True if more may be due."""
-        if self._resting():
-            return False
-        conn = self.conn
-        chunk = HISTORY_PRUNE_CHUNK_ROWS
-        by_rows = bool(self.max_rows and self.rows > self.max_rows)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            if by_rows:
-                deleted = conn.execute(
-                    "DELETE FROM messages WHERE id IN "
-                    "(SELECT id FROM messages ORDER BY id LIMIT ?)",
-                    (min(self.rows - self.max_rows, chunk),),
-                ).rowcount
-            elif self.max_days:
-                # Among the oldest rows by id (ids follow time), those older than the limit: a
-                # chunk reads at most `chunk` rows, whatever the table holds.
-                cutoff = self.clock() - self.max_days * DAY_S
-                deleted = conn.execute(
-                    "DELETE FROM messages WHERE id IN (SELECT id FROM "
-                    "(SELECT id, time FROM messages ORDER BY id LIMIT ?) WHERE time < ?)",
-                    (chunk, cutoff),
-                ).rowcount
-            else:
-                deleted = 0
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            self._failed(exc, 0)
-            return False
-        if self.rows >= 0:
-            self.rows -= deleted
-        if by_rows:
-            return deleted > 0 and (self.rows > self.max_rows or bool(self.max_days))
-        return deleted == chunk
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # no transaction left to undo (SQLite rolled it back itself)
