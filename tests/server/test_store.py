@@ -10,6 +10,7 @@ import os
 import re
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,13 +176,17 @@ def test_close_writes_everything_pending(opened: Any) -> None:
 
 def test_a_full_batch_is_written_without_waiting_for_the_interval(opened: Any) -> None:
     archive = opened(commit_interval=NEVER, batch_rows=50)
-    for mid in range(1, 51):
+    # The room made first (its row wakes the writer, which would take the rows kept so far
+    # and leave fewer than a batch), and nothing left for the writer to do on its own.
+    archive.keep("#ops", said(1))
+    assert archive.flush(WAIT, index=True)
+    for mid in range(2, 52):
         archive.keep("#ops", said(mid))
     # No flush: the 50th row wakes the writer. Wait for it with the writer's own signal.
     queue = archive._queue
     with queue.changed:
-        assert queue.changed.wait_for(lambda: queue.done >= 50, WAIT)
-    assert ids(archive.recent("#ops", 1)) == [50]
+        assert queue.changed.wait_for(lambda: queue.done >= queue.kept, WAIT)
+    assert ids(archive.recent("#ops", 1)) == [51]
 
 
 # --- search --------------------------------------------------------------------------------------
@@ -662,10 +667,20 @@ def test_rooms_named_one_after_another_do_not_grow_the_stores_memory(
     opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store, "ROOMS_CACHED", 8)
-    archive = opened(commit_interval=NEVER, batch_rows=10**6)
+    archive = opened()
+    writer = archive._writer
+    go_on = threading.Event()
+    write_pending = writer._write_pending
+
+    def held() -> None:  # the writer held back: nothing is written until go_on
+        go_on.wait(WAIT)
+        write_pending()
+
+    writer._write_pending = held  # type: ignore[method-assign]
     for n in range(40):  # not written yet: every room is kept, or it would be made twice
         archive.keep(f"#r{n}", said(n + 1, f"first in r{n}", room=f"#r{n}"))
     assert len(archive._rooms) == 40
+    go_on.set()
     assert archive.flush(WAIT)
     for n in range(40, 80):
         archive.keep(f"#r{n}", said(n + 1, f"first in r{n}", room=f"#r{n}"))

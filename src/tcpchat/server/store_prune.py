@@ -3,28 +3,26 @@ messages past ``--history-max-rows`` and ``--history-days``, ``HISTORY_PRUNE_CHU
 transaction between batches (at start, every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the
 rows pass the cap by a full chunk); then the rooms nothing needs any more.
 
-A room's row is made the first time a message or a topic is kept for it; were rows never
-deleted, a client naming room after room would grow the table for good (about 100 bytes a row,
-on every node of a cluster). Past ``ROOMS_KEPT`` rows, the rooms with no message left and not in use are
-deleted, those without a topic first, then the oldest. "In use" is what the event loop's thread
-holds: the rooms it remembers and those of the rows waiting to be written (``Queue``). The
-deletion is committed under the queue's lock, and only if that thread remembered no room from
-the database meanwhile (``Queue.room_loads``): else it could have read a row just deleted.
+A room's row is made the first time a message or a topic is kept for it; were rows never deleted, a
+client naming room after room would grow the table for good (about 100 bytes a row, on every node
+of a cluster). Past ``ROOMS_KEPT`` rows, the rooms with no message left and not in use are deleted,
+those without a topic first, then the oldest. "In use" is what the event loop's thread holds: the
+rooms it remembers and those of the rows waiting to be written (``Queue``). The deletion is
+committed under the queue's lock, and only if that thread remembered no room from the database
+meanwhile (``Queue.room_loads``): else it could have read a row just deleted.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from ..core.limits import HISTORY_PRUNE_CHUNK_ROWS, HISTORY_PRUNE_INTERVAL_S
 from .logs import LOGGER_NAME
-from .store_db import rollback
-
-if TYPE_CHECKING:
-    from .store_writer import Queue
+from .store_db import Row, rollback
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -33,10 +31,23 @@ DAY_S = 86400.0
 ROOMS_KEPT = 100_000
 
 
+class Shared(Protocol):
+    """What retention reads of ``store_writer.Queue``."""
+
+    lock: threading.Lock
+    changed: threading.Condition
+    wake: threading.Event
+    pending: list[Row]
+    closing: bool
+    prune_asked: bool
+    cached_rooms: set[int]
+    room_loads: int
+
+
 class Retention:
     """The writer's retention (``store_writer.Writer`` is one, and sets these)."""
 
-    queue: Queue
+    queue: Shared
     conn: sqlite3.Connection
     max_rows: int
     max_days: int

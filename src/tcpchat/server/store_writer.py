@@ -104,6 +104,8 @@ class Writer(Retention):
     """The writer thread: see ``store.py``. ``conn`` is its own connection (made on another
     thread, with check_same_thread off, and used here only)."""
 
+    queue: Queue
+
     def __init__(
         self,
         queue: Queue,
