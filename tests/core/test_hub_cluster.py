@@ -11,6 +11,7 @@ import pytest
 
 from tcpchat.core import cluster as cl
 from tcpchat.core import codes
+from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Claim, Instruction, Publish, Refresh, Release, Whisper
@@ -657,3 +658,34 @@ def test_a_standalone_hub_gives_no_cluster_instructions() -> None:
         out += chat.hub.handle(alice, command, chat.now)
     assert not [i for i in out if isinstance(i, (Publish, Whisper, Claim, Release))]
     assert chat.hub.heard(1, cl.Gone("b", 1.0), 1.0) == []
+
+
+def test_wrong_passwords_on_one_node_slow_guessing_down_on_every_node() -> None:
+    """Each node's guard alone would give a guesser N times the tries on N nodes."""
+    _, (a, b) = cluster("a", "b")
+    for node in (a, b):
+        node.hub.config = HubLimits(password="s3cret", flood_burst=1000.0)
+    origin = "203.0.113.9"
+    for n in range(4):  # three typos are free, the fourth is compared and then guessing waits
+        guesser, out = a.hub.connect(f"{origin}:{4000 + n}", a.now, origin=origin)
+        a.route(out)
+        a.line(guesser, f"guess {n}")
+        assert [e.code for e in a.take(guesser) if isinstance(e, ev.Error)] == [codes.BAD_PASSWORD]
+    assert any(isinstance(i, Publish) and isinstance(i.entry, cl.Struck) for i in a.pending)
+    settle(a, b)
+    assert b.hub.guard.wait(origin, b.now) > 0
+    elsewhere, out = b.hub.connect(f"{origin}:5000", b.now, origin=origin)
+    b.route(out)
+    b.line(elsewhere, "s3cret")  # not even compared: the address has to wait, here too
+    assert [e.code for e in b.take(elsewhere) if isinstance(e, ev.Error)] == [codes.PASSWORD_WAIT]
+    friend, out = b.hub.connect("198.51.100.1:1", b.now, origin="198.51.100.1")
+    b.route(out)
+    b.line(friend, "s3cret")
+    assert friend.state is State.NAME
+
+
+def test_a_strike_with_an_origin_no_node_would_write_is_refused() -> None:
+    for origin in ("", "a b", "x" * 65, "\x1b[2J", "адрес"):
+        with pytest.raises(ValueError):
+            cl.checked(cl.Struck("a", origin, 1.0))
+    assert cl.checked(cl.Struck("a", "2001:db8:1:2::/64", 1.0)).origin == "2001:db8:1:2::/64"

@@ -599,3 +599,38 @@ def test_ids_and_renames_are_the_same_on_every_node(cluster: Cluster) -> None:
     assert (renamed["old"], renamed["new"]) == ("alice", "алиса")
     bob.send("/w алиса привет\n")
     assert alice.event("message")["text"] == "привет"
+
+
+def test_wrong_passwords_on_one_node_slow_guessing_down_on_the_other(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    for name in ("a", "b"):
+        cluster.node(name, "--password-file", str(secret))
+
+    def person(node: str, name: str) -> Peer:
+        peer = Peer(cluster.nodes[node].port)
+        cluster.peers.append(peer)
+        peer.expect("Enter your password")
+        peer.send("s3cret\n")
+        peer.expect("Enter your name")
+        peer.send(f"{name}\n")
+        peer.expect(rf"^\*\*\* You are {name}\.")
+        return peer
+
+    alice, bob = person("a", "alice"), person("b", "bob")
+    for attempt in range(4):  # two tries a connection on node a: three typos free, then a wait
+        if attempt % 2 == 0:
+            guesser = Peer(cluster.nodes["a"].port, source="127.0.0.7")
+            cluster.peers.append(guesser)
+        guesser.expect("Enter your password")
+        guesser.send(f"guess {attempt}\n")
+        assert guesser.expect("^!!!") == "!!! Wrong password. Try again."
+    alice.send("after the guesses\n")  # the log is read in order: the strikes came before
+    bob.expect(r"^<alice> after the guesses$")
+    elsewhere = Peer(cluster.nodes["b"].port, source="127.0.0.7")
+    cluster.peers.append(elsewhere)
+    elsewhere.expect("Enter your password")
+    elsewhere.send("s3cret\n")
+    assert elsewhere.expect("^!!!").startswith("!!! Too many wrong passwords from your address")

@@ -248,9 +248,19 @@ class Gone:
     reason: str = ""  # why its users left ("": it lost its lease, codes.SERVER_LOST)
 
 
+@dataclass(frozen=True)
+class Struck:
+    """A wrong server password from ``origin`` (an address, or an IPv6 /64) on ``node``: every
+    node counts it against that origin, so that guessing goes no faster on N nodes than on one."""
+
+    node: str
+    origin: str
+    time: float
+
+
 EVERYWHERE = ""  # a Departed's room when the user left the chat altogether
 
-Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone]
+Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone, Struck]
 KINDS: dict[str, type[Entry]] = {
     "said": Said,
     "whispered": Whispered,
@@ -259,6 +269,7 @@ KINDS: dict[str, type[Entry]] = {
     "renamed": Renamed,
     "topic": TopicSet,
     "gone": Gone,
+    "struck": Struck,
 }
 _KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 
@@ -385,6 +396,10 @@ def checked(entry: Entry) -> Entry:
     if isinstance(entry, TopicSet):
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return _clean(entry, topic=MAX_TOPIC_CHARS)
+    if isinstance(entry, Struck):  # an address as admission.origin_of writes it
+        _need(0 < len(entry.origin) <= 64 and entry.origin.isascii(), entry)
+        _need(entry.origin.isprintable() and " " not in entry.origin, entry)
+        return entry
     return _clean(entry, reason=MAX_ENTRY_TEXT)
 
 

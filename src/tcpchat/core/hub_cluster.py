@@ -173,6 +173,9 @@ class ClusterHandlers(ClaimHandlers):
             return self._heard_topic(entry, now)  # this node's own too: topics go in log order
         if entry.node == cluster.node:
             return []  # this node's own presence entries were applied when they happened
+        if isinstance(entry, cl.Struck):
+            self.guard.failed(entry.origin, now)  # a wrong password on another node
+            return []
         if isinstance(entry, cl.Arrived):
             session = self._remote_session(entry.node, entry.name, now)
             return [] if session is None else self._remote_join(session, entry.label, now)

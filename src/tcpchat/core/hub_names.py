@@ -13,12 +13,12 @@ import math
 from . import codes
 from . import commands as cmd
 from . import events as ev
-from .cluster import ClusterState
+from .cluster import ClusterState, Struck
 from .guard import Buckets, Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
 from .names import display_form, fold, name_key, name_problem
-from .output import Claim, Out, ToAll, ToSessions, to
+from .output import Claim, Out, Publish, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
 
@@ -56,6 +56,7 @@ class NameHandlers(RoomHandlers):
         guard, origin = self.guard, session.origin
         wait = guard.wait(origin, now)
         session.password_tries += 1
+        told: Out = []
         if wait > 0:
             # Not compared at all: guessing from this address has to slow down.
             code, text = (
@@ -71,18 +72,18 @@ class NameHandlers(RoomHandlers):
             guard.succeeded(origin)
             session.state = State.NAME
             return [to(session, ev.Prompt(now, "name"))]
-        elif guard.failed(origin, now):
-            return self._close(
-                session,
-                now,
-                codes.PASSWORD_BANNED,
-                "Too many wrong passwords from your address. Goodbye.",
-            )
         else:
+            cluster = self.cluster  # the other nodes count it too (Hub.heard)
+            told = [Publish(Struck(cluster.node, origin, now))] if cluster else []
+            if guard.failed(origin, now):
+                farewell = "Too many wrong passwords from your address. Goodbye."
+                return told + self._close(session, now, codes.PASSWORD_BANNED, farewell)
             code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
-            return self._close(session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye.")
-        return self._error(session, now, code, text)
+            return told + self._close(
+                session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye."
+            )
+        return told + self._error(session, now, code, text)
 
     def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
         wanted = command.text if isinstance(command, cmd.Say) else command.name
