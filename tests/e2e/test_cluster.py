@@ -601,15 +601,14 @@ def test_ids_and_renames_are_the_same_on_every_node(cluster: Cluster) -> None:
     assert alice.event("message")["text"] == "привет"
 
 
-def test_wrong_passwords_on_one_node_slow_guessing_down_on_the_other(
-    cluster: Cluster, tmp_path: Path
-) -> None:
+def locked_nodes(cluster: Cluster, tmp_path: Path) -> tuple[Peer, Peer]:
+    """Two nodes with the server password "s3cret"; alice on a, bob on b, both in."""
     secret = tmp_path / "password"
     secret.write_text("s3cret\n", encoding="utf-8")
     for name in ("a", "b"):
         cluster.node(name, "--password-file", str(secret))
-
-    def person(node: str, name: str) -> Peer:
+    people = []
+    for node, name in (("a", "alice"), ("b", "bob")):
         peer = Peer(cluster.nodes[node].port)
         cluster.peers.append(peer)
         peer.expect("Enter your password")
@@ -617,20 +616,42 @@ def test_wrong_passwords_on_one_node_slow_guessing_down_on_the_other(
         peer.expect("Enter your name")
         peer.send(f"{name}\n")
         peer.expect(rf"^\*\*\* You are {name}\.")
-        return peer
+        people.append(peer)
+    return people[0], people[1]
 
-    alice, bob = person("a", "alice"), person("b", "bob")
-    for attempt in range(4):  # two tries a connection on node a: three typos free, then a wait
-        if attempt % 2 == 0:
-            guesser = Peer(cluster.nodes["a"].port, source="127.0.0.7")
-            cluster.peers.append(guesser)
-        guesser.expect("Enter your password")
-        guesser.send(f"guess {attempt}\n")
-        assert guesser.expect("^!!!") == "!!! Wrong password. Try again."
+
+def guess(cluster: Cluster, node: str, text: str) -> str:
+    """A wrong password from 127.0.0.7 on ``node``: the answer."""
+    guesser = Peer(cluster.nodes[node].port, source="127.0.0.7")
+    cluster.peers.append(guesser)
+    guesser.expect("Enter your password")
+    guesser.send(f"{text}\n")
+    return guesser.expect("^!!!")
+
+
+def test_wrong_passwords_on_one_node_slow_guessing_down_on_the_other(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    alice, bob = locked_nodes(cluster, tmp_path)
+    for attempt in range(4):  # on node a: three typos free, the fourth compared, then a wait
+        assert guess(cluster, "a", f"guess {attempt}") == "!!! Wrong password. Try again."
     alice.send("after the guesses\n")  # the log is read in order: the strikes came before
     bob.expect(r"^<alice> after the guesses$")
-    elsewhere = Peer(cluster.nodes["b"].port, source="127.0.0.7")
-    cluster.peers.append(elsewhere)
-    elsewhere.expect("Enter your password")
-    elsewhere.send("s3cret\n")
-    assert elsewhere.expect("^!!!").startswith("!!! Too many wrong passwords from your address")
+    answer = guess(cluster, "b", "s3cret")  # not even compared
+    assert answer.startswith("!!! Too many wrong passwords from your address")
+
+
+def test_a_wrong_password_redis_refuses_to_log_costs_no_rejoining(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Out of memory, Redis refuses the strike: the node goes on (a join that Redis refuses
+    makes it join the cluster again, which a guesser must not be able to cause)."""
+    alice, bob = locked_nodes(cluster, tmp_path)
+    with out_of_memory(cluster):
+        assert guess(cluster, "a", "guess") == "!!! Wrong password. Try again."
+        cluster.nodes["a"].wait_log(r"Redis refused Publish")
+    alice.send("still linked\n")
+    bob.expect(r"^<alice> still linked$")
+    alice.expect(r"^\*\*\* Delivered to ALL")  # what she was told before it is read too
+    assert not any("link lost" in line for line in alice.seen)
+    assert "link lost" not in cluster.nodes["a"].stderr()

@@ -34,8 +34,7 @@ from .bus import Bus, Numbered, Read
 
 log = logging.getLogger(LOGGER_NAME)
 
-# A batch of instructions sent in one pipeline: large enough to keep up with a burst, small
-# enough that a slow Redis answer does not hold a large one.
+# Instructions sent in one pipeline: enough for a burst, few enough not to wait on a slow answer.
 WRITE_BATCH = 512
 # How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
 STOP_WAIT_S = 1.0
@@ -192,7 +191,8 @@ class ClusterLink:
                     out += self.hub.unsent(item.sender, now)
                 elif isinstance(item, Claim) and (not item.late or _lasting(answer)):
                     out += self.hub.claim_failed(item, now)
-                else:  # who is where, a name freed or in use: joining again says it afresh
+                elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
+                    # who is where, a name freed or in use: joining again says it afresh
                     why = why or f"Redis refused a {type(item).__name__}"
             elif isinstance(item, Claim):
                 if answer == "!lease":
