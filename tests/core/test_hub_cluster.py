@@ -682,6 +682,11 @@ def test_wrong_passwords_on_one_node_slow_guessing_down_on_every_node() -> None:
     b.route(out)
     b.line(friend, "s3cret")
     assert friend.state is State.NAME
+    b.route(b.hub.link_down(b.now))  # cut off: nothing is queued for later (a guesser's flood)
+    stranger, out = b.hub.connect("192.0.2.1:1", b.now, origin="192.0.2.1")
+    b.route(out)
+    b.line(stranger, "wrong")
+    assert not b.pending
 
 
 def test_a_strike_with_an_origin_no_node_would_write_is_refused() -> None:

@@ -73,8 +73,9 @@ class NameHandlers(RoomHandlers):
             session.state = State.NAME
             return [to(session, ev.Prompt(now, "name"))]
         else:
-            cluster = self.cluster  # the other nodes count it too (Hub.heard)
-            told = [Publish(Struck(cluster.node, origin, now))] if cluster else []
+            cluster = self.cluster  # the other nodes count it too (Hub.heard); cut off: not
+            if cluster is not None and cluster.linked:  # queued, a guesser could fill the queue
+                told = [Publish(Struck(cluster.node, origin, now))]
             if guard.failed(origin, now):
                 farewell = "Too many wrong passwords from your address. Goodbye."
                 return told + self._close(session, now, codes.PASSWORD_BANNED, farewell)
