@@ -20,12 +20,12 @@ import pytest
 from tcpchat.core.archive import NoArchive
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
-from tcpchat.server import store, store_prune
+from tcpchat.server import store, store_prune, store_writer
 from tcpchat.server.config import server_config
 from tcpchat.server.logs import LOGGER_NAME
 from tcpchat.server.store import SqliteArchive, close_archive, open_archive
 from tcpchat.server.store_db import DB_FILE, FTS5, LIKE, fts5_available, search_support
-from tests.conftest import WAIT
+from tests.conftest import WAIT, poll_until
 
 HAS_FTS5 = fts5_available()
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -716,3 +716,60 @@ def test_rooms_with_no_message_left_are_forgotten_past_the_cap_topics_last(
     assert ids(archive.recent("#r1", 10)) == [31]
     assert archive.topic("#quiet") == ("#quiet", "a topic, no message")
     archive.close()
+
+
+class _FailingThenHeld:
+    """The writer's connection, but its first room write fails as a disk would and its second
+    waits for ``release`` (after saying so with ``entered``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.mode = "fail"
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        if self.mode == "fail":
+            self.mode = "hold"
+            raise sqlite3.OperationalError("disk I/O error (the test's)")
+        if self.mode == "hold":
+            self.mode = ""
+            self.entered.set()
+            self.release.wait(WAIT)
+        return self.conn.executemany(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_a_room_whose_row_is_written_again_after_a_failure_is_not_forgotten_meanwhile(
+    opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "ROOMS_CACHED", 4)
+    monkeypatch.setattr(store_writer, "HISTORY_RETRY_S", 0.0)
+    archive = opened()
+    writer = archive._writer
+    go_on = threading.Event()
+    write_pending = writer._write_pending
+
+    def held() -> None:  # each batch waits for go_on: #a's room and message go in one
+        go_on.wait(WAIT)
+        write_pending()
+
+    writer._write_pending = held  # type: ignore[method-assign]
+    connection = _FailingThenHeld(writer.conn)
+    writer.conn = connection  # type: ignore[assignment]
+    archive.keep("#a", said(1, "lost to the disk", room="#a"))  # its room's row is put back
+    go_on.set()
+    poll_until(lambda: writer.failing, "the write failed")
+    archive.keep("#b", said(2, "in b", room="#b"))
+    assert connection.entered.wait(WAIT)  # the writer is writing #a's row again, not done yet
+    for n in range(6):  # the cache is over its size meanwhile
+        archive.keep(f"#c{n}", said(3 + n, room=f"#c{n}"))
+    archive.keep("#a", said(20, "said in a", room="#a"))  # #a must still be the same room
+    connection.release.set()
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#a", 10)) == [20]
+    assert ids(archive.recent("#c5", 10)) == [8]
+    keys = stored_rows(tmp_path, "SELECT key FROM rooms")
+    assert len(keys) == len(set(keys)) == 8

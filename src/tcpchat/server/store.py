@@ -320,18 +320,19 @@ class SqliteArchive:
         with self._queue.lock:
             self._queue.rooms[room.id] = room.row()
             self._queue.kept += 1
-            room.queued = self._queue.kept  # written once ``done`` reaches it
+            self._queue.unwritten_rooms.add(room.id)  # until a commit holds its row
         self._queue.wake.set()
 
     def _cache(self, room: StoredRoom) -> StoredRoom:
         """Remember ``room`` (the queue's lock held); past ``ROOMS_CACHED`` forget the oldest
-        whose rows are written (one not written would be made twice), read again if needed."""
+        whose rows a commit holds (one not committed, as after a failed write, would be made
+        twice), read again if needed."""
         rooms, queue = self._rooms, self._queue
         rooms[room.key] = room
         queue.cached_rooms.add(room.id)
-        if len(rooms) > ROOMS_CACHED:  # (a row put back after a failure is not written)
+        if len(rooms) > ROOMS_CACHED:
             for old in list(itertools.islice(rooms.values(), ROOMS_CACHED // 4)):
-                if old.queued <= queue.done and old.id not in queue.rooms:
+                if old.id not in queue.unwritten_rooms and old.id not in queue.rooms:
                     del rooms[old.key]
                     queue.cached_rooms.discard(old.id)
         return room

@@ -60,18 +60,15 @@ RoomRow = tuple[int, str, str, str]
 
 
 class StoredRoom:
-    """A room as the store knows it: its id in the database, display name and topic, and the
-    count of operations handed to the writer when its row was last queued (0: read from the
-    database)."""
+    """A room as the store knows it: its id in the database, display name and topic."""
 
-    __slots__ = ("id", "key", "name", "topic", "queued")
+    __slots__ = ("id", "key", "name", "topic")
 
     def __init__(self, room_id: int, key: str, name: str, topic: str) -> None:
         self.id = room_id
         self.key = key
         self.name = name
         self.topic = topic
-        self.queued = 0
 
     def row(self) -> RoomRow:
         return (self.id, self.key, self.name, self.topic)

@@ -95,6 +95,7 @@ class Queue:
         self.hurry = False
         self.prune_asked = False
         self.cached_rooms: set[int] = set()  # the ids of the rooms the store remembers
+        self.unwritten_rooms: set[int] = set()  # rooms whose row was queued and not committed
         self.room_loads = 0  # rooms it read from the database so far (store_prune.py)
         self.index_asked = False
         self.closing = False
@@ -254,11 +255,11 @@ class Writer(Retention):
             self.rows += max(added, 0)
         queue = self.queue
         newest = (max(row[0] for row in batch) if behind else batch[-1][0]) if batch else 0
-        if newest > queue.top:
-            if queue.top <= queue.indexed:
-                self.index_since = time.monotonic()
-            with queue.lock:
-                queue.top = newest
+        if newest > queue.top and queue.top <= queue.indexed:
+            self.index_since = time.monotonic()
+        with queue.lock:
+            queue.top = max(queue.top, newest)
+            queue.unwritten_rooms.difference_update(rooms)  # the store may forget them now
         if self.failing:
             self.failing = False
             log.warning(
