@@ -177,7 +177,7 @@ class Writer(Retention):
             except sqlite3.Error as exc:
                 self._failed(exc, 0)
 
-    def _until_due(self) -> float | None:
+    def _until_due(self) -> float:
         """Seconds the writer may sleep before indexing or retention is due."""
         queue = self.queue
         behind = self.search_kind == FTS5 and queue.top > queue.indexed
