@@ -28,6 +28,7 @@ class ListArchive:
         self.kept: list[tuple[str | None, ev.Message]] = []
         self.topics: dict[str, tuple[str, str]] = {}
         self.last = last
+        self.mark = 0  # the cluster's log kept up to here
 
     def last_id(self) -> int:
         return self.last
@@ -53,6 +54,12 @@ class ListArchive:
 
     def keep_topic(self, room_key: str, name: str, topic: str) -> None:
         self.topics[room_key] = (name, topic)
+
+    def log_mark(self) -> int:
+        return self.mark
+
+    def mark_log(self, entry_id: int) -> None:
+        self.mark = max(self.mark, entry_id)
 
 
 class RoomChat(Chat):

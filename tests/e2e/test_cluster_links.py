@@ -15,10 +15,14 @@ import pytest
 from tcpchat.core import cluster as cl
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
+from tcpchat.core.archive import Archive
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import CLUSTER_LEASE_S, HubLimits
 from tcpchat.core.output import Claim, Out, Publish, Refresh, Release, Whisper
+from tcpchat.core.rooms import LOBBY_KEY
 from tcpchat.core.session import Session, State
+from tcpchat.server.store import SqliteArchive
+from tcpchat.server.store_db import DB_FILE
 
 from ..conftest import POLL_S, WAIT, need_tool
 from ..core.test_hub_rooms import ListArchive
@@ -41,7 +45,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 class Node:
     """A hub and its cluster link; what the hub tells users is kept, not sent."""
 
-    def __init__(self, name: str, archive: ListArchive | None = None) -> None:
+    def __init__(self, name: str, archive: Archive | None = None) -> None:
         self.hub = Hub(HubLimits(), archive or ListArchive(), node=name)
         self.told: list[Any] = []
         self.link: ClusterLink | None = None
@@ -298,3 +302,78 @@ def test_ids_go_on_above_what_a_node_read_when_redis_comes_back_from_an_older_st
         assert said_on(a, ev.Message, "after").id > read
 
     run(redis, test)
+
+
+def test_a_node_that_crashed_while_cut_off_backfills_what_it_had_not_read(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """A node cut off stores its users' messages under ids it reserved, above log entries it had
+    not read yet. Started again after a crash, still without them, it backfills from how far its
+    store has the log (the store's log mark), not from its highest id: else those entries were
+    missing from its /history and /search for good, while every other node has them."""
+
+    async def main() -> None:
+        a = Node("a")
+        await a.start(redis.url, "a")
+        archive = SqliteArchive(str(tmp_path / DB_FILE))
+        b = Node("b", archive)
+        b_link = await b.start(redis.url, "b")
+        alice, bob = a.user("alice"), b.user("bob")
+        await registered(alice, bob)
+        a.do(alice, cmd.Say("read by b"))
+        await until(lambda: said(b, "read by b"), "b read alice's message")
+        # b's reader stops taking pushes (its next call never returns): b is slow, not gone.
+        never = asyncio.Event()
+
+        async def held() -> Any:
+            await never.wait()
+
+        b_link.bus.pushed = held  # type: ignore[method-assign]
+        a.do(alice, cmd.Say("the last one b reads"))  # taken by the call already waiting
+        await until(lambda: said(b, "the last one b reads"), "b read it")
+        for n in range(2):
+            a.do(alice, cmd.Say(f"not read by b {n}"))
+        await until(lambda: said(a, "not read by b 1", ev.Delivered), "in the log")
+        # b's ticker reserves ids for a loss, above everything appended so far; then b is cut
+        # off for good, and bob talks.
+        b.hub.reserve(await b_link.bus.reserve(archive.last_id(), time.time()))
+
+        async def unreachable() -> None:
+            raise ConnectionError("test: Redis is out of reach")
+
+        b_link._resume = unreachable  # type: ignore[method-assign]
+        b_link._lost(ConnectionError("test: cut off"), b_link._link)
+        b.do(bob, cmd.Say("said on b while cut off"))
+        # b crashes: no goodbye; what its store had written stays. Its lease lapses.
+        b_link._stopping = True
+        for task in [*b_link._tasks, b_link._reconnecting]:
+            if task is not None:
+                task.cancel()
+        await b_link.bus.close()
+        await b_link.redis.aclose()
+        archive.close()
+        await a.link.redis.delete(cl.lease_key("b"))  # type: ignore[union-attr]
+        again = SqliteArchive(str(tmp_path / DB_FILE))
+        b2 = Node("b", again)
+        link = await b2.start(redis.url, "b")
+        try:
+            texts = [m.text for m in again.recent(LOBBY_KEY, 20)]
+            assert texts == [
+                "read by b",
+                "the last one b reads",
+                "not read by b 0",
+                "not read by b 1",
+                "said on b while cut off",
+            ]
+        finally:
+            for done in (link, a.link):
+                assert done is not None
+                await done.stop()
+                await done.redis.aclose()
+            again.close()
+
+    asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
+
+
+async def said(node: Node, text: str, kind: type = ev.Message) -> bool:
+    return said_on(node, kind, text) is not None

@@ -449,6 +449,58 @@ def test_a_writer_that_falls_behind_drops_new_messages_with_one_warning(
     assert len(records.at(logging.WARNING)) == 1
 
 
+# --- the cluster's log mark ----------------------------------------------------------------------
+
+
+def test_the_log_mark_is_written_with_the_messages_read_before_it(opened: Any) -> None:
+    """A cluster node backfills its store from the mark when it starts: the mark says the log's
+    room messages up to it are all stored, so it is only ever written with them."""
+    archive = opened()
+    assert archive.log_mark() == 0
+    archive.keep("#ops", said(7))
+    archive.mark_log(9)  # 8 and 9 were presence, say: nothing to store
+    archive.mark_log(5)  # never goes back
+    assert archive.log_mark() == 9
+    archive.close()
+    reopened = opened()
+    assert reopened.log_mark() == 9
+    assert ids(reopened.recent("#ops", 10)) == [7]
+
+
+def test_the_log_mark_stays_behind_messages_a_full_queue_dropped(
+    opened: Any, records: Records
+) -> None:
+    archive = opened(commit_interval=NEVER, batch_rows=10**6, max_pending=3)
+    archive.keep("#ops", said(1))  # the room made first: its row wakes the writer
+    archive.mark_log(1)
+    assert archive.flush(WAIT)
+    for mid in range(2, 12):
+        archive.keep("#ops", said(mid))  # 5 to 11 dropped: the writer is behind
+    archive.mark_log(11)
+    archive.close()
+    assert opened().log_mark() == 1  # the next start backfills 2 to 11 from the log
+
+
+def test_the_log_mark_stays_behind_messages_a_full_disk_lost(opened: Any, records: Records) -> None:
+    archive = opened()
+    archive.keep("#ops", said(1))
+    archive.mark_log(1)
+    archive.close()
+    pages = stored_rows(Path(archive.path).parent, "PRAGMA page_count")[0][0]
+    archive = opened(writer_pragmas=(f"max_page_count = {pages + 2}",))
+    big = "x" * 3000
+    for mid in range(2, 100):  # far more than two pages
+        archive.keep("#ops", said(mid, big))
+        archive.mark_log(mid)
+        assert archive.flush(WAIT)
+    assert len(records.at(logging.ERROR)) == 1
+    archive.close()
+    reopened = opened()
+    kept = ids(reopened.recent("#ops", 200))
+    assert 1 <= reopened.log_mark() < 99  # as far as every message is there, no further
+    assert kept[: reopened.log_mark()] == list(range(1, reopened.log_mark() + 1))
+
+
 # --- refused at start ----------------------------------------------------------------------------
 
 

@@ -54,6 +54,18 @@ class Archive(Protocol):
         """Remember a room's display name and topic ("" for none). Returns at once."""
         ...
 
+    def log_mark(self) -> int:
+        """How far a cluster's shared log is kept for sure (0: unknown): every room message of
+        the log up to this id was written, as of the last start or ``mark_log``. A node
+        backfills from here when it starts."""
+        ...
+
+    def mark_log(self, entry_id: int) -> None:
+        """The shared log was read up to ``entry_id``, its room messages all given to ``keep``
+        already: the mark is written with them (never ahead of a message that was lost to a
+        full or failing disk). Returns at once."""
+        ...
+
 
 class NoArchive:
     """History is off (``--no-history``): nothing is kept, nothing is found."""
@@ -76,4 +88,10 @@ class NoArchive:
         return None
 
     def keep_topic(self, room_key: str, name: str, topic: str) -> None:
+        pass
+
+    def log_mark(self) -> int:
+        return 0
+
+    def mark_log(self, entry_id: int) -> None:
         pass

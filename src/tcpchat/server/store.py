@@ -58,16 +58,14 @@ from .store_db import (
     as_messages,
     check_path,
     config_error,
-    fts_query,
+    describe_search,
     lock_database,
     merge_rows,
     newest_first,
     open_database,
     open_reader,
-    search_support,
-    search_words,
-    words_match,
 )
+from .store_search import fts_query, search_words, words_match
 from .store_writer import Queue, Writer
 
 log = logging.getLogger(LOGGER_NAME)
@@ -134,7 +132,7 @@ class SqliteArchive:
         self._closed = False
         self._overflow = 0  # rows refused while the pending list was full
         self._read_failing = False
-        self._queue = Queue(opened.last_id, opened.indexed, opened.top)
+        self._queue = Queue(opened.last_id, opened.indexed, opened.top, opened.log_mark)
         self._writer = Writer(
             self._queue,
             opened.conn,
@@ -180,6 +178,7 @@ class SqliteArchive:
                 return  # the server is stopping: nothing is written after close
             if len(pending) >= self.max_pending:
                 self._overflow += 1
+                queue.log_held = True
                 if self._overflow == 1:
                     log.warning(
                         "history: %d messages wait for the disk; new ones are not stored until "
@@ -223,6 +222,15 @@ class SqliteArchive:
         if room.topic != topic:
             room.topic = topic
             self._queue_room(room)
+
+    def log_mark(self) -> int:
+        with self._queue.lock:
+            return self._queue.log_mark
+
+    def mark_log(self, entry_id: int) -> None:
+        # Written with the next commit, which takes every row pending now (store_writer.py).
+        with self._queue.lock:
+            self._queue.log_mark = max(self._queue.log_mark, entry_id)
 
     # --- control ---------------------------------------------------------------------------------
 
@@ -434,14 +442,6 @@ def open_archive(config: ServerConfig, search: str | None = None) -> Archive:
         describe_search(archive.search_kind),
     )
     return archive
-
-
-def describe_search(kind: str) -> str:
-    """How a database of this search ``kind`` is searched, in words for the log."""
-    support = search_support()
-    if kind == FTS5 or support.startswith("plain"):
-        return support
-    return "plain LIKE (chosen, though this SQLite has FTS5)"
 
 
 def close_archive(archive: Archive) -> None:

@@ -1,7 +1,7 @@
 """The history database itself, for ``store.py``: its schema, opening it with every start-up
-check (each failure one ``ConfigError`` line that names the file and what to do), and the words
-of a /search turned into a query that user text cannot change the shape of; the rows as stored,
-the lock against a second server on the same file, and rows merged and read back as messages.
+check (each failure one ``ConfigError`` line that names the file and what to do); the rows as
+stored, the lock against a second server on the same file, and rows merged and read back as
+messages. The words of a /search: ``store_search.py``.
 
 The schema, version 1 in ``PRAGMA user_version``:
 
@@ -12,7 +12,8 @@ The schema, version 1 in ``PRAGMA user_version``:
   a ``rooms.id`` (NULL for a private message);
 - ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
   stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
-  which every message is in the search index;
+  which every message is in the search index; ``log_mark``, in a cluster, the id up to which
+  the shared log's room messages are all stored (a node backfills from there when it starts);
 - ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
   room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
   ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
@@ -33,16 +34,13 @@ No threads and no state here: ``store.SqliteArchive`` owns the connections this 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
 from ..core.errors import ConfigError
 from ..core.events import Message
-from ..core.limits import HISTORY_SEARCH_MAX_WORDS
 
 try:
     import fcntl
@@ -97,7 +95,7 @@ SCHEMA = (
     )""",
     # 'last_id': the highest message id handed out, when it is not a stored row (a private
     # message not kept), so that ids keep increasing across restarts. 'indexed': every message
-    # up to this id is in the search index.
+    # up to this id is in the search index. 'log_mark': a cluster's log is stored up to here.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
 )
 # The search index: the text of each message, and its room as one token (the room's id) so that
@@ -159,6 +157,7 @@ class Opened:
     built_index: bool  # the search index was built now, for messages stored without one
     top: int  # the highest id stored
     indexed: int  # messages up to this id are in the search index
+    log_mark: int  # a cluster's shared log is stored up to this id
 
 
 def check_path(path: str) -> None:
@@ -274,6 +273,7 @@ def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
         top = conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
         mark = conn.execute("SELECT value FROM meta WHERE key = 'last_id'").fetchone()
         indexed = conn.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone()
+        log_mark = conn.execute("SELECT value FROM meta WHERE key = 'log_mark'").fetchone()
         rooms = conn.execute("SELECT MAX(id) FROM rooms").fetchone()[0] or 0
         conn.execute("COMMIT")
     except BaseException:
@@ -281,7 +281,14 @@ def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
         raise
     last_id = max(int(top), int(mark[0]) if mark else 0)
     return Opened(
-        conn, kind, last_id, int(rooms) + 1, built, int(top), int(indexed[0]) if indexed else 0
+        conn,
+        kind,
+        last_id,
+        int(rooms) + 1,
+        built,
+        int(top),
+        int(indexed[0]) if indexed else 0,
+        int(log_mark[0]) if log_mark else 0,
     )
 
 
@@ -321,60 +328,6 @@ def open_reader(path: str) -> sqlite3.Connection:
 
 def _casefold(text: object) -> str | None:
     return text.casefold() if isinstance(text, str) else None
-
-
-# --- /search words -------------------------------------------------------------------------------
-
-# A run of what FTS5's unicode61 tokenizer keeps in a token: letters and digits of any script.
-TOKEN = re.compile(r"[^\W_]+")
-
-
-def search_words(text: str) -> list[str]:
-    """The words of a /search that count: split at blanks, at most HISTORY_SEARCH_MAX_WORDS."""
-    return text.split()[:HISTORY_SEARCH_MAX_WORDS]
-
-
-def fts_query(room: int, words: Sequence[str]) -> str | None:
-    """The FTS5 MATCH expression for ``words`` in room ``room`` (no words: every message of the
-    room): each word a quoted string (its own quotes doubled), so nothing a user types (quotes,
-    AND, OR, NOT, NEAR, *, ^, column names, parentheses) is ever read as query syntax. A word
-    with no letter or digit would match nothing and is left out; None when words were given
-    and none is left."""
-    phrases = ['text : "' + word.replace('"', '""') + '"' for word in words if TOKEN.search(word)]
-    if words and not phrases:
-        return None
-    return " AND ".join([f'room : "{room}"', *phrases])
-
-
-def fold(text: str) -> str:
-    """Case-folded, with the diacritics of Latin letters removed, as the index compares words
-    (unicode61 with remove_diacritics: "Café" finds "cafe"; Cyrillic "ё" stays itself)."""
-    folded = text.casefold()
-    if folded.isascii():
-        return folded
-    out: list[str] = []
-    for char in unicodedata.normalize("NFD", folded):
-        if unicodedata.combining(char) and out and out[-1] < "\u0250":
-            continue  # a mark on a Latin letter
-        out.append(char)
-    return unicodedata.normalize("NFC", "".join(out))
-
-
-def words_match(kind: str, words: Sequence[str], text: str) -> bool:
-    """Whether ``text`` matches every word as a search of that ``kind`` would find it: whole
-    words for FTS5, substrings for LIKE. For messages not written yet (at most a few ms old)."""
-    if kind == LIKE:
-        folded = text.casefold()
-        return all(word.casefold() in folded for word in words)
-    tokens = TOKEN.findall(fold(text))
-    wanted = [TOKEN.findall(fold(word)) for word in words]
-    wanted = [w for w in wanted if w]
-    return bool(wanted) and all(_contains_run(tokens, run) for run in wanted)
-
-
-def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
-    size = len(run)
-    return any(list(tokens[i : i + size]) == list(run) for i in range(len(tokens) - size + 1))
 
 
 def lock_database(path: str) -> int:
@@ -435,3 +388,11 @@ def rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # no transaction left to undo (SQLite rolled it back itself)
+
+
+def describe_search(kind: str) -> str:
+    """How a database of this search ``kind`` is searched, in words for the log."""
+    support = search_support()
+    if kind == FTS5 or support.startswith("plain"):
+        return support
+    return "plain LIKE (chosen, though this SQLite has FTS5)"

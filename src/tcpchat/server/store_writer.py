@@ -56,6 +56,7 @@ UPSERT_ROOM = (
     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, topic = excluded.topic"
 )
 LAST_ID = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
+LOG_MARK = "INSERT OR REPLACE INTO meta (key, value) VALUES ('log_mark', ?)"
 
 
 def insert_sql(rows: int) -> str:
@@ -77,7 +78,7 @@ class Queue:
     field is read and written under ``lock``; ``changed`` (on the same lock) is notified when
     work is done, ``wake`` set when there is work."""
 
-    def __init__(self, last_id: int, indexed: int, top: int) -> None:
+    def __init__(self, last_id: int, indexed: int, top: int, log_mark: int = 0) -> None:
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.wake = threading.Event()
@@ -90,6 +91,11 @@ class Queue:
         self.behind = False  # a row pending has an id at or below one kept before it
         self.indexed = indexed  # messages up to this id are in the search index
         self.top = top  # the highest message id written
+        # A cluster's log is read up to here, its room messages all pending or written; written
+        # with them. Held for good once a message was not stored (a full queue, a failing
+        # disk): the next start backfills from the mark written before.
+        self.log_mark = log_mark
+        self.log_held = False
         # Write without waiting out the interval (a full batch, a flush): a flag, not only the
         # event, so that the writer clearing the event cannot lose it.
         self.hurry = False
@@ -130,6 +136,7 @@ class Writer(Retention):
         self.commit_interval = commit_interval
         self.batch_rows = batch_rows
         self.stored_high = queue.high  # the highest id in the database or in meta.last_id
+        self.stored_mark = queue.log_mark  # meta.log_mark
         self.index_since = 0.0  # time.monotonic() when the oldest row not indexed was written
         self.rows = -1  # rows in the table, counted at start when there is a cap
         self.failing = False
@@ -156,7 +163,8 @@ class Writer(Retention):
                 self._write_pending()
                 self._index_when_due()
                 with queue.lock:
-                    if queue.closing and not queue.pending and not queue.rooms:
+                    marked = queue.log_held or queue.log_mark <= self.stored_mark
+                    if queue.closing and not queue.pending and not queue.rooms and marked:
                         break
                 self._prune_when_due()
         except Exception:  # our bug: say so, and keep the server running without history
@@ -207,19 +215,23 @@ class Writer(Retention):
             rooms, queue.rooms = queue.rooms, {}
             high = queue.high
             behind, queue.behind = queue.behind, False
+            mark = 0 if queue.log_held else queue.log_mark
             taken = queue.kept
             queue.writing = batch
             queue.hurry = False
         try:
             newest = batch[-1][0] if batch else 0
             meta = high if high > self.stored_high and high != newest else None
-            if batch or rooms or meta is not None:
+            moved = mark if mark > self.stored_mark else None
+            if batch or rooms or meta is not None or moved is not None:
                 if self._resting():
                     self.lost += len(batch)
+                    if batch:
+                        self._hold_mark()
                     self._requeue(rooms)
-                else:
-                    self._commit(batch, rooms, meta, behind)
+                elif self._commit(batch, rooms, meta, behind, moved):
                     self.stored_high = max(self.stored_high, high)
+                    self.stored_mark = max(self.stored_mark, mark)
         finally:
             with queue.lock:
                 queue.writing = []
@@ -227,8 +239,14 @@ class Writer(Retention):
                 queue.changed.notify_all()
 
     def _commit(
-        self, batch: list[Row], rooms: dict[int, RoomRow], meta: int | None, behind: bool
-    ) -> None:
+        self,
+        batch: list[Row],
+        rooms: dict[int, RoomRow],
+        meta: int | None,
+        behind: bool,
+        mark: int | None,
+    ) -> bool:
+        """Write ``batch``, ``rooms`` and the marks in one transaction; False if it failed."""
         conn = self.conn
         written = batch
         try:
@@ -244,13 +262,16 @@ class Writer(Retention):
                 added += conn.execute(sql, list(chain.from_iterable(rows))).rowcount
             if meta is not None:
                 conn.execute(LAST_ID, (meta,))
+            if mark is not None:
+                conn.execute(LOG_MARK, (mark,))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             rollback(conn)
             if isinstance(exc, sqlite3.OperationalError):  # the disk, not the rows: try again
                 self._requeue(rooms)
             self._failed(exc, len(batch))
-            return
+            self._hold_mark()  # (with no rows lost too: a stop would try it again and again)
+            return False
         if self.rows >= 0:
             self.rows += max(added, 0)
         queue = self.queue
@@ -266,6 +287,7 @@ class Writer(Retention):
                 "history: writing to %s again; %d messages were not stored", self.path, self.lost
             )
             self.lost = 0
+        return True
 
     def _below_the_index(self, batch: list[Row]) -> tuple[list[Row], int]:
         """Write the rows of ``batch`` whose ids are at or below the search index's mark (the
@@ -290,6 +312,11 @@ class Writer(Retention):
             with self.queue.lock:
                 for room_id, row in rooms.items():
                     self.queue.rooms.setdefault(room_id, row)
+
+    def _hold_mark(self) -> None:
+        """Messages were not stored: the log's mark moves no more in this run."""
+        with self.queue.lock:
+            self.queue.log_held = True
 
     def _failed(self, exc: sqlite3.Error, lost: int) -> None:
         """A write failed: one ERROR per outage, then rest for HISTORY_RETRY_S."""

@@ -2,7 +2,8 @@
 
 Imported only when ``--cluster`` is given, so a server without it never imports redis-py (the
 optional extra ``tcp-chat[cluster]``). ``reach`` is the start-up check: redis-py present, Redis
-answering, each failure one ``ConfigError`` line (exit 1) before anything listens.
+answering, each failure one ``ConfigError`` line (exit 1) before anything listens; ``lasting``
+tells an error Redis would give again from one that passes.
 """
 
 from __future__ import annotations
@@ -71,6 +72,19 @@ async def reach(url: str, wait: float) -> Any:
                 ) from None
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, LAST_RETRY_S)
+
+
+# Redis's errors that pass: out of memory, read-only during a failover, busy or loading,
+# snapshots failing, the scripts lost (redis-py's classes, and the codes in the message).
+_PASSING = ("OutOfMemoryError", "ReadOnlyError", "BusyLoadingError", "NoScriptError")
+_PASSING_CODES = ("OOM", "used memory", "READONLY", "BUSY", "LOADING", "MISCONF", "TRYAGAIN")
+
+
+def lasting(error: Exception) -> bool:
+    """True for an error Redis would give again for the same command (a key of the wrong type,
+    a permission missing); false for one that passes."""
+    text = str(error)
+    return type(error).__name__ not in _PASSING and not any(c in text for c in _PASSING_CODES)
 
 
 class NodeNameTaken(ConfigError):

@@ -29,7 +29,7 @@ from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
 from ..logs import LOGGER_NAME
-from . import NodeNameTaken
+from . import NodeNameTaken, lasting
 from .bus import Bus, Numbered, Read
 
 log = logging.getLogger(LOGGER_NAME)
@@ -52,19 +52,6 @@ def _done_by_rejoining(item: Instruction) -> bool:
     if isinstance(item, Claim):
         return item.late
     return isinstance(item, Release)
-
-
-# Redis's errors that pass: out of memory, read-only during a failover, busy or loading,
-# snapshots failing, the scripts lost (redis-py's classes, and the codes in the message).
-_PASSING = ("OutOfMemoryError", "ReadOnlyError", "BusyLoadingError", "NoScriptError")
-_PASSING_CODES = ("OOM", "used memory", "READONLY", "BUSY", "LOADING", "MISCONF", "TRYAGAIN")
-
-
-def _lasting(error: Exception) -> bool:
-    """True for an error Redis would give again for the same command (a key of the wrong type,
-    a permission missing); false for one that passes."""
-    text = str(error)
-    return type(error).__name__ not in _PASSING and not any(c in text for c in _PASSING_CODES)
 
 
 class ClusterLink:
@@ -100,8 +87,12 @@ class ClusterLink:
         await self.bus.register(stored, now)
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        backfilled = await self._keep_log(stored, last, topics, now)  # nobody is connected yet
+        # From where the store has all of the log: its highest id may be one given while cut
+        # off, above entries it had not read then (ids already stored are not stored twice).
+        after = archive.log_mark() or stored
+        backfilled = await self._keep_log(after, last, topics, now)  # nobody is connected yet
         self.bus.log_position.last = last
+        archive.mark_log(last)
         self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
         self.hub.reserve(await self.bus.reserve(stored, now))
         others = sum(len(users) for node, users in nodes.items() if node != self.node)
@@ -189,7 +180,7 @@ class ClusterLink:
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
                     out += self.hub.unsent(item.sender, now)
-                elif isinstance(item, Claim) and (not item.late or _lasting(answer)):
+                elif isinstance(item, Claim) and (not item.late or lasting(answer)):
                     out += self.hub.claim_failed(item, now)
                 elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
                     # who is where, a name freed or in use: joining again says it afresh
@@ -320,6 +311,7 @@ class ClusterLink:
             except Exception:  # our bug: logged, and the reader goes on with the next
                 log.exception("cluster: applying entry %d failed", message_id)
         self.route(out)
+        self.hub.archive.mark_log(self.bus.log_position.last)
 
     async def _tick(self) -> None:
         while not self._stopping:
@@ -448,3 +440,4 @@ class ClusterLink:
         kept = await self._keep_log(position.last, last, topics, now)
         log.warning("cluster: who is where read again; %d messages kept from the log", kept)
         position.last = max(position.last, last)
+        self.hub.archive.mark_log(position.last)
