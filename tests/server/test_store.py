@@ -462,6 +462,8 @@ def test_the_log_mark_is_written_with_the_messages_read_before_it(opened: Any) -
     archive.mark_log(5)  # never goes back
     assert archive.log_mark() == 9
     archive.close()
+    archive.mark_log(20)  # after close nothing is kept: the mark stays with what was
+    assert archive.log_mark() == 9
     reopened = opened()
     assert reopened.log_mark() == 9
     assert ids(reopened.recent("#ops", 10)) == [7]

@@ -224,13 +224,13 @@ class SqliteArchive:
             self._queue_room(room)
 
     def log_mark(self) -> int:
-        with self._queue.lock:
-            return self._queue.log_mark
+        return self._queue.log_mark  # changed on this thread only
 
     def mark_log(self, entry_id: int) -> None:
-        # Written with the next commit, which takes every row pending now (store_writer.py).
+        # Written with the next commit, with every row pending now; not once rows are dropped.
         with self._queue.lock:
-            self._queue.log_mark = max(self._queue.log_mark, entry_id)
+            if not self._queue.closing:
+                self._queue.log_mark = max(self._queue.log_mark, entry_id)
 
     # --- control ---------------------------------------------------------------------------------
 
