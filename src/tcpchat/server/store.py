@@ -18,8 +18,7 @@ search index included; see docs/BENCHMARKS.md) runs beside the event loop when t
 it. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second, read-only
 connection, through the indexes, and add the rows kept but not written yet, each once.
 
-Durability (what SIGTERM and ``kill -9`` lose) and a failing disk: ``store_writer.py``, which
-does the writing; retention: ``store_prune.py``.
+Writing, durability, a failing disk: ``store_writer.py``; retention: ``store_prune.py``.
 
 Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
 ``keep`` for every message it numbers, and this store drops those with no room otherwise
@@ -240,14 +239,15 @@ class SqliteArchive:
         benchmarks and tools: the server only needs ``close``."""
         queue = self._queue
         with queue.lock:
-            target = queue.kept
+            target, mark = queue.kept, queue.log_mark
             queue.hurry = True
             queue.index_asked = index
         queue.wake.set()
 
         def done() -> bool:
             indexed = not index or self.search_kind != FTS5 or queue.indexed >= queue.top
-            return queue.done >= target and not queue.prune_asked and indexed
+            marked = queue.log_held or queue.written_mark >= mark
+            return queue.done >= target and not queue.prune_asked and indexed and marked
 
         with queue.changed:
             finished = queue.changed.wait_for(done, timeout)

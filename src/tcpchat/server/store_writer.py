@@ -96,6 +96,7 @@ class Queue:
         # disk): the next start backfills from the mark written before.
         self.log_mark = log_mark
         self.log_held = False
+        self.written_mark = log_mark  # meta.log_mark
         # Write without waiting out the interval (a full batch, a flush): a flag, not only the
         # event, so that the writer clearing the event cannot lose it.
         self.hurry = False
@@ -136,7 +137,6 @@ class Writer(Retention):
         self.commit_interval = commit_interval
         self.batch_rows = batch_rows
         self.stored_high = queue.high  # the highest id in the database or in meta.last_id
-        self.stored_mark = queue.log_mark  # meta.log_mark
         self.index_since = 0.0  # time.monotonic() when the oldest row not indexed was written
         self.rows = -1  # rows in the table, counted at start when there is a cap
         self.failing = False
@@ -163,7 +163,7 @@ class Writer(Retention):
                 self._write_pending()
                 self._index_when_due()
                 with queue.lock:
-                    marked = queue.log_held or queue.log_mark <= self.stored_mark
+                    marked = queue.log_held or queue.log_mark <= queue.written_mark
                     if queue.closing and not queue.pending and not queue.rooms and marked:
                         break
                 self._prune_when_due()
@@ -216,22 +216,23 @@ class Writer(Retention):
             high = queue.high
             behind, queue.behind = queue.behind, False
             mark = 0 if queue.log_held else queue.log_mark
+            written_mark = queue.written_mark
             taken = queue.kept
             queue.writing = batch
             queue.hurry = False
         try:
             newest = batch[-1][0] if batch else 0
             meta = high if high > self.stored_high and high != newest else None
-            moved = mark if mark > self.stored_mark else None
+            moved = mark if mark > written_mark else None
             if batch or rooms or meta is not None or moved is not None:
                 if self._resting():
                     self.lost += len(batch)
-                    if batch:
-                        self._hold_mark()
+                    self._hold_mark()
                     self._requeue(rooms)
                 elif self._commit(batch, rooms, meta, behind, moved):
                     self.stored_high = max(self.stored_high, high)
-                    self.stored_mark = max(self.stored_mark, mark)
+                    with queue.lock:
+                        queue.written_mark = max(queue.written_mark, mark)
         finally:
             with queue.lock:
                 queue.writing = []
@@ -314,7 +315,8 @@ class Writer(Retention):
                     self.queue.rooms.setdefault(room_id, row)
 
     def _hold_mark(self) -> None:
-        """Messages were not stored: the log's mark moves no more in this run."""
+        """Messages were not stored, or the disk fails: the log's mark moves no more in this
+        run (the next start backfills from the mark written before)."""
         with self.queue.lock:
             self.queue.log_held = True
 
