@@ -166,9 +166,19 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
         cl.Whispered("a", 1, "alice", forged, "hi", 1.0),
         cl.Renamed("a", "alice", " ", 1.0),
         cl.TopicSet("a", "alice", "#ops", "", "t", 1.0),
+        # a node's name goes into Redis keys and log lines: as --node-name takes one
+        cl.Arrived("a b", "alice", "#lobby", "", 1.0),
+        cl.Gone("a\ud800", 1.0, ""),
+        cl.Said("", 1, "alice", "#lobby", "", "hi", False, 1.0),
+        cl.Struck("n" * (cl.NODE_NAME_MAX_CHARS + 1), "127.0.0.1", 1.0),
+        cl.Struck("a", "127.0.0.1\ud800", 1.0),
     ):
         with pytest.raises(ValueError):
             decoded(broken)
+    # JSON can escape half a surrogate pair, which no UTF-8 (a socket, SQLite) can carry.
+    lone = cl.decode({"e": '["said", "a", 1, "alice", "#lobby", "", "x\\ud800y", false, 1.0]'})
+    assert isinstance(lone, cl.Said) and lone.text == "x\ufffdy"
+    lone.text.encode("utf-8")
     said = decoded(cl.Said("a", 1, "alice", "#lobby", "", "x\x1b[2Jy\r\n" + "z" * 9000, False, 1.0))
     assert isinstance(said, cl.Said) and "\x1b" not in said.text and "\r" not in said.text
     assert len(said.text) == 9008 and said.text.startswith("x")  # not cut: --max-line may be long

@@ -5,10 +5,8 @@ talking to Redis and hands time in as ``now``.
   look-alikes cluster-wide);
 - entry ids: a log entry's id is ``0-N`` with ``N`` its message id, given by ``INCR`` in the
   script that appends it, so ids are the same on every node and grow in log order;
-- ``Position``: where a node resumes reading a stream, and the dedupe of entries read twice;
-- ``Lease``: when to renew the node's lease and whether it may have lapsed;
-- ``Backoff``: the pauses between reconnects;
-- ``reapable``: which nodes lost their lease and must be announced gone;
+- ``Position``: where a node resumes reading a stream, and the dedupe of entries read twice
+  (leases, backoff and reaping: ``lease.py``);
 - the entries themselves (``Entry``): what one line of the log says, to and from the flat string
   fields a stream holds. An entry of a kind this version does not know is skipped, not an error:
   a newer node may say more.
@@ -23,10 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Union
 
-from .limits import (
-    LOBBY,
-    MAX_TOPIC_CHARS,
-)
+from .limits import LOBBY, MAX_TOPIC_CHARS
 from .names import display_form, look_keys, name_problem
 from .rooms import room_key, room_problem
 from .session import Session
@@ -368,6 +363,7 @@ def decode(values: Mapping[str, str]) -> Entry | None:
 # The most characters of a text from the log: far above any line a node takes (``--max-line``
 # is the sender's node's to set), yet a bound on what a broken entry can make this node hold.
 MAX_ENTRY_TEXT = 1 << 20
+NODE_NAME_MAX_CHARS = 64  # a node's name (--node-name, in Redis keys and log lines) at most
 
 # Names, room names and texts in the log were checked by the node that wrote them, but the log is
 # data: a buggy or hostile writer must not put a control sequence on a terminal, forge an IRC
@@ -375,9 +371,10 @@ MAX_ENTRY_TEXT = 1 << 20
 
 
 def checked(entry: Entry) -> Entry:
-    """``entry`` as this node may apply it: ValueError if a name or a room in it is not one a
-    client could have had accepted; its texts neutralised as a client's line is, and a topic
-    cut to a topic's length (texts only to ``MAX_ENTRY_TEXT``)."""
+    """``entry`` as this node may apply it: ValueError if a node's name, a name or a room in it
+    is not one a node or a client could have had accepted; its texts neutralised as a client's
+    line is, and a topic cut to a topic's length (texts only to ``MAX_ENTRY_TEXT``)."""
+    _need(is_word(entry.node), entry)
     if isinstance(entry, Said):
         _need(is_name(entry.sender) and is_room(entry.room, entry.label), entry)
         return _clean(entry, text=MAX_ENTRY_TEXT)
@@ -397,8 +394,7 @@ def checked(entry: Entry) -> Entry:
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return _clean(entry, topic=MAX_TOPIC_CHARS)
     if isinstance(entry, Struck):  # an address as admission.origin_of writes it
-        _need(0 < len(entry.origin) <= 64 and entry.origin.isascii(), entry)
-        _need(entry.origin.isprintable() and " " not in entry.origin, entry)
+        _need(is_word(entry.origin), entry)
         return entry
     return _clean(entry, reason=MAX_ENTRY_TEXT)
 
@@ -417,6 +413,12 @@ def _clean(entry: Entry, **limits: int) -> Entry:
     if all(values[name] is getattr(entry, name) for name in limits):
         return entry
     return type(entry)(**values)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_word(text: str) -> bool:
+    """1 to NODE_NAME_MAX_CHARS printable ASCII characters, no space: a node's name, an address."""
+    return 0 < len(text) <= NODE_NAME_MAX_CHARS and all(32 < ord(c) < 127 for c in text)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,6 +24,7 @@ UNSAFE: tuple[int, ...] = (
     0x2029,  # paragraph separator
     *range(0x202A, 0x202F),  # bidi embeddings and overrides
     *range(0x2066, 0x206A),  # bidi isolates
+    *range(0xD800, 0xE000),  # surrogates: no character (none in UTF-8; a JSON escape makes one)
 )
 # For people: each becomes U+FFFD, a TAB a space.
 _NEUTRAL: dict[int, str] = {c: REPLACEMENT for c in UNSAFE}

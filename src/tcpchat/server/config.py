@@ -24,6 +24,7 @@ from ..config import (
     resolve,
 )
 from ..core import limits
+from ..core.cluster import NODE_NAME_MAX_CHARS, is_word
 from ..core.errors import ConfigError
 
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"
@@ -40,8 +41,6 @@ def parse_optional_port(text: str) -> int:
 
 # What --cluster accepts: redis-py's URL schemes (TLS and a Unix socket included).
 CLUSTER_SCHEMES = ("redis://", "rediss://", "unix://")
-# A node name goes into Redis keys and log lines: printable ASCII without spaces, kept short.
-NODE_NAME_MAX_CHARS = 64
 
 
 # Query parameters redis-py's from_url reads as numbers; a bad one is a usage error here.
@@ -91,7 +90,7 @@ def _is_number(text: str) -> bool:
 
 def parse_node_name(text: str) -> str:
     name = text.strip()
-    if len(name) > NODE_NAME_MAX_CHARS or not all(33 <= ord(ch) < 127 for ch in name):
+    if name and not is_word(name):
         raise ValueError(
             f"a node name is up to {NODE_NAME_MAX_CHARS} printable ASCII characters "
             f"without spaces: {text!r}"
