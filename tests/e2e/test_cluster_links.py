@@ -375,5 +375,62 @@ def test_a_node_that_crashed_while_cut_off_backfills_what_it_had_not_read(
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
 
 
+def test_nodes_back_on_a_redis_that_lost_its_data_backfill_what_was_said_meanwhile(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis restarted without persistence (or a new one): a node's mark may be above the ids
+    given from then on (presence entries and reservations move it, not its stored messages).
+    A node that comes back after another one's users talked must still store what they said."""
+
+    async def main() -> None:
+        stores = [SqliteArchive(str(tmp_path / f"{name}.sqlite3")) for name in "ab"]
+        a, b, c = Node("a", stores[0]), Node("b", stores[1]), Node("c")
+        links = [await a.start(redis.url, "a"), await b.start(redis.url, "b")]
+        alice = a.user("alice")
+        await registered(alice)
+        a.do(alice, cmd.Say("before"))
+        await until(lambda: said(b, "before"), "b read alice's message")
+        await links[0].stop()  # a stops first; b reads on
+        links.append(await c.start(redis.url, "c"))  # c's block of ids moves the log on
+        carol = c.user("carol")
+        await registered(carol)
+        for n in range(5):
+            c.do(carol, cmd.Join(f"#r{n}"))  # presence: in the log, no message to store
+        last = cl.id_of((await links[1].redis.xrevrange(cl.LOG_KEY, count=1))[0][0])
+
+        async def b_read_all() -> bool:
+            return links[1].bus.log_position.last >= last
+
+        await until(b_read_all, "b read the log to its end")
+        for link in links:
+            await link.stop()
+            await link.redis.aclose()
+        for store in stores:
+            store.close()
+        assert stores[1].log_mark() > max(stores[0].log_mark(), stores[1].last_id())
+        redis.stop()
+        redis.start()  # empty
+        again = [SqliteArchive(str(tmp_path / f"{name}.sqlite3")) for name in "ab"]
+        a2, b2 = Node("a", again[0]), Node("b", again[1])
+        links = [await a2.start(redis.url, "a")]
+        try:
+            alice = a2.user("alice")
+            await registered(alice)
+            for n in range(3):
+                a2.do(alice, cmd.Say(f"after {n}"))
+            await until(lambda: said(a2, "after 2", ev.Delivered), "a read its own")
+            links.append(await b2.start(redis.url, "b"))
+            texts = [m.text for m in again[1].recent(LOBBY_KEY, 20)]
+            assert texts == ["before", "after 0", "after 1", "after 2"]
+        finally:
+            for link in links:
+                await link.stop()
+                await link.redis.aclose()
+            for store in again:
+                store.close()
+
+    asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
+
+
 async def said(node: Node, text: str, kind: type = ev.Message) -> bool:
     return said_on(node, kind, text) is not None

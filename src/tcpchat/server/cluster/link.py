@@ -83,18 +83,19 @@ class ClusterLink:
         log's messages it lacks, then read on from there. Redis errors propagate (start-up)."""
         now = time.time()
         archive = self.hub.archive
-        stored = archive.last_id()
-        await self.bus.register(stored, now)
+        stored, mark = archive.last_id(), archive.log_mark()
+        await self.bus.register(max(stored, mark), now)  # ids go on above what it read too
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
-        # From where the store has all of the log: its highest id may be one given while cut
-        # off, above entries it had not read then (ids already stored are not stored twice).
-        after = archive.log_mark() or stored
+        # The store has the log's messages up to its mark, but not those numbered below its
+        # highest id (one given while cut off) that it had not read, nor those of a Redis
+        # that lost its data (ids below the mark again): from the lower of the two.
+        after = min(stored, mark) if mark else stored
         backfilled = await self._keep_log(after, last, topics, now)  # nobody is connected yet
         self.bus.log_position.last = last
         archive.mark_log(last)
         self.bus.inbox_position.last = (await self.bus.edges(self.bus.inbox))[1]
-        self.hub.reserve(await self.bus.reserve(stored, now))
+        self.hub.reserve(await self.bus.reserve(max(stored, mark), now))
         others = sum(len(users) for node, users in nodes.items() if node != self.node)
         log.info(
             "joined the cluster as %s: %d other nodes, %d users there; %d messages backfilled",
