@@ -11,7 +11,7 @@ The schema, version 1 in ``PRAGMA user_version``:
   the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
   a ``rooms.id`` (NULL for a private message);
 - ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
-  stored (a private one), so that ids keep increasing across restarts; ``indexed``, the id up to
+  stored (a private one) or one retention deleted, so that ids keep increasing across restarts; ``indexed``, the id up to
   which every message is in the search index; ``log_mark``, in a cluster, the id up to which
   the shared log's room messages are all stored (a node backfills from there when it starts);
 - ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
@@ -279,7 +279,8 @@ def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    last_id = max(int(top), int(mark[0]) if mark else 0)
+    # The search index's mark too: a database pruned empty by an older version kept only that.
+    last_id = max(int(top), int(mark[0]) if mark else 0, int(indexed[0]) if indexed else 0)
     return Opened(
         conn,
         kind,

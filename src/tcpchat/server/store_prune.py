@@ -29,6 +29,12 @@ log = logging.getLogger(LOGGER_NAME)
 DAY_S = 86400.0
 # Rooms the table keeps before those nothing needs are deleted (down to three quarters of it).
 ROOMS_KEPT = 100_000
+# Before rows are deleted, the highest id stored is remembered (meta.last_id): ids must keep
+# increasing across restarts, even once retention deleted every row.
+KEEP_LAST_ID = (
+    "INSERT INTO meta (key, value) SELECT 'last_id', id FROM messages WHERE true "
+    "ORDER BY id DESC LIMIT 1 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)"
+)
 
 
 class Shared(Protocol):
@@ -95,6 +101,7 @@ class Retention:
         by_rows = bool(self.max_rows and self.rows > self.max_rows)
         try:
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute(KEEP_LAST_ID)
             if by_rows:
                 deleted = conn.execute(
                     "DELETE FROM messages WHERE id IN "
