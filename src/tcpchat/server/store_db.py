@@ -11,9 +11,10 @@ The schema, version 1 in ``PRAGMA user_version``:
   the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
   a ``rooms.id`` (NULL for a private message);
 - ``meta(key, value)``: ``last_id``, the highest id handed out when that was a message not
-  stored (a private one) or one retention deleted, so that ids keep increasing across restarts; ``indexed``, the id up to
-  which every message is in the search index; ``log_mark``, in a cluster, the id up to which
-  the shared log's room messages are all stored (a node backfills from there when it starts);
+  stored (a private one) or one retention deleted, so that ids keep increasing across
+  restarts; ``indexed``, the id up to which every message is in the search index;
+  ``log_mark``, in a cluster, the id up to which the shared log's room messages are all
+  stored (a node backfills from there when it starts);
 - ``messages_fts``: an FTS5 index (unicode61, remove_diacritics 2) of the text, and of the
   room's id as a token: ``room : "7" AND text : "word"`` reads room 7's entries only, and
   ``room : "7"`` alone, newest first, is a replay. It holds no copy of the text
