@@ -425,6 +425,7 @@ def test_ids_go_on_rising_after_retention_deleted_every_row(opened: Any, kind: s
     assert ids(reopened.recent("#ops", 10)) == [6]
     assert ids(reopened.search("#ops", "needle6", 10)) == [6]
 
+
 def test_no_retention_keeps_everything(opened: Any) -> None:
     archive = opened(max_days=0, max_rows=0)
     for mid in range(1, 101):
