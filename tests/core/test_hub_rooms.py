@@ -305,6 +305,33 @@ def test_a_room_keeps_its_topic_and_spelling_in_the_archive_after_it_empties(
     assert isinstance(joined, ev.InRoom) and (joined.room, joined.topic) == ("#Ops", "deploys only")
 
 
+def test_a_kept_spelling_that_looks_like_a_room_in_use_is_not_taken_back(chat: RoomChat) -> None:
+    """#Ian is kept (empty); #lan is in use. /join #ian (the same room as #Ian, but no
+    look-alike of #lan) makes #ian: taking the kept spelling back would make two rooms that
+    look the same, lock everyone out of #lan and split who is where between nodes."""
+    alice, bob, cid = chat.join("alice"), chat.join("bob"), chat.join("cid")
+    chat.line(alice, "/join #Ian")
+    chat.line(alice, "/topic kept")
+    chat.line(alice, "/part")
+    chat.line(bob, "/join #lan")
+    chat.drain()
+    chat.line(alice, "/join #ian")
+    (joined,) = chat.take(alice)
+    assert isinstance(joined, ev.InRoom) and (joined.room, joined.topic) == ("#ian", "kept")
+    chat.line(cid, "/join #lan")
+    (joined,) = chat.take(cid)
+    assert isinstance(joined, ev.InRoom) and joined.room == "#lan"
+    chat.line(cid, "/users #lan")
+    assert text(chat.take(cid)) == ["*** 2 users in #lan: bob, cid."]
+    chat.line(alice, "/part")
+    chat.line(bob, "/part")
+    chat.line(cid, "/part")
+    chat.drain()
+    chat.line(cid, "/join #lan")  # both empty and forgotten: each name is free again
+    (joined,) = chat.take(cid)
+    assert isinstance(joined, ev.InRoom) and joined.room == "#lan"
+
+
 def test_users_of_a_room(chat: RoomChat) -> None:
     alice, bob = chat.join("alice"), chat.join("bob")
     chat.join("cid")

@@ -193,8 +193,12 @@ class RoomHandlers:
         return ToSessions(room.everyone(), event, skip=skip)
 
     def _made(self, name: str) -> Room[Session]:
-        """A new room called ``name``, with the topic the archive kept for it if any."""
+        """A new room called ``name`` (no room looks like it), with the spelling and topic the
+        archive kept for it if any: the typed spelling if the kept one looks like a room in use
+        (#Ian kept, #lan in use: #ian is neither's look-alike, #Ian is #lan's)."""
         kept = self.archive.topic(room_key(name))
+        if kept is not None and self.rooms.find(kept[0]) is not None:
+            kept = (name, kept[1])
         room = Room[Session](*kept) if kept is not None else Room[Session](name)
         self.rooms.add(room)
         return room

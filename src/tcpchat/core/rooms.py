@@ -156,8 +156,10 @@ class Rooms(Generic[M]):
         return self._by_key.get(key)
 
     def add(self, room: Room[M]) -> None:
+        """A new room; the look-alike keys another room holds stay that room's."""
         self._by_key[room.key] = room
-        self._by_look.update(dict.fromkeys(look_keys(room.name), room))
+        for key in look_keys(room.name):
+            self._by_look.setdefault(key, room)
 
     def forget(self, room: Room[M]) -> None:
         """Drop an empty room (never the lobby): its name is free again."""
