@@ -17,6 +17,7 @@ from tcpchat.bench.scenarios import Result, applies, parse_spec
 from tcpchat.bench.servers import TARGETS
 from tcpchat.bench.specs import Cross, Pause, RedisLog
 from tcpchat.core import cluster as cl
+from tcpchat.core import cluster_codec as codec
 from tests.conftest import need_tool
 
 
@@ -77,7 +78,7 @@ def test_commands_are_encoded_as_resp_arrays() -> None:
 def test_log_entries_have_the_asked_size_and_decode_as_a_room_message() -> None:
     fields = entry_fields(100)
     assert flat_size(fields) == 100
-    entry = cl.decode(dict(zip(fields[::2], fields[1::2])))
+    entry = codec.decode(dict(zip(fields[::2], fields[1::2])))
     assert isinstance(entry, cl.Said) and entry.room == "#lobby"
     assert flat_size(entry_fields(10)) > 10  # never shorter than its fixed fields
 

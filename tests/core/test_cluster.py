@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core import cluster_codec as codec
 from tcpchat.core.lease import Backoff, Lease, OutageIds, reapable
 from tcpchat.core.limits import MAX_TOPIC_CHARS
 
@@ -121,32 +122,32 @@ def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() ->
     ],
 )
 def test_every_entry_survives_its_stream_form(entry: cl.Entry) -> None:
-    fields = cl.encode(entry)
+    fields = codec.encode(entry)
     assert all(isinstance(v, str) for v in fields.values())
-    assert cl.decode(fields) == entry
+    assert codec.decode(fields) == entry
 
 
 def test_entries_are_the_json_that_the_json_module_writes() -> None:
-    """The encoder built once (``cl._JSON``) writes what ``json.dumps`` would, for every kind of
+    """The encoder built once (``codec._JSON``) writes what ``json.dumps`` would, for every kind of
     value an entry holds, and refuses what JSON cannot hold."""
     import json
 
     said = cl.Said("a", 7, "Алиса", "#ops", "#Ops", 'q"\\\x00\u2028😀\n', True, 1e-7, True, 3)
-    values = [cl._KIND_OF[type(said)], *said.__dict__.values()]
-    assert cl.encode_value(said) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    values = [codec._KIND_OF[type(said)], *said.__dict__.values()]
+    assert codec.encode_value(said) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     for value in ([1.5, -0.0, 10**20, None, [1, ["x"]]], {"k": 1}, "plain"):
-        assert cl._JSON(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        assert codec._JSON(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     with pytest.raises(TypeError):
-        cl._JSON([object()])
+        codec._JSON([object()])
 
 
 def test_an_entry_of_an_unknown_kind_is_skipped_and_a_broken_one_is_an_error() -> None:
-    assert cl.decode({"e": '["from-the-future", 1]'}) is None
+    assert codec.decode({"e": '["from-the-future", 1]'}) is None
     for broken in ('["gone"]', '["gone", 1, 2.0]', '["gone", "a", "late"]', "{}", "[", "[]"):
         with pytest.raises(ValueError):
-            cl.decode({"e": broken})
+            codec.decode({"e": broken})
     with pytest.raises(ValueError):
-        cl.decode({"k": "gone", "node": "a"})
+        codec.decode({"k": "gone", "node": "a"})
 
 
 def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
@@ -154,7 +155,7 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
     broken (skipped); texts come out neutralised and cut as a client's line would."""
 
     def decoded(entry: cl.Entry) -> cl.Entry | None:
-        return cl.decode(cl.encode(entry))
+        return codec.decode(codec.encode(entry))
 
     forged = "x\r\nPRIVMSG #lobby :forged"
     for broken in (
@@ -170,29 +171,29 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
         cl.Arrived("a b", "alice", "#lobby", "", 1.0),
         cl.Gone("a\ud800", 1.0, ""),
         cl.Said("", 1, "alice", "#lobby", "", "hi", False, 1.0),
-        cl.Struck("n" * (cl.NODE_NAME_MAX_CHARS + 1), "127.0.0.1", 1.0),
+        cl.Struck("n" * (codec.NODE_NAME_MAX_CHARS + 1), "127.0.0.1", 1.0),
         cl.Struck("a", "127.0.0.1\ud800", 1.0),
     ):
         with pytest.raises(ValueError):
             decoded(broken)
     # JSON can escape half a surrogate pair, which no UTF-8 (a socket, SQLite) can carry.
-    lone = cl.decode({"e": '["said", "a", 1, "alice", "#lobby", "", "x\\ud800y", false, 1.0]'})
+    lone = codec.decode({"e": '["said", "a", 1, "alice", "#lobby", "", "x\\ud800y", false, 1.0]'})
     assert isinstance(lone, cl.Said) and lone.text == "x\ufffdy"
     lone.text.encode("utf-8")
     said = decoded(cl.Said("a", 1, "alice", "#lobby", "", "x\x1b[2Jy\r\n" + "z" * 9000, False, 1.0))
     assert isinstance(said, cl.Said) and "\x1b" not in said.text and "\r" not in said.text
     assert len(said.text) == 9008 and said.text.startswith("x")  # not cut: --max-line may be long
     huge = decoded(
-        cl.Said("a", 1, "alice", "#lobby", "", "z" * (cl.MAX_ENTRY_TEXT + 5), False, 1.0)
+        cl.Said("a", 1, "alice", "#lobby", "", "z" * (codec.MAX_ENTRY_TEXT + 5), False, 1.0)
     )
-    assert isinstance(huge, cl.Said) and len(huge.text) == cl.MAX_ENTRY_TEXT
+    assert isinstance(huge, cl.Said) and len(huge.text) == codec.MAX_ENTRY_TEXT
     topic = decoded(cl.TopicSet("a", "alice", "#ops", "#ops", "t" * 1000, 1.0))
     assert isinstance(topic, cl.TopicSet) and len(topic.topic) == MAX_TOPIC_CHARS
     deep = '["said", ' + "[" * 100_000 + "]" * 100_000 + "]"
     with pytest.raises(ValueError):
-        cl.decode({"e": deep})  # json's RecursionError is a broken entry, as any other
-    assert cl.members(["alice", "[" * 100_000]) == {}
-    members = cl.members(
+        codec.decode({"e": deep})  # json's RecursionError is a broken entry, as any other
+    assert codec.members(["alice", "[" * 100_000]) == {}
+    members = codec.members(
         ["alice", '["#lobby", "#ops", "#a b", 7]', forged, '["#lobby"]', "bob", "{"]
     )
     assert members == {"alice": ["#lobby", "#ops"]}
@@ -200,6 +201,6 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
 
 def test_an_entry_from_a_newer_node_keeps_what_this_one_knows() -> None:
     newer = '["gone", "a", 8.0, "server shutdown", "a field to come"]'
-    assert cl.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown")
+    assert codec.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown")
     older = '["said", "a", 7, "alice", "#ops", "#Ops", "hi", false, 2.5]'
-    assert cl.decode({"e": older}) == cl.Said("a", 7, "alice", "#ops", "#Ops", "hi", False, 2.5)
+    assert codec.decode({"e": older}) == cl.Said("a", 7, "alice", "#ops", "#Ops", "hi", False, 2.5)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core import cluster_codec as codec
 from tcpchat.core import codes
 from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
@@ -692,5 +693,5 @@ def test_wrong_passwords_on_one_node_slow_guessing_down_on_every_node() -> None:
 def test_a_strike_with_an_origin_no_node_would_write_is_refused() -> None:
     for origin in ("", "a b", "x" * 65, "\x1b[2J", "адрес"):
         with pytest.raises(ValueError):
-            cl.checked(cl.Struck("a", origin, 1.0))
-    assert cl.checked(cl.Struck("a", "2001:db8:1:2::/64", 1.0)).origin == "2001:db8:1:2::/64"
+            codec.checked(cl.Struck("a", origin, 1.0))
+    assert codec.checked(cl.Struck("a", "2001:db8:1:2::/64", 1.0)).origin == "2001:db8:1:2::/64"

@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core import cluster_codec as codec
 from tcpchat.core.lease import Lease
 from tests.conftest import WAIT
 from tests.e2e.redis_server import RedisServer, command
@@ -237,7 +238,7 @@ def test_a_stream_full_of_ids_not_ours_ends_a_catch_up_instead_of_looping(
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a = await node("a")
         for _ in range(3):  # written by something that is not a node, with ids of its own
-            await a.redis.xadd(a.inbox, {cl.FIELD: '["gone","x",1.0]'})
+            await a.redis.xadd(a.inbox, {codec.FIELD: '["gone","x",1.0]'})
         assert await a.read() == [] and a.drained
 
     run(redis, test)
@@ -333,7 +334,7 @@ def test_a_node_reads_its_own_entries_back_as_sent_and_skips_those_that_never_ar
         first = [Publish(said("a", f"one {i}")) for i in range(3)]
         await a.run(first)
         lost = said("a", "never sent")  # as if its pipeline had gone down with the link
-        a._mine.append((cl.encode(lost)[cl.FIELD], lost))
+        a._mine.append((codec.encode(lost)[codec.FIELD], lost))
         later = [Publish(said("a", "two")), Publish(said("b", "from b"))]
         await a.run(later[:1])
         await b.run(later[1:])

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from ..core import cluster as cl
+from ..core import cluster_codec as codec
 from ..core.limits import CLUSTER_LOG_ENTRIES, CLUSTER_READ_COUNT
 from ..server.cluster.scripts import APPEND, APPEND_MANY
 from .cluster import RunningCluster
@@ -43,7 +44,7 @@ def entry_fields(size: int) -> list[str]:
 
     def fields(text: str) -> list[str]:
         said = cl.Said("a", 1, "b0", "#lobby", "", text, False, 1764547200.123456)
-        return [item for pair in cl.encode(said).items() for item in pair]
+        return [item for pair in codec.encode(said).items() for item in pair]
 
     return fields("x" * max(0, size - flat_size(fields(""))))
 

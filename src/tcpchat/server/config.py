@@ -24,7 +24,7 @@ from ..config import (
     resolve,
 )
 from ..core import limits
-from ..core.cluster import NODE_NAME_MAX_CHARS, is_word
+from ..core.cluster_codec import NODE_NAME_MAX_CHARS, is_word
 from ..core.errors import ConfigError
 
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"

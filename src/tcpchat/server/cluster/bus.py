@@ -1,8 +1,9 @@
 """The cluster bus: this node's operations on Redis, one coroutine each (docs/CLUSTER.md).
 
 Each operation is one atomic script or command; the decisions (which keys, which ids are new,
-when the lease is due, whom to reap) are ``core/cluster.py``'s. ``run`` carries out a batch of
-the hub's instructions in one pipeline; ``link.py`` is the task that feeds the hub.
+when the lease is due, whom to reap) are ``core/cluster.py``'s, an entry's JSON
+``core/cluster_codec.py``'s. ``run`` carries out a batch of the hub's instructions in one
+pipeline; ``link.py`` is the task that feeds the hub.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
+from ...core import cluster_codec as codec
 from ...core.lease import Lease, OutageIds, reapable
 from ...core.limits import (
     CLUSTER_INBOX_ENTRIES,
@@ -132,7 +134,7 @@ class Bus:
         last, topics, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
-            nodes[node] = cl.members(flat)
+            nodes[node] = codec.members(flat)
         kept = [(_int(number), _topic(raw)) for number, raw in zip(topics[::2], topics[1::2])]
         return last, nodes, [(number, topic) for number, topic in kept if topic is not None]
 
@@ -154,7 +156,7 @@ class Bus:
             )
             for entry_id, fields in chunk:
                 try:
-                    entry = cl.decode(fields)
+                    entry = codec.decode(fields)
                 except ValueError:
                     continue  # not ours (read() says so in the log)
                 if entry is not None:
@@ -197,21 +199,21 @@ class Bus:
         log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
         for item in batch:
             if isinstance(item, Publish):
-                raw = cl.encode_value(item.entry)
+                raw = codec.encode_value(item.entry)
                 if mine is not None:
                     mine.append((raw, item.entry))
                 if not item.members and not isinstance(item.entry, cl.TopicSet):
                     said.append(raw)
                     continue
             if said:
-                _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, cl.FIELD, *said])
+                _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said])
                 groups.append(len(said))
                 said = []
             groups.append(1)
             if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
                 topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
                 kept = [cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
-                _call(pipe, self._topic, [*log_keys, *kept], [*topic, cl.FIELD, raw])
+                _call(pipe, self._topic, [*log_keys, *kept], [*topic, codec.FIELD, raw])
             elif isinstance(item, Publish):
                 changes = [
                     part
@@ -219,11 +221,17 @@ class Bus:
                     for part in (name, "" if rooms is None else json.dumps(rooms))
                 ]
                 keys = [*log_keys, cl.members_key(self.node)]
-                args: list[Arg] = [CLUSTER_LOG_ENTRIES, len(item.members), *changes, cl.FIELD, raw]
+                args: list[Arg] = [
+                    CLUSTER_LOG_ENTRIES,
+                    len(item.members),
+                    *changes,
+                    codec.FIELD,
+                    raw,
+                ]
                 _call(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
                 keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
-                fields = _flat(cl.encode(item.entry))
+                fields = _flat(codec.encode(item.entry))
                 _call(pipe, self._whisper, keys, [CLUSTER_INBOX_ENTRIES, item.node, *fields])
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
@@ -234,7 +242,7 @@ class Bus:
                 keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
                 _call(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
         if said:
-            _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, cl.FIELD, *said])
+            _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said])
             groups.append(len(said))
         return pipe, groups
 
@@ -293,14 +301,14 @@ class Bus:
 
     async def publish(self, entry: cl.Entry) -> int:
         """Append ``entry`` to the log; its id (the message id of a room message)."""
-        args = [CLUSTER_LOG_ENTRIES, *_flat(cl.encode(entry))]
+        args = [CLUSTER_LOG_ENTRIES, *_flat(codec.encode(entry))]
         return int(await self._append(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args))
 
     async def whisper(self, node: str, entry: cl.Whispered) -> int:
         """Append a private message to ``node``'s inbox if ``node`` still holds the recipient's
         name: its id, or 0 (no such user any more)."""
         keys = [cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
-        args = [CLUSTER_INBOX_ENTRIES, node, *_flat(cl.encode(entry))]
+        args = [CLUSTER_INBOX_ENTRIES, node, *_flat(codec.encode(entry))]
         return int(await self._whisper(keys=keys, args=args))
 
     async def listen(self) -> None:
@@ -350,7 +358,7 @@ class Bus:
                 if upto is not None and number is not None and number > upto:
                     break
                 fields = dict(zip(flat[::2], flat[1::2])) if flat else {}
-                self._take(out, key, entry_id, fields.get(cl.FIELD), pushed=False)
+                self._take(out, key, entry_id, fields.get(codec.FIELD), pushed=False)
         out.sort(key=lambda taken: taken[1])
         return out
 
@@ -376,7 +384,7 @@ class Bus:
         try:
             if raw is None:
                 raise ValueError("not a tcp-chat entry")
-            entry = cl.decode({cl.FIELD: raw})
+            entry = codec.decode({codec.FIELD: raw})
         except ValueError as exc:  # not ours: skipped, never a reason to stop reading
             log.warning("cluster: skipped entry %s of %s: %s", entry_id, key, exc)
             if not pushed:
@@ -419,7 +427,7 @@ class Bus:
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY]
         own = "1" if node == self.node else ""
-        args = [node, CLUSTER_LOG_ENTRIES, own, *_flat(cl.encode(cl.Gone(node, now, reason)))]
+        args = [node, CLUSTER_LOG_ENTRIES, own, *_flat(codec.encode(cl.Gone(node, now, reason)))]
         return bool(await self._reap(keys=keys, args=args))
 
 
@@ -434,7 +442,7 @@ def _number(entry_id: str) -> int | None:
 def _topic(raw: str) -> cl.TopicSet | None:
     """A room's last topic entry as the topics hash holds it; None (logged) if it is not one."""
     try:
-        entry = cl.decode({cl.FIELD: raw})
+        entry = codec.decode({codec.FIELD: raw})
     except ValueError as exc:
         log.warning("cluster: skipped a topic of %s: %s", cl.TOPICS_KEY, exc)
         return None
