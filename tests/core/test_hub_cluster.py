@@ -15,7 +15,15 @@ from tcpchat.core import codes
 from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
-from tcpchat.core.output import Claim, Instruction, Publish, Refresh, Release, Whisper
+from tcpchat.core.output import (
+    Claim,
+    Instruction,
+    Publish,
+    Refresh,
+    Release,
+    ToSessions,
+    Whisper,
+)
 from tcpchat.core.parse import parse_line
 from tcpchat.core.rooms import room_key
 from tcpchat.core.session import Session, State
@@ -341,6 +349,73 @@ def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got
     b.flush()
     settle(a, b)
     assert "!!! No such user: bob. Type /users to see who is online." in text(a.take(alice))
+
+
+def dropped(node: Node, reason: str) -> None:
+    """``node`` reads its inbox's next private message, and its transport drops it unsent with
+    its recipient's connection (``reason``): the hub hears it back (``Hub.undelivered``)."""
+    number, entry = node.shared.inboxes[node.name][node.inbox_position]
+    node.inbox_position += 1
+    for item in node.hub.heard(number, entry, node.now):
+        if isinstance(item, ToSessions) and isinstance(item.event, ev.Message):
+            node.route(node.hub.undelivered(item, reason, node.now))
+        else:
+            node.route([item])
+
+
+def test_a_private_message_its_recipient_never_got_is_reported_to_its_sender_anywhere() -> None:
+    """The sender was told "Delivered" when the message reached the recipient's node; if that
+    node then drops it with the recipient's connection, or finds the recipient gone, the sender
+    is told it was not delivered, on its own node (through its inbox) as on one server."""
+    _, (a, b) = cluster("a", "b")
+    alice, carol = join(a, "alice", b), join(a, "carol", b)
+    bob = join(b, "bob", a)
+    for node in (a, b):
+        node.drain()
+    a.line(alice, "/w bob are you reading?")
+    a.flush()
+    assert text(a.take(alice)) == ["*** Delivered to bob."]
+    dropped(b, codes.SEND_QUEUE_EXCEEDED)
+    b.flush()  # the bounce, into a's inbox
+    settle(a, b)
+    assert text(a.take(alice)) == [
+        "!!! Not delivered to bob: bob was disconnected (send queue exceeded) before your "
+        "message could be sent."
+    ]
+    assert text(b.take(bob)) == []
+    # On the same node, the message goes through that node's own inbox: told at once.
+    a.line(alice, "/w carol and you?")
+    a.flush()
+    a.take(alice)
+    dropped(a, codes.SEND_QUEUE_EXCEEDED)
+    assert a.pending == [] and a.take(carol) == []  # nothing for Redis: carol is on a too
+    assert text(a.take(alice))[0].startswith("!!! Not delivered to carol: carol was disconnected")
+    # The recipient left after Redis let the message into its node's inbox.
+    a.line(alice, "/w bob still there?")
+    a.flush()  # b still holds the name
+    b.line(bob, "/quit")
+    settle(a, b)
+    told = text(a.take(alice))
+    assert told[0] == "*** Delivered to bob."
+    assert "!!! Not delivered to bob: bob was disconnected (connection closed)" in told[-1]
+
+
+def test_a_bounce_for_a_session_that_is_not_its_sender_is_dropped() -> None:
+    """A session id of an earlier run of the node, or a forged entry: the name must match."""
+    _, (a,) = cluster("a")
+    alice = join(a, "alice")
+    a.drain()
+    for entry in (
+        cl.Bounced("b", alice.id, "mallory", "bob", 7, "quit", 1.0),
+        cl.Bounced("b", alice.id + 100, "alice", "bob", 7, "quit", 1.0),
+    ):
+        a.route(a.hub.heard(50, entry, a.now))
+    assert a.take(alice) == []
+    bounced = codec.decode(codec.encode(cl.Bounced("b", alice.id, "alice", "bob", 7, "x", 1.0)))
+    a.route(a.hub.heard(51, bounced, a.now))  # type: ignore[arg-type]
+    assert text(a.take(alice)) == [
+        "!!! Not delivered to bob: bob was disconnected (x) before your message could be sent."
+    ]
 
 
 def test_rooms_joins_parts_and_topics_of_other_nodes_are_applied_in_order() -> None:

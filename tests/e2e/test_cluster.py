@@ -107,6 +107,35 @@ def test_messages_private_messages_and_users_cross_nodes(cluster: Cluster) -> No
     alice.expect(r"^\*\*\* bob left \(quit: bye\)\. 1 user online\.$")
 
 
+def test_a_private_message_dropped_with_its_recipient_on_another_node_is_reported(
+    cluster: Cluster,
+) -> None:
+    """The sender on a is told "Delivered" when the message reached b; b then drops it with a
+    recipient that stopped reading: a tells the sender, as a single server would."""
+    fast = ("--flood-burst", "100000", "--flood-rate", "100000")
+    cluster.node("a", *fast)
+    cluster.node("b", *fast)
+    loud = cluster.join("a", "loud")
+    sleeper = socket.socket()
+    sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sleeper.bind(("127.0.0.2", 0))
+    sleeper.connect(("127.0.0.1", cluster.nodes["b"].port))
+    try:
+        sleeper.sendall(b"sleeper\n")  # joins, then never reads again
+        loud.expect(r"^\*\*\* sleeper joined\.")
+        for _ in range(40):  # fill its buffers with public lines, then whisper to it
+            loud.send("".join("z" * 4000 + "\n" for _ in range(10)))
+        loud.send("/w sleeper are you there?\n")
+        loud.expect(r"^\*\*\* Delivered to sleeper\.$")
+        assert loud.expect(r"^!!! Not delivered to sleeper") == (
+            "!!! Not delivered to sleeper: sleeper was disconnected (send queue exceeded) "
+            "before your message could be sent."
+        )
+        cluster.nodes["b"].wait_log(r"WARNING .*dropping client: send queue exceeded")
+    finally:
+        sleeper.close()
+
+
 def test_rooms_and_topics_are_shared_and_counted_cluster_wide(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice")

@@ -227,6 +227,21 @@ class TopicSet:
 
 
 @dataclass(frozen=True)
+class Bounced:
+    """The private message ``message`` from ``to`` (session ``session`` of the node whose inbox
+    this is in) to ``recipient`` reached ``recipient``'s node, ``node``, but never them: they
+    were disconnected (``reason``) before it was written, or had left."""
+
+    node: str
+    session: int
+    to: str
+    recipient: str
+    message: int
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True)
 class Gone:
     """``node`` lost its lease: every user of it left (announced once, by the reaper)."""
 
@@ -247,7 +262,7 @@ class Struck:
 
 EVERYWHERE = ""  # a Departed's room when the user left the chat altogether
 
-Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone, Struck]
+Entry = Union[Said, Whispered, Arrived, Departed, Renamed, TopicSet, Gone, Struck, Bounced]
 KINDS: dict[str, type[Entry]] = {
     "said": Said,
     "whispered": Whispered,
@@ -257,4 +272,5 @@ KINDS: dict[str, type[Entry]] = {
     "topic": TopicSet,
     "gone": Gone,
     "struck": Struck,
+    "bounced": Bounced,
 }

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields
 from .cluster import (
     KINDS,
     Arrived,
+    Bounced,
     Departed,
     Entry,
     Renamed,
@@ -156,6 +157,9 @@ def checked(entry: Entry) -> Entry:
     if isinstance(entry, TopicSet):
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return _clean(entry, topic=MAX_TOPIC_CHARS)
+    if isinstance(entry, Bounced):
+        _need(is_name(entry.to) and is_name(entry.recipient), entry)
+        return _clean(entry, reason=MAX_ENTRY_TEXT)
     if isinstance(entry, Struck):  # an address as admission.origin_of writes it
         _need(is_word(entry.origin), entry)
         return entry

@@ -145,21 +145,13 @@ class Hub(ClusterHandlers):
         """The transport discarded ``delivery`` (a private message) unsent because its recipient
         was disconnected for ``reason``: tell the sender, who was told it was delivered."""
         sender, message = delivery.confirmed, delivery.event
-        if sender is None or sender.state is not State.ACTIVE:
-            return []
         if not isinstance(message, ev.Message) or message.to is None:
             return []
+        if isinstance(sender, Whispered):  # a user of another node's (hub_cluster.py)
+            return self._not_delivered(sender, message.id, message.to, reason, now)
+        if sender is None or sender.state is not State.ACTIVE:
+            return []
         return [to(sender, ev.Undelivered(now, message.id, message.to, reason))]
-
-    def refusal(self, origin: str, now: float) -> str | None:
-        """Why a new connection from ``origin`` is refused (banned for guessing passwords), or
-        None: the transport asks before it counts a connection in."""
-        banned = self.guard.banned_for(origin, now)
-        if not banned:
-            return None
-        minutes = max(1, round(banned / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"Too many wrong passwords from your address. Try again in {minutes} {unit}."
 
     def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
         """The server stops: tell every session, then forget them all."""

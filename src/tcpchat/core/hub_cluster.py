@@ -101,6 +101,8 @@ class ClusterHandlers(ClaimHandlers):
         """The private message ``whisper`` reached its recipient's node as ``message_id``, or
         (0) its recipient is no longer online."""
         sender, entry = whisper.sender, whisper.entry
+        if sender is None or not isinstance(entry, cl.Whispered):
+            return []  # a Bounced: nobody waits for its answer
         if sender.state is not State.ACTIVE:
             return []
         if not message_id:
@@ -171,6 +173,8 @@ class ClusterHandlers(ClaimHandlers):
             return self._heard_whisper(message_id, entry, now)
         if isinstance(entry, cl.TopicSet):
             return self._heard_topic(entry, now)  # this node's own too: topics go in log order
+        if isinstance(entry, cl.Bounced):
+            return self._heard_bounced(entry, now)
         if entry.node == cluster.node:
             return []  # this node's own presence entries were applied when they happened
         if isinstance(entry, cl.Struck):
@@ -284,14 +288,16 @@ class ClusterHandlers(ClaimHandlers):
         return session
 
     def _heard_whisper(self, message_id: int, entry: cl.Whispered, now: float) -> Out:
+        cluster = self.cluster
+        assert cluster is not None
         target = self.roster.find(entry.to)
         if target is None or target.node is not None:
             # Redis let it in while this node held the name: its user renamed since, or left
-            # (the sender was told it reached this node, which it did).
-            assert self.cluster is not None
-            target = self.cluster.renamed_from(name_key(entry.to), now)
+            # (the sender was told it reached this node: now that it reached nobody).
+            target = cluster.renamed_from(name_key(entry.to), now)
             if target is None or target.state is not State.ACTIVE:
-                return []
+                reason = codes.CONNECTION_CLOSED
+                return self._not_delivered(entry, message_id, entry.to, reason, now)
         message = ev.Message(
             entry.time,
             message_id,
@@ -302,7 +308,36 @@ class ClusterHandlers(ClaimHandlers):
             notice=entry.notice,
         )
         self.archive.keep(None, message)
-        return [ToSessions((target,), message)]
+        # If the transport drops it with the connection, Hub.undelivered tells the sender.
+        sender = self.sessions.get(entry.session) if entry.node == cluster.node else entry
+        return [ToSessions((target,), message, confirmed=sender)]
+
+    def _not_delivered(
+        self, whisper: cl.Whispered, message_id: int, name: str, reason: str, now: float
+    ) -> Out:
+        """``whisper``'s sender, told it reached the node of its recipient ``name`` (this one),
+        learns it did not reach them (``reason``): at once if here, else through the inbox of
+        its node (not while cut off from it)."""
+        cluster = self.cluster
+        assert cluster is not None
+        if whisper.node == cluster.node:
+            sender = self.sessions.get(whisper.session)
+            if sender is None or sender.state is not State.ACTIVE:
+                return []
+            return [to(sender, ev.Undelivered(now, message_id, name, reason))]
+        if not cluster.linked:
+            return []
+        entry = cl.Bounced(
+            cluster.node, whisper.session, whisper.sender, name, message_id, reason, now
+        )
+        return [Whisper(whisper.node, entry, None)]
+
+    def _heard_bounced(self, entry: cl.Bounced, now: float) -> Out:
+        """A private message of a user here did not reach its recipient on another node."""
+        sender = self.sessions.get(entry.session)
+        if sender is None or sender.state is not State.ACTIVE or sender.name != entry.to:
+            return []  # gone, or a session of an earlier run of this node
+        return [to(sender, ev.Undelivered(now, entry.message, entry.recipient, entry.reason))]
 
     def _heard_renamed(self, entry: cl.Renamed, now: float) -> Out:
         session = self._remote_user(entry.node, entry.old)

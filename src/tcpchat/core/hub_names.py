@@ -50,6 +50,16 @@ class NameHandlers(RoomHandlers):
             )
         return self._error(session, now, codes.NAME_INVALID, "A name cannot be empty.")
 
+    def refusal(self, origin: str, now: float) -> str | None:
+        """Why a new connection from ``origin`` is refused (banned for guessing passwords), or
+        None: the transport asks before it counts a connection in."""
+        banned = self.guard.banned_for(origin, now)
+        if not banned:
+            return None
+        minutes = max(1, round(banned / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many wrong passwords from your address. Try again in {minutes} {unit}."
+
     def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
         # Compared exactly as sent: a password may begin or end with a space.
         given = command.password if isinstance(command, cmd.Password) else command.line

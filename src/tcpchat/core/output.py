@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from .cluster import Entry, Whispered
+from .cluster import Bounced, Entry, Whispered
 from .events import Event
 from .session import Session
 
@@ -44,13 +44,14 @@ class ToSessions:
     """``event`` for each session in ``to``.
 
     ``confirmed``: the session that was told this event was delivered (a private message's
-    sender). If the transport discards the event unsent, it hands the instruction back to
-    ``Hub.undelivered`` so that sender learns it.
+    sender; in a cluster, the private message as a user of another node sent it). If the
+    transport discards the event unsent, it hands the instruction back to ``Hub.undelivered``
+    so that sender learns it.
     """
 
     to: tuple[Session, ...]
     event: Event
-    confirmed: Session | None = None
+    confirmed: Session | Whispered | None = None
     skip: Session | None = None  # one of ``to`` that does not get it (the sender in a room)
 
 
@@ -96,11 +97,12 @@ class Publish:
 @dataclass(frozen=True)
 class Whisper:
     """Append the private message ``entry`` to ``node``'s inbox if ``node`` still holds its
-    recipient's name; the answer goes to ``Hub.whispered``."""
+    recipient's name; the answer goes to ``Hub.whispered``. Or (``sender`` None) tell a user of
+    ``node`` that a private message of theirs was not delivered after all."""
 
     node: str
-    entry: Whispered
-    sender: Session
+    entry: Whispered | Bounced
+    sender: Session | None
 
 
 @dataclass(frozen=True)
