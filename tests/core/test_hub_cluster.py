@@ -400,6 +400,28 @@ def test_a_private_message_its_recipient_never_got_is_reported_to_its_sender_any
     assert "!!! Not delivered to bob: bob was disconnected (connection closed)" in told[-1]
 
 
+def test_not_delivered_never_comes_before_the_delivered_it_takes_back() -> None:
+    """The answer to a private message comes by the writer's connection to Redis, the message
+    itself (and the drop) by the reader's: the drop may be known first. The sender still reads
+    "Delivered", then "Not delivered"."""
+    shared, (a,) = cluster("a")
+    alice, carol = join(a, "alice"), join(a, "carol")
+    a.drain()
+    a.line(alice, "/w carol quick")
+    (whisper,) = a.pending
+    assert isinstance(whisper, Whisper)
+    a.pending = []
+    number = shared.next_id()  # Redis appends it to a's inbox; its answer is not read yet
+    shared.inboxes.setdefault("a", []).append((number, whisper.entry))
+    dropped(a, codes.SEND_QUEUE_EXCEEDED)
+    assert a.take(alice) == [] and a.take(carol) == []
+    a.route(a.hub.whispered(whisper, number, a.now))
+    told = text(a.take(alice))
+    assert told[0] == "*** Delivered to carol."
+    assert told[1].startswith("!!! Not delivered to carol: carol was disconnected")
+    assert alice.whispering == 0 and alice.held == []
+
+
 def test_a_bounce_for_a_session_that_is_not_its_sender_is_dropped() -> None:
     """A session id of an earlier run of the node, or a forged entry: the name must match."""
     _, (a,) = cluster("a")

@@ -12,7 +12,7 @@ from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import MAX_ROOMS_PER_USER, REGISTERED_NAMES_SHOWN, HubLimits
 from tcpchat.core.output import Close, Instruction, Offline, Online, ToAll, ToSessions
-from tcpchat.core.rooms import room_key
+from tcpchat.core.rooms import Room, Rooms, room_key
 from tcpchat.core.session import Session
 from tcpchat.core.wire import render
 
@@ -330,6 +330,14 @@ def test_a_kept_spelling_that_looks_like_a_room_in_use_is_not_taken_back(chat: R
     chat.line(cid, "/join #lan")  # both empty and forgotten: each name is free again
     (joined,) = chat.take(cid)
     assert isinstance(joined, ev.InRoom) and joined.room == "#lan"
+
+
+def test_a_room_added_never_takes_another_rooms_look_alike_key() -> None:
+    rooms: Rooms[str] = Rooms()
+    lan = Room[str]("#lan")
+    rooms.add(lan)
+    rooms.add(Room[str]("#Ian"))  # whose look-alike keys are #ian and #lan
+    assert rooms.find("#lan") is lan
 
 
 def test_users_of_a_room(chat: RoomChat) -> None:

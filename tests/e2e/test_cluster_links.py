@@ -380,22 +380,38 @@ def test_nodes_back_on_a_redis_that_lost_its_data_backfill_what_was_said_meanwhi
 ) -> None:
     """Redis restarted without persistence (or a new one): a node's mark may be above the ids
     given from then on (presence entries and reservations move it, not its stored messages).
-    A node that comes back after another one's users talked must still store what they said."""
+    The first node back numbers on above what it had read; a node that comes back after its
+    users talked must still store what they said."""
 
     async def main() -> None:
         stores = [SqliteArchive(str(tmp_path / f"{name}.sqlite3")) for name in "ab"]
-        a, b, c = Node("a", stores[0]), Node("b", stores[1]), Node("c")
+        a, b = Node("a", stores[0]), Node("b", stores[1])
         links = [await a.start(redis.url, "a"), await b.start(redis.url, "b")]
         alice = a.user("alice")
         await registered(alice)
         a.do(alice, cmd.Say("before"))
         await until(lambda: said(b, "before"), "b read alice's message")
-        await links[0].stop()  # a stops first; b reads on
-        links.append(await c.start(redis.url, "c"))  # c's block of ids moves the log on
-        carol = c.user("carol")
-        await registered(carol)
+
+        async def another_node(name: str, user: str) -> Node:
+            """A node joins (it reserves a block of ids: the log moves on by a block)."""
+            node = Node(name)
+            links.append(await node.start(redis.url, name))
+            await registered(node.user(user))
+            return node
+
+        await another_node("c", "carol")
+        await another_node("d", "dave")
+
+        async def a_knows_dave() -> bool:
+            return a.hub.roster.find("dave") is not None
+
+        await until(a_knows_dave, "a read past two blocks")
+        await links[0].stop()  # a stops first; b reads on, past one more block
+        e = await another_node("e", "erin")
+        erin = e.hub.roster.find("erin")
+        assert erin is not None
         for n in range(5):
-            c.do(carol, cmd.Join(f"#r{n}"))  # presence: in the log, no message to store
+            e.do(erin, cmd.Join(f"#r{n}"))  # presence: in the log, no message to store
         last = cl.id_of((await links[1].redis.xrevrange(cl.LOG_KEY, count=1))[0][0])
 
         async def b_read_all() -> bool:
@@ -407,7 +423,8 @@ def test_nodes_back_on_a_redis_that_lost_its_data_backfill_what_was_said_meanwhi
             await link.redis.aclose()
         for store in stores:
             store.close()
-        assert stores[1].log_mark() > max(stores[0].log_mark(), stores[1].last_id())
+        read_by_a = stores[0].log_mark()
+        assert stores[1].log_mark() > max(read_by_a, stores[1].last_id())
         redis.stop()
         redis.start()  # empty
         again = [SqliteArchive(str(tmp_path / f"{name}.sqlite3")) for name in "ab"]
@@ -419,6 +436,7 @@ def test_nodes_back_on_a_redis_that_lost_its_data_backfill_what_was_said_meanwhi
             for n in range(3):
                 a2.do(alice, cmd.Say(f"after {n}"))
             await until(lambda: said(a2, "after 2", ev.Delivered), "a read its own")
+            assert said_on(a2, ev.Delivered, "after 0").id > read_by_a  # ids above what a read
             links.append(await b2.start(redis.url, "b"))
             texts = [m.text for m in again[1].recent(LOBBY_KEY, 20)]
             assert texts == ["before", "after 0", "after 1", "after 2"]

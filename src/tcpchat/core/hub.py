@@ -151,7 +151,7 @@ class Hub(ClusterHandlers):
             return self._not_delivered(sender, message.id, message.to, reason, now)
         if sender is None or sender.state is not State.ACTIVE:
             return []
-        return [to(sender, ev.Undelivered(now, message.id, message.to, reason))]
+        return self._tell_undelivered(sender, ev.Undelivered(now, message.id, message.to, reason))
 
     def shutdown(self, now: float, text: str = "Server is shutting down.") -> Out:
         """The server stops: tell every session, then forget them all."""
@@ -226,6 +226,7 @@ class Hub(ClusterHandlers):
                 command.notice,
                 session.lines,
             )
+            session.whispering += 1  # answered by Hub.whispered or Hub.unsent
             return [Whisper(target.node or cluster.node, entry, session)]
         if target.node is not None:
             return self._error(

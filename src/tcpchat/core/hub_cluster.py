@@ -20,7 +20,7 @@ from . import cluster as cl
 from . import codes
 from . import events as ev
 from .cluster import ClusterState
-from .hub_claims import ClaimHandlers
+from .hub_whispers import WhisperHandlers
 from .names import look_keys, name_key
 from .output import (
     Claim,
@@ -30,7 +30,6 @@ from .output import (
     Refresh,
     Release,
     ToSessions,
-    Whisper,
     to,
 )
 from .rooms import Room, room_name
@@ -40,9 +39,9 @@ LINK_LOST = "Cluster link lost: messages reach users on this server only."
 LINK_BACK = "Cluster link back: messages reach every server again."
 
 
-class ClusterHandlers(ClaimHandlers):
+class ClusterHandlers(WhisperHandlers):
     """The cluster's entry points into the hub, and the hooks its handlers call (the answers to
-    name claims: ``hub_claims.py``)."""
+    name claims: ``hub_claims.py``; to private messages: ``hub_whispers.py``)."""
 
     cluster: ClusterState | None
     sessions: dict[int, Session]
@@ -96,38 +95,6 @@ class ClusterHandlers(ClaimHandlers):
         return [Publish(entry, sender=session)]  # refused with "Not sent" like a message
 
     # --- the bus's answers ---------------------------------------------------------------------
-
-    def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
-        """The private message ``whisper`` reached its recipient's node as ``message_id``, or
-        (0) its recipient is no longer online."""
-        sender, entry = whisper.sender, whisper.entry
-        if sender is None or not isinstance(entry, cl.Whispered):
-            return []  # a Bounced: nobody waits for its answer
-        if sender.state is not State.ACTIVE:
-            return []
-        if not message_id:
-            return self._error(
-                sender,
-                now,
-                codes.NO_SUCH_USER,
-                f"No such user: {entry.to}. Type /users to see who is online.",
-            )
-        delivered = ev.Delivered(
-            now, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
-        )
-        return [to(sender, delivered)]
-
-    def unsent(self, sender: Session | None, now: float) -> Out:
-        """A message of ``sender`` could not be handed to the cluster (the link broke with it in
-        flight, or too much was waiting): it may not have reached anyone."""
-        if sender is None or sender.state is not State.ACTIVE:
-            return []
-        return self._error(
-            sender,
-            now,
-            codes.RATE_LIMITED,
-            "Not sent: the link to the other servers is down or overloaded. Send it again.",
-        )
 
     def link_down(self, now: float) -> Out:
         """The link to Redis is lost: this server serves its own users alone until it is back."""
@@ -311,33 +278,6 @@ class ClusterHandlers(ClaimHandlers):
         # If the transport drops it with the connection, Hub.undelivered tells the sender.
         sender = self.sessions.get(entry.session) if entry.node == cluster.node else entry
         return [ToSessions((target,), message, confirmed=sender)]
-
-    def _not_delivered(
-        self, whisper: cl.Whispered, message_id: int, name: str, reason: str, now: float
-    ) -> Out:
-        """``whisper``'s sender, told it reached the node of its recipient ``name`` (this one),
-        learns it did not reach them (``reason``): at once if here, else through the inbox of
-        its node (not while cut off from it)."""
-        cluster = self.cluster
-        assert cluster is not None
-        if whisper.node == cluster.node:
-            sender = self.sessions.get(whisper.session)
-            if sender is None or sender.state is not State.ACTIVE:
-                return []
-            return [to(sender, ev.Undelivered(now, message_id, name, reason))]
-        if not cluster.linked:
-            return []
-        entry = cl.Bounced(
-            cluster.node, whisper.session, whisper.sender, name, message_id, reason, now
-        )
-        return [Whisper(whisper.node, entry, None)]
-
-    def _heard_bounced(self, entry: cl.Bounced, now: float) -> Out:
-        """A private message of a user here did not reach its recipient on another node."""
-        sender = self.sessions.get(entry.session)
-        if sender is None or sender.state is not State.ACTIVE or sender.name != entry.to:
-            return []  # gone, or a session of an earlier run of this node
-        return [to(sender, ev.Undelivered(now, entry.message, entry.recipient, entry.reason))]
 
     def _heard_renamed(self, entry: cl.Renamed, now: float) -> Out:
         session = self._remote_user(entry.node, entry.old)

@@ -10,6 +10,7 @@ import enum
 from typing import Any
 
 from .codes import TEXT
+from .events import Undelivered
 from .rooms import Room
 
 
@@ -48,6 +49,8 @@ class Session:
         "current",
         "node",
         "renaming",
+        "whispering",
+        "held",
     )
 
     def __init__(
@@ -77,6 +80,10 @@ class Session:
         # Cluster mode: the node a user of another server is on (None: this one, with a link).
         self.node: str | None = None
         self.renaming = ""  # cluster mode: the name a /nick waits for the cluster to grant
+        # Cluster mode: private messages handed to the cluster and not answered yet, and the
+        # "not delivered" notices that wait for those answers (never before their "Delivered").
+        self.whispering = 0
+        self.held: list[Undelivered] = []
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.name or '-'} {self.state.value}>"

@@ -140,7 +140,7 @@ class ClusterLink:
             return
         if len(self._queue) >= CLUSTER_MAX_PENDING:
             if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                self.route(self.hub.unsent(item.sender, time.time()))
+                self.route(self.hub.unsent(item, time.time()))
                 return
             if not self.up.is_set() and not self._rejoin_wanted:
                 # Cut off long and busy: rather than keep every change, join again when the
@@ -180,7 +180,7 @@ class ClusterLink:
             if isinstance(answer, Exception):
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                    out += self.hub.unsent(item.sender, now)
+                    out += self.hub.unsent(item, now)
                 elif isinstance(item, Claim) and (not item.late or lasting(answer)):
                     out += self.hub.claim_failed(item, now)
                 elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
@@ -213,7 +213,7 @@ class ClusterLink:
         rest: list[Instruction] = []
         for item in items:
             if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                out += self.hub.unsent(item.sender, now)
+                out += self.hub.unsent(item, now)
             else:
                 rest.append(item)
         self.route(out)

@@ -1,0 +1,105 @@
+"""The hub's side of a private message in a cluster (docs/CLUSTER.md): the bus's answer to a
+``Whisper`` (``whispered``: it reached the recipient's node, or nobody; ``unsent``: it could not
+be handed to Redis), and the word that one reached its recipient's node but not them
+(``_not_delivered`` there, a ``Bounced`` entry back, ``_heard_bounced`` on the sender's node),
+never told before the "Delivered" it takes back.
+
+``ClusterHandlers`` (``hub_cluster.py``) inherits these, as ``Hub`` inherits it.
+"""
+
+from __future__ import annotations
+
+from . import cluster as cl
+from . import codes
+from . import events as ev
+from .hub_claims import ClaimHandlers
+from .output import Out, Publish, Whisper, to
+from .session import Session, State
+
+# "Not delivered" notices one user's private messages still waiting for an answer can hold back.
+HELD_UNDELIVERED = 64
+
+
+class WhisperHandlers(ClaimHandlers):
+    """Private messages in a cluster: the bus's answers, and what was not delivered."""
+
+    sessions: dict[int, Session]
+
+    def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
+        """The private message ``whisper`` reached its recipient's node as ``message_id``, or
+        (0) its recipient is no longer online."""
+        sender, entry = whisper.sender, whisper.entry
+        if sender is None or not isinstance(entry, cl.Whispered):
+            return []  # a Bounced: nobody waits for its answer
+        sender.whispering -= 1
+        if sender.state is not State.ACTIVE:
+            return []
+        if not message_id:
+            text = f"No such user: {entry.to}. Type /users to see who is online."
+            return self._error(sender, now, codes.NO_SUCH_USER, text) + self._release(sender, 0)
+        delivered = ev.Delivered(
+            now, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
+        )
+        return [to(sender, delivered), *self._release(sender, message_id)]
+
+    def unsent(self, item: Publish | Whisper, now: float) -> Out:
+        """A message (``item``) could not be handed to the cluster (the link broke with it in
+        flight, or too much was waiting): it may not have reached anyone."""
+        sender = item.sender
+        if sender is None:
+            return []
+        if isinstance(item, Whisper):
+            sender.whispering -= 1
+        if sender.state is not State.ACTIVE:
+            return []
+        text = "Not sent: the link to the other servers is down or overloaded. Send it again."
+        return self._error(sender, now, codes.RATE_LIMITED, text) + self._release(sender, 0)
+
+    def _tell_undelivered(self, sender: Session, event: ev.Undelivered) -> Out:
+        """``event`` to ``sender``, after the "Delivered" it takes back: held while a private
+        message of theirs waits for the cluster's answer (which comes by another connection
+        to Redis than the news that it was dropped, and may come later)."""
+        if sender.whispering > 0 and len(sender.held) < HELD_UNDELIVERED:
+            sender.held.append(event)
+            return []
+        return [to(sender, event)]
+
+    def _release(self, sender: Session, message_id: int) -> Out:
+        """The notices held for ``sender`` that may go now: the one about ``message_id`` (just
+        confirmed), or all of them once no private message of theirs waits for an answer."""
+        held = sender.held
+        if not held:
+            return []
+        if sender.whispering <= 0:
+            sender.held = []
+            return [to(sender, event) for event in held]
+        sender.held = [event for event in held if event.id != message_id]
+        return [to(sender, event) for event in held if event.id == message_id]
+
+    def _not_delivered(
+        self, whisper: cl.Whispered, message_id: int, name: str, reason: str, now: float
+    ) -> Out:
+        """``whisper``'s sender, told it reached the node of its recipient ``name`` (this one),
+        learns it did not reach them (``reason``): at once if here, else through the inbox of
+        its node (not while cut off from it)."""
+        cluster = self.cluster
+        assert cluster is not None
+        if whisper.node == cluster.node:
+            sender = self.sessions.get(whisper.session)
+            if sender is None or sender.state is not State.ACTIVE:
+                return []
+            return self._tell_undelivered(sender, ev.Undelivered(now, message_id, name, reason))
+        if not cluster.linked:
+            return []
+        entry = cl.Bounced(
+            cluster.node, whisper.session, whisper.sender, name, message_id, reason, now
+        )
+        return [Whisper(whisper.node, entry, None)]
+
+    def _heard_bounced(self, entry: cl.Bounced, now: float) -> Out:
+        """A private message of a user here did not reach its recipient on another node."""
+        sender = self.sessions.get(entry.session)
+        if sender is None or sender.state is not State.ACTIVE or sender.name != entry.to:
+            return []  # gone, or a session of an earlier run of this node
+        event = ev.Undelivered(now, entry.message, entry.recipient, entry.reason)
+        return self._tell_undelivered(sender, event)
