@@ -27,7 +27,7 @@ from ...core.limits import (
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from . import lease_free, scripts
-from .wire import Arg, Wire
+from .wire import Arg, Command, Wire, call_script, flat_fields, no_script
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -36,25 +36,6 @@ Mine = deque[tuple[str, "cl.Entry"]]  # entries appended and not read back yet, 
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
 Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
 MEMBERS_PREFIX = cl.members_key("")
-
-
-Command = tuple[Arg, ...]
-
-
-def _call(pipe: list[Command], script: Any, keys: list[str], args: list[Arg]) -> None:
-    """Queue ``script`` (a redis-py ``Script``) on ``pipe`` by its SHA1 alone."""
-    pipe.append(("EVALSHA", script.sha, len(keys), *keys, *args))
-
-
-def _no_script(answer: object) -> bool:
-    """True if ``answer`` says Redis does not have the script (it restarted since loading)."""
-    return isinstance(answer, Exception) and (
-        type(answer).__name__ == "NoScriptError" or str(answer).startswith("No matching script")
-    )
-
-
-def _flat(fields: dict[str, str]) -> list[str]:
-    return [item for pair in fields.items() for item in pair]
 
 
 class Bus:
@@ -179,7 +160,7 @@ class Bus:
             mine.clear()  # not read back for a long while: no use keeping them
         pipe, groups = self._pipeline(batch, mine)
         answers = await self._writes.pipeline(pipe)
-        if answers and all(_no_script(answer) for answer in answers):
+        if answers and all(no_script(answer) for answer in answers):
             # Redis lost its scripts (it restarted): none of these ran. Load them, go again.
             await self.load_scripts()
             pipe, groups = self._pipeline(batch, None)
@@ -206,14 +187,16 @@ class Bus:
                     said.append(raw)
                     continue
             if said:
-                _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said])
+                call_script(
+                    pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said]
+                )
                 groups.append(len(said))
                 said = []
             groups.append(1)
             if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
                 topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
                 kept = [cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
-                _call(pipe, self._topic, [*log_keys, *kept], [*topic, codec.FIELD, raw])
+                call_script(pipe, self._topic, [*log_keys, *kept], [*topic, codec.FIELD, raw])
             elif isinstance(item, Publish):
                 changes = [
                     part
@@ -228,21 +211,23 @@ class Bus:
                     codec.FIELD,
                     raw,
                 ]
-                _call(pipe, self._presence, keys, args)
+                call_script(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
                 keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
-                fields = _flat(codec.encode(item.entry))
-                _call(pipe, self._whisper, keys, [CLUSTER_INBOX_ENTRIES, item.node, *fields])
+                fields = flat_fields(codec.encode(item.entry))
+                call_script(pipe, self._whisper, keys, [CLUSTER_INBOX_ENTRIES, item.node, *fields])
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
                 value = cl.holder_value(self.node, item.name)
                 old = cl.holder_value(self.node, item.old) if item.old else ""
-                _call(pipe, self._claim, keys, [self.boot, value, old])
+                call_script(pipe, self._claim, keys, [self.boot, value, old])
             elif isinstance(item, Release):
                 keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
-                _call(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
+                call_script(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
         if said:
-            _call(pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said])
+            call_script(
+                pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said]
+            )
             groups.append(len(said))
         return pipe, groups
 
@@ -301,14 +286,14 @@ class Bus:
 
     async def publish(self, entry: cl.Entry) -> int:
         """Append ``entry`` to the log; its id (the message id of a room message)."""
-        args = [CLUSTER_LOG_ENTRIES, *_flat(codec.encode(entry))]
+        args = [CLUSTER_LOG_ENTRIES, *flat_fields(codec.encode(entry))]
         return int(await self._append(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args))
 
     async def whisper(self, node: str, entry: cl.Whispered) -> int:
         """Append a private message to ``node``'s inbox if ``node`` still holds the recipient's
         name: its id, or 0 (no such user any more)."""
         keys = [cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
-        args = [CLUSTER_INBOX_ENTRIES, node, *_flat(codec.encode(entry))]
+        args = [CLUSTER_INBOX_ENTRIES, node, *flat_fields(codec.encode(entry))]
         return int(await self._whisper(keys=keys, args=args))
 
     async def listen(self) -> None:
@@ -427,7 +412,8 @@ class Bus:
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY]
         own = "1" if node == self.node else ""
-        args = [node, CLUSTER_LOG_ENTRIES, own, *_flat(codec.encode(cl.Gone(node, now, reason)))]
+        gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
+        args = [node, CLUSTER_LOG_ENTRIES, own, *gone]
         return bool(await self._reap(keys=keys, args=args))
 
 

@@ -11,9 +11,10 @@ an array, as any reply).
 In a pipeline, a reply Redis refused comes back as the exception object, in its place; a broken
 connection raises (redis-py's ``ConnectionError``), and the next call connects afresh.
 
-Commands are put in Redis's request form here (``pack``), not by redis-py's ``pack_command``,
-which checks and converts each argument one by one: a burst of room messages is one command
-with an argument per message, and that took more CPU than everything else the writer does.
+Commands are put in Redis's request form here (``pack``; a script called by its SHA1 alone:
+``call_script``), not by redis-py's ``pack_command``, which checks and converts each argument
+one by one: a burst of room messages is one command with an argument per message, and that
+took more CPU than everything else the writer does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,24 @@ from collections.abc import Sequence
 from typing import Any, Union
 
 Arg = Union[str, bytes, int]
+Command = tuple[Arg, ...]
+
+
+def call_script(pipe: list[Command], script: Any, keys: list[str], args: list[Arg]) -> None:
+    """Queue ``script`` (a redis-py ``Script``) on ``pipe`` by its SHA1 alone."""
+    pipe.append(("EVALSHA", script.sha, len(keys), *keys, *args))
+
+
+def no_script(answer: object) -> bool:
+    """True if ``answer`` says Redis does not have the script (it restarted since loading)."""
+    return isinstance(answer, Exception) and (
+        type(answer).__name__ == "NoScriptError" or str(answer).startswith("No matching script")
+    )
+
+
+def flat_fields(fields: dict[str, str]) -> list[str]:
+    """A stream entry's fields as XADD takes them: field, value, ..."""
+    return [item for pair in fields.items() for item in pair]
 
 
 def pack(commands: Sequence[Sequence[Arg]]) -> bytes:
