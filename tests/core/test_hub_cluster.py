@@ -419,7 +419,7 @@ def test_not_delivered_never_comes_before_the_delivered_it_takes_back() -> None:
     told = text(a.take(alice))
     assert told[0] == "*** Delivered to carol."
     assert told[1].startswith("!!! Not delivered to carol: carol was disconnected")
-    assert alice.whispering == 0 and alice.held == []
+    assert alice.whispering == 0 and alice.held == ()
 
 
 def test_a_bounce_for_a_session_that_is_not_its_sender_is_dropped() -> None:

@@ -147,7 +147,7 @@ class Hub(ClusterHandlers):
         sender, message = delivery.confirmed, delivery.event
         if not isinstance(message, ev.Message) or message.to is None:
             return []
-        if isinstance(sender, Whispered):  # a user of another node's (hub_cluster.py)
+        if isinstance(sender, Whispered):  # a user of another node's (hub_whispers.py)
             return self._not_delivered(sender, message.id, message.to, reason, now)
         if sender is None or sender.state is not State.ACTIVE:
             return []

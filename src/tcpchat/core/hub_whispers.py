@@ -60,7 +60,7 @@ class WhisperHandlers(ClaimHandlers):
         message of theirs waits for the cluster's answer (which comes by another connection
         to Redis than the news that it was dropped, and may come later)."""
         if sender.whispering > 0 and len(sender.held) < HELD_UNDELIVERED:
-            sender.held.append(event)
+            sender.held += (event,)
             return []
         return [to(sender, event)]
 
@@ -71,9 +71,9 @@ class WhisperHandlers(ClaimHandlers):
         if not held:
             return []
         if sender.whispering <= 0:
-            sender.held = []
+            sender.held = ()
             return [to(sender, event) for event in held]
-        sender.held = [event for event in held if event.id != message_id]
+        sender.held = tuple(event for event in held if event.id != message_id)
         return [to(sender, event) for event in held if event.id == message_id]
 
     def _not_delivered(

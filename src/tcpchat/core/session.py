@@ -83,7 +83,7 @@ class Session:
         # Cluster mode: private messages handed to the cluster and not answered yet, and the
         # "not delivered" notices that wait for those answers (never before their "Delivered").
         self.whispering = 0
-        self.held: list[Undelivered] = []
+        self.held: tuple[Undelivered, ...] = ()  # (no list per session: it is rarely used)
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.name or '-'} {self.state.value}>"
