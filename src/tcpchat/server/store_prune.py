@@ -33,7 +33,8 @@ ROOMS_KEPT = 100_000
 # increasing across restarts, even once retention deleted every row.
 KEEP_LAST_ID = (
     "INSERT INTO meta (key, value) SELECT 'last_id', id FROM messages WHERE true "
-    "ORDER BY id DESC LIMIT 1 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)"
+    "ORDER BY id DESC LIMIT 1 "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value > value"
 )
 
 
