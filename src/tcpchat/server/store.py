@@ -251,7 +251,7 @@ class SqliteArchive:
 
         with queue.changed:
             finished = queue.changed.wait_for(done, timeout)
-            queue.index_asked = False
+            queue.index_asked = queue.hurry = False  # not for what is kept next
         return finished
 
     def backlog(self) -> int:
