@@ -422,6 +422,62 @@ def test_not_delivered_never_comes_before_the_delivered_it_takes_back() -> None:
     assert alice.whispering == 0 and alice.held == ()
 
 
+@pytest.mark.parametrize(
+    ("command", "told"),
+    [
+        (
+            "/quit",
+            ["*** sam left (quit). 2 users online.", "*** sam left #x (quit). 2 users in #x."],
+        ),
+        ("/part", ["*** sam left #x. 2 users in #x."]),
+        ("/nick sam2", ["*** sam is now known as sam2."]),
+    ],
+)
+def test_a_message_comes_before_its_senders_leave_part_or_rename_on_their_node_too(
+    command: str, told: list[str]
+) -> None:
+    """A room message goes through the log and is shown when read back; a leave, a part or a
+    rename is done at once. The sender's own node holds back what the second tells others
+    until the first is read back, so its users see them in the order every node does."""
+    _, (a, b) = cluster("a", "b")
+    sam, obs = join(a, "sam", b), join(a, "obs", b)
+    far = join(b, "far", a)
+    for node, user in ((a, sam), (a, obs), (b, far)):
+        node.line(user, "/join #x")
+    settle(a, b)
+    for node in (a, b):
+        node.drain()
+    a.line(sam, "bye")
+    a.line(sam, command)
+    a.flush()  # a claim answered (the rename) before the message is read back
+    assert text(a.take(obs)) == []
+    settle(a, b)
+    assert text(a.take(obs)) == ["<sam> bye", *told]
+    assert text(b.take(far)) == ["<sam> bye", *told]
+    assert a.hub.cluster is not None and a.hub.cluster.behind == {} == a.hub.cluster.saying
+
+
+def test_what_is_held_behind_a_message_goes_when_the_link_is_lost_or_after_a_while() -> None:
+    _, (a,) = cluster("a")
+    sam, obs = join(a, "sam"), join(a, "obs")
+    a.drain()
+    a.line(sam, "lost on the way")
+    a.pending = []  # Redis never appends it, and never says so
+    a.line(sam, "/quit")
+    assert a.take(obs) == []
+    a.route(a.hub.sweep(a.now + 1))
+    assert a.take(obs) == []
+    a.route(a.hub.sweep(a.now + 10))
+    assert text(a.take(obs)) == ["*** sam left (quit). 1 user online."]
+    ann = join(a, "ann")
+    a.drain()
+    a.line(ann, "also lost")
+    a.pending = []
+    a.line(ann, "/quit")
+    a.route(a.hub.link_down(a.now))
+    assert text(a.take(obs))[0] == "*** ann left (quit). 1 user online."
+
+
 def test_a_bounce_for_a_session_that_is_not_its_sender_is_dropped() -> None:
     """A session id of an earlier run of the node, or a forged entry: the name must match."""
     _, (a,) = cluster("a")

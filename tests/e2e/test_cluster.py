@@ -136,6 +136,21 @@ def test_a_private_message_dropped_with_its_recipient_on_another_node_is_reporte
         sleeper.close()
 
 
+def test_a_goodbye_comes_before_its_senders_leave_on_every_node(cluster: Cluster) -> None:
+    """ "bye" then /quit in one go: users on the sender's node see them in that order too, not
+    the leave (done at once) before the message (shown when read back from the log)."""
+    two_nodes(cluster)
+    obs = cluster.join("a", "obs")
+    far = cluster.join("b", "far")
+    sam = cluster.join("a", "sam")
+    obs.expect(r"^\*\*\* sam joined\.")
+    known(far, "/users", r"sam")
+    sam.send("bye, all\n/quit\n")
+    for peer in (obs, far):
+        assert peer.expect(r"^(<sam> |\*\*\* sam left)") == "<sam> bye, all"
+        peer.expect(r"^\*\*\* sam left \(quit\)")
+
+
 def test_rooms_and_topics_are_shared_and_counted_cluster_wide(cluster: Cluster) -> None:
     two_nodes(cluster)
     alice = cluster.join("a", "alice")

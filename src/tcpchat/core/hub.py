@@ -98,7 +98,7 @@ class Hub(ClusterHandlers):
         handler = _TABLE[session.state].get(type(command))
         if handler is None:
             return self._not_now(session, now)
-        return handler(self, session, command, now)
+        return self._after_messages(session, handler(self, session, command, now), now)
 
     def take_line(self, session: Session, command: cmd.Command, now: float) -> bool:
         """Charge and count a line (``flood.py``); False, nothing counted, if it is refused. For
@@ -115,7 +115,7 @@ class Hub(ClusterHandlers):
         if session.state is State.CLOSED:
             self.sessions.pop(session.id, None)
             return []
-        return self._leave(session, now, reason)
+        return self._after_messages(session, self._leave(session, now, reason), now)
 
     def sweep(self, now: float) -> Out:
         """Call about once a second: announces the joins and leaves big rooms gathered, closes
@@ -123,6 +123,8 @@ class Hub(ClusterHandlers):
         answer."""
         cfg = self.config
         out: Out = self._crowd_notices(now) if self._crowded else []
+        if self.cluster is not None and self.cluster.behind:
+            out += self._held_too_long(now)
         for session in list(self.sessions.values()):
             idle = now - session.last_seen
             if session.state in (State.NAME, State.PASSWORD, State.CLAIMING):
@@ -177,6 +179,7 @@ class Hub(ClusterHandlers):
         cluster = self.cluster
         if cluster is not None and cluster.linked:
             # Said when every node reads it back from the log, this one included (hub_cluster).
+            cluster.saying[session.id] = cluster.saying.get(session.id, 0) + 1
             said = Said(
                 cluster.node,
                 session.id,

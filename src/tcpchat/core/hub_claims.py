@@ -17,10 +17,14 @@ from .session import Session, State
 
 
 class ClaimHandlers(NameHandlers):
-    """Claims of names and their answers; the cluster's handlers supply ``_member``."""
+    """Claims of names and their answers; the cluster's handlers supply ``_member`` and
+    ``_after_messages``."""
 
     def _member(self, session: Session) -> MemberChange:
         raise NotImplementedError  # ClusterHandlers._member
+
+    def _after_messages(self, session: Session, out: Out, now: float) -> Out:
+        raise NotImplementedError  # ClusterHandlers._after_messages
 
     def _claim(self, session: Session, name: str, old: str = "") -> Out:
         cluster = self.cluster
@@ -58,7 +62,8 @@ class ClaimHandlers(NameHandlers):
         if holder is not None:
             return self._claim_refused(claim, holder, now)
         if claim.old:
-            out = [] if claim.late else self._renamed(session, claim.name, now)
+            renamed = [] if claim.late else self._renamed(session, claim.name, now)
+            out = self._after_messages(session, renamed, now)
             cluster = self.cluster
             assert cluster is not None
             cluster.remember_rename(session, name_key(claim.old), now)

@@ -29,6 +29,7 @@ from .output import (
     Publish,
     Refresh,
     Release,
+    ToAll,
     ToSessions,
     to,
 )
@@ -37,6 +38,8 @@ from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
 LINK_BACK = "Cluster link back: messages reach every server again."
+# At most this long a leave, part or rename is held behind its user's messages in flight.
+HELD_BEHIND_S = 5.0
 
 
 class ClusterHandlers(WhisperHandlers):
@@ -97,11 +100,60 @@ class ClusterHandlers(WhisperHandlers):
     # --- the bus's answers ---------------------------------------------------------------------
 
     def link_down(self, now: float) -> Out:
-        """The link to Redis is lost: this server serves its own users alone until it is back."""
-        if self.cluster is None or not self.cluster.linked:
+        """The link to Redis is lost: this server serves its own users alone until it is back.
+        What was held behind messages in flight goes now (they come back later, or never)."""
+        cluster = self.cluster
+        if cluster is None or not cluster.linked:
             return []
-        self.cluster.linked = False
-        return self._tell_everyone(ev.Notice(now, codes.CLUSTER_DOWN, LINK_LOST))
+        cluster.linked = False
+        held = [item for _, items in cluster.behind.values() for item in items]
+        cluster.saying.clear()
+        cluster.behind.clear()
+        return [*held, *self._tell_everyone(ev.Notice(now, codes.CLUSTER_DOWN, LINK_LOST))]
+
+    # --- a user's messages before their leave, part or rename, on their own node too ----------
+
+    def _after_messages(self, session: Session, out: Out, now: float) -> Out:
+        """``out``, what a command or the leave of ``session`` did, with what it tells others
+        held back while room messages of ``session`` are on their way through the log: other
+        nodes read those first, and so do this node's users (released by ``_said_back``)."""
+        cluster = self.cluster
+        if cluster is None or not cluster.linked or session.id not in cluster.saying:
+            return out
+        keep: Out = []
+        held: Out = []
+        for item in out:
+            told = type(item) is ToAll or (type(item) is ToSessions and item.to != (session,))
+            (held if told else keep).append(item)
+        if held:
+            since, before = cluster.behind.get(session.id, (now, []))
+            cluster.behind[session.id] = (since, before + held)
+        return keep
+
+    def _said_back(self, session_id: int) -> Out:
+        """A room message of this node's session ``session_id`` was read back from the log (or
+        never reached it): once none is on its way, what was held behind them goes."""
+        cluster = self.cluster
+        assert cluster is not None
+        left = cluster.saying.get(session_id, 0) - 1
+        if left > 0:
+            cluster.saying[session_id] = left
+            return []
+        cluster.saying.pop(session_id, None)
+        return cluster.behind.pop(session_id, (0.0, []))[1]
+
+    def _held_too_long(self, now: float) -> Out:
+        """What was held behind messages that did not come back within ``HELD_BEHIND_S`` (Redis
+        lost them): it goes now."""
+        cluster = self.cluster
+        assert cluster is not None
+        out: Out = []
+        for session_id, (since, held) in list(cluster.behind.items()):
+            if now - since >= HELD_BEHIND_S:
+                del cluster.behind[session_id]
+                cluster.saying.pop(session_id, None)
+                out += held
+        return out
 
     def link_up(self, now: float) -> Out:
         if self.cluster is None or self.cluster.linked:
@@ -229,7 +281,7 @@ class ClusterHandlers(WhisperHandlers):
         if sender is not None:
             others = 0 if room is None else len(room) - (1 if sender in room else 0)
             delivered = ev.Delivered(
-                now,
+                entry.time,  # as the others have it (an IRC echo's @time matches theirs)
                 message_id,
                 None,
                 entry.action,
@@ -240,6 +292,8 @@ class ClusterHandlers(WhisperHandlers):
                 entry.notice,
             )
             out.append(to(sender, delivered))
+        if self.cluster is not None and entry.node == self.cluster.node:
+            out += self._said_back(entry.session)  # its part or leave after it, if held
         return out
 
     def _own_session(self, entry: cl.Said) -> Session | None:

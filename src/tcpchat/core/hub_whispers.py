@@ -25,6 +25,9 @@ class WhisperHandlers(ClaimHandlers):
 
     sessions: dict[int, Session]
 
+    def _said_back(self, session_id: int) -> Out:
+        raise NotImplementedError  # ClusterHandlers._said_back
+
     def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
         """The private message ``whisper`` reached its recipient's node as ``message_id``, or
         (0) its recipient is no longer online."""
@@ -37,8 +40,8 @@ class WhisperHandlers(ClaimHandlers):
         if not message_id:
             text = f"No such user: {entry.to}. Type /users to see who is online."
             return self._error(sender, now, codes.NO_SUCH_USER, text) + self._release(sender, 0)
-        delivered = ev.Delivered(
-            now, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
+        delivered = ev.Delivered(  # dated as the recipient has it
+            entry.time, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
         )
         return [to(sender, delivered), *self._release(sender, message_id)]
 
@@ -48,12 +51,15 @@ class WhisperHandlers(ClaimHandlers):
         sender = item.sender
         if sender is None:
             return []
+        out: Out = []
         if isinstance(item, Whisper):
             sender.whispering -= 1
+        elif isinstance(item.entry, cl.Said):
+            out = self._said_back(sender.id)  # it will not come back: its leave may go
         if sender.state is not State.ACTIVE:
-            return []
+            return out
         text = "Not sent: the link to the other servers is down or overloaded. Send it again."
-        return self._error(sender, now, codes.RATE_LIMITED, text) + self._release(sender, 0)
+        return self._error(sender, now, codes.RATE_LIMITED, text) + self._release(sender, 0) + out
 
     def _tell_undelivered(self, sender: Session, event: ev.Undelivered) -> Out:
         """``event`` to ``sender``, after the "Delivered" it takes back: held while a private
