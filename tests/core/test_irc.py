@@ -168,6 +168,25 @@ def test_a_long_native_message_becomes_lines_of_at_most_512_bytes() -> None:
     assert len(lines) > 1 and all(len(line) + 2 <= 512 for line in lines)
 
 
+def test_a_topic_or_a_reason_in_four_byte_characters_is_cut_to_512_bytes() -> None:
+    """390 characters (a topic's most, TOPICLEN) can be 1,560 bytes: the line is cut between
+    two characters, as IRC clients and libraries expect at most 512 bytes (tags aside)."""
+    fmt = IrcFormat("irc.test")
+    wide = "\U0001f600" * 390
+    for event in (
+        ev.Left(NOW, "ann", codes.part_reason(wide), 2, "#ops"),
+        ev.Left(NOW, "ann", codes.quit_reason(wide), 2),
+        ev.Topic(NOW, "#ops", wide, "ann"),
+    ):
+        data = fmt.render(event, irc_mode({"server-time", "message-tags"}))
+        assert data.endswith(b"\r\n") and data.count(b"\r\n") == 1
+        body = data.split(b" ", 1)[1] if data.startswith(b"@") else data
+        assert 500 < len(body) <= 512, (event, len(body))
+        body.decode("utf-8")  # whole characters only
+    rpl_topic = fmt.reply("332", "ivy", "#ops", wide)  # on JOIN, and in LIST (322)
+    assert 500 < len(rpl_topic) <= 512 and rpl_topic.endswith(b"\r\n")
+
+
 def test_irc_users_start_in_lobby_where_natives_see_them() -> None:
     h = Harness()
     native, _ = h.hub.connect("127.0.0.1:2", NOW)

@@ -125,10 +125,10 @@ def ctcp(text: str) -> tuple[str, str] | None:
 def line(*words: str, source: str = "", tags: str = "", text: bool = False) -> bytes:
     """One line to send: the last word becomes the trailing parameter (with its ':') when it is
     ``text`` (a message, a reason: always written so), empty, holds a space or starts with ':';
-    every other word must hold none of those."""
+    every other word must hold none of those. The last word is cut (between characters) where
+    the line would pass 512 bytes: a topic (in TOPIC, 332 or 322) or a reason of 390 characters
+    can be four times that; lines built to fit (353's names, a message's pieces) never are."""
     parts: list[str] = []
-    if tags:
-        parts.append("@" + tags)
     if source:
         parts.append(":" + source)
     *head, last = words
@@ -136,7 +136,13 @@ def line(*words: str, source: str = "", tags: str = "", text: bool = False) -> b
     if text or not last or " " in last or last.startswith(":"):
         last = ":" + last
     parts.append(last)
-    return (" ".join(parts) + "\r\n").encode("utf-8")
+    body = " ".join(parts).encode("utf-8")
+    if len(body) > IRC_LINE_BYTES - 2:
+        cut = IRC_LINE_BYTES - 2
+        while (body[cut] & 0xC0) == 0x80:  # not inside a character
+            cut -= 1
+        body = body[:cut]
+    return (b"@" + tags.encode("utf-8") + b" " if tags else b"") + body + b"\r\n"
 
 
 def escape_tag_value(value: str) -> str:
