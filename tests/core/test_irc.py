@@ -187,6 +187,17 @@ def test_a_topic_or_a_reason_in_four_byte_characters_is_cut_to_512_bytes() -> No
     assert 500 < len(rpl_topic) <= 512 and rpl_topic.endswith(b"\r\n")
 
 
+def test_a_message_to_oneself_comes_back_whole_an_action_as_an_action() -> None:
+    harness = Harness()
+    ivy = harness.registered("ivy")
+    echo = harness.send(ivy, "PRIVMSG ivy :" + "x" * 497)  # a 512-byte line
+    lines = echo.split("\r\n")[:-1]
+    assert len(lines) == 2 and all(len(line.encode()) + 2 <= 512 for line in lines)
+    assert "".join(line.rsplit(" :", 1)[1] for line in lines) == "x" * 497
+    action = harness.send(ivy, "PRIVMSG ivy :\x01ACTION waves\x01")
+    assert action.endswith("PRIVMSG ivy :\x01ACTION waves\x01\r\n")
+
+
 def test_irc_users_start_in_lobby_where_natives_see_them() -> None:
     h = Harness()
     native, _ = h.hub.connect("127.0.0.1:2", NOW)

@@ -50,7 +50,6 @@ from .irc_wire import (
     IRC_LINE_BYTES,
     IrcMessage,
     ctcp,
-    line,
     parse_message,
     user_text,
 )
@@ -156,8 +155,9 @@ class IrcClient(Registration, QuickLines):
         if peer is None:
             return [] if quiet else [self._reply(ERR_NOSUCHNICK, target, "No such nick/channel")]
         if peer is self.session:
-            # The chat does not whisper to oneself; IRC does: it comes straight back.
-            return [line("NOTICE" if notice else "PRIVMSG", self.me, text, source=self._mask())]
+            # The chat does not whisper to oneself; IRC does: it comes straight back (an ACTION
+            # as one, in lines of at most 512 bytes).
+            return [self.fmt.privmsg(self._mask(), self.me, text, action, notice, "")]
         whisper = cmd.Whisper(peer.name, f"* {self.me} {text}" if action else text, notice)
         steps = self._hub(whisper, now, say_nothing if quiet else self._no_such_nick(target))
         away = self.network.away.get(peer.id)

@@ -146,18 +146,16 @@ class IrcFormat:
         text = event.text
         if event.history and "t" not in flags:
             text = f"[{iso_time(event.time)[:19].replace('T', ' ')} UTC] {text}"
-        return self._privmsg(
-            self.mask(event.sender), target, text, event.action, event.notice, tags
-        )
+        return self.privmsg(self.mask(event.sender), target, text, event.action, event.notice, tags)
 
     def _delivered(self, event: ev.Delivered, flags: str, me: str) -> bytes:
         if "e" not in flags:
             return b""  # keep in step with ``echoes``
         target = event.to if event.to is not None else (event.room or LOBBY)
         tags = _tags(flags, event.time if "t" in flags else None, event.id)
-        return self._privmsg(self.mask(me), target, event.text, event.action, event.notice, tags)
+        return self.privmsg(self.mask(me), target, event.text, event.action, event.notice, tags)
 
-    def _privmsg(
+    def privmsg(
         self, source: str, target: str, text: str, action: bool, notice: bool, tags: str
     ) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
