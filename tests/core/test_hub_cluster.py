@@ -457,6 +457,61 @@ def test_a_message_comes_before_its_senders_leave_part_or_rename_on_their_node_t
     assert a.hub.cluster is not None and a.hub.cluster.behind == {} == a.hub.cluster.saying
 
 
+def test_what_a_change_holds_back_waits_only_for_the_messages_sent_before_it() -> None:
+    """A join (or a rename) between two messages is shown between them on the sender's node as
+    on the others, not after the second one; the sender never reads its own part back."""
+    _, (a, b) = cluster("a", "b")
+    sam, obs = join(a, "sam", b), join(a, "obs", b)
+    far = join(b, "far", a)
+    for node, user in ((a, obs), (b, far)):
+        node.line(user, "/join #x")
+    settle(a, b)
+    for node in (a, b):
+        node.drain()
+    a.line(sam, "hi lobby")
+    a.line(sam, "/join #x")
+    a.line(sam, "hello x")
+    settle(a, b)
+    expected = ["<sam> hi lobby", "*** sam joined #x. 3 users in #x.", "<sam> hello x"]
+    assert text(a.take(obs)) == expected
+    assert text(b.take(far)) == expected
+    a.line(sam, "hi")
+    a.line(sam, "/nick bob")
+    a.flush()  # the claim answered before "hi" is read back
+    a.line(sam, "there")
+    settle(a, b)
+    assert text(a.take(obs)) == ["<sam> hi", "*** sam is now known as bob.", "<bob> there"]
+    a.line(sam, "/join #lobby")
+    settle(a, b)
+    a.drain()
+    a.line(sam, "bye, lobby")
+    a.line(sam, "/part #lobby")
+    a.line(sam, "/join #lobby")
+    settle(a, b)
+    assert not any("bob left" in t for t in text(a.take(sam)))
+    assert [t for t in text(a.take(obs)) if "bob" in t][:2] == [
+        "<bob> bye, lobby",
+        "*** bob left. 2 users online.",
+    ]
+
+
+def test_a_message_kept_without_being_shown_lets_what_it_held_go() -> None:
+    """Read again after a gap (``ClusterLink._keep_log``), a message is kept, not shown; the
+    leave it held back is shown all the same."""
+    shared, (a,) = cluster("a")
+    sam, obs = join(a, "sam"), join(a, "obs")
+    a.drain()
+    a.line(sam, "said in the gap")
+    a.flush()  # in the log; a misses it (its subscription dropped, say)
+    number, entry = shared.log[-1]
+    a.position = len(shared.log)
+    a.line(sam, "/quit")
+    assert a.take(obs) == []
+    assert isinstance(entry, cl.Said)
+    a.route(a.hub.kept(number, entry))
+    assert text(a.take(obs)) == ["*** sam left (quit). 1 user online."]
+
+
 def test_what_is_held_behind_a_message_goes_when_the_link_is_lost_or_after_a_while() -> None:
     _, (a,) = cluster("a")
     sam, obs = join(a, "sam"), join(a, "obs")

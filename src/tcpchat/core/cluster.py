@@ -13,6 +13,7 @@ talking to Redis and hands time in as ``now``.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -84,11 +85,11 @@ class ClusterState:
         # name is this node's until its release is run, and a private message to it that Redis
         # let into this node's inbox meanwhile is theirs (``RENAMED_WITHIN_S``; one per user).
         self.renamed: dict[str, tuple[Session, float]] = {}
-        # Room messages of this node's sessions sent to the log and not read back yet, by
-        # session id; and what a session's leave, part or rename told others meanwhile, held
-        # back (with since when) until they are: every node then shows them in log order.
-        self.saying: dict[int, int] = {}
-        self.behind: dict[int, tuple[float, list[Any]]] = {}
+        # By session id: the room messages of this node's sessions sent to the log and not read
+        # back yet (line, when sent), and what their leaves, parts and renames told others
+        # meanwhile, held back (behind which line, since when, what): ``hub_behind.py``.
+        self.saying: dict[int, deque[tuple[int, float]]] = {}
+        self.behind: dict[int, deque[tuple[int, float, list[Any]]]] = {}
 
     def remember_rename(self, session: Session, old_key: str, now: float) -> None:
         """``session`` gave up the name of key ``old_key`` at ``now``; older ones forgotten."""

@@ -123,7 +123,7 @@ class Hub(ClusterHandlers):
         answer."""
         cfg = self.config
         out: Out = self._crowd_notices(now) if self._crowded else []
-        if self.cluster is not None and self.cluster.behind:
+        if self.cluster is not None and (self.cluster.saying or self.cluster.behind):
             out += self._held_too_long(now)
         for session in list(self.sessions.values()):
             idle = now - session.last_seen
@@ -179,7 +179,7 @@ class Hub(ClusterHandlers):
         cluster = self.cluster
         if cluster is not None and cluster.linked:
             # Said when every node reads it back from the log, this one included (hub_cluster).
-            cluster.saying[session.id] = cluster.saying.get(session.id, 0) + 1
+            self._sending(session, now)  # what its part or leave tells others waits for it
             said = Said(
                 cluster.node,
                 session.id,

@@ -24,7 +24,7 @@ class ClaimHandlers(NameHandlers):
         raise NotImplementedError  # ClusterHandlers._member
 
     def _after_messages(self, session: Session, out: Out, now: float) -> Out:
-        raise NotImplementedError  # ClusterHandlers._after_messages
+        raise NotImplementedError  # hub_behind.BehindHandlers._after_messages
 
     def _claim(self, session: Session, name: str, old: str = "") -> Out:
         cluster = self.cluster

@@ -20,7 +20,7 @@ from . import cluster as cl
 from . import codes
 from . import events as ev
 from .cluster import ClusterState
-from .hub_whispers import WhisperHandlers
+from .hub_behind import BehindHandlers
 from .names import look_keys, name_key
 from .output import (
     Claim,
@@ -29,7 +29,6 @@ from .output import (
     Publish,
     Refresh,
     Release,
-    ToAll,
     ToSessions,
     to,
 )
@@ -38,13 +37,12 @@ from .session import Session, State
 
 LINK_LOST = "Cluster link lost: messages reach users on this server only."
 LINK_BACK = "Cluster link back: messages reach every server again."
-# At most this long a leave, part or rename is held behind its user's messages in flight.
-HELD_BEHIND_S = 5.0
 
 
-class ClusterHandlers(WhisperHandlers):
+class ClusterHandlers(BehindHandlers):
     """The cluster's entry points into the hub, and the hooks its handlers call (the answers to
-    name claims: ``hub_claims.py``; to private messages: ``hub_whispers.py``)."""
+    name claims: ``hub_claims.py``; to private messages: ``hub_whispers.py``; what waits for a
+    user's messages in flight: ``hub_behind.py``)."""
 
     cluster: ClusterState | None
     sessions: dict[int, Session]
@@ -106,54 +104,8 @@ class ClusterHandlers(WhisperHandlers):
         if cluster is None or not cluster.linked:
             return []
         cluster.linked = False
-        held = [item for _, items in cluster.behind.values() for item in items]
-        cluster.saying.clear()
-        cluster.behind.clear()
+        held = self._let_all_go()
         return [*held, *self._tell_everyone(ev.Notice(now, codes.CLUSTER_DOWN, LINK_LOST))]
-
-    # --- a user's messages before their leave, part or rename, on their own node too ----------
-
-    def _after_messages(self, session: Session, out: Out, now: float) -> Out:
-        """``out``, what a command or the leave of ``session`` did, with what it tells others
-        held back while room messages of ``session`` are on their way through the log: other
-        nodes read those first, and so do this node's users (released by ``_said_back``)."""
-        cluster = self.cluster
-        if cluster is None or not cluster.linked or session.id not in cluster.saying:
-            return out
-        keep: Out = []
-        held: Out = []
-        for item in out:
-            told = type(item) is ToAll or (type(item) is ToSessions and item.to != (session,))
-            (held if told else keep).append(item)
-        if held:
-            since, before = cluster.behind.get(session.id, (now, []))
-            cluster.behind[session.id] = (since, before + held)
-        return keep
-
-    def _said_back(self, session_id: int) -> Out:
-        """A room message of this node's session ``session_id`` was read back from the log (or
-        never reached it): once none is on its way, what was held behind them goes."""
-        cluster = self.cluster
-        assert cluster is not None
-        left = cluster.saying.get(session_id, 0) - 1
-        if left > 0:
-            cluster.saying[session_id] = left
-            return []
-        cluster.saying.pop(session_id, None)
-        return cluster.behind.pop(session_id, (0.0, []))[1]
-
-    def _held_too_long(self, now: float) -> Out:
-        """What was held behind messages that did not come back within ``HELD_BEHIND_S`` (Redis
-        lost them): it goes now."""
-        cluster = self.cluster
-        assert cluster is not None
-        out: Out = []
-        for session_id, (since, held) in list(cluster.behind.items()):
-            if now - since >= HELD_BEHIND_S:
-                del cluster.behind[session_id]
-                cluster.saying.pop(session_id, None)
-                out += held
-        return out
 
     def link_up(self, now: float) -> Out:
         if self.cluster is None or self.cluster.linked:
@@ -260,7 +212,24 @@ class ClusterHandlers(WhisperHandlers):
                     out += self._remote_join(session, room_label, now)
         return out
 
-    def _heard_said(self, message_id: int, entry: cl.Said, now: float) -> Out:
+    def kept(self, message_id: int, entry: cl.Said) -> Out:
+        """Keep a room message of the log without showing it (a node joining, or one that
+        missed entries, fills its history): only what it held back goes."""
+        if self.cluster is None:
+            return []
+        self._keep_said(message_id, entry)
+        return self._own_said_back(entry)
+
+    def _own_said_back(self, entry: cl.Said) -> Out:
+        if self.cluster is None or entry.node != self.cluster.node:
+            return []
+        return self._said_back(entry.session, entry.line)  # what its part or leave held back
+
+    def _keep_said(
+        self, message_id: int, entry: cl.Said
+    ) -> tuple[Room[Session] | None, ev.Message]:
+        """Keep a room message of the log in the archive, in its room as this node names it;
+        the room (None if nobody is in it here) and the message."""
         room = self._local_room(entry.room, entry.label)  # None: everyone left it since
         key, label = entry.room, entry.label or None
         if room is not None:  # kept and shown as this node names it
@@ -276,6 +245,11 @@ class ClusterHandlers(WhisperHandlers):
             notice=entry.notice,
         )
         self.archive.keep(key, message)  # every node mirrors the whole log
+        return room, message
+
+    def _heard_said(self, message_id: int, entry: cl.Said, now: float) -> Out:
+        room, message = self._keep_said(message_id, entry)
+        label = message.room
         sender = self._own_session(entry)
         out: Out = [] if room is None else [self._to_room(room, message, skip=sender)]
         if sender is not None:
@@ -292,9 +266,7 @@ class ClusterHandlers(WhisperHandlers):
                 entry.notice,
             )
             out.append(to(sender, delivered))
-        if self.cluster is not None and entry.node == self.cluster.node:
-            out += self._said_back(entry.session)  # its part or leave after it, if held
-        return out
+        return out + self._own_said_back(entry)
 
     def _own_session(self, entry: cl.Said) -> Session | None:
         """The sender of one of this node's messages, if still here: by its session, never

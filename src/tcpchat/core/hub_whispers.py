@@ -25,8 +25,8 @@ class WhisperHandlers(ClaimHandlers):
 
     sessions: dict[int, Session]
 
-    def _said_back(self, session_id: int) -> Out:
-        raise NotImplementedError  # ClusterHandlers._said_back
+    def _said_back(self, session_id: int, line: int) -> Out:
+        raise NotImplementedError  # hub_behind.BehindHandlers._said_back
 
     def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
         """The private message ``whisper`` reached its recipient's node as ``message_id``, or
@@ -55,7 +55,7 @@ class WhisperHandlers(ClaimHandlers):
         if isinstance(item, Whisper):
             sender.whispering -= 1
         elif isinstance(item.entry, cl.Said):
-            out = self._said_back(sender.id)  # it will not come back: its leave may go
+            out = self._said_back(sender.id, item.entry.line)  # never back: its leave may go
         if sender.state is not State.ACTIVE:
             return out
         text = "Not sent: the link to the other servers is down or overloaded. Send it again."

@@ -289,14 +289,14 @@ class ClusterLink:
     async def _keep_log(self, after: int, last: int, topics: Numbered, now: float) -> int:
         """Keep the room messages the log holds after ``after`` up to ``last`` (delivered to
         nobody), and take the topics set meanwhile (``topics``: the snapshot's); how many kept."""
-        kept, logged = 0, []
+        kept, logged, out = 0, [], []
         for message_id, entry in await self.bus.history(after, last) if last > after else []:
             if isinstance(entry, cl.Said):
-                self.hub.heard(message_id, entry, now)
+                out += self.hub.kept(message_id, entry)  # what a leave held back behind it
                 kept += 1
             elif isinstance(entry, cl.TopicSet):
                 logged.append((message_id, entry))
-        self.route(self.hub.learn_topics([*logged, *topics], now))
+        self.route(out + self.hub.learn_topics([*logged, *topics], now))
         return kept
 
     def _apply(self, read: Read) -> None:
