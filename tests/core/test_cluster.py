@@ -173,6 +173,9 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
         cl.Said("", 1, "alice", "#lobby", "", "hi", False, 1.0),
         cl.Struck("n" * (codec.NODE_NAME_MAX_CHARS + 1), "127.0.0.1", 1.0),
         cl.Struck("a", "127.0.0.1\ud800", 1.0),
+        # a run is matched against this node's own: a word, as a node's name
+        cl.Whispered("a", 1, "alice", "bob", "hi", 1.0, False, 0, "r 1"),
+        cl.Bounced("a", 1, "alice", "bob", 7, "quit", 1.0, "r\x1b"),
     ):
         with pytest.raises(ValueError):
             decoded(broken)
@@ -180,6 +183,8 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
     lone = codec.decode({"e": '["said", "a", 1, "alice", "#lobby", "", "x\\ud800y", false, 1.0]'})
     assert isinstance(lone, cl.Said) and lone.text == "x\ufffdy"
     lone.text.encode("utf-8")
+    older = codec.decode({"e": '["bounced", "b", 1, "alice", "bob", 7, "quit", 1.0]'})
+    assert older == cl.Bounced("b", 1, "alice", "bob", 7, "quit", 1.0, "")  # a node without runs
     said = decoded(cl.Said("a", 1, "alice", "#lobby", "", "x\x1b[2Jy\r\n" + "z" * 9000, False, 1.0))
     assert isinstance(said, cl.Said) and "\x1b" not in said.text and "\r" not in said.text
     assert len(said.text) == 9008 and said.text.startswith("x")  # not cut: --max-line may be long

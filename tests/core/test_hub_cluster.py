@@ -39,6 +39,7 @@ class Shared:
         self.seq = 0
         self.log: list[tuple[int, cl.Entry]] = []
         self.inboxes: dict[str, list[tuple[int, cl.Entry]]] = {}
+        self.nodes: set[str] = set()  # the nodes that joined and were not reaped
 
     def next_id(self) -> int:
         self.seq += 1
@@ -58,6 +59,7 @@ class Node(RoomChat):
         self.position = 0
         self.inbox_position = 0
         self.refreshes = 0  # Refresh instructions the hub gave (the link's ticker reads again)
+        shared.nodes.add(name)
 
     def route(self, out: Iterable[Instruction]) -> None:
         local = []
@@ -89,10 +91,11 @@ class Node(RoomChat):
                         del shared.claims[key]
             elif isinstance(item, Publish):
                 shared.log.append((shared.next_id(), item.entry))
-            else:
+            else:  # the WHISPER script, or BOUNCE: gated on the node, not the sender's name
                 holder = shared.claims.get(cl.claim_keys(item.entry.to)[0], "")
                 number = 0
-                if cl.parse_holder(holder)[0] == item.node:
+                bounce = isinstance(item.entry, cl.Bounced)
+                if item.node in shared.nodes if bounce else cl.parse_holder(holder)[0] == item.node:
                     number = shared.next_id()
                     shared.inboxes.setdefault(item.node, []).append((number, item.entry))
                 self.route(self.hub.whispered(item, number, self.now))
@@ -534,21 +537,53 @@ def test_what_is_held_behind_a_message_goes_when_the_link_is_lost_or_after_a_whi
 
 
 def test_a_bounce_for_a_session_that_is_not_its_sender_is_dropped() -> None:
-    """A session id of an earlier run of the node, or a forged entry: the name must match."""
+    """A session id of an earlier run of the node (its run differs; or, written by an older
+    node without a run, its name), or a forged entry."""
     _, (a,) = cluster("a")
     alice = join(a, "alice")
     a.drain()
+    run = a.hub.cluster.run if a.hub.cluster else ""
     for entry in (
         cl.Bounced("b", alice.id, "mallory", "bob", 7, "quit", 1.0),
         cl.Bounced("b", alice.id + 100, "alice", "bob", 7, "quit", 1.0),
+        cl.Bounced("b", alice.id, "alice", "bob", 7, "quit", 1.0, "0123456789ab"),
+        cl.Bounced("b", alice.id + 100, "alice", "bob", 7, "quit", 1.0, run),
     ):
         a.route(a.hub.heard(50, entry, a.now))
     assert a.take(alice) == []
-    bounced = codec.decode(codec.encode(cl.Bounced("b", alice.id, "alice", "bob", 7, "x", 1.0)))
-    a.route(a.hub.heard(51, bounced, a.now))  # type: ignore[arg-type]
+    for number, bounce in enumerate(
+        (
+            cl.Bounced("b", alice.id, "alice", "bob", 7, "x", 1.0),
+            cl.Bounced("b", alice.id, "someone", "bob", 8, "y", 1.0, run),  # renamed since
+        )
+    ):
+        bounced = codec.decode(codec.encode(bounce))
+        a.route(a.hub.heard(51 + number, bounced, a.now))  # type: ignore[arg-type]
     assert text(a.take(alice)) == [
-        "!!! Not delivered to bob: bob was disconnected (x) before your message could be sent."
+        "!!! Not delivered to bob: bob was disconnected (x) before your message could be sent.",
+        "!!! Not delivered to bob: bob was disconnected (y) before your message could be sent.",
     ]
+
+
+def test_a_sender_who_changed_name_is_still_told_their_message_was_not_delivered() -> None:
+    """The bounce finds its sender by session and this run of the node, under the new name (the
+    old one is nobody's by the time it comes)."""
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    for node in (a, b):
+        node.drain()
+    a.line(alice, "/w bob are you reading?")
+    a.flush()
+    assert text(a.take(alice)) == ["*** Delivered to bob."]
+    dropped(b, codes.SEND_QUEUE_EXCEEDED)  # the bounce waits in b's pipeline
+    a.line(alice, "/nick alicia")
+    settle(a, b)
+    assert alice.name == "alicia" and "alice" not in str(a.shared.claims)
+    assert text(a.take(alice))[-1] == (
+        "!!! Not delivered to bob: bob was disconnected (send queue exceeded) before your "
+        "message could be sent."
+    )
+    assert text(b.take(bob)) == ["*** alice is now known as alicia."]
 
 
 def test_rooms_joins_parts_and_topics_of_other_nodes_are_applied_in_order() -> None:

@@ -107,11 +107,13 @@ def test_messages_private_messages_and_users_cross_nodes(cluster: Cluster) -> No
     alice.expect(r"^\*\*\* bob left \(quit: bye\)\. 1 user online\.$")
 
 
+@pytest.mark.parametrize("rename", [False, True], ids=["same-name", "renamed-since"])
 def test_a_private_message_dropped_with_its_recipient_on_another_node_is_reported(
-    cluster: Cluster,
+    cluster: Cluster, rename: bool
 ) -> None:
     """The sender on a is told "Delivered" when the message reached b; b then drops it with a
-    recipient that stopped reading: a tells the sender, as a single server would."""
+    recipient that stopped reading: a tells the sender, as a single server would, also when the
+    sender has changed name meanwhile (the bounce finds the session, not the name)."""
     fast = ("--flood-burst", "100000", "--flood-rate", "100000")
     cluster.node("a", *fast)
     cluster.node("b", *fast)
@@ -127,6 +129,9 @@ def test_a_private_message_dropped_with_its_recipient_on_another_node_is_reporte
             loud.send("".join("z" * 4000 + "\n" for _ in range(10)))
         loud.send("/w sleeper are you there?\n")
         loud.expect(r"^\*\*\* Delivered to sleeper\.$")
+        if rename:  # b drops the sleeper only once its writes have stalled for 2 s
+            loud.send("/nick louder\n")
+            loud.expect(r"^\*\*\* You are now known as louder\.$")
         assert loud.expect(r"^!!! Not delivered to sleeper") == (
             "!!! Not delivered to sleeper: sleeper was disconnected (send queue exceeded) "
             "before your message could be sent."

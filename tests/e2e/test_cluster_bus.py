@@ -20,7 +20,7 @@ from tests.e2e.redis_server import RedisServer, command
 
 pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
-from tcpchat.core.output import Publish  # noqa: E402
+from tcpchat.core.output import Publish, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import reach  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
@@ -148,6 +148,24 @@ def test_a_private_message_goes_only_to_the_node_holding_the_name(redis: RedisSe
         assert await a.read() == []  # nothing in a's inbox, nothing in the log
         await b.release("bob")
         assert await a.whisper("b", entry) == 0
+
+    run(redis, test)
+
+
+def test_a_bounce_goes_to_its_senders_node_whatever_the_senders_name_while_it_is_listed(
+    redis: RedisServer,
+) -> None:
+    """The word that a private message was not delivered is gated on the sender's node being in
+    the cluster, not on the sender's name (which they may have changed since)."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        bounce = cl.Bounced("b", 1, "alice", "bob", 7, "quit", 1.0, "run1")
+        answers = await b.run([Whisper("a", bounce, None)])  # nobody holds "alice"
+        assert answers[0] > 0
+        assert [(i, e) for _, i, e in await a.read()] == [(answers[0], bounce)]
+        await a.leave(time.time(), "")  # off the list of nodes: its inbox is not filled again
+        assert await b.run([Whisper("a", bounce, None)]) == [0]
 
     run(redis, test)
 

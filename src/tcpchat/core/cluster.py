@@ -13,6 +13,7 @@ talking to Redis and hands time in as ``now``.
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Union
@@ -73,8 +74,11 @@ class ClusterState:
     """This node in its cluster, as the hub keeps it: its name, whether its link to Redis is
     up, and the users of the other nodes (sessions without a connection), by node."""
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, run: str = "") -> None:
         self.node = node
+        # This run of the node (a process): its session ids count from 1 again in the next, so
+        # an answer meant for a session of this node is taken only if it names this run.
+        self.run = run or secrets.token_hex(6)
         self.linked = True
         self.remote: dict[str, dict[Session, None]] = {}
         # Names this node asked the cluster for and has no answer for yet, by look key: a second
@@ -175,7 +179,8 @@ class Said:
 
 @dataclass(frozen=True)
 class Whispered:
-    """A private message from ``sender`` (session ``session`` of ``node``) to ``to``."""
+    """A private message from ``sender`` (session ``session`` of ``node``'s run ``run``) to
+    ``to``."""
 
     node: str
     session: int
@@ -185,6 +190,7 @@ class Whispered:
     time: float
     notice: bool = False
     line: int = 0
+    run: str = ""  # ClusterState.run of the sender's node ("": written by an older node)
 
 
 @dataclass(frozen=True)
@@ -234,9 +240,9 @@ class TopicSet:
 
 @dataclass(frozen=True)
 class Bounced:
-    """The private message ``message`` from ``to`` (session ``session`` of the node whose inbox
-    this is in) to ``recipient`` reached ``recipient``'s node, ``node``, but never them: they
-    were disconnected (``reason``) before it was written, or had left."""
+    """The private message ``message`` from ``to`` (session ``session`` of run ``run`` of the
+    node whose inbox this is in) to ``recipient`` reached ``recipient``'s node, ``node``, but
+    never them: they were disconnected (``reason``) before it was written, or had left."""
 
     node: str
     session: int
@@ -245,6 +251,7 @@ class Bounced:
     message: int
     reason: str
     time: float
+    run: str = ""  # the Whispered's run ("": an older node's, then ``to`` must still match)
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def checked(entry: Entry) -> Entry:
         _need(is_name(entry.sender) and is_room(entry.room, entry.label), entry)
         return _clean(entry, text=MAX_ENTRY_TEXT)
     if isinstance(entry, Whispered):
-        _need(is_name(entry.sender) and is_name(entry.to), entry)
+        _need(is_name(entry.sender) and is_name(entry.to) and _is_run(entry.run), entry)
         return _clean(entry, text=MAX_ENTRY_TEXT)
     if isinstance(entry, Arrived):
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
@@ -158,12 +158,17 @@ def checked(entry: Entry) -> Entry:
         _need(is_name(entry.name) and is_room(entry.room, entry.label), entry)
         return _clean(entry, topic=MAX_TOPIC_CHARS)
     if isinstance(entry, Bounced):
-        _need(is_name(entry.to) and is_name(entry.recipient), entry)
+        _need(is_name(entry.to) and is_name(entry.recipient) and _is_run(entry.run), entry)
         return _clean(entry, reason=MAX_ENTRY_TEXT)
     if isinstance(entry, Struck):  # an address as admission.origin_of writes it
         _need(is_word(entry.origin), entry)
         return entry
     return _clean(entry, reason=MAX_ENTRY_TEXT)
+
+
+def _is_run(run: str) -> bool:
+    """A node's run id (``ClusterState.run``), or none (an older node's entry)."""
+    return not run or is_word(run)
 
 
 def _need(ok: bool, entry: Entry) -> None:

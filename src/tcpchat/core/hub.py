@@ -228,6 +228,7 @@ class Hub(ClusterHandlers):
                 now,
                 command.notice,
                 session.lines,
+                cluster.run,
             )
             session.whispering += 1  # answered by Hub.whispered or Hub.unsent
             return [Whisper(target.node or cluster.node, entry, session)]

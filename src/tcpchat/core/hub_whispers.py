@@ -91,21 +91,42 @@ class WhisperHandlers(ClaimHandlers):
         cluster = self.cluster
         assert cluster is not None
         if whisper.node == cluster.node:
-            sender = self.sessions.get(whisper.session)
-            if sender is None or sender.state is not State.ACTIVE:
+            sender = self._whisperer(whisper.session, whisper.run, whisper.sender)
+            if sender is None:
                 return []
             return self._tell_undelivered(sender, ev.Undelivered(now, message_id, name, reason))
         if not cluster.linked:
             return []
         entry = cl.Bounced(
-            cluster.node, whisper.session, whisper.sender, name, message_id, reason, now
+            cluster.node,
+            whisper.session,
+            whisper.sender,
+            name,
+            message_id,
+            reason,
+            now,
+            whisper.run,
         )
         return [Whisper(whisper.node, entry, None)]
 
     def _heard_bounced(self, entry: cl.Bounced, now: float) -> Out:
         """A private message of a user here did not reach its recipient on another node."""
-        sender = self.sessions.get(entry.session)
-        if sender is None or sender.state is not State.ACTIVE or sender.name != entry.to:
-            return []  # gone, or a session of an earlier run of this node
+        sender = self._whisperer(entry.session, entry.run, entry.to)
+        if sender is None:
+            return []
         event = ev.Undelivered(now, entry.message, entry.recipient, entry.reason)
         return self._tell_undelivered(sender, event)
+
+    def _whisperer(self, session_id: int, run: str, name: str) -> Session | None:
+        """The user of this node who sent a private message, if still here: session
+        ``session_id`` of this run of the node (``run``), whatever their name is now; for an
+        entry without a run (an older node's), only if still called ``name`` (a session of an
+        earlier run of this node has the same id)."""
+        cluster = self.cluster
+        assert cluster is not None
+        sender = self.sessions.get(session_id)
+        if sender is None or sender.state is not State.ACTIVE:
+            return None
+        if run != cluster.run if run else sender.name != name:
+            return None
+        return sender

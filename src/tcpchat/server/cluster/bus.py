@@ -53,6 +53,7 @@ class Bus:
         self.inbox_position = cl.Position()
         self._append = redis.register_script(scripts.APPEND)
         self._whisper = redis.register_script(scripts.WHISPER)
+        self._bounce = redis.register_script(scripts.BOUNCE)
         self._floor = redis.register_script(scripts.FLOOR)
         self._claim = redis.register_script(scripts.CLAIM)
         self._release = redis.register_script(scripts.RELEASE)
@@ -213,9 +214,14 @@ class Bus:
                 ]
                 call_script(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
-                keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
                 fields = flat_fields(codec.encode(item.entry))
-                call_script(pipe, self._whisper, keys, [CLUSTER_INBOX_ENTRIES, item.node, *fields])
+                args = [CLUSTER_INBOX_ENTRIES, item.node, *fields]
+                if isinstance(item.entry, cl.Bounced):  # to its sender, whatever their name now
+                    keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.NODES_KEY]
+                    call_script(pipe, self._bounce, keys, args)
+                else:
+                    keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
+                    call_script(pipe, self._whisper, keys, args)
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
                 value = cl.holder_value(self.node, item.name)
@@ -236,7 +242,7 @@ class Bus:
         them)."""
         for script in (self._append_many, self._presence, self._whisper, self._claim):
             await self.redis.script_load(script.script)
-        for script in (self._release, self._topic):
+        for script in (self._release, self._topic, self._bounce):
             await self.redis.script_load(script.script)
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:

@@ -83,6 +83,18 @@ redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
+# The word that a private message did not reach its recipient, into the inbox of its sender's
+# node, only if that node is still in the cluster (a dead node's inbox is not filled again). Not
+# tied to the sender's name, as WHISPER is to the recipient's: the sender may have changed it.
+# KEYS: seq, inbox, nodes. ARGV: maxlen, node, then field, value.  Returns the id, or 0.
+BOUNCE = """
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return 0 end
+local id = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[3], ARGV[4])
+redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[4])
+return id
+"""
+
 # Ids go on above every id a node has stored or read (after a Redis restart without persistence
 # or from an older state, or a standalone server's history joining a cluster); then ``count``
 # of them are reserved for the node (0: none). The numbers stay strings and INCRBY's: a Lua
