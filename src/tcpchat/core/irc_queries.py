@@ -174,14 +174,24 @@ class Queries:
         return self.reply(RPL_CHANNELMODEIS, room.name, "+nt")
 
     def lusers(self) -> bytes:
+        """251, 254, 255. In a cluster the users and servers are the whole cluster's (the
+        servers those with someone on them), and "I have" counts this server's own users and
+        the other servers it shares the chat with."""
         users, rooms = len(self.hub.roster), len(self.hub.rooms)
+        local, others = users, 0
+        cluster = self.hub.cluster
+        if cluster is not None:
+            for remote in cluster.remote.values():
+                local -= len(remote)
+                others += 1 if remote else 0
         return b"".join(
             [
                 self.reply(
-                    RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers"
+                    RPL_LUSERCLIENT,
+                    f"There are {users} users and 0 invisible on {1 + others} servers",
                 ),
                 self.reply(RPL_LUSERCHANNELS, str(rooms), "channels formed"),
-                self.reply(RPL_LUSERME, f"I have {users} clients and 0 servers"),
+                self.reply(RPL_LUSERME, f"I have {local} clients and {others} servers"),
             ]
         )
 

@@ -98,7 +98,7 @@ class ClusterLink:
         self.hub.reserve(await self.bus.reserve(max(stored, mark), now))
         others = sum(len(users) for node, users in nodes.items() if node != self.node)
         log.info(
-            "joined the cluster as %s: %d other nodes, %d users there; %d messages backfilled",
+            "joined the cluster as %s: other nodes %d, users there %d, messages backfilled %d",
             self.node,
             len([n for n in nodes if n != self.node]),
             others,
