@@ -221,3 +221,12 @@ def test_every_line_costs_its_share_of_the_flood_allowance_even_one_answered_her
         assert "Slow down" in answers[3], (text, answers)
         assert answers[5].endswith("<close flooding>\r\n"), (text, answers)
         harness.send(ivy, "QUIT")
+
+
+def test_a_topics_setter_is_given_as_a_mask() -> None:
+    """333 names who set the topic as ``nick!~u@host``, as the masks of every user are."""
+    harness = Harness()
+    ivy, ann = harness.registered("ivy"), harness.registered("ann")
+    harness.send(ivy, "JOIN #ops", "TOPIC #ops :deploys")
+    joined = harness.send(ann, "JOIN #ops")
+    assert ":irc.test 333 ann #ops ivy!~u@irc.test " in joined

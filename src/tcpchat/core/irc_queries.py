@@ -138,7 +138,7 @@ class Queries:
                 RPL_TOPICWHOTIME,
                 self.me,
                 room.name,
-                room.topic_by,
+                self.fmt.mask(room.topic_by),  # irssi shows "set by NICK [~u@HOST]"
                 str(int(room.topic_at)),
                 source=self.fmt.name,
             )
