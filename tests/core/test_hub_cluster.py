@@ -460,6 +460,24 @@ def test_a_message_comes_before_its_senders_leave_part_or_rename_on_their_node_t
     assert a.hub.cluster is not None and a.hub.cluster.behind == {} == a.hub.cluster.saying
 
 
+def test_a_user_the_server_closes_leaves_after_the_messages_it_sent_before() -> None:
+    """Closed for flooding (or any other decision of the server's) right after a message: the
+    leave waits behind it on the sender's node too."""
+    _, (a, b) = cluster("a", "b")
+    a.hub.config = HubLimits(flood_burst=3.0, flood_rate=0.001, flood_max_refused=1)
+    sam, obs = join(a, "sam", b), join(a, "obs", b)
+    far = join(b, "far", a)
+    for node in (a, b):
+        node.drain()
+    for line in ("last words", "more", "spam", "spam", "spam"):
+        a.line(sam, line)
+    assert sam.state is State.CLOSED and text(a.take(obs)) == []
+    settle(a, b)
+    told = ["<sam> last words", "<sam> more", "*** sam left (flooding). 2 users online."]
+    assert text(a.take(obs)) == told
+    assert text(b.take(far)) == told
+
+
 def test_what_a_change_holds_back_waits_only_for_the_messages_sent_before_it() -> None:
     """A join (or a rename) between two messages is shown between them on the sender's node as
     on the others, not after the second one; the sender never reads its own part back."""

@@ -362,9 +362,11 @@ class Hub(ClusterHandlers):
         return self._error(session, now, codes.USAGE, "No password is needed now.")
 
     def _close(self, session: Session, now: float, reason: str, farewell: str) -> Out:
-        """End a session on the hub's decision: a last word to it, a leave notice to the rest."""
+        """End a session on the hub's decision: a last word to it, a leave notice to the rest
+        (in a cluster, after the room messages it sent before: ``hub_behind.py``)."""
         bye = ev.Bye(now, reason, farewell)
-        return [to(session, bye), Close(session, reason), *self._leave(session, now, reason)]
+        out = [to(session, bye), Close(session, reason), *self._leave(session, now, reason)]
+        return self._after_messages(session, out, now)
 
     def _leave(self, session: Session, now: float, reason: str) -> Out:
         was_active = session.state is State.ACTIVE
