@@ -28,6 +28,7 @@ from tcpchat.core.parse import parse_line
 from tcpchat.core.rooms import room_key
 from tcpchat.core.session import Session, State
 
+from .test_hub import only
 from .test_hub_rooms import ListArchive, RoomChat, text
 
 
@@ -352,6 +353,40 @@ def test_a_private_message_goes_to_the_holders_node_and_is_confirmed_when_it_got
     b.flush()
     settle(a, b)
     assert "!!! No such user: bob. Type /users to see who is online." in text(a.take(alice))
+
+
+def test_a_late_refusal_of_a_message_names_the_line_of_that_message() -> None:
+    """The refusals "No such user" (the recipient gone when the message reached Redis) and "Not
+    sent" (the link could not take it) answer a message after its sender typed more lines: they
+    name the message's line (PROTOCOL.md section 5), not the last one, so that a program, or an IRC
+    client (core/irc_late.py), ties each to what it refused."""
+    _, (a, b) = cluster("a", "b")
+    alice, bob = join(a, "alice", b), join(b, "bob", a)
+    a.drain()
+    b.line(bob, "/quit")
+    b.flush()  # bob's name is free in Redis; a has not read his leave
+    a.line(alice, "/w bob still there?")
+    whispered = alice.lines
+    a.line(alice, "/rooms")
+    a.flush()
+    refused = only(a.take(alice), ev.Error)
+    assert [(e.code, e.line) for e in refused] == [(codes.NO_SUCH_USER, whispered)]
+    settle(a, b)
+    carol = join(b, "carol", a)
+    a.drain()
+    a.line(alice, "/w carol one")
+    a.line(alice, "hello all")
+    a.line(alice, "/rooms")
+    whisper, said = a.pending
+    a.pending = []
+    assert isinstance(whisper, Whisper) and isinstance(said, Publish)
+    a.route(a.hub.unsent(said, a.now) + a.hub.unsent(whisper, a.now))
+    refused = only(a.take(alice), ev.Error)
+    assert [(e.code, e.line) for e in refused] == [
+        (codes.RATE_LIMITED, alice.lines - 1),
+        (codes.RATE_LIMITED, alice.lines - 2),
+    ]
+    assert carol.state is State.ACTIVE
 
 
 def dropped(node: Node, reason: str) -> None:

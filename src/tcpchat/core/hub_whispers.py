@@ -38,8 +38,11 @@ class WhisperHandlers(ClaimHandlers):
         if sender.state is not State.ACTIVE:
             return []
         if not message_id:
+            # The line it answers is the message's, not the last the sender typed since: a
+            # program (or an IRC client, core/irc_late.py) ties the refusal to what it sent.
             text = f"No such user: {entry.to}. Type /users to see who is online."
-            return self._error(sender, now, codes.NO_SUCH_USER, text) + self._release(sender, 0)
+            refused = to(sender, ev.Error(now, codes.NO_SUCH_USER, text, entry.line))
+            return [refused, *self._release(sender, 0)]
         delivered = ev.Delivered(  # dated as the recipient has it
             entry.time, message_id, entry.to, False, entry.text, 1, entry.line, None, entry.notice
         )
@@ -59,7 +62,10 @@ class WhisperHandlers(ClaimHandlers):
         if sender.state is not State.ACTIVE:
             return out
         text = "Not sent: the link to the other servers is down or overloaded. Send it again."
-        return self._error(sender, now, codes.RATE_LIMITED, text) + self._release(sender, 0) + out
+        entry = item.entry  # a message answers its own line, as ``whispered`` says
+        line = entry.line if isinstance(entry, (cl.Whispered, cl.Said)) else sender.lines
+        refused = to(sender, ev.Error(now, codes.RATE_LIMITED, text, line))
+        return [refused, *self._release(sender, 0), *out]
 
     def _tell_undelivered(self, sender: Session, event: ev.Undelivered) -> Out:
         """``event`` to ``sender``, after the "Delivered" it takes back: held while a private
