@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tcpchat.core import cluster as cl
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer, poll_until
 from tests.e2e.irc_harness import IrcPeer
 from tests.e2e.redis_server import RedisServer, command
@@ -609,6 +610,49 @@ def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Clu
             late.expect("001")
         finally:
             late.close()
+    finally:
+        irc.close()
+
+
+def test_an_irc_clients_nick_and_privmsg_refused_late_by_the_cluster_are_433_and_401(
+    cluster: Cluster,
+) -> None:
+    """A registered IRC client's NICK and PRIVMSG to a nick are answered by Redis, after the
+    node handed them to its link: a refusal then is 433 or 401, as when the node refuses at
+    once, not a NOTICE. The races are set in Redis by hand so that they come out the same every
+    run: "zed" claimed by a node this one has not heard of yet (another node won the name an
+    instant ago), and bob's name freed on node a before node b read his leave."""
+    cluster.node("a")
+    cluster.node("b", "--irc-port", "0", "--server-name", "irc.b.test")
+    irc_port = int(cluster.nodes["b"].wait_log(r"IRC listening on 127\.0\.0\.1:(\d+)").group(1))
+    cluster.join("a", "bob")
+    irc = IrcPeer(irc_port)
+    try:
+        irc.register("wendy")
+
+        def bob_known() -> bool:
+            irc.send("ISON bob")
+            return irc.expect("303").params[-1] == "bob"
+
+        poll_until(bob_known, "bob known on node b")
+        port = cluster.redis.port
+        for key in cl.claim_keys("zed"):
+            assert command(port, f'SET {key} "x\\tzed"') == "+OK"
+        irc.send("NICK zed")
+        refused = irc.expect("433", "NOTICE", "NICK")
+        assert (refused.command, refused.params[:2]) == ("433", ["wendy", "zed"])
+        for key in cl.claim_keys("bob"):
+            command(port, f"DEL {key}")
+        irc.send("PRIVMSG bob :are you there?")
+        refused = irc.expect("401", "NOTICE")
+        assert (refused.command, refused.params[:2]) == ("401", ["wendy", "bob"])
+        irc.send("NICK wendy2")  # a NICK granted late is the NICK line, as ever
+        renamed = irc.expect("NICK", "433", "NOTICE")
+        assert (renamed.command, renamed.source, renamed.params) == (
+            "NICK",
+            "wendy!~u@irc.b.test",
+            ["wendy2"],
+        )
     finally:
         irc.close()
 

@@ -28,6 +28,7 @@ from .flood import charge
 from .framing import Frame, InvalidUtf8, LineTooLong, Neutralised
 from .hub import Hub
 from .irc_errors import ErrorMap, say_nothing
+from .irc_late import waiting
 from .irc_queries import IrcNetwork, Queries
 from .irc_quick import QuickLines
 from .irc_register import CloseLink, Registration, Routed, Step
@@ -79,6 +80,8 @@ class IrcClient(Registration, QuickLines):
         self.negotiating = False  # CAP LS or REQ before registration: wait for CAP END
         self.handshake_lines = 0
         self.claiming = False  # cluster mode: NICK sent to the hub, the cluster not yet agreed
+        self.renaming = ""  # cluster mode, registered: what waits for the cluster (irc_late.py)
+        self.whispers = waiting()
 
     @property
     def me(self) -> str:
@@ -159,7 +162,9 @@ class IrcClient(Registration, QuickLines):
             # as one, in lines of at most 512 bytes).
             return [self.fmt.privmsg(self._mask(), self.me, text, action, notice, "")]
         whisper = cmd.Whisper(peer.name, f"* {self.me} {text}" if action else text, notice)
-        steps = self._hub(whisper, now, say_nothing if quiet else self._no_such_nick(target))
+        out = self.hub.handle(self.session, whisper, now)
+        self._expect(out, "" if quiet else target)  # in a cluster, answered later (irc_late.py)
+        steps = self._answer(out, whisper, say_nothing if quiet else self._no_such_nick(target))
         away = self.network.away.get(peer.id)
         if away is not None and not quiet:
             steps.append(self.queries.reply("301", peer.name, away))
@@ -225,7 +230,10 @@ class IrcClient(Registration, QuickLines):
         nick = message.params[0]
         if nick == self.session.name:
             return []
-        return self._hub(cmd.Nick(nick), now, self._nick_refused(nick))
+        command = cmd.Nick(nick)
+        out = self.hub.handle(self.session, command, now)
+        self._expect(out, nick)  # in a cluster the answer may come later (irc_late.py)
+        return self._answer(out, command, self._nick_refused(nick))
 
     def _quit(self, message: IrcMessage, now: float) -> list[Step]:
         reason = user_text(message.params[0]) if message.params else ""

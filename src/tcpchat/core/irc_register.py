@@ -16,7 +16,8 @@ from . import codes
 from . import commands as cmd
 from . import events as ev
 from .hub import Hub
-from .irc_errors import ErrorMap, ErrorMaps
+from .irc_errors import ErrorMap
+from .irc_late import LateAnswers
 from .irc_queries import IrcNetwork, Queries
 from .irc_render import (
     CAPABILITIES,
@@ -57,9 +58,9 @@ class CloseLink:
 Step = Union[bytes, Routed, CloseLink]
 
 
-class Registration(ErrorMaps):
-    """The lines of an IRC connection until it is registered; ``IrcClient`` supplies its state
-    and its way to the hub."""
+class Registration(LateAnswers):
+    """The lines of an IRC connection until it is registered, and the cluster's later answers
+    (``concluded``); ``IrcClient`` supplies its state and its way to the hub."""
 
     network: IrcNetwork
     hub: Hub
@@ -155,8 +156,12 @@ class Registration(ErrorMaps):
 
     def concluded(self, event: ev.Event) -> list[Step] | None:
         """In a cluster, the hub's later answer to this client's NICK (``Hub.claimed``): the
-        welcome, or 433 and another NICK awaited. None if ``event`` is not that answer."""
-        if not self.claiming or not isinstance(event, (ev.Registered, ev.Error, ev.Prompt)):
+        welcome, or 433 and another NICK awaited; once registered, to a NICK or a PRIVMSG to a
+        nick (``irc_late.py``). None if ``event`` is no such answer: shown as it is."""
+        if not self.claiming:
+            late = self._late(event) if self.registered else None
+            return None if late is None else [late] if late else []
+        if not isinstance(event, (ev.Registered, ev.Error, ev.Prompt)):
             return None
         if isinstance(event, ev.Prompt):
             return []  # IRC has no prompt
