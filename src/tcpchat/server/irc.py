@@ -91,8 +91,9 @@ class IrcConnection(Connection):
                 return
 
     def answered(self, event: Event) -> bool:
-        """The hub's later answer to this client (a cluster's answer to its NICK): True if it
-        was turned into IRC's replies here and must not be rendered as it is."""
+        """The hub's later answer to this client (a cluster's answer to its NICK, or to its
+        PRIVMSG to a nick: core/irc_late.py): True if it was turned into IRC's replies here and
+        must not be rendered as it is."""
         if self.irc is None:
             return False
         steps = self.irc.concluded(event)
