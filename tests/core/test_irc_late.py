@@ -140,6 +140,35 @@ def test_a_nick_refused_late_is_433_with_the_nick_asked_for() -> None:
     assert b.said(ivy).startswith(":irc.b.test 433 ivy zed :")
 
 
+def test_a_nick_sent_while_registrations_claim_is_answered_wins_once_it_is() -> None:
+    """NICK alice, USER, NICK bob before the cluster answered alice: the last NICK wins, as on
+    any IRC server. Refused, the 433 names alice (the nick refused) and bob is claimed next;
+    granted, the client is welcomed as alice and renamed to bob."""
+    a, b = irc_cluster()
+    kim = a.connect()
+    a.line(kim, "kim")
+    a.flush()  # kim is Redis's; b has not read it
+    session, _ = b.hub.connect("127.0.0.1:2", b.now, mode=codes.IRC)
+    client = IrcClient(b.network, b.hub, session)
+    b.clients[session.id], b.sent[session.id] = client, []
+    assert b.send(client, "NICK kim", "USER kim 0 * :Real", "NICK bob") == ""
+    b.flush()  # kim refused late; bob claimed
+    answer = b.said(client)
+    assert answer.startswith(":irc.b.test 433 * kim :"), answer
+    settle(a, b)
+    assert session.state is State.ACTIVE and session.name == "bob"
+    assert " 001 bob :" in b.said(client)
+    # Granted: welcomed under the first, then renamed to the last.
+    other, _ = b.hub.connect("127.0.0.1:3", b.now, mode=codes.IRC)
+    late = IrcClient(b.network, b.hub, other)
+    b.clients[other.id], b.sent[other.id] = late, []
+    assert b.send(late, "NICK ann", "USER ann 0 * :Real", "NICK anna") == ""
+    settle(a, b)
+    told = b.said(late)
+    assert " 001 ann :" in told and told.endswith(":ann!~u@irc.b.test NICK anna\r\n"), told
+    assert other.name == "anna"
+
+
 def test_a_nick_granted_late_is_the_nick_line_and_a_second_nick_waits_again() -> None:
     a, b = irc_cluster()
     ivy = b.irc("ivy", a)

@@ -80,6 +80,7 @@ class IrcClient(Registration, QuickLines):
         self.negotiating = False  # CAP LS or REQ before registration: wait for CAP END
         self.handshake_lines = 0
         self.claiming = False  # cluster mode: NICK sent to the hub, the cluster not yet agreed
+        self.next_nick = ""  # a NICK sent meanwhile: taken once the cluster has answered
         self.renaming = ""  # cluster mode, registered: what waits for the cluster (irc_late.py)
         self.whispers = waiting()
 
@@ -227,7 +228,10 @@ class IrcClient(Registration, QuickLines):
     def _nick(self, message: IrcMessage, now: float) -> list[Step]:
         if not message.params or not message.params[0]:
             return [self._reply(ERR_NONICKNAMEGIVEN, "No nickname given")]
-        nick = message.params[0]
+        return self._rename(message.params[0], now)
+
+    def _rename(self, nick: str, now: float) -> list[Step]:
+        """A registered client's NICK ``nick``."""
         if nick == self.session.name:
             return []
         command = cmd.Nick(nick)

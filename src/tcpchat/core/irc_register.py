@@ -73,6 +73,7 @@ class Registration(LateAnswers):
     negotiating: bool
     handshake_lines: int
     claiming: bool
+    next_nick: str
 
     @property
     def registered(self) -> bool:
@@ -105,6 +106,9 @@ class Registration(LateAnswers):
             refusal = self._nick_problem(params[0])
             if refusal:
                 return [refusal]
+            if self.claiming:  # the last NICK wins, once the one being claimed is answered
+                self.next_nick = params[0]
+                return []
             self.nick = params[0]
             return self._register(now)
         if verb == "USER":
@@ -166,10 +170,18 @@ class Registration(LateAnswers):
         if isinstance(event, ev.Prompt):
             return []  # IRC has no prompt
         self.claiming = False
+        after, self.next_nick = self.next_nick, ""  # a NICK the client sent meanwhile
         if isinstance(event, ev.Registered):
-            return self._welcome()
+            return self._welcome() + (self._rename(after, event.time) if after else [])
         nick, self.nick = self.nick, ""
-        return [self._nick_refused(nick)(event)]
+        steps: list[Step] = [self._nick_refused(nick)(event)]
+        if after and self.session.state is not State.CLOSED:
+            self.nick = after
+            steps += self._register(event.time)
+        return steps
+
+    def _rename(self, nick: str, now: float) -> list[Step]:
+        raise NotImplementedError  # IrcClient._rename: a registered client's NICK
 
     def _nick_problem(self, nick: str) -> bytes:
         """A NICK before registration is answered at once, as IRC servers do: 432 or 433 by the
