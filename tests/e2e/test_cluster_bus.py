@@ -15,6 +15,7 @@ import pytest
 from tcpchat.core import cluster as cl
 from tcpchat.core import cluster_codec as codec
 from tcpchat.core.lease import Lease
+from tcpchat.core.limits import CLUSTER_GONE_INBOX_S
 from tests.conftest import WAIT
 from tests.e2e.redis_server import RedisServer, command
 
@@ -301,6 +302,34 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
         assert not await dying.renew(time.time())  # it must join again
         with pytest.raises(LookupError):
             await dying.claim("carol")
+
+    run(redis, test)
+
+
+def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_on_leaving(
+    redis: RedisServer,
+) -> None:
+    """A node's inbox holds up to CLUSTER_INBOX_ENTRIES private messages: node names seen once
+    must not keep that in Redis for ever. Reaped, the inbox expires (``CLUSTER_GONE_INBOX_S``)
+    in case the node only stalled; coming back keeps it; a clean stop deletes it."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
+        assert await stalled.claim("kim") is None
+        assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "psst", 1.0)) > 0
+        inbox = cl.inbox_key("stalled")
+        assert await b.redis.pttl(inbox) == -1  # no expiry while its node lives
+        await lapsed(b.redis, cl.lease_key("stalled"))
+        assert await b.reap(time.time()) == ["stalled"]
+        ttl = await b.redis.pttl(inbox)
+        assert 0 < ttl <= CLUSTER_GONE_INBOX_S * 1000
+        await stalled.register(0, time.time())  # it only stalled: its inbox is its own again
+        assert await b.redis.pttl(inbox) == -1
+        assert [e.text for _, _, e in await stalled.read() if isinstance(e, cl.Whispered)] == [
+            "psst"
+        ]
+        await stalled.leave(time.time(), "")
+        assert not await b.redis.exists(inbox)
 
     run(redis, test)
 

@@ -403,6 +403,10 @@ CLUSTER_LOG_ENTRIES = 100_000
 CLUSTER_TOPICS = 10 * MAX_ROOMS
 # Private messages a node's inbox keeps: the same reasoning for one node's share.
 CLUSTER_INBOX_ENTRIES = 10_000
+# A node found dead keeps its inbox this long (up to CLUSTER_INBOX_ENTRIES private messages of
+# up to --max-line each, megabytes of Redis's memory), in case it only stalled and comes back
+# to read it; then Redis lets it go, so node names seen once do not hold memory for ever.
+CLUSTER_GONE_INBOX_S = 3600
 # Entries one XREAD returns at most: a catch-up goes in slices, its users served in between.
 CLUSTER_READ_COUNT = 1000
 # Reconnecting to Redis: first try after 0.1 s, doubling to 5 s (the lease: a node that cannot

@@ -18,6 +18,7 @@ from ...core import cluster as cl
 from ...core import cluster_codec as codec
 from ...core.lease import Lease, OutageIds, reapable
 from ...core.limits import (
+    CLUSTER_GONE_INBOX_S,
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MAX_PENDING,
@@ -93,6 +94,7 @@ class Bus:
         self._mine.clear()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
+        await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
         self.lease.renewed(now)
         await self.load_scripts()
 
@@ -107,6 +109,7 @@ class Bus:
         announced at once, not a lease later."""
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, reason)
+        await self.redis.delete(self.inbox)  # its names are free: nothing comes to it any more
 
     async def snapshot(self) -> tuple[int, Snapshot, Numbered]:
         """The log's last id, every listed node's users with their rooms, and each room's last
@@ -257,6 +260,7 @@ class Bus:
         this node's store). Reading starts after the log's last entry and the inbox's."""
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
+        await self.redis.persist(self.inbox)
         self.lease.renewed(now)
         await self._floor(keys=[cl.SEQ_KEY], args=[stored, 0])
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
@@ -416,10 +420,10 @@ class Bus:
         """Reap ``node``; this node itself (joining afresh, leaving) even if it was reaped
         already: it may have stalled past that and written users and names since."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
-        keys += [cl.SEQ_KEY, cl.LOG_KEY]
+        keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node)]
         own = "1" if node == self.node else ""
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, *gone]
+        args = [node, CLUSTER_LOG_ENTRIES, own, CLUSTER_GONE_INBOX_S * 1000, *gone]
         return bool(await self._reap(keys=keys, args=args))
 
 

@@ -150,11 +150,12 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
-# A node without a lease: free its names, forget its members, announce it gone, once. The node
+# A node without a lease: free its names, forget its members, announce it gone, once; its inbox
+# goes after ``ttl`` ms (unless it comes back: ``Bus.register`` keeps it again). The node
 # itself (joining afresh, leaving) passes ``own``: done even if it was reaped already, since a
-# node that stalled past its reaping may have written users and names after it.
-# KEYS: its lease, nodes, its held set, its members, seq, log.
-# ARGV: node, maxlen, own ('1' or ''), then the gone entry's field, value, ...  Returns the
+# node that stalled past its reaping may have written users and names after it; its inbox stays.
+# KEYS: its lease, nodes, its held set, its members, seq, log, its inbox.
+# ARGV: node, maxlen, own ('1' or ''), ttl, then the gone entry's field, value, ...  Returns the
 # entry's id, or 0 if the node is alive or was reaped already (and it is not its own).
 REAP = """
 if ARGV[3] == '1' then
@@ -162,12 +163,13 @@ if ARGV[3] == '1' then
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+  redis.call('PEXPIRE', KEYS[7], ARGV[4])
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[3], KEYS[4])
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 5, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
