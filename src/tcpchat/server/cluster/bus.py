@@ -28,7 +28,7 @@ from ...core.limits import (
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from . import lease_free, scripts
-from .wire import Arg, Command, Wire, call_script, flat_fields, no_script
+from .wire import Arg, Command, Wire, call_script, flat_fields, no_script, score
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -111,16 +111,16 @@ class Bus:
         await self._reap_one(self.node, now, reason)
         await self.redis.delete(self.inbox)  # its names are free: nothing comes to it any more
 
-    async def snapshot(self) -> tuple[int, Snapshot, Numbered]:
-        """The log's last id, every listed node's users with their rooms, and each room's last
-        topic entry with its id, at one instant."""
+    async def snapshot(self, topics: bool = True) -> tuple[int, Snapshot, Numbered]:
+        """The log's last id, every listed node's users with their rooms, and (``topics``) each
+        room's last topic entry with its id (megabytes with many), at one instant."""
         keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
-        answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX])
-        last, topics, rest = cl.id_of(answer[0]), answer[1], answer[2:]
+        answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX, "1" if topics else ""])
+        last, pairs, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
             nodes[node] = codec.members(flat)
-        kept = [(_int(number), _topic(raw)) for number, raw in zip(topics[::2], topics[1::2])]
+        kept = [(score(number), _topic(raw)) for number, raw in zip(pairs[::2], pairs[1::2])]
         return last, nodes, [(number, topic) for number, topic in kept if topic is not None]
 
     async def edges(self, key: str) -> tuple[int, int]:
@@ -443,8 +443,3 @@ def _topic(raw: str) -> cl.TopicSet | None:
         log.warning("cluster: skipped a topic of %s: %s", cl.TOPICS_KEY, exc)
         return None
     return entry if isinstance(entry, cl.TopicSet) else None
-
-
-def _int(score: str) -> int:
-    """A sorted set's score as Redis gives it (``"12"``, or ``"1.2e+17"`` past 17 digits)."""
-    return int(float(score)) if not score.isdigit() else int(score)

@@ -277,7 +277,7 @@ class ClusterLink:
         where the reader waits) applies it only if the reader is not past it, else tries again."""
         self._refresh_wanted = False
         try:
-            last, nodes, _ = await self.bus.snapshot()
+            last, nodes, _ = await self.bus.snapshot(topics=False)
         except Exception:
             self._refresh_wanted = True  # asked for again once the link is back
             raise

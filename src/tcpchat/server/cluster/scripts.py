@@ -195,15 +195,17 @@ return id
 """
 
 # What a node joining the cluster starts from: the log's last id, the rooms' last topic entries
-# in the order they were set, and every listed node's users with their rooms.
-# KEYS: nodes, log, topics, topics by id. ARGV: the members hashes' key prefix.
+# in the order they were set (only if ``topics`` is '1': a node that reads again who is where
+# has them), and every listed node's users with their rooms.
+# KEYS: nodes, log, topics, topics by id. ARGV: the members hashes' key prefix, topics.
 # Returns {last id or '0-0', {id, topic entry, ...}, node, {name, rooms, ...}, node, ...}.
 SNAPSHOT = """
 local out = {}
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 if last[1] then out[1] = last[1][1] else out[1] = '0-0' end
 local topics = {}
-local order = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
+local order = {}
+if ARGV[2] == '1' then order = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES') end
 for i = 1, #order, 2 do
   local entry = redis.call('HGET', KEYS[3], order[i])
   if entry then

@@ -128,3 +128,8 @@ class Wire:
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.disconnect()
+
+
+def score(text: str) -> int:
+    """A sorted set's score as Redis gives it (``"12"``, or ``"1.2e+17"`` past 17 digits)."""
+    return int(float(text)) if not text.isdigit() else int(text)
