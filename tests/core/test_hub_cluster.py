@@ -178,6 +178,29 @@ def test_a_name_held_elsewhere_or_a_look_alike_of_it_is_refused_and_asked_again(
     assert late.state is State.NAME
 
 
+def test_a_rename_refused_later_answers_the_line_that_asked_for_it() -> None:
+    """The refusal comes after lines the user sent meanwhile: it names the /nick's line, which a
+    program matches its answers by (PROTOCOL.md), not the last line sent."""
+    _, (a, b) = cluster("a", "b")
+    join(a, "cope", b)
+    ivy = join(b, "ivy", a)
+    b.drain()
+    b.line(ivy, "/nick Cope")  # b knows cope, so the claim is refused at once: a look-alike
+    (refused,) = b.take(ivy)
+    assert isinstance(refused, ev.Error) and refused.line == ivy.lines
+    kim = a.connect()
+    a.line(kim, "kim")
+    a.flush()  # Redis gave kim to a; b has not read it
+    b.line(ivy, "/nick Kim")
+    asked = ivy.lines
+    b.line(ivy, "hello")
+    b.line(ivy, "/users")
+    b.drain()
+    b.flush()
+    (late,) = [e for e in b.take(ivy) if isinstance(e, ev.Error)]
+    assert late.code == codes.NAME_TAKEN and late.line == asked < ivy.lines
+
+
 def test_two_sessions_of_one_node_claiming_one_name_at_once_give_it_to_one() -> None:
     _, (a, b) = cluster("a", "b")
     first, second = a.connect(), a.connect()

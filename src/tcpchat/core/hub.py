@@ -377,11 +377,15 @@ class Hub(ClusterHandlers):
         self.roster.remove(session)
         return [*self._leave_rooms(session, now, reason), *self._share_leave(session, reason, now)]
 
-    def _error(self, session: Session, now: float, code: str, text: str) -> Out:
-        """An error to the sender. Before registration it is followed by a fresh prompt: the
-        client is still waiting to be asked for a name or the password (PROTOCOL.md section 2),
-        whatever the refusal was (a bad name, a command, an invalid line, a flood)."""
-        error = to(session, ev.Error(now, code, text, session.lines))
+    def _error(
+        self, session: Session, now: float, code: str, text: str, line: int | None = None
+    ) -> Out:
+        """An error to the sender, answering its ``line`` (by default its last). Before
+        registration it is followed by a fresh prompt: the client is still waiting to be asked
+        for a name or the password (PROTOCOL.md section 2), whatever the refusal was (a bad
+        name, a command, an invalid line, a flood)."""
+        line = session.lines if line is None else line
+        error = to(session, ev.Error(now, code, text, line))
         if session.state in (State.NAME, State.PASSWORD):
             return [error, to(session, ev.Prompt(now, self._prompt_field(session)))]
         return [error]

@@ -31,7 +31,7 @@ class ClaimHandlers(NameHandlers):
         assert cluster is not None
         for key in look_keys(name):
             cluster.claiming[key] = (session, name)
-        return [Claim(session, name, old=old)]
+        return [Claim(session, name, old=old, line=session.lines)]
 
     def _claimed_here(self, name: str, session: Session) -> str | None:
         cluster = self.cluster
@@ -97,9 +97,11 @@ class ClaimHandlers(NameHandlers):
             )
         text = f'The name "{claim.name}" could not be checked with the other servers just now.'
         if claim.old:
-            return self._error(session, now, codes.NAME_UNCHECKED, text + " Try /nick again.")
+            return self._error(
+                session, now, codes.NAME_UNCHECKED, text + " Try /nick again.", claim.line
+            )
         session.state = State.NAME
-        return self._error(session, now, codes.NAME_UNCHECKED, text + " Try again.")
+        return self._error(session, now, codes.NAME_UNCHECKED, text + " Try again.", claim.line)
 
     def _claim_answered(self, claim: Claim) -> None:
         """``claim``'s name is no longer being claimed by its session here."""
@@ -125,11 +127,11 @@ class ClaimHandlers(NameHandlers):
             return [*out, Refresh()]
         text = taken(claim.name, holder)
         if claim.old:
-            return self._error(session, now, codes.NAME_TAKEN, text)
+            return self._error(session, now, codes.NAME_TAKEN, text, claim.line)
         session.state = State.NAME
         session.name_tries += 1
         if session.name_tries >= self.config.max_name_tries:
             return self._close(
                 session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
             )
-        return self._error(session, now, codes.NAME_TAKEN, text)
+        return self._error(session, now, codes.NAME_TAKEN, text, claim.line)

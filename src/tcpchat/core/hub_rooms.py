@@ -36,7 +36,9 @@ class RoomHandlers:
     archive: Archive
     _crowded: dict[Room[Session], None]  # big rooms with gathered joins or leaves, in order
 
-    def _error(self, session: Session, now: float, code: str, text: str) -> Out:
+    def _error(
+        self, session: Session, now: float, code: str, text: str, line: int | None = None
+    ) -> Out:
         raise NotImplementedError  # Hub._error
 
     # What a change tells the other nodes of a cluster (hub_cluster.py); nothing standalone.

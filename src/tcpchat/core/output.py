@@ -109,12 +109,14 @@ class Whisper:
 class Claim:
     """Claim ``name`` for ``session`` on every node; the answer goes to ``Hub.claimed``.
     ``old``: the name a rename gives up; ``late``: the session already uses the name (claimed
-    while the link was down, or again after this node was dropped from the cluster)."""
+    while the link was down, or again after this node was dropped from the cluster); ``line``:
+    the session's line that asked for it, which a refusal answers."""
 
     session: Session
     name: str
     old: str = ""
     late: bool = False
+    line: int = 0
 
 
 @dataclass(frozen=True)
