@@ -242,6 +242,10 @@ class IrcFormat:
         target = room if isinstance(room, str) and room.startswith("#") else me
         return self.notice(target, text)
 
+    def _undelivered(self, event: ev.Undelivered, flags: str, me: str) -> bytes:
+        """The server's NOTICE, in the native words without the text mode's ``!!!``."""
+        return self.notice(me or "*", sentences.undelivered(event))
+
     def _shutdown(self, event: ev.Shutdown | ev.Notice, flags: str, me: str) -> bytes:
         return self.notice(me or "*", event.text)
 
@@ -281,7 +285,7 @@ _RENDERERS: dict[type, _Renderer] = {
     ev.PingRequest: IrcFormat._ping,  # type: ignore[dict-item]
     ev.PongReply: IrcFormat._pong,  # type: ignore[dict-item]
     ev.Error: IrcFormat._error,  # type: ignore[dict-item]
-    ev.Undelivered: IrcFormat._words,
+    ev.Undelivered: IrcFormat._undelivered,  # type: ignore[dict-item]
     ev.UserList: IrcFormat._words,
     ev.RoomList: IrcFormat._words,
     ev.HistoryBegin: IrcFormat._words,
