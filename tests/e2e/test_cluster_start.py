@@ -94,6 +94,19 @@ def test_a_password_in_the_url_is_not_logged(tmp_path: Path) -> None:
     assert "s3cret" not in line and "user:***@127.0.0.1" in line
 
 
+def test_a_password_redis_does_not_take_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A password in the URL for a Redis that has none: every connection of the node logs in
+    the same way, so start-up says so once and stops, rather than joining and then losing the
+    link every few seconds (RESP3's HELLO takes any password there; AUTH refuses it)."""
+    redis = RedisServer(tmp_path / "redis")
+    try:
+        url = f"redis://:wrong@127.0.0.1:{redis.port}/0"
+        line = one_line_and_exit_1(start(tmp_path, "--cluster", url, "--cluster-wait", "0.3"))
+        assert "wrong" not in line and "password" in line.lower(), line
+    finally:
+        redis.stop()
+
+
 def test_cluster_wait_starts_once_redis_is_up(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(

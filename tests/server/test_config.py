@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tcpchat.server.config import parse_cluster_url, shown_url
+from tcpchat.core.cluster_codec import NODE_NAME_MAX_CHARS, is_word
+from tcpchat.core.errors import ConfigError
+from tcpchat.server.config import default_node_name, parse_cluster_url, shown_url
 
 GOOD = [
     "",  # not a cluster node
@@ -58,3 +60,16 @@ def test_the_refusal_of_a_mistyped_url_hides_its_password() -> None:
         with pytest.raises(ValueError) as refused:
             parse_cluster_url(url)
         assert "s3cret" not in str(refused.value)
+
+
+def test_the_default_node_name_is_one_every_node_takes() -> None:
+    """HOST:PORT, as long as the other nodes take it (a name they would skip the entries of
+    makes nodes disagree on who is online): a long host name keeps its first label, and a host
+    name that cannot make one stops the start with a word on --node-name."""
+    assert default_node_name("vm", 54321) == "vm:54321"
+    pod = "chat-" + "x" * 50 + ".cluster.svc.example.org"
+    name = default_node_name(pod, 54321)
+    assert name == "chat-" + "x" * 50 + ":54321" and is_word(name)
+    for host in ("p" * NODE_NAME_MAX_CHARS, "bad host"):
+        with pytest.raises(ConfigError, match="--node-name"):
+            default_node_name(host, 54321)

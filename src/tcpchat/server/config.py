@@ -98,6 +98,20 @@ def parse_node_name(text: str) -> str:
     return name
 
 
+def default_node_name(host: str, tail: int) -> str:
+    """``HOST:TAIL`` (this machine's name and the port, or the process id), or with the host's
+    first label alone if the whole name is too long for a node name (a pod's or a long FQDN);
+    ConfigError if neither is one (``--node-name`` then says which)."""
+    for part in (host, host.split(".")[0]):
+        name = f"{part}:{tail}"
+        if is_word(name):
+            return name
+    raise ConfigError(
+        f"the host name {host!r} makes no node name (up to {NODE_NAME_MAX_CHARS} printable "
+        "ASCII characters without spaces): give one with --node-name"
+    )
+
+
 def parse_wait(text: str) -> float:
     seconds = float(text)
     if not seconds >= 0:

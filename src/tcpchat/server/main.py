@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.limits import FD_RESERVE
 from .app import ChatServer
-from .config import ServerConfig
+from .config import ServerConfig, default_node_name
 from .logs import LOGGER_NAME
 from .store import close_archive, open_archive
 
@@ -71,9 +71,11 @@ async def run(config: ServerConfig) -> None:
     # Reached before listening, so that a cluster we cannot join stops the start (one line,
     # exit 1); without --cluster nothing of redis-py is imported.
     redis: Any = None
+    node = config.node_name
     if config.cluster:
         from .cluster import reach
 
+        node = node or default_node_name(socket.gethostname(), config.port or os.getpid())
         redis = await reach(config.cluster, config.cluster_wait)
     # Opened before listening, so that a database we cannot use stops the start (one line,
     # exit 1); closed after the last message, so that a clean stop loses none.
@@ -85,7 +87,6 @@ async def run(config: ServerConfig) -> None:
         raise
     tune_collector()  # before the server's objects, some of which become garbage in time
     try:
-        node = config.node_name or f"{socket.gethostname()}:{config.port or os.getpid()}"
         server = ChatServer(config, archive, node if redis is not None else None)
         server.fd_budget = max(files - FD_RESERVE, 1)
         if redis is not None:

@@ -53,6 +53,10 @@ async def reach(url: str, wait: float) -> Any:
             decode_responses=True,
             socket_connect_timeout=2,
             socket_timeout=CLUSTER_COMMAND_TIMEOUT_S,
+            # RESP2, as the link's own connections speak (wire.py): each logs in the same way.
+            # RESP3 logs in with HELLO, which a Redis without a password lets in whatever the
+            # password, while AUTH refuses it: the pool would pass and those fail for ever.
+            protocol=2,
         )
     except ValueError as exc:  # what parse_cluster_url could not know of redis-py's rules
         raise ConfigError(f"--cluster {shown_url(url)}: {exc}") from None

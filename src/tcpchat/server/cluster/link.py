@@ -346,7 +346,8 @@ class ClusterLink:
         self._link += 1
         self.up.clear()
         self.bus.forget_mine()
-        log.warning("cluster link lost: %s; serving this server's users alone", exc)
+        why = str(exc).rstrip(".") or type(exc).__name__  # redis-py's end in a full stop
+        log.warning("cluster link lost (%s); serving this server's users alone", why)
         self.route(self.hub.link_down(time.time()))
         # Messages still waiting for the writer never left: refused now, or they would reach
         # Redis after the link is back, behind what their senders say meanwhile (delivered
