@@ -202,6 +202,19 @@ def server_page() -> str:
         italic("/usr/lib/systemd/system/tcp-server.service"),
         "The systemd unit: " + bold("systemctl enable --now tcp-server") + ".",
         ".TP",
+        italic("/usr/lib/systemd/system/tcp-server@.service"),
+        "The template unit for several cluster nodes on one host: instance "
+        + italic("NAME")
+        + " is node "
+        + italic("NAME")
+        + ", reads "
+        + italic("/etc/tcp-chat/server-NAME.conf")
+        + " and keeps its history in "
+        + italic("/var/lib/tcp-chat/NAME")
+        + " (an example file: "
+        + italic("/usr/share/doc/tcp-chat/cluster-node.conf.example")
+        + ").",
+        ".TP",
         italic("/var/log/tcp-chat/"),
         "Log files under systemd when " + bold("log_file = yes") + ".",
         ".TP",
@@ -239,10 +252,20 @@ def server_page() -> str:
         ".br",
         bold("journalctl -u tcp-server -f"),
         ".RE",
+        ".PP",
+        "Two nodes of a cluster on one host, sharing one Redis:",
+        ".PP",
+        ".RS",
+        bold("systemctl enable --now tcp-server@a tcp-server@b"),
+        ".RE",
         ".SH SEE ALSO",
         bold("tcp-client") + "(1), " + bold("systemctl") + "(1), " + bold("journalctl") + "(1)",
         ".PP",
-        "The wire protocol: " + italic("PROTOCOL.md") + " in /usr/share/doc/tcp-chat.",
+        "The wire protocol: "
+        + italic("PROTOCOL.md")
+        + "; running several servers as one chat: "
+        + italic("CLUSTER.md")
+        + "; both in /usr/share/doc/tcp-chat.",
     ]
     return "\n".join(lines) + "\n"
 
