@@ -21,7 +21,7 @@ from .flood import charge, count_line
 from .guard import arrivals, password_guard
 from .hub_cluster import ClusterHandlers
 from .limits import HubLimits
-from .output import Close, Out, Publish, ToSessions, Whisper, to
+from .output import Close, Out, Publish, ToSessions, to
 from .rooms import Room, Rooms, room_name
 from .roster import Roster
 from .session import Session, State
@@ -216,22 +216,8 @@ class Hub(ClusterHandlers):
             return self._error(
                 session, now, codes.SELF_WHISPER, "You cannot send a private message to yourself."
             )
-        cluster = self.cluster
-        if cluster is not None and cluster.linked:
-            # To the inbox of the recipient's node (this one's too): Hub.whispered answers.
-            entry = Whispered(
-                cluster.node,
-                session.id,
-                session.name,
-                target.name,
-                command.text,
-                now,
-                command.notice,
-                session.lines,
-                cluster.run,
-            )
-            session.whispering += 1  # answered by Hub.whispered or Hub.unsent
-            return [Whisper(target.node or cluster.node, entry, session)]
+        if self.cluster is not None and self.cluster.linked:
+            return self._whisper_through(session, target, command, now)
         if target.node is not None:
             return self._error(
                 session,

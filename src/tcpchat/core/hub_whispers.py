@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import cluster as cl
 from . import codes
+from . import commands as cmd
 from . import events as ev
 from .hub_claims import ClaimHandlers
 from .output import Out, Publish, Whisper, to
@@ -27,6 +28,27 @@ class WhisperHandlers(ClaimHandlers):
 
     def _said_back(self, session_id: int, line: int) -> Out:
         raise NotImplementedError  # hub_behind.BehindHandlers._said_back
+
+    def _whisper_through(
+        self, session: Session, target: Session, command: cmd.Whisper, now: float
+    ) -> Out:
+        """``session``'s private message to ``target``, into the inbox of the recipient's node
+        (this one's too): ``whispered`` (or ``unsent``) answers."""
+        cluster = self.cluster
+        assert cluster is not None
+        entry = cl.Whispered(
+            cluster.node,
+            session.id,
+            session.name,
+            target.name,
+            command.text,
+            now,
+            command.notice,
+            session.lines,
+            cluster.run,
+        )
+        session.whispering += 1
+        return [Whisper(target.node or cluster.node, entry, session)]
 
     def whispered(self, whisper: Whisper, message_id: int, now: float) -> Out:
         """The private message ``whisper`` reached its recipient's node as ``message_id``, or

@@ -401,31 +401,27 @@ CLUSTER_LOG_ENTRIES = 100_000
 # Rooms whose last topic Redis keeps for nodes that join later (tcpchat:topics): ten nodes'
 # worth of MAX_ROOMS; past it the room whose topic was set longest ago is forgotten there.
 CLUSTER_TOPICS = 10 * MAX_ROOMS
-# Private messages a node's inbox keeps: the same reasoning for one node's share.
-CLUSTER_INBOX_ENTRIES = 10_000
-# A node found dead keeps its inbox this long (up to CLUSTER_INBOX_ENTRIES private messages of
-# up to --max-line each, megabytes of Redis's memory), in case it only stalled and comes back
-# to read it; then Redis lets it go, so node names seen once do not hold memory for ever.
+CLUSTER_INBOX_ENTRIES = 10_000  # private messages a node's inbox keeps: the log's reasoning
+# A dead node's inbox (megabytes of Redis's memory at worst) is kept this long, in case it only
+# stalled and comes back; then Redis lets it go: node names seen once hold nothing for ever.
 CLUSTER_GONE_INBOX_S = 3600
 # Entries one XREAD returns at most: a catch-up goes in slices, its users served in between.
 CLUSTER_READ_COUNT = 1000
-# Reconnecting to Redis: first try after 0.1 s, doubling to 5 s (the lease: a node that cannot
-# reach Redis for a lease is reaped anyway, trying more often than that buys nothing).
+# Reconnecting to Redis: after 0.1 s, doubling to 5 s (a lease: by then the node is reaped).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
 # How long a command through the client (the lease's renewal) waits for its reply: a silent
 # Redis is found so (wire.py's connections have none). Set: redis-py < 8 waits for ever.
 CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
 # Ids reserved for the messages a node numbers itself while its link is down: 100,000 is 100 s
-# of the issue's load on one node (past them ids could meet the cluster's). Reserved when the
-# link comes up, and again at most every 5 s once the cluster said something after the block:
-# such a message sorts before what was said after its block. Ids grow 20,000 a second at most.
+# of the issue's load on one node (past them ids could meet the cluster's). Reserved when the link
+# comes up, and at most every 5 s once the cluster said something after the block (a message of
+# it sorts before what was said after it), so ids grow 20,000 a second at most.
 CLUSTER_OUTAGE_IDS = 100_000
 CLUSTER_RESERVE_EVERY_S = 5.0
-# Instructions waiting for Redis (a pause, a slow link) before a new message is refused with
-# "not sent" rather than queued: 3 s of the issue's 1,000 messages/s is 3,000; 20,000 rides out
-# a longer pause at that rate and bounds the memory to a few MB. Presence changes queued while
-# the link is down past this are dropped and the node joins again (re-announcing its users).
+# Instructions waiting for Redis (a pause, a slow link) before a new message is refused ("not
+# sent"): 20,000 rides out a pause of 20 s at the issue's 1,000 messages/s in a few MB. Presence
+# changes queued past it while the link is down are dropped; the node joins again instead.
 CLUSTER_MAX_PENDING = 20_000
 CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
 
