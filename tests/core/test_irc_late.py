@@ -19,7 +19,7 @@ from tcpchat.core.irc_late import PENDING_WHISPERS
 from tcpchat.core.irc_queries import IrcNetwork
 from tcpchat.core.irc_render import Renderer
 from tcpchat.core.limits import HubLimits
-from tcpchat.core.output import Claim, Instruction, ToSessions, Whisper
+from tcpchat.core.output import Claim, Instruction, Publish, ToSessions, Whisper
 from tcpchat.core.session import Session, State
 
 from .test_hub_cluster import Node, Shared, dropped, join, settle, text
@@ -237,6 +237,27 @@ def test_a_message_accepted_then_not_delivered_stays_a_notice(why: str, reason: 
     assert answer.splitlines()[-1].startswith(told), why  # after kim's QUIT, if she left
     assert " 401 " not in answer
     assert not ivy.whispers  # settled by the "Delivered"
+
+
+def test_a_topic_not_sent_answers_its_own_line_not_a_privmsg_sent_after_it() -> None:
+    """Redis refused the topic (out of memory) and answered the private message after it with
+    "no such user": each answer names its own line, so the PRIVMSG still gets its 401."""
+    a, b = irc_cluster()
+    ivy = b.irc("ivy", a)
+    join(a, "kim", b)
+    b.send(ivy, "JOIN #r")
+    settle(a, b)
+    b.said(ivy)
+    gone_unheard(a, b, "kim")
+    b.send(ivy, "TOPIC #r :hello", "PRIVMSG kim :hi")
+    topic, whisper = b.pending
+    assert isinstance(topic, Publish) and isinstance(whisper, Whisper)
+    b.pending = []
+    b.late = True
+    b.route(b.hub.unsent(topic, b.now) + b.hub.whispered(whisper, 0, b.now))
+    b.late = False
+    said = b.said(ivy)
+    assert "NOTICE ivy :Not sent" in said and ":irc.b.test 401 ivy kim :" in said, said
 
 
 def test_a_privmsg_the_link_could_not_send_is_a_notice_and_waits_no_more() -> None:

@@ -93,7 +93,7 @@ class ClusterHandlers(BehindHandlers):
         if cluster is None:
             return []
         entry = cl.TopicSet(cluster.node, session.name, room.key, room.name, topic, now)
-        return [Publish(entry, sender=session)]  # refused with "Not sent" like a message
+        return [Publish(entry, sender=session, line=session.lines)]  # "Not sent", as a message
 
     # --- the bus's answers ---------------------------------------------------------------------
 

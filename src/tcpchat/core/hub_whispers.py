@@ -84,8 +84,11 @@ class WhisperHandlers(ClaimHandlers):
         if sender.state is not State.ACTIVE:
             return out
         text = "Not sent: the link to the other servers is down or overloaded. Send it again."
-        entry = item.entry  # a message answers its own line, as ``whispered`` says
-        line = entry.line if isinstance(entry, (cl.Whispered, cl.Said)) else sender.lines
+        entry = item.entry  # the line that sent it, as ``whispered`` says
+        if isinstance(entry, (cl.Whispered, cl.Said)):
+            line = entry.line
+        else:
+            line = item.line if isinstance(item, Publish) else 0
         refused = to(sender, ev.Error(now, codes.RATE_LIMITED, text, line))
         return [refused, *self._release(sender, 0), *out]
 

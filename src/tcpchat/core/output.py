@@ -87,11 +87,12 @@ MemberChange = tuple[str, Union[tuple[str, ...], None]]
 class Publish:
     """Append ``entry`` to the cluster's log; ``members``: what it changes in this node's record
     of its users, written in the same step. ``sender``: the session whose message it is, told if
-    it cannot be sent."""
+    it cannot be sent, in answer to its line ``line`` (a message's own is in its entry)."""
 
     entry: Entry
     members: tuple[MemberChange, ...] = ()
     sender: Session | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True)
