@@ -27,6 +27,7 @@ BAD = [
     ("redis://127.0.0.1:6379/0?db=x", "db is a number"),
     ("redis:///0", "no host"),
     ("unix://", "no socket path"),
+    ("redis://127.0.0.1:6379/0?protocol=3", "protocol is tcp-chat's"),  # RESP2, every connection
 ]
 
 

@@ -78,6 +78,8 @@ def parse_cluster_url(text: str) -> str:
     for key, values in parse_qs(parts.query).items():
         if key in _CLUSTER_NUMBERS and not all(_is_number(value) for value in values):
             raise ValueError(f"{key} is a number: {shown}")
+        if key == "protocol":  # every connection of a node speaks RESP2 (cluster/__init__.py)
+            raise ValueError(f"the protocol is tcp-chat's to choose, not the URL's: {shown}")
     return url
 
 
