@@ -576,6 +576,45 @@ def test_a_node_that_finds_log_entries_trimmed_keeps_those_the_log_still_holds(
     assert not any("while away" in line for line in alice.seen if line.startswith("<"))
 
 
+@pytest.mark.parametrize("ends", [False, True], ids=["stays", "ends-its-side"])
+def test_lines_sent_right_after_the_name_wait_for_the_cluster_to_answer_it(
+    cluster: Cluster, ends: bool
+) -> None:
+    """`printf 'ann\nhello\n/users\n' | nc`: the name goes to Redis first, and the lines behind
+    it are read once it is answered, as on one server, where the name is answered at once (not
+    "Wait: the other servers are checking your name"). A client that ends its side at once
+    (`nc -N`) still reads every answer before the server closes."""
+    two_nodes(cluster)
+    bob = cluster.join("b", "bob")
+    ann = Peer(cluster.nodes["a"].port)
+    ann.send("ann\nhello from a pipe\n/users\n")
+    if ends:
+        ann.sock.shutdown(socket.SHUT_WR)
+    bob.expect(r"^<ann> hello from a pipe$")
+    ann.expect(r"^\*\*\* 2 users online: ann, bob\.$")
+    if ends:
+        assert ann.closed()
+    assert not [line for line in ann.seen if "Wait" in line], ann.seen
+    assert ann.seen.index("*** You are ann. 2 users online: ann, bob.") == 2, ann.seen
+    ann.close()
+
+
+def test_an_irc_clients_join_sent_with_its_nick_waits_for_the_cluster(cluster: Cluster) -> None:
+    """NICK, USER and JOIN in one write (as a bot sends them): the JOIN is read once the nick is
+    granted, so it joins, as on one server, instead of being refused with 451."""
+    cluster.node("a", "--irc-port", "0", "--server-name", "irc.a.test")
+    irc_port = int(cluster.nodes["a"].wait_log(r"IRC listening on 127\.0\.0\.1:(\d+)").group(1))
+    irc = IrcPeer(irc_port)
+    try:
+        irc.send(b"NICK wendy\r\nUSER wendy 0 * :W\r\nJOIN #ops\r\n")
+        assert irc.expect("001").params[0] == "wendy"
+        assert irc.expect("JOIN").params == ["#lobby"]  # every client's, at registration
+        joined = irc.expect("JOIN", "451")
+        assert (joined.command, joined.params) == ("JOIN", ["#ops"])
+    finally:
+        irc.close()
+
+
 def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Cluster) -> None:
     cluster.node("a", "--irc-port", "0", "--server-name", "irc.a.test")
     cluster.node("b")

@@ -90,6 +90,7 @@ class Connection(asyncio.Protocol):
         "legacy",
         "silence",
         "visit",
+        "held",
     )
 
     def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
@@ -109,6 +110,9 @@ class Connection(asyncio.Protocol):
         self.legacy = LegacyWatch(server.config.legacy)
         self.silence: asyncio.TimerHandle | None = None  # the 1.0 client's signature, awaited
         self.visit = Visit(self.log, 0)  # replaced when the connection is made
+        # Lines read while the session's name is with the cluster (``_hold``), and whether the
+        # client ended its side meanwhile: None when nothing is held.
+        self.held: tuple[list[Frame], bool] | None = None
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -178,6 +182,9 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.outbox.open:
             self._process(self.decoder.feed_eof())
+        if self.held is not None or self._claiming():  # answered, then closed (``_release``)
+            self.held = (self.held[0] if self.held else [], True)
+            return True
         # The transport closes once this returns (after writing what it holds), so what is queued
         # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
         self.flush()
@@ -198,6 +205,35 @@ class Connection(asyncio.Protocol):
         """The hub's later answer to this connection (cluster mode): True if the connection
         took it itself (an IRC client's welcome); the native protocol renders it as it is."""
         return False
+
+    # --- lines held while the cluster checks the session's name -------------------------------
+
+    def _claiming(self) -> bool:
+        return self.session is not None and self.session.state is State.CLAIMING
+
+    def _hold(self, frames: list[Frame]) -> None:
+        """The session's name is with the cluster (``State.CLAIMING``): ``frames`` wait, and
+        reading stops (what the kernel holds waits there), until the answer comes; then they
+        are read as on one server, where the name is answered at once (``printf 'ann\nhi\n' |
+        nc``). At most one read's lines are held."""
+        held, ended = self.held or ([], False)
+        self.held = (held + frames, ended)
+        if self.transport is not None and self.transport.is_reading():
+            self.transport.pause_reading()
+
+    def _release(self) -> None:
+        if self.held is None or self._claiming() or not self.outbox.open:
+            return
+        (frames, ended), self.held = self.held, None
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not ended:
+            transport.resume_reading()
+        self._process(frames)
+        if ended and self.held is None:
+            self.flush()
+            self.close_after_flush(codes.CONNECTION_CLOSED)  # the client ended its side
+        elif ended and self.held is not None:
+            self.held = (self.held[0], True)  # a new name is being checked: wait for it too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
@@ -221,7 +257,10 @@ class Connection(asyncio.Protocol):
         server, hub, session = self.server, self.server.hub, self.session
         assert session is not None
         debug = log.isEnabledFor(logging.DEBUG)
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if session.state is State.CLAIMING:
+                self._hold(frames[index:])
+                return
             command = parse_line(frame)
             self.visit.line(command)
             if debug:  # the text only where --log-text allows it, never a password
@@ -254,6 +293,8 @@ class Connection(asyncio.Protocol):
         """Queue ``data`` (``receipt``: the private message it carries); never blocks. It is
         written at the next flush, or now if a burst has queued a lot."""
         outbox = self.outbox
+        if self.held is not None:  # an answer (the cluster's to the name?): after this callback,
+            asyncio.get_running_loop().call_soon(self._release)  # what waits is read if it may
         if not outbox.open or not data:
             return  # dropped, or its last words are queued; or an event with nothing to show
         # Broadcasts made before this event go first; a mode change applies from here on.

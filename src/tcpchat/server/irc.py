@@ -64,7 +64,10 @@ class IrcConnection(Connection):
         irc, session, server, outbox = self.irc, self.session, self.server, self.outbox
         assert irc is not None and session is not None
         debug = log.isEnabledFor(logging.DEBUG)
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if session.state is State.CLAIMING:  # JOIN after NICK and USER: as on one server
+                self._hold(frames[index:])
+                return
             if debug:  # never a password: PASS comes before the session has a name
                 secret = session.state is State.PASSWORD
                 self.log.debug("< %s", received(frame, server.config.log_text, secret))
