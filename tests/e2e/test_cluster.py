@@ -599,6 +599,28 @@ def test_lines_sent_right_after_the_name_wait_for_the_cluster_to_answer_it(
     ann.close()
 
 
+@pytest.mark.parametrize("ending", ["/quit\n", ""], ids=["quit", "end-of-input"])
+def test_a_message_sent_just_before_leaving_is_confirmed_before_goodbye(
+    cluster: Cluster, ending: str
+) -> None:
+    """`printf 'ann\nbye all\n/quit\n' | nc -N`: the message is confirmed when the log hands
+    it back; the /quit (or the end of the client's input) waits for that, so the sender reads
+    "Delivered" before it leaves, as on one server, where it comes at once."""
+    two_nodes(cluster)
+    bob = cluster.join("b", "bob")
+    ann = Peer(cluster.nodes["a"].port)
+    ann.send("ann\nbye all\n" + ending)
+    ann.sock.shutdown(socket.SHUT_WR)
+    assert ann.closed()
+    told = [line for line in ann.seen if line.startswith("***")]
+    assert told[-2:] == ["*** Delivered to ALL (1 user).", "*** Goodbye, ann."] or (
+        not ending and told[-1] == "*** Delivered to ALL (1 user)."
+    ), ann.seen
+    bob.expect(r"^<ann> bye all$")
+    bob.expect(r"^\*\*\* ann left")
+    ann.close()
+
+
 def test_an_irc_clients_join_sent_with_its_nick_waits_for_the_cluster(cluster: Cluster) -> None:
     """NICK, USER and JOIN in one write (as a bot sends them): the JOIN is read once the nick is
     granted, so it joins, as on one server, instead of being refused with 451."""

@@ -405,8 +405,7 @@ CLUSTER_INBOX_ENTRIES = 10_000  # private messages a node's inbox keeps: the log
 # A dead node's inbox (megabytes of Redis's memory at worst) is kept this long, in case it only
 # stalled and comes back; then Redis lets it go: node names seen once hold nothing for ever.
 CLUSTER_GONE_INBOX_S = 3600
-# Entries one XREAD returns at most: a catch-up goes in slices, its users served in between.
-CLUSTER_READ_COUNT = 1000
+CLUSTER_READ_COUNT = 1000  # entries an XREAD returns at most: a catch-up goes in slices
 # Reconnecting to Redis: after 0.1 s, doubling to 5 s (a lease: by then the node is reaped).
 CLUSTER_RETRY_FIRST_S = 0.1
 CLUSTER_RETRY_MAX_S = 5.0
@@ -424,6 +423,7 @@ CLUSTER_RESERVE_EVERY_S = 5.0
 # changes queued past it while the link is down are dropped; the node joins again instead.
 CLUSTER_MAX_PENDING = 20_000
 CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
+HELD_RECHECK_S = 1.0  # lines waiting for the cluster's answer are looked at again this often
 
 
 @dataclass(frozen=True)

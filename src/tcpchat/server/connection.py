@@ -23,11 +23,13 @@ from typing import Callable, Protocol, cast
 
 from ..core import codes
 from ..core.codes import TEXT
+from ..core.commands import Quit
 from ..core.events import Event
 from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
 from ..core.legacy import LegacyWatch, ascii_safe_bytes
 from ..core.limits import (
+    HELD_RECHECK_S,
     LEGACY_SILENCE_S,
     SEND_STALL_S,
     SOCKET_SNDBUF_BYTES,
@@ -110,9 +112,7 @@ class Connection(asyncio.Protocol):
         self.legacy = LegacyWatch(server.config.legacy)
         self.silence: asyncio.TimerHandle | None = None  # the 1.0 client's signature, awaited
         self.visit = Visit(self.log, 0)  # replaced when the connection is made
-        # Lines read while the session's name is with the cluster (``_hold``), and whether the
-        # client ended its side meanwhile: None when nothing is held.
-        self.held: tuple[list[Frame], bool] | None = None
+        self.held: Held | None = None  # lines that wait for the cluster (``_hold``)
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -182,8 +182,10 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.outbox.open:
             self._process(self.decoder.feed_eof())
-        if self.held is not None or self._claiming():  # answered, then closed (``_release``)
-            self.held = (self.held[0] if self.held else [], True)
+        if self.held is not None or self._claiming() or self._in_flight():
+            self._hold([])
+            assert self.held is not None
+            self.held.ended = True  # closed once the cluster answered (``_release``)
             return True
         # The transport closes once this returns (after writing what it holds), so what is queued
         # for this client goes to it now, not at the next flush: `printf 'ann\n/users\n' | nc -N`.
@@ -206,34 +208,57 @@ class Connection(asyncio.Protocol):
         took it itself (an IRC client's welcome); the native protocol renders it as it is."""
         return False
 
-    # --- lines held while the cluster checks the session's name -------------------------------
+    # --- lines that wait for the cluster ----------------------------------------------------
 
     def _claiming(self) -> bool:
         return self.session is not None and self.session.state is State.CLAIMING
 
+    def _in_flight(self) -> bool:
+        return self.session is not None and self.server.hub.in_flight(self.session)
+
     def _hold(self, frames: list[Frame]) -> None:
-        """The session's name is with the cluster (``State.CLAIMING``): ``frames`` wait, and
-        reading stops (what the kernel holds waits there), until the answer comes; then they
-        are read as on one server, where the name is answered at once (``printf 'ann\nhi\n' |
-        nc``). At most one read's lines are held."""
-        held, ended = self.held or ([], False)
-        self.held = (held + frames, ended)
+        """``frames`` wait, and reading stops (what the kernel holds waits there), while the
+        session's name is with the cluster (``State.CLAIMING``), or before a /quit or the end of
+        the client's side while its room messages are on their way through the cluster's log.
+        Then they are read as on one server, where both are answered at once: `printf
+        'ann\nhi\n/quit\n' | nc` gets its name, then "Delivered", then "Goodbye". At most
+        one read's lines wait, for at most a claim's or a message's time (HELD_BEHIND_S)."""
+        held = self.held
+        if held is None:
+            held = self.held = Held()
+            held.timer = asyncio.get_running_loop().call_later(HELD_RECHECK_S, self._recheck)
+        held.frames += frames
         if self.transport is not None and self.transport.is_reading():
             self.transport.pause_reading()
 
+    def _recheck(self) -> None:
+        """What waits for an answer that may never say so (a message Redis lost is waited for
+        no more after HELD_BEHIND_S): looked at again every HELD_RECHECK_S."""
+        if self.held is not None:
+            self.held.timer = None
+            self._release()
+            if self.held is not None and self.held.timer is None:
+                loop = asyncio.get_running_loop()
+                self.held.timer = loop.call_later(HELD_RECHECK_S, self._recheck)
+
     def _release(self) -> None:
-        if self.held is None or self._claiming() or not self.outbox.open:
+        held = self.held
+        if held is None or not self.outbox.open or self._claiming():
             return
-        (frames, ended), self.held = self.held, None
+        if self._in_flight() and (held.ended or _quits(held.frames)):
+            return
+        self.held = None
+        if held.timer is not None:
+            held.timer.cancel()
         transport = self.transport
-        if transport is not None and not transport.is_closing() and not ended:
+        if transport is not None and not transport.is_closing() and not held.ended:
             transport.resume_reading()
-        self._process(frames)
-        if ended and self.held is None:
+        self._process(held.frames)
+        if held.ended and self.held is None:
             self.flush()
             self.close_after_flush(codes.CONNECTION_CLOSED)  # the client ended its side
-        elif ended and self.held is not None:
-            self.held = (self.held[0], True)  # a new name is being checked: wait for it too
+        elif held.ended and self.held is not None:
+            self.held.ended = True  # a new name is being checked: wait for it too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
@@ -241,6 +266,8 @@ class Connection(asyncio.Protocol):
             self.silence.cancel()
             self.silence = None
         self.server.forget(self)
+        if self.held is not None and self.held.timer is not None:
+            self.held.timer.cancel()
         if self.session is None or self.left:
             return
         ending = codes.CONNECTION_CLOSED if exc is None else codes.CONNECTION_LOST
@@ -262,6 +289,9 @@ class Connection(asyncio.Protocol):
                 self._hold(frames[index:])
                 return
             command = parse_line(frame)
+            if type(command) is Quit and hub.in_flight(session):
+                self._hold(frames[index:])  # its "Delivered" before "Goodbye", as on one server
+                return
             self.visit.line(command)
             if debug:  # the text only where --log-text allows it, never a password
                 secret = session.state is State.PASSWORD
@@ -377,6 +407,21 @@ class Connection(asyncio.Protocol):
         if self.stall is not None:
             self.stall.cancel()
             self.stall = None
+
+
+class Held:
+    """Lines a connection read and holds back (``Connection._hold``)."""
+
+    __slots__ = ("frames", "ended", "timer")
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.ended = False  # the client ended its side meanwhile: close once they are read
+        self.timer: asyncio.TimerHandle | None = None
+
+
+def _quits(frames: list[Frame]) -> bool:
+    return bool(frames) and type(parse_line(frames[0])) is Quit
 
 
 def _tune_socket(sock: socket.socket | None) -> None:
