@@ -599,24 +599,31 @@ def test_lines_sent_right_after_the_name_wait_for_the_cluster_to_answer_it(
     ann.close()
 
 
+@pytest.mark.parametrize(
+    ("said", "confirmed", "heard"),
+    [
+        ("bye all", "*** Delivered to ALL (1 user).", "<ann> bye all"),
+        ("/w bob bye you", "*** Delivered to bob.", "[PM from ann] bye you"),
+    ],
+    ids=["room", "private"],
+)
 @pytest.mark.parametrize("ending", ["/quit\n", ""], ids=["quit", "end-of-input"])
 def test_a_message_sent_just_before_leaving_is_confirmed_before_goodbye(
-    cluster: Cluster, ending: str
+    cluster: Cluster, ending: str, said: str, confirmed: str, heard: str
 ) -> None:
     """`printf 'ann\nbye all\n/quit\n' | nc -N`: the message is confirmed when the log hands
-    it back; the /quit (or the end of the client's input) waits for that, so the sender reads
-    "Delivered" before it leaves, as on one server, where it comes at once."""
+    it back (a private one when Redis answers); the /quit (or the end of the client's input)
+    waits for that, so the sender reads "Delivered" before it leaves, as on one server."""
     two_nodes(cluster)
     bob = cluster.join("b", "bob")
     ann = Peer(cluster.nodes["a"].port)
-    ann.send("ann\nbye all\n" + ending)
+    ann.send(f"ann\n{said}\n{ending}")
     ann.sock.shutdown(socket.SHUT_WR)
     assert ann.closed()
     told = [line for line in ann.seen if line.startswith("***")]
-    assert told[-2:] == ["*** Delivered to ALL (1 user).", "*** Goodbye, ann."] or (
-        not ending and told[-1] == "*** Delivered to ALL (1 user)."
-    ), ann.seen
-    bob.expect(r"^<ann> bye all$")
+    last = [confirmed, "*** Goodbye, ann."] if ending else [confirmed]
+    assert told[-len(last) :] == last, ann.seen
+    bob.expect("^" + re.escape(heard) + "$")
     bob.expect(r"^\*\*\* ann left")
     ann.close()
 

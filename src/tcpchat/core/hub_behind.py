@@ -31,10 +31,11 @@ class BehindHandlers(WhisperHandlers):
     """Holds what a user's leave, part or rename tells others behind their messages in flight."""
 
     def in_flight(self, session: Session) -> bool:
-        """True while room messages ``session`` sent are on their way through the cluster's
-        log: their "Delivered" is still to come (a transport waits for it before a /quit)."""
+        """True while messages ``session`` sent are on their way through the cluster (room
+        messages in the log, private ones to Redis): their "Delivered" is still to come (a
+        transport waits for it before a /quit)."""
         cluster = self.cluster
-        return cluster is not None and session.id in cluster.saying
+        return cluster is not None and (session.whispering > 0 or session.id in cluster.saying)
 
     def _sending(self, session: Session, now: float) -> None:
         """``session`` sent a room message to the log (its line: ``session.lines``)."""
