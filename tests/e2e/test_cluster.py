@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core.limits import HELD_MAX_LINES
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer, poll_until
 from tests.e2e.irc_harness import IrcPeer
 from tests.e2e.redis_server import RedisServer, command
@@ -626,6 +627,25 @@ def test_a_message_sent_just_before_leaving_is_confirmed_before_goodbye(
     bob.expect("^" + re.escape(heard) + "$")
     bob.expect(r"^\*\*\* ann left")
     ann.close()
+
+
+def test_lines_wait_for_a_stalled_cluster_only_a_moment_and_only_a_few(cluster: Cluster) -> None:
+    """Redis holds the name's claim (CLIENT PAUSE): a /quit behind it is read after HELD_MAX_S
+    all the same (before a name, /quit works); a client that sends more lines than a flood
+    burst behind its name has them read at once, answered "Wait" as before."""
+    cluster.node("a")
+    quits, floods = Peer(cluster.nodes["a"].port), Peer(cluster.nodes["a"].port)
+    assert command(cluster.redis.port, "CLIENT PAUSE 60000 WRITE") == "+OK"
+    try:
+        quits.send("ann\n/quit\n")
+        floods.send("bo\n" + "".join(f"line {n}\n" for n in range(HELD_MAX_LINES + 5)))
+        floods.expect(r"^!!! Wait: the other servers are checking your name\.$")
+        quits.expect(r"^\*\*\* Goodbye\.$")
+        assert quits.closed()
+    finally:
+        command(cluster.redis.port, "CLIENT UNPAUSE")
+    quits.close()
+    floods.close()
 
 
 def test_an_irc_clients_join_sent_with_its_nick_waits_for_the_cluster(cluster: Cluster) -> None:

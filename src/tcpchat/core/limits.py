@@ -407,10 +407,8 @@ CLUSTER_INBOX_ENTRIES = 10_000  # private messages a node's inbox keeps: the log
 CLUSTER_GONE_INBOX_S = 3600
 CLUSTER_READ_COUNT = 1000  # entries an XREAD returns at most: a catch-up goes in slices
 # Reconnecting to Redis: after 0.1 s, doubling to 5 s (a lease: by then the node is reaped).
-CLUSTER_RETRY_FIRST_S = 0.1
-CLUSTER_RETRY_MAX_S = 5.0
-# How long a command through the client (the lease's renewal) waits for its reply: a silent
-# Redis is found so (wire.py's connections have none). Set: redis-py < 8 waits for ever.
+CLUSTER_RETRY_FIRST_S, CLUSTER_RETRY_MAX_S = 0.1, 5.0
+# How long a command through the client (a lease's renewal) waits: redis-py < 8 waits for ever.
 CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
 # Ids reserved for the messages a node numbers itself while its link is down: 100,000 is 100 s
 # of the load on one node (past them ids could meet the cluster's). Reserved when the link
@@ -423,7 +421,9 @@ CLUSTER_RESERVE_EVERY_S = 5.0
 # changes queued past it while the link is down are dropped; the node joins again instead.
 CLUSTER_MAX_PENDING = 20_000
 CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
-HELD_RECHECK_S = 1.0  # lines waiting for the cluster's answer are looked at again this often
+# Lines held for the cluster's answer (server/held.py): looked at each second, read anyway after
+# 2 s (Redis stalled); past a flood burst and its refusals (30) they are read at once.
+HELD_RECHECK_S, HELD_MAX_S, HELD_MAX_LINES = 1.0, 2.0, 32
 
 
 @dataclass(frozen=True)

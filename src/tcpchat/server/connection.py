@@ -29,7 +29,6 @@ from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
 from ..core.legacy import LegacyWatch, ascii_safe_bytes
 from ..core.limits import (
-    HELD_RECHECK_S,
     LEGACY_SILENCE_S,
     SEND_STALL_S,
     SOCKET_SNDBUF_BYTES,
@@ -44,6 +43,7 @@ from ..core.telnet import TelnetFilter
 from .admission import Admission, format_peer, origin_of
 from .config import ServerConfig
 from .fanout import Broadcasts
+from .held import Held, HoldsLines
 from .journal import Visit
 from .logs import LOGGER_NAME, SessionLog, received
 from .outbox import Outbox, Phase
@@ -70,10 +70,11 @@ class Host(Protocol):
     def journal(self, conn: Connection, out: Out, command: object = None) -> None: ...
 
 
-class Connection(asyncio.Protocol):
+class Connection(HoldsLines, asyncio.Protocol):
     """One client socket and its session."""
 
     MODE = TEXT  # what its session reads until it asks for another (``/mode``)
+    server: Host
 
     __slots__ = (
         "server",
@@ -92,7 +93,6 @@ class Connection(asyncio.Protocol):
         "legacy",
         "silence",
         "visit",
-        "held",
     )
 
     def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
@@ -113,6 +113,7 @@ class Connection(asyncio.Protocol):
         self.silence: asyncio.TimerHandle | None = None  # the 1.0 client's signature, awaited
         self.visit = Visit(self.log, 0)  # replaced when the connection is made
         self.held: Held | None = None  # lines that wait for the cluster (``_hold``)
+        self.patient = True  # False once a wait ran out: lines are then read as they come
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -182,7 +183,8 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.outbox.open:
             self._process(self.decoder.feed_eof())
-        if self.held is not None or self._claiming() or self._in_flight():
+        # (Not over TLS: asyncio's TLS transport writes nothing once the client ended its side.)
+        if self.patient and not self.tls and (self.held or self._claiming() or self._in_flight()):
             self._hold([])
             assert self.held is not None
             self.held.ended = True  # closed once the cluster answered (``_release``)
@@ -207,58 +209,6 @@ class Connection(asyncio.Protocol):
         """The hub's later answer to this connection (cluster mode): True if the connection
         took it itself (an IRC client's welcome); the native protocol renders it as it is."""
         return False
-
-    # --- lines that wait for the cluster ----------------------------------------------------
-
-    def _claiming(self) -> bool:
-        return self.session is not None and self.session.state is State.CLAIMING
-
-    def _in_flight(self) -> bool:
-        return self.session is not None and self.server.hub.in_flight(self.session)
-
-    def _hold(self, frames: list[Frame]) -> None:
-        """``frames`` wait, and reading stops (what the kernel holds waits there), while the
-        session's name is with the cluster (``State.CLAIMING``), or before a /quit or the end of
-        the client's side while its room messages are on their way through the cluster's log.
-        Then they are read as on one server, where both are answered at once: `printf
-        'ann\nhi\n/quit\n' | nc` gets its name, then "Delivered", then "Goodbye". At most
-        one read's lines wait, for at most a claim's or a message's time (HELD_BEHIND_S)."""
-        held = self.held
-        if held is None:
-            held = self.held = Held()
-            held.timer = asyncio.get_running_loop().call_later(HELD_RECHECK_S, self._recheck)
-        held.frames += frames
-        if self.transport is not None and self.transport.is_reading():
-            self.transport.pause_reading()
-
-    def _recheck(self) -> None:
-        """What waits for an answer that may never say so (a message Redis lost is waited for
-        no more after HELD_BEHIND_S): looked at again every HELD_RECHECK_S."""
-        if self.held is not None:
-            self.held.timer = None
-            self._release()
-            if self.held is not None and self.held.timer is None:
-                loop = asyncio.get_running_loop()
-                self.held.timer = loop.call_later(HELD_RECHECK_S, self._recheck)
-
-    def _release(self) -> None:
-        held = self.held
-        if held is None or not self.outbox.open or self._claiming():
-            return
-        if self._in_flight() and (held.ended or _quits(held.frames)):
-            return
-        self.held = None
-        if held.timer is not None:
-            held.timer.cancel()
-        transport = self.transport
-        if transport is not None and not transport.is_closing() and not held.ended:
-            transport.resume_reading()
-        self._process(held.frames)
-        if held.ended and self.held is None:
-            self.flush()
-            self.close_after_flush(codes.CONNECTION_CLOSED)  # the client ended its side
-        elif held.ended and self.held is not None:
-            self.held.ended = True  # a new name is being checked: wait for it too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
@@ -285,11 +235,11 @@ class Connection(asyncio.Protocol):
         assert session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for index, frame in enumerate(frames):
-            if session.state is State.CLAIMING:
+            if session.state is State.CLAIMING and self.patient:
                 self._hold(frames[index:])
                 return
             command = parse_line(frame)
-            if type(command) is Quit and hub.in_flight(session):
+            if type(command) is Quit and self.patient and hub.in_flight(session):
                 self._hold(frames[index:])  # its "Delivered" before "Goodbye", as on one server
                 return
             self.visit.line(command)
@@ -407,21 +357,6 @@ class Connection(asyncio.Protocol):
         if self.stall is not None:
             self.stall.cancel()
             self.stall = None
-
-
-class Held:
-    """Lines a connection read and holds back (``Connection._hold``)."""
-
-    __slots__ = ("frames", "ended", "timer")
-
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-        self.ended = False  # the client ended its side meanwhile: close once they are read
-        self.timer: asyncio.TimerHandle | None = None
-
-
-def _quits(frames: list[Frame]) -> bool:
-    return bool(frames) and type(parse_line(frames[0])) is Quit
 
 
 def _tune_socket(sock: socket.socket | None) -> None:

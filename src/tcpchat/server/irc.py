@@ -65,7 +65,7 @@ class IrcConnection(Connection):
         assert irc is not None and session is not None
         debug = log.isEnabledFor(logging.DEBUG)
         for index, frame in enumerate(frames):
-            if session.state is State.CLAIMING:  # JOIN after NICK and USER: as on one server
+            if session.state is State.CLAIMING and self.patient:  # JOIN after NICK and USER
                 self._hold(frames[index:])
                 return
             if debug:  # never a password: PASS comes before the session has a name
