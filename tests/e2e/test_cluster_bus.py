@@ -510,3 +510,33 @@ def test_commands_are_packed_as_redis_py_packs_them() -> None:
     for wrong in (1.5, True, None):
         with pytest.raises(TypeError):
             pack([("SET", "k", wrong)])  # type: ignore[list-item]
+
+
+def test_a_stale_run_of_a_node_leaving_leaves_the_run_that_took_its_place_alone(
+    redis: RedisServer,
+) -> None:
+    """A run of node "a" stalls past its lease and another process takes the name "a"; when the
+    stale one then stops cleanly, the names, users, lease and inbox are the new run's: its leave
+    must touch none of them and announce nobody gone."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        stale, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        await lapsed(b.redis, cl.lease_key("a"))
+        fresh = await node("a")
+        await fresh.register(0, time.time())
+        assert await fresh.claim("kim") is None
+        await fresh.run(
+            [Publish(cl.Arrived("a", "kim", "#lobby", "#lobby", 2.0), (("kim", ("#lobby",)),))]
+        )
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "psst", 1.0)) > 0
+        await b.read()
+        await stale.leave(time.time(), "")
+        assert await b.redis.get(cl.lease_key("a")) == fresh.boot
+        assert await b.redis.sismember(cl.NODES_KEY, "a")
+        assert await b.claim("kim") == "kim"
+        assert await b.redis.hgetall(cl.members_key("a")) == {"kim": '["#lobby"]'}
+        assert [e for _, _, e in await b.read() if isinstance(e, cl.Gone)] == []
+        assert [e.text for _, _, e in await fresh.read() if isinstance(e, cl.Whispered)] == ["psst"]
+        assert await fresh.renew(time.time())
+
+    run(redis, test)

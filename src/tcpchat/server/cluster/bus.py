@@ -89,7 +89,7 @@ class Bus:
         await lease_free(self.redis, self.node, self.boot, self.lease.length)
         await self._floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
-        await self._reap_one(self.node, now, "")
+        await self._reap_one(self.node, now, "", keep_inbox=True)
         self.boot = secrets.token_hex(8)
         self._mine.clear()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
@@ -105,11 +105,12 @@ class Bus:
         return max(stored, self.log_position.last, self.inbox_position.last)
 
     async def leave(self, now: float, reason: str) -> None:
-        """Leave the cluster on a clean stop: this node's names are freed and its users' leaves
-        announced at once, not a lease later."""
-        await self.redis.delete(cl.lease_key(self.node))
-        await self._reap_one(self.node, now, reason)
-        await self.redis.delete(self.inbox)  # its names are free: nothing comes to it any more
+        """Leave the cluster on a clean stop: this node's names are freed, its inbox deleted
+        (nothing comes to it any more) and its users' leaves announced at once, not a lease
+        later. Nothing is touched if another run of this node holds the lease: this one stalled
+        past it, and what is listed for the node is that run's."""
+        if not await self._reap_one(self.node, now, reason, keep_inbox=False):
+            log.warning("cluster: another run of node %s holds its lease; left it as is", self.node)
 
     async def snapshot(self, topics: bool = True) -> tuple[int, Snapshot, Numbered]:
         """The log's last id, every listed node's users with their rooms, and (``topics``) each
@@ -416,14 +417,16 @@ class Bus:
             if await self._reap_one(node, now, "")
         ]
 
-    async def _reap_one(self, node: str, now: float, reason: str) -> bool:
-        """Reap ``node``; this node itself (joining afresh, leaving) even if it was reaped
-        already: it may have stalled past that and written users and names since."""
+    async def _reap_one(self, node: str, now: float, reason: str, keep_inbox: bool = True) -> bool:
+        """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
+        even if it was reaped already, since it may have stalled past that and written users
+        and names since, unless another run of it holds the lease."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node)]
-        own = "1" if node == self.node else ""
+        own = self.boot if node == self.node else ""
+        ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, CLUSTER_GONE_INBOX_S * 1000, *gone]
+        args = [node, CLUSTER_LOG_ENTRIES, own, ttl, *gone]
         return bool(await self._reap(keys=keys, args=args))
 
 

@@ -152,14 +152,21 @@ return 1
 
 # A node without a lease: free its names, forget its members, announce it gone, once; its inbox
 # goes after ``ttl`` ms (unless it comes back: ``Bus.register`` keeps it again). The node
-# itself (joining afresh, leaving) passes ``own``: done even if it was reaped already, since a
-# node that stalled past its reaping may have written users and names after it; its inbox stays.
+# itself (joining afresh, leaving) passes its boot id as ``own``: done even if it was reaped
+# already, since a node that stalled past its reaping may have written users and names after it,
+# but not if another run of the node holds the lease now (those are that run's), and with its
+# lease deleted; its inbox goes at once if ``ttl`` is 0 (leaving), else stays.
 # KEYS: its lease, nodes, its held set, its members, seq, log, its inbox.
-# ARGV: node, maxlen, own ('1' or ''), ttl, then the gone entry's field, value, ...  Returns the
-# entry's id, or 0 if the node is alive or was reaped already (and it is not its own).
+# ARGV: node, maxlen, own (a boot id, or ''), ttl, then the gone entry's field, value, ...
+# Returns the entry's id, or 0 if the node is alive or was reaped already (and it is not its
+# own), or if another run holds its lease.
 REAP = """
-if ARGV[3] == '1' then
+if ARGV[3] ~= '' then
+  local held = redis.call('GET', KEYS[1])
+  if held and held ~= ARGV[3] then return 0 end
+  redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
+  if ARGV[4] == '0' then redis.call('DEL', KEYS[7]) end
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
