@@ -21,10 +21,12 @@ from tests.e2e.redis_server import RedisServer, command
 
 pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
-from tcpchat.core.output import Publish, Whisper  # noqa: E402
+from tcpchat.core.output import Publish, Release, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import reach  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
+from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
+from tcpchat.server.cluster.wire import flat_fields  # noqa: E402
 
 T = TypeVar("T")
 
@@ -337,24 +339,39 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
     run(redis, test)
 
 
-def test_a_node_joining_afresh_clears_what_it_wrote_after_it_was_reaped(
+def test_a_node_reaped_while_it_stalled_writes_nothing_under_names_no_longer_its_own(
     redis: RedisServer,
 ) -> None:
-    """A node that stalled past its reaping may still write a user's arrival (presence needs no
-    lease). Joining afresh must announce it gone again and clear its record, although the node
-    is no longer listed: else that user stays listed everywhere if they leave meanwhile."""
+    """A node that stalled past its lease was reaped: its names are free and may be someone
+    else's already. Whatever it still sends (a room message, a private one, a topic, a user's
+    arrival, a release) is refused with LEASE_LOST and writes nothing; joining afresh announces
+    its earlier users gone, and it writes again."""
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
+        assert await stalled.claim("kim") is None
         await lapsed(b.redis, cl.lease_key("stalled"))
         assert await b.reap(time.time()) == ["stalled"]
-        late = cl.Arrived("stalled", "kim", "#lobby", "#lobby", 2.0)
-        await stalled.run([Publish(late, (("kim", ("#lobby",)),))])
-        assert await b.redis.hgetall(cl.members_key("stalled")) == {"kim": '["#lobby"]'}
-        await stalled.register(0, time.time())
+        assert await b.claim("kim") is None  # someone else's now
+        await b.read()
+        late = [
+            Publish(cl.Arrived("stalled", "lee", "#lobby", "#lobby", 2.0), (("lee", ("#lobby",)),)),
+            Publish(said("stalled", "I am kim")),
+            Publish(cl.TopicSet("stalled", "kim", "#lobby", "#lobby", "forged", 2.0)),
+            Whisper("b", cl.Whispered("stalled", 1, "kim", "bob", "psst", 2.0), None),
+            Release("kim"),
+        ]
+        assert await stalled.run(late) == [LEASE_LOST] * len(late)
+        assert await b.read() == []
         assert await b.redis.hgetall(cl.members_key("stalled")) == {}
-        read = [e for _, _, e in await b.read()]
-        assert [type(e).__name__ for e in read] == ["Gone", "Arrived", "Gone"]
+        assert await b.redis.get(cl.claim_keys("kim")[0]) == cl.holder_value("b", "kim")
+        assert await b.redis.hgetall(cl.TOPICS_KEY) == {}
+        with pytest.raises(LookupError):
+            await stalled.publish(said("stalled", "again"))
+        await stalled.register(0, time.time())
+        assert [type(e).__name__ for _, _, e in await b.read()] == ["Gone"]
+        await stalled.run([Publish(said("stalled", "back"))])
+        assert [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)] == ["back"]
         assert await b.reap(time.time()) == []  # listed again, with a lease: alive
 
     run(redis, test)
@@ -538,5 +555,27 @@ def test_a_stale_run_of_a_node_leaving_leaves_the_run_that_took_its_place_alone(
         assert [e for _, _, e in await b.read() if isinstance(e, cl.Gone)] == []
         assert [e.text for _, _, e in await fresh.read() if isinstance(e, cl.Whispered)] == ["psst"]
         assert await fresh.renew(time.time())
+
+    run(redis, test)
+
+
+def test_a_node_back_from_a_lost_link_takes_a_new_boot_id_and_what_the_old_one_sent_is_refused(
+    redis: RedisServer,
+) -> None:
+    """A pipeline stuck in a dead connection may reach Redis after the node gave up on it and
+    got back in touch through another: its writes carry the old boot id and are refused."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        old = a.boot
+        assert await a.renew(time.time(), fresh=True)
+        assert a.boot != old and await b.redis.get(cl.lease_key("a")) == a.boot
+        keys = [cl.lease_key("a"), cl.SEQ_KEY, cl.LOG_KEY]
+        stale = [old, 100, *flat_fields(codec.encode(said("a", "late")))]
+        assert await a.redis.eval(APPEND, len(keys), *keys, *stale) == LEASE_LOST
+        assert await b.read() == []
+        assert await a.publish(said("a", "now")) > 0
+        assert await a.renew(time.time())
+        assert [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)] == ["now"]
 
     run(redis, test)

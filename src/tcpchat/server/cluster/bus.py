@@ -28,6 +28,7 @@ from ...core.limits import (
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from ..logs import LOGGER_NAME
 from . import lease_free, scripts
+from .scripts import LEASE_LOST
 from .wire import Arg, Command, Wire, call_script, flat_fields, no_script, score
 
 log = logging.getLogger(LOGGER_NAME)
@@ -182,7 +183,9 @@ class Bus:
         pipe: list[Command] = []
         groups: list[int] = []
         said: list[str] = []  # room messages in a row, appended by one call
-        log_keys = [cl.SEQ_KEY, cl.LOG_KEY]
+        lease, boot = cl.lease_key(self.node), self.boot  # every write is fenced (scripts.py)
+        log_keys = [lease, cl.SEQ_KEY, cl.LOG_KEY]
+        many: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, codec.FIELD]
         for item in batch:
             if isinstance(item, Publish):
                 raw = codec.encode_value(item.entry)
@@ -192,14 +195,12 @@ class Bus:
                     said.append(raw)
                     continue
             if said:
-                call_script(
-                    pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said]
-                )
+                call_script(pipe, self._append_many, log_keys, [*many, *said])
                 groups.append(len(said))
                 said = []
             groups.append(1)
             if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
-                topic: list[Arg] = [CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
+                topic: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
                 kept = [cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
                 call_script(pipe, self._topic, [*log_keys, *kept], [*topic, codec.FIELD, raw])
             elif isinstance(item, Publish):
@@ -210,6 +211,7 @@ class Bus:
                 ]
                 keys = [*log_keys, cl.members_key(self.node)]
                 args: list[Arg] = [
+                    boot,
                     CLUSTER_LOG_ENTRIES,
                     len(item.members),
                     *changes,
@@ -219,12 +221,12 @@ class Bus:
                 call_script(pipe, self._presence, keys, args)
             elif isinstance(item, Whisper):
                 fields = flat_fields(codec.encode(item.entry))
-                args = [CLUSTER_INBOX_ENTRIES, item.node, *fields]
+                args = [boot, CLUSTER_INBOX_ENTRIES, item.node, *fields]
+                inbox = [lease, cl.SEQ_KEY, cl.inbox_key(item.node)]
                 if isinstance(item.entry, cl.Bounced):  # to its sender, whatever their name now
-                    keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.NODES_KEY]
-                    call_script(pipe, self._bounce, keys, args)
+                    call_script(pipe, self._bounce, [*inbox, cl.NODES_KEY], args)
                 else:
-                    keys = [cl.SEQ_KEY, cl.inbox_key(item.node), cl.claim_keys(item.entry.to)[0]]
+                    keys = [*inbox, cl.claim_keys(item.entry.to)[0]]
                     call_script(pipe, self._whisper, keys, args)
             elif isinstance(item, Claim):
                 keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
@@ -232,12 +234,12 @@ class Bus:
                 old = cl.holder_value(self.node, item.old) if item.old else ""
                 call_script(pipe, self._claim, keys, [self.boot, value, old])
             elif isinstance(item, Release):
-                keys = [cl.held_key(self.node), *cl.claim_keys(item.name)]
-                call_script(pipe, self._release, keys, [cl.holder_value(self.node, item.name)])
+                keys = [lease, cl.held_key(self.node), *cl.claim_keys(item.name)]
+                call_script(
+                    pipe, self._release, keys, [boot, cl.holder_value(self.node, item.name)]
+                )
         if said:
-            call_script(
-                pipe, self._append_many, log_keys, [CLUSTER_LOG_ENTRIES, codec.FIELD, *said]
-            )
+            call_script(pipe, self._append_many, log_keys, [*many, *said])
             groups.append(len(said))
         return pipe, groups
 
@@ -268,11 +270,14 @@ class Bus:
             last = await self.redis.xrevrange(key, count=1)
             position.last = cl.id_of(last[0][0]) if last else 0
 
-    async def renew(self, now: float) -> bool:
-        """Renew the lease (sent at ``now``); False if this node was reaped meanwhile."""
-        args = [self.node, self.boot, self.lease.millis]
+    async def renew(self, now: float, fresh: bool = False) -> bool:
+        """Renew the lease (sent at ``now``), under a new boot id if ``fresh`` (back from a lost
+        link: scripts.py, RENEW); False if this node was reaped meanwhile."""
+        new = secrets.token_hex(8) if fresh else self.boot
+        args = [self.node, self.boot, self.lease.millis, new]
         if not await self._renew(keys=[cl.lease_key(self.node), cl.NODES_KEY], args=args):
             return False
+        self.boot = new
         self.lease.renewed(now)
         return True
 
@@ -282,13 +287,11 @@ class Bus:
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
         value = cl.holder_value(self.node, name)
         answer = await self._claim(keys=keys, args=[self.boot, value, ""])
-        if answer == "!lease":
-            raise LookupError(f"node {self.node} lost its lease")
-        return None if answer == "" else cl.parse_holder(answer)[1]
+        return None if _fenced(answer) == "" else cl.parse_holder(answer)[1]
 
     async def release(self, name: str) -> None:
-        keys = [cl.held_key(self.node), *cl.claim_keys(name)]
-        await self._release(keys=keys, args=[cl.holder_value(self.node, name)])
+        keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
+        _fenced(await self._release(keys=keys, args=[self.boot, cl.holder_value(self.node, name)]))
 
     async def holder(self, name: str) -> str | None:
         """The node holding ``name``, or None."""
@@ -297,15 +300,16 @@ class Bus:
 
     async def publish(self, entry: cl.Entry) -> int:
         """Append ``entry`` to the log; its id (the message id of a room message)."""
-        args = [CLUSTER_LOG_ENTRIES, *flat_fields(codec.encode(entry))]
-        return int(await self._append(keys=[cl.SEQ_KEY, cl.LOG_KEY], args=args))
+        keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.LOG_KEY]
+        args = [self.boot, CLUSTER_LOG_ENTRIES, *flat_fields(codec.encode(entry))]
+        return int(_fenced(await self._append(keys=keys, args=args)))
 
     async def whisper(self, node: str, entry: cl.Whispered) -> int:
         """Append a private message to ``node``'s inbox if ``node`` still holds the recipient's
         name: its id, or 0 (no such user any more)."""
-        keys = [cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
-        args = [CLUSTER_INBOX_ENTRIES, node, *flat_fields(codec.encode(entry))]
-        return int(await self._whisper(keys=keys, args=args))
+        keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
+        args = [self.boot, CLUSTER_INBOX_ENTRIES, node, *flat_fields(codec.encode(entry))]
+        return int(_fenced(await self._whisper(keys=keys, args=args)))
 
     async def listen(self) -> None:
         """Be pushed the log's and this node's inbox's entries from now on (``pushed``); what
@@ -428,6 +432,14 @@ class Bus:
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
         args = [node, CLUSTER_LOG_ENTRIES, own, ttl, *gone]
         return bool(await self._reap(keys=keys, args=args))
+
+
+def _fenced(answer: Any) -> Any:
+    """A script's answer; ``LookupError`` if it refused because this run of the node does not
+    hold the node's lease (scripts.py): the node must join again."""
+    if answer == LEASE_LOST:
+        raise LookupError("this node lost its lease")
+    return answer
 
 
 def _number(entry_id: str) -> int | None:

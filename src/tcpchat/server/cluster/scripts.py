@@ -9,18 +9,29 @@ name, as ``<id> <value>`` (the entry's one field, ``e``): nodes are pushed the e
 are appended and read the stream itself only to catch up (at start, after a loss). Both happen
 in one script, so the pushes come in the stream's order. A burst appended by one call is
 pushed as one message, its entries one per line (a value is JSON: it holds no newline).
+
+Every script that writes for a node is fenced by its lease: the lease's key comes first
+(``KEYS[1]``) and this run's boot id first (``ARGV[1]``), and nothing is written (the answer is
+``'!lease'``) unless the lease holds that id. A node that stalled past its lease (and was
+reaped: its names freed and perhaps given to others) or a stale run of a node whose name
+another run took cannot write a message, a private message, a presence or a release under
+names that are no longer its own; it learns so from the answer and joins again.
 """
 
 from __future__ import annotations
 
+# What a fenced script answers when this run of the node does not hold the node's lease.
+LEASE_LOST = "!lease"
+
 # Append an entry numbered by the cluster's sequence: its id is the message id (0-N).
-# KEYS: seq, stream. ARGV: maxlen, then field, value, ...  Returns the id.
+# KEYS: lease, seq, stream. ARGV: boot, maxlen, then field, value, ...  Returns the id.
 APPEND = """
-local id = redis.call('INCR', KEYS[1])
-local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
-for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+local id = redis.call('INCR', KEYS[2])
+local args = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
+redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
@@ -28,25 +39,27 @@ return id
 # messages in one call: one command, not one each), and push them in one message. The ids are
 # taken at once and the stream trimmed once, after the burst. The push is joined from its parts
 # in one go: a string per line made first (and interned by Lua) cost Redis 10-20 % more.
-# KEYS: seq, stream. ARGV: maxlen, the field, then one value per entry. Returns the last id.
+# KEYS: lease, seq, stream. ARGV: boot, maxlen, the field, then one value per entry. Returns
+# the last id.
 APPEND_MANY = """
-local n = #ARGV - 2
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+local n = #ARGV - 3
 if n < 1 then return 0 end
-local last = redis.call('INCRBY', KEYS[1], n)
+local last = redis.call('INCRBY', KEYS[2], n)
 local first = last - n
 local parts = {}
 for i = 1, n do
   local id = '0-' .. (first + i)
-  local value = ARGV[i + 2]
-  redis.call('XADD', KEYS[2], id, ARGV[2], value)
+  local value = ARGV[i + 3]
+  redis.call('XADD', KEYS[3], id, ARGV[3], value)
   parts[4 * i - 3] = id
   parts[4 * i - 2] = ' '
   parts[4 * i - 1] = value
   parts[4 * i] = '\\n'
 end
 parts[4 * n] = nil
-redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[1])
-redis.call('PUBLISH', KEYS[2], table.concat(parts))
+redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[2])
+redis.call('PUBLISH', KEYS[3], table.concat(parts))
 return last
 """
 
@@ -54,44 +67,48 @@ return last
 # room's last topic entry with its id, in one step, so that a joining node's snapshot (SNAPSHOT)
 # has the topics set up to its point of the log however long ago (the log's entries are
 # trimmed away in time). Past ``most`` rooms the one whose topic was set longest ago goes.
-# KEYS: seq, stream, topics, topics by id. ARGV: maxlen, room key, most, field, value.
-# Returns the id.
+# KEYS: lease, seq, stream, topics, topics by id. ARGV: boot, maxlen, room key, most, field,
+# value. Returns the id.
 TOPIC = """
-local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[4], ARGV[5])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[5])
-redis.call('ZADD', KEYS[4], id, ARGV[2])
-if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
-  local oldest = redis.call('ZPOPMIN', KEYS[4])
-  redis.call('HDEL', KEYS[3], oldest[1])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+local id = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, ARGV[5], ARGV[6])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[6])
+redis.call('ZADD', KEYS[5], id, ARGV[3])
+if redis.call('ZCARD', KEYS[5]) > tonumber(ARGV[4]) then
+  local oldest = redis.call('ZPOPMIN', KEYS[5])
+  redis.call('HDEL', KEYS[4], oldest[1])
 end
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[5])
+redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[6])
 return id
 """
 
 # A private message into the recipient's node inbox, only if that node still holds the name.
-# KEYS: seq, inbox, the recipient's first claim key. ARGV: maxlen, node, then field, value, ...
-# Returns the id, or 0 if the name is no longer held by that node.
+# KEYS: lease, seq, inbox, the recipient's first claim key. ARGV: boot, maxlen, node, then
+# field, value, ...  Returns the id, or 0 if the name is no longer held by that node.
 WHISPER = """
-local holder = redis.call('GET', KEYS[3])
-if not holder or string.sub(holder, 1, #ARGV[2] + 1) ~= ARGV[2] .. '\\t' then return 0 end
-local id = redis.call('INCR', KEYS[1])
-local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+local holder = redis.call('GET', KEYS[4])
+if not holder or string.sub(holder, 1, #ARGV[3] + 1) ~= ARGV[3] .. '\\t' then return 0 end
+local id = redis.call('INCR', KEYS[2])
+local args = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id}
+for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
+redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
 # The word that a private message did not reach its recipient, into the inbox of its sender's
 # node, only if that node is still in the cluster (a dead node's inbox is not filled again). Not
 # tied to the sender's name, as WHISPER is to the recipient's: the sender may have changed it.
-# KEYS: seq, inbox, nodes. ARGV: maxlen, node, then field, value.  Returns the id, or 0.
+# KEYS: lease, seq, inbox, nodes. ARGV: boot, maxlen, node, then field, value.  Returns the id,
+# or 0.
 BOUNCE = """
-if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return 0 end
-local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, ARGV[3], ARGV[4])
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[4])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+if redis.call('SISMEMBER', KEYS[4], ARGV[3]) == 0 then return 0 end
+local id = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, ARGV[4], ARGV[5])
+redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[5])
 return id
 """
 
@@ -125,14 +142,15 @@ end
 return ''
 """
 
-# Let go of a name's keys that this node holds under that value. KEYS: held set, claim keys...
-# ARGV: holder value. Returns how many keys were freed.
+# Let go of a name's keys that this node holds under that value. KEYS: lease, held set, claim
+# keys... ARGV: boot, holder value. Returns how many keys were freed.
 RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
 local freed = 0
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then
+for i = 3, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2] then
     redis.call('DEL', KEYS[i])
-    redis.call('SREM', KEYS[1], KEYS[i])
+    redis.call('SREM', KEYS[2], KEYS[i])
     freed = freed + 1
   end
 end
@@ -140,13 +158,15 @@ return freed
 """
 
 # Renew this node's lease unless it was reaped, or another process took the node's name after
-# this one's lease lapsed (then it must join again, which waits for that one to go).
-# KEYS: lease, nodes. ARGV: node, boot id, ms. Returns 1 renewed, 0 reaped or taken.
+# this one's lease lapsed (then it must join again, which waits for that one to go); the lease
+# then holds ``new`` (a node back from a lost link takes a new boot id, so that what a dead
+# connection of the old link still carries to Redis later is refused by the fence).
+# KEYS: lease, nodes. ARGV: node, boot id, ms, new boot id. Returns 1 renewed, 0 reaped or taken.
 RENEW = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
 local held = redis.call('GET', KEYS[1])
 if held and held ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 return 1
 """
 
@@ -184,20 +204,22 @@ return id
 
 # A presence entry and what it changes in the node's record of its users, in one step, so that a
 # joining node's snapshot (SNAPSHOT) and the log meet exactly.
-# KEYS: seq, log, the node's members hash. ARGV: maxlen, count of changes, then (name, rooms as
-# JSON, or '' when the user left) per change, then field, value, ...  Returns the entry's id.
+# KEYS: lease, seq, log, the node's members hash. ARGV: boot, maxlen, count of changes, then
+# (name, rooms as JSON, or '' when the user left) per change, then field, value, ...  Returns
+# the entry's id.
 PRESENCE = """
-local n = tonumber(ARGV[2])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+local n = tonumber(ARGV[3])
 for i = 0, n - 1 do
-  local name, rooms = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  if rooms == '' then redis.call('HDEL', KEYS[3], name)
-  else redis.call('HSET', KEYS[3], name, rooms) end
+  local name, rooms = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  if rooms == '' then redis.call('HDEL', KEYS[4], name)
+  else redis.call('HSET', KEYS[4], name, rooms) end
 end
-local id = redis.call('INCR', KEYS[1])
-local args = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id}
-for i = 3 + 2 * n, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.call('INCR', KEYS[2])
+local args = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id}
+for i = 4 + 2 * n, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
-redis.call('PUBLISH', KEYS[2], '0-' .. id .. ' ' .. ARGV[#ARGV])
+redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
 """
 
