@@ -4,20 +4,22 @@ is made but never started, so it is down, as after a loss, and nothing is sent a
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import pytest
 
 from tcpchat.core import cluster as cl
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import CLUSTER_MAX_PENDING, HubLimits
-from tcpchat.core.output import Claim, Instruction, Out, Publish, Release
-from tcpchat.core.session import Session
+from tcpchat.core.output import Claim, Instruction, Out, Publish, Release, Whisper
+from tcpchat.core.session import Session, State
 
 from ..core.test_hub_rooms import ListArchive
 
 redis_asyncio = pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[cluster]")
 
 from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
+from tcpchat.server.cluster.queue import WRITE_BATCH, take_batch  # noqa: E402
 
 
 def down_link() -> tuple[ClusterLink, list[Instruction]]:
@@ -110,3 +112,47 @@ def test_a_burst_read_is_routed_in_order_past_an_entry_that_fails(
         calls = asyncio.run(main())
     assert calls == [[Release("m1"), Release("m3"), Release("m5")]]
     assert "applying entry 2 failed" in caplog.text
+
+
+def active(session_id: int, name: str) -> Session:
+    session = Session(session_id, "x", 0.0, 0.0)
+    session.name, session.state = name, State.ACTIVE
+    return session
+
+
+def said_by(session: Session, text: str) -> Publish:
+    return Publish(
+        cl.Said("a", session.id, session.name, "#lobby", "", text, False, 0.0), (), session
+    )
+
+
+def test_messages_after_a_name_claimed_late_wait_for_the_answer_in_the_next_pipeline() -> None:
+    kim, ann = active(1, "kim"), active(2, "ann")
+    arrived = Publish(cl.Arrived("a", "kim", "#lobby", "#lobby", 0.0), (("kim", ("#lobby",)),))
+    late = Claim(kim, "kim", late=True)
+    queue: deque[Instruction] = deque([late, arrived, said_by(kim, "hi"), said_by(ann, "yo")])
+    assert take_batch(queue) == [late, arrived]
+    assert take_batch(queue) == [said_by(kim, "hi"), said_by(ann, "yo")]
+    plain: deque[Instruction] = deque([said_by(ann, f"m{n}") for n in range(WRITE_BATCH + 1)])
+    assert len(take_batch(plain)) == WRITE_BATCH and len(plain) == 1
+
+
+def test_the_messages_of_a_user_whose_late_claim_is_refused_never_go_out_under_that_name() -> None:
+    """kim was given her name while node a was cut off, and another node gave it to someone
+    else meanwhile: a refused late claim closes her session, and her messages still queued are
+    dropped (they would be shown everywhere under the other user's name); ann's stay. A late
+    claim granted drops nothing."""
+
+    async def main() -> None:
+        link, _ = down_link()
+        kim, ann = active(1, "kim"), active(2, "ann")
+        kim.whispering = 1
+        whisper = Whisper("b", cl.Whispered("a", 1, "kim", "bob", "psst", 0.0), kim)
+        link._queue.extend([said_by(kim, "I am kim"), whisper, said_by(ann, "hello")])
+        link._answered([Claim(kim, "kim", late=True)], ["b\tkim"])
+        assert list(link._queue) == [said_by(ann, "hello")]
+        assert kim.state is State.CLOSED and kim.whispering == 0
+        link._answered([Claim(ann, "ann", late=True)], [""])
+        assert list(link._queue) == [said_by(ann, "hello")] and ann.state is State.ACTIVE
+
+    asyncio.run(main())

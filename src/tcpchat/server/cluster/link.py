@@ -27,31 +27,21 @@ from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
-from ...core.output import Claim, Instruction, Out, Publish, Refresh, Release, Whisper
+from ...core.output import Claim, Instruction, Out, Publish, Refresh, Whisper
+from ...core.session import Session
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lasting
 from .bus import Bus, Numbered, Read
+from .queue import done_by_rejoining, drop_messages, take_batch
+from .scripts import LEASE_LOST
 
 log = logging.getLogger(LOGGER_NAME)
 
-# Instructions sent in one pipeline: enough for a burst, few enough not to wait on a slow answer.
-WRITE_BATCH = 512
 # How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
 STOP_WAIT_S = 1.0
 # A link lost after holding this long starts its backoff afresh; one lost sooner (Redis keeps
 # refusing something, a link that flaps) goes on from the last pause, doubling up to its most.
 STEADY_S = 30.0
-
-
-def _done_by_rejoining(item: Instruction) -> bool:
-    """True for what a node joining the cluster again does itself: it frees every name it held
-    and announces its users gone (``Bus.register``), then claims the names of those online and
-    says where they are (``Hub.reannounce``). A claim a session waits for is not among these."""
-    if isinstance(item, Publish):
-        return item.sender is None  # presence; a message or a topic has its sender
-    if isinstance(item, Claim):
-        return item.late
-    return isinstance(item, Release)
 
 
 class ClusterLink:
@@ -147,7 +137,7 @@ class ClusterLink:
                 # link is back and say then who is where.
                 self._rejoin_wanted = True
                 self._drop_for_rejoin()
-        if self._rejoin_wanted and not self.up.is_set() and _done_by_rejoining(item):
+        if self._rejoin_wanted and not self.up.is_set() and done_by_rejoining(item):
             return
         self._queue.append(item)
         self._wake.set()
@@ -157,8 +147,7 @@ class ClusterLink:
             await self._wake.wait()
             self._wake.clear()
             while self._queue and self.up.is_set():
-                count = min(len(self._queue), WRITE_BATCH)
-                batch = [self._queue.popleft() for _ in range(count)]
+                batch = take_batch(self._queue)
                 link = self._link
                 try:
                     answers = await self.bus.run(batch)
@@ -176,6 +165,7 @@ class ClusterLink:
         out: Out = []
         again: list[Instruction] = []
         why = ""  # set when this node must join the cluster again
+        lost: set[Session] = set()  # users whose names turned out to be someone else's
         for item, answer in zip(batch, answers):
             if isinstance(answer, Exception):
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
@@ -186,15 +176,24 @@ class ClusterLink:
                 elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
                     # who is where, a name freed or in use: joining again says it afresh
                     why = why or f"Redis refused a {type(item).__name__}"
+            elif answer == LEASE_LOST:  # nothing was written: this node must join again
+                why = why or "this node lost its lease"
+                if isinstance(item, Claim) or (isinstance(item, Whisper) and not item.sender):
+                    again.append(item)  # a claim or a bounce: again once this node joined again
+                elif isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                    out += self.hub.unsent(item, now)
             elif isinstance(item, Claim):
-                if answer == "!lease":
-                    again.append(item)  # claimed again once this node has joined again
-                    why = why or "this node lost its lease"
-                else:
-                    out += self.hub.claimed(item, self.bus.holder_of(item, answer), now)
+                holder = self.bus.holder_of(item, answer)
+                if holder is not None and item.late and item.session.name == item.name:
+                    lost.add(item.session)  # given elsewhere while this node was cut off
+                out += self.hub.claimed(item, holder, now)
             elif isinstance(item, Whisper):
                 out += self.hub.whispered(item, int(answer), now)
         self._queue.extendleft(reversed(again))
+        if lost:  # their messages must not go out under a name that is another user's
+            self._queue, dropped = drop_messages(self._queue, lost)
+            for message in dropped:
+                out += self.hub.unsent(message, now)  # (they are gone: nothing is said)
         self.route(out)
         if why:
             self._rejoin_wanted = True
@@ -220,10 +219,10 @@ class ClusterLink:
         return rest
 
     def _drop_for_rejoin(self) -> None:
-        """Forget what joining again does anyway (``_done_by_rejoining``); a message queued is
+        """Forget what joining again does anyway (``done_by_rejoining``); a message queued is
         not sent, and its sender is told."""
         rest = self._refuse_messages(self._queue)
-        self._queue = deque(item for item in rest if not _done_by_rejoining(item))
+        self._queue = deque(item for item in rest if not done_by_rejoining(item))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -323,7 +322,7 @@ class ClusterLink:
             link = self._link
             try:
                 if self.bus.lease.due(now) and not await self.bus.renew(now):
-                    self._rejoin_wanted = True
+                    self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
                 for node in await self.bus.reap(now):
@@ -391,16 +390,16 @@ class ClusterLink:
         await self.redis.connection_pool.disconnect()
         await self.bus.close()
         await self.redis.ping()
-        if self._rejoin_wanted or not await self._still_in(now):
+        if self._rejoin_wanted or not await self._still_in(now, fresh=True):
             self._rejoin_wanted = True  # till done: once listed again it looks done
             await self._join_again(now)
         self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
 
-    async def _still_in(self, now: float) -> bool:
+    async def _still_in(self, now: float, fresh: bool = False) -> bool:
         """After a time without reading: False if the others dropped this node (or Redis lost
         its data). Else True, once the state is re-read if log entries were trimmed away from
-        after this node's position meanwhile."""
-        if not await self.bus.renew(now):
+        after this node's position meanwhile. ``fresh``: take a new boot id (``Bus.renew``)."""
+        if not await self.bus.renew(now, fresh):
             return False
         first, _ = await self.bus.edges(cl.LOG_KEY)
         gap = self.bus.log_position.gap(first or None)
