@@ -5,6 +5,7 @@ end-to-end tests (``tests/e2e/test_cluster.py``) run the real thing."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import pytest
@@ -817,8 +818,14 @@ def test_losing_the_link_is_said_once_and_messages_stay_on_this_server() -> None
         "!!! bob is on another server, which this one cannot reach now. Try again later."
     ]
     assert b.take(bob) == []
+    late = a.connect()
+    a.take(late)
+    a.line(late, "lee")  # arrives while the link is down: told so too, right after the welcome
+    assert text(a.take(late))[-1] == lost
+    a.drain()
     a.route(a.hub.link_up(a.now))
-    assert text(a.take(ann)) == ["*** Cluster link back: messages reach every server again."]
+    back = "*** Cluster link back: messages reach every server again."
+    assert text(a.take(ann)) == text(a.take(late)) == [back]
 
 
 def test_a_name_taken_elsewhere_while_cut_off_costs_the_session() -> None:
@@ -1014,3 +1021,32 @@ def test_a_strike_with_an_origin_no_node_would_write_is_refused() -> None:
         with pytest.raises(ValueError):
             codec.checked(cl.Struck("a", origin, 1.0))
     assert codec.checked(cl.Struck("a", "2001:db8:1:2::/64", 1.0)).origin == "2001:db8:1:2::/64"
+
+
+def test_each_node_counts_only_the_rooms_its_own_users_made_against_its_limit() -> None:
+    """One address may make MAX_ROOMS_PER_USER rooms per connection on every node: were other
+    nodes' rooms counted, users of nodes b and c could fill node a's limit and nobody on a could
+    make a room. A node's limit counts the rooms its users made (the lobby too)."""
+    _, (a, b) = cluster("a", "b")
+    for node in (a, b):
+        node.hub.config = dataclasses.replace(node.hub.config, max_rooms=3)
+    ann, bob = join(a, "ann", b), join(b, "bob", a)
+    for room in ("#b1", "#b2"):
+        b.line(bob, f"/join {room}")
+        settle(a, b)
+    b.take(bob)
+    b.line(bob, "/join #b3")
+    (error,) = b.take(bob)
+    assert isinstance(error, ev.Error) and error.code == codes.TOO_MANY_ROOMS
+    assert error.text.startswith("This server has 3 rooms")
+    a.line(ann, "/join #a1")
+    settle(a, b)
+    assert [room.name for room in ann.rooms] == ["#lobby", "#a1"]
+    a.line(ann, "/join #a2")
+    settle(a, b)
+    a.take(ann)
+    a.line(ann, "/join #a3")
+    (error,) = a.take(ann)
+    assert isinstance(error, ev.Error) and error.code == codes.TOO_MANY_ROOMS
+    assert error.text.startswith("Users of this server made 3 rooms"), error.text
+    assert len(a.hub.rooms) == 5

@@ -25,6 +25,11 @@ from .session import Session
 # them: the old name's release goes out right after the rename, one round trip to Redis.
 RENAMED_WITHIN_S = 10.0
 
+# What users of a node are told when its link to Redis is lost (and those who arrive while it
+# is) and when it is back.
+LINK_LOST = "Cluster link lost: messages reach users on this server only."
+LINK_BACK = "Cluster link back: messages reach every server again."
+
 PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
 LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from . import cluster as cl
 from . import codes
 from . import events as ev
-from .cluster import ClusterState
+from .cluster import LINK_BACK, LINK_LOST, ClusterState
 from .hub_behind import BehindHandlers
 from .names import look_keys, name_key
 from .output import (
@@ -34,9 +34,6 @@ from .output import (
 )
 from .rooms import Room, room_name
 from .session import Session, State
-
-LINK_LOST = "Cluster link lost: messages reach users on this server only."
-LINK_BACK = "Cluster link back: messages reach every server again."
 
 
 class ClusterHandlers(BehindHandlers):
@@ -399,7 +396,7 @@ class ClusterHandlers(BehindHandlers):
         room = self.rooms.find(label)
         if room is not None and session in room:
             return []
-        self._put(session, room if room is not None else self._made(label))  # empty is falsy
+        self._put(session, room if room is not None else self._made(label, here=False))
         return self._arrived(session.rooms[-1], session, now)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:

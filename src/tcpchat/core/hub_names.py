@@ -13,7 +13,7 @@ import math
 from . import codes
 from . import commands as cmd
 from . import events as ev
-from .cluster import ClusterState, Struck
+from .cluster import LINK_LOST, ClusterState, Struck
 from .guard import Buckets, Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
@@ -73,7 +73,7 @@ class NameHandlers(RoomHandlers):
                 codes.PASSWORD_WAIT,
                 (
                     "Too many wrong passwords from your address: "
-                    f"wait {wait:.0f} s before the next try."
+                    f"wait {math.ceil(wait)} s before the next try."
                 ),
             )
         elif hmac.compare_digest(
@@ -121,8 +121,9 @@ class NameHandlers(RoomHandlers):
             session.state = State.CLAIMING  # until the other nodes agree (Hub.claimed)
             return self._claim(session, name)
         out = self._admit(session, name, now)
-        if cluster is not None:
-            out.append(Claim(session, name, late=True))  # when the link is back
+        if cluster is not None:  # told as those online at the loss were; claimed once back
+            out.append(to(session, ev.Notice(now, codes.CLUSTER_DOWN, LINK_LOST)))
+            out.append(Claim(session, name, late=True))
         return out
 
     def _admit(self, session: Session, name: str, now: float) -> Out:

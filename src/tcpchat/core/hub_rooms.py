@@ -90,13 +90,16 @@ class RoomHandlers:
                 "/part one first.",
             )
         if room is None:
-            if len(self.rooms) >= cfg.max_rooms:
+            made = self.rooms.made_here  # in a cluster, other nodes' rooms count there
+            if made >= cfg.max_rooms:
+                where = (
+                    "This server has" if made == len(self.rooms) else "Users of this server made"
+                )
                 return self._error(
                     session,
                     now,
                     codes.TOO_MANY_ROOMS,
-                    f"This server has {len(self.rooms)} rooms, the most it holds: "
-                    "join one of them (/rooms).",
+                    f"{where} {made} rooms, the most it allows: join one of them (/rooms).",
                 )
             room = self._made(name)
         self._put(session, room)
@@ -194,15 +197,16 @@ class RoomHandlers:
             return ToAll(event, skip)
         return ToSessions(room.everyone(), event, skip=skip)
 
-    def _made(self, name: str) -> Room[Session]:
-        """A new room called ``name`` (no room looks like it), with the spelling and topic the
-        archive kept for it if any: the typed spelling if the kept one looks like a room in use
-        (#Ian kept, #lan in use: #ian is neither's look-alike, #Ian is #lan's)."""
+    def _made(self, name: str, here: bool = True) -> Room[Session]:
+        """A new room called ``name`` (no room looks like it; ``here``: by this server's user),
+        with the spelling and topic the archive kept for it if any: the typed spelling if the
+        kept one looks like a room in use (#Ian kept, #lan in use: #ian is neither's look-alike,
+        #Ian is #lan's)."""
         kept = self.archive.topic(room_key(name))
         if kept is not None and self.rooms.find(kept[0]) is not None:
             kept = (name, kept[1])
         room = Room[Session](*kept) if kept is not None else Room[Session](name)
-        self.rooms.add(room)
+        self.rooms.add(room, here)
         return room
 
     def _put(self, session: Session, room: Room[Session]) -> None:

@@ -139,9 +139,17 @@ class Rooms(Generic[M]):
         self.lobby: Room[M] = Room(LOBBY)
         self._by_key: dict[str, Room[M]] = {self.lobby.key: self.lobby}
         self._by_look: dict[str, Room[M]] = dict.fromkeys(look_keys(LOBBY), self.lobby)
+        # The keys of the rooms made by this server's users (the lobby too): in a cluster the
+        # others are made by other nodes' users, and each node's limit counts only its own.
+        self._here: set[str] = {self.lobby.key}
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    @property
+    def made_here(self) -> int:
+        """How many of the rooms this server's users made (all of them without a cluster)."""
+        return len(self._here)
 
     def find(self, name: str) -> Room[M] | None:
         """The room called ``name``, or one that cannot be told apart from it."""
@@ -155,9 +163,12 @@ class Rooms(Generic[M]):
         """The room whose key (``room_key``) is ``key``."""
         return self._by_key.get(key)
 
-    def add(self, room: Room[M]) -> None:
-        """A new room; the look-alike keys another room holds stay that room's."""
+    def add(self, room: Room[M], here: bool = True) -> None:
+        """A new room (``here``: made by this server's user); the look-alike keys another room
+        holds stay that room's."""
         self._by_key[room.key] = room
+        if here:
+            self._here.add(room.key)
         for key in look_keys(room.name):
             self._by_look.setdefault(key, room)
 
@@ -166,6 +177,7 @@ class Rooms(Generic[M]):
         if room.is_lobby or len(room) or self._by_key.get(room.key) is not room:
             return
         del self._by_key[room.key]
+        self._here.discard(room.key)
         for key in look_keys(room.name):
             if self._by_look.get(key) is room:
                 del self._by_look[key]
