@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from tcpchat.core.cluster_codec import NODE_NAME_MAX_CHARS, is_word
 from tcpchat.core.errors import ConfigError
-from tcpchat.server.config import default_node_name, parse_cluster_url, shown_url
+from tcpchat.server.config import (
+    _CLUSTER_OPTIONS,
+    default_node_name,
+    parse_cluster_url,
+    shown_url,
+)
 
 GOOD = [
     "",  # not a cluster node
@@ -16,6 +23,7 @@ GOOD = [
     "redis://[::1]:6379",
     "unix:///run/redis/redis.sock?db=2",
     "redis://127.0.0.1:6379/0?socket_timeout=2.5",
+    "redis://127.0.0.1:6379/0?client_name=chat&health_check_interval=10&socket_keepalive=true",
 ]
 BAD = [
     ("http://example.org", "not a Redis URL"),
@@ -28,7 +36,16 @@ BAD = [
     ("redis:///0", "no host"),
     ("unix://", "no socket path"),
     ("redis://127.0.0.1:6379/0?protocol=3", "protocol is tcp-chat's"),  # RESP2, every connection
+    ("redis://127.0.0.1:6379/0?foo=bar", "unknown option 'foo'"),  # else: "cannot reach Redis"
 ]
+
+
+def test_every_option_a_url_may_have_is_one_redis_py_takes() -> None:
+    connection = pytest.importorskip("redis.asyncio.connection", reason="tcp-chat[cluster]")
+    taken = set(connection.URL_QUERY_ARGUMENT_PARSERS)
+    for kind in (connection.AbstractConnection, connection.Connection, connection.SSLConnection):
+        taken |= set(inspect.signature(kind.__init__).parameters)
+    assert _CLUSTER_OPTIONS - {"protocol"} <= taken | {"max_connections"}
 
 
 @pytest.mark.parametrize("url", GOOD)

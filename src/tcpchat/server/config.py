@@ -45,6 +45,14 @@ CLUSTER_SCHEMES = ("redis://", "rediss://", "unix://")
 
 # Query parameters redis-py's from_url reads as numbers; a bad one is a usage error here.
 _CLUSTER_NUMBERS = ("db", "socket_timeout", "socket_connect_timeout", "health_check_interval")
+# The others a URL may have (redis-py hands them to its connections; one it does not know would
+# fail every connection, reported as Redis out of reach).
+_CLUSTER_OPTIONS = frozenset(
+    (*_CLUSTER_NUMBERS, "password", "username", "client_name", "socket_keepalive")
+    + ("retry_on_timeout", "max_connections", "timeout", "ssl_cert_reqs", "ssl_ca_certs")
+    + ("ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname", "ssl_min_version")
+    + ("ssl_ciphers", "ssl_password")
+)
 
 
 def shown_url(url: str) -> str:
@@ -80,6 +88,8 @@ def parse_cluster_url(text: str) -> str:
             raise ValueError(f"{key} is a number: {shown}")
         if key == "protocol":  # every connection of a node speaks RESP2 (cluster/__init__.py)
             raise ValueError(f"the protocol is tcp-chat's to choose, not the URL's: {shown}")
+        if key not in _CLUSTER_OPTIONS:
+            raise ValueError(f"unknown option {key!r} in the URL: {shown}")
     return url
 
 
