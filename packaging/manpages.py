@@ -188,7 +188,11 @@ def server_page() -> str:
         + bold("log_backups")
         + " older files kept; the systemd unit provides "
         + italic("/var/log/tcp-chat")
-        + " for that. Each client address may cause only so much log (a burst, then 8 KiB a "
+        + " for that, and the template unit "
+        + italic("/var/log/tcp-chat/NAME")
+        + " for its instance "
+        + italic("NAME")
+        + ". Each client address may cause only so much log (a burst, then 8 KiB a "
         "second); past that its records are counted, and a WARNING every 10 seconds says how "
         "many were left out.",
     ]
@@ -209,14 +213,24 @@ def server_page() -> str:
         + italic("NAME")
         + ", reads "
         + italic("/etc/tcp-chat/server-NAME.conf")
-        + " and keeps its history in "
+        + ", keeps its history in "
         + italic("/var/lib/tcp-chat/NAME")
+        + " and its log files in "
+        + italic("/var/log/tcp-chat/NAME")
         + " (an example file: "
         + italic("/usr/share/doc/tcp-chat/cluster-node.conf.example")
         + ").",
         ".TP",
         italic("/var/log/tcp-chat/"),
-        "Log files under systemd when " + bold("log_file = yes") + ".",
+        "Log files under systemd when "
+        + bold("log_file = yes")
+        + ": those of "
+        + bold("tcp-server.service")
+        + " here, those of instance "
+        + italic("NAME")
+        + " of the template unit in "
+        + italic("/var/log/tcp-chat/NAME")
+        + ".",
         ".TP",
         italic("/var/lib/tcp-chat/history.sqlite3"),
         "The history of the rooms (SQLite, with its "
@@ -253,7 +267,16 @@ def server_page() -> str:
         bold("journalctl -u tcp-server -f"),
         ".RE",
         ".PP",
-        "Two nodes of a cluster on one host, sharing one Redis:",
+        "Two nodes of a cluster on one host, sharing one Redis. Each instance reads a file of "
+        "its own, here "
+        + italic("/etc/tcp-chat/server-a.conf")
+        + " and "
+        + italic("/etc/tcp-chat/server-b.conf")
+        + ", which gives the cluster URL and a "
+        + bold("port")
+        + " of its own: the example file has "
+        + bold("port = 54321")
+        + ", so change it in the second copy (to 54322, say) before starting both:",
         ".PP",
         ".RS",
         bold("systemctl enable --now tcp-server@a tcp-server@b"),
