@@ -23,6 +23,7 @@ pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installe
 
 from tcpchat.core.output import Publish, Release, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
+from tcpchat.server.cluster import calls as calls_module  # noqa: E402
 from tcpchat.server.cluster import reach  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
 from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
@@ -230,7 +231,7 @@ def test_the_topics_kept_for_joining_nodes_are_bounded_the_oldest_going_first(
     """A client making room after room, each with a topic, cannot grow Redis's record of them
     past its cap (3 here): the room whose topic was set longest ago goes. A cleared topic is
     kept as such, and the snapshot gives them in the order they were set."""
-    monkeypatch.setattr(bus_module, "CLUSTER_TOPICS", 3)
+    monkeypatch.setattr(calls_module, "CLUSTER_TOPICS", 3)
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a = await node("a")
@@ -420,7 +421,7 @@ def test_scripts_lost_by_redis_are_loaded_again_and_nothing_runs_twice(
 ) -> None:
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a = await node("a")
-        await a.load_scripts()
+        await a.calls.load(a.redis)
         assert command(redis.port, "SCRIPT FLUSH") == "+OK"  # as after a restart
         await a.run([Publish(said("a", "after the flush"))])
         texts = [entry.text for _, _, entry in await a.read() if isinstance(entry, cl.Said)]
@@ -493,9 +494,7 @@ def test_listening_ends_with_its_connection_and_starts_again(redis: RedisServer)
 def test_a_burst_gets_ids_in_a_row_and_trims_the_log_once_to_its_size(
     redis: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tcpchat.server.cluster import bus as bus_module
-
-    monkeypatch.setattr(bus_module, "CLUSTER_LOG_ENTRIES", 50)
+    monkeypatch.setattr(calls_module, "CLUSTER_LOG_ENTRIES", 50)
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")
@@ -577,5 +576,57 @@ def test_a_node_back_from_a_lost_link_takes_a_new_boot_id_and_what_the_old_one_s
         assert await a.publish(said("a", "now")) > 0
         assert await a.renew(time.time())
         assert [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)] == ["now"]
+
+    run(redis, test)
+
+
+def test_a_new_boot_id_whose_answer_was_lost_is_taken_by_the_next_try(redis: RedisServer) -> None:
+    """Redis ran the renewal that set the new boot id, but its answer never came (the link broke
+    again): the next try sends the same new id, which the lease holds already, and the node goes
+    on under it instead of finding its own lease taken and joining the cluster again."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+        old, script = a.boot, a.calls.renew
+
+        async def answer_lost(**kwargs: Any) -> Any:
+            await script(**kwargs)
+            raise ConnectionError("the answer was lost")
+
+        a.calls.renew = answer_lost
+        with pytest.raises(ConnectionError):
+            await a.renew(time.time(), fresh=True)
+        a.calls.renew = script
+        taken = await a.redis.get(cl.lease_key("a"))
+        assert taken != old and a.boot == old
+        assert await a.renew(time.time(), fresh=True)
+        assert a.boot == taken and await a.renew(time.time())
+        assert await a.publish(said("a", "still here")) > 0
+
+    run(redis, test)
+
+
+def test_a_plain_renewal_answered_after_a_new_boot_id_does_not_bring_the_old_one_back(
+    redis: RedisServer,
+) -> None:
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+        script, plain_ran, fresh_done = a.calls.renew, asyncio.Event(), asyncio.Event()
+
+        async def plain_answered_late(**kwargs: Any) -> Any:
+            answer = await script(**kwargs)
+            if kwargs["args"][1] == kwargs["args"][3]:  # the plain one: run, answered later
+                plain_ran.set()
+                await fresh_done.wait()
+            return answer
+
+        a.calls.renew = plain_answered_late
+        plain = asyncio.ensure_future(a.renew(time.time()))
+        await plain_ran.wait()
+        assert await a.renew(time.time(), fresh=True)
+        fresh_done.set()
+        assert await plain
+        assert a.boot == await a.redis.get(cl.lease_key("a"))
+        assert await a.publish(said("a", "under the new id")) > 0
 
     run(redis, test)

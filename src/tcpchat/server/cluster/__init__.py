@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import logging
 import time
+from collections.abc import Collection
 from types import ModuleType
 from typing import Any
 
@@ -95,14 +96,16 @@ class NodeNameTaken(ConfigError):
     """Another running server renews the lease of this node's name."""
 
 
-async def lease_free(redis: Any, node: str, boot: str, length: float = CLUSTER_LEASE_S) -> None:
-    """Return once no other process holds the lease of node ``node`` (``boot``: this run's):
+async def lease_free(
+    redis: Any, node: str, boots: Collection[str], length: float = CLUSTER_LEASE_S
+) -> None:
+    """Return once no other process holds the lease of node ``node`` (``boots``: this run's):
     a run of this node killed less than a lease ago leaves one, which lapses. One renewed
     meanwhile is another server running as ``node``: ``NodeNameTaken`` (one line, exit 1 at
     start), for two nodes of one name would each take the other's names and users for theirs."""
     key = cl.lease_key(node)
     held, ttl = await redis.get(key), await redis.pttl(key)
-    if held is None or held == boot:
+    if held is None or held in boots:
         return
     log.info("cluster: waiting for the lease of an earlier run of node %s to lapse", node)
     deadline = time.monotonic() + length + 1

@@ -8,7 +8,6 @@ pipeline; ``link.py`` is the task that feeds the hub.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections import deque
@@ -23,18 +22,17 @@ from ...core.limits import (
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MAX_PENDING,
     CLUSTER_READ_COUNT,
-    CLUSTER_TOPICS,
 )
-from ...core.output import Claim, Instruction, Publish, Release, Whisper
+from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
-from . import lease_free, scripts
+from . import lease_free
+from .calls import Calls, Mine
 from .scripts import LEASE_LOST
-from .wire import Arg, Command, Wire, call_script, flat_fields, no_script, score
+from .wire import Wire, flat_fields, no_script, score
 
 log = logging.getLogger(LOGGER_NAME)
 
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
-Mine = deque[tuple[str, "cl.Entry"]]  # entries appended and not read back yet, as sent
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
 Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
 MEMBERS_PREFIX = cl.members_key("")
@@ -48,27 +46,17 @@ class Bus:
         self.redis = redis
         self.node = node
         self.boot = secrets.token_hex(8)  # tells this run of the node from an earlier one
+        self._next_boot: str | None = None  # the one a renewal is taking (``renew``)
         self.lease = lease or Lease()
         self.outage = OutageIds()
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
-        self._append = redis.register_script(scripts.APPEND)
-        self._whisper = redis.register_script(scripts.WHISPER)
-        self._bounce = redis.register_script(scripts.BOUNCE)
-        self._floor = redis.register_script(scripts.FLOOR)
-        self._claim = redis.register_script(scripts.CLAIM)
-        self._release = redis.register_script(scripts.RELEASE)
-        self._renew = redis.register_script(scripts.RENEW)
-        self._reap = redis.register_script(scripts.REAP)
-        self._presence = redis.register_script(scripts.PRESENCE)
+        self.calls = Calls(redis)  # the scripts, and the pipelines of them (calls.py)
         # What this node appended to the log and has not read back yet, in order, as written
         # and as sent: read back, an entry equal to the next of these is taken as it is, not
         # parsed again (a node reads its own messages back to deliver them).
         self._mine: Mine = deque()
-        self._append_many = redis.register_script(scripts.APPEND_MANY)
-        self._snapshot = redis.register_script(scripts.SNAPSHOT)
-        self._topic = redis.register_script(scripts.TOPIC)
         # What happens once per message, each on a connection of its own (wire.py).
         self._reads = Wire(redis)
         self._writes = Wire(redis)
@@ -87,17 +75,18 @@ class Bus:
         process holds this node's lease (``lease_free``): ids going on above ``stored`` (before
         anything is numbered); what an earlier run of this node left (its names, its users) is
         announced gone; then a new lease, listed. Positions are left as they are."""
-        await lease_free(self.redis, self.node, self.boot, self.lease.length)
-        await self._floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
+        boots = {self.boot, self._next_boot or self.boot}  # (a renewal's answer may be lost)
+        await lease_free(self.redis, self.node, boots, self.lease.length)
+        await self.calls.floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
         await self._reap_one(self.node, now, "", keep_inbox=True)
-        self.boot = secrets.token_hex(8)
+        self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
         self.lease.renewed(now)
-        await self.load_scripts()
+        await self.calls.load(self.redis)
 
     def floor(self, stored: int) -> int:
         """The id the cluster's must go on above: the highest this node stored (``stored``) or
@@ -117,7 +106,7 @@ class Bus:
         """The log's last id, every listed node's users with their rooms, and (``topics``) each
         room's last topic entry with its id (megabytes with many), at one instant."""
         keys = [cl.NODES_KEY, cl.LOG_KEY, cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
-        answer = await self._snapshot(keys=keys, args=[MEMBERS_PREFIX, "1" if topics else ""])
+        answer = await self.calls.snapshot(keys=keys, args=[MEMBERS_PREFIX, "1" if topics else ""])
         last, pairs, rest = cl.id_of(answer[0]), answer[1], answer[2:]
         nodes: Snapshot = {}
         for node, flat in zip(rest[::2], rest[1::2]):
@@ -156,7 +145,7 @@ class Bus:
         """Reserve a block of ids (``outage``) for the messages said while the link is down,
         above every id this node stored (``stored``) or read: the first of them."""
         args = [self.floor(stored), self.outage.size]
-        return self.outage.reserved(int(await self._floor(keys=[cl.SEQ_KEY], args=args)), now)
+        return self.outage.reserved(int(await self.calls.floor(keys=[cl.SEQ_KEY], args=args)), now)
 
     async def run(self, batch: list[Instruction]) -> list[Any]:
         """Carry out the hub's cluster instructions in one pipeline, in order; one answer each
@@ -164,92 +153,14 @@ class Bus:
         mine = self._mine
         if len(mine) > CLUSTER_MAX_PENDING:
             mine.clear()  # not read back for a long while: no use keeping them
-        pipe, groups = self._pipeline(batch, mine)
+        pipe, groups = self.calls.pipeline(batch, self.node, self.boot, mine)
         answers = await self._writes.pipeline(pipe)
         if answers and all(no_script(answer) for answer in answers):
             # Redis lost its scripts (it restarted): none of these ran. Load them, go again.
-            await self.load_scripts()
-            pipe, groups = self._pipeline(batch, None)
+            await self.calls.load(self.redis)
+            pipe, groups = self.calls.pipeline(batch, self.node, self.boot, None)
             answers = await self._writes.pipeline(pipe)
         return [answer for answer, count in zip(answers, groups) for _ in range(count)]
-
-    def _pipeline(
-        self, batch: list[Instruction], mine: Mine | None
-    ) -> tuple[list[Command], list[int]]:
-        """A pipeline of ``EVALSHA`` calls for ``batch`` (scripts are loaded once, not checked
-        before every pipeline: that would be a round trip each), and how many of the batch each
-        call carries out. Room messages in a row go in one call. What is appended to the log
-        is noted in ``mine``."""
-        pipe: list[Command] = []
-        groups: list[int] = []
-        said: list[str] = []  # room messages in a row, appended by one call
-        lease, boot = cl.lease_key(self.node), self.boot  # every write is fenced (scripts.py)
-        log_keys = [lease, cl.SEQ_KEY, cl.LOG_KEY]
-        many: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, codec.FIELD]
-        for item in batch:
-            if isinstance(item, Publish):
-                raw = codec.encode_value(item.entry)
-                if mine is not None:
-                    mine.append((raw, item.entry))
-                if not item.members and not isinstance(item.entry, cl.TopicSet):
-                    said.append(raw)
-                    continue
-            if said:
-                call_script(pipe, self._append_many, log_keys, [*many, *said])
-                groups.append(len(said))
-                said = []
-            groups.append(1)
-            if isinstance(item, Publish) and isinstance(item.entry, cl.TopicSet):
-                topic: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, item.entry.room, CLUSTER_TOPICS]
-                kept = [cl.TOPICS_KEY, cl.TOPICS_ORDER_KEY]
-                call_script(pipe, self._topic, [*log_keys, *kept], [*topic, codec.FIELD, raw])
-            elif isinstance(item, Publish):
-                changes = [
-                    part
-                    for name, rooms in item.members
-                    for part in (name, "" if rooms is None else json.dumps(rooms))
-                ]
-                keys = [*log_keys, cl.members_key(self.node)]
-                args: list[Arg] = [
-                    boot,
-                    CLUSTER_LOG_ENTRIES,
-                    len(item.members),
-                    *changes,
-                    codec.FIELD,
-                    raw,
-                ]
-                call_script(pipe, self._presence, keys, args)
-            elif isinstance(item, Whisper):
-                fields = flat_fields(codec.encode(item.entry))
-                args = [boot, CLUSTER_INBOX_ENTRIES, item.node, *fields]
-                inbox = [lease, cl.SEQ_KEY, cl.inbox_key(item.node)]
-                if isinstance(item.entry, cl.Bounced):  # to its sender, whatever their name now
-                    call_script(pipe, self._bounce, [*inbox, cl.NODES_KEY], args)
-                else:
-                    keys = [*inbox, cl.claim_keys(item.entry.to)[0]]
-                    call_script(pipe, self._whisper, keys, args)
-            elif isinstance(item, Claim):
-                keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(item.name)]
-                value = cl.holder_value(self.node, item.name)
-                old = cl.holder_value(self.node, item.old) if item.old else ""
-                call_script(pipe, self._claim, keys, [self.boot, value, old])
-            elif isinstance(item, Release):
-                keys = [lease, cl.held_key(self.node), *cl.claim_keys(item.name)]
-                call_script(
-                    pipe, self._release, keys, [boot, cl.holder_value(self.node, item.name)]
-                )
-        if said:
-            call_script(pipe, self._append_many, log_keys, [*many, *said])
-            groups.append(len(said))
-        return pipe, groups
-
-    async def load_scripts(self) -> None:
-        """Load the scripts the pipelines call by their SHA1 (at start, and after Redis lost
-        them)."""
-        for script in (self._append_many, self._presence, self._whisper, self._claim):
-            await self.redis.script_load(script.script)
-        for script in (self._release, self._topic, self._bounce):
-            await self.redis.script_load(script.script)
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
@@ -265,19 +176,25 @@ class Bus:
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)
         self.lease.renewed(now)
-        await self._floor(keys=[cl.SEQ_KEY], args=[stored, 0])
+        await self.calls.floor(keys=[cl.SEQ_KEY], args=[stored, 0])
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
             last = await self.redis.xrevrange(key, count=1)
             position.last = cl.id_of(last[0][0]) if last else 0
 
     async def renew(self, now: float, fresh: bool = False) -> bool:
         """Renew the lease (sent at ``now``), under a new boot id if ``fresh`` (back from a lost
-        link: scripts.py, RENEW); False if this node was reaped meanwhile."""
-        new = secrets.token_hex(8) if fresh else self.boot
-        args = [self.node, self.boot, self.lease.millis, new]
-        if not await self._renew(keys=[cl.lease_key(self.node), cl.NODES_KEY], args=args):
+        link: scripts.py, RENEW); False if this node was reaped meanwhile. The new id is kept
+        until a renewal under it is answered: a lost answer leaves it in Redis, and the next
+        try sends it again rather than another."""
+        old = self.boot
+        if fresh and self._next_boot is None:
+            self._next_boot = secrets.token_hex(8)
+        new = self._next_boot if fresh and self._next_boot else old
+        args = [self.node, old, self.lease.millis, new]
+        if not await self.calls.renew(keys=[cl.lease_key(self.node), cl.NODES_KEY], args=args):
             return False
-        self.boot = new
+        if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
+            self.boot, self._next_boot = new, None
         self.lease.renewed(now)
         return True
 
@@ -286,12 +203,14 @@ class Bus:
         name of who holds it. ``LookupError`` if this node lost its lease (it must join again)."""
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
         value = cl.holder_value(self.node, name)
-        answer = await self._claim(keys=keys, args=[self.boot, value, ""])
+        answer = await self.calls.claim(keys=keys, args=[self.boot, value, ""])
         return None if _fenced(answer) == "" else cl.parse_holder(answer)[1]
 
     async def release(self, name: str) -> None:
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
-        _fenced(await self._release(keys=keys, args=[self.boot, cl.holder_value(self.node, name)]))
+        _fenced(
+            await self.calls.release(keys=keys, args=[self.boot, cl.holder_value(self.node, name)])
+        )
 
     async def holder(self, name: str) -> str | None:
         """The node holding ``name``, or None."""
@@ -302,14 +221,14 @@ class Bus:
         """Append ``entry`` to the log; its id (the message id of a room message)."""
         keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.LOG_KEY]
         args = [self.boot, CLUSTER_LOG_ENTRIES, *flat_fields(codec.encode(entry))]
-        return int(_fenced(await self._append(keys=keys, args=args)))
+        return int(_fenced(await self.calls.append(keys=keys, args=args)))
 
     async def whisper(self, node: str, entry: cl.Whispered) -> int:
         """Append a private message to ``node``'s inbox if ``node`` still holds the recipient's
         name: its id, or 0 (no such user any more)."""
         keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
         args = [self.boot, CLUSTER_INBOX_ENTRIES, node, *flat_fields(codec.encode(entry))]
-        return int(_fenced(await self._whisper(keys=keys, args=args)))
+        return int(_fenced(await self.calls.whisper(keys=keys, args=args)))
 
     async def listen(self) -> None:
         """Be pushed the log's and this node's inbox's entries from now on (``pushed``); what
@@ -431,7 +350,7 @@ class Bus:
         ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
         args = [node, CLUSTER_LOG_ENTRIES, own, ttl, *gone]
-        return bool(await self._reap(keys=keys, args=args))
+        return bool(await self.calls.reap(keys=keys, args=args))
 
 
 def _fenced(answer: Any) -> Any:

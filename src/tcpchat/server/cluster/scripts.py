@@ -160,12 +160,13 @@ return freed
 # Renew this node's lease unless it was reaped, or another process took the node's name after
 # this one's lease lapsed (then it must join again, which waits for that one to go); the lease
 # then holds ``new`` (a node back from a lost link takes a new boot id, so that what a dead
-# connection of the old link still carries to Redis later is refused by the fence).
+# connection of the old link still carries to Redis later is refused by the fence). A lease
+# holding ``new`` already is renewed too: the answer to the call that set it may have been lost.
 # KEYS: lease, nodes. ARGV: node, boot id, ms, new boot id. Returns 1 renewed, 0 reaped or taken.
 RENEW = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
 local held = redis.call('GET', KEYS[1])
-if held and held ~= ARGV[2] then return 0 end
+if held and held ~= ARGV[2] and held ~= ARGV[4] then return 0 end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 return 1
 """
