@@ -112,12 +112,19 @@ class ClusterLink:
             if not self.up.is_set():
                 return
             if self._queue:
-                await asyncio.wait_for(self.bus.run(list(self._queue)), STOP_WAIT_S)
+                await asyncio.wait_for(self._drain(), STOP_WAIT_S)
             await asyncio.wait_for(self.bus.leave(time.time(), codes.SERVER_SHUTDOWN), STOP_WAIT_S)
         except Exception as exc:  # Redis gone: the lease lapses and the others reap this node
             log.warning("could not leave the cluster cleanly: %s", exc)
         finally:
             await self.bus.close()
+
+    async def _drain(self) -> None:
+        """Send what is queued, in the writer's batches (``take_batch``), until it is all sent
+        or the node would have to join the cluster again."""
+        while self._queue and not self._rejoin_wanted:
+            batch = take_batch(self._queue)
+            self._answered(batch, await self.bus.run(batch))
 
     # --- the hub's instructions ----------------------------------------------------------------
 
@@ -192,8 +199,7 @@ class ClusterLink:
         self._queue.extendleft(reversed(again))
         if lost:  # their messages must not go out under a name that is another user's
             self._queue, dropped = drop_messages(self._queue, lost)
-            for message in dropped:
-                out += self.hub.unsent(message, now)  # (they are gone: nothing is said)
+            out += [told for message in dropped for told in self.hub.unsent(message, now)]
         self.route(out)
         if why:
             self._rejoin_wanted = True
