@@ -36,6 +36,10 @@ BENCHMARK_PIPELINE = 16
 BENCHMARK_MANY = 10
 # Entries per XREAD in redis-benchmark's read run (it reads the log's first ones again and again).
 XREAD_COUNT = 100
+# The node the benchmark appends as, and its boot id: the scripts write only under a lease that
+# holds it (scripts.py, fencing), so the lease is set for the run, without an expiry.
+NODE = "bench"
+BOOT = "bench-boot"
 
 
 def entry_fields(size: int) -> list[str]:
@@ -81,8 +85,9 @@ async def run(spec: RedisLog, server: Running, result: Result) -> None:
         raise RuntimeError("redis-py is not importable (pip install 'tcp-chat[cluster]')") from None
     client = redis.Redis(host="127.0.0.1", port=server.redis_port, decode_responses=True)
     try:
+        await client.set(cl.lease_key(NODE), BOOT)
         await _append(spec, server, client, result)
-        await _read(server, client, result)
+        await _read(spec, server, client, result)
     finally:
         await client.aclose()
     await asyncio.to_thread(_redis_benchmark, spec, server, result)
@@ -99,7 +104,7 @@ async def _append(spec: RedisLog, server: RunningCluster, client: Any, result: R
     result.figures["entry_bytes"] = flat_size(fields)
     append = client.register_script(APPEND)
     append_many = client.register_script(APPEND_MANY)
-    keys = [cl.SEQ_KEY, cl.LOG_KEY]
+    keys = [cl.lease_key(NODE), cl.SEQ_KEY, cl.LOG_KEY]
     for name in ("appends", "appends_many"):
         cpu = _redis_cpu(server)
         start = time.monotonic()
@@ -109,10 +114,11 @@ async def _append(spec: RedisLog, server: RunningCluster, client: Any, result: R
             pipe = client.pipeline(transaction=False)
             if name == "appends":
                 for _ in range(batch):
-                    await append(keys=keys, args=[CLUSTER_LOG_ENTRIES, *fields], client=pipe)
+                    args = [BOOT, CLUSTER_LOG_ENTRIES, *fields]
+                    await append(keys=keys, args=args, client=pipe)
             else:
                 values = [fields[1]] * batch
-                args = [CLUSTER_LOG_ENTRIES, fields[0], *values]
+                args = [BOOT, CLUSTER_LOG_ENTRIES, fields[0], *values]
                 await append_many(keys=keys, args=args, client=pipe)
             await pipe.execute()
             done += batch
@@ -123,7 +129,7 @@ async def _append(spec: RedisLog, server: RunningCluster, client: Any, result: R
         result.figures[f"{name}_per_redis_cpu_s"] = done / used if used > 0 else 0.0
 
 
-async def _read(server: RunningCluster, client: Any, result: Result) -> None:
+async def _read(spec: RedisLog, server: RunningCluster, client: Any, result: Result) -> None:
     """Read the whole log back, CLUSTER_READ_COUNT entries a call, as one node does."""
     position = cl.Position()
     cpu = _redis_cpu(server)
@@ -139,6 +145,8 @@ async def _read(server: RunningCluster, client: Any, result: Result) -> None:
                 read += 1
     elapsed = max(time.monotonic() - start, 1e-9)
     used = _redis_cpu(server) - cpu
+    if read < min(2 * spec.M, CLUSTER_LOG_ENTRIES):  # a script refused, or wrote elsewhere
+        raise RuntimeError(f"read {read} entries back of the {2 * spec.M} appended")
     result.figures["read"] = read
     result.figures["reads_per_s"] = read / elapsed
     result.figures["reads_per_redis_cpu_s"] = read / used if used > 0 else 0.0
@@ -155,14 +163,12 @@ def _redis_benchmark(spec: RedisLog, server: RunningCluster, result: Result) -> 
     sha = hashlib.sha1(APPEND.encode()).hexdigest()  # the scripts are loaded by now
     many = hashlib.sha1(APPEND_MANY.encode()).hexdigest()
     burst = [fields[1]] * BENCHMARK_MANY
+    fenced = [cl.lease_key(NODE), cl.SEQ_KEY, cl.LOG_KEY, BOOT]  # the keys, then the boot id
     # (command, entries each request moves): a read hands back XREAD_COUNT entries at once.
     runs: dict[str, tuple[list[object], int]] = {
-        "bench_append": (
-            ["EVALSHA", sha, 2, cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES, *fields],
-            1,
-        ),
+        "bench_append": (["EVALSHA", sha, 3, *fenced, CLUSTER_LOG_ENTRIES, *fields], 1),
         "bench_append_many": (
-            ["EVALSHA", many, 2, cl.SEQ_KEY, cl.LOG_KEY, CLUSTER_LOG_ENTRIES, fields[0], *burst],
+            ["EVALSHA", many, 3, *fenced, CLUSTER_LOG_ENTRIES, fields[0], *burst],
             BENCHMARK_MANY,
         ),
         "bench_xadd": (
