@@ -45,7 +45,8 @@ def test_every_option_a_url_may_have_is_one_redis_py_takes() -> None:
     taken = set(connection.URL_QUERY_ARGUMENT_PARSERS)
     for kind in (connection.AbstractConnection, connection.Connection, connection.SSLConnection):
         taken |= set(inspect.signature(kind.__init__).parameters)
-    assert _CLUSTER_OPTIONS - {"protocol"} <= taken | {"max_connections"}
+    assert _CLUSTER_OPTIONS <= taken
+    assert set(connection.URL_QUERY_ARGUMENT_PARSERS) - {"protocol"} <= _CLUSTER_OPTIONS
 
 
 @pytest.mark.parametrize("url", GOOD)

@@ -51,7 +51,8 @@ _CLUSTER_OPTIONS = frozenset(
     (*_CLUSTER_NUMBERS, "password", "username", "client_name", "socket_keepalive")
     + ("retry_on_timeout", "max_connections", "timeout", "ssl_cert_reqs", "ssl_ca_certs")
     + ("ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname", "ssl_min_version")
-    + ("ssl_ciphers", "ssl_password")
+    + ("ssl_ciphers", "ssl_password", "ssl_include_verify_flags", "ssl_exclude_verify_flags")
+    + ("socket_read_size", "legacy_responses")
 )
 
 
