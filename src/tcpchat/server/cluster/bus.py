@@ -349,7 +349,7 @@ class Bus:
         own = self.boot if node == self.node else ""
         ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, ttl, *gone]
+        args = [node, CLUSTER_LOG_ENTRIES, own, (own and self._next_boot) or own, ttl, *gone]
         return bool(await self.calls.reap(keys=keys, args=args))
 
 

@@ -173,31 +173,32 @@ return 1
 
 # A node without a lease: free its names, forget its members, announce it gone, once; its inbox
 # goes after ``ttl`` ms (unless it comes back: ``Bus.register`` keeps it again). The node
-# itself (joining afresh, leaving) passes its boot id as ``own``: done even if it was reaped
-# already, since a node that stalled past its reaping may have written users and names after it,
-# but not if another run of the node holds the lease now (those are that run's), and with its
-# lease deleted; its inbox goes at once if ``ttl`` is 0 (leaving), else stays.
+# itself (joining afresh, leaving) passes its boot id as ``own`` (and ``next``, the one a
+# renewal may be taking: RENEW): done even if it was reaped already, since a node that stalled
+# past its reaping may have written users and names after it, but not if another run of the
+# node holds the lease now (those are that run's), and with its lease deleted; its inbox goes at
+# once if ``ttl`` is 0 (leaving), else stays.
 # KEYS: its lease, nodes, its held set, its members, seq, log, its inbox.
-# ARGV: node, maxlen, own (a boot id, or ''), ttl, then the gone entry's field, value, ...
+# ARGV: node, maxlen, own (a boot id, or ''), next, ttl, then the gone entry's field, value, ...
 # Returns the entry's id, or 0 if the node is alive or was reaped already (and it is not its
 # own), or if another run holds its lease.
 REAP = """
 if ARGV[3] ~= '' then
   local held = redis.call('GET', KEYS[1])
-  if held and held ~= ARGV[3] then return 0 end
+  if held and held ~= ARGV[3] and held ~= ARGV[4] then return 0 end
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
-  if ARGV[4] == '0' then redis.call('DEL', KEYS[7]) end
+  if ARGV[5] == '0' then redis.call('DEL', KEYS[7]) end
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
-  redis.call('PEXPIRE', KEYS[7], ARGV[4])
+  redis.call('PEXPIRE', KEYS[7], ARGV[5])
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[3], KEYS[4])
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 5, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 return id
