@@ -20,6 +20,7 @@ redis_asyncio = pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[
 
 from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
 from tcpchat.server.cluster.queue import WRITE_BATCH, take_batch  # noqa: E402
+from tcpchat.server.cluster.scripts import LEASE_LOST  # noqa: E402
 
 
 def down_link() -> tuple[ClusterLink, list[Instruction]]:
@@ -32,6 +33,11 @@ def down_link() -> tuple[ClusterLink, list[Instruction]]:
     link = ClusterLink(client, "a", Hub(HubLimits(), ListArchive(), node="a"), route)
     assert not link.up.is_set()
     return link, routed
+
+
+def answered(link: ClusterLink, batch: list[Instruction], answers: list[object]) -> None:
+    """Redis's ``answers`` to ``batch``, as sent on the current link under the current boot id."""
+    link._answered(batch, answers, link._link, link.bus.boot)
 
 
 def test_names_and_presence_cut_off_long_are_left_to_joining_again_not_queued() -> None:
@@ -64,7 +70,7 @@ def test_a_release_or_a_change_of_who_is_where_redis_refuses_makes_the_node_join
         arrived = cl.Arrived("a", "kim", "#lobby", "#lobby", 0.0)
         for refused in (Release("kim"), Publish(arrived, (("kim", ("#lobby",)),))):
             link, routed = down_link()
-            link._answered([refused], [RuntimeError("OOM command not allowed")])
+            answered(link, [refused], [RuntimeError("OOM command not allowed")])
             assert link._rejoin_wanted and routed == []
 
     asyncio.run(main())
@@ -81,7 +87,7 @@ def test_a_late_claim_redis_refuses_for_now_makes_the_node_join_again_not_its_us
         for error, rejoins in ((passing, True), (lasting, False), (denied, False)):
             link, _ = down_link()
             kim = Session(1, "x", 0.0, 0.0)
-            link._answered([Claim(kim, "kim", late=True)], [error])
+            answered(link, [Claim(kim, "kim", late=True)], [error])
             assert link._rejoin_wanted is rejoins
 
     asyncio.run(main())
@@ -149,10 +155,48 @@ def test_the_messages_of_a_user_whose_late_claim_is_refused_never_go_out_under_t
         kim.whispering = 1
         whisper = Whisper("b", cl.Whispered("a", 1, "kim", "bob", "psst", 0.0), kim)
         link._queue.extend([said_by(kim, "I am kim"), whisper, said_by(ann, "hello")])
-        link._answered([Claim(kim, "kim", late=True)], ["b\tkim"])
+        answered(link, [Claim(kim, "kim", late=True)], ["b\tkim"])
         assert list(link._queue) == [said_by(ann, "hello")]
         assert kim.state is State.CLOSED and kim.whispering == 0
-        link._answered([Claim(ann, "ann", late=True)], [""])
+        answered(link, [Claim(ann, "ann", late=True)], [""])
         assert list(link._queue) == [said_by(ann, "hello")] and ann.state is State.ACTIVE
+
+    asyncio.run(main())
+
+
+def test_a_bounce_refused_by_the_fence_waits_for_the_rejoin_a_stale_refusal_rejoins_nothing() -> (
+    None
+):
+    """A bounce (the word that a private message reached nobody) has no sender to tell: refused
+    with LEASE_LOST it stays queued for after the rejoin, which a message does not. The same
+    refusal of a batch sent on an earlier link, or under an earlier boot id, is expected (the
+    fence is doing its work) and no reason to join the cluster again."""
+
+    async def main() -> None:
+        kim = active(1, "kim")
+        kim.whispering = 1
+        bounce = Whisper("b", cl.Bounced("b", 1, "kim", "bob", 7, "quit", 0.0), None)
+        whisper = Whisper("b", cl.Whispered("a", 1, "kim", "bob", "psst", 0.0), kim)
+        link, _ = down_link()
+        answered(link, [bounce, whisper], [LEASE_LOST, LEASE_LOST])
+        assert link._rejoin_wanted and kim.whispering == 0
+        link._drop_for_rejoin()
+        assert list(link._queue) == [bounce]
+        for stale in ((link._link - 1, link.bus.boot), (link._link, "an earlier boot")):
+            link, _ = down_link()
+            link._answered([said_by(kim, "hi")], [LEASE_LOST], *stale)
+            assert not link._rejoin_wanted
+
+    asyncio.run(main())
+
+
+def test_the_messages_of_a_user_whose_late_claim_redis_cannot_record_are_dropped() -> None:
+    async def main() -> None:
+        link, _ = down_link()
+        kim = active(1, "kim")
+        link._queue.append(said_by(kim, "hi"))
+        lasting = RuntimeError("WRONGTYPE Operation against a key holding the wrong kind")
+        answered(link, [Claim(kim, "kim", late=True)], [lasting])
+        assert kim.state is State.CLOSED and list(link._queue) == []
 
     asyncio.run(main())

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
 from typing import Any, Callable
 
 from ...core import cluster as cl
@@ -27,13 +26,11 @@ from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
-from ...core.output import Claim, Instruction, Out, Publish, Refresh, Whisper
-from ...core.session import Session
+from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
-from . import NodeNameTaken, lasting
+from . import NodeNameTaken
 from .bus import Bus, Numbered, Read
-from .queue import done_by_rejoining, drop_messages, take_batch
-from .scripts import LEASE_LOST
+from .queue import Answers, done_by_rejoining, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -44,7 +41,7 @@ STOP_WAIT_S = 1.0
 STEADY_S = 30.0
 
 
-class ClusterLink:
+class ClusterLink(Answers):
     """``redis``: a connected redis-py asyncio client; ``route``: the server's ``route``."""
 
     def __init__(self, redis: Any, node: str, hub: Hub, route: Callable[[Out], None]) -> None:
@@ -111,11 +108,11 @@ class ClusterLink:
         try:
             if not self.up.is_set():
                 return
-            if self._queue:
-                await asyncio.wait_for(self._drain(), STOP_WAIT_S)
-            await asyncio.wait_for(self.bus.leave(time.time(), codes.SERVER_SHUTDOWN), STOP_WAIT_S)
-        except Exception as exc:  # Redis gone: the lease lapses and the others reap this node
-            log.warning("could not leave the cluster cleanly: %s", exc)
+            for step in (self._drain, self._leave):  # the leave even if the queue did not go
+                try:
+                    await asyncio.wait_for(step(), STOP_WAIT_S)
+                except Exception as exc:  # Redis gone: the lease lapses, the others reap it
+                    log.warning("could not leave the cluster cleanly: %s", exc)
         finally:
             await self.bus.close()
 
@@ -123,8 +120,11 @@ class ClusterLink:
         """Send what is queued, in the writer's batches (``take_batch``), until it is all sent
         or the node would have to join the cluster again."""
         while self._queue and not self._rejoin_wanted:
-            batch = take_batch(self._queue)
-            self._answered(batch, await self.bus.run(batch))
+            batch, link, boot = take_batch(self._queue), self._link, self.bus.boot
+            self._answered(batch, await self.bus.run(batch), link, boot)
+
+    async def _leave(self) -> None:
+        await self.bus.leave(time.time(), codes.SERVER_SHUTDOWN)
 
     # --- the hub's instructions ----------------------------------------------------------------
 
@@ -154,8 +154,7 @@ class ClusterLink:
             await self._wake.wait()
             self._wake.clear()
             while self._queue and self.up.is_set():
-                batch = take_batch(self._queue)
-                link = self._link
+                batch, link, boot = take_batch(self._queue), self._link, self.bus.boot
                 try:
                     answers = await self.bus.run(batch)
                 except Exception as exc:
@@ -163,72 +162,9 @@ class ClusterLink:
                     self._in_flight_lost(batch)
                     break
                 try:
-                    self._answered(batch, answers)
+                    self._answered(batch, answers, link, boot)
                 except Exception:  # our bug: logged, and the writer goes on
                     log.exception("cluster: handling Redis's answers failed")
-
-    def _answered(self, batch: list[Instruction], answers: list[Any]) -> None:
-        now = time.time()
-        out: Out = []
-        again: list[Instruction] = []
-        why = ""  # set when this node must join the cluster again
-        lost: set[Session] = set()  # users whose names turned out to be someone else's
-        for item, answer in zip(batch, answers):
-            if isinstance(answer, Exception):
-                log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
-                if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                    out += self.hub.unsent(item, now)
-                elif isinstance(item, Claim) and (not item.late or lasting(answer)):
-                    out += self.hub.claim_failed(item, now)
-                elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
-                    # who is where, a name freed or in use: joining again says it afresh
-                    why = why or f"Redis refused a {type(item).__name__}"
-            elif answer == LEASE_LOST:  # nothing was written: this node must join again
-                why = why or "this node lost its lease"
-                if isinstance(item, Claim) or (isinstance(item, Whisper) and not item.sender):
-                    again.append(item)  # a claim or a bounce: again once this node joined again
-                elif isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                    out += self.hub.unsent(item, now)
-            elif isinstance(item, Claim):
-                holder = self.bus.holder_of(item, answer)
-                if holder is not None and item.late and item.session.name == item.name:
-                    lost.add(item.session)  # given elsewhere while this node was cut off
-                out += self.hub.claimed(item, holder, now)
-            elif isinstance(item, Whisper):
-                out += self.hub.whispered(item, int(answer), now)
-        self._queue.extendleft(reversed(again))
-        if lost:  # their messages must not go out under a name that is another user's
-            self._queue, dropped = drop_messages(self._queue, lost)
-            out += [told for message in dropped for told in self.hub.unsent(message, now)]
-        self.route(out)
-        if why:
-            self._rejoin_wanted = True
-            self._lost(ConnectionError(why), self._link)
-
-    def _in_flight_lost(self, batch: list[Instruction]) -> None:
-        """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
-        so their senders are told to send again (a message is never sent twice by the server);
-        names and presence go again (doing them twice changes nothing)."""
-        self._queue.extendleft(reversed(self._refuse_messages(batch)))
-
-    def _refuse_messages(self, items: Iterable[Instruction]) -> list[Instruction]:
-        """Tell the sender of each message among ``items`` that it was not sent; the others."""
-        now = time.time()
-        out: Out = []
-        rest: list[Instruction] = []
-        for item in items:
-            if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
-                out += self.hub.unsent(item, now)
-            else:
-                rest.append(item)
-        self.route(out)
-        return rest
-
-    def _drop_for_rejoin(self) -> None:
-        """Forget what joining again does anyway (``done_by_rejoining``); a message queued is
-        not sent, and its sender is told."""
-        rest = self._refuse_messages(self._queue)
-        self._queue = deque(item for item in rest if not done_by_rejoining(item))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -373,6 +309,8 @@ class ClusterLink:
             backoff.reset()  # it had held a while: a fresh loss; else a flapping link backs off
         while True:
             await asyncio.sleep(backoff.next())
+            if self._stopping:
+                return
             try:
                 await self._resume()
             except Exception as exc:

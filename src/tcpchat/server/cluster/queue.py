@@ -1,14 +1,26 @@
 """The link's queue of the hub's cluster instructions (``link.py``): what goes to Redis in one
-pipeline, which of them joining the cluster again does itself, and what is dropped when a name
-given while this node was cut off turns out to be someone else's."""
+pipeline, which of them joining the cluster again does itself, what becomes of them when Redis
+answers or the link breaks (``Answers``), and what is dropped when a name given while this node
+was cut off turns out to be someone else's."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import deque
-from collections.abc import Container
+from collections.abc import Container, Iterable
+from typing import Any, Callable
 
-from ...core.output import Claim, Instruction, Publish, Release, Whisper
+from ...core import cluster as cl
+from ...core.hub import Hub
+from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
 from ...core.session import Session
+from ..logs import LOGGER_NAME
+from . import lasting
+from .bus import Bus
+from .scripts import LEASE_LOST
+
+log = logging.getLogger(LOGGER_NAME)
 
 # Instructions sent in one pipeline: enough for a burst, few enough not to wait on a slow answer.
 WRITE_BATCH = 512
@@ -58,3 +70,86 @@ def drop_messages(
         else:
             kept.append(item)
     return kept, dropped
+
+
+class Answers:
+    """What the link (``link.ClusterLink``, which supplies the rest) does with Redis's answers
+    to a pipeline, and with what was queued or in flight when the link broke."""
+
+    bus: Bus
+    hub: Hub
+    route: Callable[[Out], None]
+    _queue: deque[Instruction]
+    _link: int
+    _rejoin_wanted: bool
+
+    def _lost(self, exc: BaseException, link: int) -> None:
+        raise NotImplementedError  # ClusterLink._lost
+
+    def _answered(self, batch: list[Instruction], answers: list[Any], link: int, boot: str) -> None:
+        """Redis's ``answers`` to ``batch``, sent on link ``link`` under boot id ``boot``: a
+        refusal of a batch an earlier link or run sent is no reason to join again."""
+        now = time.time()
+        out: Out = []
+        again: list[Instruction] = []
+        why = ""  # set when this node must join the cluster again
+        lost: set[Session] = set()  # users whose names turned out to be someone else's
+        for item, answer in zip(batch, answers):
+            if isinstance(answer, Exception):
+                log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
+                if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                    out += self.hub.unsent(item, now)
+                elif isinstance(item, Claim) and (not item.late or lasting(answer)):
+                    if item.late:
+                        lost.add(item.session)  # closed: its messages go nowhere either
+                    out += self.hub.claim_failed(item, now)
+                elif not isinstance(getattr(item, "entry", None), cl.Struck):  # (a strike: let go)
+                    # who is where, a name freed or in use: joining again says it afresh
+                    why = why or f"Redis refused a {type(item).__name__}"
+            elif answer == LEASE_LOST:  # nothing was written: this node must join again
+                why = why or "this node lost its lease"
+                if isinstance(item, Claim) or (isinstance(item, Whisper) and not item.sender):
+                    again.append(item)  # a claim or a bounce: again once this node joined again
+                elif isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                    out += self.hub.unsent(item, now)
+            elif isinstance(item, Claim):
+                holder = self.bus.holder_of(item, answer)
+                if holder is not None and item.late and item.session.name == item.name:
+                    lost.add(item.session)  # given elsewhere while this node was cut off
+                out += self.hub.claimed(item, holder, now)
+            elif isinstance(item, Whisper):
+                out += self.hub.whispered(item, int(answer), now)
+        self._queue.extendleft(reversed(again))
+        if lost:  # their messages must not go out under a name that is another user's
+            self._queue, dropped = drop_messages(self._queue, lost)
+            out += [told for message in dropped for told in self.hub.unsent(message, now)]
+        self.route(out)
+        if why and link == self._link and boot == self.bus.boot:
+            self._rejoin_wanted = True
+            self._lost(ConnectionError(why), link)
+
+    def _in_flight_lost(self, batch: list[Instruction]) -> None:
+        """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
+        so their senders are told to send again (a message is never sent twice by the server);
+        names and presence go again (doing them twice changes nothing)."""
+        rest = [item for item in self._refuse_messages(batch) if not isinstance(item, Whisper)]
+        self._queue.extendleft(reversed(rest))  # (a bounce may have run: not sent twice)
+
+    def _refuse_messages(self, items: Iterable[Instruction]) -> list[Instruction]:
+        """Tell the sender of each message among ``items`` that it was not sent; the others."""
+        now = time.time()
+        out: Out = []
+        rest: list[Instruction] = []
+        for item in items:
+            if isinstance(item, (Publish, Whisper)) and item.sender:
+                out += self.hub.unsent(item, now)
+            else:
+                rest.append(item)
+        self.route(out)
+        return rest
+
+    def _drop_for_rejoin(self) -> None:
+        """Forget what joining again does anyway (``done_by_rejoining``); a message queued is
+        not sent, and its sender is told."""
+        rest = self._refuse_messages(self._queue)
+        self._queue = deque(item for item in rest if not done_by_rejoining(item))
