@@ -230,3 +230,24 @@ def test_a_topics_setter_is_given_as_a_mask() -> None:
     harness.send(ivy, "JOIN #ops", "TOPIC #ops :deploys")
     joined = harness.send(ann, "JOIN #ops")
     assert ":irc.test 333 ann #ops ivy!~u@irc.test " in joined
+
+
+def test_repeated_and_empty_targets_are_answered_once_and_never_with_an_empty_word() -> None:
+    """``NAMES #lobby,#lobby,...`` would multiply one line's answer; an empty target would be an
+    empty middle word in the numeric (``401 nick  :No such nick``), which a parser misreads."""
+    chat = Harness()
+    ann = chat.registered("ann")
+    names = chat.send(ann, "NAMES " + ",".join(["#lobby"] * 70))
+    assert names.count(" 366 ") == 1 and names.count(" 353 ") == 1
+    for line in ("PRIVMSG ,, :x", "NAMES ,,"):
+        answer = chat.send(ann, line)
+        assert answer and "  " not in answer, (line, answer)
+    assert " 411 " in chat.send(ann, "PRIVMSG ,, :x")
+
+
+def test_irc_service_nicks_are_reserved() -> None:
+    """An IRC client may send "PRIVMSG NickServ :IDENTIFY password" on its own when it connects:
+    nobody may hold that name to collect it."""
+    chat = Harness()
+    for nick in ("NickServ", "chanserv", "Global"):
+        assert " 432 " in chat.send(chat.irc(), f"NICK {nick}", "USER u 0 * :Real"), nick

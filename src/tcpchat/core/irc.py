@@ -52,6 +52,7 @@ from .irc_wire import (
     IrcMessage,
     ctcp,
     parse_message,
+    targets,
     user_text,
 )
 from .limits import MAX_QUIT_REASON_CHARS
@@ -124,7 +125,7 @@ class IrcClient(Registration, QuickLines):
     def _privmsg(self, message: IrcMessage, now: float) -> list[Step]:
         notice = message.verb == "NOTICE"
         params = message.params
-        if not params or not params[0]:
+        if not params or not targets(params[0]):
             return [] if notice else [self._reply(ERR_NORECIPIENT, "No recipient given (PRIVMSG)")]
         if len(params) < 2 or not params[1]:
             return [] if notice else [self._reply(ERR_NOTEXTTOSEND, "No text to send")]
@@ -138,7 +139,7 @@ class IrcClient(Registration, QuickLines):
         if not text.strip():
             return [] if notice else [self._reply(ERR_NOTEXTTOSEND, "No text to send")]
         steps: list[Step] = []
-        for target in params[0].split(",")[:_MAX_TARGETS]:
+        for target in targets(params[0]):
             steps += self._send_to(target, text, action, notice, now)
         return steps
 
@@ -180,7 +181,7 @@ class IrcClient(Registration, QuickLines):
                 steps += self._hub(cmd.Part(room.name), now, say_nothing)
             return steps
         steps = []
-        for target in message.params[0].split(",")[:_MAX_TARGETS]:
+        for target in targets(message.params[0]):
             steps += self._join_one(target, now)
         return steps
 
@@ -200,7 +201,7 @@ class IrcClient(Registration, QuickLines):
             return [self._reply(ERR_NEEDMOREPARAMS, "PART", "Not enough parameters")]
         reason = user_text(params[1])[:MAX_QUIT_REASON_CHARS] if len(params) > 1 else ""
         steps: list[Step] = []
-        for target in params[0].split(",")[:_MAX_TARGETS]:
+        for target in targets(params[0]):
             room = self.hub.rooms.find(room_name(target)) if target.startswith("#") else None
             if room is None:
                 steps.append(self._reply(ERR_NOSUCHCHANNEL, target, "No such channel"))
@@ -355,8 +356,6 @@ class IrcClient(Registration, QuickLines):
     def _mask(self) -> str:
         return self.fmt.mask(self.me)
 
-
-_MAX_TARGETS = 8  # targets of one PRIVMSG, JOIN or PART (TARGMAX in 005)
 
 _Handler = Callable[[IrcClient, IrcMessage, float], "list[Step]"]
 _REGISTERED: dict[str, _Handler] = {

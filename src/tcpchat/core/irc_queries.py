@@ -40,7 +40,7 @@ from .irc_render import (
     RPL_YOURHOST,
     IrcFormat,
 )
-from .irc_wire import IRC_LINE_BYTES, IrcMessage, line
+from .irc_wire import IRC_LINE_BYTES, MAX_TARGETS, IrcMessage, line, targets
 from .limits import (
     MAX_QUIT_REASON_CHARS,
     MAX_ROOMS_PER_USER,
@@ -65,7 +65,8 @@ ISUPPORT = (
     f"TOPICLEN={MAX_TOPIC_CHARS}",
     f"AWAYLEN={MAX_QUIT_REASON_CHARS}",
     f"QUITLEN={MAX_QUIT_REASON_CHARS}",
-    "TARGMAX=PRIVMSG:8,NOTICE:8,JOIN:8,PART:8",
+    f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:{MAX_TARGETS},PART:{MAX_TARGETS},"
+    f"NAMES:{MAX_TARGETS}",
     "NETWORK=tcp-chat",
     "UTF8ONLY",
 )
@@ -222,11 +223,12 @@ class Queries:
         return self.hub.rooms.find(room_name(name)) if name.startswith("#") else None
 
     def _names(self, params: tuple[str, ...]) -> bytes:
-        if not params or not params[0]:
+        wanted = targets(params[0]) if params else []
+        if not wanted:
             out = b"".join(self.names(room, end=False) for room in self.session.rooms)
             return out + self.reply(RPL_ENDOFNAMES, "*", "End of /NAMES list")
         out = b""
-        for target in params[0].split(","):
+        for target in wanted:
             room = self._room(target)
             if room is None:
                 out += self.reply(RPL_ENDOFNAMES, target, "End of /NAMES list")

@@ -41,6 +41,17 @@ class IrcMessage:
     body_bytes: int = 0  # the bytes of the line without its tags (the 512 limit)
 
 
+# Targets one PRIVMSG, NOTICE, JOIN, PART or NAMES takes (TARGMAX in 005).
+MAX_TARGETS = 8
+
+
+def targets(text: str) -> list[str]:
+    """A command's comma-separated targets: each once (``NAMES #a,#a,...`` would multiply its
+    answer), none empty (it would be an empty middle word in the numeric that answers it), at
+    most MAX_TARGETS."""
+    return list(dict.fromkeys(target for target in text.split(",") if target))[:MAX_TARGETS]
+
+
 def parse_message(line: str) -> IrcMessage | None:
     """``line`` (its CR LF removed) as a message; None for a line with no verb (blank)."""
     rest = line

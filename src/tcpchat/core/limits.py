@@ -59,21 +59,11 @@ MAX_QUIT_REASON_CHARS = 390
 NAME_MIN_CHARS = 1
 # RFC 2812 allowed 9, ergo allows 32, ssh-chat 16: 32 fits real names in any script.
 NAME_MAX_CHARS = 32
+# Names nobody may take: the server's words, and IRC's service nicks (an IRC client may send
+# "PRIVMSG NickServ :IDENTIFY password" by itself on connecting, to whoever holds that name).
 RESERVED_NAMES = frozenset(
-    {
-        "server",
-        "system",
-        "all",
-        "everyone",
-        "here",
-        "admin",
-        "root",
-        "nobody",
-        "tcp-chat",
-        "tcpchat",
-        "me",
-        "you",
-    }
+    "server system all everyone here admin root nobody tcp-chat tcpchat me you".split()
+    + "nickserv chanserv memoserv operserv hostserv botserv global services".split()
 )
 # --- rooms -------------------------------------------------------------------------------------
 # The room everyone joins on registration: a client that knows no rooms lives there, as before.
