@@ -677,7 +677,7 @@ def test_rooms_joins_parts_and_topics_of_other_nodes_are_applied_in_order() -> N
     assert text(a.take(alice)) == ["*** bob set the topic of #ops: deploy"]
     b.line(bob, "/part #ops later")
     settle(a, b)
-    assert text(a.take(alice)) == ["*** bob left #ops (later). 1 user in #ops."]
+    assert text(a.take(alice)) == ["*** bob left #ops (part: later). 1 user in #ops."]
     a.line(alice, "/users #ops")
     assert text(a.take(alice)) == ["*** 1 user in #ops: alice."]
 

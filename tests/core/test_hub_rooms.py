@@ -172,7 +172,7 @@ def test_part_leaves_the_room_tells_the_rest_and_falls_back_to_the_last_room(
     chat.drain()
     chat.line(alice, "/part done for today")
     assert text(chat.take(alice)) == ["*** You left #ops. You are talking in #lobby."]
-    assert text(chat.take(bob)) == ["*** alice left #ops (done for today). 1 user in #ops."]
+    assert text(chat.take(bob)) == ["*** alice left #ops (part: done for today). 1 user in #ops."]
     chat.line(bob, "/part #ops")
     assert text(chat.take(bob)) == ["*** You left #ops. You are talking in #lobby."]
     assert chat.hub.rooms.find("#ops") is None  # forgotten once empty

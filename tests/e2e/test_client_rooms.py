@@ -75,7 +75,7 @@ def test_joining_a_room_puts_it_in_the_prompt(server: ServerProcess, screen: Any
     command(alice, "/part #ops see you")
     alice.wait(r"\*\*\* You left #ops\. You are talking in #lobby\.$")
     alice.wait(lambda: alice.input_row() == "alice>")
-    assert bob.expect(r"alice left") == "*** alice left #ops (see you). 1 user in #ops."
+    assert bob.expect(r"alice left") == "*** alice left #ops (part: see you). 1 user in #ops."
     command(alice, "/part")
     alice.wait(r"You left #lobby\. You are in no room now")
     alice.wait(lambda: alice.input_row() == "alice (no room)>")

@@ -30,7 +30,7 @@ def test_rooms_over_nc_join_talk_mark_and_part(connect: Connect) -> None:
     alice.expect(r"^\[#lobby\] <cid> lobby news$")
     alice.send("/part #ops all done\n")
     alice.expect(r"^\*\*\* You left #ops\. You are talking in #lobby\.$")
-    bob.expect(r"^\*\*\* alice left #ops \(all done\)\. 1 user in #ops\.$")
+    bob.expect(r"^\*\*\* alice left #ops \(part: all done\)\. 1 user in #ops\.$")
     # cid was never in #ops and heard none of it
     cid.send("/ping x\n")
     assert cid.expect(r"^\*\*\* PONG x$")

@@ -132,12 +132,10 @@ def _where(room: str | None) -> str:
 
 
 def _why(reason: str) -> str:
-    """A leave's reason in brackets; a /part without one has none."""
-    if reason == PART:
-        return ""
-    if reason.startswith(PART + ": "):
-        reason = reason[len(PART) + 2 :]
-    return f" ({reason})"
+    """A leave's reason in brackets; a /part without one has none. A reason a user gave keeps
+    its "part: " as a quit's keeps its "quit: ", so that none passes for the server's own
+    ("server lost")."""
+    return "" if reason == PART else f" ({reason})"
 
 
 def joined(event: ev.Joined) -> str:
