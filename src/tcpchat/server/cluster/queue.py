@@ -9,7 +9,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Container, Iterable
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...core import cluster as cl
 from ...core.hub import Hub
@@ -19,6 +19,9 @@ from ..logs import LOGGER_NAME
 from . import lasting
 from .bus import Bus
 from .scripts import LEASE_LOST
+
+if TYPE_CHECKING:  # (typing has it from Python 3.10; annotations are not evaluated)
+    from typing import TypeGuard
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -37,7 +40,7 @@ def done_by_rejoining(item: Instruction) -> bool:
     return isinstance(item, Release)
 
 
-def is_message(item: Instruction) -> bool:
+def is_message(item: Instruction) -> TypeGuard[Publish | Whisper]:
     """A user's room message, topic or private message (not presence, not a name)."""
     return isinstance(item, (Publish, Whisper)) and item.sender is not None
 
@@ -110,7 +113,7 @@ class Answers:
                 why = why or "this node lost its lease"
                 if isinstance(item, Claim) or (isinstance(item, Whisper) and not item.sender):
                     again.append(item)  # a claim or a bounce: again once this node joined again
-                elif isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
+                elif is_message(item):
                     out += self.hub.unsent(item, now)
             elif isinstance(item, Claim):
                 holder = self.bus.holder_of(item, answer)
@@ -141,7 +144,7 @@ class Answers:
         out: Out = []
         rest: list[Instruction] = []
         for item in items:
-            if isinstance(item, (Publish, Whisper)) and item.sender:
+            if is_message(item):
                 out += self.hub.unsent(item, now)
             else:
                 rest.append(item)
