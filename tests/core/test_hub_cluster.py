@@ -462,6 +462,45 @@ def test_a_private_message_its_recipient_never_got_is_reported_to_its_sender_any
     assert "!!! Not delivered to bob: bob was disconnected (connection closed)" in told[-1]
 
 
+def test_what_a_dead_node_never_read_of_its_inbox_is_reported_by_its_reaper() -> None:
+    """bob's node b dies with two private messages to him in its inbox, unread: node a reaps b
+    and is handed them (``Hub.unhandled``). alice, on a, is told at once; carol, on c, through
+    her node's inbox. A bounce that was on its way to one of b's own users, and a message from
+    one of them, have nobody left to tell."""
+    shared, (a, b, c) = cluster("a", "b", "c")
+    alice, carol = join(a, "alice", b, c), join(c, "carol", a, b)
+    join(b, "bob", a, c)
+    dave = join(b, "dave", a, c)
+    for node in (a, b, c):
+        node.drain()
+    a.line(alice, "/w bob are you there?")
+    c.line(carol, "/w bob and now?")
+    b.line(dave, "/w bob from next door")
+    for node in (a, b, c):
+        node.flush()
+    assert text(a.take(alice)) == ["*** Delivered to bob."]
+    assert text(c.take(carol)) == ["*** Delivered to bob."]
+    unread = shared.inboxes["b"] + [(99, cl.Bounced("c", dave.id, "dave", "x", 5, "quit", 1.0))]
+    shared.nodes.discard("b")  # reaped: nothing goes into its inbox any more
+    a.route(a.hub.unhandled("b", unread, a.now))
+    (bounce,) = a.pending  # carol's; alice is a's own, and dave's node is gone with him
+    assert isinstance(bounce, Whisper) and isinstance(bounce.entry, cl.Bounced)
+    assert (bounce.node, bounce.entry.node, bounce.entry.reason) == ("c", "b", codes.SERVER_LOST)
+    settle(a, c)
+    for node, sender in ((a, alice), (c, carol)):
+        assert text(node.take(sender)) == [
+            "!!! Not delivered to bob: bob was disconnected (server lost) before your message "
+            "could be sent."
+        ]
+    # Had b only been cut off and dropped, it would take back its own unread messages when it
+    # joins again (``Bus.register``): dave, still here, is told.
+    b.take(dave)
+    dave_to_bob = [(n, e) for n, e in unread if isinstance(e, cl.Whispered) and e.sender == "dave"]
+    b.route(b.hub.unhandled("b", dave_to_bob, b.now))
+    assert b.pending == []
+    assert text(b.take(dave))[0].startswith("!!! Not delivered to bob: bob was disconnected")
+
+
 def test_not_delivered_never_comes_before_the_delivered_it_takes_back() -> None:
     """The answer to a private message comes by the writer's connection to Redis, the message
     itself (and the drop) by the reader's: the drop may be known first. The sender still reads

@@ -300,7 +300,7 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
         assert await dying.claim("alice") is None
         assert await b.claim("alice") == "alice"
         await lapsed(b.redis, cl.lease_key("dying"))
-        assert await b.reap(time.time()) == ["dying"]
+        assert await b.reap(time.time()) == [("dying", [])]
         assert await c.reap(time.time()) == []  # announced once only
         assert await b.claim("alice") is None
         gone = [e for _, _, e in await c.read() if isinstance(e, cl.Gone)]
@@ -317,7 +317,9 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
 ) -> None:
     """A node's inbox holds up to CLUSTER_INBOX_ENTRIES private messages: node names seen once
     must not keep that in Redis for ever. Reaped, the inbox expires (``CLUSTER_GONE_INBOX_S``)
-    in case the node only stalled; coming back keeps it; a clean stop deletes it."""
+    in case the node only stalled; coming back keeps it; a clean stop deletes it. What it had
+    not read when reaped went to the reaper (to answer "not delivered"), and is not read again
+    by the node when it comes back."""
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
@@ -326,16 +328,24 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
         inbox = cl.inbox_key("stalled")
         assert await b.redis.pttl(inbox) == -1  # no expiry while its node lives
         await lapsed(b.redis, cl.lease_key("stalled"))
-        assert await b.reap(time.time()) == ["stalled"]
+        [(reaped, unread)] = await b.reap(time.time())
+        assert reaped == "stalled"
+        assert [e.text for _, e in unread if isinstance(e, cl.Whispered)] == ["psst"]
         ttl = await b.redis.pttl(inbox)
         assert 0 < ttl <= CLUSTER_GONE_INBOX_S * 1000
-        await stalled.register(0, time.time())  # it only stalled: its inbox is its own again
-        assert await b.redis.pttl(inbox) == -1
+        assert 0 < await b.redis.pttl(cl.read_key("stalled")) <= ttl
+        assert await stalled.register(0, time.time()) == []  # the reaper answers for "psst"
+        assert await b.redis.pttl(inbox) == -1  # it only stalled: its inbox is its own again
+        assert await b.redis.pttl(cl.read_key("stalled")) == -1
+        assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "again", 2.0)) == 0
+        await stalled.claim("kim")
+        assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "again", 2.0)) > 0
         assert [e.text for _, _, e in await stalled.read() if isinstance(e, cl.Whispered)] == [
-            "psst"
+            "again"
         ]
         await stalled.leave(time.time(), "")
         assert not await b.redis.exists(inbox)
+        assert not await b.redis.exists(cl.read_key("stalled"))
 
     run(redis, test)
 
@@ -352,7 +362,7 @@ def test_a_node_reaped_while_it_stalled_writes_nothing_under_names_no_longer_its
         stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
         assert await stalled.claim("kim") is None
         await lapsed(b.redis, cl.lease_key("stalled"))
-        assert await b.reap(time.time()) == ["stalled"]
+        assert await b.reap(time.time()) == [("stalled", [])]
         assert await b.claim("kim") is None  # someone else's now
         await b.read()
         late = [

@@ -122,7 +122,7 @@ def test_a_rejoin_cut_short_by_another_loss_is_done_again(redis: RedisServer) ->
         a.link.bus.edges = edges  # type: ignore[method-assign]
         # a is dropped by the others (its lease gone) and loses its link.
         await b.link.redis.delete(cl.lease_key("a"))
-        assert await b.link.bus.reap(time.time()) == ["a"]
+        assert await b.link.bus.reap(time.time()) == [("a", [])]
         a.link._lost(ConnectionError("test: cut off"), a.link._link)
 
         async def b_lost_alice() -> bool:

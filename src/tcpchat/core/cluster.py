@@ -43,6 +43,12 @@ def inbox_key(node: str) -> str:
     return f"{PREFIX}inbox:{node}"
 
 
+def read_key(node: str) -> str:
+    """The number of the last entry of ``node``'s inbox it handled: the private messages after
+    it are those a reap of ``node`` answers "not delivered" (scripts.py, REAP)."""
+    return f"{PREFIX}inbox-read:{node}"
+
+
 def lease_key(node: str) -> str:
     """``node``'s lease: its boot id, with a TTL it renews."""
     return f"{PREFIX}node:{node}"

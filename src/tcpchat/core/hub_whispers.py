@@ -113,12 +113,35 @@ class WhisperHandlers(ClaimHandlers):
         sender.held = tuple(event for event in held if event.id != message_id)
         return [to(sender, event) for event in held if event.id == message_id]
 
+    def unhandled(self, node: str, unread: list[tuple[int, cl.Entry]], now: float) -> Out:
+        """The entries of ``node``'s inbox that it never handled (it died, or was dropped from
+        the cluster: its reap took them): the senders of the private messages among them,
+        told these reached ``node``, learn they did not reach their recipients."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        out: Out = []
+        for message_id, entry in unread:
+            # (A Bounced was a word to one of ``node``'s users, as was a message one of them
+            # sent another: gone with their node, unless it is this one, cut off and back.)
+            if isinstance(entry, cl.Whispered) and (entry.node != node or node == cluster.node):
+                out += self._not_delivered(
+                    entry, message_id, entry.to, codes.SERVER_LOST, now, node
+                )
+        return out
+
     def _not_delivered(
-        self, whisper: cl.Whispered, message_id: int, name: str, reason: str, now: float
+        self,
+        whisper: cl.Whispered,
+        message_id: int,
+        name: str,
+        reason: str,
+        now: float,
+        node: str = "",
     ) -> Out:
-        """``whisper``'s sender, told it reached the node of its recipient ``name`` (this one),
-        learns it did not reach them (``reason``): at once if here, else through the inbox of
-        its node (not while cut off from it)."""
+        """``whisper``'s sender, told it reached the node of its recipient ``name`` (this one,
+        or ``node``), learns it did not reach them (``reason``): at once if here, else through
+        the inbox of its node (not while cut off from it)."""
         cluster = self.cluster
         assert cluster is not None
         if whisper.node == cluster.node:
@@ -129,7 +152,7 @@ class WhisperHandlers(ClaimHandlers):
         if not cluster.linked:
             return []
         entry = cl.Bounced(
-            cluster.node,
+            node or cluster.node,
             whisper.session,
             whisper.sender,
             name,

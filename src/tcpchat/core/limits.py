@@ -395,6 +395,9 @@ CLUSTER_INBOX_ENTRIES = 10_000  # private messages a node's inbox keeps: the log
 # A dead node's inbox (megabytes of Redis's memory at worst) is kept this long, in case it only
 # stalled and comes back; then Redis lets it go: node names seen once hold nothing for ever.
 CLUSTER_GONE_INBOX_S = 3600
+# Private messages a dead node never handled that its reap answers "not delivered" (those sent
+# to its users within its lease, after it died): one script's work and one burst of answers.
+CLUSTER_REAP_BOUNCES = 1000
 CLUSTER_READ_COUNT = 1000  # entries an XREAD returns at most: a catch-up goes in slices
 # Reconnecting to Redis: after 0.1 s, doubling to 5 s (a lease: by then the node is reaped).
 CLUSTER_RETRY_FIRST_S, CLUSTER_RETRY_MAX_S = 0.1, 5.0

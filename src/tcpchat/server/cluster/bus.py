@@ -22,6 +22,7 @@ from ...core.limits import (
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MAX_PENDING,
     CLUSTER_READ_COUNT,
+    CLUSTER_REAP_BOUNCES,
 )
 from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
@@ -35,6 +36,7 @@ log = logging.getLogger(LOGGER_NAME)
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
 Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
+Unread = list[tuple[int, cl.Entry]]  # a reaped node's inbox entries it never handled, by id
 MEMBERS_PREFIX = cl.members_key("")
 
 
@@ -52,6 +54,7 @@ class Bus:
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
+        self._marked = 0  # the inbox position last noted in Redis (its read mark: ``run``)
         self.calls = Calls(redis)  # the scripts, and the pipelines of them (calls.py)
         # What this node appended to the log and has not read back yet, in order, as written
         # and as sent: read back, an entry equal to the next of these is taken as it is, not
@@ -70,16 +73,20 @@ class Bus:
         await self._writes.close()
         await self._pushes.close()
 
-    async def register(self, stored: int, now: float) -> None:
+    async def register(self, stored: int, now: float) -> Unread:
         """Enter the cluster afresh (at start, or after this node was dropped), once no other
         process holds this node's lease (``lease_free``): ids going on above ``stored`` (before
         anything is numbered); what an earlier run of this node left (its names, its users) is
-        announced gone; then a new lease, listed. Positions are left as they are."""
+        announced gone; then a new lease, listed. The inbox is read on after what the reap took
+        (and what a reap by another node took); the log's position is left as it is. Returns
+        the inbox's entries the reap took: not handled by this node (an earlier run died, or
+        this one was cut off before reading them), they are answered "not delivered"."""
         boots = {self.boot, self._next_boot or self.boot}  # (a renewal's answer may be lost)
         await lease_free(self.redis, self.node, boots, self.lease.length)
         await self.calls.floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
-        await self._reap_one(self.node, now, "", keep_inbox=True)
+        mark, unread = await self._reap_one(self.node, now, "", keep_inbox=True) or (0, [])
+        self.inbox_position.last = self._marked = max(self.inbox_position.last, mark)
         self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
@@ -87,6 +94,7 @@ class Bus:
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
         self.lease.renewed(now)
         await self.calls.load(self.redis)
+        return unread
 
     def floor(self, stored: int) -> int:
         """The id the cluster's must go on above: the highest this node stored (``stored``) or
@@ -99,7 +107,7 @@ class Bus:
         (nothing comes to it any more) and its users' leaves announced at once, not a lease
         later. Nothing is touched if another run of this node holds the lease: this one stalled
         past it, and what is listed for the node is that run's."""
-        if not await self._reap_one(self.node, now, reason, keep_inbox=False):
+        if await self._reap_one(self.node, now, reason, keep_inbox=False) is None:
             log.warning("cluster: another run of node %s holds its lease; left it as is", self.node)
 
     async def snapshot(self, topics: bool = True) -> tuple[int, Snapshot, Numbered]:
@@ -153,14 +161,23 @@ class Bus:
         mine = self._mine
         if len(mine) > CLUSTER_MAX_PENDING:
             mine.clear()  # not read back for a long while: no use keeping them
-        pipe, groups = self.calls.pipeline(batch, self.node, self.boot, mine)
+        mark = self.inbox_position.last if self.mark_due else None
+        pipe, groups = self.calls.pipeline(batch, self.node, self.boot, mine, mark)
         answers = await self._writes.pipeline(pipe)
         if answers and all(no_script(answer) for answer in answers):
             # Redis lost its scripts (it restarted): none of these ran. Load them, go again.
             await self.calls.load(self.redis)
-            pipe, groups = self.calls.pipeline(batch, self.node, self.boot, None)
+            pipe, groups = self.calls.pipeline(batch, self.node, self.boot, None, mark)
             answers = await self._writes.pipeline(pipe)
+        if mark is not None and answers and answers[0] == 1:
+            self._marked = max(self._marked, mark)
         return [answer for answer, count in zip(answers, groups) for _ in range(count)]
+
+    @property
+    def mark_due(self) -> bool:
+        """True if this node handled inbox entries since it last noted how far (``run`` notes
+        it, first in its pipeline; a reap of this node bounces what comes after)."""
+        return self.inbox_position.last > self._marked
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
@@ -330,27 +347,44 @@ class Bus:
         """The link was lost: what was sent may or may not come back; read it the long way."""
         self._mine.clear()
 
-    async def reap(self, now: float) -> list[str]:
-        """Announce gone every node whose lease lapsed; the nodes this call reaped."""
+    async def reap(self, now: float) -> list[tuple[str, Unread]]:
+        """Announce gone every node whose lease lapsed: the nodes this call reaped, each with
+        the entries of its inbox it never handled (to answer "not delivered")."""
         listed = await self.redis.smembers(cl.NODES_KEY)
         alive = [n for n in listed if await self.redis.exists(cl.lease_key(n))]
-        return [
-            node
-            for node in reapable(listed, alive, self.node)
-            if await self._reap_one(node, now, "")
-        ]
+        reaped: list[tuple[str, Unread]] = []
+        for node in reapable(listed, alive, self.node):
+            taken = await self._reap_one(node, now, "")
+            if taken is not None:
+                reaped.append((node, taken[1]))
+        return reaped
 
-    async def _reap_one(self, node: str, now: float, reason: str, keep_inbox: bool = True) -> bool:
+    async def _reap_one(
+        self, node: str, now: float, reason: str, keep_inbox: bool = True
+    ) -> tuple[int, Unread] | None:
         """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
         even if it was reaped already, since it may have stalled past that and written users
-        and names since, unless another run of it holds the lease."""
+        and names since, unless another run of it holds the lease. None if not reaped, else
+        the node's inbox read mark and the entries after it that the reap took."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
-        keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node)]
+        keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node), cl.read_key(node)]
         own = self.boot if node == self.node else ""
         ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
+        read = self.inbox_position.last if own else 0
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, (own and self._next_boot) or own, ttl, *gone]
-        return bool(await self.calls.reap(keys=keys, args=args))
+        args = [node, CLUSTER_LOG_ENTRIES, own, (own and self._next_boot) or own, ttl, read]
+        answer = await self.calls.reap(keys=keys, args=[*args, CLUSTER_REAP_BOUNCES, *gone])
+        if not answer:
+            return None
+        unread: Unread = []
+        for entry_id, raw in zip(answer[2::2], answer[3::2]):
+            try:
+                entry = codec.decode({codec.FIELD: raw})
+                if entry is not None:
+                    unread.append((cl.id_of(entry_id), entry))
+            except ValueError:
+                continue  # not ours (read() says so in the log)
+        return int(answer[1]), unread
 
 
 def _fenced(answer: Any) -> Any:

@@ -34,18 +34,28 @@ class Calls:
         self.presence = redis.register_script(scripts.PRESENCE)
         self.snapshot = redis.register_script(scripts.SNAPSHOT)
         self.topic = redis.register_script(scripts.TOPIC)
+        self.mark = redis.register_script(scripts.MARK)
 
     def pipeline(
-        self, batch: list[Instruction], node: str, boot: str, mine: Mine | None
+        self,
+        batch: list[Instruction],
+        node: str,
+        boot: str,
+        mine: Mine | None,
+        mark: int | None = None,
     ) -> tuple[list[Command], list[int]]:
         """A pipeline of ``EVALSHA`` calls for ``batch`` (scripts are loaded once, not checked
         before every pipeline: that would be a round trip each), and how many of the batch each
         call carries out, for node ``node`` whose run is ``boot``. Room messages in a row go in
-        one call. What is appended to the log is noted in ``mine``."""
+        one call. What is appended to the log is noted in ``mine``. ``mark``: the inbox
+        position to note first (MARK; it carries out none of the batch)."""
         pipe: list[Command] = []
         groups: list[int] = []
         said: list[str] = []  # room messages in a row, appended by one call
         lease = cl.lease_key(node)  # every write is fenced by it (scripts.py)
+        if mark is not None:
+            call_script(pipe, self.mark, [lease, cl.read_key(node)], [boot, mark])
+            groups.append(0)
         log_keys = [lease, cl.SEQ_KEY, cl.LOG_KEY]
         many: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, codec.FIELD]
         for item in batch:
@@ -108,5 +118,5 @@ class Calls:
         them)."""
         for script in (self.append_many, self.presence, self.whisper, self.claim):
             await redis.script_load(script.script)
-        for script in (self.release, self.topic, self.bounce):
+        for script in (self.release, self.topic, self.bounce, self.mark):
             await redis.script_load(script.script)

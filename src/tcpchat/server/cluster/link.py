@@ -29,7 +29,7 @@ from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken
-from .bus import Bus, Numbered, Read
+from .bus import Bus, Numbered, Read, Unread
 from .queue import Answers, done_by_rejoining, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
@@ -71,7 +71,8 @@ class ClusterLink(Answers):
         now = time.time()
         archive = self.hub.archive
         stored, mark = archive.last_id(), archive.log_mark()
-        await self.bus.register(max(stored, mark), now)  # ids go on above what it read too
+        unread = await self.bus.register(max(stored, mark), now)  # ids above what it read too
+        self._undelivered(self.node, unread, now)  # an earlier run's, if it died
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
         # The store has the log's messages up to its mark, but not those numbered below its
@@ -153,7 +154,7 @@ class ClusterLink(Answers):
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue and self.up.is_set():
+            while self.up.is_set() and (self._queue or self.bus.mark_due):
                 batch, link, boot = take_batch(self._queue), self._link, self.bus.boot
                 try:
                     answers = await self.bus.run(batch)
@@ -165,6 +166,8 @@ class ClusterLink(Answers):
                     self._answered(batch, answers, link, boot)
                 except Exception:  # our bug: logged, and the writer goes on
                     log.exception("cluster: handling Redis's answers failed")
+                if not batch:
+                    break  # only the inbox's read mark (Bus.run): noted or not, once a wake
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -247,13 +250,30 @@ class ClusterLink(Answers):
         now = time.time()
         out: Out = []
         heard = self.hub.heard
-        for _key, message_id, entry in read:
+        inbox = False
+        for key, message_id, entry in read:
+            inbox = inbox or key != cl.LOG_KEY
             try:
                 out += heard(message_id, entry, now)
             except Exception:  # our bug: logged, and the reader goes on with the next
                 log.exception("cluster: applying entry %d failed", message_id)
         self.route(out)
         self.hub.archive.mark_log(self.bus.log_position.last)
+        if inbox:
+            self._wake.set()  # the writer notes how far the inbox was handled (Bus.mark_due)
+
+    def _undelivered(self, node: str, unread: Unread, now: float) -> None:
+        """The private messages that reached ``node``'s inbox and that it never handled (it died,
+        or was dropped from the cluster): their senders learn they were not delivered."""
+        whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
+        if whispers:
+            log.warning(
+                "cluster: %d private messages reached node %s and were never handled there: "
+                "their senders are told",
+                whispers,
+                node,
+            )
+            self.route(self.hub.unhandled(node, unread, now))
 
     async def _tick(self) -> None:
         while not self._stopping:
@@ -267,8 +287,9 @@ class ClusterLink(Answers):
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
-                for node in await self.bus.reap(now):
+                for node, unread in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
+                    self._undelivered(node, unread, now)
                 if self.bus.outage.stale(self.bus.floor(0), now):  # ids for a loss, kept recent
                     self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
                 if self._refresh_wanted:
@@ -357,7 +378,7 @@ class ClusterLink(Answers):
         first announces this node's earlier users gone everywhere, then announce them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
         self._drop_for_rejoin()
-        await self.bus.register(self.hub.archive.last_id(), now)
+        self._undelivered(self.node, await self.bus.register(self.hub.archive.last_id(), now), now)
         lost = False
         for position, key in (
             (self.bus.log_position, cl.LOG_KEY),

@@ -178,30 +178,59 @@ return 1
 # past its reaping may have written users and names after it, but not if another run of the
 # node holds the lease now (those are that run's), and with its lease deleted; its inbox goes at
 # once if ``ttl`` is 0 (leaving), else stays.
-# KEYS: its lease, nodes, its held set, its members, seq, log, its inbox.
-# ARGV: node, maxlen, own (a boot id, or ''), next, ttl, then the gone entry's field, value, ...
-# Returns the entry's id, or 0 if the node is alive or was reaped already (and it is not its
-# own), or if another run holds its lease.
+# The entries of its inbox it never handled (after its read mark, MARK, and after ``read``, the
+# position the node itself gives) are taken, ``most`` at most, and the mark moved past them:
+# the private messages among them are answered "not delivered" by whoever reaped (Bus.reap),
+# once, and a node that only stalled and joins again reads on after them.
+# KEYS: its lease, nodes, its held set, its members, seq, log, its inbox, its read mark.
+# ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, then the gone entry's
+# field, value, ...  Returns {the gone entry's id, the mark, then id, value per entry taken},
+# or 0 if the node is alive or was reaped already (and it is not its own), or if another run
+# holds its lease. Ids are compared as the strings they are: a Lua number loses digits.
 REAP = """
 if ARGV[3] ~= '' then
   local held = redis.call('GET', KEYS[1])
   if held and held ~= ARGV[3] and held ~= ARGV[4] then return 0 end
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
-  if ARGV[5] == '0' then redis.call('DEL', KEYS[7]) end
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
-  redis.call('PEXPIRE', KEYS[7], ARGV[5])
+end
+local from = redis.call('GET', KEYS[8]) or '0'
+if #ARGV[6] > #from or (#ARGV[6] == #from and ARGV[6] > from) then from = ARGV[6] end
+local out = {0, from}
+for _, item in ipairs(redis.call('XRANGE', KEYS[7], '(0-' .. from, '+', 'COUNT', ARGV[7])) do
+  out[#out + 1] = item[1]
+  out[#out + 1] = item[2][2] or ''
+  if string.sub(item[1], 1, 2) == '0-' then out[2] = string.sub(item[1], 3) end
+end
+if ARGV[3] ~= '' and ARGV[5] == '0' then
+  redis.call('DEL', KEYS[7], KEYS[8])
+else
+  redis.call('SET', KEYS[8], out[2])
+  if ARGV[3] == '' then
+    redis.call('PEXPIRE', KEYS[7], ARGV[5])
+    redis.call('PEXPIRE', KEYS[8], ARGV[5])
+  end
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[3], KEYS[4])
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 8, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
-return id
+out[1] = id
+return out
+"""
+
+# Note how far a node handled its inbox (its read mark: what a reap of it takes comes after).
+# KEYS: lease, read mark. ARGV: boot, the id of the last entry handled. Returns 1.
+MARK = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
 """
 
 # A presence entry and what it changes in the node's record of its users, in one step, so that a
