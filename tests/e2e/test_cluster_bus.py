@@ -350,6 +350,47 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
     run(redis, test)
 
 
+def test_what_a_node_never_handled_is_taken_by_its_reap_once_and_only_after_its_mark(
+    redis: RedisServer,
+) -> None:
+    """A node notes how far it handled its inbox (``Bus.run`` notes it first in a pipeline):
+    its reap takes only what came after, once. A node of an older version notes nothing: its
+    reap takes nothing (what it handled is not known), and its next run starts its mark at the
+    inbox's end rather than answer messages read long ago."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        assert await a.claim("kim") is None
+
+        async def psst(text: str) -> None:
+            assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", text, 1.0)) > 0
+
+        await psst("read")
+        assert [e.text for _, _, e in await a.read() if isinstance(e, cl.Whispered)] == ["read"]
+        assert a.mark_due
+        assert await a.run([]) == []  # the mark alone
+        assert not a.mark_due
+        assert await b.redis.get(cl.read_key("a")) == str(a.inbox_position.last)
+        await psst("unread")
+        await lapsed(b.redis, cl.lease_key("a"))
+        [(_, unread)] = await b.reap(time.time())
+        assert [e.text for _, e in unread if isinstance(e, cl.Whispered)] == ["unread"]
+        assert await a.register(0, time.time()) == []  # taken once: by b
+        # An older node: no mark. Neither its reaper nor its next run takes anything.
+        assert await a.claim("kim") is None
+        await psst("old")
+        await b.redis.delete(cl.read_key("a"))
+        await lapsed(b.redis, cl.lease_key("a"))
+        assert await b.reap(time.time()) == [("a", [])]
+        assert not await b.redis.exists(cl.read_key("a"))
+        newer = Bus(a.redis, "a")
+        assert await newer.register(0, time.time()) == []
+        [(last, _)] = await b.redis.xrevrange(cl.inbox_key("a"), count=1)
+        assert await b.redis.get(cl.read_key("a")) == str(cl.id_of(last))
+
+    run(redis, test)
+
+
 def test_a_node_reaped_while_it_stalled_writes_nothing_under_names_no_longer_its_own(
     redis: RedisServer,
 ) -> None:

@@ -188,7 +188,8 @@ class Bus:
 
     async def join(self, stored: int, now: float) -> None:
         """Take a lease, be listed, and make sure ids go on above ``stored`` (the highest id in
-        this node's store). Reading starts after the log's last entry and the inbox's."""
+        this node's store). Reading starts after the log's last entry and the inbox's, and the
+        inbox's read mark is noted there (what a reap takes comes after it)."""
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)
@@ -197,6 +198,8 @@ class Bus:
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
             last = await self.redis.xrevrange(key, count=1)
             position.last = cl.id_of(last[0][0]) if last else 0
+        await self.redis.set(cl.read_key(self.node), self.inbox_position.last)
+        self._marked = self.inbox_position.last
 
     async def renew(self, now: float, fresh: bool = False) -> bool:
         """Renew the lease (sent at ``now``), under a new boot id if ``fresh`` (back from a lost

@@ -181,7 +181,9 @@ return 1
 # The entries of its inbox it never handled (after its read mark, MARK, and after ``read``, the
 # position the node itself gives) are taken, ``most`` at most, and the mark moved past them:
 # the private messages among them are answered "not delivered" by whoever reaped (Bus.reap),
-# once, and a node that only stalled and joins again reads on after them.
+# once, and a node that only stalled and joins again reads on after them. Without a mark (a
+# node of an older version, which notes none) nothing is taken: what it handled is not known;
+# a node reaping itself then starts its mark at its inbox's end.
 # KEYS: its lease, nodes, its held set, its members, seq, log, its inbox, its read mark.
 # ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, then the gone entry's
 # field, value, ...  Returns {the gone entry's id, the mark, then id, value per entry taken},
@@ -197,21 +199,31 @@ else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 end
-local from = redis.call('GET', KEYS[8]) or '0'
-if #ARGV[6] > #from or (#ARGV[6] == #from and ARGV[6] > from) then from = ARGV[6] end
+local function later(a, b) return #a > #b or (#a == #b and a > b) end
+local mark = redis.call('GET', KEYS[8])
+local from = mark or '0'
+if later(ARGV[6], from) then from = ARGV[6] end
 local out = {0, from}
-for _, item in ipairs(redis.call('XRANGE', KEYS[7], '(0-' .. from, '+', 'COUNT', ARGV[7])) do
-  out[#out + 1] = item[1]
-  out[#out + 1] = item[2][2] or ''
-  if string.sub(item[1], 1, 2) == '0-' then out[2] = string.sub(item[1], 3) end
+if mark then
+  for _, item in ipairs(redis.call('XRANGE', KEYS[7], '(0-' .. from, '+', 'COUNT', ARGV[7])) do
+    out[#out + 1] = item[1]
+    out[#out + 1] = item[2][2] or ''
+    if string.sub(item[1], 1, 2) == '0-' then out[2] = string.sub(item[1], 3) end
+  end
+elseif ARGV[3] ~= '' then
+  local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)[1]
+  if last and string.sub(last[1], 1, 2) == '0-' and later(string.sub(last[1], 3), from) then
+    out[2] = string.sub(last[1], 3)
+  end
 end
 if ARGV[3] ~= '' and ARGV[5] == '0' then
   redis.call('DEL', KEYS[7], KEYS[8])
-else
+elseif ARGV[3] ~= '' then
   redis.call('SET', KEYS[8], out[2])
-  if ARGV[3] == '' then
-    redis.call('PEXPIRE', KEYS[7], ARGV[5])
-    redis.call('PEXPIRE', KEYS[8], ARGV[5])
+else
+  redis.call('PEXPIRE', KEYS[7], ARGV[5])
+  if mark then
+    redis.call('SET', KEYS[8], out[2], 'PX', ARGV[5])
   end
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
