@@ -452,3 +452,55 @@ def test_nodes_back_on_a_redis_that_lost_its_data_backfill_what_was_said_meanwhi
 
 async def said(node: Node, text: str, kind: type = ev.Message) -> bool:
     return said_on(node, kind, text) is not None
+
+
+def test_a_node_that_joins_again_answers_what_came_to_its_inbox_while_it_was_cut_off(
+    redis: RedisServer,
+) -> None:
+    """Node a is cut off and must join again (too much piled up meanwhile). bob, on b, writes
+    to alice on a before a's lease lapses: "Delivered to alice" (a's inbox). Joining again, a
+    takes back what it never read of its inbox (``Bus.register``): bob is told, once a is
+    linked again, that alice did not get it (while cut off, a could not tell b's users)."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        alice, bob = a.user("alice"), b.user("bob")
+        await registered(alice, bob)
+
+        async def known() -> bool:
+            return b.hub.roster.find("alice") is not None
+
+        await until(known, "b knows alice")
+        gate = asyncio.Event()
+        real_resume = a.link._resume
+
+        async def resume() -> None:
+            await gate.wait()
+            await real_resume()
+
+        a.link._resume = resume  # type: ignore[method-assign]
+        a.link._rejoin_wanted = True  # as when too much piled up while cut off
+        a.link._lost(ConnectionError("test: cut off"), a.link._link)
+        b.do(bob, cmd.Whisper("alice", "are you there?"))
+
+        def told(kind: type) -> list[Any]:
+            return [
+                item.event
+                for item in b.told
+                if getattr(item, "to", None) == (bob,) and isinstance(item.event, kind)
+            ]
+
+        async def delivered() -> bool:
+            return bool(told(ev.Delivered))
+
+        await until(delivered, "bob told Delivered")
+        gate.set()
+
+        async def undelivered() -> bool:
+            return bool(told(ev.Undelivered))
+
+        await until(undelivered, "bob told Not delivered")
+        assert [event.to for event in told(ev.Undelivered)] == ["alice"]
+        assert alice.state is State.ACTIVE
+
+    run(redis, test)

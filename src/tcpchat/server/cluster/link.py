@@ -25,7 +25,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
-from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_REAP_BOUNCES, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken
@@ -60,6 +60,9 @@ class ClusterLink(Answers):
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
         self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
+        # This node's inbox entries its joining again took back (``Bus.register``): answered
+        # once the link is back (the hub tells no other node's user while cut off).
+        self._unhandled: Unread = []
         self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
         self._up_since = time.monotonic()
 
@@ -345,6 +348,8 @@ class ClusterLink(Answers):
         self._reconnecting = None
         log.warning("cluster link back")
         self.route(self.hub.link_up(time.time()))
+        unhandled, self._unhandled = self._unhandled, []
+        self._undelivered(self.node, unhandled, time.time())
 
     async def _resume(self) -> None:
         """Back in touch with Redis: go on reading where this node stopped, or join again if the
@@ -378,7 +383,8 @@ class ClusterLink(Answers):
         first announces this node's earlier users gone everywhere, then announce them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
         self._drop_for_rejoin()
-        self._undelivered(self.node, await self.bus.register(self.hub.archive.last_id(), now), now)
+        taken = await self.bus.register(self.hub.archive.last_id(), now)
+        self._unhandled = (self._unhandled + taken)[-CLUSTER_REAP_BOUNCES:]  # tries that failed
         lost = False
         for position, key in (
             (self.bus.log_position, cl.LOG_KEY),
