@@ -79,6 +79,24 @@ def test_a_native_room_is_a_channel(server: ServerProcess) -> None:
     ivy.close()
 
 
+def test_too_many_targets_are_answered_with_one_407(server: ServerProcess) -> None:
+    """The first 8 targets are served, the 9th is named in one 407, the rest in nothing."""
+    ann = join_peer(server.port, "ann")
+    ivy = IrcPeer(_irc_port(server))
+    ivy.register("ivy")
+    ivy.send("PRIVMSG ann," + ",".join(f"n{i}" for i in range(20)) + " :hi all")
+    answer = ivy.sync()
+    assert [line.params[1] for line in answer if line.command == "401"] == [
+        f"n{i}" for i in range(7)
+    ]
+    too_many = [line for line in answer if line.command == "407"]
+    assert [line.params for line in too_many] == [
+        ["ivy", "n7", "Too many targets: only the first 8 were taken"]
+    ]
+    assert ann.expect(r"PM from ivy") == "[PM from ivy] hi all"
+    ivy.close()
+
+
 def test_flooding_irc_client_is_told_then_disconnected(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "--irc-port", "0", "--flood-burst", "5", "--flood-rate", "1")
     try:

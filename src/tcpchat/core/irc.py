@@ -43,13 +43,16 @@ from .irc_render import (
     ERR_NOSUCHNICK,
     ERR_NOTEXTTOSEND,
     ERR_NOTONCHANNEL,
+    ERR_TOOMANYTARGETS,
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
     echoes,
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
+    TOO_MANY_TARGETS,
     IrcMessage,
+    Targets,
     ctcp,
     parse_message,
     targets,
@@ -125,7 +128,8 @@ class IrcClient(Registration, QuickLines):
     def _privmsg(self, message: IrcMessage, now: float) -> list[Step]:
         notice = message.verb == "NOTICE"
         params = message.params
-        if not params or not targets(params[0]):
+        wanted = targets(params[0] if params else "")
+        if not wanted.taken:
             return [] if notice else [self._reply(ERR_NORECIPIENT, "No recipient given (PRIVMSG)")]
         if len(params) < 2 or not params[1]:
             return [] if notice else [self._reply(ERR_NOTEXTTOSEND, "No text to send")]
@@ -139,9 +143,10 @@ class IrcClient(Registration, QuickLines):
         if not text.strip():
             return [] if notice else [self._reply(ERR_NOTEXTTOSEND, "No text to send")]
         steps: list[Step] = []
-        for target in targets(params[0]):
+        for target in wanted.taken:
             steps += self._send_to(target, text, action, notice, now)
-        return steps
+        # Not kept from a NOTICE, as ngircd answers it: the sender learns of its own mistake.
+        return steps + self._too_many(wanted)
 
     def _send_to(
         self, target: str, text: str, action: bool, notice: bool, now: float
@@ -180,10 +185,11 @@ class IrcClient(Registration, QuickLines):
             for room in list(self.session.rooms):
                 steps += self._hub(cmd.Part(room.name), now, say_nothing)
             return steps
+        wanted = targets(message.params[0])
         steps = []
-        for target in targets(message.params[0]):
+        for target in wanted.taken:
             steps += self._join_one(target, now)
-        return steps
+        return steps + self._too_many(wanted)
 
     def _join_one(self, target: str, now: float) -> list[Step]:
         if not target.startswith("#"):
@@ -200,8 +206,9 @@ class IrcClient(Registration, QuickLines):
         if not params or not params[0]:
             return [self._reply(ERR_NEEDMOREPARAMS, "PART", "Not enough parameters")]
         reason = user_text(params[1])[:MAX_QUIT_REASON_CHARS] if len(params) > 1 else ""
+        wanted = targets(params[0])
         steps: list[Step] = []
-        for target in targets(params[0]):
+        for target in wanted.taken:
             room = self.hub.rooms.find(room_name(target)) if target.startswith("#") else None
             if room is None:
                 steps.append(self._reply(ERR_NOSUCHCHANNEL, target, "No such channel"))
@@ -209,7 +216,7 @@ class IrcClient(Registration, QuickLines):
                 steps.append(self._reply(ERR_NOTONCHANNEL, target, "You're not on that channel"))
             else:
                 steps += self._hub(cmd.Part(room.name, reason), now, self._not_on(target))
-        return steps
+        return steps + self._too_many(wanted)
 
     def _topic(self, message: IrcMessage, now: float) -> list[Step]:
         params = message.params
@@ -352,6 +359,12 @@ class IrcClient(Registration, QuickLines):
         return [
             self.fmt.notice(self.me, "Slow down: you are sending too fast; that line was dropped.")
         ]
+
+    def _too_many(self, wanted: Targets) -> list[Step]:
+        """One 407 for the targets past MAX_TARGETS, naming the first of them; none if none."""
+        if not wanted.dropped:
+            return []
+        return [self._reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)]
 
     def _mask(self) -> str:
         return self.fmt.mask(self.me)

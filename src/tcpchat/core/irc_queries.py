@@ -15,6 +15,7 @@ from .irc_render import (
     ERR_NOMOTD,
     ERR_NONICKNAMEGIVEN,
     ERR_NOSUCHNICK,
+    ERR_TOOMANYTARGETS,
     RPL_CHANNELMODEIS,
     RPL_CREATED,
     RPL_ENDOFNAMES,
@@ -40,7 +41,7 @@ from .irc_render import (
     RPL_YOURHOST,
     IrcFormat,
 )
-from .irc_wire import IRC_LINE_BYTES, MAX_TARGETS, IrcMessage, line, targets
+from .irc_wire import IRC_LINE_BYTES, MAX_TARGETS, TOO_MANY_TARGETS, IrcMessage, line, targets
 from .limits import (
     MAX_QUIT_REASON_CHARS,
     MAX_ROOMS_PER_USER,
@@ -223,17 +224,19 @@ class Queries:
         return self.hub.rooms.find(room_name(name)) if name.startswith("#") else None
 
     def _names(self, params: tuple[str, ...]) -> bytes:
-        wanted = targets(params[0]) if params else []
-        if not wanted:
+        wanted = targets(params[0] if params else "")
+        if not wanted.taken:
             out = b"".join(self.names(room, end=False) for room in self.session.rooms)
             return out + self.reply(RPL_ENDOFNAMES, "*", "End of /NAMES list")
         out = b""
-        for target in wanted:
+        for target in wanted.taken:
             room = self._room(target)
             if room is None:
                 out += self.reply(RPL_ENDOFNAMES, target, "End of /NAMES list")
             else:
                 out += self.names(room)
+        if wanted.dropped:  # one line for all the others (irc_wire.MAX_TARGETS)
+            out += self.reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)
         return out
 
     def _list(self, params: tuple[str, ...]) -> bytes:

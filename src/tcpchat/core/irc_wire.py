@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .text import ASCII_RUN, neutralise_line
 
@@ -41,15 +42,27 @@ class IrcMessage:
     body_bytes: int = 0  # the bytes of the line without its tags (the 512 limit)
 
 
-# Targets one PRIVMSG, NOTICE, JOIN, PART or NAMES takes (TARGMAX in 005).
+# Targets one PRIVMSG, NOTICE, JOIN, PART or NAMES takes (TARGMAX in 005). Past them the first
+# MAX_TARGETS are carried out and the next one is named in one 407 ERR_TOOMANYTARGETS, as ngircd
+# answers a PRIVMSG to more than its 25 (InspIRCd and ergo drop the excess without a word).
 MAX_TARGETS = 8
+TOO_MANY_TARGETS = f"Too many targets: only the first {MAX_TARGETS} were taken"
 
 
-def targets(text: str) -> list[str]:
+class Targets(NamedTuple):
+    """A command's targets: those to carry out, and the first one left out ("" if none)."""
+
+    taken: list[str]
+    dropped: str
+
+
+def targets(text: str) -> Targets:
     """A command's comma-separated targets: each once (``NAMES #a,#a,...`` would multiply its
     answer), none empty (it would be an empty middle word in the numeric that answers it), at
-    most MAX_TARGETS."""
-    return list(dict.fromkeys(target for target in text.split(",") if target))[:MAX_TARGETS]
+    most MAX_TARGETS; the caller answers ``dropped``, if any, with one 407 after the others."""
+    distinct = list(dict.fromkeys(target for target in text.split(",") if target))
+    dropped = distinct[MAX_TARGETS] if len(distinct) > MAX_TARGETS else ""
+    return Targets(distinct[:MAX_TARGETS], dropped)
 
 
 def parse_message(line: str) -> IrcMessage | None:

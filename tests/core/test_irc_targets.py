@@ -1,0 +1,44 @@
+"""The IRC adapter's lists of targets (``core/irc.py``), sans I/O: too many targets are answered
+with one 407."""
+
+from __future__ import annotations
+
+from tests.core.test_irc import Harness
+
+TOO_MANY = "Too many targets: only the first 8 were taken"
+
+
+def test_targets_past_the_limit_get_one_407_after_the_first_eight_are_carried_out() -> None:
+    """As ngircd answers a PRIVMSG to more than its 25 recipients: the first ones are served,
+    then one 407 names the first target left out (and nothing is said of the others)."""
+    chat = Harness()
+    ann = chat.registered("ann")
+    channels = ",".join(f"#c{i}" for i in range(12))
+    joined = chat.send(ann, f"JOIN {channels}")
+    assert joined.count(" 366 ") == 8 and joined.count(" 407 ") == 1
+    assert joined.endswith(f":irc.test 407 ann #c8 :{TOO_MANY}\r\n"), joined
+    assert [room.name for room in ann.session.rooms][1:] == [f"#c{i}" for i in range(8)]
+
+    names = chat.send(ann, f"NAMES {channels}")
+    assert names.count(" 366 ") == 8 and names.count(" 407 ") == 1
+    assert names.endswith(f":irc.test 407 ann #c8 :{TOO_MANY}\r\n"), names
+
+    nicks = ",".join(f"n{i}" for i in range(20))
+    sent = chat.send(ann, f"PRIVMSG {nicks} :hi")
+    assert sent.count(" 401 ") == 8 and sent.count(" 407 ") == 1
+    assert sent.endswith(f":irc.test 407 ann n8 :{TOO_MANY}\r\n"), sent
+    # ngircd answers a NOTICE's excess too: the sender learns that part of it went nowhere.
+    assert chat.send(ann, f"NOTICE {nicks} :hi") == f":irc.test 407 ann n8 :{TOO_MANY}\r\n"
+
+    parted = chat.send(ann, f"PART {channels}")
+    assert parted.count(" PART ") == 8
+    assert parted.endswith(f":irc.test 407 ann #c8 :{TOO_MANY}\r\n"), parted
+
+
+def test_eight_targets_or_repeats_of_one_are_not_too_many() -> None:
+    chat = Harness()
+    ann, bob = chat.registered("ann"), chat.registered("bob")
+    assert " 407 " not in chat.send(ann, "NAMES " + ",".join(f"#c{i}" for i in range(8)))
+    assert " 407 " not in chat.send(ann, "PRIVMSG " + ",".join(["bob"] * 30) + " :hi")
+    assert " 407 " not in chat.send(ann, "JOIN " + ",".join(["#ops"] * 30))
+    assert [room.name for room in bob.session.rooms] == ["#lobby"]
