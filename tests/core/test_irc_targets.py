@@ -1,9 +1,12 @@
-"""The IRC adapter's lists of targets (``core/irc.py``), sans I/O: too many targets are answered
-with one 407."""
+"""The IRC adapter's lists of targets and what a list costs (``core/irc.py``), sans I/O: too many
+targets are answered with one 407, ``JOIN 0`` is one line however many channels it leaves."""
 
 from __future__ import annotations
 
-from tests.core.test_irc import Harness
+from tcpchat.core import events as ev
+from tcpchat.core.limits import HubLimits
+from tcpchat.core.output import ToSessions
+from tests.core.test_irc import NOW, Harness
 
 TOO_MANY = "Too many targets: only the first 8 were taken"
 
@@ -42,3 +45,33 @@ def test_eight_targets_or_repeats_of_one_are_not_too_many() -> None:
     assert " 407 " not in chat.send(ann, "PRIVMSG " + ",".join(["bob"] * 30) + " :hi")
     assert " 407 " not in chat.send(ann, "JOIN " + ",".join(["#ops"] * 30))
     assert [room.name for room in bob.session.rooms] == ["#lobby"]
+
+
+def test_join_0_leaves_every_channel_for_the_price_of_one_line() -> None:
+    """A user in 12 channels (more than the flood burst) leaves them all with one JOIN 0, and
+    has the rest of the burst left for what follows."""
+    chat = Harness()
+    ann = chat.registered("ann")
+    chat.send(ann, "JOIN #a0,#a1,#a2,#a3,#a4,#a5", "JOIN #b0,#b1,#b2,#b3,#b4,#b5")
+    assert len(ann.session.rooms) == 13
+    chat.hub.config = HubLimits(flood_burst=3, flood_rate=0.001, flood_max_refused=2)
+    left = chat.send(ann, "JOIN 0")
+    assert "Slow down" not in left and left.count(" PART ") == 13, left
+    assert ann.session.rooms == []
+    assert "Slow down" not in chat.send(ann, "JOIN #again", "PRIVMSG #again :back")
+    assert "Slow down" in chat.send(ann, "PRIVMSG #again :one too many")
+
+
+def test_join_0_tells_the_others_in_each_channel() -> None:
+    chat = Harness()
+    ann, bob = chat.registered("ann"), chat.registered("bob")
+    chat.send(bob, "JOIN #ops")
+    chat.send(ann, "JOIN #ops,#dev")
+    steps = ann.receive("JOIN 0", NOW)
+    told = [
+        item.event
+        for step in steps
+        for item in getattr(step, "out", [])
+        if isinstance(item, ToSessions) and bob.session in item.to
+    ]
+    assert [(e.name, e.room) for e in told if isinstance(e, ev.Left)] == [("ann", "#ops")]

@@ -516,6 +516,22 @@ def test_part_without_a_channel_is_461(client: Callable[..., IrcPeer]) -> None:
     assert foo.expect("461").params[1] == "PART"
 
 
+def test_join_0_parts_every_channel(client: Callable[..., IrcPeer]) -> None:
+    """RFC 2812 3.2.1: ``JOIN 0`` leaves every channel, each as a PART would."""
+    foo, bar = client("foo"), client("bar")
+    joined(foo, "#chan")
+    joined(foo, "#other")
+    joined(bar, "#chan")
+    foo.send("JOIN 0")
+    parted = {line.params[0] for line in foo.sync() if line.command == "PART"}
+    assert {"#chan", "#other"} <= parted
+    for _ in range(3):  # tcp-chat also parts #lobby, which bar is in too
+        seen = bar.expect("PART")
+        if seen.params[0] == "#chan":
+            break
+    assert seen.hostmask.nickname == "foo" and seen.params[0] == "#chan"
+
+
 def test_quit_is_seen_in_shared_channels_with_its_reason(client: Callable[..., IrcPeer]) -> None:
     foo, bar = client("foo"), client("bar")
     joined(foo, "#chan")

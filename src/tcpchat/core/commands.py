@@ -60,6 +60,12 @@ class Part:
 
 
 @dataclass(frozen=True)
+class PartAll:
+    """Leave every room at once (IRC's ``JOIN 0``): one line, charged once however many rooms
+    it leaves."""
+
+
+@dataclass(frozen=True)
 class ListRooms:
     pass
 
@@ -149,6 +155,7 @@ Command = Union[
     ListUsers,
     Join,
     Part,
+    PartAll,
     ListRooms,
     SetTopic,
     ShowHistory,

@@ -429,6 +429,7 @@ _TABLE: dict[State, dict[type, Handler]] = {
         cmd.Nick: Hub._rename,
         cmd.Join: Hub._join,
         cmd.Part: Hub._part,
+        cmd.PartAll: Hub._part_all,
         cmd.ListRooms: Hub._rooms,
         cmd.SetTopic: Hub._topic,
         cmd.ShowHistory: Hub._page,

@@ -121,13 +121,22 @@ class RoomHandlers:
             return self._error(session, now, codes.NOT_IN_ROOM, "You are in no room.")
         else:
             room = session.current
+        return self._leave_room(session, room, codes.part_reason(command.reason), now)
+
+    def _part_all(self, session: Session, command: cmd.PartAll, now: float) -> Out:
+        out: Out = []
+        for room in list(session.rooms):
+            out += self._leave_room(session, room, codes.PART, now)
+        return out
+
+    def _leave_room(self, session: Session, room: Room[Session], reason: str, now: float) -> Out:
+        """``session`` parts ``room`` (one it is in): it is told, and so is the room."""
         out: Out = [Offline(session)] if room.is_lobby else []
         session.rooms.remove(room)
         if session.current is room:
             session.current = session.rooms[-1] if session.rooms else None
         current = session.current.name if session.current is not None else None
         out.append(to(session, ev.Parted(now, room.name, current)))
-        reason = codes.part_reason(command.reason)
         out += self._departed(room, session, now, reason)
         out += self._share_part(session, room, reason, now)
         return out

@@ -180,13 +180,10 @@ class IrcClient(Registration, QuickLines):
     def _join(self, message: IrcMessage, now: float) -> list[Step]:
         if not message.params or not message.params[0]:
             return [self._reply(ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")]
-        if message.params[0] == "0":  # JOIN 0: leave every channel
-            steps: list[Step] = []
-            for room in list(self.session.rooms):
-                steps += self._hub(cmd.Part(room.name), now, say_nothing)
-            return steps
+        if message.params[0] == "0":  # leave every channel: one line, charged once
+            return self._hub(cmd.PartAll(), now, say_nothing)
         wanted = targets(message.params[0])
-        steps = []
+        steps: list[Step] = []
         for target in wanted.taken:
             steps += self._join_one(target, now)
         return steps + self._too_many(wanted)
