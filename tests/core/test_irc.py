@@ -21,9 +21,10 @@ NOW = 1_000_000.0
 class Harness:
     """IRC clients and native sessions on one hub; what each IRC client was sent, as text."""
 
-    def __init__(self, password: str | None = None) -> None:
-        self.hub = Hub(HubLimits(password=password, flood_burst=1000, flood_rate=1000))
-        self.network = IrcNetwork("irc.test", NOW)
+    def __init__(self, password: str | None = None, server_name: str = "irc.test") -> None:
+        limits = HubLimits(password=password, flood_burst=1000, flood_rate=1000)
+        self.hub = Hub(limits, server_name=server_name)
+        self.network = IrcNetwork(server_name, NOW)
         self.render = Renderer(self.network.format)
 
     def irc(self) -> IrcClient:

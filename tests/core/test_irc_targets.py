@@ -1,8 +1,11 @@
 """The IRC adapter's lists of targets and what a list costs (``core/irc.py``), sans I/O: too many
-targets are answered with one 407, ``JOIN 0`` is one line however many channels it leaves."""
+targets are answered with one 407, ``JOIN 0`` is one line however many channels it leaves, and
+the server's own name is nobody's nick."""
 
 from __future__ import annotations
 
+from tcpchat.core import codes
+from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import ToSessions
@@ -75,3 +78,27 @@ def test_join_0_tells_the_others_in_each_channel() -> None:
         if isinstance(item, ToSessions) and bob.session in item.to
     ]
     assert [(e.name, e.room) for e in told if isinstance(e, ev.Left)] == [("ann", "#ops")]
+
+
+def test_the_servers_own_name_is_nobodys_nick_nor_a_look_alike_of_it() -> None:
+    """Otherwise ``vm!~u@vm`` could pass for the server ``vm`` in a client's window."""
+    chat = Harness(server_name="vm")
+    for nick in ("vm", "VM", "vm_", "ｖｍ"):
+        answer = chat.send(chat.irc(), f"NICK {nick}", "USER u 0 * :Real")
+        assert answer == f":vm 432 * {nick} :Erroneous nickname\r\n", (nick, answer)
+    ivy = chat.registered("ivy")
+    renamed = chat.send(ivy, "NICK Vm")
+    assert renamed == ':vm 432 ivy Vm :The name "Vm" is reserved. Choose another one.\r\n'
+    assert ivy.session.name == "ivy"
+
+
+def test_the_servers_own_name_is_refused_to_native_users_too() -> None:
+    chat = Harness(server_name="vm")
+    session, _ = chat.hub.connect("127.0.0.1:2", NOW)
+    out = chat.hub.handle(session, cmd.Say("VM", "VM"), NOW)
+    errors = [i.event for i in out if isinstance(i, ToSessions) and isinstance(i.event, ev.Error)]
+    assert [(e.code, e.text) for e in errors] == [
+        (codes.NAME_RESERVED, 'The name "VM" is reserved. Choose another one.')
+    ]
+    out = chat.hub.handle(session, cmd.Say("vmware", "vmware"), NOW)
+    assert any(isinstance(i, ToSessions) and isinstance(i.event, ev.Registered) for i in out)

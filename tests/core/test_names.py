@@ -11,6 +11,7 @@ from tcpchat.core import events as ev
 from tcpchat.core import unicode_tables
 from tcpchat.core.limits import RESERVED_NAMES
 from tcpchat.core.names import (
+    ReservedNames,
     fold,
     is_invisible,
     look_keys,
@@ -357,3 +358,20 @@ def test_tables_know_the_invisible_characters() -> None:
         assert is_invisible(ch), f"U+{ord(ch):04X}"
     for ch in "a1_ ай漢\u0301":
         assert not is_invisible(ch), f"U+{ord(ch):04X}"
+
+
+def test_the_servers_name_is_reserved_with_its_look_alikes_where_it_is_the_servers() -> None:
+    """The hub reserves its server's name (``--server-name``) as it reserves "server"."""
+    reserved = ReservedNames([*RESERVED_NAMES, "vm"])
+    assert name_problem("VM", reserved) == (
+        "name_reserved",
+        'The name "VM" is reserved. Choose another one.',
+    )
+    assert name_problem("v-m", reserved) == (
+        "name_reserved",
+        'The name "v-m" looks like the reserved name "vm". Choose another one.',
+    )
+    assert name_problem("server.", reserved) is not None
+    assert name_problem("vm") is None  # elsewhere, vm is anybody's
+    assert name_problem("vmware", reserved) is None
+    assert ReservedNames(["", "vm"]).find("__") is None  # no name given reserves nothing

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT, ServerProcess, join_peer, need_tool
+from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool
 from tests.e2e.irc_harness import IrcPeer
 
 
@@ -94,6 +94,32 @@ def test_too_many_targets_are_answered_with_one_407(server: ServerProcess) -> No
         ["ivy", "n7", "Too many targets: only the first 8 were taken"]
     ]
     assert ann.expect(r"PM from ivy") == "[PM from ivy] hi all"
+    ivy.close()
+
+
+def test_the_servers_name_is_reserved_on_both_ports(server: ServerProcess) -> None:
+    """``--server-name irc.test``: neither a native user nor an IRC client may be irc.test,
+    in any case or with its dot left out, so that nobody is shown as ``irc.test!~u@irc.test``."""
+    native = Peer(server.port)
+    native.expect(r"^\*\*\* Enter your name:")
+    native.send("IRC.test\n")
+    assert native.line() == '!!! The name "IRC.test" is reserved. Choose another one.'
+    native.expect(r"^\*\*\* Enter your name:")
+    native.send("irc_test\n")
+    assert native.line() == (
+        '!!! The name "irc_test" looks like the reserved name "irc.test". Choose another one.'
+    )
+    ivy = IrcPeer(_irc_port(server))
+    ivy.send("NICK irc.test")
+    assert ivy.expect("432").params == ["*", "irc.test", "Erroneous nickname"]
+    ivy.register("ivy")
+    ivy.send("NICK Irc.Test")
+    assert ivy.expect("432").params == [
+        "ivy",
+        "Irc.Test",
+        'The name "Irc.Test" is reserved. Choose another one.',
+    ]
+    native.close()
     ivy.close()
 
 

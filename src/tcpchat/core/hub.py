@@ -20,7 +20,8 @@ from .cluster import ClusterState, Said, Whispered
 from .flood import charge, count_line
 from .guard import arrivals, password_guard
 from .hub_cluster import ClusterHandlers
-from .limits import HubLimits
+from .limits import RESERVED_NAMES, HubLimits
+from .names import ReservedNames
 from .output import Close, Out, Publish, ToSessions, to
 from .rooms import Room, Rooms, room_name
 from .roster import Roster
@@ -38,6 +39,8 @@ class Hub(ClusterHandlers):
     is kept. Message ids go on from the highest it holds, so they keep increasing across restarts.
 
     ``node``: this server's name in a cluster (``hub_cluster.py``); None when it is alone.
+    ``server_name``: its own name (``--server-name``: the source of IRC's numerics, every IRC
+    user's host), reserved as the names of ``RESERVED_NAMES`` are, so nobody passes for it.
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class Hub(ClusterHandlers):
         config: HubLimits | None = None,
         archive: Archive | None = None,
         node: str | None = None,
+        server_name: str = "",
     ) -> None:
         self.config = config or HubLimits()
+        self.reserved = ReservedNames([*RESERVED_NAMES, server_name])
         self.roster = Roster()
         self.rooms: Rooms[Session] = Rooms()
         self.archive = archive if archive is not None else NoArchive()

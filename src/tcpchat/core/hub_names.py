@@ -17,7 +17,7 @@ from .cluster import LINK_LOST, ClusterState, Struck
 from .guard import Buckets, Strikes
 from .hub_rooms import RoomHandlers
 from .limits import REGISTERED_NAMES_SHOWN
-from .names import display_form, fold, name_key, name_problem
+from .names import ReservedNames, display_form, fold, name_key, name_problem
 from .output import Claim, Out, Publish, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
@@ -34,6 +34,7 @@ class NameHandlers(RoomHandlers):
     """Handlers for the password and names; the hub supplies its state and ``_close``."""
 
     roster: Roster
+    reserved: ReservedNames  # the server's own name among them
     guard: Strikes
     arrivals: Buckets | None
     cluster: ClusterState | None
@@ -188,7 +189,7 @@ class NameHandlers(RoomHandlers):
         return out
 
     def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
-        problem = name_problem(wanted)
+        problem = name_problem(wanted, self.reserved)
         if problem is not None:
             return self._error(session, now, *problem)
         found = self.roster.look_alike(wanted, other_than=session)

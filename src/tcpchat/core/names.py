@@ -160,16 +160,25 @@ def _bare(key: str) -> str:
     return "".join(ch for ch in key if ch not in _PUNCTUATION)
 
 
-_RESERVED = {_bare(key): name for name in sorted(RESERVED_NAMES) for key in look_keys(name)}
+class ReservedNames:
+    """Names nobody may take, nor a look-alike of one, in any case and with the name punctuation
+    ignored: ``RESERVED`` below, and the server's own name besides (``Hub``)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._by_key = {
+            _bare(key): fold(name) for name in sorted(names) if name for key in look_keys(name)
+        }
+
+    def find(self, name: str) -> str | None:
+        """The reserved name (case-folded) that ``name`` looks like, if any."""
+        for key in look_keys(name):
+            reserved = self._by_key.get(_bare(key))
+            if reserved is not None:
+                return reserved
+        return None
 
 
-def _reserved(name: str) -> str | None:
-    """The reserved name that ``name`` looks like, if any."""
-    for key in look_keys(name):
-        reserved = _RESERVED.get(_bare(key))
-        if reserved is not None:
-            return reserved
-    return None
+RESERVED = ReservedNames(RESERVED_NAMES)
 
 
 def _common_scripts(chars: Iterable[str]) -> frozenset[str] | None:
@@ -224,11 +233,11 @@ def _mark_problem(name: str) -> str | None:
     return None
 
 
-def name_problem(name: str) -> tuple[str, str] | None:
+def name_problem(name: str, reserved: ReservedNames = RESERVED) -> tuple[str, str] | None:
     """Why ``name`` cannot be a chat name: (error code, sentence for the user); None if it can.
 
-    This checks the name alone; whether someone online has it or a look-alike is the roster's
-    business (``look_keys``).
+    This checks the name alone, against the ``reserved`` names; whether someone online has it or
+    a look-alike is the roster's business (``look_keys``).
     """
     name = display_form(name)
     if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
@@ -266,11 +275,11 @@ def name_problem(name: str) -> tuple[str, str] | None:
     if len(zeros) > 1:
         # UTS #39 5.3: digits of two systems in one name are a known disguise ("৪" and "8").
         return codes.NAME_INVALID, "A name uses digits of one kind only."
-    reserved = _reserved(name)
-    if reserved is not None:
-        if fold(name) == reserved:
+    like = reserved.find(name)
+    if like is not None:
+        if fold(name) == like:
             return codes.NAME_RESERVED, f'The name "{name}" is reserved. Choose another one.'
         return codes.NAME_RESERVED, (
-            f'The name "{name}" looks like the reserved name "{reserved}". Choose another one.'
+            f'The name "{name}" looks like the reserved name "{like}". Choose another one.'
         )
     return None

@@ -80,23 +80,21 @@ class ChatServer:
         nothing. ``node``: this server's name in its cluster; the cluster's link
         (``cluster/link.py``) is set in ``cluster_link`` before the server starts."""
         self.config = config
-        self.hub = Hub(
-            HubLimits(
-                password=_read_password(config.password_file),
-                max_line=config.max_line,
-                flood_burst=config.flood_burst,
-                flood_rate=config.flood_rate,
-                handshake_timeout=config.handshake_timeout,
-                ping_interval=config.ping_interval,
-                ping_timeout=config.ping_timeout,
-                big_room=config.big_room,
-                max_rooms=config.max_rooms,
-                history_replay=config.history_replay,
-                arrivals=max(ARRIVALS_BURST, config.max_per_ip),
-            ),
-            archive,
-            node,
+        server_name = config.server_name or socket.gethostname()
+        limits = HubLimits(
+            password=_read_password(config.password_file),
+            max_line=config.max_line,
+            flood_burst=config.flood_burst,
+            flood_rate=config.flood_rate,
+            handshake_timeout=config.handshake_timeout,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            big_room=config.big_room,
+            max_rooms=config.max_rooms,
+            history_replay=config.history_replay,
+            arrivals=max(ARRIVALS_BURST, config.max_per_ip),
         )
+        self.hub = Hub(limits, archive, node, server_name)  # nobody may be called server_name
         self.cluster_link: ClusterLink | None = None
         # Queued for one client (its outbox, its share of the broadcasts): past it, flush early.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR
@@ -115,7 +113,7 @@ class ChatServer:
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
         self.irc_addresses: list[tuple[str, int, bool]] = []  # the IRC listeners' ones
         # The IRC listener's shared state, and the rendering of every mode (IRC ones included).
-        self.irc = IrcNetwork(config.server_name or socket.gethostname(), time.time())
+        self.irc = IrcNetwork(server_name, time.time())
         self.render = Renderer(self.irc.format)
         self.broadcasts = Broadcasts(self.render)  # to everyone online, since the last flush
         self._dirty: list[Connection] = []

@@ -272,7 +272,7 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "server_name",
         str,
         "",
-        "the server's name in IRC replies (default: the host name)",
+        "the server's name in IRC replies, which no user may take (default: the host name)",
         "NAME",
     ),
     Option(
