@@ -43,14 +43,12 @@ from .irc_render import (
     ERR_NOSUCHNICK,
     ERR_NOTEXTTOSEND,
     ERR_NOTONCHANNEL,
-    ERR_TOOMANYTARGETS,
     ERR_UMODEUNKNOWNFLAG,
     ERR_USERSDONTMATCH,
     echoes,
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
-    TOO_MANY_TARGETS,
     IrcMessage,
     Targets,
     ctcp,
@@ -145,7 +143,7 @@ class IrcClient(Registration, QuickLines):
         steps: list[Step] = []
         for target in wanted.taken:
             steps += self._send_to(target, text, action, notice, now)
-        # Not kept from a NOTICE, as ngircd answers it: the sender learns of its own mistake.
+        # A NOTICE's excess is answered too, as ngircd does: it is about the sender's command.
         return steps + self._too_many(wanted)
 
     def _send_to(
@@ -358,10 +356,7 @@ class IrcClient(Registration, QuickLines):
         ]
 
     def _too_many(self, wanted: Targets) -> list[Step]:
-        """One 407 for the targets past MAX_TARGETS, naming the first of them; none if none."""
-        if not wanted.dropped:
-            return []
-        return [self._reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)]
+        return [self.queries.too_many(wanted)] if wanted.dropped else []
 
     def _mask(self) -> str:
         return self.fmt.mask(self.me)

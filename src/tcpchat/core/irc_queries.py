@@ -41,7 +41,15 @@ from .irc_render import (
     RPL_YOURHOST,
     IrcFormat,
 )
-from .irc_wire import IRC_LINE_BYTES, MAX_TARGETS, TOO_MANY_TARGETS, IrcMessage, line, targets
+from .irc_wire import (
+    IRC_LINE_BYTES,
+    MAX_TARGETS,
+    TOO_MANY_TARGETS,
+    IrcMessage,
+    Targets,
+    line,
+    targets,
+)
 from .limits import (
     MAX_QUIT_REASON_CHARS,
     MAX_ROOMS_PER_USER,
@@ -235,9 +243,14 @@ class Queries:
                 out += self.reply(RPL_ENDOFNAMES, target, "End of /NAMES list")
             else:
                 out += self.names(room)
-        if wanted.dropped:  # one line for all the others (irc_wire.MAX_TARGETS)
-            out += self.reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)
-        return out
+        return out + self.too_many(wanted)
+
+    def too_many(self, wanted: Targets) -> bytes:
+        """One 407 for all the targets past MAX_TARGETS, naming the first of them (b"" if none):
+        what a PRIVMSG, NOTICE, JOIN, PART or NAMES adds after the answers to its first ones."""
+        if not wanted.dropped:
+            return b""
+        return self.reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)
 
     def _list(self, params: tuple[str, ...]) -> bytes:
         wanted = params[0].split(",") if params and params[0].startswith("#") else None
