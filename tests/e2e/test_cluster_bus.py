@@ -15,7 +15,7 @@ import pytest
 from tcpchat.core import cluster as cl
 from tcpchat.core import cluster_codec as codec
 from tcpchat.core.lease import Lease
-from tcpchat.core.limits import CLUSTER_GONE_INBOX_S
+from tcpchat.core.limits import CLUSTER_GONE_INBOX_S, CLUSTER_MARK_S
 from tests.conftest import WAIT
 from tests.e2e.redis_server import RedisServer, command
 
@@ -24,7 +24,7 @@ pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installe
 from tcpchat.core.output import Publish, Release, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import calls as calls_module  # noqa: E402
-from tcpchat.server.cluster import reach  # noqa: E402
+from tcpchat.server.cluster import reach, scripts  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
 from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
 from tcpchat.server.cluster.wire import flat_fields  # noqa: E402
@@ -336,7 +336,7 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
         assert 0 < await b.redis.pttl(cl.read_key("stalled")) <= ttl
         assert await stalled.register(0, time.time()) == []  # the reaper answers for "psst"
         assert await b.redis.pttl(inbox) == -1  # it only stalled: its inbox is its own again
-        assert await b.redis.pttl(cl.read_key("stalled")) == -1
+        assert 0 < await b.redis.pttl(cl.read_key("stalled")) <= CLUSTER_MARK_S * 1000  # renewed
         assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "again", 2.0)) == 0
         await stalled.claim("kim")
         assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "again", 2.0)) > 0
@@ -387,6 +387,92 @@ def test_what_a_node_never_handled_is_taken_by_its_reap_once_and_only_after_its_
         assert await newer.register(0, time.time()) == []
         [(last, _)] = await b.redis.xrevrange(cl.inbox_key("a"), count=1)
         assert await b.redis.get(cl.read_key("a")) == str(cl.id_of(last))
+
+    run(redis, test)
+
+
+def test_the_next_run_of_a_node_takes_what_the_killed_run_never_handled(
+    redis: RedisServer,
+) -> None:
+    """A run of node a is killed with a private message unread; the next run (a new process:
+    ``register`` with ``take``) reaps it before anybody else and is handed that message; the
+    same run joining again (``take=False``) takes nothing, its reader going on."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        assert await a.claim("kim") is None
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "unread", 1.0)) > 0
+        await lapsed(b.redis, cl.lease_key("a"))  # killed: its lease lapses
+        newer = Bus(a.redis, "a", Lease(0.3, 0.1))
+        taken = await newer.register(0, time.time())
+        assert [e.text for _, e in taken if isinstance(e, cl.Whispered)] == ["unread"]
+        assert await newer.claim("kim") is None
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "later", 1.0)) > 0
+        assert await newer.register(0, time.time(), take=False) == []
+        assert [e.text for _, _, e in await newer.read() if isinstance(e, cl.Whispered)] == [
+            "later"
+        ]
+
+    run(redis, test)
+
+
+def test_a_reap_reads_before_it_writes_and_a_bad_mark_takes_nothing(redis: RedisServer) -> None:
+    """A script that fails half way keeps what it wrote: were REAP to fail after freeing the
+    lease and the listing, the node would be half reaped, its names held by nobody's lease and
+    reaped by nobody. A mark that is not a number is no mark: nothing is taken, and the node is
+    reaped as any other (its names freed, its users announced gone)."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        assert await a.claim("kim") is None
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "psst", 1.0)) > 0
+        await b.redis.set(cl.read_key("a"), "1 2")
+        await lapsed(b.redis, cl.lease_key("a"))
+        assert await b.reap(time.time()) == [("a", [])]
+        assert await b.holder("kim") is None
+        assert [type(e).__name__ for _, _, e in await b.read()][-1] == "Gone"
+
+    run(redis, test)
+
+
+def test_the_mark_is_noted_again_when_redis_knows_every_script_but_mark(
+    redis: RedisServer,
+) -> None:
+    """After a Redis restart an older node may load the scripts it knows, all but MARK: the rest
+    of a pipeline runs and MARK alone is refused (NOSCRIPT). It is loaded and noted at once,
+    not left behind (the reaper would answer a message the node read "Not delivered")."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        assert await a.claim("kim") is None
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "read", 1.0)) > 0
+        assert [e.text for _, _, e in await a.read() if isinstance(e, cl.Whispered)] == ["read"]
+        await b.redis.script_flush()
+        for source in (scripts.WHISPER, scripts.BOUNCE):
+            await b.redis.script_load(source)
+        bounce = Whisper("b", cl.Bounced("a", 1, "bob", "x", 5, "quit", 1.0), None)
+        [answer] = await a.run([bounce])  # MARK first, refused; then the bounce, taken
+        assert int(answer) > 0
+        assert not a.mark_due
+        assert await b.redis.get(cl.read_key("a")) == str(a.inbox_position.last)
+        await lapsed(b.redis, cl.lease_key("a"))
+        assert await b.reap(time.time()) == [("a", [])]
+
+    run(redis, test)
+
+
+def test_the_mark_lapses_unless_renewed(redis: RedisServer) -> None:
+    """A run of an older version neither notes nor renews the mark a newer run of its node left:
+    the mark has a TTL (``CLUSTER_MARK_S``) that only renewals and notes keep, so that it lapses
+    rather than have the older run's reaper answer what that run read "Not delivered"."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+        key = cl.read_key("a")
+        assert 0 < await a.redis.pttl(key) <= CLUSTER_MARK_S * 1000
+        await a.redis.pexpire(key, 1000)
+        assert await a.renew(time.time())
+        assert 1000 < await a.redis.pttl(key) <= CLUSTER_MARK_S * 1000
 
     run(redis, test)
 

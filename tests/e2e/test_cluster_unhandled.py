@@ -116,3 +116,33 @@ def test_a_private_message_the_node_handled_before_it_died_is_not_taken_back(
     alice.expect(r"^\*\*\* bob left \(server lost\)", timeout=REAPED_WITHIN)
     settled(alice)
     assert undelivered(alice) == []
+
+
+def test_a_node_that_only_stalled_does_not_deliver_what_its_reaper_answered(
+    cluster: Cluster,  # noqa: F811
+) -> None:
+    """Node b stops (SIGSTOP) past its lease; alice's message to bob reaches b's inbox (and the
+    socket Redis pushes it through) before node a reaps b and tells her "Not delivered". When b
+    runs again it must not hand bob that message after all: it asks Redis whether its lease
+    still holds before it delivers a private message, learns it was reaped, and joins again,
+    reading its inbox on after what a took."""
+    for name in "ab":
+        cluster.node(name)
+    alice = cluster.join("a", "alice")
+    bob = cluster.join("b", "bob")
+    alice.expect(r"^\*\*\* bob joined")
+    node_b = cluster.nodes["b"]
+    node_b.proc.send_signal(signal.SIGSTOP)
+    try:
+        alice.send("/w bob are you there?\n")
+        alice.expect(r"^\*\*\* Delivered to bob")
+        left_and_answered(alice)
+    finally:
+        node_b.proc.send_signal(signal.SIGCONT)
+    node_b.wait_log(r"joining again", timeout=REAPED_WITHIN)
+    alice.expect(r"^\*\*\* bob joined", timeout=REAPED_WITHIN)
+    alice.send("/w bob and now?\n")
+    bob.expect(r"^\[PM from alice\] and now\?$")
+    assert not [line for line in bob.seen if "are you there" in line], bob.seen
+    settled(alice)
+    assert len(undelivered(alice)) == 1, alice.seen

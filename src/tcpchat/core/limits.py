@@ -398,6 +398,9 @@ CLUSTER_GONE_INBOX_S = 3600
 # Private messages a dead node never handled that its reap answers "not delivered" (those sent
 # to its users within its lease, after it died): one script's work and one burst of answers.
 CLUSTER_REAP_BOUNCES = 1000
+# How long a node's inbox read mark outlives its last renewal (RENEW keeps it; a run of an older
+# version, which does not, lets it go): long enough for a reaper that comes late.
+CLUSTER_MARK_S = 60.0
 CLUSTER_READ_COUNT = 1000  # entries an XREAD returns at most: a catch-up goes in slices
 # Reconnecting to Redis: after 0.1 s, doubling to 5 s (a lease: by then the node is reaped).
 CLUSTER_RETRY_FIRST_S, CLUSTER_RETRY_MAX_S = 0.1, 5.0

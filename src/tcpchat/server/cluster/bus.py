@@ -20,6 +20,7 @@ from ...core.limits import (
     CLUSTER_GONE_INBOX_S,
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
+    CLUSTER_MARK_S,
     CLUSTER_MAX_PENDING,
     CLUSTER_READ_COUNT,
     CLUSTER_REAP_BOUNCES,
@@ -73,19 +74,19 @@ class Bus:
         await self._writes.close()
         await self._pushes.close()
 
-    async def register(self, stored: int, now: float) -> Unread:
+    async def register(self, stored: int, now: float, take: bool = True) -> Unread:
         """Enter the cluster afresh (at start, or after this node was dropped), once no other
         process holds this node's lease (``lease_free``): ids going on above ``stored`` (before
         anything is numbered); what an earlier run of this node left (its names, its users) is
-        announced gone; then a new lease, listed. The inbox is read on after what the reap took
-        (and what a reap by another node took); the log's position is left as it is. Returns
-        the inbox's entries the reap took: not handled by this node (an earlier run died, or
-        this one was cut off before reading them), they are answered "not delivered"."""
+        announced gone; then a new lease, listed. The inbox is read on after what a reap of this
+        node took; the log's position is left as it is. ``take`` (a new run): returns the inbox's
+        entries an earlier run never handled, to answer "not delivered"; else (this run, joining
+        again: its reader goes on) none are taken."""
         boots = {self.boot, self._next_boot or self.boot}  # (a renewal's answer may be lost)
         await lease_free(self.redis, self.node, boots, self.lease.length)
         await self.calls.floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
-        mark, unread = await self._reap_one(self.node, now, "", keep_inbox=True) or (0, [])
+        mark, unread = await self._reap_one(self.node, now, "", True, take) or (0, [])
         self.inbox_position.last = self._marked = max(self.inbox_position.last, mark)
         self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()
@@ -107,7 +108,7 @@ class Bus:
         (nothing comes to it any more) and its users' leaves announced at once, not a lease
         later. Nothing is touched if another run of this node holds the lease: this one stalled
         past it, and what is listed for the node is that run's."""
-        if await self._reap_one(self.node, now, reason, keep_inbox=False) is None:
+        if await self._reap_one(self.node, now, reason, keep_inbox=False, take=False) is None:
             log.warning("cluster: another run of node %s holds its lease; left it as is", self.node)
 
     async def snapshot(self, topics: bool = True) -> tuple[int, Snapshot, Numbered]:
@@ -133,7 +134,7 @@ class Bus:
     async def history(self, after: int, until: int) -> list[tuple[int, cl.Entry]]:
         """The log's entries after ``after`` up to ``until`` (a joining node's backfill)."""
         out: list[tuple[int, cl.Entry]] = []
-        start = f"({cl.entry_id(after)}"
+        start = cl.entry_id(after + 1)  # (not "(0-N": Redis before 6.2 has no "(")
         while True:
             chunk = await self.redis.xrange(
                 cl.LOG_KEY, start, cl.entry_id(until), count=CLUSTER_READ_COUNT
@@ -147,7 +148,7 @@ class Bus:
                     out.append((cl.id_of(entry_id), entry))
             if len(chunk) < CLUSTER_READ_COUNT:
                 return out
-            start = f"({chunk[-1][0]}"
+            start = cl.entry_id(cl.id_of(chunk[-1][0]) + 1)
 
     async def reserve(self, stored: int, now: float) -> int:
         """Reserve a block of ids (``outage``) for the messages said while the link is down,
@@ -162,6 +163,7 @@ class Bus:
         if len(mine) > CLUSTER_MAX_PENDING:
             mine.clear()  # not read back for a long while: no use keeping them
         mark = self.inbox_position.last if self.mark_due else None
+        noted = (self.node, self.boot, mark or 0)
         pipe, groups = self.calls.pipeline(batch, self.node, self.boot, mine, mark)
         answers = await self._writes.pipeline(pipe)
         if answers and all(no_script(answer) for answer in answers):
@@ -169,8 +171,14 @@ class Bus:
             await self.calls.load(self.redis)
             pipe, groups = self.calls.pipeline(batch, self.node, self.boot, None, mark)
             answers = await self._writes.pipeline(pipe)
+        if mark is not None and answers and no_script(answers[0]) and not no_script(answers[-1]):
+            # Only MARK is new to Redis (an older node loaded the scripts it knows): again.
+            await self.calls.load(self.redis)
+            answers[0] = (await self._writes.pipeline([self.calls.mark_command(*noted)]))[0]
         if mark is not None and answers and answers[0] == 1:
             self._marked = max(self._marked, mark)
+        elif mark is not None and answers and isinstance(answers[0], Exception):
+            log.warning("cluster: Redis refused to note how far the inbox was read: %s", answers[0])
         return [answer for answer, count in zip(answers, groups) for _ in range(count)]
 
     @property
@@ -198,7 +206,9 @@ class Bus:
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
             last = await self.redis.xrevrange(key, count=1)
             position.last = cl.id_of(last[0][0]) if last else 0
-        await self.redis.set(cl.read_key(self.node), self.inbox_position.last)
+        await self.redis.set(
+            cl.read_key(self.node), self.inbox_position.last, px=round(CLUSTER_MARK_S * 1000)
+        )
         self._marked = self.inbox_position.last
 
     async def renew(self, now: float, fresh: bool = False) -> bool:
@@ -210,8 +220,9 @@ class Bus:
         if fresh and self._next_boot is None:
             self._next_boot = secrets.token_hex(8)
         new = self._next_boot if fresh and self._next_boot else old
-        args = [self.node, old, self.lease.millis, new]
-        if not await self.calls.renew(keys=[cl.lease_key(self.node), cl.NODES_KEY], args=args):
+        args = [self.node, old, self.lease.millis, new, round(CLUSTER_MARK_S * 1000)]
+        keys = [cl.lease_key(self.node), cl.NODES_KEY, cl.read_key(self.node)]
+        if not await self.calls.renew(keys=keys, args=args):
             return False
         if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
             self.boot, self._next_boot = new, None
@@ -347,8 +358,10 @@ class Bus:
                 return
 
     def forget_mine(self) -> None:
-        """The link was lost: what was sent may or may not come back; read it the long way."""
+        """The link was lost: what was sent may or may not come back; read it the long way. The
+        inbox's read mark is noted again (Redis may come back from an older state)."""
         self._mine.clear()
+        self._marked = 0
 
     async def reap(self, now: float) -> list[tuple[str, Unread]]:
         """Announce gone every node whose lease lapsed: the nodes this call reaped, each with
@@ -363,12 +376,12 @@ class Bus:
         return reaped
 
     async def _reap_one(
-        self, node: str, now: float, reason: str, keep_inbox: bool = True
+        self, node: str, now: float, reason: str, keep_inbox: bool = True, take: bool = True
     ) -> tuple[int, Unread] | None:
         """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
         even if it was reaped already, since it may have stalled past that and written users
         and names since, unless another run of it holds the lease. None if not reaped, else
-        the node's inbox read mark and the entries after it that the reap took."""
+        the node's inbox read mark and the entries after it that the reap took (``take``)."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node), cl.read_key(node)]
         own = self.boot if node == self.node else ""
@@ -376,7 +389,8 @@ class Bus:
         read = self.inbox_position.last if own else 0
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
         args = [node, CLUSTER_LOG_ENTRIES, own, (own and self._next_boot) or own, ttl, read]
-        answer = await self.calls.reap(keys=keys, args=[*args, CLUSTER_REAP_BOUNCES, *gone])
+        args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000)]
+        answer = await self.calls.reap(keys=keys, args=[*args, *gone])
         if not answer:
             return None
         unread: Unread = []

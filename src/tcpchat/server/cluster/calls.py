@@ -9,7 +9,12 @@ from typing import Any
 
 from ...core import cluster as cl
 from ...core import cluster_codec as codec
-from ...core.limits import CLUSTER_INBOX_ENTRIES, CLUSTER_LOG_ENTRIES, CLUSTER_TOPICS
+from ...core.limits import (
+    CLUSTER_INBOX_ENTRIES,
+    CLUSTER_LOG_ENTRIES,
+    CLUSTER_MARK_S,
+    CLUSTER_TOPICS,
+)
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
 from . import scripts
 from .wire import Arg, Command, call_script, flat_fields
@@ -54,7 +59,7 @@ class Calls:
         said: list[str] = []  # room messages in a row, appended by one call
         lease = cl.lease_key(node)  # every write is fenced by it (scripts.py)
         if mark is not None:
-            call_script(pipe, self.mark, [lease, cl.read_key(node)], [boot, mark])
+            pipe.append(self.mark_command(node, boot, mark))
             groups.append(0)
         log_keys = [lease, cl.SEQ_KEY, cl.LOG_KEY]
         many: list[Arg] = [boot, CLUSTER_LOG_ENTRIES, codec.FIELD]
@@ -112,6 +117,14 @@ class Calls:
             call_script(pipe, self.append_many, log_keys, [*many, *said])
             groups.append(len(said))
         return pipe, groups
+
+    def mark_command(self, node: str, boot: str, mark: int) -> Command:
+        """The call that notes ``mark`` as how far node ``node`` (run ``boot``) handled its
+        inbox (MARK)."""
+        pipe: list[Command] = []
+        keys = [cl.lease_key(node), cl.read_key(node)]
+        call_script(pipe, self.mark, keys, [boot, mark, round(CLUSTER_MARK_S * 1000)])
+        return pipe[0]
 
     async def load(self, redis: Any) -> None:
         """Load the scripts the pipelines call by their SHA1 (at start, and after Redis lost

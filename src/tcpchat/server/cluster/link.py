@@ -25,7 +25,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
-from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_REAP_BOUNCES, CLUSTER_TICK_S
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken
@@ -60,9 +60,6 @@ class ClusterLink(Answers):
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
         self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
-        # This node's inbox entries its joining again took back (``Bus.register``): answered
-        # once the link is back (the hub tells no other node's user while cut off).
-        self._unhandled: Unread = []
         self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
         self._up_since = time.monotonic()
 
@@ -183,7 +180,7 @@ class ClusterLink(Answers):
             try:
                 if bus.listening and subscribed == link:
                     try:
-                        self._apply(await bus.pushed())
+                        await self._deliver(await bus.pushed())
                         self._resubscribed = False
                         if self._refresh_wanted:
                             await self._refresh(time.time(), reader=True)
@@ -210,7 +207,7 @@ class ClusterLink(Answers):
                 # Subscribed: what was appended before the pushes began is read from the
                 # streams, from where this node stopped.
                 while True:
-                    self._apply(await bus.read())
+                    await self._deliver(await bus.read())
                     if bus.drained:
                         break
             except Exception as exc:
@@ -245,6 +242,29 @@ class ClusterLink(Answers):
                 logged.append((message_id, entry))
         self.route(out + self.hub.learn_topics([*logged, *topics], now))
         return kept
+
+    async def _deliver(self, read: Read) -> None:
+        """Apply ``read``; but private messages only while this node's lease surely holds. One
+        that stalled past it (SIGSTOP, a paused VM) may have been reaped meanwhile, its reaper
+        answering "Not delivered" for what it had not read of its inbox: Redis is asked first.
+        If the lease is gone, those entries are read again after joining again, from past what
+        the reaper took (``Bus.register``); if Redis cannot be asked, after the link is back."""
+        inbox = [number for key, number, _ in read if key != cl.LOG_KEY]
+        if not inbox or not self.bus.lease.lapsed(time.time()):
+            self._apply(read)
+            return
+        link = self._link
+        try:
+            renewed = await self.bus.renew(time.time())
+        except Exception:
+            renewed = False
+        if not renewed:
+            position = self.bus.inbox_position
+            position.last = min(position.last, min(inbox) - 1)  # read again, or not at all
+            self._apply([item for item in read if item[0] == cl.LOG_KEY])
+            self._rejoin_wanted = self._rejoin_wanted or link == self._link
+            raise ConnectionError("this node's lease lapsed")
+        self._apply(read)
 
     def _apply(self, read: Read) -> None:
         """Feed the entries read to the hub, and route what it answers (a burst at once)."""
@@ -348,8 +368,6 @@ class ClusterLink(Answers):
         self._reconnecting = None
         log.warning("cluster link back")
         self.route(self.hub.link_up(time.time()))
-        unhandled, self._unhandled = self._unhandled, []
-        self._undelivered(self.node, unhandled, time.time())
 
     async def _resume(self) -> None:
         """Back in touch with Redis: go on reading where this node stopped, or join again if the
@@ -383,8 +401,7 @@ class ClusterLink(Answers):
         first announces this node's earlier users gone everywhere, then announce them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
         self._drop_for_rejoin()
-        taken = await self.bus.register(self.hub.archive.last_id(), now)
-        self._unhandled = (self._unhandled + taken)[-CLUSTER_REAP_BOUNCES:]  # tries that failed
+        await self.bus.register(self.hub.archive.last_id(), now, take=False)  # (reading goes on)
         lost = False
         for position, key in (
             (self.bus.log_position, cl.LOG_KEY),

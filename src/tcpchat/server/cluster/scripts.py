@@ -162,12 +162,16 @@ return freed
 # then holds ``new`` (a node back from a lost link takes a new boot id, so that what a dead
 # connection of the old link still carries to Redis later is refused by the fence). A lease
 # holding ``new`` already is renewed too: the answer to the call that set it may have been lost.
-# KEYS: lease, nodes. ARGV: node, boot id, ms, new boot id. Returns 1 renewed, 0 reaped or taken.
+# The node's inbox read mark (MARK) is kept as long again as the lease's TTL lasts: a run of an
+# older version, which neither notes nor renews it, lets it lapse (REAP then takes nothing).
+# KEYS: lease, nodes, read mark. ARGV: node, boot id, ms, new boot id, the mark's ms.
+# Returns 1 renewed, 0 reaped or taken.
 RENEW = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
 local held = redis.call('GET', KEYS[1])
 if held and held ~= ARGV[2] and held ~= ARGV[4] then return 0 end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return 1
 """
 
@@ -178,70 +182,83 @@ return 1
 # past its reaping may have written users and names after it, but not if another run of the
 # node holds the lease now (those are that run's), and with its lease deleted; its inbox goes at
 # once if ``ttl`` is 0 (leaving), else stays.
-# The entries of its inbox it never handled (after its read mark, MARK, and after ``read``, the
-# position the node itself gives) are taken, ``most`` at most, and the mark moved past them:
-# the private messages among them are answered "not delivered" by whoever reaped (Bus.reap),
-# once, and a node that only stalled and joins again reads on after them. Without a mark (a
-# node of an older version, which notes none) nothing is taken: what it handled is not known;
-# a node reaping itself then starts its mark at its inbox's end.
+# If ``most`` is not 0, the entries of its inbox it never handled (after its read mark, MARK,
+# and after ``read``, the position the node itself gives) are taken, ``most`` at most, and the
+# mark moved past them: the private messages among them are answered "not delivered" by whoever
+# reaped (Bus.reap), once, and a node that only stalled reads on after them. Without a mark (a
+# node of an older version, which notes none) nothing is taken, for what it handled is not
+# known, and a new run of the node reaping its earlier one starts the mark at the inbox's end.
+# Everything is read before anything is written: a script that fails half way keeps what it
+# wrote, and a node half reaped would be reaped by nobody.
 # KEYS: its lease, nodes, its held set, its members, seq, log, its inbox, its read mark.
-# ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, then the gone entry's
-# field, value, ...  Returns {the gone entry's id, the mark, then id, value per entry taken},
-# or 0 if the node is alive or was reaped already (and it is not its own), or if another run
-# holds its lease. Ids are compared as the strings they are: a Lua number loses digits.
+# ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, the mark's ms while its node
+# lives, then the gone entry's field, value, ...  Returns {the gone entry's id, the mark, then id,
+# value per entry taken}, or 0 if the node is alive or was reaped already (and it is not its
+# own), or if another run holds its lease. Ids are compared as the strings of digits they are: a
+# Lua number loses digits.
 REAP = """
-if ARGV[3] ~= '' then
+local own = ARGV[3] ~= ''
+if own then
   local held = redis.call('GET', KEYS[1])
   if held and held ~= ARGV[3] and held ~= ARGV[4] then return 0 end
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[1])
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-  if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+  if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
 end
 local function later(a, b) return #a > #b or (#a == #b and a > b) end
+local function number(id)
+  if string.sub(id, 1, 2) == '0-' and string.match(id, '^0%-%d+$') then
+    return string.sub(id, 3)
+  end
+end
 local mark = redis.call('GET', KEYS[8])
+if mark and not string.match(mark, '^%d+$') then mark = nil end
 local from = mark or '0'
 if later(ARGV[6], from) then from = ARGV[6] end
 local out = {0, from}
-if mark then
-  for _, item in ipairs(redis.call('XRANGE', KEYS[7], '(0-' .. from, '+', 'COUNT', ARGV[7])) do
-    out[#out + 1] = item[1]
-    out[#out + 1] = item[2][2] or ''
-    if string.sub(item[1], 1, 2) == '0-' then out[2] = string.sub(item[1], 3) end
+if mark and ARGV[7] ~= '0' then
+  local first = '0-' .. from
+  local items = redis.call('XRANGE', KEYS[7], first, '+', 'COUNT', tonumber(ARGV[7]) + 1)
+  for _, item in ipairs(items) do
+    if item[1] ~= first and #out < 2 + 2 * tonumber(ARGV[7]) then
+      out[#out + 1] = item[1]
+      out[#out + 1] = item[2][2] or ''
+      local n = number(item[1])
+      if n then out[2] = n end
+    end
   end
-elseif ARGV[3] ~= '' then
+elseif own and ARGV[7] ~= '0' then
   local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)[1]
-  if last and string.sub(last[1], 1, 2) == '0-' and later(string.sub(last[1], 3), from) then
-    out[2] = string.sub(last[1], 3)
-  end
+  local n = last and number(last[1])
+  if n and later(n, from) then out[2] = n end
 end
-if ARGV[3] ~= '' and ARGV[5] == '0' then
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+if own and ARGV[5] == '0' then
   redis.call('DEL', KEYS[7], KEYS[8])
-elseif ARGV[3] ~= '' then
-  redis.call('SET', KEYS[8], out[2])
+elseif own then
+  redis.call('SET', KEYS[8], out[2], 'PX', ARGV[8])
 else
   redis.call('PEXPIRE', KEYS[7], ARGV[5])
-  if mark then
-    redis.call('SET', KEYS[8], out[2], 'PX', ARGV[5])
-  end
+  if mark then redis.call('SET', KEYS[8], out[2], 'PX', ARGV[5]) end
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[3], KEYS[4])
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 8, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 9, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 out[1] = id
 return out
 """
 
-# Note how far a node handled its inbox (its read mark: what a reap of it takes comes after).
-# KEYS: lease, read mark. ARGV: boot, the id of the last entry handled. Returns 1.
+# Note how far a node handled its inbox (its read mark: what a reap of it takes comes after),
+# kept as RENEW keeps it. KEYS: lease, read mark. ARGV: boot, the id of the last entry handled,
+# the mark's ms. Returns 1.
 MARK = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
-redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
