@@ -123,6 +123,16 @@ def test_the_servers_name_is_reserved_on_both_ports(server: ServerProcess) -> No
     ivy.close()
 
 
+def test_without_an_irc_port_the_servers_name_is_anybodys(tmp_path: Path) -> None:
+    """The server's name shows only to IRC clients: a server without an IRC port (the host name
+    is its default) leaves it to its users, so that a host called like a person is no trap."""
+    server = ServerProcess(tmp_path, "--server-name", "irc.test")
+    try:
+        join_peer(server.port, "irc.test").close()
+    finally:
+        server.stop()
+
+
 def test_flooding_irc_client_is_told_then_disconnected(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "--irc-port", "0", "--flood-burst", "5", "--flood-rate", "1")
     try:

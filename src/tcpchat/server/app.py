@@ -94,7 +94,9 @@ class ChatServer:
             history_replay=config.history_replay,
             arrivals=max(ARRIVALS_BURST, config.max_per_ip),
         )
-        self.hub = Hub(limits, archive, node, server_name)  # nobody may be called server_name
+        # With IRC on, nobody may be called server_name (IRC shows users as nick!u@host beside it)
+        irc = config.irc_port >= 0 or config.irc_tls_port >= 0
+        self.hub = Hub(limits, archive, node, server_name if irc else "")
         self.cluster_link: ClusterLink | None = None
         # Queued for one client (its outbox, its share of the broadcasts): past it, flush early.
         self.burst_cap = config.max_outbox * OUTBOX_BURST_FACTOR

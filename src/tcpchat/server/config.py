@@ -272,7 +272,8 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "server_name",
         str,
         "",
-        "the server's name in IRC replies, which no user may take (default: the host name)",
+        "the server's name in IRC replies, which no user may take while an IRC port is open "
+        "(default: the host name)",
         "NAME",
     ),
     Option(
