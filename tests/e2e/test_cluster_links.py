@@ -504,3 +504,50 @@ def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cu
         assert await a.link.redis.get(cl.read_key("a")) is not None
 
     run(redis, test)
+
+
+def test_a_private_message_held_for_a_lease_check_that_fails_is_delivered_once_back(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Node a's clock says its lease may have lapsed (it stalled) when bob's message to alice
+    comes, so a asks Redis first (``ClusterLink._deliver``); Redis cannot be asked just then.
+    The message is neither dropped nor taken for a reap: once the link is back it is read
+    again and delivered, and a, never reaped, does not join again (alice stays known on b)."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        alice, bob = a.user("alice"), b.user("bob")
+        await registered(alice, bob)
+
+        async def known() -> bool:
+            return b.hub.roster.find("alice") is not None
+
+        await until(known, "b knows alice")
+        bus = a.link.bus
+        real_renew = bus.renew
+        failures = [ConnectionError("test: Redis cannot be asked")]
+
+        async def renew(now: float, fresh: bool = False) -> bool:
+            if failures and not fresh:
+                raise failures.pop()
+            return await real_renew(now, fresh)
+
+        bus.renew = renew  # type: ignore[method-assign]
+        bus.lease.due = lambda now: False  # type: ignore[method-assign]  # (the ticker waits)
+        bus.lease.confirmed = time.time() - 2 * CLUSTER_LEASE_S  # as after a stall
+        b.do(bob, cmd.Whisper("alice", "still there?"))
+
+        async def alice_got_it() -> bool:
+            return said_on(a, ev.Message, "still there?") is not None
+
+        await until(alice_got_it, "alice got bob's message")
+        assert not failures  # the lease check was made, and failed
+        events = [getattr(item, "event", None) for item in a.told + b.told]
+        assert [e for e in events if isinstance(e, ev.Message) and e.text == "still there?"] == [
+            said_on(a, ev.Message, "still there?")
+        ]  # once
+        assert not [e for e in events if isinstance(e, ev.Undelivered)]
+        assert b.hub.roster.find("alice") is not None
+        assert "joining again" not in caplog.text
+
+    run(redis, test)

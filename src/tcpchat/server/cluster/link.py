@@ -254,17 +254,21 @@ class ClusterLink(Answers):
             self._apply(read)
             return
         link = self._link
+        failed: Exception | None = None
         try:
             renewed = await self.bus.renew(time.time())
-        except Exception:
-            renewed = False
-        if not renewed:
-            position = self.bus.inbox_position
-            position.last = min(position.last, min(inbox) - 1)  # read again, or not at all
-            self._apply([item for item in read if item[0] == cl.LOG_KEY])
-            self._rejoin_wanted = self._rejoin_wanted or link == self._link
-            raise ConnectionError("this node's lease lapsed")
-        self._apply(read)
+        except Exception as exc:  # the link is lost: whether this node was reaped is seen later
+            renewed, failed = False, exc
+        if renewed:
+            self._apply(read)
+            return
+        position = self.bus.inbox_position
+        position.last = min(position.last, min(inbox) - 1)  # read again, or not at all
+        self._apply([item for item in read if item[0] == cl.LOG_KEY])
+        if failed is not None:
+            raise failed
+        self._rejoin_wanted = self._rejoin_wanted or link == self._link
+        raise ConnectionError("this node's lease lapsed")
 
     def _apply(self, read: Read) -> None:
         """Feed the entries read to the hub, and route what it answers (a burst at once)."""
