@@ -16,6 +16,7 @@ from tcpchat.core import cluster as cl
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.archive import Archive
+from tcpchat.core.cluster import LINK_BACK
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import CLUSTER_LEASE_S, HubLimits
 from tcpchat.core.output import Claim, Out, Publish, Refresh, Release, Whisper
@@ -549,5 +550,71 @@ def test_a_private_message_held_for_a_lease_check_that_fails_is_delivered_once_b
         assert not [e for e in events if isinstance(e, ev.Undelivered)]
         assert b.hub.roster.find("alice") is not None
         assert "joining again" not in caplog.text
+
+    run(redis, test)
+
+
+def test_a_private_message_waiting_for_the_lease_check_is_not_noted_as_handled(
+    redis: RedisServer,
+) -> None:
+    """While node a asks Redis whether its lease holds (its own clock says it may have lapsed)
+    before handing alice bob's message, a's writer goes on (alice says something): the read
+    mark it notes must not cover that message. b then reaps a: the reap takes the message and
+    bob is told "Not delivered", once; a, reaped, does not hand it to alice after all."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        alice, bob = a.user("alice"), b.user("bob")
+        await registered(alice, bob)
+
+        async def known() -> bool:
+            return b.hub.roster.find("alice") is not None
+
+        await until(known, "b knows alice")
+        bus = a.link.bus
+        real_renew = bus.renew
+        gate, asking = asyncio.Event(), asyncio.Event()
+
+        async def renew(now: float, fresh: bool = False) -> bool:
+            if not fresh and not gate.is_set():
+                asking.set()
+                await gate.wait()
+            return await real_renew(now, fresh)
+
+        bus.renew = renew  # type: ignore[method-assign]
+        bus.lease.due = lambda now: False  # type: ignore[method-assign]  # (the ticker waits)
+        bus.lease.confirmed = time.time() - 2 * CLUSTER_LEASE_S  # as after a stall
+        b.do(bob, cmd.Whisper("alice", "are you there?"))
+        await asyncio.wait_for(asking.wait(), WAIT)
+        a.do(alice, cmd.Say("meanwhile"))  # a's writer runs, the read mark due or not
+
+        async def b_heard() -> bool:
+            return said_on(b, ev.Message, "meanwhile") is not None
+
+        await until(b_heard, "a's writer ran")
+        [(last, _)] = await b.link.redis.xrevrange(cl.inbox_key("a"), count=1)
+        mark = await b.link.redis.get(cl.read_key("a"))
+        assert mark is not None and int(mark) < cl.id_of(last)
+        await b.link.redis.delete(cl.lease_key("a"))  # a's lease lapses in Redis too
+        [(_, unread)] = await b.link.bus.reap(time.time())
+        assert [e.text for _, e in unread if isinstance(e, cl.Whispered)] == ["are you there?"]
+        b.link._undelivered("a", unread, time.time())  # what b's ticker does with a reap
+        del bus.lease.due  # the ticker renews again
+        gate.set()
+
+        async def back() -> bool:
+            assert a.link is not None
+            return await said(a, LINK_BACK, ev.Notice) and b.hub.roster.find("alice") is not None
+
+        await until(back, "a joined again")
+        a.do(alice, cmd.Say("after"))
+        await until(lambda: said(b, "after"), "a reads and writes again")
+        assert said_on(a, ev.Message, "are you there?") is None
+        undelivered = [
+            item.event
+            for item in b.told
+            if getattr(item, "to", None) == (bob,) and isinstance(item.event, ev.Undelivered)
+        ]
+        assert [event.to for event in undelivered] == ["alice"]
 
     run(redis, test)

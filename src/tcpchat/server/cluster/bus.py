@@ -171,10 +171,13 @@ class Bus:
             await self.calls.load(self.redis)
             pipe, groups = self.calls.pipeline(batch, self.node, self.boot, None, mark)
             answers = await self._writes.pipeline(pipe)
-        if mark is not None and answers and no_script(answers[0]) and not no_script(answers[-1]):
-            # Only MARK is new to Redis (an older node loaded the scripts it knows): again.
-            await self.calls.load(self.redis)
-            answers[0] = (await self._writes.pipeline([self.calls.mark_command(*noted)]))[0]
+        if mark is not None and answers and no_script(answers[0]):
+            # MARK is new to Redis (an older node loaded the scripts it knows): again, alone.
+            try:
+                await self.calls.load(self.redis)
+                answers[0] = (await self._writes.pipeline([self.calls.mark_command(*noted)]))[0]
+            except Exception as exc:  # the batch went: noted at the next pipeline instead
+                answers[0] = exc
         if mark is not None and answers and answers[0] == 1:
             self._marked = max(self._marked, mark)
         elif mark is not None and answers and isinstance(answers[0], Exception):
@@ -222,8 +225,11 @@ class Bus:
         new = self._next_boot if fresh and self._next_boot else old
         args = [self.node, old, self.lease.millis, new, round(CLUSTER_MARK_S * 1000)]
         keys = [cl.lease_key(self.node), cl.NODES_KEY, cl.read_key(self.node)]
+        lapsed = self.lease.lapsed(now)  # the read mark may have lapsed too: noted again
         if not await self.calls.renew(keys=keys, args=args):
             return False
+        if lapsed:
+            self._marked = 0
         if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
             self.boot, self._next_boot = new, None
         self.lease.renewed(now)

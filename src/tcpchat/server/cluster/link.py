@@ -180,7 +180,7 @@ class ClusterLink(Answers):
             try:
                 if bus.listening and subscribed == link:
                     try:
-                        await self._deliver(await bus.pushed())
+                        await self._deliver(await bus.pushed(), link)
                         self._resubscribed = False
                         if self._refresh_wanted:
                             await self._refresh(time.time(), reader=True)
@@ -207,7 +207,7 @@ class ClusterLink(Answers):
                 # Subscribed: what was appended before the pushes began is read from the
                 # streams, from where this node stopped.
                 while True:
-                    await self._deliver(await bus.read())
+                    await self._deliver(await bus.read(), link)
                     if bus.drained:
                         break
             except Exception as exc:
@@ -243,27 +243,29 @@ class ClusterLink(Answers):
         self.route(out + self.hub.learn_topics([*logged, *topics], now))
         return kept
 
-    async def _deliver(self, read: Read) -> None:
-        """Apply ``read``; but private messages only while this node's lease surely holds. One
-        that stalled past it (SIGSTOP, a paused VM) may have been reaped meanwhile, its reaper
-        answering "Not delivered" for what it had not read of its inbox: Redis is asked first.
-        If the lease is gone, those entries are read again after joining again, from past what
-        the reaper took (``Bus.register``); if Redis cannot be asked, after the link is back."""
+    async def _deliver(self, read: Read, link: int) -> None:
+        """Apply ``read`` (read on link ``link``); but private messages only while this node's
+        lease surely holds. One that stalled past it (SIGSTOP, a paused VM) may have been reaped
+        meanwhile, its reaper answering "Not delivered" for what it had not read of its inbox:
+        Redis is asked first, and meanwhile those entries do not count as handled (the writer
+        may note how far the inbox was handled: ``Bus.mark_due``). If the lease is gone, they
+        are read again after joining again, from past what the reaper took (``Bus.register``);
+        if Redis cannot be asked, once the link is back."""
         inbox = [number for key, number, _ in read if key != cl.LOG_KEY]
         if not inbox or not self.bus.lease.lapsed(time.time()):
             self._apply(read)
             return
-        link = self._link
+        position = self.bus.inbox_position
+        read_to, position.last = position.last, min(position.last, min(inbox) - 1)
         failed: Exception | None = None
         try:
             renewed = await self.bus.renew(time.time())
         except Exception as exc:  # the link is lost: whether this node was reaped is seen later
             renewed, failed = False, exc
         if renewed:
+            position.last = max(position.last, read_to)
             self._apply(read)
             return
-        position = self.bus.inbox_position
-        position.last = min(position.last, min(inbox) - 1)  # read again, or not at all
         self._apply([item for item in read if item[0] == cl.LOG_KEY])
         if failed is not None:
             raise failed
@@ -314,6 +316,8 @@ class ClusterLink(Answers):
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
+                if self.bus.mark_due:
+                    self._wake.set()  # (noted again after a lapse: Bus.renew)
                 for node, unread in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
                     self._undelivered(node, unread, now)
