@@ -455,6 +455,35 @@ async def said(node: Node, text: str, kind: type = ev.Message) -> bool:
     return said_on(node, kind, text) is not None
 
 
+async def alice_on_a_bob_on_b(a: Node, b: Node) -> tuple[Session, Session]:
+    """alice joins node a, bob node b, and b knows alice."""
+    alice, bob = a.user("alice"), b.user("bob")
+    await registered(alice, bob)
+
+    async def known() -> bool:
+        return b.hub.roster.find("alice") is not None
+
+    await until(known, "b knows alice")
+    return alice, bob
+
+
+def told(node: Node, session: Session, kind: type) -> list[Any]:
+    """The events of type ``kind`` that ``node`` told ``session``."""
+    return [
+        item.event
+        for item in node.told
+        if getattr(item, "to", None) == (session,) and isinstance(item.event, kind)
+    ]
+
+
+def stalled(node: Node) -> None:
+    """``node``'s clock says its lease may have lapsed (as after a stall), and its ticker does
+    not renew it (``del node.link.bus.lease.due`` lets it again)."""
+    assert node.link is not None
+    node.link.bus.lease.due = lambda now: False  # type: ignore[method-assign]
+    node.link.bus.lease.confirmed = time.time() - 2 * CLUSTER_LEASE_S
+
+
 def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cut_off(
     redis: RedisServer,
 ) -> None:
@@ -465,13 +494,7 @@ def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cu
 
     async def test(a: Node, b: Node) -> None:
         assert a.link is not None and b.link is not None
-        alice, bob = a.user("alice"), b.user("bob")
-        await registered(alice, bob)
-
-        async def known() -> bool:
-            return b.hub.roster.find("alice") is not None
-
-        await until(known, "b knows alice")
+        alice, bob = await alice_on_a_bob_on_b(a, b)
         gate = asyncio.Event()
         real_resume = a.link._resume
 
@@ -484,15 +507,8 @@ def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cu
         a.link._lost(ConnectionError("test: cut off"), a.link._link)
         b.do(bob, cmd.Whisper("alice", "are you there?"))
 
-        def told(kind: type) -> list[Any]:
-            return [
-                item.event
-                for item in b.told
-                if getattr(item, "to", None) == (bob,) and isinstance(item.event, kind)
-            ]
-
         async def delivered() -> bool:
-            return bool(told(ev.Delivered))
+            return bool(told(b, bob, ev.Delivered))
 
         await until(delivered, "bob told Delivered")
         gate.set()
@@ -501,7 +517,7 @@ def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cu
             return said_on(a, ev.Message, "are you there?") is not None
 
         await until(alice_got_it, "alice got bob's message")
-        assert told(ev.Undelivered) == []
+        assert told(b, bob, ev.Undelivered) == []
         assert await a.link.redis.get(cl.read_key("a")) is not None
 
     run(redis, test)
@@ -517,13 +533,7 @@ def test_a_private_message_held_for_a_lease_check_that_fails_is_delivered_once_b
 
     async def test(a: Node, b: Node) -> None:
         assert a.link is not None and b.link is not None
-        alice, bob = a.user("alice"), b.user("bob")
-        await registered(alice, bob)
-
-        async def known() -> bool:
-            return b.hub.roster.find("alice") is not None
-
-        await until(known, "b knows alice")
+        alice, bob = await alice_on_a_bob_on_b(a, b)
         bus = a.link.bus
         real_renew = bus.renew
         failures = [ConnectionError("test: Redis cannot be asked")]
@@ -534,8 +544,7 @@ def test_a_private_message_held_for_a_lease_check_that_fails_is_delivered_once_b
             return await real_renew(now, fresh)
 
         bus.renew = renew  # type: ignore[method-assign]
-        bus.lease.due = lambda now: False  # type: ignore[method-assign]  # (the ticker waits)
-        bus.lease.confirmed = time.time() - 2 * CLUSTER_LEASE_S  # as after a stall
+        stalled(a)
         b.do(bob, cmd.Whisper("alice", "still there?"))
 
         async def alice_got_it() -> bool:
@@ -564,13 +573,7 @@ def test_a_private_message_waiting_for_the_lease_check_is_not_noted_as_handled(
 
     async def test(a: Node, b: Node) -> None:
         assert a.link is not None and b.link is not None
-        alice, bob = a.user("alice"), b.user("bob")
-        await registered(alice, bob)
-
-        async def known() -> bool:
-            return b.hub.roster.find("alice") is not None
-
-        await until(known, "b knows alice")
+        alice, bob = await alice_on_a_bob_on_b(a, b)
         bus = a.link.bus
         real_renew = bus.renew
         gate, asking = asyncio.Event(), asyncio.Event()
@@ -582,8 +585,7 @@ def test_a_private_message_waiting_for_the_lease_check_is_not_noted_as_handled(
             return await real_renew(now, fresh)
 
         bus.renew = renew  # type: ignore[method-assign]
-        bus.lease.due = lambda now: False  # type: ignore[method-assign]  # (the ticker waits)
-        bus.lease.confirmed = time.time() - 2 * CLUSTER_LEASE_S  # as after a stall
+        stalled(a)
         b.do(bob, cmd.Whisper("alice", "are you there?"))
         await asyncio.wait_for(asking.wait(), WAIT)
         a.do(alice, cmd.Say("meanwhile"))  # a's writer runs, the read mark due or not
@@ -610,11 +612,6 @@ def test_a_private_message_waiting_for_the_lease_check_is_not_noted_as_handled(
         a.do(alice, cmd.Say("after"))
         await until(lambda: said(b, "after"), "a reads and writes again")
         assert said_on(a, ev.Message, "are you there?") is None
-        undelivered = [
-            item.event
-            for item in b.told
-            if getattr(item, "to", None) == (bob,) and isinstance(item.event, ev.Undelivered)
-        ]
-        assert [event.to for event in undelivered] == ["alice"]
+        assert [event.to for event in told(b, bob, ev.Undelivered)] == ["alice"]
 
     run(redis, test)
