@@ -305,7 +305,7 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
         assert await b.claim("alice") is None
         gone = [e for _, _, e in await c.read() if isinstance(e, cl.Gone)]
         assert [e.node for e in gone] == ["dying"]
-        assert not await dying.renew(time.time())  # it must join again
+        assert not await dying.renew()  # it must join again
         with pytest.raises(LookupError):
             await dying.claim("carol")
 
@@ -471,7 +471,7 @@ def test_the_mark_lapses_unless_renewed(redis: RedisServer) -> None:
         key = cl.read_key("a")
         assert 0 < await a.redis.pttl(key) <= CLUSTER_MARK_S * 1000
         await a.redis.pexpire(key, 1000)
-        assert await a.renew(time.time())
+        assert await a.renew()
         assert 1000 < await a.redis.pttl(key) <= CLUSTER_MARK_S * 1000
 
     run(redis, test)
@@ -690,7 +690,7 @@ def test_a_stale_run_of_a_node_leaving_leaves_the_run_that_took_its_place_alone(
         assert await b.redis.hgetall(cl.members_key("a")) == {"kim": '["#lobby"]'}
         assert [e for _, _, e in await b.read() if isinstance(e, cl.Gone)] == []
         assert [e.text for _, _, e in await fresh.read() if isinstance(e, cl.Whispered)] == ["psst"]
-        assert await fresh.renew(time.time())
+        assert await fresh.renew()
 
     run(redis, test)
 
@@ -704,14 +704,14 @@ def test_a_node_back_from_a_lost_link_takes_a_new_boot_id_and_what_the_old_one_s
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")
         old = a.boot
-        assert await a.renew(time.time(), fresh=True)
+        assert await a.renew(fresh=True)
         assert a.boot != old and await b.redis.get(cl.lease_key("a")) == a.boot
         keys = [cl.lease_key("a"), cl.SEQ_KEY, cl.LOG_KEY]
         stale = [old, 100, *flat_fields(codec.encode(said("a", "late")))]
         assert await a.redis.eval(APPEND, len(keys), *keys, *stale) == LEASE_LOST
         assert await b.read() == []
         assert await a.publish(said("a", "now")) > 0
-        assert await a.renew(time.time())
+        assert await a.renew()
         assert [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)] == ["now"]
 
     run(redis, test)
@@ -732,12 +732,12 @@ def test_a_new_boot_id_whose_answer_was_lost_is_taken_by_the_next_try(redis: Red
 
         a.calls.renew = answer_lost
         with pytest.raises(ConnectionError):
-            await a.renew(time.time(), fresh=True)
+            await a.renew(fresh=True)
         a.calls.renew = script
         taken = await a.redis.get(cl.lease_key("a"))
         assert taken != old and a.boot == old
-        assert await a.renew(time.time(), fresh=True)
-        assert a.boot == taken and await a.renew(time.time())
+        assert await a.renew(fresh=True)
+        assert a.boot == taken and await a.renew()
         assert await a.publish(said("a", "still here")) > 0
 
     run(redis, test)
@@ -758,9 +758,9 @@ def test_a_plain_renewal_answered_after_a_new_boot_id_does_not_bring_the_old_one
             return answer
 
         a.calls.renew = plain_answered_late
-        plain = asyncio.ensure_future(a.renew(time.time()))
+        plain = asyncio.ensure_future(a.renew())
         await plain_ran.wait()
-        assert await a.renew(time.time(), fresh=True)
+        assert await a.renew(fresh=True)
         fresh_done.set()
         assert await plain
         assert a.boot == await a.redis.get(cl.lease_key("a"))

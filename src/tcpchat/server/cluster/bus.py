@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import deque
 from typing import Any
 
@@ -90,10 +91,11 @@ class Bus:
         self.inbox_position.last = self._marked = max(self.inbox_position.last, mark)
         self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()
+        sent = time.monotonic()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
-        self.lease.renewed(now)
+        self.lease.renewed(sent)
         await self.calls.load(self.redis)
         return unread
 
@@ -201,10 +203,11 @@ class Bus:
         """Take a lease, be listed, and make sure ids go on above ``stored`` (the highest id in
         this node's store). Reading starts after the log's last entry and the inbox's, and the
         inbox's read mark is noted there (what a reap takes comes after it)."""
+        sent = time.monotonic()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)
-        self.lease.renewed(now)
+        self.lease.renewed(sent)
         await self.calls.floor(keys=[cl.SEQ_KEY], args=[stored, 0])
         for key, position in ((cl.LOG_KEY, self.log_position), (self.inbox, self.inbox_position)):
             last = await self.redis.xrevrange(key, count=1)
@@ -214,8 +217,9 @@ class Bus:
         )
         self._marked = self.inbox_position.last
 
-    async def renew(self, now: float, fresh: bool = False) -> bool:
-        """Renew the lease (sent at ``now``), under a new boot id if ``fresh`` (back from a lost
+    async def renew(self, fresh: bool = False) -> bool:
+        """Renew the lease (on the monotonic clock: a step of the wall clock must not make a
+        lapsed lease look alive), under a new boot id if ``fresh`` (back from a lost
         link: scripts.py, RENEW); False if this node was reaped meanwhile. The new id is kept
         until a renewal under it is answered: a lost answer leaves it in Redis, and the next
         try sends it again rather than another."""
@@ -225,14 +229,15 @@ class Bus:
         new = self._next_boot if fresh and self._next_boot else old
         args = [self.node, old, self.lease.millis, new, round(CLUSTER_MARK_S * 1000)]
         keys = [cl.lease_key(self.node), cl.NODES_KEY, cl.read_key(self.node)]
-        lapsed = self.lease.lapsed(now)  # the read mark may have lapsed too: noted again
+        sent = time.monotonic()
+        lapsed = self.lease.lapsed(sent)  # the read mark may have lapsed too: noted again
         if not await self.calls.renew(keys=keys, args=args):
             return False
         if lapsed:
             self._marked = 0
         if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
             self.boot, self._next_boot = new, None
-        self.lease.renewed(now)
+        self.lease.renewed(sent)
         return True
 
     async def claim(self, name: str) -> str | None:

@@ -252,14 +252,14 @@ class ClusterLink(Answers):
         are read again after joining again, from past what the reaper took (``Bus.register``);
         if Redis cannot be asked, once the link is back."""
         inbox = [number for key, number, _ in read if key != cl.LOG_KEY]
-        if not inbox or not self.bus.lease.lapsed(time.time()):
+        if not inbox or not self.bus.lease.lapsed(time.monotonic()):
             self._apply(read)
             return
         position = self.bus.inbox_position
         read_to, position.last = position.last, min(position.last, min(inbox) - 1)
         failed: Exception | None = None
         try:
-            renewed = await self.bus.renew(time.time())
+            renewed = await self.bus.renew()
         except Exception as exc:  # the link is lost: whether this node was reaped is seen later
             renewed, failed = False, exc
         if renewed:
@@ -306,13 +306,13 @@ class ClusterLink(Answers):
 
     async def _tick(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.bus.lease.wait(time.time(), CLUSTER_TICK_S))
+            await asyncio.sleep(self.bus.lease.wait(time.monotonic(), CLUSTER_TICK_S))
             if not self.up.is_set():
                 continue
             now = time.time()
             link = self._link
             try:
-                if self.bus.lease.due(now) and not await self.bus.renew(now):
+                if self.bus.lease.due(time.monotonic()) and not await self.bus.renew():
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
@@ -395,7 +395,7 @@ class ClusterLink(Answers):
         """After a time without reading: False if the others dropped this node (or Redis lost
         its data). Else True, once the state is re-read if log entries were trimmed away from
         after this node's position meanwhile. ``fresh``: take a new boot id (``Bus.renew``)."""
-        if not await self.bus.renew(now, fresh):
+        if not await self.bus.renew(fresh):
             return False
         first, _ = await self.bus.edges(cl.LOG_KEY)
         gap = self.bus.log_position.gap(first or None)
