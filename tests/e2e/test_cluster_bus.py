@@ -25,7 +25,7 @@ from tcpchat.core.output import Publish, Release, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import calls as calls_module  # noqa: E402
 from tcpchat.server.cluster import reach, scripts  # noqa: E402
-from tcpchat.server.cluster.bus import Bus  # noqa: E402
+from tcpchat.server.cluster.bus import Bus, lease_clock  # noqa: E402
 from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
 from tcpchat.server.cluster.wire import flat_fields  # noqa: E402
 
@@ -457,6 +457,31 @@ def test_the_mark_is_noted_again_when_redis_knows_every_script_but_mark(
         assert await b.redis.get(cl.read_key("a")) == str(a.inbox_position.last)
         await lapsed(b.redis, cl.lease_key("a"))
         assert await b.reap(time.time()) == [("a", [])]
+
+    run(redis, test)
+
+
+def test_a_mark_that_lapsed_is_noted_again_even_before_any_private_message(
+    redis: RedisServer,
+) -> None:
+    """Every node cut off for over a minute: node a's mark lapsed and nobody reaped a. Renewing
+    after that, a notes its mark again (at 0: it never read a private message), so that when it
+    dies before reading one, its reaper answers it rather than find no mark and take nothing."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a", lease=Lease(0.3, 0.1)), await node("b")
+        assert a.inbox_position.last == 0 and not a.mark_due
+        assert await a.claim("kim") is None
+        await a.redis.delete(cl.read_key("a"))  # lapsed
+        a.lease.confirmed = lease_clock() - 1.0  # and so did the lease, by a's clock
+        assert await a.renew()
+        assert a.mark_due
+        assert await a.run([]) == []
+        assert await b.redis.get(cl.read_key("a")) == "0"
+        assert await b.whisper("a", cl.Whispered("b", 1, "bob", "kim", "psst", 1.0)) > 0
+        await lapsed(b.redis, cl.lease_key("a"))
+        [(_, unread)] = await b.reap(time.time())
+        assert [e.text for _, e in unread if isinstance(e, cl.Whispered)] == ["psst"]
 
     run(redis, test)
 

@@ -32,6 +32,7 @@ from .redis_server import RedisServer
 pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[cluster]")
 
 from tcpchat.server.cluster import reach  # noqa: E402
+from tcpchat.server.cluster.bus import lease_clock  # noqa: E402
 from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
 
 
@@ -481,7 +482,7 @@ def stalled(node: Node) -> None:
     not renew it (``del node.link.bus.lease.due`` lets it again)."""
     assert node.link is not None
     node.link.bus.lease.due = lambda now: False  # type: ignore[method-assign]
-    node.link.bus.lease.confirmed = time.monotonic() - 2 * CLUSTER_LEASE_S
+    node.link.bus.lease.confirmed = lease_clock() - 2 * CLUSTER_LEASE_S
 
 
 def test_a_node_that_joins_again_delivers_what_came_to_its_inbox_while_it_was_cut_off(

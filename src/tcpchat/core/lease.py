@@ -21,8 +21,9 @@ class Lease:
     """This node's lease on its names: renewed every ``renew`` seconds, good for ``length``
     after the last renewal Redis confirmed. The bus asks ``due`` in its timer, tells ``renewed``
     when Redis answered, and asks ``lapsed`` after a link loss: a lapsed lease means the other
-    nodes may have reaped this one, which must then join again. Times are the caller's monotonic
-    clock (a step of the wall clock must not make a lapsed lease look alive)."""
+    nodes may have reaped this one, which must then join again. Times are on the caller's steady
+    clock, one that counts a suspend (a step of the wall clock, or a suspended machine, must not
+    make a lapsed lease look alive)."""
 
     def __init__(self, length: float = CLUSTER_LEASE_S, renew: float = CLUSTER_RENEW_S) -> None:
         if not 0 < renew < length:

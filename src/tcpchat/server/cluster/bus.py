@@ -56,7 +56,8 @@ class Bus:
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
-        self._marked = 0  # the inbox position last noted in Redis (its read mark: ``run``)
+        # The inbox position last noted in Redis (its read mark: ``run``); None: to be noted.
+        self._marked: int | None = None
         self.calls = Calls(redis)  # the scripts, and the pipelines of them (calls.py)
         # What this node appended to the log and has not read back yet, in order, as written
         # and as sent: read back, an entry equal to the next of these is taken as it is, not
@@ -91,7 +92,7 @@ class Bus:
         self.inbox_position.last = self._marked = max(self.inbox_position.last, mark)
         self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()
-        sent = time.monotonic()
+        sent = lease_clock()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
@@ -181,7 +182,7 @@ class Bus:
             except Exception as exc:  # the batch went: noted at the next pipeline instead
                 answers[0] = exc
         if mark is not None and answers and answers[0] == 1:
-            self._marked = max(self._marked, mark)
+            self._marked = max(self._marked or 0, mark)
         elif mark is not None and answers and isinstance(answers[0], Exception):
             log.warning("cluster: Redis refused to note how far the inbox was read: %s", answers[0])
         return [answer for answer, count in zip(answers, groups) for _ in range(count)]
@@ -190,7 +191,7 @@ class Bus:
     def mark_due(self) -> bool:
         """True if this node handled inbox entries since it last noted how far (``run`` notes
         it, first in its pipeline; a reap of this node bounces what comes after)."""
-        return self.inbox_position.last > self._marked
+        return self._marked is None or self.inbox_position.last > self._marked
 
     def holder_of(self, claim: Claim, answer: str) -> str | None:
         """A claim's answer: None if the name is this node's (also when a claim sent twice finds
@@ -203,7 +204,7 @@ class Bus:
         """Take a lease, be listed, and make sure ids go on above ``stored`` (the highest id in
         this node's store). Reading starts after the log's last entry and the inbox's, and the
         inbox's read mark is noted there (what a reap takes comes after it)."""
-        sent = time.monotonic()
+        sent = lease_clock()
         await self.redis.set(cl.lease_key(self.node), self.boot, px=self.lease.millis)
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)
@@ -218,8 +219,8 @@ class Bus:
         self._marked = self.inbox_position.last
 
     async def renew(self, fresh: bool = False) -> bool:
-        """Renew the lease (on the monotonic clock: a step of the wall clock must not make a
-        lapsed lease look alive), under a new boot id if ``fresh`` (back from a lost
+        """Renew the lease (on ``lease_clock``: a step of the wall clock must not make a lapsed
+        lease look alive), under a new boot id if ``fresh`` (back from a lost
         link: scripts.py, RENEW); False if this node was reaped meanwhile. The new id is kept
         until a renewal under it is answered: a lost answer leaves it in Redis, and the next
         try sends it again rather than another."""
@@ -229,12 +230,12 @@ class Bus:
         new = self._next_boot if fresh and self._next_boot else old
         args = [self.node, old, self.lease.millis, new, round(CLUSTER_MARK_S * 1000)]
         keys = [cl.lease_key(self.node), cl.NODES_KEY, cl.read_key(self.node)]
-        sent = time.monotonic()
+        sent = lease_clock()
         lapsed = self.lease.lapsed(sent)  # the read mark may have lapsed too: noted again
         if not await self.calls.renew(keys=keys, args=args):
             return False
         if lapsed:
-            self._marked = 0
+            self._marked = None
         if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
             self.boot, self._next_boot = new, None
         self.lease.renewed(sent)
@@ -372,7 +373,7 @@ class Bus:
         """The link was lost: what was sent may or may not come back; read it the long way. The
         inbox's read mark is noted again (Redis may come back from an older state)."""
         self._mine.clear()
-        self._marked = 0
+        self._marked = None
 
     async def reap(self, now: float) -> list[tuple[str, Unread]]:
         """Announce gone every node whose lease lapsed: the nodes this call reaped, each with
@@ -413,6 +414,16 @@ class Bus:
             except ValueError:
                 continue  # not ours (read() says so in the log)
         return int(answer[1]), unread
+
+
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def lease_clock() -> float:
+    """Seconds on the clock a lease is kept on: one that never steps back and that counts a
+    suspend of the machine (Linux's CLOCK_BOOTTIME; the monotonic clock elsewhere), as Redis's
+    TTL, running on, does."""
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
 
 
 def _fenced(answer: Any) -> Any:

@@ -29,7 +29,7 @@ from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken
-from .bus import Bus, Numbered, Read, Unread
+from .bus import Bus, Numbered, Read, Unread, lease_clock
 from .queue import Answers, done_by_rejoining, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
@@ -252,7 +252,7 @@ class ClusterLink(Answers):
         are read again after joining again, from past what the reaper took (``Bus.register``);
         if Redis cannot be asked, once the link is back."""
         inbox = [number for key, number, _ in read if key != cl.LOG_KEY]
-        if not inbox or not self.bus.lease.lapsed(time.monotonic()):
+        if not inbox or not self.bus.lease.lapsed(lease_clock()):
             self._apply(read)
             return
         position = self.bus.inbox_position
@@ -306,13 +306,13 @@ class ClusterLink(Answers):
 
     async def _tick(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.bus.lease.wait(time.monotonic(), CLUSTER_TICK_S))
+            await asyncio.sleep(self.bus.lease.wait(lease_clock(), CLUSTER_TICK_S))
             if not self.up.is_set():
                 continue
             now = time.time()
             link = self._link
             try:
-                if self.bus.lease.due(time.monotonic()) and not await self.bus.renew():
+                if self.bus.lease.due(lease_clock()) and not await self.bus.renew():
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
