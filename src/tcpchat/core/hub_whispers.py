@@ -114,17 +114,17 @@ class WhisperHandlers(ClaimHandlers):
         return [to(sender, event) for event in held if event.id == message_id]
 
     def unhandled(self, node: str, unread: list[tuple[int, cl.Entry]], now: float) -> Out:
-        """The entries of ``node``'s inbox that it never handled (it died, or was dropped from
-        the cluster: its reap took them): the senders of the private messages among them,
-        told these reached ``node``, learn they did not reach their recipients."""
+        """The entries of ``node``'s inbox that it never handled (it died: its reap, by another
+        node or by its own next run, took them): the senders of the private messages among
+        them, told these reached ``node``, learn they did not reach their recipients."""
         cluster = self.cluster
         if cluster is None:
             return []
         out: Out = []
         for message_id, entry in unread:
             # (A Bounced was a word to one of ``node``'s users, as was a message one of them
-            # sent another: gone with their node, unless it is this one, cut off and back.)
-            if isinstance(entry, cl.Whispered) and (entry.node != node or node == cluster.node):
+            # sent another: gone with their node.)
+            if isinstance(entry, cl.Whispered) and entry.node != node:
                 out += self._not_delivered(
                     entry, message_id, entry.to, codes.SERVER_LOST, now, node
                 )

@@ -292,8 +292,8 @@ class ClusterLink(Answers):
             self._wake.set()  # the writer notes how far the inbox was handled (Bus.mark_due)
 
     def _undelivered(self, node: str, unread: Unread, now: float) -> None:
-        """The private messages that reached ``node``'s inbox and that it never handled (it died,
-        or was dropped from the cluster): their senders learn they were not delivered."""
+        """The private messages that reached ``node``'s inbox and that it never handled (it died;
+        this node reaped it, or is its next run): their senders learn they were not delivered."""
         whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
         if whispers:
             log.warning(
