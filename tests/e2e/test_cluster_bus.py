@@ -24,8 +24,8 @@ pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installe
 from tcpchat.core.output import Publish, Release, Whisper  # noqa: E402
 from tcpchat.server.cluster import bus as bus_module  # noqa: E402
 from tcpchat.server.cluster import calls as calls_module  # noqa: E402
-from tcpchat.server.cluster import reach, scripts  # noqa: E402
-from tcpchat.server.cluster.bus import Bus, lease_clock  # noqa: E402
+from tcpchat.server.cluster import lease_clock, reach, scripts  # noqa: E402
+from tcpchat.server.cluster.bus import Bus  # noqa: E402
 from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
 from tcpchat.server.cluster.wire import flat_fields  # noqa: E402
 

@@ -31,8 +31,7 @@ from .redis_server import RedisServer
 
 pytest.importorskip("redis.asyncio", reason="the extra tcp-chat[cluster]")
 
-from tcpchat.server.cluster import reach  # noqa: E402
-from tcpchat.server.cluster.bus import lease_clock  # noqa: E402
+from tcpchat.server.cluster import lease_clock, reach  # noqa: E402
 from tcpchat.server.cluster.link import ClusterLink  # noqa: E402
 
 

@@ -96,6 +96,16 @@ class NodeNameTaken(ConfigError):
     """Another running server renews the lease of this node's name."""
 
 
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def lease_clock() -> float:
+    """Seconds on the clock a lease is kept on: one that never steps back and that counts a
+    suspend of the machine (Linux's CLOCK_BOOTTIME; the monotonic clock elsewhere), as Redis's
+    TTL, running on, does."""
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
+
+
 async def lease_free(
     redis: Any, node: str, boots: Collection[str], length: float = CLUSTER_LEASE_S
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections import deque
 from typing import Any
 
@@ -28,7 +27,7 @@ from ...core.limits import (
 )
 from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
-from . import lease_free
+from . import lease_clock, lease_free
 from .calls import Calls, Mine
 from .scripts import LEASE_LOST
 from .wire import Wire, flat_fields, no_script, score
@@ -414,16 +413,6 @@ class Bus:
             except ValueError:
                 continue  # not ours (read() says so in the log)
         return int(answer[1]), unread
-
-
-_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
-
-
-def lease_clock() -> float:
-    """Seconds on the clock a lease is kept on: one that never steps back and that counts a
-    suspend of the machine (Linux's CLOCK_BOOTTIME; the monotonic clock elsewhere), as Redis's
-    TTL, running on, does."""
-    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
 
 
 def _fenced(answer: Any) -> Any:

@@ -28,8 +28,8 @@ from ...core.lease import Backoff
 from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
-from . import NodeNameTaken
-from .bus import Bus, Numbered, Read, Unread, lease_clock
+from . import NodeNameTaken, lease_clock
+from .bus import Bus, Numbered, Read, Unread
 from .queue import Answers, done_by_rejoining, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
