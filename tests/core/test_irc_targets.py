@@ -48,6 +48,11 @@ def test_eight_targets_or_repeats_of_one_are_not_too_many() -> None:
     assert " 407 " not in chat.send(ann, "PRIVMSG " + ",".join(["bob"] * 30) + " :hi")
     assert " 407 " not in chat.send(ann, "JOIN " + ",".join(["#ops"] * 30))
     assert [room.name for room in bob.session.rooms] == ["#lobby"]
+    # A repeat written otherwise (case, a look-alike) is the same target: one answer, no 407.
+    spellings = ["#lobby", "#LOBBY", "#Lobby", "#lObby", "#loBby", "#lobBy", "#lobbY", "#LObby"]
+    names = chat.send(ann, "NAMES " + ",".join(spellings + ["#LOBby"]))
+    assert names.count(" 353 ") == 1 and names.count(" 366 ") == 1 and " 407 " not in names
+    assert chat.send(ann, "PRIVMSG BOB,Bob,bob,bOb :once").count("407") == 0
 
 
 def test_join_0_leaves_every_channel_for_the_price_of_one_line() -> None:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .names import name_key
 from .text import ASCII_RUN, neutralise_line
 
 # RFC 1459 2.3: 512 bytes with the CR LF; what a client sends beyond it is refused (417).
@@ -57,12 +58,18 @@ class Targets(NamedTuple):
 
 
 def targets(text: str) -> Targets:
-    """A command's comma-separated targets: each once (``NAMES #a,#a,...`` would multiply its
-    answer), none empty (it would be an empty middle word in the numeric that answers it), at
-    most MAX_TARGETS; the caller answers ``dropped``, if any, with one 407 after the others."""
-    distinct = list(dict.fromkeys(target for target in text.split(",") if target))
-    dropped = distinct[MAX_TARGETS] if len(distinct) > MAX_TARGETS else ""
-    return Targets(distinct[:MAX_TARGETS], dropped)
+    """A command's comma-separated targets: each once, however it is written (``NAMES
+    #a,#A,...`` would multiply its answer: a name's or a room's key decides, ``name_key``),
+    none empty (it would be an empty middle word in the numeric that answers it), at most
+    MAX_TARGETS; the caller answers ``dropped``, if any, with one 407 after the others."""
+    distinct: dict[str, str] = {}
+    for target in text.split(","):
+        if target:
+            distinct.setdefault(name_key(target), target)
+            if len(distinct) > MAX_TARGETS:
+                break
+    kept = list(distinct.values())
+    return Targets(kept[:MAX_TARGETS], kept[MAX_TARGETS] if len(kept) > MAX_TARGETS else "")
 
 
 def parse_message(line: str) -> IrcMessage | None:
