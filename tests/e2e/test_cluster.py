@@ -61,6 +61,16 @@ class Cluster:
         self.redis.stop()
 
 
+@contextlib.contextmanager
+def stopped(server: ServerProcess) -> Iterator[None]:
+    """``server`` stands still (SIGSTOP: a stall, a paused VM) inside the block, then runs on."""
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     made = Cluster(tmp_path)

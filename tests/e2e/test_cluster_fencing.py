@@ -5,11 +5,9 @@ A real redis-server and two real server processes, spoken to over TCP as nc woul
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 
-from tests.e2e.test_cluster import REAPED_WITHIN, Cluster, cluster  # noqa: F401
+from tests.e2e.test_cluster import REAPED_WITHIN, Cluster, cluster, stopped  # noqa: F401
 
 pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
@@ -26,14 +24,10 @@ def test_a_stalled_node_reaped_meanwhile_says_nothing_under_names_given_to_other
     old_alice = cluster.join("a", "alice")
     dave = cluster.join("b", "dave")
     old_alice.expect(r"^\*\*\* dave joined")
-    node_a = cluster.nodes["a"]
-    node_a.proc.send_signal(signal.SIGSTOP)
-    try:
+    with stopped(cluster.nodes["a"]):
         dave.expect(r"^\*\*\* alice left \(server lost\)", timeout=REAPED_WITHIN)
         new_alice = cluster.join("b", "alice")
         old_alice.send("/w dave FORGED private\nFORGED in the room\n")  # the kernel holds them
-    finally:
-        node_a.proc.send_signal(signal.SIGCONT)
     old_alice.expect(r"^\*\*\* Another server gave the name \"alice\"", timeout=REAPED_WITHIN)
     new_alice.send("after\n")
     dave.expect(r"^<alice> after$")

@@ -14,7 +14,7 @@ import pytest
 
 from tcpchat.core import cluster as cl
 from tests.conftest import Peer, poll_until
-from tests.e2e.test_cluster import REAPED_WITHIN, Cluster, cluster  # noqa: F401
+from tests.e2e.test_cluster import REAPED_WITHIN, Cluster, cluster, stopped  # noqa: F401
 
 redis = pytest.importorskip("redis", reason="the extra tcp-chat[cluster] is not installed")
 
@@ -132,13 +132,10 @@ def test_a_node_that_only_stalled_does_not_deliver_what_its_reaper_answered(
     bob = cluster.join("b", "bob")
     alice.expect(r"^\*\*\* bob joined")
     node_b = cluster.nodes["b"]
-    node_b.proc.send_signal(signal.SIGSTOP)
-    try:
+    with stopped(node_b):
         alice.send("/w bob are you there?\n")
         alice.expect(r"^\*\*\* Delivered to bob")
         left_and_answered(alice)
-    finally:
-        node_b.proc.send_signal(signal.SIGCONT)
     node_b.wait_log(r"joining again", timeout=REAPED_WITHIN)
     alice.expect(r"^\*\*\* bob joined", timeout=REAPED_WITHIN)
     alice.send("/w bob and now?\n")
