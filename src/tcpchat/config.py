@@ -241,3 +241,17 @@ def _read_file(path: str, section: str, by_name: Mapping[str, Option]) -> dict[s
         except ValueError as exc:
             raise ConfigError(f"config file {path}: {key}: {exc}") from None
     return out
+
+
+def read_password(path: str) -> str | None:
+    """The server password: the first line of the file at ``path`` (None for no path)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            password = f.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
+    if not password:
+        raise ConfigError(f"password file {path} is empty")
+    return password

@@ -13,6 +13,10 @@ import ipaddress
 
 from ..core import limits
 
+# What a connection from a proxy of --proxy-from counts under while its PROXY header is read
+# (not an address, so it meets no address's limit; the total counts it).
+PROXY_HEADER = "(PROXY header)"
+
 
 def origin_of(ip: str, v6_prefix: int = limits.IPV6_ORIGIN_PREFIX) -> str:
     """The origin an address counts under: the IPv4 address itself (also when it arrives as
@@ -95,6 +99,14 @@ class Admission:
             self.enter(origin)
             self.handshakes += tls
         return refusal
+
+    def admit_header(self) -> bool:
+        """Count a connection from a proxy in while its PROXY header is read, under
+        ``PROXY_HEADER`` (no address's limit: the header names the address); False, and nothing
+        counted, once the server is stopping."""
+        if not self.closed:
+            self.enter(PROXY_HEADER)
+        return not self.closed
 
     def handshake_over(self) -> None:
         """A TLS handshake counted by ``admit`` finished, or failed."""

@@ -20,11 +20,11 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from .. import __version__
+from ..config import read_password
 from ..core import codes
 from ..core import events as ev
 from ..core.archive import Archive
 from ..core.codes import TEXT, is_irc
-from ..core.errors import ConfigError
 from ..core.guard import Strikes
 from ..core.hub import Hub
 from ..core.irc_queries import IrcNetwork
@@ -54,13 +54,14 @@ from ..core.output import (
     ToSessions,
     Whisper,
 )
-from .admission import Admission, Tally, format_peer, origin_of
+from ..core.proxy import Proxies
+from .admission import PROXY_HEADER, Admission, Tally, format_peer, origin_of
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
 from .irc import IrcGate
 from .journal import journal
-from .listeners import Listener, bind, tls_context
+from .listeners import Gate, Listener, bind, tls_context
 from .logs import LOGGER_NAME, report_suppressed
 from .outbox import flush_delay
 
@@ -82,7 +83,7 @@ class ChatServer:
         self.config = config
         server_name = config.server_name or socket.gethostname()
         limits = HubLimits(
-            password=_read_password(config.password_file),
+            password=read_password(config.password_file),
             max_line=config.max_line,
             flood_burst=config.flood_burst,
             flood_rate=config.flood_rate,
@@ -160,8 +161,16 @@ class ChatServer:
             self._pause_listeners()
         return origin
 
-    def make_protocol(self, origin: str, tls: bool) -> Connection:
-        return Connection(self, origin, tls)
+    def make_protocol(
+        self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
+    ) -> Connection:
+        return Connection(self, origin, tls, peer, via)
+
+    def admit_proxy(self) -> bool:
+        return self.admission.admit_header()
+
+    def header_read(self) -> None:
+        self._release(PROXY_HEADER)
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         if isinstance(protocol, Connection) and protocol.transport is None and protocol.origin:
@@ -359,8 +368,7 @@ class ChatServer:
             plans = [(cfg.port, tls)]
         for port, context in plans:
             for sock in bind(cfg.host, port):
-                listener = Listener(sock, self, context, cfg.tls_handshake_timeout)
-                self.listeners.append(listener)
+                self._listen(sock, self, context)
                 address = sock.getsockname()
                 self.addresses.append((str(address[0]), int(address[1]), context is not None))
         for host, port, is_tls in self.addresses:
@@ -380,7 +388,7 @@ class ChatServer:
             if port < 0:
                 continue
             for sock in bind(cfg.host, port):
-                self.listeners.append(Listener(sock, gate, context, cfg.tls_handshake_timeout))
+                self._listen(sock, gate, context)
                 host, bound = sock.getsockname()[:2]
                 self.irc_addresses.append((str(host), int(bound), context is not None))
                 kind = " (IRC, TLS)" if context is not None else " (IRC)"
@@ -390,6 +398,10 @@ class ChatServer:
                     kind,
                     self.irc.format.name,
                 )
+
+    def _listen(self, sock: socket.socket, gate: Gate, context: ssl.SSLContext | None) -> None:
+        timeout, proxies = self.config.tls_handshake_timeout, Proxies(self.config.proxy_from)
+        self.listeners.append(Listener(sock, gate, context, timeout, proxies=proxies))
 
     async def serve(self) -> None:
         """Run until ``stop`` is called, sweeping for timeouts once a second; then shut down."""
@@ -435,16 +447,3 @@ class ChatServer:
             await listener.wait_closed()
         report_suppressed(everything=True)
         log.info("stopped")
-
-
-def _read_password(path: str) -> str | None:
-    if not path:
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            password = f.readline().rstrip("\r\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
-    if not password:
-        raise ConfigError(f"password file {path} is empty")
-    return password

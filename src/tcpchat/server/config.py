@@ -26,6 +26,7 @@ from ..config import (
 from ..core import limits
 from ..core.cluster_codec import NODE_NAME_MAX_CHARS, is_word
 from ..core.errors import ConfigError
+from ..core.proxy import parse_networks
 
 SERVER_CONFIG_FILE = "/etc/tcp-chat/server.conf"
 # A server name as IRC writes it in the source of its replies: a host name, no spaces.
@@ -213,6 +214,14 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "BITS",
     ),
     Option(
+        "proxy_from",
+        parse_networks,
+        "",
+        "addresses or networks of proxies (HAProxy send-proxy) whose connections begin with a "
+        "PROXY protocol header: counted, limited and logged as the client it names",
+        "ADDRS",
+    ),
+    Option(
         "flood_burst",
         parse_positive_float,
         float(limits.FLOOD_BURST),
@@ -280,7 +289,7 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "tls_handshake_timeout",
         parse_positive_float,
         limits.TLS_HANDSHAKE_TIMEOUT_S,
-        "seconds a client has to finish the TLS handshake",
+        "seconds a client has to finish the TLS handshake (and a proxy to send its PROXY header)",
         "S",
     ),
     Option(
@@ -395,6 +404,7 @@ class ServerConfig:
     max_connections: int = limits.MAX_CONNECTIONS
     max_per_ip: int = limits.MAX_CONNECTIONS_PER_IP
     ipv6_prefix: int = limits.IPV6_ORIGIN_PREFIX
+    proxy_from: str = ""
     flood_burst: float = float(limits.FLOOD_BURST)
     flood_rate: float = limits.FLOOD_RATE_PER_S
     handshake_timeout: float = limits.HANDSHAKE_TIMEOUT_S

@@ -83,6 +83,8 @@ class Connection(HoldsLines, asyncio.Protocol):
         "decoder",
         "origin",
         "tls",
+        "peer",
+        "via",
         "log",
         "outbox",
         "ending",
@@ -95,8 +97,17 @@ class Connection(HoldsLines, asyncio.Protocol):
         "visit",
     )
 
-    def __init__(self, server: Host, origin: str | None = None, tls: bool = False) -> None:
+    def __init__(
+        self,
+        server: Host,
+        origin: str | None = None,
+        tls: bool = False,
+        peer: tuple[str, int] | None = None,
+        via: str = "",
+    ) -> None:
         self.server = server
+        self.peer = peer  # the client's address as its proxy's header gave it; None: the socket's
+        self.via = via  # the proxy's address, if it came through one
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder(server.config.max_line)
@@ -122,7 +133,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         server = self.server
-        peer = transport.get_extra_info("peername")
+        peer = self.peer or transport.get_extra_info("peername")
         address = format_peer(peer)
         if self.origin is None:  # not accepted by our listener (tests): count it in now
             self.origin = origin_of(str(peer[0]) if peer else "?", server.config.ipv6_prefix)
@@ -136,7 +147,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         session.link = self
         self.session = session
         self.log = SessionLog(log, {"sid": session.id, "peer": address, "ip": self.origin})
-        self.visit = Visit(self.log, len(server.connections))
+        self.visit = Visit(self.log, len(server.connections), self.via)
         server.route(out)
 
     def data_received(self, data: bytes) -> None:

@@ -36,6 +36,8 @@ class IrcHost(Host, Protocol):
         self, sock: socket.socket, peer: object, tls: bool, irc: bool = False
     ) -> str | None: ...
     def abandon(self, protocol: asyncio.Protocol) -> None: ...
+    def admit_proxy(self) -> bool: ...
+    def header_read(self) -> None: ...
 
 
 class IrcConnection(Connection):
@@ -44,8 +46,15 @@ class IrcConnection(Connection):
     __slots__ = ("irc", "network")
     MODE = codes.IRC
 
-    def __init__(self, server: IrcHost, origin: str | None = None, tls: bool = False) -> None:
-        super().__init__(server, origin, tls)
+    def __init__(
+        self,
+        server: IrcHost,
+        origin: str | None = None,
+        tls: bool = False,
+        peer: tuple[str, int] | None = None,
+        via: str = "",
+    ) -> None:
+        super().__init__(server, origin, tls, peer, via)
         self.network = server.irc
         self.decoder = LineDecoder(IRC_MAX_LINE)
         self.irc: IrcClient | None = None
@@ -120,8 +129,16 @@ class IrcGate:
     def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
         return self.server.admit_socket(sock, peer, tls, irc=True)
 
-    def make_protocol(self, origin: str, tls: bool) -> asyncio.Protocol:
-        return IrcConnection(self.server, origin, tls)
+    def make_protocol(
+        self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
+    ) -> asyncio.Protocol:
+        return IrcConnection(self.server, origin, tls, peer, via)
+
+    def admit_proxy(self) -> bool:
+        return self.server.admit_proxy()
+
+    def header_read(self) -> None:
+        self.server.header_read()
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         self.server.abandon(protocol)

@@ -112,12 +112,18 @@ class Visit:
     ends in the ordinary way is logged at DEBUG only. Any other line, a refusal or a drop logs
     the connect at INFO first, with the number of connections counted when it was made."""
 
-    __slots__ = ("log", "connections", "announced")
+    __slots__ = ("log", "connections", "announced", "via")
 
-    def __init__(self, log: logging.LoggerAdapter, connections: int) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        log: logging.LoggerAdapter,  # type: ignore[type-arg]
+        connections: int,
+        via: str = "",
+    ) -> None:
         self.log = log
         self.connections = connections
         self.announced = False
+        self.via = via  # the proxy's address, for a connection that came through one
 
     def line(self, command: object) -> None:
         """A line arrived (before the hub handles it): a visitor's line announces the visit."""
@@ -131,7 +137,8 @@ class Visit:
         """Write the connect record (once) at ``level``."""
         if not self.announced:
             self.announced = True
-            self.log.log(level, "connected (%s)", plural(self.connections, "connection"))
+            via = f" through the proxy {self.via}" if self.via else ""
+            self.log.log(level, "connected%s (%s)", via, plural(self.connections, "connection"))
 
     def ended(self, name: str, reason: str, detail: str = "") -> None:
         """The connection is gone for ``reason``; ``name``: the session's name, if it had one."""

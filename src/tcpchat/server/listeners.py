@@ -8,7 +8,9 @@ a second). Here the server accepts itself: each accepted socket is first counted
 ``connect_accepted_socket``, with a TLS handshake deadline of its own. A failed accept pauses the
 listener for a moment and is logged once per interval with a count. Each loop turn accepts up to
 ``ACCEPT_BATCH`` connections, which keeps joins fast under uvloop (one accept per loop turn
-there) without holding everyone else's lines back during a storm.
+there) without holding everyone else's lines back during a storm. A connection from a proxy of
+``--proxy-from`` is counted in while its PROXY header is read (``proxied.py``), then admitted
+under the address the header gives.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from ..core.limits import (
     LISTEN_BACKLOG,
     SAME_PORT_TRIES,
 )
+from ..core.proxy import Proxies, ProxyHeaderError
 from .admission import Tally, format_peer
 from .logs import LOGGER_NAME
+from .proxied import read_header
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -44,8 +48,19 @@ class Gate(Protocol):
         counts under, or None if it was refused (the gate has told the peer and logged it; the
         listener closes it)."""
 
-    def make_protocol(self, origin: str, tls: bool) -> asyncio.Protocol:
-        """The protocol object for an admitted connection (``tls``: after its handshake)."""
+    def make_protocol(
+        self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
+    ) -> asyncio.Protocol:
+        """The protocol object for an admitted connection (``tls``: after its handshake;
+        ``peer``: its client's address as a PROXY header gave it, None: the socket's; ``via``:
+        the address of the proxy it came through, for the log)."""
+
+    def admit_proxy(self) -> bool:
+        """Count a connection from a proxy in while its PROXY header is read (the limits apply
+        once the header says whom it is from: ``admit_socket``); False: the server is stopping."""
+
+    def header_read(self) -> None:
+        """The PROXY header counted in by ``admit_proxy`` is read, or failed."""
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         """``protocol``'s connection failed before or while starting (a TLS handshake that
@@ -146,6 +161,7 @@ class Listener:
         context: ssl.SSLContext | None,
         handshake_timeout: float,
         clock: Callable[[], float] = time.monotonic,
+        proxies: Proxies | None = None,
     ) -> None:
         self.sock = sock
         self.tls = context is not None
@@ -156,9 +172,12 @@ class Listener:
         self._loop = asyncio.get_running_loop()
         # Connections still starting (for TLS: in their handshake), oldest first.
         self._starting: dict[asyncio.Future[None], None] = {}
+        self._unwrapping: set[asyncio.Future[None] | None] = set()  # those reading a PROXY header
         self._reading = False
         self._paused_until = 0.0
         self._errors = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
+        self._proxies = proxies if proxies else None  # whose PROXY header is read first
+        self._bad_headers = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
         self.resume()
 
     @property
@@ -187,7 +206,10 @@ class Listener:
             except OSError as exc:
                 self._accept_failed(exc)
                 return
-            origin = self._gate.admit_socket(conn, peer, self.tls)
+            if self._proxies is not None and self._proxies.trusted(peer):
+                origin: str | None = "" if self._gate.admit_proxy() else None
+            else:
+                origin = self._gate.admit_socket(conn, peer, self.tls)
             if origin is None:
                 conn.close()
             else:
@@ -222,14 +244,30 @@ class Listener:
         if not self.tls:
             return False
         for task in self._starting:
-            if not task.done() and not task.cancelled():
+            if not task.done() and task not in self._unwrapping:
                 task.cancel()
                 self._starting.pop(task, None)
                 return True
         return False
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str) -> None:
-        protocol = self._gate.make_protocol(origin, self.tls)
+        """Start the connection (``origin`` "": from a proxy, its header to be read first)."""
+        told, via = None, ""
+        if not origin:
+            task = asyncio.current_task()
+            self._unwrapping.add(task)
+            try:
+                unwrapped = await self._unwrap(conn, peer)
+            finally:
+                self._unwrapping.discard(task)
+            if unwrapped is not None:
+                told, via = unwrapped
+            admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
+            if admitted is None:
+                conn.close()
+                return
+            origin = admitted
+        protocol = self._gate.make_protocol(origin, self.tls, told, via)
         try:
             if self._context is None:
                 await self._loop.connect_accepted_socket(lambda: protocol, conn)
@@ -250,6 +288,35 @@ class Listener:
                     "[%s] TLS handshake failed: %s", format_peer(peer), why, extra={"ip": origin}
                 )
             conn.close()
+
+    async def _unwrap(
+        self, conn: socket.socket, proxy: object
+    ) -> tuple[tuple[str, int], str] | None:
+        """The client's address from the PROXY header on ``conn`` and the proxy's (for the log),
+        or the proxy's address and "" for a header without one (a health check); None, logged,
+        if there was no good header in time."""
+        try:
+            told = await asyncio.wait_for(read_header(conn), self._handshake_timeout)
+        except (OSError, ProxyHeaderError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            skipped = self._bad_headers.tick(self._clock())
+            if skipped is not None and not isinstance(exc, asyncio.CancelledError):
+                why = "none in time" if isinstance(exc, asyncio.TimeoutError) else exc
+                more = f" ({skipped} more since the last report)" if skipped else ""
+                log.warning(
+                    "[%s] closed: no PROXY header (--proxy-from): %s%s",
+                    format_peer(proxy),
+                    why,
+                    more,
+                )
+            return None
+        finally:
+            self._gate.header_read()
+        if not isinstance(proxy, tuple):
+            return None
+        own = (str(proxy[0]), int(proxy[1]))
+        if told is None or told == own:  # HAProxy's v1 health checks name the proxy itself
+            return own, ""
+        return told, format_peer(proxy)
 
     def close(self) -> None:
         """Stop listening and cut short the connections still starting."""

@@ -1,0 +1,279 @@
+"""End-to-end: behind a proxy that speaks the PROXY protocol (``--proxy-from``), connections are
+counted, limited and logged as the client the header names: with headers written by hand, and
+through a real HAProxy (apt ``haproxy``) with ``send-proxy`` and ``send-proxy-v2``."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool, poll_until
+from tests.e2e.irc_harness import IrcPeer
+from tests.e2e.redis_server import free_port
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v1(source: str, port: int) -> bytes:
+    family = "TCP6" if ":" in source else "TCP4"
+    target = "::1" if ":" in source else "127.0.0.1"
+    return f"PROXY {family} {source} {target} {port} 54321\r\n".encode()
+
+
+def v2_tcp6(source: str, port: int) -> bytes:
+    """A version 2 header, IPv6, with a TLV (a unique id) after the addresses."""
+    body = ipaddress.IPv6Address(source).packed + ipaddress.IPv6Address("::1").packed
+    body += struct.pack("!HH", port, 54321) + b"\x05" + struct.pack("!H", 4) + b"abcd"
+    return V2_SIGNATURE + b"\x21\x21" + struct.pack("!H", len(body)) + body
+
+
+def proxied(port: int, header: bytes, name: str | None = None) -> Peer:
+    """A connection that begins as a proxy's does: ``header``, then (with ``name``) the name,
+    in the same write."""
+    peer = Peer(port)
+    peer.send(header + (f"{name}\n".encode() if name else b""))
+    return peer
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    servers: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        srv = ServerProcess(tmp_path, *args)
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
+def test_the_header_names_whom_a_connection_counts_and_logs_under(make_server: Any) -> None:
+    srv = make_server("--proxy-from", "127.0.0.1", "--max-per-ip", "2")
+    anna = proxied(srv.port, v1("203.0.113.7", 40001), "Анна")
+    anna.expect(r"^\*\*\* You are Анна\.")
+    srv.wait_log(r"\[#\d+ 203\.0\.113\.7:40001\] connected through the proxy 127\.0\.0\.1:\d+ \(")
+    srv.wait_log(r"\[#\d+ 203\.0\.113\.7:40001\] registered as Анна")
+    second = proxied(srv.port, v1("203.0.113.7", 40002), "Second")
+    second.expect(r"^\*\*\* You are Second\.")
+    # The third from 203.0.113.7 meets its address's limit, which 127.0.0.1 had met already.
+    third = proxied(srv.port, v1("203.0.113.7", 40003))
+    assert third.line() == "!!! Too many connections from your address (limit 2)."
+    assert third.closed()
+    srv.wait_log(r"\[203\.0\.113\.7:40003\] refused: Too many connections from your address")
+    # Others behind the same proxy are not held back by it, over IPv6 and version 2 too.
+    bob = proxied(srv.port, v1("198.51.100.9", 40004), "Bob")
+    bob.expect(r"^\*\*\* You are Bob\.")
+    ivan = proxied(srv.port, v2_tcp6("2001:db8::7", 40005), "Ivan")
+    ivan.expect(r"^\*\*\* You are Ivan\.")
+    srv.wait_log(r"\[#\d+ \[2001:db8::7\]:40005\] registered as Ivan")
+    anna.send("/w Bob привет\n")
+    assert anna.expect(r"Delivered") == "*** Delivered to Bob."
+    assert bob.expect(r"^\[PM") == "[PM from Анна] привет"
+    for peer in (anna, second, bob, ivan):
+        peer.close()
+
+
+def test_a_header_in_pieces_or_with_the_first_line_leaves_the_line_whole(
+    make_server: Any,
+) -> None:
+    srv = make_server("--proxy-from", "127.0.0.1")
+    header = v2_tcp6("2001:db8::8", 40010)
+    peer = Peer(srv.port)
+    peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for index in range(len(header)):  # a byte per write
+        peer.send(header[index : index + 1])
+    peer.expect(r"^\*\*\* Enter your name:")
+    peer.send("Вера\n")
+    peer.expect(r"^\*\*\* You are Вера\.")
+    srv.wait_log(r"\[#\d+ \[2001:db8::8\]:40010\] registered as Вера")
+    # The header's end and a whole command in one write: nothing of the command is lost.
+    other = proxied(srv.port, v1("203.0.113.9", 40011), "Олег\n/users")
+    assert other.expect(r"^\*\*\* You are") == "*** You are Олег. 2 users online: Вера, Олег."
+    assert other.line() == "*** 2 users online: Вера, Олег."
+    peer.close()
+    other.close()
+
+
+def test_a_proxy_address_without_a_header_is_closed_and_counted_out(make_server: Any) -> None:
+    srv = make_server(
+        "--proxy-from", "127.0.0.0/8", "--max-connections", "2", "--tls-handshake-timeout", "0.5"
+    )
+    # Not a header (someone on the proxy's machine, or a proxy without send-proxy): closed.
+    for attempt in range(4):
+        peer = Peer(srv.port)
+        peer.send(f"Анна{attempt}\n")
+        assert peer.closed()
+        assert peer.seen == []
+    srv.wait_log(r"\[127\.0\.0\.1:\d+\] closed: no PROXY header \(--proxy-from\): not a PROXY")
+    # Silent: closed when the wait runs out.
+    silent = Peer(srv.port)
+    assert silent.closed()
+    # None of them still counts: two connections (the limit) are taken.
+    first = proxied(srv.port, v1("203.0.113.7", 1), "first")
+    first.expect(r"^\*\*\* You are first\.")
+    second = proxied(srv.port, b"PROXY UNKNOWN\r\n", "second")  # counted as the proxy itself
+    second.expect(r"^\*\*\* You are second\.")
+    srv.wait_log(r"\[#\d+ 127\.0\.0\.1:\d+\] registered as second")
+    third = proxied(srv.port, v1("203.0.113.8", 3))
+    assert third.line() == "!!! Server full (2 connections). Try again later."
+    for peer in (first, second, third):
+        peer.close()
+    assert "Traceback" not in srv.stderr()
+
+
+def test_without_proxy_from_a_header_is_not_believed(make_server: Any) -> None:
+    srv = make_server("--max-per-ip", "1")
+    liar = proxied(srv.port, v1("203.0.113.7", 40001))
+    liar.expect(r"^\*\*\* Enter your name:")
+    assert liar.line().startswith("!!! ")  # a line like any other, and no name
+    # It still counts as 127.0.0.1: a second connection from there is refused.
+    again = proxied(srv.port, v1("198.51.100.9", 40002))
+    assert again.line() == "!!! Too many connections from your address (limit 1)."
+    srv.wait_log(r"\[127\.0\.0\.1:\d+\] refused: Too many connections")
+    assert "[#1 127.0.0.1:" in srv.stderr()
+    assert "through the proxy" not in srv.stderr()
+    liar.close()
+    again.close()
+
+
+def test_connections_from_elsewhere_are_taken_as_they_are(make_server: Any) -> None:
+    srv = make_server("--proxy-from", "192.0.2.1,2001:db8::/32")
+    anna = join_peer(srv.port, "Анна")
+    srv.wait_log(r"\[#\d+ 127\.0\.0\.1:\d+\] registered as Анна")
+    assert "through the proxy" not in srv.stderr()
+    anna.close()
+
+
+def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
+    make_server: Any, tmp_path: Path
+) -> None:
+    openssl = need_tool("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=WAIT * 3,
+    )  # fmt: skip
+    srv = make_server(
+        "--proxy-from", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key),
+        "--irc-port", "0", "--server-name", "irc.test",
+    )  # fmt: skip
+    raw = socket.create_connection(("127.0.0.1", srv.port), WAIT)
+    raw.sendall(v1("203.0.113.20", 40020))
+    context = ssl.create_default_context(cafile=str(cert))
+    tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall("Зоя\n".encode())
+    data = b""
+    while "You are Зоя".encode() not in data:
+        chunk = tls.recv(4096)
+        assert chunk, data
+        data += chunk
+    srv.wait_log(r"\[#\d+ 203\.0\.113\.20:40020\] registered as Зоя")
+    irc_port = int(srv.wait_log(r"IRC listening on 127\.0\.0\.1:(\d+) \(IRC\)").group(1))
+    ivy = IrcPeer(irc_port)
+    ivy.sock.sendall(v2_tcp6("2001:db8::21", 40021))
+    ivy.register("ivy")
+    srv.wait_log(r"\[#\d+ \[2001:db8::21\]:40021\] registered as ivy")
+    tls.close()
+    ivy.close()
+
+
+# --- a real HAProxy ------------------------------------------------------------------------------
+
+HAPROXY_CONF = """\
+global
+    maxconn 200
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend chat
+    bind 127.0.0.1:{front}
+    default_backend nodes
+backend nodes
+    server node 127.0.0.1:{port} {send} check inter 100ms
+"""
+
+
+class Haproxy:
+    """HAProxy in the foreground in front of one tcp-chat server, health checks on."""
+
+    def __init__(self, tmp: Path, port: int, send: str) -> None:
+        binary = need_tool("haproxy")
+        self.port = free_port()
+        conf = tmp / f"haproxy-{send}.cfg"
+        conf.write_text(HAPROXY_CONF.format(front=self.port, port=port, send=send))
+        self.proc = subprocess.Popen(
+            [binary, "-db", "-f", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+        def listening() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"haproxy exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), WAIT).close()
+            except OSError:
+                return False
+            return True
+
+        try:
+            poll_until(listening, "haproxy did not start")
+        except AssertionError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(WAIT)
+
+
+@pytest.mark.parametrize("send", ["send-proxy-v2", "send-proxy"])
+def test_users_behind_a_real_haproxy_are_seen_as_themselves(
+    make_server: Any, tmp_path: Path, send: str
+) -> None:
+    srv = make_server("--proxy-from", "127.0.0.1", "--log-level", "DEBUG")
+    haproxy = Haproxy(tmp_path, srv.port, send)
+    try:
+        anna = join_peer(haproxy.port, "Анна")
+        bob = join_peer(haproxy.port, "Bob")
+        for peer, name in ((anna, "Анна"), (bob, "Bob")):
+            client_port = peer.sock.getsockname()[1]
+            found = srv.wait_log(
+                rf"\[#\d+ 127\.0\.0\.1:{client_port}\] connected through the proxy "
+                rf"127\.0\.0\.1:(\d+)"
+            )
+            assert int(found.group(1)) != client_port  # the proxy's own connection
+            srv.wait_log(rf"\[#\d+ 127\.0\.0\.1:{client_port}\] registered as {name}")
+        anna.send("/w Bob через прокси\n")
+        assert anna.expect(r"Delivered") == "*** Delivered to Bob."
+        assert bob.expect(r"^\[PM") == "[PM from Анна] через прокси"
+        # HAProxy's health checks (v2: LOCAL; v1: a header naming the proxy itself) come and go
+        # quietly, as the proxy's own connections.
+        srv.wait_log(r"DEBUG +\[#\d+ 127\.0\.0\.1:\d+\] connected \(", count=3)
+        anna.close()
+        bob.close()
+    finally:
+        haproxy.stop()
+    log = srv.stderr()
+    assert "no PROXY header" not in log
+    assert "WARNING" not in log
