@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool, poll_until
+from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool
+from tests.e2e.haproxy import Haproxy
 from tests.e2e.irc_harness import IrcPeer
-from tests.e2e.redis_server import free_port
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -191,68 +191,13 @@ def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
 
 # --- a real HAProxy ------------------------------------------------------------------------------
 
-HAPROXY_CONF = """\
-global
-    maxconn 200
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-frontend chat
-    bind 127.0.0.1:{front}
-    default_backend nodes
-backend nodes
-    server node 127.0.0.1:{port} {send} check inter 100ms
-"""
-
-
-class Haproxy:
-    """HAProxy in the foreground in front of one tcp-chat server, health checks on."""
-
-    def __init__(self, tmp: Path, port: int, send: str) -> None:
-        binary = need_tool("haproxy")
-        self.port = free_port()
-        conf = tmp / f"haproxy-{send}.cfg"
-        conf.write_text(HAPROXY_CONF.format(front=self.port, port=port, send=send))
-        self.proc = subprocess.Popen(
-            [binary, "-db", "-f", str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
-        def listening() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"haproxy exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), WAIT).close()
-            except OSError:
-                return False
-            return True
-
-        try:
-            poll_until(listening, "haproxy did not start")
-        except AssertionError:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
-
 
 @pytest.mark.parametrize("send", ["send-proxy-v2", "send-proxy"])
 def test_users_behind_a_real_haproxy_are_seen_as_themselves(
     make_server: Any, tmp_path: Path, send: str
 ) -> None:
     srv = make_server("--proxy-from", "127.0.0.1", "--log-level", "DEBUG")
-    haproxy = Haproxy(tmp_path, srv.port, send)
+    haproxy = Haproxy(tmp_path, [srv.port], send)
     try:
         anna = join_peer(haproxy.port, "Анна")
         bob = join_peer(haproxy.port, "Bob")
