@@ -5,6 +5,7 @@ through a real HAProxy (apt ``haproxy``) with ``send-proxy`` and ``send-proxy-v2
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 import struct
@@ -222,3 +223,19 @@ def test_users_behind_a_real_haproxy_are_seen_as_themselves(
     log = srv.stderr()
     assert "no PROXY header" not in log
     assert "WARNING" not in log
+
+
+def test_the_haproxy_configuration_in_the_docs_is_one_haproxy_takes(tmp_path: Path) -> None:
+    binary = need_tool("haproxy")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "CLUSTER.md").read_text()
+    found = re.search(r"```\n(# /etc/haproxy/haproxy\.cfg.*?)```", docs, re.S)
+    assert found, "docs/CLUSTER.md shows an HAProxy configuration"
+    conf = tmp_path / "haproxy.cfg"
+    conf.write_text(found.group(1))
+    checked = subprocess.run(
+        [binary, "-c", "-f", str(conf)], capture_output=True, text=True, timeout=WAIT
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Configuration file is valid" in checked.stdout
+    # Both ports (chat and IRC) tell the nodes whom each connection is from.
+    assert len(re.findall(r"default-server .* send-proxy-v2\n", found.group(1))) == 2
