@@ -57,6 +57,7 @@ UNIQUE_ID = b"\x05" + struct.pack("!H", 12) + b"0123456789ab"
         (V1_FULL, ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535)),
         (V1_LONGEST, None),
         (b"PROXY UNKNOWN\r\n", None),
+        (b"PROXY TCP4 203.0.113.7 192.0.2.1 0 54321\r\n", ("203.0.113.7", 0)),
         (b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", None),
         (v2_tcp4("203.0.113.7", 40001), ("203.0.113.7", 40001)),
         (v2_tcp4("203.0.113.7", 40001, UNIQUE_ID), ("203.0.113.7", 40001)),
@@ -114,6 +115,14 @@ def test_what_cannot_start_a_header_is_refused_at_once(start: bytes, why: str) -
         (b"PROXY TCP4 203.0.113.7 192.0.2.1 \xd9\xa1 2\r\n", "bad port"),  # an Arabic digit
         (b"PROXY TCP4 \xd0\x90.0.0.1 192.0.2.1 1 2\r\n", "bad address"),
         (b"PROXY  TCP4 203.0.113.7 192.0.2.1 1 2\r\n", "four fields"),
+        (b"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", "bad address"),  # a zone is no address
+        (b"PROXY TCP6 fe80::1 ::1%2 1 2\r\n", "bad address"),
+        (b"PROXY TCP4 203.0.113.7 192.0.2.1 080 2\r\n", "bad port"),  # no leading zeros
+        (b"PROXY TCP4 203.0.113.7 192.0.2.1 1 00\r\n", "bad port"),
+        (v2(0x21, 0x41, bytes(12)), "unknown family 0x41"),
+        (v2(0x21, 0xF1, bytes(36)), "unknown family 0xf1"),
+        (v2(0x21, 0x13, bytes(12)), "unknown family 0x13"),
+        (v2(0x21, 0x31, bytes(215)), "too short for its Unix socket paths"),
         (v2(0x22, 0x11, bytes(12)), "command 2"),
         (v2(0x11, 0x11, bytes(12)), "version 1"),
         (v2(0x21, 0x12, bytes(12)), "datagrams"),

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool
 from tests.e2e.haproxy import Haproxy
 from tests.e2e.irc_harness import IrcPeer
@@ -132,6 +133,53 @@ def test_a_proxy_address_without_a_header_is_closed_and_counted_out(make_server:
     assert "Traceback" not in srv.stderr()
 
 
+def test_connections_waiting_for_their_header_meet_the_total_limit(make_server: Any) -> None:
+    srv = make_server("--proxy-from", "127.0.0.1", "--max-connections", "2")
+    waiting = [Peer(srv.port), Peer(srv.port)]  # accepted in order, both still silent
+    third = Peer(srv.port)
+    assert third.line() == "!!! Server full (2 connections). Try again later."
+    assert third.closed()
+    waiting[0].send(v1("203.0.113.7", 1) + "Анна\n".encode())
+    waiting[0].expect(r"^\*\*\* You are Анна\.")
+    for peer in (*waiting, third):
+        peer.close()
+
+
+def test_a_proxied_tls_client_is_not_cut_short_to_make_room_for_its_own_handshake(
+    make_server: Any, certificate: tuple[Path, Path]
+) -> None:
+    """Silent TLS handshakes at their cap: the oldest is cut short for a new one, never the
+    proxied connection that has just read its header and is about to start its own."""
+    cert, key = certificate
+    srv = make_server("--proxy-from", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key))
+    proxied_raw = socket.create_connection(("127.0.0.1", srv.port), WAIT)  # its header waits
+    extra = 5
+    silent = [
+        socket.create_connection(("127.0.0.1", srv.port), WAIT, (f"127.0.4.{i % 15 + 1}", 0))
+        for i in range(MAX_TLS_HANDSHAKES + extra)
+    ]
+    # The cap was met: the oldest silent ones were cut short for the last ones, all accepted.
+    assert all(closed_by_server(sock) for sock in silent[:extra])
+    proxied_raw.sendall(v1("203.0.113.30", 40030))
+    tls = tls_join(proxied_raw, cert, "Ада")
+    srv.wait_log(r"\[#\d+ 203\.0\.113\.30:40030\] registered as Ада")
+    assert closed_by_server(silent[extra])  # the room was made by the next oldest
+    tls.close()
+    for sock in silent:
+        sock.close()
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server closed ``sock`` without a word, within WAIT."""
+    sock.settimeout(WAIT)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 def test_without_proxy_from_a_header_is_not_believed(make_server: Any) -> None:
     srv = make_server("--max-per-ip", "1")
     liar = proxied(srv.port, v1("203.0.113.7", 40001))
@@ -155,31 +203,43 @@ def test_connections_from_elsewhere_are_taken_as_they_are(make_server: Any) -> N
     anna.close()
 
 
-def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
-    make_server: Any, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = need_tool("openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=WAIT * 3,
     )  # fmt: skip
+    return cert, key
+
+
+def tls_join(raw: socket.socket, cert: Path, name: str) -> ssl.SSLSocket:
+    """The TLS handshake on ``raw`` (after its header), then ``name``, until registered."""
+    tls = ssl.create_default_context(cafile=str(cert)).wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall(f"{name}\n".encode())
+    data = b""
+    while f"You are {name}".encode() not in data:
+        chunk = tls.recv(4096)
+        assert chunk, data
+        data += chunk
+    return tls
+
+
+def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
+    make_server: Any, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
     srv = make_server(
         "--proxy-from", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key),
         "--irc-port", "0", "--server-name", "irc.test",
     )  # fmt: skip
     raw = socket.create_connection(("127.0.0.1", srv.port), WAIT)
     raw.sendall(v1("203.0.113.20", 40020))
-    context = ssl.create_default_context(cafile=str(cert))
-    tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
-    tls.sendall("Зоя\n".encode())
-    data = b""
-    while "You are Зоя".encode() not in data:
-        chunk = tls.recv(4096)
-        assert chunk, data
-        data += chunk
+    tls = tls_join(raw, cert, "Зоя")
     srv.wait_log(r"\[#\d+ 203\.0\.113\.20:40020\] registered as Зоя")
     irc_port = int(srv.wait_log(r"IRC listening on 127\.0\.0\.1:(\d+) \(IRC\)").group(1))
     ivy = IrcPeer(irc_port)

@@ -119,6 +119,20 @@ def test_session_log_prefixes_the_session_and_tags_the_address(log: Budgeted) ->
     assert records[-1].ip == "10.0.0.1"
 
 
+def test_a_percent_in_the_peer_is_a_character_with_or_without_arguments(log: Budgeted) -> None:
+    """An IPv6 peer with its zone (a link-local client) writes "%" in the prefix."""
+    peer = "[fe80::1%eth0]:5000"
+    session = SessionLog(log.logger, {"sid": 8, "peer": peer, "ip": "fe80::/64"})
+    session.info("connected (%d connections)", 2)
+    session.info("registered as %s (1 online)", "anna")
+    session.warning("disconnected (timed out)")
+    assert [line.split(" ", 3)[3].strip() for line in log.kept.lines[-3:]] == [
+        f"[#8 {peer}] connected (2 connections)",
+        f"[#8 {peer}] registered as anna (1 online)",
+        f"[#8 {peer}] disconnected (timed out)",
+    ]
+
+
 # --- the budget per address ----------------------------------------------------------------------
 
 

@@ -86,6 +86,8 @@ def _parse_v1(header: bytes) -> tuple[str, int] | None:
         raise ProxyHeaderError("a PROXY v1 line is TCP4 or TCP6 and four fields, or UNKNOWN")
     family = ipaddress.IPv4Address if words[0] == b"TCP4" else ipaddress.IPv6Address
     try:
+        if b"%" in words[1] or b"%" in words[2]:  # a zone (fe80::1%eth0): not an address here
+            raise ValueError("a zone")
         source, _ = (family(word.decode("ascii")) for word in words[1:3])
     except (UnicodeDecodeError, ValueError):
         raise ProxyHeaderError("a PROXY v1 line with a bad address") from None
@@ -95,7 +97,9 @@ def _parse_v1(header: bytes) -> tuple[str, int] | None:
 
 
 def _port(word: bytes) -> int:
-    if not (word.isdigit() and len(word) <= 5 and int(word) <= 65535):
+    """A port as version 1 writes it: decimal, 0 to 65535, without leading zeros."""
+    plain = word.isdigit() and len(word) <= 5 and (word == b"0" or word[:1] != b"0")
+    if not plain or int(word) > 65535:
         raise ProxyHeaderError("a PROXY v1 line with a bad port")
     return int(word)
 
@@ -108,6 +112,8 @@ def _parse_v2(header: bytes) -> tuple[str, int] | None:
         raise ProxyHeaderError(
             f"a PROXY header of version {command >> 4} or command {command & 15}"
         )
+    if family >> 4 > 3 or family & 0x0F > 2:
+        raise ProxyHeaderError(f"a PROXY v2 header of an unknown family {family:#04x}")
     if family & 0x0F not in (0, _V2_STREAM):
         raise ProxyHeaderError("a PROXY v2 header for datagrams, not a TCP connection")
     body = header[V2_FIXED_BYTES:]
@@ -119,6 +125,8 @@ def _parse_v2(header: bytes) -> tuple[str, int] | None:
         if len(body) < 36:
             raise ProxyHeaderError("a PROXY v2 header too short for its IPv6 addresses")
         return str(ipaddress.IPv6Address(body[:16])), int(struct.unpack_from("!H", body, 32)[0])
+    if family >> 4 == 3 and len(body) < 216:
+        raise ProxyHeaderError("a PROXY v2 header too short for its Unix socket paths")
     return None  # unspecified, or a Unix socket's path: nothing an address limit can count
 
 

@@ -74,14 +74,15 @@ class Admission:
         self.handshakes = 0
         self.closed = False  # the server is stopping: nobody new
 
-    def refusal(self, origin: str, tls: bool = False) -> str | None:
-        """Why a connection from ``origin`` (``tls``: one that starts with a TLS handshake)
-        cannot be taken now, a sentence for the peer; None if it can."""
+    def refusal(self, origin: str | None, tls: bool = False) -> str | None:
+        """Why a connection from ``origin`` (``tls``: one that starts with a TLS handshake;
+        None: from no address yet) cannot be taken now, a sentence for the peer; None if it
+        can."""
         if self.closed:
             return "The server is shutting down."
         if self.total >= self.max_total:
             return f"Server full ({self.max_total} connections). Try again later."
-        if self.per_origin.get(origin, 0) >= self.max_per_origin:
+        if origin is not None and self.per_origin.get(origin, 0) >= self.max_per_origin:
             return f"Too many connections from your address (limit {self.max_per_origin})."
         return None
 
@@ -100,13 +101,14 @@ class Admission:
             self.handshakes += tls
         return refusal
 
-    def admit_header(self) -> bool:
+    def admit_header(self) -> str | None:
         """Count a connection from a proxy in while its PROXY header is read, under
-        ``PROXY_HEADER`` (no address's limit: the header names the address); False, and nothing
-        counted, once the server is stopping."""
-        if not self.closed:
+        ``PROXY_HEADER``: the total applies, no address's limit (the header names the address,
+        whose limits apply once it is read). Or say why it is refused."""
+        refusal = self.refusal(None)
+        if refusal is None:
             self.enter(PROXY_HEADER)
-        return not self.closed
+        return refusal
 
     def handshake_over(self) -> None:
         """A TLS handshake counted by ``admit`` finished, or failed."""

@@ -132,22 +132,25 @@ class ChatServer:
     # --- admission (the listeners' Gate) -------------------------------------------------------
 
     def admit_socket(
-        self, sock: socket.socket, peer: object, tls: bool, irc: bool = False
+        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False, irc: bool = False
     ) -> str | None:
         """Count an accepted socket in before anything is done for it, or refuse it: the peer of
         a plain listener is told why in one line (``irc``: an IRC ``ERROR``). Returns the origin
-        it counts under."""
+        it counts under (``proxy``: a proxy's, whose PROXY header is to be read: PROXY_HEADER)."""
         if not isinstance(peer, tuple) or not peer:
             return None  # not an internet socket
-        origin = origin_of(str(peer[0]), self.config.ipv6_prefix)
+        origin = PROXY_HEADER if proxy else origin_of(str(peer[0]), self.config.ipv6_prefix)
         now = time.time()
-        if tls and self.admission.handshakes_full:
+        if tls and not proxy and self.admission.handshakes_full:
             self._evict_handshake()
-        refusal = (
-            self.hub.refusal(origin, now)
-            or self._penalty(origin, now)
-            or self.admission.admit(origin, tls)
-        )
+        if proxy:
+            refusal = self.admission.admit_header()
+        else:
+            refusal = (
+                self.hub.refusal(origin, now)
+                or self._penalty(origin, now)
+                or self.admission.admit(origin, tls)
+            )
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
@@ -165,9 +168,6 @@ class ChatServer:
         self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
     ) -> Connection:
         return Connection(self, origin, tls, peer, via)
-
-    def admit_proxy(self) -> bool:
-        return self.admission.admit_header()
 
     def header_read(self) -> None:
         self._release(PROXY_HEADER)

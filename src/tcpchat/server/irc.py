@@ -33,10 +33,9 @@ class IrcHost(Host, Protocol):
     irc: IrcNetwork
 
     def admit_socket(
-        self, sock: socket.socket, peer: object, tls: bool, irc: bool = False
+        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False, irc: bool = False
     ) -> str | None: ...
     def abandon(self, protocol: asyncio.Protocol) -> None: ...
-    def admit_proxy(self) -> bool: ...
     def header_read(self) -> None: ...
 
 
@@ -126,16 +125,15 @@ class IrcGate:
     def __init__(self, server: IrcHost) -> None:
         self.server = server
 
-    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
-        return self.server.admit_socket(sock, peer, tls, irc=True)
+    def admit_socket(
+        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False
+    ) -> str | None:
+        return self.server.admit_socket(sock, peer, tls, proxy, irc=True)
 
     def make_protocol(
         self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
     ) -> asyncio.Protocol:
         return IrcConnection(self.server, origin, tls, peer, via)
-
-    def admit_proxy(self) -> bool:
-        return self.server.admit_proxy()
 
     def header_read(self) -> None:
         self.server.header_read()

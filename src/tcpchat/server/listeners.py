@@ -43,10 +43,13 @@ log = logging.getLogger(LOGGER_NAME)
 class Gate(Protocol):
     """What a listener needs from the server for each accepted socket."""
 
-    def admit_socket(self, sock: socket.socket, peer: object, tls: bool) -> str | None:
+    def admit_socket(
+        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False
+    ) -> str | None:
         """Count the connection from ``peer`` (as ``accept`` gave it) in; returns the origin it
         counts under, or None if it was refused (the gate has told the peer and logged it; the
-        listener closes it)."""
+        listener closes it). ``proxy``: ``peer`` is a proxy's, its PROXY header still to be read
+        (only the total applies until then)."""
 
     def make_protocol(
         self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
@@ -55,12 +58,8 @@ class Gate(Protocol):
         ``peer``: its client's address as a PROXY header gave it, None: the socket's; ``via``:
         the address of the proxy it came through, for the log)."""
 
-    def admit_proxy(self) -> bool:
-        """Count a connection from a proxy in while its PROXY header is read (the limits apply
-        once the header says whom it is from: ``admit_socket``); False: the server is stopping."""
-
     def header_read(self) -> None:
-        """The PROXY header counted in by ``admit_proxy`` is read, or failed."""
+        """The PROXY header of a connection counted in with ``proxy`` is read, or failed."""
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         """``protocol``'s connection failed before or while starting (a TLS handshake that
@@ -206,14 +205,12 @@ class Listener:
             except OSError as exc:
                 self._accept_failed(exc)
                 return
-            if self._proxies is not None and self._proxies.trusted(peer):
-                origin: str | None = "" if self._gate.admit_proxy() else None
-            else:
-                origin = self._gate.admit_socket(conn, peer, self.tls)
+            proxy = self._proxies is not None and self._proxies.trusted(peer)
+            origin = self._gate.admit_socket(conn, peer, self.tls, proxy)
             if origin is None:
                 conn.close()
             else:
-                self._start(conn, peer, origin)
+                self._start(conn, peer, origin, proxy)
             if not self._reading:
                 return  # the gate paused us: the rest waits in the backlog
 
@@ -227,9 +224,9 @@ class Listener:
         self._paused_until = self._clock() + ACCEPT_PAUSE_S
         self._loop.call_later(ACCEPT_PAUSE_S, self.resume)
 
-    def _start(self, conn: socket.socket, peer: object, origin: str) -> None:
+    def _start(self, conn: socket.socket, peer: object, origin: str, proxy: bool) -> None:
         conn.setblocking(False)
-        task = asyncio.ensure_future(self._adopt(conn, peer, origin))
+        task = asyncio.ensure_future(self._adopt(conn, peer, origin, proxy))
         self._starting[task] = None
         task.add_done_callback(self._finished)
 
@@ -250,19 +247,20 @@ class Listener:
                 return True
         return False
 
-    async def _adopt(self, conn: socket.socket, peer: object, origin: str) -> None:
-        """Start the connection (``origin`` "": from a proxy, its header to be read first)."""
+    async def _adopt(self, conn: socket.socket, peer: object, origin: str, proxy: bool) -> None:
+        """Start the connection (``proxy``: its PROXY header to be read first, then admitted
+        under the address it names)."""
         told, via = None, ""
-        if not origin:
+        if proxy:
             task = asyncio.current_task()
-            self._unwrapping.add(task)
+            self._unwrapping.add(task)  # until admitted: not one to evict for a TLS handshake
             try:
                 unwrapped = await self._unwrap(conn, peer)
+                if unwrapped is not None:
+                    told, via = unwrapped
+                admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
             finally:
                 self._unwrapping.discard(task)
-            if unwrapped is not None:
-                told, via = unwrapped
-            admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
             if admitted is None:
                 conn.close()
                 return
@@ -284,9 +282,10 @@ class Listener:
             self._gate.abandon(protocol)
             if self._context is not None and not isinstance(exc, asyncio.CancelledError):
                 why = str(exc) or type(exc).__name__
-                log.warning(
-                    "[%s] TLS handshake failed: %s", format_peer(peer), why, extra={"ip": origin}
-                )
+                # A proxy's own connection (its health check) closes before any handshake.
+                level = logging.DEBUG if proxy and not via else logging.WARNING
+                where = format_peer(told or peer)
+                log.log(level, "[%s] TLS handshake failed: %s", where, why, extra={"ip": origin})
             conn.close()
 
     async def _unwrap(

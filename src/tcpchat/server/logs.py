@@ -64,6 +64,17 @@ class SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         kwargs["extra"] = extra
         return f"[#{extra['sid']} {extra['peer']}] {msg}", kwargs
 
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        # A "%" in the peer (an IPv6 zone, fe80::1%eth0) is a character of the prefix, not a
+        # placeholder: doubled when the message is formatted with ``args``, kept as it is when not.
+        if self.isEnabledFor(level):
+            extra = self.extra or {}
+            prefix = f"[#{extra['sid']} {extra['peer']}] "
+            if args:
+                prefix = prefix.replace("%", "%%")
+            kwargs["extra"] = extra
+            self.logger.log(level, f"{prefix}{msg}", *args, **kwargs)
+
 
 def clip(text: str, echo: bool = False) -> str:
     """``text`` as a log record may quote it: at most ``LOG_TEXT_MAX_CHARS`` characters (with
