@@ -97,6 +97,37 @@ def poll_until(condition: Callable[[], T | None], what: str, timeout: float = WA
         pause.wait(POLL_S)
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """End a program a test started (SIGTERM, then SIGKILL if it lingers), and wait for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(WAIT)
+
+
+def wait_listening(proc: subprocess.Popen[Any], port: int, name: str) -> None:
+    """Wait until ``proc`` (``name``, a server run in the foreground) accepts on 127.0.0.1
+    ``port``; if it exits or never does, it is stopped and the test fails."""
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), WAIT).close()
+        except OSError:
+            return False
+        return True
+
+    try:
+        poll_until(listening, f"{name} did not start")
+    except AssertionError:
+        stop_process(proc)
+        raise
+
+
 class Lines:
     """Lines a reader thread collects (``add``), and a wait, with a deadline, for one of them."""
 

@@ -6,11 +6,10 @@ Missing haproxy skips the test locally and fails it under CI=true (``need_tool``
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
-from tests.conftest import WAIT, need_tool, poll_until
+from tests.conftest import need_tool, stop_process, wait_listening
 from tests.e2e.redis_server import free_port
 
 CONFIG = """\
@@ -53,26 +52,7 @@ class Haproxy:
             stderr=subprocess.DEVNULL,
         )
 
-        def listening() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"haproxy exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), WAIT).close()
-            except OSError:
-                return False
-            return True
-
-        try:
-            poll_until(listening, "haproxy did not start")
-        except AssertionError:
-            self.stop()
-            raise
+        wait_listening(self.proc, self.port, "haproxy")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
+        stop_process(self.proc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -19,8 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, WAIT, Lines, LineSocket, ServerProcess, poll_until
-from tests.e2e.redis_server import RedisServer
+from tests.conftest import (
+    IN_CI,
+    WAIT,
+    Lines,
+    LineSocket,
+    ServerProcess,
+    stop_process,
+    wait_listening,
+)
+from tests.e2e.redis_server import RedisServer, free_port
 
 irctokens = pytest.importorskip("irctokens")
 
@@ -69,18 +76,12 @@ def need_ngircd() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Ngircd:
     """ngircd in the foreground with a generated configuration."""
 
     def __init__(self, tmp: Path, password: str | None = None) -> None:
         binary = need_ngircd()
-        self.port = _free_port()
+        self.port = free_port()
         conf = tmp / "ngircd.conf"
         line = f"Password = {password}\n" if password else ""
         conf.write_text(NGIRCD_CONF.format(port=self.port, password=line))
@@ -91,29 +92,10 @@ class Ngircd:
             stderr=subprocess.DEVNULL,
         )
 
-        def listening() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ngircd exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), WAIT).close()
-            except OSError:
-                return False
-            return True
-
-        try:
-            poll_until(listening, "ngircd did not start")
-        except AssertionError:
-            self.stop()
-            raise
+        wait_listening(self.proc, self.port, "ngircd")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
+        stop_process(self.proc)
 
 
 class TcpChat:

@@ -10,7 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.conftest import WAIT, need_tool, poll_until
+from tests.conftest import WAIT, need_tool, poll_until, stop_process
 
 
 def free_port() -> int:
@@ -72,11 +72,6 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None

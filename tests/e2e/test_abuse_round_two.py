@@ -17,7 +17,6 @@ import pytest
 
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tests.conftest import WAIT, Peer, Pump, ServerProcess, join_peer
-from tests.e2e.test_hardening import certificate, make_server  # noqa: F401 (fixtures)
 
 
 def _silent(port: int, source: str = "127.0.0.1") -> socket.socket:
@@ -41,8 +40,8 @@ def _is_closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_silent_tls_handshakes_count_against_the_limits_and_time_out(
-    make_server: Any,  # noqa: F811
-    certificate: tuple[Path, Path],  # noqa: F811
+    make_server: Any,
+    certificate: tuple[Path, Path],
 ) -> None:
     cert, key = certificate
     with socket.create_server(("127.0.0.1", 0)) as probe:
@@ -102,7 +101,7 @@ def test_a_flood_of_pings_and_blank_lines_is_refused_then_dropped(connect: Any) 
     assert bob.expect("left") == "*** mallory left (flooding). 1 user online."
 
 
-def test_a_burst_within_the_limits_never_drops_a_reader(make_server: Any) -> None:  # noqa: F811
+def test_a_burst_within_the_limits_never_drops_a_reader(make_server: Any) -> None:
     srv = make_server()
     reader = Pump(join_peer(srv.port, "reader"))
     senders = [join_peer(srv.port, f"paster{i}", host="127.0.0.1") for i in range(9)]
@@ -121,7 +120,7 @@ def test_a_burst_within_the_limits_never_drops_a_reader(make_server: Any) -> Non
 
 
 def test_a_private_message_to_a_reader_who_stops_reading_is_reported_undelivered(
-    make_server: Any,  # noqa: F811
+    make_server: Any,
 ) -> None:
     srv = make_server("--flood-burst", "100000", "--flood-rate", "100000")
     loud = join_peer(srv.port, "loud")
@@ -149,7 +148,7 @@ def test_a_private_message_to_a_reader_who_stops_reading_is_reported_undelivered
 
 
 def test_password_guesses_slow_down_across_reconnects(
-    make_server: Any,  # noqa: F811
+    make_server: Any,
     tmp_path: Path,
 ) -> None:
     secret = tmp_path / "password"
@@ -186,7 +185,7 @@ def test_cheap_lines_alone_also_end_in_a_drop(connect: Any, line: bytes) -> None
     assert mallory.expect("Goodbye") == "*** You sent too many lines too fast. Goodbye."
 
 
-def test_a_flooder_that_reconnects_waits_longer_each_time(make_server: Any) -> None:  # noqa: F811
+def test_a_flooder_that_reconnects_waits_longer_each_time(make_server: Any) -> None:
     srv = make_server()
     bob = join_peer(srv.port, "bob")
     flooder = join_peer(srv.port, "mallory", source="127.0.0.6")
@@ -201,8 +200,8 @@ def test_a_flooder_that_reconnects_waits_longer_each_time(make_server: Any) -> N
 
 
 def test_silent_tls_handshakes_from_many_addresses_cannot_keep_a_new_client_out(
-    make_server: Any,  # noqa: F811
-    certificate: tuple[Path, Path],  # noqa: F811
+    make_server: Any,
+    certificate: tuple[Path, Path],
 ) -> None:
     cert, key = certificate
     srv = make_server("--tls-cert", str(cert), "--tls-key", str(key))
@@ -225,7 +224,7 @@ def test_silent_tls_handshakes_from_many_addresses_cannot_keep_a_new_client_out(
 
 
 def test_an_address_joining_and_quitting_in_a_loop_is_slowed_down(
-    make_server: Any,  # noqa: F811
+    make_server: Any,
 ) -> None:
     """Each name registered tells everyone a join (and then a leave); in a cluster it is also
     a claim and two entries of the shared log. One address gets a burst (30 by default), then

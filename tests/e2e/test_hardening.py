@@ -15,24 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import WAIT, Peer, Pump, ServerProcess, child_env, join_peer, need_tool
-
-
-@pytest.fixture
-def make_server(tmp_path: Path) -> Any:
-    servers: list[ServerProcess] = []
-
-    def start(*args: str) -> ServerProcess:
-        srv = ServerProcess(tmp_path, *args)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.stop()
-
+from tests.conftest import WAIT, Peer, Pump, ServerProcess, child_env, join_peer
 
 # --- bad input -------------------------------------------------------------------------------
 
@@ -268,20 +251,6 @@ def test_connections_beyond_the_total_limit_are_refused(make_server: Any) -> Non
 
 
 # --- TLS and password ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = need_tool("openssl")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=WAIT * 3,
-    )  # fmt: skip
-    return cert, key
 
 
 def _tls_peer(port: int, cafile: Path) -> ssl.SSLSocket:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool
+from tests.conftest import WAIT, Peer, ServerProcess, join_peer
 from tests.e2e.irc_harness import IrcPeer
 
 
@@ -147,15 +146,10 @@ def test_flooding_irc_client_is_told_then_disconnected(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_irc_over_tls_with_the_servers_certificate(tmp_path: Path) -> None:
-    openssl = need_tool("openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=WAIT * 3,
-    )  # fmt: skip
+def test_irc_over_tls_with_the_servers_certificate(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
     server = ServerProcess(
         tmp_path,
         "--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", "0",

@@ -10,14 +10,13 @@ import socket
 import ssl
 import struct
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
-from tests.conftest import WAIT, Peer, ServerProcess, join_peer, need_tool
+from tests.conftest import WAIT, Peer, join_peer, need_tool
 from tests.e2e.haproxy import Haproxy
 from tests.e2e.irc_harness import IrcPeer
 
@@ -43,20 +42,6 @@ def proxied(port: int, header: bytes, name: str | None = None) -> Peer:
     peer = Peer(port)
     peer.send(header + (f"{name}\n".encode() if name else b""))
     return peer
-
-
-@pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Any]:
-    servers: list[ServerProcess] = []
-
-    def start(*args: str) -> ServerProcess:
-        srv = ServerProcess(tmp_path, *args)
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.stop()
 
 
 def test_the_header_names_whom_a_connection_counts_and_logs_under(make_server: Any) -> None:
@@ -201,20 +186,6 @@ def test_connections_from_elsewhere_are_taken_as_they_are(make_server: Any) -> N
     srv.wait_log(r"\[#\d+ 127\.0\.0\.1:\d+\] registered as Анна")
     assert "through the proxy" not in srv.stderr()
     anna.close()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = need_tool("openssl")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=WAIT * 3,
-    )  # fmt: skip
-    return cert, key
 
 
 def tls_join(raw: socket.socket, cert: Path, name: str) -> ssl.SSLSocket:
