@@ -46,6 +46,7 @@ def proxied(port: int, header: bytes, name: str | None = None) -> Peer:
 
 def test_the_header_names_whom_a_connection_counts_and_logs_under(make_server: Any) -> None:
     srv = make_server("--proxy-from", "127.0.0.1", "--max-per-ip", "2")
+    srv.wait_log(r"INFO +connections from 127\.0\.0\.1/32 begin with a PROXY header$")
     anna = proxied(srv.port, v1("203.0.113.7", 40001), "Анна")
     anna.expect(r"^\*\*\* You are Анна\.")
     srv.wait_log(r"\[#\d+ 203\.0\.113\.7:40001\] connected through the proxy 127\.0\.0\.1:\d+ \(")

@@ -361,11 +361,9 @@ class ChatServer:
         """Open the listeners. Raises OSError (for example, port in use) or ConfigError."""
         cfg = self.config
         tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
-        plans: list[tuple[int, ssl.SSLContext | None]] = []
+        plans: list[tuple[int, ssl.SSLContext | None]] = [(cfg.port, tls)]
         if tls is not None and cfg.tls_port:
             plans = [(cfg.port, None), (cfg.tls_port, tls)]
-        else:
-            plans = [(cfg.port, tls)]
         for port, context in plans:
             for sock in bind(cfg.host, port):
                 self._listen(sock, self, context)
@@ -378,6 +376,8 @@ class ChatServer:
                 format_peer((host, port)),
                 " (TLS)" if is_tls else "",
             )
+        if cfg.proxy_from:
+            log.info("connections from %s begin with a PROXY header", cfg.proxy_from)
         self._start_irc(tls)
 
     def _start_irc(self, tls: ssl.SSLContext | None) -> None:
