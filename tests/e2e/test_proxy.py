@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
+from tcpchat.server.listeners import NO_HEADER
 from tests.conftest import WAIT, Peer, join_peer, need_tool
 from tests.e2e.haproxy import Haproxy
 from tests.e2e.irc_harness import IrcPeer
@@ -96,16 +97,18 @@ def test_a_proxy_address_without_a_header_is_closed_and_counted_out(make_server:
     srv = make_server(
         "--proxy-from", "127.0.0.0/8", "--max-connections", "2", "--tls-handshake-timeout", "0.5"
     )
-    # Not a header (someone on the proxy's machine, or a proxy without send-proxy): closed.
+    # Not a header (someone on the proxy's machine, or a proxy without send-proxy): told why,
+    # closed.
     for attempt in range(4):
         peer = Peer(srv.port)
         peer.send(f"Анна{attempt}\n")
         assert peer.closed()
-        assert peer.seen == []
+        assert peer.seen == [f"!!! {NO_HEADER}"]
     srv.wait_log(r"\[127\.0\.0\.1:\d+\] closed: no PROXY header \(--proxy-from\): not a PROXY")
-    # Silent: closed when the wait runs out.
+    # Silent: told and closed when the wait runs out.
     silent = Peer(srv.port)
     assert silent.closed()
+    assert silent.seen == [f"!!! {NO_HEADER}"]
     # None of them still counts: two connections (the limit) are taken.
     first = proxied(srv.port, v1("203.0.113.7", 1), "first")
     first.expect(r"^\*\*\* You are first\.")
@@ -214,6 +217,10 @@ def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
     tls = tls_join(raw, cert, "Зоя")
     srv.wait_log(r"\[#\d+ 203\.0\.113\.20:40020\] registered as Зоя")
     irc_port = int(srv.wait_log(r"IRC listening on 127\.0\.0\.1:(\d+) \(IRC\)").group(1))
+    direct = IrcPeer(irc_port)  # from the proxy's address, without a header: told in IRC's way
+    direct.send("NICK ivy")
+    assert direct.raw_line() == f"ERROR :Closing link: {NO_HEADER}".encode()
+    assert direct.closed()
     ivy = IrcPeer(irc_port)
     ivy.sock.sendall(v2_tcp6("2001:db8::21", 40021))
     ivy.register("ivy")

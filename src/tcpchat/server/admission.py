@@ -36,6 +36,12 @@ def origin_of(ip: str, v6_prefix: int = limits.IPV6_ORIGIN_PREFIX) -> str:
     return str(address)
 
 
+def refusal_line(refusal: str, irc: bool = False) -> bytes:
+    """What the peer of a plain listener is told when it is refused: one line (``irc``: an IRC
+    ``ERROR``), before its connection is closed."""
+    return (f"ERROR :Closing link: {refusal}\r\n" if irc else f"!!! {refusal}\n").encode()
+
+
 def format_peer(peer: object) -> str:
     """A peer address for the log: ``127.0.0.1:5000``, ``[::1]:5000``, or ``?``."""
     if not isinstance(peer, tuple) or len(peer) < 2:

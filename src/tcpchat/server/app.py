@@ -55,7 +55,7 @@ from ..core.output import (
     Whisper,
 )
 from ..core.proxy import Proxies
-from .admission import PROXY_HEADER, Admission, Tally, format_peer, origin_of
+from .admission import PROXY_HEADER, Admission, Tally, format_peer, origin_of, refusal_line
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
@@ -73,6 +73,8 @@ log = logging.getLogger(LOGGER_NAME)
 
 class ChatServer:
     """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
+
+    speaks_irc = False  # as a listener's gate: a refused peer is told in a chat line
 
     def __init__(
         self, config: ServerConfig, archive: Archive | None = None, node: str | None = None
@@ -154,9 +156,8 @@ class ChatServer:
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
-                words = f"ERROR :Closing link: {refusal}\r\n" if irc else f"!!! {refusal}\n"
                 try:
-                    sock.send(words.encode())
+                    sock.send(refusal_line(refusal, irc))
                 except OSError:
                     pass
             return None

@@ -122,6 +122,8 @@ class IrcConnection(Connection):
 class IrcGate:
     """A listener's gate for IRC: the server's admission, IRC's words, IRC connections."""
 
+    speaks_irc = True
+
     def __init__(self, server: IrcHost) -> None:
         self.server = server
 

@@ -16,6 +16,7 @@ under the address the header gives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
@@ -33,15 +34,22 @@ from ..core.limits import (
     SAME_PORT_TRIES,
 )
 from ..core.proxy import Proxies, ProxyHeaderError
-from .admission import Tally, format_peer
+from .admission import Tally, format_peer, refusal_line
 from .logs import LOGGER_NAME
 from .proxied import read_header
 
 log = logging.getLogger(LOGGER_NAME)
+# What a connection from a proxy's address is told when it does not begin with a PROXY header.
+NO_HEADER = (
+    "Connections from this address must begin with a PROXY protocol header "
+    "(the server's --proxy-from): connect through the proxy."
+)
 
 
 class Gate(Protocol):
     """What a listener needs from the server for each accepted socket."""
+
+    speaks_irc: bool  # its peers speak IRC: a refusal is an IRC ``ERROR`` line
 
     def admit_socket(
         self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False
@@ -297,6 +305,10 @@ class Listener:
         try:
             told = await asyncio.wait_for(read_header(conn), self._handshake_timeout)
         except (OSError, ProxyHeaderError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            if isinstance(exc, (ProxyHeaderError, asyncio.TimeoutError)) and not self.tls:
+                # Someone on the proxy's machine, or a proxy without send-proxy: say why.
+                with contextlib.suppress(OSError):
+                    conn.send(refusal_line(NO_HEADER, self._gate.speaks_irc))
             skipped = self._bad_headers.tick(self._clock())
             if skipped is not None and not isinstance(exc, asyncio.CancelledError):
                 why = "none in time" if isinstance(exc, asyncio.TimeoutError) else exc
