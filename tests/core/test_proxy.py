@@ -16,6 +16,7 @@ from tcpchat.core.proxy import (
     V2_SIGNATURE,
     Proxies,
     ProxyHeaderError,
+    begins_with_header,
     header_size,
     parse_header,
     parse_networks,
@@ -187,3 +188,21 @@ def test_only_the_proxies_listed_are_believed() -> None:
     assert not proxies.trusted(("not an address", 1))
     assert not Proxies("")
     assert not Proxies("").trusted(("10.0.0.5", 40000))
+
+
+@pytest.mark.parametrize(
+    ("first", "header"),
+    [
+        (V1_TCP4 + b"Anna\n", True),
+        (b"PROXY UNKNOWN\r\n", True),
+        (v2_tcp4("203.0.113.7", 1), True),
+        (V2_SIGNATURE, True),
+        (b"Anna\n", False),
+        (b"PROXY\n", False),  # a name someone may well type
+        (b"\r\n\r\n", False),  # blank lines
+        (b"\xff\xfd\x03", False),  # telnet
+        (b"NICK anna\r\n", False),
+    ],
+)
+def test_a_connections_first_bytes_tell_a_proxy_from_a_client(first: bytes, header: bool) -> None:
+    assert begins_with_header(first) is header

@@ -10,11 +10,13 @@ import socket
 import ssl
 import struct
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tcpchat.core.codes import UNTRUSTED_PROXY
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tcpchat.server.listeners import NO_HEADER
 from tests.conftest import WAIT, Peer, join_peer, need_tool
@@ -140,7 +142,10 @@ def test_a_proxied_tls_client_is_not_cut_short_to_make_room_for_its_own_handshak
     """Silent TLS handshakes at their cap: the oldest is cut short for a new one, never the
     proxied connection that has just read its header and is about to start its own."""
     cert, key = certificate
-    srv = make_server("--proxy-from", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key))
+    srv = make_server(
+        "--proxy-from", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key),
+        "--tls-handshake-timeout", str(WAIT * 6),  # the silent ones close only when cut short
+    )  # fmt: skip
     proxied_raw = socket.create_connection(("127.0.0.1", srv.port), WAIT)  # its header waits
     extra = 5
     silent = [
@@ -170,18 +175,31 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_without_proxy_from_a_header_is_not_believed(make_server: Any) -> None:
-    srv = make_server("--max-per-ip", "1")
-    liar = proxied(srv.port, v1("203.0.113.7", 40001))
-    liar.expect(r"^\*\*\* Enter your name:")
-    assert liar.line().startswith("!!! ")  # a line like any other, and no name
-    # It still counts as 127.0.0.1: a second connection from there is refused.
-    again = proxied(srv.port, v1("198.51.100.9", 40002))
-    assert again.line() == "!!! Too many connections from your address (limit 1)."
-    srv.wait_log(r"\[127\.0\.0\.1:\d+\] refused: Too many connections")
-    assert "[#1 127.0.0.1:" in srv.stderr()
-    assert "through the proxy" not in srv.stderr()
-    liar.close()
-    again.close()
+    """A proxy set to send headers to a server not told to read them (a rollout, or the proxy
+    seen from another address): its connections are told and closed, they never become a user
+    (a version 2 header's signature holds the line "QUIT")."""
+    srv = make_server("--max-per-ip", "1", "--irc-port", "0", "--server-name", "irc.test")
+    watcher = join_peer(srv.port, "watcher", source="127.0.0.2")
+    refused = f"!!! {UNTRUSTED_PROXY}."
+    for header in (v1("203.0.113.7", 40001), v2_tcp6("2001:db8::7", 40002)):
+        liar = proxied(srv.port, header, "Анна")
+        liar.expect(r"^\*\*\* Enter your name:")
+        assert liar.line() == refused
+        assert liar.closed()
+        assert liar.seen[-1] == refused  # nothing after it: no name taken
+    srv.wait_log(
+        rf"WARNING +\[#\d+ 127\.0\.0\.1:\d+\] disconnected \({UNTRUSTED_PROXY}\)$", count=2
+    )
+    irc_port = int(srv.wait_log(r"IRC listening on 127\.0\.0\.1:(\d+) \(IRC\)").group(1))
+    ivy = IrcPeer(irc_port)
+    ivy.sock.sendall(v2_tcp6("2001:db8::8", 40003) + b"NICK ivy\r\nUSER ivy 0 * :Ivy\r\n")
+    assert ivy.raw_line() == f"ERROR :Closing link: {UNTRUSTED_PROXY}.".encode()
+    assert ivy.closed()
+    # Nobody joined or left meanwhile, and the address counted was the socket's.
+    watcher.send("/users\n")
+    assert watcher.expect(r"online") == "*** 1 user online: watcher."
+    assert "203.0.113.7" not in srv.stderr() and "through the proxy" not in srv.stderr()
+    watcher.close()
 
 
 def test_connections_from_elsewhere_are_taken_as_they_are(make_server: Any) -> None:
@@ -196,8 +214,9 @@ def tls_join(raw: socket.socket, cert: Path, name: str) -> ssl.SSLSocket:
     """The TLS handshake on ``raw`` (after its header), then ``name``, until registered."""
     tls = ssl.create_default_context(cafile=str(cert)).wrap_socket(raw, server_hostname="127.0.0.1")
     tls.sendall(f"{name}\n".encode())
-    data = b""
+    data, deadline = b"", time.monotonic() + WAIT
     while f"You are {name}".encode() not in data:
+        assert time.monotonic() < deadline, data
         chunk = tls.recv(4096)
         assert chunk, data
         data += chunk

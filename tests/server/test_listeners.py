@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +128,69 @@ def test_a_port_taken_on_a_later_address_is_tried_again(monkeypatch: pytest.Monk
     with pytest.raises(ListenError):
         bind("127.0.0.1,127.0.0.2", 5000)  # a port chosen by the user is not changed
     assert tries == [5000]
+
+
+# --- making room for a TLS handshake ------------------------------------------------------------
+
+
+class RecordingGate:
+    """A listener's gate that admits everyone and notes what it is told."""
+
+    speaks_irc = False
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def admit_socket(
+        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False
+    ) -> str | None:
+        self.calls.append(f"admit {peer} proxy={proxy}")
+        return "127.0.0.1"
+
+    def make_protocol(
+        self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
+    ) -> asyncio.Protocol:
+        return asyncio.Protocol()
+
+    def header_read(self) -> None:
+        self.calls.append("header read")
+
+    def abandon(self, protocol: asyncio.Protocol) -> None:
+        self.calls.append("abandon")
+
+
+def test_a_connection_is_cut_short_for_a_handshake_only_once_it_started() -> None:
+    """A task cancelled before its first step runs none of its code: it would neither give its
+    place back nor close its socket. So only a started one, in its handshake, makes room; a
+    proxy's, until its header is read and it is admitted, does not either."""
+
+    async def run() -> None:
+        gate = RecordingGate()
+        server = socket.create_server(("127.0.0.1", 0))
+        server.setblocking(False)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # no handshake gets that far here
+        listener = listeners.Listener(server, gate, tls, handshake_timeout=10.0)
+        clients = [socket.create_connection(server.getsockname()) for _ in range(2)]
+        try:
+            plain, peer = server.accept()
+            proxied, proxy = server.accept()
+            listener._start(plain, peer, "127.0.0.1", proxy=False)
+            listener._start(proxied, proxy, "(PROXY header)", proxy=True)
+            assert not listener.evict_oldest()  # neither has started
+            await asyncio.sleep(0)  # one step each: a handshake begun, a header awaited
+            assert listener.evict_oldest()  # the one in its handshake
+            for _ in range(100):  # the cancellation reaches it in a loop turn or a few
+                if gate.calls:
+                    break
+                await asyncio.sleep(0)
+            assert gate.calls == ["abandon"]
+            assert plain.fileno() == -1  # closed
+            assert not listener.evict_oldest()  # the proxy's is spared while it reads
+            assert proxied.fileno() >= 0
+        finally:
+            listener.close()
+            await listener.wait_closed()
+            for sock in (*clients, server):
+                sock.close()
+
+    asyncio.run(asyncio.wait_for(run(), 10))

@@ -5,8 +5,8 @@ Behind HAProxy every connection comes from the proxy's address, so the per-addre
 count all users as one and the log would show the proxy. A server started with ``--proxy-from``
 reads a header first on each connection from those addresses (``server/proxied.py`` does the
 reading) and counts, limits and logs the connection under the address the header gives.
-Connections from other addresses are taken as they are; a header from them is not believed (it
-is an ordinary line there, and no name).
+Connections from other addresses are taken as they are; one of them that begins with a header
+(``begins_with_header``) is not believed, but told so and closed (``server/connection.py``).
 
 Plain functions over bytes, no sockets: ``header_size`` says how much of a stream's start is
 the header (so that the reader takes no byte past it: what follows is the client's own, a TLS
@@ -64,6 +64,14 @@ def header_size(start: bytes) -> int | None:
     if len(start) >= V1_MAX_BYTES:
         raise ProxyHeaderError(f"a PROXY v1 line without its end in {V1_MAX_BYTES} bytes")
     return None
+
+
+def begins_with_header(data: bytes) -> bool:
+    """True if ``data``, the first bytes a connection sent, begin as a PROXY header does (a
+    version 1 line, or the version 2 signature): what a proxy sends, never a chat client."""
+    if data[: len(V2_SIGNATURE)] == V2_SIGNATURE:
+        return True
+    return data.startswith((b"PROXY TCP4 ", b"PROXY TCP6 ", b"PROXY UNKNOWN"))
 
 
 def parse_header(header: bytes) -> tuple[str, int] | None:

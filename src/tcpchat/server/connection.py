@@ -22,7 +22,7 @@ import time
 from typing import Callable, Protocol, cast
 
 from ..core import codes
-from ..core.codes import TEXT
+from ..core.codes import TEXT, UNTRUSTED_PROXY, is_irc
 from ..core.commands import Quit
 from ..core.events import Event
 from ..core.framing import Frame, LineDecoder, Neutralised
@@ -38,9 +38,10 @@ from ..core.limits import (
 )
 from ..core.output import Out, ToSessions
 from ..core.parse import parse_line
+from ..core.proxy import begins_with_header
 from ..core.session import Session, State
 from ..core.telnet import TelnetFilter
-from .admission import Admission, format_peer, origin_of
+from .admission import Admission, format_peer, origin_of, refusal_line
 from .config import ServerConfig
 from .fanout import Broadcasts
 from .held import Held, HoldsLines
@@ -85,6 +86,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         "tls",
         "peer",
         "via",
+        "fresh",
         "log",
         "outbox",
         "ending",
@@ -125,6 +127,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         self.visit = Visit(self.log, 0)  # replaced when the connection is made
         self.held: Held | None = None  # lines that wait for the cluster (``_hold``)
         self.patient = True  # False once a wait ran out: lines are then read as they come
+        self.fresh = True  # nothing read yet (``proxy_header``)
 
     # --- asyncio callbacks -------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         server.route(out)
 
     def data_received(self, data: bytes) -> None:
-        if not self.outbox.open:
+        if not self.outbox.open or (self.fresh and self.proxy_header(data)):
             return
         telnet = self.telnet
         clean = telnet.feed(data)
@@ -172,6 +175,17 @@ class Connection(HoldsLines, asyncio.Protocol):
             self._process(frames)
             return
         self._process(self.decoder.feed(clean))
+
+    def proxy_header(self, data: bytes) -> bool:
+        """Look at the first bytes read: True if they are a proxy's PROXY header, which this
+        server was not told to believe from this address (--proxy-from); the connection is then
+        told so and closed (a proxy set up before its servers were, or seen from elsewhere)."""
+        self.fresh = False
+        if not begins_with_header(data):
+            return False
+        self.send(refusal_line(f"{UNTRUSTED_PROXY}.", is_irc(self.MODE)))
+        self.close_after_flush(UNTRUSTED_PROXY)
+        return True
 
     def _watch(self, line_end: bool) -> None:
         """(Re)start or stop the timer that tells a 1.0 client by its silence after a line

@@ -179,7 +179,9 @@ class Listener:
         self._loop = asyncio.get_running_loop()
         # Connections still starting (for TLS: in their handshake), oldest first.
         self._starting: dict[asyncio.Future[None], None] = {}
-        self._unwrapping: set[asyncio.Future[None] | None] = set()  # those reading a PROXY header
+        # Those never cut short for a TLS handshake: not started yet (they would not give their
+        # place back), or reading a PROXY header until admitted under the address it names.
+        self._spared: set[asyncio.Future[None] | None] = set()
         self._reading = False
         self._paused_until = 0.0
         self._errors = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
@@ -236,10 +238,12 @@ class Listener:
         conn.setblocking(False)
         task = asyncio.ensure_future(self._adopt(conn, peer, origin, proxy))
         self._starting[task] = None
+        self._spared.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Future[None]) -> None:
         self._starting.pop(task, None)
+        self._spared.discard(task)
 
     def evict_oldest(self) -> bool:
         """Cut short the oldest connection still in its TLS handshake, to make room for a new
@@ -249,7 +253,7 @@ class Listener:
         if not self.tls:
             return False
         for task in self._starting:
-            if not task.done() and task not in self._unwrapping:
+            if not task.done() and task not in self._spared:
                 task.cancel()
                 self._starting.pop(task, None)
                 return True
@@ -259,20 +263,20 @@ class Listener:
         """Start the connection (``proxy``: its PROXY header to be read first, then admitted
         under the address it names)."""
         told, via = None, ""
+        task = asyncio.current_task()
         if proxy:
-            task = asyncio.current_task()
-            self._unwrapping.add(task)  # until admitted: not one to evict for a TLS handshake
             try:
                 unwrapped = await self._unwrap(conn, peer)
                 if unwrapped is not None:
                     told, via = unwrapped
                 admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
             finally:
-                self._unwrapping.discard(task)
+                self._spared.discard(task)
             if admitted is None:
                 conn.close()
                 return
             origin = admitted
+        self._spared.discard(task)  # in its TLS handshake from here on
         protocol = self._gate.make_protocol(origin, self.tls, told, via)
         try:
             if self._context is None:
