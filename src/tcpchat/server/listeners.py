@@ -33,7 +33,7 @@ from ..core.limits import (
     LISTEN_BACKLOG,
     SAME_PORT_TRIES,
 )
-from ..core.proxy import Proxies, ProxyHeaderError
+from ..core.proxy import HEADER_MAX_BYTES, Proxies, ProxyHeaderError
 from .admission import Tally, format_peer, refusal_line
 from .logs import LOGGER_NAME
 from .proxied import read_header
@@ -313,6 +313,9 @@ class Listener:
                 # Someone on the proxy's machine, or a proxy without send-proxy: say why.
                 with contextlib.suppress(OSError):
                     conn.send(refusal_line(NO_HEADER, self._gate.speaks_irc))
+                    # What was only peeked at: closed unread, the peer would get a reset,
+                    # which may cost it the line.
+                    conn.recv(HEADER_MAX_BYTES)
             skipped = self._bad_headers.tick(self._clock())
             if skipped is not None and not isinstance(exc, asyncio.CancelledError):
                 why = "none in time" if isinstance(exc, asyncio.TimeoutError) else exc
