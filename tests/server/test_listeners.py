@@ -159,6 +159,14 @@ class RecordingGate:
         self.calls.append("abandon")
 
 
+async def one_turn() -> None:
+    """Let the loop run once what is ready (each task scheduled takes its next step)."""
+    loop = asyncio.get_running_loop()
+    turned = loop.create_future()
+    loop.call_soon(turned.set_result, None)
+    await turned
+
+
 def test_a_connection_is_cut_short_for_a_handshake_only_once_it_started() -> None:
     """A task cancelled before its first step runs none of its code: it would neither give its
     place back nor close its socket. So only a started one, in its handshake, makes room; a
@@ -177,12 +185,12 @@ def test_a_connection_is_cut_short_for_a_handshake_only_once_it_started() -> Non
             listener._start(plain, peer, "127.0.0.1", proxy=False)
             listener._start(proxied, proxy, "(PROXY header)", proxy=True)
             assert not listener.evict_oldest()  # neither has started
-            await asyncio.sleep(0)  # one step each: a handshake begun, a header awaited
+            await one_turn()  # one step each: a handshake begun, a header awaited
             assert listener.evict_oldest()  # the one in its handshake
             for _ in range(100):  # the cancellation reaches it in a loop turn or a few
                 if gate.calls:
                     break
-                await asyncio.sleep(0)
+                await one_turn()
             assert gate.calls == ["abandon"]
             assert plain.fileno() == -1  # closed
             assert not listener.evict_oldest()  # the proxy's is spared while it reads
