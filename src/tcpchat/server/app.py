@@ -12,6 +12,7 @@ broadcasts it has not seen and its outbox goes out in one write, so fan-out neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import socket
@@ -115,6 +116,7 @@ class ChatServer:
         self.fd_budget = 0
         self.connections: set[Connection] = set()
         self.listeners: list[Listener] = []
+        self.proxies = Proxies(config.proxy_from)  # whose connections begin with a PROXY header
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
         self.irc_addresses: list[tuple[str, int, bool]] = []  # the IRC listeners' ones
         # The IRC listener's shared state, and the rendering of every mode (IRC ones included).
@@ -156,10 +158,8 @@ class ChatServer:
         if refusal is not None:
             self._log_refusal(format_peer(peer), refusal)
             if not tls:
-                try:
+                with contextlib.suppress(OSError):
                     sock.send(refusal_line(refusal, irc))
-                except OSError:
-                    pass
             return None
         if self.fd_budget and self.admission.total >= self.fd_budget:
             self._pause_listeners()
@@ -401,8 +401,8 @@ class ChatServer:
                 )
 
     def _listen(self, sock: socket.socket, gate: Gate, context: ssl.SSLContext | None) -> None:
-        timeout, proxies = self.config.tls_handshake_timeout, Proxies(self.config.proxy_from)
-        self.listeners.append(Listener(sock, gate, context, timeout, proxies=proxies))
+        timeout = self.config.tls_handshake_timeout
+        self.listeners.append(Listener(sock, gate, context, timeout, proxies=self.proxies))
 
     async def serve(self) -> None:
         """Run until ``stop`` is called, sweeping for timeouts once a second; then shut down."""
