@@ -265,18 +265,15 @@ class Listener:
         told, via = None, ""
         task = asyncio.current_task()
         if proxy:
-            try:
-                unwrapped = await self._unwrap(conn, peer)
-                if unwrapped is not None:
-                    told, via = unwrapped
-                admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
-            finally:
-                self._spared.discard(task)
+            unwrapped = await self._unwrap(conn, peer)
+            if unwrapped is not None:
+                told, via = unwrapped
+            admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
             if admitted is None:
                 conn.close()
                 return
             origin = admitted
-        self._spared.discard(task)  # in its TLS handshake from here on
+        self._spared.discard(task)  # started, and admitted: in its TLS handshake from here on
         protocol = self._gate.make_protocol(origin, self.tls, told, via)
         try:
             if self._context is None:
@@ -308,24 +305,10 @@ class Listener:
         if there was no good header in time."""
         try:
             told = await asyncio.wait_for(read_header(conn), self._handshake_timeout)
-        except (OSError, ProxyHeaderError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
-            if isinstance(exc, (ProxyHeaderError, asyncio.TimeoutError)) and not self.tls:
-                # Someone on the proxy's machine, or a proxy without send-proxy: say why.
-                with contextlib.suppress(OSError):
-                    conn.send(refusal_line(NO_HEADER, self._gate.speaks_irc))
-                    # What was only peeked at: closed unread, the peer would get a reset,
-                    # which may cost it the line.
-                    conn.recv(HEADER_MAX_BYTES)
-            skipped = self._bad_headers.tick(self._clock())
-            if skipped is not None and not isinstance(exc, asyncio.CancelledError):
-                why = "none in time" if isinstance(exc, asyncio.TimeoutError) else exc
-                more = f" ({skipped} more since the last report)" if skipped else ""
-                log.warning(
-                    "[%s] closed: no PROXY header (--proxy-from): %s%s",
-                    format_peer(proxy),
-                    why,
-                    more,
-                )
+        except (OSError, ProxyHeaderError, asyncio.TimeoutError) as exc:
+            self._no_header(conn, proxy, exc)
+            return None
+        except asyncio.CancelledError:  # the server is stopping
             return None
         finally:
             self._gate.header_read()
@@ -335,6 +318,24 @@ class Listener:
         if told is None or told == own:  # HAProxy's v1 health checks name the proxy itself
             return own, ""
         return told, format_peer(proxy)
+
+    def _no_header(self, conn: socket.socket, proxy: object, exc: Exception) -> None:
+        """``conn``, from ``proxy``'s address, sent no good PROXY header (``exc`` says how): it
+        is told why, if it can be, and that is logged (one line per interval, with a count)."""
+        if isinstance(exc, (ProxyHeaderError, asyncio.TimeoutError)) and not self.tls:
+            # Someone on the proxy's machine, or a proxy without send-proxy.
+            with contextlib.suppress(OSError):
+                conn.send(refusal_line(NO_HEADER, self._gate.speaks_irc))
+                # What was only peeked at: closed unread, the peer would get a reset, which may
+                # cost it the line.
+                conn.recv(HEADER_MAX_BYTES)
+        skipped = self._bad_headers.tick(self._clock())
+        if skipped is not None:
+            why = "none in time" if isinstance(exc, asyncio.TimeoutError) else exc
+            more = f" ({skipped} more since the last report)" if skipped else ""
+            log.warning(
+                "[%s] closed: no PROXY header (--proxy-from): %s%s", format_peer(proxy), why, more
+            )
 
     def close(self) -> None:
         """Stop listening and cut short the connections still starting."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from ..core.proxy import HEADER_MAX_BYTES, ProxyHeaderError, header_size, parse_header
+from ..core.proxy import HEADER_MAX_BYTES, header_size, parse_header
 
 
 async def read_header(sock: socket.socket) -> tuple[str, int] | None:
     """The address and port the proxy's header on ``sock`` (non-blocking) gives for its client,
     None for a header without one (a health check). Raises ProxyHeaderError for something else
-    than a header, ConnectionError if the proxy closes first, OSError for a socket error."""
+    than a header (``header_size`` refuses one longer than ``HEADER_MAX_BYTES``, so the reads are
+    bounded), ConnectionError if the proxy closes first, OSError for a socket error."""
     loop = asyncio.get_running_loop()
     taken = b""
     while True:
@@ -34,8 +35,6 @@ async def read_header(sock: socket.socket) -> tuple[str, int] | None:
         taken += sock.recv(end - len(taken))
         if size is not None and len(taken) == size:
             return parse_header(taken)
-        if len(taken) >= HEADER_MAX_BYTES:  # not reached: header_size refuses longer ones
-            raise ProxyHeaderError("a PROXY header longer than the server reads")
         if len(taken) == end:  # all there was is taken: wait for more
             await _readable(loop, sock)
 
