@@ -13,8 +13,11 @@ import pytest
 
 from tcpchat.config import parse_hosts
 from tcpchat.server import listeners
-from tcpchat.server.config import server_config
+from tcpchat.server.admission import Admission
+from tcpchat.server.app import ChatServer
+from tcpchat.server.config import ServerConfig, server_config
 from tcpchat.server.listeners import ListenError, bind, split_hosts
+from tests.conftest import WAIT
 
 
 def ipv6_loopback() -> bool:
@@ -202,3 +205,69 @@ def test_a_connection_is_cut_short_for_a_handshake_only_once_it_started() -> Non
                 sock.close()
 
     asyncio.run(asyncio.wait_for(run(), 10))
+
+
+class CountingAdmission(Admission):
+    """The server's admission, noting the most TLS handshakes it ever counted at once and
+    every connection it admitted."""
+
+    def __init__(self, max_handshakes: int, expected: int) -> None:
+        super().__init__(max_total=1000, max_per_origin=1000, max_handshakes=max_handshakes)
+        self.most = 0
+        self.admitted = 0
+        self.expected = expected
+        self.all_in = asyncio.Event()
+
+    def admit(self, origin: str, tls: bool = False) -> str | None:
+        refusal = super().admit(origin, tls)
+        self.most = max(self.most, self.handshakes)
+        self.admitted += refusal is None
+        if self.admitted == self.expected:
+            self.all_in.set()
+        return refusal
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock``'s connection (it sent nothing)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_tls_handshakes_in_progress_never_pass_their_cap() -> None:
+    """A burst of silent TLS connections, all waiting in the backlog at once: each is admitted
+    (the oldest handshake cut short for it), and the handshakes counted never pass the cap, not
+    even inside one batch of accepts, where those accepted just now have not begun."""
+
+    async def run() -> None:
+        server = ChatServer(ServerConfig(log_file=False))
+        server.admission = admission = CountingAdmission(max_handshakes=4, expected=30)
+        sock = socket.create_server(("127.0.0.1", 0))
+        sock.setblocking(False)
+        server._listen(sock, server, ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+        listener = server.listeners[0]
+        clients = [socket.create_connection(sock.getsockname()) for _ in range(30)]
+        try:
+            await asyncio.wait_for(admission.all_in.wait(), WAIT)
+            assert admission.most == 4
+            for _ in range(100):  # the last ones begin their handshakes in a turn or a few
+                if admission.handshakes == 4 and listener.in_handshake:
+                    break
+                await one_turn()
+            assert (admission.handshakes, admission.total) == (4, 4)
+            for _ in range(100):  # the 26 oldest are closed by the server, each in its task
+                if sum(map(closed_by_server, clients)) == 26:
+                    break
+                await one_turn()
+            assert [closed_by_server(client) for client in clients] == [True] * 26 + [False] * 4
+        finally:
+            listener.close()
+            await listener.wait_closed()
+            for client in clients:
+                client.close()
+
+    asyncio.run(run())

@@ -1,7 +1,7 @@
 """The server: listeners, the hub, routing its instructions to connections, flushing, stopping.
 
 ``ChatServer`` owns everything. Its listeners (``listeners.py``) count each connection in at
-accept (``admission.py``); each connection (``connection.py``) reads lines into the hub and
+accept (``gate.py``, ``admission.py``); each connection (``connection.py``) reads lines into the hub and
 passes the hub's instructions (``core/output.py``) to ``route``. An event for everyone online is
 queued once in the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per mode and
 added to each recipient's ``Outbox``. At the flush (the end of the loop iteration, or
@@ -12,9 +12,7 @@ broadcasts it has not seen and its outbox goes out in one write, so fan-out neve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import socket
 import ssl
 import time
@@ -26,19 +24,14 @@ from ..core import codes
 from ..core import events as ev
 from ..core.archive import Archive
 from ..core.codes import TEXT, is_irc
-from ..core.guard import Strikes
 from ..core.hub import Hub
 from ..core.irc_queries import IrcNetwork
 from ..core.irc_render import Renderer
 from ..core.irc_render import personal as irc_personal
 from ..core.limits import (
-    ABUSE_FORGET_S,
-    ABUSE_PENALTY_MAX_S,
-    ABUSE_PENALTY_S,
     ARRIVALS_BURST,
     OUTBOX_BURST_FACTOR,
     OUTBOX_HOLD_FACTOR,
-    REFUSAL_LOG_INTERVAL_S,
     SHUTDOWN_FLUSH_S,
     SWEEP_INTERVAL_S,
     HubLimits,
@@ -56,10 +49,11 @@ from ..core.output import (
     Whisper,
 )
 from ..core.proxy import Proxies
-from .admission import PROXY_HEADER, Admission, Tally, format_peer, origin_of, refusal_line
+from .admission import format_peer
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import Broadcasts
+from .gate import Admitting
 from .irc import IrcGate
 from .journal import journal
 from .listeners import Gate, Listener, bind, tls_context
@@ -72,7 +66,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(LOGGER_NAME)
 
 
-class ChatServer:
+class ChatServer(Admitting):
     """Owns the listeners, the hub and every connection; ``run`` serves until ``stop``."""
 
     speaks_irc = False  # as a listener's gate: a refused peer is told in a chat line
@@ -107,15 +101,8 @@ class ChatServer:
         # What may wait for a client whose transport is paused before it is dropped at once
         # instead of after SEND_STALL_S (mostly broadcast bytes shared with everyone else).
         self.hard_cap = config.max_outbox * OUTBOX_HOLD_FACTOR
-        self.admission = Admission(config.max_connections, config.max_per_ip)
-        # Sessions ended for abuse, per origin: each delays the origin's next connection.
-        self.penalties = Strikes(
-            0, ABUSE_PENALTY_S, ABUSE_PENALTY_MAX_S, forget_after=ABUSE_FORGET_S
-        )
-        # Open files the connections may use before the listeners pause (0: no limit known).
-        self.fd_budget = 0
+        super().__init__(config)
         self.connections: set[Connection] = set()
-        self.listeners: list[Listener] = []
         self.proxies = Proxies(config.proxy_from)  # whose connections begin with a PROXY header
         self.addresses: list[tuple[str, int, bool]] = []  # (host, port, tls)
         self.irc_addresses: list[tuple[str, int, bool]] = []  # the IRC listeners' ones
@@ -128,96 +115,15 @@ class ChatServer:
         self._flushed_at = 0.0
         self._routing = 0  # depth of route() calls in progress
         self._after_route: list[Callable[[], None]] = []
-        self._listening = True
-        self._refusals = Tally(REFUSAL_LOG_INTERVAL_S)
         self._stop = asyncio.Event()
         self._all_closed = asyncio.Event()
 
-    # --- admission (the listeners' Gate) -------------------------------------------------------
-
-    def admit_socket(
-        self, sock: socket.socket, peer: object, tls: bool, proxy: bool = False, irc: bool = False
-    ) -> str | None:
-        """Count an accepted socket in before anything is done for it, or refuse it: the peer of
-        a plain listener is told why in one line (``irc``: an IRC ``ERROR``). Returns the origin
-        it counts under (``proxy``: a proxy's, whose PROXY header is to be read: PROXY_HEADER)."""
-        if not isinstance(peer, tuple) or not peer:
-            return None  # not an internet socket
-        origin = PROXY_HEADER if proxy else origin_of(str(peer[0]), self.config.ipv6_prefix)
-        now = time.time()
-        if tls and not proxy and self.admission.handshakes_full:
-            self._evict_handshake()
-        if proxy:
-            refusal = self.admission.admit_header()
-        else:
-            refusal = (
-                self.hub.refusal(origin, now)
-                or self._penalty(origin, now)
-                or self.admission.admit(origin, tls)
-            )
-        if refusal is not None:
-            self._log_refusal(format_peer(peer), refusal)
-            if not tls:
-                with contextlib.suppress(OSError):
-                    sock.send(refusal_line(refusal, irc))
-            return None
-        if self.fd_budget and self.admission.total >= self.fd_budget:
-            self._pause_listeners()
-        return origin
+    # --- the listeners' Gate (admission: gate.py) ------------------------------------------------
 
     def make_protocol(
         self, origin: str, tls: bool, peer: tuple[str, int] | None = None, via: str = ""
     ) -> Connection:
         return Connection(self, origin, tls, peer, via)
-
-    def header_read(self) -> None:
-        self._release(PROXY_HEADER)
-
-    def abandon(self, protocol: asyncio.Protocol) -> None:
-        if isinstance(protocol, Connection) and protocol.transport is None and protocol.origin:
-            if protocol.tls:
-                self.admission.handshake_over()
-            self._release(protocol.origin)
-
-    def _evict_handshake(self) -> None:
-        """Make room for a TLS handshake by cutting short the oldest one in progress."""
-        for listener in self.listeners:
-            if listener.evict_oldest():
-                return
-
-    def penalise(self, origin: str) -> None:
-        """A session from ``origin`` was ended for abuse: its next connection waits."""
-        self.penalties.failed(origin, time.time())
-
-    def _penalty(self, origin: str, now: float) -> str | None:
-        wait = self.penalties.wait(origin, now)
-        if not wait:
-            return None
-        return f"Disconnected for abuse from your address: try again in {math.ceil(wait)} s."
-
-    def _log_refusal(self, address: str, reason: str) -> None:
-        """Log a refused connection; during a storm, one line a second with a count."""
-        skipped = self._refusals.tick(time.monotonic())
-        if skipped is not None:
-            more = f" ({skipped} more refused since the last report)" if skipped else ""
-            log.warning("[%s] refused: %s%s", address, reason, more)
-
-    def _release(self, origin: str) -> None:
-        self.admission.release(origin)
-        if not self._listening and self.admission.total < self.fd_budget:
-            self._listening = True
-            for listener in self.listeners:
-                listener.resume()
-
-    def _pause_listeners(self) -> None:
-        if self._listening:
-            log.warning(
-                "%d connections: near the open-file limit; new connections wait until some close",
-                self.admission.total,
-            )
-            self._listening = False
-            for listener in self.listeners:
-                listener.pause()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:

@@ -69,6 +69,10 @@ class Gate(Protocol):
     def header_read(self) -> None:
         """The PROXY header of a connection counted in with ``proxy`` is read, or failed."""
 
+    def handshake_room(self) -> bool:
+        """Whether another TLS handshake may begin now: below the cap, or one in progress can be
+        cut short for it (``admit_socket`` does, ``Listener.evict_oldest``)."""
+
     def abandon(self, protocol: asyncio.Protocol) -> None:
         """``protocol``'s connection failed before or while starting (a TLS handshake that
         failed or timed out, a peer already gone); give its place back unless the protocol
@@ -177,11 +181,13 @@ class Listener:
         self._handshake_timeout = handshake_timeout
         self._clock = clock
         self._loop = asyncio.get_running_loop()
-        # Connections still starting (for TLS: in their handshake), oldest first.
-        self._starting: dict[asyncio.Future[None], None] = {}
-        # Those never cut short for a TLS handshake: not started yet (they would not give their
-        # place back), or reading a PROXY header until admitted under the address it names.
-        self._spared: set[asyncio.Future[None] | None] = set()
+        # Connections still starting (for TLS: in their handshake), oldest first, each with its
+        # protocol once it is admitted; until then (reading a PROXY header) it is never the one
+        # cut short for a TLS handshake.
+        self._starting: dict[asyncio.Future[None], asyncio.Protocol | None] = {}
+        # Those not started yet, with their sockets: cancelled now, they would run none of their
+        # code (neither give their place back nor close their socket).
+        self._fresh: dict[asyncio.Future[None], socket.socket] = {}
         self._reading = False
         self._paused_until = 0.0
         self._errors = Tally(ACCEPT_ERROR_LOG_INTERVAL_S)
@@ -208,6 +214,10 @@ class Listener:
 
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):  # the rest at the next turn: the loop stays responsive
+            if self.tls and self._fresh and not self._gate.handshake_room():
+                # At the cap, and the handshakes that could be cut short for new ones were
+                # accepted just now: they begin at the next turn; the rest waits in the backlog.
+                return
             try:
                 conn, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -238,32 +248,37 @@ class Listener:
         conn.setblocking(False)
         task = asyncio.ensure_future(self._adopt(conn, peer, origin, proxy))
         self._starting[task] = None
-        self._spared.add(task)
+        self._fresh[task] = conn
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Future[None]) -> None:
         self._starting.pop(task, None)
-        self._spared.discard(task)
+        self._fresh.pop(task, None)
 
-    def evict_oldest(self) -> bool:
+    def evict_oldest(self) -> asyncio.Protocol | None:
         """Cut short the oldest connection still in its TLS handshake, to make room for a new
-        one; False if there is none. A real client finishes its handshake in milliseconds, so
-        what is oldest is what is silent, and a flood of silent handshakes cannot keep a new
-        client out."""
-        if not self.tls:
-            return False
-        for task in self._starting:
-            if not task.done() and task not in self._spared:
+        one: its protocol, whose place the gate gives back at once; None if there is none. A
+        real client finishes its handshake in milliseconds, so what is oldest is what is silent,
+        and a flood of silent handshakes cannot keep a new client out."""
+        for task, protocol in self._starting.items() if self.tls else ():
+            if protocol is not None and not task.done():
                 task.cancel()
-                self._starting.pop(task, None)
-                return True
-        return False
+                del self._starting[task]
+                return protocol
+        return None
+
+    @property
+    def in_handshake(self) -> bool:
+        """Whether a connection is in its TLS handshake here (``evict_oldest`` would find one)."""
+        return self.tls and any(p is not None and not t.done() for t, p in self._starting.items())
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str, proxy: bool) -> None:
         """Start the connection (``proxy``: its PROXY header to be read first, then admitted
         under the address it names)."""
         told, via = None, ""
         task = asyncio.current_task()
+        if task is not None:
+            self._fresh.pop(task, None)
         if proxy:
             unwrapped = await self._unwrap(conn, peer)
             if unwrapped is not None:
@@ -273,8 +288,9 @@ class Listener:
                 conn.close()
                 return
             origin = admitted
-        self._spared.discard(task)  # started, and admitted: in its TLS handshake from here on
         protocol = self._gate.make_protocol(origin, self.tls, told, via)
+        if task in self._starting:  # admitted: in its TLS handshake from here on
+            self._starting[task] = protocol
         try:
             if self._context is None:
                 await self._loop.connect_accepted_socket(lambda: protocol, conn)
@@ -338,10 +354,13 @@ class Listener:
             )
 
     def close(self) -> None:
-        """Stop listening and cut short the connections still starting."""
+        """Stop listening and cut short the connections still starting (the sockets of those
+        not started yet are closed here: they would not close them themselves)."""
         self.pause()
         if self.sock.fileno() >= 0:
             self.sock.close()
+        for conn in self._fresh.values():
+            conn.close()
         for task in self._starting:
             task.cancel()
 
