@@ -1,10 +1,10 @@
 """The server: listeners, the hub, routing its instructions to connections, flushing, stopping.
 
 ``ChatServer`` owns everything. Its listeners (``listeners.py``) count each connection in at
-accept (``gate.py``, ``admission.py``); each connection (``connection.py``) reads lines into the hub and
-passes the hub's instructions (``core/output.py``) to ``route``. An event for everyone online is
-queued once in the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per mode and
-added to each recipient's ``Outbox``. At the flush (the end of the loop iteration, or
+accept (``gate.py``, ``admission.py``); each connection (``connection.py``) reads lines into the
+hub and passes the hub's instructions (``core/output.py``) to ``route``. An event for everyone
+online is queued once in the shared ``Broadcasts`` (``fanout.py``); any other is rendered once per
+mode and added to each recipient's ``Outbox``. At the flush (the end of the loop iteration, or
 ``FLUSH_INTERVAL_S`` after the previous one while messages keep coming) every client takes the
 broadcasts it has not seen and its outbox goes out in one write, so fan-out never awaits a peer.
 """
