@@ -319,7 +319,8 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
     must not keep that in Redis for ever. Reaped, the inbox expires (``CLUSTER_GONE_INBOX_S``)
     in case the node only stalled; coming back keeps it; a clean stop deletes it. What it had
     not read when reaped went to the reaper (to answer "not delivered"), and is not read again
-    by the node when it comes back."""
+    by the node when it comes back; what it had not read when it left is handed to it, to
+    answer under its lease before it lets that go."""
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         stalled, b = await node("stalled", lease=Lease(0.3, 0.1)), await node("b")
@@ -343,9 +344,16 @@ def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_
         assert [e.text for _, _, e in await stalled.read() if isinstance(e, cl.Whispered)] == [
             "again"
         ]
-        await stalled.leave(time.time(), "")
+        assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "late", 3.0)) > 0
+        unread = await stalled.leave(time.time(), "")  # "late" came after its reader stopped
+        assert [e.text for _, e in unread or [] if isinstance(e, cl.Whispered)] == ["late"]
         assert not await b.redis.exists(inbox)
         assert not await b.redis.exists(cl.read_key("stalled"))
+        assert await b.whisper("stalled", cl.Whispered("b", 1, "bob", "kim", "after", 4.0)) == 0
+        # Its lease is kept while it answers "late" (BOUNCE is fenced by it), then let go.
+        assert await b.redis.get(cl.lease_key("stalled")) == stalled.boot
+        await stalled.let_go()
+        assert not await b.redis.exists(cl.lease_key("stalled"))
 
     run(redis, test)
 

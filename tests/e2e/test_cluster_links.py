@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core import codes
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.archive import Archive
@@ -613,5 +614,53 @@ def test_a_private_message_waiting_for_the_lease_check_is_not_noted_as_handled(
         await until(lambda: said(b, "after"), "a reads and writes again")
         assert said_on(a, ev.Message, "are you there?") is None
         assert [event.to for event in told(b, bob, ev.Undelivered)] == ["alice"]
+
+    run(redis, test)
+
+
+def test_a_private_message_that_reaches_a_stopping_node_after_its_reader_stopped_is_answered(
+    redis: RedisServer,
+) -> None:
+    """Node a stops cleanly: its reader stops first, then what is queued goes out and a leaves.
+    bob, on b, writes to alice in between: "Delivered to alice" (a's inbox), and nobody reads
+    it there. Leaving, a takes what it never handled and answers it before it lets its lease
+    go: bob is told "Not delivered" (server shutdown), once, and a's next run need not wait."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        alice, bob = await alice_on_a_bob_on_b(a, b)
+        gate = asyncio.Event()
+        real_drain = a.link._drain
+
+        async def drain() -> None:
+            await gate.wait()
+            await real_drain()
+
+        a.link._drain = drain  # type: ignore[method-assign]
+        stopping = asyncio.ensure_future(a.link.stop())
+        tasks = list(a.link._tasks)
+
+        async def reader_stopped() -> bool:
+            return all(task.done() for task in tasks)
+
+        await until(reader_stopped, "a's tasks stopped")
+        b.do(bob, cmd.Whisper("alice", "still there?"))
+
+        async def delivered() -> bool:
+            return bool(told(b, bob, ev.Delivered))
+
+        await until(delivered, "bob told Delivered")
+        gate.set()
+        await asyncio.wait_for(stopping, WAIT)
+
+        async def answered() -> bool:
+            return bool(told(b, bob, ev.Undelivered))
+
+        await until(answered, "bob told Not delivered")
+        [undelivered] = told(b, bob, ev.Undelivered)
+        assert (undelivered.to, undelivered.reason) == ("alice", codes.SERVER_SHUTDOWN)
+        assert said_on(a, ev.Message, "still there?") is None
+        assert not await b.link.redis.exists(cl.lease_key("a"))  # let go: no wait for a rerun
+        assert not await b.link.redis.exists(cl.inbox_key("a"))
 
     run(redis, test)

@@ -113,10 +113,17 @@ class WhisperHandlers(ClaimHandlers):
         sender.held = tuple(event for event in held if event.id != message_id)
         return [to(sender, event) for event in held if event.id == message_id]
 
-    def unhandled(self, node: str, unread: list[tuple[int, cl.Entry]], now: float) -> Out:
+    def unhandled(
+        self,
+        node: str,
+        unread: list[tuple[int, cl.Entry]],
+        now: float,
+        reason: str = codes.SERVER_LOST,
+    ) -> Out:
         """The entries of ``node``'s inbox that it never handled (it died: its reap, by another
-        node or by its own next run, took them): the senders of the private messages among
-        them, told these reached ``node``, learn they did not reach their recipients."""
+        node or by its own next run, took them; or it is this node, leaving): the senders of the
+        private messages among them, told these reached ``node``, learn they did not reach their
+        recipients (``reason``)."""
         cluster = self.cluster
         if cluster is None:
             return []
@@ -125,9 +132,7 @@ class WhisperHandlers(ClaimHandlers):
             # (A Bounced was a word to one of ``node``'s users, as was a message one of them
             # sent another: gone with their node.)
             if isinstance(entry, cl.Whispered) and entry.node != node:
-                out += self._not_delivered(
-                    entry, message_id, entry.to, codes.SERVER_LOST, now, node
-                )
+                out += self._not_delivered(entry, message_id, entry.to, reason, now, node)
         return out
 
     def _not_delivered(

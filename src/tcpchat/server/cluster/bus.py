@@ -83,8 +83,7 @@ class Bus:
         node took; the log's position is left as it is. ``take`` (a new run): returns the inbox's
         entries an earlier run never handled, to answer "not delivered"; else (this run, joining
         again: its reader goes on) none are taken."""
-        boots = {self.boot, self._next_boot or self.boot}  # (a renewal's answer may be lost)
-        await lease_free(self.redis, self.node, boots, self.lease.length)
+        await lease_free(self.redis, self.node, self._boots(), self.lease.length)
         await self.calls.floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
         mark, unread = await self._reap_one(self.node, now, "", True, take) or (0, [])
@@ -99,19 +98,32 @@ class Bus:
         await self.calls.load(self.redis)
         return unread
 
+    def _boots(self) -> list[str]:
+        """This run's boot id and the one a renewal may be giving it (its answer may be lost)."""
+        return [self.boot, self._next_boot or self.boot]
+
     def floor(self, stored: int) -> int:
         """The id the cluster's must go on above: the highest this node stored (``stored``) or
         read. Redis may have come back from an older state (an AOF's last second, a replica
         behind): ids given again would be skipped by the nodes that read them before."""
         return max(stored, self.log_position.last, self.inbox_position.last)
 
-    async def leave(self, now: float, reason: str) -> None:
+    async def leave(self, now: float, reason: str) -> Unread | None:
         """Leave the cluster on a clean stop: this node's names are freed, its inbox deleted
         (nothing comes to it any more) and its users' leaves announced at once, not a lease
-        later. Nothing is touched if another run of this node holds the lease: this one stalled
-        past it, and what is listed for the node is that run's."""
-        if await self._reap_one(self.node, now, reason, keep_inbox=False, take=False) is None:
+        later. Returns what reached the inbox and was never handled (after the reader stopped),
+        to answer "not delivered" under the lease, which is kept until ``let_go``. Nothing is
+        touched, and None returned, if another run of this node holds the lease: this one
+        stalled past it, and what is listed for the node is that run's."""
+        taken = await self._reap_one(self.node, now, reason, keep_inbox=False)
+        if taken is None:
             log.warning("cluster: another run of node %s holds its lease; left it as is", self.node)
+            return None
+        return taken[1]
+
+    async def let_go(self) -> None:
+        """Give up the lease once this node has left (``leave``): its next run starts at once."""
+        await self.calls.let_go(keys=[cl.lease_key(self.node)], args=self._boots())
 
     async def snapshot(self, topics: bool = True) -> tuple[int, Snapshot, Numbered]:
         """The log's last id, every listed node's users with their rooms, and (``topics``) each
@@ -399,7 +411,7 @@ class Bus:
         ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
         read = self.inbox_position.last if own else 0
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, (own and self._next_boot) or own, ttl, read]
+        args = [node, CLUSTER_LOG_ENTRIES, own, own and self._boots()[1], ttl, read]
         args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000)]
         answer = await self.calls.reap(keys=keys, args=[*args, *gone])
         if not answer:

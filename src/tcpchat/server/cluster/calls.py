@@ -36,6 +36,7 @@ class Calls:
         self.release = redis.register_script(scripts.RELEASE)
         self.renew = redis.register_script(scripts.RENEW)
         self.reap = redis.register_script(scripts.REAP)
+        self.let_go = redis.register_script(scripts.LET_GO)
         self.presence = redis.register_script(scripts.PRESENCE)
         self.snapshot = redis.register_script(scripts.SNAPSHOT)
         self.topic = redis.register_script(scripts.TOPIC)

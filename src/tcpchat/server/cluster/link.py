@@ -125,7 +125,15 @@ class ClusterLink(Answers):
             self._answered(batch, await self.bus.run(batch), link, boot)
 
     async def _leave(self) -> None:
-        await self.bus.leave(time.time(), codes.SERVER_SHUTDOWN)
+        """Leave (``Bus.leave``); the private messages that reached this node after its reader
+        stopped are answered "not delivered" before the lease is given up (``Bus.let_go``)."""
+        now = time.time()
+        unread = await self.bus.leave(now, codes.SERVER_SHUTDOWN)
+        if unread is None:
+            return
+        self._undelivered(self.node, unread, now, codes.SERVER_SHUTDOWN)
+        await self._drain()
+        await self.bus.let_go()
 
     # --- the hub's instructions ----------------------------------------------------------------
 
@@ -292,9 +300,12 @@ class ClusterLink(Answers):
         if inbox:
             self._wake.set()  # the writer notes how far the inbox was handled (Bus.mark_due)
 
-    def _undelivered(self, node: str, unread: Unread, now: float) -> None:
-        """The private messages that reached ``node``'s inbox and that it never handled (it died;
-        this node reaped it, or is its next run): their senders learn they were not delivered."""
+    def _undelivered(
+        self, node: str, unread: Unread, now: float, reason: str = codes.SERVER_LOST
+    ) -> None:
+        """The private messages that reached ``node``'s inbox and that it never handled (it died:
+        this node reaped it, or is its next run; or this node is leaving): their senders learn
+        they were not delivered (``reason``)."""
         whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
         if whispers:
             log.warning(
@@ -303,7 +314,7 @@ class ClusterLink(Answers):
                 whispers,
                 node,
             )
-            self.route(self.hub.unhandled(node, unread, now))
+            self.route(self.hub.unhandled(node, unread, now, reason))
 
     async def _tick(self) -> None:
         while not self._stopping:

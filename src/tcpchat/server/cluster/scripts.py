@@ -180,8 +180,9 @@ return 1
 # itself (joining afresh, leaving) passes its boot id as ``own`` (and ``next``, the one a
 # renewal may be taking: RENEW): done even if it was reaped already, since a node that stalled
 # past its reaping may have written users and names after it, but not if another run of the
-# node holds the lease now (those are that run's), and with its lease deleted; its inbox goes at
-# once if ``ttl`` is 0 (leaving), else stays.
+# node holds the lease now (those are that run's); its lease is left to it (a node leaving
+# answers what it never handled under it, then lets it go: LET_GO); its inbox goes at once if
+# ``ttl`` is 0 (leaving), else stays.
 # If ``most`` is not 0, the entries of its inbox it never handled (after its read mark, MARK,
 # and after ``read``, the position the node itself gives) are taken, ``most`` at most, and the
 # mark moved past them: the private messages among them are answered "not delivered" by whoever
@@ -232,7 +233,7 @@ elseif own and ARGV[7] ~= '0' then
   local n = last and number(last[1])
   if n and later(n, from) then out[2] = n end
 end
-redis.call('DEL', KEYS[1])
+if not own then redis.call('DEL', KEYS[1]) end
 redis.call('SREM', KEYS[2], ARGV[1])
 if own and ARGV[5] == '0' then
   redis.call('DEL', KEYS[7], KEYS[8])
@@ -251,6 +252,17 @@ redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 out[1] = id
 return out
+"""
+
+# A node that left (REAP of itself) lets its lease go, if this run still holds it, so that its
+# next run need not wait for it to lapse. KEYS: lease. ARGV: boot id, next. Returns 1 if let go.
+LET_GO = """
+local held = redis.call('GET', KEYS[1])
+if held and (held == ARGV[1] or held == ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
 """
 
 # Note how far a node handled its inbox (its read mark: what a reap of it takes comes after),
