@@ -160,7 +160,8 @@ def test_a_bounce_goes_to_its_senders_node_whatever_the_senders_name_while_it_is
     redis: RedisServer,
 ) -> None:
     """The word that a private message was not delivered is gated on the sender's node being in
-    the cluster, not on the sender's name (which they may have changed since)."""
+    the cluster, not on the sender's name (which they may have changed since); it is written
+    once per message, however often it is sent."""
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")
@@ -168,8 +169,12 @@ def test_a_bounce_goes_to_its_senders_node_whatever_the_senders_name_while_it_is
         answers = await b.run([Whisper("a", bounce, None)])  # nobody holds "alice"
         assert answers[0] > 0
         assert [(i, e) for _, i, e in await a.read()] == [(answers[0], bounce)]
+        assert await b.run([Whisper("a", bounce, None)]) == [0]  # written once per message
+        assert await a.read() == []
         await a.leave(time.time(), "")  # off the list of nodes: its inbox is not filled again
-        assert await b.run([Whisper("a", bounce, None)]) == [0]
+        other = cl.Bounced("b", 1, "alice", "bob", 8, "quit", 1.0, "run1")
+        assert await b.run([Whisper("a", other, None)]) == [0]
+        assert not await b.redis.exists(cl.bounced_key(8))
 
     run(redis, test)
 

@@ -664,3 +664,50 @@ def test_a_private_message_that_reaches_a_stopping_node_after_its_reader_stopped
         assert not await b.link.redis.exists(cl.inbox_key("a"))
 
     run(redis, test)
+
+
+@pytest.mark.parametrize("ran", [False, True], ids=["before-redis", "answer-lost"])
+def test_a_bounce_whose_pipeline_failed_is_sent_again_and_told_once(
+    redis: RedisServer, ran: bool
+) -> None:
+    """Node a writes the word that bob's message 4242 was not delivered (a ``Bounced`` to b)
+    and the pipeline fails: before Redis ran it, or after (its answer lost). Either way a sends
+    it again once the link is back, and bob is told "Not delivered" exactly once (BOUNCE writes
+    one per message)."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None and b.hub.cluster is not None
+        alice, bob = await alice_on_a_bob_on_b(a, b)
+        bus = a.link.bus
+        real_run = bus.run
+        failures = [ConnectionError("test: the pipeline failed")]
+
+        async def run_once_failing(batch: list[Any]) -> list[Any]:
+            if failures and any(isinstance(item, Whisper) for item in batch):
+                if ran:
+                    await real_run(batch)
+                raise failures.pop()
+            return await real_run(batch)
+
+        bus.run = run_once_failing  # type: ignore[method-assign]
+        bounce = cl.Bounced(
+            "a", bob.id, "bob", "alice", 4242, codes.QUIT, time.time(), b.hub.cluster.run
+        )
+        a.link.send(Whisper("b", bounce, None))
+
+        async def answered() -> bool:
+            return bool(told(b, bob, ev.Undelivered)) and a.link is not None and a.link.up.is_set()
+
+        await until(answered, "bob told Not delivered, a's link back")
+        assert not failures
+        # alice's message goes after anything a sends again: once bob has it, b read past that.
+        a.do(alice, cmd.Whisper("bob", "in order"))
+
+        async def bob_got_it() -> bool:
+            return said_on(b, ev.Message, "in order") is not None
+
+        await until(bob_got_it, "bob got alice's message")
+        [undelivered] = told(b, bob, ev.Undelivered)
+        assert (undelivered.id, undelivered.to) == (4242, "alice")
+
+    run(redis, test)

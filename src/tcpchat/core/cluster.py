@@ -43,6 +43,12 @@ def inbox_key(node: str) -> str:
     return f"{PREFIX}inbox:{node}"
 
 
+def bounced_key(message: int) -> str:
+    """Set once the word that private message ``message`` was not delivered is written: a
+    bounce sent again (its pipeline's answer lost, or a dying node's and its reaper's) is not."""
+    return f"{PREFIX}bounced:{message}"
+
+
 def read_key(node: str) -> str:
     """The number of the last entry of ``node``'s inbox it handled: the private messages after
     it are those a reap of ``node`` answers "not delivered" (scripts.py, REAP)."""

@@ -10,6 +10,7 @@ from typing import Any
 from ...core import cluster as cl
 from ...core import cluster_codec as codec
 from ...core.limits import (
+    CLUSTER_GONE_INBOX_S,
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MARK_S,
@@ -102,7 +103,8 @@ class Calls:
                 args = [boot, CLUSTER_INBOX_ENTRIES, item.node, *fields]
                 inbox = [lease, cl.SEQ_KEY, cl.inbox_key(item.node)]
                 if isinstance(item.entry, cl.Bounced):  # to its sender, whatever their name now
-                    call_script(pipe, self.bounce, [*inbox, cl.NODES_KEY], args)
+                    keys = [*inbox, cl.NODES_KEY, cl.bounced_key(item.entry.message)]
+                    call_script(pipe, self.bounce, keys, [*args, CLUSTER_GONE_INBOX_S * 1000])
                 else:
                     keys = [*inbox, cl.claim_keys(item.entry.to)[0]]
                     call_script(pipe, self.whisper, keys, args)

@@ -134,9 +134,9 @@ class Answers:
     def _in_flight_lost(self, batch: list[Instruction]) -> None:
         """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,
         so their senders are told to send again (a message is never sent twice by the server);
-        names and presence go again (doing them twice changes nothing)."""
-        rest = [item for item in self._refuse_messages(batch) if not isinstance(item, Whisper)]
-        self._queue.extendleft(reversed(rest))  # (a bounce may have run: not sent twice)
+        names, presence and bounces go again (doing them twice changes nothing: a bounce is
+        written once, scripts.py BOUNCE)."""
+        self._queue.extendleft(reversed(self._refuse_messages(batch)))
 
     def _refuse_messages(self, items: Iterable[Instruction]) -> list[Instruction]:
         """Tell the sender of each message among ``items`` that it was not sent; the others."""

@@ -101,11 +101,15 @@ return id
 # The word that a private message did not reach its recipient, into the inbox of its sender's
 # node, only if that node is still in the cluster (a dead node's inbox is not filled again). Not
 # tied to the sender's name, as WHISPER is to the recipient's: the sender may have changed it.
-# KEYS: lease, seq, inbox, nodes. ARGV: boot, maxlen, node, then field, value.  Returns the id,
-# or 0.
+# Written once per private message: the bounced key (kept ``ms``) says it was, so a bounce sent
+# again (its pipeline failed with its answer unknown; a node that died after answering and its
+# reaper) tells its sender nothing twice.
+# KEYS: lease, seq, inbox, nodes, bounced. ARGV: boot, maxlen, node, field, value, ms.  Returns
+# the id, or 0.
 BOUNCE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return '!lease' end
 if redis.call('SISMEMBER', KEYS[4], ARGV[3]) == 0 then return 0 end
+if not redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[6]) then return 0 end
 local id = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, ARGV[4], ARGV[5])
 redis.call('PUBLISH', KEYS[3], '0-' .. id .. ' ' .. ARGV[5])
