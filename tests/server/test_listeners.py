@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tcpchat.server import listeners
 from tcpchat.server.admission import Admission
 from tcpchat.server.app import ChatServer
 from tcpchat.server.config import ServerConfig, server_config
+from tcpchat.server.connection import Connection
 from tcpchat.server.listeners import ListenError, bind, split_hosts
 from tests.conftest import WAIT
 
@@ -269,5 +272,184 @@ def test_tls_handshakes_in_progress_never_pass_their_cap() -> None:
             await listener.wait_closed()
             for client in clients:
                 client.close()
+
+    asyncio.run(run())
+
+
+# --- handshakes that end in the very turn another connection comes ------------------------------
+
+
+async def turn_until(condition: Callable[[], bool], what: str) -> None:
+    """Let the loop turn until ``condition`` holds; fail after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {WAIT} s"
+        await one_turn()
+
+
+class HandTls:
+    """A TLS client driven by hand: the test chooses when its last handshake message goes."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        self.sock = socket.create_connection(address)
+        self.sock.setblocking(False)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self.tls.do_handshake()
+        self.sock.sendall(self.outgoing.read())  # its hello
+
+    async def last_message(self) -> bytes:
+        """Read the server's side of the handshake: the client's last message, not sent yet."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                self.tls.do_handshake()
+                return self.outgoing.read()
+            except ssl.SSLWantReadError:
+                pass
+            try:
+                self.incoming.write(self.sock.recv(65536))
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "no answer from the server"
+                await one_turn()
+
+
+def tls_server(
+    certificate: tuple[Path, Path], max_handshakes: int, listening: int = 1
+) -> tuple[ChatServer, CountingAdmission, list[listeners.Listener]]:
+    """A server whose admission counts (``CountingAdmission``), with ``listening`` TLS
+    listeners on free loopback ports (to close with ``close_all``)."""
+    server = ChatServer(ServerConfig(log_file=False))
+    server.admission = CountingAdmission(max_handshakes, expected=0)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*map(str, certificate))
+    for _ in range(listening):
+        sock = socket.create_server(("127.0.0.1", 0))
+        sock.setblocking(False)
+        server._listen(sock, server, context)
+    return server, server.admission, server.listeners
+
+
+async def close_all(server: ChatServer, *clients: socket.socket) -> None:
+    for listener in server.listeners:
+        listener.close()
+    for listener in server.listeners:
+        await listener.wait_closed()
+    for conn in list(server.connections):
+        if conn.transport is not None:
+            conn.transport.abort()
+    for client in clients:
+        client.close()
+
+
+def in_handshake_alone(listener: listeners.Listener) -> Connection:
+    """The one connection of ``listener`` in its TLS handshake."""
+    [protocol] = [p for p in listener._starting.values() if p is not None]
+    assert isinstance(protocol, Connection)
+    return protocol
+
+
+def test_a_handshake_that_ends_as_others_arrive_is_not_the_one_cut_short(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a cap of one, A's handshake ends in the loop turn in which two more connections are
+    accepted, before A's task resumes: A is a session now, not a handshake to cut short. The
+    first newcomer takes the free place; the second waits a turn, then cuts the first short.
+    A stays, and the handshakes never pass one."""
+
+    async def run() -> None:
+        server, admission, [listener] = tls_server(certificate, max_handshakes=1)
+        address = listener.sock.getsockname()
+        alice = HandTls(address)
+        await turn_until(lambda: listener.in_handshake, "alice in her handshake")
+        conn = in_handshake_alone(listener)
+        last = await alice.last_message()
+        listener.pause()  # the next two wait in the backlog
+        newcomers = [socket.create_connection(address) for _ in range(2)]
+        made = Connection.connection_made
+
+        def connection_made(self: Connection, transport: asyncio.BaseTransport) -> None:
+            made(self, transport)
+            if self is conn:  # accepted in this turn, before her task resumes
+                listener.resume()
+                asyncio.get_running_loop().call_soon(listener._accept)
+
+        monkeypatch.setattr(Connection, "connection_made", connection_made)
+        alice.sock.sendall(last)
+        try:
+            await turn_until(lambda: closed_by_server(newcomers[0]), "the first newcomer cut")
+            assert conn.session is not None and conn in server.connections
+            assert conn.transport is not None and not conn.transport.is_closing()
+            assert not closed_by_server(alice.sock) and not closed_by_server(newcomers[1])
+            assert (admission.most, admission.handshakes, admission.total) == (1, 1, 2)
+        finally:
+            await close_all(server, alice.sock, *newcomers)
+
+    asyncio.run(run())
+
+
+def test_a_handshake_cut_short_as_it_ends_is_closed_and_counted_once(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a cap of one, a newcomer cuts A's handshake short in the loop turn in which it ends,
+    before A's connection is made: A's place was given back, so A is closed then, not counted
+    in again (the handshakes counted would drift below those in progress)."""
+
+    async def run() -> None:
+        server, admission, [listener] = tls_server(certificate, max_handshakes=1)
+        address = listener.sock.getsockname()
+        alice = HandTls(address)
+        await turn_until(lambda: listener.in_handshake, "alice in her handshake")
+        conn = in_handshake_alone(listener)
+        last = await alice.last_message()
+        listener.pause()
+        newcomer = socket.create_connection(address)
+        made = Connection.connection_made
+
+        def connection_made(self: Connection, transport: asyncio.BaseTransport) -> None:
+            if self is conn:  # the newcomer is accepted first, in the same turn
+                listener.resume()
+                listener._accept()
+            made(self, transport)
+
+        monkeypatch.setattr(Connection, "connection_made", connection_made)
+        alice.sock.sendall(last)
+        try:
+            await turn_until(lambda: closed_by_server(alice.sock), "alice closed")
+            await turn_until(lambda: listener.in_handshake, "the newcomer in its handshake")
+            assert conn.session is None and not server.connections
+            assert (admission.most, admission.handshakes, admission.total) == (1, 1, 1)
+            assert not closed_by_server(newcomer)
+        finally:
+            await close_all(server, alice.sock, newcomer)
+
+    asyncio.run(run())
+
+
+def test_a_burst_on_two_tls_listeners_waits_for_room_instead_of_being_refused(
+    certificate: tuple[Path, Path],
+) -> None:
+    """The cap on handshakes is the server's, the listeners several (IPv4 and IPv6, the chat
+    and IRC ports): a burst that fills it on one listener makes the other's wait a turn too,
+    then cut the oldest short, rather than refuse."""
+
+    async def run() -> None:
+        server, admission, both = tls_server(certificate, max_handshakes=2, listening=2)
+        refused: list[str] = []
+        server._log_refusal = lambda address, why: refused.append(why)  # type: ignore[method-assign]
+        first, second = (listener.sock.getsockname() for listener in both)
+        clients = [socket.create_connection(first) for _ in range(2)]
+        clients.append(socket.create_connection(second))
+        try:
+            await turn_until(lambda: closed_by_server(clients[0]), "the oldest cut short")
+            await turn_until(lambda: both[1].in_handshake, "the last in its handshake")
+            assert refused == []
+            assert (admission.most, admission.handshakes, admission.total) == (2, 2, 2)
+        finally:
+            await close_all(server, *clients)
 
     asyncio.run(run())

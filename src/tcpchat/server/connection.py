@@ -50,6 +50,10 @@ from .logs import LOGGER_NAME, SessionLog, received
 from .outbox import Outbox, Phase
 
 log = logging.getLogger(LOGGER_NAME)
+# The origin of a connection whose place was given back before it was made (cut short for
+# another's TLS handshake, gate.py): if its handshake ended in that same loop turn after all, it
+# is closed at once, not counted in again.
+GIVEN_BACK = ""
 
 
 class Host(Protocol):
@@ -113,7 +117,7 @@ class Connection(HoldsLines, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder(server.config.max_line)
-        self.origin = origin  # counted in by the listener; None: not counted yet
+        self.origin = origin  # counted in by the listener; None: not counted yet; or GIVEN_BACK
         self.tls = tls  # it began with a TLS handshake, counted in by the listener too
         self.log: logging.LoggerAdapter = log  # type: ignore[type-arg, assignment]
         self.outbox = Outbox()
@@ -134,6 +138,9 @@ class Connection(HoldsLines, asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses but offer the same methods.
         transport = cast(asyncio.Transport, transport)
+        if self.origin == GIVEN_BACK:  # cut short in its handshake, which ended the same turn
+            transport.abort()
+            return
         self.transport = transport
         server = self.server
         peer = self.peer or transport.get_extra_info("peername")

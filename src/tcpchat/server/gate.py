@@ -26,7 +26,7 @@ from ..core.limits import (
 )
 from .admission import PROXY_HEADER, Admission, Tally, format_peer, origin_of, refusal_line
 from .config import ServerConfig
-from .connection import Connection
+from .connection import GIVEN_BACK, Connection
 from .listeners import Listener
 from .logs import LOGGER_NAME
 
@@ -93,11 +93,15 @@ class Admitting:
             if protocol.tls:
                 self.admission.handshake_over()
             self._release(protocol.origin)
-            protocol.origin = None  # given back once, by whoever comes first
+            protocol.origin = GIVEN_BACK  # once, by whoever comes first
 
-    def handshake_room(self) -> bool:
-        full = self.admission.handshakes_full
-        return not full or any(listener.in_handshake for listener in self.listeners)
+    def handshake_wait(self) -> bool:
+        if not self.admission.handshakes_full:
+            return False
+        listeners = self.listeners
+        return not any(each.in_handshake for each in listeners) and any(
+            each.has_fresh for each in listeners
+        )
 
     def _evict_handshake(self) -> bool:
         """Room for a TLS handshake: below the cap, or the oldest one in progress is cut short

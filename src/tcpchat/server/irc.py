@@ -37,7 +37,7 @@ class IrcHost(Host, Protocol):
     ) -> str | None: ...
     def abandon(self, protocol: asyncio.Protocol) -> None: ...
     def header_read(self) -> None: ...
-    def handshake_room(self) -> bool: ...
+    def handshake_wait(self) -> bool: ...
 
 
 class IrcConnection(Connection):
@@ -141,8 +141,8 @@ class IrcGate:
     def header_read(self) -> None:
         self.server.header_read()
 
-    def handshake_room(self) -> bool:
-        return self.server.handshake_room()
+    def handshake_wait(self) -> bool:
+        return self.server.handshake_wait()
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         self.server.abandon(protocol)

@@ -69,9 +69,10 @@ class Gate(Protocol):
     def header_read(self) -> None:
         """The PROXY header of a connection counted in with ``proxy`` is read, or failed."""
 
-    def handshake_room(self) -> bool:
-        """Whether another TLS handshake may begin now: below the cap, or one in progress can be
-        cut short for it (``admit_socket`` does, ``Listener.evict_oldest``)."""
+    def handshake_wait(self) -> bool:
+        """Whether a TLS connection accepted now would find the handshakes at their cap with
+        none to cut short for it, while some accepted this loop turn (on any listener) begin at
+        the next and can be cut short then: it had better wait in the backlog a turn."""
 
     def abandon(self, protocol: asyncio.Protocol) -> None:
         """``protocol``'s connection failed before or while starting (a TLS handshake that
@@ -214,10 +215,8 @@ class Listener:
 
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):  # the rest at the next turn: the loop stays responsive
-            if self.tls and self._fresh and not self._gate.handshake_room():
-                # At the cap, and the handshakes that could be cut short for new ones were
-                # accepted just now: they begin at the next turn; the rest waits in the backlog.
-                return
+            if self.tls and self._gate.handshake_wait():
+                return  # the rest waits in the backlog for a turn
             try:
                 conn, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -261,7 +260,7 @@ class Listener:
         real client finishes its handshake in milliseconds, so what is oldest is what is silent,
         and a flood of silent handshakes cannot keep a new client out."""
         for task, protocol in self._starting.items() if self.tls else ():
-            if protocol is not None and not task.done():
+            if _handshaking(task, protocol):
                 task.cancel()
                 del self._starting[task]
                 return protocol
@@ -270,7 +269,12 @@ class Listener:
     @property
     def in_handshake(self) -> bool:
         """Whether a connection is in its TLS handshake here (``evict_oldest`` would find one)."""
-        return self.tls and any(p is not None and not t.done() for t, p in self._starting.items())
+        return self.tls and any(_handshaking(t, p) for t, p in self._starting.items())
+
+    @property
+    def has_fresh(self) -> bool:
+        """Whether connections accepted this loop turn have not begun yet."""
+        return bool(self._fresh)
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str, proxy: bool) -> None:
         """Start the connection (``proxy``: its PROXY header to be read first, then admitted
@@ -283,6 +287,8 @@ class Listener:
             unwrapped = await self._unwrap(conn, peer)
             if unwrapped is not None:
                 told, via = unwrapped
+            if self.tls and self._gate.handshake_wait():
+                await asyncio.sleep(0)  # those accepted this turn begin: one can be cut short
             admitted = self._gate.admit_socket(conn, told, self.tls) if told else None
             if admitted is None:
                 conn.close()
@@ -367,6 +373,13 @@ class Listener:
     async def wait_closed(self) -> None:
         if self._starting:
             await asyncio.gather(*self._starting, return_exceptions=True)
+
+
+def _handshaking(task: asyncio.Future[None], protocol: asyncio.Protocol | None) -> bool:
+    """Whether the connection ``task`` starts is in its TLS handshake: admitted (its protocol
+    made), not done, and not connected yet (a handshake that ended this very loop turn has had
+    its ``connection_made``, which set the protocol's transport, before the task resumes)."""
+    return protocol is not None and not task.done() and getattr(protocol, "transport", None) is None
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
