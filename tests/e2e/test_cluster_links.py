@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tcpchat.core import cluster as cl
+from tcpchat.core import cluster_codec as codec
 from tcpchat.core import codes
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
@@ -709,5 +710,40 @@ def test_a_bounce_whose_pipeline_failed_is_sent_again_and_told_once(
         await until(bob_got_it, "bob got alice's message")
         [undelivered] = told(b, bob, ev.Undelivered)
         assert (undelivered.id, undelivered.to) == (4242, "alice")
+
+    run(redis, test)
+
+
+def test_what_a_stopping_node_could_not_send_before_it_left_is_not_sent_after(
+    redis: RedisServer,
+) -> None:
+    """Node a stops while carol's name claim still waits in its queue (its first drain did not
+    get to it: Redis slow, the stop's time up). Once a has left (its names freed, its users
+    announced gone), only the answers to private messages may still go out under its lease:
+    carol's claim and arrival would hold a name and show a user of a node nobody will reap."""
+
+    async def test(a: Node, b: Node) -> None:
+        assert a.link is not None and b.link is not None
+        real_drain, drains = a.link._drain, []
+
+        async def drain() -> None:
+            drains.append(1)
+            if len(drains) > 1:  # the first, before the leave, does not get to it
+                await real_drain()
+
+        a.link._drain = drain  # type: ignore[method-assign]
+        a.link._stopping = True  # its writer stops; the rest of stop() comes below
+        for task in a.link._tasks:
+            task.cancel()
+        await asyncio.wait(a.link._tasks, timeout=WAIT)
+        a.user("carol")  # her claim waits in the queue
+        await a.link.stop()
+        redis_b = b.link.redis
+        assert not await redis_b.sismember(cl.NODES_KEY, "a")
+        assert not await redis_b.exists(cl.lease_key("a"))
+        assert await redis_b.get(cl.claim_keys("carol")[0]) is None
+        assert await redis_b.hgetall(cl.members_key("a")) == {}
+        entries = [codec.decode(fields) for _, fields in await redis_b.xrange(cl.LOG_KEY)]
+        assert isinstance(entries[-1], cl.Gone) and entries[-1].node == "a"
 
     run(redis, test)

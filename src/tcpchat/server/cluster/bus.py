@@ -67,6 +67,9 @@ class Bus:
         self._writes = Wire(redis)
         self._pushes = Wire(redis)
         self.drained = True  # the last read had all the streams held past the positions
+        # The highest id a reap took from another node's inbox: a bounce for it may still be
+        # on its way, and its id must not be given again (``floor``; scripts.py, BOUNCE).
+        self._taken = 0
 
     async def close(self) -> None:
         """Close the connections of the pushes, the reads and the writer (after a loss: they may
@@ -104,9 +107,10 @@ class Bus:
 
     def floor(self, stored: int) -> int:
         """The id the cluster's must go on above: the highest this node stored (``stored``) or
-        read. Redis may have come back from an older state (an AOF's last second, a replica
-        behind): ids given again would be skipped by the nodes that read them before."""
-        return max(stored, self.log_position.last, self.inbox_position.last)
+        read (its streams, a reaped node's inbox). Redis may have come back from an older state
+        (an AOF's last second, a replica behind): ids given again would be skipped by the nodes
+        that read them before."""
+        return max(stored, self.log_position.last, self.inbox_position.last, self._taken)
 
     async def leave(self, now: float, reason: str) -> Unread | None:
         """Leave the cluster on a clean stop: this node's names are freed, its inbox deleted
@@ -422,6 +426,7 @@ class Bus:
                 entry = codec.decode({codec.FIELD: raw})
                 if entry is not None:
                     unread.append((cl.id_of(entry_id), entry))
+                    self._taken = max(self._taken, unread[-1][0])
             except ValueError:
                 continue  # not ours (read() says so in the log)
         return int(answer[1]), unread

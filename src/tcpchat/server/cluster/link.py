@@ -30,7 +30,7 @@ from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
 from .bus import Bus, Numbered, Read, Unread
-from .queue import Answers, done_by_rejoining, take_batch
+from .queue import Answers, done_by_rejoining, is_bounce, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -57,6 +57,7 @@ class ClusterLink(Answers):
         self._reconnecting: asyncio.Task[None] | None = None
         self._rejoin_wanted = False
         self._stopping = False
+        self._left = False  # this node left the cluster (``_leave``)
         self._link = 0  # counts the links to Redis: a failure of an earlier one is no news
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
         self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
@@ -131,6 +132,10 @@ class ClusterLink(Answers):
         unread = await self.bus.leave(now, codes.SERVER_SHUTDOWN)
         if unread is None:
             return
+        # Gone from the cluster: only bounces may still go (what did not go before would speak
+        # for a node that left: names, users, messages nobody reads back).
+        self._left = True
+        self._queue = deque(filter(is_bounce, self._refuse_messages(self._queue)))
         self._undelivered(self.node, unread, now, codes.SERVER_SHUTDOWN)
         await self._drain()
         await self.bus.let_go()
@@ -143,6 +148,9 @@ class ClusterLink(Answers):
         ``Refresh`` is answered by the reader or the ticker (``_refresh``)."""
         if isinstance(item, Refresh):
             self._refresh_wanted = True
+            return
+        if self._left and not is_bounce(item):
+            self._refuse_messages([item])  # (``_leave``)
             return
         if len(self._queue) >= CLUSTER_MAX_PENDING:
             if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):

@@ -45,6 +45,11 @@ def is_message(item: Instruction) -> TypeGuard[Publish | Whisper]:
     return isinstance(item, (Publish, Whisper)) and item.sender is not None
 
 
+def is_bounce(item: Instruction) -> bool:
+    """The word to another node that a private message of one of its users was not delivered."""
+    return isinstance(item, Whisper) and item.sender is None
+
+
 def take_batch(queue: deque[Instruction]) -> list[Instruction]:
     """Up to WRITE_BATCH instructions off ``queue``, for one pipeline. It ends before a message
     that follows a name claimed late (given while this node was cut off): the answer may be
@@ -111,7 +116,7 @@ class Answers:
                     why = why or f"Redis refused a {type(item).__name__}"
             elif answer == LEASE_LOST:  # nothing was written: this node must join again
                 why = why or "this node lost its lease"
-                if isinstance(item, Claim) or (isinstance(item, Whisper) and not item.sender):
+                if isinstance(item, Claim) or is_bounce(item):
                     again.append(item)  # a claim or a bounce: again once this node joined again
                 elif is_message(item):
                     out += self.hub.unsent(item, now)
