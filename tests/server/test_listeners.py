@@ -214,8 +214,8 @@ class CountingAdmission(Admission):
     """The server's admission, noting the most TLS handshakes it ever counted at once and
     every connection it admitted."""
 
-    def __init__(self, max_handshakes: int, expected: int) -> None:
-        super().__init__(max_total=1000, max_per_origin=1000, max_handshakes=max_handshakes)
+    def __init__(self, max_handshakes: int, expected: int, per_origin: int = 1000) -> None:
+        super().__init__(max_total=1000, max_per_origin=per_origin, max_handshakes=max_handshakes)
         self.most = 0
         self.admitted = 0
         self.expected = expected
@@ -319,12 +319,12 @@ class HandTls:
 
 
 def tls_server(
-    certificate: tuple[Path, Path], max_handshakes: int, listening: int = 1
+    certificate: tuple[Path, Path], max_handshakes: int, listening: int = 1, per_origin: int = 1000
 ) -> tuple[ChatServer, CountingAdmission, list[listeners.Listener]]:
     """A server whose admission counts (``CountingAdmission``), with ``listening`` TLS
     listeners on free loopback ports (to close with ``close_all``)."""
     server = ChatServer(ServerConfig(log_file=False))
-    server.admission = CountingAdmission(max_handshakes, expected=0)
+    server.admission = CountingAdmission(max_handshakes, expected=0, per_origin=per_origin)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*map(str, certificate))
     for _ in range(listening):
@@ -451,5 +451,28 @@ def test_a_burst_on_two_tls_listeners_waits_for_room_instead_of_being_refused(
             assert (admission.most, admission.handshakes, admission.total) == (2, 2, 2)
         finally:
             await close_all(server, *clients)
+
+    asyncio.run(run())
+
+
+def test_a_connection_over_its_address_limit_cuts_no_handshake_short(
+    certificate: tuple[Path, Path],
+) -> None:
+    """At the cap on handshakes, a TLS connection from an address at its own limit is refused
+    without cutting anyone's handshake short first: one address could otherwise keep cutting
+    the handshakes of others."""
+
+    async def run() -> None:
+        server, admission, [listener] = tls_server(certificate, max_handshakes=1, per_origin=1)
+        address = listener.sock.getsockname()
+        silent = socket.create_connection(address)
+        await turn_until(lambda: listener.in_handshake, "the first in its handshake")
+        again = socket.create_connection(address)  # same address, at its limit
+        try:
+            await turn_until(lambda: closed_by_server(again), "the second refused")
+            assert listener.in_handshake and not closed_by_server(silent)
+            assert (admission.handshakes, admission.total) == (1, 1)
+        finally:
+            await close_all(server, silent, again)
 
     asyncio.run(run())

@@ -88,7 +88,11 @@ class Admission:
             return "The server is shutting down."
         if self.total >= self.max_total:
             return f"Server full ({self.max_total} connections). Try again later."
-        if origin is not None and self.per_origin.get(origin, 0) >= self.max_per_origin:
+        return None if origin is None else self.over_its_limit(origin)
+
+    def over_its_limit(self, origin: str) -> str | None:
+        """Why ``origin`` may not open another connection, whatever the total; None if it may."""
+        if self.per_origin.get(origin, 0) >= self.max_per_origin:
             return f"Too many connections from your address (limit {self.max_per_origin})."
         return None
 

@@ -72,6 +72,7 @@ class Admitting:
             refusal = (
                 self.hub.refusal(origin, now)
                 or self._penalty(origin, now)
+                or self.admission.over_its_limit(origin)  # (before cutting another one short)
                 or (TLS_BUSY if tls and not self._evict_handshake() else None)
                 or self.admission.admit(origin, tls)
             )
