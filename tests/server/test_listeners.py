@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import socket
 import ssl
 import time
@@ -19,8 +20,9 @@ from tcpchat.server.admission import Admission
 from tcpchat.server.app import ChatServer
 from tcpchat.server.config import ServerConfig, server_config
 from tcpchat.server.connection import Connection
+from tcpchat.server.irc import IrcGate
 from tcpchat.server.listeners import ListenError, bind, split_hosts
-from tests.conftest import WAIT
+from tests.conftest import IN_CI, WAIT
 
 
 def ipv6_loopback() -> bool:
@@ -190,16 +192,17 @@ def test_a_connection_is_cut_short_for_a_handshake_only_once_it_started() -> Non
             proxied, proxy = server.accept()
             listener._start(plain, peer, "127.0.0.1", proxy=False)
             listener._start(proxied, proxy, "(PROXY header)", proxy=True)
-            assert not listener.evict_oldest()  # neither has started
+            assert not listener.oldest_handshake()  # neither has started
             await one_turn()  # one step each: a handshake begun, a header awaited
-            assert listener.evict_oldest()  # the one in its handshake
+            oldest = listener.oldest_handshake()  # the one in its handshake
+            assert oldest and listener.cut_short(oldest[1])
             for _ in range(100):  # the cancellation reaches it in a loop turn or a few
                 if gate.calls:
                     break
                 await one_turn()
             assert gate.calls == ["abandon"]
             assert plain.fileno() == -1  # closed
-            assert not listener.evict_oldest()  # the proxy's is spared while it reads
+            assert not listener.oldest_handshake()  # the proxy's is spared while it reads
             assert proxied.fileno() >= 0
         finally:
             listener.close()
@@ -319,10 +322,14 @@ class HandTls:
 
 
 def tls_server(
-    certificate: tuple[Path, Path], max_handshakes: int, listening: int = 1, per_origin: int = 1000
+    certificate: tuple[Path, Path],
+    max_handshakes: int,
+    listening: int = 1,
+    per_origin: int = 1000,
+    irc: bool = False,
 ) -> tuple[ChatServer, CountingAdmission, list[listeners.Listener]]:
     """A server whose admission counts (``CountingAdmission``), with ``listening`` TLS
-    listeners on free loopback ports (to close with ``close_all``)."""
+    listeners (IRC ones with ``irc``) on free loopback ports (to close with ``close_all``)."""
     server = ChatServer(ServerConfig(log_file=False))
     server.admission = CountingAdmission(max_handshakes, expected=0, per_origin=per_origin)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -330,7 +337,7 @@ def tls_server(
     for _ in range(listening):
         sock = socket.create_server(("127.0.0.1", 0))
         sock.setblocking(False)
-        server._listen(sock, server, context)
+        server._listen(sock, IrcGate(server) if irc else server, context)
     return server, server.admission, server.listeners
 
 
@@ -348,7 +355,7 @@ async def close_all(server: ChatServer, *clients: socket.socket) -> None:
 
 def in_handshake_alone(listener: listeners.Listener) -> Connection:
     """The one connection of ``listener`` in its TLS handshake."""
-    [protocol] = [p for p in listener._starting.values() if p is not None]
+    [protocol] = [started[1] for started in listener._starting.values() if started]
     assert isinstance(protocol, Connection)
     return protocol
 
@@ -392,15 +399,21 @@ def test_a_handshake_that_ends_as_others_arrive_is_not_the_one_cut_short(
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("irc", [False, True], ids=["chat", "irc"])
 def test_a_handshake_cut_short_as_it_ends_is_closed_and_counted_once(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, irc: bool
 ) -> None:
     """At a cap of one, a newcomer cuts A's handshake short in the loop turn in which it ends,
     before A's connection is made: A's place was given back, so A is closed then, not counted
-    in again (the handshakes counted would drift below those in progress)."""
+    in again (the handshakes counted would drift below those in progress), and quietly, on the
+    IRC port too."""
 
     async def run() -> None:
-        server, admission, [listener] = tls_server(certificate, max_handshakes=1)
+        server, admission, [listener] = tls_server(certificate, max_handshakes=1, irc=irc)
+        failures: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: failures.append(context)
+        )
         address = listener.sock.getsockname()
         alice = HandTls(address)
         await turn_until(lambda: listener.in_handshake, "alice in her handshake")
@@ -424,6 +437,7 @@ def test_a_handshake_cut_short_as_it_ends_is_closed_and_counted_once(
             assert conn.session is None and not server.connections
             assert (admission.most, admission.handshakes, admission.total) == (1, 1, 1)
             assert not closed_by_server(newcomer)
+            assert failures == []
         finally:
             await close_all(server, alice.sock, newcomer)
 
@@ -476,3 +490,75 @@ def test_a_connection_over_its_address_limit_cuts_no_handshake_short(
             await close_all(server, silent, again)
 
     asyncio.run(run())
+
+
+def test_the_handshake_cut_short_is_the_oldest_of_every_listener(
+    certificate: tuple[Path, Path],
+) -> None:
+    """The cap is the server's, the listeners several: a flood on one (the IRC port, the IPv6
+    socket) cuts its own oldest silent handshake short, not a newer client's on another."""
+
+    async def run() -> None:
+        server, admission, (first, second) = tls_server(certificate, max_handshakes=3, listening=2)
+        flood = [socket.create_connection(second.sock.getsockname()) for _ in range(2)]
+        await turn_until(lambda: admission.handshakes == 2 and second.in_handshake, "the flood")
+        alice = socket.create_connection(first.sock.getsockname())
+        await turn_until(lambda: first.in_handshake, "alice in her handshake")
+        flood.append(socket.create_connection(second.sock.getsockname()))
+        try:
+            await turn_until(lambda: closed_by_server(flood[0]), "the oldest of the flood cut")
+            await turn_until(lambda: admission.handshakes == 3, "the newest in its handshake")
+            assert not closed_by_server(alice) and first.in_handshake
+            assert not any(map(closed_by_server, flood[1:]))
+        finally:
+            await close_all(server, alice, *flood)
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_listener_closed_as_a_handshake_ends_leaves_that_session_to_the_stop(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, loop: str
+) -> None:
+    """The server stops in the loop turn in which A's handshake ends: A is a session, which the
+    stop ends with its goodbye, so the listener does not cancel the task that started it
+    (uvloop would then close A's transport without ever telling A, and the stop would wait its
+    whole flush time for a session that never ends)."""
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        if IN_CI:
+            pytest.fail("uvloop is not installed (requirements-dev.txt installs it)")
+        pytest.skip("uvloop is not installed")
+
+    async def run() -> None:
+        server, _, [listener] = tls_server(certificate, max_handshakes=1)
+        alice = HandTls(listener.sock.getsockname())
+        await turn_until(lambda: listener.in_handshake, "alice in her handshake")
+        conn = in_handshake_alone(listener)
+        last = await alice.last_message()
+        made = Connection.connection_made
+
+        def connection_made(self: Connection, transport: asyncio.BaseTransport) -> None:
+            made(self, transport)
+            if self is conn:  # before her task resumes
+                listener.close()
+
+        monkeypatch.setattr(Connection, "connection_made", connection_made)
+        alice.sock.sendall(last)
+        try:
+            await asyncio.wait_for(listener.wait_closed(), WAIT)
+            await turn_until(lambda: conn.session is not None, "alice's session")
+            assert conn.transport is not None and not conn.transport.is_closing()
+            assert conn in server.connections
+        finally:
+            await close_all(server, alice.sock)
+
+    if loop == "uvloop":
+        import uvloop
+
+        runner = uvloop.new_event_loop()
+        try:
+            runner.run_until_complete(run())
+        finally:
+            runner.close()
+    else:
+        asyncio.run(run())

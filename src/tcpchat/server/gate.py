@@ -109,12 +109,12 @@ class Admitting:
         and its place given back now; False if there is none to cut."""
         if not self.admission.handshakes_full:
             return True
-        for listener in self.listeners:
-            protocol = listener.evict_oldest()
-            if protocol is not None:
-                self.abandon(protocol)
-                return True
-        return False
+        found = [(oldest, each) for each in self.listeners if (oldest := each.oldest_handshake())]
+        if not found:
+            return False
+        (_, task), listener = min(found, key=lambda pair: pair[0][0])
+        self.abandon(listener.cut_short(task))
+        return True
 
     def penalise(self, origin: str) -> None:
         """A session from ``origin`` was ended for abuse: its next connection waits."""

@@ -61,7 +61,8 @@ class IrcConnection(Connection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        assert self.session is not None
+        if self.session is None:  # cut short as its handshake ended: closed already
+            return
         self.irc = IrcClient(self.network, self.server.hub, self.session)
 
     def data_received(self, data: bytes) -> None:

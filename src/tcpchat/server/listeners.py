@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import logging
 import socket
 import ssl
@@ -44,6 +45,8 @@ NO_HEADER = (
     "Connections from this address must begin with a PROXY protocol header "
     "(the server's --proxy-from): connect through the proxy."
 )
+# The order in which connections are admitted to their TLS handshakes, on every listener.
+_ADMITTED = itertools.count()
 
 
 class Gate(Protocol):
@@ -182,10 +185,10 @@ class Listener:
         self._handshake_timeout = handshake_timeout
         self._clock = clock
         self._loop = asyncio.get_running_loop()
-        # Connections still starting (for TLS: in their handshake), oldest first, each with its
-        # protocol once it is admitted; until then (reading a PROXY header) it is never the one
-        # cut short for a TLS handshake.
-        self._starting: dict[asyncio.Future[None], asyncio.Protocol | None] = {}
+        # Connections still starting (for TLS: in their handshake), each with its protocol once
+        # it is admitted, and when (its place among every listener's admissions); until then
+        # (reading a PROXY header) it is never the one cut short for a TLS handshake.
+        self._starting: dict[asyncio.Future[None], tuple[int, asyncio.Protocol] | None] = {}
         # Those not started yet, with their sockets: cancelled now, they would run none of their
         # code (neither give their place back nor close their socket).
         self._fresh: dict[asyncio.Future[None], socket.socket] = {}
@@ -254,27 +257,31 @@ class Listener:
         self._starting.pop(task, None)
         self._fresh.pop(task, None)
 
-    def evict_oldest(self) -> asyncio.Protocol | None:
-        """Cut short the oldest connection still in its TLS handshake, to make room for a new
-        one: its protocol, whose place the gate gives back at once; None if there is none. A
-        real client finishes its handshake in milliseconds, so what is oldest is what is silent,
-        and a flood of silent handshakes cannot keep a new client out."""
-        for task, protocol in self._starting.items() if self.tls else ():
-            if _handshaking(task, protocol):
-                task.cancel()
-                del self._starting[task]
-                return protocol
-        return None
+    def oldest_handshake(self) -> tuple[int, asyncio.Future[None]] | None:
+        """The connection here longest in its TLS handshake, with its place among the
+        admissions of every listener (the gate cuts the oldest of all short); None if none."""
+        found = [(s[0], t) for t, s in self._starting.items() if s and _handshaking(t, s[1])]
+        return min(found, key=lambda each: each[0]) if self.tls and found else None
+
+    def cut_short(self, task: asyncio.Future[None]) -> asyncio.Protocol:
+        """Cut short the handshake that ``task`` (from ``oldest_handshake``) runs, to make room
+        for a new one: its protocol, whose place the gate gives back at once. A real client
+        finishes its handshake in milliseconds, so what is oldest is what is silent, and a flood
+        of silent handshakes cannot keep a new client out."""
+        started = self._starting.pop(task)
+        assert started is not None
+        task.cancel()
+        return started[1]
 
     @property
     def in_handshake(self) -> bool:
-        """Whether a connection is in its TLS handshake here (``evict_oldest`` would find one)."""
-        return self.tls and any(_handshaking(t, p) for t, p in self._starting.items())
+        """Whether a connection is in its TLS handshake here (``oldest_handshake`` finds one)."""
+        return self.oldest_handshake() is not None
 
     @property
     def has_fresh(self) -> bool:
-        """Whether connections accepted this loop turn have not begun yet."""
-        return bool(self._fresh)
+        """Whether TLS connections accepted this loop turn have not begun yet."""
+        return self.tls and bool(self._fresh)
 
     async def _adopt(self, conn: socket.socket, peer: object, origin: str, proxy: bool) -> None:
         """Start the connection (``proxy``: its PROXY header to be read first, then admitted
@@ -296,7 +303,7 @@ class Listener:
             origin = admitted
         protocol = self._gate.make_protocol(origin, self.tls, told, via)
         if task in self._starting:  # admitted: in its TLS handshake from here on
-            self._starting[task] = protocol
+            self._starting[task] = (next(_ADMITTED), protocol)
         try:
             if self._context is None:
                 await self._loop.connect_accepted_socket(lambda: protocol, conn)
@@ -367,8 +374,11 @@ class Listener:
             self.sock.close()
         for conn in self._fresh.values():
             conn.close()
-        for task in self._starting:
-            task.cancel()
+        for task, started in self._starting.items():
+            # One whose handshake ended is a session, which the server's stop ends. Cancelled
+            # now, uvloop would close its transport without telling the protocol.
+            if started is None or _handshaking(task, started[1]):
+                task.cancel()
 
     async def wait_closed(self) -> None:
         if self._starting:
