@@ -320,6 +320,34 @@ class HandTls:
                 assert time.monotonic() < deadline, "no answer from the server"
                 await one_turn()
 
+    async def answer_the_close(self) -> None:
+        """Read what the server sends until it ends the connection, answering its TLS
+        close_notify as a client does."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the server did not close"
+                await one_turn()
+                continue
+            except ConnectionResetError:
+                return
+            if not data:
+                return
+            self.incoming.write(data)
+            try:
+                while self.tls.read(65536):
+                    pass
+            except ssl.SSLWantReadError:
+                continue
+            except ssl.SSLZeroReturnError:
+                pass
+            with contextlib.suppress(ssl.SSLError):  # b"" or the error: its close_notify came
+                self.tls.unwrap()
+            self.sock.sendall(self.outgoing.read())
+            return
+
 
 def tls_server(
     certificate: tuple[Path, Path],
@@ -517,38 +545,54 @@ def test_the_handshake_cut_short_is_the_oldest_of_every_listener(
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_a_listener_closed_as_a_handshake_ends_leaves_that_session_to_the_stop(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, loop: str
+@pytest.mark.parametrize("made", [True, False], ids=["after", "before"])
+def test_a_server_stopping_as_a_handshake_ends_stops_at_once(
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    loop: str,
+    made: bool,
 ) -> None:
-    """The server stops in the loop turn in which A's handshake ends: A is a session, which the
-    stop ends with its goodbye, so the listener does not cancel the task that started it
-    (uvloop would then close A's transport without ever telling A, and the stop would wait its
-    whole flush time for a session that never ends)."""
+    """The server stops in the loop turn in which A's handshake ends. After A's connection is
+    made, A is a session, which the stop ends with its goodbye: the listener does not cancel
+    the task that started it (uvloop would then close A's transport without ever telling A).
+    Before, A's place is given back as the listener closes, and A is closed as it is made, not
+    a session the stop has gone past. Either way the stop waits for nobody and nothing stays
+    counted."""
     if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         if IN_CI:
             pytest.fail("uvloop is not installed (requirements-dev.txt installs it)")
         pytest.skip("uvloop is not installed")
 
     async def run() -> None:
-        server, _, [listener] = tls_server(certificate, max_handshakes=1)
+        server, admission, [listener] = tls_server(certificate, max_handshakes=1)
         alice = HandTls(listener.sock.getsockname())
         await turn_until(lambda: listener.in_handshake, "alice in her handshake")
         conn = in_handshake_alone(listener)
         last = await alice.last_message()
-        made = Connection.connection_made
+        original = Connection.connection_made
 
         def connection_made(self: Connection, transport: asyncio.BaseTransport) -> None:
-            made(self, transport)
-            if self is conn:  # before her task resumes
+            if self is conn and not made:
+                listener.close()
+            original(self, transport)
+            if self is conn and made:
                 listener.close()
 
         monkeypatch.setattr(Connection, "connection_made", connection_made)
         alice.sock.sendall(last)
         try:
             await asyncio.wait_for(listener.wait_closed(), WAIT)
-            await turn_until(lambda: conn.session is not None, "alice's session")
-            assert conn.transport is not None and not conn.transport.is_closing()
-            assert conn in server.connections
+            if made:
+                await turn_until(lambda: conn.session is not None, "alice's session")
+                assert conn.transport is not None and not conn.transport.is_closing()
+                assert conn in server.connections
+            else:
+                assert conn.session is None and conn not in server.connections
+            stopped = asyncio.gather(server._shutdown(), alice.answer_the_close())
+            await asyncio.wait_for(stopped, WAIT)
+            assert not server.connections and admission.total == 0
+            assert "did not flush" not in caplog.text
         finally:
             await close_all(server, alice.sock)
 

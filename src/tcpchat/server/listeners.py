@@ -260,8 +260,10 @@ class Listener:
     def oldest_handshake(self) -> tuple[int, asyncio.Future[None]] | None:
         """The connection here longest in its TLS handshake, with its place among the
         admissions of every listener (the gate cuts the oldest of all short); None if none."""
+        if not self.tls:
+            return None
         found = [(s[0], t) for t, s in self._starting.items() if s and _handshaking(t, s[1])]
-        return min(found, key=lambda each: each[0]) if self.tls and found else None
+        return min(found, key=lambda each: each[0]) if found else None
 
     def cut_short(self, task: asyncio.Future[None]) -> asyncio.Protocol:
         """Cut short the handshake that ``task`` (from ``oldest_handshake``) runs, to make room
@@ -276,7 +278,7 @@ class Listener:
     @property
     def in_handshake(self) -> bool:
         """Whether a connection is in its TLS handshake here (``oldest_handshake`` finds one)."""
-        return self.oldest_handshake() is not None
+        return self.tls and any(s and _handshaking(t, s[1]) for t, s in self._starting.items())
 
     @property
     def has_fresh(self) -> bool:
@@ -377,7 +379,12 @@ class Listener:
         for task, started in self._starting.items():
             # One whose handshake ended is a session, which the server's stop ends. Cancelled
             # now, uvloop would close its transport without telling the protocol.
-            if started is None or _handshaking(task, started[1]):
+            if started is None:
+                task.cancel()
+            elif _handshaking(task, started[1]):
+                # Given back now: should its handshake end in this very turn, its connection is
+                # closed as it is made, not a session the stop has already gone past.
+                self._gate.abandon(started[1])
                 task.cancel()
 
     async def wait_closed(self) -> None:
