@@ -143,6 +143,14 @@ def id_of(entry: str) -> int:
     return int(seq)
 
 
+def number_of(entry: str) -> int | None:
+    """The number of a stream entry id ``0-N``; None for any other (not ours: skipped)."""
+    try:
+        return id_of(entry)
+    except ValueError:
+        return None
+
+
 class Position:
     """Where a node is in a stream: the last entry it applied. It reads on after it (``after``
     is what ``XREAD`` takes), so a reconnect resumes where the link was lost; an entry at or

@@ -29,7 +29,7 @@ from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
 from . import lease_clock, lease_free
 from .calls import Calls, Mine
-from .scripts import LEASE_LOST
+from .scripts import fenced
 from .wire import Wire, flat_fields, no_script, score
 
 log = logging.getLogger(LOGGER_NAME)
@@ -262,11 +262,11 @@ class Bus:
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
         value = cl.holder_value(self.node, name)
         answer = await self.calls.claim(keys=keys, args=[self.boot, value, ""])
-        return None if _fenced(answer) == "" else cl.parse_holder(answer)[1]
+        return None if fenced(answer) == "" else cl.parse_holder(answer)[1]
 
     async def release(self, name: str) -> None:
         keys = [cl.lease_key(self.node), cl.held_key(self.node), *cl.claim_keys(name)]
-        _fenced(
+        fenced(
             await self.calls.release(keys=keys, args=[self.boot, cl.holder_value(self.node, name)])
         )
 
@@ -279,14 +279,14 @@ class Bus:
         """Append ``entry`` to the log; its id (the message id of a room message)."""
         keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.LOG_KEY]
         args = [self.boot, CLUSTER_LOG_ENTRIES, *flat_fields(codec.encode(entry))]
-        return int(_fenced(await self.calls.append(keys=keys, args=args)))
+        return int(fenced(await self.calls.append(keys=keys, args=args)))
 
     async def whisper(self, node: str, entry: cl.Whispered) -> int:
         """Append a private message to ``node``'s inbox if ``node`` still holds the recipient's
         name: its id, or 0 (no such user any more)."""
         keys = [cl.lease_key(self.node), cl.SEQ_KEY, cl.inbox_key(node), cl.claim_keys(entry.to)[0]]
         args = [self.boot, CLUSTER_INBOX_ENTRIES, node, *flat_fields(codec.encode(entry))]
-        return int(_fenced(await self.calls.whisper(keys=keys, args=args)))
+        return int(fenced(await self.calls.whisper(keys=keys, args=args)))
 
     async def listen(self) -> None:
         """Be pushed the log's and this node's inbox's entries from now on (``pushed``); what
@@ -324,14 +324,14 @@ class Bus:
         # A stream read to the count may go on past its last entry: what the other holds above
         # that waits for the next read, so that the two interleave by id across reads too.
         full = [entries[-1][0] for _, entries in streams if len(entries) >= CLUSTER_READ_COUNT]
-        upto = min((n for n in map(_number, full) if n is not None), default=None)
+        upto = min((n for n in map(cl.number_of, full) if n is not None), default=None)
         # Entries whose ids are not ours do not move a position: a stream full of them would be
         # read again and again (it is wedged for writing too: docs/CLUSTER.md, Limits).
         self.drained = not full or upto is None
         out: Read = []
         for key, entries in streams:
             for entry_id, flat in entries:
-                number = _number(entry_id)
+                number = cl.number_of(entry_id)
                 if upto is not None and number is not None and number > upto:
                     break
                 fields = dict(zip(flat[::2], flat[1::2])) if flat else {}
@@ -430,22 +430,6 @@ class Bus:
             except ValueError:
                 continue  # not ours (read() says so in the log)
         return int(answer[1]), unread
-
-
-def _fenced(answer: Any) -> Any:
-    """A script's answer; ``LookupError`` if it refused because this run of the node does not
-    hold the node's lease (scripts.py): the node must join again."""
-    if answer == LEASE_LOST:
-        raise LookupError("this node lost its lease")
-    return answer
-
-
-def _number(entry_id: str) -> int | None:
-    """An entry id's number; None for an id that is not ours (``Bus._take`` skips it)."""
-    try:
-        return cl.id_of(entry_id)
-    except ValueError:
-        return None
 
 
 def _topic(raw: str) -> cl.TopicSet | None:

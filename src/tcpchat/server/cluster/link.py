@@ -29,7 +29,7 @@ from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
-from .bus import Bus, Numbered, Read, Unread
+from .bus import Bus, Numbered, Read
 from .queue import Answers, done_by_rejoining, is_bounce, take_batch
 
 log = logging.getLogger(LOGGER_NAME)
@@ -307,22 +307,6 @@ class ClusterLink(Answers):
         self.hub.archive.mark_log(self.bus.log_position.last)
         if inbox:
             self._wake.set()  # the writer notes how far the inbox was handled (Bus.mark_due)
-
-    def _undelivered(
-        self, node: str, unread: Unread, now: float, reason: str = codes.SERVER_LOST
-    ) -> None:
-        """The private messages that reached ``node``'s inbox and that it never handled (it died:
-        this node reaped it, or is its next run; or this node is leaving): their senders learn
-        they were not delivered (``reason``)."""
-        whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
-        if whispers:
-            log.warning(
-                "cluster: %d private messages reached node %s and were never handled there: "
-                "their senders are told",
-                whispers,
-                node,
-            )
-            self.route(self.hub.unhandled(node, unread, now, reason))
 
     async def _tick(self) -> None:
         while not self._stopping:

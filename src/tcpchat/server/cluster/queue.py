@@ -12,12 +12,13 @@ from collections.abc import Container, Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ...core import cluster as cl
+from ...core import codes
 from ...core.hub import Hub
 from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
 from ...core.session import Session
 from ..logs import LOGGER_NAME
 from . import lasting
-from .bus import Bus
+from .bus import Bus, Unread
 from .scripts import LEASE_LOST
 
 if TYPE_CHECKING:  # (typing has it from Python 3.10; annotations are not evaluated)
@@ -82,7 +83,8 @@ def drop_messages(
 
 class Answers:
     """What the link (``link.ClusterLink``, which supplies the rest) does with Redis's answers
-    to a pipeline, and with what was queued or in flight when the link broke."""
+    to a pipeline, with what was queued or in flight when the link broke, and with the private
+    messages a node never handled."""
 
     bus: Bus
     hub: Hub
@@ -155,6 +157,22 @@ class Answers:
                 rest.append(item)
         self.route(out)
         return rest
+
+    def _undelivered(
+        self, node: str, unread: Unread, now: float, reason: str = codes.SERVER_LOST
+    ) -> None:
+        """The private messages that reached ``node``'s inbox and that it never handled (it died:
+        this node reaped it, or is its next run; or this node is leaving): their senders learn
+        they were not delivered (``reason``)."""
+        whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
+        if whispers:
+            log.warning(
+                "cluster: %d private messages reached node %s and were never handled there: "
+                "their senders are told",
+                whispers,
+                node,
+            )
+            self.route(self.hub.unhandled(node, unread, now, reason))
 
     def _drop_for_rejoin(self) -> None:
         """Forget what joining again does anyway (``done_by_rejoining``); a message queued is

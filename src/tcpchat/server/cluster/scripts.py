@@ -20,8 +20,19 @@ names that are no longer its own; it learns so from the answer and joins again.
 
 from __future__ import annotations
 
+from typing import Any
+
 # What a fenced script answers when this run of the node does not hold the node's lease.
 LEASE_LOST = "!lease"
+
+
+def fenced(answer: Any) -> Any:
+    """A fenced script's answer; ``LookupError`` if it refused because this run of the node
+    does not hold the node's lease: the node must join again."""
+    if answer == LEASE_LOST:
+        raise LookupError("this node lost its lease")
+    return answer
+
 
 # Append an entry numbered by the cluster's sequence: its id is the message id (0-N).
 # KEYS: lease, seq, stream. ARGV: boot, maxlen, then field, value, ...  Returns the id.
