@@ -157,6 +157,25 @@ def test_a_burst_passes_then_the_address_is_suppressed_then_one_summary(log: Bud
     assert len(log.summaries()) == 1  # nothing more kept out, nothing more to say
 
 
+def test_a_record_of_control_characters_spends_what_the_file_gets(log: Budgeted) -> None:
+    """Each control character is written as its escape (\\x01, four bytes): the budget counts
+    those bytes, not the one a character was sent as, so such records write no more than clean
+    ones (the abuse benchmark's burst-public-fit wrote four times the rate)."""
+    sent = "\x01" * 50  # 50 bytes sent, 200 written
+    for _ in range(20):
+        log.logger.info("%s -> ALL: %s", "mallory", sent, extra={"ip": "10.0.0.1"})
+    assert all(line.endswith("-> ALL: " + "\\x01" * 50) for line in log.kept.lines)
+    written = log.kept.bytes()
+    # 249 bytes a record, the burst 1000: a record passes while some budget is left (11 did as
+    # 99 bytes each, when counted as sent)
+    assert len(log.kept.lines) == 5
+    assert 1000 <= written <= 1000 + 250
+    log.clock.now += 10
+    log.budget.report()
+    (summary,) = log.summaries()
+    assert "suppressed 15 log records (3.6 KiB)" in summary
+
+
 def test_a_due_summary_is_written_before_the_next_record_of_any_address(log: Budgeted) -> None:
     for _ in range(12):
         log.say("10.0.0.1")

@@ -163,7 +163,14 @@ class AddressBudget(logging.Filter):
         else:
             budget.tokens = min(self.burst, budget.tokens + (now - budget.at) * self.rate)
             budget.at = now
-        size = _RECORD_OVERHEAD + len(record.getMessage().encode("utf-8", "backslashreplace"))
+        # Counted as the file gets it: a control character is written as its escape (\x01), four
+        # bytes for one, so a record of them counted as sent would write four times its budget.
+        # The record keeps the escaped text, which the formatter then leaves as it is.
+        message = record.getMessage()
+        shown = neutralise(message, escape=True)
+        if shown is not message:
+            record.msg, record.args = shown, None
+        size = _RECORD_OVERHEAD + len(shown.encode("utf-8", "backslashreplace"))
         if budget.tokens > 0:
             budget.tokens -= size
             return True
