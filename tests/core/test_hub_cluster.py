@@ -85,7 +85,8 @@ class Node(RoomChat):
                 if taken is None:
                     shared.claims.update(dict.fromkeys(cl.claim_keys(item.name), mine))
                 holder = None if taken is None else cl.parse_holder(taken)[1]
-                self.route(self.hub.claimed(item, holder, self.now))
+                reserved = taken is not None and cl.is_reserved_value(taken)
+                self.route(self.hub.claimed(item, holder, self.now, reserved))
             elif isinstance(item, Release):
                 mine = cl.holder_value(self.name, item.name)
                 for key in cl.claim_keys(item.name):
@@ -872,6 +873,39 @@ def test_a_name_taken_elsewhere_while_cut_off_costs_the_session() -> None:
     assert late in a.closed
     assert any("Another server gave the name" in line for line in text(a.take(late)))
     assert kim.state is State.ACTIVE
+
+
+def test_no_user_of_another_node_passes_for_a_server_with_irc() -> None:
+    """Node a's IRC shows its server name as the source of its own lines: held in Redis for no
+    user (``Calls.reserve_name``), and reserved on every node once it reads the servers' list,
+    look-alikes and all, as on a itself; a late claim of it costs the session."""
+    shared, (a, b) = cluster("a", "b")
+    shared.claims.update(dict.fromkeys(cl.claim_keys("irc.a"), cl.reserved_value("irc.a")))
+    mallory = b.connect()
+    b.line(mallory, "IRC.A")  # refused by Redis: b has not read the list yet
+    settle(a, b)
+    assert mallory.state is State.NAME
+    assert text(b.take(mallory))[-2:] == [
+        '!!! The name "IRC.A" is reserved. Choose another one.',
+        "*** Enter your name:",
+    ]
+    b.hub.reserve_servers(["irc.a"])
+    b.line(mallory, "irc-a")  # refused here: a look-alike, as a refuses it
+    assert text(b.take(mallory))[0] == (
+        '!!! The name "irc-a" looks like the reserved name "irc.a". Choose another one.'
+    )
+    b.line(mallory, "mallory")
+    settle(a, b)
+    assert mallory.state is State.ACTIVE
+    b.route(b.hub.link_down(b.now))
+    late = b.connect()
+    b.hub.reserve_servers(["irc.b"])  # (a node not heard of while cut off)
+    b.line(late, "Irc.A")
+    assert late.state is State.ACTIVE  # served at once; claimed when the link is back
+    b.route(b.hub.link_up(b.now))
+    settle(a, b)
+    assert late in b.closed
+    assert 'The name "irc.a" is a server\'s in the cluster.' in " ".join(text(b.take(late)))
 
 
 def test_resync_drops_users_a_snapshot_no_longer_has_and_adds_the_new() -> None:

@@ -712,6 +712,27 @@ def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Clu
         irc.close()
 
 
+def test_no_user_on_another_node_takes_the_name_of_a_server_with_irc(cluster: Cluster) -> None:
+    """Node a's IRC users see its --server-name as the source of the server's own lines: node
+    b refuses it and its look-alikes as a does (found in review: b gave it away, and a's IRC
+    users then read ':irc.a.test!~u@irc.a.test PRIVMSG ...')."""
+    cluster.node("a", "--irc-port", "0", "--server-name", "irc.a.test")
+    cluster.nodes["a"].wait_log(r"IRC listening on")
+    cluster.node("b")
+    peer = Peer(cluster.nodes["b"].port)
+    cluster.peers.append(peer)
+    peer.expect(r"^\*\*\* Enter your name:")
+    for wanted, why in (
+        ("irc.a.test", r'^!!! The name "irc\.a\.test" is reserved\.'),
+        ("IRC-A.test", r'^!!! The name "IRC-A\.test" looks like the reserved name "irc\.a\.test"'),
+    ):
+        peer.send(f"{wanted}\n")
+        peer.expect(why)
+        peer.expect(r"^\*\*\* Enter your name:")
+    peer.send("mallory\n")
+    peer.expect(r"^\*\*\* You are mallory")
+
+
 def test_an_irc_clients_nick_and_privmsg_refused_late_by_the_cluster_are_433_and_401(
     cluster: Cluster,
 ) -> None:

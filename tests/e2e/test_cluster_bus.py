@@ -5,6 +5,7 @@ without doubles, reaping a node whose lease lapsed, a Redis pause losing nothing
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -136,6 +137,33 @@ def test_a_look_alike_of_a_name_held_on_another_node_is_refused(redis: RedisServ
         await a.release("alice")
         assert await b.claim("Alice") is None
         assert await b.holder("alice") == "b"
+
+    run(redis, test)
+
+
+def test_a_servers_name_is_reserved_for_good_from_every_node_and_listed(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node with IRC holds its --server-name and its look-alikes in Redis for no user (no
+    node: nothing releases or reaps them), and lists it among the servers every node reserves;
+    a user who had it first keeps it, and the node says so in its log."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a, b = await node("a"), await node("b")
+        assert await b.claim("mallory") is None
+        assert await a.calls.reserve_name("irc.a", warn=True) == ["irc.a"]
+        assert await a.calls.reserve_name("irc.a", warn=True) == ["irc.a"]  # again: the same
+        for wanted in ("irc.a", "IRC.A", "irc.а"):  # the last with a Cyrillic a
+            assert await b.claim(wanted) == "irc.a"
+            answer = await b.redis.get(cl.claim_keys(wanted)[0])
+            assert cl.is_reserved_value(answer)
+        with caplog.at_level(logging.WARNING, logger="tcpchat"):
+            servers = await b.calls.reserve_name("mallory", warn=True)
+        assert sorted(servers) == ["irc.a", "mallory"]
+        assert "mallory, a user of the node b, has this server's name" in caplog.text
+        assert await b.calls.reserve_name("", warn=True) == servers  # only read
+        await b.release("irc.a")  # a node lets go of its own names only
+        assert cl.is_reserved_value(await a.redis.get(cl.claim_keys("irc.a")[0]))
 
     run(redis, test)
 

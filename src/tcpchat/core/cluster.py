@@ -34,6 +34,7 @@ PREFIX = "tcpchat:"
 SEQ_KEY = PREFIX + "seq"  # the last id given
 LOG_KEY = PREFIX + "log"  # room messages, topics, presence: the one ordered stream
 NODES_KEY = PREFIX + "nodes"  # nodes that joined and were not reaped
+SERVERS_KEY = PREFIX + "servers"  # the names of the servers with IRC, reserved on every node
 TOPICS_KEY = PREFIX + "topics"  # room key -> its last topic entry (a joining node's topics)
 TOPICS_ORDER_KEY = PREFIX + "topics:order"  # room keys scored by their topic entry's id
 
@@ -81,6 +82,17 @@ def holder_value(node: str, name: str) -> str:
     return f"{node}\t{name}"
 
 
+def reserved_value(server_name: str) -> str:
+    """What a claim key holds for the name of a server with IRC (``--server-name``) and its
+    look-alikes: no node, so no user's and never released or reaped (``Calls.reserve``)."""
+    return f"\t{server_name}"
+
+
+def is_reserved_value(value: str) -> bool:
+    """True if a claim key's ``value`` is a server's name, reserved (``reserved_value``)."""
+    return value.startswith("\t")
+
+
 def parse_holder(value: str) -> tuple[str, str]:
     """(node, display name) of a claim key's value."""
     node, _, name = value.partition("\t")
@@ -97,6 +109,7 @@ class ClusterState:
         # an answer meant for a session of this node is taken only if it names this run.
         self.run = run or secrets.token_hex(6)
         self.linked = True
+        self.servers: frozenset[str] = frozenset()  # SERVERS_KEY, as last read
         self.remote: dict[str, dict[Session, None]] = {}
         # Names this node asked the cluster for and has no answer for yet, by look key: a second
         # session of this node asking for one of them is refused here (Redis cannot tell two

@@ -51,6 +51,7 @@ class Hub(ClusterHandlers):
         server_name: str = "",
     ) -> None:
         self.config = config or HubLimits()
+        self.server_name = server_name
         self.reserved = ReservedNames([*RESERVED_NAMES, server_name])
         self.roster = Roster()
         self.rooms: Rooms[Session] = Rooms()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import cluster as cl
 from . import codes
 from .hub_names import NameHandlers, taken
-from .names import look_keys, name_key
+from .names import look_keys, name_key, reserved_sentence
 from .output import Claim, MemberChange, Out, Publish, Refresh, Release
 from .session import Session, State
 
@@ -43,9 +43,10 @@ class ClaimHandlers(NameHandlers):
                 return pending[1]
         return None
 
-    def claimed(self, claim: Claim, holder: str | None, now: float) -> Out:
+    def claimed(self, claim: Claim, holder: str | None, now: float, reserved: bool = False) -> Out:
         """The cluster answered ``claim``: ``holder`` None if the name is this session's now,
-        else the display name of whoever holds it (or a look-alike of it)."""
+        else the display name of whoever holds it (or a look-alike of it); ``reserved``: that
+        is a server's name (``cl.reserved_value``)."""
         session = claim.session
         self._claim_answered(claim)
         if claim.old:
@@ -60,7 +61,7 @@ class ClaimHandlers(NameHandlers):
             # Someone else's elsewhere, who was left out here while this session held it.
             return [Refresh()] if claim.late else []
         if holder is not None:
-            return self._claim_refused(claim, holder, now)
+            return self._claim_refused(claim, holder, now, reserved)
         if claim.old:
             renamed = [] if claim.late else self._renamed(session, claim.name, now)
             out = self._after_messages(session, renamed, now)
@@ -111,27 +112,30 @@ class ClaimHandlers(NameHandlers):
                 if cluster.claiming.get(key, (None, ""))[0] is claim.session:
                     del cluster.claiming[key]
 
-    def _claim_refused(self, claim: Claim, holder: str, now: float) -> Out:
+    def _claim_refused(self, claim: Claim, holder: str, now: float, reserved: bool) -> Out:
         session = claim.session
         if claim.late:
             # Taken on another server while this one was cut off: the one case where a link
             # loss costs a user the session. Whoever has it there was left out here while this
             # session held it: who is where is read again.
+            why = (
+                f'The name "{holder}" is a server\'s in the cluster.'
+                if reserved
+                else f'Another server gave the name "{holder}" to someone while this server was '
+                "cut off from it."
+            )
             out = self._close(
-                session,
-                now,
-                codes.NAME_LOST,
-                f'Another server gave the name "{holder}" to someone while this server was '
-                "cut off from it. Goodbye: connect again with another name.",
+                session, now, codes.NAME_LOST, f"{why} Goodbye: connect again with another name."
             )
             return [*out, Refresh()]
-        text = taken(claim.name, holder)
+        text = reserved_sentence(claim.name, holder) if reserved else taken(claim.name, holder)
+        code = codes.NAME_RESERVED if reserved else codes.NAME_TAKEN
         if claim.old:
-            return self._error(session, now, codes.NAME_TAKEN, text, claim.line)
+            return self._error(session, now, code, text, claim.line)
         session.state = State.NAME
         session.name_tries += 1
         if session.name_tries >= self.config.max_name_tries:
             return self._close(
                 session, now, codes.TOO_MANY_NAMES, "Too many refused names. Goodbye."
             )
-        return self._error(session, now, codes.NAME_TAKEN, text, claim.line)
+        return self._error(session, now, code, text, claim.line)

@@ -21,7 +21,8 @@ from . import codes
 from . import events as ev
 from .cluster import LINK_BACK, LINK_LOST, ClusterState
 from .hub_behind import BehindHandlers
-from .names import look_keys, name_key
+from .limits import RESERVED_NAMES
+from .names import ReservedNames, look_keys, name_key
 from .output import (
     Claim,
     MemberChange,
@@ -43,6 +44,8 @@ class ClusterHandlers(BehindHandlers):
 
     cluster: ClusterState | None
     sessions: dict[int, Session]
+    server_name: str
+    reserved: ReservedNames
     _next_session: int
     _next_message: int
 
@@ -126,6 +129,16 @@ class ClusterHandlers(BehindHandlers):
             for room in session.rooms:
                 out += self._share_join(session, room, now)
         return out
+
+    def reserve_servers(self, names: Sequence[str]) -> None:
+        """Reserve the names of the cluster's servers with IRC here too, as a server's own is
+        (``server_name``): no user of this node passes for another node's server, nor takes a
+        look-alike of its name. The exact name and its look keys are held in Redis as well, so
+        a claim made before this node heard of a new server is refused all the same."""
+        cluster, servers = self.cluster, frozenset(names)
+        if cluster is not None and servers != cluster.servers:
+            cluster.servers = servers
+            self.reserved = ReservedNames([*RESERVED_NAMES, self.server_name, *sorted(servers)])
 
     # --- what the log says ---------------------------------------------------------------------
 

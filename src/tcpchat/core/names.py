@@ -277,9 +277,12 @@ def name_problem(name: str, reserved: ReservedNames = RESERVED) -> tuple[str, st
         return codes.NAME_INVALID, "A name uses digits of one kind only."
     like = reserved.find(name)
     if like is not None:
-        if fold(name) == like:
-            return codes.NAME_RESERVED, f'The name "{name}" is reserved. Choose another one.'
-        return codes.NAME_RESERVED, (
-            f'The name "{name}" looks like the reserved name "{like}". Choose another one.'
-        )
+        return codes.NAME_RESERVED, reserved_sentence(name, like)
     return None
+
+
+def reserved_sentence(name: str, like: str) -> str:
+    """Why ``name`` is refused when it is, or looks like, the reserved name ``like``."""
+    if fold(name) == fold(like):
+        return f'The name "{name}" is reserved. Choose another one.'
+    return f'The name "{name}" looks like the reserved name "{like}". Choose another one.'

@@ -45,9 +45,13 @@ class Bus:
     """This node in the cluster: ``redis`` a connected redis-py asyncio client
     (``decode_responses=True``), ``node`` this node's name."""
 
-    def __init__(self, redis: Any, node: str, lease: Lease | None = None) -> None:
+    def __init__(
+        self, redis: Any, node: str, lease: Lease | None = None, server_name: str = ""
+    ) -> None:
         self.redis = redis
         self.node = node
+        self.server_name = server_name  # reserved in the cluster (a node with IRC), or ""
+        self.servers: list[str] = []  # the cluster's servers with IRC: their names are reserved
         self.boot = secrets.token_hex(8)  # tells this run of the node from an earlier one
         self._next_boot: str | None = None  # the one a renewal is taking (``renew``)
         self.lease = lease or Lease()
@@ -99,6 +103,7 @@ class Bus:
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
         self.lease.renewed(sent)
         await self.calls.load(self.redis)
+        self.servers = await self.calls.reserve_name(self.server_name, warn=True)
         return unread
 
     def _boots(self) -> list[str]:
@@ -254,6 +259,7 @@ class Bus:
         if new != old and self.boot == old:  # (a plain renewal answered late changes nothing)
             self.boot, self._next_boot = new, None
         self.lease.renewed(sent)
+        self.servers = await self.calls.reserve_name(self.server_name, warn=False)
         return True
 
     async def claim(self, name: str) -> str | None:

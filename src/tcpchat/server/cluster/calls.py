@@ -4,6 +4,7 @@ the hub's cluster instructions becomes one pipeline of calls to them (``Bus.run`
 from __future__ import annotations
 
 import json
+import logging
 from collections import deque
 from typing import Any
 
@@ -17,8 +18,11 @@ from ...core.limits import (
     CLUSTER_TOPICS,
 )
 from ...core.output import Claim, Instruction, Publish, Release, Whisper
+from ..logs import LOGGER_NAME
 from . import scripts
 from .wire import Arg, Command, call_script, flat_fields
+
+log = logging.getLogger(LOGGER_NAME)
 
 # What a node appended to the log and has not read back yet: each entry as written, and as sent.
 Mine = deque[tuple[str, cl.Entry]]
@@ -35,6 +39,7 @@ class Calls:
         self.floor = redis.register_script(scripts.FLOOR)
         self.claim = redis.register_script(scripts.CLAIM)
         self.release = redis.register_script(scripts.RELEASE)
+        self._reserve = redis.register_script(scripts.RESERVE)
         self.renew = redis.register_script(scripts.RENEW)
         self.reap = redis.register_script(scripts.REAP)
         self.let_go = redis.register_script(scripts.LET_GO)
@@ -128,6 +133,26 @@ class Calls:
         keys = [cl.lease_key(node), cl.read_key(node)]
         call_script(pipe, self.mark, keys, [boot, mark, round(CLUSTER_MARK_S * 1000)])
         return pipe[0]
+
+    async def reserve_name(self, server_name: str, warn: bool) -> list[str]:
+        """Keep ``server_name`` (this node's, with IRC; "" for none) and its look-alikes from
+        every user of the cluster, as a single server keeps it from its own (on joining the
+        cluster and at each lease renewal: again after Redis lost it). A user who took it first
+        keeps it until they go (logged if ``warn``). Returns the names of the cluster's servers
+        with IRC, which every node reserves (``HubCluster.reserve_servers``)."""
+        keys = [cl.SERVERS_KEY, *(cl.claim_keys(server_name) if server_name else ())]
+        args = [cl.reserved_value(server_name), server_name]
+        other, *servers = await self._reserve(keys=keys, args=args)
+        if warn and other and not cl.is_reserved_value(other):
+            node, name = cl.parse_holder(other)
+            log.warning(
+                'cluster: %s, a user of the node %s, has this server\'s name "%s" (or one like '
+                "it); nobody else can take it from now on",
+                name,
+                node,
+                server_name,
+            )
+        return [str(name) for name in servers]
 
     async def load(self, redis: Any) -> None:
         """Load the scripts the pipelines call by their SHA1 (at start, and after Redis lost

@@ -46,7 +46,7 @@ class ClusterLink(Answers):
 
     def __init__(self, redis: Any, node: str, hub: Hub, route: Callable[[Out], None]) -> None:
         self.redis = redis
-        self.bus = Bus(redis, node)
+        self.bus = Bus(redis, node, server_name=hub.server_name)
         self.node = node
         self.hub = hub
         self.route = route
@@ -73,6 +73,7 @@ class ClusterLink(Answers):
         archive = self.hub.archive
         stored, mark = archive.last_id(), archive.log_mark()
         unread = await self.bus.register(max(stored, mark), now)  # ids above what it read too
+        self.hub.reserve_servers(self.bus.servers)
         self._undelivered(self.node, unread, now)  # an earlier run's, if it died
         last, nodes, topics = await self.bus.snapshot()
         self.route(self.hub.resync(nodes, now))
@@ -320,6 +321,7 @@ class ClusterLink(Answers):
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
+                self.hub.reserve_servers(self.bus.servers)  # (read as the lease is renewed)
                 if self.bus.mark_due:
                     self._wake.set()  # (noted again after a lapse: Bus.renew)
                 for node, unread in await self.bus.reap(now):

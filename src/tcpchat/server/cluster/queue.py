@@ -126,7 +126,7 @@ class Answers:
                 holder = self.bus.holder_of(item, answer)
                 if holder is not None and item.late and item.session.name == item.name:
                     lost.add(item.session)  # given elsewhere while this node was cut off
-                out += self.hub.claimed(item, holder, now)
+                out += self.hub.claimed(item, holder, now, cl.is_reserved_value(answer))
             elif isinstance(item, Whisper):
                 out += self.hub.whispered(item, int(answer), now)
         self._queue.extendleft(reversed(again))

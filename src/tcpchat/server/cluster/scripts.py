@@ -157,6 +157,25 @@ end
 return ''
 """
 
+# Reserve a server's name (a node with IRC: nobody may pass for it) and its look-alikes for good:
+# listed among the servers' names, and each claim key not held yet takes ``value`` (no node:
+# never released, never reaped). KEYS: servers set, claim keys... ARGV: value, the name ('':
+# only read the list). Returns {the first value of another holder found (a user who had the
+# name first, or a server whose name looks alike) or '', the servers' names...}.
+RESERVE = """
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[1], ARGV[2]) end
+local other = ''
+for i = 2, #KEYS do
+  local held = redis.call('GET', KEYS[i])
+  if not held then
+    redis.call('SET', KEYS[i], ARGV[1])
+  elseif held ~= ARGV[1] and other == '' then
+    other = held
+  end
+end
+return {other, unpack(redis.call('SMEMBERS', KEYS[1]))}
+"""
+
 # Let go of a name's keys that this node holds under that value. KEYS: lease, held set, claim
 # keys... ARGV: boot, holder value. Returns how many keys were freed.
 RELEASE = """
