@@ -3,6 +3,8 @@ positions and dedupe, the lease, the backoff, reaping, and the entries' stream f
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tcpchat.core import cluster as cl
@@ -209,3 +211,28 @@ def test_an_entry_from_a_newer_node_keeps_what_this_one_knows() -> None:
     assert codec.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown")
     older = '["said", "a", 7, "alice", "#ops", "#Ops", "hi", false, 2.5]'
     assert codec.decode({"e": older}) == cl.Said("a", 7, "alice", "#ops", "#Ops", "hi", False, 2.5)
+
+
+# Assigned in Unicode 15 (Python 3.12), unknown to 3.9-3.11: Kawi letters; and in Unicode 14
+# (3.11), unknown to 3.9 and 3.10: Latin small letter fengdigraph with retroflex hook (U+1DF00).
+KAWI = "\U00011f04\U00011f05\U00011f06"
+NEWER_LATIN = "ab\U0001df00c"
+
+
+@pytest.mark.parametrize("name", [KAWI, NEWER_LATIN])
+def test_a_name_that_a_node_on_a_newer_python_accepted_is_read_on_every_node(name: str) -> None:
+    """Character categories come from the interpreter's Unicode (13 in Python 3.9, 15 in
+    3.12): a node refusing what another accepted skipped all that user's entries, so its
+    messages were "Delivered" and never shown there (found in review). What the origin took
+    is read, unless no table here knows the character or it is never allowed."""
+    said = cl.Said("a", 1, name, "#" + name, "#" + name, "hi", False, 1.0)
+    assert codec.decode(codec.encode(said)) == said
+    renamed = cl.Renamed("a", "alice", name, 1.0)
+    assert codec.decode(codec.encode(renamed)) == renamed
+    assert codec.members([name, json.dumps(["#lobby", "#" + name])]) == {
+        name: ["#lobby", "#" + name]
+    }
+    for never in ("\u0378x", "x\u200by", "x\x1b", "\U00011f04\u0430"):  # unassigned in 15.0,
+        # invisible, a control, two scripts: refused from any node
+        with pytest.raises(ValueError):
+            codec.decode(codec.encode(cl.Renamed("a", "alice", never, 1.0)))

@@ -195,8 +195,9 @@ def is_word(text: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def is_name(name: str) -> bool:
-    """True if ``name`` is a chat name a client could have had accepted, as it is shown."""
-    return display_form(name) == name and name_problem(name) is None
+    """True if ``name`` is a chat name a client could have had accepted, as it is shown (on
+    another node: one on a newer Python knows characters that this one does not)."""
+    return display_form(name) == name and name_problem(name, trusted=True) is None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -204,7 +205,8 @@ def is_room(key: str, label: str) -> bool:
     """True if ``label`` ("" for #lobby) is a room name a client could have had accepted, as it
     is shown, and ``key`` its key."""
     label = label or LOBBY
-    return display_form(label) == label and room_problem(label) is None and room_key(label) == key
+    ok = display_form(label) == label and room_problem(label, trusted=True) is None
+    return ok and room_key(label) == key
 
 
 def members(flat: Sequence[str]) -> dict[str, list[str]]:

@@ -112,6 +112,18 @@ def scripts_of(ch: str) -> frozenset[str] | None:
     return _SCRIPTS[bisect.bisect_right(_SCRIPT_STARTS, ord(ch)) - 1]
 
 
+def category(ch: str, trusted: bool = False) -> str:
+    """The general category of ``ch`` as this Python's ``unicodedata`` has it. With ``trusted``
+    (a name or room from another node of the cluster, which accepted it), a character this
+    Python does not know ("Cn") but the tables give a script is taken for a letter: a node on a
+    newer Python (Unicode 15 in 3.12, 13 in 3.9) knew it, and refusing it here would leave that
+    user's every message and presence entry unread on this node alone."""
+    found = unicodedata.category(ch)
+    if found == "Cn" and trusted and scripts_of(ch) != _UNKNOWN:
+        return "Lo"
+    return found
+
+
 def is_invisible(ch: str) -> bool:
     """True for characters that show nothing: Default_Ignorable_Code_Point, fillers, blanks."""
     return ch in _BLANK or _in(ch, _IGNORABLE)
@@ -233,11 +245,14 @@ def _mark_problem(name: str) -> str | None:
     return None
 
 
-def name_problem(name: str, reserved: ReservedNames = RESERVED) -> tuple[str, str] | None:
+def name_problem(
+    name: str, reserved: ReservedNames = RESERVED, trusted: bool = False
+) -> tuple[str, str] | None:
     """Why ``name`` cannot be a chat name: (error code, sentence for the user); None if it can.
 
     This checks the name alone, against the ``reserved`` names; whether someone online has it or
-    a look-alike is the roster's business (``look_keys``).
+    a look-alike is the roster's business (``look_keys``). ``trusted``: another node accepted
+    it (``category``).
     """
     name = display_form(name)
     if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
@@ -246,12 +261,12 @@ def name_problem(name: str, reserved: ReservedNames = RESERVED) -> tuple[str, st
         return codes.NAME_INVALID, "A name may not contain invisible characters."
     zeros: set[int] = set()
     for i, ch in enumerate(name):
-        category = unicodedata.category(ch)
-        if category == "Nd":
+        kind = category(ch, trusted)
+        if kind == "Nd":
             zeros.add(ord(ch) - unicodedata.decimal(ch))
-        elif category[0] == "L" or ch == "_":
+        elif kind[0] == "L" or ch == "_":
             pass
-        elif category[0] == "M" and i > 0:
+        elif kind[0] == "M" and i > 0:
             pass
         elif ch in _PUNCTUATION and i > 0:
             pass

@@ -9,12 +9,19 @@ Room names follow the rules of chat names (``names.py``): letters of one script,
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Generic, Protocol, TypeVar
 
 from . import codes
 from .limits import LOBBY, ROOM_NAME_MAX_CHARS
-from .names import display_form, fold, is_invisible, look_keys, mixes_scripts, name_key
+from .names import (
+    category,
+    display_form,
+    fold,
+    is_invisible,
+    look_keys,
+    mixes_scripts,
+    name_key,
+)
 
 _ALLOWED_PUNCTUATION = frozenset("-_")
 
@@ -33,8 +40,9 @@ def room_name(text: str) -> str:
     return text if text.startswith("#") else "#" + text
 
 
-def room_problem(name: str) -> tuple[str, str] | None:
-    """Why ``name`` (with its ``#``) cannot be a room: (error code, sentence); None if it can."""
+def room_problem(name: str, trusted: bool = False) -> tuple[str, str] | None:
+    """Why ``name`` (with its ``#``) cannot be a room: (error code, sentence); None if it can.
+    ``trusted``: another node of the cluster accepted it (``names.category``)."""
     bare = name[1:]
     usage = (
         "A room name is # followed by letters of one script, digits, '-' and '_', "
@@ -43,12 +51,12 @@ def room_problem(name: str) -> tuple[str, str] | None:
     if not name.startswith("#") or not bare or len(name) > ROOM_NAME_MAX_CHARS:
         return codes.ROOM_INVALID, usage
     for i, ch in enumerate(bare):
-        category = unicodedata.category(ch)
+        kind = category(ch, trusted)
         if is_invisible(ch):
             return codes.ROOM_INVALID, "A room name may not contain invisible characters."
-        if category[0] == "L" or category == "Nd" or ch in _ALLOWED_PUNCTUATION:
+        if kind[0] == "L" or kind == "Nd" or ch in _ALLOWED_PUNCTUATION:
             continue
-        if category[0] == "M" and i > 0:
+        if kind[0] == "M" and i > 0:
             continue
         return codes.ROOM_INVALID, usage
     if mixes_scripts(bare):
