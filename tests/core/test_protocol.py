@@ -218,7 +218,7 @@ def test_a_line_of_control_bytes_at_the_limit_is_refused_not_tripled() -> None:
         ("/w bob", cmd.BadUsage("/w NAME TEXT")),
         ("/w", cmd.BadUsage("/w NAME TEXT")),
         ("/me", cmd.BadUsage("/me ACTION")),
-        ("/nick two words", cmd.BadUsage("/nick NAME")),
+        ("/nick two words", cmd.Nick("two words")),  # refused by the name rules, not the usage
         ("/mode xml", cmd.BadUsage("/mode json|text")),
     ],
 )

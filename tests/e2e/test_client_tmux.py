@@ -471,13 +471,14 @@ def test_a_taken_name_is_asked_again(server: ServerProcess, connect: Any, screen
 def test_a_name_refused_for_any_reason_is_asked_again_at_once(
     server: ServerProcess, screen: Any
 ) -> None:
-    """The error answering the name's line is a refusal whatever its code: a usage error too,
-    after which the server sends no new prompt (issue 13, item 1)."""
+    """The error answering the name's line is a refusal whatever its code, and says what a name
+    holds: the client sends it as /nick NAME, whose usage the user never typed (issue 13, item
+    1; a newcomer's review)."""
     scr = screen(server.port)
     scr.wait(r"Your name:")
     scr.type("john smith")
     scr.keys("Enter")
-    scr.wait(r"!!! Usage: /nick NAME$", timeout=WAIT / 2)
+    scr.wait(r"!!! A name holds letters, digits", timeout=WAIT / 2)
     scr.wait(lambda: scr.input_row() == "Your name:")
     scr.type("john")
     scr.keys("Enter")

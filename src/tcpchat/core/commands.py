@@ -336,7 +336,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "find the newest messages of your room with every word of TEXT",
         _search,
     ),
-    CommandSpec("nick", ("name",), "/nick NAME", "choose or change your name", _one_word(Nick)),
+    # The whole rest is the name wanted: "john smith" is told what a name holds, not the usage
+    # (the client sends a name typed at its prompt as /nick NAME).
+    CommandSpec("nick", ("name",), "/nick NAME", "choose or change your name", _text(Nick)),
     CommandSpec("help", ("?",), "/help", "show this list of commands", lambda rest: ShowHelp()),
     CommandSpec("quit", ("exit", "bye"), "/quit [REASON]", "leave the chat", _quit),
     CommandSpec(
