@@ -255,6 +255,29 @@ def test_a_server_that_is_not_tcp_chat_2_is_said_in_one_line_and_sees_nothing(
         old.close()
 
 
+def test_a_port_of_the_wrong_kind_is_said_with_what_to_try() -> None:
+    """A TLS or IRC port says nothing to a plain client, and a plain port answers a TLS
+    handshake with what is not TLS: the one line says what to try (a newcomer's review)."""
+    silent = OldServer(b"")
+    try:
+        done = run_client(silent.port, "--name", "bot", stdin="hello\n")
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"tcp-client: 127.0.0.1:{silent.port} does not speak tcp-chat 2 (it said nothing: "
+            "a TLS port needs --tls, and an IRC port an IRC client)\n"
+        )
+        plain = OldServer(b"*** Welcome to tcp-chat 2.0.0. 0 users online.\n")
+        try:
+            done = run_client(plain.port, "--name", "bot", "--tls", stdin="hello\n")
+            assert done.returncode == 1
+            assert done.stderr.startswith(f"tcp-client: TLS handshake with 127.0.0.1:{plain.port}")
+            assert done.stderr.endswith("(a plain port? leave out --tls)\n")
+        finally:
+            plain.close()
+    finally:
+        silent.close()
+
+
 def test_a_pipe_takes_the_password_from_a_file_or_the_environment(tmp_path: Any) -> None:
     """--password-file and TCPCHAT_PASSWORD answer the server's password prompt; without one
     the client says where to put it (issue 13, item 9)."""

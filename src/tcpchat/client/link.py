@@ -90,7 +90,12 @@ class ServerLink:
             ) from None
         except ssl.SSLError as exc:
             where = address(config.host, config.port)
-            raise ConnectError(f"TLS handshake with {where} failed: {exc.reason or exc}") from None
+            why = exc.reason or exc
+            # Not a certificate refused: the other end may not speak TLS at all (its reason then
+            # depends on the OpenSSL: WRONG_VERSION_NUMBER, record layer failure, ...).
+            plain = not isinstance(exc, ssl.SSLCertVerificationError)
+            hint = " (a plain port? leave out --tls)" if plain else ""
+            raise ConnectError(f"TLS handshake with {where} failed: {why}{hint}") from None
         except OSError as exc:
             raise ConnectError(
                 f"cannot connect to {address(config.host, config.port)}: {connect_failure(exc)}"
@@ -133,7 +138,10 @@ class ServerLink:
         if not text:
             if closed:
                 raise ConnectError(f"{where} closed the connection without a word")
-            raise ConnectError(f"{where} does not speak tcp-chat 2 (it said nothing)")
+            raise ConnectError(
+                f"{where} does not speak tcp-chat 2 (it said nothing: a TLS port needs --tls, "
+                "and an IRC port an IRC client)"
+            )
         quote = text if len(text) <= GREETING_QUOTE_CHARS else text[:GREETING_QUOTE_CHARS] + "..."
         raise ConnectError(f"{where} does not speak tcp-chat 2 (it said: {quote!r})")
 
