@@ -22,8 +22,10 @@ run: | $(VPY)
 	$(VPY) -m tcpchat server --host $(HOST) --port $(PORT) --log-dir logs
 
 # The client from this checkout (no install: PYTHONPATH above), against the server of `make run`.
+# Ctrl+C is a way to leave it (exit status 130), not a failure of make.
 client: | $(VPY)
-	$(VPY) -m tcpchat client --host $(HOST) --port $(PORT) $(if $(NAME),--name '$(NAME)')
+	$(VPY) -m tcpchat client --host $(HOST) --port $(PORT) $(if $(NAME),--name '$(NAME)') \
+		|| [ $$? -eq 130 ]
 
 lint: $(TOOLS)
 	$(VENV)/bin/ruff check src tests packaging tools

@@ -4,6 +4,7 @@ before anything listens; without --cluster nothing of redis-py is imported."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,18 @@ def test_cluster_wait_gives_up_after_its_time(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     result = start(tmp_path, "--cluster", url, "--cluster-wait", "0.5")
     one_line_and_exit_1(result, "cannot reach the cluster's Redis", "tried for 0.5 s")
+
+
+def test_a_node_waiting_for_redis_says_so_at_once(tmp_path: Path) -> None:
+    """Waiting for Redis (--cluster-wait, 30 s in the example config) in silence looked hung,
+    under systemd too (a newcomer's review): the first failed try says what it waits for."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = start(tmp_path, "--cluster", url, "--cluster-wait", "2.5")
+    assert result.returncode == 1, result.stderr
+    waiting, gave_up = result.stderr.splitlines()
+    assert f"cannot reach the cluster's Redis at {url} yet" in waiting
+    assert re.search(r"WARNING .*; trying for [0-9]+ s more$", waiting), waiting
+    assert "tried for 2.5 s" in gave_up
 
 
 def test_a_password_in_the_url_is_not_logged(tmp_path: Path) -> None:

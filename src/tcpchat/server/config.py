@@ -324,8 +324,7 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "history",
         parse_bool,
         True,
-        "keep room messages in the database under --data-dir (--no-history: keep nothing, "
-        "as before rooms)",
+        "keep room messages in the database under --data-dir (--no-history: keep nothing)",
     ),
     Option(
         "history_replay",

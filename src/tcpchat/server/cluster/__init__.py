@@ -24,7 +24,10 @@ from ..logs import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
 
-MISSING_EXTRA = "--cluster needs the Redis client: pip install 'tcp-chat[cluster]'"
+MISSING_EXTRA = (
+    "--cluster needs the Redis client: pip install 'tcp-chat[cluster]' (in a checkout: "
+    ".venv/bin/pip install redis)"
+)
 # How often a node joining looks at a lease of its name that another process holds.
 TWIN_POLL_S = 0.2
 # Between two tries to reach Redis at start (--cluster-wait): short, then doubling to this.
@@ -75,6 +78,13 @@ async def reach(url: str, wait: float) -> Any:
                 raise ConfigError(
                     f"cannot reach the cluster's Redis at {shown_url(url)}{waited}: {exc}"
                 ) from None
+            if pause == FIRST_RETRY_S and wait > LAST_RETRY_S:  # in silence, it looks hung
+                log.warning(
+                    "cannot reach the cluster's Redis at %s yet (%s); trying for %.0f s more",
+                    shown_url(url),
+                    exc,
+                    left,
+                )
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, LAST_RETRY_S)
 
