@@ -9,6 +9,7 @@ import pytest
 from tcpchat.core import events as ev
 from tcpchat.core.framing import LineDecoder
 from tcpchat.core.hub import Hub
+from tcpchat.core.hub_names import NOT_IRC
 from tcpchat.core.limits import HubLimits
 from tcpchat.core.output import Close, Instruction, ToAll, ToSessions
 from tcpchat.core.parse import parse_line
@@ -158,6 +159,20 @@ def test_invalid_names_are_refused_with_the_reason(chat: Chat, name: str, code: 
     events = chat.take(s)
     assert only(events, ev.Error)[0].code == code  # type: ignore[attr-defined]
     assert s.state is State.NAME
+
+
+def test_an_irc_client_at_the_chat_port_is_told_where_irc_is(chat: Chat) -> None:
+    """irssi pointed at the chat port sent CAP LS 302, NICK and USER, each refused as a name,
+    and waited for ever for an IRC answer (a newcomer's review): told at once, and closed."""
+    for line in ("CAP LS 302", "NICK ivy", "USER ivy 0 * :Ivy", "PASS secret"):
+        s = chat.connect()
+        chat.take(s)
+        chat.line(s, line)
+        assert chat.take(s) == [ev.Bye(chat.now, "an IRC client at the chat port", NOT_IRC)]
+        assert s.state is State.CLOSED
+    other = chat.connect()
+    chat.line(other, "NICKy")  # a name, not IRC
+    assert other.state is State.ACTIVE
 
 
 @pytest.mark.parametrize("name", ["Алиса", "李雷", "José", "o'k".replace("'", "_"), "a.b-c_9"])

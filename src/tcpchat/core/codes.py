@@ -69,6 +69,7 @@ SEND_QUEUE_EXCEEDED = "send queue exceeded"
 TOO_MANY_BAD_LINES = "too many bad lines"
 TOO_MANY_UNKNOWN = "too many unknown commands"
 TOO_MANY_NAMES = "too many refused names"
+IRC_CLIENT = "an IRC client at the chat port"  # its first line was CAP, NICK, USER or PASS
 # A proxy's PROXY header on a connection from an address not in --proxy-from: not believed.
 UNTRUSTED_PROXY = "PROXY header from an address not in --proxy-from"
 WRONG_PASSWORD = "wrong password"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 
 from . import codes
 from . import commands as cmd
@@ -21,6 +22,11 @@ from .names import ReservedNames, display_form, fold, name_key, name_problem
 from .output import Claim, Out, Publish, ToAll, ToSessions, to
 from .roster import Roster
 from .session import Session, State
+
+# What an IRC client sends first (CAP LS 302, NICK ivy, USER ivy 0 * :Ivy, PASS x): pointed at
+# this port by mistake, it would wait for ever for an IRC answer; a name has no space anyway.
+_IRC_REGISTRATION = re.compile(r"(?:CAP|NICK|USER|PASS) \S")
+NOT_IRC = "This port speaks tcp-chat, not IRC: connect IRC clients to the server's IRC port."
 
 
 def taken(name: str, holder: str) -> str:
@@ -99,6 +105,8 @@ class NameHandlers(RoomHandlers):
 
     def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
         wanted = command.text if isinstance(command, cmd.Say) else command.name
+        if isinstance(command, cmd.Say) and _IRC_REGISTRATION.match(wanted):
+            return self._close(session, now, codes.IRC_CLIENT, NOT_IRC)
         refusal = self._name_refusal(session, wanted, now)
         if refusal is not None:
             session.name_tries += 1
