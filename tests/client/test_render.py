@@ -14,7 +14,7 @@ from tcpchat.client import render
 from tcpchat.client.core import Seen
 from tcpchat.client.render import Style
 from tcpchat.core import events as ev
-from tcpchat.core import sentences
+from tcpchat.core import sentences, wire
 from tcpchat.core.wire import render_text
 
 PLAIN = Style(colour=False)
@@ -225,6 +225,19 @@ def test_a_confirmation_to_nobody_says_so_in_both_forms() -> None:
     event = ev.Delivered(T, 1, None, False, "anyone?", 0)
     assert (show(event) or "").endswith(sentences.NOBODY_ELSE)
     assert render_text(event) == "*** Nobody else is online: your message reached no one."
+
+
+def test_a_confirmation_while_cut_off_from_the_cluster_says_on_this_server() -> None:
+    """The others of the room may be on servers out of reach (a newcomer's review: the client
+    said "nobody else is in #ops" while /users listed someone there)."""
+    alone = ev.Delivered(T, 1, None, False, "anyone?", 0, 2, "#ops", local=True)
+    assert (show(alone) or "").endswith("nobody else on this server is in #ops")
+    assert render_text(alone) == (
+        "*** Nobody else on this server is in #ops: your message reached no one."
+    )
+    some = ev.Delivered(T, 2, None, False, "hi", 2, 3, local=True)
+    assert render_text(some) == "*** Delivered to ALL (2 users on this server)."
+    assert wire.parse_event(wire.render(some, "json")) == some  # the client reads it back
 
 
 # --- rooms ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from tcpchat.core.output import (
 from tcpchat.core.parse import parse_line
 from tcpchat.core.rooms import room_key
 from tcpchat.core.session import Session, State
+from tcpchat.core.wire import render
 
 from .test_hub import only
 from .test_hub_rooms import ListArchive, RoomChat, text
@@ -844,8 +845,17 @@ def test_losing_the_link_is_said_once_and_messages_stay_on_this_server() -> None
     a.hub.reserve(500_000)
     a.line(alice, "local")
     assert text(a.take(ann)) == ["<alice> local"]
-    assert text(a.take(alice)) == ["*** Delivered to ALL (1 user)."]
-    assert [m.id for _, m in a.archive.kept] == [500_000]
+    (delivered,) = a.take(alice)
+    assert text([delivered]) == ["*** Delivered to ALL (1 user on this server)."]
+    assert render(delivered, "json").endswith(b',"recipients":1,"line":2,"local":true}\n')
+    a.line(ann, "/part")
+    a.line(alice, "alone here")  # bob of b is in #lobby too, but out of reach: told so
+    assert text(a.take(alice))[-1] == (
+        "*** Nobody else on this server is online: your message reached no one."
+    )
+    assert [m.id for _, m in a.archive.kept] == [500_000, 500_001]
+    a.line(ann, "/join #lobby")
+    a.drain()
     a.line(alice, "/w bob hi")
     assert text(a.take(alice)) == [
         "!!! bob is on another server, which this one cannot reach now. Try again later."

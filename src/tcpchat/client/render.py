@@ -136,7 +136,9 @@ def delivered(event: ev.Delivered, me: str, style: Style, elsewhere: str | None 
     """Your own message, shown once the server confirmed it, with who got it; ``elsewhere``: the
     room it was said in, when you talk in another one by now."""
     if event.recipients == 0:
-        mark = style.paint(f"{style.cross} {sentences.nobody_else(event.room)}", YELLOW)
+        mark = style.paint(
+            f"{style.cross} {sentences.nobody_else(event.room, event.local)}", YELLOW
+        )
     elif event.to is not None:
         mark = style.paint(style.check, GREEN)
     else:

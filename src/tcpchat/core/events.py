@@ -90,6 +90,9 @@ class Delivered:
     line: int = 0  # the number of the sender's line this answers (its lines count from 1)
     room: str | None = None  # the room of a public message; None: #lobby
     notice: bool = False  # as in Message
+    # A room message said while this server was cut off from the rest of its cluster: only
+    # its own users could get it (``recipients`` counts them), whoever else is in the room.
+    local: bool = False
 
 
 @dataclass(frozen=True)

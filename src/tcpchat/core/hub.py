@@ -204,8 +204,9 @@ class Hub(ClusterHandlers):
         )
         self.archive.keep(room.key, message)
         others = self._reach(room) - 1
+        local = cluster is not None  # cut off from the cluster: this server's users only
         delivered = ev.Delivered(
-            now, message.id, None, action, text, others, session.lines, room.label, notice
+            now, message.id, None, action, text, others, session.lines, room.label, notice, local
         )
         return [self._to_room(room, message, skip=session), to(session, delivered)]
 

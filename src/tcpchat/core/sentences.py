@@ -97,9 +97,11 @@ def in_lobby(room: str | None) -> bool:
     return room is None or room == LOBBY
 
 
-def nobody_else(room: str | None) -> str:
-    """What the client shows after your message when nobody got it."""
-    return NOBODY_ELSE if in_lobby(room) else f"nobody else is in {room}"
+def nobody_else(room: str | None, local: bool = False) -> str:
+    """What the client shows after your message when nobody got it (``local``: said while the
+    server was cut off from its cluster, when only its own users could get it)."""
+    where = NOBODY_ELSE if in_lobby(room) else f"nobody else is in {room}"
+    return where.replace("else", "else on this server", 1) if local else where
 
 
 def delivered(event: ev.Delivered) -> str:
@@ -107,9 +109,10 @@ def delivered(event: ev.Delivered) -> str:
     if event.to is not None:
         return f"Delivered to {event.to}."
     if event.recipients == 0:
-        return f"{nobody_else(event.room).capitalize()}: your message reached no one."
+        return f"{nobody_else(event.room, event.local).capitalize()}: your message reached no one."
     where = "ALL" if in_lobby(event.room) else event.room
-    return f"Delivered to {where} ({plural(event.recipients, 'user')})."
+    here = " on this server" if event.local else ""
+    return f"Delivered to {where} ({plural(event.recipients, 'user')}{here})."
 
 
 def undelivered(event: ev.Undelivered) -> str:

@@ -133,7 +133,13 @@ TYPE_NAMES: dict[type, str] = {
 _KEYS = {"sender": "from"}
 # Fields left out of the JSON object when they have this value: a message of a private chat has
 # no room, a live message is not history (and a 2.0 reader sees what it always saw).
-_LEFT_OUT: dict[str, object] = {"room": None, "history": False, "more": 0, "notice": False}
+_LEFT_OUT: dict[str, object] = {
+    "room": None,
+    "history": False,
+    "more": 0,
+    "notice": False,
+    "local": False,
+}
 
 
 def event_fields(event: ev.Event) -> dict[str, object]:
@@ -166,6 +172,7 @@ _json_str: Callable[[str], str] = encode_basestring
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _JSON_BOOL = ("false", "true")
 _NOTICE_JSON = ("", ',"notice":true')
+_LOCAL_JSON = ("", ',"local":true')
 
 
 def _room_json(room: str | None) -> str:
@@ -190,7 +197,7 @@ def _delivered_json(event: ev.Delivered) -> str:
         f'{{"type":"delivered","time":"{iso_time(event.time)}","id":{event.id},"to":{to},'
         f'"private":{_JSON_BOOL[event.to is not None]},"action":{_JSON_BOOL[event.action]},'
         f'"text":{_json_str(event.text)},"recipients":{event.recipients},"line":{event.line}'
-        f"{_room_json(event.room)}{_NOTICE_JSON[event.notice]}}}"
+        f"{_room_json(event.room)}{_NOTICE_JSON[event.notice]}{_LOCAL_JSON[event.local]}}}"
     )
 
 
@@ -304,6 +311,7 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
             _i(o, "recipients"),
             _line(o),
             _opt_s(o, "room"),
+            local=bool(o.get("local")),
         )
     if kind == "join":
         return ev.Joined(t, _s(o, "name"), _i(o, "online"), _opt_s(o, "room"))
