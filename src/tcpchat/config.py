@@ -228,6 +228,13 @@ def _read_file(path: str, section: str, by_name: Mapping[str, Option]) -> dict[s
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except configparser.Error as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
+    # The sections of tcp-chat's files; another is a typo ([srv]) that would leave every key of
+    # the file unread, the program starting on its defaults without a word.
+    unknown = [name for name in parser.sections() if name not in ("server", "client")]
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown section [{unknown[0]}] (this reads [{section}])"
+        )
     if not parser.has_section(section):
         return {}
     out: dict[str, Any] = {}

@@ -345,6 +345,31 @@ def test_bad_flag_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a TCP port" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("conf", "args", "said"),
+    [
+        ("", ["--tls-port", "54322"], "--tls-port needs --tls-cert and --tls-key"),
+        ("[srv]\nport = 6000\n", [], "unknown section [srv] (this reads [server])"),
+    ],
+)
+def test_settings_that_would_be_ignored_in_silence_are_a_usage_error(
+    tmp_path: Path, conf: str, args: list[str], said: str
+) -> None:
+    """A --tls-port without a certificate listened on nothing, and a misspelled section left
+    every key of the file unread: the server started on its defaults without a word (a
+    newcomer's review)."""
+    (tmp_path / "server.conf").write_text(conf, "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "server", "--config", "server.conf", *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=WAIT,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and said in result.stderr.splitlines()[-1], result.stderr
+
+
 def test_flags_beat_environment_beat_config_file(tmp_path: Path) -> None:
     conf = tmp_path / "server.conf"
     conf.write_text("[server]\nmax_line = 100\nlog_file = no\nflood_rate = 7\n", "utf-8")

@@ -438,8 +438,9 @@ def server_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Serve
     config = ServerConfig(**{k: v for k, v in values.items() if k in names})
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
-    if config.irc_tls_port >= 0 and not config.tls_cert:
-        raise ConfigError("--irc-tls-port needs --tls-cert and --tls-key")
+    if (config.tls_port > 0 or config.irc_tls_port >= 0) and not config.tls_cert:
+        flag = "--tls-port" if config.tls_port > 0 else "--irc-tls-port"  # (else in silence)
+        raise ConfigError(f"{flag} needs --tls-cert and --tls-key")
     if config.server_name and not _IRC_SERVER_NAME.fullmatch(config.server_name):
         raise ConfigError(
             f"not a server name for IRC: {config.server_name!r} (letters, digits, . -)"
