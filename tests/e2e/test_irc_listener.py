@@ -110,7 +110,11 @@ def test_the_servers_name_is_reserved_on_both_ports(server: ServerProcess) -> No
     )
     ivy = IrcPeer(_irc_port(server))
     ivy.send("NICK irc.test")
-    assert ivy.expect("432").params == ["*", "irc.test", "Erroneous nickname"]
+    assert ivy.expect("432").params == [
+        "*",
+        "irc.test",
+        'The name "irc.test" is reserved. Choose another one.',
+    ]
     ivy.register("ivy")
     ivy.send("NICK Irc.Test")
     assert ivy.expect("432").params == [

@@ -186,8 +186,9 @@ class Registration(LateAnswers):
     def _nick_problem(self, nick: str) -> bytes:
         """A NICK before registration is answered at once, as IRC servers do: 432 or 433 by the
         hub's rules for names (which decides again when the session registers)."""
-        if name_problem(nick, self.hub.reserved) is not None:
-            return self._reply(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        problem = name_problem(nick, self.hub.reserved)
+        if problem is not None:  # why, as after registration (IRC clients show the text)
+            return self._reply(ERR_ERRONEUSNICKNAME, nick, problem[1])
         if self.hub.roster.look_alike(nick, other_than=self.session) is not None:
             return self._reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return b""
