@@ -505,7 +505,7 @@ def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster)
     cluster.nodes["a"].wait_log(r"cluster link lost")
     alice.send("local only\n")
     ann.expect(r"^<alice> local only$")
-    alice.expect(r"^\*\*\* Delivered to ALL \(1 user\)\.$")  # ann; bob is out of reach
+    alice.expect(r"^\*\*\* Delivered to ALL \(1 user on this server\)\.$")  # ann, not bob
     alice.send("/w bob hi\n")
     alice.expect(r"^!!! bob is on another server, which this one cannot reach now")
 
