@@ -386,6 +386,59 @@ def test_retention_by_rows_keeps_the_newest(opened: Any, kind: str, tmp_path: Pa
     assert opened(max_rows=10).last_id() == 25
 
 
+def long_line(mid: int) -> str:
+    """About 3,900 bytes of words found in no other message (the search index's worst case), and
+    two that every message shares."""
+    return f"word{mid} common " + " ".join(f"w{mid}x{k}" for k in range(500))[:3880]
+
+
+def used_bytes(tmp_path: Path) -> int:
+    """The database's pages in use, as another process would measure them."""
+    [(pages, free, size)] = stored_rows(
+        tmp_path,
+        "SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+    )
+    return int((pages - free) * size)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retention_by_bytes_keeps_the_newest_within_the_cap(
+    opened: Any, kind: str, tmp_path: Path, records: Records
+) -> None:
+    """Lines of 4,000 bytes take about 12 KB of database each with the search index: the byte
+    cap, not the row cap, is what keeps one sender from filling the disk."""
+    cap = 1_000_000
+    archive = opened(max_rows=0, max_bytes=cap, search=kind)
+    for mid in range(1, 401):
+        archive.keep("#ops", said(mid, long_line(mid)))
+        if mid % 20 == 0:  # the writer prunes once the cap is passed; flush waits for it
+            assert archive.flush(WAIT, index=True)
+            assert used_bytes(tmp_path) <= cap
+    [(first, last, count)] = stored_rows(
+        tmp_path, "SELECT MIN(id), MAX(id), COUNT(*) FROM messages"
+    )
+    assert last == 400 and count == 401 - first
+    assert count >= 20 and used_bytes(tmp_path) >= cap // 2  # no more went than the cap needs
+    kept = list(range(first, 401))
+    assert ids(archive.recent("#ops", 1000)) == kept
+    assert ids(archive.search("#ops", "common", 1000)) == kept
+    assert ids(archive.search("#ops", "w1x7", 10)) == []  # in the first message only
+    assert ids(archive.search("#ops", f"w{first}x7", 10)) == [first]
+    if kind == FTS5:  # the index holds what the table holds, no entry of a deleted row
+        stored_rows(tmp_path, "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+    said_so = [m for m in records.at(logging.INFO) if "--history-max-mb" in m]
+    assert len(said_so) == 1 and "the oldest messages are deleted" in said_so[0]
+    archive.close()
+    smaller = opened(max_rows=0, max_bytes=cap // 2, search=kind)
+    assert smaller.last_id() == 400
+    assert smaller.flush(WAIT)  # pruned at start, down to the smaller cap
+    assert used_bytes(tmp_path) <= cap // 2
+    smaller.keep("#ops", said(401, long_line(401)))
+    assert smaller.flush(WAIT, index=True)
+    assert ids(smaller.recent("#ops", 1000))[-2:] == [400, 401]
+    assert ids(smaller.search("#ops", "word401", 10)) == [401]
+
+
 def test_retention_by_days_on_the_injected_clock(opened: Any, tmp_path: Path) -> None:
     now = [1000.0 + 100 * DAY]
     archive = opened(max_days=30, max_rows=0, clock=lambda: now[0])
@@ -420,7 +473,9 @@ def test_ids_go_on_rising_after_retention_deleted_every_row(opened: Any, kind: s
     archive.close()
     reopened = opened(max_days=1, max_rows=0, clock=lambda: now[0], search=kind)
     assert reopened.last_id() == 5
-    reopened.keep("#ops", said(6, "needle6"))
+    # Said now, by the injected clock (said() dates it 3 days ago: retention at start, which may
+    # run after it is written, would delete it).
+    reopened.keep("#ops", Message(now[0], 6, "alice", None, False, "needle6", "#ops"))
     assert reopened.flush(WAIT, index=True)
     assert ids(reopened.recent("#ops", 10)) == [6]
     assert ids(reopened.search("#ops", "needle6", 10)) == [6]
@@ -612,11 +667,12 @@ def config_for(tmp_path: Path, **env: str) -> Any:
 def test_open_archive_makes_a_private_data_dir_and_says_how_it_searches(
     tmp_path: Path, records: Records
 ) -> None:
-    config = config_for(tmp_path, history_max_rows="5", store_private="yes")
+    config = config_for(tmp_path, history_max_rows="5", history_max_mb="3", store_private="yes")
     archive = open_archive(config)
     try:
         assert isinstance(archive, SqliteArchive)
-        assert archive.max_rows == 5 and archive.store_private
+        assert archive.max_rows == 5 and archive.max_bytes == 3 * 1024 * 1024
+        assert archive.store_private
         assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) & 0o077 == 0
         assert stat.S_IMODE(os.stat(tmp_path / "data" / DB_FILE).st_mode) & 0o077 == 0
     finally:
@@ -651,6 +707,15 @@ def test_history_options_come_from_the_one_table(tmp_path: Path) -> None:
         0,
         1_000_000,
     )
+    assert config.history_max_mb == 1024  # MiB: limits.HISTORY_MAX_BYTES
+    conf = tmp_path / "server.conf"
+    conf.write_text("[server]\nhistory_max_mb = 5\n", encoding="utf-8")
+    assert server_config({"config": str(conf)}, {}).history_max_mb == 5
+    env = {"TCPCHAT_HISTORY_MAX_MB": "0"}  # 0: no byte cap
+    assert server_config({"config": str(conf)}, env).history_max_mb == 0
+    assert server_config({"config": str(conf), "history_max_mb": 9}, env).history_max_mb == 9
+    with pytest.raises(ConfigError, match="TCPCHAT_HISTORY_MAX_MB"):
+        server_config({"config": os.devnull}, {"TCPCHAT_HISTORY_MAX_MB": "-1"})
     env = {"TCPCHAT_HISTORY": "no", "TCPCHAT_HISTORY_REPLAY": "0", "TCPCHAT_HISTORY_DAYS": "7"}
     config = server_config({"config": os.devnull}, env)
     assert (config.history, config.history_replay, config.history_days) == (False, 0, 7)

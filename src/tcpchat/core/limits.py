@@ -277,11 +277,15 @@ HISTORY_REPLAY = 20
 # never get the joiner disconnected; more than 100 lines is a log to read, not a chat to join.
 HISTORY_REPLAY_MAX = 100
 # Messages kept at most (--history-max-rows; 0: no cap), the oldest pruned first. The replay and
-# /search targets were measured with a million messages (docs/BENCHMARKS.md), which take about
-# 170 MB of disk with the search index: a cap that keeps those figures true and the disk use
-# known, and still months of a busy chat (a million is 10,000 messages a day for 100 days).
+# /search targets were measured with a million messages (docs/BENCHMARKS.md): a cap that keeps
+# them true, and still months of a busy chat (10,000 messages a day for 100 days).
 HISTORY_MAX_ROWS = 1_000_000
-# Days a message is kept (--history-days); 0 keeps them until HISTORY_MAX_ROWS pushes them out.
+# Bytes the history database may fill (--history-max-mb, in MiB; 0: no cap), oldest pruned first:
+# a row of chat is about 170 bytes, one of MAX_LINE_BYTES about 12 KB with its search index, so a
+# million of those are 12 GB on every node of a cluster (hours of one address at the flood
+# limit). 1 GiB holds a million rows of chat (the row cap bites first), ~80,000 of the longest.
+HISTORY_MAX_BYTES = 1 << 30
+# Days a message is kept (--history-days); 0 keeps them until a cap above pushes them out.
 HISTORY_DAYS = 0
 # Group commit: the writer thread waits this long after the first message of a batch, or until
 # HISTORY_BATCH_ROWS are waiting, then writes them all in one transaction. One row per commit
@@ -298,7 +302,7 @@ HISTORY_MAX_PENDING_ROWS = 100_000
 # so that pruning a big backlog never holds the writer (and the database) for long.
 HISTORY_PRUNE_CHUNK_ROWS = 2000
 # How often retention looks for rows past --history-days or --history-max-rows when nothing else
-# made it look (a cap passed by a full chunk of rows is pruned at once).
+# made it look (the row cap passed by a full chunk, or the byte cap passed, is pruned at once).
 HISTORY_PRUNE_INTERVAL_S = 60.0
 # After a failed write (disk full, I/O error) messages are dropped without trying for this long,
 # then the next batch tries again: one ERROR per outage instead of one per batch.

@@ -306,13 +306,7 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "members above which a room's join and leave notices come as one line a second",
         "N",
     ),
-    Option(
-        "max_rooms",
-        parse_positive_int,
-        limits.MAX_ROOMS,
-        "rooms that may exist at once",
-        "N",
-    ),
+    Option("max_rooms", parse_positive_int, limits.MAX_ROOMS, "rooms that may exist at once", "N"),
     Option(
         "data_dir",
         str,
@@ -335,16 +329,13 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
-        "store_private",
-        parse_bool,
-        False,
-        "also keep private messages in the history database",
+        "store_private", parse_bool, False, "also keep private messages in the history database"
     ),
     Option(
         "history_days",
         parse_size,
         limits.HISTORY_DAYS,
-        "days a message is kept (0: until --history-max-rows pushes it out)",
+        "days a message is kept (0: until a cap below pushes it out)",
         "DAYS",
     ),
     Option(
@@ -353,6 +344,14 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         limits.HISTORY_MAX_ROWS,
         "messages kept at most, the oldest deleted first (0: no cap)",
         "N",
+    ),
+    Option(
+        "history_max_mb",
+        parse_size,
+        limits.HISTORY_MAX_BYTES // 2**20,
+        "MiB of disk the history database may fill (its pages in use, search index included), "
+        "the oldest messages deleted first; the file keeps its size, reused (0: no cap)",
+        "MB",
     ),
     Option(
         "cluster",
@@ -427,6 +426,7 @@ class ServerConfig:
     store_private: bool = False
     history_days: int = limits.HISTORY_DAYS
     history_max_rows: int = limits.HISTORY_MAX_ROWS
+    history_max_mb: int = limits.HISTORY_MAX_BYTES // 2**20
     cluster: str = ""
     node_name: str = ""
     cluster_wait: float = 0.0

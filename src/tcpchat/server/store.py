@@ -8,15 +8,14 @@ database, damaged, read-only file or directory, in use by another server, a newe
 ``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
 
 The schema (version 1 in ``PRAGMA user_version``): ``store_db.py``. Threads: ``keep`` runs on the
-event loop's thread and only appends a ready row to a list (under a lock held for the append):
-about 0.6 us. One writer thread does the SQLite work with its own connection: woken by the first
-row of a batch, it waits ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) for more, or less once
-``HISTORY_BATCH_ROWS`` (1000) are waiting, and writes them all in one transaction (group commit),
-128 rows per INSERT statement: SQLite lets go of the GIL for each statement's rows at once, where
-``executemany`` would take it back after every row. The SQLite work itself (4-10 us a row, the
-search index included; see docs/BENCHMARKS.md) runs beside the event loop when there is a CPU for
-it. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second, read-only
-connection, through the indexes, and add the rows kept but not written yet, each once.
+event loop's thread and only appends a ready row to a list under a lock (about 0.6 us). One writer
+thread does the SQLite work on its own connection: woken by a batch's first row, it waits
+``HISTORY_COMMIT_INTERVAL_S`` (5 ms) for more (less once ``HISTORY_BATCH_ROWS``, 1000, wait) and
+writes them all in one transaction (group commit), 128 rows per INSERT statement: SQLite lets go of
+the GIL for a statement's rows at once, where ``executemany`` takes it back after every row. That
+work (4-10 us a row with the search index; docs/BENCHMARKS.md) runs beside the event loop when a CPU
+is free. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second,
+read-only connection, through the indexes, and add the rows kept but not written yet, each once.
 
 Writing, durability, a failing disk: ``store_writer.py``; retention: ``store_prune.py``.
 
@@ -45,6 +44,7 @@ from ..core.limits import (
     HISTORY_COMMIT_INTERVAL_S,
     HISTORY_DAYS,
     HISTORY_LIKE_SCAN_ROWS,
+    HISTORY_MAX_BYTES,
     HISTORY_MAX_PENDING_ROWS,
     HISTORY_MAX_ROWS,
 )
@@ -79,12 +79,13 @@ class SqliteArchive:
     """The hub's ``Archive`` on an SQLite file; see the module's docstring.
 
     ``keep``, ``keep_topic`` and the reads are for one thread, the event loop's; ``close`` from
-    that thread too. ``max_rows`` and ``max_days`` (0: no limit) bound what is kept; ``search``
-    ("like") makes a new database without the FTS5 index (tests of the fallback); ``clock`` is
-    the time retention measures days against (``time.time``; tests pass their own);
-    ``commit_interval``, ``batch_rows`` and ``max_pending`` are the group commit's;
-    ``writer_pragmas`` are run on the writer's connection after the start-up checks (tests:
-    ``max_page_count`` makes a full disk). Raises ConfigError if the file cannot be used.
+    that thread too. ``max_rows``, ``max_bytes`` and ``max_days`` (0: no limit) bound what is
+    kept (``store_prune.py``); ``search`` ("like") makes a new database without the FTS5 index
+    (tests of the fallback); ``clock`` is the time retention measures days against
+    (``time.time``; tests pass their own); ``commit_interval``, ``batch_rows`` and
+    ``max_pending`` are the group commit's; ``writer_pragmas`` are run on the writer's
+    connection after the start-up checks (tests: ``max_page_count`` makes a full disk). Raises
+    ConfigError if the file cannot be used.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class SqliteArchive:
         *,
         store_private: bool = False,
         max_rows: int = HISTORY_MAX_ROWS,
+        max_bytes: int = HISTORY_MAX_BYTES,
         max_days: int = HISTORY_DAYS,
         search: str | None = None,
         clock: Callable[[], float] = time.time,
@@ -104,6 +106,7 @@ class SqliteArchive:
         self.path = path
         self.store_private = store_private
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.max_days = max_days
         self.batch_rows = batch_rows
         self.max_pending = max_pending
@@ -138,6 +141,7 @@ class SqliteArchive:
             path,
             opened.search,
             max_rows=max_rows,
+            max_bytes=max_bytes,
             max_days=max_days,
             clock=clock,
             commit_interval=commit_interval,
@@ -162,15 +166,8 @@ class SqliteArchive:
             room_id = None
         else:
             room_id = self._room_for(room_key, message.room).id
-        row = (
-            message.id,
-            room_id,
-            message.time,
-            message.sender,
-            message.to,
-            1 if message.action else 0,
-            message.text,
-        )
+        action = 1 if message.action else 0
+        row = (message.id, room_id, message.time, message.sender, message.to, action, message.text)
         with queue.lock:
             pending = queue.pending
             if queue.closing:
@@ -234,9 +231,9 @@ class SqliteArchive:
     # --- control ---------------------------------------------------------------------------------
 
     def flush(self, timeout: float = HISTORY_CLOSE_WAIT_S, index: bool = False) -> bool:
-        """Wait until all kept so far is written (or dropped), the pruning asked for done and,
-        with ``index``, the search index up to date; False past ``timeout``. For tests,
-        benchmarks and tools: the server only needs ``close``."""
+        """Wait until all kept so far is written (or dropped), the pruning asked for (or due to
+        the byte cap) done and, with ``index``, the search index up to date; False past
+        ``timeout``. For tests, benchmarks and tools: the server only needs ``close``."""
         queue = self._queue
         with queue.lock:
             target, mark = queue.kept, queue.log_mark
@@ -247,7 +244,8 @@ class SqliteArchive:
         def done() -> bool:
             indexed = not index or self.search_kind != FTS5 or queue.indexed >= queue.top
             marked = queue.log_held or queue.written_mark >= mark
-            return queue.done >= target and not queue.prune_asked and indexed and marked
+            pruned = not (queue.prune_asked or queue.over_cap)
+            return queue.done >= target and pruned and indexed and marked
 
         with queue.changed:
             finished = queue.changed.wait_for(done, timeout)
@@ -430,6 +428,7 @@ def open_archive(config: ServerConfig, search: str | None = None) -> Archive:
         os.path.join(directory, DB_FILE),
         store_private=config.store_private,
         max_rows=config.history_max_rows,
+        max_bytes=config.history_max_mb * 1024 * 1024,  # MiB
         max_days=config.history_days,
         search=search,
     )

@@ -1,7 +1,21 @@
 """Retention of the history store, for the writer thread of ``store_writer.py``: the oldest
-messages past ``--history-max-rows`` and ``--history-days``, ``HISTORY_PRUNE_CHUNK_ROWS`` per
-transaction between batches (at start, every ``HISTORY_PRUNE_INTERVAL_S``, and as soon as the
-rows pass the cap by a full chunk); then the rooms nothing needs any more.
+messages past ``--history-max-rows``, ``--history-max-mb`` and ``--history-days``,
+``HISTORY_PRUNE_CHUNK_ROWS`` at most per transaction between batches (at start, every
+``HISTORY_PRUNE_INTERVAL_S``, as soon as the rows pass their cap by a full chunk or the database
+its byte cap); then the rooms nothing needs any more.
+
+The byte cap counts what fills the disk: the database's pages in use (``PRAGMA page_count`` less
+``freelist_count``, search index included; O(1), measured after each commit). Past it, the oldest
+messages go until the pages in use are a ``BYTES_SLACK``-th under the cap, each chunk sized from
+the average row (the pages in use over the rows) and measured again. Deleting from the FTS5 index
+only adds delete markers: the pages of a deleted row's entries are freed when a merge takes in
+both, which automerge alone seldom does for the oldest rows (the largest segments), so a cap
+measured in pages would delete message after message while the index stayed full. Each chunk
+deleted for the cap therefore also merges the index (``FTS_MERGE_FACTOR``), and ``usermerge`` 2
+lets such a merge take in any two segments of a level. (An FTS5 ``optimize``, even one done a step
+at a time, would keep the index smaller, but each one adds levels to it for good (SQLite 3.40: 97
+levels after a few dozen), and the automerge of every later write grows with the levels.) Freed
+pages are reused: the file stays near the cap, and shrinks only with a VACUUM, never run here.
 
 A room's row is made the first time a message or a topic is kept for it; were rows never deleted, a
 client naming room after room would grow the table for good (about 100 bytes a row, on every node
@@ -22,11 +36,12 @@ from typing import Callable, Protocol
 
 from ..core.limits import HISTORY_PRUNE_CHUNK_ROWS, HISTORY_PRUNE_INTERVAL_S
 from .logs import LOGGER_NAME
-from .store_db import Row, rollback
+from .store_db import FTS5, Row, rollback
 
 log = logging.getLogger(LOGGER_NAME)
 
 DAY_S = 86400.0
+MB = 1024 * 1024  # --history-max-mb counts these
 # Rooms the table keeps before those nothing needs are deleted (down to three quarters of it).
 ROOMS_KEPT = 100_000
 # Before rows are deleted, the highest id stored is remembered (meta.last_id): ids must keep
@@ -36,6 +51,22 @@ KEEP_LAST_ID = (
     "ORDER BY id DESC LIMIT 1 "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value > value"
 )
+DELETE_OLDEST = "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)"
+# Past the byte cap, messages go until the pages in use are this fraction of the cap under it
+# (1/32: 32 MiB of a GiB), so that a flood prunes in rounds, not a few rows after every batch.
+BYTES_SLACK = 32
+# Pages of the search index merged per page of messages deleted for the byte cap. In a simulation
+# of the writer (20 MiB cap, 4,000-byte lines) the rows kept settled at 55-60% of what the cap holds
+# of rows never deleted with 4, about 40% with 1, and swung between 45% and 80% with 8; with no
+# merge they fell to none. Through the real store: docs/RELIABILITY.md.
+FTS_MERGE_FACTOR = 4
+# A merge writes its pages before it frees those it read, so the file passes the pages in use by
+# about one merge: a chunk deleted for the byte cap is small enough for its merge to write at most
+# this much, or the slack under the cap if less (a small cap).
+FTS_MERGE_MAX_BYTES = 8 * 1024 * 1024
+# (kept in the index's own config table, and read by the 'merge' command only)
+FTS_USERMERGE = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 2)"
+FTS_MERGE = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)"
 
 
 class Shared(Protocol):
@@ -47,6 +78,7 @@ class Shared(Protocol):
     pending: list[Row]
     closing: bool
     prune_asked: bool
+    over_cap: bool
     cached_rooms: set[int]
     room_loads: int
 
@@ -56,10 +88,18 @@ class Retention:
 
     queue: Shared
     conn: sqlite3.Connection
+    path: str
+    search_kind: str
     max_rows: int
+    max_bytes: int
     max_days: int
     clock: Callable[[], float]
     rows: int  # in the messages table, counted at start when there is a cap (else -1)
+    used: int  # bytes of the database's pages in use, measured when there is a byte cap
+    page_size: int  # the database's (0 until measured)
+    over_cap: bool  # past the byte cap, until a round of pruning ends
+    told_cap: bool  # the byte cap's first pruning was logged
+    index_tuned: bool  # usermerge set in this run (store_prune.py's docstring)
     prune_at: float  # time.monotonic() of the next periodic prune; 0: at start
 
     def _resting(self) -> bool:
@@ -69,46 +109,74 @@ class Retention:
         raise NotImplementedError
 
     def _prune_when_due(self) -> None:
-        """One chunk of retention when it is due: asked for, at its interval, or the cap passed
-        by a full chunk. While more remain the writer comes back at once (after the next batch
-        of messages, if any); once none do, the rooms (``_prune_rooms``)."""
+        """One chunk of retention when it is due: asked for, at its interval, or a cap passed
+        (the rows' by a full chunk). While more remain the writer comes back at once (after the
+        next batch of messages, if any); once none do, the rooms (``_prune_rooms``), but for a
+        round of the byte cap alone."""
         queue = self.queue
         if queue.closing:
             return
-        limited = bool(self.max_rows or self.max_days)
-        due = (
+        limited = bool(self.max_rows or self.max_days or self.max_bytes)
+        periodic = (
             queue.prune_asked
             or time.monotonic() >= self.prune_at
-            or (limited and self.max_rows and self.rows - self.max_rows >= HISTORY_PRUNE_CHUNK_ROWS)
+            or (self.max_rows and self.rows - self.max_rows >= HISTORY_PRUNE_CHUNK_ROWS)
         )
-        if not due:
+        if not (periodic or self.over_cap):
             return
         if limited and self._prune_chunk():
             queue.wake.set()
             return
-        self._prune_rooms()
-        self.prune_at = time.monotonic() + HISTORY_PRUNE_INTERVAL_S
+        if periodic:
+            self._prune_rooms()
+            self.prune_at = time.monotonic() + HISTORY_PRUNE_INTERVAL_S
+        self.over_cap = False
         with queue.lock:
-            queue.prune_asked = False
+            queue.prune_asked = queue.over_cap = False
             queue.changed.notify_all()
+
+    def _measure(self) -> None:
+        """With a byte cap, measure the pages in use (after a commit); past the cap, a round of
+        pruning is due, which ``flush`` waits for (set before the commit is reported done)."""
+        if not self.max_bytes:
+            return
+        conn = self.conn
+        try:
+            if not self.page_size:
+                self.page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+            pages -= int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        except sqlite3.Error:
+            return  # (the next write reports a failing disk)
+        self.used = pages * self.page_size
+        if self.used > self.max_bytes and not self.over_cap:
+            self.over_cap = True
+            with self.queue.lock:
+                self.queue.over_cap = True
 
     def _prune_chunk(self) -> bool:
         """Delete up to one chunk of the oldest rows past the limits (the row cap first, then
-        the days); True if more may be due."""
+        the byte cap, then the days); True if more may be due."""
         if self._resting():
             return False
         conn = self.conn
         chunk = HISTORY_PRUNE_CHUNK_ROWS
         by_rows = bool(self.max_rows and self.rows > self.max_rows)
+        by_bytes = 0  # rows to delete for the byte cap
+        if not by_rows and self.max_bytes:
+            self._measure()
+            by_bytes = self._past_byte_cap()
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(KEEP_LAST_ID)
             if by_rows:
                 deleted = conn.execute(
-                    "DELETE FROM messages WHERE id IN "
-                    "(SELECT id FROM messages ORDER BY id LIMIT ?)",
-                    (min(self.rows - self.max_rows, chunk),),
+                    DELETE_OLDEST, (min(self.rows - self.max_rows, chunk),)
                 ).rowcount
+            elif by_bytes:
+                deleted = conn.execute(DELETE_OLDEST, (by_bytes,)).rowcount
+                if deleted > 0 and self.search_kind == FTS5:
+                    self._merge_index(deleted)
             elif self.max_days:
                 # Among the oldest rows by id (ids follow time), those older than the limit: a
                 # chunk reads at most `chunk` rows, whatever the table holds.
@@ -123,13 +191,49 @@ class Retention:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             rollback(conn)
+            self.index_tuned = False  # (maybe rolled back with the rest)
             self._failed(exc, 0)
             return False
         if self.rows >= 0:
             self.rows -= deleted
         if by_rows:
-            return deleted > 0 and (self.rows > self.max_rows or bool(self.max_days))
+            more = self.rows > self.max_rows or self.max_days or self.over_cap
+            return deleted > 0 and bool(more)
+        if by_bytes:
+            return deleted > 0  # the next chunk measures again
         return deleted == chunk
+
+    def _past_byte_cap(self) -> int:
+        """How many of the oldest rows to delete for the byte cap (0: none), from the pages in
+        use just measured and the average row; logs the first time the cap deletes any."""
+        cap = self.max_bytes
+        if not self.over_cap or self.used <= cap - cap // BYTES_SLACK:
+            return 0
+        if self.rows <= 0:
+            return HISTORY_PRUNE_CHUNK_ROWS if self.rows < 0 else 0
+        excess = self.used - (cap - cap // BYTES_SLACK)
+        row_bytes = max(self.used // self.rows, 1)
+        merged = min(FTS_MERGE_MAX_BYTES, cap // BYTES_SLACK) // FTS_MERGE_FACTOR
+        rows = min(HISTORY_PRUNE_CHUNK_ROWS, max(merged // row_bytes, 1), -(-excess // row_bytes))
+        if not self.told_cap:
+            self.told_cap = True
+            log.info(
+                "history: %s uses %.1f MiB, past --history-max-mb %g: the oldest messages "
+                "are deleted to stay under it",
+                self.path,
+                self.used / MB,
+                cap / MB,
+            )
+        return rows
+
+    def _merge_index(self, deleted: int) -> None:
+        """Merge the search index in proportion to the ``deleted`` rows' share of the pages, so
+        that their entries and delete markers leave it (the module's docstring)."""
+        if not self.index_tuned:  # once a run: in the transaction under way
+            self.conn.execute(FTS_USERMERGE)
+            self.index_tuned = True
+        share = deleted * self.used // max(self.rows, 1)  # (self.rows: before this chunk)
+        self.conn.execute(FTS_MERGE, (max(16, FTS_MERGE_FACTOR * share // self.page_size),))
 
     def _prune_rooms(self) -> None:
         """Past ``ROOMS_KEPT`` rooms, delete those with no message left that are not in use,

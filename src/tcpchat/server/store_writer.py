@@ -101,6 +101,7 @@ class Queue:
         # event, so that the writer clearing the event cannot lose it.
         self.hurry = False
         self.prune_asked = False
+        self.over_cap = False  # past the byte cap: pruning is due (store_prune.py)
         self.cached_rooms: set[int] = set()  # the ids of the rooms the store remembers
         self.unwritten_rooms: set[int] = set()  # rooms whose row was queued and not committed
         self.room_loads = 0  # rooms it read from the database so far (store_prune.py)
@@ -122,6 +123,7 @@ class Writer(Retention):
         search_kind: str,
         *,
         max_rows: int,
+        max_bytes: int,
         max_days: int,
         clock: Callable[[], float],
         commit_interval: float,
@@ -132,6 +134,7 @@ class Writer(Retention):
         self.path = path
         self.search_kind = search_kind
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.max_days = max_days
         self.clock = clock
         self.commit_interval = commit_interval
@@ -139,10 +142,16 @@ class Writer(Retention):
         self.stored_high = queue.high  # the highest id in the database or in meta.last_id
         self.index_since = 0.0  # time.monotonic() when the oldest row not indexed was written
         self.rows = -1  # rows in the table, counted at start when there is a cap
+        self.used = -1  # bytes of the pages in use, measured when there is a byte cap
+        self.page_size = 0
+        self.over_cap = False
+        self.told_cap = False
+        self.index_tuned = False
         self.failing = False
         self.retry_at = 0.0
         self.lost = 0  # messages not stored since the disk started failing
         self.prune_at = 0.0  # time.monotonic() of the next periodic prune; 0: at start
+        self._measure()  # (O(1)) before any flush: one waits for a database opened over the cap
         self.thread = threading.Thread(target=self.run, name="tcpchat-history", daemon=True)
 
     def run(self) -> None:
@@ -179,7 +188,7 @@ class Writer(Retention):
             self.conn.close()
 
     def _count_rows(self) -> None:
-        if self.max_rows:
+        if self.max_rows or self.max_bytes:
             try:
                 self.rows = int(self.conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
             except sqlite3.Error as exc:
@@ -189,7 +198,7 @@ class Writer(Retention):
         """Seconds the writer may sleep before indexing or retention is due."""
         queue = self.queue
         behind = self.search_kind == FTS5 and queue.top > queue.indexed
-        if queue.prune_asked or (behind and queue.index_asked):
+        if queue.prune_asked or self.over_cap or (behind and queue.index_asked):
             return 0.0
         due = []
         if behind:
@@ -275,6 +284,7 @@ class Writer(Retention):
             return False
         if self.rows >= 0:
             self.rows += max(added, 0)
+        self._measure()
         queue = self.queue
         newest = (max(row[0] for row in batch) if behind else batch[-1][0]) if batch else 0
         if newest > queue.top and queue.top <= queue.indexed:
@@ -379,6 +389,7 @@ class Writer(Retention):
             rollback(conn)
             self._failed(exc, 0)
             return False
+        self._measure()
         with queue.lock:
             queue.indexed = upto
             queue.changed.notify_all()
