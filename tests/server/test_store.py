@@ -20,6 +20,7 @@ import pytest
 from tcpchat.core.archive import NoArchive
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
+from tcpchat.core.limits import HISTORY_MAX_PENDING_CHARS
 from tcpchat.server import store, store_prune, store_writer
 from tcpchat.server.config import server_config
 from tcpchat.server.logs import LOGGER_NAME
@@ -525,6 +526,27 @@ def test_a_writer_that_falls_behind_drops_new_messages_with_one_warning(
         archive.keep("#ops", said(mid))
     assert ids(archive.recent("#ops", 10)) == [1, 2, 3, 4]
     assert len(records.at(logging.WARNING)) == 1
+
+
+def test_long_messages_waiting_for_the_writer_are_bounded_in_characters_too(
+    opened: Any, records: Records
+) -> None:
+    """100,000 rows of 4,000 characters would be 400 MB waiting for a stalled disk (or one at
+    the byte cap, slower with long lines): the characters waiting are capped as well."""
+    archive = opened(commit_interval=NEVER, batch_rows=10**6)
+    archive.keep("#ops", said(1))  # the room made first: its row wakes the writer
+    assert archive.flush(WAIT, index=True)
+    long = "x" * 4000
+    fits = HISTORY_MAX_PENDING_CHARS // 4100
+    for mid in range(2, fits + 12):
+        archive.keep("#ops", said(mid, long))
+    assert len(records.at(logging.WARNING)) == 1
+    assert archive.flush(WAIT)
+    kept = ids(archive.recent("#ops", 100))
+    assert kept[-1] == fits + 1 and len(kept) == 100  # the first `fits` waited; the rest went
+    archive.keep("#ops", said(fits + 20))  # written, the room is there again
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#ops", 1)) == [fits + 20]
 
 
 # --- the cluster's log mark ----------------------------------------------------------------------

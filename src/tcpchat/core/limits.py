@@ -294,10 +294,10 @@ HISTORY_DAYS = 0
 # the messages of that batch (see server/store.py).
 HISTORY_COMMIT_INTERVAL_S = 0.005
 HISTORY_BATCH_ROWS = 1000
-# Messages that may wait for the writer before new ones are dropped (counted, one WARNING): a
-# disk that stalls for seconds must not grow the server's memory without bound. 100,000 rows of
-# ordinary messages are about 30 MB, and several seconds of the fastest fan-out measured.
-HISTORY_MAX_PENDING_ROWS = 100_000
+# Messages that may wait for the writer before new ones are dropped (counted, one WARNING), in
+# rows and in characters of text: a stalled disk (or one at the byte cap, slower with long lines)
+# must not grow the memory without bound. 100,000 ordinary messages are about 30 MB.
+HISTORY_MAX_PENDING_ROWS, HISTORY_MAX_PENDING_CHARS = 100_000, 32_000_000
 # Retention deletes at most this many rows per transaction, between the writes of new messages,
 # so that pruning a big backlog never holds the writer (and the database) for long.
 HISTORY_PRUNE_CHUNK_ROWS = 2000

@@ -350,7 +350,8 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         parse_size,
         limits.HISTORY_MAX_BYTES // 2**20,
         "MiB of disk the history database may fill (its pages in use, search index included), "
-        "the oldest messages deleted first; the file keeps its size, reused (0: no cap)",
+        "the oldest messages deleted first; the file does not shrink, its pages are reused "
+        "(0: no cap)",
         "MB",
     ),
     Option(

@@ -172,7 +172,7 @@ class SqliteArchive:
             pending = queue.pending
             if queue.closing:
                 return  # the server is stopping: nothing is written after close
-            if len(pending) >= self.max_pending:
+            if not queue.room_for(len(message.text) + 100, self.max_pending):
                 self._overflow += 1
                 queue.log_held = True
                 if self._overflow == 1:

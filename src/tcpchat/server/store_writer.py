@@ -37,6 +37,7 @@ from typing import Callable
 from ..core.limits import (
     HISTORY_INDEX_LAG_S,
     HISTORY_INDEX_ROWS,
+    HISTORY_MAX_PENDING_CHARS,
     HISTORY_RETRY_S,
 )
 from .logs import LOGGER_NAME
@@ -83,6 +84,7 @@ class Queue:
         self.changed = threading.Condition(self.lock)
         self.wake = threading.Event()
         self.pending: list[Row] = []
+        self.pending_chars = 0  # their texts' characters, and 100 a row (``room_for``)
         self.writing: list[Row] = []  # the batch in the transaction being written
         self.rooms: dict[int, RoomRow] = {}
         self.kept = 0  # operations handed to the writer (messages, rooms, ids)
@@ -107,6 +109,16 @@ class Queue:
         self.room_loads = 0  # rooms it read from the database so far (store_prune.py)
         self.index_asked = False
         self.closing = False
+
+    def room_for(self, size: int, most: int) -> bool:
+        """True if a row of ``size`` (its text's characters, and 100 for its other fields) may
+        wait among the pending, at most ``most`` rows and ``HISTORY_MAX_PENDING_CHARS`` (then it
+        is counted in); under ``lock``. A stalled disk, or one at the byte cap (slower with long
+        lines), must not hold 100,000 rows of 4 KB each in memory."""
+        if len(self.pending) >= most or self.pending_chars + size > HISTORY_MAX_PENDING_CHARS:
+            return False
+        self.pending_chars += size
+        return True
 
 
 class Writer(Retention):
@@ -220,7 +232,7 @@ class Writer(Retention):
         is failing)."""
         queue = self.queue
         with queue.lock:
-            batch, queue.pending = queue.pending, []
+            batch, queue.pending, queue.pending_chars = queue.pending, [], 0
             rooms, queue.rooms = queue.rooms, {}
             high = queue.high
             behind, queue.behind = queue.behind, False
