@@ -170,9 +170,18 @@ def test_an_irc_client_at_the_chat_port_is_told_where_irc_is(chat: Chat) -> None
         chat.line(s, line)
         assert chat.take(s) == [ev.Bye(chat.now, "an IRC client at the chat port", NOT_IRC)]
         assert s.state is State.CLOSED
+    later = chat.connect()
+    chat.line(later, "bad name")
+    chat.line(later, "NICK bob")  # not a first line: a name refused as any other
+    assert later.state is State.NAME
     other = chat.connect()
     chat.line(other, "NICKy")  # a name, not IRC
     assert other.state is State.ACTIVE
+    locked = Chat(password="secret")  # irssi with a server password sends PASS first
+    s = locked.connect()
+    locked.line(s, "PASS secret")
+    assert locked.take(s)[-1] == ev.Bye(locked.now, "an IRC client at the chat port", NOT_IRC)
+    assert len(locked.hub.guard) == 0  # not counted as a wrong guess
 
 
 @pytest.mark.parametrize("name", ["Алиса", "李雷", "José", "o'k".replace("'", "_"), "a.b-c_9"])

@@ -404,10 +404,11 @@ def used_bytes(tmp_path: Path) -> int:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_retention_by_bytes_keeps_the_newest_within_the_cap(
-    opened: Any, kind: str, tmp_path: Path, records: Records
+    opened: Any, kind: str, tmp_path: Path, records: Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lines of 4,000 bytes take about 12 KB of database each with the search index: the byte
     cap, not the row cap, is what keeps one sender from filling the disk."""
+    monkeypatch.setattr(store_prune, "BYTES_KEEP_ROWS", 10)  # (a replay's 100 pass this cap)
     cap = 1_000_000
     archive = opened(max_rows=0, max_bytes=cap, search=kind)
     for mid in range(1, 401):
@@ -438,6 +439,31 @@ def test_retention_by_bytes_keeps_the_newest_within_the_cap(
     assert smaller.flush(WAIT, index=True)
     assert ids(smaller.recent("#ops", 1000))[-2:] == [400, 401]
     assert ids(smaller.search("#ops", "word401", 10)) == [401]
+
+
+def test_the_byte_cap_keeps_the_newest_messages_when_rooms_and_topics_fill_it(
+    opened: Any, tmp_path: Path, records: Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap counts every page, but only messages are deleted for it: rooms with long topics
+    filling it (a client making room after room) deleted every message, each new one as it
+    was written (found in review). The newest are kept, and the log says why once."""
+    monkeypatch.setattr(store_prune, "BYTES_KEEP_ROWS", 30)
+    cap = 1_000_000
+    archive = opened(max_rows=0, max_bytes=cap)
+    for mid in range(1, 201):
+        archive.keep("#lobby", said(mid, room=None))
+    assert archive.flush(WAIT, index=True)
+    for i in range(2500):  # about 1.7 KB a room with its topic: 4 MB
+        archive.keep_topic(f"#r{i}", f"#r{i}", "ж" * 390 + str(i))
+    assert archive.flush(WAIT, index=True)
+    assert ids(archive.recent("#lobby", 1000)) == list(range(171, 201))
+    for mid in range(201, 221):
+        archive.keep("#lobby", said(mid, room=None))
+        assert archive.flush(WAIT, index=True)
+    assert ids(archive.recent("#lobby", 1000))[-20:] == list(range(201, 221))
+    assert len(ids(archive.recent("#lobby", 1000))) >= 30
+    warned = [m for m in records.at(logging.WARNING) if "rooms and topics fill the rest" in m]
+    assert len(warned) == 1
 
 
 def test_retention_by_days_on_the_injected_clock(opened: Any, tmp_path: Path) -> None:

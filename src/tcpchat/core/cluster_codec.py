@@ -26,7 +26,7 @@ from .cluster import (
     Whispered,
 )
 from .limits import LOBBY, MAX_TOPIC_CHARS
-from .names import display_form, name_problem
+from .names import category, display_form, name_problem
 from .rooms import room_key, room_problem
 from .text import neutralise_line
 
@@ -206,7 +206,9 @@ def is_room(key: str, label: str) -> bool:
     is shown, and ``key`` its key."""
     label = label or LOBBY
     ok = display_form(label) == label and room_problem(label, trusted=True) is None
-    return ok and room_key(label) == key
+    # A key holds the case folding of the node that made it: of characters this Python does
+    # not know, this one's differs (a capital of Unicode 14 is its own lower case on 3.9).
+    return ok and (room_key(label) == key or any(category(c) == "Cn" for c in label))
 
 
 def members(flat: Sequence[str]) -> dict[str, list[str]]:

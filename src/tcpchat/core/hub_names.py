@@ -70,6 +70,8 @@ class NameHandlers(RoomHandlers):
     def _password(self, session: Session, command: cmd.Password | cmd.Say, now: float) -> Out:
         # Compared exactly as sent: a password may begin or end with a space.
         given = command.password if isinstance(command, cmd.Password) else command.line
+        if isinstance(command, cmd.Say) and self._irc_client(session, given):
+            return self._close(session, now, codes.IRC_CLIENT, NOT_IRC)  # (no guess: not counted)
         guard, origin = self.guard, session.origin
         wait = guard.wait(origin, now)
         session.password_tries += 1
@@ -105,7 +107,7 @@ class NameHandlers(RoomHandlers):
 
     def _register(self, session: Session, command: cmd.Say | cmd.Nick, now: float) -> Out:
         wanted = command.text if isinstance(command, cmd.Say) else command.name
-        if isinstance(command, cmd.Say) and _IRC_REGISTRATION.match(wanted):
+        if isinstance(command, cmd.Say) and self._irc_client(session, wanted):
             return self._close(session, now, codes.IRC_CLIENT, NOT_IRC)
         refusal = self._name_refusal(session, wanted, now)
         if refusal is not None:
@@ -195,6 +197,12 @@ class NameHandlers(RoomHandlers):
         if outside:
             out.append(ToSessions(tuple(outside), notice))
         return out
+
+    @staticmethod
+    def _irc_client(session: Session, line: str) -> bool:
+        """True if the connection's first line is an IRC client's (``_IRC_REGISTRATION``), at
+        the password prompt as at the name prompt; a later one is a password or a name."""
+        return session.lines == 1 and _IRC_REGISTRATION.match(line) is not None
 
     def _name_refusal(self, session: Session, wanted: str, now: float) -> Out | None:
         problem = name_problem(wanted, self.reserved)

@@ -349,9 +349,9 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "history_max_mb",
         parse_size,
         limits.HISTORY_MAX_BYTES // 2**20,
-        "MiB of disk the history database may fill (its pages in use, search index included), "
-        "the oldest messages deleted first; the file does not shrink, its pages are reused "
-        "(0: no cap)",
+        "MiB the history database's pages in use may take, search index included, the oldest "
+        "messages deleted first (the file passes it by the index's merges in progress, tens "
+        "of MB, and does not shrink; 0: no cap)",
         "MB",
     ),
     Option(

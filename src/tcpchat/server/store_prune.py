@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Callable, Protocol
 
-from ..core.limits import HISTORY_PRUNE_CHUNK_ROWS, HISTORY_PRUNE_INTERVAL_S
+from ..core.limits import HISTORY_PRUNE_CHUNK_ROWS, HISTORY_PRUNE_INTERVAL_S, HISTORY_REPLAY_MAX
 from .logs import LOGGER_NAME
 from .store_db import FTS5, Row, rollback
 
@@ -64,6 +64,10 @@ FTS_MERGE_FACTOR = 4
 # about one merge: a chunk deleted for the byte cap is small enough for its merge to write at most
 # this much, or the slack under the cap if less (a small cap).
 FTS_MERGE_MAX_BYTES = 8 * 1024 * 1024
+# The newest messages the byte cap never deletes (a full replay's): the cap counts every page,
+# rooms and topics too (bounded apart: ROOMS_KEPT), and were those to fill it (a client making room
+# after room with a long topic, under a cap an operator lowered) it would delete every message.
+BYTES_KEEP_ROWS = HISTORY_REPLAY_MAX
 # (kept in the index's own config table, and read by the 'merge' command only)
 FTS_USERMERGE = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 2)"
 FTS_MERGE = "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)"
@@ -99,6 +103,7 @@ class Retention:
     page_size: int  # the database's (0 until measured)
     over_cap: bool  # past the byte cap, until a round of pruning ends
     told_cap: bool  # the byte cap's first pruning was logged
+    told_floor: bool  # that the cap was passed with only BYTES_KEEP_ROWS messages left
     index_tuned: bool  # usermerge set in this run (store_prune.py's docstring)
     prune_at: float  # time.monotonic() of the next periodic prune; 0: at start
 
@@ -150,6 +155,9 @@ class Retention:
             return  # (the next write reports a failing disk)
         self.used = pages * self.page_size
         if self.used > self.max_bytes and not self.over_cap:
+            if 0 <= self.rows <= BYTES_KEEP_ROWS:  # the rest is rooms and topics
+                self._at_floor()
+                return
             self.over_cap = True
             with self.queue.lock:
                 self.queue.over_cap = True
@@ -215,6 +223,9 @@ class Retention:
         row_bytes = max(self.used // self.rows, 1)
         merged = min(FTS_MERGE_MAX_BYTES, cap // BYTES_SLACK) // FTS_MERGE_FACTOR
         rows = min(HISTORY_PRUNE_CHUNK_ROWS, max(merged // row_bytes, 1), -(-excess // row_bytes))
+        if rows >= self.rows - BYTES_KEEP_ROWS:
+            self._at_floor()
+            rows = self.rows - BYTES_KEEP_ROWS
         if not self.told_cap:
             self.told_cap = True
             log.info(
@@ -225,6 +236,19 @@ class Retention:
                 cap / MB,
             )
         return rows
+
+    def _at_floor(self) -> None:
+        """Past the byte cap with no more than ``BYTES_KEEP_ROWS`` messages to spare: those are
+        kept (rooms and topics fill the rest); logged once a run."""
+        if not self.told_floor:
+            self.told_floor = True
+            log.warning(
+                "history: %s is past --history-max-mb %g with its newest %d messages, which are "
+                "kept: rooms and topics fill the rest",
+                self.path,
+                self.max_bytes / MB,
+                BYTES_KEEP_ROWS,
+            )
 
     def _merge_index(self, deleted: int) -> None:
         """Merge the search index in proportion to the ``deleted`` rows' share of the pages, so

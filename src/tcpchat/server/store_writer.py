@@ -157,7 +157,7 @@ class Writer(Retention):
         self.used = -1  # bytes of the pages in use, measured when there is a byte cap
         self.page_size = 0
         self.over_cap = False
-        self.told_cap = False
+        self.told_cap = self.told_floor = False
         self.index_tuned = False
         self.failing = False
         self.retry_at = 0.0
@@ -195,7 +195,7 @@ class Writer(Retention):
                 log.warning("history: %d messages were not stored", self.lost)
             with queue.lock:
                 queue.done = queue.kept
-                queue.prune_asked = False
+                queue.prune_asked = queue.over_cap = False  # (nothing waits for a dead writer)
                 queue.changed.notify_all()
             self.conn.close()
 

@@ -147,7 +147,7 @@ class Calls:
             node, name = cl.parse_holder(other)
             log.warning(
                 'cluster: %s, a user of the node %s, has this server\'s name "%s" (or one like '
-                "it); nobody else can take it from now on",
+                "it) and keeps it until they leave",
                 name,
                 node,
                 server_name,
