@@ -287,6 +287,9 @@ def test_topic_is_shown_set_announced_and_cleared(chat: RoomChat) -> None:
     chat.line(alice, "/topic -")
     assert text(chat.take(bob)) == ["*** alice cleared the topic of #ops."]
     chat.drain()
+    chat.line(alice, "/topic -")  # nothing to clear: not announced (a newcomer's review)
+    assert text(chat.take(alice)) == ["!!! #ops has no topic to clear."]
+    assert chat.take(bob) == []
     chat.line(alice, "/topic " + "x" * 391)
     (error,) = chat.take(alice)
     assert isinstance(error, ev.Error) and "at most 390" in error.text

@@ -155,6 +155,8 @@ class RoomHandlers:
             return self._error(
                 session, now, codes.USAGE, f"A topic has at most {MAX_TOPIC_CHARS} characters."
             )
+        if not command.topic and not room.topic:  # nothing to clear: nothing to tell the room
+            return self._error(session, now, codes.USAGE, f"{room.name} has no topic to clear.")
         if self._topics_from_log():
             # Set when every node reads it back from the log, this one included (hub_cluster):
             # two topics set at once end the same everywhere, the later one in the log.
