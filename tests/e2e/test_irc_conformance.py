@@ -492,7 +492,7 @@ def test_part_is_seen_by_both(client: Callable[..., IrcPeer]) -> None:
     foo.sync()
     bar.send("PART #chan :see you")
     own = bar.expect("PART")
-    assert own.params[0] == "#chan"
+    assert own.params == ["#chan", "see you"]  # the reason echoed too, as the others have it
     other = foo.expect("PART")
     assert other.hostmask.nickname == "bar" and other.params == ["#chan", "see you"]
 

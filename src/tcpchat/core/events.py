@@ -132,6 +132,7 @@ class Parted:
     time: float
     room: str
     current: str | None  # None: you are in no room
+    reason: str = ""  # what you gave with /part, as the room's leave notice says it
 
 
 @dataclass(frozen=True)

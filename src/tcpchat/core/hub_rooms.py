@@ -136,7 +136,8 @@ class RoomHandlers:
         if session.current is room:
             session.current = session.rooms[-1] if session.rooms else None
         current = session.current.name if session.current is not None else None
-        out.append(to(session, ev.Parted(now, room.name, current)))
+        said = reason[len(codes.PART) + 2 :] if reason.startswith(codes.PART + ": ") else ""
+        out.append(to(session, ev.Parted(now, room.name, current, said)))
         out += self._departed(room, session, now, reason)
         out += self._share_part(session, room, reason, now)
         return out

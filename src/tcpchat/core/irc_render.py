@@ -219,7 +219,10 @@ class IrcFormat:
         return line("JOIN", event.room, source=self.mask(me), tags=_t(flags, event))
 
     def _parted(self, event: ev.Parted, flags: str, me: str) -> bytes:
-        return line("PART", event.room, source=self.mask(me), tags=_t(flags, event))
+        tags, source = _t(flags, event), self.mask(me)
+        if event.reason:  # echoed as the others have it
+            return line("PART", event.room, event.reason, source=source, tags=tags, text=True)
+        return line("PART", event.room, source=source, tags=tags)
 
     def _crowd(self, event: ev.Crowd, flags: str, me: str) -> bytes:
         return self.notice(event.room, sentences.crowd(event))

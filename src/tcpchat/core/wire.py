@@ -336,7 +336,7 @@ def _event_from(o: dict[str, object]) -> ev.Event | None:
             bool(o.get("joined")),
         )
     if kind == "part":
-        return ev.Parted(t, _s(o, "room"), _opt_s(o, "current"))
+        return ev.Parted(t, _s(o, "room"), _opt_s(o, "current"), _opt_s(o, "reason") or "")
     if kind == "rooms":
         rooms = o["rooms"]
         if not isinstance(rooms, list):
