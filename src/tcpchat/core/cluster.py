@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .names import look_keys
+from .records import quick_init
 from .session import Session
 
 # How long a private message to the old name of a user of this node who renamed still reaches
@@ -198,6 +199,7 @@ class Position:
 # --- entries ------------------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True)
 class Said:
     """A message said in a room (``room``: its key; ``label``: its display name, "" for
@@ -215,6 +217,7 @@ class Said:
     line: int = 0  # the sender's line it was, named in the sender's confirmation
 
 
+@quick_init
 @dataclass(frozen=True)
 class Whispered:
     """A private message from ``sender`` (session ``session`` of ``node``'s run ``run``) to

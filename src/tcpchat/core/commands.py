@@ -15,8 +15,10 @@ from .limits import (
     HISTORY_REPLAY,
     MAX_QUIT_REASON_CHARS,
 )
+from .records import quick_init
 
 
+@quick_init
 @dataclass(frozen=True)
 class Say:
     """A plain line: a public message, or the name/password while the session is not active.
@@ -30,6 +32,7 @@ class Say:
     notice: bool = False  # an IRC NOTICE: shown as any message, passed on to IRC as a NOTICE
 
 
+@quick_init
 @dataclass(frozen=True)
 class Whisper:
     name: str
@@ -37,6 +40,7 @@ class Whisper:
     notice: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Action:
     text: str

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from .records import quick_init
+
 
 @dataclass(frozen=True)
 class Welcome:
@@ -65,6 +67,7 @@ class Renamed:
     you: bool
 
 
+@quick_init
 @dataclass(frozen=True)
 class Message:
     time: float
@@ -79,6 +82,7 @@ class Message:
     notice: bool = False  # sent as an IRC NOTICE (shown as any message; IRC gets a NOTICE)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Delivered:
     time: float

@@ -27,9 +27,11 @@ from typing import Union
 
 from .cluster import Bounced, Entry, Whispered
 from .events import Event
+from .records import quick_init
 from .session import Session
 
 
+@quick_init
 @dataclass(frozen=True)
 class ToAll:
     """``event`` for every session in ``#lobby``, except ``skip`` (a sender, who gets a
@@ -39,6 +41,7 @@ class ToAll:
     skip: Session | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class ToSessions:
     """``event`` for each session in ``to``.
@@ -83,6 +86,7 @@ class Close:
 MemberChange = tuple[str, Union[tuple[str, ...], None]]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Publish:
     """Append ``entry`` to the cluster's log; ``members``: what it changes in this node's record
