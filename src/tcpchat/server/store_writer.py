@@ -185,7 +185,11 @@ class Writer(Retention):
                 self._index_when_due()
                 with queue.lock:
                     marked = queue.log_held or queue.log_mark <= queue.written_mark
-                    if queue.closing and not queue.pending and not queue.rooms and marked:
+                    # An id handed out after the last pass took its batch (a private message's,
+                    # not stored) is noted in meta.last_id before the writer stops, or the next
+                    # run would give it again; unless the disk is failing (nothing gets written).
+                    noted = queue.high <= self.stored_high or self.failing
+                    if queue.closing and not queue.pending and not queue.rooms and marked and noted:
                         break
                 self._prune_when_due()
         except Exception:  # our bug: say so, and keep the server running without history
@@ -210,7 +214,7 @@ class Writer(Retention):
         """Seconds the writer may sleep before indexing or retention is due."""
         queue = self.queue
         behind = self.search_kind == FTS5 and queue.top > queue.indexed
-        if queue.prune_asked or self.over_cap or (behind and queue.index_asked):
+        if queue.closing or queue.prune_asked or self.over_cap or (behind and queue.index_asked):
             return 0.0
         due = []
         if behind:
