@@ -4,7 +4,7 @@
 ``object.__setattr__``, since the class refuses plain assignment: about 0.15 µs a field on the
 benchmark machine, 1.3 µs for an event of eight fields. A room message makes five or six such
 records (the command, the message, its confirmation, the instructions that carry them; in a
-cluster its log entry and the instruction to append it), a sixth of what a message costs a
+cluster its log entry and the instruction to append it): 10-12 % of what a message costs a
 server in all. ``quick_init`` gives such a class an ``__init__`` that writes the fields into the
 new instance's ``__dict__`` instead: the same instance, equal, hashed and shown the same, still
 frozen to assignment, made in about a third of the time (docs/BENCHMARKS.md).
