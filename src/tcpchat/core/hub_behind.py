@@ -41,7 +41,10 @@ class BehindHandlers(WhisperHandlers):
         """``session`` sent a room message to the log (its line: ``session.lines``)."""
         cluster = self.cluster
         assert cluster is not None
-        cluster.saying.setdefault(session.id, deque()).append((session.lines, now))
+        flying = cluster.saying.get(session.id)
+        if flying is None:  # (not setdefault: that would make a deque per message)
+            flying = cluster.saying[session.id] = deque()
+        flying.append((session.lines, now))
 
     def _after_messages(self, session: Session, out: Out, now: float) -> Out:
         """``out``, what a command or the leave of ``session`` did, with what it tells others
