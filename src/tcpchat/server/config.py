@@ -58,10 +58,10 @@ _CLUSTER_OPTIONS = frozenset(
 
 
 def shown_url(url: str) -> str:
-    """``url`` as it may be logged or shown: a password in it (``//USER:PASS@`` or
-    ``password=``) is replaced by ``***``, in a URL mistyped too."""
+    """``url`` as it may be logged or shown: a password in it (``//USER:PASS@``, ``password=``
+    or ``ssl_password=``, the key file's) is replaced by ``***``, in a URL mistyped too."""
     url = re.sub(r"(//[^/@:]*):[^/]*@", r"\1:***@", url)
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+    return re.sub(r"(?i)([?&](?:ssl_)?password=)[^&#]*", r"\1***", url)
 
 
 def parse_cluster_url(text: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import time
 from collections.abc import Collection
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ...core import cluster as cl
 from ...core.errors import ConfigError
@@ -35,6 +37,23 @@ FIRST_RETRY_S = 0.1
 LAST_RETRY_S = 2.0
 
 
+def options_taken() -> set[str]:
+    """The URL options the installed redis-py takes: those it parses and its connections'
+    parameters. ``parse_cluster_url`` knows the newest redis-py's; an older one (the newest for
+    Python 3.9 is 7.0) takes fewer."""
+    connection = importlib.import_module("redis.asyncio.connection")
+    taken = set(connection.URL_QUERY_ARGUMENT_PARSERS)
+    for kind in (connection.AbstractConnection, connection.Connection, connection.SSLConnection):
+        taken |= set(inspect.signature(kind.__init__).parameters)
+    return taken
+
+
+def options_not_taken(url: str, taken: Collection[str]) -> list[str]:
+    """The options in ``url``'s query that are not among ``taken``, sorted."""
+    asked = {key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    return sorted(asked.difference(taken))
+
+
 def redis_asyncio() -> ModuleType:
     """redis-py's asyncio client; ``ConfigError`` saying how to install it if it is missing."""
     try:
@@ -50,6 +69,15 @@ async def reach(url: str, wait: float) -> Any:
     in time. The caller closes the client (``await client.aclose()``).
     """
     module = redis_asyncio()
+    unknown = options_not_taken(url, options_taken())
+    if unknown:  # (else redis-py's TypeError at the first command, taken for Redis unreachable)
+        version = getattr(importlib.import_module("redis"), "__version__", "?")
+        words, them = ("the option", "it") if len(unknown) == 1 else ("the options", "them")
+        raise ConfigError(
+            f"--cluster {shown_url(url)}: redis-py {version} does not take {words} "
+            f"{', '.join(map(repr, unknown))}: leave {them} out, or use redis-py 8 (Python 3.10 or "
+            "newer)"
+        )
     # A socket_timeout in the URL's query wins over this one (redis-py's from_url).
     try:
         client = module.from_url(
