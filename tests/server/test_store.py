@@ -117,40 +117,58 @@ def test_ids_continue_after_reopen_private_ones_included(opened: Any) -> None:
     assert ids(again.recent("#ops", 10)) == [1, 2, 3, 4, 5]
 
 
-def test_an_id_handed_out_while_the_writer_commits_is_noted_before_close(opened: Any) -> None:
-    """A private message's id (not stored, but handed out) kept while the writer is in a commit,
-    with the close right after it: the writer notes the id before it stops, or the next run
-    would give it again. (Seen once in a full run, where the writer's last pass saw the close.)"""
+@pytest.mark.parametrize("held", ["commit", "index"])
+def test_what_comes_during_the_writers_last_pass_is_noted_and_indexed_before_close(
+    opened: Any, tmp_path: Path, held: str
+) -> None:
+    """The close comes while the writer is in a pass: in its commit of the rows, with a private
+    message's id (not stored, but handed out) kept meanwhile, which the writer notes before it
+    stops, or the next run would give it again (seen once in a full run); or just after it
+    looked at the search index, which it brings up to every row before it stops, as a close
+    promises."""
     archive = opened()
     writer, queue = archive._writer, archive._queue
-    in_commit, go_on, closing = threading.Event(), threading.Event(), threading.Event()
-    commit, wake = writer._commit, queue.wake.set
+    in_pass, go_on, closing = threading.Event(), threading.Event(), threading.Event()
+    commit, index, wake = writer._commit, writer._index_when_due, queue.wake.set
+
+    def hold() -> None:  # until the private id is kept and the close has begun
+        if not in_pass.is_set():
+            in_pass.set()
+            assert go_on.wait(10)
 
     def held_commit(*args: Any) -> bool:
-        if args[0]:  # the rows' commit: held until the private id is kept and close has begun
-            in_commit.set()
-            assert go_on.wait(10)
+        if args[0] and held == "commit":  # (the rows' commit)
+            hold()
         return bool(commit(*args))
+
+    def held_index() -> None:
+        index()
+        if queue.top >= 5 and held == "index":
+            hold()
 
     def noticed_wake() -> None:
         wake()
         if queue.closing:
             closing.set()
 
-    writer._commit = held_commit
+    writer._commit, writer._index_when_due = held_commit, held_index
     queue.wake.set = noticed_wake
     for mid in range(1, 6):
         archive.keep("#ops", said(mid))
-    assert in_commit.wait(10)
-    archive.keep(None, private(9))
+    assert in_pass.wait(10)
+    last = 9 if held == "commit" else 5  # (a private id makes the writer go round again)
+    if held == "commit":
+        archive.keep(None, private(9))
     closer = threading.Thread(target=archive.close)
     closer.start()
     assert closing.wait(10)
     go_on.set()
     closer.join(10)
     assert not closer.is_alive()
+    if fts5_available():
+        assert stored_rows(tmp_path, "SELECT value FROM meta WHERE key = 'indexed'") == [(5,)]
     again = opened()
-    assert again.last_id() == 9
+    assert again.last_id() == last
     assert ids(again.recent("#ops", 10)) == [1, 2, 3, 4, 5]
 
 

@@ -189,7 +189,11 @@ class Writer(Retention):
                     # not stored) is noted in meta.last_id before the writer stops, or the next
                     # run would give it again; unless the disk is failing (nothing gets written).
                     noted = queue.high <= self.stored_high or self.failing
-                    if queue.closing and not queue.pending and not queue.rooms and marked and noted:
+                    # And the search index is brought up to every row, as a close promises
+                    # (the close may come after this pass looked at the index).
+                    indexed = self.search_kind != FTS5 or queue.top <= queue.indexed
+                    done = marked and noted and (indexed or self.failing)
+                    if queue.closing and not queue.pending and not queue.rooms and done:
                         break
                 self._prune_when_due()
         except Exception:  # our bug: say so, and keep the server running without history
