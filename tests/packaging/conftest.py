@@ -107,14 +107,17 @@ def default_version() -> str:
 
 
 def unit_requirements(version: str) -> list[str]:
-    """Pins for the unit-test tools: requirements-dev.txt's for 3.10+, older ones for 3.9."""
+    """Pins for the unit-test tools, and for redis-py (the cluster's extra, whose unit tests
+    then run with the redis-py pip installs on that Python: 7.0 on 3.9, which takes fewer URL
+    options): requirements-dev.txt's for 3.10+, older ones for 3.9."""
     if version == "3.9":
         source = Path(__file__).with_name("requirements-py39.txt")
     else:
         source = ROOT / "requirements-dev.txt"
-    wanted = ("pytest==", "pytest-timeout==", "hypothesis==")
+    wanted = ("pytest==", "pytest-timeout==", "hypothesis==", "redis==", "hiredis==")
     lines = source.read_text(encoding="utf-8").splitlines()
-    return sorted(line.strip() for line in lines if line.strip().startswith(wanted))
+    pins = (line.split("#")[0].strip() for line in lines)  # (a pin may have a comment)
+    return sorted(pin for pin in pins if pin.startswith(wanted))
 
 
 def unit_venv(version: str, python: Path) -> Path:
