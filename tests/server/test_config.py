@@ -63,9 +63,10 @@ def test_an_option_the_installed_redis_py_does_not_take_is_refused_at_start_in_o
     for option in older:
         url = f"redis://127.0.0.1:1/0?db=0&{option}=s3cret"
         assert cluster.options_not_taken(url, seen) == [option]
+        refusal = f"does not take the option '{option}': leave it out"
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(cluster, "options_taken", lambda: seen)
-            with pytest.raises(ConfigError, match=f"does not take the option '{option}': leave it out") as why:
+            with pytest.raises(ConfigError, match=refusal) as why:
                 asyncio.run(cluster.reach(url, 30.0))  # at once: no wait for an unreachable port
         if option.endswith("password"):
             assert "s3cret" not in str(why.value)
