@@ -10,7 +10,7 @@ import pytest
 
 from tcpchat.core import cluster as cl
 from tcpchat.core import cluster_codec as codec
-from tcpchat.core.lease import Backoff, Lease, OutageIds, reapable
+from tcpchat.core.lease import Backoff, Lease, OutageIds, Stalls, reapable
 from tcpchat.core.limits import MAX_TOPIC_CHARS
 
 
@@ -109,6 +109,26 @@ def test_nodes_without_a_lease_are_reaped_by_the_others_never_by_themselves() ->
     listed = ["c", "a", "b", "me"]
     assert reapable(listed, alive=["a"], me="me") == ["b", "c"]
     assert reapable(listed, alive=["a", "b", "c", "me"], me="me") == []
+
+
+def test_nobody_is_reaped_for_a_renewals_span_after_redis_answered_a_call_late() -> None:
+    """A stall of Redis (an answer a second late or more) may have let live nodes' leases run
+    out in it, their renewals held up: no reaping until they have had a renewal's span to
+    renew. Answers in time, however many, change nothing; a later stall starts the span again,
+    an earlier one never shortens it."""
+    stalls = Stalls(slow=1.0, grace=5 / 3)
+    assert stalls.calm(0.0)
+    stalls.answered(sent=0.0, now=0.99)
+    assert stalls.calm(0.99)
+    stalls.answered(sent=1.0, now=4.8)  # CLIENT PAUSE 3800
+    assert not stalls.calm(4.8) and not stalls.calm(6.4)
+    assert stalls.calm(4.8 + 5 / 3)
+    stalls.answered(sent=5.0, now=6.0)  # a second: a stall again
+    assert not stalls.calm(7.5) and stalls.calm(6.0 + 5 / 3)
+    stalls.answered(sent=2.0, now=3.5)  # answered late, told late: the span is not moved back
+    assert not stalls.calm(7.5)
+    stalls.hold(10.0, 6.0)  # back from a lost link: the others may be on their way back
+    assert not stalls.calm(15.9) and stalls.calm(16.0)
 
 
 @pytest.mark.parametrize(

@@ -368,6 +368,23 @@ def test_a_redis_pause_loses_reorders_and_duplicates_nothing(cluster: Cluster) -
     forty_around(cluster, "CLIENT PAUSE 3000 WRITE", "+OK", "during")
 
 
+@pytest.mark.parametrize("paused", ["ALL", "WRITE"])
+def test_a_redis_stall_nearly_as_long_as_the_lease_reaps_nobody(
+    cluster: Cluster, paused: str
+) -> None:
+    """Redis stalls 4.5 s: shorter than the lease (5 s), longer than what is left of it after
+    a renewal is due (3.3 s), so a node's lease most likely runs out in Redis, its renewal
+    held with its writes. Nobody is reaped for it, nobody is told of a link loss or sees
+    anybody leave, and nothing said is lost (``WRITE``: the others' look at the leases gets
+    through and their reaps wait in Redis)."""
+    forty_around(cluster, f"CLIENT PAUSE 4500 {paused}", "+OK", "during")
+    alice, bob = cluster.peers
+    assert not any("left" in line for line in alice.seen + bob.seen)
+    for name in "ab":
+        log = cluster.nodes[name].stderr()
+        assert "joining again" not in log and "stopped renewing" not in log, log
+
+
 def test_a_dropped_subscription_is_taken_up_again_and_nothing_is_lost(cluster: Cluster) -> None:
     # What Redis does to a subscriber that falls too far behind (client-output-buffer-limit).
     forty_around(cluster, "CLIENT KILL TYPE pubsub", ":", "after")

@@ -35,9 +35,12 @@ def down_link() -> tuple[ClusterLink, list[Instruction]]:
     return link, routed
 
 
-def answered(link: ClusterLink, batch: list[Instruction], answers: list[object]) -> None:
-    """Redis's ``answers`` to ``batch``, as sent on the current link under the current boot id."""
-    link._answered(batch, answers, link._link, link.bus.boot)
+def answered(
+    link: ClusterLink, batch: list[Instruction], answers: list[object], retry: bool = False
+) -> bool:
+    """Redis's ``answers`` to ``batch``, as sent on the current link under the current boot id
+    (``retry``: the writer may send a fenced end again, as it does once a renewal's span)."""
+    return link._answered(batch, answers, link._link, link.bus.boot, retry)
 
 
 def test_names_and_presence_cut_off_long_are_left_to_joining_again_not_queued() -> None:
@@ -184,8 +187,37 @@ def test_a_bounce_refused_by_the_fence_waits_for_the_rejoin_a_stale_refusal_rejo
         assert list(link._queue) == [bounce]
         for stale in ((link._link - 1, link.bus.boot), (link._link, "an earlier boot")):
             link, _ = down_link()
-            link._answered([said_by(kim, "hi")], [LEASE_LOST], *stale)
+            assert not link._answered([said_by(kim, "hi")], [LEASE_LOST], *stale, True)
             assert not link._rejoin_wanted
+
+    asyncio.run(main())
+
+
+def test_a_fenced_end_of_a_batch_is_queued_again_in_order_for_the_writer_to_renew_first() -> None:
+    """Redis refused the end of a batch for want of this node's lease (it ran out in Redis while
+    Redis stalled, the renewal held up with the writes): nothing of it was written, so it goes
+    again, in order and before what was queued since, once the writer renewed the lease; no
+    sender is told anything and the node does not join again. Not when something after the
+    first refusal was written (sent again, the refused would come after it), nor when the
+    writer may not retry (fenced again within a renewal's span): then as before."""
+
+    async def main() -> None:
+        kim, zoe = active(1, "kim"), active(2, "zoe")
+        said = [said_by(kim, "one"), said_by(zoe, "two"), said_by(kim, "three")]
+        arrived = Publish(cl.Arrived("a", "ann", "#lobby", "#lobby", 0.0), (("ann", None),))
+        batch: list[Instruction] = [said[0], arrived, said[1], Release("old"), said[2]]
+        link, routed = down_link()
+        link._queue.append(said_by(kim, "queued since"))
+        refused: list[object] = [LEASE_LOST] * len(batch)
+        assert answered(link, batch, [1, 7, *refused[2:]], retry=True)
+        assert list(link._queue)[:3] == batch[2:] and len(link._queue) == 4
+        assert routed == [] and not link._rejoin_wanted
+        for answers in ([LEASE_LOST, LEASE_LOST, 3, 4, LEASE_LOST], refused):
+            link, routed = down_link()
+            assert not answered(link, batch, answers, retry=answers is not refused)
+            unsent = [a for item, a in zip(batch, answers) if item in said and a == LEASE_LOST]
+            assert link._rejoin_wanted and len(routed) == len(unsent)  # each told "not sent"
+            assert not any(isinstance(item, Publish) and item.sender for item in link._queue)
 
     asyncio.run(main())
 

@@ -14,6 +14,7 @@ from .limits import (
     CLUSTER_RESERVE_EVERY_S,
     CLUSTER_RETRY_FIRST_S,
     CLUSTER_RETRY_MAX_S,
+    CLUSTER_STALL_S,
 )
 
 
@@ -55,6 +56,39 @@ class Lease:
 
     def lapsed(self, now: float) -> bool:
         return self.confirmed is None or now - self.confirmed >= self.length
+
+
+class Stalls:
+    """Whether the leases this node sees lapsed may be believed (docs/CLUSTER.md, Fencing).
+
+    Redis counts a lease's time on its own clock, also while it stalls (``CLIENT PAUSE``, a slow
+    disk under ``appendfsync``, a long script): a stall of a few seconds, shorter than the lease,
+    lets the leases of live nodes run out in it, their renewals waiting in the stall. Right
+    after one, a node that looks first must not reap the others, nor itself be reaped, before
+    the held renewals are run. The bus tells ``answered`` how long each of its timer's calls
+    took; one that took ``slow`` seconds or more means Redis stalled (or this node did), and
+    ``calm`` is False for ``grace`` seconds after it: long enough for every live node to renew.
+    Times are on the lease's clock."""
+
+    def __init__(self, slow: float = CLUSTER_STALL_S, grace: float = CLUSTER_RENEW_S) -> None:
+        self.slow = slow
+        self.grace = grace
+        self.until: float | None = None  # no reaping before this
+
+    def answered(self, sent: float, now: float) -> None:
+        """A call sent at ``sent`` was answered at ``now``."""
+        if now - sent >= self.slow:
+            self.hold(now, self.grace)
+
+    def hold(self, now: float, span: float) -> None:
+        """Reap nobody for ``span`` seconds from ``now`` (this node is back from a lost link:
+        the others may still be on their way back, a pause of up to CLUSTER_RETRY_MAX_S
+        between two of their tries, their leases run out in Redis meanwhile)."""
+        self.until = max(self.until or now, now + span)
+
+    def calm(self, now: float) -> bool:
+        """True if no stall was seen within ``grace`` seconds before ``now``."""
+        return self.until is None or now >= self.until
 
 
 class OutageIds:

@@ -421,6 +421,11 @@ CLUSTER_RESERVE_EVERY_S = 5.0
 # changes queued past it while the link is down are dropped; the node joins again instead.
 CLUSTER_MAX_PENDING = 20_000
 CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
+# A call to Redis answered this late means Redis stalled (CLIENT PAUSE, a slow disk, a long
+# script): the renewals of the other nodes were held up too, and their leases may have run out
+# in Redis meanwhile. A node reaps nobody for CLUSTER_RENEW_S after such an answer, and a reap
+# that Redis runs this long after the reaper looked is not done (core/lease.py, Stalls).
+CLUSTER_STALL_S = 1.0
 # Lines held for the cluster's answer (server/held.py): looked at each second, read anyway after
 # 2 s (Redis stalled); past a flood burst and its refusals (30) they are read at once.
 HELD_RECHECK_S, HELD_MAX_S, HELD_MAX_LINES = 1.0, 2.0, 32

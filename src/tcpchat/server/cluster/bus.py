@@ -15,7 +15,7 @@ from typing import Any
 
 from ...core import cluster as cl
 from ...core import cluster_codec as codec
-from ...core.lease import Lease, OutageIds, reapable
+from ...core.lease import Lease, OutageIds, Stalls, reapable
 from ...core.limits import (
     CLUSTER_GONE_INBOX_S,
     CLUSTER_INBOX_ENTRIES,
@@ -24,6 +24,7 @@ from ...core.limits import (
     CLUSTER_MAX_PENDING,
     CLUSTER_READ_COUNT,
     CLUSTER_REAP_BOUNCES,
+    CLUSTER_STALL_S,
 )
 from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
@@ -56,6 +57,7 @@ class Bus:
         self._next_boot: str | None = None  # the one a renewal is taking (``renew``)
         self.lease = lease or Lease()
         self.outage = OutageIds()
+        self.stalls = Stalls()  # whether a lapsed lease may be believed (``reap``)
         self.inbox = cl.inbox_key(node)
         self.log_position = cl.Position()
         self.inbox_position = cl.Position()
@@ -252,7 +254,9 @@ class Bus:
         keys = [cl.lease_key(self.node), cl.NODES_KEY, cl.read_key(self.node)]
         sent = lease_clock()
         lapsed = self.lease.lapsed(sent)  # the read mark may have lapsed too: noted again
-        if not await self.calls.renew(keys=keys, args=args):
+        renewed = await self.calls.renew(keys=keys, args=args)
+        self._answered(sent)
+        if not renewed:
             return False
         if lapsed:
             self._marked = None
@@ -398,23 +402,46 @@ class Bus:
 
     async def reap(self, now: float) -> list[tuple[str, Unread]]:
         """Announce gone every node whose lease lapsed: the nodes this call reaped, each with
-        the entries of its inbox it never handled (to answer "not delivered")."""
+        the entries of its inbox it never handled (to answer "not delivered"). Nobody, right
+        after Redis stalled: the leases it let run out meanwhile may be renewed yet (``Stalls``);
+        and a reap is done only if Redis runs it within ``CLUSTER_STALL_S`` of the look."""
+        sent = lease_clock()
+        seconds, micros = await self.redis.time()
         listed = await self.redis.smembers(cl.NODES_KEY)
         alive = [n for n in listed if await self.redis.exists(cl.lease_key(n))]
+        late = seconds * 1000 + micros // 1000 + round(CLUSTER_STALL_S * 1000)
         reaped: list[tuple[str, Unread]] = []
         for node in reapable(listed, alive, self.node):
-            taken = await self._reap_one(node, now, "")
+            if not self.stalls.calm(self._answered(sent)):
+                break
+            sent = lease_clock()
+            taken = await self._reap_one(node, now, "", late=late)
             if taken is not None:
                 reaped.append((node, taken[1]))
+        self._answered(sent)
         return reaped
 
+    def _answered(self, sent: float) -> float:
+        """A call of the timer's sent at ``sent`` was answered: now, on the lease's clock."""
+        now = lease_clock()
+        self.stalls.answered(sent, now)
+        return now
+
     async def _reap_one(
-        self, node: str, now: float, reason: str, keep_inbox: bool = True, take: bool = True
+        self,
+        node: str,
+        now: float,
+        reason: str,
+        keep_inbox: bool = True,
+        take: bool = True,
+        late: int = 0,
     ) -> tuple[int, Unread] | None:
         """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
         even if it was reaped already, since it may have stalled past that and written users
         and names since, unless another run of it holds the lease. None if not reaped, else
-        the node's inbox read mark and the entries after it that the reap took (``take``)."""
+        the node's inbox read mark and the entries after it that the reap took (``take``).
+        ``late``: when it is too late for Redis to reap another node, on Redis's clock in ms
+        (0: never; scripts.py, REAP)."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node), cl.read_key(node)]
         own = self.boot if node == self.node else ""
@@ -422,7 +449,7 @@ class Bus:
         read = self.inbox_position.last if own else 0
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
         args = [node, CLUSTER_LOG_ENTRIES, own, own and self._boots()[1], ttl, read]
-        args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000)]
+        args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000), late]
         answer = await self.calls.reap(keys=keys, args=[*args, *gone])
         if not answer:
             return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
-from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_RETRY_MAX_S, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
@@ -63,6 +64,7 @@ class ClusterLink(Answers):
         self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
         self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
         self._up_since = time.monotonic()
+        self._fenced_at = -math.inf  # when Redis last refused this node's writes (its lease)
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -124,7 +126,7 @@ class ClusterLink(Answers):
         or the node would have to join the cluster again."""
         while self._queue and not self._rejoin_wanted:
             batch, link, boot = take_batch(self._queue), self._link, self.bus.boot
-            self._answered(batch, await self.bus.run(batch), link, boot)
+            self._answered(batch, await self.bus.run(batch), link, boot, retry=False)
 
     async def _leave(self) -> None:
         """Leave (``Bus.leave``); the private messages that reached this node after its reader
@@ -179,12 +181,35 @@ class ClusterLink(Answers):
                     self._lost(exc, link)
                     self._in_flight_lost(batch)
                     break
+                retry = lease_clock() - self._fenced_at >= self.bus.lease.renew
                 try:
-                    self._answered(batch, answers, link, boot)
+                    fenced = self._answered(batch, answers, link, boot, retry)
                 except Exception:  # our bug: logged, and the writer goes on
                     log.exception("cluster: handling Redis's answers failed")
+                    fenced = False
+                if fenced and not await self._renew_fenced(link):
+                    break
                 if not batch:
                     break  # only the inbox's read mark (Bus.run): noted or not, once a wake
+
+    async def _renew_fenced(self, link: int) -> bool:
+        """Redis refused writes of this node's for want of its lease (``Answers._answered``):
+        renew it and go on (True), unless the others reaped this node (it joins again) or the
+        link is lost. Once a renewal's span at most: fenced again sooner, the node joins again."""
+        self._fenced_at = lease_clock()
+        log.warning(
+            "cluster: Redis refused this node's writes: its lease ran out in Redis (did Redis "
+            "stall?); renewing it and sending them again"
+        )
+        try:
+            if await self.bus.renew():
+                return True
+        except Exception as exc:
+            self._lost(exc, link)
+            return False
+        self._rejoin_wanted = self._rejoin_wanted or link == self._link
+        self._lost(ConnectionError("this node lost its lease"), link)
+        return False
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -378,6 +403,9 @@ class ClusterLink(Answers):
             break
         self.up.set()
         self._up_since = time.monotonic()
+        # The others may have lost Redis too and not be back yet (their leases run out in it
+        # meanwhile): give them time to come back before reaping anybody.
+        self.bus.stalls.hold(lease_clock(), CLUSTER_RETRY_MAX_S + self.bus.lease.renew)
         self._wake.set()
         self._reconnecting = None
         log.warning("cluster link back")

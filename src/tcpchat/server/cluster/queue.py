@@ -67,6 +67,17 @@ def take_batch(queue: deque[Instruction]) -> list[Instruction]:
     return batch
 
 
+def fenced_end(answers: list[Any]) -> bool:
+    """True if some of ``answers`` say the lease did not hold (``LEASE_LOST``) and none after
+    the first of those says something was written: sent again, the instructions they answer
+    stay in order with the rest."""
+    for index, answer in enumerate(answers):
+        if answer == LEASE_LOST:
+            rest = answers[index:]
+            return all(late == LEASE_LOST or isinstance(late, Exception) for late in rest)
+    return False
+
+
 def drop_messages(
     queue: deque[Instruction], senders: Container[Session]
 ) -> tuple[deque[Instruction], list[Publish | Whisper]]:
@@ -96,15 +107,28 @@ class Answers:
     def _lost(self, exc: BaseException, link: int) -> None:
         raise NotImplementedError  # ClusterLink._lost
 
-    def _answered(self, batch: list[Instruction], answers: list[Any], link: int, boot: str) -> None:
+    def _answered(
+        self, batch: list[Instruction], answers: list[Any], link: int, boot: str, retry: bool
+    ) -> bool:
         """Redis's ``answers`` to ``batch``, sent on link ``link`` under boot id ``boot``: a
-        refusal of a batch an earlier link or run sent is no reason to join again."""
+        refusal of a batch an earlier link or run sent is no reason to join again.
+
+        True if Redis fenced the batch's end (``retry`` allowing): this node's lease had run out
+        in Redis, most likely in a stall of Redis that held its renewal too (docs/CLUSTER.md,
+        Fencing). Nothing of that end was written, and nothing after it: it is queued again,
+        in order, and the writer renews the lease before sending it again, or joins the
+        cluster again if the others reaped this node meanwhile."""
         now = time.time()
         out: Out = []
         again: list[Instruction] = []
         why = ""  # set when this node must join the cluster again
         lost: set[Session] = set()  # users whose names turned out to be someone else's
+        current = link == self._link and boot == self.bus.boot
+        retry = retry and current and fenced_end(answers)
         for item, answer in zip(batch, answers):
+            if retry and answer == LEASE_LOST:
+                again.append(item)
+                continue
             if isinstance(answer, Exception):
                 log.error("cluster: Redis refused %s: %s", type(item).__name__, answer)
                 if isinstance(item, Whisper) or (isinstance(item, Publish) and item.sender):
@@ -134,9 +158,10 @@ class Answers:
             self._queue, dropped = drop_messages(self._queue, lost)
             out += [told for message in dropped for told in self.hub.unsent(message, now)]
         self.route(out)
-        if why and link == self._link and boot == self.bus.boot:
+        if why and current:
             self._rejoin_wanted = True
             self._lost(ConnectionError(why), link)
+        return retry and not why
 
     def _in_flight_lost(self, batch: list[Instruction]) -> None:
         """The link broke with ``batch`` sent: messages in it may or may not have reached Redis,

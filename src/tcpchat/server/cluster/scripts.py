@@ -226,11 +226,15 @@ return 1
 # Everything is read before anything is written: a script that fails half way keeps what it
 # wrote, and a node half reaped would be reaped by nobody.
 # KEYS: its lease, nodes, its held set, its members, seq, log, its inbox, its read mark.
+# Another node is reaped only if Redis runs the script by ``late``, a time on Redis's own clock
+# (ms; the reaper's look at the leases plus CLUSTER_STALL_S): a reap held up by a stall of Redis
+# (``CLIENT PAUSE WRITE`` lets the look through and holds the script) would otherwise run before
+# the renewals held with it, and reap live nodes (core/lease.py, Stalls).
 # ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, the mark's ms while its node
-# lives, then the gone entry's field, value, ...  Returns {the gone entry's id, the mark, then id,
-# value per entry taken}, or 0 if the node is alive or was reaped already (and it is not its
-# own), or if another run holds its lease. Ids are compared as the strings of digits they are: a
-# Lua number loses digits.
+# lives, late ('0': none), then the gone entry's field, value, ...  Returns {the gone entry's id,
+# the mark, then id, value per entry taken}, or 0 if the node is alive or was reaped already
+# (and it is not its own), if another run holds its lease, or if it came too late. Ids are
+# compared as the strings of digits they are: a Lua number loses digits.
 REAP = """
 local own = ARGV[3] ~= ''
 if own then
@@ -239,6 +243,12 @@ if own then
 else
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
   if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
+  if ARGV[9] ~= '0' then
+    local now = redis.call('TIME')
+    if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[9]) then
+      return 0
+    end
+  end
 end
 local function later(a, b) return #a > #b or (#a == #b and a > b) end
 local function number(id)
@@ -281,7 +291,7 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) 
 redis.call('DEL', KEYS[3], KEYS[4])
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 9, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 10, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 out[1] = id
