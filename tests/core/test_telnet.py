@@ -101,10 +101,16 @@ def test_subnegotiation_is_skipped_whole_even_split() -> None:
     assert (lines, replies) == (["bob"], b"")
 
 
-def test_a_subnegotiation_without_end_is_cut_at_the_limit() -> None:
-    junk = b"x" * (TELNET_SUBNEGOTIATION_MAX_BYTES + 1)
-    lines, _, _ = run(IAC + SB + TTYPE + junk, b"after\n")
-    assert lines == ["after"]
+def test_a_subnegotiation_without_end_is_cut_at_the_limit_and_what_follows_is_data() -> None:
+    """Its first TELNET_SUBNEGOTIATION_MAX_BYTES bytes are skipped, the rest is data again:
+    in the same read (lines after it were lost with it once) as in the next."""
+    junk = TTYPE + b"x" * (TELNET_SUBNEGOTIATION_MAX_BYTES - 1)
+    lines, _, _ = run(IAC + SB + junk + b"yz\r\nafter\r\n")
+    assert lines == ["yz", "after"]
+    lines, _, _ = run(IAC + SB + junk[:100], junk[100:] + b"yz", b"\nafter\n")
+    assert lines == ["yz", "after"]
+    lines, _, _ = run(IAC + SB + junk, IAC + SE + b"bob\n")  # at the limit, then its end
+    assert lines == ["bob"]
 
 
 def test_nop_and_unknown_commands_are_dropped() -> None:

@@ -129,11 +129,15 @@ class TelnetFilter:
             if state == _SUB:
                 j = data.find(_IAC_BYTE, i)
                 stop = end if j < 0 else j
+                room = TELNET_SUBNEGOTIATION_MAX_BYTES - self._sub
+                if stop - i > room:
+                    # No SE within the limit: the subnegotiation ends there, and the bytes
+                    # after it are data again, in this read as in the next.
+                    self._sub, i = TELNET_SUBNEGOTIATION_MAX_BYTES, i + room
+                    self._state = _DATA
+                    continue
                 self._sub += stop - i
                 i = stop
-                if self._sub > TELNET_SUBNEGOTIATION_MAX_BYTES:
-                    self._state = _DATA  # no SE in sight: what follows is data again
-                    continue
                 if j >= 0:
                     i = j + 1
                     self._state = _SUB_IAC
