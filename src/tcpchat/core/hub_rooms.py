@@ -70,16 +70,16 @@ class RoomHandlers:
         if problem is not None:
             return self._error(session, now, *problem)
         room = self.rooms.find(name)
-        if room is not None and session in room:
-            session.current = room
-            return [to(session, self._in_room(room, now, joined=False))]
-        if room is not None and room.key != room_key(name):
+        if room is not None and room.key != room_key(name):  # (a member too: one answer)
             return self._error(
                 session,
                 now,
                 codes.ROOM_INVALID,
                 f"{name} looks too much like {room.name}: join {room.name} or choose another name.",
             )
+        if room is not None and session in room:
+            session.current = room
+            return [to(session, self._in_room(room, now, joined=False))]
         cfg = self.config
         if len(session.rooms) >= cfg.max_rooms_per_user:
             return self._error(

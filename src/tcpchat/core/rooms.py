@@ -4,7 +4,7 @@ A room is made by the first ``/join`` and forgotten when its last member leaves 
 history stay in the archive); ``#lobby`` is always there and everyone joins it on registration.
 Room names follow the rules of chat names (``names.py``): letters of one script, digits, ``-`` and
 ``_`` after a ``#``, unique by their NFKC case-folded look-alike keys, so ``#Ops``, ``#OPS`` and
-``#оps`` (Cyrillic о) are one room.
+``#ｏｐｓ`` (full-width) are one room, and ``#lI`` is refused while ``#Il`` exists.
 """
 
 from __future__ import annotations
