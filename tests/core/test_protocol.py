@@ -260,6 +260,9 @@ def test_text_mode_marks_every_kind_of_line_distinctly() -> None:
     )
     assert render_text(ev.Joined(T, "carol", 3)) == "*** carol joined. 3 users online."
     assert render_text(ev.Left(T, "carol", "quit", 2)) == "*** carol left (quit). 2 users online."
+    # A /part of #lobby: carol is still online, in other rooms; the notice says where she left.
+    parted = render_text(ev.Left(T, "carol", "part: brb", 1))
+    assert parted == "*** carol left #lobby (part: brb). 1 user in #lobby."
 
 
 def test_render_ends_every_line_with_a_single_newline() -> None:

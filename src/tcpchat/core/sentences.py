@@ -149,17 +149,24 @@ def joined_brief(event: ev.Joined, name: Paint = _as_is, words: Paint = _as_is) 
     return name(event.name) + words(f" joined{_where(event.room)} ({event.online} online)")
 
 
+def _parted(event: ev.Left) -> bool:
+    """A /part of #lobby: its user is still online, so the notice names the room."""
+    return in_lobby(event.room) and (event.reason == PART or event.reason.startswith(PART + ":"))
+
+
 def left(event: ev.Left) -> str:
-    return (
-        f"{event.name} left{_where(event.room)}{_why(event.reason)}. "
-        f"{users_in(event.online, event.room)}."
-    )
+    if _parted(event):
+        where, count = f" {LOBBY}", f"{plural(event.online, 'user')} in {LOBBY}"
+    else:
+        where, count = _where(event.room), users_in(event.online, event.room)
+    return f"{event.name} left{where}{_why(event.reason)}. {count}."
 
 
 def left_brief(event: ev.Left, name: Paint = _as_is, words: Paint = _as_is) -> str:
     reason = _why(event.reason)[2:-1]
     said = f": {reason}" if reason else ""
-    return name(event.name) + words(f" left{_where(event.room)}{said} ({event.online} online)")
+    where = f" {LOBBY}" if _parted(event) else _where(event.room)
+    return name(event.name) + words(f" left{where}{said} ({event.online} online)")
 
 
 def crowd(event: ev.Crowd) -> str:
