@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import socket
 import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -593,6 +595,42 @@ def test_a_redis_pause_delays_publishing_and_loses_nothing(redis: RedisServer) -
         assert sorted(ids) == ids
         texts = [e.text for _, _, e in await b.read() if isinstance(e, cl.Said)]
         assert texts == [str(n) for n in range(50)]
+
+    run(redis, test)
+
+
+def test_no_other_connections_command_runs_in_the_middle_of_a_writers_pipeline(
+    redis: RedisServer,
+) -> None:
+    """Redis stands still (SIGSTOP: a frozen host, a VM paused) while the writer's pipeline of
+    2,000 commands (about 150 KB) and another connection's command wait in its sockets.
+    Running on, Redis reads 16 KB of a connection at a time and serves the others in between:
+    the other command (a renewal of this node's lease, in the case that matters) would land in
+    the middle of the pipeline. The writer's pipelines are transactions (``Wire.pipeline``):
+    it runs before all of them or after."""
+    key = "count-" + "x" * 40
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        a = await node("a")
+        wire = a._writes
+        await wire.call("SET", key, 0)  # connected
+        assert redis.proc is not None
+        with socket.create_connection(("127.0.0.1", redis.port), WAIT) as other:
+            redis.proc.send_signal(signal.SIGSTOP)
+            try:
+                writing = asyncio.ensure_future(wire.pipeline([("INCR", key)] * 2000))
+                transport = wire._conn._writer.transport
+                for _ in range(1000):  # till the kernel holds the whole pipeline
+                    await asyncio.sleep(0)
+                    if transport.get_write_buffer_size() == 0:
+                        break
+                assert transport.get_write_buffer_size() == 0
+                other.sendall(b"SET %s 1000000\r\n" % key.encode())
+            finally:
+                redis.proc.send_signal(signal.SIGCONT)
+            counts = await writing
+            assert other.recv(16) == b"+OK\r\n"
+        assert counts == list(range(counts[0], counts[0] + 2000)), "interleaved"
 
     run(redis, test)
 

@@ -406,9 +406,13 @@ class Bus:
         after Redis stalled: the leases it let run out meanwhile may be renewed yet (``Stalls``);
         and a reap is done only if Redis runs it within ``CLUSTER_STALL_S`` of the look."""
         sent = lease_clock()
-        seconds, micros = await self.redis.time()
-        listed = await self.redis.smembers(cl.NODES_KEY)
-        alive = [n for n in listed if await self.redis.exists(cl.lease_key(n))]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            (seconds, micros), listed = await pipe.time().smembers(cl.NODES_KEY).execute()
+        listed = sorted(listed)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for node in listed:
+                pipe.exists(cl.lease_key(node))
+            alive = [node for node, held in zip(listed, await pipe.execute()) if held]
         late = seconds * 1000 + micros // 1000 + round(CLUSTER_STALL_S * 1000)
         reaped: list[tuple[str, Unread]] = []
         for node in reapable(listed, alive, self.node):

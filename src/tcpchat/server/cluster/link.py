@@ -26,7 +26,12 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
-from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_RETRY_MAX_S, CLUSTER_TICK_S
+from ...core.limits import (
+    CLUSTER_COMMAND_TIMEOUT_S,
+    CLUSTER_MAX_PENDING,
+    CLUSTER_RETRY_MAX_S,
+    CLUSTER_TICK_S,
+)
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
@@ -40,6 +45,9 @@ STOP_WAIT_S = 1.0
 # A link lost after holding this long starts its backoff afresh; one lost sooner (Redis keeps
 # refusing something, a link that flaps) goes on from the last pause, doubling up to its most.
 STEADY_S = 30.0
+# The longest a node that lost Redis may take to be back once Redis is: a pause between two
+# tries, and a try that waits for a timeout (connecting, or the first answer).
+BACK_HOLD_S = CLUSTER_RETRY_MAX_S + CLUSTER_COMMAND_TIMEOUT_S
 
 
 class ClusterLink(Answers):
@@ -341,14 +349,16 @@ class ClusterLink(Answers):
                 continue
             now = time.time()
             link = self._link
+            started = lease_clock()  # a call of this round held in a stall: nobody is reaped
             try:
-                if self.bus.lease.due(lease_clock()) and not await self.bus.renew():
+                if self.bus.lease.due(started) and not await self.bus.renew():
                     self._rejoin_wanted = self._rejoin_wanted or link == self._link
                     self._lost(ConnectionError("this node's lease lapsed"), link)
                     continue
                 self.hub.reserve_servers(self.bus.servers)  # (read as the lease is renewed)
                 if self.bus.mark_due:
                     self._wake.set()  # (noted again after a lapse: Bus.renew)
+                self.bus.stalls.answered(started, lease_clock())
                 for node, unread in await self.bus.reap(now):
                     log.warning("cluster: node %s stopped renewing its lease: its users left", node)
                     self._undelivered(node, unread, now)
@@ -356,6 +366,7 @@ class ClusterLink(Answers):
                     self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
                 if self._refresh_wanted:
                     await self._refresh(now, reader=False)
+                self.bus.stalls.answered(started, lease_clock())
             except Exception as exc:
                 self._lost(exc, link)
 
@@ -405,7 +416,7 @@ class ClusterLink(Answers):
         self._up_since = time.monotonic()
         # The others may have lost Redis too and not be back yet (their leases run out in it
         # meanwhile): give them time to come back before reaping anybody.
-        self.bus.stalls.hold(lease_clock(), CLUSTER_RETRY_MAX_S + self.bus.lease.renew)
+        self.bus.stalls.hold(lease_clock(), BACK_HOLD_S + self.bus.lease.renew)
         self._wake.set()
         self._reconnecting = None
         log.warning("cluster link back")

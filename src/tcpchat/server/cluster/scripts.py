@@ -15,7 +15,9 @@ Every script that writes for a node is fenced by its lease: the lease's key come
 ``'!lease'``) unless the lease holds that id. A node that stalled past its lease (and was
 reaped: its names freed and perhaps given to others) or a stale run of a node whose name
 another run took cannot write a message, a private message, a presence or a release under
-names that are no longer its own; it learns so from the answer and joins again.
+names that are no longer its own; it learns so from the answer and joins again. (A lease may
+also have run out in a stall of Redis, before its renewal held in the stall ran: the node then
+renews it, and sends again what was refused, if the others did not reap it meanwhile.)
 """
 
 from __future__ import annotations
@@ -236,6 +238,7 @@ return 1
 # (and it is not its own), if another run holds its lease, or if it came too late. Ids are
 # compared as the strings of digits they are: a Lua number loses digits.
 REAP = """
+redis.replicate_commands()  -- (Redis 5 and 6 set to lua-replicate-commands no: TIME, then writes)
 local own = ARGV[3] ~= ''
 if own then
   local held = redis.call('GET', KEYS[1])

@@ -91,19 +91,36 @@ class Wire:
         return await conn.read_response()
 
     async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        """Send ``commands`` at once, then read their replies: one each, in order, the
-        exception object for one Redis refused."""
+        """Send ``commands`` at once as one transaction (``MULTI`` ... ``EXEC``), then read
+        their replies: one each, in order, the exception object for one Redis refused.
+
+        In a transaction no other connection's command runs among them. A pipeline read in
+        several pieces (Redis reads 16 KB at a time, and serves others in between once it runs
+        on after a stall) could otherwise have this node's lease renewed halfway through: the
+        fence would refuse its start and let its end through, and what was refused could not be
+        sent again without coming after what followed it (docs/CLUSTER.md, Fencing)."""
         conn = await self._connection()
-        await conn.send_packed_command(pack(commands), check_health=False)
-        answers: list[Any] = []
-        for _ in commands:
-            try:
-                answers.append(await conn.read_response())
-            except Exception as exc:
-                if not conn.is_connected:
-                    raise  # the connection broke: the rest of the replies are lost with it
-                answers.append(exc)  # Redis refused this one (an error reply)
-        return answers
+        await conn.send_packed_command(pack([("MULTI",), *commands, ("EXEC",)]), check_health=False)
+        queued = [await self._reply(conn) for _ in range(len(commands) + 1)]  # +OK, QUEUED...
+        answers = await self._reply(conn)
+        if isinstance(answers, list) and len(answers) == len(commands):
+            return answers
+        # Nothing ran (EXECABORT: a command refused as it was queued; or the whole refused):
+        # each gets its own refusal, else the transaction's.
+        refused = (
+            answers if isinstance(answers, Exception) else RuntimeError(f"not run: {answers!r}")
+        )
+        return [mine if isinstance(mine, Exception) else refused for mine in queued[1:]]
+
+    @staticmethod
+    async def _reply(conn: Any) -> Any:
+        """The next reply on ``conn``: the exception object for an error reply."""
+        try:
+            return await conn.read_response()
+        except Exception as exc:
+            if not conn.is_connected:
+                raise  # the connection broke: the rest of the replies are lost with it
+            return exc  # Redis refused this one (an error reply)
 
     async def subscribe(self, *channels: str) -> None:
         """Turn this connection into a subscriber to ``channels`` (``next`` reads what comes)."""
