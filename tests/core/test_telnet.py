@@ -111,6 +111,11 @@ def test_a_subnegotiation_without_end_is_cut_at_the_limit_and_what_follows_is_da
     assert lines == ["yz", "after"]
     lines, _, _ = run(IAC + SB + junk, IAC + SE + b"bob\n")  # at the limit, then its end
     assert lines == ["bob"]
+    # An escaped 0xFF (IAC IAC) counts too: one at the limit ends it, nothing is read twice.
+    lines, _, _ = run(IAC + SB + junk + IAC + IAC + b"ab\nafter\n")
+    assert lines == ["ab", "after"]
+    lines, _, _ = run(IAC + SB + (IAC + IAC) * TELNET_SUBNEGOTIATION_MAX_BYTES, b"cd\n")
+    assert lines == ["cd"]
 
 
 def test_nop_and_unknown_commands_are_dropped() -> None:

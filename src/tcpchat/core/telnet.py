@@ -147,7 +147,8 @@ class TelnetFilter:
             if state == _SUB_IAC:
                 if byte == IAC:  # an escaped 0xFF inside the subnegotiation
                     self._sub += 1
-                    self._state = _SUB
+                    over = self._sub > TELNET_SUBNEGOTIATION_MAX_BYTES  # past it: data again
+                    self._state = _DATA if over else _SUB
                     continue
                 if byte == SE:
                     self._state = _DATA
