@@ -131,6 +131,10 @@ def test_privmsg_errors_are_numerics_and_notice_errors_are_silent() -> None:
     assert h.send(ivy, "PRIVMSG #lobby :").startswith(":irc.test 412 ivy ")
     assert h.send(ivy, "NOTICE nobody :x") == ""
     assert h.send(ivy, "PRIVMSG #lobby :" + "x" * 600).startswith(":irc.test 417 ivy ")
+    # Tags: 8191 bytes at most, the '@' and the space after them included (IRCv3).
+    tags = "@+x=" + "y" * (8191 - 5) + " "
+    assert h.send(ivy, tags + "PRIVMSG #lobby :hi") == ""
+    assert h.send(ivy, "@+" + tags[1:] + "PRIVMSG #lobby :hi").startswith(":irc.test 417 ivy ")
 
 
 def test_echo_message_renders_the_delivered_event_as_the_senders_privmsg() -> None:

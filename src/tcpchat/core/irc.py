@@ -49,6 +49,7 @@ from .irc_render import (
 )
 from .irc_wire import (
     IRC_LINE_BYTES,
+    IRC_TAG_BYTES,
     IrcMessage,
     Targets,
     ctcp,
@@ -106,7 +107,9 @@ class IrcClient(Registration, QuickLines):
         message = parse_message(raw)
         if message is None:
             return []
-        if message.body_bytes > IRC_LINE_BYTES:
+        if message.body_bytes > IRC_LINE_BYTES or (
+            message.tags and len(message.tags.encode("utf-8")) + 2 > IRC_TAG_BYTES  # '@', ' '
+        ):
             return self._hub(cmd.BadLine(codes.LINE_TOO_LONG), now, self._bad_line)
         if not self.registered:
             return self._unregistered(message, now)
