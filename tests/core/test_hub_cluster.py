@@ -605,7 +605,7 @@ def test_what_a_change_holds_back_waits_only_for_the_messages_sent_before_it() -
     assert not any("bob left" in t for t in text(a.take(sam)))
     assert [t for t in text(a.take(obs)) if "bob" in t][:2] == [
         "<bob> bye, lobby",
-        "*** bob left. 2 users online.",
+        "*** bob left #lobby. 2 users in #lobby.",
     ]
 
 

@@ -187,7 +187,7 @@ def test_part_of_the_lobby_stops_its_messages_and_a_plain_line_then_says_where_t
     assert text(chat.take(alice)) == [
         "*** You left #lobby. You are in no room now: /join a room to talk."
     ]
-    assert text(chat.take(bob)) == ["*** alice left. 1 user online."]
+    assert text(chat.take(bob)) == ["*** alice left #lobby. 1 user in #lobby."]
     chat.line(bob, "anyone?")
     assert chat.take(alice) == []
     chat.drain()
