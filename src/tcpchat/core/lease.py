@@ -65,10 +65,10 @@ class Stalls:
     disk under ``appendfsync``, a long script): a stall of a few seconds, shorter than the lease,
     lets the leases of live nodes run out in it, their renewals waiting in the stall. Right
     after one, a node that looks first must not reap the others, nor itself be reaped, before
-    the held renewals are run. The bus tells ``answered`` how long each of its timer's calls
-    took; one that took ``slow`` seconds or more means Redis stalled (or this node did), and
-    ``calm`` is False for ``grace`` seconds after it: long enough for every live node to renew.
-    Times are on the lease's clock."""
+    the held renewals are run. The link tells ``answered`` how long each renewal, each round of
+    its timer and each look at the leases took; one that took ``slow`` seconds or more means
+    Redis stalled (or this node did), and ``calm`` is False for ``grace`` seconds after it:
+    long enough for every live node to renew. Times are on the lease's clock."""
 
     def __init__(self, slow: float = CLUSTER_STALL_S, grace: float = CLUSTER_RENEW_S) -> None:
         self.slow = slow
