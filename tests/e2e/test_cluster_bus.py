@@ -30,7 +30,7 @@ from tcpchat.server.cluster import calls as calls_module  # noqa: E402
 from tcpchat.server.cluster import lease_clock, reach, scripts  # noqa: E402
 from tcpchat.server.cluster.bus import Bus  # noqa: E402
 from tcpchat.server.cluster.scripts import APPEND, LEASE_LOST  # noqa: E402
-from tcpchat.server.cluster.wire import flat_fields  # noqa: E402
+from tcpchat.server.cluster.wire import Wire, flat_fields  # noqa: E402
 
 T = TypeVar("T")
 
@@ -633,6 +633,33 @@ def test_no_other_connections_command_runs_in_the_middle_of_a_writers_pipeline(
         assert counts == list(range(counts[0], counts[0] + 2000)), "interleaved"
 
     run(redis, test)
+
+
+def test_a_redis_user_without_multi_gets_the_pipelines_answers_as_they_ran(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ACL user without MULTI: Redis refuses it and runs the commands one by one, then
+    refuses EXEC. Their answers are the ones they got (not EXEC's refusal: a message Redis
+    appended would be told "Not sent"), and the log says so once."""
+    grant = "ACL SETUSER plain on >pw ~tcpchat:* &tcpchat:* +@all -@dangerous -multi"
+    assert command(redis.port, grant) == "+OK"
+
+    async def main() -> None:
+        client = await reach(f"redis://plain:pw@127.0.0.1:{redis.port}/0", 0)
+        wire = Wire(client)
+        try:
+            with caplog.at_level(logging.WARNING):
+                for start in (1, 3):
+                    answers = await wire.pipeline([("INCR", "tcpchat:n")] * 2)
+                    assert answers == [start, start + 1]
+        finally:
+            await wire.close()
+            await client.aclose()
+        told = [r.message for r in caplog.records if "refused MULTI" in r.message]
+        assert len(told) == 1 and told[0].endswith(": allow MULTI and EXEC"), told
+
+    Wire.told_no_multi = False
+    asyncio.run(asyncio.wait_for(main(), WAIT))
 
 
 def test_a_node_reads_its_own_entries_back_as_sent_and_skips_those_that_never_arrived(

@@ -19,8 +19,13 @@ took more CPU than everything else the writer does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Union
+
+from ..logs import LOGGER_NAME
+
+log = logging.getLogger(LOGGER_NAME)
 
 Arg = Union[str, bytes, int]
 Command = tuple[Arg, ...]
@@ -67,6 +72,8 @@ def pack(commands: Sequence[Sequence[Arg]]) -> bytes:
 class Wire:
     """A connection made from ``redis``'s pool settings, not taken from the pool."""
 
+    told_no_multi = False  # a Redis that refuses MULTI was logged (once a process)
+
     def __init__(self, redis: Any) -> None:
         self._pool = redis.connection_pool
         self._conn: Any = None
@@ -103,6 +110,13 @@ class Wire:
         await conn.send_packed_command(pack([("MULTI",), *commands, ("EXEC",)]), check_health=False)
         queued = [await self._reply(conn) for _ in range(len(commands) + 1)]  # +OK, QUEUED...
         answers = await self._reply(conn)
+        if isinstance(queued[0], Exception):
+            # MULTI refused (an ACL without it, a proxy that does not pass it): the commands
+            # ran one by one, and these are their answers; EXEC's is "without MULTI".
+            if not Wire.told_no_multi:
+                Wire.told_no_multi = True
+                log.warning("cluster: Redis refused MULTI (%s): allow MULTI and EXEC", queued[0])
+            return queued[1:]
         if isinstance(answers, list) and len(answers) == len(commands):
             return answers
         # Nothing ran (EXECABORT: a command refused as it was queued; or the whole refused):
