@@ -599,6 +599,22 @@ def test_a_redis_pause_delays_publishing_and_loses_nothing(redis: RedisServer) -
     run(redis, test)
 
 
+async def flushed(transport: asyncio.WriteTransport) -> None:
+    """Return once ``transport`` has handed everything written to it to the kernel (looked at
+    once a turn of the event loop, which is what moves it); fail after WAIT seconds."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def look() -> None:
+        if transport.get_write_buffer_size() == 0:
+            done.set_result(None)
+        else:
+            loop.call_soon(look)
+
+    loop.call_soon(look)
+    await asyncio.wait_for(done, WAIT)
+
+
 def test_no_other_connections_command_runs_in_the_middle_of_a_writers_pipeline(
     redis: RedisServer,
 ) -> None:
@@ -619,12 +635,7 @@ def test_no_other_connections_command_runs_in_the_middle_of_a_writers_pipeline(
             redis.proc.send_signal(signal.SIGSTOP)
             try:
                 writing = asyncio.ensure_future(wire.pipeline([("INCR", key)] * 2000))
-                transport = wire._conn._writer.transport
-                for _ in range(1000):  # till the kernel holds the whole pipeline
-                    await asyncio.sleep(0)
-                    if transport.get_write_buffer_size() == 0:
-                        break
-                assert transport.get_write_buffer_size() == 0
+                await flushed(wire._conn._writer.transport)  # the kernel holds it all
                 other.sendall(b"SET %s 1000000\r\n" % key.encode())
             finally:
                 redis.proc.send_signal(signal.SIGCONT)

@@ -414,18 +414,13 @@ CLUSTER_COMMAND_TIMEOUT_S = CLUSTER_LEASE_S
 # of the issue's load on one node (past them ids could meet the cluster's). Reserved when the link
 # comes up, and at most every 5 s once the cluster said something after the block (a message of
 # it sorts before what was said after it), so ids grow 20,000 a second at most.
-CLUSTER_OUTAGE_IDS = 100_000
-CLUSTER_RESERVE_EVERY_S = 5.0
+CLUSTER_OUTAGE_IDS, CLUSTER_RESERVE_EVERY_S = 100_000, 5.0
 # Instructions waiting for Redis (a pause, a slow link) before a new message is refused ("not
 # sent"): 20,000 rides out a pause of 20 s at the issue's 1,000 messages/s in a few MB. Presence
 # changes queued past it while the link is down are dropped; the node joins again instead.
 CLUSTER_MAX_PENDING = 20_000
 CLUSTER_TICK_S = 1.0  # the link's timer wakes at least this often: renewals, reaping
-# A call to Redis answered this late means Redis stalled (CLIENT PAUSE, a slow disk, a long
-# script): the renewals of the other nodes were held up too, and their leases may have run out
-# in Redis meanwhile. A node reaps nobody for CLUSTER_RENEW_S after such an answer, and a reap
-# that Redis runs this long after the reaper looked is not done (core/lease.py, Stalls).
-CLUSTER_STALL_S = 1.0
+CLUSTER_STALL_S = 1.0  # an answer this late: Redis stalled (no reaping for a while: lease.py)
 # Lines held for the cluster's answer (server/held.py): looked at each second, read anyway after
 # 2 s (Redis stalled); past a flood burst and its refusals (30) they are read at once.
 HELD_RECHECK_S, HELD_MAX_S, HELD_MAX_LINES = 1.0, 2.0, 32

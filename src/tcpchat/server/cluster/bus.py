@@ -15,21 +15,19 @@ from typing import Any
 
 from ...core import cluster as cl
 from ...core import cluster_codec as codec
-from ...core.lease import Lease, OutageIds, Stalls, reapable
+from ...core.lease import Lease, OutageIds, Stalls
 from ...core.limits import (
-    CLUSTER_GONE_INBOX_S,
     CLUSTER_INBOX_ENTRIES,
     CLUSTER_LOG_ENTRIES,
     CLUSTER_MARK_S,
     CLUSTER_MAX_PENDING,
     CLUSTER_READ_COUNT,
-    CLUSTER_REAP_BOUNCES,
-    CLUSTER_STALL_S,
 )
 from ...core.output import Claim, Instruction
 from ..logs import LOGGER_NAME
 from . import lease_clock, lease_free
 from .calls import Calls, Mine
+from .reaping import Reaping, Unread
 from .scripts import fenced
 from .wire import Wire, flat_fields, no_script, score
 
@@ -38,11 +36,10 @@ log = logging.getLogger(LOGGER_NAME)
 Read = list[tuple[str, int, "cl.Entry"]]  # (stream key, id, entry), in the order read
 Snapshot = dict[str, dict[str, list[str]]]  # node -> user -> the names of their rooms
 Numbered = list[tuple[int, cl.TopicSet]]  # topic entries with their ids
-Unread = list[tuple[int, cl.Entry]]  # a reaped node's inbox entries it never handled, by id
 MEMBERS_PREFIX = cl.members_key("")
 
 
-class Bus:
+class Bus(Reaping):
     """This node in the cluster: ``redis`` a connected redis-py asyncio client
     (``decode_responses=True``), ``node`` this node's name."""
 
@@ -399,74 +396,6 @@ class Bus:
         inbox's read mark is noted again (Redis may come back from an older state)."""
         self._mine.clear()
         self._marked = None
-
-    async def reap(self, now: float) -> list[tuple[str, Unread]]:
-        """Announce gone every node whose lease lapsed: the nodes this call reaped, each with
-        the entries of its inbox it never handled (to answer "not delivered"). Nobody, right
-        after Redis stalled: the leases it let run out meanwhile may be renewed yet (``Stalls``);
-        and a reap is done only if Redis runs it within ``CLUSTER_STALL_S`` of the look."""
-        sent = lease_clock()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            (seconds, micros), listed = await pipe.time().smembers(cl.NODES_KEY).execute()
-        listed = sorted(listed)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for node in listed:
-                pipe.exists(cl.lease_key(node))
-            alive = [node for node, held in zip(listed, await pipe.execute()) if held]
-        late = seconds * 1000 + micros // 1000 + round(CLUSTER_STALL_S * 1000)
-        reaped: list[tuple[str, Unread]] = []
-        for node in reapable(listed, alive, self.node):
-            if not self.stalls.calm(self._answered(sent)):
-                break
-            sent = lease_clock()
-            taken = await self._reap_one(node, now, "", late=late)
-            if taken is not None:
-                reaped.append((node, taken[1]))
-        self._answered(sent)
-        return reaped
-
-    def _answered(self, sent: float) -> float:
-        """A call of the timer's sent at ``sent`` was answered: now, on the lease's clock."""
-        now = lease_clock()
-        self.stalls.answered(sent, now)
-        return now
-
-    async def _reap_one(
-        self,
-        node: str,
-        now: float,
-        reason: str,
-        keep_inbox: bool = True,
-        take: bool = True,
-        late: int = 0,
-    ) -> tuple[int, Unread] | None:
-        """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
-        even if it was reaped already, since it may have stalled past that and written users
-        and names since, unless another run of it holds the lease. None if not reaped, else
-        the node's inbox read mark and the entries after it that the reap took (``take``).
-        ``late``: when it is too late for Redis to reap another node, on Redis's clock in ms
-        (0: never; scripts.py, REAP)."""
-        keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
-        keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node), cl.read_key(node)]
-        own = self.boot if node == self.node else ""
-        ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
-        read = self.inbox_position.last if own else 0
-        gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
-        args = [node, CLUSTER_LOG_ENTRIES, own, own and self._boots()[1], ttl, read]
-        args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000), late]
-        answer = await self.calls.reap(keys=keys, args=[*args, *gone])
-        if not answer:
-            return None
-        unread: Unread = []
-        for entry_id, raw in zip(answer[2::2], answer[3::2]):
-            try:
-                entry = codec.decode({codec.FIELD: raw})
-                if entry is not None:
-                    unread.append((cl.id_of(entry_id), entry))
-                    self._taken = max(self._taken, unread[-1][0])
-            except ValueError:
-                continue  # not ours (read() says so in the log)
-        return int(answer[1]), unread
 
 
 def _topic(raw: str) -> cl.TopicSet | None:

@@ -26,31 +26,21 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.lease import Backoff
-from ...core.limits import (
-    CLUSTER_COMMAND_TIMEOUT_S,
-    CLUSTER_MAX_PENDING,
-    CLUSTER_RETRY_MAX_S,
-    CLUSTER_TICK_S,
-)
+from ...core.limits import CLUSTER_MAX_PENDING, CLUSTER_TICK_S
 from ...core.output import Instruction, Out, Publish, Refresh, Whisper
 from ..logs import LOGGER_NAME
-from . import NodeNameTaken, lease_clock
+from . import lease_clock
 from .bus import Bus, Numbered, Read
-from .queue import Answers, done_by_rejoining, is_bounce, take_batch
+from .queue import done_by_rejoining, is_bounce, take_batch
+from .recovery import Recovery
 
 log = logging.getLogger(LOGGER_NAME)
 
 # How long a clean stop waits for the link's tasks to end, and for its goodbye to Redis.
 STOP_WAIT_S = 1.0
-# A link lost after holding this long starts its backoff afresh; one lost sooner (Redis keeps
-# refusing something, a link that flaps) goes on from the last pause, doubling up to its most.
-STEADY_S = 30.0
-# The longest a node that lost Redis may take to be back once Redis is: a pause between two
-# tries, and a try that waits for a timeout (connecting, or the first answer).
-BACK_HOLD_S = CLUSTER_RETRY_MAX_S + CLUSTER_COMMAND_TIMEOUT_S
 
 
-class ClusterLink(Answers):
+class ClusterLink(Recovery):
     """``redis``: a connected redis-py asyncio client; ``route``: the server's ``route``."""
 
     def __init__(self, redis: Any, node: str, hub: Hub, route: Callable[[Out], None]) -> None:
@@ -369,117 +359,3 @@ class ClusterLink(Answers):
                 self.bus.stalls.answered(started, lease_clock())
             except Exception as exc:
                 self._lost(exc, link)
-
-    # --- losing the link and getting it back ---------------------------------------------------
-
-    def _lost(self, exc: BaseException, link: int) -> None:
-        """Redis failed a command sent while the link was number ``link``: if that link is still
-        the current one, it is lost. (A command stuck on a dead connection may fail only once
-        the link is back: that says nothing of the new link.)"""
-        if not self.up.is_set() or self._stopping or link != self._link:
-            return
-        self._link += 1
-        self.up.clear()
-        self.bus.forget_mine()
-        why = str(exc).rstrip(".") or type(exc).__name__  # redis-py's end in a full stop
-        log.warning("cluster link lost (%s); serving this server's users alone", why)
-        self.route(self.hub.link_down(time.time()))
-        # Messages still waiting for the writer never left: refused now, or they would reach
-        # Redis after the link is back, behind what their senders say meanwhile (delivered
-        # here at once). Names and presence wait for the link.
-        self._queue = deque(self._refuse_messages(self._queue))
-        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        # Close the link's connections at once: a command Redis holds (CLIENT PAUSE, a busy
-        # script) is dropped with its connection rather than run later, after the messages
-        # said here while the link is down; the writer refuses what it had in flight.
-        try:
-            await self.bus.close()
-        except Exception as exc:  # closing a dead connection: nothing more to do with it
-            log.debug("cluster: closing the lost link's connections: %s", exc)
-        backoff = self._backoff
-        if time.monotonic() - self._up_since > STEADY_S:
-            backoff.reset()  # it had held a while: a fresh loss; else a flapping link backs off
-        while True:
-            await asyncio.sleep(backoff.next())
-            if self._stopping:
-                return
-            try:
-                await self._resume()
-            except Exception as exc:
-                loud = isinstance(exc, NodeNameTaken)  # not Redis: a node of the same name
-                (log.error if loud else log.info)("cluster: still not linked: %s", exc)
-                continue
-            break
-        self.up.set()
-        self._up_since = time.monotonic()
-        # The others may have lost Redis too and not be back yet (their leases run out in it
-        # meanwhile): give them time to come back before reaping anybody.
-        self.bus.stalls.hold(lease_clock(), BACK_HOLD_S + self.bus.lease.renew)
-        self._wake.set()
-        self._reconnecting = None
-        log.warning("cluster link back")
-        self.route(self.hub.link_up(time.time()))
-
-    async def _resume(self) -> None:
-        """Back in touch with Redis: go on reading where this node stopped, or join again if the
-        others dropped it (or Redis lost its data), re-reading the state where entries were lost."""
-        now = time.time()
-        # Connections opened before the loss may be dead (Redis restarted): start afresh, so
-        # that the new link does not fail on an old one's socket.
-        await self.redis.connection_pool.disconnect()
-        await self.bus.close()
-        await self.redis.ping()
-        if self._rejoin_wanted or not await self._still_in(now, fresh=True):
-            self._rejoin_wanted = True  # till done: once listed again it looks done
-            await self._join_again(now)
-        self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
-
-    async def _still_in(self, now: float, fresh: bool = False) -> bool:
-        """After a time without reading: False if the others dropped this node (or Redis lost
-        its data). Else True, once the state is re-read if log entries were trimmed away from
-        after this node's position meanwhile. ``fresh``: take a new boot id (``Bus.renew``)."""
-        if not await self.bus.renew(fresh):
-            return False
-        first, _ = await self.bus.edges(cl.LOG_KEY)
-        gap = self.bus.log_position.gap(first or None)
-        if gap:
-            log.warning("cluster: %d log entries were trimmed while cut off", gap)
-            await self._resync(now)
-        return True
-
-    async def _join_again(self, now: float) -> None:
-        """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
-        first announces this node's earlier users gone everywhere, then announce them again."""
-        log.warning("cluster: this node had been dropped from the cluster; joining again")
-        self._drop_for_rejoin()
-        await self.bus.register(self.hub.archive.last_id(), now, take=False)  # (reading goes on)
-        lost = False
-        for position, key in (
-            (self.bus.log_position, cl.LOG_KEY),
-            (self.bus.inbox_position, self.bus.inbox),
-        ):
-            first, last = await self.bus.edges(key)
-            if last < position.last:  # Redis lost its data: all it holds now is new
-                position.last = max(first - 1, 0)
-                lost = True
-            elif key == cl.LOG_KEY and position.gap(first or None):
-                lost = True
-        if lost:
-            await self._resync(now)
-        self._rejoin_wanted = False
-        self.route(self.hub.reannounce(now))
-
-    async def _resync(self, now: float) -> None:
-        """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
-        learn who is where and the topics, and keep the room messages the log still holds up to
-        the snapshot (delivered to nobody: its users were told they were cut off, and a long
-        gap would flood them; /history has them). Reading goes on after the snapshot."""
-        last, nodes, topics = await self.bus.snapshot()
-        self.route(self.hub.resync(nodes, now))
-        position = self.bus.log_position
-        kept = await self._keep_log(position.last, last, topics, now)
-        log.warning("cluster: who is where read again; %d messages kept from the log", kept)
-        position.last = max(position.last, last)
-        self.hub.archive.mark_log(position.last)

@@ -18,7 +18,8 @@ from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
 from ...core.session import Session
 from ..logs import LOGGER_NAME
 from . import lasting
-from .bus import Bus, Unread
+from .bus import Bus
+from .reaping import Unread
 from .scripts import LEASE_LOST
 
 if TYPE_CHECKING:  # (typing has it from Python 3.10; annotations are not evaluated)
