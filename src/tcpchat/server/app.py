@@ -161,7 +161,7 @@ class ChatServer(Admitting):
                 shared.add(item.event, item.skip)
                 if shared.size_bound > self.burst_cap:
                     self._flush()  # bounds the shared queue and each client's share of it
-                elif len(shared) == 1:
+                elif shared.count == 1:
                     self._schedule_flush()
             elif isinstance(item, ToSessions):
                 self._send(item)

@@ -291,7 +291,7 @@ class Connection(HoldsLines, asyncio.Protocol):
     def go_online(self) -> None:
         """The session joined: from now on it gets the broadcasts made after this."""
         assert self.session is not None
-        self.outbox.go_online(len(self.server.broadcasts), self.session.mode)
+        self.outbox.go_online(self.server.broadcasts.count, self.session.mode)
 
     def go_outside(self) -> None:
         """The session left #lobby: it gets the broadcasts made before this, and no more."""
@@ -341,8 +341,10 @@ class Connection(HoldsLines, asyncio.Protocol):
             transport.write(ascii_safe_bytes(data))
         else:
             transport.write(data)
-        self.outbox.written(len(data), transport.get_write_buffer_size())
-        if self.outbox.phase is Phase.CLOSING and not self.outbox.lines:
+        outbox = self.outbox
+        # What the transport still holds matters only to the receipts: not asked for otherwise.
+        outbox.written(len(data), transport.get_write_buffer_size() if outbox.receipts else 0)
+        if outbox.phase is Phase.CLOSING and not outbox.lines:
             transport.close()
 
     def close_after_flush(self, reason: str) -> None:

@@ -57,7 +57,16 @@ class Broadcasts:
     added (before anything is rendered), so the transport can bound what a flush writes.
     """
 
-    __slots__ = ("_events", "_skips", "_skipped", "_rendered", "_whole", "size_bound", "_render")
+    __slots__ = (
+        "_events",
+        "_skips",
+        "_skipped",
+        "_rendered",
+        "_whole",
+        "size_bound",
+        "count",
+        "_render",
+    )
 
     def __init__(self, renderer: Render = render) -> None:
         """``renderer``: how an event becomes bytes for a mode (``wire.render``; the server's
@@ -66,54 +75,64 @@ class Broadcasts:
         self._events: list[ev.Event] = []
         self._skips: list[Session | None] = []
         self._skipped: set[Session] = set()
-        # (mode, elsewhere) -> the first N events as bytes, and all of them joined
+        # (mode, elsewhere) -> the first N events as bytes, and all of them joined (a list of
+        # one bytes object, handed as it is to every recipient that takes them all)
         self._rendered: dict[tuple[str, bool], list[bytes]] = {}
-        self._whole: dict[tuple[str, bool], bytes] = {}
+        self._whole: dict[tuple[str, bool], list[bytes]] = {}
         self.size_bound = 0
+        self.count = 0  # len(self): read once per recipient at a flush, so kept as it changes
 
     def __len__(self) -> int:
-        return len(self._events)
+        return self.count
 
     def add(self, event: ev.Event, skip: Session | None = None) -> None:
         """Queue ``event`` for everyone online except ``skip``."""
         self._events.append(event)
         self._skips.append(skip)
+        self.count += 1
+        if self._whole:
+            self._whole.clear()  # "everything" has grown
         if skip is not None:
             self._skipped.add(skip)
         self.size_bound += size_bound(event)
 
     def since(self, start: int, mode: str, session: Session | None) -> list[bytes]:
         """The lines from entry ``start`` on, rendered for ``mode``, without those that skip
-        ``session``.
+        ``session``. The list returned may be shared: the caller must not change it.
 
         Most recipients take everything: they get one bytes object, joined once per mode and
-        shared, so that each of their writes needs no copy of its own.
+        shared, so that each of their writes needs no copy of its own. At a flush to 5,000 users
+        this runs 5,000 times for one message: that case comes first and does the least.
         """
-        # Called for each line a sender is sent (to keep it after the broadcasts before it):
-        # nothing here that the commonest case need not pay. That case is a sender answered
-        # right after its own message, which it skips: nothing to render for it, or to take.
+        if not start and session not in self._skipped:
+            view = (mode, mode == TEXT and elsewhere(session, mode))
+            whole = self._whole.get(view)
+            if whole is None:
+                lines = self._lines(view)
+                whole = self._whole[view] = [b"".join(lines)] if lines else []
+            return whole
+        # Also called for each line a sender is sent (to keep it after the broadcasts before
+        # it). The commonest case there is a sender answered right after its own message,
+        # which it skips: nothing to render for it, or to take.
         events = self._events
         if start == len(events) - 1 and session is not None and self._skips[start] is session:
             return []
-        other = mode == TEXT and elsewhere(session, mode)
-        view = (mode, other)
-        lines = self._rendered.get(view)
-        if lines is None:
-            lines = self._rendered[view] = []
-        done = len(lines)
-        if done < len(events):
-            draw = self._render
-            lines += [draw(event, mode, other) for event in events[done:]]
-            self._whole.pop(view, None)
+        lines = self._lines((mode, mode == TEXT and elsewhere(session, mode)))
         if session in self._skipped:
             skips = self._skips
             return [lines[i] for i in range(start, len(lines)) if skips[i] is not session]
-        if start == 0 and len(lines) > 1:
-            whole = self._whole.get(view)
-            if whole is None:
-                whole = self._whole[view] = b"".join(lines)
-            return [whole]
         return lines[start:]
+
+    def _lines(self, view: tuple[str, bool]) -> list[bytes]:
+        """Every event rendered for ``view``: those not rendered yet are, once."""
+        lines = self._rendered.get(view)
+        if lines is None:
+            lines = self._rendered[view] = []
+        events = self._events
+        if len(lines) < len(events):
+            draw = self._render
+            lines += [draw(event, *view) for event in events[len(lines) :]]
+        return lines
 
     def clear(self) -> None:
         self._events.clear()
@@ -122,3 +141,4 @@ class Broadcasts:
         self._rendered.clear()
         self._whole.clear()
         self.size_bound = 0
+        self.count = 0

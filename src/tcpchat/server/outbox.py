@@ -78,7 +78,7 @@ class Outbox:
     def catch_up(self, shared: Broadcasts, session: Session | None) -> None:
         """Queue the broadcasts not taken yet, so that what comes next stays after them."""
         if self.phase is Phase.ONLINE:
-            count = len(shared)
+            count = shared.count
             if self.cursor < count:
                 taken = shared.since(self.cursor, self.mode, session)
                 self.lines += taken
@@ -99,12 +99,12 @@ class Outbox:
         """Everything to write now, its share of the broadcasts first; nothing while paused.
 
         Most clients have nothing else queued when the broadcasts are written: they get the
-        shared bytes as they are, with no list of their own."""
+        shared bytes as they are, in a list shared with them too (not to be changed)."""
         if self.paused:
             self.catch_up(shared, session)
             return []
-        if self.phase is Phase.ONLINE and self.cursor == 0 and not self.lines and len(shared):
-            self.cursor = len(shared)
+        if self.phase is Phase.ONLINE and not self.cursor and not self.lines and shared.count:
+            self.cursor = shared.count
             return shared.since(0, self.mode, session)
         self.catch_up(shared, session)
         lines, self.lines, self.size = self.lines, [], 0
@@ -116,7 +116,8 @@ class Outbox:
 
     def written(self, nbytes: int, buffered: int) -> None:
         """``nbytes`` were handed to the transport, which still holds ``buffered`` of all it got:
-        the private messages before that point have left the server."""
+        the private messages before that point have left the server. (``buffered`` matters only
+        while there are receipts: the caller need not ask the transport otherwise.)"""
         self.sent += nbytes
         if self.receipts:
             taken = self.sent - buffered
