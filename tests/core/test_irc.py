@@ -256,3 +256,81 @@ def test_irc_service_nicks_are_reserved() -> None:
     chat = Harness()
     for nick in ("NickServ", "chanserv", "Global"):
         assert " 432 " in chat.send(chat.irc(), f"NICK {nick}", "USER u 0 * :Real"), nick
+
+
+def test_lusers_counts_irc_users_as_invisible_and_the_others_as_users() -> None:
+    """IRC users are ``+i`` (``221``); native users have no user modes anywhere, so they are
+    visible: 251 splits the total as ergo does (users = total - invisible), kept as users come,
+    rename and go."""
+    h = Harness()
+    ivy, joe = h.registered("ivy"), h.registered("joe")
+    ann, _ = h.hub.connect("127.0.0.1:2", NOW)
+    h.hub.handle(ann, cmd.Say("ann"), NOW)
+    bot, _ = h.hub.connect("127.0.0.1:3", NOW, mode=codes.JSON)
+    h.hub.handle(bot, cmd.Say("bot"), NOW)
+    assert h.send(ivy, "MODE ivy") == ":irc.test 221 ivy +i\r\n"
+    assert h.send(ivy, "LUSERS") == (
+        ":irc.test 251 ivy :There are 2 users and 2 invisible on 1 servers\r\n"
+        ":irc.test 254 ivy 1 :channels formed\r\n"
+        ":irc.test 255 ivy :I have 4 clients and 0 servers\r\n"
+    )
+    h.send(joe, "NICK joey")
+    assert " 251 ivy :There are 2 users and 2 invisible " in h.send(ivy, "LUSERS")
+    h.send(joe, "QUIT")
+    h.hub.handle(bot, cmd.Quit(), NOW)
+    assert " 251 ivy :There are 1 users and 1 invisible " in h.send(ivy, "LUSERS")
+    welcome = h.send(h.irc(), "NICK kim", "USER kim 0 * :Kim")
+    assert ":irc.test 251 kim :There are 1 users and 2 invisible on 1 servers\r\n" in welcome
+
+
+def _tags(line: str) -> dict[str, str]:
+    message = parse_message(line)
+    assert message is not None and message.tags, line
+    return dict(tag.split("=", 1) for tag in message.tags.split(";"))
+
+
+def test_a_message_to_oneself_carries_the_tags_of_any_delivered_privmsg() -> None:
+    """With server-time and message-tags, a PRIVMSG (or NOTICE, or ACTION) to one's own nick has
+    ``@time`` and ``@msgid`` as a PRIVMSG from someone else has; a msgid of its own each time."""
+    h = Harness()
+    ivy = h.irc()
+    h.send(ivy, "CAP REQ :server-time message-tags", "NICK ivy", "USER ivy 0 * :Ivy", "CAP END")
+    joe = h.registered("joe")
+    joes = [
+        item.event
+        for step in joe.receive("PRIVMSG ivy :hi", NOW)
+        if isinstance(step, Routed)
+        for item in step.out
+        if isinstance(item, ToSessions) and item.to == (ivy.session,)
+    ]
+    from_joe = h.render(joes[0], ivy.session.mode, False, "ivy").decode()
+    assert from_joe.startswith("@time=1970-01-12T13:46:40.000Z;msgid=")
+    mine = h.send(ivy, "PRIVMSG ivy :hi")
+    tags = _tags(mine)
+    msgid = tags["msgid"]
+    head = f"@time=1970-01-12T13:46:40.000Z;msgid={msgid}"
+    assert mine == f"{head} :ivy!~u@irc.test PRIVMSG ivy :hi\r\n"
+    assert tags.keys() == _tags(from_joe).keys() and msgid != _tags(from_joe)["msgid"]
+    assert _tags(h.send(ivy, "PRIVMSG ivy :hi"))["msgid"] != msgid
+    notice = h.send(ivy, "NOTICE ivy :note")
+    assert notice.startswith("@time=") and notice.endswith(" :ivy!~u@irc.test NOTICE ivy :note\r\n")
+    action = h.send(ivy, "PRIVMSG ivy :\x01ACTION waves\x01")
+    assert _tags(action)["msgid"] and action.endswith("PRIVMSG ivy :\x01ACTION waves\x01\r\n")
+
+
+def test_with_echo_message_a_message_to_oneself_comes_as_received_and_as_echoed() -> None:
+    """As ergo does: the recipient's copy, then the sender's echo, with the same tags (a client
+    with message-tags sees one msgid twice); without echo-message the one copy received."""
+    h = Harness()
+    ivy = h.irc()
+    caps = "CAP REQ :echo-message server-time message-tags"
+    h.send(ivy, caps, "NICK ivy", "USER ivy 0 * :Ivy", "CAP END")
+    answer = h.send(ivy, "PRIVMSG ivy :hi")
+    lines = answer.split("\r\n")[:-1]
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert lines[0].endswith(" :ivy!~u@irc.test PRIVMSG ivy :hi") and _tags(lines[0])["msgid"]
+    plain = h.registered("joe")
+    h.send(plain, "CAP REQ echo-message")
+    assert h.send(plain, "NOTICE joe :note") == ":joe!~u@irc.test NOTICE joe :note\r\n" * 2
+    h.send(plain, "CAP REQ -echo-message")
+    assert h.send(plain, "NOTICE joe :note") == ":joe!~u@irc.test NOTICE joe :note\r\n"

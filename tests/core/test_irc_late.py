@@ -313,3 +313,24 @@ def test_standalone_nothing_waits() -> None:
     assert node.send(ivy, "PRIVMSG joe :hi", "NICK ivy2") == ":ivy!~u@irc.solo.test NICK ivy2\r\n"
     assert (ivy.renaming, list(ivy.whispers)) == ("", [])
     assert text(node.take(joe))[0] == "[PM from ivy] hi"
+
+
+def test_lusers_counts_as_invisible_the_irc_users_of_its_own_node() -> None:
+    """A node knows which of its own users came by IRC (``+i``); of another node's users it
+    knows the names alone, and shows them no user modes: they are counted as visible. The
+    totals agree on every node."""
+    a, b = irc_cluster()
+    ivy = b.irc("ivy", a)
+    kim = a.irc("kim", b)
+    join(a, "joe", b)
+    settle(a, b)
+    b.said(ivy)
+    a.said(kim)
+    assert b.send(ivy, "LUSERS") == (
+        ":irc.b.test 251 ivy :There are 2 users and 1 invisible on 2 servers\r\n"
+        ":irc.b.test 254 ivy 1 :channels formed\r\n"
+        ":irc.b.test 255 ivy :I have 1 clients and 1 servers\r\n"
+    )
+    lusers = a.send(kim, "LUSERS")
+    assert ":irc.a.test 251 kim :There are 2 users and 1 invisible on 2 servers\r\n" in lusers
+    assert ":irc.a.test 255 kim :I have 2 clients and 1 servers\r\n" in lusers

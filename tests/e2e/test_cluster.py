@@ -709,7 +709,8 @@ def test_an_irc_client_on_one_node_talks_with_an_nc_user_on_another(cluster: Clu
         said = irc.expect("PRIVMSG")
         assert (said.hostmask.nickname, said.params) == ("bob", ["#ops", "hello IRC"])
         irc.send("LUSERS")  # the cluster's users and servers, and this server's own
-        assert irc.expect("251").params[-1] == "There are 2 users and 0 invisible on 2 servers"
+        # wendy is +i (an IRC user of this node); bob, of the other node, has no user modes.
+        assert irc.expect("251").params[-1] == "There are 1 users and 1 invisible on 2 servers"
         assert irc.expect("255").params[-1] == "I have 1 clients and 1 servers"
         irc.send("PRIVMSG #ops :hello nc")
         bob.expect(r"^<wendy> hello nc$")

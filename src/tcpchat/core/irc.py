@@ -19,6 +19,7 @@ every user starts.
 
 from __future__ import annotations
 
+from secrets import token_urlsafe
 from typing import Callable
 
 from . import codes
@@ -167,8 +168,10 @@ class IrcClient(Registration, QuickLines):
             return [] if quiet else [self._reply(ERR_NOSUCHNICK, target, "No such nick/channel")]
         if peer is self.session:
             # The chat does not whisper to oneself; IRC does: it comes straight back (an ACTION
-            # as one, in lines of at most 512 bytes).
-            return [self.fmt.privmsg(self._mask(), self.me, text, action, notice, "")]
+            # as one, in lines of at most 512 bytes), tagged as any message. Its msgid is a
+            # random one: the chat numbers only what it carries (Redis does, in a cluster).
+            mode, msgid = self.session.mode, token_urlsafe(12)
+            return [self.fmt.to_oneself(self.me, text, action, notice, mode, now, msgid)]
         whisper = cmd.Whisper(peer.name, f"* {self.me} {text}" if action else text, notice)
         out = self.hub.handle(self.session, whisper, now)
         self._expect(out, "" if quiet else target)  # in a cluster, answered later (irc_late.py)
@@ -360,9 +363,6 @@ class IrcClient(Registration, QuickLines):
 
     def _too_many(self, wanted: Targets) -> list[Step]:
         return [self.queries.too_many(wanted)] if wanted.dropped else []
-
-    def _mask(self) -> str:
-        return self.fmt.mask(self.me)
 
 
 _Handler = Callable[[IrcClient, IrcMessage, float], "list[Step]"]

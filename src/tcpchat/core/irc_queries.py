@@ -186,8 +186,11 @@ class Queries:
     def lusers(self) -> bytes:
         """251, 254, 255. In a cluster the users and servers are the whole cluster's (the
         servers those with someone on them), and "I have" counts this server's own users and
-        the other servers it shares the chat with."""
+        the other servers it shares the chat with. As ergo, 251 splits the users into the
+        visible and the invisible: this server's IRC users are +i (221); the others, native or
+        of another node, have no user modes. Counted by the roster: nobody is walked."""
         users, rooms = len(self.hub.roster), len(self.hub.rooms)
+        invisible = self.hub.roster.irc_users
         local, others = users, 0
         cluster = self.hub.cluster
         if cluster is not None:
@@ -198,7 +201,8 @@ class Queries:
             [
                 self.reply(
                     RPL_LUSERCLIENT,
-                    f"There are {users} users and 0 invisible on {1 + others} servers",
+                    f"There are {users - invisible} users and {invisible} invisible on "
+                    f"{1 + others} servers",
                 ),
                 self.reply(RPL_LUSERCHANNELS, str(rooms), "channels formed"),
                 self.reply(RPL_LUSERME, f"I have {local} clients and {others} servers"),

@@ -156,6 +156,17 @@ class IrcFormat:
         tags = _tags(flags, event.time if "t" in flags else None, event.id)
         return self.privmsg(self.mask(me), target, event.text, event.action, event.notice, tags)
 
+    def to_oneself(
+        self, me: str, text: str, action: bool, notice: bool, mode: str, now: float, msgid: str
+    ) -> bytes:
+        """A message ``me`` sent to their own nick (the chat has no whisper to oneself), as a
+        message delivered to them is written (``_message``: the tags ``mode`` asks for), then
+        again as its echo with echo-message, as ergo sends it: the same lines, the same tags."""
+        flags = _flags(mode)
+        tags = _tags(flags, now if "t" in flags else None, msgid) if flags else ""
+        lines = self.privmsg(self.mask(me), me, text, action, notice, tags)
+        return lines * 2 if "e" in flags else lines
+
     def privmsg(
         self, source: str, target: str, text: str, action: bool, notice: bool, tags: str
     ) -> bytes:
@@ -261,7 +272,7 @@ def _room_for(server: str, target: str) -> int:
     return max(64, IRC_LINE_BYTES - len(f":{server} NOTICE {target} :\r\n".encode()))
 
 
-def _tags(flags: str, time: float | None, msgid: int | None = None) -> str:
+def _tags(flags: str, time: float | None, msgid: int | str | None = None) -> str:
     tags = []
     if time is not None:
         tags.append(f"time={iso_time(time)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 
+from .codes import is_irc
 from .names import fold, look_keys, name_key
 from .session import Session
 
@@ -14,7 +15,8 @@ class Roster:
     ``everyone`` is a tuple cached until the next join or leave, so the transport's flush walks
     everyone online without building a list per message. ``names`` is kept sorted as users come
     and go (a bisect, not a sort per join). A room, or the users of another node, would be
-    another roster.
+    another roster. ``irc_users`` counts those of this server on its IRC listener as they come
+    and go, so that LUSERS does not walk everyone (core/irc_queries.py).
     """
 
     def __init__(self) -> None:
@@ -24,9 +26,16 @@ class Roster:
         self._sorted: list[tuple[str, str]] = []  # (fold(name), display name), in that order
         self._everyone: tuple[Session, ...] | None = None
         self._names: tuple[str, ...] | None = None
+        # This server's IRC users (a session's mode says IRC from its connection to its end).
+        self._irc: dict[Session, None] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    @property
+    def irc_users(self) -> int:
+        """How many of those online are this server's users on its IRC listener."""
+        return len(self._irc)
 
     def find(self, name: str) -> Session | None:
         return self._by_key.get(name_key(name))
@@ -44,6 +53,8 @@ class Roster:
         self._by_look.update(dict.fromkeys(look_keys(session.name), session))
         bisect.insort(self._sorted, (fold(session.name), session.name))
         self._everyone = self._names = None
+        if session.node is None and is_irc(session.mode):
+            self._irc[session] = None
 
     def remove(self, session: Session) -> None:
         if self._by_key.get(session.key) is session:
@@ -56,6 +67,7 @@ class Roster:
             if index < len(self._sorted) and self._sorted[index] == entry:
                 del self._sorted[index]
             self._everyone = self._names = None
+            self._irc.pop(session, None)
 
     def everyone(self) -> tuple[Session, ...]:
         if self._everyone is None:
