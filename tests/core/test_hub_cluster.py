@@ -1099,10 +1099,10 @@ def test_a_strike_with_an_origin_no_node_would_write_is_refused() -> None:
     assert codec.checked(cl.Struck("a", "2001:db8:1:2::/64", 1.0)).origin == "2001:db8:1:2::/64"
 
 
-def test_each_node_counts_only_the_rooms_its_own_users_made_against_its_limit() -> None:
+def test_each_node_counts_only_the_rooms_its_own_users_are_in_against_its_limit() -> None:
     """One address may make MAX_ROOMS_PER_USER rooms per connection on every node: were other
     nodes' rooms counted, users of nodes b and c could fill node a's limit and nobody on a could
-    make a room. A node's limit counts the rooms its users made (the lobby too)."""
+    make a room. A node's limit counts the rooms its users are in (the lobby always)."""
     _, (a, b) = cluster("a", "b")
     for node in (a, b):
         node.hub.config = dataclasses.replace(node.hub.config, max_rooms=3)
@@ -1124,5 +1124,40 @@ def test_each_node_counts_only_the_rooms_its_own_users_made_against_its_limit() 
     a.line(ann, "/join #a3")
     (error,) = a.take(ann)
     assert isinstance(error, ev.Error) and error.code == codes.TOO_MANY_ROOMS
-    assert error.text.startswith("Users of this server made 3 rooms"), error.text
+    assert error.text.startswith("Users of this server are in 3 rooms"), error.text
     assert len(a.hub.rooms) == 5
+
+
+def test_a_room_its_makers_left_no_longer_counts_on_their_node() -> None:
+    """Counted on the node that made it for as long as anyone anywhere was in it, a room could
+    be made on node a, kept by a connection on node b and left on a, and so again: one address
+    filled a's limit from three nodes with 57 connections, and nobody on a could make a room
+    (an abuse review, 2026-12-03). A room counts where its members are; joining one counts."""
+    _, (a, b) = cluster("a", "b")
+    a.hub.config = dataclasses.replace(a.hub.config, max_rooms=3)
+    ann, bob = join(a, "ann", b), join(b, "bob", a)
+    for room in ("#x1", "#x2"):
+        a.line(ann, f"/join {room}")
+        settle(a, b)
+        b.line(bob, f"/join {room}")  # kept alive from b
+        settle(a, b)
+        a.line(ann, f"/part {room}")
+        settle(a, b)
+    a.take(ann)
+    assert len(a.hub.rooms) == 3 and a.hub.rooms.used_here == 1
+    a.line(ann, "/join #x3")
+    a.line(ann, "/join #x4")
+    settle(a, b)
+    assert [room.name for room in ann.rooms] == ["#lobby", "#x3", "#x4"]
+    a.take(ann)
+    a.line(ann, "/join #x1")  # an existing room: joined, and counted here from now on
+    settle(a, b)
+    assert [room.name for room in ann.rooms][-1] == "#x1" and a.hub.rooms.used_here == 4
+    a.take(ann)
+    a.line(ann, "/join #x5")
+    (error,) = a.take(ann)
+    assert isinstance(error, ev.Error) and error.code == codes.TOO_MANY_ROOMS
+    assert error.text.startswith("Users of this server are in 4 rooms"), error.text
+    a.line(ann, "/quit")
+    settle(a, b)
+    assert a.hub.rooms.used_here == 1  # the lobby, always

@@ -409,7 +409,7 @@ class ClusterHandlers(BehindHandlers):
         room = self.rooms.find(label)
         if room is not None and session in room:
             return []
-        self._put(session, room if room is not None else self._made(label, here=False))
+        self._put(session, room if room is not None else self._made(label))
         return self._arrived(session.rooms[-1], session, now)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:

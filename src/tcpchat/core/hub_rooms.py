@@ -90,16 +90,16 @@ class RoomHandlers:
                 "/part one first.",
             )
         if room is None:
-            made = self.rooms.made_here  # in a cluster, other nodes' rooms count there
-            if made >= cfg.max_rooms:
+            used = self.rooms.used_here  # in a cluster, other nodes' users' rooms count there
+            if used >= cfg.max_rooms:
                 where = (
-                    "This server has" if made == len(self.rooms) else "Users of this server made"
+                    "This server has" if used == len(self.rooms) else "Users of this server are in"
                 )
                 return self._error(
                     session,
                     now,
                     codes.TOO_MANY_ROOMS,
-                    f"{where} {made} rooms, the most it allows: join one of them (/rooms).",
+                    f"{where} {used} rooms, the most it allows: join one of them (/rooms).",
                 )
             room = self._made(name)
         self._put(session, room)
@@ -209,16 +209,15 @@ class RoomHandlers:
             return ToAll(event, skip)
         return ToSessions(room.everyone(), event, skip=skip)
 
-    def _made(self, name: str, here: bool = True) -> Room[Session]:
-        """A new room called ``name`` (no room looks like it; ``here``: by this server's user),
-        with the spelling and topic the archive kept for it if any: the typed spelling if the
-        kept one looks like a room in use (#Ian kept, #lan in use: #ian is neither's look-alike,
-        #Ian is #lan's)."""
+    def _made(self, name: str) -> Room[Session]:
+        """A new room called ``name`` (no room looks like it), with the spelling and topic the
+        archive kept for it if any: the typed spelling if the kept one looks like a room in use
+        (#Ian kept, #lan in use: #ian is neither's look-alike, #Ian is #lan's)."""
         kept = self.archive.topic(room_key(name))
         if kept is not None and self.rooms.find(kept[0]) is not None:
             kept = (name, kept[1])
         room = Room[Session](*kept) if kept is not None else Room[Session](name)
-        self.rooms.add(room, here)
+        self.rooms.add(room)
         return room
 
     def _put(self, session: Session, room: Room[Session]) -> None:
@@ -226,6 +225,8 @@ class RoomHandlers:
         room.add(session)
         session.rooms.append(room)
         session.current = room
+        if session.node is None:
+            self.rooms.entered(room)
 
     def _enter_lobby(self, session: Session, now: float) -> Out:
         """A session just registered: it is in #lobby and talks there."""
@@ -259,6 +260,8 @@ class RoomHandlers:
         out: Out = []
         if room in self._crowded and len(room) - 1 <= self.config.big_room:
             out = self._crowd_of(room, now)  # no longer big: what it gathered goes first
+        if session in room and session.node is None:
+            self.rooms.left(room)
         room.remove(session)
         if not len(room):
             self.rooms.forget(room)

@@ -78,9 +78,9 @@ ROOM_NAME_MAX_CHARS = 32
 # ergo's CHANLIMIT default is 100, Libera's 250 for bouncers; a person in a terminal follows a
 # handful, and each room a user is in is one more notice per quit: 20 is plenty and bounded.
 MAX_ROOMS_PER_USER = 20
-# Rooms that exist at once (a room is forgotten when its last member leaves). Each costs a few
-# hundred bytes and a line of /rooms; 1,000 covers a big company, and one address holds at most
-# MAX_CONNECTIONS_PER_IP * MAX_ROOMS_PER_USER = 400 of them.
+# Rooms that exist at once (a room is forgotten when its last member leaves; in a cluster, those
+# this node's users are in). Each costs a few hundred bytes and a line of /rooms; 1,000 covers a
+# big company, and one address holds at most MAX_CONNECTIONS_PER_IP * MAX_ROOMS_PER_USER = 400.
 MAX_ROOMS = 1000
 # ergo's TOPICLEN is 390 like its QUITLEN: a topic fits one line of every client.
 MAX_TOPIC_CHARS = 390

@@ -147,17 +147,31 @@ class Rooms(Generic[M]):
         self.lobby: Room[M] = Room(LOBBY)
         self._by_key: dict[str, Room[M]] = {self.lobby.key: self.lobby}
         self._by_look: dict[str, Room[M]] = dict.fromkeys(look_keys(LOBBY), self.lobby)
-        # The keys of the rooms made by this server's users (the lobby too): in a cluster the
-        # others are made by other nodes' users, and each node's limit counts only its own.
-        self._here: set[str] = {self.lobby.key}
+        # How many of this server's users are in each room that has any: in a cluster a room's
+        # members may all be on other nodes, and each node's limit counts only the rooms its own
+        # users are in (``used_here``).
+        self._here: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
 
     @property
-    def made_here(self) -> int:
-        """How many of the rooms this server's users made (all of them without a cluster)."""
-        return len(self._here)
+    def used_here(self) -> int:
+        """How many rooms this server's users are in, the lobby always counted (every room,
+        without a cluster)."""
+        return len(self._here) + (self.lobby.key not in self._here)
+
+    def entered(self, room: Room[M]) -> None:
+        """One of this server's users is now in ``room``."""
+        self._here[room.key] = self._here.get(room.key, 0) + 1
+
+    def left(self, room: Room[M]) -> None:
+        """One of this server's users is out of ``room``."""
+        count = self._here.get(room.key, 0) - 1
+        if count > 0:
+            self._here[room.key] = count
+        else:
+            self._here.pop(room.key, None)
 
     def find(self, name: str) -> Room[M] | None:
         """The room called ``name``, or one that cannot be told apart from it."""
@@ -171,12 +185,9 @@ class Rooms(Generic[M]):
         """The room whose key (``room_key``) is ``key``."""
         return self._by_key.get(key)
 
-    def add(self, room: Room[M], here: bool = True) -> None:
-        """A new room (``here``: made by this server's user); the look-alike keys another room
-        holds stay that room's."""
+    def add(self, room: Room[M]) -> None:
+        """A new room; the look-alike keys another room holds stay that room's."""
         self._by_key[room.key] = room
-        if here:
-            self._here.add(room.key)
         for key in look_keys(room.name):
             self._by_look.setdefault(key, room)
 
@@ -185,7 +196,7 @@ class Rooms(Generic[M]):
         if room.is_lobby or len(room) or self._by_key.get(room.key) is not room:
             return
         del self._by_key[room.key]
-        self._here.discard(room.key)
+        self._here.pop(room.key, None)
         for key in look_keys(room.name):
             if self._by_look.get(key) is room:
                 del self._by_look[key]
