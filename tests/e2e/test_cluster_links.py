@@ -20,7 +20,8 @@ from tcpchat.core import events as ev
 from tcpchat.core.archive import Archive
 from tcpchat.core.cluster import LINK_BACK
 from tcpchat.core.hub import Hub
-from tcpchat.core.limits import CLUSTER_LEASE_S, HubLimits
+from tcpchat.core.lease import Lease
+from tcpchat.core.limits import CLUSTER_LEASE_S, CLUSTER_READ_COUNT, HubLimits
 from tcpchat.core.output import Claim, Out, Publish, Refresh, Release, Whisper
 from tcpchat.core.rooms import LOBBY_KEY
 from tcpchat.core.session import Session, State
@@ -374,6 +375,51 @@ def test_a_node_that_crashed_while_cut_off_backfills_what_it_had_not_read(
                 await done.stop()
                 await done.redis.aclose()
             again.close()
+
+    asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
+
+
+def test_a_joining_node_backfills_a_long_log_at_the_stores_pace_renewing_its_lease(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """A joining node read the whole log into one list and kept it all at once: with a log of
+    long messages it took 15 s and 0.5 GB, its lease lapsed in the join (the ticker does not run
+    yet) and its store, past what it holds waiting for the disk, dropped most of them. It reads
+    the log in slices now, lets the store write between them and renews its lease when due."""
+    count, most = 6 * CLUSTER_READ_COUNT, int(2.5 * CLUSTER_READ_COUNT)
+
+    async def main() -> None:
+        a = Node("a")
+        a_link = await a.start(redis.url, "a")
+        entries = [
+            cl.Said("a", 1, "alice", LOBBY_KEY, "", f"long ago {n}", False, 1.0)
+            for n in range(count)
+        ]
+        await a_link.bus.run([Publish(entry) for entry in entries])
+        archive = SqliteArchive(str(tmp_path / DB_FILE), max_pending=most)
+        c = Node("c", archive)
+        link = ClusterLink(await reach(redis.url, 0), "c", c.hub, c.route)
+        c.link = link
+        link.bus.lease = Lease(CLUSTER_LEASE_S, 0.001)  # due again at every slice
+        renewals: list[bool] = []
+        renew = link.bus.renew
+
+        async def counted(fresh: bool = False) -> bool:
+            renewals.append(await renew(fresh))
+            return renewals[-1]
+
+        link.bus.renew = counted  # type: ignore[method-assign]
+        try:
+            await link.start()
+            assert archive.flush(WAIT)
+            texts = [m.text for m in archive.recent(LOBBY_KEY, count + 1)]
+            assert texts == [entry.text for entry in entries]  # none dropped
+            assert len(renewals) >= count // CLUSTER_READ_COUNT and all(renewals)
+        finally:
+            for done in (link, a_link):
+                await done.stop()
+                await done.redis.aclose()
+            archive.close()
 
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
 

@@ -66,6 +66,17 @@ class Archive(Protocol):
         full or failing disk). Returns at once."""
         ...
 
+    def backlog(self) -> int:
+        """Messages (and room changes) kept but not written yet."""
+        ...
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything kept so far is written (or dropped for a failing disk); False
+        past ``timeout`` seconds. It blocks: not on the event loop. For a caller that keeps more
+        than a chat makes (a cluster node filling its history from the log), so that it goes at
+        the disk's pace instead of past what the store holds in memory."""
+        ...
+
 
 class NoArchive:
     """History is off (``--no-history``): nothing is kept, nothing is found."""
@@ -95,3 +106,9 @@ class NoArchive:
 
     def mark_log(self, entry_id: int) -> None:
         pass
+
+    def backlog(self) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> bool:
+        return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ...core import cluster as cl
@@ -153,14 +154,16 @@ class Bus(Reaping):
             return 0, 0
         return cl.id_of(first[0][0]), cl.id_of(last[0][0])
 
-    async def history(self, after: int, until: int) -> list[tuple[int, cl.Entry]]:
-        """The log's entries after ``after`` up to ``until`` (a joining node's backfill)."""
-        out: list[tuple[int, cl.Entry]] = []
+    async def history(self, after: int, until: int) -> AsyncIterator[list[tuple[int, cl.Entry]]]:
+        """The log's entries after ``after`` up to ``until`` (a joining node's backfill), in
+        slices of at most ``CLUSTER_READ_COUNT``: a log of long messages (8 KB an entry at most,
+        100,000 entries) is never all in memory at once."""
         start = cl.entry_id(after + 1)  # (not "(0-N": Redis before 6.2 has no "(")
         while True:
             chunk = await self.redis.xrange(
                 cl.LOG_KEY, start, cl.entry_id(until), count=CLUSTER_READ_COUNT
             )
+            out: list[tuple[int, cl.Entry]] = []
             for entry_id, fields in chunk:
                 try:
                     entry = codec.decode(fields)
@@ -168,8 +171,9 @@ class Bus(Reaping):
                     continue  # not ours (read() says so in the log)
                 if entry is not None:
                     out.append((cl.id_of(entry_id), entry))
+            yield out
             if len(chunk) < CLUSTER_READ_COUNT:
-                return out
+                return
             start = cl.entry_id(cl.id_of(chunk[-1][0]) + 1)
 
     async def reserve(self, stored: int, now: float) -> int:
