@@ -5,6 +5,7 @@ test_cluster.py could not be made to fail at the right moment."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -419,6 +420,51 @@ def test_a_joining_node_backfills_a_long_log_at_the_stores_pace_renewing_its_lea
             for done in (link, a_link):
                 await done.stop()
                 await done.redis.aclose()
+            archive.close()
+
+    asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
+
+
+def test_a_backfill_waits_once_for_a_store_that_makes_no_headway_then_no_more(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """A disk that hangs (no error, no headway): the backfill waited for it at every slice, 1.7
+    s each, 167 s for a full log, for nothing, since the store drops what it cannot hold (a
+    review found it). It waits once, and the rest of the read goes on without waiting."""
+
+    async def main() -> None:
+        a = Node("a")
+        a_link = await a.start(redis.url, "a")
+        texts = [f"m{n}" for n in range(8 * CLUSTER_READ_COUNT)]
+        await a_link.bus.run(
+            [Publish(cl.Said("a", 1, "al", LOBBY_KEY, "", t, False, 1.0)) for t in texts]
+        )
+        archive = SqliteArchive(str(tmp_path / DB_FILE))
+        hung, commit = threading.Event(), archive._writer._commit
+
+        def stuck(*args: Any, **kwargs: Any) -> Any:
+            hung.wait(WAIT)  # until the test ends
+            return commit(*args, **kwargs)
+
+        archive._writer._commit = stuck  # type: ignore[method-assign]
+        waits: list[bool] = []
+        flush = archive.flush
+
+        def counted(timeout: float, index: bool = False) -> bool:
+            waits.append(flush(timeout, index))
+            return waits[-1]
+
+        archive.flush = counted  # type: ignore[method-assign]
+        c = Node("c", archive)
+        try:
+            await c.start(redis.url, "c")
+            assert waits == [False]  # one wait, which found the store stuck
+        finally:
+            hung.set()
+            for done in (c.link, a_link):
+                if done is not None:
+                    await done.stop()
+                    await done.redis.aclose()
             archive.close()
 
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))

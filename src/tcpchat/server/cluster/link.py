@@ -281,7 +281,7 @@ class ClusterLink(Recovery):
         Slice by slice (``Bus.history``), at the store's pace and renewing the lease: a long
         log of long messages took a joining node 15 s and 0.5 GB, its lease lapsed in it, and
         the store's queue, full, dropped five of six messages (an abuse review, 2026-12-03)."""
-        kept = 0
+        kept, patient, link = 0, True, self._link
         logged: dict[str, tuple[int, cl.TopicSet]] = {}  # each room's last (by the log's order)
         if last > after:
             async for chunk in self.bus.history(after, last):
@@ -293,23 +293,26 @@ class ClusterLink(Recovery):
                     elif isinstance(entry, cl.TopicSet):
                         logged[entry.room] = (message_id, entry)
                 self.route(out)
-                await self._keep_pace()
+                patient = await self._keep_pace(patient, link)
         self.route(self.hub.learn_topics([*logged.values(), *topics], now))
         return kept
 
-    async def _keep_pace(self) -> None:
-        """Between two slices of a long read of the log: let the store write what waits while
-        more than a slice does and it makes headway (a disk that stalls is the store's to
-        report: it drops and holds its log mark, so the next start reads the log again), and
-        renew the lease when due (the ticker does not run yet when a node joins)."""
+    async def _keep_pace(self, patient: bool, link: int) -> bool:
+        """Between two slices of a long read of the log (on link ``link``): renew the lease if
+        it is due (the ticker does not run yet when a node joins), and, while ``patient``, let
+        the store write what waits while more than a slice does. False once a wait made no
+        headway: the rest of this read waits no more (a stalled disk is the store's to report:
+        it drops what it cannot hold and keeps its log mark, so the next start reads it again)."""
         archive, waiting = self.hub.archive, -1
         while True:
             if self.bus.lease.due(lease_clock()) and not await self.bus.renew():
-                self._rejoin_wanted = True
-                raise ConnectionError("this node's lease lapsed while it read the log")
+                # Reaped meanwhile: it joins again once running, when its ticker finds it so.
+                self._rejoin_wanted = self._rejoin_wanted or link == self._link
             before, waiting = waiting, archive.backlog()
-            if waiting <= CLUSTER_READ_COUNT or waiting == before:
-                return
+            if waiting <= CLUSTER_READ_COUNT or not patient:
+                return patient
+            if before != -1 and waiting >= before:
+                return False
             await asyncio.to_thread(archive.flush, CLUSTER_RENEW_S)
 
     async def _deliver(self, read: Read, link: int) -> None:
