@@ -294,6 +294,8 @@ class ClusterLink(Recovery):
                         logged[entry.room] = (message_id, entry)
                 self.route(out)
                 patient = await self._keep_pace(patient, link)
+                if link != self._link:  # lost while it waited: the new link reads again
+                    raise ConnectionError("the link was lost while the log was read")
         self.route(self.hub.learn_topics([*logged.values(), *topics], now))
         return kept
 
