@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tcpchat.client.keys import Paste
 from tcpchat.client.lineedit import (
     CHANGED,
@@ -10,6 +12,7 @@ from tcpchat.client.lineedit import (
     PASTE,
     SUBMIT,
     LineEditor,
+    clip,
     text_width,
 )
 
@@ -136,3 +139,40 @@ def test_text_width_counts_wide_and_combining_characters() -> None:
     assert text_width("中文") == 4
     assert text_width("e\u0301") == 1
     assert text_width("Привет") == 6
+
+
+def test_the_row_scrolls_to_the_first_character_from_which_the_cursor_fits() -> None:
+    """The scroll was found one character at a time from where it stood, each step measuring
+    the text up to the cursor again: End on 8,000 pasted characters took 10 s, the client deaf
+    meanwhile (a review in tmux). It is found walking back from the cursor now; the row is the
+    same as before."""
+    rng = random.Random(15)
+    alphabet = "ab漢字\u0301é😀 "
+    for _ in range(500):
+        editor = LineEditor()
+        editor.set("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))))
+        for _ in range(5):
+            editor.cursor, width = rng.randint(0, len(editor.text)), rng.randint(1, 30)
+            before = editor._scroll
+            shown, column = editor.view(width)
+            fits = max(width, 2) - 1
+            if text_width(editor.text) < max(width, 2):
+                assert editor._scroll == 0
+            else:
+                start = editor._scroll
+                assert text_width(editor.text[start : editor.cursor]) <= fits
+                assert (
+                    start <= before
+                    or start == 0
+                    or (text_width(editor.text[start - 1 : editor.cursor]) > fits)
+                )  # the first that fits, when it had to move on
+            assert column == text_width(editor.text[editor._scroll : editor.cursor])
+    editor = LineEditor()
+    editor.set("x" * 20_000)
+    assert editor.view(80) == ("x" * 79, 79)  # End: the last 79 and the cursor after them
+
+
+def test_clip_keeps_what_fits_in_the_columns() -> None:
+    assert clip("漢字abc", 3) == "漢"
+    assert clip("abc", 10) == "abc"
+    assert clip("e\u0301x", 1) == "e\u0301"

@@ -511,6 +511,39 @@ def test_paste_guard_asks_before_sending_many_lines(
     assert "rate" not in alice.text()
 
 
+def test_a_paste_the_terminal_hands_over_in_parts_is_asked_about_once_whole(
+    tmp_path: Path, server: ServerProcess, screen: Any
+) -> None:
+    """Without bracketed paste, a terminal hands 300 lines over in reads of 4 KB: each part was
+    asked about, the question for one replacing the one before, and "y" sent the last 51
+    lines, the first 249 gone (a review in tmux)."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    lines = [f"bulk line {i} with some padding text to make it longer" for i in range(1, 301)]
+    pasted = tmp_path / "paste.txt"
+    pasted.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    alice.run("load-buffer", "-b", "big", str(pasted))
+    alice.run("paste-buffer", "-b", "big", "-t", "t")  # no -p: not bracketed
+    alice.wait(lambda: alice.input_row() == "Send 300 pasted lines? [y/N]")
+    alice.keys("n")
+    alice.wait(r"Paste of 300 lines not sent: it is in the input as one line")
+
+
+def test_a_prompt_wider_than_the_terminal_is_cut_not_wrapped(
+    server: ServerProcess, screen: Any
+) -> None:
+    """At 20 columns the prompt ``alice@#a-rather-long-room-name> `` wrapped, and each key's
+    redraw left a row of it behind, nine of them after a few words (a review in tmux)."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("resize-window", "-t", "t", "-x", "20", "-y", "10")
+    alice.type("/join #a-rather-long-room-name")
+    alice.keys("Enter")
+    alice.wait(lambda: alice.input_row() == "alice@#…>")  # joined: the prompt names the room
+    alice.type("hello there typing")
+    alice.wait(lambda: alice.input_row().startswith("alice@#…> "))
+    alice.wait(lambda: alice.input_row().endswith("typing"))
+    assert sum("alice@#" in row for row in alice.rows()) == 1
+
+
 def test_a_short_paste_is_sent_without_asking(
     server: ServerProcess, connect: Any, screen: Any
 ) -> None:

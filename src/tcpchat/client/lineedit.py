@@ -36,6 +36,16 @@ def text_width(text: str) -> int:
     return sum(char_width(c) for c in text)
 
 
+def clip(text: str, width: int) -> str:
+    """The start of ``text`` that fits in ``width`` columns."""
+    used = 0
+    for i, c in enumerate(text):
+        used += char_width(c)
+        if used > width:
+            return text[:i]
+    return text
+
+
 def clean(text: str) -> str:
     """Typed or pasted text without control characters (a tab becomes a space)."""
     return neutralise(text, drop=True)
@@ -290,8 +300,17 @@ class LineEditor:
             self._scroll = 0
         elif self.cursor < self._scroll:
             self._scroll = max(0, self.cursor - width // 3)  # jump back, keeping some context
-        while text_width(self.text[self._scroll : self.cursor]) > width - 1:
-            self._scroll += 1
+        if text_width(self.text[self._scroll : self.cursor]) > width - 1:
+            # Scrolled from the cursor back, a column at a time: one step per character from the
+            # scroll mark took time of the square of the line (End on 8,000 pasted characters:
+            # 10 s, the client deaf meanwhile).
+            start, used = self.cursor, 0
+            while start > 0:
+                used += char_width(self.text[start - 1])
+                if used > width - 1:
+                    break
+                start -= 1
+            self._scroll = start
         shown = []
         used = 0
         for c in self.text[self._scroll :]:

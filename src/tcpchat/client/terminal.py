@@ -23,9 +23,11 @@ from typing import Any, BinaryIO, Callable, Protocol
 
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
 from .keys import Key, KeyDecoder, Paste
-from .lineedit import text_width
+from .lineedit import clip, text_width
 from .render import HANGING_INDENT, wrap
 
+# Reads this close after a paste's are its rest: a person types no answer that fast.
+PASTE_GAP_S = 0.05
 BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
 CLEAR_LINE = "\r\x1b[K"
@@ -52,6 +54,20 @@ def raw_mode_available(fd: int, environ: Mapping[str, str]) -> bool:
 def visible_width(text: str) -> int:
     """Columns ``text`` takes, colour sequences excluded."""
     return text_width(_SGR.sub("", text))
+
+
+def fit_prompt(prompt: str, columns: int) -> str:
+    """``prompt`` if it takes at most half the row, else its start in plain text cut to that
+    (a question: its end, where the choice is): wider than the row, the input row wrapped and
+    every redraw left a row of it behind."""
+    room = max(columns // 2, 4)
+    if visible_width(prompt) <= room:
+        return prompt
+    plain = _SGR.sub("", prompt).rstrip()
+    if plain.endswith(">"):
+        return clip(plain[:-1], room - 3) + "…> "
+    tail = clip(plain[::-1], room - 2)[::-1]
+    return "…" + tail + " "
 
 
 class Display(Protocol):
@@ -93,6 +109,8 @@ class Terminal:
         self._esc_timer: asyncio.TimerHandle | None = None
         self._pending: list[str] = []
         self._flush_scheduled = False
+        self._keys_read: bool | None = None  # in a read's keys: None; else a redraw waits
+        self._pasting_until = 0.0  # (loop time) a read before this goes on the paste before it
         self._signals: list[int] = []
         self._hangup: Callable[[], None] | None = None
 
@@ -183,8 +201,20 @@ class Terminal:
             self._esc_timer = None
         if self.decoder.waiting and self._loop is not None:
             self._esc_timer = self._loop.call_later(ESC_WAIT_S, self.decoder.flush)
-        for key in _as_paste(keys):
-            self.on_key(key)
+        # One redraw for the keys of a read (a long line redrawn after each of 4,096 keys
+        # pasted took seconds).
+        self._keys_read = False
+        try:
+            now = self._loop.time() if self._loop is not None else 0.0
+            keys = _as_paste(keys, now < self._pasting_until)
+            if keys and isinstance(keys[-1], Paste) and self._loop is not None:
+                self._pasting_until = now + PASTE_GAP_S
+            for key in keys:
+                self.on_key(key)
+        finally:
+            wanted, self._keys_read = self._keys_read, None
+            if wanted:
+                self.redraw()
 
     # --- output ------------------------------------------------------------------------
 
@@ -229,7 +259,9 @@ class Terminal:
         self._write("\x1b[H\x1b[2J" + self._input_row())
 
     def redraw(self) -> None:
-        if self._saved is not None:
+        if self._keys_read is not None:
+            self._keys_read = True  # once the read's keys are all taken
+        elif self._saved is not None:
             self._write(self._input_row())
 
     def _input_row(self) -> str:
@@ -246,11 +278,15 @@ class Terminal:
             pass
 
 
-def _as_paste(keys: list[Key]) -> list[Key]:
+def _as_paste(keys: list[Key], going_on: bool = False) -> list[Key]:
     """Many lines in one read, without bracketed paste, are a paste too (the paste guard
-    must see them): printable keys and Enters become one Paste."""
+    must see them): printable keys and Enters become one Paste. So is the rest of a paste
+    (``going_on``: read within ``PASTE_GAP_S`` of its last part), however few lines it has: a
+    terminal hands a big paste over in reads of 4 KB, and the first key of a last part of one
+    line was taken for the answer to "Send N pasted lines?", its Enter sent the line. A key
+    alone in its read is typed (that answer)."""
     enters = sum(1 for k in keys if k == "enter")
-    if enters <= TYPED_LINES_PER_READ:
+    if enters <= TYPED_LINES_PER_READ and not (going_on and len(keys) > 1):
         return keys
     if not all(isinstance(k, str) and (len(k) == 1 or k in ("enter", "tab")) for k in keys):
         return keys

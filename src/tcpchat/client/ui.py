@@ -37,7 +37,7 @@ from .history import append_history, history_path, load_history
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, KEY_HELP, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import NameRefused, Pacer, ServerLink, address, await_name_prompt, join, read_password
-from .terminal import Display, Terminal, visible_width
+from .terminal import Display, Terminal, fit_prompt, visible_width
 
 
 class ChatApp:
@@ -282,12 +282,13 @@ class ChatApp:
         if self.question:
             prompt = self.style.paint(self.question, render.BOLD)
             if self.secret:  # nothing of a password shows, not even its length
-                return prompt, "", 0
+                return fit_prompt(prompt, columns), "", 0
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
             prompt = status + (render.prompt(self.core.me, self.core.current, self.style) or "> ")
+        prompt = fit_prompt(prompt, columns)
         line, cursor = self.editor.view(columns - visible_width(prompt) - 1)
         return prompt, line, cursor
 
@@ -326,7 +327,9 @@ class ChatApp:
             for line in lines:
                 self.submit(line)
             return
-        if len(lines) <= PASTE_ASK_LINES:
+        if self.paste:  # the rest of a paste already asked about (read in several parts)
+            lines = self.paste + lines
+        elif len(lines) <= PASTE_ASK_LINES:
             for line in lines:
                 self.editor.remember(line)  # sent as if typed, so kept as if typed
                 self.submit(line)
@@ -347,13 +350,8 @@ class ChatApp:
             joined = " ".join(line.strip() for line in lines)
             rest = self.editor.text
             self.editor.set(f"{joined} {rest}" if rest else joined, len(joined))
-            self.show(
-                render.notice(
-                    f"Paste of {len(lines)} lines not sent: it is in the input as one line "
-                    "(Ctrl+U clears it).",
-                    self.style,
-                )
-            )
+            told = f"Paste of {len(lines)} lines not sent: it is in the input as one line"
+            self.show(render.notice(f"{told} (Ctrl+U clears it).", self.style))
         self.term.redraw()
 
     async def ask(self, question: str, secret: bool = False) -> str:
