@@ -208,7 +208,7 @@ class ChatApp:
         delay = BACKOFF_FIRST_S
         self.show(
             render.notice(
-                f"Connection to {where} lost. Reconnecting in {delay:.0f} s (Ctrl+D to quit).",
+                f"Connection to {where} lost. Reconnecting in {delay:.0f} s (Ctrl+C to quit).",
                 self.style,
                 sgr=render.YELLOW,
             )
