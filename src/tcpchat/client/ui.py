@@ -92,8 +92,8 @@ class ChatApp:
             if self.failure is not None:
                 raise self.failure from None
             return self.exit_code
-        except ConnectError as exc:
-            self.term.show([render.error(str(exc), self.style)])
+        except ConnectError as exc:  # a sentence here, in the chat's own lines
+            self.term.show([render.error(str(exc)[:1].upper() + str(exc)[1:], self.style)])
             return 1
         finally:
             sender.cancel()
