@@ -78,6 +78,14 @@ class Node:
         return session
 
 
+async def stopped(*links: ClusterLink | None) -> None:
+    """Stop each link that was made, and close its client."""
+    for link in links:
+        if link is not None:
+            await link.stop()
+            await link.redis.aclose()
+
+
 async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
     """Look at ``condition`` every POLL_S until it holds; fail after WAIT seconds."""
     deadline = time.monotonic() + WAIT
@@ -371,10 +379,7 @@ def test_a_node_that_crashed_while_cut_off_backfills_what_it_had_not_read(
                 "said on b while cut off",
             ]
         finally:
-            for done in (link, a.link):
-                assert done is not None
-                await done.stop()
-                await done.redis.aclose()
+            await stopped(link, a.link)
             again.close()
 
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
@@ -417,9 +422,7 @@ def test_a_joining_node_backfills_a_long_log_at_the_stores_pace_renewing_its_lea
             assert texts == [entry.text for entry in entries]  # none dropped
             assert len(renewals) >= count // CLUSTER_READ_COUNT and all(renewals)
         finally:
-            for done in (link, a_link):
-                await done.stop()
-                await done.redis.aclose()
+            await stopped(link, a_link)
             archive.close()
 
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
@@ -461,10 +464,7 @@ def test_a_backfill_waits_once_for_a_store_that_makes_no_headway_then_no_more(
             assert waits == [False]  # one wait, which found the store stuck
         finally:
             hung.set()
-            for done in (c.link, a_link):
-                if done is not None:
-                    await done.stop()
-                    await done.redis.aclose()
+            await stopped(c.link, a_link)
             archive.close()
 
     asyncio.run(asyncio.wait_for(main(), 3 * WAIT))
