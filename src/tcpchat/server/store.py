@@ -267,6 +267,7 @@ class SqliteArchive:
         it to finish."""
         with self._queue.lock:
             self._queue.prune_asked = True
+            self._queue.prune_asks += 1
         self._queue.wake.set()
 
     def close(self, timeout: float = HISTORY_CLOSE_WAIT_S) -> None:

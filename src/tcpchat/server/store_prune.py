@@ -82,6 +82,7 @@ class Shared(Protocol):
     pending: list[Row]
     closing: bool
     prune_asked: bool
+    prune_asks: int
     over_cap: bool
     cached_rooms: set[int]
     room_loads: int
@@ -129,6 +130,7 @@ class Retention:
         )
         if not (periodic or self.over_cap):
             return
+        asks = queue.prune_asks  # asked after this (a chunk reads the clock): a round more
         if limited and self._prune_chunk():
             queue.wake.set()
             return
@@ -137,7 +139,8 @@ class Retention:
             self.prune_at = time.monotonic() + HISTORY_PRUNE_INTERVAL_S
         self.over_cap = False
         with queue.lock:
-            queue.prune_asked = queue.over_cap = False
+            queue.prune_asked = queue.prune_asks != asks
+            queue.over_cap = False
             queue.changed.notify_all()
 
     def _measure(self) -> None:

@@ -103,6 +103,7 @@ class Queue:
         # event, so that the writer clearing the event cannot lose it.
         self.hurry = False
         self.prune_asked = False
+        self.prune_asks = 0  # how many times it was asked (a request in a round is not lost)
         self.over_cap = False  # past the byte cap: pruning is due (store_prune.py)
         self.cached_rooms: set[int] = set()  # the ids of the rooms the store remembers
         self.unwritten_rooms: set[int] = set()  # rooms whose row was queued and not committed
