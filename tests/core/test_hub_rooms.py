@@ -9,6 +9,7 @@ import pytest
 
 from tcpchat.core import codes
 from tcpchat.core import events as ev
+from tcpchat.core.archive import KeptTopic
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import MAX_ROOMS_PER_USER, REGISTERED_NAMES_SHOWN, HubLimits
 from tcpchat.core.output import Close, Instruction, Offline, Online, ToAll, ToSessions
@@ -26,7 +27,7 @@ class ListArchive:
 
     def __init__(self, last: int = 0) -> None:
         self.kept: list[tuple[str | None, ev.Message]] = []
-        self.topics: dict[str, tuple[str, str]] = {}
+        self.topics: dict[str, KeptTopic] = {}
         self.last = last
         self.mark = 0  # the cluster's log kept up to here
 
@@ -49,11 +50,11 @@ class ListArchive:
         ]
         return found[-limit:]
 
-    def topic(self, room_key: str) -> tuple[str, str] | None:
+    def topic(self, room_key: str) -> KeptTopic | None:
         return self.topics.get(room_key)
 
-    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
-        self.topics[room_key] = (name, topic)
+    def keep_topic(self, room_key: str, kept: KeptTopic) -> None:
+        self.topics[room_key] = kept
 
     def log_mark(self) -> int:
         return self.mark
@@ -306,14 +307,18 @@ def test_topic_is_shown_set_announced_and_cleared(chat: RoomChat) -> None:
 def test_a_room_keeps_its_topic_and_spelling_in_the_archive_after_it_empties(
     chat: RoomChat,
 ) -> None:
-    alice = chat.join("alice")
+    alice, bob = chat.join("alice"), chat.join("bob")
     chat.line(alice, "/join #Ops")
     chat.line(alice, "/topic deploys only")
+    set_at = chat.now
     chat.line(alice, "/part")
     chat.drain()
-    chat.line(alice, "/join #ops")
-    (joined,) = chat.take(alice)
+    chat.now += 60.0
+    chat.line(bob, "/join #ops")
+    (joined,) = chat.take(bob)
     assert isinstance(joined, ev.InRoom) and (joined.room, joined.topic) == ("#Ops", "deploys only")
+    room = chat.hub.rooms.find("#ops")
+    assert room is not None and (room.topic_by, room.topic_at) == ("alice", set_at)  # IRC's 333
 
 
 def test_a_kept_spelling_that_looks_like_a_room_in_use_is_not_taken_back(chat: RoomChat) -> None:
@@ -481,6 +486,8 @@ def test_the_lobby_keeps_its_topic_across_restarts_and_its_history_has_no_room_n
     chat.line(alice, "/topic welcome all")
     chat.line(alice, "hello")
     again = RoomChat(archive)  # a new hub on the same archive: a restart
+    lobby = again.hub.rooms.lobby
+    assert (lobby.topic, lobby.topic_by, lobby.topic_at) == ("welcome all", "alice", chat.now)
     bob = again.join("bob")
     again.line(bob, "/topic")
     assert text(again.take(bob)) == ["*** Topic of #lobby: welcome all"]

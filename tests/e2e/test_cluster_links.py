@@ -18,7 +18,7 @@ from tcpchat.core import cluster_codec as codec
 from tcpchat.core import codes
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
-from tcpchat.core.archive import Archive
+from tcpchat.core.archive import Archive, KeptTopic
 from tcpchat.core.cluster import LINK_BACK
 from tcpchat.core.hub import Hub
 from tcpchat.core.lease import Lease
@@ -213,15 +213,14 @@ def test_a_node_back_after_a_while_takes_the_topics_set_meanwhile_cleared_ones_t
         await until(lambda: topic_is(a, "#dev", "builds"), "#dev has its topic")
         a.do(alice, cmd.Part("#dev"))
         stored = ListArchive(last=seen)
-        stored.keep_topic("#ops", "#ops", "X")
+        stored.keep_topic("#ops", KeptTopic("#ops", "X", "alice", 1.0))
         c = Node("c", stored)
         link = await c.start(redis.url, "c")
         try:
             assert await topic_is(c, "#ops", "")  # alice's room, made when c joined
-            assert stored.topic("#ops") == ("#ops", "") and stored.topic("#dev") == (
-                "#dev",
-                "builds",
-            )
+            ops, dev = stored.topic("#ops"), stored.topic("#dev")
+            assert ops is not None and (ops.name, ops.topic, ops.by) == ("#ops", "", "alice")
+            assert dev is not None and (dev.name, dev.topic, dev.by) == ("#dev", "builds", "alice")
         finally:
             await link.stop()
             await link.redis.aclose()

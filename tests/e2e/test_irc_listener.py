@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,5 +167,35 @@ def test_irc_over_tls_with_the_servers_certificate(
         lines = peer.register("tls")
         assert any(line.command == "JOIN" and line.params == ["#lobby"] for line in lines)
         peer.close()
+    finally:
+        server.stop()
+
+
+def test_a_topic_kept_across_a_restart_still_names_who_set_it(tmp_path: Path) -> None:
+    """333 (who set the topic, when) comes from the history database after a restart, as 332
+    does; IRC clients show it as "Topic set by ..."."""
+    options = ("--irc-port", "0", "--server-name", "irc.test")
+    server = ServerProcess(tmp_path, *options)
+    try:
+        ann = join_peer(server.port, "анна")  # a Cyrillic name, as typed
+        ann.send("/join #ops\n")
+        ann.expect(r"You joined #ops")
+        ann.send("/topic deploys only\n")
+        ann.expect(r"set the topic")
+        ann.close()
+    finally:
+        assert server.stop() == 0
+    server = ServerProcess(tmp_path, *options)
+    try:
+        ivy = IrcPeer(_irc_port(server))
+        ivy.register("ivy")
+        ivy.send("JOIN #ops")
+        lines = ivy.sync()
+        (topic,) = [line for line in lines if line.command == "332"]
+        (who,) = [line for line in lines if line.command == "333"]
+        assert topic.params[1:] == ["#ops", "deploys only"]
+        assert who.params[1] == "#ops" and who.params[2].startswith("анна!")
+        assert abs(int(who.params[3]) - time.time()) < WAIT + 60
+        ivy.close()
     finally:
         server.stop()

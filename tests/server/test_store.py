@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tcpchat.core.archive import NoArchive
+from tcpchat.core.archive import KeptTopic, NoArchive
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
 from tcpchat.core.limits import HISTORY_MAX_PENDING_CHARS
@@ -220,13 +220,13 @@ def test_close_writes_everything_pending(opened: Any) -> None:
     archive = opened(commit_interval=NEVER, batch_rows=10**6)
     for mid in range(1, 1001):
         archive.keep("#ops", said(mid))
-    archive.keep_topic("#ops", "#ops", "kept at close")
+    archive.keep_topic("#ops", KeptTopic("#ops", "kept at close", "alice", 5.0))
     archive.close()
     archive.close()  # idempotent
     archive.keep("#ops", said(2000))  # after close: dropped, no error
     again = opened()
     assert ids(again.recent("#ops", 1000)) == list(range(1, 1001))
-    assert again.topic("#ops") == ("#ops", "kept at close")
+    assert again.topic("#ops") == ("#ops", "kept at close", "alice", 5.0)
     assert again.last_id() == 1000
 
 
@@ -383,23 +383,61 @@ def test_a_database_made_without_the_index_gets_one(opened: Any, records: Record
 # --- topics, private messages --------------------------------------------------------------------
 
 
-def test_topics_are_kept_across_restarts(opened: Any) -> None:
+def test_topics_are_kept_across_restarts_with_who_set_them_and_when(opened: Any) -> None:
     archive = opened()
     assert archive.topic("#ops") is None
-    archive.keep_topic("#ops", "#Ops", "deploys only")
-    assert archive.topic("#ops") == ("#Ops", "deploys only")
+    archive.keep_topic("#ops", KeptTopic("#Ops", "deploys only", "alice", 5.0))
+    assert archive.topic("#ops") == KeptTopic("#Ops", "deploys only", "alice", 5.0)
     archive.keep("#ops", said(1, room="#OPS"))
-    assert archive.topic("#ops") == ("#OPS", "deploys only")  # the name as last shown
+    assert archive.topic("#ops") == ("#OPS", "deploys only", "alice", 5.0)  # the name as shown
     archive.keep("#dev", said(2, room="#dev"))
-    assert archive.topic("#dev") == ("#dev", "")
+    assert archive.topic("#dev") == ("#dev", "", "", 0.0)
     archive.close()
     again = opened()
-    assert again.topic("#ops") == ("#OPS", "deploys only")
-    assert again.topic("#dev") == ("#dev", "")
+    assert again.topic("#ops") == ("#OPS", "deploys only", "alice", 5.0)
+    assert again.topic("#dev") == ("#dev", "", "", 0.0)
     assert again.topic("#none") is None
-    again.keep_topic("#ops", "#OPS", "")
+    again.keep_topic("#ops", KeptTopic("#OPS", "deploys only", "бob", 7.5))  # set again: same text
     again.close()
-    assert opened().topic("#ops") == ("#OPS", "")
+    again = opened()
+    assert again.topic("#ops") == ("#OPS", "deploys only", "бob", 7.5)
+    again.keep_topic("#ops", KeptTopic("#OPS", "", "carol", 9.0))  # cleared
+    again.close()
+    assert opened().topic("#ops") == ("#OPS", "", "carol", 9.0)
+
+
+def test_a_version_1_database_gains_who_set_each_topic_and_keeps_the_rest(
+    opened: Any, tmp_path: Path
+) -> None:
+    """The schema of the first release with history (1) had no topic_by/topic_at; a start on
+    such a file adds them ('' and 0: not known) in its first transaction, keeping every row."""
+    path = tmp_path / DB_FILE
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE rooms (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '');
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, room INTEGER, time REAL NOT NULL,
+            sender TEXT NOT NULL, recipient TEXT, action INTEGER NOT NULL, text TEXT NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO rooms VALUES (1, '#ops', '#Ops', 'deploys only');
+        INSERT INTO messages VALUES (1, 1, 5.0, 'alice', NULL, 0, 'deploy step one');
+        PRAGMA user_version = 1;
+        """
+    )
+    conn.close()
+    archive = opened()
+    assert archive.topic("#ops") == ("#Ops", "deploys only", "", 0.0)
+    assert [m.text for m in archive.recent("#ops", 10)] == ["deploy step one"]
+    assert ids(archive.search("#ops", "step", 10)) == [1]
+    archive.keep_topic("#ops", KeptTopic("#Ops", "deploys only", "alice", 6.0))
+    archive.keep("#ops", said(2, room="#Ops"))
+    archive.close()
+    (version,) = stored_rows(tmp_path, "PRAGMA user_version")[0]
+    assert version == 2
+    again = opened()
+    assert again.topic("#ops") == ("#Ops", "deploys only", "alice", 6.0)
+    assert ids(again.recent("#ops", 10)) == [1, 2]
 
 
 def test_private_messages_are_not_stored_by_default(opened: Any, tmp_path: Path) -> None:
@@ -509,7 +547,7 @@ def test_the_byte_cap_keeps_the_newest_messages_when_rooms_and_topics_fill_it(
         archive.keep("#lobby", said(mid, room=None))
     assert archive.flush(WAIT, index=True)
     for i in range(2500):  # about 1.7 KB a room with its topic: 4 MB
-        archive.keep_topic(f"#r{i}", f"#r{i}", "ж" * 390 + str(i))
+        archive.keep_topic(f"#r{i}", KeptTopic(f"#r{i}", "ж" * 390 + str(i), "alice", 5.0))
     assert archive.flush(WAIT, index=True)
     assert ids(archive.recent("#lobby", 1000)) == list(range(171, 201))
     for mid in range(201, 221):
@@ -974,7 +1012,7 @@ def test_rooms_with_no_message_left_are_forgotten_past_the_cap_topics_last(
     monkeypatch.setattr(store, "ROOMS_CACHED", 4)
     monkeypatch.setattr(store_prune, "ROOMS_KEPT", 10)
     archive = opened(max_rows=5)
-    archive.keep_topic("#quiet", "#quiet", "a topic, no message")
+    archive.keep_topic("#quiet", KeptTopic("#quiet", "a topic, no message", "alice", 5.0))
     for n in range(1, 31):  # one message each; retention keeps the last 5 messages
         archive.keep(f"#r{n}", said(n, f"only in r{n}", room=f"#r{n}"))
         assert archive.flush(WAIT)
@@ -987,7 +1025,7 @@ def test_rooms_with_no_message_left_are_forgotten_past_the_cap_topics_last(
     assert ids(archive.recent("#r30", 10)) == [30]
     archive.keep("#r1", said(31, "r1 again", room="#r1"))  # forgotten: made afresh
     assert ids(archive.recent("#r1", 10)) == [31]
-    assert archive.topic("#quiet") == ("#quiet", "a topic, no message")
+    assert archive.topic("#quiet") == ("#quiet", "a topic, no message", "alice", 5.0)
     archive.close()
 
 

@@ -14,9 +14,19 @@ private one). Results come oldest first.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .events import Message
+
+
+class KeptTopic(NamedTuple):
+    """A room as an archive kept it: its display name, its topic ("" for none), who set or
+    cleared the topic ("" when not known: a database of an older tcp-chat) and when (0.0)."""
+
+    name: str
+    topic: str
+    by: str = ""
+    at: float = 0.0
 
 
 class Archive(Protocol):
@@ -46,12 +56,13 @@ class Archive(Protocol):
         (case-insensitively), oldest first."""
         ...
 
-    def topic(self, room_key: str) -> tuple[str, str] | None:
+    def topic(self, room_key: str) -> KeptTopic | None:
         """The room's display name and topic as last kept, or None for a room never seen."""
         ...
 
-    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
-        """Remember a room's display name and topic ("" for none). Returns at once."""
+    def keep_topic(self, room_key: str, kept: KeptTopic) -> None:
+        """Remember a room's display name and topic, with who set it and when. Returns at
+        once."""
         ...
 
     def log_mark(self) -> int:
@@ -95,10 +106,10 @@ class NoArchive:
     def search(self, room_key: str, text: str, limit: int) -> list[Message]:
         return []
 
-    def topic(self, room_key: str) -> tuple[str, str] | None:
+    def topic(self, room_key: str) -> KeptTopic | None:
         return None
 
-    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
+    def keep_topic(self, room_key: str, kept: KeptTopic) -> None:
         pass
 
     def log_mark(self) -> int:

@@ -63,8 +63,9 @@ class Hub(ClusterHandlers):
         self._next_session = 1
         self._next_message = self.archive.last_id() + 1
         kept = self.archive.topic(self.rooms.lobby.key)
-        if kept is not None:
-            self.rooms.lobby.topic = kept[1]  # #lobby is made here, not by a /join
+        if kept is not None:  # #lobby is made here, not by a /join
+            lobby = self.rooms.lobby
+            lobby.topic, lobby.topic_by, lobby.topic_at = kept.topic, kept.by, kept.at
 
     # --- life of a session ---------------------------------------------------------------------
 

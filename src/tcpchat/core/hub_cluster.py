@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from . import cluster as cl
 from . import codes
 from . import events as ev
+from .archive import KeptTopic
 from .cluster import LINK_BACK, LINK_LOST, ClusterState
 from .hub_behind import BehindHandlers
 from .limits import RESERVED_NAMES
@@ -347,9 +348,11 @@ class ClusterHandlers(BehindHandlers):
     def _heard_topic(self, entry: cl.TopicSet, now: float) -> Out:
         room = self._local_room(entry.room, entry.label)
         if room is None:
-            self.archive.keep_topic(entry.room, entry.label, entry.topic)
+            self.archive.keep_topic(
+                entry.room, KeptTopic(entry.label, entry.topic, entry.name, entry.time)
+            )
             return []
-        self.archive.keep_topic(room.key, room.name, entry.topic)
+        self.archive.keep_topic(room.key, KeptTopic(room.name, entry.topic, entry.name, entry.time))
         room.topic, room.topic_by, room.topic_at = entry.topic, entry.name, entry.time
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, entry.name))]
 
@@ -365,8 +368,10 @@ class ClusterHandlers(BehindHandlers):
             last[room if room is not None else entry.room] = entry
         out: Out = []
         for where, entry in last.items():
-            if isinstance(where, Room) and where.topic == entry.topic:
-                where.topic_by, where.topic_at = entry.name, entry.time  # the same text: quietly
+            if isinstance(where, Room) and where.topic == entry.topic:  # the same text: quietly
+                where.topic_by, where.topic_at = entry.name, entry.time
+                kept = KeptTopic(where.name, where.topic, entry.name, entry.time)
+                self.archive.keep_topic(where.key, kept)
             else:
                 out += self._heard_topic(entry, now)
         return out

@@ -14,7 +14,7 @@ import itertools
 from . import codes
 from . import commands as cmd
 from . import events as ev
-from .archive import Archive
+from .archive import Archive, KeptTopic
 from .limits import (
     CROWD_NAMES_JSON,
     MAX_TOPIC_CHARS,
@@ -172,7 +172,7 @@ class RoomHandlers:
             )
         room.topic = command.topic
         room.topic_by, room.topic_at = session.name, now
-        self.archive.keep_topic(room.key, room.name, room.topic)
+        self.archive.keep_topic(room.key, KeptTopic(room.name, room.topic, session.name, now))
         return [self._to_room(room, ev.Topic(now, room.name, room.topic, session.name))]
 
     def _page(self, session: Session, command: cmd.ShowHistory, now: float) -> Out:
@@ -214,8 +214,8 @@ class RoomHandlers:
         archive kept for it if any: the typed spelling if the kept one looks like a room in use
         (#Ian kept, #lan in use: #ian is neither's look-alike, #Ian is #lan's)."""
         kept = self.archive.topic(room_key(name))
-        if kept is not None and self.rooms.find(kept[0]) is not None:
-            kept = (name, kept[1])
+        if kept is not None and self.rooms.find(kept.name) is not None:
+            kept = kept._replace(name=name)
         room = Room[Session](*kept) if kept is not None else Room[Session](name)
         self.rooms.add(room)
         return room

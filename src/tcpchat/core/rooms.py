@@ -94,7 +94,7 @@ class Room(Generic[M]):
         "crowd",
     )
 
-    def __init__(self, name: str, topic: str = "") -> None:
+    def __init__(self, name: str, topic: str = "", by: str = "", at: float = 0.0) -> None:
         self.name = name  # display form, as its first member typed it (or as the archive kept it)
         self.key = room_key(name)
         self.is_lobby = self.key == LOBBY_KEY
@@ -103,8 +103,8 @@ class Room(Generic[M]):
         # were), the name for any other room.
         self.label = None if self.is_lobby else name
         self.topic = topic
-        self.topic_by = ""  # who set the topic since the server started ("": not known)
-        self.topic_at = 0.0  # when (0: not known)
+        self.topic_by = by  # who set or cleared the topic ("": not known)
+        self.topic_at = at  # when (0: not known)
         self._members: dict[M, None] = {}
         self._everyone: tuple[M, ...] | None = None
         # Joins and leaves of a big room not announced yet: the first names, and how many.

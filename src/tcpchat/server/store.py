@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from ..core.archive import Archive, NoArchive
+from ..core.archive import Archive, KeptTopic, NoArchive
 from ..core.errors import ConfigError
 from ..core.events import Message
 from ..core.limits import (
@@ -53,6 +53,7 @@ from .logs import LOGGER_NAME
 from .store_db import (
     DB_FILE,
     FTS5,
+    ROOM_BY_KEY,
     StoredRoom,
     as_messages,
     check_path,
@@ -209,14 +210,14 @@ class SqliteArchive:
             return []  # no word with a letter or digit: nothing to look for
         return self._find(room, words, limit)
 
-    def topic(self, room_key: str) -> tuple[str, str] | None:
+    def topic(self, room_key: str) -> KeptTopic | None:
         room = self._known_room(room_key)
-        return None if room is None else (room.name, room.topic)
+        return None if room is None else room.kept()
 
-    def keep_topic(self, room_key: str, name: str, topic: str) -> None:
-        room = self._room_for(room_key, name)
-        if room.topic != topic:
-            room.topic = topic
+    def keep_topic(self, room_key: str, kept: KeptTopic) -> None:
+        room = self._room_for(room_key, kept.name)
+        if (room.topic, room.topic_by, room.topic_at) != kept[1:]:
+            room.topic, room.topic_by, room.topic_at = kept[1:]
             self._queue_room(room)
 
     def log_mark(self) -> int:
@@ -303,10 +304,9 @@ class SqliteArchive:
         if room is None:
             queue = self._queue
             with queue.lock:  # read and remembered at once (store_prune.py)
-                found = self._read("SELECT id, name, topic FROM rooms WHERE key = ?", (key,))
+                found = self._read(ROOM_BY_KEY, (key,))
                 if found:
-                    room_id, name, topic = found[0]
-                    room = self._cache(StoredRoom(int(room_id), key, str(name), str(topic)))
+                    room = self._cache(StoredRoom.found(key, found[0]))
                     queue.room_loads += 1
         return room
 

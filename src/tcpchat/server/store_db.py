@@ -3,10 +3,12 @@ check (each failure one ``ConfigError`` line that names the file and what to do)
 stored, the lock against a second server on the same file, and rows merged and read back as
 messages. The words of a /search: ``store_search.py``.
 
-The schema, version 1 in ``PRAGMA user_version``:
+The schema, version 2 in ``PRAGMA user_version``:
 
-- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic)``: a room's key (given by the
-  hub, opaque here), display name and topic as last kept;
+- ``rooms(id INTEGER PRIMARY KEY, key TEXT UNIQUE, name, topic, topic_by, topic_at)``: a room's
+  key (given by the hub, opaque here), display name and topic as last kept, with who set the
+  topic and when (version 2 added these two: a version 1 file gains them, '' and 0, when
+  opened);
 - ``messages(id INTEGER PRIMARY KEY, room, time, sender, recipient, action, text)``: ``id`` as
   the hub numbered it (ids must grow in the order messages are kept, as the hub's do), ``room``
   a ``rooms.id`` (NULL for a private message);
@@ -38,8 +40,9 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
+from ..core.archive import KeptTopic
 from ..core.errors import ConfigError
 from ..core.events import Message
 
@@ -51,38 +54,58 @@ except ImportError:  # not on POSIX: no lock against a second server on the same
 DB_FILE = "history.sqlite3"
 # PRAGMA user_version of the schema below. A file with a higher one was written by a newer
 # tcp-chat and is refused at start rather than misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A message as stored: (id, room id or None, time, sender, recipient, action 0/1, text).
 Row = tuple[int, Union[int, None], float, str, Union[str, None], int, str]
-# A room as stored: (id, key, display name, topic).
-RoomRow = tuple[int, str, str, str]
+# A room as stored: (id, key, display name, topic, who set it, when).
+RoomRow = tuple[int, str, str, str, str, float]
 
 
 class StoredRoom:
-    """A room as the store knows it: its id in the database, display name and topic."""
+    """A room as the store knows it: its id in the database, display name, topic, and who set
+    the topic when ("" and 0.0: not known)."""
 
-    __slots__ = ("id", "key", "name", "topic")
+    __slots__ = ("id", "key", "name", "topic", "topic_by", "topic_at")
 
-    def __init__(self, room_id: int, key: str, name: str, topic: str) -> None:
+    def __init__(
+        self, room_id: int, key: str, name: str, topic: str, by: str = "", at: float = 0.0
+    ) -> None:
         self.id = room_id
         self.key = key
         self.name = name
         self.topic = topic
+        self.topic_by = by
+        self.topic_at = at
+
+    @classmethod
+    def found(cls, key: str, row: Sequence[Any]) -> StoredRoom:
+        """The room of ``key`` from its row as ``ROOM_BY_KEY`` reads it."""
+        room_id, name, topic, by, at = row
+        return cls(int(room_id), key, str(name), str(topic), str(by), float(at))
 
     def row(self) -> RoomRow:
-        return (self.id, self.key, self.name, self.topic)
+        return (self.id, self.key, self.name, self.topic, self.topic_by, self.topic_at)
+
+    def kept(self) -> KeptTopic:
+        return KeptTopic(self.name, self.topic, self.topic_by, self.topic_at)
+
+
+ROOM_BY_KEY = "SELECT id, name, topic, topic_by, topic_at FROM rooms WHERE key = ?"
 
 
 FTS5 = "fts5"
 LIKE = "like"
 
 SCHEMA = (
-    # A room's key (NFKC, case-folded: given by the hub) and how it was last shown and titled.
+    # A room's key (NFKC, case-folded: given by the hub), how it was last shown and titled, and
+    # who titled it when.
     """CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,
         key TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL,
-        topic TEXT NOT NULL DEFAULT ''
+        topic TEXT NOT NULL DEFAULT '',
+        topic_by TEXT NOT NULL DEFAULT '',
+        topic_at REAL NOT NULL DEFAULT 0
     )""",
     # One row per message, id as the hub numbered it; room NULL for a private message.
     """CREATE TABLE messages (
@@ -125,6 +148,11 @@ INDEXED = "INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', ?)"
 # 5 ms commit write a page per room that spoke, most of the writer's work besides the search
 # index.)
 ROOM_INDEX = "CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id)"
+# From version 1 to 2: who set a room's topic, and when.
+TO_VERSION_2 = (
+    "ALTER TABLE rooms ADD COLUMN topic_by TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE rooms ADD COLUMN topic_at REAL NOT NULL DEFAULT 0",
+)
 OUR_TABLES = {"rooms", "messages", "meta"}
 
 
@@ -251,6 +279,10 @@ def _prepare(conn: sqlite3.Connection, path: str, search: str | None) -> Opened:
                 f"history: {path} lacks tables {sorted(OUR_TABLES - tables)}: it is damaged; move "
                 "it away (history starts afresh) or restore it from a backup"
             )
+        elif version == 1:
+            for statement in TO_VERSION_2:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         built = False
         if "messages_fts" in tables:
             if not has_fts5:

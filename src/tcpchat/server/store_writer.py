@@ -53,8 +53,9 @@ log = logging.getLogger(LOGGER_NAME)
 # thread to hand it over each time.
 INSERT_ROWS = 128
 UPSERT_ROOM = (
-    "INSERT INTO rooms (id, key, name, topic) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, topic = excluded.topic"
+    "INSERT INTO rooms (id, key, name, topic, topic_by, topic_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, topic = excluded.topic, "
+    "topic_by = excluded.topic_by, topic_at = excluded.topic_at"
 )
 LAST_ID = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
 LOG_MARK = "INSERT OR REPLACE INTO meta (key, value) VALUES ('log_mark', ?)"
