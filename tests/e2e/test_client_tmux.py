@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import socket
 import sys
 import threading
@@ -414,6 +415,69 @@ def test_no_reconnect_exits_when_the_connection_drops(tmp_path: Path, screen: An
     assert alice.wait_exit() == 0  # the server said it was shutting down
     assert "Disconnected from the server." in alice.text()
     assert "Traceback" not in alice.text()
+
+
+def test_a_server_gone_at_the_name_prompt_is_told_at_once_and_the_name_goes_to_the_next(
+    tmp_path: Path, screen: Any
+) -> None:
+    """The server stops while "Your name:" waits: that is shown without a key pressed, the
+    half-typed name stays, and the name typed goes to a server started later on the port."""
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = ServerProcess(tmp_path / "first")
+    port = first.port
+    scr = screen(port)
+    try:
+        scr.wait(lambda: scr.input_row() == "Your name:")
+        scr.type("али")
+        first.stop()
+        scr.wait(
+            r"Connection to 127\.0\.0\.1:\d+ lost \(Server is shutting down\)\. "
+            r"Type your name to connect again"
+        )
+        assert scr.input_row() == "Your name: али"
+        scr.type("са")
+        scr.keys("Enter")
+        scr.wait(r"connection refused \(is the server running\?\)\. Next try in 1 s\.$")
+    finally:
+        first.stop()
+    second = ServerProcess(tmp_path / "second", port=port)
+    try:
+        scr.wait(r"Connected to 127\.0\.0\.1:\d+\.$", timeout=WAIT * 2)
+        joined(scr, "алиса")
+        assert scr.text().count("Welcome to tcp-chat") == 1
+    finally:
+        second.stop()
+
+
+def test_a_name_typed_after_the_server_stopped_waiting_for_one_goes_to_a_new_connection(
+    tmp_path: Path, screen: Any
+) -> None:
+    """The server drops a connection with no name after --handshake-timeout: not worth a word
+    to the person still thinking; the name they then type joins over a new connection."""
+    srv = ServerProcess(tmp_path, "--handshake-timeout", "1")
+    try:
+        scr = screen(srv.port)
+        scr.wait(lambda: scr.input_row() == "Your name:")
+        srv.wait_log(r"disconnected \(timed out\)")
+        scr.type("alice")
+        scr.keys("Enter")
+        joined(scr, "alice")
+        assert "lost" not in scr.text() and "!!!" not in scr.text()
+    finally:
+        srv.stop()
+
+
+def test_no_reconnect_exits_at_once_when_the_server_goes_at_the_name_prompt(
+    tmp_path: Path, screen: Any
+) -> None:
+    srv = ServerProcess(tmp_path)
+    scr = screen(srv.port, "--no-reconnect")
+    scr.wait(lambda: scr.input_row() == "Your name:")
+    srv.stop(signal.SIGKILL)  # no word from the server: exit 1
+    assert scr.wait_exit() == 1
+    assert re.search(r"Disconnected from 127\.0\.0\.1:\d+\.", scr.text())
+    assert "Traceback" not in scr.text()
 
 
 def test_ctrl_c_leaves_cleanly_without_a_traceback(

@@ -4,14 +4,13 @@
 takes over the terminal, asks for a name if needed, then shows events above the input line and
 sends what you type, paced to the server's flood limits. What a typed line means and what an
 event means (the roster, ``/r``, which line an answer confirms) is decided by ``ClientCore``;
-here are the terminal, the paste guard, the name prompt and reconnecting with backoff. The
-terminal is restored on every way out.
+here are the terminal and the paste guard; the prompts before the chat and reconnecting with
+backoff are in ``joining.py``. The terminal is restored on every way out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import signal
 import sys
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Callable
 
 from ..core import events as ev
 from ..core.errors import ConnectError
-from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S, PASTE_ASK_LINES, QUIT_WAIT_S
+from ..core.limits import PASTE_ASK_LINES, QUIT_WAIT_S
 from . import render
 from .config import ClientConfig
 from .core import (
@@ -30,17 +29,17 @@ from .core import (
     LocalHelp,
     Refuse,
     Send,
-    UseName,
     for_people,
 )
 from .history import append_history, history_path, load_history
+from .joining import Joining, sentence
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, KEY_HELP, PASTE, SUBMIT, SUSPEND, LineEditor
-from .link import NameRefused, Pacer, ServerLink, address, await_name_prompt, join, read_password
+from .link import Pacer, ServerLink
 from .terminal import Display, Terminal, fit_prompt, visible_width
 
 
-class ChatApp:
+class ChatApp(Joining):
     """One interactive session; ``run`` returns the exit code."""
 
     def __init__(self, config: ClientConfig, style: render.Style, history: Path | None) -> None:
@@ -93,7 +92,7 @@ class ChatApp:
                 raise self.failure from None
             return self.exit_code
         except ConnectError as exc:  # a sentence here, in the chat's own lines
-            self.term.show([render.error(str(exc)[:1].upper() + str(exc)[1:], self.style)])
+            self.term.show([render.error(sentence(exc), self.style)])
             return 1
         finally:
             sender.cancel()
@@ -124,67 +123,6 @@ class ChatApp:
             link, registered = await self._reconnect()
             self.link = link
 
-    async def _first_join(self, link: ServerLink) -> tuple[ServerLink, ev.Registered]:
-        self.password = read_password(self.config)
-        name = self.config.name
-        prompted = False
-        if not name:
-            await await_name_prompt(link, self.password, self._ask_password)
-            prompted = True
-        while True:
-            self._welcome(link)
-            if not name:
-                name = await self._ask_name()
-            try:
-                registered = await join(
-                    link, name, self.password, prompted=prompted, ask=self._ask_password
-                )
-                self._welcome(link)
-                return link, registered
-            except NameRefused as exc:
-                # The server awaits a name again (whether or not it prompts again, which it
-                # does not after a usage error): the next one goes out as soon as it is typed.
-                self._welcome(link)
-                self.show(render.error(exc.event.text, self.style))
-                name, prompted = "", True
-            except ConnectError:
-                if not prompted:
-                    raise
-                # Choosing a name took longer than the server waits: connect again.
-                link = self.link = await ServerLink.open(self.config)
-                prompted = False
-
-    async def _ask_name(self) -> str:
-        """Ask for a name until one is typed; ``/help`` and ``/quit`` work here too."""
-        while True:
-            todo = self.core.named(await self.ask("Your name: "))
-            if isinstance(todo, UseName):
-                return todo.name
-            if isinstance(todo, Leave):
-                self.leave(0)
-                # leave() cancels this session: the next wait ends it.
-                await asyncio.sleep(0)
-            elif isinstance(todo, LocalHelp):
-                self.show(*self._help(todo.rows))
-            else:
-                self.show(render.error(todo.reason, self.style))
-
-    async def _ask_password(self, why: str) -> str:
-        """Ask for the server password without showing what is typed; ``why`` (the server's
-        words after a wrong one) is shown first."""
-        if why:
-            self.show(render.error(why, self.style))
-        if self.link is not None:
-            self._welcome(self.link)
-        self.password = await self.ask("Password: ", secret=True)
-        return self.password
-
-    def _welcome(self, link: ServerLink) -> None:
-        """The server's welcome, once per run, as soon as it has arrived."""
-        if link.welcome is not None and not self.welcomed:
-            self.welcomed = True
-            self.show(render.render_event(link.welcome, self.core.me, self.style))
-
     def _joined(self, link: ServerLink, registered: ev.Registered) -> None:
         seen = self.core.joined(registered, link.welcome)
         self.pacer = Pacer.for_link(link)
@@ -201,50 +139,6 @@ class ChatApp:
             if event is None:
                 return
             self.on_event(event)
-
-    async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
-        """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
-        where = address(self.config.host, self.config.port)
-        delay = BACKOFF_FIRST_S
-        self.show(
-            render.notice(
-                f"Connection to {where} lost. Reconnecting in {delay:.0f} s (Ctrl+C to quit).",
-                self.style,
-                sgr=render.YELLOW,
-            )
-        )
-        while True:
-            await self._count_down(delay)
-            self._set_status("reconnecting")
-            delay = min(delay * 2, BACKOFF_MAX_S)
-            link: ServerLink | None = None
-            try:
-                link = await ServerLink.open(self.config)
-                registered = await join(link, self.core.me, self.password)
-            except NameRefused as exc:
-                why = f"{exc.event.text} (the server may still hold the old connection)"
-            except ConnectError as exc:
-                why = str(exc)[:1].upper() + str(exc)[1:]
-            else:
-                self._set_status("")
-                self.show(render.notice(f"Reconnected to {where}.", self.style, sgr=render.GREEN))
-                return link, registered
-            if link is not None:
-                await link.close()
-            self.show(
-                render.notice(f"{why}. Next try in {delay:.0f} s.".replace("..", "."), self.style)
-            )
-
-    async def _count_down(self, delay: float) -> None:
-        """Wait ``delay`` seconds, the status saying how many are left, second by second."""
-        end = asyncio.get_running_loop().time() + delay
-        while True:
-            left = end - asyncio.get_running_loop().time()
-            if left <= 0:
-                return
-            self._set_status(f"reconnecting in {math.ceil(left)} s")
-            # Wake at the next whole second left, so the count changes as a clock's does.
-            await asyncio.sleep(left - math.ceil(left) + 1 if left % 1 else 1.0)
 
     def _set_status(self, status: str) -> None:
         self.status = status
