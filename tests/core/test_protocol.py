@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
+from tcpchat.core.cluster import LINK_BACK, LINK_LOST
 from tcpchat.core.framing import InvalidUtf8, LineDecoder, LineTooLong
 from tcpchat.core.limits import MAX_BLANK_RUN
 from tcpchat.core.parse import parse_line
@@ -263,6 +267,68 @@ def test_text_mode_marks_every_kind_of_line_distinctly() -> None:
     # A /part of #lobby: carol is still online, in other rooms; the notice says where she left.
     parted = render_text(ev.Left(T, "carol", "part: brb", 1))
     assert parted == "*** carol left #lobby (part: brb). 1 user in #lobby."
+
+
+def test_the_text_lines_protocol_md_shows_are_the_ones_the_server_writes() -> None:
+    """Section 4's table of text lines, each example rendered from its event here: a sentence
+    changed in the code and not in the document fails this."""
+    doc = (Path(__file__).parents[2] / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    table = doc[doc.index("| JSON `type` (§5) | Text line |") : doc.index("## 5. JSON mode")]
+    shown = set(re.findall(r"`([^`]+)`", table))
+    ops = "#ops"
+    events: list[ev.Event] = [
+        ev.Welcome(T, "2.0.0", 1, 4096, 10, 2),
+        ev.Prompt(T, "name"),
+        ev.Prompt(T, "password"),
+        ev.Registered(T, "alice", ("alice", "bob")),
+        ev.Joined(T, "bob", 2),
+        ev.Joined(T, "bob", 2, ops),
+        ev.Left(T, "bob", "quit: bye", 1),
+        ev.Left(T, "bob", "part: lunch", 1, ops),
+        ev.Left(T, "bob", "part", 1, ops),
+        ev.Renamed(T, "alice", "alicia", False),
+        ev.Renamed(T, "alice", "alicia", True),
+        ev.Message(T, 1, "alice", None, False, "hello"),
+        ev.Message(T, 1, "alice", None, True, "waves"),
+        ev.Message(T, 1, "alice", "bob", False, "psst"),
+        ev.Delivered(T, 1, None, False, "hi", 1),
+        ev.Delivered(T, 1, "bob", False, "hi", 1),
+        ev.Delivered(T, 1, None, False, "hi", 0),
+        ev.Delivered(T, 1, None, False, "hi", 0, room=ops),
+        ev.Undelivered(T, 1, "bob", "send queue exceeded"),
+        ev.UserList(T, ("alice", "bob")),
+        ev.UserList(T, ("alice",), ops),
+        ev.InRoom(T, ops, 1, ("alice",), "deploys only", True),
+        ev.Parted(T, ops, "#lobby"),
+        ev.RoomList(T, (("#lobby", 2, ""), (ops, 1, "deploys only"))),
+        ev.Topic(T, ops, "deploys only", "alice"),
+        ev.Topic(T, ops, "", "alice"),
+        ev.Topic(T, ops, "deploys only", None),
+        ev.Topic(T, ops, "", None),
+        ev.Crowd(T, ops, True, ("ana", "bob", "cid"), 37, 250),
+        ev.HistoryBegin(T, ops, "replay", 3),
+        ev.HistoryBegin(T, "#lobby", "page", 2),
+        ev.HistoryEnd(T, "#lobby", "page", 2),
+        ev.HistoryBegin(T, ops, "search", 3, "deploys"),
+        ev.HistoryEnd(T, ops, "search", 3),
+        ev.Error(T, "no_such_user", "No such user: nobody. Type /users to see who is online."),
+        ev.ModeChanged(T, "text"),
+        ev.PongReply(T, "tok"),
+        ev.Shutdown(T, "Server is shutting down."),
+        ev.Notice(T, "cluster_down", LINK_LOST),
+        ev.Notice(T, "cluster_up", LINK_BACK),
+        ev.Bye(T, "quit", "Goodbye, alice."),
+    ]
+    for event in events:
+        first = render_text(event).split("\n")[0]
+        assert first in shown, (event, first)
+    elsewhere = render_text(ev.Message(T, 1, "alice", None, False, "hi", ops), elsewhere=True)
+    assert elsewhere in shown
+    rows = render_text(ev.RoomList(T, (("#lobby", 2, ""), (ops, 1, "deploys only"))))
+    assert rows.split("\n")[2] in shown
+    said = datetime(2026, 12, 3, 16, 33, 7, tzinfo=timezone.utc).timestamp()
+    kept = ev.Message(said, 1, "alice", None, False, "hello", history=True)
+    assert render_text(kept) in shown
 
 
 def test_render_ends_every_line_with_a_single_newline() -> None:
