@@ -11,6 +11,8 @@ from tcpchat.core.telnet import AYT_REPLY, TelnetFilter
 IAC, DONT, DO, WONT, WILL, SB, SE = b"\xff", b"\xfe", b"\xfd", b"\xfc", b"\xfb", b"\xfa", b"\xf0"
 IP, AYT, EL, EC, AO, NOP = b"\xf4", b"\xf6", b"\xf8", b"\xf7", b"\xf5", b"\xf1"
 TM, ECHO, SGA, NAWS, TTYPE = b"\x06", b"\x01", b"\x03", b"\x1f", b"\x18"
+BINARY, SUSP, BRK = b"\x00", b"\xed", b"\xf3"
+OFFER = IAC + DO + BINARY  # sent once, at a client's first telnet command
 
 
 def run(*reads: bytes) -> tuple[list[object], bytes, TelnetFilter]:
@@ -58,23 +60,23 @@ def test_options_are_refused_and_never_reach_the_line() -> None:
         IAC + DO + ECHO + IAC + WILL + NAWS + b"ann" + IAC + DO + SGA + b"\n"
     )
     assert lines == ["ann"]
-    assert replies == IAC + WONT + ECHO + IAC + DONT + NAWS + IAC + WONT + SGA
+    assert replies == OFFER + IAC + WONT + ECHO + IAC + DONT + NAWS + IAC + WONT + SGA
     assert telnet.seen
 
 
 def test_wont_and_dont_are_not_answered_so_no_loop_starts() -> None:
-    assert run(IAC + WONT + ECHO + IAC + DONT + SGA + b"x\n")[:2] == (["x"], b"")
+    assert run(IAC + WONT + ECHO + IAC + DONT + SGA + b"x\n")[:2] == (["x"], OFFER)
 
 
 def test_do_timing_mark_is_answered_with_will() -> None:
-    assert run(IAC + DO + TM)[1] == IAC + WILL + TM
+    assert run(IAC + DO + TM)[1] == OFFER + IAC + WILL + TM
 
 
 def test_interrupt_discards_the_line_being_typed_across_reads() -> None:
     """Ctrl+C in telnet: IAC IP IAC DO TIMING-MARK; the line typed so far is dropped."""
     lines, replies, _ = run(b"done\nhalf a li", b"ne" + IAC + IP + IAC + DO + TM, b"next\n")
     assert lines == ["done", "next"]
-    assert replies == IAC + WILL + TM
+    assert replies == OFFER + IAC + WILL + TM
 
 
 @pytest.mark.parametrize("command", [IP, AO, EL, EC])
@@ -84,13 +86,13 @@ def test_erase_and_abort_commands_drop_the_partial_line(command: bytes) -> None:
 
 def test_are_you_there_is_answered_in_the_servers_voice() -> None:
     lines, replies, _ = run(b"hel" + IAC + AYT + b"lo\n")
-    assert (lines, replies) == (["hello"], AYT_REPLY)
+    assert (lines, replies) == (["hello"], OFFER + AYT_REPLY)
     assert AYT_REPLY.startswith(b"*** ") and AYT_REPLY.endswith(b"\n")
 
 
 def test_sequences_split_across_reads_are_handled() -> None:
     lines, replies, _ = run(b"a" + IAC, DO, ECHO + b"b" + IAC, IAC + b"\n")
-    assert replies == IAC + WONT + ECHO
+    assert replies == OFFER + IAC + WONT + ECHO
     # IAC IAC is a literal 0xFF (RFC 854), which is not UTF-8: the line is refused, not mangled.
     assert [type(x).__name__ for x in lines] == ["InvalidUtf8"]
 
@@ -98,7 +100,7 @@ def test_sequences_split_across_reads_are_handled() -> None:
 def test_subnegotiation_is_skipped_whole_even_split() -> None:
     sub = IAC + SB + TTYPE + b"\x00XTERM" + IAC + IAC + b"more"
     lines, replies, _ = run(b"bo" + sub[:5], sub[5:] + IAC, SE + b"b\n")
-    assert (lines, replies) == (["bob"], b"")
+    assert (lines, replies) == (["bob"], OFFER)
 
 
 def test_a_subnegotiation_without_end_is_cut_at_the_limit_and_what_follows_is_data() -> None:
@@ -119,9 +121,51 @@ def test_a_subnegotiation_without_end_is_cut_at_the_limit_and_what_follows_is_da
 
 
 def test_nop_and_unknown_commands_are_dropped() -> None:
-    assert run(b"a" + IAC + NOP + b"b" + IAC + b"\x10" + b"c\n")[:2] == (["abc"], b"")
+    assert run(b"a" + IAC + NOP + b"b" + IAC + b"\x10" + b"c\n")[:2] == (["abc"], OFFER)
 
 
 def test_utf8_text_is_never_touched() -> None:
     text = "Привет, мир — ☃\n".encode()
     assert TelnetFilter().feed(text) is text
+
+
+def test_the_clients_binary_is_asked_for_once_and_agreed_without_a_loop() -> None:
+    """A telnet client outside binary mode can turn a letter's byte into a command; asked to
+    send binary at its first command, it keeps the top bits. A request is answered only when it
+    changes what is agreed (RFC 1143). Ours is refused: telnet would show our LF as a staircase."""
+    # The client's answer to our DO is not answered; its DO gets WONT, as any option's does.
+    _, replies, _ = run(IAC + IP + IAC + WILL + BINARY + IAC + DO + BINARY, IAC + WILL + BINARY)
+    assert replies == OFFER + IAC + WONT + BINARY
+    # telnet asks first: our offer is the answer to its WILL; a WONT later is confirmed.
+    _, replies, _ = run(IAC + WILL + BINARY, IAC + WONT + BINARY, IAC + WILL + BINARY)
+    assert replies == OFFER + IAC + DONT + BINARY + IAC + DO + BINARY
+    # Refused: nothing to answer, and nothing asked again.
+    _, replies, _ = run(IAC + WONT + BINARY + IAC + IP + IAC + WONT + BINARY)
+    assert replies == OFFER
+
+
+@pytest.mark.parametrize(
+    ("letter", "command"),
+    [("у", IP), ("я", AO), ("К", SUSP), ("М", BRK), ("ѕ", EL), ("ф", b"\xec"), ("є", AYT)],
+)
+def test_a_command_inside_a_utf8_letter_is_the_byte_telnet_turned_into_it(
+    letter: str, command: bytes
+) -> None:
+    """inetutils telnet, outside binary mode, sends у (D1 83) as D1 IAC IP IAC DO TIMING-MARK:
+    0x83 without its top bit is Ctrl+C. Where a UTF-8 sequence lacks a byte no key was pressed:
+    the letter comes back whole, in one read or split after its first byte."""
+    encoded = letter.encode()
+    assert len(encoded) == 2
+    sent = encoded[:1] + IAC + command + IAC + DO + TM
+    for reads in ([b"ok " + sent + b" ok\r\n"], [b"ok " + sent[:1], sent[1:] + b" ok\r\n"]):
+        lines, replies, _ = run(*reads)
+        assert lines == [f"ok {letter} ok"]
+        assert replies == OFFER + IAC + WILL + TM
+
+
+def test_a_command_after_a_whole_letter_still_means_what_it_says() -> None:
+    """Ctrl+C after "привет" (a whole sequence last) drops the line; so does one after a
+    three-byte character, or where a read ended with a whole one."""
+    assert run("привет".encode() + IAC + IP + b"next\n")[0] == ["next"]
+    assert run("☃".encode(), IAC + IP + b"next\n")[0] == ["next"]
+    assert run(b"abc\xd1", b"\x83" + IAC + EL + b"x\n")[0] == ["x"]

@@ -172,3 +172,24 @@ def test_real_telnet_survives_ctrl_c_ayt_and_character_mode(
     ann.wait(r"\*\*\* Goodbye, ann\.")
     assert bob.expect("left") == "*** ann left (quit). 1 user online."
     assert "invalid" not in server.stderr()
+
+
+def test_real_telnet_sends_cyrillic_whole(
+    server: ServerProcess, connect: Any, telnet_screen: Callable[[int], TelnetScreen]
+) -> None:
+    """inetutils telnet, outside binary mode, compares each byte without its top bit to its
+    special keys: у (D1 83) goes out as Ctrl+C, Н (D0 9D) opens its own prompt (Ctrl+]), х (D1
+    85) is lost. The server takes back a command inside a letter, and asks telnet for binary at
+    its first command; from the answer on, every letter goes out as typed."""
+    bob = connect("bob")
+    ann = telnet_screen(server.port)
+    ann.wait(r"^\*\*\* Enter your name:")
+    ann.type("тимур")  # у: D1 IAC IP IAC DO TIMING-MARK
+    ann.keys("Enter")
+    ann.wait(r"^\*\*\* You are тимур\.")
+    bob.expect("тимур joined")
+    alphabet = "".join(map(chr, range(0x410, 0x450))) + " ёЁ"
+    ann.type(f"как у тебя дела? Нет, хорошо: {alphabet}")
+    ann.keys("Enter")
+    assert bob.expect("^<") == f"<тимур> как у тебя дела? Нет, хорошо: {alphabet}"
+    assert "telnet>" not in ann.text()

@@ -18,7 +18,8 @@ import re
 
 from .limits import TELNET_SUBNEGOTIATION_MAX_BYTES
 
-# RFC 854 command codes, and the one option we agree to (RFC 860).
+# RFC 854 command codes (SUSP, ABORT and EOF: RFC 1184), and the options we agree to:
+# TIMING-MARK (RFC 860) and BINARY (RFC 856).
 IAC = 255
 DONT = 254
 DO = 253
@@ -31,8 +32,23 @@ AYT = 246
 AO = 245
 IP = 244
 BRK = 243
+SUSP = 237
+XEOF = 236
 SE = 240
+BINARY = 0
 TIMING_MARK = 6
+
+# Outside binary mode a telnet client (inetutils', netkit's) compares each typed byte without its
+# top bit to the terminal's special characters, so the second byte of a UTF-8 letter can go out
+# as a command: у (D1 83) as D1 IAC IP, since 0x83 is Ctrl+C (0x03) with the top bit set; я (D1
+# 8F) as abort output (Ctrl+O), К (D0 9A) as suspend (Ctrl+Z), М (D0 9C) as break (Ctrl+\).
+# A command where a UTF-8 sequence still lacks a byte is no key a person pressed: it is taken
+# back as the byte it stands for, with the terminal's usual special characters (stty's
+# defaults; erase as Ctrl+H, since Ctrl+? would be 0xFF, which UTF-8 never holds).
+_TYPED_AS = {IP: 0x83, BRK: 0x9C, AO: 0x8F, SUSP: 0x9A, EL: 0x95, EC: 0x88, XEOF: 0x84, AYT: 0x94}
+# What a telnet client is asked once it shows itself (its first command): to send binary, with
+# its top bits kept, so that no letter after the first turns into a command.
+_OFFER = bytes((IAC, DO, BINARY))
 
 # What "Are You There" gets: a line in the text mode's server voice, so a person sees it as the
 # server's and no user can produce it (every user line starts with "<", "*" or "[PM").
@@ -56,19 +72,39 @@ class TelnetFilter:
     ``feed(data)`` returns the bytes for the ``LineDecoder``. Option negotiation is refused
     (``DO x`` gets ``WONT x``, ``WILL x`` gets ``DONT x``; ``WONT``/``DONT`` confirm what we
     already do and get nothing, so no loop can start) except ``DO TIMING-MARK``, answered with
-    ``WILL TIMING-MARK`` once everything before it is processed: telnet discards all output after
-    Ctrl+C until that answer comes. Subnegotiation (``SB ... SE``) is skipped whole, up to
-    ``TELNET_SUBNEGOTIATION_MAX_BYTES``. ``IAC IAC`` is a literal 0xFF byte (RFC 854), which
-    the decoder then refuses as invalid UTF-8. Sequences split across reads are handled.
+    ``WILL TIMING-MARK`` once everything before it is processed (telnet discards all output after
+    Ctrl+C until that answer comes), and the client's BINARY: asked for (``DO BINARY``) at its
+    first command, and answered only when a request changes what is agreed (RFC 1143), so no
+    loop can start either. Ours stays refused: a telnet that reads binary shows our bare LF line
+    ends as a staircase. A command in the middle of a UTF-8 sequence is the byte a telnet client
+    outside binary mode turned into one (``_TYPED_AS``). Subnegotiation (``SB ... SE``) is
+    skipped whole, up to ``TELNET_SUBNEGOTIATION_MAX_BYTES``. ``IAC IAC`` is a literal 0xFF
+    byte (RFC 854), which the decoder then refuses as invalid UTF-8. Sequences split across
+    reads are handled.
     """
 
-    __slots__ = ("_state", "_verb", "_sub", "_after_cr", "_replies", "_discard", "pending", "seen")
+    __slots__ = (
+        "_state",
+        "_verb",
+        "_sub",
+        "_after_cr",
+        "_tail",
+        "_binary",
+        "_asked",
+        "_replies",
+        "_discard",
+        "pending",
+        "seen",
+    )
 
     def __init__(self) -> None:
         self._state = _DATA
         self._verb = 0
         self._sub = 0  # bytes skipped in the current subnegotiation
         self._after_cr = False  # the last read ended with a CR taken as a line end
+        self._tail = b""  # the end of the last read, if it may be a UTF-8 sequence cut short
+        self._binary = False  # the client agreed to send binary
+        self._asked = False  # our DO BINARY awaits the client's answer
         self._replies = bytearray()
         self._discard = False
         self.pending = False  # take() has something
@@ -77,11 +113,13 @@ class TelnetFilter:
     def feed(self, data: bytes) -> bytes:
         """The clean bytes of ``data``; then, if ``pending``, call ``take()``."""
         if self._state == _DATA and not self._after_cr and _IAC_BYTE not in data:
+            self._tail = data[-3:] if data and data[-1] >= 0x80 else b""
             if b"\r" not in data:
                 return data  # what nearly every read is: no scan but the two above
             return self._line_ends(data)
         if self._state != _DATA or _IAC_BYTE in data:
             data = self._commands(data)
+        self._tail = data[-3:] if data and data[-1] >= 0x80 else b""
         return self._line_ends(data)
 
     def take(self) -> tuple[bytes, bool]:
@@ -124,7 +162,9 @@ class TelnetFilter:
                 out += data[i:j]
                 i = j + 1
                 self._state = _COMMAND
-                self.seen = True
+                if not self.seen:
+                    self.seen = self._asked = True
+                    self._reply(_OFFER)
                 continue
             if state == _SUB:
                 j = data.find(_IAC_BYTE, i)
@@ -164,6 +204,8 @@ class TelnetFilter:
                 elif byte == SB:
                     self._sub = 0
                     self._state = _SUB
+                elif byte in _TYPED_AS and _unfinished(self._tail + out[-3:]):
+                    out.append(_TYPED_AS[byte])
                 elif byte == AYT:
                     self._reply(AYT_REPLY)
                 elif byte in _DISCARDING:
@@ -172,12 +214,23 @@ class TelnetFilter:
                 continue
             # _OPTION: the option byte of WILL/WONT/DO/DONT
             self._state = _DATA
-            if self._verb == DO:
+            if byte == BINARY and self._verb in (WILL, WONT):
+                self._binary_option(self._verb == WILL)
+            elif self._verb == DO:
                 verb = WILL if byte == TIMING_MARK else WONT
                 self._reply(bytes((IAC, verb, byte)))
             elif self._verb == WILL:
                 self._reply(bytes((IAC, DONT, byte)))
         return bytes(out)
+
+    def _binary_option(self, wanted: bool) -> None:
+        """The client's WILL (``wanted``) or WONT BINARY, answered only when it changes what is
+        agreed (RFC 1143; its answer to our own DO gets none)."""
+        if self._asked:
+            self._asked = False
+        elif self._binary != wanted:
+            self._reply(bytes((IAC, DO if wanted else DONT, BINARY)))
+        self._binary = wanted
 
     def _reply(self, data: bytes) -> None:
         self._replies += data
@@ -193,3 +246,16 @@ class TelnetFilter:
             out.clear()
             self._discard = True
             self.pending = True
+
+
+def _unfinished(tail: bytes | bytearray) -> bool:
+    """True if ``tail`` (the last bytes given to the decoder) ends inside a UTF-8 sequence: after
+    a lead byte, with fewer continuation bytes than it announces."""
+    for back in range(1, min(len(tail), 3) + 1):
+        byte = tail[-back]
+        if byte < 0x80:
+            return False
+        if byte >= 0xC0:  # a lead: 110xxxxx wants 1 more, 1110xxxx 2, 11110xxx 3
+            wants = 1 if byte < 0xE0 else 2 if byte < 0xF0 else 3
+            return back <= wants
+    return False
