@@ -307,6 +307,33 @@ def test_sigint_stops_cleanly_too(server: ServerProcess, connect: Any) -> None:
     assert "Traceback" not in server.stderr()
 
 
+def test_sighup_stops_cleanly_unless_started_with_nohup(
+    server: ServerProcess, connect: Any, tmp_path: Path
+) -> None:
+    """Closing the terminal a server runs in (SIGHUP) stops it as Ctrl+C does: users told, log
+    written. Under nohup (SIGHUP ignored from the start) it goes on serving."""
+    alice = connect("alice")
+    server.proc.send_signal(signal.SIGHUP)
+    assert alice.expect("shutting down") == "*** Server is shutting down."
+    assert server.proc.wait(WAIT) == 0
+    assert "received SIGHUP" in server.stderr() and "stopped" in server.stderr()
+    nohup = shutil.which("nohup")
+    assert nohup is not None  # coreutils
+    (tmp_path / "nohup").mkdir()
+    kept = ServerProcess(
+        tmp_path / "nohup", command=(nohup, sys.executable, "-m", "tcpchat", "server")
+    )
+    try:
+        kept.proc.send_signal(signal.SIGHUP)
+        bob = Peer(kept.port)  # still serving after the hangup
+        bob.expect(r"Enter your name")
+        bob.send("bob\n")
+        bob.expect(r"^\*\*\* You are bob")
+        assert "received SIGHUP" not in kept.stderr()
+    finally:
+        assert kept.stop() == 0
+
+
 def test_port_in_use_is_one_clear_line_and_exit_1(server: ServerProcess, tmp_path: Path) -> None:
     result = subprocess.run(
         [

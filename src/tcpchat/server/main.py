@@ -59,7 +59,7 @@ def raise_file_limit(wanted: int) -> int:
 
 
 async def run(config: ServerConfig) -> None:
-    """Start the server, serve until SIGINT or SIGTERM, then stop cleanly."""
+    """Start the server, serve until SIGINT, SIGTERM or SIGHUP, then stop cleanly."""
     # Connections, listeners, log files and a margin for the interpreter itself.
     files = raise_file_limit(config.max_connections + 64)
     if files < config.max_connections + 16:
@@ -97,13 +97,14 @@ async def run(config: ServerConfig) -> None:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_log_loop_error)
         # Before listening: a SIGTERM as soon as the server says it listens is a clean stop.
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        stopping = stop_signals()
+        for signum in stopping:
             loop.add_signal_handler(signum, _on_signal, server, signum)
         try:
             await server.start()
             await server.serve()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in stopping:
                 loop.remove_signal_handler(signum)
             if server.cluster_link is not None:
                 await server.cluster_link.stop()
@@ -118,6 +119,16 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     exc = context.get("exception")
     message = context.get("message", "unhandled error in the event loop")
     log.error("%s", message, exc_info=exc if isinstance(exc, BaseException) else None)
+
+
+def stop_signals() -> list[int]:
+    """The signals that stop the server cleanly: SIGINT (Ctrl+C), SIGTERM, and SIGHUP (the
+    terminal it runs in was closed) unless it was started ignoring that one (``nohup``)."""
+    signals: list[int] = [signal.SIGINT, signal.SIGTERM]
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        signals.append(hangup)
+    return signals
 
 
 def _on_signal(server: ChatServer, signum: int) -> None:
