@@ -289,6 +289,20 @@ def _tags(line: str) -> dict[str, str]:
     return dict(tag.split("=", 1) for tag in message.tags.split(";"))
 
 
+def test_the_join_of_lobby_at_registration_has_its_time_as_every_join() -> None:
+    """Under server-time every JOIN carries ``@time``; the one registration makes (#lobby) did
+    not (a newcomer's review, in irssi)."""
+    h = Harness()
+    ivy = h.irc()
+    welcome = h.send(ivy, "CAP REQ :server-time", "NICK ivy", "USER ivy 0 * :Ivy", "CAP END")
+    assert "@time=1970-01-12T13:46:40.000Z :ivy!~u@irc.test JOIN #lobby\r\n" in welcome
+    joined = h.send(ivy, "JOIN #ops")
+    assert joined.startswith("@time=1970-01-12T13:46:40.000Z :ivy!~u@irc.test JOIN #ops\r\n")
+    plain = h.irc()
+    welcome = h.send(plain, "NICK ann", "USER ann 0 * :Ann")
+    assert "\r\n:ann!~u@irc.test JOIN #lobby\r\n" in welcome
+
+
 def test_a_message_to_oneself_carries_the_tags_of_any_delivered_privmsg() -> None:
     """With server-time and message-tags, a PRIVMSG (or NOTICE, or ACTION) to one's own nick has
     ``@time`` and ``@msgid`` as a PRIVMSG from someone else has; a msgid of its own each time."""

@@ -59,6 +59,7 @@ from .limits import (
 )
 from .rooms import Room, room_name
 from .session import Session
+from .wire import iso_time
 
 # RPL_ISUPPORT (modern.ircdocs.horse/#rplisupport-005). Nicks are compared as chat names are:
 # NFKC case folding and look-alikes (core/names.py); no IRC casemapping says that exactly, and
@@ -129,10 +130,12 @@ class Queries:
         out.append(self.reply(ERR_NOMOTD, "MOTD File is missing"))
         return b"".join(out)
 
-    def joined(self, room: Room[Session]) -> bytes:
-        """The JOIN of a room the session was put in (``#lobby`` on registration), then its
-        topic and names."""
-        return line("JOIN", room.name, source=self.fmt.mask(self.me)) + self.room_state(room)
+    def joined(self, room: Room[Session], now: float, caps: set[str]) -> bytes:
+        """The JOIN of a room the session was put in (``#lobby`` on registration; with its
+        ``@time``, as every JOIN, under server-time), then its topic and names."""
+        tags = f"time={iso_time(now)}" if "server-time" in caps else ""
+        join = line("JOIN", room.name, source=self.fmt.mask(self.me), tags=tags)
+        return join + self.room_state(room)
 
     def room_state(self, room: Room[Session]) -> bytes:
         """A joined room's topic (332, 333) and names (353, 366)."""

@@ -148,15 +148,16 @@ class Registration(LateAnswers):
         nick = self.nick
         steps += self._hub(cmd.Nick(nick), now, self._nick_refused(nick))
         if session.state is State.ACTIVE:
-            steps += self._welcome()
+            steps += self._welcome(now)
         elif session.state is State.CLAIMING:
             self.claiming = True  # the other servers of a cluster decide: ``concluded``
         else:
             self.nick = ""  # refused: the client sends another NICK
         return steps
 
-    def _welcome(self) -> list[Step]:
-        return [self.queries.welcome(self.caps), self.queries.joined(self.hub.rooms.lobby)]
+    def _welcome(self, now: float) -> list[Step]:
+        lobby = self.hub.rooms.lobby
+        return [self.queries.welcome(self.caps), self.queries.joined(lobby, now, self.caps)]
 
     def concluded(self, event: ev.Event) -> list[Step] | None:
         """In a cluster, the hub's later answer to this client's NICK (``Hub.claimed``): the
@@ -172,7 +173,7 @@ class Registration(LateAnswers):
         self.claiming = False
         after, self.next_nick = self.next_nick, ""  # a NICK the client sent meanwhile
         if isinstance(event, ev.Registered):
-            return self._welcome() + (self._rename(after, event.time) if after else [])
+            return self._welcome(event.time) + (self._rename(after, event.time) if after else [])
         nick, self.nick = self.nick, ""
         steps: list[Step] = [self._nick_refused(nick)(event)]
         if after and self.session.state is not State.CLOSED:
