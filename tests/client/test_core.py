@@ -181,6 +181,7 @@ def test_lines_that_cannot_go_now_are_refused_and_kept() -> None:
 def test_refusals_count_as_failures_of_the_run_and_blank_lines_are_nothing() -> None:
     c = joined()
     assert c.typed("   ") is None
+    assert c.typed("\u200b\u3000\u200b") is None  # nothing shows: the server ignores it too
     c.typed("/mode text")
     assert c.refused == 1
 

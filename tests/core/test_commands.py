@@ -38,3 +38,16 @@ def test_others_see_the_cut_reason_in_the_leave_notice() -> None:
     assert left.reason == "quit: " + ("gone " * 100)[: MAX_QUIT_REASON_CHARS - 1].rstrip() + "…"
     (bye,) = [e for e in events if isinstance(e, ev.Bye)]
     assert bye.reason == left.reason
+
+
+def test_a_line_of_which_nothing_shows_is_blank_and_an_action_of_it_is_refused() -> None:
+    """Zero-width spaces, a soft hyphen, the braille blank, Hangul fillers, ideographic spaces:
+    sent, such a line reads as an empty one from its sender (a newcomer's review: ``/me`` of two
+    zero-width spaces showed as ``* evil``). A visible character anywhere makes it a message."""
+    invisible = ["\u200b\u200b", "\u00ad", "\u2800 \u2800", "\u3164", "\u3000\u3000", "\u2060"]
+    for text in invisible:
+        assert parse_line(text) == cmd.Blank(), repr(text)
+        assert parse_line(f"/me {text}") == cmd.BadUsage("/me ACTION"), repr(text)
+        assert parse_line(f"/w bob {text}") == cmd.BadUsage("/w NAME TEXT"), repr(text)
+    for text in ["\u200bhi", "é", "\u2800x", "\u0301", "ж"]:
+        assert isinstance(parse_line(text), cmd.Say), repr(text)

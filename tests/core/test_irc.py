@@ -129,6 +129,8 @@ def test_privmsg_errors_are_numerics_and_notice_errors_are_silent() -> None:
     assert h.send(ivy, "PRIVMSG nobody :x").startswith(":irc.test 401 ivy nobody ")
     assert h.send(ivy, "PRIVMSG #nowhere :x").startswith(":irc.test 403 ivy #nowhere ")
     assert h.send(ivy, "PRIVMSG #lobby :").startswith(":irc.test 412 ivy ")
+    for invisible in ("\u200b\u200b", "\x01ACTION \u200b\x01", "\u3164"):  # quick way too
+        assert h.send(ivy, f"PRIVMSG #lobby :{invisible}").startswith(":irc.test 412 ivy ")
     assert h.send(ivy, "NOTICE nobody :x") == ""
     assert h.send(ivy, "PRIVMSG #lobby :" + "x" * 600).startswith(":irc.test 417 ivy ")
     # Tags: 8191 bytes at most, the '@' and the space after them included (IRCv3).

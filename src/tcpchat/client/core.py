@@ -224,6 +224,8 @@ class ClientCore:
             text = f"/w {self.last_private} {rest}"
         else:
             command = parse_line(text)
+            if isinstance(command, cmd.Blank):  # nothing of it shows: the server ignores it
+                return None
             if isinstance(command, cmd.Quit):
                 return Leave(f"/quit {command.reason}".rstrip())
             if isinstance(command, cmd.ShowHelp) and not self.registered:

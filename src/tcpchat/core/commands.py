@@ -16,6 +16,7 @@ from .limits import (
     MAX_QUIT_REASON_CHARS,
 )
 from .records import quick_init
+from .text import is_blank
 
 
 @quick_init
@@ -193,6 +194,11 @@ def _text(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
     return build
 
 
+def _shown(rest: str) -> Command | None:
+    """/me's action, if anything of it shows (``text.is_blank``)."""
+    return None if is_blank(rest) else Action(rest)
+
+
 def _none(make: Callable[[], Command]) -> Callable[[str], Command | None]:
     def build(rest: str) -> Command | None:
         return make()
@@ -202,7 +208,7 @@ def _none(make: Callable[[], Command]) -> Callable[[str], Command | None]:
 
 def _word_and_text(rest: str) -> Command | None:
     parts = rest.split(None, 1)
-    if len(parts) < 2 or not parts[1].strip():
+    if len(parts) < 2 or is_blank(parts[1]):
         return None
     return Whisper(parts[0], parts[1].strip())
 
@@ -292,7 +298,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         (),
         "/me ACTION",
         "tell everyone what you do (* you ACTION)",
-        _text(Action),
+        _shown,
         confirmed=True,
     ),
     CommandSpec(

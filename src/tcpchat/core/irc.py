@@ -63,6 +63,7 @@ from .names import name_key
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
 from .session import Session, State
+from .text import is_blank
 
 __all__ = ["CloseLink", "IrcClient", "Routed", "Step"]
 
@@ -142,7 +143,7 @@ class IrcClient(Registration, QuickLines):
                 return []  # other CTCP (VERSION, PING) has no meaning for native users
             text, action = request[1], True
         text = user_text(text)
-        if not text.strip():
+        if is_blank(text):
             return [] if notice else [self._reply(ERR_NOTEXTTOSEND, "No text to send")]
         steps: list[Step] = []
         for target in wanted.taken:

@@ -22,6 +22,7 @@ from .irc_render import echoes
 from .irc_wire import SURELY_FITS, fits, quick_ping, quick_privmsg, user_text
 from .output import Out, ToSessions
 from .session import Session
+from .text import is_blank
 
 _PING = cmd.Ping()  # what a PING costs is told by its kind (flood.py)
 
@@ -53,7 +54,7 @@ class QuickLines(ErrorMaps):
         """A PRIVMSG to one channel the session is in, as ``_privmsg`` says it; None for
         anything else (another room, no text), left to it."""
         text = user_text(text)
-        if not text.strip():
+        if is_blank(text):
             return None
         session = self.session
         current = session.current

@@ -14,18 +14,20 @@ from .commands import (
     UnknownCommand,
 )
 from .framing import Frame, InvalidUtf8, LineTooLong
+from .text import is_blank
 
 # --- parsing ---------------------------------------------------------------------------------
 
 
 def parse_line(frame: Frame) -> Command:
-    """Turn one decoded item into a command (``Blank`` for an empty or all-space line)."""
+    """Turn one decoded item into a command (``Blank`` for an empty line, or one of which
+    nothing shows: ``text.is_blank``)."""
     if isinstance(frame, LineTooLong):
         return BadLine(codes.LINE_TOO_LONG, frame.more)
     if isinstance(frame, InvalidUtf8):
         return BadLine(codes.INVALID_UTF8)
     line = frame.strip(" ")
-    if not line:
+    if not line or (not line.isascii() and is_blank(line)):
         return Blank()
     if line.startswith(LITERAL_SLASH):
         return Say(line[1:], frame)

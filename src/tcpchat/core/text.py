@@ -138,6 +138,25 @@ def _padding() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return space_mark, runs
 
 
+def is_blank(text: str) -> bool:
+    """True if nothing of ``text`` shows: only white space, format characters (zero-width space,
+    joiners, soft hyphen), reserved default-ignorable code points and letters fonts draw empty
+    (Hangul fillers, the braille blank). A message so made would read as an empty line from its
+    sender; it is refused as an empty one is. Stops at the first visible character."""
+    if text.isascii():
+        return not text.strip()
+    for c in text:
+        if c.isspace() or c in _BLANK_LOOKALIKES:
+            continue
+        code = ord(c)
+        if unicodedata.category(c) == "Cf" or any(
+            low <= code <= high for low, high in _RESERVED_IGNORABLE
+        ):
+            continue
+        return False
+    return True
+
+
 def _has_blank_lookalike(text: str) -> bool:
     """Whether ``text`` holds a letter or symbol that fonts draw empty (six substring searches,
     faster than a regular expression)."""
