@@ -148,9 +148,9 @@ def is_blank(text: str) -> bool:
     for c in text:
         if c.isspace() or c in _BLANK_LOOKALIKES:
             continue
-        code = ord(c)
-        if unicodedata.category(c) == "Cf" or any(
-            low <= code <= high for low, high in _RESERVED_IGNORABLE
+        kind = unicodedata.category(c)
+        if kind == "Cf" or (
+            kind == "Cn" and any(low <= ord(c) <= high for low, high in _RESERVED_IGNORABLE)
         ):
             continue
         return False
