@@ -15,6 +15,7 @@ from ...core import cluster as cl
 from ...core import codes
 from ...core.hub import Hub
 from ...core.output import Claim, Instruction, Out, Publish, Release, Whisper
+from ...core.sentences import plural
 from ...core.session import Session
 from ..logs import LOGGER_NAME
 from . import lasting
@@ -193,10 +194,11 @@ class Answers:
         whispers = sum(isinstance(entry, cl.Whispered) for _, entry in unread)
         if whispers:
             log.warning(
-                "cluster: %d private messages reached node %s and were never handled there: "
-                "their senders are told",
-                whispers,
+                "cluster: %s reached node %s and %s never handled there: %s told",
+                plural(whispers, "private message"),
                 node,
+                "was" if whispers == 1 else "were",
+                "its sender is" if whispers == 1 else "their senders are",
             )
             self.route(self.hub.unhandled(node, unread, now, reason))
 
