@@ -1,13 +1,17 @@
 """Flood control: a token bucket per session, and what each kind of line costs.
 
 Every line a client sends costs something, so no kind of line can be sent in a loop for free;
-the hub refuses a line when the session's bucket is empty (``charge`` returns False).
+the hub refuses a line when the session's bucket is empty (``charge`` returns False). The rule is
+here once for both ends: the server charges by ``cost`` and ``refilled``, and a client that paces
+its lines (``client/link.Pacer``) waits by ``line_cost`` and ``refilled``, so they cannot drift
+apart.
 """
 
 from __future__ import annotations
 
 from . import commands as cmd
 from . import limits
+from .parse import parse_line
 from .session import Session
 
 # What a line costs in tokens when it is not one token. A broken line (too long, not UTF-8)
@@ -24,14 +28,31 @@ _COST: dict[type, float] = {
 }
 
 
+def cost(command: cmd.Command) -> float:
+    """What ``command`` costs in tokens of the session's bucket."""
+    return _COST.get(type(command), 1.0)
+
+
+def line_cost(line: str) -> float:
+    """What the server charges for ``line`` (one line of text, as a client sends it): a client
+    waits until its own bucket holds this much before sending it."""
+    return cost(parse_line(line))
+
+
+def refilled(tokens: float, since: float, now: float, burst: float, rate: float) -> float:
+    """A bucket that held ``tokens`` at ``since``, at ``now``: refilled at ``rate`` a second,
+    ``burst`` at most."""
+    return min(burst, tokens + (now - since) * rate)
+
+
 def charge(session: Session, command: cmd.Command, now: float, burst: float, rate: float) -> bool:
     """Take what ``command`` costs from ``session``'s bucket (``burst`` tokens at most, refilled
     at ``rate`` a second); False if there was not enough: the line is refused."""
-    cost = _COST.get(type(command), 1.0)
-    session.tokens = min(burst, session.tokens + (now - session.tokens_at) * rate)
+    price = cost(command)
+    session.tokens = refilled(session.tokens, session.tokens_at, now, burst, rate)
     session.tokens_at = now
-    if session.tokens >= cost:
-        session.tokens -= cost
+    if session.tokens >= price:
+        session.tokens -= price
         return True
     return False
 
