@@ -21,6 +21,7 @@ from typing import Callable
 from ..core import codes
 from ..core import events as ev
 from ..core.errors import ConnectError
+from ..core.flood import line_cost, refilled
 from ..core.limits import (
     CLIENT_READ_LIMIT_BYTES,
     CLOSE_WAIT_S,
@@ -72,6 +73,8 @@ class ServerLink:
         # the number of the last one is what an answer to it names in ``line``. The handshake's
         # lines count against the flood limit too.
         self.sent = 0
+        # What all those lines cost of the server's flood budget (``flood.line_cost``).
+        self.spent = 0.0
 
     @classmethod
     async def open(cls, config: ClientConfig) -> ServerLink:
@@ -150,6 +153,7 @@ class ServerLink:
         this connection, which a ``delivered`` or ``error`` answering it names. Call ``drain``
         after a batch."""
         self.sent += 1
+        self.spent += line_cost(line)
         self.writer.write(line.encode("utf-8") + b"\n")
         return self.sent
 
@@ -307,13 +311,16 @@ def _tls_context(config: ClientConfig) -> ssl.SSLContext:
 
 
 class Pacer:
-    """A token bucket matching the server's flood limits, so a script never gets rate_limited."""
+    """A token bucket matching the server's flood limits, so a script never gets rate_limited:
+    each line is charged what the server charges for it (``flood.line_cost``), by the server's
+    own refill rule. Call ``wait(line)`` just before sending each line, the client's own
+    ``/quit`` too."""
 
-    def __init__(self, burst: float, rate: float) -> None:
+    def __init__(self, burst: float, rate: float, now: float | None = None) -> None:
         self.burst = max(1.0, burst - PACER_HEADROOM_LINES)
         self.rate = rate
         self.tokens = self.burst
-        self.at = time.monotonic()
+        self.at = time.monotonic() if now is None else now
 
     @classmethod
     def default(cls) -> Pacer:
@@ -322,22 +329,28 @@ class Pacer:
 
     @classmethod
     def for_link(cls, link: ServerLink) -> Pacer:
-        """A pacer for the server's limits (from its welcome), counting the lines the
-        handshake already used."""
+        """A pacer for the server's limits (from its welcome), counting what the lines the
+        handshake sent already cost."""
         welcome = link.welcome
         pacer = cls(welcome.flood_burst, welcome.flood_rate) if welcome else cls.default()
-        pacer.tokens = max(0.0, pacer.burst - link.sent)
+        pacer.tokens = max(0.0, pacer.burst - link.spent)
         return pacer
 
-    async def wait(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+    def take(self, line: str, now: float) -> float:
+        """Charge ``line``, to be sent at ``now`` or later; returns how many seconds to wait
+        before sending it (0: at once). Sans I/O: ``wait`` sleeps for it."""
+        cost = line_cost(line)
+        self.tokens = refilled(self.tokens, self.at, now, self.burst, self.rate)
         self.at = now
-        if self.tokens < 1.0:
-            await asyncio.sleep((1.0 - self.tokens) / self.rate)
-            self.at = time.monotonic()
-            self.tokens = 1.0
-        self.tokens -= 1.0
+        # Below zero the bucket is in debt: the line goes once the refill has paid it back.
+        self.tokens -= cost
+        return max(0.0, -self.tokens / self.rate)
+
+    async def wait(self, line: str) -> None:
+        """Wait until the server will take ``line`` without refusing it for flooding."""
+        delay = self.take(line, time.monotonic())
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 async def probe(config: ClientConfig) -> int:

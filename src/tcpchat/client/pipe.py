@@ -83,9 +83,11 @@ class _Pipe:
         self.link = link
         self.core = core
         self.out = out
+        self.pacer = Pacer.for_link(link)
         self.answered = asyncio.Event()  # no message awaits its answer
         self.answered.set()
         self.closed = asyncio.Event()  # the connection is gone, or the server said goodbye
+        self.quit_line = 0  # the number of our closing /quit on the connection, once sent
 
     async def run(self, stdin: IO[str], wait: float) -> bool:
         """Send the input, wait up to ``wait`` seconds for the answers, quit; returns whether
@@ -98,13 +100,8 @@ class _Pipe:
             quit_line = await self._send_input(lines)
             lost = self.closed.is_set()
             if not lost:
-                await _wait_for(self.answered, wait)
-                self.link.send(quit_line)
-                try:
-                    await self.link.drain()
-                except OSError:
-                    pass
-                await _wait_for(self.closed, HANDSHAKE_WAIT_S)
+                await _first(self.answered, self.closed, wait)
+                await self._quit(quit_line)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -114,6 +111,11 @@ class _Pipe:
         while True:
             event = await self.link.receive()
             if event is None:
+                break
+            if isinstance(event, ev.Error) and self.quit_line and event.line == self.quit_line:
+                # Our own /quit was refused (the server's limits are not what it said): shown,
+                # but none of the user's lines; no goodbye will come, so the run ends here.
+                self.out.show(Seen(event), self.link.raw)
                 break
             self.out.show(self.core.receive(event), self.link.raw)
             if not self.core.pending:
@@ -125,7 +127,6 @@ class _Pipe:
     async def _send_input(self, lines: asyncio.Queue[str | None]) -> str:
         """Send each input line until the input ends, a ``/quit`` or the connection closes;
         returns the ``/quit`` line to end with."""
-        pacer = Pacer.for_link(self.link)
         while True:
             line = await self._next_line(lines)
             if line is None:
@@ -137,7 +138,7 @@ class _Pipe:
                 print(f"{PROG}: {todo.reason}", file=sys.stderr)
             if not isinstance(todo, Send):
                 continue  # a blank line, or help (only asked for before joining)
-            await pacer.wait()
+            await self.pacer.wait(todo.text)
             if self.closed.is_set():
                 break
             self.core.sent(self.link.send(todo.text), todo.text)
@@ -162,6 +163,20 @@ class _Pipe:
         return None
 
 
+    async def _quit(self, line: str) -> None:
+        """Say goodbye with ``line`` (paced as any line: a refused /quit is no quit) and wait
+        for the server's goodbye."""
+        await self.pacer.wait(line)
+        if self.closed.is_set():
+            return
+        self.quit_line = self.link.send(line)
+        try:
+            await self.link.drain()
+        except OSError:
+            return
+        await _wait_for(self.closed, HANDSHAKE_WAIT_S)
+
+
 def _stdin_lines(
     stream: IO[str], loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]
 ) -> None:
@@ -181,6 +196,14 @@ async def _wait_for(event: asyncio.Event, seconds: float) -> bool:
         return True
     except asyncio.TimeoutError:
         return False
+
+
+async def _first(one: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
+    """Wait until either event is set, for ``seconds`` at most."""
+    waits = {asyncio.ensure_future(one.wait()), asyncio.ensure_future(other.wait())}
+    _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in pending:
+        waiting.cancel()
 
 
 class _Printer:

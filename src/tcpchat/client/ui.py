@@ -291,7 +291,7 @@ class ChatApp(Joining):
         while True:
             await self.outbox_ready.wait()
             while self.outbox:
-                await self.pacer.wait()
+                await self.pacer.wait(self.outbox[0])
                 if not self.outbox:
                     break
                 line = self.outbox.popleft()

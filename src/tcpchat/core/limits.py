@@ -375,9 +375,9 @@ TYPED_LINES_PER_READ = 2
 # sent at most FLOOD_BURST + SEND_STALL_S * FLOOD_RATE_PER_S (14) lines more; 1000 leaves room for
 # a server with much higher flood limits and costs about 100 KB.
 UNDELIVERED_MEMORY = 1000
-# Pipe mode paces its lines by the server's flood limits (from its welcome; these defaults, the
-# server's own, for a server that does not say), keeping this many lines of the burst in hand so
-# that /quit is never the line that is refused.
+# The client paces its lines by the server's flood limits (from its welcome; these defaults, the
+# server's own, for a server that does not say), each line its cost, keeping this many lines of
+# the burst in hand for a /pong it sends unpaced and for lines the network bunches up on the way.
 PACER_HEADROOM_LINES = 1
 
 
