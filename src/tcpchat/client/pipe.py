@@ -6,11 +6,12 @@ line (or the server's JSON with ``--json``), and at the end of input waits (at m
 seconds) until every message it sent is answered, then quits. A line is answered when the server
 names it in a ``delivered`` or an ``error`` (``ClientCore`` ties them by line number).
 
-The exit status tells a script how it went (as ``curl --fail`` does for HTTP errors): 0 every
-line sent was delivered or, for a command, answered without an error; 1 no connection, the name
-was refused, or the connection was lost before the end (unless the server said it was stopping);
-2 bad usage (no ``--name``); 3 some line was refused (an ``error`` from the server, or too long to
-send), or a message was not delivered or not confirmed in time.
+The exit status tells a script how it went (as ``curl --fail`` does for HTTP errors): 0 the
+input was sent to its end (or to a ``/quit`` line) and every line sent was delivered or, for a
+command, answered without an error; 1 no connection, the name was refused, or the connection
+ended (the server shutting down too) before all of the input was sent; 2 bad usage (no
+``--name``); 3 some line was refused (an ``error`` from the server, or too long to send), or a
+message was not delivered or not confirmed in time. Each failure is one line on stderr.
 """
 
 from __future__ import annotations
@@ -52,27 +53,34 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
             return EXIT_FAILURE
         out = _Printer(stdout, config.json)
         out.show(core.joined(registered, link.welcome), link.raw)
-        lost = await _Pipe(link, core, out).run(stdin, config.wait)
+        pipe = _Pipe(link, core, out)
+        await pipe.run(stdin, config.wait)
     finally:
         await link.close()
-    return _outcome(core, lost)
+    return _outcome(core, pipe)
 
 
-def _outcome(core: ClientCore, lost: bool) -> int:
+def _outcome(core: ClientCore, pipe: _Pipe) -> int:
     """The exit status, with one line on stderr saying what went wrong."""
     unconfirmed = len(core.disconnected())
     failures = []
+    left = pipe.left()
+    if left:
+        failures.append(left)
     if core.refused:
         failures.append(f"{plural(core.refused, 'line')} refused")
     if core.undelivered:
         failures.append(f"{plural(core.undelivered, 'message')} not delivered")
     if unconfirmed:
         failures.append(f"{plural(unconfirmed, 'message')} not confirmed")
+    if left:
+        # The connection went before the input ended: a script must learn that some of its
+        # input never reached the server, even when the server said it was stopping.
+        why = "the server is shutting down" if core.shutdown_seen else "the connection was lost"
+        print(f"{PROG}: {why}: {', '.join(failures)}", file=sys.stderr)
+        return EXIT_FAILURE
     if failures:
         print(f"{PROG}: {', '.join(failures)}", file=sys.stderr)
-    # The server going away before our input ended is a failure, unless it said it was stopping.
-    if lost and not core.shutdown_seen:
-        return EXIT_FAILURE
     return EXIT_REFUSED if failures else EXIT_OK
 
 
@@ -87,25 +95,37 @@ class _Pipe:
         self.answered = asyncio.Event()  # no message awaits its answer
         self.answered.set()
         self.closed = asyncio.Event()  # the connection is gone, or the server said goodbye
+        self.finished = False  # the input was all taken: its end, or a /quit line, was reached
+        self.stdin_ended = False  # stdin was read to its end
+        self.unsent = 0  # lines read from stdin and never sent: the connection went first
         self.quit_line = 0  # the number of our closing /quit on the connection, once sent
 
-    async def run(self, stdin: IO[str], wait: float) -> bool:
-        """Send the input, wait up to ``wait`` seconds for the answers, quit; returns whether
-        the connection was lost before the input ended."""
+    def left(self) -> str:
+        """What of the input was not sent, in words ("" if it all was, or was not wanted)."""
+        if self.finished:
+            return ""
+        if not self.unsent:
+            return "the rest of the input not sent"
+        rest = "" if self.stdin_ended else ", nor the rest of the input"
+        return f"{plural(self.unsent, 'line')} not sent{rest}"
+
+    async def run(self, stdin: IO[str], wait: float) -> None:
+        """Send the input, wait up to ``wait`` seconds for the answers, quit. If the connection
+        goes first, ``left`` says what of the input was not sent."""
         reader = asyncio.ensure_future(self._read_events())
         lines: asyncio.Queue[str | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         threading.Thread(target=_stdin_lines, args=(stdin, loop, lines), daemon=True).start()
         try:
             quit_line = await self._send_input(lines)
-            lost = self.closed.is_set()
-            if not lost:
+            if quit_line is None:
+                self._count_left(lines)
+            elif not self.closed.is_set():
                 await _first(self.answered, self.closed, wait)
                 await self._quit(quit_line)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-        return lost
 
     async def _read_events(self) -> None:
         while True:
@@ -124,15 +144,19 @@ class _Pipe:
                 break
         self.closed.set()
 
-    async def _send_input(self, lines: asyncio.Queue[str | None]) -> str:
+    async def _send_input(self, lines: asyncio.Queue[str | None]) -> str | None:
         """Send each input line until the input ends, a ``/quit`` or the connection closes;
-        returns the ``/quit`` line to end with."""
+        returns the ``/quit`` line to end with, None if the connection went first."""
         while True:
             line = await self._next_line(lines)
+            if self.stdin_ended:
+                self.finished = True
+                return "/quit"
             if line is None:
-                break
+                return None
             todo = self.core.typed(line)
             if isinstance(todo, Leave):
+                self.finished = True
                 return todo.line
             if isinstance(todo, Refuse):
                 print(f"{PROG}: {todo.reason}", file=sys.stderr)
@@ -140,28 +164,42 @@ class _Pipe:
                 continue  # a blank line, or help (only asked for before joining)
             await self.pacer.wait(todo.text)
             if self.closed.is_set():
-                break
+                self.unsent += 1
+                return None
             self.core.sent(self.link.send(todo.text), todo.text)
             if self.core.pending:
                 self.answered.clear()
             try:
                 await self.link.drain()
             except OSError:
-                break  # the reader sees the connection end
-        return "/quit"
+                return None  # the reader sees the connection end
 
     async def _next_line(self, lines: asyncio.Queue[str | None]) -> str | None:
-        """The next input line; None at the end of input or as soon as the connection is gone
-        (a quiet input must not keep a dead session waiting)."""
+        """The next input line; None at the end of input (``stdin_ended`` is set) or as soon as
+        the connection is gone (a quiet input must not keep a dead session waiting)."""
         getter = asyncio.ensure_future(lines.get())
         closed = asyncio.ensure_future(self.closed.wait())
         await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
         closed.cancel()
-        if getter.done() and not self.closed.is_set():
-            return getter.result()
-        getter.cancel()
-        return None
+        if not getter.done():
+            getter.cancel()
+            return None
+        line = getter.result()
+        if line is None:
+            self.stdin_ended = True
+        elif self.closed.is_set():
+            self.unsent += 1
+            return None
+        return line
 
+    def _count_left(self, lines: asyncio.Queue[str | None]) -> None:
+        """The connection is gone: count the lines stdin gave that wait unsent."""
+        while not lines.empty():
+            line = lines.get_nowait()
+            if line is None:
+                self.stdin_ended = True
+            else:
+                self.unsent += 1
 
     async def _quit(self, line: str) -> None:
         """Say goodbye with ``line`` (paced as any line: a refused /quit is no quit) and wait
