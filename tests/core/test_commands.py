@@ -51,3 +51,16 @@ def test_a_line_of_which_nothing_shows_is_blank_and_an_action_of_it_is_refused()
         assert parse_line(f"/w bob {text}") == cmd.BadUsage("/w NAME TEXT"), repr(text)
     for text in ["\u200bhi", "é", "\u2800x", "\u0301", "ж"]:
         assert isinstance(parse_line(text), cmd.Say), repr(text)
+
+
+def test_history_takes_ascii_digits_only_and_any_id_however_big() -> None:
+    """``str.isdigit`` takes ``²`` and ``٣``, which ``int`` refuses or reads as 3: a usage error
+    here, not an exception (``/history ²`` at the name prompt killed the connection with a
+    traceback in the log, a review found). An id past SQLite's 64-bit integers names nothing
+    older than the biggest one does."""
+    USAGE = "/history [N] | /history before ID [N]"  # noqa: N806
+    for rest in ("²", "before ²", "before 1 ²", "٣", "before ٣ 5", "+5", "-1", "0", "101"):
+        assert parse_line(f"/history {rest}") == cmd.BadUsage(USAGE), rest
+    assert parse_line("/history before 9223372036854775808") == cmd.ShowHistory(20, 2**63 - 1)
+    assert parse_line("/history before " + "9" * 4000 + " 3") == cmd.ShowHistory(3, 2**63 - 1)
+    assert parse_line("/history before 12 3") == cmd.ShowHistory(3, 12)

@@ -11,7 +11,7 @@ from tcpchat.core.irc import CloseLink, IrcClient, Routed, Step
 from tcpchat.core.irc_queries import IrcNetwork
 from tcpchat.core.irc_render import IrcFormat, Renderer, irc_mode
 from tcpchat.core.irc_wire import parse_message, split_text, strip_formatting, user_text
-from tcpchat.core.limits import HubLimits
+from tcpchat.core.limits import IRC_HANDSHAKE_LINES, HubLimits
 from tcpchat.core.output import ToAll, ToSessions
 from tcpchat.core.session import State
 
@@ -228,6 +228,26 @@ def test_every_line_costs_its_share_of_the_flood_allowance_even_one_answered_her
         assert "Slow down" in answers[3], (text, answers)
         assert answers[5].endswith("<close flooding>\r\n"), (text, answers)
         harness.send(ivy, "QUIT")
+
+
+def test_lines_with_no_command_cost_what_blank_lines_do_and_count_before_registration() -> None:
+    """An empty line, spaces, a source or tags with no command: free once, so one connection
+    kept the server busy with them for as long as it liked (an abuse review: 100 % CPU). Now a
+    quarter of a line each, as a native blank line; before registration, one of the 64."""
+    for text in ("", "   ", ":ivy", "@a=b", "@" + "x" * 8000):
+        harness = Harness()
+        ivy = harness.registered("ivy")
+        harness.hub.config = HubLimits(flood_burst=1, flood_rate=0.001, flood_max_refused=2)
+        ivy.session.tokens = 1.0
+        answers = [harness.send(ivy, text) for _ in range(7)]
+        assert answers[:4] == ["", "", "", ""], (text, answers)
+        assert "Slow down" in answers[4], (text, answers)
+        assert answers[6].endswith("<close flooding>\r\n"), (text, answers)
+    fresh = Harness()
+    early = fresh.irc()
+    answers = [fresh.send(early, "") for _ in range(IRC_HANDSHAKE_LINES + 1)]
+    assert answers[-2] == ""
+    assert answers[-1].endswith("<close flooding>\r\n")
 
 
 def test_a_topics_setter_is_given_as_a_mask() -> None:

@@ -241,18 +241,31 @@ def _topic(rest: str) -> Command | None:
     return SetTopic("" if rest == "-" else rest)
 
 
+# The highest message id a /history can name: SQLite's integers are 64-bit, and a bigger one
+# names nothing older than this does.
+_MAX_ID = 2**63 - 1
+
+
+def _number(word: str) -> int | None:
+    """``word`` as a number if it is ASCII digits only (``str.isdigit`` also takes ``²``, which
+    ``int`` refuses), at most ``_MAX_ID``; None if it is not a number."""
+    if not (word.isascii() and word.isdigit()):
+        return None
+    return _MAX_ID if len(word) > 19 else min(int(word), _MAX_ID)
+
+
 def _history(rest: str) -> Command | None:
     words = rest.split()
     before: int | None = None
     if words and words[0].lower() == "before":
-        if len(words) < 2 or not words[1].isdigit():
+        before = _number(words[1]) if len(words) > 1 else None
+        if before is None:
             return None
-        before = int(words[1])
         words = words[2:]
-    if len(words) > 1 or (words and not words[0].isdigit()):
+    if len(words) > 1:
         return None
-    count = int(words[0]) if words else HISTORY_REPLAY
-    if not 1 <= count <= HISTORY_PAGE_MAX:
+    count = _number(words[0]) if words else HISTORY_REPLAY
+    if count is None or not 1 <= count <= HISTORY_PAGE_MAX:
         return None
     return ShowHistory(count, before)
 

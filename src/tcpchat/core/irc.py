@@ -107,8 +107,8 @@ class IrcClient(Registration, QuickLines):
             return self._hub(cmd.BadLine(code, more), now, self._bad_line)
         raw = frame.raw if isinstance(frame, Neutralised) else frame
         message = parse_message(raw)
-        if message is None:
-            return []
+        if message is None:  # no command (blank, a source or tags alone): costs as blank lines do
+            return self._charge(now, kind=_BLANK) if self.registered else self._handshake_line()
         if message.body_bytes > IRC_LINE_BYTES or (
             message.tags and len(message.tags.encode("utf-8")) + 2 > IRC_TAG_BYTES  # '@', ' '
         ):
@@ -341,14 +341,18 @@ class IrcClient(Registration, QuickLines):
             steps.append(Routed(kept, command if not steps else None, unseen))
         return steps
 
-    def _charge(self, now: float, lookup: bool) -> list[Step]:
+    def _charge(
+        self, now: float, lookup: bool = False, kind: cmd.Command | None = None
+    ) -> list[Step]:
         """Charge a line answered here to the session's flood bucket, as the hub charges its
-        own; the refusal (and, past the limit, the end) as the hub words them."""
+        own (a lookup as /rooms, another line as /users, or as ``kind``); the refusal (and, past
+        the limit, the end) as the hub words them."""
         session, limits = self.session, self.hub.config
         session.last_seen = now
         session.pinged_at = None
         session.lines += 1
-        kind: cmd.Command = cmd.ListRooms() if lookup else cmd.ListUsers()
+        if kind is None:
+            kind = cmd.ListRooms() if lookup else cmd.ListUsers()
         if charge(session, kind, now, limits.flood_burst, limits.flood_rate):
             session.refused = 0
             return []
@@ -367,6 +371,8 @@ class IrcClient(Registration, QuickLines):
 
 
 _Handler = Callable[[IrcClient, IrcMessage, float], "list[Step]"]
+_BLANK = cmd.Blank()  # what a line with no command costs (flood.py)
+
 _REGISTERED: dict[str, _Handler] = {
     "PRIVMSG": IrcClient._privmsg,
     "NOTICE": IrcClient._privmsg,

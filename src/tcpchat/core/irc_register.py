@@ -88,10 +88,17 @@ class Registration(LateAnswers):
     def _quit(self, message: IrcMessage, now: float) -> list[Step]:
         raise NotImplementedError  # IrcClient._quit
 
-    def _unregistered(self, message: IrcMessage, now: float) -> list[Step]:
+    def _handshake_line(self) -> list[Step]:
+        """Count a line before registration: past ``IRC_HANDSHAKE_LINES`` the connection ends."""
         self.handshake_lines += 1
         if self.handshake_lines > IRC_HANDSHAKE_LINES:
             return [self.fmt.error("Too many lines before registration"), CloseLink(codes.FLOODING)]
+        return []
+
+    def _unregistered(self, message: IrcMessage, now: float) -> list[Step]:
+        ended = self._handshake_line()
+        if ended:
+            return ended
         verb, params = message.verb, message.params
         if verb == "CAP":
             return self._cap(message, now)
