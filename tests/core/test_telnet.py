@@ -6,7 +6,7 @@ import pytest
 
 from tcpchat.core.framing import LineDecoder
 from tcpchat.core.limits import TELNET_SUBNEGOTIATION_MAX_BYTES
-from tcpchat.core.telnet import AYT_REPLY, TelnetFilter
+from tcpchat.core.telnet import AYT_REPLY, TELNET_COMMANDS_PER_LINE, TelnetFilter
 
 IAC, DONT, DO, WONT, WILL, SB, SE = b"\xff", b"\xfe", b"\xfd", b"\xfc", b"\xfb", b"\xfa", b"\xf0"
 IP, AYT, EL, EC, AO, NOP = b"\xf4", b"\xf6", b"\xf8", b"\xf7", b"\xf5", b"\xf1"
@@ -169,3 +169,22 @@ def test_a_command_after_a_whole_letter_still_means_what_it_says() -> None:
     assert run("привет".encode() + IAC + IP + b"next\n")[0] == ["next"]
     assert run("☃".encode(), IAC + IP + b"next\n")[0] == ["next"]
     assert run(b"abc\xd1", b"\x83" + IAC + EL + b"x\n")[0] == ["x"]
+
+
+def test_a_run_of_commands_with_no_line_between_is_counted_as_a_flood() -> None:
+    """Commands form no line, so nothing else charges them: past TELNET_COMMANDS_PER_LINE in a
+    row (no line end between) the run counts once in ``floods``, which the server takes as a
+    bad line. A line end, in the same read or another, starts the count again."""
+    telnet = TelnetFilter()
+    telnet.feed((IAC + NOP) * TELNET_COMMANDS_PER_LINE)
+    assert telnet.floods == 0
+    telnet.feed(IAC + NOP)
+    assert telnet.floods == 1
+    telnet.feed((IAC + NOP) * (TELNET_COMMANDS_PER_LINE * 3))
+    assert telnet.floods == 3
+    quiet = TelnetFilter()
+    for _ in range(10):  # a person's Ctrl+C between lines, in a read of its own or not
+        quiet.feed((IAC + IP + IAC + DO + TM) * 10)
+        quiet.feed(b"hello\r\n")
+        quiet.feed(IAC + AYT + b"x\n" + (IAC + NOP) * 20 + b"y\r\x00")
+    assert quiet.floods == 0

@@ -63,6 +63,23 @@ def test_ctrl_c_is_answered_and_the_user_keeps_chatting(connect: Any) -> None:
     assert ann.expect("Goodbye") == "*** Goodbye, ann."
 
 
+def test_an_endless_stream_of_commands_costs_as_bad_lines_and_ends_the_session(
+    connect: Any,
+) -> None:
+    """IAC NOP forms no line, so nothing charged it: one connection kept the server at 100 %
+    CPU (an abuse review). Each run of more than 32 commands with no line between is a bad
+    line: answered once, and ten end the session, as ten over-long lines do."""
+    bob, mallory = connect("bob"), connect("mallory")
+    mallory.send((IAC + b"\xf1") * 200)
+    read_until(mallory, IAC + DO + b"\x00")  # BINARY asked for, at the first command
+    told = mallory.expect("^!!!")
+    assert told == "!!! Too many telnet commands without a line; they were ignored."
+    mallory.send((IAC + b"\xf1") * 33 * 10)
+    assert mallory.expect("Goodbye") == "*** Too many over-long or invalid lines. Goodbye."
+    assert mallory.closed()
+    assert bob.expect("left") == "*** mallory left (too many bad lines). 1 user online."
+
+
 def test_character_mode_line_ends_cr_nul_and_lone_cr(connect: Any) -> None:
     ann, bob = connect("ann"), connect("bob")
     for byte in b"one\r\x00":  # character mode: a byte per write, Enter is CR NUL

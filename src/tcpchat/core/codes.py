@@ -30,6 +30,7 @@ def answers_pings(mode: str) -> bool:
 # --- error codes (``Error.code``) -----------------------------------------------------------------
 LINE_TOO_LONG = "line_too_long"
 INVALID_UTF8 = "invalid_utf8"
+TELNET_FLOOD = "telnet_flood"  # telnet commands, a run of them with no line between
 NAME_INVALID = "name_invalid"
 NAME_TAKEN = "name_taken"
 NAME_UNCHECKED = "name_unchecked"  # cluster mode: Redis could not check it just now

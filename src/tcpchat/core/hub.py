@@ -314,6 +314,8 @@ class Hub(ClusterHandlers):
             )
         if command.code == codes.INVALID_UTF8:
             text = "That line was not valid UTF-8 and was dropped."
+        elif command.code == codes.TELNET_FLOOD:
+            text = "Too many telnet commands without a line; they were ignored."
         else:
             text = f"Line too long (the limit is {self.config.max_line} bytes); it was dropped."
         return self._error(session, now, command.code, text)

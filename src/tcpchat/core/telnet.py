@@ -46,6 +46,12 @@ TIMING_MARK = 6
 # back as the byte it stands for, with the terminal's usual special characters (stty's
 # defaults; erase as Ctrl+H, since Ctrl+? would be 0xFF, which UTF-8 never holds).
 _TYPED_AS = {IP: 0x83, BRK: 0x9C, AO: 0x8F, SUSP: 0x9A, EL: 0x95, EC: 0x88, XEOF: 0x84, AYT: 0x94}
+# Commands a connection may send between two line ends: PuTTY sends about ten option requests
+# before its first line, Ctrl+C is two. Past this the run counts as a bad line of its own
+# (``floods``): commands form no line, so an endless stream of them would cost nothing else
+# (an abuse review: one connection sending IAC NOP kept the server at 100 % CPU).
+TELNET_COMMANDS_PER_LINE = 32
+_LINE_END = re.compile(rb"[\r\n]")
 # What a telnet client is asked once it shows itself (its first command): to send binary, with
 # its top bits kept, so that no letter after the first turns into a command.
 _OFFER = bytes((IAC, DO, BINARY))
@@ -91,6 +97,8 @@ class TelnetFilter:
         "_tail",
         "_binary",
         "_asked",
+        "_run",
+        "floods",
         "_replies",
         "_discard",
         "pending",
@@ -105,6 +113,8 @@ class TelnetFilter:
         self._tail = b""  # the end of the last read, if it may be a UTF-8 sequence cut short
         self._binary = False  # the client agreed to send binary
         self._asked = False  # our DO BINARY awaits the client's answer
+        self._run = 0  # commands since the last line end
+        self.floods = 0  # runs of commands past TELNET_COMMANDS_PER_LINE, not told yet
         self._replies = bytearray()
         self._discard = False
         self.pending = False  # take() has something
@@ -114,6 +124,8 @@ class TelnetFilter:
         """The clean bytes of ``data``; then, if ``pending``, call ``take()``."""
         if self._state == _DATA and not self._after_cr and _IAC_BYTE not in data:
             self._tail = data[-3:] if data and data[-1] >= 0x80 else b""
+            if self._run and _LINE_END.search(data):
+                self._run = 0
             if b"\r" not in data:
                 return data  # what nearly every read is: no scan but the two above
             return self._line_ends(data)
@@ -157,11 +169,15 @@ class TelnetFilter:
             if state == _DATA:
                 j = data.find(_IAC_BYTE, i)
                 if j < 0:
-                    out += data[i:]
+                    self._data(out, data[i:])
                     break
-                out += data[i:j]
+                self._data(out, data[i:j])
                 i = j + 1
                 self._state = _COMMAND
+                self._run += 1
+                if self._run > TELNET_COMMANDS_PER_LINE:
+                    self._run = 0
+                    self.floods += 1
                 if not self.seen:
                     self.seen = self._asked = True
                     self._reply(_OFFER)
@@ -222,6 +238,13 @@ class TelnetFilter:
             elif self._verb == WILL:
                 self._reply(bytes((IAC, DONT, byte)))
         return bytes(out)
+
+    def _data(self, out: bytearray, piece: bytes) -> None:
+        """``piece`` of data between commands, for the decoder; a line end in it starts the
+        count of commands again."""
+        if self._run and _LINE_END.search(piece):
+            self._run = 0
+        out += piece
 
     def _binary_option(self, wanted: bool) -> None:
         """The client's WILL (``wanted``) or WONT BINARY, answered only when it changes what is

@@ -23,7 +23,7 @@ from typing import Callable, Protocol, cast
 
 from ..core import codes
 from ..core.codes import TEXT, UNTRUSTED_PROXY, is_irc
-from ..core.commands import Quit
+from ..core.commands import BadLine, Quit
 from ..core.events import Event
 from ..core.framing import Frame, LineDecoder, Neutralised
 from ..core.hub import Hub
@@ -73,6 +73,10 @@ class Host(Protocol):
     def forget(self, conn: Connection) -> None: ...
     def penalise(self, origin: str) -> None: ...
     def journal(self, conn: Connection, out: Out, command: object = None) -> None: ...
+
+
+# A run of telnet commands with no line between, as the hub takes it (``core/telnet.py``).
+_TELNET_FLOOD = BadLine(codes.TELNET_FLOOD)
 
 
 class Connection(HoldsLines, asyncio.Protocol):
@@ -171,6 +175,8 @@ class Connection(HoldsLines, asyncio.Protocol):
                 self.send(replies)  # raw telnet, in order with the lines before it
             if discard:
                 self.decoder.discard()
+        if telnet.floods and not self._telnet_floods():
+            return
         legacy = self.legacy
         if legacy.legacy:
             # A 1.0 client: each read is one line (it sends one per typed line, with no end).
@@ -182,6 +188,18 @@ class Connection(HoldsLines, asyncio.Protocol):
             self._process(frames)
             return
         self._process(self.decoder.feed(clean))
+
+    def _telnet_floods(self) -> bool:
+        """Runs of telnet commands with no line between: each is a bad line (they end the
+        session as over-long lines do). False if the session ended."""
+        server, session, telnet = self.server, self.session, self.telnet
+        assert session is not None
+        floods, telnet.floods = telnet.floods, 0
+        for _ in range(floods):
+            server.route(server.hub.handle(session, _TELNET_FLOOD, time.time()))
+            if not self.outbox.open:
+                return False
+        return True
 
     def proxy_header(self, data: bytes) -> bool:
         """Look at the first bytes read: True if they are a proxy's PROXY header, which this
