@@ -9,7 +9,7 @@ import pytest
 
 from tcpchat.core import codes
 from tcpchat.core import events as ev
-from tcpchat.core.archive import KeptTopic
+from tcpchat.core.archive import KeptTopic, SearchRefused
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import MAX_ROOMS_PER_USER, REGISTERED_NAMES_SHOWN, HubLimits
 from tcpchat.core.output import Close, Instruction, Offline, Online, ToAll, ToSessions
@@ -408,6 +408,26 @@ def test_history_pages_back_and_search_finds_words_in_the_current_room(chat: Roo
         '*** Search in #ops for "nothing like it": nothing found.',
         "*** End of search results.",
     ]
+
+
+def test_a_search_the_archive_stops_is_an_error_to_the_searcher_alone(chat: RoomChat) -> None:
+    """The archive stops a search past its time, or while searches have used their share of
+    the server's time (server/store_search.py): the searcher reads why, as a search_busy
+    error; nothing else changes."""
+    alice = chat.join("alice")
+    chat.line(alice, "/join #ops")
+    chat.drain()
+
+    def refused(room_key: str, text: str, limit: int) -> list[ev.Message]:
+        raise SearchRefused("That search took too long and was stopped: search for rarer words.")
+
+    chat.archive.search = refused  # type: ignore[method-assign]
+    chat.line(alice, "/search the-the-the-the")
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == codes.SEARCH_BUSY
+    assert render(error, codes.TEXT) == (
+        b"!!! That search took too long and was stopped: search for rarer words.\n"
+    )
 
 
 def test_ids_go_on_from_the_archive_and_private_messages_are_offered_to_it() -> None:

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from tcpchat.core.archive import KeptTopic, NoArchive
+from tcpchat.core.archive import KeptTopic, NoArchive, SearchRefused
 from tcpchat.core.errors import ConfigError
 from tcpchat.core.events import Message
 from tcpchat.core.limits import HISTORY_MAX_PENDING_CHARS
-from tcpchat.server import store, store_prune, store_writer
+from tcpchat.server import store, store_prune, store_search, store_writer
 from tcpchat.server.config import server_config
 from tcpchat.server.logs import LOGGER_NAME
 from tcpchat.server.store import SqliteArchive, close_archive, open_archive
@@ -268,6 +268,52 @@ def test_search_finds_every_word_in_that_room_only(opened: Any, kind: str) -> No
     found = archive.search("#dev", "number 77", 10)
     assert all(m.room == "#dev" and not m.history for m in found)
     assert ids(found) == ([77] if kind == FTS5 else [77, 177, 277, 377])  # words or substrings
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_search_past_its_time_is_stopped_and_the_store_goes_on(
+    opened: Any, kind: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A search runs on the event loop's thread: past SEARCH_DEADLINE_S its query is
+    interrupted (and its comparisons in Python stop), and the searcher is told to search for
+    rarer words. Nothing else notices: no ERROR, reads go on. (An abuse review: a phrase of
+    common words that never occurs held the server for 1.3 s a search.)"""
+    archive = opened(search=kind)
+    text = " ".join(["a"] * 200) + " b"
+    for mid in range(1, 2001):
+        archive.keep("#x", said(mid, text, room="#x"))
+    assert archive.flush(WAIT, index=True)
+    monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", 0.0)
+    phrase = "-".join(["b"] + ["a"] * 49)
+    with pytest.raises(SearchRefused, match="took too long"):
+        archive.search("#x", phrase, 20)
+    monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", 10.0)
+    assert ids(archive.search("#x", "b", 3)) == [1998, 1999, 2000]
+    assert ids(archive.recent("#x", 2)) == [1999, 2000]
+    archive.close()
+    unwritten = opened(search=kind, commit_interval=NEVER, batch_rows=10**6)  # compared here
+    unwritten.keep("#y", said(5000, "one two", room="#y"))
+    monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", 0.0)
+    with pytest.raises(SearchRefused, match="took too long"):
+        unwritten.search("#y", "two", 20)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_searches_together_get_a_share_of_the_time_then_wait_for_it() -> None:
+    """SEARCH_SHARE of the server's time, SEARCH_BURST_S at once: past that a search is refused
+    with how long to wait, so many connections searching cannot hold the event loop."""
+    conn = sqlite3.connect(":memory:")
+    budget = store_search.SearchBudget(share=0.5, burst=1.0)
+    with budget.running(conn) as check:
+        check()  # within its time
+    budget.left = -1.0  # the searches before took a second more than the share gave
+    with pytest.raises(SearchRefused, match=r"busy with searches: try again in 2 s\."):
+        with budget.running(conn):
+            pass  # pragma: no cover
+    budget.left, budget.at = -1.0, budget.at - 4.0  # four seconds later: two seconds back
+    with budget.running(conn) as check:
+        check()
+    conn.close()
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -19,6 +19,11 @@ from typing import NamedTuple, Protocol
 from .events import Message
 
 
+class SearchRefused(Exception):
+    """A search the archive will not finish: it ran past its time, or searching has used up its
+    share of the server's time for now. ``str()`` says which, to the one who searched."""
+
+
 class KeptTopic(NamedTuple):
     """A room as an archive kept it: its display name, its topic ("" for none), who set or
     cleared the topic ("" when not known: a database of an older tcp-chat) and when (0.0)."""
@@ -53,7 +58,8 @@ class Archive(Protocol):
 
     def search(self, room_key: str, text: str, limit: int) -> list[Message]:
         """The newest ``limit`` messages of the room whose text contains every word of ``text``
-        (case-insensitively), oldest first."""
+        (case-insensitively), oldest first. Raises ``SearchRefused`` for a search it will not
+        finish (a store that keeps the event loop waiting while it searches bounds that)."""
         ...
 
     def topic(self, room_key: str) -> KeptTopic | None:

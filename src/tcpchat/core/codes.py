@@ -47,6 +47,7 @@ ROOM_INVALID = "room_invalid"  # not a room name, or one too like a room that ex
 NO_SUCH_ROOM = "no_such_room"
 NOT_IN_ROOM = "not_in_room"  # a room you are not in, or no current room for a plain line
 TOO_MANY_ROOMS = "too_many_rooms"  # yours (limits.MAX_ROOMS_PER_USER) or the server's
+SEARCH_BUSY = "search_busy"  # a /search stopped past its time, or refused while searches wait
 HISTORY_OFF = "history_off"  # /history or /search on a server started with --no-history
 
 # The errors that refuse a name: after one, the server asks for a name again.

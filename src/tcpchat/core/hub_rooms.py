@@ -14,7 +14,7 @@ import itertools
 from . import codes
 from . import commands as cmd
 from . import events as ev
-from .archive import Archive, KeptTopic
+from .archive import Archive, KeptTopic, SearchRefused
 from .limits import (
     CROWD_NAMES_JSON,
     MAX_TOPIC_CHARS,
@@ -196,7 +196,10 @@ class RoomHandlers:
                 codes.USAGE,
                 f"Search for at most {SEARCH_QUERY_MAX_CHARS} characters.",
             )
-        found = self.archive.search(room.key, command.text, SEARCH_RESULTS_MAX)
+        try:
+            found = self.archive.search(room.key, command.text, SEARCH_RESULTS_MAX)
+        except SearchRefused as exc:  # too long, or searches took their share of the time
+            return self._error(session, now, codes.SEARCH_BUSY, str(exc))
         return self._bracket(session, room, now, "search", found, command.text)
 
     # --- what the other handlers use ------------------------------------------------------------

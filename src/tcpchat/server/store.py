@@ -7,7 +7,7 @@ the hub's last message). Everything that can be wrong with the database at start
 database, damaged, read-only file or directory, in use by another server, a newer schema) is a
 ``ConfigError``: one line naming the file and what to do, exit 1, never a traceback.
 
-The schema (version 1 in ``PRAGMA user_version``): ``store_db.py``. Threads: ``keep`` runs on the
+The schema (version 2 in ``PRAGMA user_version``): ``store_db.py``. Threads: ``keep`` runs on the
 event loop's thread and only appends a ready row to a list under a lock (about 0.6 us). One writer
 thread does the SQLite work on its own connection: woken by a batch's first row, it waits
 ``HISTORY_COMMIT_INTERVAL_S`` (5 ms) for more (less once ``HISTORY_BATCH_ROWS``, 1000, wait) and
@@ -65,7 +65,7 @@ from .store_db import (
     open_database,
     open_reader,
 )
-from .store_search import fts_query, search_words, words_match
+from .store_search import SearchBudget, fts_query, search_words, words_match
 from .store_writer import Queue, Writer
 
 log = logging.getLogger(LOGGER_NAME)
@@ -135,6 +135,7 @@ class SqliteArchive:
         self._closed = False
         self._overflow = 0  # rows refused while the pending list was full
         self._read_failing = False
+        self._budget = SearchBudget()  # what searches may take (store_search.py)
         self._queue = Queue(opened.last_id, opened.indexed, opened.top, opened.log_mark)
         self._writer = Writer(
             self._queue,
@@ -208,7 +209,8 @@ class SqliteArchive:
             return []
         if self.search_kind == FTS5 and fts_query(room.id, words) is None:
             return []  # no word with a letter or digit: nothing to look for
-        return self._find(room, words, limit)
+        with self._budget.running(self._reader) as check:  # SearchRefused past its time
+            return self._find(room, words, limit, check=check)
 
     def topic(self, room_key: str) -> KeptTopic | None:
         room = self._known_room(room_key)
@@ -347,11 +349,22 @@ class SqliteArchive:
     # --- reads (event loop's thread) ------------------------------------------------------------
 
     def _find(
-        self, room: StoredRoom, words: Sequence[str], limit: int, before_id: int | None = None
+        self,
+        room: StoredRoom,
+        words: Sequence[str],
+        limit: int,
+        before_id: int | None = None,
+        check: Callable[[], None] = lambda: None,
     ) -> list[Message]:
         """The newest ``limit`` messages of ``room`` (below ``before_id``) that hold every one of
         ``words`` (all of them if none), oldest first: from the database (through the search
-        index, and the rows written since it was last brought up to date) and from memory."""
+        index, and the rows written since it was last brought up to date) and from memory.
+        ``check`` is called before each comparison made here (it raises past a deadline)."""
+
+        def matches(text: str) -> bool:
+            check()
+            return words_match(self.search_kind, words, text)
+
         queue = self._queue
         with queue.lock:
             indexed = queue.indexed
@@ -359,8 +372,7 @@ class SqliteArchive:
         unwritten = [
             row
             for row in unwritten
-            if (before_id is None or row[0] < before_id)
-            and (not words or words_match(self.search_kind, words, row[6]))
+            if (before_id is None or row[0] < before_id) and (not words or matches(row[6]))
         ]
         bound: tuple[int, ...] = () if before_id is None else (before_id,)
         below = " AND id < ?" if bound else ""
@@ -379,7 +391,7 @@ class SqliteArchive:
                 (indexed, *bound, room.id, HISTORY_LIKE_SCAN_ROWS if words else limit),
             )
             if words:
-                tail = [row for row in tail if words_match(FTS5, words, row[6])][:limit]
+                tail = [row for row in tail if matches(row[6])][:limit]
             stored = newest_first(stored, tail)
         elif words:
             folded = [word.casefold() for word in words]
@@ -402,11 +414,14 @@ class SqliteArchive:
         try:
             rows: list[Any] = self._reader.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
+            if str(exc) == "interrupted":  # a search past its time (store_search.py)
+                raise
             if not self._read_failing:
                 self._read_failing = True
                 log.error("history: cannot read %s: %s; answering from memory", self.path, exc)
             return []
         self._read_failing = False
+        self._budget = SearchBudget()  # what searches may take (store_search.py)
         return rows
 
 

@@ -1,14 +1,42 @@
 """The words of a /search, for ``store.py``: turned into an FTS5 query that user text cannot
-change the shape of, and compared with the messages not written yet as the database would."""
+change the shape of, compared with the messages not written yet as the database would, and the
+time a search may take (``SearchBudget``).
+
+A search runs on the event loop's thread (the reader's connection is quick for what people look
+for), so its time is everyone's wait. Some searches cost far more than they look: a phrase of
+common words that never occurs (``/search the-the-the...``: FTS5 checks the word positions of
+every message holding them, 1 s over 300,000 ordinary messages), or words compared in Python
+with the rows the index has not reached yet. So each search stops at ``SEARCH_DEADLINE_S``
+(SQLite's progress handler interrupts the query, the comparisons in Python look at the clock),
+and all searches together may take ``SEARCH_SHARE`` of the server's time, with
+``SEARCH_BURST_S`` at once: past that a search is refused until the share has come back. Three
+connections searching once a second each held the server at 99 % for as long as they went on
+(an abuse review); now they get at most that share, and everyone else the rest.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
+import sqlite3
+import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Callable
 
+from ..core.archive import SearchRefused
 from ..core.limits import HISTORY_SEARCH_MAX_WORDS
 from .store_db import LIKE
+
+# How long one search may take: what people look for takes a few ms.
+SEARCH_DEADLINE_S = 0.1
+# The share of the server's time all searches together may take, and how much of it at once.
+SEARCH_SHARE = 0.2
+SEARCH_BURST_S = 1.0
+# SQLite VM instructions between two looks at the clock (about 0.1 ms of work).
+PROGRESS_STEPS = 1000
+TOO_LONG = "That search took too long and was stopped: search for rarer words."
 
 # A run of what FTS5's unicode61 tokenizer keeps in a token: letters and digits of any script.
 TOKEN = re.compile(r"[^\W_]+")
@@ -60,3 +88,45 @@ def words_match(kind: str, words: Sequence[str], text: str) -> bool:
 def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
     size = len(run)
     return any(list(tokens[i : i + size]) == list(run) for i in range(len(tokens) - size + 1))
+
+
+class SearchBudget:
+    """The time searches may take: ``SEARCH_DEADLINE_S`` each, ``SEARCH_SHARE`` of the server's
+    time together (a bucket of seconds, ``SEARCH_BURST_S`` at most). For one thread."""
+
+    def __init__(self, share: float = SEARCH_SHARE, burst: float = SEARCH_BURST_S) -> None:
+        self.share = share
+        self.burst = burst
+        self.left = burst  # seconds of searching available now
+        self.at = time.monotonic()
+
+    @contextlib.contextmanager
+    def running(self, conn: sqlite3.Connection) -> Iterator[Callable[[], None]]:
+        """One search on ``conn``: yields a check to call between comparisons made in Python.
+        Raises ``SearchRefused`` if no time is left, or if the search runs past its deadline
+        (then, its query interrupted); what it took is charged either way."""
+        start = time.monotonic()
+        self.left = min(self.burst, self.left + (start - self.at) * self.share)
+        self.at = start
+        if self.left <= 0:
+            wait = math.ceil(-self.left / self.share) or 1
+            raise SearchRefused(f"The server is busy with searches: try again in {wait} s.")
+        deadline = start + min(SEARCH_DEADLINE_S, self.left)
+
+        def past() -> bool:
+            return time.monotonic() > deadline
+
+        def check() -> None:
+            if past():
+                raise SearchRefused(TOO_LONG)
+
+        conn.set_progress_handler(past, PROGRESS_STEPS)
+        try:
+            yield check
+        except sqlite3.OperationalError:
+            if past():  # our handler interrupted it
+                raise SearchRefused(TOO_LONG) from None
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+            self.left -= time.monotonic() - start
