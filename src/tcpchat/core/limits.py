@@ -314,8 +314,8 @@ HISTORY_SEARCH_MAX_WORDS = 8
 # messages wait for it, or the oldest has waited HISTORY_INDEX_LAG_S. Each FTS5 transaction
 # writes a new segment, which costs about what indexing a hundred rows does: in the 5 ms batches
 # of a busy chat that doubled the writer's work, in batches of 1000 it is a tenth. Until indexed,
-# /search compares a message's words in Python: of one room, at most about 1000 messages (about
-# 10 ms in the worst case, one room taking all the traffic), usually a few.
+# /search compares a message's words in Python: of one room, at most about 1000 messages, usually
+# a few (1000 of 4 KB took 2 s: a search stops at store_search.SEARCH_DEADLINE_S).
 HISTORY_INDEX_ROWS = 1000
 HISTORY_INDEX_LAG_S = 1.0
 # Without FTS5, /search reads at most this many of the room's newest messages: about 30 ms on
