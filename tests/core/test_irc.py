@@ -250,6 +250,17 @@ def test_lines_with_no_command_cost_what_blank_lines_do_and_count_before_registr
     assert answers[-1].endswith("<close flooding>\r\n")
 
 
+def test_list_names_each_channel_once_however_often_it_is_asked_for() -> None:
+    """``LIST #ops,#OPS,#ops,...`` answered each with the row of #ops, topic and all: a line
+    of 510 bytes drew 82 KB (an abuse review). Now each channel once, at most MAX_TARGETS."""
+    harness = Harness()
+    ivy = harness.registered("ivy")
+    harness.send(ivy, "JOIN #ops", "TOPIC #ops :" + "t" * 300)
+    answer = harness.send(ivy, "LIST " + ",".join(["#ops", "#OPS", "#lobby"] * 25))
+    rows = [row for row in answer.split("\r\n") if " 322 " in row]
+    assert [row.split()[3] for row in rows] == ["#ops", "#lobby"]
+
+
 def test_a_topics_setter_is_given_as_a_mask() -> None:
     """333 names who set the topic as ``nick!~u@host``, as the masks of every user are."""
     harness = Harness()

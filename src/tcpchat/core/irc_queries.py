@@ -76,7 +76,7 @@ ISUPPORT = (
     f"AWAYLEN={MAX_QUIT_REASON_CHARS}",
     f"QUITLEN={MAX_QUIT_REASON_CHARS}",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:{MAX_TARGETS},PART:{MAX_TARGETS},"
-    f"NAMES:{MAX_TARGETS}",
+    f"NAMES:{MAX_TARGETS},LIST:{MAX_TARGETS}",
     "NETWORK=tcp-chat",
     "UTF8ONLY",
 )
@@ -260,14 +260,18 @@ class Queries:
         return self.reply(ERR_TOOMANYTARGETS, wanted.dropped, TOO_MANY_TARGETS)
 
     def _list(self, params: tuple[str, ...]) -> bytes:
-        wanted = params[0].split(",") if params and params[0].startswith("#") else None
+        """Every room, or the rooms named: each once however often or however it is written
+        (``LIST #a,#A,#a,...`` multiplied a room's row, topic and all), MAX_TARGETS at most."""
+        wanted = targets(params[0]) if params and params[0].startswith("#") else None
         rooms = self.hub.rooms.all()
         if wanted is not None:
-            found = [self._room(name) for name in wanted]
+            found = {self._room(name): None for name in wanted.taken}
             rooms = [room for room in found if room is not None]
         out = [self.reply(RPL_LISTSTART, "Channel", "Users  Name")]
         out += [self.reply(RPL_LIST, room.name, str(len(room)), room.topic) for room in rooms]
         out.append(self.reply(RPL_LISTEND, "End of /LIST"))
+        if wanted is not None:
+            out.append(self.too_many(wanted))
         return b"".join(out)
 
     def _who_line(self, channel: str, session: Session) -> bytes:
