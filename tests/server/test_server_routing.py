@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -252,5 +253,38 @@ def test_a_private_message_the_kernel_took_is_not_reported_as_undelivered() -> N
             "message could be sent."
         ]
         assert lines.count("*** Delivered to ann.") == 2
+
+    run(check)
+
+
+def test_a_line_the_server_fails_on_drops_that_client_alone_and_slows_its_address(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    """A bug that raises on some line must not be a way to fill the log (asyncio logged a
+    traceback per connection, and the client reconnected at once: an abuse review found
+    ``/history ²`` at the name prompt did 417 KiB/s). The connection is dropped with one
+    record and its traceback, and its address waits before it comes back; others go on."""
+
+    async def check(server: ChatServer) -> None:
+        ann, bob = await joined(server, "ann", "bob")
+        handle = server.hub.handle
+
+        def failing(session: Any, command: Any, now: float) -> Any:
+            if getattr(command, "text", "") == "boom":
+                raise ValueError("a bug of ours")
+            return handle(session, command, now)
+
+        monkeypatch.setattr(server.hub, "handle", failing)
+        ann.type("boom")
+        assert ann.transport.aborted
+        server._flush()
+        assert server.penalties.wait("127.0.0.1", time.time()) > 0
+        bob.type("still here")
+        server._flush()
+        assert bob.take()[-1] == "*** Nobody else is online: your message reached no one."
+        failed = [
+            r for r in caplog.records if r.getMessage().endswith("failed on what the client sent")
+        ]
+        assert len(failed) == 1 and failed[0].exc_info is not None
 
     run(check)

@@ -76,11 +76,22 @@ IRC_CLIENT = "an IRC client at the chat port"  # its first line was CAP, NICK, U
 UNTRUSTED_PROXY = "PROXY header from an address not in --proxy-from"
 WRONG_PASSWORD = "wrong password"
 PASSWORD_BANNED = "too many wrong passwords"
+# The server failed on what the client sent (a bug of ours): the connection is closed, and it
+# costs its address the pause of an abusive ending, so that a line that makes the server fail,
+# sent in a loop, cannot fill the log with tracebacks.
+SERVER_ERROR = "server error"
 
 # Endings the server chose because of what the client did: each costs the client's address a
 # pause before its next connection is taken (limits.ABUSE_PENALTY_S).
 ABUSE_ENDINGS = frozenset(
-    {FLOODING, SEND_QUEUE_EXCEEDED, TOO_MANY_BAD_LINES, TOO_MANY_UNKNOWN, TOO_MANY_NAMES}
+    {
+        FLOODING,
+        SEND_QUEUE_EXCEEDED,
+        TOO_MANY_BAD_LINES,
+        TOO_MANY_UNKNOWN,
+        TOO_MANY_NAMES,
+        SERVER_ERROR,
+    }
 )
 # Endings that are nobody's fault (the log says INFO); any other means the server ended a session
 # because of what the client did or failed to do (WARNING).

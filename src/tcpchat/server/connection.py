@@ -185,9 +185,9 @@ class Connection(HoldsLines, asyncio.Protocol):
         elif legacy.watching:
             frames = self.decoder.feed(clean)
             self._watch(b"\n" in clean)
-            self._process(frames)
+            self._take(frames)
             return
-        self._process(self.decoder.feed(clean))
+        self._take(self.decoder.feed(clean))
 
     def _telnet_floods(self) -> bool:
         """Runs of telnet commands with no line between: each is a bad line (they end the
@@ -200,6 +200,17 @@ class Connection(HoldsLines, asyncio.Protocol):
             if not self.outbox.open:
                 return False
         return True
+
+    def _take(self, frames: list[Frame]) -> None:
+        """``_process`` with a net under it. An exception there is our bug; asyncio would log
+        its traceback and go on, once per connection, so a line that makes the server fail,
+        sent in a loop, would fill the log. Logged here, and the connection dropped as
+        ``SERVER_ERROR``, which makes its address wait before it comes back."""
+        try:
+            self._process(frames)
+        except Exception:
+            self.log.exception("failed on what the client sent")
+            self.drop(codes.SERVER_ERROR)
 
     def proxy_header(self, data: bytes) -> bool:
         """Look at the first bytes read: True if they are a proxy's PROXY header, which this
@@ -228,11 +239,11 @@ class Connection(HoldsLines, asyncio.Protocol):
         if not self.outbox.open or not self.legacy.silence(self.decoder.buffered):
             return
         self.log.info("legacy 1.0 client: each read is a line, output made ASCII")
-        self._process(self.decoder.feed(b"\n"))
+        self._take(self.decoder.feed(b"\n"))
 
     def eof_received(self) -> bool:
         if self.outbox.open:
-            self._process(self.decoder.feed_eof())
+            self._take(self.decoder.feed_eof())
         # (Not over TLS: asyncio's TLS transport writes nothing once the client ended its side.)
         if self.patient and not self.tls and (self.held or self._claiming() or self._in_flight()):
             self._hold([])

@@ -68,7 +68,7 @@ class IrcConnection(Connection):
     def data_received(self, data: bytes) -> None:
         # No telnet and no 1.0 client here: IRC is lines of its own.
         if self.outbox.open and not (self.fresh and self.proxy_header(data)):
-            self._process(self.decoder.feed(data))
+            self._take(self.decoder.feed(data))
 
     def _process(self, frames: list[Frame]) -> None:
         irc, session, server, outbox = self.irc, self.session, self.server, self.outbox
