@@ -180,8 +180,12 @@ def test_a_run_of_commands_with_no_line_between_is_counted_as_a_flood() -> None:
     assert telnet.floods == 0
     telnet.feed(IAC + NOP)
     assert telnet.floods == 1
-    telnet.feed((IAC + NOP) * (TELNET_COMMANDS_PER_LINE * 3))
-    assert telnet.floods == 3
+    assert telnet.feed((IAC + NOP) * (TELNET_COMMANDS_PER_LINE * 3) + b"rest\n") == b""
+    assert telnet.floods == 2  # the rest of the read past a flood is dropped
+    for _ in range(3):
+        telnet.feed((IAC + AYT) * 1000)
+    answers = telnet.take()[0]  # at most a run's answers a read
+    assert telnet.floods == 5 and answers.count(AYT_REPLY) == 3 * TELNET_COMMANDS_PER_LINE
     quiet = TelnetFilter()
     for _ in range(10):  # a person's Ctrl+C between lines, in a read of its own or not
         quiet.feed((IAC + IP + IAC + DO + TM) * 10)

@@ -48,8 +48,9 @@ TIMING_MARK = 6
 _TYPED_AS = {IP: 0x83, BRK: 0x9C, AO: 0x8F, SUSP: 0x9A, EL: 0x95, EC: 0x88, XEOF: 0x84, AYT: 0x94}
 # Commands a connection may send between two line ends: PuTTY sends about ten option requests
 # before its first line, Ctrl+C is two. Past this the run counts as a bad line of its own
-# (``floods``): commands form no line, so an endless stream of them would cost nothing else
-# (an abuse review: one connection sending IAC NOP kept the server at 100 % CPU).
+# (``floods``) and the rest of that read is dropped: commands form no line, so an endless stream
+# of them would cost nothing else (an abuse review: one connection sending IAC NOP kept the
+# server at 100 % CPU).
 TELNET_COMMANDS_PER_LINE = 32
 _LINE_END = re.compile(rb"[\r\n]")
 # What a telnet client is asked once it shows itself (its first command): to send binary, with
@@ -176,8 +177,11 @@ class TelnetFilter:
                 self._state = _COMMAND
                 self._run += 1
                 if self._run > TELNET_COMMANDS_PER_LINE:
-                    self._run = 0
+                    # No client does this: the rest of the read is not looked at, so a read
+                    # costs at most this many commands' work (and AYT answers).
+                    self._run, self._state = 0, _DATA
                     self.floods += 1
+                    break
                 if not self.seen:
                     self.seen = self._asked = True
                     self._reply(_OFFER)
