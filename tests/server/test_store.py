@@ -6,11 +6,13 @@ Every wait is ``flush`` (bounded by WAIT); retention runs on an injected clock; 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,13 +285,21 @@ def test_a_search_past_its_time_is_stopped_and_the_store_goes_on(
     for mid in range(1, 2001):
         archive.keep("#x", said(mid, text, room="#x"))
     assert archive.flush(WAIT, index=True)
+    deadline = store_search.SEARCH_DEADLINE_S
     monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", 0.0)
     phrase = "-".join(["b"] + ["a"] * 49)
     with pytest.raises(SearchRefused, match="took too long"):
         archive.search("#x", phrase, 20)
-    monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", 10.0)
-    assert ids(archive.search("#x", "b", 3)) == [1998, 1999, 2000]
+    monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", deadline)
+    assert ids(archive.search("#x", "b", 3)) == [1998, 1999, 2000]  # one word: a few ms
     assert ids(archive.recent("#x", 2)) == [1999, 2000]
+    archive._budget.left = archive._budget.at = 0.0  # the share spent, long ago: refilled
+    assert ids(archive.search("#x", "b", 1)) == [2000]
+    archive._budget.left, archive._budget.at = -1.0, time.monotonic()  # spent just now
+    for _ in range(2):  # one budget for every search, whatever reads come between
+        with pytest.raises(SearchRefused, match="busy with searches"):
+            archive.search("#x", "b", 1)
+        assert ids(archive.recent("#x", 1)) == [2000]
     archive.close()
     unwritten = opened(search=kind, commit_interval=NEVER, batch_rows=10**6)  # compared here
     unwritten.keep("#y", said(5000, "one two", room="#y"))
@@ -307,7 +317,12 @@ def test_searches_together_get_a_share_of_the_time_then_wait_for_it() -> None:
     with budget.running(conn) as check:
         check()  # within its time
     budget.left = -1.0  # the searches before took a second more than the share gave
-    with pytest.raises(SearchRefused, match=r"busy with searches: try again in 2 s\."):
+    wait = math.ceil((store_search.SEARCH_DEADLINE_S + 1.0) / 0.5)
+    with pytest.raises(SearchRefused, match=rf"busy with searches: try again in {wait} s\."):
+        with budget.running(conn):
+            pass  # pragma: no cover
+    budget.left = store_search.SEARCH_DEADLINE_S / 2  # not a whole search's time left
+    with pytest.raises(SearchRefused, match="busy with searches"):
         with budget.running(conn):
             pass  # pragma: no cover
     budget.left, budget.at = -1.0, budget.at - 4.0  # four seconds later: two seconds back

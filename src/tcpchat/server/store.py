@@ -421,7 +421,6 @@ class SqliteArchive:
                 log.error("history: cannot read %s: %s; answering from memory", self.path, exc)
             return []
         self._read_failing = False
-        self._budget = SearchBudget()  # what searches may take (store_search.py)
         return rows
 
 
