@@ -196,8 +196,11 @@ class Connection(HoldsLines, asyncio.Protocol):
         assert session is not None
         floods, telnet.floods = telnet.floods, 0
         for _ in range(floods):
-            server.route(server.hub.handle(session, _TELNET_FLOOD, time.time()))
-            if not self.outbox.open:
+            try:
+                server.route(server.hub.handle(session, _TELNET_FLOOD, time.time()))
+            except Exception:
+                self._failed()
+            if not self.outbox.open or self.dropped:
                 return False
         return True
 
@@ -209,8 +212,12 @@ class Connection(HoldsLines, asyncio.Protocol):
         try:
             self._process(frames)
         except Exception:
-            self.log.exception("failed on what the client sent")
-            self.drop(codes.SERVER_ERROR)
+            self._failed()
+
+    def _failed(self) -> None:
+        """Our bug, met on what the client sent (in ``except``): logged, the client dropped."""
+        self.log.exception("failed on what the client sent")
+        self.drop(codes.SERVER_ERROR)
 
     def proxy_header(self, data: bytes) -> bool:
         """Look at the first bytes read: True if they are a proxy's PROXY header, which this

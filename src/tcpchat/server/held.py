@@ -43,6 +43,9 @@ class HoldsLines:
     def _process(self, frames: list[Frame]) -> None:
         raise NotImplementedError  # Connection._process, IrcConnection._process
 
+    def _take(self, frames: list[Frame]) -> None:
+        raise NotImplementedError  # Connection._take: _process with a net under it
+
     def flush(self) -> None:
         raise NotImplementedError  # Connection.flush
 
@@ -107,7 +110,7 @@ class HoldsLines:
         transport = self.transport
         if transport is not None and not transport.is_closing() and not held.ended:
             transport.resume_reading()
-        self._process(held.frames)
+        self._take(held.frames)
         if held.ended and self.held is None:
             self.flush()
             self.close_after_flush(codes.CONNECTION_CLOSED)  # the client ended its side
