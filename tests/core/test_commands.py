@@ -45,6 +45,7 @@ def test_a_line_of_which_nothing_shows_is_blank_and_an_action_of_it_is_refused()
     sent, such a line reads as an empty one from its sender (a newcomer's review: ``/me`` of two
     zero-width spaces showed as ``* evil``). A visible character anywhere makes it a message."""
     invisible = ["\u200b\u200b", "\u00ad", "\u2800 \u2800", "\u3164", "\u3000\u3000", "\u2060"]
+    invisible += ["\ufe0f\ufe0f", "\u034f", "\u180b \u17b4", "\U000e0100"]  # ignorable marks
     for text in invisible:
         assert parse_line(text) == cmd.Blank(), repr(text)
         assert parse_line(f"/me {text}") == cmd.BadUsage("/me ACTION"), repr(text)

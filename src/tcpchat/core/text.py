@@ -64,6 +64,14 @@ _BLANK_LOOKALIKES = (
     "\u3164\uffa0"  # Hangul filler, halfwidth Hangul filler
     "\U0001d159"  # musical symbol null notehead
 )
+# Default-ignorable marks (Mn, where most marks show on the letter before them): variation
+# selectors, the combining grapheme joiner, Khmer's inherent vowels, Mongolian's free variation
+# selectors. Alone they show nothing.
+_IGNORABLE_MARKS = frozenset(
+    "\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 _RESERVED_IGNORABLE: tuple[tuple[int, int], ...] = (
     (0x2065, 0x2065),
     (0xFFF0, 0xFFF8),
@@ -140,13 +148,14 @@ def _padding() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 def is_blank(text: str) -> bool:
     """True if nothing of ``text`` shows: only white space, format characters (zero-width space,
-    joiners, soft hyphen), reserved default-ignorable code points and letters fonts draw empty
-    (Hangul fillers, the braille blank). A message so made would read as an empty line from its
+    joiners, soft hyphen), the default-ignorable marks (variation selectors ...), reserved
+    default-ignorable code points and letters fonts draw empty (Hangul fillers, the braille
+    blank). A message so made would read as an empty line from its
     sender; it is refused as an empty one is. Stops at the first visible character."""
     if text.isascii():
         return not text.strip()
     for c in text:
-        if c.isspace() or c in _BLANK_LOOKALIKES:
+        if c.isspace() or c in _BLANK_LOOKALIKES or c in _IGNORABLE_MARKS:
             continue
         kind = unicodedata.category(c)
         if kind == "Cf" or (
