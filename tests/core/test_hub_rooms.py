@@ -43,7 +43,7 @@ class ListArchive:
         ]
         return found[-limit:]
 
-    def search(self, room_key: str, text: str, limit: int) -> list[ev.Message]:
+    def search(self, room_key: str, text: str, limit: int, origin: str = "") -> list[ev.Message]:
         words = text.casefold().split()
         found = [
             m for k, m in self.kept if k == room_key and all(w in m.text.casefold() for w in words)
@@ -418,7 +418,7 @@ def test_a_search_the_archive_stops_is_an_error_to_the_searcher_alone(chat: Room
     chat.line(alice, "/join #ops")
     chat.drain()
 
-    def refused(room_key: str, text: str, limit: int) -> list[ev.Message]:
+    def refused(room_key: str, text: str, limit: int, origin: str = "") -> list[ev.Message]:
         raise SearchRefused("That search took too long and was stopped: search for rarer words.")
 
     chat.archive.search = refused  # type: ignore[method-assign]

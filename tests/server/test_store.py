@@ -293,9 +293,10 @@ def test_a_search_past_its_time_is_stopped_and_the_store_goes_on(
     monkeypatch.setattr(store_search, "SEARCH_DEADLINE_S", deadline)
     assert ids(archive.search("#x", "b", 3)) == [1998, 1999, 2000]  # one word: a few ms
     assert ids(archive.recent("#x", 2)) == [1999, 2000]
-    archive._budget.left = archive._budget.at = 0.0  # the share spent, long ago: refilled
+    total = archive._budget.total
+    total.left = total.at = 0.0  # the share spent, long ago: refilled
     assert ids(archive.search("#x", "b", 1)) == [2000]
-    archive._budget.left, archive._budget.at = -1.0, time.monotonic()  # spent just now
+    total.left, total.at = -1.0, time.monotonic()  # spent just now
     for _ in range(2):  # one budget for every search, whatever reads come between
         with pytest.raises(SearchRefused, match="busy with searches"):
             archive.search("#x", "b", 1)
@@ -309,25 +310,34 @@ def test_a_search_past_its_time_is_stopped_and_the_store_goes_on(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_searches_together_get_a_share_of_the_time_then_wait_for_it() -> None:
-    """SEARCH_SHARE of the server's time, SEARCH_BURST_S at once: past that a search is refused
-    with how long to wait, so many connections searching cannot hold the event loop."""
+def test_searches_get_a_share_of_the_time_and_one_address_a_part_of_it() -> None:
+    """SEARCH_SHARE of the server's time for all searches, SEARCH_ORIGIN_SHARE of it for one
+    address: past either a search is refused with how long to wait. So many connections
+    searching cannot hold the event loop, and one address cannot keep the others from
+    searching (a review: 10 connections' searches refused every honest one)."""
     conn = sqlite3.connect(":memory:")
-    budget = store_search.SearchBudget(share=0.5, burst=1.0)
-    with budget.running(conn) as check:
+    budget = store_search.SearchBudget()
+    with budget.running(conn, "10.0.0.1") as check:
         check()  # within its time
-    budget.left = -1.0  # the searches before took a second more than the share gave
-    wait = math.ceil((store_search.SEARCH_DEADLINE_S + 1.0) / 0.5)
+    budget.origins["10.0.0.1"].left = -0.12  # that address spent its part, and more
+    wait = math.ceil((store_search.SEARCH_DEADLINE_S + 0.12) / store_search.SEARCH_ORIGIN_SHARE)
     with pytest.raises(SearchRefused, match=rf"busy with searches: try again in {wait} s\."):
-        with budget.running(conn):
+        with budget.running(conn, "10.0.0.1"):
             pass  # pragma: no cover
-    budget.left = store_search.SEARCH_DEADLINE_S / 2  # not a whole search's time left
-    with pytest.raises(SearchRefused, match="busy with searches"):
-        with budget.running(conn):
-            pass  # pragma: no cover
-    budget.left, budget.at = -1.0, budget.at - 4.0  # four seconds later: two seconds back
-    with budget.running(conn) as check:
+    with budget.running(conn, "10.0.0.2") as check:  # another address searches on
         check()
+    budget.total.left = -1.0  # all of them together spent the server's share
+    wait = math.ceil((store_search.SEARCH_DEADLINE_S + 1.0) / store_search.SEARCH_SHARE)
+    with pytest.raises(SearchRefused, match=rf"busy with searches: try again in {wait} s\."):
+        with budget.running(conn, "10.0.0.3"):
+            pass  # pragma: no cover
+    budget.total.at -= wait  # that long later
+    with budget.running(conn, "10.0.0.3") as check:
+        check()
+    many = store_search.SearchBudget()
+    for n in range(store_search.SEARCH_ORIGINS + 10):  # addresses remembered: bounded
+        many._origin(f"10.1.{n // 256}.{n % 256}", 0.0)
+    assert len(many.origins) <= store_search.SEARCH_ORIGINS
     conn.close()
 
 

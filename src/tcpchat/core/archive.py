@@ -56,10 +56,11 @@ class Archive(Protocol):
         if given), oldest first, including messages kept but not yet written."""
         ...
 
-    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+    def search(self, room_key: str, text: str, limit: int, origin: str = "") -> list[Message]:
         """The newest ``limit`` messages of the room whose text contains every word of ``text``
         (case-insensitively), oldest first. Raises ``SearchRefused`` for a search it will not
-        finish (a store that keeps the event loop waiting while it searches bounds that)."""
+        finish (a store that keeps the event loop waiting while it searches bounds that; what
+        one ``origin``, the searcher's address, may take of that too)."""
         ...
 
     def topic(self, room_key: str) -> KeptTopic | None:
@@ -109,7 +110,7 @@ class NoArchive:
     def recent(self, room_key: str, limit: int, before_id: int | None = None) -> list[Message]:
         return []
 
-    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+    def search(self, room_key: str, text: str, limit: int, origin: str = "") -> list[Message]:
         return []
 
     def topic(self, room_key: str) -> KeptTopic | None:

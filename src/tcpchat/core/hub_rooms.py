@@ -197,7 +197,7 @@ class RoomHandlers:
                 f"Search for at most {SEARCH_QUERY_MAX_CHARS} characters.",
             )
         try:
-            found = self.archive.search(room.key, command.text, SEARCH_RESULTS_MAX)
+            found = self.archive.search(room.key, command.text, SEARCH_RESULTS_MAX, session.origin)
         except SearchRefused as exc:  # too long, or searches took their share of the time
             return self._error(session, now, codes.SEARCH_BUSY, str(exc))
         return self._bracket(session, room, now, "search", found, command.text)

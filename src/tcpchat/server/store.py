@@ -202,14 +202,14 @@ class SqliteArchive:
             return []
         return self._find(room, [], limit, before_id)
 
-    def search(self, room_key: str, text: str, limit: int) -> list[Message]:
+    def search(self, room_key: str, text: str, limit: int, origin: str = "") -> list[Message]:
         room = self._known_room(room_key)
         words = search_words(text)
         if room is None or limit <= 0 or not words:
             return []
         if self.search_kind == FTS5 and fts_query(room.id, words) is None:
             return []  # no word with a letter or digit: nothing to look for
-        with self._budget.running(self._reader) as check:  # SearchRefused past its time
+        with self._budget.running(self._reader, origin) as check:  # SearchRefused, past it
             return self._find(room, words, limit, check=check)
 
     def topic(self, room_key: str) -> KeptTopic | None:

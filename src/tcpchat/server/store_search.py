@@ -9,12 +9,13 @@ every message holding them, 1 s over 300,000 ordinary messages), or words compar
 with the rows the index has not reached yet. So each search stops at ``SEARCH_DEADLINE_S``
 (SQLite's progress handler interrupts the query, the comparisons in Python look at the clock),
 and all searches together may take ``SEARCH_SHARE`` of the server's time, with
-``SEARCH_BURST_S`` at once: a search starts only while a whole deadline of that time is left,
-and is refused until it is. Three connections searching once a second each held the server at
-99 % for as long as they went on (an abuse review); now they get at most that share, and
-everyone else the rest. Some of a query's work is one step of SQLite's (FTS5 reading a phrase's
-lists: about 30 ms over 5,000 long messages), which no handler can cut short: a search may pass
-its deadline by that much.
+``SEARCH_BURST_S`` at once, those of one address a quarter of that: a search starts only while
+a whole deadline of that time is left, and is refused until it is. Three connections
+searching once a second each held the server at 99 % for as long as they went on (an abuse
+review); now they get at most that share, and everyone else the rest, and one address cannot
+keep the other addresses from searching. Some of a query's work is one step of SQLite's (FTS5
+reading a phrase's lists: about 30 ms over 5,000 long messages), which no handler can cut
+short: a search may pass its deadline by that much.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ SEARCH_DEADLINE_S = 0.05
 # The share of the server's time all searches together may take, and how much of it at once.
 SEARCH_SHARE = 0.2
 SEARCH_BURST_S = 0.2
+# The share one address may take of that, and at once (two whole searches): one address with
+# twenty connections cannot keep the others from searching.
+SEARCH_ORIGIN_SHARE = 0.05
+SEARCH_ORIGIN_BURST_S = 0.1
+# Addresses remembered (their buckets); past this the oldest half is forgotten.
+SEARCH_ORIGINS = 4096
 # SQLite VM instructions between two looks at the clock (about 0.1 ms of work).
 PROGRESS_STEPS = 1000
 TOO_LONG = "That search took too long and was stopped: search for rarer words."
@@ -93,27 +100,55 @@ def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
     return any(list(tokens[i : i + size]) == list(run) for i in range(len(tokens) - size + 1))
 
 
+class _Bucket:
+    """Seconds of searching: ``burst`` at most, refilled at ``share`` a second."""
+
+    __slots__ = ("share", "burst", "left", "at")
+
+    def __init__(self, share: float, burst: float, now: float) -> None:
+        self.share, self.burst = share, burst
+        self.left, self.at = burst, now
+
+    def refill(self, now: float) -> float:
+        """Seconds to wait before a whole search fits (0: it fits now)."""
+        self.left = min(self.burst, self.left + (now - self.at) * self.share)
+        self.at = now
+        return max(0.0, (SEARCH_DEADLINE_S - self.left) / self.share)
+
+
 class SearchBudget:
-    """The time searches may take: ``SEARCH_DEADLINE_S`` each, ``SEARCH_SHARE`` of the server's
-    time together (a bucket of seconds, ``SEARCH_BURST_S`` at most). For one thread."""
+    """The time searches may take: ``SEARCH_DEADLINE_S`` each; ``SEARCH_SHARE`` of the server's
+    time together (``SEARCH_BURST_S`` at once), and of that ``SEARCH_ORIGIN_SHARE`` for the
+    searches of one address. A search starts only while a whole deadline is left in both
+    buckets, and is charged to both. For one thread."""
 
     def __init__(self, share: float = SEARCH_SHARE, burst: float = SEARCH_BURST_S) -> None:
-        self.share = share
-        self.burst = burst
-        self.left = burst  # seconds of searching available now
-        self.at = time.monotonic()
+        self.total = _Bucket(share, burst, time.monotonic())
+        self.origins: dict[str, _Bucket] = {}
+
+    def _origin(self, origin: str, now: float) -> _Bucket:
+        bucket = self.origins.pop(origin, None)  # put back last: the oldest come first
+        if bucket is None:
+            if len(self.origins) >= SEARCH_ORIGINS:
+                for old in list(self.origins)[: SEARCH_ORIGINS // 2]:
+                    del self.origins[old]
+            bucket = _Bucket(SEARCH_ORIGIN_SHARE, SEARCH_ORIGIN_BURST_S, now)
+        self.origins[origin] = bucket
+        return bucket
 
     @contextlib.contextmanager
-    def running(self, conn: sqlite3.Connection) -> Iterator[Callable[[], None]]:
-        """One search on ``conn``: yields a check to call between comparisons made in Python.
-        Raises ``SearchRefused`` if no time is left, or if the search runs past its deadline
-        (then, its query interrupted); what it took is charged either way."""
+    def running(self, conn: sqlite3.Connection, origin: str = "") -> Iterator[Callable[[], None]]:
+        """One search on ``conn`` for someone at ``origin`` (their address): yields a check to
+        call between comparisons made in Python. Raises ``SearchRefused`` if no time is left,
+        or if the search runs past its deadline (then, its query interrupted); what it took is
+        charged either way."""
         start = time.monotonic()
-        self.left = min(self.burst, self.left + (start - self.at) * self.share)
-        self.at = start
-        if self.left < SEARCH_DEADLINE_S:  # a search starts only with its whole time ahead
-            wait = math.ceil((SEARCH_DEADLINE_S - self.left) / self.share)
-            raise SearchRefused(f"The server is busy with searches: try again in {wait} s.")
+        buckets = (self.total, self._origin(origin, start))
+        wait = max(bucket.refill(start) for bucket in buckets)
+        if wait > 0:
+            raise SearchRefused(
+                f"The server is busy with searches: try again in {math.ceil(wait)} s."
+            )
         deadline = start + SEARCH_DEADLINE_S
 
         def past() -> bool:
@@ -132,4 +167,6 @@ class SearchBudget:
             raise
         finally:
             conn.set_progress_handler(None, 0)
-            self.left -= time.monotonic() - start
+            took = time.monotonic() - start
+            for bucket in buckets:
+                bucket.left -= took
