@@ -144,7 +144,7 @@ def server_page() -> str:
         + bold("/")
         + " are commands (type "
         + bold("/help")
-        + " once connected). The server stops cleanly on SIGTERM or SIGINT: it tells "
+        + " once connected). The server stops cleanly on SIGTERM, SIGINT or SIGHUP: it tells "
         "everyone, flushes what is queued and exits with status 0.",
     ]
     lines += options_section(parser)
@@ -245,7 +245,7 @@ def server_page() -> str:
         ".SH EXIT STATUS",
         ".TP",
         bold("0"),
-        "Stopped cleanly (SIGTERM or SIGINT included).",
+        "Stopped cleanly (SIGTERM, SIGINT or SIGHUP included).",
         ".TP",
         bold("1"),
         "Runtime failure, reported in one line (for example: the port is in use).",

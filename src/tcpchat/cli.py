@@ -1,8 +1,8 @@
 """Command-line entry points: ``tcp-server``, ``tcp-client``, ``python -m tcpchat server|client``.
 
-Exit codes: 0 done (a clean stop on SIGINT/SIGTERM included), 1 runtime failure reported in one
-line (port in use, connection refused), 2 bad usage; the client's pipe mode adds 3, some line
-refused or not delivered (``client/pipe.py``).
+Exit codes: 0 done (a clean stop on SIGINT, SIGTERM or SIGHUP included), 1 runtime failure
+reported in one line (port in use, connection refused), 2 bad usage; the client's pipe mode adds
+3, some line refused or not delivered (``client/pipe.py``).
 """
 
 from __future__ import annotations

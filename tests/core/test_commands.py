@@ -65,3 +65,6 @@ def test_history_takes_ascii_digits_only_and_any_id_however_big() -> None:
     assert parse_line("/history before 9223372036854775808") == cmd.ShowHistory(20, 2**63 - 1)
     assert parse_line("/history before " + "9" * 4000 + " 3") == cmd.ShowHistory(3, 2**63 - 1)
     assert parse_line("/history before 12 3") == cmd.ShowHistory(3, 12)
+    assert parse_line("/history before " + "0" * 30 + "42 " + "0" * 20 + "5") == cmd.ShowHistory(
+        5, 42
+    )

@@ -259,6 +259,14 @@ def test_list_names_each_channel_once_however_often_it_is_asked_for() -> None:
     answer = harness.send(ivy, "LIST " + ",".join(["#ops", "#OPS", "#lobby"] * 25))
     rows = [row for row in answer.split("\r\n") if " 322 " in row]
     assert [row.split()[3] for row in rows] == ["#ops", "#lobby"]
+    for first in (1, 6):  # ten rooms, all there
+        harness.send(ivy, "JOIN " + ",".join(f"#r{n}" for n in range(first, first + 5)))
+    answer = harness.send(ivy, "LIST " + ",".join(f"#r{n}" for n in range(1, 11)))
+    rows = [row.split()[3] for row in answer.split("\r\n") if " 322 " in row]
+    assert rows == [f"#r{n}" for n in range(1, 9)]  # TARGMAX, then one 407 after the end
+    assert answer.endswith(
+        ":irc.test 407 ivy #r9 :Too many targets: only the first 8 were taken\r\n"
+    )
 
 
 def test_a_topics_setter_is_given_as_a_mask() -> None:

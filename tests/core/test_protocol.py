@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tcpchat.core import codes
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.cluster import LINK_BACK, LINK_LOST
@@ -270,11 +271,18 @@ def test_text_mode_marks_every_kind_of_line_distinctly() -> None:
 
 
 def test_the_text_lines_protocol_md_shows_are_the_ones_the_server_writes() -> None:
-    """Section 4's table of text lines, each example rendered from its event here: a sentence
-    changed in the code and not in the document fails this."""
+    """Section 4's table of text lines against the lines these events render, both ways: every
+    event's line is an example there, and every example there is one of those lines. A sentence
+    changed in the code and not in the document, or the other way round, fails this."""
     doc = (Path(__file__).parents[2] / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
     table = doc[doc.index("| JSON `type` (§5) | Text line |") : doc.index("## 5. JSON mode")]
     shown = set(re.findall(r"`([^`]+)`", table))
+    examples = {
+        line
+        for row in table.splitlines()[2:]
+        for line in re.findall(r"`([^`]+)`", row.split(" | ", 1)[-1])
+        if line.startswith(("***", "!!!", "<", "* ", "["))
+    }
     ops = "#ops"
     events: list[ev.Event] = [
         ev.Welcome(T, "2.0.0", 1, 4096, 10, 2),
@@ -299,6 +307,9 @@ def test_the_text_lines_protocol_md_shows_are_the_ones_the_server_writes() -> No
         ev.UserList(T, ("alice", "bob")),
         ev.UserList(T, ("alice",), ops),
         ev.InRoom(T, ops, 1, ("alice",), "deploys only", True),
+        ev.InRoom(T, ops, 2, ("alice", "bob"), "", False),
+        ev.Help(T, (("/quit", "leave"),)),
+        ev.Bye(T, codes.TIMED_OUT, "You did not choose a name in time. Goodbye."),
         ev.Parted(T, ops, "#lobby"),
         ev.RoomList(T, (("#lobby", 2, ""), (ops, 1, "deploys only"))),
         ev.Topic(T, ops, "deploys only", "alice"),
@@ -319,16 +330,14 @@ def test_the_text_lines_protocol_md_shows_are_the_ones_the_server_writes() -> No
         ev.Notice(T, "cluster_up", LINK_BACK),
         ev.Bye(T, "quit", "Goodbye, alice."),
     ]
-    for event in events:
-        first = render_text(event).split("\n")[0]
-        assert first in shown, (event, first)
-    elsewhere = render_text(ev.Message(T, 1, "alice", None, False, "hi", ops), elsewhere=True)
-    assert elsewhere in shown
-    rows = render_text(ev.RoomList(T, (("#lobby", 2, ""), (ops, 1, "deploys only"))))
-    assert rows.split("\n")[2] in shown
     said = datetime(2026, 12, 3, 16, 33, 7, tzinfo=timezone.utc).timestamp()
-    kept = ev.Message(said, 1, "alice", None, False, "hello", history=True)
-    assert render_text(kept) in shown
+    rendered = {render_text(event).split("\n")[0] for event in events}
+    rendered.add(render_text(ev.Message(T, 1, "alice", None, False, "hi", ops), elsewhere=True))
+    rendered.add(render_text(ev.Message(said, 1, "alice", None, False, "hello", history=True)))
+    rooms = render_text(ev.RoomList(T, (("#lobby", 2, ""), (ops, 1, "deploys only"))))
+    rendered.add(rooms.split("\n")[2])
+    assert rendered <= shown, sorted(rendered - shown)
+    assert examples <= rendered, sorted(examples - rendered)
 
 
 def test_render_ends_every_line_with_a_single_newline() -> None:

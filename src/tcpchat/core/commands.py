@@ -251,7 +251,8 @@ def _number(word: str) -> int | None:
     ``int`` refuses), at most ``_MAX_ID``; None if it is not a number."""
     if not (word.isascii() and word.isdigit()):
         return None
-    return _MAX_ID if len(word) > 19 else min(int(word), _MAX_ID)
+    digits = word.lstrip("0") or "0"
+    return _MAX_ID if len(digits) > 19 else min(int(digits), _MAX_ID)
 
 
 def _history(rest: str) -> Command | None:
