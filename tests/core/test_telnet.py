@@ -192,3 +192,19 @@ def test_a_run_of_commands_with_no_line_between_is_counted_as_a_flood() -> None:
         quiet.feed(b"hello\r\n")
         quiet.feed(IAC + AYT + b"x\n" + (IAC + NOP) * 20 + b"y\r\x00")
     assert quiet.floods == 0
+
+
+def test_letters_taken_back_are_no_flood_nor_lost_after_a_read_of_commands_alone() -> None:
+    """A telnet that sends every у as D1 IAC IP IAC DO TIMING-MARK (it refused binary, or the
+    letters came before the answer): a long line of them is a line, not a flood. And a lead
+    byte, then a read of commands alone, then the command that stands for its second byte:
+    still taken back."""
+    telnet = TelnetFilter()
+    typed = b"\xd1" + IAC + IP + IAC + DO + TM  # у
+    lines, replies, _ = run(b"ok " + typed * 100 + b"\r\n")
+    assert lines == ["ok " + "у" * 100]
+    assert replies == OFFER + (IAC + WILL + TM) * 100
+    assert telnet.feed(b"\xd1") == b"\xd1"
+    assert telnet.feed(IAC + NOP) == b""
+    assert telnet.feed(IAC + IP + b"\n") == b"\x83\n"
+    assert telnet.floods == 0

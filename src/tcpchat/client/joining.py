@@ -15,6 +15,7 @@ import math
 from collections.abc import Awaitable
 from typing import Callable, TypeVar
 
+from ..core import codes
 from ..core import events as ev
 from ..core.errors import ConnectError
 from ..core.limits import BACKOFF_FIRST_S, BACKOFF_MAX_S
@@ -24,9 +25,6 @@ from .core import ClientCore, Leave, LocalHelp, UseName
 from .link import NameRefused, ServerLink, address, await_name_prompt, join, read_password
 
 T = TypeVar("T")
-
-# The reason of the ``bye`` a server sends to a connection that did not choose a name in time.
-NAME_TIMED_OUT = "timed out"
 
 
 def sentence(exc: ConnectError) -> str:
@@ -108,7 +106,7 @@ class Joining:
         event = await link.receive()
         while event is not None and not isinstance(event, (ev.Bye, ev.Shutdown)):
             event = await link.receive()
-        if isinstance(event, ev.Bye) and event.reason == NAME_TIMED_OUT:
+        if isinstance(event, ev.Bye) and event.reason == codes.TIMED_OUT:  # no name in time
             return
         where = address(self.config.host, self.config.port)
         said = f" ({event.text.rstrip('.')})" if event is not None else ""

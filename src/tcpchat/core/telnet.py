@@ -99,6 +99,7 @@ class TelnetFilter:
         "_binary",
         "_asked",
         "_run",
+        "_repaired",
         "floods",
         "_replies",
         "_discard",
@@ -115,6 +116,7 @@ class TelnetFilter:
         self._binary = False  # the client agreed to send binary
         self._asked = False  # our DO BINARY awaits the client's answer
         self._run = 0  # commands since the last line end
+        self._repaired = False  # the last command was a letter's byte, taken back
         self.floods = 0  # runs of commands past TELNET_COMMANDS_PER_LINE, not told yet
         self._replies = bytearray()
         self._discard = False
@@ -132,7 +134,8 @@ class TelnetFilter:
             return self._line_ends(data)
         if self._state != _DATA or _IAC_BYTE in data:
             data = self._commands(data)
-        self._tail = data[-3:] if data and data[-1] >= 0x80 else b""
+        if data:  # (a read of commands alone keeps what the last data ended with)
+            self._tail = data[-3:] if data[-1] >= 0x80 else b""
         return self._line_ends(data)
 
     def take(self) -> tuple[bytes, bool]:
@@ -226,14 +229,24 @@ class TelnetFilter:
                     self._state = _SUB
                 elif byte in _TYPED_AS and _unfinished(self._tail + out[-3:]):
                     out.append(_TYPED_AS[byte])
+                    # A letter, not a command: not counted, nor the timing mark telnet asks
+                    # for after it (D1 IAC IP IAC DO TIMING-MARK).
+                    self._run -= 1
+                    self._repaired = True
+                    continue
                 elif byte == AYT:
                     self._reply(AYT_REPLY)
                 elif byte in _DISCARDING:
                     self._drop_partial_line(out)
                 # NOP, DM, GA, a stray SE and unknown commands mean nothing to a chat.
+                if byte not in (WILL, WONT, DO, DONT):
+                    self._repaired = False
                 continue
             # _OPTION: the option byte of WILL/WONT/DO/DONT
             self._state = _DATA
+            if self._repaired and self._verb == DO and byte == TIMING_MARK:
+                self._run -= 1
+            self._repaired = False
             if byte == BINARY and self._verb in (WILL, WONT):
                 self._binary_option(self._verb == WILL)
             elif self._verb == DO:
