@@ -17,7 +17,8 @@ work (4-10 us a row with the search index; docs/BENCHMARKS.md) runs beside the e
 is free. Reads (``recent``, ``search``, ``topic``) run on the event loop's thread on a second,
 read-only connection, through the indexes, and add the rows kept but not written yet, each once.
 
-Writing, durability, a failing disk: ``store_writer.py``; retention: ``store_prune.py``.
+Writing, durability, a failing disk: ``store_writer.py``; retention: ``store_prune.py``; the
+reads themselves: ``store_reads.py``.
 
 Private messages are stored only with ``store_private`` (``--store-private``): the hub calls
 ``keep`` for every message it numbers, and this store drops those with no room otherwise
@@ -33,7 +34,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Callable
 
 from ..core.archive import Archive, KeptTopic, NoArchive
 from ..core.errors import ConfigError
@@ -43,7 +44,6 @@ from ..core.limits import (
     HISTORY_CLOSE_WAIT_S,
     HISTORY_COMMIT_INTERVAL_S,
     HISTORY_DAYS,
-    HISTORY_LIKE_SCAN_ROWS,
     HISTORY_MAX_BYTES,
     HISTORY_MAX_PENDING_ROWS,
     HISTORY_MAX_ROWS,
@@ -55,28 +55,24 @@ from .store_db import (
     FTS5,
     ROOM_BY_KEY,
     StoredRoom,
-    as_messages,
     check_path,
     config_error,
     describe_search,
     lock_database,
-    merge_rows,
-    newest_first,
     open_database,
     open_reader,
 )
-from .store_search import SearchBudget, fts_query, search_words, words_match
+from .store_reads import Reads
+from .store_search import SearchBudget, fts_query, search_words
 from .store_writer import Queue, Writer
 
 log = logging.getLogger(LOGGER_NAME)
 
-COLUMNS = "id, room, time, sender, recipient, action, text"
-JOINED_COLUMNS = "m.id, m.room, m.time, m.sender, m.recipient, m.action, m.text"
 # Rooms this store keeps in memory at most (about 500 bytes each), the rest read when needed.
 ROOMS_CACHED = 4096
 
 
-class SqliteArchive:
+class SqliteArchive(Reads):
     """The hub's ``Archive`` on an SQLite file; see the module's docstring.
 
     ``keep``, ``keep_topic`` and the reads are for one thread, the event loop's; ``close`` from
@@ -345,83 +341,6 @@ class SqliteArchive:
                     del rooms[old.key]
                     queue.cached_rooms.discard(old.id)
         return room
-
-    # --- reads (event loop's thread) ------------------------------------------------------------
-
-    def _find(
-        self,
-        room: StoredRoom,
-        words: Sequence[str],
-        limit: int,
-        before_id: int | None = None,
-        check: Callable[[], None] = lambda: None,
-    ) -> list[Message]:
-        """The newest ``limit`` messages of ``room`` (below ``before_id``) that hold every one of
-        ``words`` (all of them if none), oldest first: from the database (through the search
-        index, and the rows written since it was last brought up to date) and from memory.
-        ``check`` is called before each comparison made here (it raises past a deadline)."""
-
-        def matches(text: str) -> bool:
-            check()
-            return words_match(self.search_kind, words, text)
-
-        queue = self._queue
-        with queue.lock:
-            indexed = queue.indexed
-            unwritten = [r for r in (*queue.writing, *queue.pending) if r[1] == room.id]
-        unwritten = [
-            row
-            for row in unwritten
-            if (before_id is None or row[0] < before_id) and (not words or matches(row[6]))
-        ]
-        bound: tuple[int, ...] = () if before_id is None else (before_id,)
-        below = " AND id < ?" if bound else ""
-        if self.search_kind == FTS5:
-            stored = self._read(
-                f"SELECT {JOINED_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid "
-                f"WHERE messages_fts MATCH ?{' AND f.rowid < ?' if bound else ''} "
-                "ORDER BY f.rowid DESC LIMIT ?",
-                (fts_query(room.id, words), *bound, limit),
-            )
-            # Written since the index was last brought up to date (at most about
-            # HISTORY_INDEX_ROWS in all): read by id, their words compared here.
-            tail = self._read(
-                f"SELECT {COLUMNS} FROM messages WHERE id > ?{below} AND room = ? "
-                "ORDER BY id DESC LIMIT ?",
-                (indexed, *bound, room.id, HISTORY_LIKE_SCAN_ROWS if words else limit),
-            )
-            if words:
-                tail = [row for row in tail if matches(row[6])][:limit]
-            stored = newest_first(stored, tail)
-        elif words:
-            folded = [word.casefold() for word in words]
-            condition = " AND ".join("instr(casefold(text), ?) > 0" for _ in folded)
-            stored = self._read(
-                f"SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM messages WHERE room = ?{below} "
-                f"ORDER BY id DESC LIMIT ?) WHERE {condition} ORDER BY id DESC LIMIT ?",
-                (room.id, *bound, HISTORY_LIKE_SCAN_ROWS, *folded, limit),
-            )
-        else:
-            stored = self._read(
-                f"SELECT {COLUMNS} FROM messages WHERE room = ?{below} ORDER BY id DESC LIMIT ?",
-                (room.id, *bound, limit),
-            )
-        return as_messages(merge_rows(stored, unwritten, limit), room.name)
-
-    def _read(self, sql: str, args: Sequence[object]) -> list[Any]:
-        """Rows of a query on the reader connection; [] (with one ERROR) if the database fails:
-        the caller then answers from memory only."""
-        try:
-            rows: list[Any] = self._reader.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            if str(exc) == "interrupted":  # a search past its time (store_search.py)
-                raise
-            if not self._read_failing:
-                self._read_failing = True
-                log.error("history: cannot read %s: %s; answering from memory", self.path, exc)
-            return []
-        self._read_failing = False
-        return rows
 
 
 def open_archive(config: ServerConfig, search: str | None = None) -> Archive:
