@@ -277,10 +277,10 @@ def test_own_room_messages_are_confirmed_with_the_room() -> None:
 
 
 def test_room_notices_are_dim_and_name_their_room() -> None:
-    assert show(ev.Joined(T, "carol", 3, "#ops")) == f"{HHMM} --> carol joined #ops (3 online)"
+    assert show(ev.Joined(T, "carol", 3, "#ops")) == f"{HHMM} --> carol joined #ops (3 members)"
     left = ev.Left(T, "carol", "part: lunch", 2, "#ops")
-    assert show(left) == f"{HHMM} <-- carol left #ops: part: lunch (2 online)"
-    assert show(ev.Left(T, "carol", "part", 2, "#ops")) == f"{HHMM} <-- carol left #ops (2 online)"
+    assert show(left) == f"{HHMM} <-- carol left #ops: part: lunch (2 members)"
+    assert show(ev.Left(T, "carol", "part", 1, "#ops")) == f"{HHMM} <-- carol left #ops (1 member)"
     lobby = Seen(ev.Joined(T, "dave", 5), elsewhere="#lobby")
     assert seen_show(lobby) == f"{HHMM} [#lobby] --> dave joined (5 online)"
     crowd = ev.Crowd(T, "#ops", False, ("ana", "bob"), 30, 270)

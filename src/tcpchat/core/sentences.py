@@ -145,8 +145,15 @@ def joined(event: ev.Joined) -> str:
     return f"{event.name} joined{_where(event.room)}. {users_in(event.online, event.room)}."
 
 
+def _count_brief(n: int, room: str | None) -> str:
+    """The count after a brief join or leave: ``(3 online)`` in #lobby, ``(3 members)`` in
+    another room, so that a room's members are not read as the chat's users."""
+    return f"({n} online)" if in_lobby(room) else f"({plural(n, 'member')})"
+
+
 def joined_brief(event: ev.Joined, name: Paint = _as_is, words: Paint = _as_is) -> str:
-    return name(event.name) + words(f" joined{_where(event.room)} ({event.online} online)")
+    count = _count_brief(event.online, event.room)
+    return name(event.name) + words(f" joined{_where(event.room)} {count}")
 
 
 def _parted(event: ev.Left) -> bool:
@@ -165,8 +172,11 @@ def left(event: ev.Left) -> str:
 def left_brief(event: ev.Left, name: Paint = _as_is, words: Paint = _as_is) -> str:
     reason = _why(event.reason)[2:-1]
     said = f": {reason}" if reason else ""
-    where = f" {LOBBY}" if _parted(event) else _where(event.room)
-    return name(event.name) + words(f" left{where}{said} ({event.online} online)")
+    if _parted(event):  # still online: the count is #lobby's
+        where, count = f" {LOBBY}", f"({plural(event.online, 'member')})"
+    else:
+        where, count = _where(event.room), _count_brief(event.online, event.room)
+    return name(event.name) + words(f" left{where}{said} {count}")
 
 
 def crowd(event: ev.Crowd) -> str:
