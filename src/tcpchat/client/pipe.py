@@ -63,10 +63,8 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
 def _outcome(core: ClientCore, pipe: _Pipe) -> int:
     """The exit status, with one line on stderr saying what went wrong."""
     unconfirmed = len(core.disconnected())
-    failures = []
     left = pipe.left()
-    if left:
-        failures.append(left)
+    failures = [left] if left else []
     if core.refused:
         failures.append(f"{plural(core.refused, 'line')} refused")
     if core.undelivered:
@@ -121,7 +119,7 @@ class _Pipe:
             if quit_line is None:
                 self._count_left(lines)
             elif not self.closed.is_set():
-                await _first(self.answered, self.closed, wait)
+                await _until(wait, self.answered, self.closed)
                 await self._quit(quit_line)
         finally:
             reader.cancel()
@@ -212,7 +210,7 @@ class _Pipe:
             await self.link.drain()
         except OSError:
             return
-        await _wait_for(self.closed, HANDSHAKE_WAIT_S)
+        await _until(HANDSHAKE_WAIT_S, self.closed)
 
 
 def _stdin_lines(
@@ -228,17 +226,9 @@ def _stdin_lines(
         loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
-async def _wait_for(event: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-        return True
-    except asyncio.TimeoutError:
-        return False
-
-
-async def _first(one: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
-    """Wait until either event is set, for ``seconds`` at most."""
-    waits = {asyncio.ensure_future(one.wait()), asyncio.ensure_future(other.wait())}
+async def _until(seconds: float, *events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set, for ``seconds`` at most."""
+    waits = {asyncio.ensure_future(event.wait()) for event in events}
     _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     for waiting in pending:
         waiting.cancel()
