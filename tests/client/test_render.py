@@ -283,6 +283,9 @@ def test_room_notices_are_dim_and_name_their_room() -> None:
     assert show(ev.Left(T, "carol", "part", 1, "#ops")) == f"{HHMM} <-- carol left #ops (1 member)"
     lobby = Seen(ev.Joined(T, "dave", 5), elsewhere="#lobby")
     assert seen_show(lobby) == f"{HHMM} [#lobby] --> dave joined (5 online)"
+    back = ev.Joined(T, "dave", 4, "#lobby")  # after a /part of #lobby: not a login
+    assert show(back) == f"{HHMM} --> dave joined #lobby (4 members)"
+    assert show(ev.Left(T, "dave", "part", 3)) == f"{HHMM} <-- dave left #lobby (3 members)"
     crowd = ev.Crowd(T, "#ops", False, ("ana", "bob"), 30, 270)
     assert show(crowd) == (f"{HHMM} <-- 30 left #ops: ana, bob and 28 more. 270 users in #ops.")
     topic = ev.Topic(T, "#ops", "deploys only", "bob")

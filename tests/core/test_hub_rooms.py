@@ -203,6 +203,9 @@ def test_part_of_the_lobby_stops_its_messages_and_a_plain_line_then_says_where_t
     assert isinstance(error, ev.Error) and error.code == codes.NOT_IN_ROOM
     chat.line(alice, "/w bob still here")  # whispers cross rooms
     assert text(chat.take(bob)) == ["[PM from alice] still here"]
+    chat.drain()
+    chat.line(alice, "/join #lobby")  # back: not a login, so the notice names the room
+    assert text(chat.take(bob)) == ["*** alice joined #lobby. 2 users in #lobby."]
 
 
 def test_parting_a_room_you_are_not_in_is_an_error(chat: RoomChat) -> None:

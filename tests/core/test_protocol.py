@@ -264,6 +264,9 @@ def test_text_mode_marks_every_kind_of_line_distinctly() -> None:
         render_text(ev.Error(T, "no_such_user", "No such user: zed.")) == "!!! No such user: zed."
     )
     assert render_text(ev.Joined(T, "carol", 3)) == "*** carol joined. 3 users online."
+    # Back in #lobby after a /part: not a login, so the notice names the room and its count.
+    rejoined = render_text(ev.Joined(T, "carol", 3, "#lobby"))
+    assert rejoined == "*** carol joined #lobby. 3 users in #lobby."
     assert render_text(ev.Left(T, "carol", "quit", 2)) == "*** carol left (quit). 2 users online."
     # A /part of #lobby: carol is still online, in other rooms; the notice says where she left.
     parted = render_text(ev.Left(T, "carol", "part: brb", 1))
@@ -291,9 +294,11 @@ def test_the_text_lines_protocol_md_shows_are_the_ones_the_server_writes() -> No
         ev.Registered(T, "alice", ("alice", "bob")),
         ev.Joined(T, "bob", 2),
         ev.Joined(T, "bob", 2, ops),
+        ev.Joined(T, "bob", 2, "#lobby"),
         ev.Left(T, "bob", "quit: bye", 1),
         ev.Left(T, "bob", "part: lunch", 1, ops),
         ev.Left(T, "bob", "part", 1, ops),
+        ev.Left(T, "bob", "part", 1),
         ev.Renamed(T, "alice", "alicia", False),
         ev.Renamed(T, "alice", "alicia", True),
         ev.Message(T, 1, "alice", None, False, "hello"),

@@ -163,8 +163,9 @@ class ClusterHandlers(BehindHandlers):
             self.guard.failed(entry.origin, now)  # a wrong password on another node
             return []
         if isinstance(entry, cl.Arrived):
+            again = self._remote_user(entry.node, entry.name) is not None
             session = self._remote_session(entry.node, entry.name, now)
-            return [] if session is None else self._remote_join(session, entry.label, now)
+            return [] if session is None else self._remote_join(session, entry.label, now, again)
         if isinstance(entry, cl.Departed):
             return self._heard_departed(entry, now)
         if isinstance(entry, cl.Renamed):
@@ -190,6 +191,7 @@ class ClusterHandlers(BehindHandlers):
             if node == cluster.node:
                 continue
             for name, rooms in people.items():
+                again = self._remote_user(node, name) is not None
                 session = self._remote_session(node, name, now)
                 if session is None:
                     continue
@@ -199,7 +201,7 @@ class ClusterHandlers(BehindHandlers):
                         session.rooms.remove(room)
                         out += self._departed(room, session, now, codes.PART)
                 for room_label in rooms:
-                    out += self._remote_join(session, room_label, now)
+                    out += self._remote_join(session, room_label, now, again)
         return out
 
     def add_missing(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
@@ -410,12 +412,14 @@ class ClusterHandlers(BehindHandlers):
         self.cluster.remote.setdefault(node, {})[session] = None
         return session
 
-    def _remote_join(self, session: Session, label: str, now: float) -> Out:
+    def _remote_join(self, session: Session, label: str, now: float, again: bool = False) -> Out:
+        """A user of another node is in room ``label`` (``again``: one this node knew already,
+        so a join of #lobby is a /join, not a login)."""
         room = self.rooms.find(label)
         if room is not None and session in room:
             return []
         self._put(session, room if room is not None else self._made(label))
-        return self._arrived(session.rooms[-1], session, now)
+        return self._arrived(session.rooms[-1], session, now, again)
 
     def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
         """``session`` of another node is gone from this node's view (its node's record too)."""

@@ -17,6 +17,7 @@ from . import events as ev
 from .archive import Archive, KeptTopic, SearchRefused
 from .limits import (
     CROWD_NAMES_JSON,
+    LOBBY,
     MAX_TOPIC_CHARS,
     ROOM_NAMES_SHOWN,
     SEARCH_QUERY_MAX_CHARS,
@@ -107,7 +108,7 @@ class RoomHandlers:
         out.append(to(session, self._in_room(room, now, joined=True)))
         if cfg.history_replay:
             out += self._history(session, room, now, "replay", cfg.history_replay)
-        out += self._arrived(room, session, now)
+        out += self._arrived(room, session, now, again=True)
         out += self._share_join(session, room, now)
         return out
 
@@ -250,12 +251,16 @@ class RoomHandlers:
         session.current = None
         return out
 
-    def _arrived(self, room: Room[Session], session: Session, now: float) -> Out:
-        """Tell the room that ``session`` joined it (a big room: at the next sweep)."""
+    def _arrived(
+        self, room: Room[Session], session: Session, now: float, again: bool = False
+    ) -> Out:
+        """Tell the room that ``session`` joined it (a big room: at the next sweep). ``again``:
+        a user who was online already (a /join, not a login), whose join of #lobby names it."""
         if len(room) > self.config.big_room:
             self._gather(room, session.name, joined=True)
             return []
-        return [self._to_room(room, ev.Joined(now, session.name, len(room), room.label), session)]
+        label = LOBBY if again and room.is_lobby else room.label
+        return [self._to_room(room, ev.Joined(now, session.name, len(room), label), session)]
 
     def _departed(self, room: Room[Session], session: Session, now: float, reason: str) -> Out:
         """``session`` is out of ``room``: tell the rest (a big room: at the next sweep); an empty

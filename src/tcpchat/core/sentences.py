@@ -142,6 +142,8 @@ def _why(reason: str) -> str:
 
 
 def joined(event: ev.Joined) -> str:
+    if event.room == LOBBY:  # online already: a /join of #lobby, not a login
+        return f"{event.name} joined {LOBBY}. {plural(event.online, 'user')} in {LOBBY}."
     return f"{event.name} joined{_where(event.room)}. {users_in(event.online, event.room)}."
 
 
@@ -152,6 +154,8 @@ def _count_brief(n: int, room: str | None) -> str:
 
 
 def joined_brief(event: ev.Joined, name: Paint = _as_is, words: Paint = _as_is) -> str:
+    if event.room == LOBBY:  # online already: the count is #lobby's
+        return name(event.name) + words(f" joined {LOBBY} ({plural(event.online, 'member')})")
     count = _count_brief(event.online, event.room)
     return name(event.name) + words(f" joined{_where(event.room)} {count}")
 
