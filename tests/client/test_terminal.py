@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import os
 import pty
 import signal
+import struct
+import termios
 
 import pytest
 
 from tcpchat.client.keys import Key, Paste
-from tcpchat.client.terminal import Terminal, _as_paste, fit_prompt, visible_width
+from tcpchat.client.terminal import (
+    ERASE_ROW,
+    Terminal,
+    _as_paste,
+    back_to_input_row,
+    fit_prompt,
+    visible_width,
+)
 from tests.conftest import WAIT
 
 pytest.importorskip("termios", reason="raw mode is POSIX only")
+
+
+def resize(fd: int, columns: int, rows: int = 24) -> None:
+    """Give the pseudo-terminal ``fd`` a new size, as a terminal window resized does."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
 def test_a_terminal_that_goes_away_is_a_hang_up_even_with_a_line_half_typed() -> None:
@@ -65,3 +80,61 @@ def test_the_rest_of_a_paste_is_a_paste_however_few_lines_it_has() -> None:
     assert _as_paste(["up"], going_on=True) == ["up"]  # a key no paste has
     assert _as_paste([], going_on=True) == []
     assert _as_paste(["n"], going_on=True) == ["n"]  # alone in its read: typed, an answer
+
+
+def test_the_input_row_is_erased_on_every_row_a_reflowing_terminal_made_of_it() -> None:
+    """A terminal narrowed from 100 to 40 columns wraps an input row of 98 columns (a space
+    after the line) into three rows: the redraw erases the cursor's row and the others, and
+    starts on the first (only the cursor's row was erased, a stale copy of the line left above
+    the new one). Nothing erases to the end of the screen, which tmux takes at the top left corner
+    for a clear screen: the screen then went to the scrollback, and came back at a resize."""
+    up, under = "\x1b[A\x1b[2K", "\x1b[B\x1b[2K"
+    assert back_to_input_row(None, 40) == ERASE_ROW  # none on the screen
+    assert back_to_input_row((7, 8), 40) == ERASE_ROW
+    assert back_to_input_row((39, 40), 40) == ERASE_ROW  # still one row
+    assert back_to_input_row((97, 98), 40) == ERASE_ROW + up * 2  # the cursor on the last row
+    assert back_to_input_row((97, 98), 120) == ERASE_ROW  # wider: nothing moved
+    assert back_to_input_row((7, 98), 40) == ERASE_ROW + "\x1b7" + under * 2 + "\x1b8"
+    assert back_to_input_row((50, 98), 40) == ERASE_ROW + "\x1b7" + under + "\x1b8" + up
+    assert back_to_input_row((40, 41), 40) == ERASE_ROW + up  # the space wrapped alone
+    for columns in range(1, 120):
+        for column in range(0, 98):
+            erase = back_to_input_row((column, 98), columns)
+            rows = 1 + erase.count("\x1b[2K")  # the cursor's, and each other erased
+            assert rows == -(-98 // columns)
+            assert "\x1b[J" not in erase
+
+
+def test_a_redraw_after_the_window_narrowed_erases_every_row_of_the_old_input_row() -> None:
+    async def main() -> None:
+        controller, terminal = pty.openpty()
+        out = io.BytesIO()
+        resize(terminal, 100)
+        screen = Terminal(
+            lambda key: None,
+            lambda width: ("alice> ", "x" * min(90, width - 8), min(90, width - 8)),
+            terminal,
+            out,
+        )
+        screen.start({})
+        try:
+            drawn = out.getvalue().decode()
+            # A space after the row, so the cursor is inside what was written, then its column.
+            assert drawn.endswith("\r\x1b[Kalice> " + "x" * 90 + " \x1b[98G")
+            resize(terminal, 40)
+            out.seek(0)
+            out.truncate()
+            screen.redraw()
+            erased = "\r\x1b[K" + "\x1b[A\x1b[2K" * 2
+            assert out.getvalue().decode() == erased + "alice> " + "x" * 32 + " \x1b[40G"
+            out.seek(0)
+            out.truncate()
+            resize(terminal, 20)
+            screen.stop()  # the row it leaves is erased too, whole
+            assert out.getvalue().decode().startswith("\r\x1b[K\x1b[A\x1b[2K\x1b")
+        finally:
+            screen.stop()
+            os.close(terminal)
+            os.close(controller)
+
+    asyncio.run(main())

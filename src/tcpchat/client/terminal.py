@@ -4,7 +4,8 @@
 a key) and reads keys with ``loop.add_reader``; ``stop`` restores it exactly as it was, and is
 safe to call twice. ``show`` prints lines above the input line, wrapped to the terminal's width
 with a hanging indent, and redraws the prompt, the text being typed and the cursor, so incoming
-messages never garble what you type.
+messages never garble what you type. Every redraw first erases the input row as the screen
+shows it now, which after a resize may be several rows (``back_to_input_row``).
 
 ``termios`` (POSIX only) is imported where raw mode is taken, so this module loads everywhere;
 ``raw_mode_available`` says whether it can be taken here (the plain mode, ``plain.py``, is used
@@ -30,7 +31,10 @@ from .render import HANGING_INDENT, wrap
 PASTE_GAP_S = 0.05
 BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
-CLEAR_LINE = "\r\x1b[K"
+# To the start of the cursor's row, and erase that row. (Not "erase to the end of the screen",
+# which tmux takes at the top left corner for a clear screen and pushes the screen into the
+# scrollback, whence a resize brings it back.)
+ERASE_ROW = "\r\x1b[K"
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -54,6 +58,29 @@ def raw_mode_available(fd: int, environ: Mapping[str, str]) -> bool:
 def visible_width(text: str) -> int:
     """Columns ``text`` takes, colour sequences excluded."""
     return text_width(_SGR.sub("", text))
+
+
+def back_to_input_row(drawn: tuple[int, int] | None, columns: int) -> str:
+    """What erases the input row drawn last and leaves the cursor at the start of its first row,
+    on a terminal now ``columns`` wide. ``drawn``: the cursor's column and the columns written
+    when it was drawn (None: no input row on the screen).
+
+    Most terminals (tmux, GNOME Terminal and every VTE, Konsole, iTerm2, kitty, Windows Terminal)
+    wrap their lines again when the window gets narrower: a row drawn on a wider window becomes
+    several, the cursor on the one where its character went, ``column // columns`` rows down.
+    Erasing the cursor's row alone left the others on the screen, a stale copy of the line above
+    (and below) the new one at every resize. ``Terminal`` writes a space after the line, so that
+    the cursor is never past the end of what was written, where terminals disagree on its row.
+    """
+    if drawn is None or columns < 1:
+        return ERASE_ROW
+    column, width = drawn
+    up = column // columns  # rows of it above the cursor's
+    below = (width - 1) // columns - up  # and under it
+    # Those under it first, and back (saved and restored: a row down may stop at the bottom),
+    # then up a row at a time (a row up stops at the top, where the rest is in the scrollback).
+    under = "\x1b7" + "\x1b[B\x1b[2K" * below + "\x1b8" if below > 0 else ""
+    return ERASE_ROW + under + "\x1b[A\x1b[2K" * up
 
 
 def fit_prompt(prompt: str, columns: int) -> str:
@@ -113,6 +140,9 @@ class Terminal:
         self._pasting_until = 0.0  # (loop time) a read before this goes on the paste before it
         self._signals: list[int] = []
         self._hangup: Callable[[], None] | None = None
+        # The input row drawn last: the cursor's column and the columns written (on a row as
+        # wide as the terminal then was); None while no input row is on the screen.
+        self._drawn: tuple[int, int] | None = None
 
     # --- mode --------------------------------------------------------------------------
 
@@ -158,7 +188,7 @@ class Terminal:
         if self._saved is not None:
             import termios  # there since start() took the settings
 
-            self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)
+            self._write(self._erase_input_row() + BRACKETED_PASTE_OFF)
             try:
                 termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
             except termios.error:
@@ -171,7 +201,7 @@ class Terminal:
 
         if self._saved is None:
             return
-        self._write(CLEAR_LINE + BRACKETED_PASTE_OFF)
+        self._write(self._erase_input_row() + BRACKETED_PASTE_OFF)
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
         os.kill(os.getpid(), signal.SIGTSTP)
         self._raw()
@@ -249,13 +279,14 @@ class Terminal:
         if self._saved is None:
             self._write(text)
         else:
-            self._write(CLEAR_LINE + text + self._input_row())
+            self._write(self._erase_input_row() + text + self._input_row())
 
     def bell(self) -> None:
         """Ring after the lines being shown (so the bell comes with its message)."""
         self.show(["\a"])
 
     def clear_screen(self) -> None:
+        self._drawn = None
         self._write("\x1b[H\x1b[2J" + self._input_row())
 
     def redraw(self) -> None:
@@ -264,11 +295,21 @@ class Terminal:
         elif self._saved is not None:
             self._write(self._input_row())
 
+    def _erase_input_row(self) -> str:
+        """Erase the input row as it shows now (after a resize, maybe several rows), leaving
+        the cursor at the start of its first row."""
+        drawn, self._drawn = self._drawn, None
+        return back_to_input_row(drawn, self.columns())
+
     def _input_row(self) -> str:
-        columns = self.columns()
-        prompt, line, cursor = self.view(columns)
-        back = text_width(line) - cursor
-        return CLEAR_LINE + prompt + line + (f"\x1b[{back}D" if back > 0 else "")
+        """The input row drawn anew where the old one was. The space after the line keeps the
+        cursor inside what was written (``back_to_input_row``); the cursor then goes to its
+        column counted from the row's start (CHA), where terminals agree on where it lands."""
+        erase = self._erase_input_row()
+        prompt, line, cursor = self.view(self.columns())
+        column = visible_width(prompt) + cursor
+        self._drawn = (column, visible_width(prompt) + text_width(line) + 1)
+        return f"{erase}{prompt}{line} \x1b[{column + 1}G"
 
     def _write(self, text: str) -> None:
         try:

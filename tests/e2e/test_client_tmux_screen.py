@@ -1,0 +1,72 @@
+"""End-to-end: the input row of the real ``tcp-client`` in tmux through resizes, wide and
+combining characters, and terminals of a few cells. The screens and their helpers are those of
+``test_client_tmux.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import pytest
+
+from tests.conftest import ServerProcess
+from tests.e2e import test_client_tmux
+from tests.e2e.test_client_tmux import Screen, joined
+
+screen = test_client_tmux.screen  # the fixture that starts a client in tmux
+
+WORDS = " ".join(f"w{i:02}" for i in range(1, 23))  # 88 columns, each word found once
+TYPED = re.compile(r"w\d\d")
+
+
+def visible(scr: Screen) -> list[str]:
+    """The rows of the screen as it shows now (no scrollback), trailing blanks removed."""
+    return [row.rstrip() for row in scr.run("capture-pane", "-t", "t", "-p").split("\n")]
+
+
+def showing(scr: Screen, text: str) -> Callable[[], bool]:
+    """A wait's condition: the screen as it shows now has ``text`` on a row."""
+    return lambda: any(text in row for row in visible(scr))
+
+
+def one_input_row(scr: Screen, ending: str) -> bool:
+    """Whether the screen shows the line being typed on one row only, the cursor's, ending with
+    ``ending`` (no stale copy of it anywhere, above or below)."""
+    rows = visible(scr)
+    typed = [y for y, row in enumerate(rows) if TYPED.search(row) and "<alice>" not in row]
+    _, y = scr.cursor()
+    return typed == [y] and rows[y].startswith("alice> ") and rows[y].endswith(ending)
+
+
+@pytest.mark.parametrize("keys", [(), ("Home",), ("M-b",) * 11], ids=["end", "home", "middle"])
+def test_after_any_resize_one_input_row_shows_under_the_messages(
+    server: ServerProcess, connect: Any, screen: Any, keys: tuple[str, ...]
+) -> None:
+    """A long line typed on a wide window, the window made narrower: the terminal wraps the old
+    input row into several rows, and only the cursor's was erased, a stale copy of the line left
+    above (or below) the new one (the known defect). After each resize, and after a message
+    arriving then, the line shows once."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    bob.send("before the resize\n")
+    alice.wait(r"<bob> before the resize$")
+    alice.type(WORDS)
+    alice.wait(lambda: alice.input_row() == "alice> " + WORDS)
+    if keys:
+        alice.keys(*keys)
+    ending = "w22" if not keys else ""
+    sizes = [(40, 30), (120, 30), (30, 30), (100, 10), (100, 30), (50, 12), (100, 30)]
+    for n, (columns, rows) in enumerate(sizes):
+        alice.run("resize-window", "-t", "t", "-x", str(columns), "-y", str(rows))
+        alice.wait(lambda: one_input_row(alice, ending))
+        bob.send(f"after resize {n}\n")
+        alice.wait(showing(alice, f"<bob> after resize {n}"))
+        alice.wait(lambda: one_input_row(alice, ending))
+        shown = visible(alice)
+        assert shown.index(next(r for r in shown if f"after resize {n}" in r)) < alice.cursor()[1]
+        # None in the scrollback either, where a resize may bring it back.
+        assert sum(row.startswith("alice>") for row in alice.rows()) == 1
+    assert "<bob> before the resize" in alice.text()
+    alice.keys("End", "Enter")
+    assert bob.expect(r"^<alice>") == "<alice> " + WORDS
