@@ -176,3 +176,21 @@ def test_clip_keeps_what_fits_in_the_columns() -> None:
     assert clip("漢字abc", 3) == "漢"
     assert clip("abc", 10) == "abc"
     assert clip("e\u0301x", 1) == "e\u0301"
+
+
+def test_marks_without_a_combining_class_and_format_characters_take_no_column() -> None:
+    """Thai vowels and Devanagari's vowel signs are marks (Mn) with no combining class: each was
+    counted a column, and Home on ``สวัสดี ok`` put the cursor two columns into the prompt."""
+    assert text_width("สวัสดี") == 4  # ส ว ั ส ด ี: two vowels above
+    assert text_width("नमस्ते") == 4  # the virama and the vowel sign e
+    assert text_width("1\u20e3") == 1  # an enclosing keycap
+    assert text_width("a\u2060b\u200e\u200fc") == 3  # word joiner, direction marks
+    assert text_width("\u1100\u1161\u11a8") == 2  # a decomposed Hangul syllable
+    assert text_width("soft\u00adhyphen") == 11  # drawn where it is, a column
+    assert text_width("ः") == 1  # a spacing mark (Mc) takes its column
+    assert text_width("\u2764\ufe0f") == 2  # many terminals draw an emoji so selected wide
+    e = LineEditor()
+    e.set("สวัสดี ok")
+    assert e.view(40) == ("สวัสดี ok", 7)
+    e.press("home")
+    assert e.view(40) == ("สวัสดี ok", 0)

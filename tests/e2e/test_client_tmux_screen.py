@@ -70,3 +70,26 @@ def test_after_any_resize_one_input_row_shows_under_the_messages(
     assert "<bob> before the resize" in alice.text()
     alice.keys("End", "Enter")
     assert bob.expect(r"^<alice>") == "<alice> " + WORDS
+
+
+def test_the_cursor_stays_on_its_letter_in_thai_and_hindi(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """Thai vowels and Devanagari vowel signs take no column, but the client counted one each:
+    Home on ``สวัสดี ok`` put the cursor on the ``e`` of ``alice>``, two columns left of the
+    line, and every key typed after that went where the cursor was not."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("สวัสดี ok")
+    alice.wait(lambda: alice.input_row() == "alice> สวัสดี ok")
+    alice.wait(lambda: alice.cursor()[0] == len("alice> ") + 4 + 3)
+    alice.keys("Home")
+    alice.wait(lambda: alice.cursor()[0] == len("alice> "))
+    bob.send("नमस्ते\n")  # a redraw for a message keeps it there
+    alice.wait(r"<bob> नमस्ते$")
+    assert alice.cursor()[0] == len("alice> ")
+    alice.type("X")
+    alice.wait(lambda: alice.input_row() == "alice> Xสวัสดี ok")
+    assert alice.cursor()[0] == len("alice> X")
+    alice.keys("Enter")
+    assert bob.expect(r"^<alice>") == "<alice> Xสวัสดี ok"

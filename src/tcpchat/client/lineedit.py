@@ -26,8 +26,24 @@ KEY_HELP = (
 
 
 def char_width(c: str) -> int:
-    """Columns a character takes on a terminal: 0 for combining marks, 2 for wide (CJK)."""
-    if unicodedata.combining(c) or c in "\u200b\u200c\u200d\ufeff":
+    """Columns a character takes on a terminal, as terminals count them (``wcwidth``): 0 for
+    marks that go on the character before them (Mn, Me) and for format characters (Cf: zero
+    width space and joiners, the direction marks) but the soft hyphen, and for the vowels and
+    final consonants of decomposed Hangul, which join the syllable before them; 2 for wide (CJK),
+    else 1.
+
+    Marks with no combining class count too: Thai vowels and Devanagari's are Mn with none, and
+    the cursor was drawn a column to the right for each one before it. The emoji presentation
+    selector (U+FE0F) is the exception, a column as ``render.cell_width`` counts it: terminals
+    disagree, and many draw the character before it wide (``❤️``).
+    """
+    if c < "\u00ad":  # ASCII and most of Latin-1 (typed text holds no control character)
+        return 1
+    if c == "\ufe0f" or c == "\u00ad":
+        return 1
+    if unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    if "\u1160" <= c <= "\u11ff" or "\ud7b0" <= c <= "\ud7ff":
         return 0
     return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
 
