@@ -194,3 +194,59 @@ def test_marks_without_a_combining_class_and_format_characters_take_no_column() 
     assert e.view(40) == ("สวัสดี ok", 7)
     e.press("home")
     assert e.view(40) == ("สวัสดี ok", 0)
+
+
+def test_the_cursor_steps_over_a_letter_and_its_marks_together() -> None:
+    """A decomposed é is two characters and one column: Left and Right took one at a time, so
+    every other press left the cursor where it was on the screen, Backspace took the accent off
+    the letter and Delete left it on the letter before."""
+    e = LineEditor()
+    e.set("re\u0301sume\u0301")  # résumé, decomposed (as macOS gives file names)
+    e.press("left")
+    assert e.cursor == 6  # before the é, in one press
+    for _ in range(3):
+        e.press("left")
+    assert e.cursor == 3  # before the s
+    e.press("left")
+    assert e.cursor == 1  # before the é
+    e.press("right")
+    assert e.cursor == 3
+    e.press("backspace")
+    assert (e.text, e.cursor) == ("rsume\u0301", 1)
+    e.press("end")
+    e.press("backspace")
+    assert e.text == "rsum"
+    e.set("cafe\u0301 ok", 3)
+    e.press("delete")
+    assert (e.text, e.cursor) == ("caf ok", 3)
+    e.set("ab\u0301", 3)
+    e.press("ctrl-t")  # the last two change places, the accent with its letter
+    assert (e.text, e.cursor) == ("b\u0301a", 3)
+    e.set("สวัสดี", 0)
+    for cursor in (1, 3, 4, 6):  # ส ว|ั ส ด|ี : four columns, four steps
+        e.press("right")
+        assert e.cursor == cursor
+    e.set("a\u2764\ufe0f")  # the emoji presentation selector goes with its character too
+    e.press("left")
+    assert e.cursor == 1
+    e.press("right")
+    e.press("backspace")
+    assert e.text == "a"
+
+
+def test_word_moves_keep_accents_and_vowel_signs_in_their_word() -> None:
+    """Marks are not ``isalnum``: Alt+B stopped inside ``résumé`` (decomposed) and inside every
+    Hindi word with a vowel sign, and Alt+Backspace left ``ré`` behind."""
+    e = LineEditor()
+    e.set("my re\u0301sume\u0301")
+    e.press("alt-b")
+    assert e.cursor == 3
+    e.press("alt-f")
+    assert e.cursor == len(e.text)
+    e.press("alt-backspace")
+    assert e.text == "my "
+    e.set("नमस्कार दुनिया")
+    e.press("alt-b")
+    assert e.text[e.cursor :] == "दुनिया"
+    e.press("alt-b")
+    assert e.cursor == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable
+from unicodedata import normalize
 
 import pytest
 
@@ -28,6 +29,11 @@ def visible(scr: Screen) -> list[str]:
 def showing(scr: Screen, text: str) -> Callable[[], bool]:
     """A wait's condition: the screen as it shows now has ``text`` on a row."""
     return lambda: any(text in row for row in visible(scr))
+
+
+def at_column(scr: Screen, column: int) -> Callable[[], bool]:
+    """A wait's condition: the cursor is in ``column``."""
+    return lambda: scr.cursor()[0] == column
 
 
 def one_input_row(scr: Screen, ending: str) -> bool:
@@ -93,3 +99,25 @@ def test_the_cursor_stays_on_its_letter_in_thai_and_hindi(
     assert alice.cursor()[0] == len("alice> X")
     alice.keys("Enter")
     assert bob.expect(r"^<alice>") == "<alice> Xสวัสดี ok"
+
+
+def test_left_right_and_backspace_take_a_letter_with_its_accent(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """A decomposed ``é`` (e and U+0301, as macOS gives file names) is two characters in one
+    column: every other Left left the cursor where it was, Backspace took the accent off the
+    letter, and a letter typed between them wore the accent instead."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.type("re\u0301sume\u0301")
+    end = len("alice> resume")  # a column a letter
+    alice.wait(lambda: alice.cursor()[0] == end)
+    for column in range(end - 1, len("alice> ") - 1, -1):
+        alice.keys("Left")  # one column each press
+        alice.wait(at_column(alice, column))
+    alice.keys("Right", "Right")
+    alice.wait(lambda: alice.cursor()[0] == len("alice> re"))
+    alice.keys("BSpace")
+    alice.wait(lambda: normalize("NFC", alice.input_row()) == "alice> rsum\u00e9")
+    alice.keys("End", "BSpace", "Enter")
+    assert bob.expect(r"^<alice>") == "<alice> rsum"

@@ -176,6 +176,26 @@ class LineEditor:
         self.cursor = max(0, min(to, len(self.text)))
         return CHANGED
 
+    # A character and the marks on it (what takes no column after it: an accent, a Thai vowel, a
+    # joiner) show as one: the cursor steps over them together and Backspace deletes them
+    # together, as readline does. One at a time, a Right left the cursor where it was on the
+    # screen and a Backspace took the accent off a letter.
+
+    def _next(self, i: int) -> int:
+        """Where the character at ``i`` (with the marks on it) ends."""
+        n = len(self.text)
+        i = min(i + 1, n)
+        while i < n and _on_the_one_before(self.text[i]):
+            i += 1
+        return i
+
+    def _previous(self, i: int) -> int:
+        """Where the character before ``i`` (with the marks on it) starts."""
+        i = max(i - 1, 0)
+        while i > 0 and _on_the_one_before(self.text[i]):
+            i -= 1
+        return i
+
     def _word_left(self, alnum: bool = True) -> int:
         i = self.cursor
         while i > 0 and not _is_word(self.text[i - 1], alnum):
@@ -203,33 +223,34 @@ class LineEditor:
     def _delete_back(self) -> str | None:
         if self.cursor == 0:
             return None
-        self.text = self.text[: self.cursor - 1] + self.text[self.cursor :]
-        self.cursor -= 1
+        start = self._previous(self.cursor)
+        self.text = self.text[:start] + self.text[self.cursor :]
+        self.cursor = start
         return CHANGED
 
     def _delete_or_eof(self) -> str | None:
         if not self.text:
             return EOF
-        if self.cursor < len(self.text):
-            self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
-            return CHANGED
-        return None
+        return self._delete()
 
     def _delete(self) -> str | None:
         if self.cursor < len(self.text):
-            self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
+            self.text = self.text[: self.cursor] + self.text[self._next(self.cursor) :]
             return CHANGED
         return None
 
     def _transpose(self) -> str | None:
+        """Ctrl+T: the character before the cursor and the one under it change places (at the
+        end of the line, the last two), each with its marks."""
         i = self.cursor
-        if len(self.text) < 2 or i == 0:
-            return None
         if i == len(self.text):
-            i -= 1
+            i = self._previous(i)
+        start, end = self._previous(i), self._next(i)
+        if i == 0 or start == i:
+            return None
         t = self.text
-        self.text = t[: i - 1] + t[i] + t[i - 1] + t[i + 1 :]
-        self.cursor = i + 1
+        self.text = t[:start] + t[i:end] + t[start:i] + t[end:]
+        self.cursor = end
         return CHANGED
 
     def _yank(self) -> str:
@@ -338,9 +359,18 @@ class LineEditor:
         return "".join(shown), text_width(self.text[self._scroll : self.cursor])
 
 
+def _on_the_one_before(c: str) -> bool:
+    """Whether ``c`` shows as part of the character before it: a mark, a joiner, the emoji
+    presentation selector."""
+    return c == "\ufe0f" or char_width(c) == 0
+
+
 def _is_word(c: str, alnum: bool) -> bool:
+    """Whether ``c`` is part of a word: for Alt+B, Alt+F and Alt+Backspace a letter, a digit or a
+    mark (an accent, a vowel sign of Devanagari or Thai, which ``isalnum`` is not: a word moved
+    over and deleted in parts, ``ré|sumé``), for Ctrl+W anything but a space."""
     if alnum:
-        return c.isalnum() or c in "_-."
+        return c.isalnum() or c in "_-." or unicodedata.category(c).startswith("M")
     return not c.isspace()
 
 
@@ -350,10 +380,10 @@ _BINDINGS: dict[str, Callable[[LineEditor], str | None]] = {
     "ctrl-d": LineEditor._delete_or_eof,
     "ctrl-l": lambda e: CLEAR,
     "ctrl-z": lambda e: SUSPEND,
-    "left": lambda e: e._move(e.cursor - 1),
-    "ctrl-b": lambda e: e._move(e.cursor - 1),
-    "right": lambda e: e._move(e.cursor + 1),
-    "ctrl-f": lambda e: e._move(e.cursor + 1),
+    "left": lambda e: e._move(e._previous(e.cursor)),
+    "ctrl-b": lambda e: e._move(e._previous(e.cursor)),
+    "right": lambda e: e._move(e._next(e.cursor)),
+    "ctrl-f": lambda e: e._move(e._next(e.cursor)),
     "home": lambda e: e._move(0),
     "ctrl-a": lambda e: e._move(0),
     "end": lambda e: e._move(len(e.text)),
