@@ -145,7 +145,7 @@ def test_the_row_scrolls_to_the_first_character_from_which_the_cursor_fits() -> 
     """The scroll was found one character at a time from where it stood, each step measuring
     the text up to the cursor again: End on 8,000 pasted characters took 10 s, the client deaf
     meanwhile (a review in tmux). It is found walking back from the cursor now; the row is the
-    same as before."""
+    same as before. The character under the cursor fits whole."""
     rng = random.Random(15)
     alphabet = "ab漢字\u0301é😀 "
     for _ in range(500):
@@ -155,7 +155,8 @@ def test_the_row_scrolls_to_the_first_character_from_which_the_cursor_fits() -> 
             editor.cursor, width = rng.randint(0, len(editor.text)), rng.randint(1, 30)
             before = editor._scroll
             shown, column = editor.view(width)
-            fits = max(width, 2) - 1
+            under = editor.text[editor.cursor : editor._next(editor.cursor)]
+            fits = max(width, 2) - max(text_width(under), 1)  # the cursor's character shows
             if text_width(editor.text) < max(width, 2):
                 assert editor._scroll == 0
             else:
@@ -250,3 +251,18 @@ def test_word_moves_keep_accents_and_vowel_signs_in_their_word() -> None:
     assert e.text[e.cursor :] == "दुनिया"
     e.press("alt-b")
     assert e.cursor == 0
+
+
+def test_a_wide_character_under_the_cursor_shows_at_the_end_of_the_row() -> None:
+    """Right along ``a中中中...``: with the 35 columns before the cursor filling all but one of
+    the row's 72, the 中 under the cursor did not fit and was left out, the cursor on an empty
+    cell at the row's end, where a letter typed went before a character nobody could see."""
+    e = LineEditor()
+    e.set("a" + "中" * 50, 0)
+    e.view(72)
+    for _ in range(36):
+        e.press("right")
+        shown, column = e.view(72)
+        assert text_width(shown) <= 72
+        before = len(clip(shown, column))  # the characters left of the cursor
+        assert shown[before : before + 1] == "中"

@@ -11,6 +11,7 @@ from unicodedata import normalize
 
 import pytest
 
+from tcpchat.client.lineedit import clip, text_width
 from tests.conftest import ServerProcess
 from tests.e2e import test_client_tmux
 from tests.e2e.test_client_tmux import Screen, joined
@@ -121,3 +122,24 @@ def test_left_right_and_backspace_take_a_letter_with_its_accent(
     alice.wait(lambda: normalize("NFC", alice.input_row()) == "alice> rsum\u00e9")
     alice.keys("End", "BSpace", "Enter")
     assert bob.expect(r"^<alice>") == "<alice> rsum"
+
+
+def test_the_wide_character_under_the_cursor_shows_at_the_end_of_the_row(
+    server: ServerProcess, screen: Any
+) -> None:
+    """Right along ``a中中中...`` on 80 columns: at the row's end the 中 under the cursor was
+    left out, the cursor on an empty cell, where what was typed went before a character nobody
+    could see."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("resize-window", "-t", "t", "-x", "80")  # 72 columns for the line
+    alice.type("a" + "中" * 50)
+    alice.wait(lambda: alice.input_row().endswith("中"))
+    alice.keys("Home")
+    alice.wait(at_column(alice, len("alice> ")))
+    alice.keys(*["Right"] * 36)
+    # After k presses the cursor is in column 2k + 6, until the row scrolls at the 36th.
+    alice.wait(lambda: alice.cursor()[0] >= 2 * 36 + 5)
+    row, (column, _) = alice.input_row(), alice.cursor()
+    assert text_width(row) <= 79
+    assert text_width(row) >= column + 2  # the 中 under the cursor, whole
+    assert row[len(clip(row, column)) :].startswith("中")

@@ -337,14 +337,17 @@ class LineEditor:
             self._scroll = 0
         elif self.cursor < self._scroll:
             self._scroll = max(0, self.cursor - width // 3)  # jump back, keeping some context
-        if text_width(self.text[self._scroll : self.cursor]) > width - 1:
+        # The character under the cursor shows whole: a wide one one column short of the edge
+        # was left out, the cursor on an empty cell at the end of the row.
+        room = width - max(text_width(self.text[self.cursor : self._next(self.cursor)]), 1)
+        if text_width(self.text[self._scroll : self.cursor]) > room:
             # Scrolled from the cursor back, a column at a time: one step per character from the
             # scroll mark took time of the square of the line (End on 8,000 pasted characters:
             # 10 s, the client deaf meanwhile).
             start, used = self.cursor, 0
             while start > 0:
                 used += char_width(self.text[start - 1])
-                if used > width - 1:
+                if used > room:
                     break
                 start -= 1
             self._scroll = start
