@@ -20,6 +20,7 @@ from tcpchat.client.terminal import (
     _as_paste,
     back_to_input_row,
     fit_prompt,
+    rewrapped,
     visible_width,
 )
 from tests.conftest import WAIT
@@ -89,20 +90,34 @@ def test_the_input_row_is_erased_on_every_row_a_reflowing_terminal_made_of_it() 
     the new one). Nothing erases to the end of the screen, which tmux takes at the top left corner
     for a clear screen: the screen then went to the scrollback, and came back at a resize."""
     up, under = "\x1b[A\x1b[2K", "\x1b[B\x1b[2K"
+    row = "x" * 97 + " "  # as drawn: the line, and a space where the cursor may be
     assert back_to_input_row(None, 40) == ERASE_ROW  # none on the screen
-    assert back_to_input_row((7, 8), 40) == ERASE_ROW
-    assert back_to_input_row((39, 40), 40) == ERASE_ROW  # still one row
-    assert back_to_input_row((97, 98), 40) == ERASE_ROW + up * 2  # the cursor on the last row
-    assert back_to_input_row((97, 98), 120) == ERASE_ROW  # wider: nothing moved
-    assert back_to_input_row((7, 98), 40) == ERASE_ROW + "\x1b7" + under * 2 + "\x1b8"
-    assert back_to_input_row((50, 98), 40) == ERASE_ROW + "\x1b7" + under + "\x1b8" + up
-    assert back_to_input_row((40, 41), 40) == ERASE_ROW + up  # the space wrapped alone
+    assert back_to_input_row(("alice> ", 7), 40) == ERASE_ROW
+    assert back_to_input_row((row[:40], 39), 40) == ERASE_ROW  # still one row
+    assert back_to_input_row((row, 97), 40) == ERASE_ROW + up * 2  # the cursor on the last row
+    assert back_to_input_row((row, 97), 120) == ERASE_ROW  # wider: nothing moved
+    assert back_to_input_row((row, 7), 40) == ERASE_ROW + "\x1b7" + under * 2 + "\x1b8"
+    assert back_to_input_row((row, 50), 40) == ERASE_ROW + "\x1b7" + under + "\x1b8" + up
+    assert back_to_input_row((row[:41], 40), 40) == ERASE_ROW + up  # the space wrapped alone
     for columns in range(1, 120):
         for column in range(0, 98):
-            erase = back_to_input_row((column, 98), columns)
+            erase = back_to_input_row((row, column), columns)
             rows = 1 + erase.count("\x1b[2K")  # the cursor's, and each other erased
             assert rows == -(-98 // columns)
             assert "\x1b[J" not in erase
+
+
+def test_a_wide_character_rewrapped_goes_whole_to_the_next_row() -> None:
+    """``Your name: 小明王小明王小明`` drawn on 30 columns is three rows on 14, not two: the 明 that
+    does not fit after ``Your name: 小`` starts the second row. Counted by columns alone, the
+    first row was left on the screen above the new input row."""
+    row = "Your name: " + "小明王" * 2 + "小明" + " "
+    assert rewrapped(row, 27, 14) == (2, 0)  # on the space, two rows down
+    assert rewrapped(row, 11, 14) == (0, 2)  # on the 小
+    assert rewrapped(row, 13, 14) == (1, 1)  # on the 明 that moved down
+    assert rewrapped(row, 27, 30) == (0, 0)
+    assert rewrapped("ab\u0301c ", 3, 2) == (1, 0)  # a mark takes no room of its own
+    assert back_to_input_row((row, 27), 14) == ERASE_ROW + "\x1b[A\x1b[2K" * 2
 
 
 def test_a_redraw_after_the_window_narrowed_erases_every_row_of_the_old_input_row() -> None:

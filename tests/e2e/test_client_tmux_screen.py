@@ -37,11 +37,11 @@ def at_column(scr: Screen, column: int) -> Callable[[], bool]:
     return lambda: scr.cursor()[0] == column
 
 
-def one_input_row(scr: Screen, ending: str) -> bool:
-    """Whether the screen shows the line being typed on one row only, the cursor's, ending with
-    ``ending`` (no stale copy of it anywhere, above or below)."""
+def one_input_row(scr: Screen, ending: str, typed_text: re.Pattern[str] = TYPED) -> bool:
+    """Whether the screen shows the line being typed (``typed_text`` finds it) on one row only,
+    the cursor's, ending with ``ending`` (no stale copy of it anywhere, above or below)."""
     rows = visible(scr)
-    typed = [y for y, row in enumerate(rows) if TYPED.search(row) and "<alice>" not in row]
+    typed = [y for y, row in enumerate(rows) if typed_text.search(row) and "<alice>" not in row]
     _, y = scr.cursor()
     return typed == [y] and rows[y].startswith("alice> ") and rows[y].endswith(ending)
 
@@ -77,6 +77,27 @@ def test_after_any_resize_one_input_row_shows_under_the_messages(
     assert "<bob> before the resize" in alice.text()
     alice.keys("End", "Enter")
     assert bob.expect(r"^<alice>") == "<alice> " + WORDS
+
+
+def test_a_line_of_chinese_shows_once_after_the_window_narrows(
+    server: ServerProcess, screen: Any
+) -> None:
+    """A terminal wrapping a row again puts a wide character that does not fit at a row's end on
+    the next row: counted by columns alone, the first row of ``alice> 王小明...`` stayed above
+    the new input row."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    for _ in range(2):  # rows enough to put the input row at the bottom, as in a chat going on
+        alice.type("/help")
+        alice.keys("Enter")
+    alice.wait(lambda: alice.cursor()[1] == test_client_tmux.ROWS - 1)
+    line = "王小明" * 12
+    alice.type(line)
+    alice.wait(lambda: alice.input_row() == "alice> " + line)
+    chinese = re.compile("[王小明]")
+    for columns in (40, 100, 20, 16, 100, 14):
+        alice.run("resize-window", "-t", "t", "-x", str(columns))
+        alice.wait(lambda: one_input_row(alice, "明", chinese))
+    assert sum(row.startswith("alice>") for row in alice.rows()) == 1
 
 
 def test_the_cursor_stays_on_its_letter_in_thai_and_hindi(

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Callable, Protocol
 
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
 from .keys import Key, KeyDecoder, Paste
-from .lineedit import clip, text_width
+from .lineedit import char_width, clip, text_width
 from .render import HANGING_INDENT, wrap
 
 # Reads this close after a paste's are its rest: a person types no answer that fast.
@@ -60,27 +60,47 @@ def visible_width(text: str) -> int:
     return text_width(_SGR.sub("", text))
 
 
-def back_to_input_row(drawn: tuple[int, int] | None, columns: int) -> str:
+def back_to_input_row(drawn: tuple[str, int] | None, columns: int) -> str:
     """What erases the input row drawn last and leaves the cursor at the start of its first row,
-    on a terminal now ``columns`` wide. ``drawn``: the cursor's column and the columns written
-    when it was drawn (None: no input row on the screen).
+    on a terminal now ``columns`` wide. ``drawn``: the row's text as drawn (no colours) and the
+    cursor's column in it (None: no input row on the screen).
 
     Most terminals (tmux, GNOME Terminal and every VTE, Konsole, iTerm2, kitty, Windows Terminal)
     wrap their lines again when the window gets narrower: a row drawn on a wider window becomes
-    several, the cursor on the one where its character went, ``column // columns`` rows down.
-    Erasing the cursor's row alone left the others on the screen, a stale copy of the line above
-    (and below) the new one at every resize. ``Terminal`` writes a space after the line, so that
-    the cursor is never past the end of what was written, where terminals disagree on its row.
+    several, the cursor on the one where its character went (``rewrapped``). Erasing the
+    cursor's row alone left the others on the screen, a stale copy of the line above (and below)
+    the new one at every resize. ``Terminal`` writes a space after the line, so that the cursor is
+    never past the end of what was written, where terminals disagree on its row.
     """
     if drawn is None or columns < 1:
         return ERASE_ROW
-    column, width = drawn
-    up = column // columns  # rows of it above the cursor's
-    below = (width - 1) // columns - up  # and under it
+    up, below = rewrapped(*drawn, columns)
     # Those under it first, and back (saved and restored: a row down may stop at the bottom),
     # then up a row at a time (a row up stops at the top, where the rest is in the scrollback).
     under = "\x1b7" + "\x1b[B\x1b[2K" * below + "\x1b8" if below > 0 else ""
     return ERASE_ROW + under + "\x1b[A\x1b[2K" * up
+
+
+def rewrapped(text: str, column: int, columns: int) -> tuple[int, int]:
+    """``text``, drawn on one row with the cursor at ``column``, wrapped again by a terminal now
+    ``columns`` wide: how many of its rows are above the cursor's, and how many below. A wide
+    character that does not fit at the end of a row goes whole to the next, as terminals put it
+    (counted by columns alone, a line of Chinese left a row of it behind)."""
+    row = x = at = 0
+    cursor_row = -1
+    for c in text:
+        width = char_width(c)
+        if width == 0:
+            continue
+        if x + width > columns and x > 0:
+            row, x = row + 1, 0
+        if at == column:
+            cursor_row = row
+        x += width
+        at += width
+    if cursor_row < 0:  # past the end of what was written: on its last row, as near as any
+        cursor_row = row
+    return cursor_row, row - cursor_row
 
 
 def fit_prompt(prompt: str, columns: int) -> str:
@@ -140,9 +160,9 @@ class Terminal:
         self._pasting_until = 0.0  # (loop time) a read before this goes on the paste before it
         self._signals: list[int] = []
         self._hangup: Callable[[], None] | None = None
-        # The input row drawn last: the cursor's column and the columns written (on a row as
-        # wide as the terminal then was); None while no input row is on the screen.
-        self._drawn: tuple[int, int] | None = None
+        # The input row drawn last: its text (no colours) and the cursor's column in it, on a
+        # row as wide as the terminal then was; None while no input row is on the screen.
+        self._drawn: tuple[str, int] | None = None
 
     # --- mode --------------------------------------------------------------------------
 
@@ -308,7 +328,7 @@ class Terminal:
         erase = self._erase_input_row()
         prompt, line, cursor = self.view(self.columns())
         column = visible_width(prompt) + cursor
-        self._drawn = (column, visible_width(prompt) + text_width(line) + 1)
+        self._drawn = (_SGR.sub("", prompt) + line + " ", column)
         return f"{erase}{prompt}{line} \x1b[{column + 1}G"
 
     def _write(self, text: str) -> None:
