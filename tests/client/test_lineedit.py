@@ -266,3 +266,23 @@ def test_a_wide_character_under_the_cursor_shows_at_the_end_of_the_row() -> None
         assert text_width(shown) <= 72
         before = len(clip(shown, column))  # the characters left of the cursor
         assert shown[before : before + 1] == "中"
+
+
+def test_a_row_scrolled_on_a_narrow_window_fills_a_wider_one() -> None:
+    """A line typed, the window made narrow and then wide again: the row kept the scroll of the
+    narrow window and showed the last few letters, as if the rest were gone."""
+    e = LineEditor()
+    line = " ".join(f"word{i}" for i in range(20))  # 119 columns
+    e.set(line)
+    assert e.view(72) == (line[-71:], 71)
+    assert e.view(4) == (line[-3:], 3)
+    assert e.view(72) == (line[-71:], 71)
+    e.press("left")
+    e.press("left")
+    assert e.view(4) == (line[-5:-1], 3)
+    assert e.view(72) == (line[-72:], 70)
+    e.set("中文" * 40, 0)  # from the start: what follows fills it
+    e.view(72)
+    e.press("end")
+    assert e.view(5) == ("中文", 4)
+    assert e.view(72) == ("文" + "中文" * 17, 70)

@@ -164,3 +164,18 @@ def test_the_wide_character_under_the_cursor_shows_at_the_end_of_the_row(
     assert text_width(row) <= 79
     assert text_width(row) >= column + 2  # the 中 under the cursor, whole
     assert row[len(clip(row, column)) :].startswith("中")
+
+
+def test_a_long_line_fills_the_input_row_again_once_the_window_is_wide_again(
+    server: ServerProcess, screen: Any
+) -> None:
+    """Made narrow, then wide again, the input row kept the narrow window's scroll: a few letters
+    of a long line showed on a wide row, as if the rest were gone."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    line = " ".join(f"word{i}" for i in range(20))  # 119 columns
+    alice.type(line)
+    alice.wait(lambda: alice.input_row() == "alice> " + line[-91:])
+    alice.run("resize-window", "-t", "t", "-x", "12")
+    alice.wait(lambda: alice.input_row() == "ali…> rd19")
+    alice.run("resize-window", "-t", "t", "-x", str(test_client_tmux.COLUMNS))
+    alice.wait(lambda: alice.input_row() == "alice> " + line[-91:])

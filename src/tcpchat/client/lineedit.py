@@ -339,7 +339,8 @@ class LineEditor:
             self._scroll = max(0, self.cursor - width // 3)  # jump back, keeping some context
         # The character under the cursor shows whole: a wide one one column short of the edge
         # was left out, the cursor on an empty cell at the end of the row.
-        room = width - max(text_width(self.text[self.cursor : self._next(self.cursor)]), 1)
+        cursor_cell = max(text_width(self.text[self.cursor : self._next(self.cursor)]), 1)
+        room = width - cursor_cell
         if text_width(self.text[self._scroll : self.cursor]) > room:
             # Scrolled from the cursor back, a column at a time: one step per character from the
             # scroll mark took time of the square of the line (End on 8,000 pasted characters:
@@ -351,6 +352,13 @@ class LineEditor:
                     break
                 start -= 1
             self._scroll = start
+        # Room left at the row's end, on a window made wider: the row goes back to fill it (it
+        # kept the scroll of the narrow window, and showed a few letters of a long line).
+        to_cursor = text_width(self.text[self._scroll : self.cursor]) + cursor_cell
+        free = width - max(text_width(self.text[self._scroll :]), to_cursor)
+        while self._scroll > 0 and char_width(self.text[self._scroll - 1]) <= free:
+            free -= char_width(self.text[self._scroll - 1])
+            self._scroll -= 1
         shown = []
         used = 0
         for c in self.text[self._scroll :]:
