@@ -156,8 +156,8 @@ def test_the_row_scrolls_to_the_first_character_from_which_the_cursor_fits() -> 
             before = editor._scroll
             shown, column = editor.view(width)
             under = editor.text[editor.cursor : editor._next(editor.cursor)]
-            fits = max(width, 2) - max(text_width(under), 1)  # the cursor's character shows
-            if text_width(editor.text) < max(width, 2):
+            fits = max(width - max(text_width(under), 1), 0)  # the cursor's character shows
+            if text_width(editor.text) < width:
                 assert editor._scroll == 0
             else:
                 start = editor._scroll

@@ -14,11 +14,13 @@ import termios
 import pytest
 
 from tcpchat.client.keys import Key, Paste
+from tcpchat.client.lineedit import LineEditor, text_width
 from tcpchat.client.terminal import (
     ERASE_ROW,
     Terminal,
     _as_paste,
     back_to_input_row,
+    fit_input_row,
     fit_prompt,
     rewrapped,
     visible_width,
@@ -153,3 +155,25 @@ def test_a_redraw_after_the_window_narrowed_erases_every_row_of_the_old_input_ro
             os.close(controller)
 
     asyncio.run(main())
+
+
+def test_the_input_row_is_never_wider_than_a_terminal_of_a_few_cells() -> None:
+    """At 4 columns the cut prompt ``a…> `` and the line wrapped, and the cursor showed on
+    another row than its letter: the row, with the space after the line, fits whatever the
+    width, the line first."""
+    assert fit_input_row("alice> ", 80) == ("alice> ", 72)
+    assert fit_input_row("alice> ", 10) == ("al…> ", 4)
+    assert fit_input_row("alice> ", 6) == ("a…> ", 1)
+    assert fit_input_row("alice> ", 5) == ("", 4)
+    assert fit_input_row("alice> ", 1) == ("", 0)
+    prompts = ["alice> ", "\x1b[1mMaximilian\x1b[0m@#ops> ", "Send 51 pasted lines? [y/N] "]
+    editor = LineEditor()
+    editor.set("ab漢字\u0301é😀 " * 3)
+    for columns in range(1, 40):
+        for prompt in prompts:
+            shown, room = fit_input_row(prompt, columns)
+            for cursor in range(len(editor.text) + 1):
+                editor.cursor = cursor
+                line, column = editor.view(room)
+                assert visible_width(shown) + text_width(line) + 1 <= max(columns, 1)
+                assert column <= max(room - 1, 0)

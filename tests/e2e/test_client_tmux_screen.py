@@ -179,3 +179,19 @@ def test_a_long_line_fills_the_input_row_again_once_the_window_is_wide_again(
     alice.wait(lambda: alice.input_row() == "ali…> rd19")
     alice.run("resize-window", "-t", "t", "-x", str(test_client_tmux.COLUMNS))
     alice.wait(lambda: alice.input_row() == "alice> " + line[-91:])
+
+
+def test_a_terminal_of_four_columns_shows_the_line_and_its_cursor_on_one_row(
+    server: ServerProcess, screen: Any
+) -> None:
+    """At 4 columns the cut prompt ``a…> `` and the line wrapped onto two rows, the cursor on
+    the second wherever its letter was; the line now goes first, the prompt left out."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("resize-window", "-t", "t", "-x", "4", "-y", "8")
+    alice.type("abcdef")
+    alice.wait(lambda: alice.input_row() == "ef")
+    assert alice.cursor()[0] == 2
+    alice.keys("Home")
+    alice.wait(lambda: alice.input_row() == "abc" and alice.cursor()[0] == 0)
+    alice.run("resize-window", "-t", "t", "-x", "10", "-y", "3")
+    alice.wait(lambda: alice.input_row() == "al…> abcd" and alice.cursor()[0] == 5)

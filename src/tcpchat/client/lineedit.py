@@ -332,7 +332,8 @@ class LineEditor:
     def view(self, width: int) -> tuple[str, int]:
         """The part of the line that fits in ``width`` columns, scrolled so the cursor shows,
         and the cursor's column within it. The line never wraps, so one row is always enough."""
-        width = max(width, 2)
+        if width < 1:  # no room but the cursor's
+            return "", 0
         if text_width(self.text) < width:
             self._scroll = 0
         elif self.cursor < self._scroll:
@@ -340,7 +341,7 @@ class LineEditor:
         # The character under the cursor shows whole: a wide one one column short of the edge
         # was left out, the cursor on an empty cell at the end of the row.
         cursor_cell = max(text_width(self.text[self.cursor : self._next(self.cursor)]), 1)
-        room = width - cursor_cell
+        room = max(width - cursor_cell, 0)
         if text_width(self.text[self._scroll : self.cursor]) > room:
             # Scrolled from the cursor back, a column at a time: one step per character from the
             # scroll mark took time of the square of the line (End on 8,000 pasted characters:

@@ -117,6 +117,18 @@ def fit_prompt(prompt: str, columns: int) -> str:
     return "…" + tail + " "
 
 
+def fit_input_row(prompt: str, columns: int) -> tuple[str, int]:
+    """The prompt as it fits a row ``columns`` wide (``fit_prompt``), and the columns left for
+    the line: with the space after the line, never wider than the row. On a row of a few cells
+    the line goes first and the prompt is left out: at 4 columns a cut prompt and its line
+    wrapped, and the cursor showed on another row than its letter."""
+    prompt = fit_prompt(prompt, columns)
+    room = columns - visible_width(prompt) - 1
+    if room < 1:
+        return "", max(columns - 1, 0)
+    return prompt, room
+
+
 class Display(Protocol):
     """What a session draws on: ``Terminal`` (raw mode), or the plain mode's screen
     (``plain.PlainScreen``) where the terminal cannot be put in raw mode."""

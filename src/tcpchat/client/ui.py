@@ -36,7 +36,7 @@ from .joining import Joining, sentence
 from .keys import Key
 from .lineedit import CLEAR, EOF, INTERRUPT, KEY_HELP, PASTE, SUBMIT, SUSPEND, LineEditor
 from .link import Pacer, ServerLink
-from .terminal import Display, Terminal, fit_prompt, visible_width
+from .terminal import Display, Terminal, fit_input_row
 
 
 class ChatApp(Joining):
@@ -176,14 +176,14 @@ class ChatApp(Joining):
         if self.question:
             prompt = self.style.paint(self.question, render.BOLD)
             if self.secret:  # nothing of a password shows, not even its length
-                return fit_prompt(prompt, columns), "", 0
+                return fit_input_row(prompt, columns)[0], "", 0
         elif self.editor.searching is not None:
             prompt = f"(reverse-i-search '{self.editor.searching}') "
         else:
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
             prompt = status + (render.prompt(self.core.me, self.core.current, self.style) or "> ")
-        prompt = fit_prompt(prompt, columns)
-        line, cursor = self.editor.view(columns - visible_width(prompt) - 1)
+        prompt, room = fit_input_row(prompt, columns)
+        line, cursor = self.editor.view(room)
         return prompt, line, cursor
 
     def on_key(self, key: Key) -> None:
