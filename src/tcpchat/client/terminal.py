@@ -70,7 +70,9 @@ def back_to_input_row(drawn: tuple[str, int] | None, columns: int) -> str:
     several, the cursor on the one where its character went (``rewrapped``). Erasing the
     cursor's row alone left the others on the screen, a stale copy of the line above (and below)
     the new one at every resize. ``Terminal`` writes a space after the line, so that the cursor is
-    never past the end of what was written, where terminals disagree on its row.
+    never past the end of what was written, where terminals disagree on its row. A terminal that
+    cuts its rows instead (xterm, st) leaves the cursor on the input row's one row: there the rows
+    of messages just above it are erased too, as many as a wrapping terminal would have added.
     """
     if drawn is None or columns < 1:
         return ERASE_ROW
