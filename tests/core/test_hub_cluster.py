@@ -16,6 +16,7 @@ from tcpchat.core import codes
 from tcpchat.core import events as ev
 from tcpchat.core.hub import Hub
 from tcpchat.core.limits import HubLimits
+from tcpchat.core.names import name_key
 from tcpchat.core.output import (
     Claim,
     Instruction,
@@ -1166,3 +1167,19 @@ def test_a_room_its_makers_left_no_longer_counts_on_their_node() -> None:
     a.line(ann, "/quit")
     settle(a, b)
     assert a.hub.rooms.used_here == 1  # the lobby, always
+
+
+def test_a_rename_is_remembered_a_while_only_so_its_user_is_not_held_once_gone() -> None:
+    """The node keeps the old name of a user who renamed (a private message may still reach it)
+    for ``RENAMED_WITHIN_S``; after that the sweep forgets it, and with it the session."""
+    _, (a,) = cluster("a")
+    sam = join(a, "sam")
+    a.line(sam, "/nick samuel")
+    a.flush()
+    assert a.hub.cluster is not None
+    assert a.hub.cluster.renamed_from(name_key("sam"), a.now) is sam
+    a.line(sam, "/quit")
+    a.route(a.hub.sweep(a.now + 1))
+    assert a.hub.cluster.renamed  # still within the while
+    a.route(a.hub.sweep(a.now + cl.RENAMED_WITHIN_S + 1))
+    assert a.hub.cluster.renamed == {}

@@ -128,12 +128,17 @@ class ClusterState:
 
     def remember_rename(self, session: Session, old_key: str, now: float) -> None:
         """``session`` gave up the name of key ``old_key`` at ``now``; older ones forgotten."""
+        self.forget_renames(now, session)
+        self.renamed[old_key] = (session, now)
+
+    def forget_renames(self, now: float, session: Session | None = None) -> None:
+        """Forget the renames older than ``RENAMED_WITHIN_S`` (and those of ``session``): each
+        holds its session, and with it the connection, after the user is long gone."""
         stale = [
             k for k, (s, at) in self.renamed.items() if s is session or now - at > RENAMED_WITHIN_S
         ]
         for key in stale:
             del self.renamed[key]
-        self.renamed[old_key] = (session, now)
 
     def renamed_from(self, key: str, now: float) -> Session | None:
         """The user of this node who had the name of key ``key`` until a moment ago."""
