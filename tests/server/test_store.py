@@ -1077,6 +1077,49 @@ def test_rooms_named_one_after_another_do_not_grow_the_stores_memory(
     assert stored_rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT key) FROM rooms") == [(80, 80)]
 
 
+def test_rooms_waiting_for_a_failing_disk_are_bounded_and_new_ones_are_not_stored_meanwhile(
+    opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records
+) -> None:
+    """Each room whose row waits for the writer is remembered until written (or it would be
+    made twice): while writes fail, a client naming room after room would grow that without
+    end. At most ``ROOMS_UNWRITTEN`` wait; past it a new room's messages and a topic are not
+    stored (one warning), and once the disk writes again rooms are made as before."""
+    monkeypatch.setattr(store, "ROOMS_UNWRITTEN", 5)
+    monkeypatch.setattr(store, "ROOMS_CACHED", 8)
+    archive = opened()
+    archive.keep("#old", said(1, "stored before", room="#old"))
+    assert archive.flush(WAIT)
+    writer = archive._writer
+    go_on = threading.Event()
+    write_pending = writer._write_pending
+
+    def held() -> None:  # the disk stalls: nothing is written until go_on
+        go_on.wait(WAIT)
+        write_pending()
+
+    writer._write_pending = held  # type: ignore[method-assign]
+    for n in range(40):
+        archive.keep(f"#r{n}", said(n + 2, f"first in r{n}", room=f"#r{n}"))
+    archive.keep_topic("#old", KeptTopic("#old", "not kept", "alice", 5.0))
+    archive.keep("#old", said(50, "a known room's messages still wait", room="#old"))
+    assert len(archive._queue.unwritten_rooms) == 5
+    assert len(archive._rooms) <= 8 + 1
+    warned = [w for w in records.at(logging.WARNING) if "rooms wait for the disk" in w]
+    assert len(warned) == 1
+    go_on.set()
+    assert archive.flush(WAIT)
+    assert [ids(archive.recent(f"#r{n}", 10)) for n in (0, 4, 5, 39)] == [[2], [6], [], []]
+    assert ids(archive.recent("#old", 10)) == [1, 50]
+    assert archive.topic("#old") == ("#old", "", "", 0.0)  # the topic set meanwhile: not kept
+    archive.keep("#r39", said(60, "the disk writes again", room="#r39"))
+    archive.keep_topic("#old", KeptTopic("#old", "kept now", "alice", 6.0))
+    assert archive.flush(WAIT)
+    assert ids(archive.recent("#r39", 10)) == [60]
+    assert archive.topic("#old") == ("#old", "kept now", "alice", 6.0)
+    archive.close()
+    assert any("35 messages were not stored" in w for w in records.at(logging.WARNING))
+
+
 def test_rooms_with_no_message_left_are_forgotten_past_the_cap_topics_last(
     opened: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

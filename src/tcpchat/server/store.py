@@ -27,7 +27,6 @@ Private messages are stored only with ``store_private`` (``--store-private``): t
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sqlite3
@@ -70,6 +69,9 @@ log = logging.getLogger(LOGGER_NAME)
 
 # Rooms this store keeps in memory at most (about 500 bytes each), the rest read when needed.
 ROOMS_CACHED = 4096
+# Rooms whose rows wait for the disk at most: while writes fail, what is said in a new room (or
+# a topic) is not stored, as when too many messages wait.
+ROOMS_UNWRITTEN = 10_000
 
 
 class SqliteArchive(Reads):
@@ -130,6 +132,7 @@ class SqliteArchive(Reads):
         self._rooms: dict[str, StoredRoom] = {}
         self._closed = False
         self._overflow = 0  # rows refused while the pending list was full
+        self._rooms_refused = False  # a new room was not made: too many wait for the disk
         self._read_failing = False
         self._budget = SearchBudget()  # what searches may take (store_search.py)
         self._queue = Queue(opened.last_id, opened.indexed, opened.top, opened.log_mark)
@@ -163,7 +166,11 @@ class SqliteArchive(Reads):
                 return
             room_id = None
         else:
-            room_id = self._room_for(room_key, message.room).id
+            room = self._room_for(room_key, message.room)
+            if room is None:
+                self._not_stored(message=True)
+                return
+            room_id = room.id
         action = 1 if message.action else 0
         row = (message.id, room_id, message.time, message.sender, message.to, action, message.text)
         with queue.lock:
@@ -214,7 +221,13 @@ class SqliteArchive(Reads):
 
     def keep_topic(self, room_key: str, kept: KeptTopic) -> None:
         room = self._room_for(room_key, kept.name)
+        if room is None:  # kept on the live room only, until a restart
+            self._not_stored(message=False)
+            return
         if (room.topic, room.topic_by, room.topic_at) != kept[1:]:
+            if not self._may_queue(room.id):
+                self._not_stored(message=False)
+                return
             room.topic, room.topic_by, room.topic_at = kept[1:]
             self._queue_room(room)
 
@@ -308,18 +321,31 @@ class SqliteArchive(Reads):
                     queue.room_loads += 1
         return room
 
-    def _room_for(self, key: str, name: str | None) -> StoredRoom:
-        """The room ``key``, made if new; its display name updated to ``name`` if given."""
+    def _room_for(self, key: str, name: str | None) -> StoredRoom | None:
+        """The room ``key``, made if new; its display name updated to ``name`` if given (and
+        its row may wait). None for a new room while ``ROOMS_UNWRITTEN`` rooms wait."""
         room = self._rooms.get(key) or self._known_room(key)
         if room is None:
+            if not self._may_queue(None):
+                return None
             with self._queue.lock:
                 room = self._cache(StoredRoom(self._next_room, key, name or key, ""))
             self._next_room += 1
             self._queue_room(room)
-        elif name and room.name != name:
+        elif name and room.name != name and self._may_queue(room.id):
             room.name = name
             self._queue_room(room)
         return room
+
+    def _may_queue(self, room_id: int | None) -> bool:
+        """True if the row of room ``room_id`` (None: a new one) may wait for the writer: at
+        most ``ROOMS_UNWRITTEN`` rooms wait (a failing disk). Each waiting room is remembered
+        until a commit holds it, or it would be made twice, so this bounds what a client naming
+        room after room makes the store remember meanwhile."""
+        queue = self._queue
+        with queue.lock:
+            waiting = queue.unwritten_rooms
+            return len(waiting) < ROOMS_UNWRITTEN or room_id in waiting
 
     def _queue_room(self, room: StoredRoom) -> None:
         with self._queue.lock:
@@ -335,12 +361,33 @@ class SqliteArchive(Reads):
         rooms, queue = self._rooms, self._queue
         rooms[room.key] = room
         queue.cached_rooms.add(room.id)
-        if len(rooms) > ROOMS_CACHED:
-            for old in list(itertools.islice(rooms.values(), ROOMS_CACHED // 4)):
+        if len(rooms) > ROOMS_CACHED:  # down to three quarters, the oldest that may go first
+            extra = len(rooms) - ROOMS_CACHED + ROOMS_CACHED // 4
+            for old in list(rooms.values())[:-1]:  # not ``room``, whose row may not wait yet
                 if old.id not in queue.unwritten_rooms and old.id not in queue.rooms:
                     del rooms[old.key]
                     queue.cached_rooms.discard(old.id)
+                    extra -= 1
+                    if extra <= 0:
+                        break
         return room
+
+    def _not_stored(self, message: bool) -> None:
+        """A message of a new room, or a topic, is not stored: ``ROOMS_UNWRITTEN`` rooms wait
+        for a disk that fails. A message counts with those refused for a full queue; the
+        cluster's log mark is held (the next start backfills from the one written before)."""
+        queue = self._queue
+        with queue.lock:
+            queue.log_held = True
+        first = not self._overflow and not self._rooms_refused
+        self._overflow += message
+        self._rooms_refused = True
+        if first:
+            log.warning(
+                "history: %d rooms wait for the disk; messages in new rooms and topics of "
+                "others are not stored until they are written",
+                ROOMS_UNWRITTEN,
+            )
 
 
 def open_archive(config: ServerConfig, search: str | None = None) -> Archive:
