@@ -131,10 +131,7 @@ class Hub(ClusterHandlers):
         cfg = self.config
         out: Out = self._crowd_notices(now) if self._crowded else []
         if self.cluster is not None:
-            if self.cluster.saying or self.cluster.behind:
-                out += self._held_too_long(now)
-            if self.cluster.renamed:
-                self.cluster.forget_renames(now)
+            out += self._cluster_sweep(now)
         for session in list(self.sessions.values()):
             idle = now - session.last_seen
             if session.state in (State.NAME, State.PASSWORD, State.CLAIMING):

@@ -99,6 +99,15 @@ class BehindHandlers(WhisperHandlers):
             del cluster.behind[session_id]
         return out
 
+    def _cluster_sweep(self, now: float) -> Out:
+        """Once a second in a cluster: what waited too long goes, and renames older than
+        ``RENAMED_WITHIN_S`` are forgotten (each holds its session, long gone maybe)."""
+        cluster = self.cluster
+        assert cluster is not None
+        if cluster.renamed:
+            cluster.forget_renames(now)
+        return self._held_too_long(now) if cluster.saying or cluster.behind else []
+
     def _held_too_long(self, now: float) -> Out:
         """Messages not back after ``HELD_BEHIND_S`` (Redis lost them) are waited for no more,
         and what they held goes."""
