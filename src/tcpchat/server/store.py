@@ -379,10 +379,9 @@ class SqliteArchive(Reads):
         queue = self._queue
         with queue.lock:
             queue.log_held = True
-        first = not self._overflow and not self._rooms_refused
         self._overflow += message
-        self._rooms_refused = True
-        if first:
+        if not self._rooms_refused:
+            self._rooms_refused = True
             log.warning(
                 "history: %d rooms wait for the disk; messages in new rooms and topics of "
                 "others are not stored until they are written",
