@@ -77,6 +77,21 @@ def test_cluster_without_the_extra_is_one_line_and_exit_1(tmp_path: Path) -> Non
     one_line_and_exit_1(result, "--cluster needs the Redis client", "tcp-chat[cluster]")
 
 
+def test_a_redis_client_without_what_it_needs_says_what_is_missing(tmp_path: Path) -> None:
+    """redis-py present but missing a module it needs (found with redis-py copied alone beside
+    the RPM: async_timeout, needed before Python 3.11.3) is not "the extra is missing": the line
+    names the module. Here the module taken away is uuid, which redis.asyncio always imports."""
+    result = start(
+        tmp_path,
+        "--cluster",
+        f"redis://127.0.0.1:{free_port()}/0",
+        pythonpath=without_modules(tmp_path, "uuid"),
+    )
+    one_line_and_exit_1(
+        result, "the Redis client (redis-py) is installed but does not load", "'uuid'"
+    )
+
+
 def test_redis_unreachable_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     result = start(tmp_path, "--cluster", url)

@@ -73,6 +73,21 @@ def test_an_option_the_installed_redis_py_does_not_take_is_refused_at_start_in_o
     assert cluster.options_not_taken("redis://h:1/0", seen) == []
 
 
+def test_a_redis_client_that_does_not_load_is_told_apart_from_a_missing_one() -> None:
+    """redis-py missing, too old to have an asyncio client, or installed without a module it
+    needs itself: three different lines, the last naming the module."""
+    cluster = importlib.import_module("tcpchat.server.cluster")
+
+    def line(name: str) -> str:
+        return str(cluster.not_loaded(ModuleNotFoundError(f"No module named {name!r}", name=name)))
+
+    assert line("redis") == cluster.MISSING_EXTRA
+    assert "needs redis-py 5.0.1 or newer" in line("redis.asyncio")
+    broken = line("async_timeout")
+    assert "installed but does not load (No module named 'async_timeout')" in broken
+    assert "tcp-chat[cluster]" in broken
+
+
 @pytest.mark.parametrize("url", GOOD)
 def test_a_redis_url_as_redis_py_takes_it_is_accepted(url: str) -> None:
     assert parse_cluster_url(f"  {url} ") == url

@@ -54,12 +54,26 @@ def options_not_taken(url: str, taken: Collection[str]) -> list[str]:
     return sorted(asked.difference(taken))
 
 
+def not_loaded(exc: ImportError) -> str:
+    """The line for redis-py's asyncio client failing to import with ``exc``: missing (the
+    extra is not installed), too old to have it, or installed without what it needs itself (a
+    copy of the package alone: async_timeout on Python before 3.11.3), which says what."""
+    if exc.name == "redis":
+        return MISSING_EXTRA
+    if exc.name == "redis.asyncio":
+        return "--cluster needs redis-py 5.0.1 or newer: pip install 'tcp-chat[cluster]'"
+    return (
+        f"--cluster: the Redis client (redis-py) is installed but does not load ({exc}): "
+        "pip install 'tcp-chat[cluster]' installs it with what it needs"
+    )
+
+
 def redis_asyncio() -> ModuleType:
     """redis-py's asyncio client; ``ConfigError`` saying how to install it if it is missing."""
     try:
         return importlib.import_module("redis.asyncio")
-    except ImportError:
-        raise ConfigError(MISSING_EXTRA) from None
+    except ImportError as exc:
+        raise ConfigError(not_loaded(exc)) from None
 
 
 async def reach(url: str, wait: float) -> Any:
