@@ -189,7 +189,7 @@ def server_page() -> str:
         + " older files kept; the systemd unit provides "
         + italic("/var/log/tcp-chat")
         + " for that, and the template unit "
-        + italic("/var/log/tcp-chat/NAME")
+        + italic("/var/log/tcp-chat-NAME")
         + " for its instance "
         + italic("NAME")
         + ". Each client address may cause only so much log (a burst, then 8 KiB a "
@@ -214,9 +214,9 @@ def server_page() -> str:
         + ", reads "
         + italic("/etc/tcp-chat/server-NAME.conf")
         + ", keeps its history in "
-        + italic("/var/lib/tcp-chat/NAME")
+        + italic("/var/lib/tcp-chat-NAME")
         + " and its log files in "
-        + italic("/var/log/tcp-chat/NAME")
+        + italic("/var/log/tcp-chat-NAME")
         + " (an example file: "
         + italic("/usr/share/doc/tcp-chat/cluster-node.conf.example")
         + ").",
@@ -229,7 +229,7 @@ def server_page() -> str:
         + " here, those of instance "
         + italic("NAME")
         + " of the template unit in "
-        + italic("/var/log/tcp-chat/NAME")
+        + italic("/var/log/tcp-chat-NAME")
         + ".",
         ".TP",
         italic("/var/lib/tcp-chat/history.sqlite3"),

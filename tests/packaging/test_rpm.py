@@ -199,11 +199,11 @@ def test_template_unit_runs_one_cluster_node_per_instance(
     for part in (
         "--config /etc/tcp-chat/server-%i.conf",
         "--node-name %i",
-        "--data-dir /var/lib/tcp-chat/%i",
-        "--log-dir /var/log/tcp-chat/%i",
+        "--data-dir /var/lib/tcp-chat-%i",
+        "--log-dir /var/log/tcp-chat-%i",
     ):
         assert part in start, part
-    for setting in ("StateDirectory=tcp-chat/%i", "LogsDirectory=tcp-chat/%i"):
+    for setting in ("StateDirectory=tcp-chat-%i", "LogsDirectory=tcp-chat-%i"):
         assert setting in lines, setting
     # An instance, as systemctl would load tcp-server@a.service from the template.
     verify_unit(installed, tmp_path, text, "tcp-server@a.service")
