@@ -158,9 +158,17 @@ def payload(
 
 
 def set_port(text: str, port: int) -> str:
+    """A server file's ``text`` with ``port``, and log files on (in the unit's LogsDirectory)."""
     changed, count = re.subn(r"(?m)^port = \d+$", f"port = {port}", text)
-    assert count == 1, text
+    changed, files = re.subn(r"(?m)^log_file = no$", "log_file = yes", changed)
+    assert count == 1 and files == 1, text
     return changed
+
+
+def logged(machine: Machine, folder: str, text: str) -> bool:
+    """Whether a log file the server wrote in ``folder`` (in the container) holds ``text``."""
+    files = list(machine.file(folder).glob("chat-*.log"))
+    return any(text in path.read_text(encoding="utf-8", errors="replace") for path in files)
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +240,7 @@ def test_the_plain_unit_serves_as_a_dynamic_user_and_stops_cleanly(
     assert machine.show("tcp-server", "ExecMainStatus") == "0"
     journal = machine.journal("tcp-server")
     assert "алиса -> ALL" in journal and re.search(r"INFO +stopped$", journal, re.M), journal
+    assert logged(machine, "/var/log/tcp-chat", "алиса -> ALL")  # log_file = yes
     for peer in (alice, bob):
         peer.close()
 
@@ -257,6 +266,7 @@ def test_two_nodes_share_one_chat_beside_the_plain_unit(
     solo.expect(r"^\*\*\* 1 user online: solo\.$")
     assert machine.file("/var/lib/tcp-chat-a/history.sqlite3").is_file()
     assert machine.file("/var/lib/tcp-chat-b/history.sqlite3").is_file()
+    assert logged(machine, "/var/log/tcp-chat-b", "борис -> ALL")
     for peer in (anna, boris, solo):
         peer.close()
 
