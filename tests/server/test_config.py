@@ -88,6 +88,36 @@ def test_a_redis_client_that_does_not_load_is_told_apart_from_a_missing_one() ->
     assert "tcp-chat[cluster]" in broken
 
 
+@pytest.mark.parametrize(
+    ("version", "old"),
+    [
+        ("4.3.4", True),
+        ("5.0.0", True),
+        ("3.5", True),
+        ("5.0.1", False),
+        ("8.1.0", False),
+        ("5.1.0b1", False),
+        ("10.0", False),
+        ("unknown", False),
+    ],
+)
+def test_a_redis_py_older_than_the_extra_takes_is_refused_in_one_line(
+    version: str, old: bool
+) -> None:
+    """Distributions ship redis-py 3.x and 4.x (python3-redis), whose asyncio client lacks what a
+    node uses: a traceback at start with 4.3.4, before this check."""
+    cluster = importlib.import_module("tcpchat.server.cluster")
+    assert cluster.too_old(version) is old
+    redis = pytest.importorskip("redis", reason="the extra tcp-chat[cluster]")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis, "__version__", version)
+        if old:
+            with pytest.raises(ConfigError, match=rf"5\.0\.1 or newer.*\(this one is {version}\)"):
+                cluster.redis_asyncio()
+        else:
+            assert cluster.redis_asyncio().Redis
+
+
 @pytest.mark.parametrize("url", GOOD)
 def test_a_redis_url_as_redis_py_takes_it_is_accepted(url: str) -> None:
     assert parse_cluster_url(f"  {url} ") == url

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import inspect
 import logging
+import re
 import time
 from collections.abc import Collection
 from types import ModuleType
@@ -30,6 +31,9 @@ MISSING_EXTRA = (
     "--cluster needs the Redis client: pip install 'tcp-chat[cluster]' (in a checkout: "
     ".venv/bin/pip install redis)"
 )
+# The oldest redis-py the extra takes (pyproject.toml), and what a node says of an older one.
+OLDEST_REDIS_PY = (5, 0, 1)
+TOO_OLD = "--cluster needs redis-py 5.0.1 or newer: pip install 'tcp-chat[cluster]'"
 # How often a node joining looks at a lease of its name that another process holds.
 TWIN_POLL_S = 0.2
 # Between two tries to reach Redis at start (--cluster-wait): short, then doubling to this.
@@ -61,19 +65,33 @@ def not_loaded(exc: ImportError) -> str:
     if exc.name == "redis":
         return MISSING_EXTRA
     if exc.name == "redis.asyncio":
-        return "--cluster needs redis-py 5.0.1 or newer: pip install 'tcp-chat[cluster]'"
+        return TOO_OLD
     return (
         f"--cluster: the Redis client (redis-py) is installed but does not load ({exc}): "
         "pip install 'tcp-chat[cluster]' installs it with what it needs"
     )
 
 
+def too_old(version: str) -> bool:
+    """Whether redis-py ``version`` ("4.3.4") is older than the extra's 5.0.1 (its asyncio client
+    lacks what a node uses: a traceback, not a line, with 4.x, which distributions ship)."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        return False  # not a version we can read: let it try
+    return tuple(int(part or 0) for part in match.groups()) < OLDEST_REDIS_PY
+
+
 def redis_asyncio() -> ModuleType:
-    """redis-py's asyncio client; ``ConfigError`` saying how to install it if it is missing."""
+    """redis-py's asyncio client; ``ConfigError`` saying how to install it if it is missing or
+    too old."""
     try:
-        return importlib.import_module("redis.asyncio")
+        module = importlib.import_module("redis.asyncio")
     except ImportError as exc:
         raise ConfigError(not_loaded(exc)) from None
+    version = str(getattr(importlib.import_module("redis"), "__version__", ""))
+    if too_old(version):
+        raise ConfigError(f"{TOO_OLD} (this one is {version})")
+    return module
 
 
 async def reach(url: str, wait: float) -> Any:
