@@ -10,7 +10,7 @@ import pytest
 
 from tcpchat.core import cluster as cl
 from tcpchat.core import cluster_codec as codec
-from tcpchat.core.lease import Backoff, Lease, OutageIds, Stalls, reapable
+from tcpchat.core.lease import Backoff, Lease, OutageIds, Stalls, reapable, young_redis_hold
 from tcpchat.core.limits import MAX_TOPIC_CHARS
 
 
@@ -129,6 +129,15 @@ def test_nobody_is_reaped_for_a_renewals_span_after_redis_answered_a_call_late()
     assert not stalls.calm(7.5)
     stalls.hold(10.0, 6.0)  # back from a lost link: the others may be on their way back
     assert not stalls.calm(15.9) and stalls.calm(16.0)
+
+
+def test_a_node_joining_a_redis_just_started_waits_as_a_node_back_from_a_lost_link_does() -> None:
+    """What is left of the span since Redis started: nothing once Redis has been up longer;
+    all of it when Redis does not say (INFO refused)."""
+    assert young_redis_hold(0.4, 11.7) == pytest.approx(11.3)
+    assert young_redis_hold(11.7, 11.7) == 0.0
+    assert young_redis_hold(86_400.0, 11.7) == 0.0
+    assert young_redis_hold(None, 11.7) == 11.7
 
 
 @pytest.mark.parametrize(

@@ -347,6 +347,36 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
     run(redis, test)
 
 
+def test_a_node_joining_a_redis_just_started_takes_nobody_for_gone_for_a_while(
+    redis: RedisServer,
+) -> None:
+    """Redis restarted with its data (AOF) let the leases of live nodes run out while it was
+    down; a node that was waiting for Redis and joins the moment it is up must leave them time
+    to be back, as a node back from a lost link does (found under systemd: every user saw the
+    other nodes' users leave, then come back). This Redis has just started."""
+
+    async def test(node: Callable[..., Awaitable[Bus]]) -> None:
+        away = await node("away", lease=Lease(0.3, 0.1))
+        assert await away.claim("alice") is None
+        client = await reach(redis.url, 0)
+        early, fresh = Bus(client, "early"), Bus(client, "fresh")
+        try:
+            await early.register(0, time.time())
+            assert early.stalls.calm(lease_clock())  # every node listed renews: no one to wait for
+            await lapsed(away.redis, cl.lease_key("away"))
+            await fresh.register(0, time.time())
+            assert not fresh.stalls.calm(lease_clock())
+            assert await fresh.reap(time.time()) == []
+            assert "away" in await client.smembers(cl.NODES_KEY)
+            assert await fresh.claim("alice") == "alice"  # still its user's
+        finally:
+            await early.close()
+            await fresh.close()
+            await client.aclose()
+
+    run(redis, test)
+
+
 def test_a_dead_nodes_inbox_goes_after_a_while_unless_it_comes_back_and_at_once_on_leaving(
     redis: RedisServer,
 ) -> None:

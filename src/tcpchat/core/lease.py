@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .limits import (
+    CLUSTER_COMMAND_TIMEOUT_S,
     CLUSTER_LEASE_S,
     CLUSTER_OUTAGE_IDS,
     CLUSTER_RENEW_S,
@@ -16,6 +17,11 @@ from .limits import (
     CLUSTER_RETRY_MAX_S,
     CLUSTER_STALL_S,
 )
+
+# The longest a node that lost Redis may take to be back once Redis is: a pause between two
+# tries, and a try that waits for a timeout (connecting, or the first answer). Nobody is reaped
+# that long, and a renewal's span more, after a node's link came back (``Stalls.hold``).
+BACK_HOLD_S = CLUSTER_RETRY_MAX_S + CLUSTER_COMMAND_TIMEOUT_S
 
 
 class Lease:
@@ -89,6 +95,17 @@ class Stalls:
     def calm(self, now: float) -> bool:
         """True if no stall was seen within ``grace`` seconds before ``now``."""
         return self.until is None or now >= self.until
+
+
+def young_redis_hold(uptime: float | None, span: float) -> float:
+    """How long a node joining afresh reaps nobody, Redis having been up ``uptime`` seconds
+    (None: Redis did not say): what is left of ``span`` since Redis started. A Redis restarted
+    with its data (AOF) let every lease run out while it was down, and the other nodes are on
+    their way back, as after a lost link (``Stalls.hold``); a node that was waiting for Redis to
+    start would otherwise reap them all the moment it joins."""
+    if uptime is None:
+        return span
+    return max(0.0, span - uptime)
 
 
 class OutageIds:

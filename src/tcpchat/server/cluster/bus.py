@@ -102,6 +102,7 @@ class Bus(Reaping):
         await self.redis.sadd(cl.NODES_KEY, self.node)
         await self.redis.persist(self.inbox)  # reaped meanwhile: the inbox is this node's again
         self.lease.renewed(sent)
+        await self.hold_if_redis_is_young(self.lease.renew)
         await self.calls.load(self.redis)
         self.servers = await self.calls.reserve_name(self.server_name, warn=True)
         return unread

@@ -6,11 +6,12 @@ Fencing)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ...core import cluster as cl
 from ...core import cluster_codec as codec
-from ...core.lease import Stalls, reapable
+from ...core.lease import BACK_HOLD_S, Stalls, reapable, young_redis_hold
 from ...core.limits import (
     CLUSTER_GONE_INBOX_S,
     CLUSTER_LOG_ENTRIES,
@@ -18,9 +19,12 @@ from ...core.limits import (
     CLUSTER_REAP_BOUNCES,
     CLUSTER_STALL_S,
 )
+from ..logs import LOGGER_NAME
 from . import lease_clock
 from .calls import Calls
 from .wire import flat_fields
+
+log = logging.getLogger(LOGGER_NAME)
 
 Unread = list[tuple[int, cl.Entry]]  # a reaped node's inbox entries it never handled, by id
 
@@ -63,6 +67,36 @@ class Reaping:
                 reaped.append((node, taken[1]))
         self._answered(sent)
         return reaped
+
+    async def hold_if_redis_is_young(self, renew: float) -> None:
+        """Joining afresh: reap nobody until Redis has been up as long as a node back from a
+        lost link waits (``young_redis_hold``): a Redis restarted with its data let the leases
+        of live nodes run out while it was down, and they are on their way back. Only if some
+        other node listed has no lease now: with every one renewing, there is nobody to wait for
+        (and a node that dies later is reaped in the usual time)."""
+        listed = sorted(
+            node for node in await self.redis.smembers(cl.NODES_KEY) if node != self.node
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for node in listed:
+                pipe.exists(cl.lease_key(node))
+            if all(await pipe.execute()):
+                return
+        try:
+            uptime: float | None = float((await self.redis.info("server"))["uptime_in_seconds"])
+        except Exception as exc:  # INFO refused (an ACL user without it): as if Redis were new
+            log.debug("cluster: Redis did not say how long it has been up: %s", exc)
+            uptime = None
+        hold = young_redis_hold(uptime, BACK_HOLD_S + renew)
+        if hold > 0:
+            self.stalls.hold(lease_clock(), hold)
+            since = "an unknown time" if uptime is None else f"{uptime:.0f} s"
+            log.info(
+                "cluster: Redis has been up for %s: no node is taken for gone for %.1f s, time "
+                "for the others to be back",
+                since,
+                hold,
+            )
 
     def _answered(self, sent: float) -> float:
         """A call of the timer's sent at ``sent`` was answered: now, on the lease's clock."""

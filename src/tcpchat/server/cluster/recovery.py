@@ -13,8 +13,7 @@ from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
-from ...core.lease import Backoff
-from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S, CLUSTER_RETRY_MAX_S
+from ...core.lease import BACK_HOLD_S, Backoff
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
 from .bus import Numbered
@@ -25,9 +24,6 @@ log = logging.getLogger(LOGGER_NAME)
 # A link lost after holding this long starts its backoff afresh; one lost sooner (Redis keeps
 # refusing something, a link that flaps) goes on from the last pause, doubling up to its most.
 STEADY_S = 30.0
-# The longest a node that lost Redis may take to be back once Redis is: a pause between two
-# tries, and a try that waits for a timeout (connecting, or the first answer).
-BACK_HOLD_S = CLUSTER_RETRY_MAX_S + CLUSTER_COMMAND_TIMEOUT_S
 
 
 class Recovery(Answers):
