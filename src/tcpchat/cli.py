@@ -105,8 +105,8 @@ def run_server(config: ServerConfig) -> int:
     log = logging.getLogger(LOGGER_NAME)
     if path:
         log.info("logging to %s", path)
-    from .server.listeners import ListenError
     from .server.main import run
+    from .server.ports import ListenError
 
     try:
         _run(run(config), config.loop)

@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from tests.conftest import SRC, WAIT, ServerProcess, child_env, join_peer, without_modules
-from tests.e2e.redis_server import RedisServer, free_port
+import pytest
+
+from tests.conftest import (
+    SRC,
+    WAIT,
+    Lines,
+    ServerProcess,
+    child_env,
+    join_peer,
+    without_modules,
+)
+from tests.e2e.redis_server import RedisServer, command, free_port
 
 # A sitecustomize that notes every attempt to import redis (and lets it go on): the server
 # may not even try without --cluster, whether the extra is installed or not.
@@ -96,6 +109,53 @@ def test_redis_unreachable_at_start_is_one_line_and_exit_1(tmp_path: Path) -> No
     url = f"redis://127.0.0.1:{free_port()}/0"
     result = start(tmp_path, "--cluster", url)
     one_line_and_exit_1(result, f"cannot reach the cluster's Redis at {url}")
+
+
+def test_a_port_in_use_stops_a_node_before_it_touches_the_cluster(tmp_path: Path) -> None:
+    """The ports are bound before Redis is reached (server/ports.py): under systemd, a node
+    whose port another server holds is restarted every few seconds, and each start joined the
+    cluster and left it again (a join, a leave and 100,000 ids reserved each time)."""
+    redis = RedisServer(tmp_path / "redis")
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = str(taken.getsockname()[1])
+        result = start(tmp_path, "--cluster", redis.url, "--port", port)
+        one_line_and_exit_1(result, f"cannot listen on 127.0.0.1:{port}")
+        assert command(redis.port, "DBSIZE") == ":0"  # nothing written to Redis
+    finally:
+        taken.close()
+        redis.stop()
+
+
+def test_a_stop_signal_while_waiting_for_redis_stops_cleanly_and_the_port_refuses_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """systemctl stop while a node waits for Redis (--cluster-wait) ended it in silence, killed
+    by the signal; it now says so and exits 0. Its port is bound but not listened on: a user
+    is refused, not left hanging without a greeting."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    port = free_port()
+    args = [sys.executable, "-m", "tcpchat", "server", "--config", os.devnull, "--host"]
+    args += ["127.0.0.1", "--port", str(port), "--no-log-file", "--no-history"]
+    args += ["--cluster", url, "--cluster-wait", "60"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=tmp_path)
+    lines = Lines()
+    reader = threading.Thread(target=lambda: [lines.add(x.rstrip()) for x in proc.stderr or ()])
+    reader.start()
+    try:
+        lines.wait_for(r"cannot reach the cluster's Redis .* yet")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), WAIT).close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT)
+        reader.join(WAIT)
+    lines.wait_for(r"INFO +received SIGTERM while waiting for the cluster's Redis$")
+    assert re.search(r"INFO +stopped$", lines.lines[-1]), lines.lines
+    assert not any("Traceback" in line for line in lines.lines), lines.lines
 
 
 def test_cluster_wait_gives_up_after_its_time(tmp_path: Path) -> None:

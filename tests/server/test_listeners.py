@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from tcpchat.config import parse_hosts
-from tcpchat.server import listeners
+from tcpchat.server import listeners, ports
 from tcpchat.server.admission import Admission
 from tcpchat.server.app import ChatServer
 from tcpchat.server.config import ServerConfig, server_config
 from tcpchat.server.connection import Connection
 from tcpchat.server.irc import IrcGate
-from tcpchat.server.listeners import ListenError, bind, split_hosts
+from tcpchat.server.ports import ListenError, bind, split_hosts
 from tests.conftest import WAIT
 
 
@@ -122,13 +122,13 @@ def test_a_port_taken_on_a_later_address_is_tried_again(monkeypatch: pytest.Monk
     tries: list[int] = []
     taken = OSError(errno.EADDRINUSE, "Address already in use")
 
-    def bind_all(targets: object, port: int) -> list[socket.socket]:
+    def bind_all(targets: object, port: int, listen: bool) -> list[socket.socket]:
         tries.append(port)
         if len(tries) < 3:
             raise ListenError("[::1]:40000", taken)
         return []
 
-    monkeypatch.setattr(listeners, "_bind_all", bind_all)
+    monkeypatch.setattr(ports, "_bind_all", bind_all)
     assert bind("127.0.0.1,127.0.0.2", 0) == []
     assert tries == [0, 0, 0]
     tries.clear()

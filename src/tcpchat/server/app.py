@@ -56,9 +56,10 @@ from .fanout import Broadcasts
 from .gate import Admitting
 from .irc import IrcGate
 from .journal import journal
-from .listeners import Gate, Listener, bind, tls_context
+from .listeners import Gate, Listener
 from .logs import LOGGER_NAME, report_suppressed
 from .outbox import flush_delay
+from .ports import Ports, start_listening
 
 if TYPE_CHECKING:
     from .cluster.link import ClusterLink
@@ -264,18 +265,13 @@ class ChatServer(Admitting):
 
     # --- life ----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the listeners. Raises OSError (for example, port in use) or ConfigError."""
-        cfg = self.config
-        tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
-        plans: list[tuple[int, ssl.SSLContext | None]] = [(cfg.port, tls)]
-        if tls is not None and cfg.tls_port:
-            plans = [(cfg.port, None), (cfg.tls_port, tls)]
-        for port, context in plans:
-            for sock in bind(cfg.host, port):
-                self._listen(sock, self, context)
-                address = sock.getsockname()
-                self.addresses.append((str(address[0]), int(address[1]), context is not None))
+    async def start(self, ports: Ports) -> None:
+        """Listen on ``ports`` (``reserve_ports``) and accept. Raises ListenError (another
+        program took a port since it was bound)."""
+        for sock, context in ports.chat:
+            self._listen(sock, self, context)
+            address = sock.getsockname()
+            self.addresses.append((str(address[0]), int(address[1]), context is not None))
         for host, port, is_tls in self.addresses:
             log.info(
                 "tcp-chat %s listening on %s%s",
@@ -283,30 +279,23 @@ class ChatServer(Admitting):
                 format_peer((host, port)),
                 " (TLS)" if is_tls else "",
             )
-        if cfg.proxy_from:
-            log.info("connections from %s begin with a PROXY header", cfg.proxy_from)
-        self._start_irc(tls)
-
-    def _start_irc(self, tls: ssl.SSLContext | None) -> None:
-        """The IRC listeners (``--irc-port``, ``--irc-tls-port``), if asked for (docs/IRC.md)."""
-        cfg = self.config
-        gate = IrcGate(self)
-        for port, context in ((cfg.irc_port, None), (cfg.irc_tls_port, tls)):
-            if port < 0:
-                continue
-            for sock in bind(cfg.host, port):
-                self._listen(sock, gate, context)
-                host, bound = sock.getsockname()[:2]
-                self.irc_addresses.append((str(host), int(bound), context is not None))
-                kind = " (IRC, TLS)" if context is not None else " (IRC)"
-                log.info(
-                    "IRC listening on %s%s as %s",
-                    format_peer((host, bound)),
-                    kind,
-                    self.irc.format.name,
-                )
+        if self.config.proxy_from:
+            log.info("connections from %s begin with a PROXY header", self.config.proxy_from)
+        gate = IrcGate(self)  # the IRC listeners (--irc-port, --irc-tls-port): docs/IRC.md
+        for sock, context in ports.irc:
+            self._listen(sock, gate, context)
+            host, bound = sock.getsockname()[:2]
+            self.irc_addresses.append((str(host), int(bound), context is not None))
+            kind = " (IRC, TLS)" if context is not None else " (IRC)"
+            log.info(
+                "IRC listening on %s%s as %s",
+                format_peer((host, bound)),
+                kind,
+                self.irc.format.name,
+            )
 
     def _listen(self, sock: socket.socket, gate: Gate, context: ssl.SSLContext | None) -> None:
+        start_listening(sock)
         timeout = self.config.tls_handshake_timeout
         self.listeners.append(Listener(sock, gate, context, timeout, proxies=self.proxies))
 

@@ -17,22 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import itertools
 import logging
 import socket
 import ssl
 import time
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
-from ..config import EVERY_ADDRESS, parse_hosts
-from ..core.errors import ConfigError
 from ..core.limits import (
     ACCEPT_BATCH,
     ACCEPT_ERROR_LOG_INTERVAL_S,
     ACCEPT_PAUSE_S,
-    LISTEN_BACKLOG,
-    SAME_PORT_TRIES,
 )
 from ..core.proxy import HEADER_MAX_BYTES, Proxies, ProxyHeaderError
 from .admission import Tally, format_peer, refusal_line
@@ -81,88 +76,6 @@ class Gate(Protocol):
         """``protocol``'s connection failed before or while starting (a TLS handshake that
         failed or timed out, a peer already gone); give its place back unless the protocol
         started and will do so itself."""
-
-
-class ListenError(OSError):
-    """The server cannot listen on ``where`` (``[::1]:54321``): the port is taken, the address
-    is not this machine's, or its name is unknown; the message says which, ``errno`` is the
-    system's."""
-
-    def __init__(self, where: str, failure: OSError) -> None:
-        super().__init__(f"cannot listen on {where}: {failure.strerror or failure}")
-        self.errno = failure.errno
-        self.where = where
-
-
-def split_hosts(host: str) -> list[str | None]:
-    """The addresses of a ``--host`` value (several separated by commas, config.parse_hosts),
-    as getaddrinfo takes them: None for every address."""
-    hosts = parse_hosts(host)
-    if hosts in EVERY_ADDRESS:
-        return [None]
-    return [*hosts.split(",")]
-
-
-def bind(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for ``host`` as asyncio's ``create_server`` makes them: one per address
-    it resolves to ('', '*' and '0.0.0.0'-style wildcards included), IPv6 ones with
-    IPV6_V6ONLY (so ``::`` is IPv6 only; ``0.0.0.0,::`` or ``*`` is both). ``host`` may list
-    several, separated by commas; with port 0 they all get the same free port.
-
-    Raises ListenError (port in use, an address not this machine's, an unknown name)."""
-    targets: list[tuple[Any, ...]] = []
-    for name in split_hosts(host):
-        try:
-            infos = socket.getaddrinfo(
-                name, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
-            )
-        except OSError as exc:
-            raise ListenError(format_peer((name or "*", port)), exc) from None
-        for family, kind, proto, _, address in infos:
-            if (family, kind, proto, address) not in targets:
-                targets.append((family, kind, proto, address))
-    # With port 0, the port the first address got may be taken on another one: try again.
-    tries = SAME_PORT_TRIES if port == 0 and len(targets) > 1 else 1
-    for attempt in range(1, tries + 1):
-        try:
-            return _bind_all(targets, port)
-        except ListenError as exc:
-            if exc.errno != errno.EADDRINUSE or attempt == tries:
-                raise
-    raise AssertionError("not reached: the last try returns or raises")
-
-
-def _bind_all(targets: list[tuple[Any, ...]], port: int) -> list[socket.socket]:
-    """A socket listening on each (family, type, proto, address) of ``targets``, all on ``port``
-    (0: the port the first one gets); none is left open if one fails."""
-    socks: list[socket.socket] = []
-    chosen = port
-    for family, kind, proto, address in targets:
-        where = (address[0], chosen or address[1], *address[2:])
-        try:
-            socks.append(_listening(family, kind, proto, where))
-        except OSError as exc:
-            for sock in socks:
-                sock.close()
-            raise ListenError(format_peer(where), exc) from None
-        chosen = chosen or int(socks[-1].getsockname()[1])
-    return socks
-
-
-def _listening(family: int, kind: int, proto: int, address: tuple[Any, ...]) -> socket.socket:
-    """A non-blocking socket listening on ``address``; closed again if that fails."""
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_BACKLOG)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class Listener:
@@ -397,13 +310,3 @@ def _handshaking(task: asyncio.Future[None], protocol: asyncio.Protocol | None) 
     made), not done, and not connected yet (a handshake that ended this very loop turn has had
     its ``connection_made``, which set the protocol's transport, before the task resumes)."""
     return protocol is not None and not task.done() and getattr(protocol, "transport", None) is None
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from None
-    return context

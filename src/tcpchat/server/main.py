@@ -8,15 +8,18 @@ import logging
 import os
 import signal
 import socket
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from ..core.limits import FD_RESERVE
 from .app import ChatServer
 from .config import ServerConfig, default_node_name
 from .logs import LOGGER_NAME
+from .ports import Ports, reserve_ports
 from .store import close_archive, open_archive
 
 log = logging.getLogger(LOGGER_NAME)
+T = TypeVar("T")
 
 # The collector's youngest generation is gone over every this many allocations (Python's
 # default is 700). What is alive when it runs is the work in flight (a message between its
@@ -68,6 +71,16 @@ async def run(config: ServerConfig) -> None:
             files,
             config.max_connections,
         )
+    # Bound first, listening last: a port in use stops the start before anything else is done
+    # (ports.py); nobody connects before the server is ready.
+    ports = reserve_ports(config)
+    try:
+        await _serve(config, ports, files)
+    finally:
+        ports.close()
+
+
+async def _serve(config: ServerConfig, ports: Ports, files: int) -> None:
     # Reached before listening, so that a cluster we cannot join stops the start (one line,
     # exit 1); without --cluster nothing of redis-py is imported.
     redis: Any = None
@@ -76,7 +89,9 @@ async def run(config: ServerConfig) -> None:
         from .cluster import reach
 
         node = node or default_node_name(socket.gethostname(), config.port or os.getpid())
-        redis = await reach(config.cluster, config.cluster_wait)
+        redis = await _unless_stopped(reach(config.cluster, config.cluster_wait))
+        if redis is None:
+            return
     # Opened before listening, so that a database we cannot use stops the start (one line,
     # exit 1); closed after the last message, so that a clean stop loses none.
     try:
@@ -101,7 +116,7 @@ async def run(config: ServerConfig) -> None:
         for signum in stopping:
             loop.add_signal_handler(signum, _on_signal, server, signum)
         try:
-            await server.start()
+            await server.start(ports)
             await server.serve()
         finally:
             for signum in stopping:
@@ -112,6 +127,34 @@ async def run(config: ServerConfig) -> None:
         close_archive(archive)
         if redis is not None:
             await redis.aclose()
+
+
+async def _unless_stopped(waiting: Awaitable[T]) -> T | None:
+    """``waiting`` (for Redis at start: up to --cluster-wait), given up on a stop signal as a
+    running server stops on one: logged, and None (a clean stop, exit 0). Without this, SIGTERM
+    (``systemctl stop``) ended the process in silence."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(waiting)
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        log.info("received %s while waiting for the cluster's Redis", signal.Signals(signum).name)
+        received.append(signum)
+        task.cancel()
+
+    stopping = stop_signals()
+    for signum in stopping:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        log.info("stopped")
+        return None
+    finally:
+        for signum in stopping:
+            loop.remove_signal_handler(signum)
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -124,6 +124,15 @@ async def reach(url: str, wait: float) -> Any:
         )
     except ValueError as exc:  # what parse_cluster_url could not know of redis-py's rules
         raise ConfigError(f"--cluster {shown_url(url)}: {exc}") from None
+    try:
+        return await _ping_until(client, url, wait)
+    except asyncio.CancelledError:  # a stop signal while waiting (server/main.py)
+        await client.aclose()
+        raise
+
+
+async def _ping_until(client: Any, url: str, wait: float) -> Any:
+    """``client`` once Redis answers it, trying for ``wait`` seconds: ``ConfigError`` if not."""
     deadline = time.monotonic() + wait
     pause = FIRST_RETRY_S
     while True:
