@@ -108,3 +108,16 @@ def test_a_real_old_python_gets_one_line_not_a_traceback(python: str, entry: lis
     assert done.returncode == 1
     line = r"tcp-chat needs Python 3\.9 or newer \(this is Python 3\.\d\)\n"
     assert re.fullmatch(line, done.stderr)
+
+
+@pytest.mark.parametrize("program", ["server", "client"])
+def test_a_setting_refused_in_the_config_file_is_one_line_and_exit_2(
+    program: str, tmp_path: Path
+) -> None:
+    """Not the twenty lines of usage before it, which hid it in the journal."""
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f"[{program}]\nbogus = 1\n", encoding="utf-8")
+    done = _tcpchat(program, "--config", str(conf))
+    assert (done.returncode, done.stdout) == (2, "")
+    line = f"python -m tcpchat {program}: error: config file {conf}: unknown key 'bogus'"
+    assert done.stderr.startswith(line) and done.stderr.count("\n") == 1, done.stderr

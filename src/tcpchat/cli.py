@@ -84,8 +84,16 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcp-server") -> 
     try:
         config = server_config(flags, os.environ)
     except ConfigError as exc:
-        parser.error(str(exc))
+        return config_error(parser.prog, exc)
     return run_server(config)
+
+
+def config_error(prog: str, exc: ConfigError) -> int:
+    """A setting refused (in the config file, the environment or across flags): one line on
+    stderr, exit 2, without the usage (twenty lines of it in the journal hid the one that
+    matters)."""
+    print(f"{prog}: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def run_server(config: ServerConfig) -> int:
@@ -128,7 +136,7 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcp-client") -> 
     try:
         config = client_config(flags, os.environ)
     except ConfigError as exc:
-        parser.error(str(exc))
+        return config_error(parser.prog, exc)
     try:
         return _run(_client(config), "asyncio")
     except ChatError as exc:
