@@ -134,7 +134,8 @@ def server_page() -> str:
         ".SH DESCRIPTION",
         roff(parser.description or ""),
         ".PP",
-        "The server listens on one TCP port. People join with "
+        "The server listens on a TCP port (and, when asked, on a TLS port and IRC ports: see "
+        "the options). People join with "
         + bold("tcp-client")
         + "(1), "
         + bold("nc")
@@ -145,7 +146,11 @@ def server_page() -> str:
         + " are commands (type "
         + bold("/help")
         + " once connected). The server stops cleanly on SIGTERM, SIGINT or SIGHUP: it tells "
-        "everyone, flushes what is queued and exits with status 0.",
+        "everyone, flushes what is queued and exits with status 0. There is no reload: a "
+        "changed setting takes effect when the server is started again ("
+        + bold("systemctl restart tcp-server")
+        + "; under systemd a SIGHUP stops the service, which is not restarted, its exit being "
+        "a clean one).",
     ]
     lines += options_section(parser)
     lines += [
