@@ -10,7 +10,7 @@ import pytest
 
 from tcpchat.core.cluster_codec import NODE_NAME_MAX_CHARS, is_word
 from tcpchat.core.errors import ConfigError
-from tcpchat.server.config import (
+from tcpchat.server.cluster_options import (
     _CLUSTER_OPTIONS,
     default_node_name,
     parse_cluster_url,

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from ..core.limits import FD_RESERVE
 from .app import ChatServer
-from .config import ServerConfig, default_node_name
+from .cluster_options import default_node_name
+from .config import ServerConfig
 from .logs import LOGGER_NAME
 from .ports import Ports, reserve_ports
 from .store import close_archive, open_archive

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ...core import cluster as cl
 from ...core.errors import ConfigError
 from ...core.limits import CLUSTER_COMMAND_TIMEOUT_S, CLUSTER_LEASE_S
-from ..config import shown_url
+from ..cluster_options import shown_url
 from ..logs import LOGGER_NAME
 
 log = logging.getLogger(LOGGER_NAME)
