@@ -200,6 +200,23 @@ def server_page() -> str:
         + ". Each client address may cause only so much log (a burst, then 8 KiB a "
         "second); past that its records are counted, and a WARNING every 10 seconds says how "
         "many were left out.",
+        ".PP",
+        "Where standard error is the journal (the variable "
+        + bold("JOURNAL_STREAM")
+        + " names that very stream, as systemd sets it), each line begins with its priority, "
+        "which the journal takes off and records as the entry's: "
+        + bold("<7>")
+        + " DEBUG, "
+        + bold("<6>")
+        + " INFO, "
+        + bold("<4>")
+        + " WARNING, "
+        + bold("<3>")
+        + " ERROR (every line of its traceback too), and has no time stamp, the journal having "
+        "its own. So "
+        + bold("journalctl -u tcp-server -p warning")
+        + " shows the warnings and errors alone. Elsewhere, and in the log files, each line "
+        "begins with its date and time.",
     ]
     lines += environment_section(opts, [])
     lines += [
@@ -270,6 +287,8 @@ def server_page() -> str:
         bold("systemctl enable --now tcp-server"),
         ".br",
         bold("journalctl -u tcp-server -f"),
+        ".br",
+        bold("journalctl -u tcp-server -p warning") + " (its warnings and errors only)",
         ".RE",
         ".PP",
         "Two nodes of a cluster on one host, sharing one Redis. Each instance reads a file of "

@@ -20,7 +20,7 @@ from .client.config import CLIENT_OPTIONS, ClientConfig, client_config
 from .config import add_options
 from .core.errors import ChatError, ConfigError
 from .server.config import SERVER_OPTIONS, ServerConfig, server_config
-from .server.logs import LOGGER_NAME
+from .server.logs import LOGGER_NAME, is_journal
 from .server.logs import setup as setup_logging
 
 SERVER_DESCRIPTION = (
@@ -107,8 +107,10 @@ def run_server(config: ServerConfig) -> int:
             config.log_backups,
         )
     except OSError as exc:
+        error = "<3>" if is_journal(sys.stderr) else ""  # the journal's priority: err
         print(
-            f"tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}", file=sys.stderr
+            f"{error}tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}",
+            file=sys.stderr,
         )
         return 1
     log = logging.getLogger(LOGGER_NAME)

@@ -2,23 +2,27 @@
 
 The real server, real sockets: one address quits with a 4,000-byte reason in a loop, before the
 server password; the log stays within its budget while an ordinary user is logged in full. And the
-log file rotates at its size cap.
+log file rotates at its size cap. Where its stderr is the journal, each line begins with its
+priority and has no time stamp.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tcpchat.core.limits import (
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,
     MAX_QUIT_REASON_CHARS,
 )
-from tests.conftest import WAIT, Peer, ServerProcess, child_env
+from tests.conftest import WAIT, Peer, ServerProcess, child_env, poll_until, stop_process
 
 ATTACKER = "127.1.0.1"  # a loopback address of its own, so it has a budget of its own
 
@@ -161,3 +165,122 @@ def test_health_checks_are_logged_at_debug_only(tmp_path: Path) -> None:
         assert re.search(r"INFO    \[#3 .*\] connected \(1 connection\)", records)
     finally:
         srv.stop()
+
+
+# --- the journal ----------------------------------------------------------------------------------
+
+# The time stamp every record begins with on a terminal, a file or docker logs.
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
+# A record as journald reads it: its priority, its level name, no time stamp.
+PRIORITY = re.compile(r"^<([2-7])>(DEBUG|INFO|WARNING|ERROR) ")
+
+
+def stream_id(path: Path) -> str:
+    """``JOURNAL_STREAM`` as systemd sets it for a service whose stderr is ``path``."""
+    found = os.stat(path)
+    return f"{found.st_dev}:{found.st_ino}"
+
+
+def server_to_file(
+    tmp_path: Path, stderr: Path, args: list[str], journal_stream: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The real server with its stderr the file ``stderr`` (made empty first), and
+    ``JOURNAL_STREAM`` set to ``journal_stream`` ("": that file's numbers) or not set."""
+    stderr.write_text("", encoding="utf-8")
+    env = child_env()
+    env.pop("JOURNAL_STREAM", None)  # the one of a test run under systemd
+    if journal_stream is not None:
+        env["JOURNAL_STREAM"] = journal_stream or stream_id(stderr)
+    command = [sys.executable, "-m", "tcpchat", "server", "--host", "127.0.0.1"]
+    command += ["--config", os.devnull, "--no-history", "--log-dir", str(tmp_path / "logs")]
+    with open(stderr, "ab") as stream:
+        return subprocess.Popen(
+            [*command, *args], stdout=subprocess.DEVNULL, stderr=stream, env=env, cwd=tmp_path
+        )
+
+
+def logged_port(proc: subprocess.Popen[bytes], stderr: Path) -> int:
+    def port() -> int | None:
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)$", read(stderr), re.M)
+        if found is None and proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}:\n{read(stderr)}")
+        return int(found.group(1)) if found else None
+
+    return poll_until(port, "the server listening")
+
+
+def wait_in_file(path: Path, pattern: str) -> None:
+    """Wait until a line of ``path`` matches ``pattern``."""
+    poll_until(lambda: re.search(pattern, read(path), re.M), f"{pattern} in {path}")
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_with_stderr_the_journal_each_line_begins_with_its_priority_and_no_time(
+    tmp_path: Path,
+) -> None:
+    stderr = tmp_path / "stderr"
+    args = ["--port", "0", "--max-per-ip", "1", "--log-level", "DEBUG"]
+    chat = server_to_file(tmp_path, stderr, args, journal_stream="")
+    try:
+        port = logged_port(chat, stderr)
+        alice = Peer(port)
+        alice.send("alice\n")
+        alice.expect("You are alice")
+        refused = Peer(port)  # one more than --max-per-ip: a WARNING
+        assert refused.closed()
+        wait_in_file(stderr, r"^<4>WARNING \[127\.0\.0\.1:\d+\] refused: Too many connections")
+        # A second server on the same port cannot start: an ERROR, and exit 1 (a restart loop).
+        second = tmp_path / "second.stderr"
+        args = ["--port", str(port), "--no-log-file"]
+        taken = server_to_file(tmp_path, second, args, journal_stream="")
+        assert taken.wait(WAIT) == 1
+        assert re.search(rf"^<3>ERROR   cannot listen on 127\.0\.0\.1:{port}: ", read(second), re.M)
+        alice.close()
+        chat.terminate()
+        assert chat.wait(WAIT) == 0
+    finally:
+        stop_process(chat)
+    lines = read(stderr).splitlines()
+    assert lines[-1] == "<6>INFO    stopped"
+    assert all(PRIORITY.match(line) for line in lines), lines
+    assert any(line.startswith("<7>DEBUG   [#1 127.0.0.1:") for line in lines)
+    assert any(line.startswith("<6>INFO    [#1 127.0.0.1:") for line in lines)
+    assert not any(STAMP.search(line) for line in lines)
+    # The log file is as ever: time stamps, no priorities, the same records.
+    (log_file,) = (tmp_path / "logs").glob("chat-*.log")
+    records = log_file.read_text(encoding="utf-8").splitlines()
+    assert all(STAMP.match(line) for line in records), records
+    assert [STAMP.sub(r"\1 ", line) for line in records] == [
+        PRIORITY.sub(r"\2 ", line) for line in lines
+    ]
+
+
+@pytest.mark.parametrize("journal_stream", [None, "another"], ids=["no variable", "another stream"])
+def test_with_stderr_not_the_journal_the_lines_are_as_ever(
+    tmp_path: Path, journal_stream: str | None
+) -> None:
+    """Without JOURNAL_STREAM, or with one a parent whose stderr was the journal left behind
+    while this stderr goes to a file, every line begins with its time: what the file says."""
+    if journal_stream is not None:
+        (tmp_path / "journal").touch()
+        journal_stream = stream_id(tmp_path / "journal")
+    stderr = tmp_path / "stderr"
+    chat = server_to_file(tmp_path, stderr, ["--port", "0"], journal_stream=journal_stream)
+    try:
+        port = logged_port(chat, stderr)
+        peer = Peer(port)
+        peer.send("alice\n/quit\n")
+        assert peer.closed()
+        wait_in_file(stderr, r"alice disconnected \(quit\)$")
+        chat.terminate()
+        assert chat.wait(WAIT) == 0
+    finally:
+        stop_process(chat)
+    console = read(stderr)
+    assert all(STAMP.match(line) for line in console.splitlines()), console
+    assert console.rstrip("\n").endswith(" INFO    stopped")
+    (log_file,) = (tmp_path / "logs").glob("chat-*.log")
+    assert log_file.read_text(encoding="utf-8") == console

@@ -108,8 +108,10 @@ class Machine:
     def show(self, unit: str, prop: str) -> str:
         return self.systemctl("show", "-P", prop, unit).strip()
 
-    def journal(self, unit: str) -> str:
-        return self.run("journalctl", "--no-pager", "-o", "cat", "-u", unit).stdout
+    def journal(self, unit: str, *args: str) -> str:
+        """The unit's journal as ``journalctl -o cat`` shows it; ``args`` add options
+        (``-p warning``)."""
+        return self.run("journalctl", "--no-pager", "-o", "cat", "-u", unit, *args).stdout
 
     def file(self, path: str) -> Path:
         """``path`` inside the container, seen from the host."""
@@ -229,6 +231,8 @@ def test_the_plain_unit_serves_as_a_dynamic_user_and_stops_cleanly(
     alice, bob = user(ports["plain"], "алиса"), user(ports["plain"], "bob")
     alice.send("привет\n")
     bob.expect(r"^<алиса> привет$")
+    bob.send(b"caf\xe9\n")  # Latin-1, not UTF-8: a WARNING
+    bob.expect(r"^!!! ")
     pid = machine.show("tcp-server", "MainPID")
     status = machine.run("cat", f"/proc/{pid}/status").stdout  # (the container's pid)
     uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
@@ -239,7 +243,12 @@ def test_the_plain_unit_serves_as_a_dynamic_user_and_stops_cleanly(
     assert machine.show("tcp-server", "Result") == "success"
     assert machine.show("tcp-server", "ExecMainStatus") == "0"
     journal = machine.journal("tcp-server")
-    assert "алиса -> ALL" in journal and re.search(r"INFO +stopped$", journal, re.M), journal
+    assert "алиса -> ALL" in journal and re.search(r"^INFO +stopped$", journal, re.M), journal
+    assert not re.search(r"^\d{4}-\d\d-\d\d ", journal, re.M), journal  # the journal's time only
+    # Each line at its priority: -p warning shows the WARNING, not the INFO records.
+    warnings = machine.journal("tcp-server", "-p", "warning")
+    assert re.search(r"^WARNING \[#\d+ .*\] user error invalid_utf8: ", warnings, re.M), warnings
+    assert "алиса -> ALL" not in warnings and "stopped" not in warnings, warnings
     assert logged(machine, "/var/log/tcp-chat", "алиса -> ALL")  # log_file = yes
     for peer in (alice, bob):
         peer.close()

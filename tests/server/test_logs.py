@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -317,19 +316,6 @@ def test_rotation_counts_bytes_and_keeps_the_backups(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["chat.log", "chat.log.1", "chat.log.2"]
     assert all(0 < f.stat().st_size <= 1000 for f in files)
     assert path.read_text(encoding="utf-8").splitlines()[-1].startswith("39 ")
-
-
-@pytest.fixture
-def tcpchat_logger() -> Iterator[logging.Logger]:
-    """The ``tcpchat`` logger, put back as it was after the test configured it."""
-    logger = logging.getLogger(LOGGER_NAME)
-    saved = (logger.handlers[:], logger.filters[:], logger.propagate, logger.level)
-    yield logger
-    for handler in logger.handlers:
-        if handler not in saved[0]:
-            handler.close()
-    logger.handlers, logger.filters, logger.propagate = saved[:3]
-    logger.setLevel(saved[3])
 
 
 def test_setup_rotates_the_file_and_installs_one_budget(

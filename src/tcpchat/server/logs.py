@@ -4,6 +4,11 @@ Levels: ERROR for our own bugs (with traceback), WARNING for clients dropped or 
 start, stop, connections, names, messages and disconnects, DEBUG for raw lines. ``setup`` is
 called from ``main`` only; importing this module configures nothing.
 
+Where standard error is the journal (the systemd units), each line of a record begins with its
+priority (``<4>WARNING ...``) and carries no time stamp of its own: ``journalctl -p warning``
+finds the warnings, and the journal's time is the only one. Elsewhere, and in the files, every
+record begins with its time.
+
 Nobody can fill the disk through the log: a record quotes user text through ``clip``; the records
 of each client address share a budget (``AddressBudget``), past which they are counted instead of
 written; and the file rotates at a size cap, keeping a few older files.
@@ -15,9 +20,9 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from logging.handlers import RotatingFileHandler
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 from ..core.limits import (
     LOG_BACKUPS,
@@ -34,6 +39,8 @@ LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 # What FORMAT adds to a message: "2026-11-25 12:00:00,101 INFO    " and the newline.
 _RECORD_OVERHEAD = 33
+# A record on a stream journald reads: the journal stamps each line with its own time.
+JOURNAL_FORMAT = "%(levelname)-7s %(message)s"
 # The attribute of a record that names the client address it is about; records without one are
 # the server's own (start, stop, listening) and never count against a budget.
 ADDRESS_ATTR = "ip"
@@ -48,6 +55,51 @@ class SafeFormatter(logging.Formatter):
         # exception text.
         record.message = neutralise(record.message, escape=True)
         return super().formatMessage(record)
+
+
+def journal_priority(level: int) -> int:
+    """The syslog priority of a record of ``level``: 7 debug, 6 info, 4 warning, 3 error (err),
+    2 critical (crit). Python's levels have no notice (5)."""
+    if level >= logging.CRITICAL:
+        return 2
+    if level >= logging.ERROR:
+        return 3
+    if level >= logging.WARNING:
+        return 4
+    return 6 if level >= logging.INFO else 7
+
+
+class JournalFormatter(SafeFormatter):
+    """A record as journald reads it from a stream: every line begins with the record's priority
+    in angle brackets (sd-daemon's prefix, read under systemd's ``SyslogLevelPrefix=``, on by
+    default), and no time stamp. ``<4>WARNING ...`` is a journal entry of priority 4 whose text,
+    ``journalctl -o cat`` shows, is ``WARNING ...``. A traceback's lines get the prefix too, so an
+    ERROR is found whole by ``journalctl -p err``."""
+
+    def __init__(self) -> None:
+        super().__init__(JOURNAL_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{journal_priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in super().format(record).split("\n"))
+
+
+def is_journal(stream: IO[str], environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``stream`` is the stream systemd connected to the journal.
+
+    systemd sets ``JOURNAL_STREAM`` to ``DEVICE:INODE`` (decimal) of the stream it gives a
+    service as standard output or error; a stream counts only if ``os.fstat`` finds those very
+    numbers, so a program that inherited the variable but writes somewhere else (its standard
+    error redirected to a file, a pipe, a terminal) is not taken for the journal."""
+    device, colon, inode = environ.get("JOURNAL_STREAM", "").partition(":")
+    if not colon:
+        return False
+    try:
+        wanted = (int(device), int(inode))
+        found = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):  # no fileno: a stream of a test, a closed one
+        return False
+    return (found.st_dev, found.st_ino) == wanted
 
 
 class SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -257,9 +309,10 @@ def setup(
     max_bytes: int = LOG_MAX_BYTES,
     backups: int = LOG_BACKUPS,
 ) -> str | None:
-    """Send the ``tcpchat`` logger to stderr and, if wanted, to a new file in ``log_dir`` that
-    rotates at ``max_bytes`` (0: never), keeping ``backups`` older files (``.1`` the newest).
-    Each client address gets a log budget (``AddressBudget``).
+    """Send the ``tcpchat`` logger to stderr (in the journal's form where stderr is the journal)
+    and, if wanted, to a new file in ``log_dir`` that rotates at ``max_bytes`` (0: never),
+    keeping ``backups`` older files (``.1`` the newest). Each client address gets a log budget
+    (``AddressBudget``).
 
     Returns the file's path (None without a file). Raises OSError if the directory cannot be made.
     """
@@ -285,6 +338,6 @@ def setup(
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     console = logging.StreamHandler()
-    console.setFormatter(formatter)
+    console.setFormatter(JournalFormatter() if is_journal(console.stream) else formatter)
     logger.addHandler(console)
     return path
