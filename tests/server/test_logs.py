@@ -14,13 +14,13 @@ import pytest
 from tcpchat.core import limits
 from tcpchat.core.errors import ConfigError
 from tcpchat.server.config import server_config
+from tcpchat.server.log_files import SizeCappedFileHandler
 from tcpchat.server.logs import (
     FORMAT,
     LOGGER_NAME,
     AddressBudget,
     SafeFormatter,
     SessionLog,
-    SizeCappedFileHandler,
     clip,
     received,
     report_suppressed,

@@ -21,7 +21,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping, MutableMapping
-from logging.handlers import RotatingFileHandler
 from typing import IO, Any, Callable
 
 from ..core.limits import (
@@ -34,6 +33,7 @@ from ..core.limits import (
     LOG_TEXT_MAX_CHARS,
 )
 from ..core.text import neutralise
+from .log_files import SizeCappedFileHandler, log_file_name
 
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -276,30 +276,6 @@ def report_suppressed(everything: bool = False) -> None:
 
 def _kib(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size >= 10 * 1024 else f"{size / 1024:.1f} KiB"
-
-
-class SizeCappedFileHandler(RotatingFileHandler):
-    """``RotatingFileHandler`` that counts the bytes a record takes in the file.
-
-    The standard one compares the file's size in bytes with the record's length in characters,
-    so a record full of U+FFFD (3 bytes each in UTF-8) could overshoot the cap threefold. A
-    record is never split; one larger than the cap gets a file of its own.
-    """
-
-    def shouldRollover(self, record: logging.LogRecord) -> int:  # noqa: N802 (logging's name)
-        if self.maxBytes <= 0:
-            return False
-        if self.stream is None:  # delay=True, or just rotated
-            self.stream = self._open()
-        size = len(f"{self.format(record)}\n".encode(self.encoding or "utf-8", "backslashreplace"))
-        self.stream.seek(0, 2)  # the end, wherever the last write left the position
-        written = self.stream.tell()
-        return written > 0 and written + size > self.maxBytes
-
-
-def log_file_name(now: float | None = None) -> str:
-    """``chat-YYYY-MM-DD_HH-MM-SS.log`` in local time."""
-    return time.strftime("chat-%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
 
 
 def setup(
