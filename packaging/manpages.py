@@ -191,9 +191,20 @@ def server_page() -> str:
         + bold("log_max_bytes")
         + " with "
         + bold("log_backups")
-        + " older files kept; the systemd unit provides "
+        + " older files kept. At start the server removes the oldest files of earlier starts "
+        "(only the names it gives, "
+        + italic("chat-DATE_TIME.log")
+        + " and its rotated "
+        + italic(".log.N")
+        + ") past the last "
+        + bold("log_keep_starts")
+        + " starts, this one included, or past "
+        + bold("log_keep_bytes")
+        + ", and says how many at INFO: by default 10 starts and 180 MiB, so that the "
+        "directory holds at most 240 MiB however often the server restarts. The systemd unit "
+        "provides "
         + italic("/var/log/tcp-chat")
-        + " for that, and the template unit "
+        + " for the files, and the template unit "
         + italic("/var/log/tcp-chat-NAME")
         + " for its instance "
         + italic("NAME")

@@ -105,6 +105,8 @@ def run_server(config: ServerConfig) -> int:
             config.log_file,
             config.log_max_bytes,
             config.log_backups,
+            config.log_keep_starts,
+            config.log_keep_bytes,
         )
     except OSError as exc:
         error = "<3>" if is_journal(sys.stderr) else ""  # the journal's priority: err

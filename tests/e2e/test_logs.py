@@ -2,8 +2,8 @@
 
 The real server, real sockets: one address quits with a 4,000-byte reason in a loop, before the
 server password; the log stays within its budget while an ordinary user is logged in full. And the
-log file rotates at its size cap. Where its stderr is the journal, each line begins with its
-priority and has no time stamp.
+log file rotates at its size cap, and each start removes the oldest files of earlier ones past
+theirs. Where its stderr is the journal, each line begins with its priority and has no time stamp.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import pytest
 from tcpchat.core.limits import (
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,
+    LOG_KEEP_BYTES,
     MAX_QUIT_REASON_CHARS,
 )
+from tcpchat.server.log_files import log_file_name
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, poll_until, stop_process
 
 ATTACKER = "127.1.0.1"  # a loopback address of its own, so it has a budget of its own
@@ -97,6 +99,49 @@ def test_the_log_file_rotates_at_its_size_cap_and_keeps_its_backups(tmp_path: Pa
     kept = "".join(f.read_text(encoding="utf-8") for f in files)
     assert "listening on" not in kept  # the oldest records went with the oldest file
     assert "listening on" in srv.stderr()  # the console had everything
+
+
+def start_and_stop(tmp_path: Path, after: str, *args: str) -> tuple[str, str]:
+    """Run the real server once (its log files in tmp_path/logs), once the clock has left the
+    second of the file named ``after`` so that this start's file has a name of its own: (its
+    stderr, its log file's name)."""
+    poll_until(lambda: log_file_name() != after, "the clock's next second")
+    srv = ServerProcess(tmp_path, *args)
+    try:
+        assert srv.stop() == 0
+    finally:
+        srv.stop()
+    path = srv.wait_log(r"INFO    logging to (.*)$").group(1)
+    return srv.stderr(), Path(path).name
+
+
+def test_each_start_removes_the_oldest_log_files_of_earlier_starts(tmp_path: Path) -> None:
+    """A restart loop cannot fill the log directory: each start keeps the newest files of the
+    last --log-keep-starts starts within --log-keep-bytes, and leaves other files alone."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    earlier = [f"chat-2026-01-0{day}_00-00-00.log{n}" for day in range(1, 6) for n in ("", ".1")]
+    others = ["notes.txt", "chat-notes.log", "chat-2026-01-01_00-00-00.log.gz"]
+    for name in earlier + others:
+        (logs / name).write_text("old\n", encoding="utf-8")
+
+    console, first = start_and_stop(tmp_path, "", "--log-keep-starts", "3")
+    assert re.search(
+        rf"INFO    removed 6 log files of earlier starts \(24 bytes\) from {re.escape(str(logs))} "
+        rf"\(--log-keep-starts 3, --log-keep-bytes {LOG_KEEP_BYTES}\)$",
+        console,
+        re.M,
+    ), console
+    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, *others}
+
+    console, second = start_and_stop(tmp_path, first)  # the defaults: ten starts, nothing to remove
+    assert "removed" not in console
+    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, second, *others}
+
+    console, third = start_and_stop(tmp_path, second, "--log-keep-bytes", "1")
+    assert re.search(r"INFO    removed 6 log files of earlier starts \(", console), console
+    assert {p.name for p in logs.iterdir()} == {third, *others}
+    assert all((logs / name).read_text(encoding="utf-8") == "old\n" for name in others)
 
 
 # --- what a record says -------------------------------------------------------------------------

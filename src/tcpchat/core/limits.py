@@ -30,11 +30,12 @@ LOG_ECHO_MAX_CHARS = 200
 LOG_BUDGET_BURST_BYTES = 64 * 1024
 LOG_BUDGET_RATE_BYTES_PER_S = 8 * 1024
 LOG_SUPPRESSED_REPORT_S = 10.0
-# The log file rotates within a run at this size, keeping LOG_BACKUPS older files, so a run can
-# never hold more than (LOG_BACKUPS + 1) x LOG_MAX_BYTES of disk: 60 MiB by default, a few days
-# of a busy chat at INFO, well within the smallest /var/log partitions.
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 5
+# The log file rotates within a run at LOG_MAX_BYTES, keeping LOG_BACKUPS older files: 60 MiB a
+# start at most, days of a busy chat at INFO. At start, earlier starts' files go past the newest
+# LOG_KEEP_STARTS starts (this one's included) or LOG_KEEP_BYTES (three full starts), so a restart
+# loop cannot fill /var/log either: 240 MiB in all, within the smallest /var/log partitions.
+LOG_MAX_BYTES, LOG_BACKUPS = 10 * 1024 * 1024, 5
+LOG_KEEP_STARTS, LOG_KEEP_BYTES = 10, 3 * (LOG_BACKUPS + 1) * LOG_MAX_BYTES
 
 # IRC allows 512 bytes (RFC 1459 2.3), ssh-chat 1024 characters, devzat 5120 bytes. 4 KiB holds a
 # long paragraph of Cyrillic (2 bytes a letter) while keeping a session's read buffer small.
@@ -379,7 +380,6 @@ UNDELIVERED_MEMORY = 1000
 # server's own, for a server that does not say), each line its cost, keeping this many lines of
 # the burst in hand for a /pong it sends unpaced and for lines the network bunches up on the way.
 PACER_HEADROOM_LINES = 1
-
 
 # --- cluster (docs/CLUSTER.md; core/cluster.py, server/cluster/) ------------------------------
 

@@ -87,6 +87,22 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "rotated log files kept (FILE.1 the newest)",
         "N",
     ),
+    Option(
+        "log_keep_starts",
+        parse_size,
+        limits.LOG_KEEP_STARTS,
+        "keep the log files of this many starts in --log-dir, this one's included: at start "
+        "those of older starts are removed (0: no limit)",
+        "N",
+    ),
+    Option(
+        "log_keep_bytes",
+        parse_size,
+        limits.LOG_KEEP_BYTES,
+        "bytes the log files of earlier starts may take in --log-dir: at start the oldest are "
+        "removed until the rest fit (0: no limit)",
+        "BYTES",
+    ),
     Option("log_level", parse_level, "INFO", "DEBUG, INFO, WARNING or ERROR", "LEVEL"),
     Option(
         "log_text",
@@ -309,6 +325,8 @@ class ServerConfig:
     log_file: bool = True
     log_max_bytes: int = limits.LOG_MAX_BYTES
     log_backups: int = limits.LOG_BACKUPS
+    log_keep_starts: int = limits.LOG_KEEP_STARTS
+    log_keep_bytes: int = limits.LOG_KEEP_BYTES
     log_level: str = "INFO"
     log_text: bool = True
     max_line: int = limits.MAX_LINE_BYTES

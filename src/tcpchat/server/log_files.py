@@ -1,11 +1,23 @@
-"""The server's log files in ``--log-dir``: one per start, named for the time it started, and
-rotated within the run at a size cap."""
+"""The server's log files in ``--log-dir``: one per start, named for the time it started,
+rotated within the run at a size cap; and at start, the files of earlier starts past a cap
+removed, oldest first, so that restarts in a loop cannot fill the disk either.
+
+Only the names this module gives are ever removed (``chat-YYYY-MM-DD_HH-MM-SS.log`` and its
+rotated ``.log.1``, ``.log.2`` ...): whatever else is in the directory stays.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from logging.handlers import RotatingFileHandler
+
+# A file of ours: the start it belongs to (its name without ".log"), and its number once rotated.
+_OUR_FILE = re.compile(r"(chat-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)\.log(?:\.([1-9][0-9]{0,8}))?")
 
 
 class SizeCappedFileHandler(RotatingFileHandler):
@@ -30,3 +42,89 @@ class SizeCappedFileHandler(RotatingFileHandler):
 def log_file_name(now: float | None = None) -> str:
     """``chat-YYYY-MM-DD_HH-MM-SS.log`` in local time."""
     return time.strftime("chat-%Y-%m-%d_%H-%M-%S.log", time.localtime(now))
+
+
+@dataclass(frozen=True)
+class OldFile:
+    """A log file of an earlier start."""
+
+    name: str
+    start: str  # the start's file name without ".log": they sort in the order of time
+    number: int  # 0 for the file the start wrote last, N for its rotated ".log.N" (older)
+    size: int
+
+
+def to_remove(files: Iterable[OldFile], keep_starts: int, keep_bytes: int) -> list[OldFile]:
+    """Which ``files`` (of earlier starts) go, oldest first: those of every start but the newest
+    ``keep_starts - 1`` (``keep_starts`` counts the start being made; 0: no limit), then the
+    oldest of the rest until those left take at most ``keep_bytes`` (0: no limit). What stays is
+    always the newest: a start keeps its newer files when its older ones go."""
+    oldest_first = sorted(files, key=lambda f: (f.start, -f.number))
+    starts = sorted({f.start for f in oldest_first})
+    if keep_starts:
+        starts = starts[max(len(starts) - (keep_starts - 1), 0) :]
+    kept = set(starts)
+    gone = [f for f in oldest_first if f.start not in kept]
+    rest = [f for f in oldest_first if f.start in kept]
+    if keep_bytes:
+        total = 0
+        for index in range(len(rest) - 1, -1, -1):  # newest first
+            total += rest[index].size
+            if total > keep_bytes:
+                gone += rest[: index + 1]
+                break
+    return gone
+
+
+@dataclass
+class Pruned:
+    """What ``prune`` did: the files it removed and their bytes, and what it could not do (one
+    line each, for a WARNING)."""
+
+    removed: int = 0
+    size: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def prune(log_dir: str, current: str, keep_starts: int, keep_bytes: int) -> Pruned:
+    """Remove from ``log_dir`` the oldest log files of earlier starts, as ``to_remove`` says,
+    before this start opens ``current`` (a ``log_file_name``; files of its name already there,
+    from a start in the same second, count as this start's). Never raises: a file that cannot be
+    removed stays, and the caller logs the failures."""
+    pruned = Pruned()
+    if not keep_starts and not keep_bytes:
+        return pruned
+    this_start = current[: -len(".log")]
+    found: list[OldFile] = []
+    try:
+        with os.scandir(log_dir) as entries:
+            for entry in entries:
+                ours = _OUR_FILE.fullmatch(entry.name)
+                if ours is None or ours.group(1) == this_start:
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue  # a directory or a link of that name is not a file we wrote
+                    size = entry.stat(follow_symlinks=False).st_size
+                except OSError:  # gone in the meantime
+                    continue
+                found.append(OldFile(entry.name, ours.group(1), int(ours.group(2) or 0), size))
+    except OSError as exc:
+        pruned.failures.append(f"cannot look for old log files in {log_dir}: {_reason(exc)}")
+        return pruned
+    for old in to_remove(found, keep_starts, keep_bytes):
+        path = os.path.join(log_dir, old.name)
+        try:
+            os.remove(path)
+        except FileNotFoundError:  # removed by someone else in the meantime
+            continue
+        except OSError as exc:
+            pruned.failures.append(f"cannot remove old log file {path}: {_reason(exc)}")
+            continue
+        pruned.removed += 1
+        pruned.size += old.size
+    return pruned
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)

@@ -28,12 +28,15 @@ from ..core.limits import (
     LOG_BUDGET_BURST_BYTES,
     LOG_BUDGET_RATE_BYTES_PER_S,
     LOG_ECHO_MAX_CHARS,
+    LOG_KEEP_BYTES,
+    LOG_KEEP_STARTS,
     LOG_MAX_BYTES,
     LOG_SUPPRESSED_REPORT_S,
     LOG_TEXT_MAX_CHARS,
 )
+from ..core.sentences import plural
 from ..core.text import neutralise
-from .log_files import SizeCappedFileHandler, log_file_name
+from .log_files import Pruned, SizeCappedFileHandler, log_file_name, prune
 
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -278,19 +281,31 @@ def _kib(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size >= 10 * 1024 else f"{size / 1024:.1f} KiB"
 
 
+def _amount(size: int) -> str:
+    """Bytes as a person reads them: ``512 bytes``, ``3.5 KiB``, ``41.2 MiB``."""
+    if size < 1024:
+        return f"{size} bytes"
+    return _kib(size) if size < 2**20 else f"{size / 2**20:.1f} MiB"
+
+
 def setup(
     level: str,
     log_dir: str,
     log_file: bool,
     max_bytes: int = LOG_MAX_BYTES,
     backups: int = LOG_BACKUPS,
+    keep_starts: int = LOG_KEEP_STARTS,
+    keep_bytes: int = LOG_KEEP_BYTES,
 ) -> str | None:
     """Send the ``tcpchat`` logger to stderr (in the journal's form where stderr is the journal)
     and, if wanted, to a new file in ``log_dir`` that rotates at ``max_bytes`` (0: never),
-    keeping ``backups`` older files (``.1`` the newest). Each client address gets a log budget
-    (``AddressBudget``).
+    keeping ``backups`` older files (``.1`` the newest). Before the file is opened, the files of
+    earlier starts beyond ``keep_starts`` starts (this one's included) or ``keep_bytes`` are
+    removed, oldest first (``log_files.prune``; 0: no limit), and that is logged once the
+    handlers are in place. Each client address gets a log budget (``AddressBudget``).
 
-    Returns the file's path (None without a file). Raises OSError if the directory cannot be made.
+    Returns the file's path (None without a file). Raises OSError if the directory cannot be made
+    or the file opened; a file of an earlier start that cannot be removed is only a WARNING.
     """
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
@@ -304,9 +319,12 @@ def setup(
     logger.addFilter(AddressBudget(logger))
     formatter = SafeFormatter(FORMAT)
     path = None
+    pruned = Pruned()
     if log_file and log_dir:
         os.makedirs(log_dir, exist_ok=True)
-        path = os.path.join(log_dir, log_file_name())
+        name = log_file_name()
+        pruned = prune(log_dir, name, keep_starts, keep_bytes)
+        path = os.path.join(log_dir, name)
         # The file first: once a record is on the console, it is in the file too.
         handler = SizeCappedFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
@@ -316,4 +334,15 @@ def setup(
     console = logging.StreamHandler()
     console.setFormatter(JournalFormatter() if is_journal(console.stream) else formatter)
     logger.addHandler(console)
+    if pruned.removed:
+        logger.info(
+            "removed %s of earlier starts (%s) from %s (--log-keep-starts %d, --log-keep-bytes %d)",
+            plural(pruned.removed, "log file"),
+            _amount(pruned.size),
+            log_dir,
+            keep_starts,
+            keep_bytes,
+        )
+    for failure in pruned.failures:
+        logger.warning("%s", failure)
     return path
