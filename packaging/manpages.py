@@ -310,8 +310,8 @@ def server_page() -> str:
         + ", which gives the cluster URL and a "
         + bold("port")
         + " of its own: the example file has "
-        + bold("port = 54321")
-        + ", so change it in the second copy (to 54322, say) before starting both:",
+        + bold("port = 54322")
+        + ", so change it in the second copy (to 54323) before starting both:",
         ".PP",
         ".RS",
         bold("systemctl enable --now tcp-server@a tcp-server@b"),

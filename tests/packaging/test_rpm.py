@@ -263,7 +263,7 @@ def test_cluster_node_example_is_a_server_config(tmp_path: Path) -> None:
     example = PACKAGING / "cluster-node.conf.example"
     config = server_config({"config": str(example), "node_name": "a"}, {})
     assert config.cluster.startswith("redis://")
-    assert (config.port, config.node_name) == (54321, "a")
+    assert (config.port, config.node_name) == (54322, "a")
     assert config.cluster_wait > 0
 
 
