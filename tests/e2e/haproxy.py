@@ -1,25 +1,49 @@
 """A real HAProxy (apt ``haproxy``) in front of tcp-chat servers, in TCP mode as docs/CLUSTER.md
 configures it: on a free 127.0.0.1 port, in the foreground, stopped by the test.
 
+The configuration is the docs' (``balance leastconn``, ``option redispatch``, the health check
+that waits for the nodes' greeting, or for the PONG of the IRC port, with the PROXY header of
+the ``server`` lines), with quicker checks, no ``log`` (nothing reads it) and a stats socket on
+a free loopback port (``stat``). ``tests/e2e/test_proxy.py`` checks that the check lines are
+the docs' own.
+
 Missing haproxy skips the test locally and fails it under CI=true (``need_tool``).
 """
 
 from __future__ import annotations
 
+import csv
+import socket
 import subprocess
 from pathlib import Path
 
-from tests.conftest import need_tool, stop_process, wait_listening
+from tests.conftest import WAIT, need_tool, stop_process, wait_listening
 from tests.e2e.redis_server import free_port
+
+# Each backend's health check, as in docs/CLUSTER.md.
+CHAT_CHECK = """\
+    option tcp-check
+    tcp-check connect default
+    tcp-check expect string ***\\ Welcome\\ to\\ tcp-chat
+"""
+IRC_CHECK = """\
+    option tcp-check
+    tcp-check connect default
+    tcp-check send PING\\ check\\r\\n
+    tcp-check expect string PONG
+"""
 
 CONFIG = """\
 global
     maxconn 200
+    stats socket ipv4@127.0.0.1:{stats} level admin
 defaults
     mode tcp
     timeout connect 2s
     timeout client 60s
     timeout server 60s
+    # How long a health check waits for the node's answer.
+    timeout check 1s
     # A connection that cannot reach its node is tried on another one.
     option redispatch
     retries 2
@@ -28,23 +52,55 @@ frontend chat
     default_backend nodes
 backend nodes
     balance leastconn
-    default-server check inter 100ms fall 2 rise 1 {send}
+{check}    default-server check inter 100ms fall 2 rise 1 {send}
+{servers}
+"""
+
+IRC = """\
+frontend irc
+    bind 127.0.0.1:{front}
+    default_backend irc_nodes
+backend irc_nodes
+    balance leastconn
+{check}    default-server check inter 100ms fall 2 rise 1 {send}
 {servers}
 """
 
 
+def server_lines(ports: list[int]) -> str:
+    return "\n".join(f"    server node{index} 127.0.0.1:{port}" for index, port in enumerate(ports))
+
+
 class Haproxy:
     """HAProxy in front of the servers on ``ports`` (``send``: ``send-proxy-v2``,
-    ``send-proxy`` or "" for none), health checks on, new connections to the least busy."""
+    ``send-proxy`` or "" for none), health checks on, new connections to the least busy; with
+    ``irc_ports``, their IRC ports behind ``irc_port`` the same way. The servers are named
+    ``node0``, ``node1`` ... in the order of ``ports``."""
 
-    def __init__(self, tmp: Path, ports: list[int], send: str = "send-proxy-v2") -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        ports: list[int],
+        send: str = "send-proxy-v2",
+        irc_ports: list[int] | None = None,
+    ) -> None:
         binary = need_tool("haproxy")
         self.port = free_port()
-        servers = "\n".join(
-            f"    server node{index} 127.0.0.1:{port}" for index, port in enumerate(ports)
+        self.stats_port = free_port()
+        self.irc_port = free_port() if irc_ports else 0
+        text = CONFIG.format(
+            stats=self.stats_port,
+            front=self.port,
+            check=CHAT_CHECK,
+            send=send,
+            servers=server_lines(ports),
         )
+        if irc_ports:
+            text += IRC.format(
+                front=self.irc_port, check=IRC_CHECK, send=send, servers=server_lines(irc_ports)
+            )
         conf = tmp / f"haproxy-{self.port}.cfg"
-        conf.write_text(CONFIG.format(front=self.port, send=send, servers=servers))
+        conf.write_text(text)
         self.proc = subprocess.Popen(
             [binary, "-db", "-f", str(conf)],
             stdin=subprocess.DEVNULL,
@@ -53,6 +109,24 @@ class Haproxy:
         )
 
         wait_listening(self.proc, self.port, "haproxy")
+
+    def stat(self, backend: str, server: str) -> dict[str, str]:
+        """The row of ``show stat`` (the stats socket's CSV) for ``server`` of ``backend``:
+        ``status`` (UP, DOWN, ``UP 1/2`` going down ...), ``chkfail`` (failed checks),
+        ``check_status`` (``L7OK``, ``L7TOUT`` ...) and the rest."""
+        with socket.create_connection(("127.0.0.1", self.stats_port), WAIT) as sock:
+            sock.sendall(b"show stat\n")
+            data = b""
+            for _ in range(1000):  # HAProxy closes after one answer
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
+        for row in rows:
+            if (row["pxname"], row["svname"]) == (backend, server):
+                return dict(row)
+        raise AssertionError(f"no {backend}/{server} in HAProxy's stats: {data!r}")
 
     def stop(self) -> None:
         stop_process(self.proc)
