@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -247,6 +248,49 @@ def test_the_header_comes_before_a_tls_handshake_and_an_irc_registration(
     srv.wait_log(r"\[#\d+ \[2001:db8::21\]:40021\] registered as ivy")
     tls.close()
     ivy.close()
+
+
+# HAProxy's health check with send-proxy-v2: a version 2 header of the command LOCAL, no address.
+LOCAL_V2 = V2_SIGNATURE + b"\x20\x00\x00\x00"
+
+
+def test_health_checks_given_up_while_the_server_stood_still_do_not_count_on_its_return(
+    make_server: Any,
+) -> None:
+    """HAProxy ends a health check that got no greeting within its ``timeout check`` with a
+    reset. While a server is stopped (SIGSTOP, a paused VM) each check waits in the kernel's
+    backlog, already reset, behind the others; served at once on its return they would count
+    together under the proxy's address and meet ``max_per_ip``. They are closed unserved
+    instead, while a check still waiting for its answer gets it."""
+    srv = make_server("--proxy-from", "127.0.0.1", "--max-per-ip", "2", "--log-level", "DEBUG")
+    given_up = 8  # four times the limit
+    srv.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(given_up):
+            check = socket.create_connection(("127.0.0.1", srv.port), WAIT)
+            check.sendall(LOCAL_V2)
+            check.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            check.close()  # a reset, as HAProxy's
+        waiting = Peer(srv.port)  # the check in progress when the server runs on
+        waiting.send(LOCAL_V2)
+    finally:
+        srv.proc.send_signal(signal.SIGCONT)
+    assert waiting.line().startswith("*** Welcome to tcp-chat ")
+    srv.wait_log(
+        r"DEBUG +\[127\.0\.0\.1:\d+\] closed: the proxy's own connection \(a health check\) "
+        r"was closed by the proxy before it was served$",
+        count=given_up,
+    )
+    waiting.close()
+    # The proxy's address has its whole allowance: two users on the proxy's host.
+    users = [proxied(srv.port, v1("127.0.0.1", 40000 + n), f"local{n}") for n in range(2)]
+    for peer in users:
+        peer.expect(r"^\*\*\* You are local\d\.")
+        peer.close()
+    log = srv.stderr()
+    assert "Too many connections" not in log
+    assert "WARNING" not in log
+    assert not re.search(r"INFO .*\[#\d+ 127\.0\.0\.1:\d+\] connected \(", log)
 
 
 # --- a real HAProxy ------------------------------------------------------------------------------

@@ -260,6 +260,16 @@ class Listener:
             return None
         own = (str(proxy[0]), int(proxy[1]))
         if told is None or told == own:  # HAProxy's v1 health checks name the proxy itself
+            if _closed_by_peer(conn):
+                # A health check the proxy gave up on (no greeting within its timeout) while
+                # this server stood still waited in the kernel's backlog with every later one:
+                # served now, they would all count at once under the proxy's address.
+                log.debug(
+                    "[%s] closed: the proxy's own connection (a health check) was closed by the "
+                    "proxy before it was served",
+                    format_peer(proxy),
+                )
+                return None
             return own, ""
         return told, format_peer(proxy)
 
@@ -303,6 +313,20 @@ class Listener:
     async def wait_closed(self) -> None:
         if self._starting:
             await asyncio.gather(*self._starting, return_exceptions=True)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the peer of ``sock`` (non-blocking) has closed it already: reset (as HAProxy
+    ends its health checks, also one that got no answer within its ``timeout check``), or
+    ended with nothing left to read. A check that still waits for its answer is neither."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return True
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _handshaking(task: asyncio.Future[None], protocol: asyncio.Protocol | None) -> bool:
