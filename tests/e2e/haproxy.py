@@ -4,8 +4,10 @@ configures it: on a free 127.0.0.1 port, in the foreground, stopped by the test.
 The configuration is the docs' (``balance leastconn``, ``option redispatch``, the health check
 that waits for the nodes' greeting, or for the PONG of the IRC port, with the PROXY header of
 the ``server`` lines), with quicker checks, no ``log`` (nothing reads it) and a stats socket on
-a free loopback port (``stat``). ``tests/e2e/test_proxy.py`` checks that the check lines are
-the docs' own.
+a free loopback port (``stat``). The docs' ``user``, ``group`` and ``chroot`` lines are kept
+when the tests run as root and the system has the ``haproxy`` user and ``/var/lib/haproxy`` (as
+in CI, where apt made them); otherwise they are left out, since only root can change to them.
+``tests/e2e/test_proxy.py`` checks that the check lines are the docs' own.
 
 Missing haproxy skips the test locally and fails it under CI=true (``need_tool``).
 """
@@ -13,6 +15,8 @@ Missing haproxy skips the test locally and fails it under CI=true (``need_tool``
 from __future__ import annotations
 
 import csv
+import os
+import pwd
 import socket
 import subprocess
 from pathlib import Path
@@ -37,6 +41,7 @@ CONFIG = """\
 global
     maxconn 200
     stats socket ipv4@127.0.0.1:{stats} level admin
+{privileges}
 defaults
     mode tcp
     timeout connect 2s
@@ -66,6 +71,23 @@ backend irc_nodes
 {servers}
 """
 
+PRIVILEGES = """\
+    user haproxy
+    group haproxy
+    chroot /var/lib/haproxy
+"""
+
+
+def privileges() -> str:
+    """The docs' ``user``, ``group`` and ``chroot`` lines, where HAProxy can use them."""
+    if os.geteuid() != 0 or not Path("/var/lib/haproxy").is_dir():
+        return ""
+    try:
+        pwd.getpwnam("haproxy")
+    except KeyError:
+        return ""
+    return PRIVILEGES
+
 
 def server_lines(ports: list[int]) -> str:
     return "\n".join(f"    server node{index} 127.0.0.1:{port}" for index, port in enumerate(ports))
@@ -90,6 +112,7 @@ class Haproxy:
         self.irc_port = free_port() if irc_ports else 0
         text = CONFIG.format(
             stats=self.stats_port,
+            privileges=privileges(),
             front=self.port,
             check=CHAT_CHECK,
             send=send,

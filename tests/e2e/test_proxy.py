@@ -21,7 +21,7 @@ from tcpchat.core.codes import UNTRUSTED_PROXY
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tcpchat.server.listeners import NO_HEADER
 from tests.conftest import WAIT, Peer, join_peer, need_tool
-from tests.e2e.haproxy import CHAT_CHECK, IRC_CHECK, Haproxy
+from tests.e2e.haproxy import CHAT_CHECK, IRC_CHECK, PRIVILEGES, Haproxy
 from tests.e2e.irc_harness import IrcPeer
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -342,7 +342,8 @@ def test_the_haproxy_configuration_in_the_docs_is_one_haproxy_takes(tmp_path: Pa
     assert "Configuration file is valid" in checked.stdout
     # Both ports (chat and IRC) tell the nodes whom each connection is from.
     assert len(re.findall(r"default-server .* send-proxy-v2\n", found.group(1))) == 2
-    # The health checks are those the tests run (tests/e2e/haproxy.py), with a timeout.
-    for check in (CHAT_CHECK, IRC_CHECK):
+    # The health checks are those the tests run (tests/e2e/haproxy.py), with a timeout; so
+    # are the lines that keep HAProxy from running as root (where the tests can use them).
+    for check in (CHAT_CHECK, IRC_CHECK, PRIVILEGES):
         assert check in found.group(1)
     assert re.search(r"\n    timeout check \d+s\n", found.group(1))
