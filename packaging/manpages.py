@@ -323,7 +323,7 @@ def server_page() -> str:
         + italic("PROTOCOL.md")
         + "; running several servers as one chat: "
         + italic("CLUSTER.md")
-        + "; both in /usr/share/doc/tcp-chat.",
+        + "; both in /usr/share/doc/tcp-chat/docs.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -24,8 +24,8 @@ from .server.logs import LOGGER_NAME, is_journal
 from .server.logs import setup as setup_logging
 
 SERVER_DESCRIPTION = (
-    "Run the tcp-chat server. People join with tcp-client, nc or telnet; see PROTOCOL.md (in "
-    "docs/ of a checkout, /usr/share/doc/tcp-chat once installed). "
+    "Run the tcp-chat server. People join with tcp-client, nc or telnet; see docs/PROTOCOL.md "
+    "(in a checkout, or in /usr/share/doc/tcp-chat once installed). "
     "Settings come from flags, then TCPCHAT_* environment variables, then the [server] section "
     "of the config file, then defaults."
 )

@@ -82,6 +82,21 @@ def test_rpm_puts_files_in_standard_paths(el9_rpm: Path) -> None:
     assert not [p for p in files if p.startswith("/opt")]
 
 
+def test_installed_readme_links_lead_to_installed_docs(el9_rpm: Path) -> None:
+    """README.md and the docs it links to sit side by side as in a checkout, so a link such as
+    ``docs/CLUSTER.md`` read in /usr/share/doc/tcp-chat leads to the file."""
+    files = set(rpm_query(el9_rpm, "-l"))
+    docdir = "/usr/share/doc/tcp-chat"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((docs/[^)#\s]+\.md)", readme))
+    assert "docs/CLUSTER.md" in linked and "docs/PROTOCOL.md" in linked, linked
+    for link in sorted(linked):
+        assert f"{docdir}/{link}" in files, link
+    # Every page of docs/ is shipped there, not only those README links to.
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"{docdir}/docs/{page.name}" in files, page.name
+
+
 def test_server_conf_is_a_noreplace_config_file(el9_rpm: Path) -> None:
     flags = dict(
         line.split(" ", 1)[::-1]
