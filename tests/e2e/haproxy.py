@@ -1,12 +1,13 @@
 """A real HAProxy (apt ``haproxy``) in front of tcp-chat servers, in TCP mode as docs/CLUSTER.md
 configures it: on a free 127.0.0.1 port, in the foreground, stopped by the test.
 
-The configuration is the docs' (``balance leastconn``, ``option redispatch``, the health check
-that waits for the nodes' greeting, or for the PONG of the IRC port, with the PROXY header of
-the ``server`` lines), with quicker checks, no ``log`` (nothing reads it) and a stats socket on
-a free loopback port (``stat``). The docs' ``user``, ``group`` and ``chroot`` lines are kept
-when the tests run as root and the system has the ``haproxy`` user and ``/var/lib/haproxy`` (as
-in CI, where apt made them); otherwise they are left out, since only root can change to them.
+The configuration is the docs' (``balance leastconn``, ``option redispatch``, the health check that
+waits for the nodes' greeting, or for the PONG of the IRC port, with the PROXY header of the
+``server`` lines, and the users of a node taken out cut off), with quicker checks, no ``log``
+(nothing reads it) and a stats socket on a free loopback port (``stat``). The docs' ``user``,
+``group`` and ``chroot`` lines are kept when the tests run as root and the system has the
+``haproxy`` user and ``/var/lib/haproxy`` (as in CI, where apt made them); otherwise they are left
+out, since only root can change to them.
 ``tests/e2e/test_proxy.py`` checks that the check lines are the docs' own.
 
 Missing haproxy skips the test locally and fails it under CI=true (``need_tool``).
@@ -23,6 +24,10 @@ from pathlib import Path
 
 from tests.conftest import WAIT, need_tool, stop_process, wait_listening
 from tests.e2e.redis_server import free_port
+
+# What HAProxy does with the users of a node it takes out, as in docs/CLUSTER.md: it closes
+# their connections, so that their clients reconnect to a node that answers.
+ON_DOWN = "on-marked-down shutdown-sessions"
 
 # Each backend's health check, as in docs/CLUSTER.md.
 CHAT_CHECK = """\
@@ -57,7 +62,7 @@ frontend chat
     default_backend nodes
 backend nodes
     balance leastconn
-{check}    default-server check inter 100ms fall 2 rise 1 {send}
+{check}    default-server check inter 100ms fall 2 rise 1 {down} {send}
 {servers}
 """
 
@@ -67,7 +72,7 @@ frontend irc
     default_backend irc_nodes
 backend irc_nodes
     balance leastconn
-{check}    default-server check inter 100ms fall 2 rise 1 {send}
+{check}    default-server check inter 100ms fall 2 rise 1 {down} {send}
 {servers}
 """
 
@@ -115,12 +120,17 @@ class Haproxy:
             privileges=privileges(),
             front=self.port,
             check=CHAT_CHECK,
+            down=ON_DOWN,
             send=send,
             servers=server_lines(ports),
         )
         if irc_ports:
             text += IRC.format(
-                front=self.irc_port, check=IRC_CHECK, send=send, servers=server_lines(irc_ports)
+                front=self.irc_port,
+                check=IRC_CHECK,
+                down=ON_DOWN,
+                send=send,
+                servers=server_lines(irc_ports),
             )
         conf = tmp / f"haproxy-{self.port}.cfg"
         conf.write_text(text)

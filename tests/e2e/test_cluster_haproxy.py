@@ -9,16 +9,23 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import WAIT, join_peer, poll_until
 from tests.e2e.haproxy import Haproxy
 from tests.e2e.test_client_tmux import joined, screen  # noqa: F401
 from tests.e2e.test_cluster import REAPED_WITHIN, Cluster, cluster  # noqa: F401
 
 
-def test_a_user_whose_node_dies_is_back_through_the_proxy_on_the_other_under_their_name(
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "stopped"])
+def test_a_user_whose_node_dies_or_hangs_is_back_through_the_proxy_on_the_other_under_their_name(
     cluster: Cluster,  # noqa: F811
     screen: Any,  # noqa: F811
+    sig: signal.Signals,
 ) -> None:
+    """Killed, the node's sockets close with it; stopped (SIGSTOP: hung), the kernel keeps them
+    open, and only the proxy closes its users' connections once its checks take it out
+    (``on-marked-down shutdown-sessions``). Either way the client is back on the other node."""
     nodes = {name: cluster.node(name, "--proxy-from", "127.0.0.1") for name in ("a", "b")}
     haproxy = Haproxy(cluster.tmp, [server.port for server in nodes.values()])
     try:
@@ -35,8 +42,9 @@ def test_a_user_whose_node_dies_is_back_through_the_proxy_on_the_other_under_the
         living.wait_log(r"\[#\d+ 127\.0\.0\.1:\d+\] registered as bob")
         anna.wait(r"bob joined")
 
-        dying.proc.send_signal(signal.SIGKILL)
-        dying.proc.wait(WAIT)
+        dying.proc.send_signal(sig)
+        if sig == signal.SIGKILL:
+            dying.proc.wait(WAIT)
         # Her client reconnects through the proxy, which takes the dead node out; the name waits
         # for the reap, and the client keeps trying until it has it again.
         anna.wait(r"Connection to 127\.0\.0\.1:\d+ lost\. Reconnecting in 1 s")
@@ -55,6 +63,8 @@ def test_a_user_whose_node_dies_is_back_through_the_proxy_on_the_other_under_the
         living.wait_log(rf"cluster: node {on[0]} stopped renewing its lease: its users left")
         assert "no PROXY header" not in living.stderr()
     finally:
+        if sig == signal.SIGSTOP:
+            dying.proc.send_signal(signal.SIGCONT)  # so that it can stop
         haproxy.stop()
 
 

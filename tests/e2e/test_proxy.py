@@ -21,7 +21,7 @@ from tcpchat.core.codes import UNTRUSTED_PROXY
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tcpchat.server.listeners import NO_HEADER
 from tests.conftest import WAIT, Peer, join_peer, need_tool
-from tests.e2e.haproxy import CHAT_CHECK, IRC_CHECK, PRIVILEGES, Haproxy
+from tests.e2e.haproxy import CHAT_CHECK, IRC_CHECK, ON_DOWN, PRIVILEGES, Haproxy
 from tests.e2e.irc_harness import IrcPeer
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -342,6 +342,8 @@ def test_the_haproxy_configuration_in_the_docs_is_one_haproxy_takes(tmp_path: Pa
     assert "Configuration file is valid" in checked.stdout
     # Both ports (chat and IRC) tell the nodes whom each connection is from.
     assert len(re.findall(r"default-server .* send-proxy-v2\n", found.group(1))) == 2
+    # The users of a node taken out are cut off there, to reconnect to one that answers.
+    assert len(re.findall(rf"default-server .*{ON_DOWN} send-proxy-v2\n", found.group(1))) == 2
     # The health checks are those the tests run (tests/e2e/haproxy.py), with a timeout; so
     # are the lines that keep HAProxy from running as root (where the tests can use them).
     for check in (CHAT_CHECK, IRC_CHECK, PRIVILEGES):
