@@ -3,6 +3,7 @@ goes, and the one line an old Python gets instead of a traceback."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -121,3 +122,43 @@ def test_a_setting_refused_in_the_config_file_is_one_line_and_exit_2(
     assert (done.returncode, done.stdout) == (2, "")
     line = f"python -m tcpchat {program}: error: config file {conf}: unknown key 'bogus'"
     assert done.stderr.startswith(line) and done.stderr.count("\n") == 1, done.stderr
+
+
+def _server_into_journal(tmp_path: Path, *args: str) -> tuple[int, str]:
+    """``python -m tcpchat server ARGS`` with stderr a file that ``JOURNAL_STREAM`` names, as
+    systemd names the journal's stream: its exit status and what it wrote there."""
+    err = tmp_path / "journal"
+    with err.open("w+b") as stream:
+        found = os.fstat(stream.fileno())
+        env = {**child_env(), "JOURNAL_STREAM": f"{found.st_dev}:{found.st_ino}"}
+        done = subprocess.run(
+            [sys.executable, "-m", "tcpchat", "server", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stream,
+            timeout=WAIT,
+        )
+    return done.returncode, err.read_text(encoding="utf-8")
+
+
+def test_a_usage_error_in_the_journal_is_one_line_at_priority_err(tmp_path: Path) -> None:
+    """Each line on stderr is a record of its own in the journal, at priority info unless it
+    says otherwise: the usage before the error hid it from ``journalctl -p err``."""
+    status, text = _server_into_journal(tmp_path, "--port", "many")
+    assert status == 2
+    assert re.fullmatch(
+        r"<3>python -m tcpchat server: error: argument --port: .*'many'.*\n", text
+    ), text
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[server]\nbogus = 1\n", encoding="utf-8")
+    status, text = _server_into_journal(tmp_path, "--config", str(conf))
+    assert status == 2
+    bad = f"config file {conf}: unknown key 'bogus' in [server]"
+    assert text == f"<3>python -m tcpchat server: error: {bad}\n"
+
+
+def test_a_usage_error_on_a_terminal_keeps_argparse_s_usage() -> None:
+    done = _tcpchat("server", "--port", "many")
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: python -m tcpchat server"), done.stderr
+    assert "error: argument --port:" in done.stderr and "<3>" not in done.stderr

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .client.config import CLIENT_OPTIONS, ClientConfig, client_config
@@ -55,8 +56,25 @@ class _ServerVersion(argparse.Action):
         parser.exit()
 
 
+def journal_error() -> str:
+    """What begins an error line on stderr: the journal's priority ``err`` when stderr is the
+    journal (under systemd), so that ``journalctl -p err`` shows it; nothing elsewhere."""
+    return "<3>" if is_journal(sys.stderr) else ""
+
+
+class _ServerParser(argparse.ArgumentParser):
+    """argparse's, but a usage error in the journal is one line at priority ``err``, without
+    the usage (one journal record per line, each at priority ``info``, hid the one that
+    matters); on a terminal it is argparse's own."""
+
+    def error(self, message: str) -> NoReturn:
+        if not journal_error():
+            super().error(message)
+        self.exit(2, f"{journal_error()}{self.prog}: error: {message}\n")
+
+
 def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=SERVER_DESCRIPTION)
+    parser = _ServerParser(prog=prog, description=SERVER_DESCRIPTION)
     parser.add_argument(
         "--version",
         action=_ServerVersion,
@@ -93,7 +111,7 @@ def config_error(prog: str, exc: ConfigError) -> int:
     """A setting refused (in the config file, the environment or across flags): one line on
     stderr, exit 2, without the usage (twenty lines of it in the journal hid the one that
     matters)."""
-    print(f"{prog}: error: {exc}", file=sys.stderr)
+    print(f"{journal_error()}{prog}: error: {exc}", file=sys.stderr)
     return 2
 
 
@@ -109,9 +127,9 @@ def run_server(config: ServerConfig) -> int:
             config.log_keep_bytes,
         )
     except OSError as exc:
-        error = "<3>" if is_journal(sys.stderr) else ""  # the journal's priority: err
         print(
-            f"{error}tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}",
+            f"{journal_error()}tcp-server: cannot write logs in {config.log_dir!r}: "
+            f"{exc.strerror}",
             file=sys.stderr,
         )
         return 1
