@@ -29,16 +29,19 @@ from tests.e2e.redis_server import free_port
 # their connections, so that their clients reconnect to a node that answers.
 ON_DOWN = "on-marked-down shutdown-sessions"
 
-# Each backend's health check, as in docs/CLUSTER.md.
+# Each backend's health check, as in docs/CLUSTER.md: a node that answers is UP, one that
+# answers it is full gets nobody new but keeps its users (NOLB), one silent or gone is DOWN.
 CHAT_CHECK = """\
     option tcp-check
     tcp-check connect default
+    tcp-check expect min-recv 0 !string Server\\ full error-status L7OKC
     tcp-check expect string ***\\ Welcome\\ to\\ tcp-chat
 """
 IRC_CHECK = """\
     option tcp-check
     tcp-check connect default
     tcp-check send PING\\ check\\r\\n
+    tcp-check expect min-recv 0 !string Server\\ full error-status L7OKC
     tcp-check expect string PONG
 """
 

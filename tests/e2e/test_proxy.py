@@ -20,7 +20,7 @@ import pytest
 from tcpchat.core.codes import UNTRUSTED_PROXY
 from tcpchat.core.limits import MAX_TLS_HANDSHAKES
 from tcpchat.server.listeners import NO_HEADER
-from tests.conftest import WAIT, Peer, join_peer, need_tool
+from tests.conftest import WAIT, Peer, join_peer, need_tool, poll_until
 from tests.e2e.haproxy import CHAT_CHECK, IRC_CHECK, ON_DOWN, PRIVILEGES, Haproxy
 from tests.e2e.irc_harness import IrcPeer
 
@@ -326,6 +326,60 @@ def test_users_behind_a_real_haproxy_are_seen_as_themselves(
     log = srv.stderr()
     assert "no PROXY header" not in log
     assert "WARNING" not in log
+
+
+def _join_when_there_is_room(port: int, name: str, source: str) -> Peer:
+    """``name`` joined from ``source``, tried again while a health check holds the last place
+    for a moment (the server answers ``!!! Server full``); bounded."""
+    for _ in range(50):
+        try:
+            return join_peer(port, name, source=source)
+        except (AssertionError, EOFError, OSError):
+            continue
+    raise AssertionError(f"{name} never got in")
+
+
+def test_a_full_server_behind_haproxy_gets_nobody_new_but_keeps_its_users(
+    make_server: Any, tmp_path: Path
+) -> None:
+    """A server at its ``--max-connections`` answers the proxy's checks ``Server full``, on the
+    chat port and the IRC port: HAProxy sends it nobody new (NOLB) but keeps its users, whom a
+    DOWN would cut off (``on-marked-down shutdown-sessions``), and it is UP once it has room.
+    (Filling a server takes silent connections from a few hundred addresses.)"""
+    srv = make_server(
+        "--proxy-from", "127.0.0.1", "--max-connections", "4", "--irc-port", "0"
+    )  # fmt: skip
+    irc = int(srv.wait_log(r"IRC listening on 127\.0\.0\.1:(\d+)").group(1))
+    haproxy = Haproxy(tmp_path, [srv.port], irc_ports=[irc])
+
+    def status() -> set[str]:
+        return {haproxy.stat(backend, "node0")["status"] for backend in ("nodes", "irc_nodes")}
+
+    peers: list[Peer] = []
+    try:
+        poll_until(lambda: status() == {"UP"}, "the server UP")
+        anna = join_peer(haproxy.port, "Анна")
+        peers.append(anna)
+        # Straight to the server, each from an address of its own, until it is full.
+        for n in range(3):
+            peers.append(_join_when_there_is_room(srv.port, f"f{n}", f"127.0.0.{n + 2}"))
+        poll_until(lambda: status() == {"NOLB"}, "the full server NOLB")
+        for backend in ("nodes", "irc_nodes"):
+            assert haproxy.stat(backend, "node0")["check_status"] == "L7OKC"
+        # Checks go on every 100 ms; two failed ones would have taken it out (fall 2).
+        seen = int(haproxy.stat("nodes", "node0")["chkfail"])
+        srv.wait_log(r"refused: Server full", count=4)
+        assert int(haproxy.stat("nodes", "node0")["chkfail"]) == seen
+        assert status() == {"NOLB"}
+        anna.send("всё ещё здесь\n")
+        assert anna.expect(r"Delivered") == "*** Delivered to ALL (3 users)."
+        peers.pop().close()
+        poll_until(lambda: status() == {"UP"}, "the server UP with room again")
+        peers.append(join_peer(haproxy.port, "Bob"))
+    finally:
+        for peer in peers:
+            peer.close()
+        haproxy.stop()
 
 
 def test_the_haproxy_configuration_in_the_docs_is_one_haproxy_takes(tmp_path: Path) -> None:
