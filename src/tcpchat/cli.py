@@ -128,8 +128,7 @@ def run_server(config: ServerConfig) -> int:
         )
     except OSError as exc:
         print(
-            f"{journal_error()}tcp-server: cannot write logs in {config.log_dir!r}: "
-            f"{exc.strerror}",
+            f"{journal_error()}tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}",
             file=sys.stderr,
         )
         return 1
