@@ -68,9 +68,10 @@ class _ServerParser(argparse.ArgumentParser):
     matters); on a terminal it is argparse's own."""
 
     def error(self, message: str) -> NoReturn:
-        if not journal_error():
+        priority = journal_error()
+        if not priority:
             super().error(message)
-        self.exit(2, f"{journal_error()}{self.prog}: error: {message}\n")
+        self.exit(2, f"{priority}{self.prog}: error: {message}\n")
 
 
 def server_parser(prog: str = "tcp-server") -> argparse.ArgumentParser:
