@@ -21,6 +21,7 @@ from .client.config import CLIENT_OPTIONS, ClientConfig, client_config
 from .config import add_options
 from .core.errors import ChatError, ConfigError
 from .server.config import SERVER_OPTIONS, ServerConfig, server_config
+from .server.log_files import LogDirInUse
 from .server.logs import LOGGER_NAME, is_journal
 from .server.logs import setup as setup_logging
 
@@ -127,6 +128,9 @@ def run_server(config: ServerConfig) -> int:
             config.log_keep_starts,
             config.log_keep_bytes,
         )
+    except LogDirInUse as exc:
+        print(f"{journal_error()}tcp-server: logs: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"{journal_error()}tcp-server: cannot write logs in {config.log_dir!r}: {exc.strerror}",

@@ -23,7 +23,7 @@ from tcpchat.core.limits import (
     LOG_KEEP_BYTES,
     MAX_QUIT_REASON_CHARS,
 )
-from tcpchat.server.log_files import log_file_name
+from tcpchat.server.log_files import LOCK_NAME, log_file_name
 from tests.conftest import WAIT, Peer, ServerProcess, child_env, poll_until, stop_process
 
 ATTACKER = "127.1.0.1"  # a loopback address of its own, so it has a budget of its own
@@ -91,7 +91,7 @@ def test_the_log_file_rotates_at_its_size_cap_and_keeps_its_backups(tmp_path: Pa
         assert srv.stop() == 0
     finally:
         srv.stop()
-    files = sorted(srv.log_dir.iterdir(), key=lambda f: f.name)
+    files = sorted(srv.log_dir.glob("chat-*"), key=lambda f: f.name)
     (current,) = [f for f in files if f.name.endswith(".log")]
     assert [f.name for f in files] == [current.name, current.name + ".1", current.name + ".2"]
     assert all(f.stat().st_size <= 4000 for f in files)
@@ -132,15 +132,15 @@ def test_each_start_removes_the_oldest_log_files_of_earlier_starts(tmp_path: Pat
         console,
         re.M,
     ), console
-    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, *others}
+    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, *others, LOCK_NAME}
 
     console, second = start_and_stop(tmp_path, first)  # the defaults: ten starts, nothing to remove
     assert "removed" not in console
-    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, second, *others}
+    assert {p.name for p in logs.iterdir()} == {*earlier[6:], first, second, *others, LOCK_NAME}
 
     console, third = start_and_stop(tmp_path, second, "--log-keep-bytes", "1")
     assert re.search(r"INFO    removed 6 log files of earlier starts \(", console), console
-    assert {p.name for p in logs.iterdir()} == {third, *others}
+    assert {p.name for p in logs.iterdir()} == {third, *others, LOCK_NAME}
     assert all((logs / name).read_text(encoding="utf-8") == "old\n" for name in others)
 
 
@@ -329,3 +329,36 @@ def test_with_stderr_not_the_journal_the_lines_are_as_ever(
     assert console.rstrip("\n").endswith(" INFO    stopped")
     (log_file,) = (tmp_path / "logs").glob("chat-*.log")
     assert log_file.read_text(encoding="utf-8") == console
+
+
+def test_a_second_server_on_the_same_log_dir_is_refused_and_the_first_keeps_its_file(
+    tmp_path: Path,
+) -> None:
+    stderr = tmp_path / "stderr"
+    chat = server_to_file(tmp_path, stderr, ["--port", "0"])
+    try:
+        port = logged_port(chat, stderr)
+        (log_file,) = (tmp_path / "logs").glob("chat-*.log")
+        second = tmp_path / "second.stderr"
+        taken = server_to_file(tmp_path, second, ["--port", "0", "--log-keep-starts", "1"])
+        assert taken.wait(WAIT) == 1
+        assert read(second) == (
+            f"tcp-server: logs: {tmp_path / 'logs'} is in use by another tcp-server "
+            f"(pid {chat.pid}): give each server its own --log-dir and --data-dir\n"
+        )
+        # The first server's file is neither removed nor shared, and it goes on serving.
+        assert list((tmp_path / "logs").glob("chat-*.log")) == [log_file]
+        alice = Peer(port)
+        alice.send("alice\n")
+        alice.expect("You are alice")
+        alice.close()
+        chat.terminate()
+        assert chat.wait(WAIT) == 0
+    finally:
+        stop_process(chat)
+    # Once it stopped, the directory is free for the next start.
+    third = server_to_file(tmp_path, tmp_path / "third.stderr", ["--port", "0"])
+    try:
+        logged_port(third, tmp_path / "third.stderr")
+    finally:
+        stop_process(third)

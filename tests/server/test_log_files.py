@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from tcpchat.core import limits
 from tcpchat.core.errors import ConfigError
 from tcpchat.server.config import server_config
-from tcpchat.server.log_files import OldFile, prune, to_remove
+from tcpchat.server.log_files import LOCK_NAME, LogDirInUse, OldFile, hold, prune, to_remove
 from tcpchat.server.logs import setup as setup_logging
 
 CURRENT = "chat-2026-12-01_12-00-00.log"  # the file this start is about to open
@@ -161,6 +162,7 @@ def test_setup_removes_old_starts_and_says_how_many(
         *(start(day) + suffix for day in (4, 5) for suffix in ("", ".1", ".2")),
         "notes.txt",
         new,
+        LOCK_NAME,
     }
     for handler in tcpchat_logger.handlers:
         handler.flush()
@@ -222,3 +224,45 @@ def test_the_caps_come_from_flags_env_and_file(tmp_path: Path) -> None:
     assert server_config(flags, env).log_keep_starts == 5
     with pytest.raises(ConfigError, match="TCPCHAT_LOG_KEEP_STARTS"):
         server_config({"config": os.devnull}, {"TCPCHAT_LOG_KEEP_STARTS": "-1"})
+
+
+# --- one server to a directory --------------------------------------------------------------------
+
+
+def test_a_directory_held_by_another_server_is_refused_with_its_pid(
+    tmp_path: Path, tcpchat_logger: logging.Logger
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / LOCK_NAME).write_text("4242\n")
+    # flock's lock belongs to an open file: one more of the lock file is another server's.
+    fd = os.open(other / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LogDirInUse) as refused:
+            setup_logging("INFO", str(other), True)
+        assert str(refused.value) == (
+            f"{other} is in use by another tcp-server (pid 4242): give each server its own "
+            "--log-dir and --data-dir"
+        )
+        assert names(other) == {LOCK_NAME}  # no file opened, nothing removed
+    finally:
+        os.close(fd)
+    # Once the other is gone (its descriptor closed), the directory is this process's.
+    path = setup_logging("INFO", str(other), True)
+    assert path is not None
+    assert (other / LOCK_NAME).read_text() == f"{os.getpid()}\n"
+
+
+def test_this_process_keeps_its_own_directory_and_lets_go_of_the_last(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    hold(str(first))
+    hold(str(first))  # again (logging set up twice): not "in use by another"
+    hold(str(second))
+    fd = os.open(first / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    finally:
+        os.close(fd)

@@ -69,7 +69,7 @@ SERVER_OPTIONS: tuple[Option, ...] = (
         "log_dir",
         str,
         limits.DEFAULT_LOG_DIR,
-        "directory for the log file, one per start ('' for none)",
+        "directory for the log file, one per start ('' for none); one server to a directory",
         "DIR",
     ),
     Option("log_file", parse_bool, True, "write a log file in --log-dir"),

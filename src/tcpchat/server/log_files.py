@@ -4,6 +4,10 @@ removed, oldest first, so that restarts in a loop cannot fill the disk either.
 
 Only the names this module gives are ever removed (``chat-YYYY-MM-DD_HH-MM-SS.log`` and its
 rotated ``.log.1``, ``.log.2`` ...): whatever else is in the directory stays.
+
+A running server holds a lock on the directory (``hold``): a second server given the same
+``--log-dir`` would write to the same file when both start in one second, rotate it under the
+other's feet, and remove the other's files as those of "earlier starts", so it is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from logging.handlers import RotatingFileHandler
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX; the server refuses to start there
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".tcp-server.lock"  # in --log-dir; hidden, and not a name ``prune`` touches
 
 # A file of ours: the start it belongs to (its name without ".log"), and its number once rotated.
 _OUR_FILE = re.compile(r"(chat-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)\.log(?:\.([1-9][0-9]{0,8}))?")
@@ -37,6 +48,50 @@ class SizeCappedFileHandler(RotatingFileHandler):
         self.stream.seek(0, 2)  # the end, wherever the last write left the position
         written = self.stream.tell()
         return written > 0 and written + size > self.maxBytes
+
+
+class LogDirInUse(Exception):
+    """Another running server holds the log directory."""
+
+
+# The directory this process holds, and the open descriptor that holds it (flock's lock belongs
+# to the descriptor: a second one of the same file, even in this process, would be refused).
+_held: tuple[str, int] | None = None
+
+
+def hold(log_dir: str) -> None:
+    """Lock ``log_dir`` for this process until it exits (or until ``hold`` is called for another
+    directory), writing this process's id into the lock file. Raises ``LogDirInUse`` if another
+    process holds it, OSError if the lock file cannot be opened."""
+    global _held
+    key = os.path.realpath(log_dir)
+    if _held is not None:
+        if _held[0] == key:
+            return
+        os.close(_held[1])
+        _held = None
+    path = os.path.join(log_dir, LOCK_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise LogDirInUse(
+                f"{log_dir} is in use by another tcp-server{pid}: give each server its own "
+                "--log-dir and --data-dir"
+            ) from None
+        except OSError:  # a file system without locks (ENOLCK): the logs go unguarded
+            pass
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    except OSError:
+        os.close(fd)
+        raise
+    _held = (key, fd)
 
 
 def log_file_name(now: float | None = None) -> str:

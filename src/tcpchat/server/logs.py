@@ -36,7 +36,7 @@ from ..core.limits import (
 )
 from ..core.sentences import plural
 from ..core.text import neutralise
-from .log_files import Pruned, SizeCappedFileHandler, log_file_name, prune
+from .log_files import Pruned, SizeCappedFileHandler, hold, log_file_name, prune
 
 LOGGER_NAME = "tcpchat"
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
@@ -304,8 +304,9 @@ def setup(
     removed, oldest first (``log_files.prune``; 0: no limit), and that is logged once the
     handlers are in place. Each client address gets a log budget (``AddressBudget``).
 
-    Returns the file's path (None without a file). Raises OSError if the directory cannot be made
-    or the file opened; a file of an earlier start that cannot be removed is only a WARNING.
+    Returns the file's path (None without a file). Raises ``LogDirInUse`` if another server writes
+    its logs in ``log_dir`` (``log_files.hold``), OSError if the directory cannot be made or the
+    file opened; a file of an earlier start that cannot be removed is only a WARNING.
     """
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
@@ -322,6 +323,7 @@ def setup(
     pruned = Pruned()
     if log_file and log_dir:
         os.makedirs(log_dir, exist_ok=True)
+        hold(log_dir)
         name = log_file_name()
         pruned = prune(log_dir, name, keep_starts, keep_bytes)
         path = os.path.join(log_dir, name)
