@@ -3,11 +3,13 @@ the archive seam; several fake sessions through one hub, no sockets, no clock.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import pytest
 
-from tcpchat.core import codes
+from tcpchat.core import codes, names, rooms, roster
 from tcpchat.core import events as ev
 from tcpchat.core.archive import KeptTopic, SearchRefused
 from tcpchat.core.hub import Hub
@@ -18,6 +20,8 @@ from tcpchat.core.session import Session
 from tcpchat.core.wire import render
 
 from .test_hub import Chat
+
+T = TypeVar("T")
 
 
 class ListArchive:
@@ -370,6 +374,45 @@ def test_users_of_a_room(chat: RoomChat) -> None:
     chat.line(alice, "/users #nope")
     (error,) = chat.take(alice)
     assert isinstance(error, ev.Error) and error.code == codes.NO_SUCH_ROOM
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("/w {} hi", codes.NO_SUCH_USER),
+        ("/users #{}", codes.NO_SUCH_ROOM),
+        ("/part #{}", codes.NOT_IN_ROOM),
+        ("/join #{}", codes.ROOM_INVALID),
+        ("/nick {}", codes.NAME_INVALID),
+    ],
+)
+def test_a_name_too_long_for_anyone_is_answered_before_it_is_normalised(
+    chat: RoomChat, monkeypatch: pytest.MonkeyPatch, line: str, code: str
+) -> None:
+    """U+FDFA is one letter that NFKC makes eighteen: the keys of 1,350 of them took 17 ms of
+    the event loop and stayed in look_keys' cache (about 200 KB a line)."""
+    alice = chat.join("alice")
+    chat.drain()
+
+    def guarded(real: Callable[[str], T]) -> Callable[[str], T]:
+        def check(text: str) -> T:
+            assert len(text) <= 4 * 32, f"normalised a {len(text)}-character lookup"
+            return real(text)
+
+        return check
+
+    for module in (names, roster, rooms):
+        for function in ("name_key", "look_keys"):
+            if hasattr(module, function):
+                monkeypatch.setattr(module, function, guarded(getattr(module, function)))
+    chat.line(alice, line.format("\ufdfa" * 1350))
+    (error,) = chat.take(alice)
+    assert isinstance(error, ev.Error) and error.code == code
+    # Decomposed (NFD), a name at the limit is still found: it is measured composed.
+    chat.join("é" * 32)
+    chat.drain()
+    chat.line(alice, "/w " + unicodedata.normalize("NFD", "é" * 32) + " hi")
+    assert [type(event) for event in chat.take(alice)] == [ev.Delivered]
 
 
 def test_joining_a_room_replays_its_history_between_brackets(chat: RoomChat) -> None:

@@ -20,6 +20,7 @@ from tcpchat.core.names import (
     scripts_of,
     skeleton,
 )
+from tcpchat.core.rooms import room_problem
 from tcpchat.core.session import State
 from tests.core.test_hub import Chat, only
 
@@ -253,6 +254,37 @@ def test_a_pile_of_marks_is_refused() -> None:
     problem = name_problem("a\u0300\u0301\u0302\u0303\u0304")
     assert problem is not None and "marks" in problem[1]
     assert name_problem("Nguyễn") is None  # e with two marks
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("bob\u20dd\u20dd", "may not repeat a mark"),  # a circle drawn twice is one circle
+        ("bob\u20dd\u20de\u20df\u20e0\u20e3", "at most 4 marks"),  # five enclosing ones
+    ],
+)
+def test_enclosing_marks_count_as_marks(name: str, why: str) -> None:
+    problem = name_problem(name)
+    assert problem is not None and problem[0] == "name_invalid" and why in problem[1], problem
+    assert name_problem("bob\u20dd") is None
+    # Another node of a version before this rule accepted it: its user is still shown here.
+    assert name_problem(name, trusted=True) is None
+
+
+@pytest.mark.parametrize(
+    ("room", "why"),
+    [
+        ("#i\u0307nfo", 'A room name may not put a dot above "i"'),  # beside #info
+        ("#o\u0308\u0308ps", "A room name may not repeat a mark"),  # beside #öps
+        ("#o\u0336\u0336\u0336ps", "A room name may not repeat a mark"),
+        ("#z" + "\u0300\u0301\u0302\u0303\u0304\u0305" * 5, "at most 4 marks"),
+    ],
+)
+def test_room_names_follow_the_mark_rules_of_names(room: str, why: str) -> None:
+    problem = room_problem(room)
+    assert problem is not None and problem[0] == "room_invalid" and why in problem[1], problem
+    assert room_problem("#öps") is None and room_problem("#Nguyễn") is None
+    assert room_problem(room, trusted=True) is None  # accepted by a node of an older version
 
 
 # --- keys --------------------------------------------------------------------------------------

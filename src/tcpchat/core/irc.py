@@ -59,7 +59,6 @@ from .irc_wire import (
     user_text,
 )
 from .limits import MAX_QUIT_REASON_CHARS
-from .names import name_key
 from .output import Out, ToSessions
 from .rooms import room_name, room_problem
 from .session import Session, State
@@ -282,8 +281,9 @@ class IrcClient(Registration, QuickLines):
             if change.lstrip("+") == "b":  # the ban list, asked for by clients on joining
                 return [self.queries.reply("368", room.name, "End of channel ban list")]
             return [self._reply(ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")]
-        if name_key(target) != self.session.key:
-            if self.hub.roster.find(target) is None:
+        found = self.hub.roster.find(target)
+        if found is not self.session:
+            if found is None:
                 return [self._reply(ERR_NOSUCHNICK, target, "No such nick/channel")]
             return [self._reply(ERR_USERSDONTMATCH, "Can't change mode for other users")]
         change = params[1] if len(params) > 1 else ""

@@ -167,6 +167,15 @@ def display_form(name: str) -> str:
     return unicodedata.normalize("NFC", name)
 
 
+def past_length(text: str, max_chars: int) -> bool:
+    """True if ``text``, typed to look something up, is longer than any name or room of at most
+    ``max_chars`` characters: the lookup is then "no such" without the keys being made. Asked
+    first, since making them is NFKC, case folding and the skeleton, each of which can grow a
+    character eighteenfold (U+FDFA), and ``look_keys`` keeps what it made. Typed decomposed (NFD),
+    a name still fits: it is measured composed."""
+    return len(text) > 4 * max_chars or len(display_form(text)) > max_chars
+
+
 def _bare(key: str) -> str:
     """A key without the name punctuation, so that ``server.`` and ``_root`` meet ``server``."""
     return "".join(ch for ch in key if ch not in _PUNCTUATION)
@@ -220,27 +229,32 @@ def mixes_scripts(text: str) -> bool:
     return _mixes_scripts(text)
 
 
-def _mark_problem(name: str) -> str | None:
-    """What is wrong with the combining marks of ``name`` (UTS #39 5.4), if anything.
+def mark_problem(name: str, subject: str = "name", enclosing: bool = True) -> str | None:
+    """What is wrong with the combining marks of ``name`` (UTS #39 5.4), if anything; the
+    sentence speaks of a ``subject`` ("name", "room name"). Without ``enclosing``, enclosing
+    marks are not counted (the rule of versions before 2026-12-04, kept for what another node
+    accepted).
 
     Checked on the skeleton, which is in NFD (marks in canonical order, so a repeated accent sits
     next to itself) and maps look-alikes on to one prototype: the dotless "ı" is an "i" there, and
-    a dot above it would make it one.
+    a dot above it would make it one. Enclosing marks (a circle, a keycap) count as marks: drawn
+    twice on one letter, the second is not seen either.
     """
     run = 0
     base = ""
     previous = ""
+    kinds = ("Mn", "Me") if enclosing else ("Mn",)
     for ch in skeleton(name):
-        if unicodedata.category(ch) != "Mn":
+        if unicodedata.category(ch) not in kinds:
             run, base, previous = 0, ch, ""
             continue
         run += 1
         if run > _MAX_MARKS_ON_A_LETTER:
-            return f"A letter in a name may carry at most {_MAX_MARKS_ON_A_LETTER} marks."
+            return f"A letter in a {subject} may carry at most {_MAX_MARKS_ON_A_LETTER} marks."
         if ch == previous:
-            return "A name may not repeat a mark on one letter: it would not show."
+            return f"A {subject} may not repeat a mark on one letter: it would not show."
         if ch == _DOT_ABOVE and base and _in(base, _SOFT_DOTTED):
-            return 'A name may not put a dot above "i", "j" or a letter that looks like them.'
+            return f'A {subject} may not put a dot above "i", "j" or a letter that looks like them.'
         previous = ch
     return None
 
@@ -279,7 +293,7 @@ def name_problem(
             return codes.NAME_INVALID, (
                 f"A name may not use U+{ord(ch):04X}: this server does not know that character."
             )
-    marks = _mark_problem(name)
+    marks = mark_problem(name, enclosing=not trusted)
     if marks is not None:
         return codes.NAME_INVALID, marks
     if _mixes_scripts(name):

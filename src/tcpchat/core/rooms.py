@@ -19,8 +19,10 @@ from .names import (
     fold,
     is_invisible,
     look_keys,
+    mark_problem,
     mixes_scripts,
     name_key,
+    past_length,
 )
 
 _ALLOWED_PUNCTUATION = frozenset("-_")
@@ -59,6 +61,10 @@ def room_problem(name: str, trusted: bool = False) -> tuple[str, str] | None:
         if kind[0] == "M" and i > 0:
             continue
         return codes.ROOM_INVALID, usage
+    # Not asked of a room another node accepted: a node of a version before this rule did.
+    marks = None if trusted else mark_problem(bare, "room name")
+    if marks is not None:
+        return codes.ROOM_INVALID, marks
     if mixes_scripts(bare):
         return codes.ROOM_INVALID, "A room name uses the letters of one script, not several."
     return None
@@ -175,6 +181,8 @@ class Rooms(Generic[M]):
 
     def find(self, name: str) -> Room[M] | None:
         """The room called ``name``, or one that cannot be told apart from it."""
+        if past_length(name, ROOM_NAME_MAX_CHARS):
+            return None
         for key in look_keys(name):
             room = self._by_look.get(key)
             if room is not None:

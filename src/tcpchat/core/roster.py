@@ -5,7 +5,8 @@ from __future__ import annotations
 import bisect
 
 from .codes import is_irc
-from .names import fold, look_keys, name_key
+from .limits import NAME_MAX_CHARS
+from .names import fold, look_keys, name_key, past_length
 from .session import Session
 
 
@@ -38,6 +39,8 @@ class Roster:
         return len(self._irc)
 
     def find(self, name: str) -> Session | None:
+        if past_length(name, NAME_MAX_CHARS):
+            return None
         return self._by_key.get(name_key(name))
 
     def look_alike(self, name: str, other_than: Session | None) -> Session | None:
