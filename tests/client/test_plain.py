@@ -20,6 +20,7 @@ import pytest
 from tcpchat.cli import server_main
 from tcpchat.client.console import LineReader, ansi_console
 from tcpchat.client.plain import ERASE_ROW, PlainScreen, Wanted
+from tcpchat.client.render import NO_WRAP, WRAP
 from tcpchat.client.terminal import raw_mode_available
 from tests.conftest import POSIX_ONLY, WAIT, child_env, poll_until, without_modules
 
@@ -212,8 +213,11 @@ def test_events_leave_the_prompts_row_whole(ansi: bool) -> None:
 
     off = ERASE_ROW if ansi else "\n"
     after_enter = "alice> " if ansi else ""  # a dumb terminal gets it with the answer
+    # Rows printed with autowrap off, where the terminal takes it: no row can spill to the left
+    # edge of the next (render.NO_WRAP).
+    no, wrap = (NO_WRAP, WRAP) if ansi else ("", "")
     expected = (
-        f"alice> {off}12:00 <bob> one\n12:00 <bob> two\nalice> "
-        f"{after_enter}{off if ansi else ''}12:00 <alice> hello\n"
+        f"alice> {off}{no}12:00 <bob> one\n12:00 <bob> two\n{wrap}alice> "
+        f"{after_enter}{off if ansi else ''}{no}12:00 <alice> hello\n{wrap}"
     )
     assert asyncio.run(main()).decode() == expected

@@ -105,6 +105,12 @@ def test_characters_take_the_columns_a_terminal_gives_them() -> None:
     assert render.cell_width("\uff21") == 2  # fullwidth A
     assert render.cell_width("\U0001f600") == 2  # an emoji
     assert render.cell_width("\u0301") == render.cell_width("\u0941") == 0  # combining marks
+    assert render.cell_width("\u20dd") == 0  # an enclosing mark
+    # Spacing marks take columns, even with a combining class: tmux draws U+302E two wide, and a
+    # count of 0 let a message put a row of its own at the terminal's left edge.
+    assert render.cell_width("\u302e") == render.cell_width("\u302f") == 2
+    assert render.cell_width("\u1b44") == render.cell_width("\U0001d165") == 1
+    assert render.cell_width("\u0903") == 1  # a spacing mark without a combining class
     assert render.cell_width("\ufe0f") == 1  # emoji presentation makes the emoji before it wide
 
 

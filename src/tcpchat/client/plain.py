@@ -32,7 +32,7 @@ from .config import ClientConfig
 from .console import LineReader, ansi_console
 from .core import CLIENT_COMMANDS
 from .link import ServerLink
-from .render import HANGING_INDENT, wrap
+from .render import HANGING_INDENT, NO_WRAP, WRAP, wrap
 from .terminal import Display
 from .ui import ChatApp
 
@@ -197,6 +197,8 @@ class PlainScreen:
         rows = [row for line in self._pending for row in wrap(line, columns, HANGING_INDENT)]
         self._pending.clear()
         text = "".join(row if row == "\a" else row + "\n" for row in rows)
+        if self.ansi:
+            text = NO_WRAP + text + WRAP
         before = self._off_prompt() if self._prompt else ""
         self._prompt = ""
         self._write(before + text + (self._prompt_text() if self._loop is not None else ""))

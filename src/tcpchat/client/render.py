@@ -313,23 +313,31 @@ def style_for(enabled: bool, stream: TextIO, environ: Mapping[str, str] = os.env
 # ("12:01 "): only the first row of an event touches the left edge, so no text inside an event
 # can pass for an event of its own, however it is padded.
 HANGING_INDENT = 6
+# Autowrap (DECAWM) off, then on again: printed between them, a row the terminal finds wider
+# than the client counted loses its end at the right edge instead of going on at the left edge
+# of a row of its own, where it could pass for a line.
+NO_WRAP = "\x1b[?7l"
+WRAP = "\x1b[?7h"
 _SGR = re.compile(r"(\x1b\[[0-9;]*m)")
 RESET = "\x1b[0m"
 
 
 def cell_width(c: str) -> int:
     """Columns a terminal gives ``c``: 2 for East Asian wide and fullwidth characters (CJK, most
-    emoji), 0 for combining marks, else 1.
+    emoji), 0 for non-spacing and enclosing marks, else 1.
 
     Where terminals disagree it errs wide: a row wrapped a column early is harmless, but a row
-    wider than counted is wrapped by the terminal itself, at its left edge.
+    wider than counted would be wrapped by the terminal itself, at its left edge (``NO_WRAP``
+    keeps that from happening, at the price of the row's end). So spacing marks take their
+    columns even where they have a combining class (U+302E, viramas such as U+1B44: tmux draws
+    them one or two columns wide).
     """
     if c < "\u0300":  # ASCII and Latin-1 (neutralised text holds no control character)
         return 1
     if c == "\ufe0f":  # emoji presentation: many terminals then draw the character before it wide
         return 1
     category = unicodedata.category(c)
-    if category in ("Mn", "Me") or unicodedata.combining(c):
+    if category in ("Mn", "Me"):
         return 0
     if category == "Cn":  # unassigned in this Python's Unicode: most likely a newer emoji
         return 2

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Callable, Protocol
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
 from .keys import Key, KeyDecoder, Paste
 from .lineedit import char_width, clip, text_width
-from .render import HANGING_INDENT, wrap
+from .render import HANGING_INDENT, NO_WRAP, WRAP, wrap
 
 # Reads this close after a paste's are its rest: a person types no answer that fast.
 PASTE_GAP_S = 0.05
@@ -308,7 +308,7 @@ class Terminal:
         # then still does not make it wrap.
         columns = self.columns() - 1
         rows = [row for line in self._pending for row in wrap(line, columns, self.indent)]
-        text = "".join(row if row == "\a" else row + "\r\n" for row in rows)
+        text = NO_WRAP + "".join(row if row == "\a" else row + "\r\n" for row in rows) + WRAP
         self._pending.clear()
         if self._saved is None:
             self._write(text)
