@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tcpchat.client import render
 from tcpchat.client.core import Seen
+from tcpchat.client.lineedit import char_width
 from tcpchat.client.render import Style
 from tcpchat.core import events as ev
 from tcpchat.core import sentences, wire
@@ -111,6 +112,9 @@ def test_characters_take_the_columns_a_terminal_gives_them() -> None:
     assert render.cell_width("\u302e") == render.cell_width("\u302f") == 2
     assert render.cell_width("\u1b44") == render.cell_width("\U0001d165") == 1
     assert render.cell_width("\u0903") == 1  # a spacing mark without a combining class
+    # Wide on terminals (glibc, tmux) though older Unicode tables call them narrow.
+    assert render.cell_width("\u4dc0") == render.cell_width("\u324f") == 2
+    assert char_width("\u4dc0") == char_width("\u3248") == 2
     assert render.cell_width("\ufe0f") == 1  # emoji presentation makes the emoji before it wide
 
 

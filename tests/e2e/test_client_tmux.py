@@ -193,6 +193,22 @@ def test_padding_cannot_make_a_row_that_passes_for_another_users_line(
     assert all(len(row) < COLUMNS for row in rows)
 
 
+def test_marks_the_terminal_draws_wide_cannot_make_a_row_that_passes_for_another_users_line(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """U+302E is a spacing mark with a combining class: the client counted it 0 columns, tmux
+    draws it 2, so tmux itself wrapped the row the client thought fitted, at its left edge."""
+    mallory = connect("mallory")
+    bob = joined(screen(server.port, "--name", "bob"), "bob")
+    marks = "\u302e" * ((COLUMNS - len("12:34 <mallory> ")) // 2)
+    mallory.send(f"{marks} 12:34 <alice> I am the real alice\n")
+    bob.wait(r"I am the real alice$")
+    rows = bob.rows()
+    assert not [row for row in rows if re.match(r"(\d\d:\d\d )?<alice>", row)], rows
+    (last,) = [row for row in rows if row.endswith("I am the real alice")]
+    assert last.startswith(INDENT), rows
+
+
 def test_a_long_message_wraps_at_word_boundaries_under_the_time_stamp(
     server: ServerProcess, connect: Any, screen: Any
 ) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 from ..core.limits import HISTORY_LIMIT
-from ..core.text import neutralise
+from ..core.text import is_wide, neutralise
 from .keys import Key, Paste
 
 # The keys the line editor answers, listed by /help after the client's commands.
@@ -45,7 +45,7 @@ def char_width(c: str) -> int:
         return 0
     if "\u1160" <= c <= "\u11ff" or "\ud7b0" <= c <= "\ud7ff":
         return 0
-    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return 2 if is_wide(c) else 1
 
 
 def text_width(text: str) -> int:

@@ -26,7 +26,7 @@ from ..core import events as ev
 from ..core import sentences
 from ..core.names import fold, name_key
 from ..core.rooms import LOBBY_KEY, room_key
-from ..core.text import neutralise
+from ..core.text import is_wide, neutralise
 from .core import Seen, mentions
 
 # Colours that read well on dark and light backgrounds; a name always gets the same one.
@@ -341,7 +341,7 @@ def cell_width(c: str) -> int:
         return 0
     if category == "Cn":  # unassigned in this Python's Unicode: most likely a newer emoji
         return 2
-    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return 2 if is_wide(c) else 1
 
 
 def wrap(line: str, columns: int, indent: int = HANGING_INDENT) -> list[str]:

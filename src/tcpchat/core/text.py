@@ -196,3 +196,17 @@ def neutralise_line(text: str) -> str:
     if only_spaces:
         return text if ASCII_RUN not in text else _ASCII_RUNS_RE.sub(_ASCII_CAP, text)
     return _padding()[1].sub(r"\1", text)
+
+
+# Wide on terminals (glibc's wcwidth, tmux; Unicode 16 made them so) although the tables of the
+# Pythons we run on (Unicode 13 to 15.1) call them narrow or ambiguous: circled numbers on
+# black squares, and the Yijing hexagrams.
+_WIDE_SINCE_16 = (("\u3248", "\u324f"), ("\u4dc0", "\u4dff"))
+
+
+def is_wide(c: str) -> bool:
+    """True if a terminal gives ``c`` two columns: East Asian wide or fullwidth (CJK, most emoji),
+    or one of the characters Unicode 16 made wide."""
+    if unicodedata.east_asian_width(c) in ("W", "F"):
+        return True
+    return any(first <= c <= last for first, last in _WIDE_SINCE_16)
