@@ -45,13 +45,21 @@ def test_ascii_text_is_returned_as_it_is() -> None:
 
 
 def test_non_ascii_becomes_ascii_cyrillic_transliterated_marks_dropped() -> None:
-    assert ascii_safe("Анна и Щукин") == "Anna i Shchukin"
-    assert ascii_safe("café naïve ﬁne") == "cafe naive fine"
-    assert ascii_safe("日本 ☃ \ufffd") == "?? ? ?"
+    assert ascii_safe("Анна и Щукин") == "Anna~ i~ Shchukin~"
+    assert ascii_safe("café naïve ﬁne") == "cafe~ naive~ fine~"
+    assert ascii_safe("日本 ☃ \ufffd") == "??~ ?~ ?~"
+    assert ascii_safe("ok, café. Fine-") == "ok, cafe~. Fine-"  # the mark before a full stop
+
+
+def test_names_that_ascii_would_make_one_stay_apart() -> None:
+    """A 1.0 user saw <alice> for alice and alicé, <Vera> for Vera and Вера, and <Server> from
+    a user called Сервер (the attack review): "~" is never in a name."""
+    shown = [ascii_safe(f"<{name}> hi") for name in ("alice", "alicé", "Vera", "Вера", "Сервер")]
+    assert shown == ["<alice> hi", "<alice~> hi", "<Vera> hi", "<Vera~> hi", "<Server~> hi"]
 
 
 def test_server_lines_decode_as_ascii() -> None:
     data = "*** Борис joined. 2 users online.\n[PM from Анна] всё хорошо\n".encode()
     assert ascii_safe_bytes(data).decode("ascii") == (
-        "*** Boris joined. 2 users online.\n[PM from Anna] vse khorosho\n"
+        "*** Boris~ joined. 2 users online.\n[PM from Anna~] vse~ khorosho~\n"
     )

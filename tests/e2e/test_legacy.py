@@ -66,13 +66,13 @@ def test_a_1_0_client_picks_a_name_and_chats_both_ways_in_ascii(
         old.say("oldtimer")
         assert (
             old.expect(r"^\*\*\* You are")
-            == "*** You are oldtimer. 2 users online: oldtimer, Anna."
+            == "*** You are oldtimer. 2 users online: oldtimer, Anna~."
         )
         server.wait_log(r"legacy 1\.0 client")
         assert anna.expect("joined") == "*** oldtimer joined. 2 users online."
 
         anna.send("Привет всем! café\n")
-        assert old.expect("^<") == "<Anna> Privet vsem! cafe"
+        assert old.expect("^<") == "<Anna~> Privet~ vsem~! cafe~"
         old.say("hello anna")
         assert old.expect("Delivered") == "*** Delivered to ALL (1 user)."
         assert anna.expect("^<") == "<oldtimer> hello anna"
@@ -80,9 +80,9 @@ def test_a_1_0_client_picks_a_name_and_chats_both_ways_in_ascii(
         old.say("/w oldtimer x")  # to itself: an error
         assert old.expect("^!!!") == "!!! You cannot send a private message to yourself."
         anna.send("/w oldtimer всё хорошо\n")
-        assert old.expect(r"^\[PM") == "[PM from Anna] vse khorosho"
+        assert old.expect(r"^\[PM") == "[PM from Anna~] vse~ khorosho~"
         old.say("/users")
-        assert old.expect("online") == "*** 2 users online: oldtimer, Anna."
+        assert old.expect("online") == "*** 2 users online: oldtimer, Anna~."
         old.say("/quit")
         assert old.expect("Goodbye") == "*** Goodbye, oldtimer."
         assert anna.expect("left") == "*** oldtimer left (quit). 1 user online."

@@ -15,6 +15,7 @@ everything sent to it goes through ``ascii_safe``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Cyrillic letters written in Latin ones (close to the ICAO passport scheme), so a 1.0 user reads
@@ -36,15 +37,33 @@ _TRANSLITERATION.update(
 )
 
 
+# A word as a name is one: ASCII letters, digits and "_-.", and any character beyond ASCII.
+_WORD = re.compile(r"(?:[A-Za-z0-9_.\-]|[^\x00-\x7f])+")
+# Never in a name (names hold letters, digits and "_-."), so "Vera~" is nobody's name.
+CONVERTED = "~"
+
+
 def ascii_safe(text: str) -> str:
     """``text`` in ASCII only, for a 1.0 client: Cyrillic transliterated, accents and other marks
-    dropped (``NFKD``), anything else ``?``. ASCII text comes back as it is."""
+    dropped (``NFKD``), anything else ``?``, and each word so made followed by ``~``. ASCII text
+    comes back as it is.
+
+    The mark keeps names apart that ASCII alone would make one: ``Вера`` is ``Vera~`` beside
+    ``Vera``, ``alicé`` is ``alice~`` beside ``alice``, and ``Сервер`` cannot pass for the
+    server."""
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATION))
-    return (
-        "".join(c for c in text if not unicodedata.combining(c)).encode("ascii", "replace").decode()
-    )
+    return _WORD.sub(_converted, text)
+
+
+def _converted(found: re.Match[str]) -> str:
+    word = found.group()
+    if word.isascii():
+        return word
+    core = word.rstrip(".-")  # a full stop or dash after the word stays after the mark
+    text = unicodedata.normalize("NFKD", core.translate(_TRANSLITERATION))
+    ascii_text = "".join(c for c in text if not unicodedata.combining(c))
+    return ascii_text.encode("ascii", "replace").decode() + CONVERTED + word[len(core) :]
 
 
 def ascii_safe_bytes(data: bytes) -> bytes:
