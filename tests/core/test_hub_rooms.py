@@ -212,6 +212,58 @@ def test_part_of_the_lobby_stops_its_messages_and_a_plain_line_then_says_where_t
     assert text(chat.take(bob)) == ["*** alice joined #lobby. 2 users in #lobby."]
 
 
+def test_part_names_a_room_without_its_hash_as_join_does(chat: RoomChat) -> None:
+    """The protocol review: "/part ops" from #dev left #dev with the reason "ops", and
+    "/part dev lunch" then left #lobby. A first word naming a room you are in is that room."""
+    alice, bob = chat.join("alice"), chat.join("bob")
+    for room in ("#ops", "#dev"):
+        chat.line(alice, f"/join {room}")
+        chat.line(bob, f"/join {room}")
+    chat.drain()
+    chat.line(alice, "/part ops")
+    assert text(chat.take(alice)) == ["*** You left #ops. You are talking in #dev."]
+    assert text(chat.take(bob)) == ["*** alice left #ops. 1 user in #ops."]
+    chat.line(alice, "/part DEV lunch time")
+    assert text(chat.take(bob)) == ["*** alice left #dev (part: lunch time). 1 user in #dev."]
+    # A first word that is no room of yours is the reason, for the room you talk in.
+    chat.line(bob, "/join #ops")
+    chat.drain()
+    chat.line(bob, "/part nowhere to be")
+    assert text(chat.take(bob)) == ["*** You left #ops. You are talking in #dev."]
+
+
+def test_a_part_of_the_lobby_names_it_in_json_and_a_quit_does_not(chat: RoomChat) -> None:
+    """A JSON client told a leave without a room took a /part of #lobby for a logoff."""
+    alice, bob = chat.join("alice"), chat.join("bob")
+    chat.drain()
+    chat.line(alice, "/part brb")
+    (parted,) = chat.take(bob)
+    assert isinstance(parted, ev.Left) and parted.room == "#lobby"
+    assert render(parted, "json").endswith(b',"room":"#lobby"}\n')
+    chat.line(alice, "/join #lobby")
+    chat.drain()
+    chat.line(alice, "/quit")
+    (quit_,) = chat.take(bob)
+    assert isinstance(quit_, ev.Left) and quit_.room is None
+
+
+def test_online_counts_the_chat_once_someone_left_the_lobby(chat: RoomChat) -> None:
+    """The protocol review: with alice out of #lobby by /part, carol's quit said "1 user online"
+    and "/users #lobby" "1 user online" while two were."""
+    alice, bob, carol = chat.join("alice"), chat.join("bob"), chat.join("carol")
+    chat.line(alice, "/part")
+    chat.drain()
+    chat.line(carol, "/quit done")
+    assert text(chat.take(bob)) == ["*** carol left (quit: done). 2 users online."]
+    chat.line(bob, "/users #lobby")
+    assert text(chat.take(bob)) == ["*** 1 user in #lobby: bob."]
+    chat.line(bob, "/users")
+    assert text(chat.take(bob)) == ["*** 2 users online: alice, bob."]
+    dave = chat.join("dave")
+    assert dave is not None
+    assert text(chat.take(bob)) == ["*** dave joined. 3 users online."]
+
+
 def test_parting_a_room_you_are_not_in_is_an_error(chat: RoomChat) -> None:
     alice = chat.join("alice")
     chat.line(alice, "/part #nowhere")

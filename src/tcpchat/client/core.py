@@ -29,7 +29,7 @@ from typing import Union
 
 from ..core import commands as cmd
 from ..core import events as ev
-from ..core.codes import PART
+from ..core.codes import is_part
 from ..core.limits import UNDELIVERED_MEMORY
 from ..core.names import fold, name_key
 from ..core.parse import parse_line
@@ -303,7 +303,7 @@ class ClientCore:
             elsewhere = where.lobby_elsewhere(event.room)
         elif isinstance(event, ev.Left):
             # Someone who left a room by /part is still online; any other reason ends a session.
-            if not _is_part(event.reason):
+            if not is_part(event.reason):
                 self.users.pop(name_key(event.name), None)
             where.know(event.room)
             elsewhere = where.lobby_elsewhere(event.room)
@@ -377,11 +377,6 @@ class ClientCore:
             self.last_private = message.sender
             return True
         return mentions(message.text, self.me)
-
-
-def _is_part(reason: str) -> bool:
-    """A leave notice's reason for a /part (``part``, ``part: TEXT``), not a session's end."""
-    return reason == PART or reason.startswith(PART + ": ")
 
 
 def mentions(text: str, name: str) -> bool:

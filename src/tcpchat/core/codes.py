@@ -120,6 +120,11 @@ def part_reason(text: str) -> str:
     return f"{PART}: {text}" if text else PART
 
 
+def is_part(reason: str) -> bool:
+    """A leave notice's reason for a /part (``part``, ``part: TEXT``), not a session's end."""
+    return reason == PART or reason.startswith(PART + ": ")
+
+
 def quit_reason(text: str) -> str:
     """The reason of a ``/quit`` with ``text`` (which may be empty)."""
     return f"{QUIT}: {text}" if text else QUIT

@@ -26,6 +26,7 @@ from .limits import (
 )
 from .output import Instruction, Offline, Online, Out, ToAll, ToSessions, to
 from .rooms import Room, Rooms, room_key, room_name, room_problem
+from .roster import Roster
 from .session import Session
 
 
@@ -34,6 +35,7 @@ class RoomHandlers:
 
     config: HubLimits
     rooms: Rooms[Session]
+    roster: Roster
     archive: Archive
     _crowded: dict[Room[Session], None]  # big rooms with gathered joins or leaves, in order
 
@@ -113,16 +115,26 @@ class RoomHandlers:
         return out
 
     def _part(self, session: Session, command: cmd.Part, now: float) -> Out:
+        reason = command.reason
         if command.room:
             name = room_name(command.room)
             room = self.rooms.find(name)
             if room is None or session not in room:
                 return self._error(session, now, codes.NOT_IN_ROOM, f"You are not in {name}.")
+        elif (named := self._named_room(session, reason)) is not None:
+            # "/part ops" as "/join ops": a first word naming a room you are in is that room.
+            room, reason = named, reason.partition(" ")[2].strip()
         elif session.current is None:
             return self._error(session, now, codes.NOT_IN_ROOM, "You are in no room.")
         else:
             room = session.current
-        return self._leave_room(session, room, codes.part_reason(command.reason), now)
+        return self._leave_room(session, room, codes.part_reason(reason), now)
+
+    def _named_room(self, session: Session, text: str) -> Room[Session] | None:
+        """The room of ``session``'s that the first word of ``text`` names without its "#"."""
+        word = text.partition(" ")[0]
+        room = self.rooms.find(room_name(word)) if word else None
+        return room if room is not None and session in room else None
 
     def _part_all(self, session: Session, command: cmd.PartAll, now: float) -> Out:
         out: Out = []
@@ -260,7 +272,14 @@ class RoomHandlers:
             self._gather(room, session.name, joined=True)
             return []
         label = LOBBY if again and room.is_lobby else room.label
-        return [self._to_room(room, ev.Joined(now, session.name, len(room), label), session)]
+        count = self._count(room, label)
+        return [self._to_room(room, ev.Joined(now, session.name, count, label), session)]
+
+    def _count(self, room: Room[Session], label: str | None) -> int:
+        """The count a join or leave notice gives: the chat's users online for a login or a
+        logoff (#lobby, unnamed), which #lobby's members are not once someone has left it by
+        /part; else the room's members."""
+        return len(self.roster) if label is None and room.is_lobby else len(room)
 
     def _departed(self, room: Room[Session], session: Session, now: float, reason: str) -> Out:
         """``session`` is out of ``room``: tell the rest (a big room: at the next sweep); an empty
@@ -278,7 +297,10 @@ class RoomHandlers:
         if len(room) > self.config.big_room:
             self._gather(room, session.name, joined=False)
             return out
-        out.append(self._to_room(room, ev.Left(now, session.name, reason, len(room), room.label)))
+        # A /part of #lobby names it, as a /join of it does: its user is still online.
+        label = LOBBY if room.is_lobby and codes.is_part(reason) else room.label
+        count = self._count(room, label)
+        out.append(self._to_room(room, ev.Left(now, session.name, reason, count, label)))
         return out
 
     def _gather(self, room: Room[Session], name: str, joined: bool) -> None:

@@ -194,7 +194,7 @@ class IrcFormat:
 
     def _left(self, event: ev.Left, flags: str, me: str) -> bytes:
         tags, source = _t(flags, event), self.mask(event.name)
-        if event.reason == codes.PART or event.reason.startswith(codes.PART + ": "):
+        if codes.is_part(event.reason):
             reason = event.reason[len(codes.PART) + 2 :]
             room = event.room or LOBBY
             if reason:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 from . import events as ev
-from .codes import PART
+from .codes import PART, is_part
 from .limits import CROWD_NAMES_TEXT, LOBBY
 
 Paint = Callable[[str], str]
@@ -162,7 +162,7 @@ def joined_brief(event: ev.Joined, name: Paint = _as_is, words: Paint = _as_is) 
 
 def _parted(event: ev.Left) -> bool:
     """A /part of #lobby: its user is still online, so the notice names the room."""
-    return in_lobby(event.room) and (event.reason == PART or event.reason.startswith(PART + ":"))
+    return in_lobby(event.room) and is_part(event.reason)
 
 
 def left(event: ev.Left) -> str:
@@ -307,8 +307,12 @@ def registered_intro(event: ev.Registered) -> str:
 
 
 def user_list_intro(event: ev.UserList) -> str:
-    """``2 users online: ``, ``2 users in #ops: ``; the caller lists ``event.users`` after it."""
-    return f"{users_in(len(event.users), event.room)}: "
+    """``2 users online: ``, ``2 users in #ops: ``; the caller lists ``event.users`` after it. A
+    list of #lobby asked for by name says so: its members are not all online once someone has
+    left it by /part."""
+    if event.room is None:
+        return f"{users_online(len(event.users))}: "
+    return f"{plural(len(event.users), 'user')} in {event.room}: "
 
 
 def listed(names: Sequence[str], more: int = 0) -> str:
