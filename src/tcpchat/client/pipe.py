@@ -6,6 +6,13 @@ line (or the server's JSON with ``--json``), and at the end of input waits (at m
 seconds) until every message it sent is answered, then quits. A line is answered when the server
 names it in a ``delivered`` or an ``error`` (``ClientCore`` ties them by line number).
 
+If stdout's reader goes away (``tcp-client --name bot | head -1``), the client prints nothing
+more but goes on as if it had no output: it sends the rest of stdin (to its end or a ``/quit``
+line, as ever), reads the answers, quits as above once they are in, and its exit status still
+says whether what it sent was delivered. A broken pipe is not said anywhere and changes no
+status (the run did what it was asked, which is to send); any other error writing stdout is
+said once on stderr, and printing stops too.
+
 The exit status tells a script how it went (as ``curl --fail`` does for HTTP errors): 0 the
 input was sent to its end (or to a ``/quit`` line) and every line sent was delivered or, for a
 command, answered without an error; 1 no connection, the name was refused, or the connection
@@ -17,6 +24,7 @@ message was not delivered or not confirmed in time. Each failure is one line on 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from typing import IO
@@ -235,20 +243,48 @@ async def _until(seconds: float, *events: asyncio.Event) -> None:
 
 
 class _Printer:
-    """Writes each event to stdout: the text-mode line, or the server's JSON line as it came."""
+    """Writes each event to stdout: the text-mode line, or the server's JSON line as it came.
+
+    Once stdout cannot be written (its reader went away, as ``head -1`` does), nothing more is:
+    the run goes on without output (see the module's docstring)."""
 
     def __init__(self, stream: IO[str], raw: bool) -> None:
         self.stream = stream
         self.raw = raw
+        self.gone = False  # stdout could not be written: nothing more is
 
     def show(self, seen: Seen, raw: bytes) -> None:
         """JSON: every event as it came (a program judges replays itself). Text: what
         ``seen.events`` says to show; a message of a room you do not talk in says its room
         first, as the server's text mode does (``[#ops] <bob> hi``)."""
-        if self.raw:
-            self.stream.write(raw.decode("utf-8", "replace"))
-        else:
-            for event in seen.events():
-                elsewhere = event is seen.event and seen.elsewhere is not None
-                self.stream.write(render_text(event, elsewhere) + "\n")
-        self.stream.flush()
+        if self.gone:
+            return
+        try:
+            if self.raw:
+                self.stream.write(raw.decode("utf-8", "replace"))
+            else:
+                for event in seen.events():
+                    elsewhere = event is seen.event and seen.elsewhere is not None
+                    self.stream.write(render_text(event, elsewhere) + "\n")
+            self.stream.flush()
+        except OSError as exc:
+            self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        """Stop writing. A reader that went away (a broken pipe) is no failure and is not said;
+        any other error is said once on stderr. What is still buffered goes to the null device
+        (as the Python docs advise for SIGPIPE), so Python's flush of stdout at exit has
+        nothing to fail on."""
+        self.gone = True
+        if not isinstance(exc, BrokenPipeError):
+            why = exc.strerror or exc
+            print(f"{PROG}: cannot write to stdout ({why}): printing stopped", file=sys.stderr)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, self.stream.fileno())
+            finally:
+                os.close(null)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # no file descriptor (a StringIO), or no null device: nothing to do
