@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+
+import pytest
 
 from tcpchat.client.core import Seen
 from tcpchat.client.pipe import _Printer
@@ -42,3 +46,34 @@ def test_a_replay_is_printed_once_its_first_new_message_comes_and_repeats_not_at
 def test_json_prints_every_event_as_it_came() -> None:
     begin = ev.HistoryBegin(T, "#ops", "replay", 1)
     assert printed(Seen(begin, hidden=True), raw=True) == ['{"type":"x"}']
+
+
+def test_a_reader_gone_stops_the_printing_without_an_error() -> None:
+    """A broken pipe is no failure: nothing more is written, and stdout's descriptor now leads
+    to the null device, so a flush of what is still buffered (Python's, at exit) cannot fail."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w", encoding="utf-8") as out:
+        printer = _Printer(out, False)
+        message = ev.Message(T, 1, "bob", None, False, "hi", "#lobby")
+        printer.show(Seen(message), b"")
+        assert printer.gone
+        printer.show(Seen(message), b"")
+        out.write("still buffered\n")
+        out.flush()
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_any_other_write_error_is_said_once_and_printing_stops(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    printer = _Printer(_FullDisk(), True)
+    printer.show(Seen(ev.Message(T, 1, "bob", None, False, "hi", "#lobby")), b"{}\n")
+    printer.show(Seen(ev.Message(T, 2, "bob", None, False, "hi", "#lobby")), b"{}\n")
+    assert capsys.readouterr().err == (
+        "tcp-client: cannot write to stdout (No space left on device): printing stopped\n"
+    )

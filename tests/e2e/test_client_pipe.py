@@ -298,3 +298,40 @@ def test_a_pipe_takes_the_password_from_a_file_or_the_environment(tmp_path: Any)
         )
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
+def test_a_reader_that_goes_away_leaves_the_client_sending_and_confirming(
+    server: ServerProcess, connect: Any, unbuffered: str
+) -> None:
+    """``... | tcp-client --name headbot | head -1``: once stdout's reader is gone the client
+    prints nothing more, yet sends the rest of its input, reads the confirmations and exits 0
+    once they are in, with nothing on stderr (no traceback, and no BrokenPipeError from
+    Python's flush of a dead stdout at exit, which only a buffered stdout has to flush)."""
+    bob = connect("bob")
+    env = child_env(PYTHONUNBUFFERED=unbuffered)
+    if not unbuffered:
+        del env["PYTHONUNBUFFERED"]
+    wait = 3.0
+    proc = subprocess.Popen(
+        [*CLIENT, "--port", str(server.port), "--name", "headbot", "--wait", str(wait)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        ready, _, _ = select.select([proc.stdout], [], [], WAIT)
+        assert ready and proc.stdout.readline().startswith("*** You are headbot.")
+        proc.stdout.close()  # as head -1 does: the client's next write finds no reader
+        proc.stdin.write("a\nb\nc\n")
+        proc.stdin.close()
+        for line in ("a", "b", "c"):
+            assert bob.expect(r"^<headbot>") == f"<headbot> {line}"
+        assert proc.wait(timeout=wait + 5) == 0  # a safety bound, not a speed test
+        assert proc.stderr.read() == ""
+        assert bob.expect(r"headbot left") == "*** headbot left (quit). 1 user online."
+    finally:
+        proc.kill()
+        proc.wait(WAIT)
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -3,6 +3,7 @@ goodbye with a /quit the server takes, and never exits 0 with input it did not s
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import signal
@@ -126,5 +127,34 @@ def test_lines_read_but_not_yet_sent_when_the_server_stops_are_counted(
         assert found, said
         assert 0 < int(found.group(1)) < 40
     finally:
+        _end(proc)
+        srv.stop()
+
+
+def test_a_server_that_stops_answering_holds_the_end_to_wait_and_a_short_grace(
+    tmp_path: Any,
+) -> None:
+    """--wait bounds the end of a run: a server stopped (SIGSTOP) after the first line answers
+    neither the second nor the /quit, and the client gives up on the goodbye soon after --wait
+    runs out instead of waiting the handshake's 10 s for it: exit 3, the message unconfirmed."""
+    srv = ServerProcess(tmp_path)
+    wait = 3.0
+    proc = subprocess.Popen(
+        [*CLIENT, "--port", str(srv.port), "--name", "pipey", "--wait", str(wait)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env(),
+    )  # fmt: skip
+    try:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write("one\n")
+        proc.stdin.flush()
+        _wait_stdout(proc, r"^\*\*\* Nobody else is online")  # the first was answered
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        proc.stdin.write("two\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=wait + 5) == 3  # a safety bound, not a speed test
+        assert proc.stderr.read() == "tcp-client: 1 message not confirmed\n"
+    finally:
+        os.kill(srv.proc.pid, signal.SIGCONT)
         _end(proc)
         srv.stop()

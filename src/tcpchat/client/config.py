@@ -48,7 +48,8 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
         "wait",
         parse_positive_float,
         5.0,
-        "pipe mode: seconds to wait for delivery confirmations at end of input",
+        "pipe mode: seconds to wait, once the input is sent, for delivery confirmations and "
+        "the server's goodbye (at most 1 s more for the goodbye)",
         "S",
     ),
     Option(

@@ -3,8 +3,19 @@
 ``run_pipe`` joins under ``--name``, sends every line of stdin (paced to the server's flood
 limits, ``/r`` and ``/quit`` understood as in the terminal), prints each event as the text-mode
 line (or the server's JSON with ``--json``), and at the end of input waits (at most ``--wait``
-seconds) until every message it sent is answered, then quits. A line is answered when the server
-names it in a ``delivered`` or an ``error`` (``ClientCore`` ties them by line number).
+seconds after the last line is sent) until every message it sent is answered, then quits. A line
+is answered when the server names it in a ``delivered`` or an ``error`` (``ClientCore`` ties them
+by line number). The quit (the ``/quit`` paced, sent, and the server's goodbye awaited) gets what
+is left of ``--wait``, and at least ``QUIT_GRACE_S`` (1 s), so a server that stops answering
+holds the end of a run to ``--wait`` plus that second at most (and the close: at once on a plain
+connection, up to ``CLOSE_WAIT_S`` for a TLS one's close_notify).
+
+If stdout's reader goes away (``tcp-client --name bot | head -1``), the client prints nothing
+more but goes on as if it had no output: it sends the rest of stdin (to its end or a ``/quit``
+line, as ever), reads the answers, quits as above once they are in, and its exit status still
+says whether what it sent was delivered. A broken pipe is not said anywhere and changes no
+status (the run did what it was asked, which is to send); any other error writing stdout is
+said once on stderr, and printing stops too.
 
 The exit status tells a script how it went (as ``curl --fail`` does for HTTP errors): 0 the
 input was sent to its end (or to a ``/quit`` line) and every line sent was delivered or, for a
@@ -17,12 +28,12 @@ message was not delivered or not confirmed in time. Each failure is one line on 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from typing import IO
 
 from ..core import events as ev
-from ..core.limits import HANDSHAKE_WAIT_S
 from ..core.sentences import plural
 from ..core.wire import render_text
 from .config import ClientConfig
@@ -35,6 +46,12 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 PROG = "tcp-client"
+
+# How long the quit may take once --wait has run out (or when less than this is left of it): a
+# server that did not answer the messages within --wait will hardly answer the /quit, and a
+# script's --wait is the time it agreed to wait; one second still covers the /quit's pacing at
+# the default flood limits (a line every 0.5 s) and a goodbye from across the world.
+QUIT_GRACE_S = 1.0
 
 
 async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int:
@@ -108,8 +125,9 @@ class _Pipe:
         return f"{plural(self.unsent, 'line')} not sent{rest}"
 
     async def run(self, stdin: IO[str], wait: float) -> None:
-        """Send the input, wait up to ``wait`` seconds for the answers, quit. If the connection
-        goes first, ``left`` says what of the input was not sent."""
+        """Send the input, wait up to ``wait`` seconds for the answers, quit (in what is left of
+        ``wait``, at least ``QUIT_GRACE_S``). If the connection goes first, ``left`` says what
+        of the input was not sent."""
         reader = asyncio.ensure_future(self._read_events())
         lines: asyncio.Queue[str | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
@@ -119,8 +137,13 @@ class _Pipe:
             if quit_line is None:
                 self._count_left(lines)
             elif not self.closed.is_set():
+                wait_ends = loop.time() + wait
                 await _until(wait, self.answered, self.closed)
-                await self._quit(quit_line)
+                grace = max(wait_ends - loop.time(), QUIT_GRACE_S)
+                try:
+                    await asyncio.wait_for(self._quit(quit_line), grace)
+                except asyncio.TimeoutError:
+                    pass  # no goodbye in time: the connection is closed all the same
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -201,7 +224,7 @@ class _Pipe:
 
     async def _quit(self, line: str) -> None:
         """Say goodbye with ``line`` (paced as any line: a refused /quit is no quit) and wait
-        for the server's goodbye."""
+        for the server's goodbye; the caller bounds how long."""
         await self.pacer.wait(line)
         if self.closed.is_set():
             return
@@ -210,7 +233,7 @@ class _Pipe:
             await self.link.drain()
         except OSError:
             return
-        await _until(HANDSHAKE_WAIT_S, self.closed)
+        await self.closed.wait()
 
 
 def _stdin_lines(
@@ -235,20 +258,48 @@ async def _until(seconds: float, *events: asyncio.Event) -> None:
 
 
 class _Printer:
-    """Writes each event to stdout: the text-mode line, or the server's JSON line as it came."""
+    """Writes each event to stdout: the text-mode line, or the server's JSON line as it came.
+
+    Once stdout cannot be written (its reader went away, as ``head -1`` does), nothing more is:
+    the run goes on without output (see the module's docstring)."""
 
     def __init__(self, stream: IO[str], raw: bool) -> None:
         self.stream = stream
         self.raw = raw
+        self.gone = False  # stdout could not be written: nothing more is
 
     def show(self, seen: Seen, raw: bytes) -> None:
         """JSON: every event as it came (a program judges replays itself). Text: what
         ``seen.events`` says to show; a message of a room you do not talk in says its room
         first, as the server's text mode does (``[#ops] <bob> hi``)."""
-        if self.raw:
-            self.stream.write(raw.decode("utf-8", "replace"))
-        else:
-            for event in seen.events():
-                elsewhere = event is seen.event and seen.elsewhere is not None
-                self.stream.write(render_text(event, elsewhere) + "\n")
-        self.stream.flush()
+        if self.gone:
+            return
+        try:
+            if self.raw:
+                self.stream.write(raw.decode("utf-8", "replace"))
+            else:
+                for event in seen.events():
+                    elsewhere = event is seen.event and seen.elsewhere is not None
+                    self.stream.write(render_text(event, elsewhere) + "\n")
+            self.stream.flush()
+        except OSError as exc:
+            self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        """Stop writing. A reader that went away (a broken pipe) is no failure and is not said;
+        any other error is said once on stderr. What is still buffered goes to the null device
+        (as the Python docs advise for SIGPIPE), so Python's flush of stdout at exit has
+        nothing to fail on."""
+        self.gone = True
+        if not isinstance(exc, BrokenPipeError):
+            why = exc.strerror or exc
+            print(f"{PROG}: cannot write to stdout ({why}): printing stopped", file=sys.stderr)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, self.stream.fileno())
+            finally:
+                os.close(null)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # no file descriptor (a StringIO), or no null device: nothing to do

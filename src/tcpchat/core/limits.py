@@ -329,9 +329,9 @@ HISTORY_CLOSE_WAIT_S = 10.0
 
 # --- the client (tcp-client) -----------------------------------------------------------------
 
-# How long the client waits for the server to accept the connection, to answer the handshake, or
-# to say goodbye after a /quit in pipe mode: a server on a LAN answers in milliseconds, one across
-# the world in well under a second; 10 s leaves room for a loaded server without hanging a script.
+# How long the client waits for the server to accept the connection or to answer the handshake:
+# a server on a LAN answers in milliseconds, one across the world in well under a second; 10 s
+# leaves room for a loaded server without hanging a script (pipe mode's goodbye: pipe.py).
 HANDSHAKE_WAIT_S = 10.0
 # How long the client waits for the server's first line (a tcp-chat 2 server sends its welcome at
 # once, before reading anything) before deciding it is not talking to tcp-chat 2: a server that
