@@ -522,6 +522,25 @@ def test_wrong_passwords_disconnect_after_the_budget() -> None:
     assert s.state is State.CLOSED
 
 
+def test_a_last_try_that_was_not_compared_is_not_called_wrong() -> None:
+    """The protocol review: the right password, sent while the address had to wait, was the
+    connection's last try and got "Wrong password. Goodbye."."""
+    chat = Chat(password="sesame", max_password_tries=3)
+    guesser = chat.connect()
+    chat.take(guesser)
+    for _ in range(3):  # the free wrong tries of the address
+        chat.line(guesser, "/pass nope")
+    s = chat.connect()
+    chat.take(s)
+    chat.line(s, "/pass nope")  # the fourth wrong one: the next is not compared for 1 s
+    chat.line(s, "/pass nope")
+    assert [e.code for e in only(chat.take(s), ev.Error)] == ["bad_password", "password_wait"]  # type: ignore[attr-defined]
+    chat.line(s, "/pass sesame")
+    (bye,) = only(chat.take(s), ev.Bye)
+    assert bye.reason == "password tries used up while waiting"  # type: ignore[attr-defined]
+    assert "not checked" in bye.text and "wait 1 s" in bye.text  # type: ignore[attr-defined]
+
+
 def test_before_the_password_the_greeting_says_nothing_about_the_chat() -> None:
     chat = Chat(password="sesame")
     welcome = only(chat.take(chat.connect()), ev.Welcome)[0]

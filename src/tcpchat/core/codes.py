@@ -75,6 +75,8 @@ IRC_CLIENT = "an IRC client at the chat port"  # its first line was CAP, NICK, U
 # A proxy's PROXY header on a connection from an address not in --proxy-from: not believed.
 UNTRUSTED_PROXY = "PROXY header from an address not in --proxy-from"
 WRONG_PASSWORD = "wrong password"
+# The last try of a connection came while its address had to wait: it was not compared.
+PASSWORD_UNCHECKED = "password tries used up while waiting"
 PASSWORD_BANNED = "too many wrong passwords"
 # The server failed on what the client sent (a bug of ours): the connection is closed, and it
 # costs its address the pause of an abusive ending, so that a line that makes the server fail,

@@ -100,6 +100,14 @@ class NameHandlers(RoomHandlers):
                 return told + self._close(session, now, codes.PASSWORD_BANNED, farewell)
             code, text = codes.BAD_PASSWORD, "Wrong password. Try again."
         if session.password_tries >= self.config.max_password_tries:
+            if wait > 0:  # not compared: it may well have been right
+                return self._close(
+                    session,
+                    now,
+                    codes.PASSWORD_UNCHECKED,
+                    "This connection has had its password tries, and the last was not checked: "
+                    f"your address has to wait {math.ceil(wait)} s before the next try. Goodbye.",
+                )
             return told + self._close(
                 session, now, codes.WRONG_PASSWORD, "Wrong password. Goodbye."
             )
