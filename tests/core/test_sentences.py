@@ -58,3 +58,26 @@ def test_the_brief_history_separators_say_what_the_block_is() -> None:
     assert sentences.history_end_brief(ev.HistoryEnd(T, "#ops", "search", 3)) == (
         "end of search results"
     )
+
+
+def test_room_rows_align_by_the_columns_a_terminal_gives() -> None:
+    """The UX review: a CJK room name pushed its row five columns right of the others."""
+    rows = sentences.room_rows(
+        [("#ops", 3, "deploys"), ("#中文聊天室", 1, "汉字"), ("#lobby", 12, "")]
+    )
+    assert rows == [
+        "#ops         3 users   deploys",
+        "#中文聊天室  1 user    汉字",
+        "#lobby       12 users",
+    ]
+
+
+def test_a_long_usage_has_a_row_of_its_own_and_the_rest_stay_narrow() -> None:
+    rows = sentences.help_rows(
+        [("/w NAME TEXT", "whisper"), ("/history [N] | /history before ID [N]", "earlier")]
+    )
+    assert rows == [
+        "/w NAME TEXT  whisper",
+        "/history [N] | /history before ID [N]",
+        "              earlier",
+    ]

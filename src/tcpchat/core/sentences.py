@@ -21,6 +21,7 @@ from typing import Callable
 from . import events as ev
 from .codes import PART, is_part
 from .limits import CROWD_NAMES_TEXT, LOBBY
+from .text import columns, pad
 
 Paint = Callable[[str], str]
 
@@ -236,12 +237,12 @@ def room_list_intro(event: ev.RoomList) -> str:
 
 
 def room_rows(rooms: Sequence[tuple[str, int, str]]) -> list[str]:
-    """One row per room, columns aligned: ``#ops     3 users  deploys only``."""
-    width = max((len(name) for name, _, _ in rooms), default=0)
+    """One row per room, columns aligned as a terminal shows them (``#中文`` takes 5 columns):
+    ``#ops     3 users  deploys only``."""
+    width = max((columns(name) for name, _, _ in rooms), default=0)
     count = max((len(plural(n, "user")) for _, n, _ in rooms), default=0)
     rows = [
-        f"{name.ljust(width)}  {plural(n, 'user').ljust(count)}  {topic}"
-        for name, n, topic in rooms
+        f"{pad(name, width)}  {plural(n, 'user').ljust(count)}  {topic}" for name, n, topic in rooms
     ]
     return [row.rstrip(" ") for row in rows]
 
@@ -339,10 +340,22 @@ def mode(event: ev.ModeChanged) -> str:
 HELP_INTRO = "Commands (any other line is a public message; //text sends /text):"
 
 
+# A usage longer than this has a row of its own, its text under the others': one long usage
+# (/history's two forms) would push every text to the right, and most rows past 80 columns.
+HELP_USAGE_COLUMNS = 22
+
+
 def help_rows(rows: Sequence[tuple[str, str]]) -> list[str]:
     """The rows of a list of commands, usages aligned: ``/w NAME TEXT  send a private ...``."""
-    width = max((len(usage) for usage, _ in rows), default=0)
-    return [f"{usage.ljust(width)}  {text}" for usage, text in rows]
+    short = [columns(usage) for usage, _ in rows if columns(usage) <= HELP_USAGE_COLUMNS]
+    width = max(short, default=0)
+    out: list[str] = []
+    for usage, text in rows:
+        if columns(usage) > width:
+            out += [usage, f"{'':{width}}  {text}"]
+        else:
+            out.append(f"{pad(usage, width)}  {text}")
+    return out
 
 
 def ping(event: ev.PingRequest) -> str:

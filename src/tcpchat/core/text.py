@@ -210,3 +210,17 @@ def is_wide(c: str) -> bool:
     if unicodedata.east_asian_width(c) in ("W", "F"):
         return True
     return any(first <= c <= last for first, last in _WIDE_SINCE_16)
+
+
+def columns(text: str) -> int:
+    """The columns ``text`` takes on a terminal: 2 a wide character, 0 a mark that goes on the
+    one before it or a format character, else 1 (for aligning tables; the client's own count
+    is ``client/render.cell_width``)."""
+    return sum(
+        0 if unicodedata.category(c) in ("Mn", "Me", "Cf") else 2 if is_wide(c) else 1 for c in text
+    )
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` and the spaces that make it ``width`` columns wide (``str.ljust`` by columns)."""
+    return text + " " * max(width - columns(text), 0)
