@@ -262,6 +262,15 @@ def test_tab_completes_names_but_not_your_own() -> None:
     assert core.complete("a", 1, names, "ALICE") == (0, [])
 
 
+def test_tab_after_a_space_offers_a_name_only_where_a_name_goes() -> None:
+    """The UX review: "/w bob " then Tab gave "/w bob bob"; irssi offers nothing there."""
+    names = ["alice", "bob", "Борис"]
+    assert core.complete("/w bob ", 7, names, "alice") == (7, [])
+    assert core.complete("hi ", 3, names, "alice") == (3, [])
+    assert core.complete("/w ", 3, names, "alice") == (3, ["bob ", "Борис "])
+    assert core.complete("", 0, names, "alice") == (0, ["bob: ", "Борис: "])
+
+
 def test_the_first_line_tells_a_tcp_chat_2_server_from_another() -> None:
     assert core.greeting_kind("*** Welcome to tcp-chat 2.0.0. Type /help.") == core.GREETED
     assert core.greeting_kind("*** Welcome to tcp-chat 3.1.0. 2 users online.") == core.GREETED

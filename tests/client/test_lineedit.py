@@ -87,6 +87,23 @@ def test_reverse_search_finds_older_lines() -> None:
     assert e.searching is None
 
 
+def test_a_search_that_finds_nothing_says_so_and_keeps_the_last_match() -> None:
+    """As bash's "failing reverse-i-search": the UX review saw no sign that nothing matched."""
+    e = LineEditor(["/w bob hello", "something else"])
+    e.press("ctrl-r")
+    e.press("b")
+    assert (e.text, e.search_failed) == ("/w bob hello", False)
+    for c in "zz":
+        e.press(c)
+    assert (e.text, e.searching, e.search_failed) == ("/w bob hello", "bzz", True)
+    e.press("backspace")
+    e.press("backspace")
+    assert e.search_failed is False
+    e.press("ctrl-g")
+    e.press("ctrl-r")  # a new search starts hopeful
+    assert e.search_failed is False
+
+
 def test_tab_completes_and_cycles() -> None:
     e = LineEditor(completer=lambda line, cursor: (0, ["bob: ", "bobby: "]))
     e.press("b")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import io
 import os
 
 import pytest
 
+from tcpchat.client.config import ClientConfig
 from tcpchat.client.core import Seen
-from tcpchat.client.pipe import _Printer
+from tcpchat.client.pipe import EXIT_USAGE, _Printer, run_pipe
 from tcpchat.core import events as ev
 
 T = 1_800_000_000.0
@@ -76,4 +78,15 @@ def test_any_other_write_error_is_said_once_and_printing_stops(
     printer.show(Seen(ev.Message(T, 2, "bob", None, False, "hi", "#lobby")), b"{}\n")
     assert capsys.readouterr().err == (
         "tcp-client: cannot write to stdout (No space left on device): printing stopped\n"
+    )
+
+
+def test_pipe_mode_without_a_name_says_why_it_is_pipe_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The UX review ran `tcp-client > out.txt` at a terminal and was told stdin was no terminal."""
+    status = asyncio.run(run_pipe(ClientConfig(), io.StringIO(), io.StringIO()))
+    assert status == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "tcp-client: --name is needed in pipe mode (stdin or stdout is not a terminal, or --json)\n"
     )

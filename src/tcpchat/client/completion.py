@@ -26,6 +26,15 @@ def command_words() -> list[str]:
     return sorted(words)
 
 
+# The commands whose first argument is a name: Tab there offers every name, even before a letter.
+_NAME_COMMANDS = {"/w", "/msg", "/whisper"}
+
+
+def _names_next(words: list[str]) -> bool:
+    """True if the word after ``words`` (the line before the cursor's word) is a name."""
+    return len(words) == 1 and words[0].lower() in _NAME_COMMANDS
+
+
 # The commands whose first argument is a room: Tab offers the rooms seen (for /part, yours).
 _ROOM_COMMANDS = {"/join", "/j", "/users", "/who", "/names"}
 _PART_COMMANDS = {"/part", "/leave"}
@@ -58,6 +67,8 @@ def complete(
         return start, rooms_like(word, mine)
     if (len(command) == 1 and command[0].lower() in _ROOM_COMMANDS) or word.startswith("#"):
         return start, rooms_like(word, rooms)
+    if not word and before.strip() and not _names_next(command):
+        return start, []  # in a message's text: Tab after a space offers nothing (as irssi)
     prefix = fold(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
     mine_key = name_key(me)

@@ -105,6 +105,7 @@ class LineEditor:
         self._scroll = 0
         self._cycle: tuple[int, int, list[str], int] | None = None  # start, end, words, index
         self._search: str | None = None  # Ctrl+R query while searching
+        self.search_failed = False  # no line of the history holds the query (bash: "failing")
         self._paste: list[str] = []
 
     # --- editing -----------------------------------------------------------------------
@@ -271,6 +272,7 @@ class LineEditor:
 
     def _start_search(self) -> str:
         self._search = ""
+        self.search_failed = False
         self._draft = self.text
         return CHANGED
 
@@ -300,10 +302,14 @@ class LineEditor:
         return self.press(key) or CHANGED
 
     def _find(self, query: str, start: int) -> None:
+        """Show the newest line of the history from ``start`` back that holds ``query``; if none
+        does, the line shown stays and ``search_failed`` says so."""
+        self.search_failed = True
         for i in range(start, -1, -1):
             if query.casefold() in self.history[i].casefold():
                 self._browse = i
                 self.set(self.history[i], self.history[i].casefold().find(query.casefold()))
+                self.search_failed = False
                 return
 
     # --- completion --------------------------------------------------------------------

@@ -58,7 +58,10 @@ async def run_pipe(config: ClientConfig, stdin: IO[str], stdout: IO[str]) -> int
     """Run pipe mode from ``stdin`` to ``stdout``; returns the exit status (see above).
     ConnectError (no connection, no answer) reaches the caller, which prints it: exit 1."""
     if not config.name:
-        print(f"{PROG}: --name is needed when stdin is not a terminal", file=sys.stderr)
+        print(
+            f"{PROG}: --name is needed in pipe mode (stdin or stdout is not a terminal, or --json)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     link = await ServerLink.open(config)
     core = ClientCore(config.name)

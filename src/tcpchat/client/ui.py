@@ -178,7 +178,8 @@ class ChatApp(Joining):
             if self.secret:  # nothing of a password shows, not even its length
                 return fit_input_row(prompt, columns)[0], "", 0
         elif self.editor.searching is not None:
-            prompt = f"(reverse-i-search '{self.editor.searching}') "
+            failing = "failing " if self.editor.search_failed else ""
+            prompt = f"({failing}reverse-i-search '{self.editor.searching}') "
         else:
             status = self.style.paint(f"[{self.status}] ", render.YELLOW) if self.status else ""
             prompt = status + (render.prompt(self.core.me, self.core.current, self.style) or "> ")
