@@ -700,6 +700,23 @@ def test_a_line_over_the_server_limit_is_kept_not_sent(server: ServerProcess, sc
     assert alice.input_row().endswith("x" * 40)
 
 
+def test_a_refused_pasted_line_leaves_what_follows_it_in_the_input(
+    server: ServerProcess, screen: Any
+) -> None:
+    """The UX review pasted a line too long to send and a second one: the refused line was put
+    back over the second, which was lost. Now the second stays and the first is under Up."""
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("set-buffer", "-b", "p", "x" * 5000 + "\nmy draft tail")
+    alice.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+    alice.wait(
+        r"!!! Too long to send \(5000 bytes; the server takes 4096\)\. Your line is in the input "
+        r"history \(Up\)\.$"
+    )
+    alice.wait(lambda: alice.input_row().endswith("my draft tail"))
+    alice.keys("Up")
+    alice.wait(lambda: alice.input_row().endswith("x" * 40))
+
+
 def test_a_server_that_is_not_tcp_chat_2_is_one_line_and_exit_1(screen: Any) -> None:
     """Against the 1.0 server the terminal client says so and exits, having sent nothing the
     old server would show its users (issue 13, item 7)."""

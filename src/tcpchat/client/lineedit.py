@@ -133,6 +133,14 @@ class LineEditor:
         lines, self._paste = self._paste, []
         return lines
 
+    def keep(self, line: str) -> None:
+        """Put ``line`` in the history for Up, in this session only (not the history file): a
+        line refused while something else is typed."""
+        if not self.history or self.history[-1] != line:
+            self.history.append(line)
+            del self.history[:-HISTORY_LIMIT]
+        self._browse = len(self.history)
+
     def remember(self, line: str) -> None:
         if (
             line.strip()

@@ -268,8 +268,8 @@ class PlainApp(ChatApp):
         if not self.quitting:
             self.leave(0)
 
-    def give_back(self, line: str) -> bool:
-        return False  # the line was the system's: it cannot be put back
+    def give_back(self, line: str) -> str:
+        return ""  # the line was the system's: it cannot be put back
 
     def _help(self, server: tuple[tuple[str, str], ...]) -> list[str]:
         return render.help_table(CLIENT_COMMANDS + PLAIN_KEY_HELP, server, self.style)

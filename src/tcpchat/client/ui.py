@@ -274,18 +274,23 @@ class ChatApp(Joining):
         elif isinstance(todo, LocalHelp):
             self.show(*self._help(todo.rows))
         elif isinstance(todo, Refuse):
-            kept = " Your line was kept." if todo.keep and self.give_back(line) else ""
+            kept = self.give_back(line) if todo.keep else ""
             self.show(render.error(todo.reason + kept, self.style))
         elif isinstance(todo, Send):
             self.outbox.append(todo.text)
             self.outbox_ready.set()
 
-    def give_back(self, line: str) -> bool:
-        """Put a refused ``line`` back in the input, to edit and send later; False where the
-        input is not ours to fill (the plain mode)."""
-        self.editor.set(line)
-        self.term.redraw()
-        return True
+    def give_back(self, line: str) -> str:
+        """Keep a refused ``line`` to edit and send later: in the input, or, where something is
+        typed there already (the rest of a paste), in the input history, so that neither is
+        lost. Returns what to tell the user ("" where the input is not ours: the plain mode)."""
+        editor = self.editor
+        if not editor.text:
+            editor.set(line)
+            self.term.redraw()
+            return " Your line was kept."
+        editor.keep(line)
+        return " Your line is in the input history (Up)."
 
     async def _send_loop(self) -> None:
         """Send queued lines in order, no faster than the server's flood limits allow."""
