@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import io
 import logging
 import os
 import sys
@@ -179,17 +180,20 @@ async def _client(config: ClientConfig) -> int:
 
     if config.probe:
         return await probe(config)
-    if sys.stdin.isatty() and sys.stdout.isatty() and not config.json:
+    # Started with a stream closed (`tcp-client ... >&-`, `<&-`): no output, no input.
+    stdin = sys.stdin if sys.stdin is not None else io.StringIO()
+    stdout = sys.stdout if sys.stdout is not None else open(os.devnull, "w", encoding="utf-8")
+    if stdin.isatty() and stdout.isatty() and not config.json:
         from .client.terminal import raw_mode_available
 
-        if config.plain or not raw_mode_available(sys.stdin.fileno(), os.environ):
+        if config.plain or not raw_mode_available(stdin.fileno(), os.environ):
             from .client.plain import run_plain
 
             return await run_plain(config)
         from .client import ui
 
         return await ui.run_interactive(config)
-    return await run_pipe(config, sys.stdin, sys.stdout)
+    return await run_pipe(config, stdin, stdout)
 
 
 def _run(coro: object, loop: str) -> int:

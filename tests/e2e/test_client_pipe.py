@@ -147,6 +147,29 @@ def test_without_a_name_a_pipe_is_a_usage_error(server: ServerProcess) -> None:
     assert "--name" in done.stderr
 
 
+@pytest.mark.parametrize("closed", ["stdout", "stdin"])
+def test_a_client_started_with_a_stream_closed_still_runs(
+    server: ServerProcess, connect: Any, closed: str
+) -> None:
+    """`tcp-client ... >&-` was a traceback (sys.stdout is None); `<&-` is an empty input."""
+    bob = connect("bob")
+    command = " ".join(f"'{word}'" for word in [*CLIENT, "--port", str(server.port)])
+    redirect = ">&-" if closed == "stdout" else "<&-"
+    done = subprocess.run(
+        ["sh", "-c", f"exec {command} --host 127.0.0.1 --name bot {redirect}"],
+        input="hello\n" if closed == "stdout" else None,
+        stdout=subprocess.PIPE if closed == "stdin" else None,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        timeout=WAIT * 3,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    if closed == "stdout":
+        assert bob.expect(r"^<bot>") == "<bot> hello"
+    assert bob.expect(r"bot left") == "*** bot left (quit). 1 user online."
+
+
 def test_refused_connection_is_one_line_and_exit_1() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
