@@ -340,9 +340,13 @@ def client_page() -> str:
         + bold("/")
         + "); at the end of input the client waits up to "
         + bold("--wait")
-        + " seconds for the server to confirm delivery, then quits. Events are printed "
+        + " seconds for the server to confirm delivery, then quits (the server's goodbye gets "
+        "at most a second more). Events are printed "
         "one per line on standard output, for example "
         + bold("*** You are bot. 1 user online: bot.")
+        + " If the reader of standard output goes away (as "
+        + bold("head -1")
+        + " does), the client prints nothing more but still sends its input and confirms it."
         + " This makes the client usable from scripts:",
         ".PP",
         ".RS",
