@@ -141,9 +141,11 @@ class ServerLink:
         if not text:
             if closed:
                 raise ConnectError(f"{where} closed the connection without a word")
+            # A TLS port waits for our handshake, an IRC port for our NICK; a hung server
+            # (stopped, overloaded) accepts the connection and says nothing either.
             raise ConnectError(
-                f"{where} does not speak tcp-chat 2 (it said nothing: a TLS port needs --tls, "
-                "and an IRC port an IRC client)"
+                f"{where} said nothing within {GREETING_WAIT_S:g} s: a TLS port needs --tls "
+                "(and an IRC port an IRC client), or the server is not answering"
             )
         quote = text if len(text) <= GREETING_QUOTE_CHARS else text[:GREETING_QUOTE_CHARS] + "..."
         raise ConnectError(f"{where} does not speak tcp-chat 2 (it said: {quote!r})")
