@@ -286,8 +286,8 @@ def test_a_port_of_the_wrong_kind_is_said_with_what_to_try() -> None:
         done = run_client(silent.port, "--name", "bot", stdin="hello\n")
         assert done.returncode == 1
         assert done.stderr == (
-            f"tcp-client: 127.0.0.1:{silent.port} does not speak tcp-chat 2 (it said nothing: "
-            "a TLS port needs --tls, and an IRC port an IRC client)\n"
+            f"tcp-client: 127.0.0.1:{silent.port} said nothing within 2 s: a TLS port needs "
+            "--tls (and an IRC port an IRC client), or the server is not answering\n"
         )
         plain = OldServer(b"*** Welcome to tcp-chat 2.0.0. 0 users online.\n")
         try:

@@ -16,6 +16,16 @@ from ..config import (
     resolve,
 )
 from ..core import limits
+from .liveness import SERVER_TIMEOUT_S
+
+
+def parse_seconds(text: str) -> float:
+    """A number of seconds, 0 or more (0 turns what it times off)."""
+    number = float(text)
+    if not 0 <= number < float("inf"):
+        raise ValueError(f"must be 0 or more seconds: {text!r}")
+    return number
+
 
 CLIENT_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -41,6 +51,15 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
     ),
     Option("bell", parse_bool, False, "ring the terminal bell on private messages and mentions"),
     Option("reconnect", parse_bool, True, "reconnect with backoff when the connection drops"),
+    Option(
+        "server_timeout",
+        parse_seconds,
+        SERVER_TIMEOUT_S,
+        "seconds of silence from the server before the client gives up on it: after half of "
+        "them it sends /ping, and with no answer by the end it closes the connection (and "
+        "reconnects, or a pipe ends as when the connection drops); 0: never",
+        "S",
+    ),
     Option("tls", parse_bool, False, "connect with TLS"),
     Option("tls_ca", str, "", "CA file to verify the server (default: the system's)", "FILE"),
     Option("tls_insecure", parse_bool, False, "do not verify the server certificate (testing)"),
@@ -80,6 +99,7 @@ class ClientConfig:
     plain: bool = False
     bell: bool = False
     reconnect: bool = True
+    server_timeout: float = SERVER_TIMEOUT_S
     tls: bool = False
     tls_ca: str = ""
     tls_insecure: bool = False

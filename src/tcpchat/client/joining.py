@@ -170,13 +170,14 @@ class Joining:
 
     # --- reconnecting ------------------------------------------------------------------
 
-    async def _reconnect(self) -> tuple[ServerLink, ev.Registered]:
-        """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name."""
+    async def _reconnect(self, why: str = "") -> tuple[ServerLink, ev.Registered]:
+        """Try again and again, 1, 2, 4 ... 30 s apart, until back in under the same name.
+        ``why``: a sentence that says why the connection ended, if not by the server."""
         where = address(self.config.host, self.config.port)
+        lost = why or f"Connection to {where} lost."
         self.show(
             render.notice(
-                f"Connection to {where} lost. Reconnecting in {BACKOFF_FIRST_S:.0f} s "
-                "(Ctrl+C to quit).",
+                f"{lost} Reconnecting in {BACKOFF_FIRST_S:.0f} s (Ctrl+C to quit).",
                 self.style,
                 sgr=render.YELLOW,
             )

@@ -5,6 +5,11 @@ sends as the server counts them (so an answer's ``line`` names one), and hands b
 (``wire.parse_event``); ``join`` does the handshake up to the ``registered`` event; ``Pacer``
 keeps a script under the server's flood limits; ``probe`` is the health check. Pipe mode
 (``pipe.py``) and the interactive terminal client (``ui.py``) are both built on these.
+
+While ``receive`` waits, the link watches the server (``liveness.Liveness``, ``--server-timeout``):
+it pings a server that has been silent for a while, and ends the connection (``receive`` returns
+None, ``silent`` says why) when no answer comes either, so every caller treats a hung server as
+one that closed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..core.limits import (
 from ..core.wire import parse_event
 from .config import ClientConfig
 from .core import GREETED, REFUSED, greeting_kind
+from .liveness import Dead, Liveness, Ping, Stalled
 
 # Asks a person for the server password; its argument is why it is asked again ("" the first
 # time), the server's own words.
@@ -75,6 +81,12 @@ class ServerLink:
         self.sent = 0
         # What all those lines cost of the server's flood budget (``flood.line_cost``).
         self.spent = 0.0
+        # The watch on the server while ``receive`` waits (None: no watch).
+        self.live: Liveness | None = None
+        # Called when a line has long awaited its confirmation (``awaiting`` counts them).
+        self.on_stall: Callable[[], None] | None = None
+        # Seconds the server had been silent when the watch gave up on it (0: it did not).
+        self.silent = 0.0
 
     @classmethod
     async def open(cls, config: ClientConfig) -> ServerLink:
@@ -110,6 +122,8 @@ class ServerLink:
             await link.close()
             raise
         link.send("/mode json")
+        if config.server_timeout > 0:
+            link.live = Liveness(config.server_timeout, time.monotonic())
         return link
 
     async def _greeted(self, where: str) -> None:
@@ -162,17 +176,24 @@ class ServerLink:
     async def drain(self) -> None:
         await self.writer.drain()
 
+    def awaiting(self, count: int) -> None:
+        """``count`` lines sent on this link await their confirmation (``ClientCore.pending``):
+        tell the watch, after sending one and after each answer."""
+        if self.live is not None:
+            self.live.awaiting(count, time.monotonic())
+
     async def receive(self) -> ev.Event | None:
         """The next event; JSON lines of unknown types are skipped, text lines too (the first
         lines come in text mode, before the server saw our ``/mode json``). Pings are answered
-        here and not returned, so every caller stays alive by reading."""
+        here and not returned, so every caller stays alive by reading; the answers to our own
+        pings are not returned either. None: the connection is closed, or the server stopped
+        answering (``silent``)."""
         while True:
-            try:
-                line = await self.reader.readline()
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                return None
+            line = await self._read_line()
             if not line:
                 return None
+            if self.live is not None:
+                self.live.heard(time.monotonic())
             if not line.startswith(b"{"):
                 continue
             event = parse_event(line)
@@ -181,12 +202,40 @@ class ServerLink:
             if isinstance(event, ev.PingRequest):
                 self.send(f"/pong {event.token}")
                 continue
+            if isinstance(event, ev.PongReply) and self.live and self.live.ours(event.token):
+                continue
             self.raw = line
             if isinstance(event, ev.Welcome):
                 self.welcome = event
             return event
 
+    async def _read_line(self) -> bytes:
+        """The next line from the server, b"" at the end. While none comes, the watch does what
+        is due: ping, tell ``on_stall``, or give up on the server (b"", with ``silent`` set)."""
+        while True:
+            try:
+                if self.live is None:
+                    return await self.reader.readline()
+                wait = max(self.live.due() - time.monotonic(), 0.0)
+                return await asyncio.wait_for(self.reader.readline(), wait)
+            except asyncio.TimeoutError:
+                pass
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                return b""
+            assert self.live is not None
+            for action in self.live.check(time.monotonic()):
+                if isinstance(action, Ping):
+                    self.send(f"/ping {action.token}")
+                elif isinstance(action, Stalled) and self.on_stall is not None:
+                    self.on_stall()
+                elif isinstance(action, Dead):
+                    self.silent = action.silent
+                    return b""
+
     async def close(self) -> None:
+        if self.silent and self.writer.transport.get_write_buffer_size():
+            # A hung server takes nothing more: what waits to be sent would hold the socket.
+            self.writer.transport.abort()
         self.writer.close()
         try:
             await asyncio.wait_for(self.writer.wait_closed(), CLOSE_WAIT_S)

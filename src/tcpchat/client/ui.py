@@ -38,6 +38,9 @@ from .lineedit import CLEAR, EOF, INTERRUPT, KEY_HELP, PASTE, SUBMIT, SUSPEND, L
 from .link import Pacer, ServerLink
 from .terminal import Display, Terminal, fit_input_row
 
+# The input row's status while our lines wait long for their confirmation.
+WAITING = "waiting for the server"
+
 
 class ChatApp(Joining):
     """One interactive session; ``run`` returns the exit code."""
@@ -117,15 +120,18 @@ class ChatApp(Joining):
             await link.close()
             if self.quitting:
                 return self.exit_code
+            silent = f"The server has not answered for {link.silent:.0f} s." if link.silent else ""
             if not self.config.reconnect:
-                self.show(render.notice("Disconnected from the server.", self.style))
+                told = f"{silent} Disconnected." if silent else "Disconnected from the server."
+                self.show(render.notice(told, self.style))
                 return 0 if self.core.shutdown_seen else 1
-            link, registered = await self._reconnect()
+            link, registered = await self._reconnect(silent)
             self.link = link
 
     def _joined(self, link: ServerLink, registered: ev.Registered) -> None:
         seen = self.core.joined(registered, link.welcome)
         self.pacer = Pacer.for_link(link)
+        link.on_stall = self._stalled
         self.show(render.render_seen(seen, self.core.me, self.style))
         # After a reconnect: back into your rooms, before anything typed since.
         self.outbox.extendleft(reversed(self.core.rejoin()))
@@ -139,6 +145,20 @@ class ChatApp(Joining):
             if event is None:
                 return
             self.on_event(event)
+
+    def _stalled(self) -> None:
+        """Our lines have long waited for their confirmation: say so once, and in the status
+        until they are confirmed (or the link gives up on the server)."""
+        count = len(self.core.pending)
+        lines = "your line is" if count == 1 else f"your {count} lines are"
+        self.show(
+            render.notice(
+                f"Waiting for the server ({lines} not confirmed yet).",
+                self.style,
+                sgr=render.YELLOW,
+            )
+        )
+        self._set_status(WAITING)
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -154,6 +174,10 @@ class ChatApp(Joining):
     def on_event(self, event: ev.Event) -> None:
         """Show ``event`` as the core understands it; ring, redraw as it says."""
         seen = self.core.receive(event)
+        if self.link is not None:
+            self.link.awaiting(len(self.core.pending))
+        if self.status == WAITING and not self.core.pending:
+            self._set_status("")
         if isinstance(event, ev.Help):
             self.show(*self._help(for_people(event.commands)))
             return
@@ -306,6 +330,7 @@ class ChatApp(Joining):
                     self.show(render.error(f"Not connected: not sent: {line}", self.style))
                     continue
                 self.core.sent(link.send(line), line)
+                link.awaiting(len(self.core.pending))
                 try:
                     await link.drain()
                 except (OSError, RuntimeError):
