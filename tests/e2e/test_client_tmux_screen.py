@@ -12,9 +12,10 @@ from unicodedata import normalize
 import pytest
 
 from tcpchat.client.lineedit import clip, text_width
+from tcpchat.client.render import wrap
 from tests.conftest import ServerProcess
 from tests.e2e import test_client_tmux
-from tests.e2e.test_client_tmux import Screen, joined
+from tests.e2e.test_client_tmux import INDENT, Screen, joined
 
 screen = test_client_tmux.screen  # the fixture that starts a client in tmux
 
@@ -35,6 +36,13 @@ def showing(scr: Screen, text: str) -> Callable[[], bool]:
 def at_column(scr: Screen, column: int) -> Callable[[], bool]:
     """A wait's condition: the cursor is in ``column``."""
     return lambda: scr.cursor()[0] == column
+
+
+def above_the_input_row(scr: Screen, text: str, just: bool = False) -> bool:
+    """Whether ``text`` ends a row above the cursor's (``just``: the row just above it)."""
+    rows = visible(scr)
+    _, y = scr.cursor()
+    return any(row.endswith(text) for row in rows[y - 1 if just else 0 : y])
 
 
 def one_input_row(scr: Screen, ending: str, typed_text: re.Pattern[str] = TYPED) -> bool:
@@ -70,8 +78,11 @@ def test_after_any_resize_one_input_row_shows_under_the_messages(
         bob.send(f"after resize {n}\n")
         alice.wait(showing(alice, f"<bob> after resize {n}"))
         alice.wait(lambda: one_input_row(alice, ending))
-        shown = visible(alice)
-        assert shown.index(next(r for r in shown if f"after resize {n}" in r)) < alice.cursor()[1]
+        # Above the input row. (A wait: tmux may tell the client of a new size a while after
+        # taking it, and the screen painted again then may come between reading the screen and
+        # reading the cursor.)
+        said = f"<bob> after resize {n}"
+        alice.wait(lambda said=said: above_the_input_row(alice, said))
         # None in the scrollback either, where a resize may bring it back.
         assert sum(row.startswith("alice>") for row in alice.rows()) == 1
     assert "<bob> before the resize" in alice.text()
@@ -195,3 +206,72 @@ def test_a_terminal_of_four_columns_shows_the_line_and_its_cursor_on_one_row(
     alice.wait(lambda: alice.input_row() == "abc" and alice.cursor()[0] == 0)
     alice.run("resize-window", "-t", "t", "-x", "10", "-y", "3")
     alice.wait(lambda: alice.input_row() == "al…> abcd" and alice.cursor()[0] == 5)
+
+
+FORGED = re.compile(r"^\d\d:\d\d <bob>")
+STAMP = re.compile(r"^\d\d:\d\d ")
+BAIT = "lol,-look-at-this-thing."  # after "HH:MM <mallory> ", 40 columns in all
+HIDDEN = "<bob> my new password is hunter2"
+
+
+def test_a_narrower_window_shows_no_row_of_a_message_at_the_left_edge(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """A message sized to fill one row at 80 columns: at 40 the terminal wrapped that row again
+    itself, and its rest, ``10:02 <bob> my new password is hunter2``, started a row at the left
+    edge as if bob had said it (a UX review; bob never spoke). The client paints the screen
+    again at every new size, its rows wrapped to it with the hanging indent."""
+    mallory = connect("mallory")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    alice.run("resize-window", "-t", "t", "-x", "80")
+    alice.wait(lambda: alice.input_row() == "alice>")
+    mallory.send(f"{BAIT}10:02 {HIDDEN}\n")
+    said = re.compile(rf"^\d\d:\d\d <mallory> {re.escape(BAIT)}10:02 {re.escape(HIDDEN)}$")
+    alice.wait(lambda: any(said.match(row) for row in visible(alice)))
+    line = next(row for row in visible(alice) if said.match(row))
+    alice.type("half typed")
+    alice.wait(lambda: alice.input_row() == "alice> half typed")
+    for columns in (40, 30, 60, test_client_tmux.COLUMNS):
+        alice.run("resize-window", "-t", "t", "-x", str(columns))
+        # The line as the client wraps it (the last column left free), its rows one under another.
+        wrapped = wrap(line, columns - 1)
+        alice.wait(lambda rows=wrapped: showing_rows(visible(alice), rows))
+        alice.wait(lambda: one_input_row(alice, "half typed", re.compile("half typed")))
+        rows = visible(alice)[: alice.cursor()[1]]
+        assert [row for row in rows if FORGED.match(row)] == []
+        # Above the input row, each row is a line's first (a time stamp) or indented.
+        assert all(not row or STAMP.match(row) or row.startswith(INDENT) for row in rows), rows
+    assert wrap(line, 39)[-1] == INDENT + HIDDEN  # at 40 columns, indented on a row of its own
+
+
+def showing_rows(rows: list[str], wanted: list[str]) -> bool:
+    """Whether ``wanted`` are rows of ``rows``, one under another."""
+    return any(rows[i : i + len(wanted)] == wanted for i in range(len(rows)))
+
+
+def test_a_half_typed_line_shows_once_after_the_window_narrows_again_and_again(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """Narrowed to a window lower than the rows the terminal wrapped the input row into, the
+    first of them went to the scrollback, out of the client's reach; the window made taller,
+    the terminal brought it back: a stale ``alice> w01 w02 ...`` over the new input row. The
+    client paints the screen again at every new size."""
+    bob = connect("bob")
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    for n in range(3):
+        bob.send(f"before {n}\n")  # a row at every width here
+        alice.wait(rf"<bob> before {n}$")
+    alice.type(WORDS)
+    alice.wait(lambda: alice.input_row() == "alice> " + WORDS)
+    alice.keys("Home")
+    sizes = [(90, 30), (60, 2), (50, 30), (40, 3), (36, 24), (30, 2), (24, 30)]
+    for columns, rows in sizes:
+        alice.run("resize-window", "-t", "t", "-x", str(columns), "-y", str(rows))
+        # Painted again: the last message just above the input row, that shows once.
+        alice.wait(lambda: above_the_input_row(alice, "<bob> before 2", just=True))
+        alice.wait(lambda: one_input_row(alice, ""))
+    bob.send("after\n")
+    alice.wait(showing(alice, "<bob> after"))
+    alice.wait(lambda: one_input_row(alice, ""))
+    alice.keys("Enter")
+    assert bob.expect(r"^<alice>") == "<alice> " + WORDS

@@ -5,7 +5,9 @@ a key) and reads keys with ``loop.add_reader``; ``stop`` restores it exactly as 
 safe to call twice. ``show`` prints lines above the input line, wrapped to the terminal's width
 with a hanging indent, and redraws the prompt, the text being typed and the cursor, so incoming
 messages never garble what you type. Every redraw first erases the input row as the screen
-shows it now, which after a resize may be several rows (``back_to_input_row``).
+shows it now, which after a resize may be several rows (``back_to_input_row``). When the
+window's size changes, the screen is painted again from the lines printed last, wrapped to the
+new size (``repaint.py``): the terminal's own re-wrapping of old rows is not left on it.
 
 ``termios`` (POSIX only) is imported where raw mode is taken, so this module loads everywhere;
 ``raw_mode_available`` says whether it can be taken here (the plain mode, ``plain.py``, is used
@@ -26,6 +28,7 @@ from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
 from .keys import Key, KeyDecoder, Paste
 from .lineedit import char_width, clip, text_width
 from .render import HANGING_INDENT, NO_WRAP, WRAP, wrap
+from .repaint import Printed, repaint, screenful
 
 # Reads this close after a paste's are its rest: a person types no answer that fast.
 PASTE_GAP_S = 0.05
@@ -177,6 +180,11 @@ class Terminal:
         # The input row drawn last: its text (no colours) and the cursor's column in it, on a
         # row as wide as the terminal then was; None while no input row is on the screen.
         self._drawn: tuple[str, int] | None = None
+        # The lines printed last, to paint the screen again after a resize; the size (columns,
+        # rows) its rows were last laid out for; a repaint waiting for the loop.
+        self._printed = Printed()
+        self._size: tuple[int, int] | None = None
+        self._resize: asyncio.Handle | None = None
 
     # --- mode --------------------------------------------------------------------------
 
@@ -191,10 +199,11 @@ class Terminal:
         self._loop.add_reader(self.fd, self._readable)
         # The terminal going away reads as an end of input: it is then what a hang-up is.
         self._hangup = (signals or {}).get(getattr(signal, "SIGHUP", -1))
-        handlers = {signal.SIGWINCH: self.redraw, **(signals or {})}
+        handlers = {signal.SIGWINCH: self._resized, **(signals or {})}
         for sig, handler in handlers.items():
             self._loop.add_signal_handler(sig, handler)
             self._signals.append(sig)
+        self._size = self.size()
         self.redraw()
 
     def _raw(self) -> None:
@@ -218,6 +227,9 @@ class Terminal:
             self._signals.clear()
             if self._esc_timer is not None:
                 self._esc_timer.cancel()
+            if self._resize is not None:
+                self._resize.cancel()
+                self._resize = None
             self._loop = None
         if self._saved is not None:
             import termios  # there since start() took the settings
@@ -283,10 +295,15 @@ class Terminal:
     # --- output ------------------------------------------------------------------------
 
     def columns(self) -> int:
+        return self.size()[0]
+
+    def size(self) -> tuple[int, int]:
+        """The terminal's columns and rows (80 by 24 where it does not say)."""
         try:
-            return os.get_terminal_size(self.fd).columns
+            size = os.get_terminal_size(self.fd)
         except OSError:
-            return 80
+            return 80, 24
+        return size.columns, size.lines
 
     def show(self, lines: Iterable[str]) -> None:
         """Print ``lines`` above the input line (soon, in one write with the redraw), each wrapped
@@ -309,6 +326,7 @@ class Terminal:
         columns = self.columns() - 1
         rows = [row for line in self._pending for row in wrap(line, columns, self.indent)]
         text = NO_WRAP + "".join(row if row == "\a" else row + "\r\n" for row in rows) + WRAP
+        self._printed.add(self._pending)
         self._pending.clear()
         if self._saved is None:
             self._write(text)
@@ -321,6 +339,7 @@ class Terminal:
 
     def clear_screen(self) -> None:
         self._drawn = None
+        self._printed.clear()  # not painted again at a resize
         self._write("\x1b[H\x1b[2J" + self._input_row())
 
     def redraw(self) -> None:
@@ -328,6 +347,34 @@ class Terminal:
             self._keys_read = True  # once the read's keys are all taken
         elif self._saved is not None:
             self._write(self._input_row())
+
+    def _resized(self) -> None:
+        """SIGWINCH: paint the screen again soon, once for all the signals of a burst (a window
+        being dragged sends many)."""
+        if self._resize is None and self._loop is not None:
+            self._resize = self._loop.call_soon(self._repaint)
+
+    def _repaint(self) -> None:
+        """The screen erased and the last lines printed that fit shown again, wrapped to the new
+        size, then the input row: the terminal may have wrapped the old rows again at its left
+        edge (narrower) or brought rows back from its scrollback (wider, taller). Back at the
+        size the screen was painted for, the input row alone is drawn again."""
+        self._resize = None
+        if self._saved is None:
+            return
+        size = self.size()
+        if size == self._size:
+            self.redraw()
+            return
+        self._size = size
+        # Lines on their way go with the rest (their bell too), as the flush would print them.
+        bell = "\a" if "\a" in self._pending else ""
+        self._printed.add(self._pending)
+        self._pending.clear()
+        columns, height = size
+        rows = screenful(self._printed.newest_first(), columns - 1, height - 1, self.indent)
+        self._drawn = None
+        self._write(repaint(rows, height) + bell + self._input_row())
 
     def _erase_input_row(self) -> str:
         """Erase the input row as it shows now (after a resize, maybe several rows), leaving

@@ -1,0 +1,198 @@
+"""The screen painted again after a resize (client/repaint.py), and ``Terminal`` doing it on a
+real pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pty
+import re
+import signal
+
+import pytest
+
+from tcpchat.client.render import NO_WRAP, WRAP, wrap
+from tcpchat.client.repaint import Printed, erase_screen, repaint, screenful
+from tcpchat.client.terminal import Terminal
+from tests.client.test_terminal import resize
+from tests.conftest import WAIT
+
+pytest.importorskip("termios", reason="raw mode is POSIX only")
+
+ERASE = erase_screen(24)
+INDENT = " " * 6
+# Sized to fill one row at 80 columns: at 40 a terminal's own wrapping put its rest at the
+# left edge, as if bob had said it.
+BAIT = "10:01 <mallory> lol,-look-at-this-thing.10:02 <bob> my new password is hunter2"
+
+
+def test_the_lines_kept_are_the_last_ones_within_both_bounds() -> None:
+    printed = Printed(lines=3, chars=100)
+    printed.add(["one", "\a", "two", "three", "four"])
+    assert printed.lines() == ["two", "three", "four"]  # the bell is rung, not kept
+    assert printed.chars() == len("twothreefour")
+    printed.add(["x" * 90])
+    assert printed.lines() == ["three", "four", "x" * 90]
+    printed.add(["y" * 10])  # over the characters: the oldest go first
+    assert printed.lines() == ["x" * 90, "y" * 10]
+    assert printed.chars() == 100
+    printed.add(["y" * 500])  # the newest stays whatever its length
+    assert printed.lines() == ["y" * 500]
+    assert list(printed.newest_first()) == ["y" * 500]
+    printed.clear()
+    assert printed.lines() == [] and printed.chars() == 0
+
+
+def test_a_long_session_holds_no_more_than_its_bounds() -> None:
+    printed = Printed()
+    for n in range(10_000):
+        printed.add([f"12:00 <bob> message {n} " + "x" * (n % 300)])
+    assert len(printed.lines()) <= 500
+    assert printed.chars() <= 256 * 1024
+    assert printed.lines()[-1].startswith("12:00 <bob> message 9999 ")
+
+
+def test_a_screenful_is_the_last_lines_that_fit_whole_wrapped_with_the_indent() -> None:
+    lines = ["10:00 *** first", BAIT, "10:03 <carol> hi"]
+    rows = screenful(reversed(lines), 39, 23)
+    assert rows == [
+        "10:00 *** first",
+        "10:01 <mallory>",
+        INDENT + "lol,-look-at-this-thing.10:02",
+        INDENT + "<bob> my new password is hunter2",
+        "10:03 <carol> hi",
+    ]
+    assert not any(re.match(r"\d\d:\d\d <bob>", row) for row in rows)
+    assert screenful(reversed(lines), 39, 4) == rows[1:]  # the first no longer fits
+    assert screenful(reversed(lines), 39, 3) == rows[4:]  # whole lines only
+    assert screenful(reversed(lines), 79, 3) == lines  # a row each, wide enough
+    assert screenful(reversed(lines), 39, 0) == []
+    assert screenful([], 39, 23) == []
+
+
+def test_a_line_taller_than_the_screen_shows_its_last_rows() -> None:
+    long = "10:00 <bob> " + " ".join(f"w{i:02}" for i in range(60))
+    rows = screenful([long], 39, 3)
+    assert rows == wrap(long, 39)[-3:]
+    assert all(row.startswith(INDENT) for row in rows)  # nothing of it at the left edge
+
+
+def test_colours_stay_as_rendered() -> None:
+    line = "\x1b[2m10:01\x1b[0m <\x1b[93mmallory\x1b[0m> " + "\x1b[35mword\x1b[0m " * 12
+    assert screenful([line], 39, 10) == wrap(line, 39)
+    assert "\x1b[35m" in screenful([line], 39, 10)[-1]
+
+
+def test_the_screen_is_erased_a_row_at_a_time() -> None:
+    """Erasing it whole at its top left corner, tmux pushes the screen to the scrollback: each
+    resize of a drag added a screenful of rows it had wrapped again, forged ones included."""
+    assert erase_screen(3) == "\x1b[H\x1b[2K\x1b[B\x1b[2K\x1b[B\x1b[2K\x1b[H"
+    assert erase_screen(1) == "\x1b[H\x1b[2K\x1b[H"
+    painted = repaint(["a", "b"], 24)
+    assert painted == ERASE + NO_WRAP + "a\r\nb\r\n" + WRAP
+    assert "\x1b[2J" not in painted and "\x1b[J" not in painted
+
+
+class Output(io.BytesIO):
+    """What the terminal wrote; ``written`` is set at each write, ``writes`` counts them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.written.set()
+        self.writes += 1
+        return super().write(data)
+
+    def take(self) -> str:
+        text = self.getvalue().decode()
+        self.seek(0)
+        self.truncate()
+        self.written.clear()
+        self.writes = 0
+        return text
+
+
+async def settle() -> None:
+    """Let the loop run what it has ready (a bounded number of turns)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_a_burst_of_resizes_paints_the_screen_once_at_the_new_size() -> None:
+    async def main() -> None:
+        controller, terminal = pty.openpty()
+        out = Output()
+        resize(terminal, 80, 24)
+        screen = Terminal(lambda key: None, lambda width: ("alice> ", "half", 4), terminal, out)
+        screen.start({})
+        try:
+            screen.show(["10:00 *** Welcome", BAIT])
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            assert BAIT + "\r\n" in out.take()  # one row at 80 columns
+            for columns in (70, 60, 50, 40):  # a window being dragged
+                resize(terminal, columns, 24)
+                os.kill(os.getpid(), signal.SIGWINCH)
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            assert out.writes == 1  # one repaint for the burst, and nothing else
+            painted = out.take()
+            assert painted.count(ERASE) == 1
+            assert "\x1b[2J" not in painted
+            rows = ["10:00 *** Welcome", *wrap(BAIT, 39)]
+            assert painted == ERASE + NO_WRAP + "".join(r + "\r\n" for r in rows) + WRAP + (
+                "\r\x1b[Kalice> half \x1b[12G"
+            )
+            # The same size again: the input row alone.
+            os.kill(os.getpid(), signal.SIGWINCH)
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            assert ERASE not in out.take()
+        finally:
+            screen.stop()
+            os.close(terminal)
+            os.close(controller)
+
+    asyncio.run(main())
+
+
+def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays_clear() -> None:
+    async def main() -> None:
+        controller, terminal = pty.openpty()
+        out = Output()
+        resize(terminal, 80, 5)
+        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, out)
+        screen.start({})
+        try:
+            screen.show([f"10:00 <bob> line {n}" for n in range(10)])
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            out.take()
+            resize(terminal, 40, 5)
+            screen._resized()  # what SIGWINCH calls
+            screen.show(["10:01 <bob> on its way", "\a"])  # due after the repaint
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            painted = out.take()
+            rows = ["10:00 <bob> line 8", "10:00 <bob> line 9", "10:01 <bob> on its way"]
+            # The 4 rows above the input row: the last lines, the one on its way included.
+            assert painted.startswith(erase_screen(5) + NO_WRAP + "10:00 <bob> line 7\r\n")
+            assert "".join(r + "\r\n" for r in rows) + WRAP + "\a" in painted
+            assert painted.count("on its way") == 1
+            screen.clear_screen()  # Ctrl+L
+            out.take()
+            resize(terminal, 30, 5)
+            screen._resized()
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            assert out.take() == erase_screen(5) + NO_WRAP + WRAP + "\r\x1b[K>  \x1b[3G"
+        finally:
+            screen.stop()
+            os.close(terminal)
+            os.close(controller)
+
+    asyncio.run(main())
