@@ -10,41 +10,26 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
-import pytest
-
 from tests.conftest import WAIT, ServerProcess, child_env, join_peer
+from tests.e2e import test_client_tmux
 from tests.e2e.test_client_pipe import CLIENT
 from tests.e2e.test_client_tmux import Screen, joined
 
 TIMEOUT = "4"
 
 
-@pytest.fixture
-def screens(tmp_path: Path) -> Iterator[Callable[..., Screen]]:
-    started: list[Screen] = []
-
-    def start(port: int, *args: str, **env: str) -> Screen:
-        s = Screen(tmp_path, ["--host", "127.0.0.1", "--port", str(port), *args], **env)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.close()
+screen = test_client_tmux.screen  # the fixture that starts a client in tmux
 
 
 def test_a_hung_server_is_told_given_up_and_the_client_reconnects_when_it_is_back(
-    tmp_path: Path, screens: Callable[..., Screen]
+    tmp_path: Path, screen: Callable[..., Screen]
 ) -> None:
     srv = ServerProcess(tmp_path)
     try:
-        alice = joined(
-            screens(srv.port, "--name", "alice", TCPCHAT_SERVER_TIMEOUT=TIMEOUT), "alice"
-        )
+        alice = joined(screen(srv.port, "--name", "alice", TCPCHAT_SERVER_TIMEOUT=TIMEOUT), "alice")
         srv.proc.send_signal(signal.SIGSTOP)
         try:
             alice.type("are you there?")
@@ -114,11 +99,11 @@ def test_pipe_mode_ends_as_a_lost_connection_when_the_server_hangs(tmp_path: Pat
 
 
 def test_a_ping_the_user_types_is_still_answered_on_screen(
-    tmp_path: Path, screens: Callable[..., Screen]
+    tmp_path: Path, screen: Callable[..., Screen]
 ) -> None:
     srv = ServerProcess(tmp_path)
     try:
-        alice = joined(screens(srv.port, "--name", "alice", "--server-timeout", TIMEOUT), "alice")
+        alice = joined(screen(srv.port, "--name", "alice", "--server-timeout", TIMEOUT), "alice")
         alice.type("/ping mine")
         alice.keys("Enter")
         alice.wait(r"\*\*\* pong mine$")
