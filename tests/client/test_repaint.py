@@ -117,9 +117,13 @@ class Output(io.BytesIO):
 
 
 async def settle() -> None:
-    """Let the loop run what it has ready (a bounded number of turns)."""
-    for _ in range(10):
-        await asyncio.sleep(0)
+    """Wait until what the loop has ready now has run, and what that scheduled in turn: a
+    callback queued with ``call_soon`` runs after those queued before it."""
+    loop = asyncio.get_running_loop()
+    for _ in range(2):  # the ready callbacks, then the ones they queued (a flush, a repaint)
+        turn = loop.create_future()
+        loop.call_soon(turn.set_result, None)
+        await asyncio.wait_for(turn, WAIT)
 
 
 def test_a_burst_of_resizes_paints_the_screen_once_at_the_new_size() -> None:
