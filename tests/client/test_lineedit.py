@@ -13,8 +13,8 @@ from tcpchat.client.lineedit import (
     SUBMIT,
     LineEditor,
     clip,
-    text_width,
 )
+from tcpchat.core.text import text_width
 
 
 def test_editing_keys_work_like_readline() -> None:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from tcpchat.client import render
 from tcpchat.client.core import Seen
-from tcpchat.client.lineedit import char_width
 from tcpchat.client.render import Style
 from tcpchat.core import events as ev
 from tcpchat.core import sentences, wire
+from tcpchat.core.text import char_width
 from tcpchat.core.wire import render_text
 
 PLAIN = Style(colour=False)

@@ -14,7 +14,7 @@ import termios
 import pytest
 
 from tcpchat.client.keys import Key, Paste
-from tcpchat.client.lineedit import LineEditor, text_width
+from tcpchat.client.lineedit import LineEditor
 from tcpchat.client.terminal import (
     ERASE_ROW,
     Terminal,
@@ -25,6 +25,7 @@ from tcpchat.client.terminal import (
     rewrapped,
     visible_width,
 )
+from tcpchat.core.text import text_width
 from tests.conftest import WAIT
 
 pytest.importorskip("termios", reason="raw mode is POSIX only")

@@ -11,8 +11,9 @@ from unicodedata import normalize
 
 import pytest
 
-from tcpchat.client.lineedit import clip, text_width
+from tcpchat.client.lineedit import clip
 from tcpchat.client.render import wrap
+from tcpchat.core.text import text_width
 from tests.conftest import ServerProcess
 from tests.e2e import test_client_tmux
 from tests.e2e.test_client_tmux import INDENT, Screen, joined

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 from ..core.limits import HISTORY_LIMIT
-from ..core.text import is_wide, neutralise
+from ..core.text import char_width, neutralise, text_width
 from .keys import Key, Paste
 
 # The keys the line editor answers, listed by /help after the client's commands.
@@ -23,33 +23,6 @@ KEY_HELP = (
     ("Up, Down, Ctrl+R", "input history, kept between sessions; reverse search"),
     ("Ctrl+D, Ctrl+C", "leave, as /quit does"),
 )
-
-
-def char_width(c: str) -> int:
-    """Columns a character takes on a terminal, as terminals count them (``wcwidth``): 0 for
-    marks that go on the character before them (Mn, Me) and for format characters (Cf: zero
-    width space and joiners, the direction marks) but the soft hyphen, and for the vowels and
-    final consonants of decomposed Hangul, which join the syllable before them; 2 for wide (CJK),
-    else 1.
-
-    Marks with no combining class count too: Thai vowels and Devanagari's are Mn with none, and
-    the cursor was drawn a column to the right for each one before it. The emoji presentation
-    selector (U+FE0F) is the exception, a column as ``render.cell_width`` counts it: terminals
-    disagree, and many draw the character before it wide (``❤️``).
-    """
-    if c < "\u00ad":  # ASCII and most of Latin-1 (typed text holds no control character)
-        return 1
-    if c == "\ufe0f" or c == "\u00ad":
-        return 1
-    if unicodedata.category(c) in ("Mn", "Me", "Cf"):
-        return 0
-    if "\u1160" <= c <= "\u11ff" or "\ud7b0" <= c <= "\ud7ff":
-        return 0
-    return 2 if is_wide(c) else 1
-
-
-def text_width(text: str) -> int:
-    return sum(char_width(c) for c in text)
 
 
 def clip(text: str, width: int) -> str:

@@ -25,8 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Callable, Protocol
 
 from ..core.limits import ESC_WAIT_S, TYPED_LINES_PER_READ
+from ..core.text import char_width, text_width
 from .keys import Key, KeyDecoder, Paste
-from .lineedit import char_width, clip, text_width
+from .lineedit import clip
 from .render import HANGING_INDENT, NO_WRAP, WRAP, wrap
 from .repaint import Printed, repaint, screenful
 

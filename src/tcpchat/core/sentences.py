@@ -21,7 +21,7 @@ from typing import Callable
 from . import events as ev
 from .codes import PART, is_part
 from .limits import CROWD_NAMES_TEXT, LOBBY
-from .text import columns, pad
+from .text import pad, text_width
 
 Paint = Callable[[str], str]
 
@@ -239,7 +239,7 @@ def room_list_intro(event: ev.RoomList) -> str:
 def room_rows(rooms: Sequence[tuple[str, int, str]]) -> list[str]:
     """One row per room, columns aligned as a terminal shows them (``#中文`` takes 5 columns):
     ``#ops     3 users  deploys only``."""
-    width = max((columns(name) for name, _, _ in rooms), default=0)
+    width = max((text_width(name) for name, _, _ in rooms), default=0)
     count = max((len(plural(n, "user")) for _, n, _ in rooms), default=0)
     rows = [
         f"{pad(name, width)}  {plural(n, 'user').ljust(count)}  {topic}" for name, n, topic in rooms
@@ -347,14 +347,14 @@ HELP_USAGE_COLUMNS = 22
 
 def help_rows(rows: Sequence[tuple[str, str]]) -> list[str]:
     """The rows of a list of commands, usages aligned: ``/w NAME TEXT  send a private ...``."""
-    short = [columns(usage) for usage, _ in rows if columns(usage) <= HELP_USAGE_COLUMNS]
-    width = max(short, default=0)
+    widths = [text_width(usage) for usage, _ in rows]
+    width = max((w for w in widths if w <= HELP_USAGE_COLUMNS), default=0)
     out: list[str] = []
-    for usage, text in rows:
-        if columns(usage) > width:
+    for (usage, text), used in zip(rows, widths):
+        if used > width:
             out += [usage, f"{'':{width}}  {text}"]
         else:
-            out.append(f"{pad(usage, width)}  {text}")
+            out.append(f"{usage}{' ' * (width - used)}  {text}")
     return out
 
 

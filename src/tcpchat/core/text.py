@@ -212,15 +212,35 @@ def is_wide(c: str) -> bool:
     return any(first <= c <= last for first, last in _WIDE_SINCE_16)
 
 
-def columns(text: str) -> int:
-    """The columns ``text`` takes on a terminal: 2 a wide character, 0 a mark that goes on the
-    one before it or a format character, else 1 (for aligning tables; the client's own count
-    is ``client/render.cell_width``)."""
-    return sum(
-        0 if unicodedata.category(c) in ("Mn", "Me", "Cf") else 2 if is_wide(c) else 1 for c in text
-    )
+def char_width(c: str) -> int:
+    """Columns a character takes on a terminal, as terminals count them (``wcwidth``): 0 for
+    marks that go on the character before them (Mn, Me) and for format characters (Cf: zero
+    width space and joiners, the direction marks) but the soft hyphen, and for the vowels and
+    final consonants of decomposed Hangul, which join the syllable before them; 2 for wide (CJK),
+    else 1.
+
+    Marks with no combining class count too: Thai vowels and Devanagari's are Mn with none, and
+    the cursor was drawn a column to the right for each one before it. The emoji presentation
+    selector (U+FE0F) is the exception, a column as ``client/render.cell_width`` counts it:
+    terminals disagree, and many draw the character before it wide (``❤️``). Used for the input
+    line and for aligning tables (``sentences``).
+    """
+    if c < "\u00ad":  # ASCII and most of Latin-1 (typed text holds no control character)
+        return 1
+    if c == "\ufe0f" or c == "\u00ad":
+        return 1
+    if unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    if "\u1160" <= c <= "\u11ff" or "\ud7b0" <= c <= "\ud7ff":
+        return 0
+    return 2 if is_wide(c) else 1
+
+
+def text_width(text: str) -> int:
+    """The columns ``text`` takes on a terminal (``char_width``)."""
+    return sum(char_width(c) for c in text)
 
 
 def pad(text: str, width: int) -> str:
     """``text`` and the spaces that make it ``width`` columns wide (``str.ljust`` by columns)."""
-    return text + " " * max(width - columns(text), 0)
+    return text + " " * max(width - text_width(text), 0)
