@@ -15,6 +15,7 @@ everything sent to it goes through ``ascii_safe``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -70,6 +71,12 @@ def ascii_safe_bytes(data: bytes) -> bytes:
     """Lines the server made (UTF-8) as a 1.0 client can decode them."""
     if data.isascii():
         return data
+    return _converted_line(data)
+
+
+# A line said to a room goes to each of its 1.0 users as the same bytes: converted once.
+@functools.lru_cache(maxsize=256)
+def _converted_line(data: bytes) -> bytes:
     return ascii_safe(data.decode("utf-8", "replace")).encode("ascii")
 
 

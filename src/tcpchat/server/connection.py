@@ -372,9 +372,10 @@ class Connection(HoldsLines, asyncio.Protocol):
             return
         data = b"".join(lines) if len(lines) > 1 else lines[0]
         if self.legacy.legacy:
-            # Its decode('ascii') would raise on anything else. The outbox counts the bytes as
-            # queued, so it is told of those; a receipt may be placed a few bytes off.
-            transport.write(ascii_safe_bytes(data))
+            # Its decode('ascii') would raise on anything else. Line by line: the lines are the
+            # room's, shared, so each is converted once for all its 1.0 users. The outbox counts
+            # the bytes as queued, so it is told of those; a receipt may be placed a few bytes off.
+            transport.write(b"".join(map(ascii_safe_bytes, lines)))
         else:
             transport.write(data)
         outbox = self.outbox
