@@ -266,3 +266,63 @@ def test_this_process_keeps_its_own_directory_and_lets_go_of_the_last(tmp_path: 
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
     finally:
         os.close(fd)
+
+
+def test_a_lock_file_left_by_another_user_still_locks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server run once as root leaves a root-owned lock file: the next server's user cannot
+    write it, but can lock it (flock needs no write access) and so start."""
+    (tmp_path / LOCK_NAME).write_text("4242\n")
+    real_open = os.open
+
+    def as_another_user(path: str, flags: int, *mode: int) -> int:
+        if str(path).endswith(LOCK_NAME) and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    assert hold(str(tmp_path)) is None
+    monkeypatch.undo()
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def test_a_directory_refused_keeps_the_last_one_held(tmp_path: Path) -> None:
+    first, taken = tmp_path / "first", tmp_path / "taken"
+    first.mkdir()
+    taken.mkdir()
+    hold(str(first))
+    fd = os.open(taken / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LogDirInUse):
+            hold(str(taken))
+    finally:
+        os.close(fd)
+    other = os.open(first / LOCK_NAME, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
+
+
+def test_a_directory_made_again_is_locked_again(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    hold(str(logs))
+    (logs / LOCK_NAME).unlink()
+    logs.rmdir()
+    logs.mkdir()
+    hold(str(logs))
+    fd = os.open(logs / LOCK_NAME, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)

@@ -59,19 +59,22 @@ class LogDirInUse(Exception):
 _held: tuple[str, int] | None = None
 
 
-def hold(log_dir: str) -> None:
+def hold(log_dir: str) -> str | None:
     """Lock ``log_dir`` for this process until it exits (or until ``hold`` is called for another
-    directory), writing this process's id into the lock file. Raises ``LogDirInUse`` if another
-    process holds it, OSError if the lock file cannot be opened."""
+    directory), writing this process's id into the lock file where it may. Raises
+    ``LogDirInUse`` if another process holds it, OSError if the lock file cannot be opened.
+    Returns a warning to log if the directory could not be locked (a file system without locks),
+    else None."""
     global _held
     key = os.path.realpath(log_dir)
-    if _held is not None:
-        if _held[0] == key:
-            return
-        os.close(_held[1])
-        _held = None
     path = os.path.join(log_dir, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    if _held is not None and _held[0] == key and _same_file(_held[1], path):
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except PermissionError:  # left by another user (root ran the server once): a lock still
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    warning = None
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -83,15 +86,29 @@ def hold(log_dir: str) -> None:
                 f"{log_dir} is in use by another tcp-server{pid}: give each server its own "
                 "--log-dir and --data-dir"
             ) from None
-        except OSError:  # a file system without locks (ENOLCK): the logs go unguarded
-            pass
+        except OSError as exc:  # a file system without locks (ENOLCK)
+            warning = (
+                f"cannot lock {path} ({exc.strerror or exc}): a second server given this "
+                "--log-dir would not be stopped"
+            )
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
     except OSError:
-        os.close(fd)
-        raise
+        pass  # read-only: the lock holds all the same, only the pid is not written
+    if _held is not None:  # let go of the last directory only once this one is held
+        os.close(_held[1])
     _held = (key, fd)
+    return warning
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not one removed and made again)."""
+    try:
+        held, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
 
 
 def log_file_name(now: float | None = None) -> str:

@@ -321,9 +321,10 @@ def setup(
     formatter = SafeFormatter(FORMAT)
     path = None
     pruned = Pruned()
+    unlocked: str | None = None
     if log_file and log_dir:
         os.makedirs(log_dir, exist_ok=True)
-        hold(log_dir)
+        unlocked = hold(log_dir)
         name = log_file_name()
         pruned = prune(log_dir, name, keep_starts, keep_bytes)
         path = os.path.join(log_dir, name)
@@ -347,4 +348,6 @@ def setup(
         )
     for failure in pruned.failures:
         logger.warning("%s", failure)
+    if unlocked is not None:
+        logger.warning("%s", unlocked)
     return path
