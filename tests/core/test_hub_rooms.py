@@ -578,6 +578,19 @@ def test_joins_and_leaves_of_a_big_room_come_as_one_notice_a_sweep() -> None:
     assert chat.take(users[7]) == []  # nothing gathered: nothing said
 
 
+def test_the_lobbys_crowd_notice_counts_the_users_online() -> None:
+    """The review: with alice out of #lobby by /part, a gathered join said "4 users online"
+    while five were."""
+    chat = RoomChat(big_room=3)
+    users = [chat.join(f"u{n}") for n in range(4)]
+    chat.route(chat.hub.sweep(chat.now))
+    chat.line(users[0], "/part")
+    chat.join("zed")
+    chat.drain()
+    chat.route(chat.hub.sweep(chat.now))
+    assert text(chat.take(users[1])) == ["*** 1 joined: zed. 5 users online."]
+
+
 def test_a_crowd_notice_lists_the_first_names_in_text_and_counts_the_rest() -> None:
     crowd = ev.Crowd(0.0, "#big", True, tuple(f"u{n}" for n in range(12)), 40, 250)
     line = render(crowd, "text").decode()

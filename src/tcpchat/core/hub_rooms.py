@@ -323,7 +323,9 @@ class RoomHandlers:
         for joined, names in ((True, room.joins), (False, room.leaves)):
             count = room.crowd[0 if joined else 1]
             if count:
-                crowd = ev.Crowd(now, room.name, joined, tuple(names), count, len(room))
+                # #lobby's notice counts the users online, as its login and logoff notices do.
+                online = len(self.roster) if room.is_lobby else len(room)
+                crowd = ev.Crowd(now, room.name, joined, tuple(names), count, online)
                 out.append(self._to_room(room, crowd))
         room.joins, room.leaves, room.crowd = [], [], [0, 0]
         self._crowded.pop(room, None)

@@ -56,8 +56,8 @@ def journal(
                 "%s %s %s (%s)", session.name, verb, event.room, plural(event.online, "member")
             )
         elif isinstance(event, ev.Parted):
-            reason = getattr(command, "reason", "")
-            said = f": {clip(reason, echo=True)}" if reason and log_text else ""
+            # The event's reason: "/part ops see you" gives "see you", the room word taken off.
+            said = f": {clip(event.reason, echo=True)}" if event.reason and log_text else ""
             log.info("%s left %s%s", session.name, event.room, said)
         elif isinstance(event, ev.HistoryBegin) and event.kind != "replay":
             if event.kind == "search" and log_text:
