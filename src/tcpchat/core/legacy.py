@@ -49,9 +49,9 @@ def ascii_safe(text: str) -> str:
     dropped (``NFKD``), anything else ``?``, and each word so made followed by ``~``. ASCII text
     comes back as it is.
 
-    The mark keeps names apart that ASCII alone would make one: ``Вера`` is ``Vera~`` beside
+    The mark keeps a converted name from passing for an ASCII one: ``Вера`` is ``Vera~`` beside
     ``Vera``, ``alicé`` is ``alice~`` beside ``alice``, and ``Сервер`` cannot pass for the
-    server."""
+    server. Two converted names may still read alike (``Анна`` and ``Ánna``)."""
     if text.isascii():
         return text
     return _WORD.sub(_converted, text)
