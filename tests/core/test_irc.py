@@ -109,6 +109,18 @@ def test_wrong_password_is_464_error_and_close() -> None:
     assert answer.endswith(f"<close {codes.WRONG_PASSWORD}>\r\n")
 
 
+def test_a_password_not_compared_while_the_address_waits_is_not_called_wrong() -> None:
+    """The review: after four wrong passwords from the address, the right one was answered
+    "464 Password incorrect" although it was never compared."""
+    h = Harness(password="sesame")
+    for _ in range(4):  # three free wrong tries, then one that makes the next wait 1 s
+        h.send(h.irc(), "PASS nope", "NICK ivy", "USER ivy 0 * :Ivy")
+    answer = h.send(h.irc(), "PASS sesame", "NICK ivy", "USER ivy 0 * :Ivy")
+    assert "464" not in answer and "Password incorrect" not in answer
+    assert "wait 1 s before the next try" in answer
+    assert answer.endswith(f"<close {codes.PASSWORD_UNCHECKED}>\r\n")
+
+
 def test_privmsg_to_a_channel_is_the_hubs_say_in_that_room() -> None:
     h = Harness()
     ivy, joe = h.registered("ivy"), h.registered("joe")

@@ -45,6 +45,8 @@ class ErrorMaps:
         return self.fmt.notice(self.me, error.text)
 
     def _bad_password(self, error: ev.Error) -> bytes:
+        if error.code == codes.PASSWORD_WAIT:  # not compared: the hub's words say how long
+            return self.fmt.notice(self.me, error.text)
         return self._reply(ERR_PASSWDMISMATCH, "Password incorrect")
 
     def _unknown(self, verb: str) -> ErrorMap:

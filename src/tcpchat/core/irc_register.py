@@ -146,8 +146,18 @@ class Registration(LateAnswers):
                     self.fmt.error("Password required"),
                     CloseLink(codes.WRONG_PASSWORD),
                 ]
-            steps += self._hub(cmd.Password(self.password), now, self._bad_password)
+            refused: list[ev.Error] = []
+
+            def bad_password(error: ev.Error) -> bytes:
+                refused.append(error)
+                return self._bad_password(error)
+
+            steps += self._hub(cmd.Password(self.password), now, bad_password)
             after: State = session.state
+            if after is State.PASSWORD and refused and refused[-1].code == codes.PASSWORD_WAIT:
+                # Not compared (guessing from this address must slow down): not called wrong.
+                waiting = refused[-1].text
+                return [*steps, self.fmt.error(waiting), CloseLink(codes.PASSWORD_UNCHECKED)]
             if after is State.PASSWORD:  # wrong: IRC closes the link at once
                 return [*steps, self.fmt.error("Bad password"), CloseLink(codes.WRONG_PASSWORD)]
             if after is not State.NAME:  # the hub closed it (too many wrong passwords)
