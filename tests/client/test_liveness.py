@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import time
+
+from tcpchat.client.link import ServerLink
 from tcpchat.client.liveness import (
     CONFIRM_WAIT_S,
     SERVER_TIMEOUT_S,
@@ -10,6 +15,7 @@ from tcpchat.client.liveness import (
     Ping,
     Stalled,
 )
+from tests.conftest import WAIT
 
 T = 1000.0  # when the connection opened
 
@@ -101,3 +107,32 @@ def test_a_stall_and_a_ping_due_at_once_come_in_order() -> None:
     live = Liveness(SERVER_TIMEOUT_S, T)
     live.awaiting(1, T + 26)
     assert live.check(T + 31) == [Stalled(5.0), Ping("tcp-client-1")]
+
+
+def test_a_line_sent_while_the_link_reads_makes_the_waiting_notice_come_on_time() -> None:
+    """The review: the read's wait was set before the line was sent, so the notice came with
+    the ping, half the timeout after the last line heard, instead of a quarter of it after the
+    line. Now it comes before the ping is even asked for."""
+
+    async def main() -> int:
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        link = ServerLink(reader, writer)
+        link.live = Liveness(8.0, time.monotonic())  # ping at 4 s; a line told after 2 s
+        stalled = asyncio.Event()
+        link.on_stall = stalled.set
+        reading = asyncio.ensure_future(link.receive())
+        try:
+            # The receive under way (its first step was queued before this), its watch set.
+            turn = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(turn.set_result, None)
+            await asyncio.wait_for(turn, WAIT)
+            link.awaiting(1)  # a line sent now
+            await asyncio.wait_for(stalled.wait(), WAIT)
+            return link.live.asked  # pings asked for by then
+        finally:
+            reading.cancel()
+            await link.close()
+            theirs.close()
+
+    assert asyncio.run(main()) == 0

@@ -6,9 +6,10 @@ sends as the server counts them (so an answer's ``line`` names one), and hands b
 keeps a script under the server's flood limits; ``probe`` is the health check. Pipe mode
 (``pipe.py``) and the interactive terminal client (``ui.py``) are both built on these.
 
-While ``receive`` waits, the link watches the server (``liveness.Liveness``, ``--server-timeout``):
-it pings a server that has been silent for a while, and ends the connection (``receive`` returns
-None, ``silent`` says why) when no answer comes either, so every caller treats a hung server as
+The link watches the server (``liveness.Liveness``, ``--server-timeout``) with a timer of the
+event loop: it pings a server that has been silent for a while, tells ``on_stall`` when a line
+has long awaited its confirmation, and ends the connection (``receive`` returns None,
+``silent`` says why) when no answer comes either, so every caller treats a hung server as
 one that closed.
 """
 
@@ -87,6 +88,8 @@ class ServerLink:
         self.on_stall: Callable[[], None] | None = None
         # Seconds the server had been silent when the watch gave up on it (0: it did not).
         self.silent = 0.0
+        self._timer: asyncio.TimerHandle | None = None  # when the watch looks next
+        self._reading = False  # a receive waits for a line: only then does the watch look
 
     @classmethod
     async def open(cls, config: ClientConfig) -> ServerLink:
@@ -181,6 +184,7 @@ class ServerLink:
         tell the watch, after sending one and after each answer."""
         if self.live is not None:
             self.live.awaiting(count, time.monotonic())
+            self._watch()  # the notice may now be due sooner than the timer
 
     async def receive(self) -> ev.Event | None:
         """The next event; JSON lines of unknown types are skipped, text lines too (the first
@@ -189,7 +193,15 @@ class ServerLink:
         pings are not returned either. None: the connection is closed, or the server stopped
         answering (``silent``)."""
         while True:
-            line = await self._read_line()
+            self._reading = True
+            if self._timer is None:
+                self._watch()
+            try:
+                line = await self.reader.readline()
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                return None
+            finally:
+                self._reading = False
             if not line:
                 return None
             if self.live is not None:
@@ -209,33 +221,39 @@ class ServerLink:
                 self.welcome = event
             return event
 
-    async def _read_line(self) -> bytes:
-        """The next line from the server, b"" at the end. While none comes, the watch does what
-        is due: ping, tell ``on_stall``, or give up on the server (b"", with ``silent`` set)."""
-        while True:
-            try:
-                if self.live is None:
-                    return await self.reader.readline()
-                wait = max(self.live.due() - time.monotonic(), 0.0)
-                return await asyncio.wait_for(self.reader.readline(), wait)
-            except asyncio.TimeoutError:
-                pass
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                return b""
-            assert self.live is not None
-            for action in self.live.check(time.monotonic()):
-                if isinstance(action, Ping):
-                    self.send(f"/ping {action.token}")
-                elif isinstance(action, Stalled) and self.on_stall is not None:
-                    self.on_stall()
-                elif isinstance(action, Dead):
-                    self.silent = action.silent
-                    return b""
+    def _watch(self) -> None:
+        """Set the timer for when the watch has something to do next, while a ``receive``
+        waits (what nobody reads yet is not the server's silence). A line heard only puts that
+        later, so the timer is set again only when it fires, when a ``receive`` finds none set,
+        or when a line sent makes the "waiting" notice due sooner."""
+        if self.live is None or not self._reading or self.writer.transport.is_closing():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(self.live.due() - time.monotonic(), 0.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._look)
+
+    def _look(self) -> None:
+        """The timer: ping, tell ``on_stall``, or give up on the server (the connection is
+        aborted, so the read under way ends and ``receive`` returns None)."""
+        self._timer = None
+        if self.live is None or not self._reading:
+            return  # set again by the next receive
+        for action in self.live.check(time.monotonic()):
+            if isinstance(action, Ping):
+                self.send(f"/ping {action.token}")
+            elif isinstance(action, Stalled) and self.on_stall is not None:
+                self.on_stall()
+            elif isinstance(action, Dead):
+                self.silent = action.silent
+                self.writer.transport.abort()  # what waits to be sent would hold the socket
+                return
+        self._watch()
 
     async def close(self) -> None:
-        if self.silent and self.writer.transport.get_write_buffer_size():
-            # A hung server takes nothing more: what waits to be sent would hold the socket.
-            self.writer.transport.abort()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.writer.close()
         try:
             await asyncio.wait_for(self.writer.wait_closed(), CLOSE_WAIT_S)
