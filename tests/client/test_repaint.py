@@ -200,3 +200,48 @@ def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays
             os.close(controller)
 
     asyncio.run(main())
+
+
+def test_a_terminal_that_says_zero_columns_is_taken_for_80_by_24() -> None:
+    """The review: a pty whose size was never set says 0 x 0, and rows printed with autowrap off
+    were then cut at the right edge instead of wrapped."""
+    controller, terminal = pty.openpty()
+    try:
+        resize(terminal, 0, 0)
+        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, Output())
+        assert screen.size() == (80, 24)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+
+def test_back_from_ctrl_z_at_another_size_the_screen_is_painted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review: the window resized while the client was stopped (the shell got the
+    SIGWINCH), and fg drew the input row alone over the terminal's own re-wrapped rows."""
+
+    async def main() -> str:
+        controller, terminal = pty.openpty()
+        out = Output()
+        resize(terminal, 80, 24)
+        screen = Terminal(lambda key: None, lambda width: ("alice> ", "", 0), terminal, out)
+        screen.start({})
+        try:
+            screen.show(["10:00 *** Welcome", BAIT])
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            out.take()
+            # Stopped (SIGTSTP), the window made narrower meanwhile, then fg.
+            monkeypatch.setattr(os, "kill", lambda pid, sig: resize(terminal, 40, 24))
+            screen.suspend()
+            return out.take()
+        finally:
+            monkeypatch.undo()
+            screen.stop()
+            os.close(terminal)
+            os.close(controller)
+
+    painted = asyncio.run(main())
+    assert ERASE in painted
+    assert "".join(row + "\r\n" for row in wrap(BAIT, 39)) in painted

@@ -161,7 +161,7 @@ class PlainScreen:
 
     def columns(self) -> int:
         try:
-            return os.get_terminal_size(self.out.fileno()).columns
+            return os.get_terminal_size(self.out.fileno()).columns or 80  # 0: never set
         except (OSError, ValueError, AttributeError):
             return 80
 

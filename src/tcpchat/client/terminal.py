@@ -253,7 +253,7 @@ class Terminal:
         os.kill(os.getpid(), signal.SIGTSTP)
         self._raw()
         self._write(BRACKETED_PASTE_ON)
-        self.redraw()
+        self._repaint()  # the window may have changed size while we were stopped
 
     # --- input -------------------------------------------------------------------------
 
@@ -299,12 +299,13 @@ class Terminal:
         return self.size()[0]
 
     def size(self) -> tuple[int, int]:
-        """The terminal's columns and rows (80 by 24 where it does not say)."""
+        """The terminal's columns and rows (80 by 24 where it does not say, or says 0: a pty
+        whose size was never set)."""
         try:
             size = os.get_terminal_size(self.fd)
         except OSError:
             return 80, 24
-        return size.columns, size.lines
+        return size.columns or 80, size.lines or 24
 
     def show(self, lines: Iterable[str]) -> None:
         """Print ``lines`` above the input line (soon, in one write with the redraw), each wrapped
