@@ -6,6 +6,9 @@ import asyncio
 import socket
 import time
 
+import pytest
+
+from tcpchat.client.config import parse_server_timeout
 from tcpchat.client.link import ServerLink
 from tcpchat.client.liveness import (
     CONFIRM_WAIT_S,
@@ -136,3 +139,16 @@ def test_a_line_sent_while_the_link_reads_makes_the_waiting_notice_come_on_time(
             theirs.close()
 
     assert asyncio.run(main()) == 0
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("4", 4.0), ("60", 60.0)])
+def test_the_server_timeout_is_off_or_at_least_four_seconds(text: str, seconds: float) -> None:
+    """The review: --server-timeout 0.1 pinged the server into refusing the pings as a flood,
+    and the refusals were counted as the user's lines."""
+    assert parse_server_timeout(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0.1", "3.9", "-1", "inf"])
+def test_a_server_timeout_too_short_to_mean_a_hang_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="0 or at least 4 seconds"):
+        parse_server_timeout(text)

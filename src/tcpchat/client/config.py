@@ -18,12 +18,16 @@ from ..config import (
 from ..core import limits
 from .liveness import SERVER_TIMEOUT_S
 
+# The shortest --server-timeout: a ping every half of it, a quarter of a line of the server's
+# flood budget each, stays far below the budget's rate (and a moment's lag is no hang).
+SERVER_TIMEOUT_MIN_S = 4.0
 
-def parse_seconds(text: str) -> float:
-    """A number of seconds, 0 or more (0 turns what it times off)."""
+
+def parse_server_timeout(text: str) -> float:
+    """Seconds, 0 (no watch) or at least ``SERVER_TIMEOUT_MIN_S``."""
     number = float(text)
-    if not 0 <= number < float("inf"):
-        raise ValueError(f"must be 0 or more seconds: {text!r}")
+    if number != 0 and not SERVER_TIMEOUT_MIN_S <= number < float("inf"):
+        raise ValueError(f"must be 0 or at least {SERVER_TIMEOUT_MIN_S:g} seconds: {text!r}")
     return number
 
 
@@ -53,11 +57,11 @@ CLIENT_OPTIONS: tuple[Option, ...] = (
     Option("reconnect", parse_bool, True, "reconnect with backoff when the connection drops"),
     Option(
         "server_timeout",
-        parse_seconds,
+        parse_server_timeout,
         SERVER_TIMEOUT_S,
         "seconds of silence from the server before the client gives up on it: after half of "
         "them it sends /ping, and with no answer by the end it closes the connection (and "
-        "reconnects, or a pipe ends as when the connection drops); 0: never",
+        "reconnects, or a pipe ends as when the connection drops); 0: never, else at least 4",
         "S",
     ),
     Option("tls", parse_bool, False, "connect with TLS"),
