@@ -245,3 +245,34 @@ def test_back_from_ctrl_z_at_another_size_the_screen_is_painted_again(
     painted = asyncio.run(main())
     assert ERASE in painted
     assert "".join(row + "\r\n" for row in wrap(BAIT, 39)) in painted
+
+
+def test_a_taller_window_shows_no_line_again_that_the_scrollback_holds() -> None:
+    """The review: each time the window grew, the repaint filled it with older lines that the
+    terminal's scrollback still held (and brought back), so the scrollback held them twice."""
+
+    async def main() -> str:
+        controller, terminal = pty.openpty()
+        out = Output()
+        resize(terminal, 80, 12)
+        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, out)
+        screen.start({})
+        try:
+            screen.show([f"10:00 <bob> line {n}" for n in range(20)])
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            out.take()
+            resize(terminal, 80, 24)
+            screen._resized()  # what SIGWINCH calls
+            await asyncio.wait_for(out.written.wait(), WAIT)
+            await settle()
+            return out.take()
+        finally:
+            screen.stop()
+            os.close(terminal)
+            os.close(controller)
+
+    painted = asyncio.run(main())
+    # 11 rows above the input row at 12 rows: lines 9-19 were on the screen, 0-8 scrolled away.
+    assert "line 9\r\n" in painted and "line 19\r\n" in painted
+    assert "line 8\r\n" not in painted

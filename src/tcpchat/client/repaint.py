@@ -72,6 +72,20 @@ def screenful(
     """The rows to print, top to bottom, for the last lines (given newest first) that fit whole
     in ``rows`` rows ``columns`` wide, each wrapped with its hanging indent. A newest line taller
     than all the rows shows its last rows (each after its first is indented)."""
+    return [
+        row for wrapped in reversed(_fit(newest_first, columns, rows, indent)) for row in wrapped
+    ]
+
+
+def fitting(
+    newest_first: Iterable[str], columns: int, rows: int, indent: int = HANGING_INDENT
+) -> int:
+    """How many of the last lines ``screenful`` shows at that size."""
+    return len(_fit(newest_first, columns, rows, indent))
+
+
+def _fit(newest_first: Iterable[str], columns: int, rows: int, indent: int) -> list[list[str]]:
+    """The rows of each line that fits, newest line first."""
     shown: list[list[str]] = []
     used = 0
     for line in newest_first:
@@ -84,7 +98,7 @@ def screenful(
             break
         shown.append(wrapped)
         used += len(wrapped)
-    return [row for wrapped in reversed(shown) for row in wrapped]
+    return shown
 
 
 def erase_screen(height: int) -> str:
