@@ -4,7 +4,9 @@ the server's own name is nobody's nick."""
 
 from __future__ import annotations
 
-from tcpchat.core import codes
+import pytest
+
+from tcpchat.core import codes, irc_wire
 from tcpchat.core import commands as cmd
 from tcpchat.core import events as ev
 from tcpchat.core.limits import HubLimits
@@ -107,3 +109,19 @@ def test_the_servers_own_name_is_refused_to_native_users_too() -> None:
     ]
     out = chat.hub.handle(session, cmd.Say("vmware", "vmware"), NOW)
     assert any(isinstance(i, ToSessions) and isinstance(i.event, ev.Registered) for i in out)
+
+
+def test_a_target_longer_than_any_name_is_kept_without_its_keys_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review: 150 x U+FDFA made its NFKC key (0.4 ms a 512-byte line) before anything
+    said it could be nobody's."""
+    real = irc_wire.name_key
+
+    def guarded(text: str) -> str:
+        assert len(text) <= 4 * 32, "made the key of a target longer than any name"
+        return real(text)
+
+    monkeypatch.setattr(irc_wire, "name_key", guarded)
+    long = "\ufdfa" * 150
+    assert irc_wire.targets(f"#a,#A,{long}").taken == ["#a", long]

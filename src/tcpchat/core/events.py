@@ -114,7 +114,7 @@ class Undelivered:
 class UserList:
     time: float
     users: tuple[str, ...]
-    room: str | None = None  # None: everyone online (or #lobby); else the members of this room
+    room: str | None = None  # None: everyone online; else the members of this room (#lobby too)
 
 
 @dataclass(frozen=True)

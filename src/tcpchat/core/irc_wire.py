@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .names import name_key
+from .limits import NAME_MAX_CHARS, ROOM_NAME_MAX_CHARS
+from .names import name_key, past_length
 from .text import ASCII_RUN, neutralise_line
 
 # RFC 1459 2.3: 512 bytes with the CR LF; what a client sends beyond it is refused (417).
@@ -63,9 +64,12 @@ def targets(text: str) -> Targets:
     none empty (it would be an empty middle word in the numeric that answers it), at most
     MAX_TARGETS; the caller answers ``dropped``, if any, with one 407 after the others."""
     distinct: dict[str, str] = {}
+    longest = max(NAME_MAX_CHARS, ROOM_NAME_MAX_CHARS)
     for target in text.split(","):
         if target:
-            distinct.setdefault(name_key(target), target)
+            # One longer than any name or room is nobody's: its own text, no key made for it.
+            key = target if past_length(target, longest) else name_key(target)
+            distinct.setdefault(key, target)
             if len(distinct) > MAX_TARGETS:
                 break
     kept = list(distinct.values())
