@@ -208,7 +208,7 @@ def test_a_terminal_that_says_zero_columns_is_taken_for_80_by_24() -> None:
     controller, terminal = pty.openpty()
     try:
         resize(terminal, 0, 0)
-        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, Output())
+        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, io.BytesIO())
         assert screen.size() == (80, 24)
     finally:
         os.close(terminal)

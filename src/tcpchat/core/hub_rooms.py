@@ -286,7 +286,8 @@ class RoomHandlers:
         room is forgotten."""
         out: Out = []
         if room in self._crowded and len(room) - 1 <= self.config.big_room:
-            out = self._crowd_of(room, now)  # no longer big: what it gathered goes first
+            # No longer big: what it gathered goes first, told as things were before this leave.
+            out = self._crowd_of(room, now, session)
         if session in room and session.node is None:
             self.rooms.left(room)
         room.remove(session)
@@ -317,14 +318,18 @@ class RoomHandlers:
             out += self._crowd_of(room, now)
         return out
 
-    def _crowd_of(self, room: Room[Session], now: float) -> Out:
-        """The notices ``room`` gathered: its joins, then its leaves."""
+    def _crowd_of(self, room: Room[Session], now: float, leaving: Session | None = None) -> Out:
+        """The notices ``room`` gathered: its joins, then its leaves. ``leaving``: a session on
+        its way out, still counted (it is gone from the roster already if it quit)."""
         out: Out = []
         for joined, names in ((True, room.joins), (False, room.leaves)):
             count = room.crowd[0 if joined else 1]
             if count:
                 # #lobby's notice counts the users online, as its login and logoff notices do.
-                online = len(self.roster) if room.is_lobby else len(room)
+                online = len(room)
+                if room.is_lobby:
+                    gone = leaving is not None and self.roster.find(leaving.name) is not leaving
+                    online = len(self.roster) + gone
                 crowd = ev.Crowd(now, room.name, joined, tuple(names), count, online)
                 out.append(self._to_room(room, crowd))
         room.joins, room.leaves, room.crowd = [], [], [0, 0]
