@@ -4,11 +4,13 @@ real pseudo-terminal."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import pty
 import re
 import signal
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -126,17 +128,34 @@ async def settle() -> None:
         await asyncio.wait_for(turn, WAIT)
 
 
+@contextlib.asynccontextmanager
+async def terminal_showing(
+    columns: int, rows: int, input_row: tuple[str, str, int], lines: list[str]
+) -> AsyncIterator[tuple[Terminal, Output, int]]:
+    """A ``Terminal`` on a pty ``columns`` x ``rows`` that has printed ``lines`` (what it wrote is
+    in its ``Output``, to ``take``): the screen, its output, the pty's terminal end."""
+    controller, terminal = pty.openpty()
+    out = Output()
+    resize(terminal, columns, rows)
+    screen = Terminal(lambda key: None, lambda width: input_row, terminal, out)
+    screen.start({})
+    try:
+        screen.show(lines)
+        await asyncio.wait_for(out.written.wait(), WAIT)
+        await settle()
+        yield screen, out, terminal
+    finally:
+        screen.stop()
+        os.close(terminal)
+        os.close(controller)
+
+
 def test_a_burst_of_resizes_paints_the_screen_once_at_the_new_size() -> None:
     async def main() -> None:
-        controller, terminal = pty.openpty()
-        out = Output()
-        resize(terminal, 80, 24)
-        screen = Terminal(lambda key: None, lambda width: ("alice> ", "half", 4), terminal, out)
-        screen.start({})
-        try:
-            screen.show(["10:00 *** Welcome", BAIT])
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
+        async with terminal_showing(
+            80, 24, ("alice> ", "half", 4), ["10:00 *** Welcome", BAIT]
+        ) as shown:
+            screen, out, terminal = shown
             assert BAIT + "\r\n" in out.take()  # one row at 80 columns
             for columns in (70, 60, 50, 40):  # a window being dragged
                 resize(terminal, columns, 24)
@@ -156,25 +175,16 @@ def test_a_burst_of_resizes_paints_the_screen_once_at_the_new_size() -> None:
             await asyncio.wait_for(out.written.wait(), WAIT)
             await settle()
             assert ERASE not in out.take()
-        finally:
-            screen.stop()
-            os.close(terminal)
-            os.close(controller)
 
     asyncio.run(main())
 
 
 def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays_clear() -> None:
     async def main() -> None:
-        controller, terminal = pty.openpty()
-        out = Output()
-        resize(terminal, 80, 5)
-        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, out)
-        screen.start({})
-        try:
-            screen.show([f"10:00 <bob> line {n}" for n in range(10)])
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
+        async with terminal_showing(
+            80, 5, ("> ", "", 0), [f"10:00 <bob> line {n}" for n in range(10)]
+        ) as shown:
+            screen, out, terminal = shown
             out.take()
             resize(terminal, 40, 5)
             screen._resized()  # what SIGWINCH calls
@@ -194,10 +204,6 @@ def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays
             await asyncio.wait_for(out.written.wait(), WAIT)
             await settle()
             assert out.take() == erase_screen(5) + NO_WRAP + WRAP + "\r\x1b[K>  \x1b[3G"
-        finally:
-            screen.stop()
-            os.close(terminal)
-            os.close(controller)
 
     asyncio.run(main())
 
@@ -222,25 +228,18 @@ def test_back_from_ctrl_z_at_another_size_the_screen_is_painted_again(
     SIGWINCH), and fg drew the input row alone over the terminal's own re-wrapped rows."""
 
     async def main() -> str:
-        controller, terminal = pty.openpty()
-        out = Output()
-        resize(terminal, 80, 24)
-        screen = Terminal(lambda key: None, lambda width: ("alice> ", "", 0), terminal, out)
-        screen.start({})
         try:
-            screen.show(["10:00 *** Welcome", BAIT])
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
-            out.take()
-            # Stopped (SIGTSTP), the window made narrower meanwhile, then fg.
-            monkeypatch.setattr(os, "kill", lambda pid, sig: resize(terminal, 40, 24))
-            screen.suspend()
-            return out.take()
+            async with terminal_showing(
+                80, 24, ("alice> ", "", 0), ["10:00 *** Welcome", BAIT]
+            ) as shown:
+                screen, out, terminal = shown
+                out.take()
+                # Stopped (SIGTSTP), the window made narrower meanwhile, then fg.
+                monkeypatch.setattr(os, "kill", lambda pid, sig: resize(terminal, 40, 24))
+                screen.suspend()
+                return out.take()
         finally:
             monkeypatch.undo()
-            screen.stop()
-            os.close(terminal)
-            os.close(controller)
 
     painted = asyncio.run(main())
     assert ERASE in painted
@@ -252,25 +251,16 @@ def test_a_taller_window_shows_no_line_again_that_the_scrollback_holds() -> None
     terminal's scrollback still held (and brought back), so the scrollback held them twice."""
 
     async def main() -> str:
-        controller, terminal = pty.openpty()
-        out = Output()
-        resize(terminal, 80, 12)
-        screen = Terminal(lambda key: None, lambda width: ("> ", "", 0), terminal, out)
-        screen.start({})
-        try:
-            screen.show([f"10:00 <bob> line {n}" for n in range(20)])
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
+        async with terminal_showing(
+            80, 12, ("> ", "", 0), [f"10:00 <bob> line {n}" for n in range(20)]
+        ) as shown:
+            screen, out, terminal = shown
             out.take()
             resize(terminal, 80, 24)
             screen._resized()  # what SIGWINCH calls
             await asyncio.wait_for(out.written.wait(), WAIT)
             await settle()
             return out.take()
-        finally:
-            screen.stop()
-            os.close(terminal)
-            os.close(controller)
 
     painted = asyncio.run(main())
     # 11 rows above the input row at 12 rows: lines 9-19 were on the screen, 0-8 scrolled away.

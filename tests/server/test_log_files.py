@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -229,16 +231,37 @@ def test_the_caps_come_from_flags_env_and_file(tmp_path: Path) -> None:
 # --- one server to a directory --------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def another_server(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock as another server would: flock's lock belongs to an open file, so
+    one more descriptor of the lock file is another holder, even in this process."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
+
+
+def held(folder: Path) -> bool:
+    """Whether someone holds ``folder``'s lock (tried on a descriptor of our own, then let go)."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def test_a_directory_held_by_another_server_is_refused_with_its_pid(
     tmp_path: Path, tcpchat_logger: logging.Logger
 ) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / LOCK_NAME).write_text("4242\n")
-    # flock's lock belongs to an open file: one more of the lock file is another server's.
-    fd = os.open(other / LOCK_NAME, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with another_server(other):
         with pytest.raises(LogDirInUse) as refused:
             setup_logging("INFO", str(other), True)
         assert str(refused.value) == (
@@ -246,8 +269,6 @@ def test_a_directory_held_by_another_server_is_refused_with_its_pid(
             "--log-dir and --data-dir"
         )
         assert names(other) == {LOCK_NAME}  # no file opened, nothing removed
-    finally:
-        os.close(fd)
     # Once the other is gone (its descriptor closed), the directory is this process's.
     path = setup_logging("INFO", str(other), True)
     assert path is not None
@@ -261,11 +282,7 @@ def test_this_process_keeps_its_own_directory_and_lets_go_of_the_last(tmp_path: 
     hold(str(first))
     hold(str(first))  # again (logging set up twice): not "in use by another"
     hold(str(second))
-    fd = os.open(first / LOCK_NAME, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
-    finally:
-        os.close(fd)
+    assert not held(first)  # free again
 
 
 def test_a_lock_file_left_by_another_user_still_locks(
@@ -284,12 +301,7 @@ def test_a_lock_file_left_by_another_user_still_locks(
     monkeypatch.setattr(os, "open", as_another_user)
     assert hold(str(tmp_path)) is None
     monkeypatch.undo()
-    fd = os.open(tmp_path / LOCK_NAME, os.O_RDONLY)
-    try:
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    finally:
-        os.close(fd)
+    assert held(tmp_path)
 
 
 def test_a_directory_refused_keeps_the_last_one_held(tmp_path: Path) -> None:
@@ -297,19 +309,9 @@ def test_a_directory_refused_keeps_the_last_one_held(tmp_path: Path) -> None:
     first.mkdir()
     taken.mkdir()
     hold(str(first))
-    fd = os.open(taken / LOCK_NAME, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(LogDirInUse):
-            hold(str(taken))
-    finally:
-        os.close(fd)
-    other = os.open(first / LOCK_NAME, os.O_RDWR)
-    try:
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    finally:
-        os.close(other)
+    with another_server(taken), pytest.raises(LogDirInUse):
+        hold(str(taken))
+    assert held(first)
 
 
 def test_a_directory_made_again_is_locked_again(tmp_path: Path) -> None:
@@ -320,9 +322,4 @@ def test_a_directory_made_again_is_locked_again(tmp_path: Path) -> None:
     logs.rmdir()
     logs.mkdir()
     hold(str(logs))
-    fd = os.open(logs / LOCK_NAME, os.O_RDWR)
-    try:
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    finally:
-        os.close(fd)
+    assert held(logs)
