@@ -246,9 +246,10 @@ def test_back_from_ctrl_z_at_another_size_the_screen_is_painted_again(
     assert "".join(row + "\r\n" for row in wrap(BAIT, 39)) in painted
 
 
-def test_a_taller_window_shows_no_line_again_that_the_scrollback_holds() -> None:
-    """The review: each time the window grew, the repaint filled it with older lines that the
-    terminal's scrollback still held (and brought back), so the scrollback held them twice."""
+def test_a_taller_window_is_filled_with_older_lines_too() -> None:
+    """A review: painting a taller window with only the lines the smaller one showed erased the
+    rows tmux had brought back from its scrollback (taking them out of it): the lines above were
+    gone from the screen and the scrollback alike. Every line that fits is painted again."""
 
     async def main() -> str:
         async with terminal_showing(
@@ -263,6 +264,6 @@ def test_a_taller_window_shows_no_line_again_that_the_scrollback_holds() -> None
             return out.take()
 
     painted = asyncio.run(main())
-    # 11 rows above the input row at 12 rows: lines 9-19 were on the screen, 0-8 scrolled away.
-    assert "line 9\r\n" in painted and "line 19\r\n" in painted
-    assert "line 8\r\n" not in painted
+    # 23 rows above the input row at 24: all 20 lines, those scrolled away at 12 rows included.
+    assert painted.startswith(erase_screen(24) + NO_WRAP + "10:00 <bob> line 0\r\n")
+    assert all(f"line {n}\r\n" in painted for n in range(20))

@@ -5,7 +5,11 @@ combining characters, and terminals of a few cells. The screens and their helper
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import struct
+import termios
 from typing import Any, Callable
 from unicodedata import normalize
 
@@ -276,3 +280,44 @@ def test_a_half_typed_line_shows_once_after_the_window_narrows_again_and_again(
     alice.wait(lambda: one_input_row(alice, ""))
     alice.keys("Enter")
     assert bob.expect(r"^<alice>") == "<alice> " + WORDS
+
+
+def test_a_window_made_lower_and_then_taller_again_loses_no_line(
+    server: ServerProcess, connect: Any, screen: Any
+) -> None:
+    """A review: a window made lower, then taller again, was painted with only the lines the
+    lower one had shown, erasing the rows tmux had meanwhile brought back from its scrollback
+    (taking them out of it): the first lines were gone from the screen and the scrollback."""
+    senders = [connect(name) for name in ("bob", "carol", "dave")]
+    alice = joined(screen(server.port, "--name", "alice"), "alice")
+    said = []
+    for n in range(21):  # 7 lines each, within a sender's flood burst
+        sender = senders[n % 3]
+        sender.send(f"numbered {n}\n")
+        said.append(f"numbered {n}")
+        alice.wait(showing(alice, said[-1]))
+    # Once the pty has the new size, a line: the client got its SIGWINCH before the line, and
+    # the line shows after the repaint that asks for. (tmux may resize the pty a while after
+    # taking the size itself: two resizes the client never saw apart would test nothing.)
+    alice.run("resize-window", "-t", "t", "-y", "8")
+    alice.wait(lambda: pty_rows(alice) == 8)
+    senders[1].send("at 8 rows\n")
+    alice.wait(lambda: above_the_input_row(alice, "<carol> at 8 rows", True))
+    alice.run("resize-window", "-t", "t", "-y", str(test_client_tmux.ROWS))
+    alice.wait(lambda: pty_rows(alice) == test_client_tmux.ROWS)
+    senders[2].send("at 30 rows\n")
+    alice.wait(lambda: above_the_input_row(alice, "<dave> at 30 rows", True))
+    text = alice.text()
+    assert [line for line in said if line not in text] == []
+
+
+def pty_rows(scr: Screen) -> int:
+    """The rows of the client's terminal as the kernel has them (what the client reads at its
+    SIGWINCH), not as tmux does."""
+    path = scr.run("display-message", "-p", "-t", "t", "#{pane_tty}").strip()
+    fd = os.open(path, os.O_RDONLY | os.O_NOCTTY)
+    try:
+        rows: int = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8)))[0]
+    finally:
+        os.close(fd)
+    return rows

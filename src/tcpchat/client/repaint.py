@@ -72,20 +72,6 @@ def screenful(
     """The rows to print, top to bottom, for the last lines (given newest first) that fit whole
     in ``rows`` rows ``columns`` wide, each wrapped with its hanging indent. A newest line taller
     than all the rows shows its last rows (each after its first is indented)."""
-    return [
-        row for wrapped in reversed(_fit(newest_first, columns, rows, indent)) for row in wrapped
-    ]
-
-
-def fitting(
-    newest_first: Iterable[str], columns: int, rows: int, indent: int = HANGING_INDENT
-) -> int:
-    """How many of the last lines ``screenful`` shows at that size."""
-    return len(_fit(newest_first, columns, rows, indent))
-
-
-def _fit(newest_first: Iterable[str], columns: int, rows: int, indent: int) -> list[list[str]]:
-    """The rows of each line that fits, newest line first."""
     shown: list[list[str]] = []
     used = 0
     for line in newest_first:
@@ -98,7 +84,7 @@ def _fit(newest_first: Iterable[str], columns: int, rows: int, indent: int) -> l
             break
         shown.append(wrapped)
         used += len(wrapped)
-    return shown
+    return [row for wrapped in reversed(shown) for row in wrapped]
 
 
 def erase_screen(height: int) -> str:

@@ -29,7 +29,7 @@ from ..core.text import char_width, text_width
 from .keys import Key, KeyDecoder, Paste
 from .lineedit import clip
 from .render import HANGING_INDENT, NO_WRAP, WRAP, wrap
-from .repaint import Printed, fitting, repaint, screenful
+from .repaint import Printed, repaint, screenful
 
 # Reads this close after a paste's are its rest: a person types no answer that fast.
 PASTE_GAP_S = 0.05
@@ -364,24 +364,20 @@ class Terminal:
         self._resize = None
         if self._saved is None:
             return
-        size, before = self.size(), self._size
-        if size == before:
+        size = self.size()
+        if size == self._size:
             self.redraw()
             return
         self._size = size
-        # Only the lines the screen showed at its last size, and those on their way (their bell
-        # too): older ones are in the terminal's scrollback, where a larger window brings them
-        # back and would show them twice.
-        newest = list(self._printed.newest_first())
-        if before is not None:
-            newest = newest[: fitting(newest, before[0] - 1, before[1] - 1, self.indent)]
+        # Every line that fits the new size, older ones too: a taller or wider window is filled
+        # by the terminal with rows from its scrollback (tmux takes them out of it), and rows
+        # erased there and not painted again would be lost. Lines on their way go with the rest
+        # (their bell too), as the flush would print them.
         bell = "\a" if "\a" in self._pending else ""
-        coming = [line for line in self._pending if line != "\a"]
         self._printed.add(self._pending)
         self._pending.clear()
         columns, height = size
-        newest = coming[::-1] + newest
-        rows = screenful(newest, columns - 1, height - 1, self.indent)
+        rows = screenful(self._printed.newest_first(), columns - 1, height - 1, self.indent)
         self._drawn = None
         self._write(repaint(rows, height) + bell + self._input_row())
 
