@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpchat.core.legacy import LegacyWatch, ascii_safe, ascii_safe_bytes
+from tcpchat.core.legacy import Converted, LegacyWatch, ascii_safe, ascii_safe_bytes
 
 
 def test_bytes_without_line_end_then_silence_is_a_legacy_client() -> None:
@@ -63,3 +63,24 @@ def test_server_lines_decode_as_ascii() -> None:
     assert ascii_safe_bytes(data).decode("ascii") == (
         "*** Boris~ joined. 2 users online.\n[PM from Anna~] vse~ khorosho~\n"
     )
+
+
+def test_conversions_are_kept_for_the_next_user_within_a_bound_in_bytes() -> None:
+    """A review: the conversions were kept 256 at a time whatever their size, and the bytes of a
+    write may be a whole flush of #lobby (115 KB in its run): about 100 MB held for one 1.0 user
+    in a busy room. Now what is kept is counted in bytes, and a conversion larger than an eighth
+    of that is not kept."""
+    kept = Converted(limit=40_000, largest=5_000)
+    line = "*** Борис joined.\n".encode()
+    first = kept.get(line)
+    assert kept.get(line) is first  # the next 1.0 user gets the same bytes, not converted again
+    assert first == b"*** Boris~ joined.\n"
+    for n in range(200):  # 200 flushes of about 3 KB, each its own
+        kept.get(f"{n} ".encode() + "Вера пишет. ".encode() * 120)
+        assert kept.size <= 40_000
+    assert 0 < len(kept) < 200
+    before = kept.size
+    big = "Ж".encode() * 3_000  # 12,001 bytes with what it becomes: too large to keep
+    converted = kept.get(big)
+    assert converted == b"Zh" * 3_000 + b"~"
+    assert kept.get(big) is not converted and kept.size == before

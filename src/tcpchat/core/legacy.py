@@ -15,9 +15,9 @@ everything sent to it goes through ``ascii_safe``.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
+from collections import OrderedDict
 
 # Cyrillic letters written in Latin ones (close to the ICAO passport scheme), so a 1.0 user reads
 # "Anna" rather than "????" for a name in the script the chat sees most after Latin. Other scripts
@@ -71,13 +71,50 @@ def ascii_safe_bytes(data: bytes) -> bytes:
     """Lines the server made (UTF-8) as a 1.0 client can decode them."""
     if data.isascii():
         return data
-    return _converted_line(data)
+    return _CONVERTED.get(data)
 
 
-# A line said to a room goes to each of its 1.0 users as the same bytes: converted once.
-@functools.lru_cache(maxsize=256)
-def _converted_line(data: bytes) -> bytes:
-    return ascii_safe(data.decode("utf-8", "replace")).encode("ascii")
+# What is kept of the conversions, in bytes (what was converted and what it became), and the
+# largest conversion kept: the bytes handed to a write may be a whole flush of #lobby.
+CONVERTED_KEPT_BYTES = 2 * 1024 * 1024
+CONVERTED_KEPT_MAX_BYTES = CONVERTED_KEPT_BYTES // 8
+
+
+class Converted:
+    """The last conversions, least recently used first out: what a room says goes to each of its
+    1.0 users as the same bytes, converted once for all of them. Bounded by bytes, not entries."""
+
+    __slots__ = ("_kept", "size", "_limit", "_largest")
+
+    def __init__(
+        self, limit: int = CONVERTED_KEPT_BYTES, largest: int = CONVERTED_KEPT_MAX_BYTES
+    ) -> None:
+        self._kept: OrderedDict[bytes, bytes] = OrderedDict()
+        self.size = 0  # bytes held: each conversion's input and output
+        self._limit = limit
+        self._largest = largest
+
+    def get(self, data: bytes) -> bytes:
+        """``data`` converted (``ascii_safe``), kept for the next 1.0 user it goes to."""
+        done = self._kept.get(data)
+        if done is not None:
+            self._kept.move_to_end(data)
+            return done
+        done = ascii_safe(data.decode("utf-8", "replace")).encode("ascii")
+        size = len(data) + len(done)
+        if size <= self._largest:
+            self._kept[data] = done
+            self.size += size
+            while self.size > self._limit:
+                old, converted = self._kept.popitem(last=False)
+                self.size -= len(old) + len(converted)
+        return done
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+_CONVERTED = Converted()
 
 
 class LegacyWatch:
