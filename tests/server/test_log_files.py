@@ -6,6 +6,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,17 +257,45 @@ def held(folder: Path) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def another_process_holding(folder: Path) -> Iterator[int]:
+    """Another process holds ``folder``'s lock, on a descriptor opened read-only (as a server
+    does that cannot write a lock file left by another user): its pid."""
+    hold_it = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", hold_it, str(folder / LOCK_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline() == "held\n"  # or "" if it failed: it has exited
+        yield child.pid
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
 def test_a_directory_held_by_another_server_is_refused_with_its_pid(
     tmp_path: Path, tcpchat_logger: logging.Logger
 ) -> None:
+    """The pid named is the holder's (/proc/locks), not the one in the file: a review found a
+    server that could only open the file read-only named the pid of an older one."""
     other = tmp_path / "other"
     other.mkdir()
-    (other / LOCK_NAME).write_text("4242\n")
-    with another_server(other):
+    (other / LOCK_NAME).write_text("4242\n")  # an older server's, which the holder left there
+    with another_process_holding(other) as pid:
         with pytest.raises(LogDirInUse) as refused:
             setup_logging("INFO", str(other), True)
         assert str(refused.value) == (
-            f"{other} is in use by another tcp-server (pid 4242): give each server its own "
+            f"{other} is in use by another tcp-server (pid {pid}): give each server its own "
             "--log-dir and --data-dir"
         )
         assert names(other) == {LOCK_NAME}  # no file opened, nothing removed
@@ -302,6 +332,23 @@ def test_a_lock_file_left_by_another_user_still_locks(
     assert hold(str(tmp_path)) is None
     monkeypatch.undo()
     assert held(tmp_path)
+
+
+def test_a_directory_this_user_cannot_write_in_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review: with no lock file yet and a directory not ours, the read-only second try's
+    "No such file or directory" was what the user was told, not "Permission denied"."""
+    real_open = os.open
+
+    def as_another_user(path: str, flags: int, *mode: int) -> int:
+        if str(path).endswith(LOCK_NAME) and flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", as_another_user)
+    with pytest.raises(PermissionError):
+        hold(str(tmp_path))
 
 
 def test_a_directory_refused_keeps_the_last_one_held(tmp_path: Path) -> None:

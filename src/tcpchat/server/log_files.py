@@ -72,14 +72,17 @@ def hold(log_dir: str) -> str | None:
         return None
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    except PermissionError:  # left by another user (root ran the server once): a lock still
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except PermissionError as refused:  # left by another user (root ran the server once)?
+        try:  # a lock still
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:  # no: the directory is not ours to write in
+            raise refused from None
     warning = None
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            holder = _holder(fd)
             os.close(fd)
             pid = f" (pid {holder})" if holder.isdigit() else ""
             raise LogDirInUse(
@@ -100,6 +103,34 @@ def hold(log_dir: str) -> str | None:
         os.close(_held[1])
     _held = (key, fd)
     return warning
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock on ``fd``'s file: the process /proc/locks names (Linux), else the pid
+    the file holds. The file alone may name an older server: a holder that could only open it
+    read-only (a file left by another user) could not write its own pid there."""
+    try:
+        there = os.fstat(fd)
+        wanted = (os.major(there.st_dev), os.minor(there.st_dev), there.st_ino)
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:  # "1: FLOCK  ADVISORY  WRITE 2275 fd:01:1234 0 EOF"
+                fields = line.split()
+                if len(fields) < 6 or fields[1] != "FLOCK" or not fields[4].isdigit():
+                    continue  # another kind of lock, or one waiting ("1: -> FLOCK ...")
+                device = fields[5].split(":")
+                if len(device) == 3 and fields[4] != "0" and _device(device) == wanted:
+                    return fields[4]
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _device(fields: list[str]) -> tuple[int, int, int]:
+    """/proc/locks' "MAJOR:MINOR:INODE" (the first two in hex) as numbers."""
+    return int(fields[0], 16), int(fields[1], 16), int(fields[2])
 
 
 def _same_file(fd: int, path: str) -> bool:
