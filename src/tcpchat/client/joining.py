@@ -158,12 +158,12 @@ class Joining:
         """A new connection for a name typed after the server closed: at once, then with
         backoff (unless ``--no-reconnect``: the failure ends the client)."""
         try:
-            return await ServerLink.open(self.config)
+            return await ServerLink.open(self.config, known=True)
         except ConnectError as exc:
             if not self.config.reconnect:
                 raise
             self._failed(exc, BACKOFF_FIRST_S)
-        link = await self._retry(lambda: ServerLink.open(self.config), BACKOFF_FIRST_S)
+        link = await self._retry(lambda: ServerLink.open(self.config, True), BACKOFF_FIRST_S)
         where = address(self.config.host, self.config.port)
         self.show(render.notice(f"Connected to {where}.", self.style, sgr=render.GREEN))
         return link
@@ -188,7 +188,7 @@ class Joining:
 
     async def _rejoin(self) -> tuple[ServerLink, ev.Registered]:
         """One try to connect and join under the name we had."""
-        link = await ServerLink.open(self.config)
+        link = await ServerLink.open(self.config, known=True)
         try:
             return link, await join(link, self.core.me, self.password)
         except NameRefused as exc:

@@ -92,8 +92,10 @@ class ServerLink:
         self._reading = False  # a receive waits for a line: only then does the watch look
 
     @classmethod
-    async def open(cls, config: ClientConfig) -> ServerLink:
-        """Connect and switch to JSON mode. Raises ConnectError with a one-line reason."""
+    async def open(cls, config: ClientConfig, known: bool = False) -> ServerLink:
+        """Connect and switch to JSON mode. Raises ConnectError with a one-line reason.
+        ``known``: this address spoke tcp-chat to us before (a reconnect), so a silence there is
+        a server not answering, not a port of another kind."""
         context = _tls_context(config) if config.tls else None
         try:
             reader, writer = await asyncio.wait_for(
@@ -120,7 +122,7 @@ class ServerLink:
             ) from None
         link = cls(reader, writer)
         try:
-            await link._greeted(f"{address(config.host, config.port)}")
+            await link._greeted(f"{address(config.host, config.port)}", known)
         except BaseException:
             await link.close()
             raise
@@ -129,7 +131,7 @@ class ServerLink:
             link.live = Liveness(config.server_timeout, time.monotonic())
         return link
 
-    async def _greeted(self, where: str) -> None:
+    async def _greeted(self, where: str, known: bool = False) -> None:
         """Read the server's first line and check it is a tcp-chat 2 greeting, before anything
         is sent: another server (the 1.0 one takes the first line it gets as a user's name and
         shows it to everyone) must not see a byte from us. Raises ConnectError saying what the
@@ -160,6 +162,11 @@ class ServerLink:
                 raise ConnectError(f"{where} closed the connection without a word")
             # A TLS port waits for our handshake, an IRC port for our NICK; a hung server
             # (stopped, overloaded) accepts the connection and says nothing either.
+            if known:
+                raise ConnectError(
+                    f"{where} said nothing within {GREETING_WAIT_S:g} s: the "
+                    "server is not answering"
+                )
             raise ConnectError(
                 f"{where} said nothing within {GREETING_WAIT_S:g} s: a TLS port needs --tls "
                 "(and an IRC port an IRC client), or the server is not answering"

@@ -114,7 +114,9 @@ class ChatApp(Joining):
             for sent in self.core.disconnected():
                 self.show(
                     render.error(
-                        f"Not confirmed before the connection closed: {sent.text}", self.style
+                        f"Not confirmed before the connection closed (it may still arrive): "
+                        f"{sent.text}",
+                        self.style,
                     )
                 )
             await link.close()
