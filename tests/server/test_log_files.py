@@ -315,20 +315,26 @@ def test_this_process_keeps_its_own_directory_and_lets_go_of_the_last(tmp_path: 
     assert not held(first)  # free again
 
 
+def as_another_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the lock file cannot be opened for writing, nor made: as for a user other
+    than the one who owns it and the directory (root, say; root itself may write anything)."""
+    real_open = os.open
+
+    def opening(path: str, flags: int, *mode: int) -> int:
+        if str(path).endswith(LOCK_NAME) and flags & (os.O_RDWR | os.O_WRONLY | os.O_CREAT):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", opening)
+
+
 def test_a_lock_file_left_by_another_user_still_locks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server run once as root leaves a root-owned lock file: the next server's user cannot
     write it, but can lock it (flock needs no write access) and so start."""
     (tmp_path / LOCK_NAME).write_text("4242\n")
-    real_open = os.open
-
-    def as_another_user(path: str, flags: int, *mode: int) -> int:
-        if str(path).endswith(LOCK_NAME) and flags & os.O_RDWR:
-            raise PermissionError(13, "Permission denied", path)
-        return real_open(path, flags, *mode)
-
-    monkeypatch.setattr(os, "open", as_another_user)
+    as_another_user(monkeypatch)
     assert hold(str(tmp_path)) is None
     monkeypatch.undo()
     assert held(tmp_path)
@@ -339,14 +345,7 @@ def test_a_directory_this_user_cannot_write_in_says_so(
 ) -> None:
     """A review: with no lock file yet and a directory not ours, the read-only second try's
     "No such file or directory" was what the user was told, not "Permission denied"."""
-    real_open = os.open
-
-    def as_another_user(path: str, flags: int, *mode: int) -> int:
-        if str(path).endswith(LOCK_NAME) and flags & os.O_CREAT:
-            raise PermissionError(13, "Permission denied", path)
-        return real_open(path, flags, *mode)
-
-    monkeypatch.setattr(os, "open", as_another_user)
+    as_another_user(monkeypatch)
     with pytest.raises(PermissionError):
         hold(str(tmp_path))
 
