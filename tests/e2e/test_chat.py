@@ -298,13 +298,14 @@ def test_sigterm_tells_everyone_and_exits_zero_quickly(server: ServerProcess, co
     assert bot.event("shutdown")["text"] == "Server is shutting down."
     assert alice.closed() and bot.closed()
     assert server.proc.wait(2.0) == 0
-    assert "stopped" in server.stderr()
+    assert "stopping: 2 connections" in server.stderr() and "stopped" in server.stderr()
 
 
 def test_sigint_stops_cleanly_too(server: ServerProcess, connect: Any) -> None:
     connect("alice")
     assert server.stop(signal.SIGINT) == 0
     assert "Traceback" not in server.stderr()
+    assert "stopping: 1 connection\n" in server.stderr()  # not "1 connections"
 
 
 def test_sighup_stops_cleanly_unless_started_with_nohup(

@@ -49,6 +49,7 @@ from ..core.output import (
     Whisper,
 )
 from ..core.proxy import Proxies
+from ..core.sentences import plural
 from .admission import format_peer
 from .config import ServerConfig
 from .connection import Connection
@@ -322,7 +323,7 @@ class ChatServer(Admitting):
                 log.exception("sweep failed")
 
     async def _shutdown(self) -> None:
-        log.info("stopping: %d connections", len(self.connections))
+        log.info("stopping: %s", plural(len(self.connections), "connection"))
         self.admission.closed = True
         for listener in self.listeners:
             listener.close()
