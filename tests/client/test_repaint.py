@@ -150,6 +150,21 @@ async def terminal_showing(
         os.close(controller)
 
 
+async def repainted(
+    shown: tuple[Terminal, Output, int], columns: int, rows: int, coming: tuple[str, ...] = ()
+) -> str:
+    """What the terminal of ``terminal_showing`` writes once the window is ``columns`` x
+    ``rows`` (``coming``: lines shown right after the SIGWINCH, before the repaint runs)."""
+    screen, out, terminal = shown
+    resize(terminal, columns, rows)
+    screen._resized()  # what SIGWINCH calls
+    if coming:
+        screen.show(list(coming))
+    await asyncio.wait_for(out.written.wait(), WAIT)
+    await settle()
+    return out.take()
+
+
 def test_a_burst_of_resizes_paints_the_screen_once_at_the_new_size() -> None:
     async def main() -> None:
         async with terminal_showing(
@@ -184,14 +199,10 @@ def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays
         async with terminal_showing(
             80, 5, ("> ", "", 0), [f"10:00 <bob> line {n}" for n in range(10)]
         ) as shown:
-            screen, out, terminal = shown
+            screen, out, _ = shown
             out.take()
-            resize(terminal, 40, 5)
-            screen._resized()  # what SIGWINCH calls
-            screen.show(["10:01 <bob> on its way", "\a"])  # due after the repaint
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
-            painted = out.take()
+            coming = ("10:01 <bob> on its way", "\a")  # due after the repaint
+            painted = await repainted(shown, 40, 5, coming)
             rows = ["10:00 <bob> line 8", "10:00 <bob> line 9", "10:01 <bob> on its way"]
             # The 4 rows above the input row: the last lines, the one on its way included.
             assert painted.startswith(erase_screen(5) + NO_WRAP + "10:00 <bob> line 7\r\n")
@@ -199,11 +210,10 @@ def test_lines_on_their_way_are_painted_with_the_rest_and_a_cleared_screen_stays
             assert painted.count("on its way") == 1
             screen.clear_screen()  # Ctrl+L
             out.take()
-            resize(terminal, 30, 5)
-            screen._resized()
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
-            assert out.take() == erase_screen(5) + NO_WRAP + WRAP + "\r\x1b[K>  \x1b[3G"
+            assert (
+                await repainted(shown, 30, 5)
+                == erase_screen(5) + NO_WRAP + WRAP + "\r\x1b[K>  \x1b[3G"
+            )
 
     asyncio.run(main())
 
@@ -255,13 +265,8 @@ def test_a_taller_window_is_filled_with_older_lines_too() -> None:
         async with terminal_showing(
             80, 12, ("> ", "", 0), [f"10:00 <bob> line {n}" for n in range(20)]
         ) as shown:
-            screen, out, terminal = shown
-            out.take()
-            resize(terminal, 80, 24)
-            screen._resized()  # what SIGWINCH calls
-            await asyncio.wait_for(out.written.wait(), WAIT)
-            await settle()
-            return out.take()
+            shown[1].take()
+            return await repainted(shown, 80, 24)
 
     painted = asyncio.run(main())
     # 23 rows above the input row at 24: all 20 lines, those scrolled away at 12 rows included.
