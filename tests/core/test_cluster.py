@@ -237,8 +237,8 @@ def test_what_another_node_wrote_is_checked_as_a_clients_line_is() -> None:
 
 
 def test_an_entry_from_a_newer_node_keeps_what_this_one_knows() -> None:
-    newer = '["gone", "a", 8.0, "server shutdown", "a field to come"]'
-    assert codec.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown")
+    newer = '["gone", "a", 8.0, "server shutdown", "{}", "a field to come"]'
+    assert codec.decode({"e": newer}) == cl.Gone("a", 8.0, "server shutdown", "{}")
     older = '["said", "a", 7, "alice", "#ops", "#Ops", "hi", false, 2.5]'
     assert codec.decode({"e": older}) == cl.Said("a", 7, "alice", "#ops", "#Ops", "hi", False, 2.5)
 
@@ -283,3 +283,21 @@ def test_a_rooms_key_made_where_its_characters_are_known_is_taken_as_given() -> 
     known = cl.Said("a", 1, "alice", "#ops", "#dev", "hi", False, 1.0)
     with pytest.raises(ValueError):
         codec.decode(codec.encode(known))
+
+
+def test_the_users_a_node_joining_again_still_serves_go_in_its_gone_entry() -> None:
+    people = {"alice": ["#lobby", "#ops"], "Вера": ["#lobby"], "kim": []}
+    raw = codec.encode_staying(people)
+    entry = codec.decode(codec.encode(cl.Gone("a", 1.0, "", raw)))
+    assert isinstance(entry, cl.Gone) and codec.staying(entry.staying) == people
+    assert codec.encode_staying({}) == ""  # nobody stays: an older node's entry says the same
+    many = {f"user{i}": ["#lobby", f"#room{i}"] for i in range(60_000)}  # over MAX_ENTRY_TEXT
+    assert codec.encode_staying(many) == ""
+
+
+def test_what_a_gone_entry_says_stays_is_checked_as_a_clients_line_is() -> None:
+    forged = "*** Server"
+    raw = json.dumps({"alice": ["#lobby", "#a b", 7], forged: ["#lobby"], "bob": "#lobby"})
+    assert codec.staying(raw) == {"alice": ["#lobby"]}
+    for broken in ("", "[", "[]", '"alice"', "[" * 100_000, "{" + " " * codec.MAX_ENTRY_TEXT):
+        assert codec.staying(broken) == {}

@@ -811,6 +811,35 @@ def test_a_node_gone_takes_its_users_with_it() -> None:
     assert a.take(alice) == []
 
 
+def test_a_node_joining_again_keeps_quiet_about_the_users_it_still_serves() -> None:
+    """Node b joins again (Redis lost its data, or refused a write) after bea quit and bob left
+    #ops where the log could not say it: its Gone names who it still serves, with their rooms.
+    Node a tells who left, and b's users announced again are not news."""
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    bob = join(b, "bob", a)
+    bea = join(b, "bea", a)
+    a.line(alice, "/join #ops")
+    b.line(bob, "/join #ops")
+    settle(a, b)
+    a.drain()
+    b.line(bea, "/quit")
+    b.line(bob, "/part #ops")
+    b.pending.clear()  # never reached the log
+    # cara, unknown here, is not shown before b claims her name: she comes with its claims.
+    staying = codec.encode_staying({**b.hub.staying(), "cara": ["#lobby"]})
+    a.route(a.hub.heard(99, cl.Gone("b", a.now, "", staying), a.now))
+    assert text(a.take(alice)) == [
+        "*** bea left (server lost). 2 users online.",
+        "*** bob left #ops. 1 user in #ops.",
+    ]
+    b.route(b.hub.reannounce(b.now))
+    settle(a, b)
+    assert a.take(alice) == []
+    a.line(alice, "/users")
+    assert text(a.take(alice)) == ["*** 2 users online: alice, bob."]
+
+
 def test_users_of_another_node_join_the_one_lobby_of_a_node_that_had_nobody_yet() -> None:
     """An empty room is still the room: bob and bea, who join b after alice joined a, are in
     the same #lobby as alice on b, counted with her and told when she leaves."""

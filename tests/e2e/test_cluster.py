@@ -247,7 +247,8 @@ def out_of_memory(cluster: Cluster) -> Iterator[None]:
 def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Cluster) -> None:
     """Redis is out of memory when alice joins #ops: her node's record of it is refused (its
     first write needs memory). The node joins the cluster again once Redis takes writes, which
-    says afresh who is where: bob on the other node then finds her in #ops."""
+    says afresh who is where: bob on the other node then finds her in #ops, and was never told
+    that she left and came back (her node said she stays)."""
     alice, bob = alice_and_bob(cluster)
     with out_of_memory(cluster):
         alice.send("/join #ops\n")
@@ -255,6 +256,9 @@ def test_a_join_redis_refused_is_told_by_joining_the_cluster_again(cluster: Clus
         cluster.nodes["a"].wait_log(r"Redis refused Publish")
     cluster.nodes["a"].wait_log(r"joining again", timeout=REAPED_WITHIN)
     known(bob, "/users #ops", r"^\*\*\* 1 user in #ops: alice\.$")
+    bob.send("/users\n")
+    bob.expect(r"^\*\*\* 2 users online: alice, bob\.$")
+    assert not [line for line in bob.seen if re.match(r"\*\*\* alice (left|joined)", line)]
 
 
 def test_a_topic_redis_refuses_is_not_sent_as_a_message_is(cluster: Cluster) -> None:
@@ -422,10 +426,10 @@ def test_a_node_dropped_by_the_others_joins_again_and_misses_nothing_said_meanwh
     cluster: Cluster,
 ) -> None:
     """Node a's lease is taken away (as when it stalled past it): a finds out, says the link is
-    lost, joins again (its users announced gone, then back) and says it is back. bob talks
-    before, and all the while a rejoins; alice on a gets every line once and in order, also
-    those said while a was rejoining (its reader subscribes afresh and catches up from the log
-    then, whatever its old subscription saw)."""
+    lost, joins again (saying that alice stays, so bob never sees her leave) and says it is
+    back. bob talks before, and all the while a rejoins; alice on a gets every line once and in
+    order, also those said while a was rejoining (its reader subscribes afresh and catches up
+    from the log then, whatever its old subscription saw)."""
     for name in "ab":
         cluster.node(name, "--flood-burst", "1000", "--flood-rate", "1000")
     alice = cluster.join("a", "alice")
@@ -456,6 +460,7 @@ def test_a_node_dropped_by_the_others_joins_again_and_misses_nothing_said_meanwh
     got = [alice.expect(r"^<bob> m ") for _ in range(said)]
     assert got == [f"<bob> m {i}" for i in range(said)]
     assert any(line.startswith("*** Cluster link back") for line in alice.seen)
+    assert not [line for line in bob.seen if line.startswith(("*** alice", "*** Nobody else"))]
 
 
 def blocked_clients(port: int) -> int:

@@ -302,11 +302,14 @@ class Bounced:
 
 @dataclass(frozen=True)
 class Gone:
-    """``node`` lost its lease: every user of it left (announced once, by the reaper)."""
+    """``node`` lost its lease: every user of it left (announced once, by the reaper). Or it
+    joins again and ``staying`` (``cluster_codec.encode_staying``) names the users it still
+    serves: those stay, quietly, and only the others left."""
 
     node: str
     time: float
     reason: str = ""  # why its users left ("": it lost its lease, codes.SERVER_LOST)
+    staying: str = ""  # JSON: name -> its room names ("": nobody, as from an older node)
 
 
 @dataclass(frozen=True)

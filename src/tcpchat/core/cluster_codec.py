@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import json.encoder
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, fields
 
 from .cluster import (
@@ -214,13 +214,40 @@ def is_room(key: str, label: str) -> bool:
 def members(flat: Sequence[str]) -> dict[str, list[str]]:
     """A node's record of its users (a hash flattened: name, JSON list of room names, ...): the
     users with a proper name, each with the proper room names of theirs; the rest left out."""
-    out: dict[str, list[str]] = {}
+    parsed: list[tuple[str, object]] = []
     for name, raw in zip(flat[::2], flat[1::2]):
         try:
-            rooms = _json(raw)
+            parsed.append((name, _json(raw)))
         except ValueError:
             continue
-        if not is_name(name) or not isinstance(rooms, list):
-            continue
-        out[name] = [r for r in rooms if isinstance(r, str) and is_room(room_key(r), r)]
+    return _people(parsed)
+
+
+def _people(pairs: Iterable[tuple[str, object]]) -> dict[str, list[str]]:
+    """Names with their lists of room names: those with a proper name, each with the proper
+    room names of theirs; the rest left out."""
+    out: dict[str, list[str]] = {}
+    for name, rooms in pairs:
+        if isinstance(name, str) and is_name(name) and isinstance(rooms, list):
+            out[name] = [r for r in rooms if isinstance(r, str) and is_room(room_key(r), r)]
     return out
+
+
+def encode_staying(people: Mapping[str, Sequence[str]]) -> str:
+    """The ``staying`` of a node's ``Gone`` as it joins again: its users (name -> room names),
+    or "" (each is then seen to leave and come back) past ``MAX_ENTRY_TEXT`` characters."""
+    if not people:
+        return ""
+    raw = _JSON({name: list(rooms) for name, rooms in people.items()})
+    return raw if len(raw) <= MAX_ENTRY_TEXT else ""
+
+
+def staying(raw: str) -> dict[str, list[str]]:
+    """The users a ``Gone`` says its node still serves, checked as ``members`` are."""
+    if not raw or len(raw) > MAX_ENTRY_TEXT:
+        return {}
+    try:
+        people = _json(raw)
+    except ValueError:
+        return {}
+    return _people(people.items()) if isinstance(people, dict) else {}

@@ -11,7 +11,8 @@ user up to that line is on its way. Lines the user sent after the change do not 
 Every hold goes at once when the link is lost, and after ``HELD_BEHIND_S`` when Redis never
 returns a message.
 
-``ClusterHandlers`` (``hub_cluster.py``) inherits these, as ``Hub`` inherits it.
+``ClusterHandlers`` (``hub_cluster.py``) inherits these through ``hub_remote.RemoteUsers``, as
+``Hub`` inherits it.
 """
 
 from __future__ import annotations

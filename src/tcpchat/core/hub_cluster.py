@@ -9,19 +9,20 @@ what the cluster's log says.
 
 The users of other nodes are ``Session``s with a ``node`` and no connection, in the same roster
 and rooms as local ones, so ``/users``, room sizes, look-alike checks and ``/w NAME`` see the
-whole cluster; they are made and dropped only by what the log says.
+whole cluster; they are made and dropped only by what the log says (``hub_remote.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from . import cluster as cl
+from . import cluster_codec as codec
 from . import codes
 from . import events as ev
 from .archive import KeptTopic
 from .cluster import LINK_BACK, LINK_LOST, ClusterState
-from .hub_behind import BehindHandlers
+from .hub_remote import RemoteUsers
 from .limits import RESERVED_NAMES
 from .names import ReservedNames, look_keys, name_key
 from .output import (
@@ -34,11 +35,11 @@ from .output import (
     ToSessions,
     to,
 )
-from .rooms import Room, room_name
+from .rooms import Room
 from .session import Session, State
 
 
-class ClusterHandlers(BehindHandlers):
+class ClusterHandlers(RemoteUsers):
     """The cluster's entry points into the hub, and the hooks its handlers call (the answers to
     name claims: ``hub_claims.py``; to private messages: ``hub_whispers.py``; what waits for a
     user's messages in flight: ``hub_behind.py``)."""
@@ -47,7 +48,6 @@ class ClusterHandlers(BehindHandlers):
     sessions: dict[int, Session]
     server_name: str
     reserved: ReservedNames
-    _next_session: int
     _next_message: int
 
     # --- hooks: what a local change tells the cluster -----------------------------------------
@@ -131,6 +131,11 @@ class ClusterHandlers(BehindHandlers):
                 out += self._share_join(session, room, now)
         return out
 
+    def staying(self) -> dict[str, list[str]]:
+        """This node's users with their rooms, as it joins the cluster again (``cl.Gone``)."""
+        mine = (s for s in self.sessions.values() if s.state is State.ACTIVE and s.node is None)
+        return {session.name: [room.name for room in session.rooms] for session in mine}
+
     def reserve_servers(self, names: Sequence[str]) -> None:
         """Reserve the names of the cluster's servers with IRC here too, as a server's own is
         (``server_name``): no user of this node passes for another node's server, nor takes a
@@ -170,60 +175,14 @@ class ClusterHandlers(BehindHandlers):
             return self._heard_departed(entry, now)
         if isinstance(entry, cl.Renamed):
             return self._heard_renamed(entry, now)
-        out: Out = []
-        for session in list(cluster.remote.pop(entry.node, {})):
-            out += self._drop_remote(session, entry.reason or codes.SERVER_LOST, now)
-        return out
-
-    def resync(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
-        """Make this node's view of the other nodes' users what ``snapshot`` says (node -> name
-        -> room names), telling its users what changed: on joining the cluster, and after a link
-        loss that may have missed entries."""
-        cluster = self.cluster
-        if cluster is None:
-            return []
-        out: Out = []
-        for node, users in list(cluster.remote.items()):
-            for gone in list(users):
-                if gone.name not in snapshot.get(node, {}):
-                    out += self._drop_remote(gone, codes.SERVER_LOST, now)
-        for node, people in snapshot.items():
-            if node == cluster.node:
-                continue
-            for name, rooms in people.items():
-                again = self._remote_user(node, name) is not None
-                session = self._remote_session(node, name, now)
-                if session is None:
-                    continue
-                wanted = {self.rooms.find(room_name(label)) for label in rooms}  # #Ops: #ops
-                for room in list(session.rooms):
-                    if room not in wanted:
-                        session.rooms.remove(room)
-                        out += self._departed(room, session, now, codes.PART)
-                for room_label in rooms:
-                    out += self._remote_join(session, room_label, now, again)
-        return out
-
-    def add_missing(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
-        """Add the users of other nodes in ``snapshot`` that this node does not know, with their
-        rooms (the answer to a ``Refresh``): nobody known is changed or dropped, so a snapshot
-        taken at or after the point of the log this node has read can only add who is there."""
-        cluster = self.cluster
-        if cluster is None:
-            return []
-        out: Out = []
-        for node, people in snapshot.items():
-            if node == cluster.node:
-                continue
-            for name, rooms in people.items():
-                if self.roster.look_alike(name, other_than=None) is not None:
-                    continue
-                session = self._remote_session(node, name, now)
-                if session is None:
-                    continue
-                for room_label in rooms:
-                    out += self._remote_join(session, room_label, now)
-        return out
+        # A node gone, or joining again: those of its users known here that it still serves
+        # stay (a Redis that lost its data or refused a write is not seen as everyone leaving
+        # and coming back). Others come with its claims, announced next: a user shown here is
+        # one whose name the cluster knows, to /w.
+        staying = codec.staying(entry.staying)
+        out = self._drop_missing(entry.node, staying, entry.reason or codes.SERVER_LOST, now)
+        known = {n: r for n, r in staying.items() if self._remote_user(entry.node, n)}
+        return [*out, *self._add_people(entry.node, known, now)]
 
     def kept(self, message_id: int, entry: cl.Said) -> Out:
         """Keep a room message of the log without showing it (a node joining, or one that
@@ -388,46 +347,6 @@ class ClusterHandlers(BehindHandlers):
         if room is None and label:
             room = self.rooms.find(label)
         return room
-
-    # --- the users of other nodes ----------------------------------------------------------------
-
-    def _remote_user(self, node: str, name: str) -> Session | None:
-        session = self.roster.find(name)
-        return session if session is not None and session.node == node else None
-
-    def _remote_session(self, node: str, name: str, now: float) -> Session | None:
-        """The user ``name`` of ``node``, made if this node did not know them yet; None if the
-        name is someone else's here (the log and this node disagree for a moment)."""
-        known = self.roster.find(name)
-        if known is not None:
-            return known if known.node == node else None
-        if self.roster.look_alike(name, other_than=None) is not None:
-            return None
-        session = Session(self._next_session, node, now, 0.0, node)
-        self._next_session += 1
-        session.state = State.ACTIVE
-        session.name, session.key, session.node = name, name_key(name), node
-        self.roster.add(session)
-        assert self.cluster is not None
-        self.cluster.remote.setdefault(node, {})[session] = None
-        return session
-
-    def _remote_join(self, session: Session, label: str, now: float, again: bool = False) -> Out:
-        """A user of another node is in room ``label`` (``again``: one this node knew already,
-        so a join of #lobby is a /join, not a login)."""
-        room = self.rooms.find(label)
-        if room is not None and session in room:
-            return []
-        self._put(session, room if room is not None else self._made(label))
-        return self._arrived(session.rooms[-1], session, now, again)
-
-    def _drop_remote(self, session: Session, reason: str, now: float) -> Out:
-        """``session`` of another node is gone from this node's view (its node's record too)."""
-        if self.cluster is not None and session.node is not None:
-            self.cluster.remote.get(session.node, {}).pop(session, None)
-        session.state = State.CLOSED
-        self.roster.remove(session)
-        return self._leave_rooms(session, now, reason)
 
     def _tell_everyone(self, event: ev.Event) -> Out:
         local = tuple(s for s in self.sessions.values() if s.state is State.ACTIVE)

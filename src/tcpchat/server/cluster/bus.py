@@ -82,18 +82,22 @@ class Bus(Reaping):
         await self._writes.close()
         await self._pushes.close()
 
-    async def register(self, stored: int, now: float, take: bool = True) -> Unread:
+    async def register(
+        self, stored: int, now: float, take: bool = True, staying: str = ""
+    ) -> Unread:
         """Enter the cluster afresh (at start, or after this node was dropped), once no other
         process holds this node's lease (``lease_free``): ids going on above ``stored`` (before
         anything is numbered); what an earlier run of this node left (its names, its users) is
-        announced gone; then a new lease, listed. The inbox is read on after what a reap of this
-        node took; the log's position is left as it is. ``take`` (a new run): returns the inbox's
-        entries an earlier run never handled, to answer "not delivered"; else (this run, joining
-        again: its reader goes on) none are taken."""
+        announced gone, but for the users ``staying`` (``cl.Gone``); then a new lease, listed.
+        The inbox is read on after what a reap of this node took; the log's position is left as
+        it is. ``take`` (a new run): returns the inbox's entries an earlier run never handled, to
+        answer "not delivered"; else (this run, joining again: its reader goes on) none are
+        taken."""
         await lease_free(self.redis, self.node, self._boots(), self.lease.length)
         await self.calls.floor(keys=[cl.SEQ_KEY], args=[self.floor(stored), 0])
         await self.redis.delete(cl.lease_key(self.node))
-        mark, unread = await self._reap_one(self.node, now, "", True, take) or (0, [])
+        reaped = await self._reap_one(self.node, now, "", True, take, staying=staying)
+        mark, unread = reaped or (0, [])
         self.inbox_position.last = self._marked = max(self.inbox_position.last, mark)
         self.boot, self._next_boot = secrets.token_hex(8), None
         self._mine.clear()

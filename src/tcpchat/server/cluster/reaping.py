@@ -112,19 +112,21 @@ class Reaping:
         keep_inbox: bool = True,
         take: bool = True,
         late: int = 0,
+        staying: str = "",
     ) -> tuple[int, Unread] | None:
         """Reap ``node``; this node itself (joining afresh, leaving: its inbox kept or not)
         even if it was reaped already, since it may have stalled past that and written users
         and names since, unless another run of it holds the lease. None if not reaped, else
         the node's inbox read mark and the entries after it that the reap took (``take``).
         ``late``: when it is too late for Redis to reap another node, on Redis's clock in ms
-        (0: never; scripts.py, REAP)."""
+        (0: never; scripts.py, REAP). ``staying``: the users this node still serves, joining
+        again (``cl.Gone``)."""
         keys = [cl.lease_key(node), cl.NODES_KEY, cl.held_key(node), cl.members_key(node)]
         keys += [cl.SEQ_KEY, cl.LOG_KEY, cl.inbox_key(node), cl.read_key(node)]
         own = self.boot if node == self.node else ""
         ttl = 0 if own and not keep_inbox else CLUSTER_GONE_INBOX_S * 1000
         read = self.inbox_position.last if own else 0
-        gone = flat_fields(codec.encode(cl.Gone(node, now, reason)))
+        gone = flat_fields(codec.encode(cl.Gone(node, now, reason, staying)))
         args = [node, CLUSTER_LOG_ENTRIES, own, own and self._boots()[1], ttl, read]
         args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000), late]
         answer = await self.calls.reap(keys=keys, args=[*args, *gone])

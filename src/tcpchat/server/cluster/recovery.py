@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from ...core import cluster as cl
+from ...core import cluster_codec as codec
 from ...core.lease import BACK_HOLD_S, Backoff
 from ..logs import LOGGER_NAME
 from . import NodeNameTaken, lease_clock
@@ -119,10 +120,21 @@ class Recovery(Answers):
 
     async def _join_again(self, now: float) -> None:
         """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
-        first announces this node's earlier users gone everywhere, then announce them again."""
+        first announces this node's earlier users gone everywhere but for those still here (the
+        nodes that did not drop them are not told that each left and came back), then announce
+        them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
         self._drop_for_rejoin()
-        await self.bus.register(self.hub.archive.last_id(), now, take=False)  # (reading goes on)
+        people = self.hub.staying()
+        staying = codec.encode_staying(people)
+        if people and not staying:
+            log.warning(
+                "cluster: %d users are too many for one entry: the other nodes see each of them "
+                "leave and come back",
+                len(people),
+            )
+        last = self.hub.archive.last_id()
+        await self.bus.register(last, now, take=False, staying=staying)  # (reading goes on)
         lost = False
         for position, key in (
             (self.bus.log_position, cl.LOG_KEY),
