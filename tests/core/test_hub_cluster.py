@@ -811,10 +811,8 @@ def test_a_node_gone_takes_its_users_with_it() -> None:
     assert a.take(alice) == []
 
 
-def test_a_node_joining_again_keeps_quiet_about_the_users_it_still_serves() -> None:
-    """Node b joins again (Redis lost its data, or refused a write) after bea quit and bob left
-    #ops where the log could not say it: its Gone names who it still serves, with their rooms.
-    Node a tells who left, and b's users announced again are not news."""
+def b_joining_again_with_bob_in_ops() -> tuple[Node, Node, Session, Session, Session]:
+    """Nodes a and b; alice on a, bob and bea on b; alice and bob in #ops."""
     _, (a, b) = cluster("a", "b")
     alice = join(a, "alice", b)
     bob = join(b, "bob", a)
@@ -823,21 +821,92 @@ def test_a_node_joining_again_keeps_quiet_about_the_users_it_still_serves() -> N
     b.line(bob, "/join #ops")
     settle(a, b)
     a.drain()
+    return a, b, alice, bob, bea
+
+
+def gone_staying(node: Node, told: dict[Session, tuple[str, list[str]]]) -> cl.Gone:
+    """The Gone ``node`` writes as it joins again, saying ``told`` (``Hub.staying``) stays."""
+    return cl.Gone(node.name, node.now, "", codec.encode_staying(dict(told.values())))
+
+
+def test_a_node_joining_again_keeps_quiet_about_the_users_it_still_serves() -> None:
+    """Node b joins again (Redis lost its data, or refused a write) after bea quit and bob left
+    #ops where the log could not say it: its Gone names who it still serves, with their rooms.
+    Node a tells who left, and b's users announced again are not news."""
+    a, b, alice, bob, bea = b_joining_again_with_bob_in_ops()
     b.line(bea, "/quit")
     b.line(bob, "/part #ops")
     b.pending.clear()  # never reached the log
-    # cara, unknown here, is not shown before b claims her name: she comes with its claims.
-    staying = codec.encode_staying({**b.hub.staying(), "cara": ["#lobby"]})
-    a.route(a.hub.heard(99, cl.Gone("b", a.now, "", staying), a.now))
+    told = b.hub.staying()
+    assert list(told.values()) == [("bob", ["#lobby"])]
+    a.route(a.hub.heard(99, gone_staying(b, told), a.now))
     assert text(a.take(alice)) == [
         "*** bea left (server lost). 2 users online.",
         "*** bob left #ops. 1 user in #ops.",
     ]
-    b.route(b.hub.reannounce(b.now))
+    b.route(b.hub.reannounce(b.now, told))
     settle(a, b)
     assert a.take(alice) == []
     a.line(alice, "/users")
     assert text(a.take(alice)) == ["*** 2 users online: alice, bob."]
+
+
+def test_what_users_do_while_their_node_joins_again_is_told_after_its_gone() -> None:
+    """The node said who stays; while it went on joining, bea quit, bob became robert and left
+    #ops, none of it sent (joining again does it: ``done_by_rejoining``). Its announcement
+    after the Gone says each, so that nobody stays behind on the other nodes."""
+    a, b, alice, bob, bea = b_joining_again_with_bob_in_ops()
+    told = b.hub.staying()
+    b.line(bob, "/nick robert")
+    b.flush()  # the name granted; nothing of what follows is sent
+    b.line(bea, "/quit")
+    b.line(bob, "/part #ops")
+    b.pending.clear()
+    a.route(a.hub.heard(99, gone_staying(b, told), a.now))
+    assert a.take(alice) == []
+    b.route(b.hub.reannounce(b.now, told))
+    settle(a, b)
+    assert text(a.take(alice)) == [
+        "*** bob is now known as robert.",
+        "*** robert left #ops. 1 user in #ops.",
+        "*** bea left (connection closed). 2 users online.",
+    ]
+    a.line(alice, "/users")
+    assert text(a.take(alice)) == ["*** 2 users online: alice, robert."]
+
+
+def test_a_user_let_in_while_cut_off_is_not_said_to_stay() -> None:
+    """bob quit and someone else took his name on b while b was cut off: the others never
+    heard of the new bob, who must not pass for the one they knew. He comes with b's claims."""
+    a, b, alice, bob, _ = b_joining_again_with_bob_in_ops()
+    b.route(b.hub.link_down(b.now))
+    b.line(bob, "/quit")
+    other = b.connect()
+    b.line(other, "bob")
+    assert other.state is State.ACTIVE
+    b.pending.clear()
+    told = b.hub.staying()
+    assert [name for name, _ in told.values()] == ["bea"]
+    a.route(a.hub.heard(99, gone_staying(b, told), a.now))
+    assert text(a.take(alice)) == [
+        "*** bob left (server lost). 2 users online.",
+        "*** bob left #ops (server lost). 1 user in #ops.",
+    ]
+    b.route(b.hub.link_up(b.now))
+    b.route(b.hub.reannounce(b.now, told))
+    settle(a, b)
+    assert text(a.take(alice)) == ["*** bob joined. 3 users online."]
+
+
+def test_a_user_whose_name_went_elsewhere_has_who_is_where_read_again() -> None:
+    """bob of b lost his name to a user of another node, whose arrival a may have passed over
+    while it still knew bob under it: a asks for a fresh picture (``Refresh``)."""
+    _, (a, b) = cluster("a", "b")
+    join(a, "alice", b)
+    join(b, "bob", a)
+    lost = cl.Departed("b", "bob", cl.EVERYWHERE, codes.NAME_LOST, a.now)
+    assert Refresh() in a.hub.heard(99, lost, a.now)
+    assert Refresh() not in a.hub.heard(100, cl.Departed("b", "x", "", codes.QUIT, a.now), a.now)
 
 
 def test_users_of_another_node_join_the_one_lobby_of_a_node_that_had_nobody_yet() -> None:

@@ -233,18 +233,23 @@ def _people(pairs: Iterable[tuple[str, object]]) -> dict[str, list[str]]:
     return out
 
 
+# The most characters of a ``Gone``'s ``staying`` (some 10,000 users in #lobby alone): the
+# entry stays in the log, and Redis may be joined again for being out of memory.
+MAX_STAYING = 256 * 1024
+
+
 def encode_staying(people: Mapping[str, Sequence[str]]) -> str:
     """The ``staying`` of a node's ``Gone`` as it joins again: its users (name -> room names),
-    or "" (each is then seen to leave and come back) past ``MAX_ENTRY_TEXT`` characters."""
+    or "" (each is then seen to leave and come back) past ``MAX_STAYING`` characters."""
     if not people:
         return ""
     raw = _JSON({name: list(rooms) for name, rooms in people.items()})
-    return raw if len(raw) <= MAX_ENTRY_TEXT else ""
+    return raw if len(raw) <= MAX_STAYING else ""
 
 
 def staying(raw: str) -> dict[str, list[str]]:
     """The users a ``Gone`` says its node still serves, checked as ``members`` are."""
-    if not raw or len(raw) > MAX_ENTRY_TEXT:
+    if not raw or len(raw) > MAX_STAYING:
         return {}
     try:
         people = _json(raw)

@@ -71,6 +71,7 @@ class ClaimHandlers(NameHandlers):
             entry = cl.Renamed(cluster.node, claim.old, claim.name, now)
             changes = ((claim.old, None), self._member(session))
             return [*out, Release(claim.old), Publish(entry, changes)]
+        session.shared = True
         if claim.late:
             return []
         return self._admit(session, claim.name, now)

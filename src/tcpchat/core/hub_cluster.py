@@ -14,7 +14,7 @@ whole cluster; they are made and dropped only by what the log says (``hub_remote
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from . import cluster as cl
 from . import cluster_codec as codec
@@ -35,7 +35,7 @@ from .output import (
     ToSessions,
     to,
 )
-from .rooms import Room
+from .rooms import Room, room_key
 from .session import Session, State
 
 
@@ -119,10 +119,31 @@ class ClusterHandlers(RemoteUsers):
         while the link is down."""
         self._next_message = first
 
-    def reannounce(self, now: float) -> Out:
-        """This node was dropped from the cluster (its lease lapsed): claim its users' names
-        again and say again who is where."""
+    def reannounce(
+        self, now: float, told: Mapping[Session, tuple[str, Sequence[str]]] | None = None
+    ) -> Out:
+        """This node joined the cluster again (its lease lapsed, Redis lost its data or refused
+        a write): claim its users' names again and say again who is where. ``told``: what its
+        ``cl.Gone`` said stays (``staying``). What those users did while it joined again was not
+        sent (``done_by_rejoining``): who left, was renamed or left a room since is told now."""
+        cluster = self.cluster
+        assert cluster is not None
         out: Out = []
+        for session, (name, labels) in (told or {}).items():
+            if session.state is not State.ACTIVE:
+                entry = cl.Departed(cluster.node, name, cl.EVERYWHERE, codes.CONNECTION_CLOSED, now)
+                out.append(Publish(entry, ((name, None),)))
+                continue
+            if session.name != name:
+                renamed = cl.Renamed(cluster.node, name, session.name, now)
+                out.append(Publish(renamed, ((name, None), self._member(session))))
+            keys = {room.key for room in session.rooms}
+            for label in labels:
+                if room_key(label) not in keys:
+                    entry = cl.Departed(
+                        cluster.node, session.name, room_key(label), codes.PART, now, label
+                    )
+                    out.append(Publish(entry, (self._member(session),)))
         for session in list(self.sessions.values()):
             if session.state is not State.ACTIVE:
                 continue
@@ -131,10 +152,12 @@ class ClusterHandlers(RemoteUsers):
                 out += self._share_join(session, room, now)
         return out
 
-    def staying(self) -> dict[str, list[str]]:
-        """This node's users with their rooms, as it joins the cluster again (``cl.Gone``)."""
-        mine = (s for s in self.sessions.values() if s.state is State.ACTIVE and s.node is None)
-        return {session.name: [room.name for room in session.rooms] for session in mine}
+    def staying(self) -> dict[Session, tuple[str, list[str]]]:
+        """What this node tells the others as it joins the cluster again (``cl.Gone``): its
+        users they know of (not those let in while it was cut off), each with its name and the
+        names of its rooms."""
+        mine = (s for s in self.sessions.values() if s.state is State.ACTIVE and s.shared)
+        return {s: (s.name, [room.name for room in s.rooms]) for s in mine if s.node is None}
 
     def reserve_servers(self, names: Sequence[str]) -> None:
         """Reserve the names of the cluster's servers with IRC here too, as a server's own is
@@ -175,14 +198,10 @@ class ClusterHandlers(RemoteUsers):
             return self._heard_departed(entry, now)
         if isinstance(entry, cl.Renamed):
             return self._heard_renamed(entry, now)
-        # A node gone, or joining again: those of its users known here that it still serves
-        # stay (a Redis that lost its data or refused a write is not seen as everyone leaving
-        # and coming back). Others come with its claims, announced next: a user shown here is
-        # one whose name the cluster knows, to /w.
+        # A node gone, or joining again: those of its users it still serves stay (a Redis that
+        # lost its data or refused a write is not seen as everyone leaving and coming back).
         staying = codec.staying(entry.staying)
-        out = self._drop_missing(entry.node, staying, entry.reason or codes.SERVER_LOST, now)
-        known = {n: r for n, r in staying.items() if self._remote_user(entry.node, n)}
-        return [*out, *self._add_people(entry.node, known, now)]
+        return self._rejoined(entry.node, staying, entry.reason or codes.SERVER_LOST, now)
 
     def kept(self, message_id: int, entry: cl.Said) -> Out:
         """Keep a room message of the log without showing it (a node joining, or one that
@@ -295,7 +314,10 @@ class ClusterHandlers(RemoteUsers):
         if session is None:
             return []
         if entry.room == cl.EVERYWHERE:
-            return self._drop_remote(session, entry.reason, now)
+            out = self._drop_remote(session, entry.reason, now)
+            # Its name went to someone else, whose arrival this node may have passed over while
+            # it still held the name for this one: who is where is read again.
+            return [*out, Refresh()] if entry.reason == codes.NAME_LOST else out
         room = self._local_room(entry.room, entry.label)
         if room is None and not entry.label:  # a node before labels: by its key's look-alikes
             room = next((r for r in session.rooms if entry.room in look_keys(r.name)), None)

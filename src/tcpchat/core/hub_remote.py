@@ -60,13 +60,34 @@ class RemoteUsers(BehindHandlers):
             session = self._remote_session(node, name, now)
             if session is None:
                 continue
-            wanted = {self.rooms.find(room_name(label)) for label in rooms}  # #Ops: #ops
-            for room in list(session.rooms):
-                if room not in wanted:
-                    session.rooms.remove(room)
-                    out += self._departed(room, session, now, codes.PART)
+            out += self._part_unlisted(session, rooms, now)
             for room_label in rooms:
                 out += self._remote_join(session, room_label, now, again)
+        return out
+
+    def _rejoined(
+        self, node: str, people: Mapping[str, Sequence[str]], reason: str, now: float
+    ) -> Out:
+        """``node`` joins the cluster again and still serves ``people`` (name -> room names: its
+        ``cl.Gone``'s ``staying``): those known here stay, out of the rooms not listed, and the
+        rest of its users leave, for ``reason``. Nobody is added or put in a room: that comes
+        with the node's claims, next, so that a user shown is one whose name the cluster holds
+        (for /w), and nothing is made here of what only this entry says."""
+        out = self._drop_missing(node, people, reason, now)
+        assert self.cluster is not None
+        for session in list(self.cluster.remote.get(node, {})):
+            out += self._part_unlisted(session, people[session.name], now)
+        return out
+
+    def _part_unlisted(self, session: Session, labels: Sequence[str], now: float) -> Out:
+        """``session`` of another node leaves each room it is in here that ``labels`` (room
+        names) do not name."""
+        out: Out = []
+        wanted = {self.rooms.find(room_name(label)) for label in labels}  # #Ops: #ops
+        for room in list(session.rooms):
+            if room not in wanted:
+                session.rooms.remove(room)
+                out += self._departed(room, session, now, codes.PART)
         return out
 
     def add_missing(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:

@@ -49,6 +49,7 @@ class Session:
         "current",
         "node",
         "renaming",
+        "shared",
         "whispering",
         "held",
     )
@@ -80,6 +81,9 @@ class Session:
         # Cluster mode: the node a user of another server is on (None: this one, with a link).
         self.node: str | None = None
         self.renaming = ""  # cluster mode: the name a /nick waits for the cluster to grant
+        # Cluster mode: the cluster granted this user's name (not one let in while this node was
+        # cut off, whose claim waits for the link): the other nodes know of it.
+        self.shared = False
         # Cluster mode: private messages handed to the cluster and not answered yet, and the
         # "not delivered" notices that wait for those answers (never before their "Delivered").
         self.whispering = 0

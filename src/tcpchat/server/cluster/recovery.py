@@ -125,13 +125,13 @@ class Recovery(Answers):
         them again."""
         log.warning("cluster: this node had been dropped from the cluster; joining again")
         self._drop_for_rejoin()
-        people = self.hub.staying()
-        staying = codec.encode_staying(people)
-        if people and not staying:
+        told = self.hub.staying()
+        staying = codec.encode_staying(dict(told.values()))
+        if told and not staying:
             log.warning(
                 "cluster: %d users are too many for one entry: the other nodes see each of them "
                 "leave and come back",
-                len(people),
+                len(told),
             )
         last = self.hub.archive.last_id()
         await self.bus.register(last, now, take=False, staying=staying)  # (reading goes on)
@@ -149,7 +149,7 @@ class Recovery(Answers):
         if lost:
             await self._resync(now)
         self._rejoin_wanted = False
-        self.route(self.hub.reannounce(now))
+        self.route(self.hub.reannounce(now, told if staying else None))
 
     async def _resync(self, now: float) -> None:
         """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
