@@ -898,6 +898,20 @@ def test_a_user_let_in_while_cut_off_is_not_said_to_stay() -> None:
     assert text(a.take(alice)) == ["*** bob joined. 3 users online."]
 
 
+def test_a_name_granted_by_a_rename_is_one_the_others_know() -> None:
+    """kim, let in while b was cut off, renames before her late claim is answered, and b's
+    joining again drops that claim: the rename granted is what the others are told of her."""
+    _, (a, b) = cluster("a", "b")
+    b.route(b.hub.link_down(b.now))
+    kim = b.connect()
+    b.line(kim, "kim")
+    b.route(b.hub.link_up(b.now))
+    b.line(kim, "/nick kimberly")
+    b.pending = [i for i in b.pending if not (isinstance(i, Claim) and i.late)]
+    settle(a, b)
+    assert [name for name, _ in b.hub.staying().values()] == ["kimberly"]
+
+
 def test_a_user_whose_name_went_elsewhere_has_who_is_where_read_again() -> None:
     """bob of b lost his name to a user of another node, whose arrival a may have passed over
     while it still knew bob under it: a asks for a fresh picture (``Refresh``)."""

@@ -62,6 +62,7 @@ class ClaimHandlers(NameHandlers):
             return [Refresh()] if claim.late else []
         if holder is not None:
             return self._claim_refused(claim, holder, now, reserved)
+        session.shared = True  # the others know of it under this name (or will, renamed)
         if claim.old:
             renamed = [] if claim.late else self._renamed(session, claim.name, now)
             out = self._after_messages(session, renamed, now)
@@ -71,7 +72,6 @@ class ClaimHandlers(NameHandlers):
             entry = cl.Renamed(cluster.node, claim.old, claim.name, now)
             changes = ((claim.old, None), self._member(session))
             return [*out, Release(claim.old), Publish(entry, changes)]
-        session.shared = True
         if claim.late:
             return []
         return self._admit(session, claim.name, now)

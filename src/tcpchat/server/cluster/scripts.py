@@ -218,7 +218,10 @@ return 1
 # past its reaping may have written users and names after it, but not if another run of the
 # node holds the lease now (those are that run's); its lease is left to it (a node leaving
 # answers what it never handled under it, then lets it go: LET_GO); its inbox goes at once if
-# ``ttl`` is 0 (leaving), else stays.
+# ``ttl`` is 0 (leaving), else stays. A node joining (``ttl`` not 0) is listed by the same step
+# (``Bus.register`` sets its lease next): one that fails before its lease is set is then reaped
+# by the others as any node without one, rather than left unlisted, never reaped, with the users
+# its gone entry said stay (``cl.Gone``'s ``staying``) shown on the other nodes for good.
 # If ``most`` is not 0, the entries of its inbox it never handled (after its read mark, MARK,
 # and after ``read``, the position the node itself gives) are taken, ``most`` at most, and the
 # mark moved past them: the private messages among them are answered "not delivered" by whoever
@@ -281,7 +284,11 @@ elseif own and ARGV[7] ~= '0' then
   if n and later(n, from) then out[2] = n end
 end
 if not own then redis.call('DEL', KEYS[1]) end
-redis.call('SREM', KEYS[2], ARGV[1])
+if own and ARGV[5] ~= '0' then
+  redis.call('SADD', KEYS[2], ARGV[1])
+else
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
 if own and ARGV[5] == '0' then
   redis.call('DEL', KEYS[7], KEYS[8])
 elseif own then
