@@ -1051,6 +1051,22 @@ def test_resync_drops_users_a_snapshot_no_longer_has_and_adds_the_new() -> None:
     assert "#ops" in "\n".join(text(a.take(alice)))
 
 
+def test_a_resync_while_joining_again_leaves_nodes_not_back_yet_until_their_hold_is_over() -> None:
+    """Redis lost its data: the snapshot node a reads as it joins again lists only the nodes
+    back so far. b's users stay until the hold is over (b says itself who stays once back);
+    then those of a node still not listed leave."""
+    _, (a, b) = cluster("a", "b")
+    alice = join(a, "alice", b)
+    join(b, "bob", a)
+    a.drain()
+    a.route(a.hub.resync({"a": {"alice": ["#lobby"]}}, a.now, absent=False))
+    assert a.take(alice) == []
+    a.route(a.hub.drop_unlisted({"a", "b"}, a.now))
+    assert a.take(alice) == []
+    a.route(a.hub.drop_unlisted({"a"}, a.now))
+    assert text(a.take(alice)) == ["*** bob left (server lost). 1 user online."]
+
+
 def test_resync_takes_a_room_by_its_key_not_by_how_its_name_is_written() -> None:
     _, (a, b) = cluster("a", "b")
     alice = join(a, "alice", b)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tcpchat.core import cluster as cl
-from tcpchat.core.limits import HELD_MAX_LINES
+from tcpchat.core.lease import BACK_HOLD_S
+from tcpchat.core.limits import CLUSTER_RENEW_S, HELD_MAX_LINES
 from tests.conftest import WAIT, Peer, ServerProcess, join_peer, poll_until
 from tests.e2e.irc_harness import IrcPeer
 from tests.e2e.redis_server import RedisServer, command
@@ -547,6 +548,51 @@ def test_losing_redis_is_said_once_and_service_goes_on_locally(cluster: Cluster)
     known(alice, "/w bob are you there", delivered, answer=f"{delivered}|^!!! ")
     bob.expect(r"^\[PM from alice\] are you there$")
     assert sum(1 for line in alice.seen if re.match(lost, line)) == 1
+
+
+def test_a_redis_restart_that_loses_everything_shows_nobody_leaving(cluster: Cluster) -> None:
+    """Redis restarted without persistence after private messages crossed, so that each node
+    finds its inbox emptied and reads afresh who is where as it joins again, maybe before the
+    other is back: each says who stays, and no user is seen to leave and come back."""
+    alice, bob = alice_and_bob(cluster)
+    known(bob, "/users", r"^\*\*\* 2 users online: alice, bob\.$")
+    for sender, to, peer in ((alice, "bob", bob), (bob, "alice", alice)):
+        sender.send(f"/w {to} hi\n")
+        peer.expect(r"^\[PM from \w+\] hi$")
+    before = {"alice": len(alice.seen), "bob": len(bob.seen)}
+    cluster.redis.stop()
+    for peer in (alice, bob):
+        peer.expect(r"^\*\*\* Cluster link lost")
+    cluster.redis.start()
+    for peer in (alice, bob):
+        peer.expect(r"^\*\*\* Cluster link back", timeout=REAPED_WITHIN)
+    for sender, to, peer in ((alice, "bob", bob), (bob, "alice", alice)):
+        delivered = rf"^\*\*\* Delivered to {to}\.$"
+        known(sender, f"/w {to} still there", delivered, answer=f"{delivered}|^!!! ")
+        peer.expect(r"^\[PM from \w+\] still there$")
+    for peer, name, other in ((alice, "alice", "bob"), (bob, "bob", "alice")):
+        seen = peer.seen[before[name] :]
+        assert not [line for line in seen if line.startswith(f"*** {other} ")], seen
+
+
+def test_the_users_of_a_node_that_died_while_redis_lost_everything_leave_after_the_hold(
+    cluster: Cluster,
+) -> None:
+    """Node b is killed while Redis is down, and Redis comes back empty: nobody can reap b (it
+    is listed nowhere). Node a, whose inbox had held bob's message, reads who is where afresh
+    as it joins again, keeps bob while b may yet be on its way back, then lets him go."""
+    alice, bob = alice_and_bob(cluster)
+    bob.send("/w alice hi\n")
+    alice.expect(r"^\[PM from bob\] hi$")
+    cluster.redis.stop()
+    alice.expect(r"^\*\*\* Cluster link lost")
+    cluster.nodes["b"].stop(signal.SIGKILL)
+    cluster.redis.start()
+    alice.expect(r"^\*\*\* Cluster link back", timeout=REAPED_WITHIN)
+    alice.send("/users\n")  # b may yet be back (and say bob stays): kept for the hold
+    alice.expect(r"^\*\*\* 2 users online: alice, bob\.$")
+    hold = BACK_HOLD_S + CLUSTER_RENEW_S
+    alice.expect(r"^\*\*\* bob left \(server lost\)\. 1 user online\.$", timeout=hold + WAIT)
 
 
 def test_a_redis_restart_with_aof_keeps_ids_rising_and_nothing_is_lost(tmp_path: Path) -> None:

@@ -350,10 +350,11 @@ def test_a_node_whose_lease_lapsed_is_reaped_once_and_its_names_freed(
 def test_a_node_that_fails_to_join_again_after_its_gone_is_reaped_with_nobody_staying(
     redis: RedisServer,
 ) -> None:
-    """A node joining again writes its gone entry (saying alice stays) and is listed by the
-    same step. Should it fail before its new lease is set (the link lost, a write refused), the
-    others reap it as any node without a lease, and alice goes from their view too: never an
-    unlisted node, reaped by nobody, whose users stay on the other nodes for good."""
+    """A node joining again writes its gone entry (saying alice stays), and by the same step is
+    listed with alice in its members record (a snapshot before its claims shows her). Should it
+    fail before its new lease is set (the link lost, a write refused), the others reap it as
+    any node without a lease, and alice goes from their view too: never an unlisted node,
+    reaped by nobody, whose users stay on the other nodes for good."""
 
     async def test(node: Callable[..., Awaitable[Bus]]) -> None:
         a, b = await node("a"), await node("b")
@@ -362,7 +363,11 @@ def test_a_node_that_fails_to_join_again_after_its_gone_is_reaped_with_nobody_st
         staying = codec.encode_staying({"alice": ["#lobby"]})
         assert await a._reap_one("a", time.time(), "", take=False, staying=staying) is not None
         assert "a" in await b.redis.smembers(cl.NODES_KEY)
+        _, nodes, _ = await b.snapshot(topics=False)  # as its gone entry says, before its claims
+        assert nodes["a"] == {"alice": ["#lobby"]}
         assert await b.reap(time.time()) == [("a", [])]
+        _, nodes, _ = await b.snapshot(topics=False)
+        assert "a" not in nodes
         gone = [e for _, _, e in await b.read() if isinstance(e, cl.Gone)]
         assert [(e.node, codec.staying(e.staying)) for e in gone] == [
             ("a", {"alice": ["#lobby"]}),

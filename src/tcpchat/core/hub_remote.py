@@ -6,7 +6,7 @@ changes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from . import codes
 from .cluster import ClusterState
@@ -23,19 +23,33 @@ class RemoteUsers(BehindHandlers):
     cluster: ClusterState | None
     _next_session: int
 
-    def resync(self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float) -> Out:
+    def resync(
+        self, snapshot: Mapping[str, Mapping[str, Sequence[str]]], now: float, absent: bool = True
+    ) -> Out:
         """Make this node's view of the other nodes' users what ``snapshot`` says (node -> name
         -> room names), telling its users what changed: on joining the cluster, and after a link
-        loss that may have missed entries."""
+        loss that may have missed entries. ``absent`` False: the users of a node the snapshot
+        does not list stay for now (``drop_unlisted`` later)."""
         cluster = self.cluster
         if cluster is None:
             return []
         out: Out = []
         for node in list(cluster.remote):  # all who left first: a user may be on another now
-            out += self._drop_missing(node, snapshot.get(node, {}), codes.SERVER_LOST, now)
+            if absent or node in snapshot:
+                out += self._drop_missing(node, snapshot.get(node, {}), codes.SERVER_LOST, now)
         for node, people in snapshot.items():
             if node != cluster.node:
                 out += self._add_people(node, people, now)
+        return out
+
+    def drop_unlisted(self, listed: Collection[str], now: float) -> Out:
+        """The users of every other node not among ``listed`` (the nodes in the cluster) leave."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        out: Out = []
+        for node in [n for n in cluster.remote if n not in listed]:
+            out += self._drop_missing(node, {}, codes.SERVER_LOST, now)
         return out
 
     def _drop_missing(

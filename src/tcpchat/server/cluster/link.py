@@ -66,6 +66,7 @@ class ClusterLink(Recovery):
         self._resubscribed = False  # subscribed again at once, and nothing pushed since
         self._backoff = Backoff()  # kept from one loss to the next: see _reconnect
         self._refresh_wanted = False  # the hub asked to read again who is where (Refresh)
+        self._absent_due: float | None = None  # when Recovery._drop_absent runs (lease clock)
         self._up_since = time.monotonic()
         self._fenced_at = -math.inf  # when Redis last refused this node's writes (its lease)
 
@@ -390,6 +391,8 @@ class ClusterLink(Recovery):
                     self.hub.reserve(await self.bus.reserve(self.hub.archive.last_id(), now))
                 if self._refresh_wanted:
                     await self._refresh(now, reader=False)
+                if self._absent_due is not None and lease_clock() >= self._absent_due:
+                    await self._drop_absent(now)
                 self.bus.stalls.answered(started, lease_clock())
             except Exception as exc:
                 self._lost(exc, link)

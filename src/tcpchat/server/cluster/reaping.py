@@ -6,6 +6,7 @@ Fencing)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -129,6 +130,10 @@ class Reaping:
         gone = flat_fields(codec.encode(cl.Gone(node, now, reason, staying)))
         args = [node, CLUSTER_LOG_ENTRIES, own, own and self._boots()[1], ttl, read]
         args += [CLUSTER_REAP_BOUNCES if take else 0, round(CLUSTER_MARK_S * 1000), late]
+        members = codec.staying(staying)  # its members record from now on
+        args.append(len(members))
+        for name, rooms in members.items():
+            args += [name, json.dumps(rooms)]  # as PRESENCE writes it (calls.py)
         answer = await self.calls.reap(keys=keys, args=[*args, *gone])
         if not answer:
             return None

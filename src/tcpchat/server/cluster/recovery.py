@@ -37,6 +37,7 @@ class Recovery(Answers):
     _reconnecting: asyncio.Task[None] | None
     _backoff: Backoff
     _up_since: float
+    _absent_due: float | None
 
     async def _keep_log(self, after: int, last: int, topics: Numbered, now: float) -> int:
         raise NotImplementedError  # ClusterLink._keep_log
@@ -118,6 +119,13 @@ class Recovery(Answers):
             await self._resync(now)
         return True
 
+    async def _drop_absent(self, now: float) -> None:
+        """The hold after joining again is over: the users of a node still not listed (it died
+        while Redis was away, or is later than a node back from a lost link may be) leave."""
+        listed = await self.redis.smembers(cl.NODES_KEY)
+        self._absent_due = None
+        self.route(self.hub.drop_unlisted(listed, now))
+
     async def _join_again(self, now: float) -> None:
         """Dropped by the others (its lease lapsed), or Redis lost its data: join afresh, which
         first announces this node's earlier users gone everywhere but for those still here (the
@@ -147,17 +155,22 @@ class Recovery(Answers):
             elif key == cl.LOG_KEY and position.gap(first or None):
                 lost = True
         if lost:
-            await self._resync(now)
+            await self._resync(now, partial=True)
         self._rejoin_wanted = False
         self.route(self.hub.reannounce(now, told if staying else None))
 
-    async def _resync(self, now: float) -> None:
+    async def _resync(self, now: float, partial: bool = False) -> None:
         """Entries were lost to this node (trimmed while it was cut off, or Redis lost its data):
         learn who is where and the topics, and keep the room messages the log still holds up to
         the snapshot (delivered to nobody: its users were told they were cut off, and a long
-        gap would flood them; /history has them). Reading goes on after the snapshot."""
+        gap would flood them; /history has them). Reading goes on after the snapshot.
+        ``partial`` (joining again): the other nodes may be on their way back too, and a node
+        not listed yet keeps its users here until the hold for them is over (``_drop_absent``):
+        back by then, it says itself who stays (``cl.Gone``'s ``staying``)."""
         last, nodes, topics = await self.bus.snapshot()
-        self.route(self.hub.resync(nodes, now))
+        self.route(self.hub.resync(nodes, now, absent=not partial))
+        if partial:
+            self._absent_due = lease_clock() + BACK_HOLD_S + self.bus.lease.renew
         position = self.bus.log_position
         kept = await self._keep_log(position.last, last, topics, now)
         log.warning("cluster: who is where read again; %d messages kept from the log", kept)

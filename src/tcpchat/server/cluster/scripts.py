@@ -236,7 +236,9 @@ return 1
 # (``CLIENT PAUSE WRITE`` lets the look through and holds the script) would otherwise run before
 # the renewals held with it, and reap live nodes (core/lease.py, Stalls).
 # ARGV: node, maxlen, own (a boot id, or ''), next, ttl, read, most, the mark's ms while its node
-# lives, late ('0': none), then the gone entry's field, value, ...  Returns {the gone entry's id,
+# lives, late ('0': none), n, then n pairs of a user staying and its JSON list of room names (its
+# members record from now on, as its gone entry says: a snapshot read before the node's claims
+# has them), then the gone entry's field, value, ...  Returns {the gone entry's id,
 # the mark, then id, value per entry taken}, or 0 if the node is alive or was reaped already
 # (and it is not its own), if another run holds its lease, or if it came too late. Ids are
 # compared as the strings of digits they are: a Lua number loses digits.
@@ -299,9 +301,11 @@ else
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[3], KEYS[4])
+local staying = 2 * tonumber(ARGV[10])
+for i = 11, 10 + staying, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
 local id = redis.call('INCR', KEYS[5])
 local args = {'XADD', KEYS[6], 'MAXLEN', '~', ARGV[2], '0-' .. id}
-for i = 10, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 11 + staying, #ARGV do args[#args + 1] = ARGV[i] end
 redis.call(unpack(args))
 redis.call('PUBLISH', KEYS[6], '0-' .. id .. ' ' .. ARGV[#ARGV])
 out[1] = id
