@@ -12,7 +12,7 @@ from . import codes
 from .cluster import ClusterState
 from .hub_behind import BehindHandlers
 from .names import name_key
-from .output import Out
+from .output import Out, Refresh
 from .rooms import room_name
 from .session import Session, State
 
@@ -43,14 +43,16 @@ class RemoteUsers(BehindHandlers):
         return out
 
     def drop_unlisted(self, listed: Collection[str], now: float) -> Out:
-        """The users of every other node not among ``listed`` (the nodes in the cluster) leave."""
+        """The users of every other node not among ``listed`` (the nodes in the cluster) leave.
+        Their names may have gone to users of other nodes meanwhile, whose arrival this node
+        passed over while it kept them: who is where is read again (``Refresh``)."""
         cluster = self.cluster
         if cluster is None:
             return []
         out: Out = []
         for node in [n for n in cluster.remote if n not in listed]:
             out += self._drop_missing(node, {}, codes.SERVER_LOST, now)
-        return out
+        return [*out, Refresh()] if out else out
 
     def _drop_missing(
         self, node: str, people: Mapping[str, Sequence[str]], reason: str, now: float

@@ -85,8 +85,12 @@ class Recovery(Answers):
         self.up.set()
         self._up_since = time.monotonic()
         # The others may have lost Redis too and not be back yet (their leases run out in it
-        # meanwhile): give them time to come back before reaping anybody.
-        self.bus.stalls.hold(lease_clock(), BACK_HOLD_S + self.bus.lease.renew)
+        # meanwhile): give them time to come back before reaping anybody, or taking those not
+        # listed after Redis lost its data for gone (``_drop_absent``).
+        back, hold = lease_clock(), BACK_HOLD_S + self.bus.lease.renew
+        self.bus.stalls.hold(back, hold)
+        if self._absent_due is not None:
+            self._absent_due = max(self._absent_due, back + hold)
         self._wake.set()
         self._reconnecting = None
         log.warning("cluster link back")
